@@ -1,0 +1,10 @@
+// Package store defines what Ward's authorization server persists: clients,
+// users, authorization codes, token families and refresh tokens, pushed
+// authorization requests, consents, sessions and signing keys.
+//
+// The interfaces are implemented by store/sqlstore (SQLite, the embedded
+// default, and PostgreSQL for scale-out). Every implementation must pass the
+// conformance suite in store/storetest, so that they behave the same.
+// Secrets (codes, refresh tokens, session cookies) are stored only as
+// SHA-256 hashes.
+package store
