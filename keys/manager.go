@@ -1,0 +1,308 @@
+package keys
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/wardauth/ward/store"
+)
+
+// Defaults for Options.
+const (
+	DefaultPublishAhead     = time.Hour
+	DefaultMaxTokenLifetime = time.Hour
+	DefaultRotationPeriod   = 30 * 24 * time.Hour
+)
+
+// Options configure a Manager. Zero fields take the defaults.
+type Options struct {
+	// Algorithm of new keys: ES256 (default) or EdDSA.
+	Algorithm jose.SignatureAlgorithm
+	// PublishAhead is how long a new key is published before it signs, so
+	// that verifiers caching the JWKS learn it first. Default 1h.
+	PublishAhead time.Duration
+	// MaxTokenLifetime is the longest lifetime of anything the keys sign
+	// (access tokens); a retired key stays published that long. Default 1h.
+	MaxTokenLifetime time.Duration
+	// RotationPeriod is how long each key signs before Maintain rotates it.
+	// Default 30 days; must exceed PublishAhead.
+	RotationPeriod time.Duration
+}
+
+func (o *Options) setDefaults() error {
+	if o.Algorithm == "" {
+		o.Algorithm = ES256
+	}
+	if o.Algorithm != ES256 && o.Algorithm != EdDSA {
+		return fmt.Errorf("%w: %q", ErrUnsupportedAlgorithm, o.Algorithm)
+	}
+	if o.PublishAhead == 0 {
+		o.PublishAhead = DefaultPublishAhead
+	}
+	if o.MaxTokenLifetime == 0 {
+		o.MaxTokenLifetime = DefaultMaxTokenLifetime
+	}
+	if o.RotationPeriod == 0 {
+		o.RotationPeriod = DefaultRotationPeriod
+	}
+	if o.PublishAhead < 0 || o.MaxTokenLifetime < 0 || o.RotationPeriod <= o.PublishAhead {
+		return errors.New("keys: durations must be positive and RotationPeriod must exceed PublishAhead")
+	}
+	return nil
+}
+
+// Manager keeps the signing keys of one server instance: an in-memory
+// snapshot of the store's keys with their decrypted private parts. It is
+// safe for concurrent use; several Managers may share one store.
+type Manager struct {
+	st   store.SigningKeys
+	keks []KEK
+	opts Options
+
+	mu   sync.Mutex // serialises Refresh, Rotate, EnsureKey, Maintain
+	snap atomic.Pointer[snapshot]
+}
+
+type entry struct {
+	row store.SigningKey
+	pub jose.JSONWebKey
+	key *SigningKey
+}
+
+// snapshot is immutable once published; entries are sorted by signing
+// precedence (ActivatesAt, CreatedAt, ID), oldest first.
+type snapshot struct{ entries []*entry }
+
+// New returns a Manager over st. keks must hold at least one KEK: the
+// first seals new keys, every one is tried to open stored keys. Call
+// Refresh (or EnsureKey or Maintain) before Signer.
+func New(st store.SigningKeys, keks []KEK, opts Options) (*Manager, error) {
+	if len(keks) == 0 {
+		return nil, ErrNoKEK
+	}
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	m := &Manager{st: st, keks: slices.Clone(keks), opts: opts}
+	m.snap.Store(&snapshot{})
+	return m, nil
+}
+
+// Options returns the options in effect, defaults filled in.
+func (m *Manager) Options() Options { return m.opts }
+
+func precedes(a, b *store.SigningKey) int {
+	if c := a.ActivatesAt.Compare(b.ActivatesAt); c != 0 {
+		return c
+	}
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c
+	}
+	switch {
+	case a.ID < b.ID:
+		return -1
+	case a.ID > b.ID:
+		return 1
+	}
+	return 0
+}
+
+func canSign(k *store.SigningKey, now time.Time) bool {
+	return !now.Before(k.ActivatesAt) && (k.RetiresAt.IsZero() || now.Before(k.RetiresAt))
+}
+
+func published(k *store.SigningKey, now time.Time) bool {
+	return !now.Before(k.CreatedAt) && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt))
+}
+
+// Refresh reloads the keys from the store and decrypts the new ones. On
+// error the previous snapshot stays in use.
+func (m *Manager) Refresh(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.refresh(ctx)
+}
+
+func (m *Manager) refresh(ctx context.Context) error {
+	rows, err := m.st.ListSigningKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keys: listing keys: %w", err)
+	}
+	old := make(map[string]*entry)
+	for _, e := range m.snap.Load().entries {
+		old[e.row.ID] = e
+	}
+	next := &snapshot{entries: make([]*entry, 0, len(rows))}
+	var errs []error
+	for _, r := range rows {
+		if o := old[r.ID]; o != nil && bytes.Equal(o.row.PrivateEnc, r.PrivateEnc) && bytes.Equal(o.row.PublicJWK, r.PublicJWK) {
+			e := *o
+			e.row = *r
+			next.entries = append(next.entries, &e)
+			continue
+		}
+		pub, err := decodePublic(r.ID, r.Algorithm, r.PublicJWK)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s, err := decodePrivate(m.keks, pub, r.PrivateEnc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		next.entries = append(next.entries, &entry{row: *r, pub: pub, key: newSigningKey(s, pub)})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	slices.SortFunc(next.entries, func(a, b *entry) int { return precedes(&a.row, &b.row) })
+	m.snap.Store(next)
+	return nil
+}
+
+// Signer returns the key that signs at now: the newest key with
+// ActivatesAt ≤ now < RetiresAt. It reads only memory and does not
+// allocate; it returns ErrNoSigningKey when no key is active.
+func (m *Manager) Signer(now time.Time) (*SigningKey, error) {
+	es := m.snap.Load().entries
+	for i := len(es) - 1; i >= 0; i-- {
+		if canSign(&es[i].row, now) {
+			return es[i].key, nil
+		}
+	}
+	return nil, ErrNoSigningKey
+}
+
+// JWKS returns the public keys published at now: those with CreatedAt ≤
+// now < ExpiresAt, oldest first.
+func (m *Manager) JWKS(now time.Time) jose.JSONWebKeySet {
+	es := m.snap.Load().entries
+	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(es))}
+	for _, e := range es {
+		if published(&e.row, now) {
+			set.Keys = append(set.Keys, e.pub)
+		}
+	}
+	return set
+}
+
+// EnsureKey creates a key that signs immediately when no key is active at
+// now. Two instances calling it at once may both create one; both are
+// published and the newest signs.
+func (m *Manager) EnsureKey(ctx context.Context, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ensureKey(ctx, now)
+}
+
+func (m *Manager) ensureKey(ctx context.Context, now time.Time) error {
+	if err := m.refresh(ctx); err != nil {
+		return err
+	}
+	if _, err := m.Signer(now); err == nil {
+		return nil
+	}
+	if _, err := m.create(ctx, now, now); err != nil {
+		return err
+	}
+	return m.refresh(ctx)
+}
+
+func (m *Manager) create(ctx context.Context, now, activates time.Time) (*store.SigningKey, error) {
+	s, err := generate(m.opts.Algorithm)
+	if err != nil {
+		return nil, fmt.Errorf("keys: generating key: %w", err)
+	}
+	pub, pubJSON, sealed, err := encodeKey(s, m.opts.Algorithm, m.keks[0])
+	if err != nil {
+		return nil, err
+	}
+	row := &store.SigningKey{
+		ID: pub.KeyID, Algorithm: string(m.opts.Algorithm),
+		PublicJWK: pubJSON, PrivateEnc: sealed,
+		CreatedAt: now, ActivatesAt: activates,
+	}
+	if err := m.st.PutSigningKey(ctx, row); err != nil {
+		return nil, fmt.Errorf("keys: storing key %q: %w", row.ID, err)
+	}
+	return row, nil
+}
+
+// Rotate creates a key that is published at once and signs from
+// now+PublishAhead, and schedules every older key to retire at that
+// instant and leave the JWKS MaxTokenLifetime later. It returns the new
+// key's row (without its private part).
+func (m *Manager) Rotate(ctx context.Context, now time.Time) (*store.SigningKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rotate(ctx, now)
+}
+
+func (m *Manager) rotate(ctx context.Context, now time.Time) (*store.SigningKey, error) {
+	if err := m.refresh(ctx); err != nil {
+		return nil, err
+	}
+	row, err := m.create(ctx, now, now.Add(m.opts.PublishAhead))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range m.snap.Load().entries {
+		r := e.row // a copy
+		if precedes(&r, row) >= 0 || (!r.RetiresAt.IsZero() && !r.RetiresAt.After(row.ActivatesAt)) {
+			continue
+		}
+		r.RetiresAt = row.ActivatesAt
+		r.ExpiresAt = r.RetiresAt.Add(m.opts.MaxTokenLifetime)
+		if err := m.st.UpdateSigningKey(ctx, &r); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("keys: retiring key %q: %w", r.ID, err)
+		}
+	}
+	if err := m.refresh(ctx); err != nil {
+		return nil, err
+	}
+	out := *row
+	out.PrivateEnc = nil
+	return &out, nil
+}
+
+// Maintain is the background schedule, to be called periodically (every
+// few minutes, much more often than PublishAhead): it reloads the keys,
+// creates one if none is active, rotates when the newest key has been
+// active for RotationPeriod−PublishAhead (so that each key signs for about
+// RotationPeriod), and deletes keys past their ExpiresAt.
+func (m *Manager) Maintain(ctx context.Context, now time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.ensureKey(ctx, now); err != nil {
+		return err
+	}
+	es := m.snap.Load().entries
+	newest := &es[len(es)-1].row
+	if !now.Before(newest.ActivatesAt.Add(m.opts.RotationPeriod - m.opts.PublishAhead)) {
+		if _, err := m.rotate(ctx, now); err != nil {
+			return err
+		}
+	}
+	pruned := false
+	for _, e := range m.snap.Load().entries {
+		if !e.row.ExpiresAt.IsZero() && !now.Before(e.row.ExpiresAt) {
+			if err := m.st.DeleteSigningKey(ctx, e.row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("keys: deleting key %q: %w", e.row.ID, err)
+			}
+			pruned = true
+		}
+	}
+	if pruned {
+		return m.refresh(ctx)
+	}
+	return nil
+}
