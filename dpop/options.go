@@ -1,0 +1,101 @@
+package dpop
+
+import (
+	"io"
+	"net/netip"
+	"time"
+)
+
+// Option configures a Signer or a Verifier. Options are sealed: only this
+// package can make them. Each option says which of the two it applies to;
+// the other ignores it.
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	clock  func() time.Time
+	random io.Reader
+
+	// signer
+	signingAlg string
+
+	// verifier
+	allowedAlgs    []string
+	maxAge, leeway time.Duration
+	maxProofSize   int
+	nonces         NonceSource
+	replay         ReplayStore
+	trustedProxies []netip.Prefix
+	baseURL        string
+}
+
+// WithClock sets the source of the current time (Signer and Verifier), so
+// tests can replay proofs at their original timestamps.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(o *options) { o.clock = now })
+}
+
+// WithRandom sets the source of randomness for jti values and signatures
+// (Signer only). The default is crypto/rand.
+func WithRandom(r io.Reader) Option {
+	return optionFunc(func(o *options) { o.random = r })
+}
+
+// WithSigningAlgorithm chooses the signature algorithm (Signer only). The
+// default follows the key: ES256 for P-256, EdDSA for Ed25519, PS256 for
+// RSA.
+func WithSigningAlgorithm(alg string) Option {
+	return optionFunc(func(o *options) { o.signingAlg = alg })
+}
+
+// WithAllowedAlgorithms sets the algorithm allow-list (Verifier only;
+// RFC 9449 §4.3 (5)). NewVerifier refuses none and HMAC algorithms. The
+// default is DefaultAlgorithms.
+func WithAllowedAlgorithms(algs ...string) Option {
+	return optionFunc(func(o *options) { o.allowedAlgs = algs })
+}
+
+// WithIATWindow sets how old a proof's iat may be (maxAge) and how far in the
+// future it may be, to absorb client clock skew (leeway) (Verifier only;
+// RFC 9449 §4.3 (11), §11.1). Defaults: 60 s and 10 s.
+func WithIATWindow(maxAge, leeway time.Duration) Option {
+	return optionFunc(func(o *options) { o.maxAge, o.leeway = maxAge, leeway })
+}
+
+// WithMaxProofSize sets the longest proof accepted, in bytes, checked
+// before any parsing (Verifier only). Default 8 KiB, room for an RSA-4096
+// key.
+func WithMaxProofSize(n int) Option {
+	return optionFunc(func(o *options) { o.maxProofSize = n })
+}
+
+// WithNonces makes the Verifier require a server nonce from src
+// (RFC 9449 §8).
+func WithNonces(src NonceSource) Option {
+	return optionFunc(func(o *options) { o.nonces = src })
+}
+
+// WithReplayStore sets where (jkt, jti) pairs are remembered (Verifier
+// only). The default is a new MemoryReplayStore with DefaultReplayCapacity;
+// servers with several instances need a shared store.
+func WithReplayStore(s ReplayStore) Option {
+	return optionFunc(func(o *options) { o.replay = s })
+}
+
+// WithTrustedProxies lets VerifyHTTP take the externally visible scheme and
+// host from X-Forwarded-Proto / X-Forwarded-Host (or Forwarded) when, and
+// only when, the request's peer address is in one of the prefixes
+// (Verifier only; RFC 9449 §4.3 (9)).
+func WithTrustedProxies(prefixes ...netip.Prefix) Option {
+	return optionFunc(func(o *options) { o.trustedProxies = prefixes })
+}
+
+// WithBaseURL fixes the externally visible scheme and authority (for
+// example "https://api.example.com") for VerifyHTTP, whatever the request's
+// Host header says. It takes precedence over WithTrustedProxies.
+func WithBaseURL(base string) Option {
+	return optionFunc(func(o *options) { o.baseURL = base })
+}

@@ -1,0 +1,132 @@
+package dpop
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"sync"
+	"time"
+)
+
+// ErrStoreFull is returned by a ReplayStore that has reached its memory
+// ceiling. The verifier refuses the proof (ReasonReplayStoreFull) rather than
+// forget a jti that might still be replayed.
+var ErrStoreFull = errors.New("dpop: replay store full")
+
+// ErrSeen is returned by a ReplayStore for a (jkt, jti) pair it holds.
+var ErrSeen = errors.New("dpop: jti seen before")
+
+// ReplayStore remembers which proofs were used (RFC 9449 §11.1).
+//
+// Entries are keyed by the key's thumbprint and the proof's jti, never by
+// the proof's bytes: an ECDSA signature (r, s) can be re-encoded as
+// (r, n−s), which gives other bytes that still verify.
+type ReplayStore interface {
+	// Use records (jkt, jti) until exp. It returns ErrSeen if the pair is
+	// already recorded and not expired, and ErrStoreFull (or another
+	// error) if it cannot record it; then the proof must be refused.
+	Use(ctx context.Context, jkt, jti string, exp time.Time) error
+}
+
+// DefaultReplayCapacity is the default ceiling of a MemoryReplayStore: about
+// 200 MiB at most, enough for 17 000 proofs a second with a 60 s window.
+const DefaultReplayCapacity = 1 << 20
+
+const replayShards = 64
+
+// MemoryReplayStore is an in-process ReplayStore for a single instance. It
+// is safe for concurrent use, sheds expired entries as it goes, and has a
+// hard ceiling on entries: when full of unexpired entries it refuses new ones
+// with ErrStoreFull.
+type MemoryReplayStore struct {
+	seed     maphash.Seed
+	perShard int
+	clock    func() time.Time
+	shards   [replayShards]replayShard
+}
+
+type replayShard struct {
+	mu    sync.Mutex
+	seen  map[string]int64 // key → expiry (Unix ns)
+	queue []replayEntry    // insertion order, for shedding
+	head  int
+}
+
+type replayEntry struct {
+	key string
+	exp int64
+}
+
+var _ ReplayStore = (*MemoryReplayStore)(nil)
+
+// NewMemoryReplayStore returns a store holding at most capacity entries
+// (DefaultReplayCapacity when capacity <= 0). now is the clock used to shed
+// expired entries (time.Now when nil).
+func NewMemoryReplayStore(capacity int, now func() time.Time) *MemoryReplayStore {
+	if capacity <= 0 {
+		capacity = DefaultReplayCapacity
+	}
+	if now == nil {
+		now = time.Now
+	}
+	per := (capacity + replayShards - 1) / replayShards
+	s := &MemoryReplayStore{seed: maphash.MakeSeed(), perShard: per, clock: now}
+	for i := range s.shards {
+		s.shards[i].seen = make(map[string]int64)
+	}
+	return s
+}
+
+// Use implements ReplayStore.
+func (s *MemoryReplayStore) Use(_ context.Context, jkt, jti string, exp time.Time) error {
+	key := jkt + "\x00" + jti
+	sh := &s.shards[maphash.String(s.seed, key)%replayShards]
+	now := s.clock().UnixNano()
+
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if e, ok := sh.seen[key]; ok && e > now {
+		return ErrSeen
+	}
+	sh.shed(now)
+	if len(sh.seen) >= s.perShard {
+		return ErrStoreFull
+	}
+	e := exp.UnixNano()
+	sh.seen[key] = e
+	sh.queue = append(sh.queue, replayEntry{key, e})
+	return nil
+}
+
+// shed drops expired entries from the head of the queue. Entries are queued
+// in arrival order; expiries are nearly monotonic (now + window), so an
+// entry stuck behind a later one lives at most one window longer.
+func (sh *replayShard) shed(now int64) {
+	for sh.head < len(sh.queue) && sh.queue[sh.head].exp <= now {
+		e := sh.queue[sh.head]
+		if cur, ok := sh.seen[e.key]; ok && cur == e.exp {
+			delete(sh.seen, e.key)
+		}
+		sh.queue[sh.head] = replayEntry{}
+		sh.head++
+	}
+	// Compact once the dead prefix is at least half the queue.
+	if sh.head > 0 && sh.head >= len(sh.queue)/2 {
+		n := copy(sh.queue, sh.queue[sh.head:])
+		clear(sh.queue[n:])
+		sh.queue = sh.queue[:n]
+		sh.head = 0
+	}
+}
+
+// Len returns the number of entries held, expired or not.
+func (s *MemoryReplayStore) Len() int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += len(sh.seen)
+		sh.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,425 @@
+package dpop
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+const (
+	defaultMaxAge       = 60 * time.Second
+	defaultLeeway       = 10 * time.Second
+	defaultMaxProofSize = 8 << 10
+	maxJTILength        = 256
+	maxNonceLength      = 512
+)
+
+// Proof is a verified DPoP proof.
+type Proof struct {
+	JTI       string
+	Method    string // htm
+	URL       string // htu as sent
+	IssuedAt  time.Time
+	Nonce     string
+	ATH       string
+	Algorithm string
+	// Key is the proof's public key.
+	Key crypto.PublicKey
+	// Thumbprint is the RFC 7638 thumbprint of Key: what cnf.jkt binds to.
+	Thumbprint string
+}
+
+// Request is what a proof is checked against.
+type Request struct {
+	// Proofs are the values of every DPoP header of the request
+	// (http.Header.Values("DPoP")); exactly one is accepted.
+	Proofs []string
+	// Method is the HTTP method.
+	Method string
+	// URL is the externally visible URL of the request; query and fragment
+	// are ignored.
+	URL string
+	// AccessToken, when the request presents one, must be matched by the
+	// proof's ath claim (RFC 9449 §4.3 (12)).
+	AccessToken string
+	// JKT, when the token is DPoP-bound (cnf.jkt), must equal the proof
+	// key's thumbprint (RFC 9449 §4.3 (12), §6).
+	JKT string
+}
+
+// Verifier checks DPoP proofs (RFC 9449 §4.3). It is safe for concurrent
+// use.
+type Verifier struct {
+	algs           map[string]bool
+	algList        []jose.SignatureAlgorithm
+	clock          func() time.Time
+	maxAge, leeway time.Duration
+	maxSize        int
+	nonces         NonceSource
+	replay         ReplayStore
+	trusted        []netip.Prefix
+	baseURL        string
+}
+
+// ErrConfig is returned by NewVerifier for an unusable configuration.
+var ErrConfig = errors.New("dpop: bad verifier configuration")
+
+// NewVerifier returns a Verifier. Options: WithAllowedAlgorithms,
+// WithClock, WithIATWindow, WithMaxProofSize, WithNonces, WithReplayStore,
+// WithTrustedProxies, WithBaseURL.
+func NewVerifier(opts ...Option) (*Verifier, error) {
+	o := options{
+		clock:        time.Now,
+		allowedAlgs:  DefaultAlgorithms,
+		maxAge:       defaultMaxAge,
+		leeway:       defaultLeeway,
+		maxProofSize: defaultMaxProofSize,
+	}
+	for _, opt := range opts {
+		opt.apply(&o)
+	}
+	if len(o.allowedAlgs) == 0 {
+		return nil, fmt.Errorf("%w: empty algorithm allow-list", ErrConfig)
+	}
+	v := &Verifier{
+		algs:    make(map[string]bool),
+		clock:   o.clock,
+		maxAge:  o.maxAge,
+		leeway:  o.leeway,
+		maxSize: o.maxProofSize,
+		nonces:  o.nonces,
+		replay:  o.replay,
+		trusted: o.trustedProxies,
+		baseURL: o.baseURL,
+	}
+	for _, a := range o.allowedAlgs {
+		switch a {
+		case ES256, ES384, ES512, EdDSA, PS256, PS384, PS512, RS256, RS384, RS512:
+		default:
+			// RFC 9449 §4.3 (5): never none, never a symmetric algorithm.
+			return nil, fmt.Errorf("%w: algorithm %q is not an asymmetric signature algorithm", ErrConfig, a)
+		}
+		if !v.algs[a] {
+			v.algs[a] = true
+			v.algList = append(v.algList, jose.SignatureAlgorithm(a))
+		}
+	}
+	if v.maxAge <= 0 || v.leeway < 0 || v.maxSize <= 0 {
+		return nil, fmt.Errorf("%w: iat window and size limit must be positive", ErrConfig)
+	}
+	if v.replay == nil {
+		v.replay = NewMemoryReplayStore(0, o.clock)
+	}
+	return v, nil
+}
+
+// Algorithms returns the allow-list, for the algs parameter of a
+// WWW-Authenticate challenge and dpop_signing_alg_values_supported.
+func (v *Verifier) Algorithms() []string {
+	out := make([]string, len(v.algList))
+	for i, a := range v.algList {
+		out[i] = string(a)
+	}
+	return out
+}
+
+// Nonce returns a fresh server nonce to send in DPoP-Nonce, or "" when the
+// verifier does not use nonces.
+func (v *Verifier) Nonce() string {
+	if v.nonces == nil {
+		return ""
+	}
+	n, err := v.nonces.Nonce(v.clock())
+	if err != nil {
+		return ""
+	}
+	return n
+}
+
+// VerifyHTTP checks the DPoP header of an incoming request. accessToken is
+// the token the request presents ("" for a token request) and jkt the
+// token's cnf.jkt ("" when not bound). The URL compared with htu is the
+// externally visible one (see RequestURL, WithBaseURL and
+// WithTrustedProxies).
+func (v *Verifier) VerifyHTTP(ctx context.Context, r *http.Request, accessToken, jkt string) (*Proof, error) {
+	return v.Verify(ctx, Request{
+		Proofs:      r.Header.Values("DPoP"),
+		Method:      r.Method,
+		URL:         RequestURL(r, v.baseURL, v.trusted),
+		AccessToken: accessToken,
+		JKT:         jkt,
+	})
+}
+
+// header is a proof's protected header (RFC 9449 §4.2).
+type header struct {
+	Typ  *string         `json:"typ"`
+	Alg  *string         `json:"alg"`
+	JWK  json.RawMessage `json:"jwk"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// privateMembers are JWK members that only private or symmetric keys have
+// (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
+type privateMembers struct {
+	D   json.RawMessage `json:"d"`
+	P   json.RawMessage `json:"p"`
+	Q   json.RawMessage `json:"q"`
+	DP  json.RawMessage `json:"dp"`
+	DQ  json.RawMessage `json:"dq"`
+	QI  json.RawMessage `json:"qi"`
+	Oth json.RawMessage `json:"oth"`
+	K   json.RawMessage `json:"k"`
+	Kty string          `json:"kty"`
+}
+
+// payload is a proof's claims as received, pointers to tell absent from
+// empty (RFC 9449 §4.2).
+type payload struct {
+	JTI   *string         `json:"jti"`
+	HTM   *string         `json:"htm"`
+	HTU   *string         `json:"htu"`
+	IAT   json.RawMessage `json:"iat"`
+	ATH   *string         `json:"ath"`
+	Nonce *string         `json:"nonce"`
+}
+
+// Verify checks a proof against a request: every check of RFC 9449 §4.3,
+// then the nonce (§8) and replay (§11.1) rules. Failures are *Error values.
+func (v *Verifier) Verify(ctx context.Context, req Request) (*Proof, error) {
+	// §4.3 (1): exactly one DPoP header.
+	switch len(req.Proofs) {
+	case 0:
+		return nil, newError(ReasonMissing, "the request has no DPoP header")
+	case 1:
+	default:
+		return nil, newError(ReasonMultiple, "the request has %d DPoP headers; send exactly one", len(req.Proofs))
+	}
+	raw := req.Proofs[0]
+	if len(raw) > v.maxSize {
+		return nil, newError(ReasonTooLarge, "the proof is %d bytes; the limit is %d", len(raw), v.maxSize)
+	}
+
+	// §4.3 (2): a well-formed compact JWS.
+	h64, rest, ok1 := strings.Cut(raw, ".")
+	p64, s64, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.Contains(s64, ".") || h64 == "" || p64 == "" {
+		return nil, newError(ReasonMalformed, "the proof is not a JWS in compact serialization (three base64url parts)")
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(h64)
+	if err != nil {
+		return nil, newError(ReasonMalformed, "the proof's header is not base64url without padding")
+	}
+	var hdr header
+	if err := strictUnmarshal(hb, &hdr); err != nil {
+		return nil, newError(ReasonBadHeader, "the proof's header is not a JSON object with string typ and alg: %v", err)
+	}
+	if hdr.Crit != nil {
+		return nil, newError(ReasonBadHeader, "the proof's header has crit; no extensions are understood (RFC 7515 §4.1.11)")
+	}
+	// §4.3 (4)
+	if hdr.Typ == nil || *hdr.Typ != "dpop+jwt" {
+		return nil, newError(ReasonBadType, "typ must be \"dpop+jwt\"")
+	}
+	// §4.3 (5)
+	if hdr.Alg == nil || !v.algs[*hdr.Alg] {
+		return nil, newError(ReasonBadAlgorithm, "alg must be one of %s", strings.Join(v.Algorithms(), ", "))
+	}
+	alg := *hdr.Alg
+	// §4.3 (7): the jwk must be a public key.
+	if len(hdr.JWK) == 0 || hdr.JWK[0] != '{' {
+		return nil, newError(ReasonBadKey, "the header has no jwk object")
+	}
+	var priv privateMembers
+	if err := json.Unmarshal(hdr.JWK, &priv); err != nil {
+		return nil, newError(ReasonBadKey, "the jwk is not a JSON object")
+	}
+	if priv.D != nil || priv.P != nil || priv.Q != nil || priv.DP != nil || priv.DQ != nil ||
+		priv.QI != nil || priv.Oth != nil || priv.K != nil || priv.Kty == "oct" {
+		return nil, newError(ReasonPrivateKey, "the jwk must be a public key; it carries private or symmetric key material")
+	}
+	var jwk jose.JSONWebKey
+	if err := jwk.UnmarshalJSON(hdr.JWK); err != nil {
+		return nil, newError(ReasonBadKey, "the jwk cannot be used: %v", err)
+	}
+	if !jwk.Valid() || !jwk.IsPublic() {
+		return nil, newError(ReasonBadKey, "the jwk is not a valid public key")
+	}
+	if err := keyFitsAlgorithm(jwk.Key, alg); err != nil {
+		return nil, newError(ReasonBadKey, "%v", err)
+	}
+
+	// §4.3 (6): the signature verifies with the header's key.
+	if s64 == "" {
+		return nil, newError(ReasonBadSignature, "the proof has no signature")
+	}
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+	if err != nil {
+		return nil, newError(ReasonMalformed, "the proof cannot be parsed as a JWS: %v", err)
+	}
+	body, err := jws.Verify(jwk.Key)
+	if err != nil {
+		return nil, newError(ReasonBadSignature, "the signature does not verify with the header's jwk")
+	}
+
+	// §4.3 (3): required claims, of the right types.
+	var pl payload
+	if err := strictUnmarshal(body, &pl); err != nil {
+		return nil, newError(ReasonBadClaim, "the claims are not a JSON object of the right types: %v", err)
+	}
+	switch {
+	case pl.JTI == nil:
+		return nil, newError(ReasonMissingClaim, "jti is missing")
+	case pl.HTM == nil:
+		return nil, newError(ReasonMissingClaim, "htm is missing")
+	case pl.HTU == nil:
+		return nil, newError(ReasonMissingClaim, "htu is missing")
+	case pl.IAT == nil:
+		return nil, newError(ReasonMissingClaim, "iat is missing")
+	}
+	if *pl.JTI == "" || len(*pl.JTI) > maxJTILength {
+		return nil, newError(ReasonBadClaim, "jti must have 1 to %d characters", maxJTILength)
+	}
+	iat, ok := numericDate(pl.IAT)
+	if !ok {
+		return nil, newError(ReasonBadClaim, "iat must be a NumericDate (a JSON number of seconds)")
+	}
+
+	// §4.3 (8)
+	if *pl.HTM != req.Method {
+		return nil, newError(ReasonHTMMismatch, "htm is %q but the request method is %q", *pl.HTM, req.Method)
+	}
+	// §4.3 (9)
+	want, err := NormalizeURL(req.URL)
+	if err != nil {
+		return nil, wrapError(ReasonHTUMismatch, err, "the request URL cannot be normalized")
+	}
+	got, err := NormalizeURL(*pl.HTU)
+	if err != nil || got != want {
+		return nil, newError(ReasonHTUMismatch, "htu %q does not match the request URL %q", clip(*pl.HTU), want)
+	}
+
+	// §4.3 (12): ath and the key binding.
+	if req.AccessToken != "" {
+		if pl.ATH == nil {
+			return nil, newError(ReasonATHMissing, "the request presents an access token, so the proof needs ath")
+		}
+		if subtle.ConstantTimeCompare([]byte(*pl.ATH), []byte(ATH(req.AccessToken))) != 1 {
+			return nil, newError(ReasonATHMismatch, "ath is not the hash of the presented access token")
+		}
+	}
+	tp, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return nil, newError(ReasonBadKey, "cannot compute the jwk thumbprint")
+	}
+	jkt := base64.RawURLEncoding.EncodeToString(tp)
+	if req.JKT != "" && !MatchThumbprint(jkt, req.JKT) {
+		return nil, newError(ReasonKeyMismatch, "the proof's key is not the key the access token is bound to")
+	}
+
+	now := v.clock()
+	// §4.3 (10), §8: the nonce.
+	if v.nonces != nil {
+		if pl.Nonce == nil || *pl.Nonce == "" {
+			return nil, v.nonceError(ReasonNonceMissing, "the server requires a nonce; retry with the one in the DPoP-Nonce header", now)
+		}
+		if len(*pl.Nonce) > maxNonceLength || !v.nonces.Check(*pl.Nonce, now) {
+			return nil, v.nonceError(ReasonNonceInvalid, "the nonce is stale or was not issued by this server; retry with the one in the DPoP-Nonce header", now)
+		}
+	}
+	// §4.3 (11): iat within the window.
+	if iat.Before(now.Add(-v.maxAge)) {
+		return nil, newError(ReasonIATTooOld, "iat is %s old; proofs are accepted for %s (check the client's clock)", now.Sub(iat).Truncate(time.Second), v.maxAge)
+	}
+	if iat.After(now.Add(v.leeway)) {
+		return nil, newError(ReasonIATInFuture, "iat is %s in the future; the allowed clock skew is %s (check the client's clock)", iat.Sub(now).Truncate(time.Second), v.leeway)
+	}
+
+	// §11.1: a proof is used once, keyed by (jkt, jti). It stays refused
+	// until its iat leaves the window, so it is remembered until then.
+	exp := iat.Add(v.maxAge + time.Second)
+	if err := v.replay.Use(ctx, jkt, *pl.JTI, exp); err != nil {
+		switch {
+		case errors.Is(err, ErrSeen):
+			return nil, newError(ReasonReplayed, "this proof (its jti) was used before; make a new proof for every request")
+		case errors.Is(err, ErrStoreFull):
+			return nil, wrapError(ReasonReplayStoreFull, err, "the server cannot record more proofs now; retry later")
+		default:
+			return nil, wrapError(ReasonReplayStoreError, err, "the server cannot check proofs for replay now; retry later")
+		}
+	}
+
+	p := &Proof{
+		JTI:        *pl.JTI,
+		Method:     *pl.HTM,
+		URL:        *pl.HTU,
+		IssuedAt:   iat,
+		Algorithm:  alg,
+		Key:        jwk.Key,
+		Thumbprint: jkt,
+	}
+	if pl.Nonce != nil {
+		p.Nonce = *pl.Nonce
+	}
+	if pl.ATH != nil {
+		p.ATH = *pl.ATH
+	}
+	return p, nil
+}
+
+func (v *Verifier) nonceError(r Reason, desc string, now time.Time) *Error {
+	e := newError(r, "%s", desc)
+	e.Nonce, _ = v.nonces.Nonce(now)
+	return e
+}
+
+// numericDate reads a JSON number of seconds since the epoch (RFC 7519 §2),
+// refusing strings, negative values and dates past the year 2200.
+func numericDate(raw json.RawMessage) (time.Time, bool) {
+	if len(raw) == 0 || (raw[0] < '0' || raw[0] > '9') {
+		return time.Time{}, false
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsNaN(f) || f < 0 || f > 7258118400 {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
+}
+
+// strictUnmarshal decodes a JSON object, keeping numbers as json.Number.
+func strictUnmarshal(b []byte, v any) error {
+	if len(b) == 0 || b[0] != '{' {
+		return errors.New("not a JSON object")
+	}
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// clip shortens a client-supplied value before it goes into a description.
+func clip(s string) string {
+	if len(s) > 128 {
+		return s[:128] + "…"
+	}
+	return s
+}
