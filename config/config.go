@@ -1,0 +1,245 @@
+package config
+
+import (
+	"net/netip"
+	"path/filepath"
+	"time"
+)
+
+// Config is the authorization server's configuration. Build it with
+// Default, Dev or Load; after changing it in code, call Validate.
+//
+// To extend it, add a field with a yaml tag and a default in Default; the
+// loader, the unknown-key check and the did-you-mean suggestions follow
+// from the struct tags.
+type Config struct {
+	// Issuer is the authorization server's issuer identifier (RFC 8414):
+	// an https URL without query or fragment, and without a trailing "/".
+	// Required, except in dev mode.
+	Issuer string `yaml:"issuer"`
+	// Listen is the TCP address of the listener. Default 127.0.0.1:9000.
+	Listen string `yaml:"listen"`
+	// TLS makes the listener serve TLS 1.3.
+	TLS TLS `yaml:"tls"`
+	// BehindTLSProxy declares that the listener is plain HTTP behind a
+	// TLS-terminating proxy.
+	BehindTLSProxy Proxy `yaml:"behind_tls_proxy"`
+	// DataDir holds the SQLite database and, in dev mode, generated
+	// secrets. Default "data".
+	DataDir string   `yaml:"data_dir"`
+	Store   Store    `yaml:"store"`
+	Keys    Keys     `yaml:"keys"`
+	Tokens  Tokens   `yaml:"tokens"`
+	DPoP    DPoP     `yaml:"dpop"`
+	PAR     PAR      `yaml:"par"`
+	Login   Login    `yaml:"login"`
+	Clients []Client `yaml:"clients"`
+	Users   []User   `yaml:"users"`
+
+	// Dev relaxes the rules for a developer's machine: http issuer,
+	// generated secrets under DataDir. Set by Dev, never by the file.
+	Dev bool `yaml:"-"`
+
+	file  string         // the file it was loaded from
+	lines map[string]int // key path → line in file
+}
+
+// TLS configures the TLS 1.3 listener.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Enabled reports whether a certificate is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" || t.KeyFile != "" }
+
+// Proxy lists the TLS-terminating proxies in front of a plain-HTTP
+// listener. Forwarded headers are trusted only from these addresses.
+type Proxy struct {
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+}
+
+// Enabled reports whether a proxy is declared.
+func (p Proxy) Enabled() bool { return len(p.TrustedProxies) > 0 }
+
+// Store selects the database.
+type Store struct {
+	// Driver is sqlite (default) or postgres.
+	Driver string `yaml:"driver"`
+	// DSN is the data source name; default for sqlite:
+	// <data_dir>/ward.db. Environment override: WARD_STORE_DSN.
+	DSN string `yaml:"dsn"`
+}
+
+// Keys configures the signing keys (package keys).
+type Keys struct {
+	// Algorithm of new keys: ES256 (default) or EdDSA.
+	Algorithm string `yaml:"algorithm"`
+	// RotationPeriod: how long each key signs. Default 30d.
+	RotationPeriod time.Duration `yaml:"rotation_period"`
+	// PublishAhead: how long a new key is in the JWKS before it signs.
+	// Default 1h.
+	PublishAhead time.Duration `yaml:"publish_ahead"`
+	// KEKFile holds the base64 key-encryption key. In dev mode the
+	// default is <data_dir>/kek, created if absent.
+	KEKFile string `yaml:"kek_file"`
+	// KEK is the base64 key-encryption key from WARD_KEY_ENCRYPTION_KEY;
+	// it wins over KEKFile.
+	KEK string `yaml:"-"`
+}
+
+// Tokens configures token lifetimes.
+type Tokens struct {
+	// AccessTokenTTL: default 10m, at most 1h.
+	AccessTokenTTL time.Duration `yaml:"access_token_ttl"`
+	// RefreshTokenTTL: lifetime of each refresh token (renewed on
+	// rotation). Default 24h, at most family_lifetime.
+	RefreshTokenTTL time.Duration `yaml:"refresh_token_ttl"`
+	// FamilyLifetime: absolute lifetime of a grant, after which the user
+	// logs in again. Default 30d.
+	FamilyLifetime time.Duration `yaml:"family_lifetime"`
+	// CodeTTL: authorization code lifetime. Default 60s, at most 60s.
+	CodeTTL time.Duration `yaml:"code_ttl"`
+}
+
+// DPoP configures RFC 9449 proof checking.
+type DPoP struct {
+	// Algorithms accepted in proofs. Default [ES256, EdDSA].
+	Algorithms []string `yaml:"algorithms"`
+	Nonce      Nonce    `yaml:"nonce"`
+	// IatMaxAge: how old a proof's iat may be. Default 60s.
+	IatMaxAge time.Duration `yaml:"iat_max_age"`
+	// IatLeeway: how far in the future iat may be (clock skew).
+	// Default 5s.
+	IatLeeway time.Duration `yaml:"iat_leeway"`
+}
+
+// Nonce configures server-provided DPoP nonces (RFC 9449 §8).
+type Nonce struct {
+	Enabled bool `yaml:"enabled"`
+	// SecretFile holds the base64 secret that seals nonces; every
+	// instance must share it. In dev mode the default is
+	// <data_dir>/dpop-nonce-secret.
+	SecretFile string `yaml:"secret_file"`
+	// TTL: how long a nonce is accepted. Default 5m.
+	TTL time.Duration `yaml:"ttl"`
+	// Secret is from WARD_DPOP_NONCE_SECRET; it wins over SecretFile.
+	Secret string `yaml:"-"`
+}
+
+// PAR configures pushed authorization requests (RFC 9126).
+type PAR struct {
+	// Required makes PAR mandatory for every client.
+	Required bool `yaml:"required"`
+	// TTL of a request_uri. Default 60s, at most 10m.
+	TTL time.Duration `yaml:"ttl"`
+}
+
+// Login configures the login pages.
+type Login struct {
+	// SessionTTL: browser session lifetime. Default 8h.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+}
+
+// Client is a static client, declared in the file and upserted at start.
+type Client struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	// AuthMethod: client_secret_basic, client_secret_post,
+	// private_key_jwt or none (public client). Required.
+	AuthMethod string `yaml:"auth_method"`
+	// SecretHash: hex SHA-256 of the secret (client_secret_*).
+	SecretHash string `yaml:"secret_hash"`
+	// SecretEnv: name of an environment variable holding the secret.
+	SecretEnv string `yaml:"secret_env"`
+	// JWKS: the client's public keys (private_key_jwt), as JSON text or a
+	// YAML mapping.
+	JWKS     string `yaml:"jwks,json"`
+	JWKSFile string `yaml:"jwks_file"`
+	// RedirectURIs: exact redirect URIs; https, loopback http, or a
+	// private-use scheme (RFC 8252 §7).
+	RedirectURIs []string `yaml:"redirect_uris"`
+	// GrantTypes: subset of authorization_code, refresh_token,
+	// client_credentials. Default [authorization_code, refresh_token].
+	GrantTypes []string `yaml:"grant_types"`
+	Scopes     []string `yaml:"scopes"`
+	// Audiences (RFC 8707 resources); the first is the default.
+	Audiences []string `yaml:"audiences"`
+	// SenderConstraint: dpop (default), dpop_or_mtls, mtls or bearer.
+	SenderConstraint string `yaml:"sender_constraint"`
+	RequirePAR       bool   `yaml:"require_par"`
+	// AccessTokenTTL overrides tokens.access_token_ttl; at most 1h.
+	AccessTokenTTL time.Duration `yaml:"access_token_ttl"`
+	// Secret is the value of the SecretEnv variable, read by ApplyEnv.
+	Secret string `yaml:"-"`
+}
+
+// User is a static user.
+type User struct {
+	Subject  string `yaml:"subject"`
+	Username string `yaml:"username"`
+	// PasswordHash: argon2id PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash).
+	PasswordHash string `yaml:"password_hash"`
+	// PasswordEnv: name of an environment variable holding the password,
+	// to be hashed at start.
+	PasswordEnv string `yaml:"password_env"`
+	// Password is the value of the PasswordEnv variable, read by ApplyEnv.
+	Password string `yaml:"-"`
+}
+
+// Limits enforced by Validate.
+const (
+	MaxAccessTokenTTL = time.Hour
+	MaxCodeTTL        = 60 * time.Second
+	MaxPARTTL         = 10 * time.Minute
+)
+
+// Default returns the production defaults. Issuer is left empty: it is
+// required.
+func Default() *Config {
+	return &Config{
+		Listen:  "127.0.0.1:9000",
+		DataDir: "data",
+		Store:   Store{Driver: "sqlite"},
+		Keys:    Keys{Algorithm: "ES256", RotationPeriod: 30 * 24 * time.Hour, PublishAhead: time.Hour},
+		Tokens: Tokens{
+			AccessTokenTTL:  10 * time.Minute,
+			RefreshTokenTTL: 24 * time.Hour,
+			FamilyLifetime:  30 * 24 * time.Hour,
+			CodeTTL:         60 * time.Second,
+		},
+		DPoP: DPoP{
+			Algorithms: []string{"ES256", "EdDSA"},
+			Nonce:      Nonce{TTL: 5 * time.Minute},
+			IatMaxAge:  60 * time.Second,
+			IatLeeway:  5 * time.Second,
+		},
+		PAR:   PAR{TTL: 60 * time.Second},
+		Login: Login{SessionTTL: 8 * time.Hour},
+	}
+}
+
+// Dev returns the dev-mode defaults: issuer http://127.0.0.1:9000 on
+// 127.0.0.1:9000, data under dataDir, key-encryption key and nonce secret
+// in files there (created by the server if absent).
+func Dev(dataDir string) *Config {
+	c := Default()
+	c.Dev = true
+	c.Issuer = "http://127.0.0.1:9000"
+	c.DataDir = dataDir
+	c.Keys.KEKFile = filepath.Join(dataDir, "kek")
+	c.DPoP.Nonce.SecretFile = filepath.Join(dataDir, "dpop-nonce-secret")
+	return c
+}
+
+// StoreDSN returns the DSN in effect: Store.DSN, or for sqlite the
+// default file under DataDir.
+func (c *Config) StoreDSN() string {
+	if c.Store.DSN == "" && c.Store.Driver == "sqlite" {
+		return filepath.Join(c.DataDir, "ward.db")
+	}
+	return c.Store.DSN
+}
+
+// File returns the file the configuration was loaded from, if any.
+func (c *Config) File() string { return c.file }

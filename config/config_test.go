@@ -1,0 +1,265 @@
+package config_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/config"
+)
+
+// base is a minimal valid file; tests append to it.
+const base = `issuer: https://as.example
+tls: {cert_file: c.pem, key_file: k.pem}
+keys: {kek_file: /k}
+`
+
+func noEnv(string) (string, bool) { return "", false }
+
+func load(name, yaml string, lookup func(string) (string, bool)) (*config.Config, error) {
+	c := config.Default()
+	if err := c.Decode(name, []byte(yaml)); err != nil {
+		return nil, err
+	}
+	if err := c.ApplyEnv(lookup); err != nil {
+		return nil, err
+	}
+	return c, c.Validate()
+}
+
+// Golden error messages: the full text, as an operator sees it.
+func TestErrorMessages(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+		sentinel         error
+	}{
+		{"unknown key", base + "colour: blue\n",
+			`ward.yaml:4: unknown key "colour"`, config.ErrUnknownKey},
+		{"typo with suggestion", "isuer: https://as.example\n",
+			`ward.yaml:1: unknown key "isuer" (did you mean "issuer"?)`, config.ErrUnknownKey},
+		{"nested typo", base + "tokens:\n  acess_token_ttl: 5m\n",
+			`ward.yaml:5: unknown key "acess_token_ttl" in tokens (did you mean "access_token_ttl"?)`, config.ErrUnknownKey},
+		{"bad duration", base + "tokens:\n  access_token_ttl: 10x\n",
+			`ward.yaml:5: tokens.access_token_ttl: "10x" is not a duration (use units ms, s, m, h or d, e.g. 10m)`, config.ErrInvalidValue},
+		{"duration too long", base + "tokens:\n  access_token_ttl: 2h\n",
+			`ward.yaml:5: tokens.access_token_ttl: 2h0m0s exceeds the maximum of 1h0m0s`, config.ErrInvalidValue},
+		{"bad URL", "issuer: as.example\ntls: {cert_file: c, key_file: k}\nkeys: {kek_file: /k}\n",
+			`ward.yaml:1: issuer: "as.example" is not an absolute URL`, config.ErrInvalidValue},
+		{"http issuer", "issuer: http://as.example\nkeys: {kek_file: /k}\n",
+			`ward.yaml:1: issuer: "http://as.example" must use https (http is allowed only in dev mode)`, config.ErrInvalidValue},
+		{"trailing slash", "issuer: https://as.example/\ntls: {cert_file: c, key_file: k}\nkeys: {kek_file: /k}\n",
+			`ward.yaml:1: issuer: "https://as.example/" must not end with "/" (write "https://as.example")`, config.ErrInvalidValue},
+		{"missing issuer", "keys: {kek_file: /k}\n",
+			`ward.yaml: issuer: required (the https URL clients use to reach this server)`, config.ErrMissing},
+		{"missing client id", base + "clients:\n  - auth_method: none\n    redirect_uris: [https://app.example/cb]\n",
+			`ward.yaml:5: clients[0].id: required`, config.ErrMissing},
+		{"password grant", base + "clients:\n  - id: a\n    auth_method: client_secret_basic\n    secret_env: S\n    grant_types: [client_credentials, password]\n",
+			`ward.yaml:8: clients[0].grant_types[1]: the password grant was removed in OAuth 2.1; use authorization_code with PKCE`, config.ErrInvalidValue},
+		{"implicit grant", base + "clients:\n  - id: a\n    auth_method: none\n    redirect_uris: [https://a.example/cb]\n    grant_types: [implicit]\n",
+			`ward.yaml:8: clients[0].grant_types[0]: the implicit grant was removed in OAuth 2.1; use authorization_code with PKCE`, config.ErrInvalidValue},
+		{"bad boolean", base + "par:\n  required: yes\n",
+			`ward.yaml:5: par.required: "yes" is not a boolean (true or false)`, config.ErrInvalidValue},
+		{"list expected", base + "dpop:\n  algorithms: ES256\n",
+			`ward.yaml:5: dpop.algorithms: expected a list, not "ES256"`, config.ErrInvalidValue},
+		{"bad CIDR", "issuer: https://as.example\nkeys: {kek_file: /k}\nbehind_tls_proxy:\n  trusted_proxies: [10.0.0.0/33]\n",
+			`ward.yaml:4: behind_tls_proxy.trusted_proxies[0]: "10.0.0.0/33" is not a CIDR network such as 10.0.0.0/8`, config.ErrInvalidValue},
+		{"syntax", "issuer: [\n",
+			`ward.yaml:1: did not find expected node content`, config.ErrSyntax},
+		{"duplicate key", base + "listen: :1\nlisten: :2\n",
+			`ward.yaml:5: listen: duplicate key`, config.ErrInvalidValue},
+		{"unset secret env", base + "clients:\n  - id: a\n    auth_method: client_secret_basic\n    secret_env: NOPE\n    grant_types: [client_credentials]\n",
+			`ward.yaml:7: clients[0].secret_env: environment variable NOPE is not set`, config.ErrMissing},
+		{"dpop none", base + "dpop:\n  algorithms: [none]\n",
+			`ward.yaml:5: dpop.algorithms[0]: "none" is not allowed: DPoP proofs are signed with an asymmetric key (RFC 9449 §4.2)`, config.ErrInvalidValue},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load("ward.yaml", tt.yaml, func(k string) (string, bool) {
+				if k == "S" {
+					return "secret", true
+				}
+				return "", false
+			})
+			if err == nil {
+				t.Fatalf("no error, want %s", tt.want)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("error:\n got %s\nwant %s", err, tt.want)
+			}
+			if !errors.Is(err, tt.sentinel) {
+				t.Errorf("error does not wrap %v", tt.sentinel)
+			}
+			var ce *config.Error
+			if !errors.As(err, &ce) {
+				t.Errorf("error is not a *config.Error")
+			}
+		})
+	}
+}
+
+func TestAllProblemsReported(t *testing.T) {
+	_, err := load("w.yaml", "issuer: http://x\nisuer: 1\ntokens:\n  code_ttl: 2m\n  access_token_ttl: -1s\n", noEnv)
+	want := []string{
+		`w.yaml:2: unknown key "isuer" (did you mean "issuer"?)`,
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Fatalf("decode errors: %v", err)
+	}
+	c := config.Default()
+	_ = c.Decode("w.yaml", []byte("issuer: http://x\ntokens:\n  code_ttl: 2m\n  access_token_ttl: -1s\n"))
+	err = c.Validate()
+	want = []string{
+		`w.yaml:1: issuer: "http://x" must use https (http is allowed only in dev mode)`,
+		`w.yaml:4: tokens.access_token_ttl: must be positive`,
+		`w.yaml:3: tokens.code_ttl: 2m0s exceeds the maximum of 1m0s`,
+		`w.yaml: keys.kek_file: required unless WARD_KEY_ENCRYPTION_KEY is set`,
+	}
+	got := strings.Split(err.Error(), "\n")
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || g == w
+		}
+		if !found {
+			t.Errorf("missing %q in\n%v", w, err)
+		}
+	}
+}
+
+func TestValidateClients(t *testing.T) {
+	tests := []struct {
+		name, client, want string // want: substring of the error, "" for valid
+	}{
+		{"public ok", "{id: a, auth_method: none, redirect_uris: [https://a.example/cb]}", ""},
+		{"loopback http", "{id: a, auth_method: none, redirect_uris: ['http://127.0.0.1:8080/cb', 'http://[::1]/cb']}", ""},
+		{"private-use scheme", "{id: a, auth_method: none, redirect_uris: ['com.example.app:/cb']}", ""},
+		{"public with secret", "{id: a, auth_method: none, secret_env: S, redirect_uris: [https://a.example/cb]}", "a public client (none) has no secret"},
+		{"public client_credentials", "{id: a, auth_method: none, grant_types: [client_credentials]}", "needs a confidential client"},
+		{"fragment", "{id: a, auth_method: none, redirect_uris: ['https://a.example/cb#x']}", "must not have a fragment"},
+		{"relative", "{id: a, auth_method: none, redirect_uris: [/cb]}", "is not an absolute URI"},
+		{"http remote", "{id: a, auth_method: none, redirect_uris: ['http://a.example/cb']}", "only loopback addresses"},
+		{"localhost", "{id: a, auth_method: none, redirect_uris: ['http://localhost/cb']}", "uses localhost"},
+		{"bare scheme", "{id: a, auth_method: none, redirect_uris: ['myapp:/cb']}", "reverse domain name"},
+		{"wildcard", "{id: a, auth_method: none, redirect_uris: ['https://*.a.example/cb']}", "wildcards"},
+		{"no redirect", "{id: a, auth_method: none}", "redirect_uris: required"},
+		{"bad hash", "{id: a, auth_method: client_secret_basic, secret_hash: abc, grant_types: [client_credentials]}", "64 hex digits"},
+		{"secret and env", "{id: a, auth_method: client_secret_post, secret_env: S, secret_hash: 7fccb1e7c6b606c58525851cc1bfe1bdeed2251a07fefc0e269e1382d3c97406, grant_types: [client_credentials]}", "exactly one of secret_hash"},
+		{"pkjwt no keys", "{id: a, auth_method: private_key_jwt, grant_types: [client_credentials]}", "exactly one of jwks"},
+		{"pkjwt private key", `{id: a, auth_method: private_key_jwt, grant_types: [client_credentials], jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}'}`, "not a public key"},
+		{"pkjwt bad json", "{id: a, auth_method: private_key_jwt, grant_types: [client_credentials], jwks: 'nope'}", "not a JSON Web Key Set"},
+		{"bad method", "{id: a, auth_method: tls_client_auth, grant_types: [client_credentials]}", `"tls_client_auth" is not one of`},
+		{"bad constraint", "{id: a, auth_method: none, redirect_uris: [https://a.example/cb], sender_constraint: maybe}", `"maybe" is not one of dpop`},
+		{"ttl too long", "{id: a, auth_method: none, redirect_uris: [https://a.example/cb], access_token_ttl: 2h}", "exceeds the maximum of 1h0m0s"},
+		{"bad audience", "{id: a, auth_method: none, redirect_uris: [https://a.example/cb], audiences: [api]}", "not an absolute URI"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := load("w.yaml", base+"clients:\n  - "+tt.client+"\n", func(k string) (string, bool) { return "s", k == "S" })
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestExampleFileLoads(t *testing.T) {
+	t.Setenv("WARD_CLIENT_BILLING_SECRET", "billing-secret")
+	t.Setenv("WARD_USER_BOB_PASSWORD", "hunter2")
+	t.Setenv(config.EnvStoreDSN, "")
+	t.Setenv(config.EnvKeyEncryptionKey, "")
+	t.Setenv(config.EnvDPoPNonceSecret, "")
+	c, err := config.Load(filepath.Join("..", "ward.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != "https://auth.example.com" || len(c.Clients) != 4 || len(c.Users) != 2 {
+		t.Fatalf("unexpected config: %+v", c)
+	}
+	if c.Keys.RotationPeriod != 30*24*time.Hour {
+		t.Errorf("rotation_period = %v", c.Keys.RotationPeriod)
+	}
+	if c.Clients[1].Secret != "billing-secret" || c.Users[1].Password != "hunter2" {
+		t.Error("secrets from the environment not applied")
+	}
+	if !strings.Contains(c.Clients[3].JWKS, `"kid":"reports-1"`) {
+		t.Errorf("jwks mapping not converted to JSON: %s", c.Clients[3].JWKS)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	env := map[string]string{
+		config.EnvStoreDSN:         "postgres://db/ward",
+		config.EnvKeyEncryptionKey: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		config.EnvDPoPNonceSecret:  "nonce-secret",
+	}
+	c, err := load("w.yaml", "issuer: https://as.example\ntls: {cert_file: c, key_file: k}\nstore: {driver: postgres}\ndpop: {nonce: {enabled: true}}\n",
+		func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StoreDSN() != "postgres://db/ward" || c.Keys.KEK == "" || c.DPoP.Nonce.Secret != "nonce-secret" {
+		t.Fatalf("overrides not applied: %+v", c)
+	}
+}
+
+func TestDev(t *testing.T) {
+	c := config.Dev(t.TempDir())
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Issuer != "http://127.0.0.1:9000" || c.Listen != "127.0.0.1:9000" {
+		t.Fatalf("dev defaults: %s %s", c.Issuer, c.Listen)
+	}
+	if c.StoreDSN() != filepath.Join(c.DataDir, "ward.db") {
+		t.Fatalf("dsn %s", c.StoreDSN())
+	}
+	// Dev mode still refuses what OAuth 2.1 removed.
+	c.Clients = []config.Client{{ID: "a", AuthMethod: "none", GrantTypes: []string{"password"}}}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "clients[0].grant_types[0]: the password grant") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestEmptyFileAndMissingFile(t *testing.T) {
+	c := config.Default()
+	if err := c.Decode("w.yaml", nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.Tokens.AccessTokenTTL != 10*time.Minute {
+		t.Fatal("defaults lost")
+	}
+	if _, err := config.Load(filepath.Join(t.TempDir(), "nope.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestAliasBomb(t *testing.T) {
+	y := "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\nclients: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+	c := config.Default()
+	if err := c.Decode("w.yaml", []byte(y)); err == nil {
+		t.Fatal("no error")
+	}
+}
+
+func FuzzLoad(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("..", "ward.example.yaml")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(base))
+	f.Add([]byte("clients: [{id: a, jwks: {keys: [1]}}]\n<<: {issuer: x}\n"))
+	f.Add([]byte("tokens: {code_ttl: 99999999d}\nbehind_tls_proxy: {trusted_proxies: [::/0]}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := config.Default()
+		if err := c.Decode("f.yaml", b); err != nil {
+			return
+		}
+		_ = c.ApplyEnv(func(string) (string, bool) { return "x", true })
+		_ = c.Validate()
+	})
+}

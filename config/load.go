@@ -1,0 +1,366 @@
+package config
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Environment variables read by ApplyEnv.
+const (
+	EnvStoreDSN         = "WARD_STORE_DSN"
+	EnvKeyEncryptionKey = "WARD_KEY_ENCRYPTION_KEY"
+	EnvDPoPNonceSecret  = "WARD_DPOP_NONCE_SECRET"
+)
+
+// maxNodes bounds the work of decoding (YAML aliases can multiply nodes).
+const maxNodes = 100000
+
+// Load reads the file at path over the production defaults, applies the
+// environment overrides and validates the result. The error joins every
+// problem found, each naming the file, line and key.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c := Default()
+	if err := c.Decode(path, data); err != nil {
+		return nil, err
+	}
+	if err := c.ApplyEnv(os.LookupEnv); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Decode reads YAML data over c (whose values are the defaults); file
+// names the source in errors. It rejects unknown keys, duplicate keys and
+// ill-typed values, reporting all of them; it does not validate.
+func (c *Config) Decode(file string, data []byte) error {
+	c.file = file
+	c.lines = map[string]int{}
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // empty file: defaults
+		}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		line := 0
+		if rest, ok := strings.CutPrefix(msg, "line "); ok {
+			if n, after, ok := strings.Cut(rest, ": "); ok {
+				if l, err := strconv.Atoi(n); err == nil {
+					line, msg = l, after
+				}
+			}
+		}
+		return &Error{File: file, Line: line, Msg: msg, Err: ErrSyntax}
+	}
+	d := &decoder{file: file, lines: c.lines}
+	d.decode(&root, reflect.ValueOf(c).Elem(), "")
+	return errors.Join(d.errs...)
+}
+
+type decoder struct {
+	file  string
+	lines map[string]int
+	errs  []error
+	nodes int
+}
+
+func (d *decoder) fail(n *yaml.Node, path string, sentinel error, format string, args ...any) {
+	d.errs = append(d.errs, &Error{File: d.file, Line: n.Line, Path: path, Msg: fmt.Sprintf(format, args...), Err: sentinel})
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	textType     = reflect.TypeFor[encoding.TextUnmarshaler]()
+	prefixType   = reflect.TypeFor[netip.Prefix]()
+)
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if d.nodes++; d.nodes > maxNodes {
+		if d.nodes == maxNodes+1 {
+			d.fail(n, path, ErrInvalidValue, "document too large (more than %d nodes)", maxNodes)
+		}
+		return
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) > 0 {
+			d.decode(n.Content[0], v, path)
+		}
+		return
+	case yaml.AliasNode:
+		d.decode(n.Alias, v, path)
+		return
+	}
+	if path != "" {
+		if _, ok := d.lines[path]; !ok {
+			d.lines[path] = n.Line
+		}
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return // key present without value: keep the default
+	}
+	t := v.Type()
+	switch {
+	case t == durationType:
+		if n.Kind != yaml.ScalarNode {
+			d.fail(n, path, ErrInvalidValue, "expected a duration such as 10m or 30d")
+			return
+		}
+		dur, err := parseDuration(n.Value)
+		if err != nil {
+			d.fail(n, path, ErrInvalidValue, "%q is not a duration (use units ms, s, m, h or d, e.g. 10m)", n.Value)
+			return
+		}
+		v.SetInt(int64(dur))
+		return
+	case reflect.PointerTo(t).Implements(textType):
+		if n.Kind != yaml.ScalarNode {
+			d.fail(n, path, ErrInvalidValue, "expected a single value")
+			return
+		}
+		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+			if t == prefixType {
+				d.fail(n, path, ErrInvalidValue, "%q is not a CIDR network such as 10.0.0.0/8", n.Value)
+			} else {
+				d.fail(n, path, ErrInvalidValue, "%q: %v", n.Value, err)
+			}
+		}
+		return
+	}
+	switch t.Kind() {
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			d.fail(n, path, ErrInvalidValue, "expected a string, not a %s", kindName(n))
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		var b bool
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
+			d.fail(n, path, ErrInvalidValue, "%s is not a boolean (true or false)", describe(n))
+			return
+		}
+		v.SetBool(b)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.fail(n, path, ErrInvalidValue, "expected a list, not %s", describe(n))
+			return
+		}
+		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(s)
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	default:
+		panic("config: unsupported field type " + t.String())
+	}
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, ErrInvalidValue, "expected a mapping of keys to values, not %s", describe(n))
+		return
+	}
+	t := v.Type()
+	type field struct {
+		index int
+		json  bool
+	}
+	fields := map[string]field{}
+	var names []string
+	for i := range t.NumField() {
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fields[name] = field{i, opts == "json"}
+		names = append(names, name)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		key := k.Value
+		if k.Kind != yaml.ScalarNode {
+			d.fail(k, path, ErrInvalidValue, "keys must be strings")
+			continue
+		}
+		if key == "<<" { // merge key: decode the merged mapping(s) here
+			d.decodeMerge(val, v, path)
+			continue
+		}
+		f, ok := fields[key]
+		if !ok {
+			msg := fmt.Sprintf("unknown key %q", key)
+			if path != "" {
+				msg += " in " + path
+			}
+			if s := suggest(key, names); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			d.errs = append(d.errs, &Error{File: d.file, Line: k.Line, Msg: msg, Err: ErrUnknownKey})
+			continue
+		}
+		p := join(path, key)
+		if seen[key] {
+			d.fail(k, p, ErrInvalidValue, "duplicate key")
+			continue
+		}
+		seen[key] = true
+		if f.json && val.Kind == yaml.MappingNode {
+			d.lines[p] = val.Line
+			var m any
+			if err := val.Decode(&m); err != nil {
+				d.fail(val, p, ErrInvalidValue, "%v", err)
+				continue
+			}
+			b, err := json.Marshal(m)
+			if err != nil {
+				d.fail(val, p, ErrInvalidValue, "cannot be written as JSON: %v", err)
+				continue
+			}
+			v.Field(f.index).SetString(string(b))
+			continue
+		}
+		d.decode(val, v.Field(f.index), p)
+	}
+}
+
+func (d *decoder) decodeMerge(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Kind == yaml.SequenceNode {
+		for _, m := range n.Content {
+			d.decodeMerge(m, v, path)
+		}
+		return
+	}
+	d.decode(n, v, path)
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	}
+	return "value"
+}
+
+func describe(n *yaml.Node) string {
+	if n.Kind == yaml.ScalarNode {
+		return strconv.Quote(n.Value)
+	}
+	return "a " + kindName(n)
+}
+
+// parseDuration accepts Go durations plus a whole number of days ("30d").
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 32)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, errors.New("bad days")
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
+}
+
+// ApplyEnv applies the environment overrides, the only place the
+// configuration reads the environment (lookup is os.LookupEnv in
+// production):
+//
+//   - WARD_STORE_DSN replaces store.dsn;
+//   - WARD_KEY_ENCRYPTION_KEY sets Keys.KEK (wins over keys.kek_file);
+//   - WARD_DPOP_NONCE_SECRET sets DPoP.Nonce.Secret (wins over
+//     dpop.nonce.secret_file);
+//   - each client's secret_env and each user's password_env is read into
+//     Client.Secret and User.Password; an unset variable is an error.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	if v, ok := lookup(EnvStoreDSN); ok && v != "" {
+		c.Store.DSN = v
+	}
+	if v, ok := lookup(EnvKeyEncryptionKey); ok && v != "" {
+		c.Keys.KEK = v
+	}
+	if v, ok := lookup(EnvDPoPNonceSecret); ok && v != "" {
+		c.DPoP.Nonce.Secret = v
+	}
+	var errs []error
+	for i := range c.Clients {
+		cl := &c.Clients[i]
+		if cl.SecretEnv == "" {
+			continue
+		}
+		p := fmt.Sprintf("clients[%d].secret_env", i)
+		v, ok := lookup(cl.SecretEnv)
+		if !ok || v == "" {
+			errs = append(errs, c.errorf(p, ErrMissing, "environment variable %s is not set", cl.SecretEnv))
+			continue
+		}
+		cl.Secret = v
+	}
+	for i := range c.Users {
+		u := &c.Users[i]
+		if u.PasswordEnv == "" {
+			continue
+		}
+		p := fmt.Sprintf("users[%d].password_env", i)
+		v, ok := lookup(u.PasswordEnv)
+		if !ok || v == "" {
+			errs = append(errs, c.errorf(p, ErrMissing, "environment variable %s is not set", u.PasswordEnv))
+			continue
+		}
+		u.Password = v
+	}
+	return errors.Join(errs...)
+}
+
+// errorf builds an Error for path, located at the line of path or of its
+// nearest ancestor present in the file.
+func (c *Config) errorf(path string, sentinel error, format string, args ...any) error {
+	return &Error{File: c.file, Line: c.line(path), Path: path, Msg: fmt.Sprintf(format, args...), Err: sentinel}
+}
+
+func (c *Config) line(path string) int {
+	for p := path; p != ""; {
+		if l, ok := c.lines[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
+}
