@@ -1,0 +1,112 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wardauth/ward/store"
+)
+
+const clientCols = `id, name, auth_method, secret_hash, jwks, redirect_uris, grant_types, scopes,
+	audiences, sender_constraint, require_par, access_token_ttl, static, created_at`
+
+func clientArgs(c *store.Client) []any {
+	return []any{c.ID, c.Name, c.AuthMethod, bytesArg(c.SecretHash), bytesArg(c.JWKS),
+		jsonArg(c.RedirectURIs), jsonArg(c.GrantTypes), jsonArg(c.Scopes), jsonArg(c.Audiences),
+		c.SenderConstraint, c.RequirePAR, int64(c.AccessTokenTTL), c.Static, timeArg(c.CreatedAt)}
+}
+
+func scanClient(sc scanner) (*store.Client, error) {
+	var (
+		c                         store.Client
+		redirects, grants, scopes string
+		auds                      string
+		ttl                       int64
+		created                   sql.NullInt64
+	)
+	if err := sc.Scan(&c.ID, &c.Name, &c.AuthMethod, &c.SecretHash, &c.JWKS, &redirects, &grants,
+		&scopes, &auds, &c.SenderConstraint, &c.RequirePAR, &ttl, &c.Static, &created); err != nil {
+		return nil, err
+	}
+	c.AccessTokenTTL = time.Duration(ttl)
+	c.CreatedAt = timeVal(created)
+	if err := jsonVals(redirects, &c.RedirectURIs, grants, &c.GrantTypes, scopes, &c.Scopes, auds, &c.Audiences); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// CreateClient implements [store.Clients].
+func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO clients (`+clientCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), clientArgs(c)...)
+	if s.d.isUniqueViolation(err) {
+		return fmt.Errorf("sqlstore: create client %q: %w", c.ID, store.ErrAlreadyExists)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: create client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// UpsertClient implements [store.Clients]. A replaced client keeps its
+// original CreatedAt.
+func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO clients (`+clientCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET
+			name = excluded.name, auth_method = excluded.auth_method,
+			secret_hash = excluded.secret_hash, jwks = excluded.jwks,
+			redirect_uris = excluded.redirect_uris, grant_types = excluded.grant_types,
+			scopes = excluded.scopes, audiences = excluded.audiences,
+			sender_constraint = excluded.sender_constraint, require_par = excluded.require_par,
+			access_token_ttl = excluded.access_token_ttl, static = excluded.static`), clientArgs(c)...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: upsert client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// GetClient implements [store.Clients].
+func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	c, err := scanClient(s.r.QueryRowContext(ctx, s.q(`SELECT `+clientCols+` FROM clients WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlstore: get client %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: get client %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// ListClients implements [store.Clients], ordered by ID.
+func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+clientCols+` FROM clients ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list clients: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: list clients: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteClient implements [store.Clients].
+func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	if err := exec1(ctx, s.w, s.q(`DELETE FROM clients WHERE id = ?`), store.ErrNotFound, id); err != nil {
+		return fmt.Errorf("sqlstore: delete client %q: %w", id, err)
+	}
+	return nil
+}

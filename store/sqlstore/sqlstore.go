@@ -1,0 +1,194 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wardauth/ward/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a [store.Store] backed by a SQL database. It is safe for
+// concurrent use.
+type Store struct {
+	d *dialect
+	// w runs every write and every transaction. For SQLite it holds a single
+	// connection, so writers in this process queue in database/sql instead of
+	// contending for the database lock; other processes wait on busy_timeout.
+	w *sql.DB
+	// r runs plain reads; in WAL mode they proceed while a write is in
+	// progress. It is w itself for an in-memory database.
+	r *sql.DB
+	// now is the clock for the methods of store.Store that take no time
+	// argument (UseOnce).
+	now       func() time.Time
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// OpenSQLite opens (creating it if needed) the SQLite database at path and
+// applies pending migrations. path is a file name or a "file:" URI; the
+// in-memory database ":memory:" (or a "mode=memory" URI) is served by a
+// single connection, so every caller sees the same data.
+func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlstore: empty SQLite path")
+	}
+	memory := path == ":memory:" || strings.Contains(path, "mode=memory")
+	w, err := sql.Open("sqlite", sqliteDSN(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	// Never close the idle connection: for :memory: it is the database.
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	s := &Store{d: sqliteDialect, w: w, r: w, now: time.Now}
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if !memory {
+		r, err := sql.Open("sqlite", sqliteDSN(path, true))
+		if err != nil {
+			w.Close()
+			return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+		}
+		r.SetMaxOpenConns(4)
+		s.r = r
+	}
+	return s, nil
+}
+
+// Close closes the database. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		err := s.w.Close()
+		if s.r != s.w {
+			err = errors.Join(err, s.r.Close())
+		}
+		s.closeErr = err
+	})
+	return s.closeErr
+}
+
+// q rewrites a query's placeholders for the dialect.
+func (s *Store) q(query string) string { return s.d.rebind(query) }
+
+// commitThen, returned from a tx callback, commits the transaction and then
+// returns err: used where a failed request must still persist a change,
+// such as revoking a family when a code or refresh token is replayed.
+type commitThen struct{ err error }
+
+func (c *commitThen) Error() string { return c.err.Error() }
+
+// tx runs fn in a write transaction (BEGIN IMMEDIATE on SQLite), committing
+// when fn returns nil or a *commitThen, rolling back otherwise.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlstore: begin: %w", err)
+	}
+	err = fn(tx)
+	var ct *commitThen
+	if err != nil && !errors.As(err, &ct) {
+		_ = tx.Rollback()
+		return err
+	}
+	if cerr := tx.Commit(); cerr != nil {
+		return fmt.Errorf("sqlstore: commit: %w", cerr)
+	}
+	if ct != nil {
+		return ct.err
+	}
+	return nil
+}
+
+// exec runs a write that must affect exactly one row; it returns notFound
+// when it affects none.
+func exec1(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, query string, notFound error, args ...any) error {
+	res, err := db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// Times are stored as Unix nanoseconds, the zero time as NULL.
+func timeArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+func timeVal(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+// Slices are stored as JSON arrays; an empty slice reads back as nil.
+func jsonArg(v []string) string {
+	if len(v) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(v) // []string always marshals
+	return string(b)
+}
+
+func jsonVal(s string) ([]string, error) {
+	var v []string
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("sqlstore: decode JSON column: %w", err)
+	}
+	if len(v) == 0 {
+		return nil, nil
+	}
+	return v, nil
+}
+
+// jsonVals decodes several JSON columns into their destinations.
+func jsonVals(pairs ...any) error {
+	for i := 0; i < len(pairs); i += 2 {
+		v, err := jsonVal(pairs[i].(string))
+		if err != nil {
+			return err
+		}
+		*pairs[i+1].(*[]string) = v
+	}
+	return nil
+}
+
+func bytesArg(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }

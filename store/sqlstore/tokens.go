@@ -1,0 +1,342 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wardauth/ward/store"
+)
+
+// Reasons recorded in families.revoked_reason when the store itself revokes
+// a family.
+const (
+	ReasonCodeReuse         = "code_reuse"          // RFC 9700 §4.5
+	ReasonRefreshTokenReuse = "refresh_token_reuse" // RFC 9700 §4.14.2
+)
+
+const codeCols = `hash, client_id, subject, redirect_uri, scope, resources, code_challenge, dpop_jkt,
+	auth_time, created_at, expires_at, family_id, used_at`
+
+func scanCode(sc scanner) (*store.AuthCode, bool, error) {
+	var (
+		c                            store.AuthCode
+		resources                    string
+		authTime, created, exp, used sql.NullInt64
+	)
+	if err := sc.Scan(&c.Hash, &c.ClientID, &c.Subject, &c.RedirectURI, &c.Scope, &resources,
+		&c.CodeChallenge, &c.DPoPJKT, &authTime, &created, &exp, &c.FamilyID, &used); err != nil {
+		return nil, false, err
+	}
+	c.AuthTime, c.CreatedAt, c.ExpiresAt = timeVal(authTime), timeVal(created), timeVal(exp)
+	var err error
+	if c.Resources, err = jsonVal(resources); err != nil {
+		return nil, false, err
+	}
+	return &c, used.Valid, nil
+}
+
+// PutCode implements [store.Codes].
+func (s *Store) PutCode(ctx context.Context, c *store.AuthCode) error {
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO auth_codes (`+codeCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
+		c.Hash, c.ClientID, c.Subject, c.RedirectURI, c.Scope, jsonArg(c.Resources), c.CodeChallenge,
+		c.DPoPJKT, timeArg(c.AuthTime), timeArg(c.CreatedAt), timeArg(c.ExpiresAt), c.FamilyID)
+	if s.d.isUniqueViolation(err) {
+		return fmt.Errorf("sqlstore: put code: %w", store.ErrAlreadyExists)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: put code: %w", err)
+	}
+	return nil
+}
+
+// GetCode implements [store.Codes]. A redeemed code is reported as
+// ErrAlreadyUsed (with the code) even after it has expired, so the caller
+// can revoke its family.
+func (s *Store) GetCode(ctx context.Context, hash []byte, now time.Time) (*store.AuthCode, error) {
+	c, used, err := scanCode(s.r.QueryRowContext(ctx, s.q(`SELECT `+codeCols+` FROM auth_codes WHERE hash = ?`), hash))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("sqlstore: get code: %w", store.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("sqlstore: get code: %w", err)
+	case used:
+		return c, fmt.Errorf("sqlstore: get code: %w", store.ErrAlreadyUsed)
+	case !now.Before(c.ExpiresAt):
+		return nil, fmt.Errorf("sqlstore: get code: %w", store.ErrExpired)
+	}
+	return c, nil
+}
+
+// RedeemCode implements [store.Codes]. fam.ID is recorded as the code's
+// FamilyID.
+func (s *Store) RedeemCode(ctx context.Context, hash []byte, fam *store.Family, rt *store.RefreshToken, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// The conditional UPDATE is the single-use gate: of concurrent
+		// callers, exactly one sees a row affected.
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE auth_codes SET used_at = ?, family_id = ?
+			WHERE hash = ? AND used_at IS NULL AND expires_at > ?`),
+			now.UnixNano(), fam.ID, hash, now.UnixNano())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			return insertFamily(ctx, s, tx, fam, rt)
+		}
+		// Not redeemed now: find out why.
+		var (
+			familyID string
+			used     sql.NullInt64
+		)
+		err = tx.QueryRowContext(ctx, s.q(`SELECT family_id, used_at FROM auth_codes WHERE hash = ?`), hash).
+			Scan(&familyID, &used)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return store.ErrNotFound
+		case err != nil:
+			return err
+		case used.Valid:
+			// RFC 9700 §4.5: a replayed code revokes the tokens issued
+			// from it. Commit the revocation, then report the replay.
+			if err := revokeFamily(ctx, s, tx, familyID, ReasonCodeReuse, now); err != nil {
+				return err
+			}
+			return &commitThen{store.ErrAlreadyUsed}
+		default:
+			return store.ErrExpired
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: redeem code: %w", err)
+	}
+	return nil
+}
+
+const familyCols = `id, client_id, subject, scope, resources, jkt, cert_thumbprint, auth_time,
+	created_at, expires_at, revoked_at, revoked_reason`
+
+func scanFamily(sc scanner, extra ...any) (*store.Family, error) {
+	var (
+		f                                store.Family
+		resources                        string
+		authTime, created, exp, revoked sql.NullInt64
+	)
+	dest := append([]any{&f.ID, &f.ClientID, &f.Subject, &f.Scope, &resources, &f.JKT, &f.CertThumbprint,
+		&authTime, &created, &exp, &revoked, &f.RevokedReason}, extra...)
+	if err := sc.Scan(dest...); err != nil {
+		return nil, err
+	}
+	f.AuthTime, f.CreatedAt, f.ExpiresAt, f.RevokedAt = timeVal(authTime), timeVal(created), timeVal(exp), timeVal(revoked)
+	var err error
+	if f.Resources, err = jsonVal(resources); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+func insertFamily(ctx context.Context, s *Store, tx *sql.Tx, f *store.Family, rt *store.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO families (`+familyCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		f.ID, f.ClientID, f.Subject, f.Scope, jsonArg(f.Resources), f.JKT, f.CertThumbprint,
+		timeArg(f.AuthTime), timeArg(f.CreatedAt), timeArg(f.ExpiresAt), timeArg(f.RevokedAt), f.RevokedReason)
+	if s.d.isUniqueViolation(err) {
+		return fmt.Errorf("family %q: %w", f.ID, store.ErrAlreadyExists)
+	}
+	if err != nil {
+		return err
+	}
+	if rt == nil {
+		return nil
+	}
+	if rt.FamilyID == "" {
+		rt.FamilyID = f.ID
+	}
+	if rt.FamilyID != f.ID {
+		return fmt.Errorf("refresh token belongs to family %q, not %q", rt.FamilyID, f.ID)
+	}
+	return insertRefreshToken(ctx, s, tx, rt)
+}
+
+func insertRefreshToken(ctx context.Context, s *Store, tx *sql.Tx, rt *store.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO refresh_tokens
+		(hash, family_id, scope, created_at, expires_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		rt.Hash, rt.FamilyID, rt.Scope, timeArg(rt.CreatedAt), timeArg(rt.ExpiresAt), timeArg(rt.RotatedAt))
+	if s.d.isUniqueViolation(err) {
+		return fmt.Errorf("refresh token: %w", store.ErrAlreadyExists)
+	}
+	return err
+}
+
+// revokeFamily marks a live family revoked; an already revoked family keeps
+// its first revocation time and reason.
+func revokeFamily(ctx context.Context, s *Store, tx *sql.Tx, id, reason string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, s.q(`UPDATE families SET revoked_at = ?, revoked_reason = ?
+		WHERE id = ? AND revoked_at IS NULL`), now.UnixNano(), reason, id)
+	return err
+}
+
+// CreateFamily implements [store.Families]. An rt with an empty FamilyID is
+// given fam.ID.
+func (s *Store) CreateFamily(ctx context.Context, fam *store.Family, rt *store.RefreshToken) error {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return insertFamily(ctx, s, tx, fam, rt) }); err != nil {
+		return fmt.Errorf("sqlstore: create family %q: %w", fam.ID, err)
+	}
+	return nil
+}
+
+// GetFamily implements [store.Families]; revoked and expired families are
+// returned too.
+func (s *Store) GetFamily(ctx context.Context, id string) (*store.Family, error) {
+	f, err := scanFamily(s.r.QueryRowContext(ctx, s.q(`SELECT `+familyCols+` FROM families WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlstore: get family %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: get family %q: %w", id, err)
+	}
+	return f, nil
+}
+
+const refreshJoin = `SELECT f.id, f.client_id, f.subject, f.scope, f.resources, f.jkt, f.cert_thumbprint,
+	f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoked_reason,
+	t.hash, t.scope, t.created_at, t.expires_at, t.rotated_at
+	FROM refresh_tokens t JOIN families f ON f.id = t.family_id WHERE t.hash = ?`
+
+func scanRefresh(sc scanner) (*store.RefreshToken, *store.Family, error) {
+	var (
+		t                     store.RefreshToken
+		created, exp, rotated sql.NullInt64
+	)
+	f, err := scanFamily(sc, &t.Hash, &t.Scope, &created, &exp, &rotated)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.FamilyID = f.ID
+	t.CreatedAt, t.ExpiresAt, t.RotatedAt = timeVal(created), timeVal(exp), timeVal(rotated)
+	return &t, f, nil
+}
+
+// GetRefreshToken implements [store.Families].
+func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (*store.RefreshToken, *store.Family, error) {
+	t, f, err := scanRefresh(s.r.QueryRowContext(ctx, s.q(refreshJoin), hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil, fmt.Errorf("sqlstore: get refresh token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlstore: get refresh token: %w", err)
+	}
+	return t, f, nil
+}
+
+// RotateRefreshToken implements [store.Families]. The checks run in this
+// order: unknown token (ErrNotFound); token already rotated (the family is
+// revoked, committed, and ErrAlreadyUsed returned, even when the family was
+// revoked or expired already); family revoked (ErrRevoked); family or token
+// expired (ErrExpired). next.FamilyID, when empty, is set to the family's
+// ID. The returned family is the state after rotation.
+func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next *store.RefreshToken, now time.Time) (*store.Family, error) {
+	var fam *store.Family
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		old, f, err := scanRefresh(tx.QueryRowContext(ctx, s.q(refreshJoin), oldHash))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		reuse := func() error {
+			if err := revokeFamily(ctx, s, tx, f.ID, ReasonRefreshTokenReuse, now); err != nil {
+				return err
+			}
+			return &commitThen{fmt.Errorf("family %q: %w", f.ID, store.ErrAlreadyUsed)}
+		}
+		switch {
+		case !old.RotatedAt.IsZero():
+			return reuse()
+		case f.Revoked():
+			return fmt.Errorf("family %q: %w", f.ID, store.ErrRevoked)
+		case !f.ExpiresAt.IsZero() && !now.Before(f.ExpiresAt):
+			return fmt.Errorf("family %q: %w", f.ID, store.ErrExpired)
+		case !old.ExpiresAt.IsZero() && !now.Before(old.ExpiresAt):
+			return fmt.Errorf("refresh token: %w", store.ErrExpired)
+		}
+		// The conditional UPDATE is the single-use gate. Under SQLite's
+		// BEGIN IMMEDIATE it always matches here; under row locking
+		// (PostgreSQL, READ COMMITTED) a concurrent winner makes it match
+		// nothing, which is a reuse like any other.
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE refresh_tokens SET rotated_at = ?
+			WHERE hash = ? AND rotated_at IS NULL`), now.UnixNano(), oldHash)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return reuse()
+		}
+		if next.FamilyID == "" {
+			next.FamilyID = f.ID
+		}
+		if next.FamilyID != f.ID {
+			return fmt.Errorf("next refresh token belongs to family %q, not %q", next.FamilyID, f.ID)
+		}
+		if err := insertRefreshToken(ctx, s, tx, next); err != nil {
+			return err
+		}
+		fam = f
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: rotate refresh token: %w", err)
+	}
+	return fam, nil
+}
+
+// RevokeFamily implements [store.Families]. Revoking a revoked family
+// changes nothing (the first time and reason are kept); ErrNotFound for an
+// unknown family.
+func (s *Store) RevokeFamily(ctx context.Context, id, reason string, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := revokeFamily(ctx, s, tx, id, reason, now); err != nil {
+			return err
+		}
+		var one int
+		err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM families WHERE id = ?`), id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlstore: revoke family %q: %w", id, err)
+	}
+	return nil
+}
+
+// ListFamilies implements [store.Families]: every family of subject,
+// revoked and expired ones included, oldest first.
+func (s *Store) ListFamilies(ctx context.Context, subject string) ([]*store.Family, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+familyCols+` FROM families WHERE subject = ?
+		ORDER BY created_at, id`), subject)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list families: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Family
+	for rows.Next() {
+		f, err := scanFamily(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlstore: list families: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlstore: list families: %w", err)
+	}
+	return out, nil
+}
