@@ -122,8 +122,8 @@ const familyCols = `id, client_id, subject, scope, resources, jkt, cert_thumbpri
 
 func scanFamily(sc scanner, extra ...any) (*store.Family, error) {
 	var (
-		f                                store.Family
-		resources                        string
+		f                               store.Family
+		resources                       string
 		authTime, created, exp, revoked sql.NullInt64
 	)
 	dest := append([]any{&f.ID, &f.ClientID, &f.Subject, &f.Scope, &resources, &f.JKT, &f.CertThumbprint,
