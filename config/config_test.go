@@ -263,3 +263,11 @@ func FuzzLoad(f *testing.F) {
 		_ = c.Validate()
 	})
 }
+
+func TestBadKEKFromEnv(t *testing.T) {
+	_, err := load("w.yaml", "issuer: https://as.example\ntls: {cert_file: c, key_file: k}\n",
+		func(k string) (string, bool) { return "c2hvcnQ=", k == config.EnvKeyEncryptionKey })
+	if err == nil || err.Error() != "w.yaml: keys: WARD_KEY_ENCRYPTION_KEY must be the base64 encoding of 32 bytes" {
+		t.Fatalf("err = %v", err)
+	}
+}

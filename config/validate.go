@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/wardauth/ward/keys"
 )
 
 // Validate checks the whole configuration and returns every problem found,
@@ -127,7 +129,7 @@ func (v *validator) keys() {
 		v.add("keys.rotation_period", ErrInvalidValue, "must exceed keys.publish_ahead (%v)", c.Keys.PublishAhead)
 	}
 	if c.Keys.KEK != "" {
-		if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.Keys.KEK)); err != nil || len(b) != 32 {
+		if _, err := keys.ParseKEK(c.Keys.KEK); err != nil {
 			v.add("keys", ErrInvalidValue, "%s must be the base64 encoding of 32 bytes", EnvKeyEncryptionKey)
 		}
 	} else if c.Keys.KEKFile == "" && !c.Dev {
