@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
 const (
@@ -64,7 +62,7 @@ type Request struct {
 // use.
 type Verifier struct {
 	algs           map[string]bool
-	algList        []jose.SignatureAlgorithm
+	algList        []string
 	clock          func() time.Time
 	maxAge, leeway time.Duration
 	maxSize        int
@@ -114,7 +112,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 		}
 		if !v.algs[a] {
 			v.algs[a] = true
-			v.algList = append(v.algList, jose.SignatureAlgorithm(a))
+			v.algList = append(v.algList, a)
 		}
 	}
 	if v.maxAge <= 0 || v.leeway < 0 || v.maxSize <= 0 {
@@ -129,11 +127,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 // Algorithms returns the allow-list, for the algs parameter of a
 // WWW-Authenticate challenge and dpop_signing_alg_values_supported.
 func (v *Verifier) Algorithms() []string {
-	out := make([]string, len(v.algList))
-	for i, a := range v.algList {
-		out[i] = string(a)
-	}
-	return out
+	return append([]string(nil), v.algList...)
 }
 
 // Nonce returns a fresh server nonce to send in DPoP-Nonce, or "" when the
@@ -172,20 +166,6 @@ type header struct {
 	Crit json.RawMessage `json:"crit"`
 }
 
-// privateMembers are JWK members that only private or symmetric keys have
-// (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
-type privateMembers struct {
-	D   json.RawMessage `json:"d"`
-	P   json.RawMessage `json:"p"`
-	Q   json.RawMessage `json:"q"`
-	DP  json.RawMessage `json:"dp"`
-	DQ  json.RawMessage `json:"dq"`
-	QI  json.RawMessage `json:"qi"`
-	Oth json.RawMessage `json:"oth"`
-	K   json.RawMessage `json:"k"`
-	Kty string          `json:"kty"`
-}
-
 // payload is a proof's claims as received, pointers to tell absent from
 // empty (RFC 9449 §4.2).
 type payload struct {
@@ -213,67 +193,11 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Proof, error) {
 		return nil, newError(ReasonTooLarge, "the proof is %d bytes; the limit is %d", len(raw), v.maxSize)
 	}
 
-	// §4.3 (2): a well-formed compact JWS.
-	h64, rest, ok1 := strings.Cut(raw, ".")
-	p64, s64, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || strings.Contains(s64, ".") || h64 == "" || p64 == "" {
-		return nil, newError(ReasonMalformed, "the proof is not a JWS in compact serialization (three base64url parts)")
+	pp, perr := v.parse(raw)
+	if perr != nil {
+		return nil, perr
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(h64)
-	if err != nil {
-		return nil, newError(ReasonMalformed, "the proof's header is not base64url without padding")
-	}
-	var hdr header
-	if err := strictUnmarshal(hb, &hdr); err != nil {
-		return nil, newError(ReasonBadHeader, "the proof's header is not a JSON object with string typ and alg: %v", err)
-	}
-	if hdr.Crit != nil {
-		return nil, newError(ReasonBadHeader, "the proof's header has crit; no extensions are understood (RFC 7515 §4.1.11)")
-	}
-	// §4.3 (4)
-	if hdr.Typ == nil || *hdr.Typ != "dpop+jwt" {
-		return nil, newError(ReasonBadType, "typ must be \"dpop+jwt\"")
-	}
-	// §4.3 (5)
-	if hdr.Alg == nil || !v.algs[*hdr.Alg] {
-		return nil, newError(ReasonBadAlgorithm, "alg must be one of %s", strings.Join(v.Algorithms(), ", "))
-	}
-	alg := *hdr.Alg
-	// §4.3 (7): the jwk must be a public key.
-	if len(hdr.JWK) == 0 || hdr.JWK[0] != '{' {
-		return nil, newError(ReasonBadKey, "the header has no jwk object")
-	}
-	var priv privateMembers
-	if err := json.Unmarshal(hdr.JWK, &priv); err != nil {
-		return nil, newError(ReasonBadKey, "the jwk is not a JSON object")
-	}
-	if priv.D != nil || priv.P != nil || priv.Q != nil || priv.DP != nil || priv.DQ != nil ||
-		priv.QI != nil || priv.Oth != nil || priv.K != nil || priv.Kty == "oct" {
-		return nil, newError(ReasonPrivateKey, "the jwk must be a public key; it carries private or symmetric key material")
-	}
-	var jwk jose.JSONWebKey
-	if err := jwk.UnmarshalJSON(hdr.JWK); err != nil {
-		return nil, newError(ReasonBadKey, "the jwk cannot be used: %v", err)
-	}
-	if !jwk.Valid() || !jwk.IsPublic() {
-		return nil, newError(ReasonBadKey, "the jwk is not a valid public key")
-	}
-	if err := keyFitsAlgorithm(jwk.Key, alg); err != nil {
-		return nil, newError(ReasonBadKey, "%v", err)
-	}
-
-	// §4.3 (6): the signature verifies with the header's key.
-	if s64 == "" {
-		return nil, newError(ReasonBadSignature, "the proof has no signature")
-	}
-	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
-	if err != nil {
-		return nil, newError(ReasonMalformed, "the proof cannot be parsed as a JWS: %v", err)
-	}
-	body, err := jws.Verify(jwk.Key)
-	if err != nil {
-		return nil, newError(ReasonBadSignature, "the signature does not verify with the header's jwk")
-	}
+	alg, key, jkt, body := pp.alg, pp.key, pp.jkt, pp.body
 
 	// §4.3 (3): required claims, of the right types.
 	var pl payload
@@ -321,11 +245,6 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Proof, error) {
 			return nil, newError(ReasonATHMismatch, "ath is not the hash of the presented access token")
 		}
 	}
-	tp, err := jwk.Thumbprint(crypto.SHA256)
-	if err != nil {
-		return nil, newError(ReasonBadKey, "cannot compute the jwk thumbprint")
-	}
-	jkt := base64.RawURLEncoding.EncodeToString(tp)
 	if req.JKT != "" && !MatchThumbprint(jkt, req.JKT) {
 		return nil, newError(ReasonKeyMismatch, "the proof's key is not the key the access token is bound to")
 	}
@@ -368,7 +287,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Proof, error) {
 		URL:        *pl.HTU,
 		IssuedAt:   iat,
 		Algorithm:  alg,
-		Key:        jwk.Key,
+		Key:        key,
 		Thumbprint: jkt,
 	}
 	if pl.Nonce != nil {
@@ -384,6 +303,77 @@ func (v *Verifier) nonceError(r Reason, desc string, now time.Time) *Error {
 	e := newError(r, "%s", desc)
 	e.Nonce, _ = v.nonces.Nonce(now)
 	return e
+}
+
+// parsed is a proof whose structure, header and signature were checked.
+type parsed struct {
+	alg  string
+	key  crypto.PublicKey
+	jkt  string
+	body []byte
+}
+
+// parse performs RFC 9449 §4.3 checks (2) and (4) to (7): structure, typ,
+// alg, a public jwk that fits alg, and the signature.
+func (v *Verifier) parse(raw string) (*parsed, *Error) {
+	// §4.3 (2): a well-formed compact JWS.
+	h64, rest, ok1 := strings.Cut(raw, ".")
+	p64, s64, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.Contains(s64, ".") || h64 == "" || p64 == "" {
+		return nil, newError(ReasonMalformed, "the proof is not a JWS in compact serialization (three base64url parts)")
+	}
+	hb, err := base64.RawURLEncoding.DecodeString(h64)
+	if err != nil {
+		return nil, newError(ReasonMalformed, "the proof's header is not base64url without padding")
+	}
+	var hdr header
+	if err := strictUnmarshal(hb, &hdr); err != nil {
+		return nil, newError(ReasonBadHeader, "the proof's header is not a JSON object with string typ and alg: %v", err)
+	}
+	if hdr.Crit != nil {
+		return nil, newError(ReasonBadHeader, "the proof's header has crit; no extensions are understood (RFC 7515 §4.1.11)")
+	}
+	// §4.3 (4)
+	if hdr.Typ == nil || *hdr.Typ != "dpop+jwt" {
+		return nil, newError(ReasonBadType, "typ must be \"dpop+jwt\"")
+	}
+	// §4.3 (5)
+	if hdr.Alg == nil || !v.algs[*hdr.Alg] {
+		return nil, newError(ReasonBadAlgorithm, "alg must be one of %s", strings.Join(v.Algorithms(), ", "))
+	}
+	alg := *hdr.Alg
+	// §4.3 (7): the jwk must be a public key.
+	if len(hdr.JWK) == 0 || hdr.JWK[0] != '{' {
+		return nil, newError(ReasonBadKey, "the header has no jwk object")
+	}
+	key, jkt, err := parsePublicJWK(hdr.JWK)
+	if errors.Is(err, errPrivateJWK) {
+		return nil, newError(ReasonPrivateKey, "the jwk must be a public key; it carries private or symmetric key material")
+	}
+	if err != nil {
+		return nil, newError(ReasonBadKey, "%v", err)
+	}
+	if err := keyFitsAlgorithm(key, alg); err != nil {
+		return nil, newError(ReasonBadKey, "%v", err)
+	}
+
+	// §4.3 (6): the signature verifies with the header's key.
+	if s64 == "" {
+		return nil, newError(ReasonBadSignature, "the proof has no signature")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(s64)
+	if err != nil {
+		return nil, newError(ReasonMalformed, "the proof's signature is not base64url without padding")
+	}
+	body, err := base64.RawURLEncoding.DecodeString(p64)
+	if err != nil {
+		return nil, newError(ReasonMalformed, "the proof's payload is not base64url without padding")
+	}
+	if !verifySignature(key, alg, []byte(raw[:len(h64)+1+len(p64)]), sig) {
+		return nil, newError(ReasonBadSignature, "the signature does not verify with the header's jwk")
+	}
+
+	return &parsed{alg: alg, key: key, jkt: jkt, body: body}, nil
 }
 
 // numericDate reads a JSON number of seconds since the epoch (RFC 7519 §2),

@@ -189,16 +189,34 @@ func TestVerifyFailures(t *testing.T) {
 		{"iat huge", func(f *fixture) Request { f.claims["iat"] = 1e300; return f.request(sign(f)) }, ErrBadClaim},
 		{"htm GET for POST", func(f *fixture) Request { f.claims["htm"] = "GET"; return f.request(sign(f)) }, ErrHTMMismatch},
 		{"htm lower case", func(f *fixture) Request { f.claims["htm"] = "post"; return f.request(sign(f)) }, ErrHTMMismatch},
-		{"htu other path", func(f *fixture) Request { f.claims["htu"] = "https://api.example.com/v1/other"; return f.request(sign(f)) }, ErrHTUMismatch},
-		{"htu other host", func(f *fixture) Request { f.claims["htu"] = "https://evil.example.com/v1/things"; return f.request(sign(f)) }, ErrHTUMismatch},
-		{"htu http for https", func(f *fixture) Request { f.claims["htu"] = "http://api.example.com/v1/things"; return f.request(sign(f)) }, ErrHTUMismatch},
-		{"htu other port", func(f *fixture) Request { f.claims["htu"] = "https://api.example.com:8443/v1/things"; return f.request(sign(f)) }, ErrHTUMismatch},
+		{"htu other path", func(f *fixture) Request {
+			f.claims["htu"] = "https://api.example.com/v1/other"
+			return f.request(sign(f))
+		}, ErrHTUMismatch},
+		{"htu other host", func(f *fixture) Request {
+			f.claims["htu"] = "https://evil.example.com/v1/things"
+			return f.request(sign(f))
+		}, ErrHTUMismatch},
+		{"htu http for https", func(f *fixture) Request {
+			f.claims["htu"] = "http://api.example.com/v1/things"
+			return f.request(sign(f))
+		}, ErrHTUMismatch},
+		{"htu other port", func(f *fixture) Request {
+			f.claims["htu"] = "https://api.example.com:8443/v1/things"
+			return f.request(sign(f))
+		}, ErrHTUMismatch},
 		{"htu relative", func(f *fixture) Request { f.claims["htu"] = "/v1/things"; return f.request(sign(f)) }, ErrHTUMismatch},
 		{"ath missing", func(f *fixture) Request { delete(f.claims, "ath"); return f.request(sign(f)) }, ErrATHMissing},
 		{"ath of another token", func(f *fixture) Request { f.claims["ath"] = ATH("other"); return f.request(sign(f)) }, ErrATHMismatch},
 		{"key not the bound key", func(f *fixture) Request { r := f.request(sign(f)); r.JKT = rfcJKT; return r }, ErrKeyMismatch},
-		{"iat too old", func(f *fixture) Request { f.claims["iat"] = testNow.Add(-61 * time.Second).Unix(); return f.request(sign(f)) }, ErrIATTooOld},
-		{"iat in the future", func(f *fixture) Request { f.claims["iat"] = testNow.Add(11 * time.Second).Unix(); return f.request(sign(f)) }, ErrIATInFuture},
+		{"iat too old", func(f *fixture) Request {
+			f.claims["iat"] = testNow.Add(-61 * time.Second).Unix()
+			return f.request(sign(f))
+		}, ErrIATTooOld},
+		{"iat in the future", func(f *fixture) Request {
+			f.claims["iat"] = testNow.Add(11 * time.Second).Unix()
+			return f.request(sign(f))
+		}, ErrIATInFuture},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -510,4 +528,3 @@ func TestSignerRefusesBadURL(t *testing.T) {
 		t.Error("empty method accepted")
 	}
 }
-
