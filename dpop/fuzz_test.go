@@ -95,9 +95,9 @@ func FuzzNormalizeURL(f *testing.F) {
 // referenceParse checks a proof's signature and jwk with go-jose, the
 // library the hand-written parse replaced.
 func referenceParse(raw string) (alg, jkt string, ok bool) {
-	algs := make([]jose.SignatureAlgorithm, len(DefaultAlgorithms))
-	for i, a := range DefaultAlgorithms {
-		algs[i] = jose.SignatureAlgorithm(a)
+	var algs []jose.SignatureAlgorithm
+	for _, a := range DefaultAlgorithms {
+		algs = append(algs, jose.SignatureAlgorithm(a))
 	}
 	jws, err := jose.ParseSignedCompact(raw, algs)
 	if err != nil || len(jws.Signatures) != 1 {
@@ -118,7 +118,7 @@ func referenceParse(raw string) (alg, jkt string, ok bool) {
 // the fast path accepts, go-jose accepts with the same algorithm and
 // thumbprint; and what go-jose accepts, the fast path accepts too unless one
 // of Ward's stricter rules refuses it (typ, crit, key size and curve fit,
-// fixed-length coordinates).
+// fixed-length coordinates, the PSS salt length).
 func FuzzDifferential(f *testing.F) {
 	for _, p := range seedProofs(f) {
 		f.Add(p)
@@ -126,7 +126,15 @@ func FuzzDifferential(f *testing.F) {
 		f.Add(parts[0] + "." + parts[1] + ".")
 		f.Add(parts[0] + "." + parts[2] + "." + parts[1])
 	}
-	v, _ := NewVerifier()
+	// go-jose does not know the RFC 9864 name Ed25519, so the comparison
+	// runs over the algorithms both implement.
+	var common []string
+	for _, a := range DefaultAlgorithms {
+		if a != Ed25519 {
+			common = append(common, a)
+		}
+	}
+	v, _ := NewVerifier(WithAllowedAlgorithms(common...))
 	f.Fuzz(func(t *testing.T, raw string) {
 		fast, ferr := v.parse(raw)
 		alg, jkt, ok := referenceParse(raw)
@@ -140,9 +148,13 @@ func FuzzDifferential(f *testing.F) {
 			return
 		}
 		if ok {
-			switch ferr.Reason {
-			case ReasonBadType, ReasonBadHeader, ReasonBadKey, ReasonTooLarge, ReasonPrivateKey:
+			switch {
+			case ferr.Reason == ReasonBadType, ferr.Reason == ReasonBadHeader, ferr.Reason == ReasonBadKey,
+				ferr.Reason == ReasonTooLarge, ferr.Reason == ReasonPrivateKey:
 				// Ward's own, stricter rules.
+			case ferr.Reason == ReasonBadSignature && strings.HasPrefix(alg, "PS"):
+				// go-jose accepts any PSS salt length; RFC 7518 §3.5
+				// requires the hash's length, and Ward checks it.
 			default:
 				t.Fatalf("go-jose accepts what the fast path refuses (%v): %q", ferr, raw)
 			}

@@ -152,7 +152,7 @@ func verifySignature(pub crypto.PublicKey, alg string, signingInput, sig []byte)
 		}
 		der, ok := asn1Signature(sig[:size], sig[size:])
 		return ok && ecdsa.VerifyASN1(k, digest, der)
-	case EdDSA:
+	case EdDSA, Ed25519:
 		k, ok := pub.(ed25519.PublicKey)
 		return ok && ed25519.Verify(k, signingInput, sig)
 	case RS256, RS384, RS512, PS256, PS384, PS512:
@@ -175,7 +175,8 @@ func verifySignature(pub crypto.PublicKey, alg string, signingInput, sig []byte)
 		if alg[0] == 'R' {
 			return rsa.VerifyPKCS1v15(k, h, digest, sig) == nil
 		}
-		return rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthAuto}) == nil
+		// RFC 7518 §3.5: the salt is as long as the hash.
+		return rsa.VerifyPSS(k, h, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
 	}
 	return false
 }

@@ -22,18 +22,21 @@ const (
 	ES384 = string(jose.ES384)
 	ES512 = string(jose.ES512)
 	EdDSA = string(jose.EdDSA)
-	PS256 = string(jose.PS256)
-	PS384 = string(jose.PS384)
-	PS512 = string(jose.PS512)
-	RS256 = string(jose.RS256)
-	RS384 = string(jose.RS384)
-	RS512 = string(jose.RS512)
+	// Ed25519 is the fully-specified name for EdDSA with Ed25519 (RFC 9864
+	// §2.2), which some clients (the npm package dpop) send.
+	Ed25519 = "Ed25519"
+	PS256   = string(jose.PS256)
+	PS384   = string(jose.PS384)
+	PS512   = string(jose.PS512)
+	RS256   = string(jose.RS256)
+	RS384   = string(jose.RS384)
+	RS512   = string(jose.RS512)
 )
 
 // DefaultAlgorithms is the verifier's default allow-list: every asymmetric
 // algorithm in common use by DPoP clients. HMAC and none are never allowed
 // (RFC 9449 §4.3 (5)).
-var DefaultAlgorithms = []string{ES256, ES384, ES512, EdDSA, PS256, PS384, PS512, RS256, RS384, RS512}
+var DefaultAlgorithms = []string{ES256, ES384, ES512, EdDSA, Ed25519, PS256, PS384, PS512, RS256, RS384, RS512}
 
 // minRSABits is the smallest RSA modulus accepted in a proof or generated.
 const minRSABits = 2048
@@ -117,7 +120,7 @@ func keyFitsAlgorithm(pub crypto.PublicKey, alg string) error {
 		}
 		return nil
 	case ed25519.PublicKey:
-		if alg != EdDSA {
+		if alg != EdDSA && alg != Ed25519 {
 			return fmt.Errorf("an Ed25519 key cannot sign %s", alg)
 		}
 		return nil

@@ -38,7 +38,7 @@ func WithClock(now func() time.Time) Option {
 	return optionFunc(func(o *options) { o.clock = now })
 }
 
-// WithRandom sets the source of randomness for jti values and signatures
+// WithRandom sets the source of randomness for jti values
 // (Signer only). The default is crypto/rand.
 func WithRandom(r io.Reader) Option {
 	return optionFunc(func(o *options) { o.random = r })

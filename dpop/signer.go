@@ -3,6 +3,7 @@ package dpop
 import (
 	"crypto"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -53,7 +54,7 @@ func NewSigner(key crypto.Signer, opts ...Option) (*Signer, error) {
 		return nil, err
 	}
 	jwk := jose.JSONWebKey{Key: pub}
-	opaque := cryptosigner.Opaque(key)
+	opaque := pssSigner{cryptosigner.Opaque(key), key}
 	s, err := jose.NewSigner(
 		jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: opaque},
 		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"),
@@ -138,6 +139,31 @@ func (s *Signer) Proof(method, rawURL string, opts ...ProofOption) (string, erro
 		return "", fmt.Errorf("dpop: proof: sign: %w", err)
 	}
 	return jws.CompactSerialize()
+}
+
+// pssSigner signs RSASSA-PSS with a salt as long as the hash, as RFC 7518
+// §3.5 requires (go-jose's cryptosigner uses the longest salt, which
+// WebCrypto-based verifiers refuse); everything else goes to cryptosigner.
+type pssSigner struct {
+	jose.OpaqueSigner
+	key crypto.Signer
+}
+
+func (s pssSigner) SignPayload(payload []byte, alg jose.SignatureAlgorithm) ([]byte, error) {
+	var h crypto.Hash
+	switch alg {
+	case jose.PS256:
+		h = crypto.SHA256
+	case jose.PS384:
+		h = crypto.SHA384
+	case jose.PS512:
+		h = crypto.SHA512
+	default:
+		return s.OpaqueSigner.SignPayload(payload, alg)
+	}
+	hh := h.New()
+	hh.Write(payload)
+	return s.key.Sign(rand.Reader, hh.Sum(nil), &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h})
 }
 
 // proofHTU strips query and fragment from an absolute http(s) URL.

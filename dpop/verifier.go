@@ -105,7 +105,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 	}
 	for _, a := range o.allowedAlgs {
 		switch a {
-		case ES256, ES384, ES512, EdDSA, PS256, PS384, PS512, RS256, RS384, RS512:
+		case ES256, ES384, ES512, EdDSA, Ed25519, PS256, PS384, PS512, RS256, RS384, RS512:
 		default:
 			// RFC 9449 §4.3 (5): never none, never a symmetric algorithm.
 			return nil, fmt.Errorf("%w: algorithm %q is not an asymmetric signature algorithm", ErrConfig, a)
