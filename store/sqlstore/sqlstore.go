@@ -117,7 +117,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// exec runs a write that must affect exactly one row; it returns notFound
+// exec1 runs a write that must affect exactly one row; it returns notFound
 // when it affects none.
 func exec1(ctx context.Context, db interface {
 	ExecContext(context.Context, string, ...any) (sql.Result, error)

@@ -72,7 +72,9 @@ func (s *Store) GetCode(ctx context.Context, hash []byte, now time.Time) (*store
 }
 
 // RedeemCode implements [store.Codes]. fam.ID is recorded as the code's
-// FamilyID.
+// FamilyID; an rt with an empty FamilyID is given fam.ID. A redemption that
+// fails for any reason but reuse (expired, unknown, duplicate family)
+// changes nothing.
 func (s *Store) RedeemCode(ctx context.Context, hash []byte, fam *store.Family, rt *store.RefreshToken, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// The conditional UPDATE is the single-use gate: of concurrent
