@@ -39,7 +39,7 @@ func Example() {
 	token, _ := jws.CompactSerialize()
 
 	// A resource server verifies it against the published JWKS.
-	parsed, _ := jose.ParseSigned(token, []jose.SignatureAlgorithm{keys.ES256})
+	parsed, _ := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{keys.ES256})
 	jwks := m.JWKS(now)
 	kid := parsed.Signatures[0].Header.KeyID
 	_, err = parsed.Verify(jwks.Key(kid)[0])

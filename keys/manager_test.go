@@ -62,7 +62,7 @@ func sign(t *testing.T, m *keys.Manager, now time.Time) (token, kid string) {
 // verify checks token against the JWKS published at now, as a resource
 // server would.
 func verify(token string, set jose.JSONWebKeySet) error {
-	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{keys.ES256, keys.EdDSA})
+	jws, err := jose.ParseSignedCompact(token, []jose.SignatureAlgorithm{keys.ES256, keys.EdDSA})
 	if err != nil {
 		return err
 	}
