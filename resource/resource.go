@@ -1,0 +1,467 @@
+package resource
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/oauth"
+)
+
+// ErrConfig is returned by New for an unusable Config.
+var ErrConfig = errors.New("resource: bad configuration")
+
+// Defaults.
+const (
+	DefaultLeeway           = 10 * time.Second
+	DefaultMaxTokenSize     = 8 << 10
+	DefaultCacheSize        = 100_000
+	DefaultIntrospectionTTL = 30 * time.Second
+	MaxLeeway               = 5 * time.Minute
+)
+
+// DefaultAlgorithms is the default allow-list for access-token signatures:
+// what Ward's authorization server signs with.
+var DefaultAlgorithms = []string{dpop.ES256, dpop.EdDSA}
+
+// Config declares how a resource server checks access tokens. Issuer,
+// Audience and DPoP are required.
+type Config struct {
+	// Issuer is the authorization server's issuer identifier: tokens must
+	// carry it in iss, and its keys are found through RFC 8414 discovery
+	// from it unless Keys is set.
+	Issuer string
+	// Audience is this resource's identifier (RFC 8707, RFC 9068 §4): the
+	// token's aud must contain it. A Requirement may override it.
+	Audience string
+	// DPoP checks proofs; configure it with the externally visible URL
+	// (dpop.WithBaseURL or dpop.WithTrustedProxies) and, for several
+	// instances, a shared replay store.
+	DPoP *dpop.Verifier
+	// Keys supplies the issuer's verification keys; default
+	// NewRemoteKeys(Issuer, RemoteKeysOptions{Client: HTTPClient, Clock: Clock}).
+	Keys KeySource
+	// Introspector, when set, validates tokens that are not JWTs
+	// (RFC 7662). Without it, opaque tokens are refused.
+	Introspector Introspector
+	// IntrospectionTTL is how long an introspection answer is reused (never
+	// beyond the token's exp). Default 30 s.
+	IntrospectionTTL time.Duration
+	// Algorithms is the access-token signature allow-list; none and HMAC
+	// are refused. Default DefaultAlgorithms.
+	Algorithms []string
+	// Leeway absorbs clock skew in exp, nbf and iat. Default 10 s; at most
+	// 5 m.
+	Leeway time.Duration
+	// ResourceMetadata is the URL of this resource's RFC 9728 metadata,
+	// sent in challenges (resource_metadata). Optional.
+	ResourceMetadata string
+	// Realm is sent in challenges when set.
+	Realm string
+	// MaxTokenSize bounds the access token, in bytes. Default 8 KiB.
+	MaxTokenSize int
+	// CacheSize bounds the validated-token cache (entries). Default
+	// 100 000; negative disables the cache.
+	CacheSize int
+	// Clock; default time.Now. Use the same clock as the DPoP verifier.
+	Clock func() time.Time
+	// HTTPClient for discovery and JWKS; default a 10 s timeout client.
+	HTTPClient *http.Client
+	// OnReject, when set, is called for every refused request (for metrics
+	// and logs), with the error as rendered (its Reason is stable) and
+	// the key thumbprint involved, if known.
+	OnReject func(r *http.Request, err *oauth.Error, jkt string)
+}
+
+// Requirement is what one route or handler demands of a token.
+type Requirement struct {
+	// Scopes must all be granted.
+	Scopes []string
+	// Audience, when set, replaces Config.Audience for this route: a
+	// token for reading profiles is not accepted by the payment API.
+	Audience string
+	// AllowBearer accepts tokens that are not sender-constrained, with
+	// the Bearer scheme. DPoP-bound tokens still need DPoP.
+	AllowBearer bool
+}
+
+// Resource checks requests. It is safe for concurrent use.
+type Resource struct {
+	cfg   Config
+	algs  map[string]bool
+	cache *tokenCache
+	clock func() time.Time
+}
+
+// New validates cfg and returns a Resource.
+func New(cfg Config) (*Resource, error) {
+	var errs []error
+	if cfg.Issuer == "" {
+		errs = append(errs, fmt.Errorf("%w: Issuer is required", ErrConfig))
+	}
+	if cfg.Audience == "" {
+		errs = append(errs, fmt.Errorf("%w: Audience is required (this resource's identifier)", ErrConfig))
+	}
+	if cfg.DPoP == nil {
+		errs = append(errs, fmt.Errorf("%w: DPoP verifier is required", ErrConfig))
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = DefaultLeeway
+	}
+	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
+		errs = append(errs, fmt.Errorf("%w: Leeway must be between 0 and %v", ErrConfig, MaxLeeway))
+	}
+	if len(cfg.Algorithms) == 0 {
+		cfg.Algorithms = DefaultAlgorithms
+	}
+	algs := map[string]bool{}
+	for _, a := range cfg.Algorithms {
+		switch a {
+		case dpop.ES256, dpop.ES384, dpop.ES512, dpop.EdDSA, dpop.PS256, dpop.PS384, dpop.PS512, dpop.RS256, dpop.RS384, dpop.RS512:
+			algs[a] = true
+		default:
+			errs = append(errs, fmt.Errorf("%w: algorithm %q is not an asymmetric signature algorithm (RFC 8725 §3.1)", ErrConfig, a))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.MaxTokenSize <= 0 {
+		cfg.MaxTokenSize = DefaultMaxTokenSize
+	}
+	if cfg.IntrospectionTTL <= 0 {
+		cfg.IntrospectionTTL = DefaultIntrospectionTTL
+	}
+	if cfg.Keys == nil {
+		cfg.Keys = NewRemoteKeys(cfg.Issuer, RemoteKeysOptions{Client: cfg.HTTPClient, Clock: cfg.Clock})
+	}
+	rs := &Resource{cfg: cfg, algs: algs, clock: cfg.Clock}
+	switch {
+	case cfg.CacheSize == 0:
+		rs.cache = newTokenCache(DefaultCacheSize)
+	case cfg.CacheSize > 0:
+		rs.cache = newTokenCache(cfg.CacheSize)
+	}
+	return rs, nil
+}
+
+// Challenge returns the WWW-Authenticate challenges for a route.
+func (rs *Resource) Challenge(req Requirement) oauth.Challenge {
+	return oauth.Challenge{
+		DPoPAlgs:         rs.cfg.DPoP.Algorithms(),
+		Bearer:           req.AllowBearer,
+		Realm:            rs.cfg.Realm,
+		ResourceMetadata: rs.cfg.ResourceMetadata,
+	}
+}
+
+// Middleware returns middleware that lets through only requests meeting
+// req, with their Identity in the context, and answers the others with a
+// challenge.
+func (rs *Resource) Middleware(req Requirement) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id, err := rs.Authenticate(r, req)
+			if err != nil {
+				rs.WriteError(w, r, err, req)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), id)))
+		})
+	}
+}
+
+// Require is Middleware for a route needing scopes with DPoP.
+func (rs *Resource) Require(scopes ...string) func(http.Handler) http.Handler {
+	return rs.Middleware(Requirement{Scopes: scopes})
+}
+
+// WriteError renders err (from Authenticate) with the route's challenges,
+// through oauth.WriteChallenge, and reports it to Config.OnReject.
+func (rs *Resource) WriteError(w http.ResponseWriter, r *http.Request, err error, req Requirement) {
+	e := oauth.As(err)
+	if rs.cfg.OnReject != nil {
+		rs.cfg.OnReject(r, e, Thumbprint(err))
+	}
+	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if strings.EqualFold(scheme, "bearer") {
+		scheme = "Bearer"
+	} else {
+		scheme = "DPoP"
+	}
+	oauth.WriteChallenge(w, e, rs.Challenge(req), scheme)
+}
+
+// failure is the internal cause carried in oauth.Error.Err: the key
+// thumbprint involved (for logs) and the underlying error.
+type failure struct {
+	jkt string
+	err error
+}
+
+func (f *failure) Error() string {
+	if f.err == nil {
+		return "refused"
+	}
+	return f.err.Error()
+}
+func (f *failure) Unwrap() error { return f.err }
+
+// Thumbprint returns the key thumbprint involved in a refusal from
+// Authenticate (the token's cnf.jkt), or "". Safe to log.
+func Thumbprint(err error) string {
+	var f *failure
+	if errors.As(err, &f) {
+		return f.jkt
+	}
+	return ""
+}
+
+func fail(code string, status int, reason Reason, desc, jkt string, cause error) *oauth.Error {
+	return &oauth.Error{Code: code, Status: status, Reason: reason, Description: desc, Err: &failure{jkt: jkt, err: cause}}
+}
+
+func invalidToken(reason Reason, desc, jkt string, cause error) *oauth.Error {
+	return fail(oauth.InvalidToken, http.StatusUnauthorized, reason, desc, jkt, cause)
+}
+
+// Authenticate checks the request's access token and DPoP proof against
+// req and returns the verified identity. Errors are *oauth.Error with a
+// stable Reason; render them with WriteError.
+func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, error) {
+	scheme, tok, err := credentials(r, req)
+	if err != nil {
+		return nil, err
+	}
+	if len(tok) > rs.cfg.MaxTokenSize {
+		return nil, invalidToken(ReasonTokenTooLarge, "access token is too large", "", nil)
+	}
+	id, err := rs.token(r.Context(), tok)
+	if err != nil {
+		return nil, err
+	}
+	// Sender constraint (RFC 9449 §7.1, §7.2; RFC 8705 §3).
+	switch {
+	case id.x5t != "":
+		return nil, invalidToken(ReasonMTLSUnsupported, "certificate-bound access tokens (RFC 8705) are not supported by this resource yet", "", nil)
+	case id.JKT != "" && scheme != "DPoP":
+		return nil, invalidToken(ReasonDPoPAsBearer, "the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof", id.JKT, nil)
+	case id.JKT == "" && scheme == "DPoP":
+		return nil, invalidToken(ReasonTokenNotBound, "the DPoP scheme needs a DPoP-bound access token (cnf.jkt)", "", nil)
+	case id.JKT == "" && !req.AllowBearer:
+		return nil, invalidToken(ReasonBearerNotAllowed, "this resource accepts only DPoP-bound access tokens", "", nil)
+	}
+	if id.JKT != "" {
+		if _, err := rs.cfg.DPoP.VerifyHTTP(r.Context(), r, tok, id.JKT); err != nil {
+			return nil, proofError(err, id.JKT)
+		}
+	}
+	aud := req.Audience
+	if aud == "" {
+		aud = rs.cfg.Audience
+	}
+	if !slices.Contains(id.Audience, aud) {
+		return nil, invalidToken(ReasonWrongAudience, "the access token is not meant for this resource (aud)", id.JKT, nil)
+	}
+	for _, s := range req.Scopes {
+		if !id.HasScope(s) {
+			e := fail(oauth.InsufficientScope, http.StatusForbidden, ReasonInsufficientScope, "the access token lacks a scope this resource requires", id.JKT, nil)
+			e.Scope = strings.Join(req.Scopes, " ")
+			return nil, e
+		}
+	}
+	out := id.Identity // a copy per request
+	return &out, nil
+}
+
+func proofError(err error, jkt string) *oauth.Error {
+	var de *dpop.Error
+	if !errors.As(err, &de) {
+		return fail(oauth.ServerError, http.StatusInternalServerError, "internal", "internal error", jkt, err)
+	}
+	if de.Temporary() {
+		e := fail(oauth.TemporarilyUnavailable, http.StatusServiceUnavailable, string(de.Reason), "the server cannot check proofs right now; retry later", jkt, err)
+		e.RetryAfter = 1
+		return e
+	}
+	e := fail(de.Code(), http.StatusUnauthorized, string(de.Reason), de.Description, jkt, err)
+	e.DPoPNonce = de.Nonce
+	return e
+}
+
+// credentials extracts the one access token of the request (RFC 6750 §2,
+// RFC 9449 §7.1): from the Authorization header only.
+func credentials(r *http.Request, req Requirement) (scheme, tok string, _ *oauth.Error) {
+	if r.URL.Query().Has("access_token") {
+		return "", "", fail(oauth.InvalidRequest, http.StatusBadRequest, ReasonTokenInQuery, "access tokens are accepted only in the Authorization header, never in the URL", "", nil)
+	}
+	vals := r.Header.Values("Authorization")
+	switch len(vals) {
+	case 0:
+		// RFC 6750 §3.1: no error code when no credentials were sent.
+		return "", "", fail("", http.StatusUnauthorized, ReasonNoToken, "", "", nil)
+	case 1:
+	default:
+		return "", "", fail(oauth.InvalidRequest, http.StatusBadRequest, ReasonMultipleTokens, "send exactly one Authorization header", "", nil)
+	}
+	s, t, ok := strings.Cut(vals[0], " ")
+	t = strings.TrimLeft(t, " ")
+	switch {
+	case strings.EqualFold(s, "DPoP"):
+		scheme = "DPoP"
+	case strings.EqualFold(s, "Bearer"):
+		scheme = "Bearer"
+	default:
+		return "", "", fail("", http.StatusUnauthorized, ReasonUnsupportedScheme, "", "", nil)
+	}
+	if !ok || !token68(t) {
+		return "", "", fail(oauth.InvalidRequest, http.StatusBadRequest, ReasonMalformedToken, "the Authorization header does not hold a token (RFC 6750 §2.1 b64token)", "", nil)
+	}
+	return scheme, t, nil
+}
+
+// token68 reports whether s is a b64token (RFC 6750 §2.1).
+func token68(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := 0
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/') {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if s[i] != '=' {
+			return false
+		}
+	}
+	return s[0] != '='
+}
+
+// verified is a validated token: the identity and the sender-constraint
+// details not exposed on Identity.
+type verified struct {
+	Identity
+	x5t string
+	nbf time.Time
+}
+
+// token validates tok, from the cache when it was validated before.
+func (rs *Resource) token(ctx context.Context, tok string) (*verified, *oauth.Error) {
+	now := rs.clock()
+	h := tokenHash(tok)
+	if id := rs.cache.get(h, now); id != nil {
+		return id, nil
+	}
+	var (
+		v     *verified
+		until time.Time
+		terr  *tokenError
+	)
+	if looksLikeJWT(tok) {
+		var c *claims
+		c, terr = verifyJWT(ctx, tok, rs.algs, rs.cfg.Keys)
+		if terr == nil {
+			v, terr = rs.checkClaims(c, now)
+		}
+		if v != nil {
+			until = v.Expiry.Add(rs.cfg.Leeway)
+		}
+	} else if rs.cfg.Introspector != nil {
+		v, terr = rs.introspect(ctx, tok, now)
+		if v != nil {
+			until = now.Add(rs.cfg.IntrospectionTTL)
+			if e := v.Expiry.Add(rs.cfg.Leeway); e.Before(until) {
+				until = e
+			}
+		}
+	} else {
+		terr = refuse(ReasonMalformedToken, "access token is not a JWT and this resource does not introspect tokens")
+	}
+	if terr != nil {
+		switch terr.reason {
+		case ReasonKeysUnavailable, ReasonIntrospectionError:
+			e := fail(oauth.TemporarilyUnavailable, http.StatusServiceUnavailable, terr.reason, "the authorization server cannot be reached to check the token; retry later", "", terr.err)
+			e.RetryAfter = 5
+			return nil, e
+		}
+		return nil, invalidToken(terr.reason, terr.desc, "", terr.err)
+	}
+	rs.cache.put(h, v, until, now)
+	return v, nil
+}
+
+// checkClaims applies RFC 9068 §4 to a JWT's claims (except aud, which
+// depends on the route).
+func (rs *Resource) checkClaims(c *claims, now time.Time) (*verified, *tokenError) {
+	exp, hasExp, ok1 := numericDate(c.Expiry)
+	iat, hasIat, ok2 := numericDate(c.IssuedAt)
+	nbf, _, ok3 := numericDate(c.NotBefore)
+	switch {
+	case !ok1 || !ok2 || !ok3:
+		return nil, refuse(ReasonBadClaim, "exp, iat and nbf must be NumericDates")
+	case c.Issuer == "" || !hasExp || !hasIat || len(c.Audience) == 0 || c.Subject == "" || c.ClientID == "" || c.JTI == "":
+		return nil, refuse(ReasonMissingClaim, "access token lacks a claim RFC 9068 §2.2 requires (iss, exp, aud, sub, client_id, iat, jti)")
+	case c.Issuer != rs.cfg.Issuer:
+		return nil, refuse(ReasonWrongIssuer, "access token is from another issuer")
+	}
+	v := &verified{Identity: Identity{
+		Issuer: c.Issuer, Subject: c.Subject, ClientID: c.ClientID, Scopes: strings.Fields(c.Scope),
+		Audience: c.Audience, TokenID: c.JTI, IssuedAt: iat, Expiry: exp,
+	}, nbf: nbf}
+	if c.Cnf != nil {
+		v.JKT, v.x5t = c.Cnf.JKT, c.Cnf.X5TS256
+	}
+	if terr := rs.checkTimes(v, now); terr != nil {
+		return nil, terr
+	}
+	return v, nil
+}
+
+func (rs *Resource) checkTimes(v *verified, now time.Time) *tokenError {
+	l := rs.cfg.Leeway
+	switch {
+	case !now.Before(v.Expiry.Add(l)):
+		return refuse(ReasonExpired, "access token has expired")
+	case !v.nbf.IsZero() && now.Add(l).Before(v.nbf):
+		return refuse(ReasonNotYetValid, "access token is not valid yet (nbf)")
+	case !v.IssuedAt.IsZero() && now.Add(l).Before(v.IssuedAt):
+		return refuse(ReasonIssuedInFuture, "access token was issued in the future (iat): check clocks")
+	}
+	return nil
+}
+
+func (rs *Resource) introspect(ctx context.Context, tok string, now time.Time) (*verified, *tokenError) {
+	in, err := rs.cfg.Introspector.Introspect(ctx, tok)
+	if err != nil {
+		return nil, &tokenError{reason: ReasonIntrospectionError, desc: "introspection failed", err: err}
+	}
+	if !in.Active {
+		return nil, refuse(ReasonInactive, "access token is not active")
+	}
+	if in.Issuer != "" && in.Issuer != rs.cfg.Issuer {
+		return nil, refuse(ReasonWrongIssuer, "access token is from another issuer")
+	}
+	if in.Expiry.IsZero() {
+		// Without exp the answer is reused only for IntrospectionTTL.
+		in.Expiry = now.Add(rs.cfg.IntrospectionTTL)
+	}
+	v := &verified{Identity: Identity{
+		Issuer: in.Issuer, Subject: in.Subject, ClientID: in.ClientID, Scopes: strings.Fields(in.Scope),
+		Audience: in.Audience, TokenID: in.TokenID, IssuedAt: in.IssuedAt, Expiry: in.Expiry, JKT: in.JKT,
+	}, x5t: in.X5TS256, nbf: in.NotBefore}
+	if terr := rs.checkTimes(v, now); terr != nil {
+		return nil, terr
+	}
+	return v, nil
+}
