@@ -238,3 +238,5 @@ func (f *fixture) do(req resource.Requirement, method, target, auth string, proo
 }
 
 var _ = crypto.SHA256
+
+func newKey() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }

@@ -139,7 +139,7 @@ func verifyJWT(ctx context.Context, tok string, algs map[string]bool, keys KeySo
 	if key.Algorithm != "" && key.Algorithm != h.Alg {
 		return nil, refuse(ReasonBadTokenAlg, "access token algorithm does not match its key")
 	}
-	jws, err := jose.ParseSigned(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(h.Alg)})
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(h.Alg)})
 	if err != nil {
 		return nil, &tokenError{reason: ReasonMalformedToken, desc: "access token is not a valid JWS", err: err}
 	}
