@@ -1,0 +1,288 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/pkce"
+	"github.com/wardauth/ward/store"
+)
+
+// requestURIPrefix is the URN prefix of PAR request URIs (RFC 9126 §2.2).
+const requestURIPrefix = "urn:ietf:params:oauth:request_uri:"
+
+// Error codes not in package oauth.
+const (
+	errRequestNotSupported = "request_not_supported" // OIDC Core §6.1 / RFC 9101
+)
+
+// authRequest is a validated authorization request.
+type authRequest struct {
+	ClientID      string   `json:"client_id"`
+	RedirectURI   string   `json:"redirect_uri"`
+	State         string   `json:"state,omitempty"`
+	Scope         string   `json:"scope,omitempty"`
+	CodeChallenge string   `json:"code_challenge"`
+	Resources     []string `json:"resource,omitempty"`
+	DPoPJKT       string   `json:"dpop_jkt,omitempty"`
+	Prompt        string   `json:"prompt,omitempty"`
+}
+
+// authzError is an error of the authorization endpoint. When redirect is
+// true the client and redirect URI were verified and the error goes back
+// to the client; otherwise it is shown on an error page and never
+// redirected (RFC 6749 §4.1.2.1, RFC 9700 §4.11).
+type authzError struct {
+	*oauth.Error
+	redirect bool
+	req      *authRequest
+}
+
+func pageErr(e *oauth.Error) *authzError { return &authzError{Error: e} }
+
+func redirectErr(req *authRequest, e *oauth.Error) *authzError {
+	return &authzError{Error: e, redirect: true, req: req}
+}
+
+// handleAuthorize is the authorization endpoint (RFC 6749 §3.1), GET and
+// POST.
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	var params url.Values
+	var err error
+	switch r.Method {
+	case http.MethodGet:
+		params, err = parseParams(r.URL.RawQuery)
+	case http.MethodPost:
+		params, err = readForm(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		s.errorPage(w, r, http.StatusMethodNotAllowed, oauth.New(oauth.InvalidRequest, "use GET or POST"))
+		return
+	}
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, oauth.As(err))
+		return
+	}
+	req, c, aerr := s.authorizationRequest(r.Context(), params)
+	if aerr != nil {
+		s.authorizeError(w, r, aerr)
+		return
+	}
+	s.proceed(w, r, &flow{Req: *req, Created: s.now().Unix()}, c)
+}
+
+// authorizationRequest resolves a pushed request (request_uri) and
+// validates the request (the bare parameters when not pushed).
+func (s *Server) authorizationRequest(ctx context.Context, params url.Values) (*authRequest, *client, *authzError) {
+	clientID := params.Get("client_id")
+	if clientID == "" {
+		return nil, nil, pageErr(oauth.New(oauth.InvalidRequest, "client_id is missing"))
+	}
+	c, err := s.clients.get(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, pageErr(oauth.New(oauth.InvalidClient, "unknown client"))
+	}
+	if err != nil {
+		return nil, nil, pageErr(oauth.Wrap(err, "cannot read the client"))
+	}
+	pushed := false
+	if ru := params.Get("request_uri"); ru != "" {
+		id, ok := strings.CutPrefix(ru, requestURIPrefix)
+		if !ok || id == "" {
+			return nil, nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri is not one this server issued"))
+		}
+		par, err := s.st.ConsumePAR(ctx, id, s.now())
+		switch {
+		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
+			return nil, nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri is unknown, used or expired"))
+		case err != nil:
+			return nil, nil, pageErr(oauth.Wrap(err, "cannot read the pushed request"))
+		}
+		if par.ClientID != c.ID {
+			return nil, nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri was pushed by another client"))
+		}
+		// RFC 9126 §4: only the pushed parameters are used.
+		if params, err = parseParams(par.Params); err != nil {
+			return nil, nil, pageErr(oauth.As(err))
+		}
+		pushed = true
+	}
+	req, aerr := s.validateAuthorization(c, params)
+	if aerr != nil {
+		return nil, nil, aerr
+	}
+	if !pushed && (s.cfg.PAR.Required || c.RequirePAR) {
+		return nil, nil, redirectErr(req, oauth.New(oauth.InvalidRequest, "this client must push its authorization request to the PAR endpoint (RFC 9126)"))
+	}
+	return req, c, nil
+}
+
+// parseAuthorizationRequest reads the parameters of an authorization
+// request without consulting the client: syntax only.
+func parseAuthorizationRequest(params url.Values) (*authRequest, *oauth.Error) {
+	req := &authRequest{
+		ClientID:      params.Get("client_id"),
+		RedirectURI:   params.Get("redirect_uri"),
+		State:         params.Get("state"),
+		Scope:         params.Get("scope"),
+		CodeChallenge: params.Get("code_challenge"),
+		Resources:     params["resource"],
+		DPoPJKT:       params.Get("dpop_jkt"),
+		Prompt:        params.Get("prompt"),
+	}
+	if len(req.State) > 2048 || len(req.RedirectURI) > 2048 || len(req.Scope) > 4096 {
+		return req, oauth.New(oauth.InvalidRequest, "a parameter is too long")
+	}
+	if params.Get("request") != "" {
+		return req, oauth.New(errRequestNotSupported, "request objects are not supported; use PAR")
+	}
+	switch rt := params.Get("response_type"); rt {
+	case "code":
+	case "":
+		return req, oauth.New(oauth.InvalidRequest, "response_type is missing")
+	case "token":
+		return req, oauth.New(oauth.UnsupportedResponseType, "OAuth 2.1 removed the implicit grant (response_type=token); use response_type=code with PKCE")
+	default:
+		return req, oauth.New(oauth.UnsupportedResponseType, "only response_type=code is supported")
+	}
+	if rm := params.Get("response_mode"); rm != "" && rm != "query" {
+		return req, oauth.New(oauth.InvalidRequest, "only response_mode=query is supported")
+	}
+	if err := pkce.ValidateChallenge(req.CodeChallenge, params.Get("code_challenge_method")); err != nil {
+		switch {
+		case errors.Is(err, pkce.ErrMissingChallenge):
+			return req, oauth.New(oauth.InvalidRequest, "code_challenge is required: PKCE with S256 is mandatory for every client")
+		case errors.Is(err, pkce.ErrPlainMethod), errors.Is(err, pkce.ErrUnsupportedMethod):
+			return req, oauth.New(oauth.InvalidRequest, "code_challenge_method must be S256")
+		default:
+			return req, oauth.New(oauth.InvalidRequest, "code_challenge must be 43 base64url characters (S256)")
+		}
+	}
+	if req.DPoPJKT != "" && !isThumbprint(req.DPoPJKT) {
+		return req, oauth.New(oauth.InvalidRequest, "dpop_jkt must be a base64url SHA-256 JWK thumbprint")
+	}
+	switch req.Prompt {
+	case "", "none", "login", "consent":
+	default:
+		return req, oauth.New(oauth.InvalidRequest, "prompt must be none, login or consent")
+	}
+	return req, nil
+}
+
+// validateAuthorization checks a request against its client. Until the
+// redirect URI is verified, errors are shown on a page; after, they go
+// back to the client.
+func (s *Server) validateAuthorization(c *client, params url.Values) (*authRequest, *authzError) {
+	req, perr := parseAuthorizationRequest(params)
+	if req.RedirectURI == "" {
+		return nil, pageErr(oauth.New(oauth.InvalidRequest, "redirect_uri is missing"))
+	}
+	if !matchRedirectURI(c.RedirectURIs, req.RedirectURI) {
+		return nil, pageErr(oauth.New(oauth.InvalidRequest, "redirect_uri is not registered for this client"))
+	}
+	if perr != nil {
+		return nil, redirectErr(req, perr)
+	}
+	if !c.allowsGrant(GrantAuthorizationCode) {
+		return nil, redirectErr(req, oauth.New(oauth.UnauthorizedClient, "this client may not use the authorization_code grant"))
+	}
+	scope, err := scopeSubset(req.Scope, c.Scopes)
+	if err != nil {
+		return nil, redirectErr(req, oauth.As(err))
+	}
+	req.Scope = scope
+	if len(req.Resources) > 0 {
+		if _, err := resources(req.Resources, c.Audiences, nil); err != nil {
+			return nil, redirectErr(req, oauth.As(err))
+		}
+	}
+	if c.SenderConstraint == store.ConstraintMTLS {
+		return nil, redirectErr(req, oauth.New(oauth.UnauthorizedClient, "this client requires mTLS-bound tokens, which this server does not issue yet"))
+	}
+	return req, nil
+}
+
+func isThumbprint(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if !(b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '-' || b == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// authorizeError renders an authorization error: to the client's verified
+// redirect URI with error, error_description, state and iss (RFC 6749
+// §4.1.2.1, RFC 9207 §2), or on an error page.
+func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, e *authzError) {
+	if !e.redirect {
+		status := e.Status
+		if status == 0 || status == http.StatusUnauthorized {
+			status = http.StatusBadRequest
+		}
+		s.errorPage(w, r, status, e.Error)
+		return
+	}
+	if e.Status >= 500 {
+		s.log.Error("authz: authorization request failed", "err", e.Error)
+	}
+	v := url.Values{"error": {e.Code}, "iss": {s.issuer}}
+	if e.Description != "" {
+		v.Set("error_description", e.Description)
+	}
+	if e.req.State != "" {
+		v.Set("state", e.req.State)
+	}
+	s.redirect(w, r, appendParams(e.req.RedirectURI, v))
+}
+
+// redirect sends the browser to the client with 303 (a POST must become
+// a GET, OAuth 2.1 §7.5.1).
+func (s *Server) redirect(w http.ResponseWriter, r *http.Request, to string) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Location", to)
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// issueCode stores a code for the flow and redirects to the client with
+// code, state and iss (RFC 6749 §4.1.2, RFC 9207 §2).
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session) {
+	now := s.now()
+	ttl := s.cfg.Tokens.CodeTTL
+	if ttl <= 0 || ttl > 60*1e9 {
+		ttl = 60 * 1e9
+	}
+	value := randomToken(32)
+	code := &store.AuthCode{
+		Hash:          hashToken(value),
+		ClientID:      req.ClientID,
+		Subject:       sess.Subject,
+		RedirectURI:   req.RedirectURI,
+		Scope:         req.Scope,
+		Resources:     req.Resources,
+		CodeChallenge: req.CodeChallenge,
+		DPoPJKT:       req.DPoPJKT,
+		AuthTime:      sess.AuthTime,
+		CreatedAt:     now,
+		ExpiresAt:     now.Add(ttl),
+	}
+	if err := s.st.PutCode(r.Context(), code); err != nil {
+		s.authorizeError(w, r, redirectErr(req, oauth.Wrap(err, "cannot store the code")))
+		return
+	}
+	v := url.Values{"code": {value}, "iss": {s.issuer}}
+	if req.State != "" {
+		v.Set("state", req.State)
+	}
+	s.redirect(w, r, appendParams(req.RedirectURI, v))
+}

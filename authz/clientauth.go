@@ -1,0 +1,330 @@
+package authz
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
+)
+
+// Token endpoint authentication methods (RFC 7591 §2, RFC 7523).
+const (
+	AuthSecretBasic   = "client_secret_basic"
+	AuthSecretPost    = "client_secret_post"
+	AuthPrivateKeyJWT = "private_key_jwt"
+	AuthNone          = "none"
+
+	assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	// maxAssertionLifetime bounds exp - now of a client assertion, so its
+	// jti need only be remembered that long (RFC 7523 §3 item 7).
+	maxAssertionLifetime = 5 * time.Minute
+	maxAssertionBytes    = 16 << 10
+)
+
+// client is a registered client with what the hot path derives from it.
+type client struct {
+	*store.Client
+	jwks *jose.JSONWebKeySet // parsed Client.JWKS, for private_key_jwt
+}
+
+func (c *client) allowsGrant(g string) bool { return contains(c.GrantTypes, g) }
+
+// clientCache keeps clients in memory for a short time, so the token
+// endpoint does not read the database for every request.
+type clientCache struct {
+	st  store.Clients
+	ttl time.Duration
+	now func() time.Time
+	mu  sync.RWMutex
+	m   map[string]cachedClient
+}
+
+type cachedClient struct {
+	c   *client
+	exp time.Time
+}
+
+const maxCachedClients = 10000
+
+func newClientCache(st store.Clients, ttl time.Duration, now func() time.Time) *clientCache {
+	return &clientCache{st: st, ttl: ttl, now: now, m: map[string]cachedClient{}}
+}
+
+// get returns the client, store.ErrNotFound when unknown.
+func (cc *clientCache) get(ctx context.Context, id string) (*client, error) {
+	now := cc.now()
+	if cc.ttl > 0 {
+		cc.mu.RLock()
+		e, ok := cc.m[id]
+		cc.mu.RUnlock()
+		if ok && now.Before(e.exp) {
+			return e.c, nil
+		}
+	}
+	sc, err := cc.st.GetClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{Client: sc}
+	if len(sc.JWKS) > 0 {
+		var set jose.JSONWebKeySet
+		if err := json.Unmarshal(sc.JWKS, &set); err != nil {
+			return nil, fmt.Errorf("authz: client %q has an unreadable JWKS: %w", id, err)
+		}
+		c.jwks = &set
+	}
+	if cc.ttl > 0 {
+		cc.mu.Lock()
+		if len(cc.m) >= maxCachedClients {
+			clear(cc.m)
+		}
+		cc.m[id] = cachedClient{c: c, exp: now.Add(cc.ttl)}
+		cc.mu.Unlock()
+	}
+	return c, nil
+}
+
+// forget drops a client from the cache (after it was changed or deleted).
+func (cc *clientCache) forget(id string) {
+	cc.mu.Lock()
+	delete(cc.m, id)
+	cc.mu.Unlock()
+}
+
+// ForgetClient drops a cached client so that a change made in the store
+// (by `ward client` in another process, say) takes effect at once rather
+// than after Options.ClientCacheTTL.
+func (s *Server) ForgetClient(id string) { s.clients.forget(id) }
+
+// lookupClient returns a registered client or an error suitable for the
+// wire: invalid_client for an unknown one.
+func (s *Server) lookupClient(ctx context.Context, id string) (*client, error) {
+	c, err := s.clients.get(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oauth.New(oauth.InvalidClient, "unknown client")
+	}
+	if err != nil {
+		return nil, oauth.Wrap(err, "cannot read the client")
+	}
+	return c, nil
+}
+
+func invalidClient(format string, args ...any) *oauth.Error {
+	return oauth.New(oauth.InvalidClient, format, args...)
+}
+
+// authenticateClient authenticates the client of a token, PAR, revocation
+// or introspection request (RFC 6749 §2.3, RFC 7523 §2.2). Exactly one
+// method must be used and it must be the client's registered one. allowNone
+// is false where a public client may not call (introspection).
+func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values, allowNone bool) (*client, error) {
+	user, pass, hasBasic := r.BasicAuth()
+	if !hasBasic && r.Header.Get("Authorization") != "" {
+		return nil, invalidClient("the Authorization header is not HTTP Basic")
+	}
+	hasPost := form.Get("client_secret") != ""
+	hasJWT := form.Get("client_assertion") != "" || form.Get("client_assertion_type") != ""
+	n := 0
+	for _, b := range []bool{hasBasic, hasPost, hasJWT} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, oauth.New(oauth.InvalidRequest, "use exactly one client authentication method")
+	}
+	switch {
+	case hasBasic:
+		// RFC 6749 §2.3.1: both are form-encoded before Basic encoding.
+		id, err1 := url.QueryUnescape(user)
+		secret, err2 := url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil {
+			return nil, invalidClient("malformed Basic credentials")
+		}
+		if fid := form.Get("client_id"); fid != "" && fid != id {
+			return nil, oauth.New(oauth.InvalidRequest, "client_id does not match the authenticated client")
+		}
+		return s.checkSecret(ctx, id, secret, AuthSecretBasic)
+	case hasPost:
+		return s.checkSecret(ctx, form.Get("client_id"), form.Get("client_secret"), AuthSecretPost)
+	case hasJWT:
+		return s.checkAssertion(ctx, form)
+	}
+	id := form.Get("client_id")
+	if id == "" {
+		return nil, invalidClient("client authentication is required")
+	}
+	c, err := s.lookupClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.AuthMethod != AuthNone {
+		return nil, invalidClient("this client must authenticate with %s", c.AuthMethod)
+	}
+	if !allowNone {
+		return nil, invalidClient("public clients may not call this endpoint")
+	}
+	return c, nil
+}
+
+// checkSecret compares a client secret with the stored SHA-256 in constant
+// time. An unknown client costs the same hash and comparison.
+func (s *Server) checkSecret(ctx context.Context, id, secret, method string) (*client, error) {
+	sum := sha256.Sum256([]byte(secret))
+	if id == "" {
+		return nil, invalidClient("client_id is missing")
+	}
+	c, err := s.clients.get(ctx, id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, oauth.Wrap(err, "cannot read the client")
+	}
+	var want []byte
+	if c != nil {
+		want = c.SecretHash
+	}
+	if len(want) != sha256.Size {
+		want = make([]byte, sha256.Size) // unknown client: same work
+	}
+	ok := subtle.ConstantTimeCompare(sum[:], want) == 1
+	if c == nil || !ok || len(c.SecretHash) != sha256.Size {
+		return nil, invalidClient("client authentication failed")
+	}
+	if c.AuthMethod != method {
+		return nil, invalidClient("this client must authenticate with %s", c.AuthMethod)
+	}
+	return c, nil
+}
+
+// assertionClaims are the claims RFC 7523 §3 requires of a client
+// assertion.
+type assertionClaims struct {
+	jwt.Claims
+}
+
+// checkAssertion authenticates a private_key_jwt client (RFC 7523 §2.2, §3;
+// RFC 8725): the assertion is verified with the client's registered keys
+// under an explicit algorithm allow-list, iss and sub are the client_id,
+// aud names this server (its issuer or its token endpoint), exp is
+// required and at most five minutes away, and jti is single-use.
+func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, error) {
+	if form.Get("client_assertion_type") != assertionType {
+		return nil, invalidClient("client_assertion_type must be %s", assertionType)
+	}
+	raw := form.Get("client_assertion")
+	if raw == "" || len(raw) > maxAssertionBytes {
+		return nil, invalidClient("client_assertion is missing or too large")
+	}
+	tok, err := jwt.ParseSigned(raw, s.assertionAlgs)
+	if err != nil {
+		return nil, invalidClient("client_assertion is not a signed JWT with an allowed algorithm")
+	}
+	// Read the unverified issuer only to find the keys.
+	var unverified jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil || unverified.Issuer == "" {
+		return nil, invalidClient("client_assertion has no iss")
+	}
+	id := unverified.Issuer
+	if fid := form.Get("client_id"); fid != "" && fid != id {
+		return nil, invalidClient("client_id does not match the assertion's iss")
+	}
+	c, err := s.lookupClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.AuthMethod != AuthPrivateKeyJWT || c.jwks == nil {
+		return nil, invalidClient("this client must authenticate with %s", c.AuthMethod)
+	}
+	var claims assertionClaims
+	if !verifyWithSet(tok, c.jwks, &claims) {
+		return nil, invalidClient("client_assertion signature does not verify with the client's keys")
+	}
+	now := s.now()
+	if err := checkAssertionClaims(&claims.Claims, id, []string{s.issuer, s.url(PathToken), s.url(PathPAR)}, now); err != nil {
+		return nil, invalidClient("%s", err)
+	}
+	// RFC 7523 §3 item 7: the jti is remembered until the assertion expires.
+	if err := s.st.UseOnce(ctx, "client_assertion:"+id+":"+claims.ID, claims.Expiry.Time()); err != nil {
+		if errors.Is(err, store.ErrAlreadyUsed) {
+			return nil, invalidClient("client_assertion was used before (jti replay)")
+		}
+		return nil, oauth.Wrap(err, "cannot record the assertion jti")
+	}
+	return c, nil
+}
+
+// verifyWithSet verifies tok with the key of the set its kid names, or,
+// without a kid, with each key in turn. Keys whose alg does not match the
+// header's are skipped.
+func verifyWithSet(tok *jwt.JSONWebToken, set *jose.JSONWebKeySet, out any) bool {
+	if len(tok.Headers) != 1 {
+		return false
+	}
+	h := tok.Headers[0]
+	for _, k := range set.Keys {
+		if h.KeyID != "" && k.KeyID != h.KeyID {
+			continue
+		}
+		if k.Algorithm != "" && k.Algorithm != h.Algorithm {
+			continue
+		}
+		if k.Use != "" && k.Use != "sig" {
+			continue
+		}
+		if !k.IsPublic() {
+			continue
+		}
+		if err := tok.Claims(k.Key, out); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	errAssertionIss = errors.New("iss and sub must both be the client_id")
+	errAssertionAud = errors.New("aud must be this server's issuer or token endpoint")
+	errAssertionExp = errors.New("exp is required, in the future, and at most 5 minutes away")
+	errAssertionJTI = errors.New("jti is required")
+	errAssertionNBF = errors.New("the assertion is not valid yet")
+)
+
+// checkAssertionClaims applies RFC 7523 §3 to verified claims.
+func checkAssertionClaims(c *jwt.Claims, clientID string, audiences []string, now time.Time) error {
+	if c.Issuer != clientID || c.Subject != clientID {
+		return errAssertionIss
+	}
+	if !slices.ContainsFunc(c.Audience, func(a string) bool { return contains(audiences, strings.TrimSuffix(a, "/")) || contains(audiences, a) }) {
+		return errAssertionAud
+	}
+	if c.Expiry == nil {
+		return errAssertionExp
+	}
+	exp := c.Expiry.Time()
+	if !exp.After(now) || exp.Sub(now) > maxAssertionLifetime+time.Minute {
+		return errAssertionExp
+	}
+	if c.NotBefore != nil && c.NotBefore.Time().After(now.Add(time.Minute)) {
+		return errAssertionNBF
+	}
+	if c.IssuedAt != nil && c.IssuedAt.Time().After(now.Add(time.Minute)) {
+		return errAssertionNBF
+	}
+	if c.ID == "" || len(c.ID) > 256 {
+		return errAssertionJTI
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
+)
+
+// consented reports whether subject granted client every scope of scope.
+func (s *Server) consented(r *http.Request, subject, clientID, scope string) (bool, error) {
+	cons, err := s.st.GetConsent(r.Context(), subject, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, sc := range strings.Fields(scope) {
+		if !contains(cons.Scopes, sc) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// handleConsent shows the consent page (GET) and records the decision
+// (POST). The form's CSRF token is tied to the login session and the flow.
+// Consent is remembered per user, client and scope; RevokeConsent forgets
+// it.
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
+	var sealed string
+	var form map[string][]string
+	switch r.Method {
+	case http.MethodGet:
+		sealed = r.URL.Query().Get("flow")
+	case http.MethodPost:
+		f, err := readForm(w, r)
+		if err != nil {
+			s.errorPage(w, r, http.StatusBadRequest, oauth.As(err))
+			return
+		}
+		form = f
+		sealed = f.Get("flow")
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		s.errorPage(w, r, http.StatusMethodNotAllowed, oauth.New(oauth.InvalidRequest, "use GET or POST"))
+		return
+	}
+	f, c, ok := s.flowFromRequest(w, r, sealed)
+	if !ok {
+		return
+	}
+	sess, sv := s.session(r)
+	if sess == nil {
+		s.toPage(w, r, PathLogin, f)
+		return
+	}
+	bind := string(hashToken(sv))
+	if r.Method == http.MethodGet {
+		s.render(w, http.StatusOK, "consent.html", formActionSource(f.Req.RedirectURI), map[string]any{
+			"Title":     "Allow access",
+			"Client":    clientName(c),
+			"Scopes":    strings.Fields(f.Req.Scope),
+			"Resources": f.Req.Resources,
+			"Flow":      sealed,
+			"CSRF":      s.csrfToken("consent", bind, f.ID),
+			"Action":    s.url(PathConsent),
+		})
+		return
+	}
+	get := func(k string) string {
+		if v := form[k]; len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+	if !s.checkCSRF(get("csrf"), "consent", bind, f.ID) {
+		s.errorPage(w, r, http.StatusForbidden, oauth.New(oauth.InvalidRequest, "the form has expired or was not sent from this browser; go back and try again"))
+		return
+	}
+	switch get("decision") {
+	case "allow":
+		err := s.st.GrantConsent(r.Context(), &store.Consent{Subject: sess.Subject, ClientID: c.ID, Scopes: strings.Fields(f.Req.Scope), GrantedAt: s.now()})
+		if err != nil {
+			s.authorizeError(w, r, redirectErr(&f.Req, oauth.Wrap(err, "cannot record consent")))
+			return
+		}
+		s.issueCode(w, r, &f.Req, sess)
+	case "deny":
+		s.authorizeError(w, r, redirectErr(&f.Req, oauth.New(oauth.AccessDenied, "the user denied access")))
+	default:
+		s.errorPage(w, r, http.StatusBadRequest, oauth.New(oauth.InvalidRequest, "decision must be allow or deny"))
+	}
+}
+
+// RevokeConsent forgets the consent subject gave client and revokes every
+// grant (token family) of that client for that subject, so the next
+// authorization asks again and no refresh token of the old grant works.
+func (s *Server) RevokeConsent(ctx context.Context, subject, clientID string) error {
+	if err := s.st.RevokeConsent(ctx, subject, clientID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	fams, err := s.st.ListFamilies(ctx, subject)
+	if err != nil {
+		return err
+	}
+	for _, f := range fams {
+		if f.ClientID == clientID && !f.Revoked() {
+			if err := s.st.RevokeFamily(ctx, f.ID, "consent_revoked", s.now()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

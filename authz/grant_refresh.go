@@ -1,0 +1,110 @@
+package authz
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
+)
+
+var timeZero time.Time
+
+func (s *Server) familyLifetime() time.Duration {
+	if d := s.cfg.Tokens.FamilyLifetime; d > 0 {
+		return d
+	}
+	return 30 * 24 * time.Hour
+}
+
+// newRefreshToken makes the stored form of a refresh token value: its
+// lifetime is refresh_token_ttl, never past the family's end.
+func (s *Server) newRefreshToken(value, familyID, scope string, now, familyEnd time.Time) *store.RefreshToken {
+	ttl := s.cfg.Tokens.RefreshTokenTTL
+	if ttl <= 0 {
+		ttl = 24 * time.Hour
+	}
+	exp := now.Add(ttl)
+	if exp.After(familyEnd) {
+		exp = familyEnd
+	}
+	return &store.RefreshToken{Hash: hashToken(value), FamilyID: familyID, Scope: scope, CreatedAt: now, ExpiresAt: exp}
+}
+
+// grantRefresh rotates a refresh token (RFC 6749 §6, OAuth 2.1 §4.3.1,
+// RFC 9700 §4.14.2). The token must belong to the client; a token of a
+// DPoP-bound family needs a proof with the family's key, checked before
+// rotation so that someone holding a stolen bound token cannot even
+// trigger reuse detection; scope may narrow for the access token, never
+// widen. Presenting an already-rotated token revokes the whole family: the
+// store does it atomically and, of concurrent presentations, lets exactly
+// one succeed.
+func (s *Server) grantRefresh(r *http.Request, form url.Values, c *client) (*tokenResponse, error) {
+	ctx := r.Context()
+	if err := checkGrantAllowed(c, GrantRefreshToken); err != nil {
+		return nil, err
+	}
+	raw := form.Get("refresh_token")
+	if raw == "" {
+		return nil, oauth.New(oauth.InvalidRequest, "refresh_token is missing")
+	}
+	hash := hashToken(raw)
+	rt, fam, err := s.st.GetRefreshToken(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, oauth.New(oauth.InvalidGrant, "the refresh token is invalid")
+	}
+	if err != nil {
+		return nil, oauth.Wrap(err, "cannot read the refresh token")
+	}
+	if fam.ClientID != c.ID {
+		return nil, oauth.New(oauth.InvalidGrant, "the refresh token was issued to another client")
+	}
+	now := s.now()
+	if fam.Revoked() {
+		return nil, oauth.New(oauth.InvalidGrant, "the grant was revoked")
+	}
+	if !now.Before(fam.ExpiresAt) {
+		return nil, oauth.New(oauth.InvalidGrant, "the grant has reached its absolute lifetime; authorize again")
+	}
+	granted := strings.Fields(rt.Scope)
+	scope := rt.Scope
+	if form.Get("scope") != "" {
+		if scope, err = scopeSubset(form.Get("scope"), granted); err != nil {
+			return nil, err
+		}
+	}
+	aud, err := narrowAudience(form["resource"], fam.Resources, c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.proveSender(ctx, r, c, fam.JKT)
+	if err != nil {
+		return nil, err
+	}
+	value := randomToken(32)
+	next := s.newRefreshToken(value, fam.ID, rt.Scope, now, fam.ExpiresAt)
+	if _, err := s.st.RotateRefreshToken(ctx, hash, next, now); err != nil {
+		switch {
+		case errors.Is(err, store.ErrAlreadyUsed):
+			s.log.Warn("authz: rotated refresh token presented again, likely theft; grant revoked",
+				"client_id", c.ID, "family_id", fam.ID, "subject", fam.Subject)
+			return nil, oauth.New(oauth.InvalidGrant, "the refresh token was already used; the grant is revoked")
+		case errors.Is(err, store.ErrRevoked):
+			return nil, oauth.New(oauth.InvalidGrant, "the grant was revoked")
+		case errors.Is(err, store.ErrExpired):
+			return nil, oauth.New(oauth.InvalidGrant, "the refresh token or its grant has expired")
+		case errors.Is(err, store.ErrNotFound):
+			return nil, oauth.New(oauth.InvalidGrant, "the refresh token is invalid")
+		}
+		return nil, oauth.Wrap(err, "cannot rotate the refresh token")
+	}
+	resp, err := s.issue(c, fam.Subject, scope, aud, b, fam.ID, fam.AuthTime)
+	if err != nil {
+		return nil, err
+	}
+	resp.RefreshToken = value
+	return resp, nil
+}

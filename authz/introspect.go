@@ -1,0 +1,109 @@
+package authz
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/wardauth/ward/store"
+)
+
+// introspection is the response of RFC 7662 §2.2.
+type introspection struct {
+	Active    bool     `json:"active"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	Audience  audience `json:"aud,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	Expiry    int64    `json:"exp,omitempty"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+	TokenType string   `json:"token_type,omitempty"`
+	Cnf       *cnf     `json:"cnf,omitempty"`
+}
+
+// handleIntrospect is the introspection endpoint (RFC 7662). Callers must
+// authenticate as confidential clients (resource servers, the gateway).
+// An access token is active when it verifies, has not expired, was not
+// revoked, and its grant (family) was not revoked; a refresh token when it
+// is the live head of a live family. Bound tokens carry cnf (RFC 9449 §6.2).
+func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
+	form, err := readForm(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.authenticateClient(r.Context(), r, form, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	resp, err := s.introspect(r, form.Get("token"), form.Get("token_type_hint"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+func (s *Server) introspect(r *http.Request, tok, hint string) (*introspection, error) {
+	inactive := &introspection{Active: false}
+	if tok == "" {
+		return inactive, nil
+	}
+	ctx := r.Context()
+	now := s.now()
+	if claims, err := s.parseAccessToken(tok, now); err == nil {
+		if !now.Before(time.Unix(claims.Expiry, 0)) {
+			return inactive, nil
+		}
+		revoked, err := s.st.AccessTokenRevoked(ctx, claims.JTI)
+		if err != nil {
+			return nil, err
+		}
+		if revoked {
+			return inactive, nil
+		}
+		if claims.GrantID != "" {
+			fam, err := s.st.GetFamily(ctx, claims.GrantID)
+			if errors.Is(err, store.ErrNotFound) || err == nil && fam.Revoked() {
+				return inactive, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		out := &introspection{
+			Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
+			Audience: claims.Audience, Issuer: claims.Issuer, Expiry: claims.Expiry, IssuedAt: claims.IssuedAt,
+			JTI: claims.JTI, TokenType: "Bearer", Cnf: claims.Cnf,
+		}
+		if claims.Cnf != nil && claims.Cnf.JKT != "" {
+			out.TokenType = "DPoP"
+		}
+		return out, nil
+	}
+	rt, fam, err := s.st.GetRefreshToken(ctx, hashToken(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		return inactive, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fam.Revoked() || !rt.RotatedAt.IsZero() || !now.Before(rt.ExpiresAt) || !now.Before(fam.ExpiresAt) {
+		return inactive, nil
+	}
+	out := &introspection{
+		Active: true, Scope: rt.Scope, ClientID: fam.ClientID, Subject: fam.Subject, Issuer: s.issuer,
+		Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix(), TokenType: "refresh_token",
+		Audience: fam.Resources,
+	}
+	if fam.JKT != "" {
+		out.Cnf = &cnf{JKT: fam.JKT}
+	}
+	return out, nil
+}

@@ -1,0 +1,184 @@
+package authz
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
+)
+
+// proceed takes a validated flow as far as it can go: to the login page
+// without a session (or when prompt=login asks for a fresh one), to the
+// consent page when the user has not granted every requested scope to the
+// client (or prompt=consent), else straight to the client with a code.
+// prompt=none never shows a page: login_required or consent_required.
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, f *flow, c *client) {
+	sess, _ := s.session(r)
+	fresh := sess != nil && (f.Req.Prompt != "login" || !sess.AuthTime.Before(time.Unix(f.Created, 0)))
+	if !fresh {
+		if f.Req.Prompt == "none" {
+			s.authorizeError(w, r, redirectErr(&f.Req, oauth.New(oauth.LoginRequired, "the user is not logged in")))
+			return
+		}
+		s.toPage(w, r, PathLogin, f)
+		return
+	}
+	consented, err := s.consented(r, sess.Subject, c.ID, f.Req.Scope)
+	if err != nil {
+		s.authorizeError(w, r, redirectErr(&f.Req, oauth.Wrap(err, "cannot read consent")))
+		return
+	}
+	if !consented || f.Req.Prompt == "consent" {
+		if f.Req.Prompt == "none" {
+			s.authorizeError(w, r, redirectErr(&f.Req, oauth.New(oauth.ConsentRequired, "the user has not consented")))
+			return
+		}
+		s.toPage(w, r, PathConsent, f)
+		return
+	}
+	s.issueCode(w, r, &f.Req, sess)
+}
+
+// toPage redirects the browser to a page of the flow.
+func (s *Server) toPage(w http.ResponseWriter, r *http.Request, path string, f *flow) {
+	sealed, err := s.sealFlow(f)
+	if err != nil {
+		s.authorizeError(w, r, redirectErr(&f.Req, oauth.Wrap(err, "cannot seal the flow")))
+		return
+	}
+	s.redirect(w, r, s.url(path)+"?"+url.Values{"flow": {sealed}}.Encode())
+}
+
+// flowFromRequest opens the flow of a page request and re-reads its
+// client (which may have been deleted or changed since).
+func (s *Server) flowFromRequest(w http.ResponseWriter, r *http.Request, sealed string) (*flow, *client, bool) {
+	f, err := s.openFlow(sealed)
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, oauth.New(oauth.InvalidRequest, "this sign-in request is invalid or has expired; go back to the application and start again"))
+		return nil, nil, false
+	}
+	c, err := s.clients.get(r.Context(), f.Req.ClientID)
+	if err != nil || !matchRedirectURI(c.RedirectURIs, f.Req.RedirectURI) {
+		s.errorPage(w, r, http.StatusBadRequest, oauth.New(oauth.InvalidClient, "the application is no longer registered"))
+		return nil, nil, false
+	}
+	return f, c, true
+}
+
+// handleContinue resumes a flow after login.
+func (s *Server) handleContinue(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		s.errorPage(w, r, http.StatusMethodNotAllowed, oauth.New(oauth.InvalidRequest, "use GET"))
+		return
+	}
+	f, c, ok := s.flowFromRequest(w, r, r.URL.Query().Get("flow"))
+	if !ok {
+		return
+	}
+	s.proceed(w, r, f, c)
+}
+
+// handleLogin shows the login form (GET) and checks the credentials
+// (POST). The form carries the sealed flow and a CSRF token tied to the
+// browser cookie and the flow. An unknown username costs the same argon2id
+// work as a wrong password and gets the same answer.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		sealed := r.URL.Query().Get("flow")
+		f, c, ok := s.flowFromRequest(w, r, sealed)
+		if !ok {
+			return
+		}
+		s.renderLogin(w, r, http.StatusOK, f, c, sealed, "", "")
+	case http.MethodPost:
+		s.postLogin(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		s.errorPage(w, r, http.StatusMethodNotAllowed, oauth.New(oauth.InvalidRequest, "use GET or POST"))
+	}
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, f *flow, c *client, sealed, username, msg string) {
+	bid := s.browserID(w, r)
+	s.render(w, status, "login.html", formActionSource(f.Req.RedirectURI), map[string]any{
+		"Title":    "Sign in",
+		"Client":   clientName(c),
+		"Flow":     sealed,
+		"CSRF":     s.csrfToken("login", bid, f.ID),
+		"Username": username,
+		"Error":    msg,
+		"Action":   s.url(PathLogin),
+	})
+}
+
+func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
+	form, err := readForm(w, r)
+	if err != nil {
+		s.errorPage(w, r, http.StatusBadRequest, oauth.As(err))
+		return
+	}
+	sealed := form.Get("flow")
+	f, c, ok := s.flowFromRequest(w, r, sealed)
+	if !ok {
+		return
+	}
+	if !s.checkCSRF(form.Get("csrf"), "login", s.cookie(r, BrowserCookie), f.ID) {
+		s.errorPage(w, r, http.StatusForbidden, oauth.New(oauth.InvalidRequest, "the form has expired or was not sent from this browser; go back and try again"))
+		return
+	}
+	username, pw := form.Get("username"), form.Get("password")
+	subject, ok, err := s.checkPassword(r, username, pw)
+	if err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, oauth.Wrap(err, "cannot check the password"))
+		return
+	}
+	if !ok {
+		s.renderLogin(w, r, http.StatusUnauthorized, f, c, sealed, username, "Wrong username or password.")
+		return
+	}
+	if _, err := s.startSession(w, r, subject); err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, oauth.Wrap(err, "cannot start the session"))
+		return
+	}
+	s.toPage(w, r, PathContinue, f)
+}
+
+// checkPassword verifies a user's password with argon2id; for an unknown
+// user (or an empty password) it spends the same time in DummyVerify.
+func (s *Server) checkPassword(r *http.Request, username, pw string) (string, bool, error) {
+	if username == "" || len(username) > 256 || len(pw) > 1024 {
+		password.DummyVerify(pw)
+		return "", false, nil
+	}
+	u, err := s.st.GetUserByUsername(r.Context(), username)
+	if errors.Is(err, store.ErrNotFound) {
+		password.DummyVerify(pw)
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	ok, err := password.Verify(pw, u.PasswordHash)
+	if err != nil {
+		s.log.Error("authz: unreadable password hash", "subject", u.Subject, "err", err)
+		return "", false, nil
+	}
+	if ok && password.NeedsRehash(u.PasswordHash) {
+		if h, err := password.Hash(pw); err == nil {
+			_ = s.st.SetPassword(r.Context(), u.Subject, h, s.now())
+		}
+	}
+	return u.Subject, ok, nil
+}
+
+func clientName(c *client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
+}

@@ -1,0 +1,59 @@
+package authz
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
+)
+
+// handlePAR is the pushed authorization request endpoint (RFC 9126 §2).
+// The client authenticates as at the token endpoint; the request is
+// validated in full now, errors answered as JSON; the request_uri it
+// returns is single-use and short-lived.
+func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
+	form, err := readForm(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.authenticateClient(r.Context(), r, form, true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if form.Get("request_uri") != "" {
+		s.writeError(w, r, oauth.New(oauth.InvalidRequest, "request_uri may not be pushed (RFC 9126 §2.1)"))
+		return
+	}
+	if form.Get("client_id") == "" {
+		form.Set("client_id", c.ID)
+	}
+	if _, aerr := s.validateAuthorization(c, form); aerr != nil {
+		s.writeError(w, r, aerr.Error)
+		return
+	}
+	// Client credentials are not part of the authorization request.
+	for _, k := range []string{"client_secret", "client_assertion", "client_assertion_type"} {
+		form.Del(k)
+	}
+	now := s.now()
+	ttl := s.cfg.PAR.TTL
+	if ttl <= 0 {
+		ttl = 60e9
+	}
+	p := &store.PARRequest{ID: randomToken(32), ClientID: c.ID, Params: form.Encode(), CreatedAt: now, ExpiresAt: now.Add(ttl)}
+	if err := s.st.PutPAR(r.Context(), p); err != nil {
+		s.writeError(w, r, oauth.Wrap(err, "cannot store the request"))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(struct {
+		RequestURI string `json:"request_uri"`
+		ExpiresIn  int64  `json:"expires_in"`
+	}{requestURIPrefix + p.ID, int64(ttl.Seconds())})
+}

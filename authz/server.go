@@ -1,0 +1,342 @@
+package authz
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
+)
+
+// Endpoint paths, relative to the issuer.
+const (
+	PathMetadata   = "/.well-known/oauth-authorization-server"
+	PathAuthorize  = "/authorize"
+	PathPAR        = "/par"
+	PathToken      = "/token"
+	PathRevoke     = "/revoke"
+	PathIntrospect = "/introspect"
+	PathJWKS       = "/jwks"
+	PathLogin      = "/login"
+	PathConsent    = "/consent"
+	PathContinue   = "/authorize/continue"
+	PathStatic     = "/static/"
+)
+
+// Defaults of Options.
+const (
+	DefaultClientCacheTTL = 30 * time.Second
+	DefaultSweepInterval  = time.Minute
+	DefaultSweepBatch     = 1000
+	DefaultKeysInterval   = 5 * time.Minute
+	// flowTTL bounds the time between /authorize and the code: the user
+	// has that long to log in and consent.
+	flowTTL = 10 * time.Minute
+	// maxFormBytes bounds every request body the server parses.
+	maxFormBytes = 64 << 10
+)
+
+// Sentinel errors of New.
+var (
+	// ErrConfig: the configuration or options cannot make a server.
+	ErrConfig = errors.New("authz: bad configuration")
+)
+
+// Options are the dependencies of a Server that the configuration file does
+// not describe.
+type Options struct {
+	// Store holds clients, users, codes, token families and sessions.
+	// Required.
+	Store store.Store
+	// Keys signs access tokens. Required.
+	Keys *keys.Manager
+	// Logger receives security events (refresh-token reuse, code replay)
+	// and server errors; never a token or secret. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Replay remembers DPoP proofs (jkt, jti) for RFC 9449 §11.1. Default:
+	// an in-memory store, enough for one instance; several instances need
+	// a shared one.
+	Replay dpop.ReplayStore
+	// NonceSecret seals DPoP nonces when dpop.nonce.enabled; at least 32
+	// bytes, the same on every instance. Default: the base64 value of
+	// config DPoP.Nonce.Secret, else the file DPoP.Nonce.SecretFile.
+	NonceSecret []byte
+	// FlowKey (32 bytes) encrypts the authorization-flow state carried
+	// between /authorize and the login and consent pages, and keys the
+	// CSRF tokens. Several instances must share it. Default: random at
+	// start (one instance only; flows in progress fail after a restart).
+	FlowKey []byte
+	// ClientCacheTTL is how long a client read from the store is reused.
+	// Default DefaultClientCacheTTL; negative disables the cache.
+	ClientCacheTTL time.Duration
+	// SweepInterval, SweepBatch: how often and how much Run deletes of
+	// expired rows. Defaults DefaultSweepInterval, DefaultSweepBatch.
+	SweepInterval time.Duration
+	SweepBatch    int
+	// KeysInterval: how often Run calls keys.Manager.Maintain. Default
+	// DefaultKeysInterval.
+	KeysInterval time.Duration
+}
+
+// Server is the authorization server. It is safe for concurrent use.
+type Server struct {
+	cfg     *config.Config
+	st      store.Store
+	km      *keys.Manager
+	log     *slog.Logger
+	now     func() time.Time
+	dpop    *dpop.Verifier
+	nonces  bool
+	issuer  string
+	flowKey []byte
+	opts    Options
+	clients *clientCache
+	// assertionAlgs is the allow-list for private_key_jwt (RFC 7523,
+	// RFC 8725 §3.1).
+	assertionAlgs []jose.SignatureAlgorithm
+	dpopAlgs      []string
+	mux           *http.ServeMux
+	pages         *pages
+	sweepMu       sync.Mutex
+}
+
+// New builds a Server from a validated configuration.
+func New(cfg *config.Config, opts Options) (*Server, error) {
+	if cfg == nil || cfg.Issuer == "" {
+		return nil, fmt.Errorf("%w: an issuer is required", ErrConfig)
+	}
+	if opts.Store == nil || opts.Keys == nil {
+		return nil, fmt.Errorf("%w: Options.Store and Options.Keys are required", ErrConfig)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ClientCacheTTL == 0 {
+		opts.ClientCacheTTL = DefaultClientCacheTTL
+	}
+	if opts.SweepInterval <= 0 {
+		opts.SweepInterval = DefaultSweepInterval
+	}
+	if opts.SweepBatch <= 0 {
+		opts.SweepBatch = DefaultSweepBatch
+	}
+	if opts.KeysInterval <= 0 {
+		opts.KeysInterval = DefaultKeysInterval
+	}
+	if opts.Replay == nil {
+		opts.Replay = dpop.NewMemoryReplayStore(0, opts.Now)
+	}
+	s := &Server{
+		cfg:    cfg,
+		st:     opts.Store,
+		km:     opts.Keys,
+		log:    opts.Logger,
+		now:    opts.Now,
+		issuer: strings.TrimSuffix(cfg.Issuer, "/"),
+		opts:   opts,
+		assertionAlgs: []jose.SignatureAlgorithm{
+			jose.ES256, jose.ES384, jose.ES512, jose.EdDSA, jose.PS256, jose.PS384, jose.PS512, jose.RS256,
+		},
+	}
+	s.flowKey = opts.FlowKey
+	if s.flowKey == nil {
+		s.flowKey = make([]byte, 32)
+		if _, err := rand.Read(s.flowKey); err != nil {
+			return nil, err
+		}
+	}
+	if len(s.flowKey) != 32 {
+		return nil, fmt.Errorf("%w: Options.FlowKey must be 32 bytes", ErrConfig)
+	}
+	s.dpopAlgs = cfg.DPoP.Algorithms
+	if len(s.dpopAlgs) == 0 {
+		s.dpopAlgs = []string{dpop.ES256, dpop.EdDSA}
+	}
+	vopts := []dpop.Option{
+		dpop.WithAllowedAlgorithms(s.dpopAlgs...),
+		dpop.WithClock(opts.Now),
+		dpop.WithReplayStore(opts.Replay),
+	}
+	if cfg.DPoP.IatMaxAge > 0 {
+		vopts = append(vopts, dpop.WithIATWindow(cfg.DPoP.IatMaxAge, cfg.DPoP.IatLeeway))
+	}
+	if cfg.DPoP.Nonce.Enabled {
+		secret, err := nonceSecret(cfg, opts.NonceSecret)
+		if err != nil {
+			return nil, err
+		}
+		ttl := cfg.DPoP.Nonce.TTL
+		if ttl <= 0 {
+			ttl = 5 * time.Minute
+		}
+		// A stateless nonce lives between one and two steps.
+		src, err := dpop.NewStatelessNonces(s.issuer, ttl/2, secret)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		}
+		vopts = append(vopts, dpop.WithNonces(src))
+		s.nonces = true
+	}
+	v, err := dpop.NewVerifier(vopts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	s.dpop = v
+	s.clients = newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now)
+	s.pages, err = newPages()
+	if err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+func nonceSecret(cfg *config.Config, given []byte) ([]byte, error) {
+	if given != nil {
+		return given, nil
+	}
+	raw := cfg.DPoP.Nonce.Secret
+	if raw == "" && cfg.DPoP.Nonce.SecretFile != "" {
+		b, err := os.ReadFile(cfg.DPoP.Nonce.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: dpop nonce secret: %w", ErrConfig, err)
+		}
+		raw = string(b)
+	}
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, fmt.Errorf("%w: dpop.nonce.enabled needs a nonce secret", ErrConfig)
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(raw); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: the dpop nonce secret is not base64", ErrConfig)
+}
+
+// Issuer returns the issuer identifier.
+func (s *Server) Issuer() string { return s.issuer }
+
+// Handler returns the HTTP handler serving every endpoint under the
+// issuer's path.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("GET "+PathMetadata, s.handleMetadata)
+	m.HandleFunc("GET "+PathJWKS, s.handleJWKS)
+	m.HandleFunc(PathAuthorize, s.handleAuthorize)
+	m.HandleFunc(PathPAR, s.handlePAR)
+	m.HandleFunc(PathToken, s.handleToken)
+	m.HandleFunc(PathRevoke, s.handleRevoke)
+	m.HandleFunc(PathIntrospect, s.handleIntrospect)
+	m.HandleFunc(PathLogin, s.handleLogin)
+	m.HandleFunc(PathContinue, s.handleContinue)
+	m.HandleFunc(PathConsent, s.handleConsent)
+	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
+	s.mux = m
+}
+
+// url returns the absolute URL of an endpoint.
+func (s *Server) url(path string) string { return s.issuer + path }
+
+// Run does the background work until ctx ends: it deletes expired rows in
+// batches (codes, tokens, families, sessions, PAR requests, one-time
+// values) and keeps the signing keys rotated. It returns nil when ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	sweep := time.NewTicker(s.opts.SweepInterval)
+	defer sweep.Stop()
+	maintain := time.NewTicker(s.opts.KeysInterval)
+	defer maintain.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sweep.C:
+			if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("authz: sweeping expired rows", "err", err)
+			}
+		case <-maintain.C:
+			if err := s.km.Maintain(ctx, s.now()); err != nil && ctx.Err() == nil {
+				s.log.Error("authz: maintaining signing keys", "err", err)
+			}
+		}
+	}
+}
+
+// Sweep deletes expired rows in batches of Options.SweepBatch until a batch
+// comes back short (at most 100 batches per call, so one call never holds
+// the database for long) and returns how many rows it removed.
+func (s *Server) Sweep(ctx context.Context) (int, error) {
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	total := 0
+	for range 100 {
+		n, err := s.st.DeleteExpired(ctx, s.now(), s.opts.SweepBatch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < s.opts.SweepBatch {
+			break
+		}
+	}
+	return total, nil
+}
+
+// writeError renders a protocol error of a JSON endpoint: the one place
+// where errors reach the wire (RFC 6749 §5.2). Server errors are logged
+// with their cause, which never reaches the client.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := oauth.As(err)
+	if e.Status >= 500 {
+		s.log.Error("authz: request failed", "path", r.URL.Path, "err", err)
+	}
+	oauth.WriteJSON(w, e)
+}
+
+// randomToken returns n random bytes, base64url-encoded.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("authz: crypto/rand failed: " + err.Error()) // unreachable since Go 1.24
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// hashToken is the key under which codes, refresh tokens and sessions are
+// stored.
+func hashToken(v string) []byte {
+	h := sha256.Sum256([]byte(v))
+	return h[:]
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

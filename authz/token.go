@@ -1,0 +1,252 @@
+package authz
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
+)
+
+// Grant types (RFC 6749 §4).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// tokenResponse is the successful response of RFC 6749 §5.1.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// binding is what an issued token is bound to.
+type binding struct {
+	jkt string // DPoP key thumbprint, "" when unbound
+}
+
+// handleToken is the token endpoint (RFC 6749 §3.2).
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	form, err := readForm(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	c, err := s.authenticateClient(r.Context(), r, form, true)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var resp *tokenResponse
+	switch gt := form.Get("grant_type"); gt {
+	case GrantAuthorizationCode:
+		resp, err = s.grantCode(r, form, c)
+	case GrantRefreshToken:
+		resp, err = s.grantRefresh(r, form, c)
+	case GrantClientCredentials:
+		resp, err = s.grantClientCredentials(r, form, c)
+	case "password":
+		err = oauth.New(oauth.UnsupportedGrantType, "OAuth 2.1 removed the resource owner password credentials grant; use authorization_code with PKCE")
+	case "":
+		err = oauth.New(oauth.InvalidRequest, "grant_type is missing")
+	default:
+		err = oauth.New(oauth.UnsupportedGrantType, "grant_type %q is not supported", truncate(gt, 64))
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	if s.nonces {
+		// RFC 9449 §8: a fresh nonce for the client's next request.
+		h.Set("DPoP-Nonce", s.dpop.Nonce())
+	}
+	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// checkGrantAllowed refuses a grant the client is not registered for.
+func checkGrantAllowed(c *client, grant string) error {
+	if !c.allowsGrant(grant) {
+		return oauth.New(oauth.UnauthorizedClient, "this client may not use the %s grant", grant)
+	}
+	return nil
+}
+
+// proveSender checks the DPoP proof of a token request against the
+// client's sender-constraint policy and returns what the tokens are bound
+// to. jkt, when not empty, is the key the proof must use (a code's
+// dpop_jkt, a bound refresh token's family).
+func (s *Server) proveSender(ctx context.Context, r *http.Request, c *client, jkt string) (binding, error) {
+	if c.SenderConstraint == store.ConstraintMTLS {
+		// The seam for RFC 8705: certificate-bound tokens arrive with the
+		// zero-trust work; until then such a client cannot get tokens.
+		return binding{}, oauth.New(oauth.UnauthorizedClient, "this client requires mTLS-bound tokens, which this server does not issue yet; register it with sender_constraint dpop or dpop_or_mtls")
+	}
+	proofs := r.Header.Values("DPoP")
+	if len(proofs) == 0 {
+		if jkt != "" {
+			return binding{}, oauth.New(oauth.InvalidDPoPProof, "a DPoP proof with the key this grant is bound to is required")
+		}
+		if c.SenderConstraint == store.ConstraintBearer {
+			return binding{}, nil
+		}
+		// dpop (default, also for public clients) and dpop_or_mtls (until
+		// mTLS lands): a proof is required.
+		if s.nonces {
+			return binding{}, &oauth.Error{Code: oauth.InvalidDPoPProof, Description: "this client must prove possession of a key with a DPoP proof", Status: http.StatusBadRequest, DPoPNonce: s.dpop.Nonce()}
+		}
+		return binding{}, oauth.New(oauth.InvalidDPoPProof, "this client must prove possession of a key with a DPoP proof")
+	}
+	p, err := s.dpop.Verify(ctx, dpop.Request{Proofs: proofs, Method: r.Method, URL: s.url(PathToken), JKT: jkt})
+	if err != nil {
+		return binding{}, dpopError(err)
+	}
+	return binding{jkt: p.Thumbprint}, nil
+}
+
+// dpopError maps a refused proof to the protocol error (RFC 9449 §5, §8).
+func dpopError(err error) error {
+	var de *dpop.Error
+	if !errors.As(err, &de) {
+		return oauth.Wrap(err, "cannot check the DPoP proof")
+	}
+	if de.Temporary() {
+		return &oauth.Error{Code: oauth.TemporarilyUnavailable, Description: "cannot check DPoP proofs right now", Status: http.StatusServiceUnavailable, Err: err}
+	}
+	return &oauth.Error{Code: de.Code(), Description: de.Description, Status: http.StatusBadRequest, DPoPNonce: de.Nonce, Reason: string(de.Reason), Err: err}
+}
+
+// scopeSubset checks that every requested scope is in allowed and returns
+// the normalised request (RFC 6749 §3.3).
+func scopeSubset(requested string, allowed []string) (string, error) {
+	fields := strings.Fields(requested)
+	seen := make(map[string]bool, len(fields))
+	out := fields[:0]
+	for _, f := range fields {
+		if !validScopeToken(f) {
+			return "", oauth.New(oauth.InvalidScope, "malformed scope")
+		}
+		if !contains(allowed, f) {
+			return "", oauth.New(oauth.InvalidScope, "scope %q is not allowed for this client", truncate(f, 64))
+		}
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return strings.Join(out, " "), nil
+}
+
+// validScopeToken: RFC 6749 §3.3 scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScopeToken(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b < 0x21 || b == 0x22 || b == 0x5c || b > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// resources checks the RFC 8707 resource parameters of a request against
+// allowed and returns the audience: the requested resources, or def when
+// none was requested.
+func resources(requested, allowed, def []string) ([]string, error) {
+	for _, r := range requested {
+		u, err := url.Parse(r)
+		if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(r, "#") {
+			return nil, oauth.New(oauth.InvalidTarget, "resource must be an absolute URI without fragment")
+		}
+		if !contains(allowed, r) {
+			return nil, oauth.New(oauth.InvalidTarget, "resource %q is not allowed for this client", truncate(r, 128))
+		}
+	}
+	if len(requested) > 0 {
+		return requested, nil
+	}
+	if len(def) == 0 {
+		return nil, oauth.New(oauth.InvalidTarget, "no resource was requested and the client has no default audience")
+	}
+	return def, nil
+}
+
+func defaultAudience(c *client) []string {
+	if len(c.Audiences) == 0 {
+		return nil
+	}
+	return c.Audiences[:1]
+}
+
+// accessTokenTTL is the client's override or the server's default.
+func (s *Server) accessTokenTTL(c *client) time.Duration {
+	if c.AccessTokenTTL > 0 {
+		return c.AccessTokenTTL
+	}
+	if s.cfg.Tokens.AccessTokenTTL > 0 {
+		return s.cfg.Tokens.AccessTokenTTL
+	}
+	return 10 * time.Minute
+}
+
+// issue signs an access token (RFC 9068) and fills the response.
+func (s *Server) issue(c *client, sub, scope string, aud []string, b binding, grantID string, authTime time.Time) (*tokenResponse, error) {
+	now := s.now()
+	k, err := s.km.Signer(now)
+	if err != nil {
+		return nil, oauth.Wrap(err, "no signing key")
+	}
+	ttl := s.accessTokenTTL(c)
+	claims := atClaims{
+		Issuer:   s.issuer,
+		Subject:  sub,
+		Audience: aud,
+		ClientID: c.ID,
+		Scope:    scope,
+		JTI:      randomToken(16),
+		IssuedAt: now.Unix(),
+		Expiry:   now.Add(ttl).Unix(),
+		GrantID:  grantID,
+	}
+	if !authTime.IsZero() {
+		claims.AuthTime = authTime.Unix()
+	}
+	typ := "Bearer"
+	if b.jkt != "" {
+		claims.Cnf = &cnf{JKT: b.jkt}
+		typ = "DPoP"
+	}
+	at, err := signJWT(k, "at+jwt", &claims)
+	if err != nil {
+		return nil, oauth.Wrap(err, "cannot sign the access token")
+	}
+	return &tokenResponse{AccessToken: at, TokenType: typ, ExpiresIn: int64(ttl / time.Second), Scope: scope}, nil
+}
+
+// narrowAudience is the audience of a token issued from a grant: the
+// requested resources when each was granted (RFC 8707 §2.2), else every
+// granted resource, else the client's default audience.
+func narrowAudience(requested, granted []string, c *client) ([]string, error) {
+	if len(requested) > 0 {
+		return resources(requested, granted, nil)
+	}
+	if len(granted) > 0 {
+		return granted, nil
+	}
+	return resources(nil, nil, defaultAudience(c))
+}
