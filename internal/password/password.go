@@ -159,6 +159,10 @@ func Parse(encoded string) (p Params, salt, key []byte, err error) {
 	if key, err = b64.DecodeString(parts[2]); err != nil {
 		return Params{}, nil, nil, fmt.Errorf("%w: hash: %v", ErrMalformed, err)
 	}
+	// The decoder skips CR and LF; only the canonical text is accepted.
+	if b64.EncodeToString(salt) != parts[1] || b64.EncodeToString(key) != parts[2] {
+		return Params{}, nil, nil, fmt.Errorf("%w: salt or hash is not canonical base64", ErrMalformed)
+	}
 	p = Params{Memory: vals[0], Iterations: vals[1], Parallelism: uint8(vals[2]),
 		SaltLen: uint32(len(salt)), KeyLen: uint32(len(key))}
 	if err := p.Validate(); err != nil {
