@@ -57,7 +57,9 @@ var sqliteDialect = &dialect{
 //   - busy_timeout(5000): wait up to 5 s for another connection's lock;
 //   - journal_mode(WAL): readers do not block the writer and vice versa;
 //   - foreign_keys(1): enforce REFERENCES (off by default in SQLite);
-//   - synchronous(NORMAL): durable at every checkpoint, the usual WAL setting.
+//   - synchronous(FULL): every commit is fsynced before it returns, so a power
+//     loss cannot roll back a refresh-token rotation or a code redemption
+//     and make a used value usable again (NORMAL would risk that).
 func sqliteDSN(path string, readOnly bool) string {
 	sep := "?"
 	if strings.Contains(path, "?") {
@@ -67,7 +69,7 @@ func sqliteDSN(path string, readOnly bool) string {
 		"&_pragma=busy_timeout(5000)" +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(NORMAL)"
+		"&_pragma=synchronous(FULL)"
 	if readOnly {
 		dsn += "&_pragma=query_only(1)"
 	}
