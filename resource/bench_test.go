@@ -32,7 +32,9 @@ func BenchmarkECDSAVerifyASN1(b *testing.B) {
 
 // resettableReplay lets the benchmark reuse its pool of proofs: each pass
 // over the pool starts with an empty replay store.
-type resettableReplay struct{ p atomic.Pointer[dpop.MemoryReplayStore] }
+type resettableReplay struct {
+	p atomic.Pointer[dpop.MemoryReplayStore]
+}
 
 func (r *resettableReplay) Use(ctx context.Context, jkt, jti string, exp time.Time) error {
 	return r.p.Load().Use(ctx, jkt, jti, exp)

@@ -1,0 +1,246 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrInvalidRule is returned by New for a rule it cannot compile.
+var ErrInvalidRule = errors.New("policy: invalid rule")
+
+// Principal names a caller: "client:" + client_id, "sub:" + subject, or a
+// SPIFFE ID ("spiffe://trust-domain/path").
+type Principal string
+
+// Client returns the principal of an OAuth client.
+func Client(clientID string) Principal { return Principal("client:" + clientID) }
+
+// Subject returns the principal of a token's subject.
+func Subject(sub string) Principal { return Principal("sub:" + sub) }
+
+// Action is what a matching rule does.
+type Action string
+
+// Actions.
+const (
+	Allow Action = "allow"
+	Deny  Action = "deny"
+)
+
+// Rule is one authorization rule. Every non-empty condition must hold for
+// the rule to match.
+type Rule struct {
+	// Name identifies the rule in decisions and logs; optional.
+	Name   string
+	Action Action
+	// Principals: the caller must be one of them; "*" is any
+	// authenticated caller. Empty: anyone, authenticated or not.
+	Principals []string
+	// Methods: HTTP methods (upper case); empty or "*" is any.
+	Methods []string
+	// Paths: exact "/x", prefix "/x/*", suffix "*.json", or "*".
+	// Empty is any path.
+	Paths []string
+	// Scopes the token must all grant.
+	Scopes []string
+}
+
+// Request is what a decision is about.
+type Request struct {
+	// Principals of the caller (client and subject); empty when
+	// unauthenticated.
+	Principals []Principal
+	Method     string
+	// Path is the clean, decoded path (CleanPath).
+	Path   string
+	Scopes []string
+}
+
+// Decision is the outcome of Evaluate.
+type Decision struct {
+	Allowed bool
+	// Rule is the name (or "#index") of the deciding rule; "" for the
+	// default deny.
+	Rule string
+	// Reason is a stable string for metrics: "allowed", "denied_by_rule",
+	// "insufficient_scope" or "no_matching_rule".
+	Reason string
+	// MissingScopes, when Reason is insufficient_scope, are the scopes of
+	// an allow rule that matched everything but them.
+	MissingScopes []string
+}
+
+type compiled struct {
+	name       string
+	allow      bool
+	anyone     bool // no principal condition
+	anyAuth    bool // "*"
+	principals map[Principal]bool
+	methods    map[string]bool // nil: any
+	paths      []pathPattern   // nil: any
+	scopes     []string
+}
+
+// Policy is a compiled, immutable list of rules, safe for concurrent use.
+type Policy struct{ rules []compiled }
+
+// New compiles rules, refusing any it cannot read unambiguously.
+func New(rules []Rule) (*Policy, error) {
+	p := &Policy{}
+	var errs []error
+	for i, r := range rules {
+		c, err := compile(r)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: rule %s: %v", ErrInvalidRule, ruleName(r, i), err))
+			continue
+		}
+		if c.name == "" {
+			c.name = fmt.Sprintf("#%d", i)
+		}
+		p.rules = append(p.rules, c)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func ruleName(r Rule, i int) string {
+	if r.Name != "" {
+		return fmt.Sprintf("%q", r.Name)
+	}
+	return fmt.Sprintf("#%d", i)
+}
+
+// ValidatePrincipal checks a principal pattern: "*", "client:<id>",
+// "sub:<subject>" or "spiffe://<trust domain>/<path>".
+func ValidatePrincipal(s string) error {
+	switch {
+	case s == "*":
+		return nil
+	case strings.HasPrefix(s, "client:") && len(s) > len("client:"):
+	case strings.HasPrefix(s, "sub:") && len(s) > len("sub:"):
+	case strings.HasPrefix(s, "spiffe://") && len(s) > len("spiffe://") && !strings.ContainsAny(s, "?#"):
+	default:
+		return fmt.Errorf("principal %q must be *, client:<client_id>, sub:<subject> or a spiffe:// ID", s)
+	}
+	return nil
+}
+
+func compile(r Rule) (compiled, error) {
+	c := compiled{name: r.Name, scopes: r.Scopes}
+	switch r.Action {
+	case Allow:
+		c.allow = true
+	case Deny:
+	default:
+		return c, fmt.Errorf("action %q must be allow or deny", r.Action)
+	}
+	c.anyone = len(r.Principals) == 0
+	for _, s := range r.Principals {
+		if err := ValidatePrincipal(s); err != nil {
+			return c, err
+		}
+		if s == "*" {
+			c.anyAuth = true
+			continue
+		}
+		if c.principals == nil {
+			c.principals = map[Principal]bool{}
+		}
+		c.principals[Principal(s)] = true
+	}
+	for _, m := range r.Methods {
+		if m == "*" {
+			c.methods = nil
+			break
+		}
+		if m == "" || strings.ToUpper(m) != m || strings.ContainsAny(m, " \t/") {
+			return c, fmt.Errorf("method %q must be an upper-case HTTP method or *", m)
+		}
+		if c.methods == nil {
+			c.methods = map[string]bool{}
+		}
+		c.methods[m] = true
+	}
+	for _, s := range r.Paths {
+		pp, err := compilePath(s)
+		if err != nil {
+			return c, fmt.Errorf("path %q: %v", s, err)
+		}
+		c.paths = append(c.paths, pp)
+	}
+	for _, s := range r.Scopes {
+		if s == "" || strings.ContainsAny(s, " \"\\") {
+			return c, fmt.Errorf("scope %q is not a scope token", s)
+		}
+	}
+	return c, nil
+}
+
+func (c *compiled) matchesExceptScopes(req *Request) bool {
+	if !c.anyone {
+		ok := c.anyAuth && len(req.Principals) > 0
+		for _, p := range req.Principals {
+			if ok {
+				break
+			}
+			ok = c.principals[p]
+		}
+		if !ok {
+			return false
+		}
+	}
+	if c.methods != nil && !c.methods[req.Method] {
+		return false
+	}
+	if c.paths != nil && !slices.ContainsFunc(c.paths, func(pp pathPattern) bool { return pp.match(req.Path) }) {
+		return false
+	}
+	return true
+}
+
+func (c *compiled) hasScopes(req *Request) bool {
+	for _, s := range c.scopes {
+		if !slices.Contains(req.Scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// Evaluate decides req: a matching deny rule refuses; otherwise a
+// matching allow rule allows; otherwise it is refused.
+func (p *Policy) Evaluate(req Request) Decision {
+	if p == nil {
+		return Decision{Reason: "no_matching_rule"}
+	}
+	for i := range p.rules {
+		c := &p.rules[i]
+		if !c.allow && c.matchesExceptScopes(&req) && c.hasScopes(&req) {
+			return Decision{Rule: c.name, Reason: "denied_by_rule"}
+		}
+	}
+	var missing *compiled
+	for i := range p.rules {
+		c := &p.rules[i]
+		if !c.allow || !c.matchesExceptScopes(&req) {
+			continue
+		}
+		if c.hasScopes(&req) {
+			return Decision{Allowed: true, Rule: c.name, Reason: "allowed"}
+		}
+		if missing == nil {
+			missing = c
+		}
+	}
+	if missing != nil {
+		return Decision{Rule: missing.name, Reason: "insufficient_scope", MissingScopes: missing.scopes}
+	}
+	return Decision{Reason: "no_matching_rule"}
+}
+
+// Len returns the number of rules.
+func (p *Policy) Len() int { return len(p.rules) }
