@@ -413,3 +413,37 @@ func decodeJWT(t testing.TB, tok string) (map[string]any, map[string]any) {
 	}
 	return hdr, cl
 }
+
+type (
+	configT = config.Config
+	storeT  = store.Store
+)
+
+func (c *countingStore) PutCode(ctx context.Context, x *store.AuthCode) error {
+	c.writes.Add(1)
+	return c.storeT.PutCode(ctx, x)
+}
+func (c *countingStore) RedeemCode(ctx context.Context, h []byte, f *store.Family, rt *store.RefreshToken, now time.Time) error {
+	c.writes.Add(1)
+	return c.storeT.RedeemCode(ctx, h, f, rt, now)
+}
+func (c *countingStore) CreateFamily(ctx context.Context, f *store.Family, rt *store.RefreshToken) error {
+	c.writes.Add(1)
+	return c.storeT.CreateFamily(ctx, f, rt)
+}
+func (c *countingStore) RotateRefreshToken(ctx context.Context, h []byte, n *store.RefreshToken, now time.Time) (*store.Family, error) {
+	c.writes.Add(1)
+	return c.storeT.RotateRefreshToken(ctx, h, n, now)
+}
+func (c *countingStore) UseOnce(ctx context.Context, k string, exp time.Time) error {
+	c.writes.Add(1)
+	return c.storeT.UseOnce(ctx, k, exp)
+}
+func (c *countingStore) RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error {
+	c.writes.Add(1)
+	return c.storeT.RevokeAccessToken(ctx, jti, exp)
+}
+func (c *countingStore) PutSession(ctx context.Context, s *store.Session) error {
+	c.writes.Add(1)
+	return c.storeT.PutSession(ctx, s)
+}
