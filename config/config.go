@@ -35,6 +35,7 @@ type Config struct {
 	Login   Login    `yaml:"login"`
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
+	Gateway Gateway  `yaml:"gateway"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.
@@ -214,8 +215,9 @@ func Default() *Config {
 			IatMaxAge:  60 * time.Second,
 			IatLeeway:  5 * time.Second,
 		},
-		PAR:   PAR{TTL: 60 * time.Second},
-		Login: Login{SessionTTL: 8 * time.Hour},
+		PAR:     PAR{TTL: 60 * time.Second},
+		Login:   Login{SessionTTL: 8 * time.Hour},
+		Gateway: DefaultGateway(),
 	}
 }
 

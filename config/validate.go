@@ -39,6 +39,7 @@ func (c *Config) Validate() error {
 	for i := range c.Users {
 		v.user(i, subs, names)
 	}
+	v.gateway()
 	return errors.Join(v.errs...)
 }
 

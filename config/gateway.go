@@ -1,0 +1,376 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardauth/ward/policy"
+)
+
+// Gateway configures the zero-trust gateway (package gateway): a reverse
+// proxy that checks every request's token and DPoP proof, applies each
+// route's policy and passes the verified identity to the upstream. Routes
+// and policies can be reloaded without a restart; the listeners, TLS and
+// issuer cannot.
+type Gateway struct {
+	// Enabled starts the gateway with the server.
+	Enabled bool `yaml:"enabled"`
+	// Listen is the gateway's address. Default 127.0.0.1:9001.
+	Listen string `yaml:"listen"`
+	// AdminListen serves /metrics, /healthz and /readyz. Default
+	// 127.0.0.1:9002. Never expose it publicly.
+	AdminListen string `yaml:"admin_listen"`
+	// TLS makes the listener serve TLS 1.3 only.
+	TLS TLS `yaml:"tls"`
+	// BehindTLSProxy: forwarded headers are trusted only from these
+	// networks, to rebuild the URL a DPoP proof's htu is compared with.
+	BehindTLSProxy Proxy `yaml:"behind_tls_proxy"`
+	// PublicURL is the scheme and host clients use (https://api.example),
+	// compared with proofs' htu. Optional with several hosts behind a
+	// trusted proxy.
+	PublicURL string `yaml:"public_url"`
+	// Issuer whose tokens are accepted. Default: the top-level issuer.
+	Issuer string `yaml:"issuer"`
+	// Audience is the resource identifier tokens must carry in aud.
+	// Default: public_url. A route may override it.
+	Audience string `yaml:"audience"`
+	// TokenAlgorithms: access-token signature allow-list. Default
+	// [ES256, EdDSA].
+	TokenAlgorithms []string `yaml:"token_algorithms"`
+	// DPoPAlgorithms: proof signature allow-list. Default [ES256, EdDSA].
+	DPoPAlgorithms []string `yaml:"dpop_algorithms"`
+	// Leeway for token exp/nbf/iat. Default 10s, at most 5m.
+	Leeway time.Duration `yaml:"leeway"`
+	// IdentityHeaders name the headers carrying the verified identity to
+	// upstreams; any of them sent by a client is removed first.
+	IdentityHeaders IdentityHeaders `yaml:"identity_headers"`
+	// SecurityHeaders added to every response.
+	SecurityHeaders SecurityHeaders `yaml:"security_headers"`
+	Limits          GatewayLimits   `yaml:"limits"`
+	Timeouts        GatewayTimeouts `yaml:"timeouts"`
+	// Routes, matched by host then longest path prefix.
+	Routes []Route `yaml:"routes"`
+}
+
+// IdentityHeaders are the names of the identity headers sent upstream.
+type IdentityHeaders struct {
+	Subject string `yaml:"subject"` // default X-Ward-Subject
+	Client  string `yaml:"client"`  // default X-Ward-Client
+	Scopes  string `yaml:"scopes"`  // default X-Ward-Scopes
+	JKT     string `yaml:"jkt"`     // default X-Ward-JKT
+}
+
+// SecurityHeaders are added to every response; an empty value keeps the
+// default, "off" removes the header.
+type SecurityHeaders struct {
+	// HSTS: Strict-Transport-Security, sent on TLS or https public_url.
+	// Default "max-age=63072000; includeSubDomains".
+	HSTS string `yaml:"hsts"`
+	// CSP: Content-Security-Policy for HTML responses that set none.
+	// Default "default-src 'self'; frame-ancestors 'none'; base-uri 'none'".
+	CSP string `yaml:"csp"`
+	// ReferrerPolicy. Default "no-referrer".
+	ReferrerPolicy string `yaml:"referrer_policy"`
+}
+
+// GatewayLimits bound requests.
+type GatewayLimits struct {
+	// MaxHeaderBytes: request line and headers. Default 32KiB.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// MaxBodyBytes: request body. Default 10MiB.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+}
+
+// GatewayTimeouts of the listener and the upstream calls.
+type GatewayTimeouts struct {
+	ReadHeader time.Duration `yaml:"read_header"` // default 5s
+	Read       time.Duration `yaml:"read"`        // default 30s
+	Write      time.Duration `yaml:"write"`       // default 60s
+	Idle       time.Duration `yaml:"idle"`        // default 120s
+	Upstream   time.Duration `yaml:"upstream"`    // response headers from upstream; default 30s
+	Shutdown   time.Duration `yaml:"shutdown"`    // drain in-flight requests; default 30s
+}
+
+// Route sends requests for a host and path prefix to an upstream.
+type Route struct {
+	// Name labels metrics and logs; unique, required.
+	Name string `yaml:"name"`
+	// Host, when set, must equal the request's host (without port).
+	Host string `yaml:"host"`
+	// PathPrefix, "/" or a clean path such as /api/ or /api: matches the
+	// path itself and everything below it. Default "/".
+	PathPrefix string `yaml:"path_prefix"`
+	// Upstream is an http(s) URL, or builtin:demo for the demo API.
+	Upstream string `yaml:"upstream"`
+	// StripPrefix removes PathPrefix before forwarding.
+	StripPrefix bool `yaml:"strip_prefix"`
+	// Unauthenticated routes are proxied without any token check; they
+	// must be declared so explicitly and cannot have a policy.
+	Unauthenticated bool `yaml:"unauthenticated"`
+	// AllowBearer accepts unbound bearer tokens on this route.
+	AllowBearer bool `yaml:"allow_bearer"`
+	// Audience overrides gateway.audience for this route.
+	Audience string `yaml:"audience"`
+	// Scopes every request on the route needs.
+	Scopes []string `yaml:"scopes"`
+	// ForwardAuthorization passes the Authorization and DPoP headers to
+	// the upstream (they are removed by default).
+	ForwardAuthorization bool `yaml:"forward_authorization"`
+	// Policy rules: deny wins, and a request no allow rule matches is
+	// refused. An authenticated route needs at least one allow rule.
+	Policy []PolicyRule `yaml:"policy"`
+}
+
+// PolicyRule is a policy.Rule in the file.
+type PolicyRule struct {
+	Name       string   `yaml:"name"`
+	Action     string   `yaml:"action"` // allow or deny
+	Principals []string `yaml:"principals"`
+	Methods    []string `yaml:"methods"`
+	Paths      []string `yaml:"paths"`
+	Scopes     []string `yaml:"scopes"`
+}
+
+// Rule converts r to a policy.Rule.
+func (r PolicyRule) Rule() policy.Rule {
+	return policy.Rule{Name: r.Name, Action: policy.Action(r.Action), Principals: r.Principals, Methods: r.Methods, Paths: r.Paths, Scopes: r.Scopes}
+}
+
+// ByteSize is a size in bytes, written 65536, 64KiB, 10MiB or 1GiB.
+type ByteSize int64
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		m      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(n), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/mult {
+		return errors.New("not a size such as 65536, 64KiB or 10MiB")
+	}
+	*b = ByteSize(n * mult)
+	return nil
+}
+
+// DefaultGateway returns the gateway defaults (disabled, no routes).
+func DefaultGateway() Gateway {
+	return Gateway{
+		Listen:          "127.0.0.1:9001",
+		AdminListen:     "127.0.0.1:9002",
+		TokenAlgorithms: []string{"ES256", "EdDSA"},
+		DPoPAlgorithms:  []string{"ES256", "EdDSA"},
+		Leeway:          10 * time.Second,
+		IdentityHeaders: IdentityHeaders{Subject: "X-Ward-Subject", Client: "X-Ward-Client", Scopes: "X-Ward-Scopes", JKT: "X-Ward-JKT"},
+		SecurityHeaders: SecurityHeaders{
+			HSTS:           "max-age=63072000; includeSubDomains",
+			CSP:            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+			ReferrerPolicy: "no-referrer",
+		},
+		Limits: GatewayLimits{MaxHeaderBytes: 32 << 10, MaxBodyBytes: 10 << 20},
+		Timeouts: GatewayTimeouts{
+			ReadHeader: 5 * time.Second, Read: 30 * time.Second, Write: 60 * time.Second,
+			Idle: 120 * time.Second, Upstream: 30 * time.Second, Shutdown: 30 * time.Second,
+		},
+	}
+}
+
+// GatewayIssuer is gateway.issuer, or the top-level issuer.
+func (c *Config) GatewayIssuer() string {
+	if c.Gateway.Issuer != "" {
+		return c.Gateway.Issuer
+	}
+	return c.Issuer
+}
+
+// RouteAudience returns the audience in effect for route r.
+func (g *Gateway) RouteAudience(r *Route) string {
+	switch {
+	case r.Audience != "":
+		return r.Audience
+	case g.Audience != "":
+		return g.Audience
+	}
+	return g.PublicURL
+}
+
+// ValidateGateway checks the gateway section alone, for a reload. Errors
+// name the key and line like Validate's.
+func (c *Config) ValidateGateway() error {
+	v := &validator{c: c}
+	v.gateway()
+	return errors.Join(v.errs...)
+}
+
+// BuiltinDemo is the upstream of the built-in demo API.
+const BuiltinDemo = "builtin:demo"
+
+func (v *validator) gateway() {
+	g := &v.c.Gateway
+	if !g.Enabled {
+		return
+	}
+	for _, k := range []struct{ path, addr string }{{"gateway.listen", g.Listen}, {"gateway.admin_listen", g.AdminListen}} {
+		if _, port, err := net.SplitHostPort(k.addr); err != nil || port == "" {
+			v.add(k.path, ErrInvalidValue, "%q is not a host:port address", k.addr)
+		}
+	}
+	if g.Listen == g.AdminListen {
+		v.add("gateway.admin_listen", ErrInvalidValue, "must differ from gateway.listen: metrics are never served on the public listener")
+	}
+	if g.TLS.Enabled() && (g.TLS.CertFile == "" || g.TLS.KeyFile == "") {
+		v.add("gateway.tls", ErrMissing, "cert_file and key_file are both required")
+	}
+	for i, p := range g.BehindTLSProxy.TrustedProxies {
+		if !p.IsValid() || p != p.Masked() {
+			v.add(fmt.Sprintf("gateway.behind_tls_proxy.trusted_proxies[%d]", i), ErrInvalidValue, "%q is not a network address (write %s)", p, p.Masked())
+		}
+	}
+	if g.PublicURL != "" {
+		u, err := url.Parse(g.PublicURL)
+		switch {
+		case err != nil || !u.IsAbs() || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+			v.add("gateway.public_url", ErrInvalidValue, "%q must be a scheme and host such as https://api.example.com", g.PublicURL)
+		case u.Scheme != "https" && !(v.c.Dev && u.Scheme == "http"):
+			v.add("gateway.public_url", ErrInvalidValue, "%q must use https (http is allowed only in dev mode)", g.PublicURL)
+		}
+	} else if !g.BehindTLSProxy.Enabled() && !v.c.Dev {
+		v.add("gateway.public_url", ErrMissing, "required (the URL clients use, compared with DPoP proofs) unless behind_tls_proxy.trusted_proxies is set")
+	}
+	if v.c.GatewayIssuer() == "" {
+		v.add("gateway.issuer", ErrMissing, "required when there is no top-level issuer")
+	}
+	for _, k := range []struct {
+		path string
+		algs []string
+	}{{"gateway.token_algorithms", g.TokenAlgorithms}, {"gateway.dpop_algorithms", g.DPoPAlgorithms}} {
+		if len(k.algs) == 0 {
+			v.add(k.path, ErrMissing, "at least one algorithm is required")
+		}
+		for i, a := range k.algs {
+			p := fmt.Sprintf("%s[%d]", k.path, i)
+			if a == "none" || strings.HasPrefix(a, "HS") {
+				v.add(p, ErrInvalidValue, "%q is not allowed: only asymmetric signatures (RFC 8725 §3.1, RFC 9449 §4.2)", a)
+				continue
+			}
+			v.oneOf(p, a, dpopAlgs...)
+		}
+	}
+	if g.Leeway < 0 || g.Leeway > 5*time.Minute {
+		v.add("gateway.leeway", ErrInvalidValue, "must be between 0 and 5m")
+	}
+	ih := g.IdentityHeaders
+	seen := map[string]bool{}
+	for _, h := range []struct{ path, name string }{
+		{"gateway.identity_headers.subject", ih.Subject}, {"gateway.identity_headers.client", ih.Client},
+		{"gateway.identity_headers.scopes", ih.Scopes}, {"gateway.identity_headers.jkt", ih.JKT},
+	} {
+		canon := http.CanonicalHeaderKey(h.name)
+		switch {
+		case h.name == "" || strings.ContainsAny(h.name, " \t:()<>@,;\\\"/[]?={}"):
+			v.add(h.path, ErrInvalidValue, "%q is not a header name", h.name)
+		case seen[canon]:
+			v.add(h.path, ErrInvalidValue, "%q is used twice", h.name)
+		case canon == "Authorization" || canon == "Dpop" || canon == "Host" || canon == "Cookie" || strings.HasPrefix(canon, "X-Forwarded-"):
+			v.add(h.path, ErrInvalidValue, "%q is reserved", h.name)
+		}
+		seen[canon] = true
+	}
+	if g.Limits.MaxHeaderBytes < 1024 || g.Limits.MaxHeaderBytes > 1<<20 {
+		v.add("gateway.limits.max_header_bytes", ErrInvalidValue, "must be between 1KiB and 1MiB")
+	}
+	if g.Limits.MaxBodyBytes <= 0 {
+		v.add("gateway.limits.max_body_bytes", ErrInvalidValue, "must be positive")
+	}
+	t := g.Timeouts
+	v.positive("gateway.timeouts.read_header", t.ReadHeader, 0)
+	v.positive("gateway.timeouts.read", t.Read, 0)
+	v.positive("gateway.timeouts.write", t.Write, 0)
+	v.positive("gateway.timeouts.idle", t.Idle, 0)
+	v.positive("gateway.timeouts.upstream", t.Upstream, 0)
+	v.positive("gateway.timeouts.shutdown", t.Shutdown, 0)
+	if len(g.Routes) == 0 {
+		v.add("gateway.routes", ErrMissing, "at least one route is required")
+	}
+	names := map[string]bool{}
+	for i := range g.Routes {
+		v.route(i, names)
+	}
+}
+
+func (v *validator) route(i int, names map[string]bool) {
+	g := &v.c.Gateway
+	r := &g.Routes[i]
+	p := func(k string) string { return fmt.Sprintf("gateway.routes[%d].%s", i, k) }
+	switch {
+	case r.Name == "":
+		v.add(p("name"), ErrMissing, "required (it labels metrics and logs)")
+	case names[r.Name]:
+		v.add(p("name"), ErrInvalidValue, "duplicate route name %q", r.Name)
+	case strings.ContainsAny(r.Name, " \"\\\n"):
+		v.add(p("name"), ErrInvalidValue, "%q must not contain spaces or quotes", r.Name)
+	}
+	names[r.Name] = true
+	if r.Host != "" && (strings.ContainsAny(r.Host, "/:@ ") || strings.ToLower(r.Host) != r.Host) {
+		v.add(p("host"), ErrInvalidValue, "%q must be a lower-case host name without port", r.Host)
+	}
+	if r.PathPrefix != "" && r.PathPrefix != "/" {
+		clean, err := policy.CleanPath(r.PathPrefix)
+		if err != nil || clean != r.PathPrefix {
+			v.add(p("path_prefix"), ErrInvalidValue, "%q must be a clean path such as /api/ (no dot segments, //, or percent-encoding)", r.PathPrefix)
+		}
+	}
+	if r.Upstream != BuiltinDemo {
+		u, err := url.Parse(r.Upstream)
+		switch {
+		case r.Upstream == "":
+			v.add(p("upstream"), ErrMissing, "required (an http or https URL, or %s)", BuiltinDemo)
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			v.add(p("upstream"), ErrInvalidValue, "%q must be an http or https URL without query, fragment or credentials, or %s", r.Upstream, BuiltinDemo)
+		}
+	}
+	if r.Unauthenticated {
+		if len(r.Policy) > 0 || len(r.Scopes) > 0 || r.AllowBearer || r.Audience != "" {
+			v.add(p("unauthenticated"), ErrInvalidValue, "an unauthenticated route checks no token: remove policy, scopes, allow_bearer and audience")
+		}
+		return
+	}
+	if g.RouteAudience(r) == "" {
+		v.add(p("audience"), ErrMissing, "required when gateway.audience and gateway.public_url are empty")
+	}
+	for j, s := range r.Scopes {
+		if s == "" || strings.ContainsAny(s, " \"\\") {
+			v.add(fmt.Sprintf("gateway.routes[%d].scopes[%d]", i, j), ErrInvalidValue, "%q is not a scope token (RFC 6749 §3.3)", s)
+		}
+	}
+	allow := false
+	for j, rule := range r.Policy {
+		rp := fmt.Sprintf("gateway.routes[%d].policy[%d]", i, j)
+		if _, err := policy.New([]policy.Rule{rule.Rule()}); err != nil {
+			msg := err.Error()
+			if _, after, ok := strings.Cut(msg, ": rule #0: "); ok {
+				msg = after
+			} else if _, after, ok := strings.Cut(msg, fmt.Sprintf(": rule %q: ", rule.Name)); ok {
+				msg = after
+			}
+			v.add(rp, ErrInvalidValue, "%s", msg)
+		}
+		allow = allow || rule.Action == "allow"
+	}
+	if !allow {
+		v.add(p("policy"), ErrMissing, "an authenticated route needs at least one allow rule (default deny), e.g. {action: allow, principals: [\"*\"]}")
+	}
+}
