@@ -96,7 +96,9 @@ type harnessOpt func(*config.Config)
 func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
 	ctx := context.Background()
-	h := &harness{t: t, clk: &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, log: &syncBuffer{}, secrets: map[string]string{}}
+	// The clock starts at the real time: store methods that take no time
+	// (UseOnce, AccessTokenRevoked) read the store's own clock.
+	h := &harness{t: t, clk: &clock{t: time.Now().UTC().Truncate(time.Second)}, log: &syncBuffer{}, secrets: map[string]string{}}
 	h.path = filepath.Join(t.TempDir(), "ward.db")
 	st, err := sqlstore.OpenSQLite(ctx, h.path)
 	if err != nil {
