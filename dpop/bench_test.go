@@ -65,3 +65,59 @@ func BenchmarkVerify(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkVerifyVsBareECDSA interleaves a full verification of a fresh
+// proof with one bare P-256 VerifyASN1 and reports their cost ratio
+// (x-bare), which a shared, noisy machine cannot skew the way it skews two
+// benchmarks run one after the other. Target: at most 1.3.
+//
+// warm: one client key, as in real traffic (its header is parsed once);
+// cold: a new key for every proof, so every header is parsed.
+func BenchmarkVerifyVsBareECDSA(b *testing.B) {
+	b.Run("warm", func(b *testing.B) { benchVerifyVsBare(b, false) })
+	b.Run("cold", func(b *testing.B) { benchVerifyVsBare(b, true) })
+}
+
+func benchVerifyVsBare(b *testing.B, newKeyEach bool) {
+	now := time.Now()
+	const pool = 4096
+	proofs := make([]string, pool)
+	jkts := make([]string, pool)
+	var s *Signer
+	for i := range proofs {
+		if s == nil || newKeyEach {
+			key, _ := GenerateKey(ES256)
+			s, _ = NewSigner(key, WithClock(func() time.Time { return now }))
+		}
+		proofs[i], _ = s.Proof("POST", testURL, WithAccessToken(testToken))
+		jkts[i] = s.Thumbprint()
+	}
+	bare, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	d := sha256.Sum256([]byte("header.payload"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, bare, d[:])
+	v, _ := NewVerifier(WithClock(func() time.Time { return now }))
+	req := Request{Method: "POST", URL: testURL, AccessToken: testToken, Proofs: make([]string, 1)}
+	var full, base time.Duration
+	i := 0
+	for b.Loop() {
+		if i%pool == 0 {
+			v.replay = NewMemoryReplayStore(0, func() time.Time { return now })
+		}
+		req.Proofs[0], req.JKT = proofs[i%pool], jkts[i%pool]
+		t0 := time.Now()
+		if _, err := v.Verify(context.Background(), req); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if !ecdsa.VerifyASN1(&bare.PublicKey, d[:], sig) {
+			b.Fatal("verify")
+		}
+		t2 := time.Now()
+		full += t1.Sub(t0)
+		base += t2.Sub(t1)
+		i++
+	}
+	b.ReportMetric(float64(full)/float64(base), "x-bare")
+	b.ReportMetric(float64(full.Nanoseconds())/float64(i), "verify-ns/op")
+	b.ReportMetric(float64(base.Nanoseconds())/float64(i), "bare-ns/op")
+}

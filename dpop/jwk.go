@@ -46,13 +46,9 @@ type rawJWK struct {
 
 var errPrivateJWK = errors.New("the jwk carries private or symmetric key material")
 
-// parsePublicJWK reads a public JWK and returns the key and its RFC 7638
+// publicKey returns the public key a JWK describes and its RFC 7638
 // SHA-256 thumbprint. errPrivateJWK marks RFC 9449 §4.3 (7) failures.
-func parsePublicJWK(b []byte) (crypto.PublicKey, string, error) {
-	var k rawJWK
-	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, "", fmt.Errorf("the jwk is not a JSON object of string members")
-	}
+func (k *rawJWK) publicKey() (crypto.PublicKey, string, error) {
 	if k.D != nil || k.P != nil || k.Q != nil || k.DP != nil || k.DQ != nil ||
 		k.QI != nil || k.Oth != nil || k.K != nil || k.Kty == "oct" {
 		return nil, "", errPrivateJWK

@@ -1,7 +1,6 @@
 package dpop
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/subtle"
@@ -14,6 +13,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -70,6 +70,7 @@ type Verifier struct {
 	replay         ReplayStore
 	trusted        []netip.Prefix
 	baseURL        string
+	headers        headerCache
 }
 
 // ErrConfig is returned by NewVerifier for an unusable configuration.
@@ -162,7 +163,7 @@ func (v *Verifier) VerifyHTTP(ctx context.Context, r *http.Request, accessToken,
 type header struct {
 	Typ  *string         `json:"typ"`
 	Alg  *string         `json:"alg"`
-	JWK  json.RawMessage `json:"jwk"`
+	JWK  *rawJWK         `json:"jwk"`
 	Crit json.RawMessage `json:"crit"`
 }
 
@@ -322,6 +323,45 @@ func (v *Verifier) parse(raw string) (*parsed, *Error) {
 	if !ok1 || !ok2 || strings.Contains(s64, ".") || h64 == "" || p64 == "" {
 		return nil, newError(ReasonMalformed, "the proof is not a JWS in compact serialization (three base64url parts)")
 	}
+	ph := v.headers.get(h64)
+	if ph == nil {
+		var perr *Error
+		if ph, perr = v.parseHeader(h64); perr != nil {
+			return nil, perr
+		}
+		v.headers.put(h64, ph)
+	}
+	alg, key, jkt := ph.alg, ph.key, ph.jkt
+
+	// §4.3 (6): the signature verifies with the header's key.
+	if s64 == "" {
+		return nil, newError(ReasonBadSignature, "the proof has no signature")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(s64)
+	if err != nil {
+		return nil, newError(ReasonMalformed, "the proof's signature is not base64url without padding")
+	}
+	body, err := base64.RawURLEncoding.DecodeString(p64)
+	if err != nil {
+		return nil, newError(ReasonMalformed, "the proof's payload is not base64url without padding")
+	}
+	if !verifySignature(key, alg, []byte(raw[:len(h64)+1+len(p64)]), sig) {
+		return nil, newError(ReasonBadSignature, "the signature does not verify with the header's jwk")
+	}
+
+	return &parsed{alg: alg, key: key, jkt: jkt, body: body}, nil
+}
+
+// parsedHeader is a protected header that passed checks (4), (5) and (7).
+type parsedHeader struct {
+	alg string
+	key crypto.PublicKey
+	jkt string
+}
+
+// parseHeader checks a proof's protected header: typ, alg, and a public jwk
+// that fits alg (RFC 9449 §4.3 (4), (5), (7)).
+func (v *Verifier) parseHeader(h64 string) (*parsedHeader, *Error) {
 	hb, err := base64.RawURLEncoding.DecodeString(h64)
 	if err != nil {
 		return nil, newError(ReasonMalformed, "the proof's header is not base64url without padding")
@@ -343,10 +383,10 @@ func (v *Verifier) parse(raw string) (*parsed, *Error) {
 	}
 	alg := *hdr.Alg
 	// §4.3 (7): the jwk must be a public key.
-	if len(hdr.JWK) == 0 || hdr.JWK[0] != '{' {
+	if hdr.JWK == nil {
 		return nil, newError(ReasonBadKey, "the header has no jwk object")
 	}
-	key, jkt, err := parsePublicJWK(hdr.JWK)
+	key, jkt, err := hdr.JWK.publicKey()
 	if errors.Is(err, errPrivateJWK) {
 		return nil, newError(ReasonPrivateKey, "the jwk must be a public key; it carries private or symmetric key material")
 	}
@@ -357,23 +397,7 @@ func (v *Verifier) parse(raw string) (*parsed, *Error) {
 		return nil, newError(ReasonBadKey, "%v", err)
 	}
 
-	// §4.3 (6): the signature verifies with the header's key.
-	if s64 == "" {
-		return nil, newError(ReasonBadSignature, "the proof has no signature")
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(s64)
-	if err != nil {
-		return nil, newError(ReasonMalformed, "the proof's signature is not base64url without padding")
-	}
-	body, err := base64.RawURLEncoding.DecodeString(p64)
-	if err != nil {
-		return nil, newError(ReasonMalformed, "the proof's payload is not base64url without padding")
-	}
-	if !verifySignature(key, alg, []byte(raw[:len(h64)+1+len(p64)]), sig) {
-		return nil, newError(ReasonBadSignature, "the signature does not verify with the header's jwk")
-	}
-
-	return &parsed{alg: alg, key: key, jkt: jkt, body: body}, nil
+	return &parsedHeader{alg: alg, key: key, jkt: jkt}, nil
 }
 
 // numericDate reads a JSON number of seconds since the epoch (RFC 7519 §2),
@@ -390,20 +414,13 @@ func numericDate(raw json.RawMessage) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
 
-// strictUnmarshal decodes a JSON object, keeping numbers as json.Number.
+// strictUnmarshal decodes a JSON object; json.Unmarshal itself refuses
+// trailing data.
 func strictUnmarshal(b []byte, v any) error {
 	if len(b) == 0 || b[0] != '{' {
 		return errors.New("not a JSON object")
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if d.More() {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
+	return json.Unmarshal(b, v)
 }
 
 // clip shortens a client-supplied value before it goes into a description.
@@ -412,4 +429,36 @@ func clip(s string) string {
 		return s[:128] + "…"
 	}
 	return s
+}
+
+// headerCache remembers protected headers that passed parseHeader, keyed by
+// their exact base64url text. A client's header is the same in every proof it
+// makes (typ, alg and its public key), so this skips decoding the JSON, the
+// point and the thumbprint for all but its first proof. The outcome is a
+// pure function of the text, so caching it cannot change any decision; the
+// signature is still checked on every proof. Refused headers are not
+// cached. The cache is bounded: when full it starts over.
+type headerCache struct {
+	mu sync.RWMutex
+	m  map[string]*parsedHeader
+}
+
+const headerCacheSize = 4096
+
+func (c *headerCache) get(h64 string) *parsedHeader {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.m[h64]
+}
+
+func (c *headerCache) put(h64 string, h *parsedHeader) {
+	if len(h64) > 2048 {
+		return // oversized headers are parsed each time rather than held
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= headerCacheSize {
+		c.m = make(map[string]*parsedHeader, 64)
+	}
+	c.m[h64] = h
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -145,7 +146,9 @@ func TestVerifyFailures(t *testing.T) {
 		}, ErrBadAlgorithm},
 		{"alg missing", func(f *fixture) Request { delete(f.hdr, "alg"); return f.request(sign(f)) }, ErrBadAlgorithm},
 		{"jwk missing", func(f *fixture) Request { delete(f.hdr, "jwk"); return f.request(sign(f)) }, ErrBadKey},
-		{"jwk is a string", func(f *fixture) Request { f.hdr["jwk"] = "key"; return f.request(sign(f)) }, ErrBadKey},
+		{"jwk is a string", func(f *fixture) Request { f.hdr["jwk"] = "key"; return f.request(sign(f)) }, ErrBadHeader},
+		{"jwk is null", func(f *fixture) Request { f.hdr["jwk"] = nil; return f.request(sign(f)) }, ErrBadKey},
+		{"jwk x not a string", func(f *fixture) Request { f.hdr["jwk"].(map[string]any)["x"] = 5; return f.request(sign(f)) }, ErrBadHeader},
 		{"jwk with d", func(f *fixture) Request { f.hdr["jwk"] = privateJWK(t, f.key); return f.request(sign(f)) }, ErrPrivateKey},
 		{"oct jwk", func(f *fixture) Request {
 			f.hdr["jwk"] = map[string]any{"kty": "oct", "k": "c2VjcmV0"}
@@ -481,6 +484,10 @@ func TestSignerRoundTrip(t *testing.T) {
 			if p.URL != testURL || p.Nonce != "n-1" || p.Algorithm != alg || len(p.JTI) < 16 {
 				t.Errorf("proof %+v", p)
 			}
+			// The hand-written signer's proofs verify with go-jose too.
+			if ralg, jkt, ok := referenceParse(proof); !ok || ralg != alg || jkt != s.Thumbprint() {
+				t.Errorf("go-jose: alg %s jkt %s ok %v", ralg, jkt, ok)
+			}
 		})
 	}
 }
@@ -526,5 +533,31 @@ func TestSignerRefusesBadURL(t *testing.T) {
 	}
 	if _, err := s.Proof("", testURL); err == nil {
 		t.Error("empty method accepted")
+	}
+}
+
+// TestHeaderCacheChangesNoDecision: once a client's header is cached, a
+// proof with that header and a bad signature, or another claim set, is
+// still judged in full; and the cache stays bounded.
+func TestHeaderCacheChangesNoDecision(t *testing.T) {
+	v, _ := NewVerifier(WithClock(fixedClock))
+	f := newFixture(t)
+	if _, err := v.Verify(context.Background(), f.request(craft(t, f.hdr, f.claims, "ES256", f.key))); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	f.claims["jti"] = "jti-2"
+	if _, err := v.Verify(context.Background(), f.request(craft(t, f.hdr, f.claims, "ES256", other))); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("cached header, forged signature: %v", err)
+	}
+	f.claims["htm"] = "GET"
+	if _, err := v.Verify(context.Background(), f.request(craft(t, f.hdr, f.claims, "ES256", f.key))); !errors.Is(err, ErrHTMMismatch) {
+		t.Fatalf("cached header, wrong htm: %v", err)
+	}
+	for i := 0; i < headerCacheSize+10; i++ {
+		v.headers.put(fmt.Sprint(i), &parsedHeader{})
+	}
+	if n := len(v.headers.m); n > headerCacheSize {
+		t.Fatalf("header cache holds %d", n)
 	}
 }
