@@ -1,0 +1,55 @@
+package gateway
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/wardauth/ward/config"
+)
+
+// DemoUpstream is a tiny API for `ward serve --dev`: GET /demo/whoami
+// returns the identity headers it received from the gateway (and whether
+// credentials leaked through), GET /demo/public answers without any.
+func DemoUpstream() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /demo/whoami", func(w http.ResponseWriter, r *http.Request) {
+		got := map[string]any{}
+		for name, v := range r.Header {
+			if strings.HasPrefix(name, "X-Ward-") {
+				got[name] = strings.Join(v, ", ")
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"identity_headers":        got,
+			"authorization_forwarded": r.Header.Get("Authorization") != "",
+			"dpop_forwarded":          r.Header.Get("DPoP") != "",
+			"path":                    r.URL.Path,
+		})
+	})
+	mux.HandleFunc("GET /demo/public", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"hello":"world"}` + "\n"))
+	})
+	return mux
+}
+
+// DevConfig returns a gateway section for `ward serve --dev`: the gateway
+// on http://127.0.0.1:9001 in front of the demo API, accepting DPoP-bound
+// tokens from issuer for the audience http://127.0.0.1:9001 with any
+// scope, and /demo/public open. The caller sets Config.Dev so that the
+// http public URL validates.
+func DevConfig(issuer string) config.Gateway {
+	g := config.DefaultGateway()
+	g.Enabled = true
+	g.Issuer = issuer
+	g.PublicURL = "http://127.0.0.1:9001"
+	g.Routes = []config.Route{
+		{Name: "demo-public", PathPrefix: "/demo/public", Upstream: config.BuiltinDemo, Unauthenticated: true},
+		{Name: "demo", PathPrefix: "/demo/", Upstream: config.BuiltinDemo, Policy: []config.PolicyRule{
+			{Name: "any-client", Action: "allow", Principals: []string{"*"}},
+		}},
+	}
+	return g
+}

@@ -1,0 +1,576 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/policy"
+	"github.com/wardauth/ward/resource"
+)
+
+// Options are the gateway's dependencies that do not come from the file.
+type Options struct {
+	// Issuer overrides cfg.Issuer (pass config.Config.GatewayIssuer()
+	// when the section leaves it empty).
+	Issuer string
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Registry receives the metrics; default a new registry, served by
+	// AdminHandler.
+	Registry *prometheus.Registry
+	// Clock; default time.Now.
+	Clock func() time.Time
+	// Keys overrides the issuer's JWKS discovery (tests, static keys).
+	Keys resource.KeySource
+	// HTTPClient fetches the issuer's metadata and JWKS.
+	HTTPClient *http.Client
+	// Introspector validates opaque tokens (RFC 7662); optional.
+	Introspector resource.Introspector
+	// ReplayStore for DPoP proofs; default in memory. Instances behind a
+	// load balancer need a shared store.
+	ReplayStore dpop.ReplayStore
+	// Nonces, when set, makes the gateway require DPoP nonces.
+	Nonces dpop.NonceSource
+	// DPoPIATWindow: proof max age and future leeway; default 60s, 5s.
+	ProofMaxAge, ProofLeeway time.Duration
+	// Transport to upstreams; default a clone of http.DefaultTransport
+	// with the configured upstream timeout.
+	Transport http.RoundTripper
+	// Upstreams maps builtin: upstream names to handlers; builtin:demo is
+	// DemoUpstream() unless given.
+	Upstreams map[string]http.Handler
+}
+
+// Gateway is the reverse proxy. Its routes can be swapped with Reload
+// while it serves.
+type Gateway struct {
+	opts     Options
+	log      *slog.Logger
+	clock    func() time.Time
+	metrics  *metrics
+	verifier *dpop.Verifier
+	keys     resource.KeySource
+	state    atomic.Pointer[state]
+	ready    atomic.Bool
+	mu       sync.Mutex // serialises Reload
+	fixed    fixedSettings
+}
+
+// fixedSettings cannot change on reload: they shape the listeners and the
+// proof verifier.
+type fixedSettings struct {
+	issuer, publicURL, listen, admin string
+	dpopAlgs                         string
+	tls                              config.TLS
+}
+
+// state is one immutable configuration generation.
+type state struct {
+	cfg    *config.Gateway
+	rs     *resource.Resource
+	routes []*route
+}
+
+type route struct {
+	cfg      *config.Route
+	host     string
+	prefix   string // without trailing slash, "" for /
+	req      resource.Requirement
+	policy   *policy.Policy
+	proxy    http.Handler
+	upstream string // for logs
+	ih       config.IdentityHeaders
+}
+
+// ErrConfig wraps every configuration refused by New or Reload.
+var ErrConfig = errors.New("gateway: invalid configuration")
+
+// New builds a gateway from a validated configuration section.
+func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
+	if cfg == nil {
+		return nil, fmt.Errorf("%w: no configuration", ErrConfig)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.ProofMaxAge == 0 {
+		opts.ProofMaxAge = 60 * time.Second
+	}
+	if opts.ProofLeeway == 0 {
+		opts.ProofLeeway = 5 * time.Second
+	}
+	issuer := cfg.Issuer
+	if opts.Issuer != "" {
+		issuer = opts.Issuer
+	}
+	if issuer == "" {
+		return nil, fmt.Errorf("%w: no issuer", ErrConfig)
+	}
+	g := &Gateway{opts: opts, log: opts.Logger, clock: opts.Clock}
+	g.fixed = fixedOf(cfg, issuer)
+	dopts := []dpop.Option{
+		dpop.WithAllowedAlgorithms(cfg.DPoPAlgorithms...),
+		dpop.WithClock(opts.Clock),
+		dpop.WithIATWindow(opts.ProofMaxAge, opts.ProofLeeway),
+	}
+	switch {
+	case cfg.PublicURL != "":
+		dopts = append(dopts, dpop.WithBaseURL(cfg.PublicURL))
+	case cfg.BehindTLSProxy.Enabled():
+		dopts = append(dopts, dpop.WithTrustedProxies(cfg.BehindTLSProxy.TrustedProxies...))
+	}
+	if opts.ReplayStore != nil {
+		dopts = append(dopts, dpop.WithReplayStore(opts.ReplayStore))
+	}
+	if opts.Nonces != nil {
+		dopts = append(dopts, dpop.WithNonces(opts.Nonces))
+	}
+	v, err := dpop.NewVerifier(dopts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	g.verifier = v
+	g.keys = opts.Keys
+	if g.keys == nil {
+		g.keys = resource.NewRemoteKeys(issuer, resource.RemoteKeysOptions{Client: opts.HTTPClient, Clock: opts.Clock})
+	}
+	g.metrics = newMetrics(opts.Registry)
+	st, err := g.build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	g.state.Store(st)
+	g.ready.Store(true)
+	return g, nil
+}
+
+func fixedOf(cfg *config.Gateway, issuer string) fixedSettings {
+	return fixedSettings{
+		issuer: issuer, publicURL: cfg.PublicURL, listen: cfg.Listen, admin: cfg.AdminListen,
+		dpopAlgs: strings.Join(cfg.DPoPAlgorithms, " "), tls: cfg.TLS,
+	}
+}
+
+// Reload swaps in a new configuration: routes, policies, headers, limits.
+// An invalid one is refused (the error says why) and the running
+// configuration is kept. Listeners, TLS, the issuer, the public URL and
+// the DPoP algorithms need a restart; a change to them is refused.
+func (g *Gateway) Reload(cfg *config.Gateway) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	err := g.reload(cfg)
+	if err != nil {
+		g.metrics.reloads.WithLabelValues("refused").Inc()
+		g.log.Error("gateway reload refused; keeping the running configuration", "error", err)
+		return err
+	}
+	g.metrics.reloads.WithLabelValues("ok").Inc()
+	g.log.Info("gateway configuration reloaded", "routes", len(cfg.Routes))
+	return nil
+}
+
+func (g *Gateway) reload(cfg *config.Gateway) error {
+	if cfg == nil {
+		return fmt.Errorf("%w: no configuration", ErrConfig)
+	}
+	issuer := cfg.Issuer
+	if g.opts.Issuer != "" {
+		issuer = g.opts.Issuer
+	}
+	if f := fixedOf(cfg, issuer); f != g.fixed {
+		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url and dpop_algorithms change only with a restart", ErrConfig)
+	}
+	st, err := g.build(cfg)
+	if err != nil {
+		return err
+	}
+	g.state.Store(st)
+	return nil
+}
+
+// build compiles a configuration generation.
+func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
+	var errs []error
+	rs, err := resource.New(resource.Config{
+		Issuer: g.fixed.issuer, Audience: audienceOr(cfg.Audience, cfg.PublicURL, "urn:ward:gateway"),
+		DPoP: g.verifier, Keys: g.keys, Introspector: g.opts.Introspector,
+		Algorithms: cfg.TokenAlgorithms, Leeway: cfg.Leeway, Clock: g.clock, HTTPClient: g.opts.HTTPClient,
+		ResourceMetadata: metadataURL(cfg),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	st := &state{cfg: cfg, rs: rs}
+	if len(cfg.Routes) == 0 {
+		errs = append(errs, errors.New("no routes"))
+	}
+	names := map[string]bool{}
+	for i := range cfg.Routes {
+		rc := &cfg.Routes[i]
+		if names[rc.Name] || rc.Name == "" {
+			errs = append(errs, fmt.Errorf("route %d: missing or duplicate name %q", i, rc.Name))
+		}
+		names[rc.Name] = true
+		rt, err := g.buildRoute(cfg, rc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("route %q: %w", rc.Name, err))
+			continue
+		}
+		st.routes = append(st.routes, rt)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	// Longest prefix first, host-specific before any-host.
+	sort.SliceStable(st.routes, func(i, j int) bool {
+		a, b := st.routes[i], st.routes[j]
+		if (a.host != "") != (b.host != "") {
+			return a.host != ""
+		}
+		return len(a.prefix) > len(b.prefix)
+	})
+	return st, nil
+}
+
+func audienceOr(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func metadataURL(cfg *config.Gateway) string {
+	if cfg.PublicURL == "" {
+		return ""
+	}
+	return resource.ResourceMetadataURL(audienceOr(cfg.Audience, cfg.PublicURL))
+}
+
+func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, error) {
+	rt := &route{cfg: rc, host: strings.ToLower(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream, ih: cfg.IdentityHeaders}
+	if rc.PathPrefix != "" && rc.PathPrefix != "/" {
+		if c, err := policy.CleanPath(rc.PathPrefix); err != nil || c != rc.PathPrefix {
+			return nil, fmt.Errorf("path_prefix %q is not a clean path", rc.PathPrefix)
+		}
+	}
+	if !rc.Unauthenticated {
+		rules := make([]policy.Rule, len(rc.Policy))
+		for i, r := range rc.Policy {
+			rules[i] = r.Rule()
+		}
+		p, err := policy.New(rules)
+		if err != nil {
+			return nil, err
+		}
+		rt.policy = p
+		rt.req = resource.Requirement{Scopes: rc.Scopes, Audience: cfg.RouteAudience(rc), AllowBearer: rc.AllowBearer}
+	} else if len(rc.Policy) > 0 || len(rc.Scopes) > 0 {
+		return nil, errors.New("an unauthenticated route cannot have a policy or scopes")
+	}
+	var target *url.URL
+	var handler http.Handler
+	if name, ok := strings.CutPrefix(rc.Upstream, "builtin:"); ok {
+		handler = g.opts.Upstreams[rc.Upstream]
+		if handler == nil && name == "demo" {
+			handler = DemoUpstream()
+		}
+		if handler == nil {
+			return nil, fmt.Errorf("unknown built-in upstream %q", rc.Upstream)
+		}
+		target = &url.URL{Scheme: "http", Host: "builtin." + name}
+	} else {
+		u, err := url.Parse(rc.Upstream)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("upstream %q is not an http(s) URL", rc.Upstream)
+		}
+		target = u
+	}
+	transport := g.opts.Transport
+	if handler != nil {
+		transport = handlerTransport{handler}
+	} else if transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = cfg.Timeouts.Upstream
+		t.MaxIdleConnsPerHost = 64
+		transport = t
+	}
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { g.rewrite(pr, rt, target) },
+		Transport: transport,
+		ModifyResponse: func(resp *http.Response) error {
+			g.secureResponse(resp.Header, resp.Request, cfg, !rc.Unauthenticated)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			rec := recordOf(r)
+			if rec != nil {
+				rec.outcome = "upstream_error"
+			}
+			g.log.Warn("upstream error", "route", rc.Name, "upstream", rt.upstream, "error", err)
+			status := http.StatusBadGateway
+			if errors.Is(err, context.DeadlineExceeded) {
+				status = http.StatusGatewayTimeout
+			}
+			http.Error(w, http.StatusText(status), status)
+		},
+	}
+	return rt, nil
+}
+
+// handlerTransport serves a built-in upstream in process.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	w := httptest.NewRecorder()
+	t.h.ServeHTTP(w, r)
+	resp := w.Result()
+	resp.Request = r
+	return resp, nil
+}
+
+// ctxKey carries the per-request record through the proxy.
+type ctxKey struct{}
+
+type record struct {
+	route   string
+	outcome string
+	reason  string
+	id      *resource.Identity
+	path    string // clean path
+}
+
+func recordOf(r *http.Request) *record {
+	rec, _ := r.Context().Value(ctxKey{}).(*record)
+	return rec
+}
+
+// rewrite builds the upstream request: clean path, forged identity
+// headers removed, the verified identity added, credentials dropped.
+func (g *Gateway) rewrite(pr *httputil.ProxyRequest, rt *route, target *url.URL) {
+	rec := recordOf(pr.In)
+	ih := rt.ih
+	out := pr.Out
+	for _, h := range []string{ih.Subject, ih.Client, ih.Scopes, ih.JKT} {
+		out.Header.Del(h)
+	}
+	if !rt.cfg.ForwardAuthorization {
+		out.Header.Del("Authorization")
+		out.Header.Del("DPoP")
+	}
+	p := rec.path
+	if rt.cfg.StripPrefix && rt.prefix != "" {
+		p = strings.TrimPrefix(p, rt.prefix)
+		if p == "" {
+			p = "/"
+		}
+	}
+	pr.SetURL(target)
+	// Forward the path the policy matched, re-encoded, joined to the
+	// upstream's base path.
+	u := &url.URL{Path: strings.TrimSuffix(target.Path, "/") + p}
+	out.URL.Path, out.URL.RawPath = u.Path, ""
+	out.URL.RawPath = u.EscapedPath()
+	if out.URL.RawPath == out.URL.Path {
+		out.URL.RawPath = ""
+	}
+	pr.SetXForwarded()
+	if id := rec.id; id != nil {
+		set := func(name, v string) {
+			if v != "" {
+				out.Header.Set(name, sanitize(v))
+			}
+		}
+		set(ih.Subject, id.Subject)
+		set(ih.Client, id.ClientID)
+		set(ih.Scopes, strings.Join(id.Scopes, " "))
+		set(ih.JKT, id.JKT)
+	}
+}
+
+// sanitize keeps a header value on one line.
+func sanitize(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, v)
+}
+
+// Handler returns the proxy handler for the public listener.
+func (g *Gateway) Handler() http.Handler { return http.HandlerFunc(g.serve) }
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	st := g.state.Load()
+	rec := &record{route: "none", outcome: "ok"}
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		g.metrics.observe(rec, sw.status, time.Since(start))
+		g.logRequest(r, rec, sw.status, time.Since(start))
+	}()
+	g.secureResponse(w.Header(), r, st.cfg, false)
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rec))
+	if r.ContentLength > int64(st.cfg.Limits.MaxBodyBytes) {
+		rec.outcome, rec.reason = "rejected", "body_too_large"
+		http.Error(sw, "request body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	r.Body = http.MaxBytesReader(sw, r.Body, int64(st.cfg.Limits.MaxBodyBytes))
+	clean, err := policy.CleanPath(r.URL.EscapedPath())
+	if err != nil {
+		rec.outcome, rec.reason = "rejected", "ambiguous_path"
+		http.Error(sw, "ambiguous request path", http.StatusBadRequest)
+		return
+	}
+	rec.path = clean
+	rt := st.match(hostOf(r), clean)
+	if rt == nil {
+		rec.outcome = "no_route"
+		http.NotFound(sw, r)
+		return
+	}
+	rec.route = rt.cfg.Name
+	if rt.cfg.Unauthenticated {
+		rec.outcome = "public"
+		rt.proxy.ServeHTTP(sw, r)
+		return
+	}
+	sw.Header().Set("Cache-Control", "no-store")
+	id, err := st.rs.Authenticate(r, rt.req)
+	if err != nil {
+		e := oauth.As(err)
+		rec.outcome, rec.reason = "rejected", e.Reason
+		g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
+		g.logRejection(r, rec, e, resource.Thumbprint(err))
+		st.rs.WriteError(sw, r, err, rt.req)
+		return
+	}
+	rec.id = id
+	d := rt.policy.Evaluate(policy.Request{
+		Principals: []policy.Principal{policy.Client(id.ClientID), policy.Subject(id.Subject)},
+		Method:     r.Method, Path: clean, Scopes: id.Scopes,
+	})
+	if !d.Allowed {
+		rec.outcome, rec.reason = "denied", "policy_"+d.Reason
+		var e *oauth.Error
+		if d.Reason == "insufficient_scope" {
+			e = &oauth.Error{Code: oauth.InsufficientScope, Status: http.StatusForbidden, Reason: rec.reason,
+				Description: "the access token lacks a scope this route requires", Scope: strings.Join(d.MissingScopes, " ")}
+		} else {
+			e = &oauth.Error{Code: oauth.AccessDenied, Status: http.StatusForbidden, Reason: rec.reason,
+				Description: "the route's policy does not allow this request"}
+		}
+		g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
+		g.log.Info("request denied by policy", "route", rec.route, "method", r.Method, "path", clean, "rule", d.Rule,
+			"reason", d.Reason, "client_id", id.ClientID, "sub", id.Subject, "jkt", id.JKT)
+		st.rs.WriteError(sw, r, e, rt.req)
+		return
+	}
+	rec.outcome = "allowed"
+	rt.proxy.ServeHTTP(sw, r)
+}
+
+func hostOf(r *http.Request) string {
+	h := r.Host
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+func (st *state) match(host, path string) *route {
+	for _, rt := range st.routes {
+		if rt.host != "" && rt.host != host {
+			continue
+		}
+		if rt.prefix == "" || path == rt.prefix || strings.HasPrefix(path, rt.prefix+"/") {
+			return rt
+		}
+	}
+	return nil
+}
+
+// secureResponse sets the security headers on a response (the gateway's
+// own, or the upstream's in ModifyResponse).
+func (g *Gateway) secureResponse(h http.Header, r *http.Request, cfg *config.Gateway, authenticated bool) {
+	sh := cfg.SecurityHeaders
+	h.Set("X-Content-Type-Options", "nosniff")
+	if sh.ReferrerPolicy != "off" && h.Get("Referrer-Policy") == "" {
+		h.Set("Referrer-Policy", sh.ReferrerPolicy)
+	}
+	if sh.HSTS != "off" && (cfg.TLS.Enabled() || strings.HasPrefix(cfg.PublicURL, "https://") || r != nil && r.TLS != nil) {
+		h.Set("Strict-Transport-Security", sh.HSTS)
+	}
+	if ct := h.Get("Content-Type"); sh.CSP != "off" && strings.HasPrefix(strings.ToLower(ct), "text/html") && h.Get("Content-Security-Policy") == "" {
+		h.Set("Content-Security-Policy", sh.CSP)
+	}
+	if authenticated {
+		h.Set("Cache-Control", "no-store")
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (g *Gateway) logRejection(r *http.Request, rec *record, e *oauth.Error, jkt string) {
+	g.log.Info("request rejected", "route", rec.route, "method", r.Method, "path", rec.path,
+		"status", e.Status, "error", e.Code, "reason", e.Reason, "jkt", jkt, "remote", r.RemoteAddr)
+}
+
+func (g *Gateway) logRequest(r *http.Request, rec *record, status int, d time.Duration) {
+	attrs := []any{"route", rec.route, "method", r.Method, "path", rec.path, "status", status, "outcome", rec.outcome, "duration", d}
+	if rec.id != nil {
+		attrs = append(attrs, "client_id", rec.id.ClientID, "sub", rec.id.Subject, "jkt", rec.id.JKT)
+	}
+	g.log.Debug("request", attrs...)
+}

@@ -1,0 +1,83 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Server returns an http.Server for the public listener with the
+// configured timeouts and header limit, and TLS 1.3 only when TLS is
+// configured (the caller loads the certificate into TLSConfig or passes
+// the files to ListenAndServeTLS).
+func (g *Gateway) Server() *http.Server {
+	cfg := g.state.Load().cfg
+	t := cfg.Timeouts
+	srv := &http.Server{
+		Addr:              cfg.Listen,
+		Handler:           g.Handler(),
+		ReadHeaderTimeout: t.ReadHeader,
+		ReadTimeout:       t.Read,
+		WriteTimeout:      t.Write,
+		IdleTimeout:       t.Idle,
+		MaxHeaderBytes:    int(cfg.Limits.MaxHeaderBytes),
+		ErrorLog:          nil,
+	}
+	if cfg.TLS.Enabled() {
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13}
+	}
+	return srv
+}
+
+// AdminServer returns an http.Server for the admin listener.
+func (g *Gateway) AdminServer() *http.Server {
+	cfg := g.state.Load().cfg
+	return &http.Server{Addr: cfg.AdminListen, Handler: g.AdminHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+}
+
+// Serve serves the gateway on ln (and the admin handler on admin, when not
+// nil) until ctx is done, then shuts down gracefully: readiness turns
+// false, the listeners close, and in-flight requests get up to
+// timeouts.shutdown to finish.
+func (g *Gateway) Serve(ctx context.Context, ln, admin net.Listener) error {
+	srv := g.Server()
+	cfg := g.state.Load().cfg
+	errc := make(chan error, 2)
+	go func() {
+		var err error
+		if cfg.TLS.Enabled() {
+			err = srv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		} else {
+			err = srv.Serve(ln)
+		}
+		errc <- err
+	}()
+	var adm *http.Server
+	if admin != nil {
+		adm = g.AdminServer()
+		go func() { errc <- adm.Serve(admin) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			g.ready.Store(false)
+			_ = srv.Close()
+			if adm != nil {
+				_ = adm.Close()
+			}
+			return err
+		}
+	}
+	g.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.Shutdown)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if adm != nil {
+		_ = adm.Shutdown(sctx)
+	}
+	return err
+}
