@@ -431,7 +431,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	rec := &record{route: "none", outcome: "ok"}
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
-		g.metrics.observe(rec, sw.status, time.Since(start))
+		g.metrics.observe(rec, time.Since(start))
 		g.logRequest(r, rec, sw.status, time.Since(start))
 	}()
 	g.secureResponse(w.Header(), r, st.cfg, false)

@@ -46,10 +46,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	return m
 }
 
-func (m *metrics) observe(rec *record, status int, d time.Duration) {
-	if rec.outcome == "rejected" && rec.reason != "" && status == 0 {
-		status = http.StatusBadRequest
-	}
+func (m *metrics) observe(rec *record, d time.Duration) {
 	m.requests.WithLabelValues(rec.route, rec.outcome).Inc()
 	m.latency.WithLabelValues(rec.route, rec.outcome).Observe(d.Seconds())
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -65,7 +66,7 @@ func stamps(files []string) string {
 	s := ""
 	for _, f := range files {
 		if fi, err := os.Stat(f); err == nil {
-			s += fi.ModTime().String() + "/" + string(rune(fi.Size()%1000)) + ";"
+			s += fmt.Sprintf("%d/%d;", fi.ModTime().UnixNano(), fi.Size())
 		} else {
 			s += "missing;"
 		}
