@@ -352,3 +352,16 @@ func validArgon2id(s string) bool {
 	hash, err2 := base64.RawStdEncoding.DecodeString(parts[5])
 	return err1 == nil && err2 == nil && len(salt) >= 8 && len(hash) >= 16
 }
+
+// ValidateClient checks one client by the rules Validate applies to the
+// file's clients, for clients made outside the file (`ward client create`).
+// generatedSecret says Ward will generate the secret of a client_secret_*
+// client, so none is required here.
+func ValidateClient(cl Client, generatedSecret bool) error {
+	if generatedSecret && cl.SecretHash == "" && cl.SecretEnv == "" {
+		cl.SecretHash = strings.Repeat("0", 64) // stands for the secret to come
+	}
+	v := &validator{c: &Config{Clients: []Client{cl}}}
+	v.client(0, map[string]bool{})
+	return errors.Join(v.errs...)
+}

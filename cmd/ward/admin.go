@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/store"
+)
+
+func init() {
+	register(command{name: "client", summary: "manage clients in the configured store: create, list, show, delete", run: runClient})
+	register(command{name: "user", summary: "manage users in the configured store: create, set-password, delete, list", run: runUser})
+	register(command{name: "keys", summary: "signing keys: list, rotate", run: runKeys})
+}
+
+// listFlag collects a repeatable flag; each value may hold several items
+// separated by spaces or commas.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, " ") }
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' })...)
+	return nil
+}
+
+// withStore loads the configuration, opens the store and calls f.
+func withStore(ctx context.Context, cf *configFlags, f func(*config.Config, store.Store) error) error {
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer st.Close()
+	return f(cfg, st)
+}
+
+func subcommand(args []string, stderr io.Writer, usage string) (string, []string, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(stderr, usage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return "", nil, flag.ErrHelp
+		}
+		return "", nil, errUsage
+	}
+	return args[0], args[1:], nil
+}
+
+const clientUsage = `Usage: ward client <create|list|show|delete> [flags]
+  create --id ID [--name N] [--auth-method client_secret_basic|client_secret_post|private_key_jwt|none]
+         [--redirect-uri URI]... [--grant-type T]... [--scope S]... [--audience A]...
+         [--sender-constraint dpop|dpop_or_mtls|mtls|bearer] [--require-par] [--access-token-ttl D] [--jwks-file F]
+  list
+  show ID
+  delete ID
+Every subcommand takes --config FILE or --dev [--data DIR] to find the store.`
+
+func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	sub, rest, err := subcommand(args, stderr, clientUsage)
+	if err != nil {
+		return err
+	}
+	var cf configFlags
+	fs := newFlagSet("client "+sub, "client "+sub+" [flags]", stderr)
+	cf.register(fs)
+	var cl config.Client
+	var redirects, grants, scopes, auds listFlag
+	if sub == "create" {
+		fs.StringVar(&cl.ID, "id", "", "client_id (required)")
+		fs.StringVar(&cl.Name, "name", "", "display name")
+		fs.StringVar(&cl.AuthMethod, "auth-method", "client_secret_basic", "token endpoint authentication method")
+		fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
+		fs.Var(&grants, "grant-type", "grant type (repeatable): authorization_code, refresh_token, client_credentials")
+		fs.Var(&scopes, "scope", "allowed scope (repeatable)")
+		fs.Var(&auds, "audience", "allowed audience / resource (repeatable; the first is the default)")
+		fs.StringVar(&cl.SenderConstraint, "sender-constraint", "dpop", "dpop, dpop_or_mtls, mtls, or bearer (explicit opt-out)")
+		fs.BoolVar(&cl.RequirePAR, "require-par", false, "require pushed authorization requests")
+		fs.DurationVar(&cl.AccessTokenTTL, "access-token-ttl", 0, "access-token lifetime (default: the server's)")
+		fs.StringVar(&cl.JWKSFile, "jwks-file", "", "public JWKS for private_key_jwt")
+	}
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	return withStore(ctx, &cf, func(cfg *config.Config, st store.Store) error {
+		switch sub {
+		case "create":
+			cl.RedirectURIs, cl.GrantTypes, cl.Scopes, cl.Audiences = redirects, grants, scopes, auds
+			if len(cl.GrantTypes) == 0 {
+				cl.GrantTypes = []string{"authorization_code", "refresh_token"}
+			}
+			if err := config.ValidateClient(cl, true); err != nil {
+				return err
+			}
+			sc := &store.Client{
+				ID: cl.ID, Name: cl.Name, AuthMethod: cl.AuthMethod, RedirectURIs: cl.RedirectURIs,
+				GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audiences: cl.Audiences,
+				SenderConstraint: cl.SenderConstraint, RequirePAR: cl.RequirePAR, AccessTokenTTL: cl.AccessTokenTTL,
+			}
+			if cl.JWKSFile != "" {
+				b, err := os.ReadFile(cl.JWKSFile)
+				if err != nil {
+					return err
+				}
+				sc.JWKS = b
+			}
+			secret, err := authz.CreateClient(ctx, st, sc, now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "created client %s\n", sc.ID)
+			if secret != "" {
+				fmt.Fprintf(stdout, "client_secret: %s\n(shown once: Ward keeps only its SHA-256 hash)\n", secret)
+			}
+			return nil
+		case "list":
+			cs, err := st.ListClients(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tCONSTRAINT\tGRANTS\tSTATIC")
+			for _, c := range cs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", c.ID, c.AuthMethod, c.SenderConstraint, strings.Join(c.GrantTypes, ","), c.Static)
+			}
+			return tw.Flush()
+		case "show", "delete":
+			if fs.NArg() != 1 {
+				fmt.Fprintln(stderr, clientUsage)
+				return errUsage
+			}
+			id := fs.Arg(0)
+			if sub == "delete" {
+				if err := st.DeleteClient(ctx, id); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "deleted client %s\n", id)
+				return nil
+			}
+			c, err := st.GetClient(ctx, id)
+			if err != nil {
+				return err
+			}
+			c.SecretHash = nil // nothing secret-derived is printed
+			out, _ := json.MarshalIndent(c, "", "  ")
+			fmt.Fprintln(stdout, string(out))
+			return nil
+		}
+		fmt.Fprintln(stderr, clientUsage)
+		return errUsage
+	})
+}
+
+const userUsage = `Usage: ward user <create|set-password|delete|list> [flags]
+  create --username NAME [--subject SUB] [--password-stdin]
+  set-password --username NAME [--password-stdin]
+  delete --username NAME
+  list
+Without --password-stdin a random password is generated and printed once.
+Every subcommand takes --config FILE or --dev [--data DIR] to find the store.`
+
+func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	sub, rest, err := subcommand(args, stderr, userUsage)
+	if err != nil {
+		return err
+	}
+	var cf configFlags
+	fs := newFlagSet("user "+sub, "user "+sub+" [flags]", stderr)
+	cf.register(fs)
+	username := fs.String("username", "", "login name")
+	subject := fs.String("subject", "", "stable subject identifier (default: generated)")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	readPassword := func() (string, bool, error) {
+		if !*fromStdin {
+			return randomString(18), true, nil
+		}
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", false, err
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if len(pw) < 8 {
+			return "", false, fmt.Errorf("the password must have at least 8 characters")
+		}
+		return pw, false, nil
+	}
+	return withStore(ctx, &cf, func(cfg *config.Config, st store.Store) error {
+		if sub != "list" && *username == "" {
+			fmt.Fprintln(stderr, userUsage)
+			return errUsage
+		}
+		switch sub {
+		case "create", "set-password":
+			pw, generated, err := readPassword()
+			if err != nil {
+				return err
+			}
+			hash, err := password.Hash(pw)
+			if err != nil {
+				return err
+			}
+			t := now()
+			if sub == "create" {
+				sub := *subject
+				if sub == "" {
+					sub = "user-" + randomString(12)
+				}
+				if err := st.CreateUser(ctx, &store.User{Subject: sub, Username: *username, PasswordHash: hash, CreatedAt: t, UpdatedAt: t}); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "created user %s (subject %s)\n", *username, sub)
+			} else {
+				u, err := st.GetUserByUsername(ctx, *username)
+				if err != nil {
+					return err
+				}
+				if err := st.SetPassword(ctx, u.Subject, hash, t); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "password of %s changed\n", *username)
+			}
+			if generated {
+				fmt.Fprintf(stdout, "password: %s\n(shown once)\n", pw)
+			}
+			return nil
+		case "delete":
+			u, err := st.GetUserByUsername(ctx, *username)
+			if err != nil {
+				return err
+			}
+			if err := st.DeleteUser(ctx, u.Subject); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "deleted user %s\n", *username)
+			return nil
+		case "list":
+			us, err := st.ListUsers(ctx)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "USERNAME\tSUBJECT\tSTATIC\tUPDATED")
+			for _, u := range us {
+				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", u.Username, u.Subject, u.Static, u.UpdatedAt.UTC().Format(time.RFC3339))
+			}
+			return tw.Flush()
+		}
+		fmt.Fprintln(stderr, userUsage)
+		return errUsage
+	})
+}
+
+const keysUsage = `Usage: ward keys <list|rotate> (--config FILE | --dev [--data DIR])
+  list    the signing keys and their states (next, current, previous, expired)
+  rotate  publish a new key now; it signs after keys.publish_ahead`
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	sub, rest, err := subcommand(args, stderr, keysUsage)
+	if err != nil {
+		return err
+	}
+	var cf configFlags
+	fs := newFlagSet("keys "+sub, "keys "+sub+" [flags]", stderr)
+	cf.register(fs)
+	if err := parseFlags(fs, rest); err != nil {
+		return err
+	}
+	return withStore(ctx, &cf, func(cfg *config.Config, st store.Store) error {
+		switch sub {
+		case "list":
+			infos, err := keys.List(ctx, st, now())
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KID\tALG\tSTATE\tSIGNS_FROM\tRETIRES\tUNPUBLISHED")
+			for _, k := range infos {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State, ts(k.ActivatesAt), ts(k.RetiresAt), ts(k.ExpiresAt))
+			}
+			return tw.Flush()
+		case "rotate":
+			km, err := openKeys(cfg, st)
+			if err != nil {
+				return err
+			}
+			k, err := km.Rotate(ctx, now())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "new key %s (%s) published; it signs from %s\n", k.ID, k.Algorithm, ts(k.ActivatesAt))
+			return nil
+		}
+		fmt.Fprintln(stderr, keysUsage)
+		return errUsage
+	})
+}
+
+func ts(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/store/sqlstore"
+)
+
+func ward(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out bytes.Buffer
+	code := run(context.Background(), args, &out, &out)
+	return out.String(), code
+}
+
+func TestClientUserKeysCommands(t *testing.T) {
+	data := t.TempDir()
+	dev := []string{"--dev", "--data", data}
+	out, code := ward(t, append([]string{"client", "create", "--id", "svc", "--grant-type", "client_credentials", "--scope", "read,write", "--audience", "https://api.example.com"}, dev...)...)
+	if code != 0 || !strings.Contains(out, "client_secret: ") {
+		t.Fatalf("create: %d %s", code, out)
+	}
+	secret := strings.Fields(strings.SplitN(out, "client_secret: ", 2)[1])[0]
+	if len(secret) < 43 {
+		t.Fatalf("secret %q shorter than 256 bits", secret)
+	}
+	out, code = ward(t, append([]string{"client", "show", "svc"}, dev...)...)
+	if code != 0 || strings.Contains(out, secret) || strings.Contains(out, "SecretHash\": \"") {
+		t.Fatalf("show leaks or fails: %d %s", code, out)
+	}
+	// OAuth 2.1 grants that were removed, and open redirects, are refused
+	// with the key named.
+	out, code = ward(t, append([]string{"client", "create", "--id", "bad", "--grant-type", "password", "--redirect-uri", "http://evil.example.com/cb"}, dev...)...)
+	if code != 1 || !strings.Contains(out, "grant_types") || !strings.Contains(out, "redirect_uris") {
+		t.Fatalf("bad client: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"client", "create", "--id", "svc"}, dev...)...); code != 1 {
+		t.Fatalf("duplicate: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"client", "delete", "svc"}, dev...)...); code != 0 {
+		t.Fatalf("delete: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"client", "show", "svc"}, dev...)...); code != 1 || !strings.Contains(out, "not found") {
+		t.Fatalf("show deleted: %d %s", code, out)
+	}
+
+	out, code = ward(t, append([]string{"user", "create", "--username", "alice"}, dev...)...)
+	if code != 0 || !strings.Contains(out, "password: ") {
+		t.Fatalf("user create: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"user", "set-password", "--username", "alice"}, dev...)...); code != 0 {
+		t.Fatalf("set-password: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"user", "delete", "--username", "alice"}, dev...)...); code != 0 {
+		t.Fatalf("user delete: %d %s", code, out)
+	}
+
+	if out, code = ward(t, append([]string{"keys", "list"}, dev...)...); code != 0 {
+		t.Fatalf("keys list: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"keys", "rotate"}, dev...)...); code != 0 || !strings.Contains(out, "new key") {
+		t.Fatalf("keys rotate: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"keys", "list"}, dev...)...); code != 0 || !strings.Contains(out, "next") {
+		t.Fatalf("keys list after rotate: %d %s", code, out)
+	}
+	if out, code = ward(t, "client", "list"); code != 1 || !strings.Contains(out, "--config") {
+		t.Fatalf("no config: %d %s", code, out)
+	}
+}
+
+func TestDevBootstrapIsStable(t *testing.T) {
+	data := t.TempDir()
+	cfg := config.Dev(data)
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(data, "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c1, err := devBootstrap(context.Background(), cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := devBootstrap(context.Background(), cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c1.Service.ClientSecret != c2.Service.ClientSecret || c1.User.Password != c2.User.Password {
+		t.Fatal("a restart changed the dev credentials")
+	}
+	fi, err := os.Stat(filepath.Join(data, devCredsFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file: %v %v", fi.Mode(), err)
+	}
+	var back devCredentials
+	b, _ := os.ReadFile(filepath.Join(data, devCredsFile))
+	if json.Unmarshal(b, &back) != nil || back.Service.ClientSecret != c1.Service.ClientSecret {
+		t.Fatal("credentials file unreadable")
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	if requireLoopback("127.0.0.1:9000") != nil || requireLoopback("[::1]:9") != nil {
+		t.Error("loopback refused")
+	}
+	if requireLoopback("0.0.0.0:9000") == nil || requireLoopback("example.com:80") == nil {
+		t.Error("non-loopback accepted in dev mode")
+	}
+	if _, err := decodeKey32("c2hvcnQ="); err == nil {
+		t.Error("short key accepted")
+	}
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/store"
+)
+
+// Dev-mode demo identities.
+const (
+	devServiceClient = "demo-service"
+	devPublicClient  = "demo-cli"
+	devUser          = "demo"
+	devSubject       = "user-demo"
+	devGatewayURL    = "http://127.0.0.1:9001"
+	devRedirectURI   = "http://127.0.0.1/callback"
+	devCredsFile     = "dev-credentials.json"
+)
+
+// devCredentials is <data>/dev-credentials.json: what a script needs to
+// talk to a dev server. Mode 0600.
+type devCredentials struct {
+	Issuer     string `json:"issuer"`
+	GatewayURL string `json:"gateway_url"`
+	Service    struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		Scope        string `json:"scope"`
+	} `json:"confidential_client"`
+	Public struct {
+		ClientID    string `json:"client_id"`
+		RedirectURI string `json:"redirect_uri"`
+		Scope       string `json:"scope"`
+	} `json:"public_client"`
+	User struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		Subject  string `json:"subject"`
+	} `json:"user"`
+}
+
+// devBootstrap declares the demo clients and user. Their secrets are made
+// on first start and kept in dev-credentials.json, which later starts read
+// back, so the printed credentials stay valid across restarts.
+func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*devCredentials, error) {
+	path := filepath.Join(cfg.DataDir, devCredsFile)
+	var c devCredentials
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, fmt.Errorf("%s: %w (delete it to start afresh)", path, err)
+		}
+	case errors.Is(err, fs.ErrNotExist):
+		c.Service.ClientSecret, _ = authz.NewClientSecret()
+		c.User.Password = randomString(18)
+	default:
+		return nil, err
+	}
+	c.Issuer, c.GatewayURL = cfg.Issuer, devGatewayURL
+	c.Service.ClientID, c.Service.Scope = devServiceClient, "demo:read demo:write"
+	c.Public.ClientID, c.Public.RedirectURI, c.Public.Scope = devPublicClient, devRedirectURI, "demo:read"
+	c.User.Username, c.User.Subject = devUser, devSubject
+
+	now := now()
+	clients := []*store.Client{{
+		ID: devServiceClient, Name: "Demo service (confidential)", AuthMethod: "client_secret_basic",
+		SecretHash: authz.HashClientSecret(c.Service.ClientSecret),
+		GrantTypes: []string{"client_credentials", "authorization_code", "refresh_token"},
+		// An https redirect would be required outside dev mode.
+		RedirectURIs: []string{"http://127.0.0.1:9999/callback"},
+		Scopes:       []string{"demo:read", "demo:write"}, Audiences: []string{devGatewayURL},
+		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
+	}, {
+		ID: devPublicClient, Name: "Demo CLI (public)", AuthMethod: "none",
+		GrantTypes:   []string{"authorization_code", "refresh_token"},
+		RedirectURIs: []string{devRedirectURI},
+		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
+		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
+	}}
+	for _, cl := range clients {
+		if err := st.UpsertClient(ctx, cl); err != nil {
+			return nil, err
+		}
+	}
+	hash, err := password.Hash(c.User.Password)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.UpsertUser(ctx, &store.User{Subject: devSubject, Username: devUser, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}); err != nil {
+		return nil, err
+	}
+	out, _ := json.MarshalIndent(c, "", "  ")
+	if err := writeFile0600(path, append(out, '\n')); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func printDevCredentials(w io.Writer, cfg *config.Config, c *devCredentials) {
+	fmt.Fprintf(w, "ward: demo confidential client  %s  secret %s  (client_credentials, DPoP required)\n", c.Service.ClientID, c.Service.ClientSecret)
+	fmt.Fprintf(w, "ward: demo public client        %s  redirect %s (any loopback port)\n", c.Public.ClientID, c.Public.RedirectURI)
+	fmt.Fprintf(w, "ward: demo user                 %s  password %s\n", c.User.Username, c.User.Password)
+	fmt.Fprintf(w, "ward: all of it is in %s (mode 0600)\n", filepath.Join(cfg.DataDir, devCredsFile))
+}
+
+// writeFile0600 writes a secret file atomically with mode 0600.
+func writeFile0600(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// ensureSecretFile returns the 32-byte key in path, creating it (0600) with
+// random bytes if absent.
+func ensureSecretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return decodeKey32(strings.TrimSpace(string(b)))
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	if err := writeFile0600(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n")); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// decodeKey32 reads a base64 (standard or URL, padded or not) 32-byte key.
+func decodeKey32(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if k, err := enc.DecodeString(s); err == nil {
+			if len(k) != 32 {
+				return nil, fmt.Errorf("key is %d bytes, want 32", len(k))
+			}
+			return k, nil
+		}
+	}
+	return nil, errors.New("key is not base64")
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

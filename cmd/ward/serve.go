@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/config"
+)
+
+func init() {
+	register(command{name: "serve", summary: "run the authorization server (and the gateway, when configured)", run: runServe})
+}
+
+// Listener limits: a slow or hostile client cannot hold a connection or
+// send an unbounded header.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 60 * time.Second
+	maxHeaderBytes    = 16 << 10
+	shutdownGrace     = 15 * time.Second
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cf configFlags
+	fs := newFlagSet("serve", "serve (--config FILE | --dev [--data DIR])", stderr)
+	cf.register(fs)
+	jsonLogs := fs.Bool("log-json", false, "write logs as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return err
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if *jsonLogs {
+		handler = slog.NewJSONHandler(stderr, nil)
+	}
+	logger := slog.New(handler)
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer st.Close()
+	km, err := openKeys(cfg, st)
+	if err != nil {
+		return err
+	}
+	if err := km.EnsureKey(ctx, now()); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if err := authz.SyncStatic(ctx, st, cfg, now()); err != nil {
+		return err
+	}
+	var creds *devCredentials
+	if cfg.Dev {
+		if creds, err = devBootstrap(ctx, cfg, st); err != nil {
+			return fmt.Errorf("dev mode: %w", err)
+		}
+	}
+	fk, err := flowKey(cfg)
+	if err != nil {
+		return err
+	}
+	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, FlowKey: fk})
+	if err != nil {
+		return err
+	}
+
+	servers := []*http.Server{newServer(cfg.Listen, as.Handler(), cfg.TLS, logger)}
+	if cfg.Dev {
+		if err := requireLoopback(cfg.Listen); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "ward: DEV MODE — listening on loopback only; not for production.\n")
+		printDevCredentials(stdout, cfg, creds)
+	}
+	fmt.Fprintf(stdout, "ward: authorization server %s (listening on %s)\n", cfg.Issuer, cfg.Listen)
+	fmt.Fprintf(stdout, "ward:   metadata %s/.well-known/oauth-authorization-server\n", cfg.Issuer)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		if err := as.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("background work stopped", "err", err)
+		}
+	}()
+	return serveAll(ctx, servers, cfg, logger)
+}
+
+// newServer builds an http.Server with Ward's limits; with a certificate it
+// serves TLS 1.3 only.
+func newServer(addr string, h http.Handler, t config.TLS, logger *slog.Logger) *http.Server {
+	s := &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if t.Enabled() {
+		s.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13}
+	}
+	return s
+}
+
+// serveAll runs the servers until ctx ends or one fails, then drains
+// in-flight requests for up to shutdownGrace.
+func serveAll(ctx context.Context, servers []*http.Server, cfg *config.Config, logger *slog.Logger) error {
+	errc := make(chan error, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if s.TLSConfig != nil {
+				t := cfg.TLS
+				if i > 0 {
+					t = cfg.Gateway.TLS
+				}
+				err = s.ServeTLS(ln, t.CertFile, t.KeyFile)
+			} else {
+				err = s.Serve(ln)
+			}
+			if !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", s.Addr, err)
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: draining in-flight requests")
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(sctx)
+	}
+	wg.Wait()
+	return err
+}
+
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("dev mode listens on loopback only; %q is not a loopback address", addr)
+	}
+	return nil
+}
+
+// flowKey returns the key that seals authorization-flow state. In dev mode
+// it is kept in the data folder so a restart does not break flows in
+// progress; otherwise WARD_FLOW_KEY (base64, 32 bytes) is used when set,
+// and a random key (one instance only) when not.
+func flowKey(cfg *config.Config) ([]byte, error) {
+	if v := os.Getenv("WARD_FLOW_KEY"); v != "" {
+		k, err := decodeKey32(v)
+		if err != nil {
+			return nil, fmt.Errorf("WARD_FLOW_KEY: %w", err)
+		}
+		return k, nil
+	}
+	if cfg.Dev {
+		return ensureSecretFile(filepath.Join(cfg.DataDir, "flow-key"))
+	}
+	return nil, nil
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/store"
+	"github.com/wardauth/ward/store/sqlstore"
+)
+
+// configFlags are the flags every command that touches the store shares.
+type configFlags struct {
+	path string
+	dev  bool
+	data string
+}
+
+func (c *configFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.path, "config", "", "configuration file (YAML, see docs/CONFIG.md)")
+	fs.BoolVar(&c.dev, "dev", false, "development mode: loopback only, http issuer, everything generated under --data")
+	fs.StringVar(&c.data, "data", "./ward-data", "data folder for --dev")
+}
+
+// load returns the validated configuration, with the environment applied.
+func (c *configFlags) load() (*config.Config, error) {
+	var cfg *config.Config
+	switch {
+	case c.path != "" && c.dev:
+		return nil, fmt.Errorf("give either --config or --dev, not both")
+	case c.path != "":
+		var err error
+		if cfg, err = config.Load(c.path); err != nil {
+			return nil, err
+		}
+	case c.dev:
+		cfg = config.Dev(c.data)
+		if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
+			return nil, err
+		}
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("give --config FILE, or --dev to run with generated development settings")
+	}
+	return cfg, nil
+}
+
+// newFlagSet makes a flag set that prints its usage to w and reports
+// errors as values, not exits.
+func newFlagSet(name, usage string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("ward "+name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	fs.Usage = func() {
+		fmt.Fprintf(w, "Usage: ward %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, mapping a bad flag to errUsage.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+// openStore opens the configured store. In dev mode the data folder is
+// created (0700).
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "", "sqlite":
+		if cfg.DataDir != "" {
+			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+				return nil, err
+			}
+		}
+		st, err := sqlstore.OpenSQLite(ctx, cfg.StoreDSN())
+		if err != nil {
+			return nil, err
+		}
+		// The database holds hashes and encrypted keys: owner only.
+		_ = os.Chmod(cfg.StoreDSN(), 0o600)
+		return st, nil
+	default:
+		return nil, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
+	}
+}
+
+// openKeys returns the signing-key manager, with the KEK from the
+// environment or the configured file (created in dev mode).
+func openKeys(cfg *config.Config, st store.SigningKeys) (*keys.Manager, error) {
+	var kek keys.KEK
+	var err error
+	if cfg.Dev && cfg.Keys.KEK == "" {
+		kek, err = keys.EnsureKEKFile(cfg.Keys.KEKFile)
+	} else {
+		kek, err = keys.LoadKEK(cfg.Keys.KEK, cfg.Keys.KEKFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key-encryption key: %w", err)
+	}
+	alg := keys.ES256
+	if cfg.Keys.Algorithm == "EdDSA" {
+		alg = keys.EdDSA
+	}
+	return keys.New(st, []keys.KEK{kek}, keys.Options{
+		Algorithm:      alg,
+		PublishAhead:   cfg.Keys.PublishAhead,
+		RotationPeriod: cfg.Keys.RotationPeriod,
+		// A retired key stays published until every token it signed has
+		// expired. Clients made with `ward client create` may set any
+		// lifetime up to the maximum, so the maximum bounds them all.
+		MaxTokenLifetime: config.MaxAccessTokenTTL,
+	})
+}
+
+func now() time.Time { return time.Now() }
