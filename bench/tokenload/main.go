@@ -1,0 +1,234 @@
+// Command tokenload measures Ward's token endpoint: client-credentials
+// tokens with a fresh DPoP proof each, over loopback.
+//
+// It builds and starts `ward serve --dev` in a temporary folder, makes one
+// unique proof per request before the clock starts (so the generator's
+// signing does not compete with the server for the CPU during the run),
+// then sends them from -workers goroutines for -duration. It reports
+// tokens/s, the server's CPU time per token (from /proc/PID/stat), latency
+// percentiles, and — measured in the same run — the cost of one bare P-256
+// verify plus one sign, the floor of what issuing a DPoP-bound token costs.
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wardauth/ward/dpop"
+)
+
+func main() {
+	duration := flag.Duration("duration", 10*time.Second, "how long to send requests")
+	workers := flag.Int("workers", 32, "concurrent requests")
+	maxRequests := flag.Int("max", 200_000, "upper bound on requests (proofs are made in advance)")
+	binary := flag.String("ward", "", "ward binary (default: go build ./cmd/ward)")
+	flag.Parse()
+
+	tmp, err := os.MkdirTemp("", "ward-tokenload-")
+	check(err)
+	defer os.RemoveAll(tmp)
+	bin := *binary
+	if bin == "" {
+		bin = filepath.Join(tmp, "ward")
+		out, err := exec.Command("go", "build", "-o", bin, "./cmd/ward").CombinedOutput()
+		if err != nil {
+			log.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+	srv := exec.Command(bin, "serve", "--dev", "--data", filepath.Join(tmp, "data"))
+	srv.Stdout, srv.Stderr = io.Discard, io.Discard
+	check(srv.Start())
+	defer srv.Process.Kill()
+
+	var creds struct {
+		Issuer  string `json:"issuer"`
+		Service struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+			Scope        string `json:"scope"`
+		} `json:"confidential_client"`
+	}
+	waitFor(func() bool {
+		b, err := os.ReadFile(filepath.Join(tmp, "data", "dev-credentials.json"))
+		if err != nil || json.Unmarshal(b, &creds) != nil {
+			return false
+		}
+		resp, err := http.Get(creds.Issuer + "/.well-known/oauth-authorization-server")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	tokenURL := creds.Issuer + "/token"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2, MaxConnsPerHost: *workers * 2}}
+	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"demo:read"}}.Encode()
+
+	// One key, as a real client has; a unique proof per request.
+	key, err := dpop.GenerateKey(dpop.ES256)
+	check(err)
+	signer, err := dpop.NewSigner(key)
+	check(err)
+	// Warm up, and learn a nonce if the server asks for one.
+	nonce := ""
+	for i := 0; i < 3; i++ {
+		p, _ := signer.Proof("POST", tokenURL, dpop.WithNonce(nonce))
+		code, n := post(client, tokenURL, body, creds.Service.ClientID, creds.Service.ClientSecret, p)
+		if n != "" {
+			nonce = n
+		}
+		if code == 200 {
+			break
+		}
+	}
+	n := min(*maxRequests, int(duration.Seconds()*40_000))
+	fmt.Fprintf(os.Stderr, "making %d proofs...\n", n)
+	proofs := make([]string, n)
+	for i := range proofs {
+		proofs[i], err = signer.Proof("POST", tokenURL, dpop.WithNonce(nonce))
+		check(err)
+	}
+
+	cpu0 := procCPU(srv.Process.Pid)
+	var next, ok, failed atomic.Int64
+	lat := make([][]time.Duration, *workers)
+	ctx, cancel := context.WithTimeout(context.Background(), *duration)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < *workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if int(i) >= len(proofs) {
+					return
+				}
+				t0 := time.Now()
+				code, _ := post(client, tokenURL, body, creds.Service.ClientID, creds.Service.ClientSecret, proofs[i])
+				lat[w] = append(lat[w], time.Since(t0))
+				if code == 200 {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu := procCPU(srv.Process.Pid) - cpu0
+
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[int(p*float64(len(all)-1))]
+	}
+	bare := bareVerifySign(2 * time.Second)
+	tokens := ok.Load()
+	perToken := time.Duration(0)
+	if tokens > 0 {
+		perToken = cpu / time.Duration(tokens)
+	}
+	fmt.Printf("requests: %d ok, %d failed in %v with %d workers\n", tokens, failed.Load(), elapsed.Round(time.Millisecond), *workers)
+	fmt.Printf("throughput: %.0f tokens/s\n", float64(tokens)/elapsed.Seconds())
+	fmt.Printf("latency: p50 %v  p99 %v\n", pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
+	fmt.Printf("server CPU per token: %v\n", perToken.Round(time.Microsecond))
+	fmt.Printf("bare P-256 verify + sign (same run): %v\n", bare.Round(time.Microsecond))
+	if bare > 0 {
+		fmt.Printf("ratio server CPU per token / (verify + sign): %.2f\n", float64(perToken)/float64(bare))
+	}
+	if failed.Load() > 0 {
+		os.Exit(1)
+	}
+}
+
+func post(c *http.Client, u, body, id, secret, proof string) (int, string) {
+	req, _ := http.NewRequest("POST", u, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	req.Header.Set("DPoP", proof)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, ""
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, resp.Header.Get("DPoP-Nonce")
+}
+
+// bareVerifySign measures one P-256 ECDSA verification plus one signature
+// (SHA-256 digests), single-threaded, averaged over d.
+func bareVerifySign(d time.Duration) time.Duration {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	digest := sha256.Sum256([]byte("header.payload"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, k, digest[:])
+	n := 0
+	start := time.Now()
+	for time.Since(start) < d {
+		if !ecdsa.VerifyASN1(&k.PublicKey, digest[:], sig) {
+			log.Fatal("verify")
+		}
+		if _, err := ecdsa.SignASN1(rand.Reader, k, digest[:]); err != nil {
+			log.Fatal(err)
+		}
+		n++
+	}
+	return time.Since(start) / time.Duration(n)
+}
+
+// procCPU returns the user+system CPU time a process has used.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which is in parentheses).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}
+
+func waitFor(f func() bool) {
+	for i := 0; i < 300; i++ {
+		if f() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log.Fatal("the server did not start")
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
