@@ -170,15 +170,23 @@ func WriteChallenge(w http.ResponseWriter, err error, c Challenge, usedScheme st
 	if c.Bearer {
 		h.Add("WWW-Authenticate", challenge("Bearer", e, c, errScheme == "Bearer"))
 	}
-	h.Set("Content-Type", "application/json")
+	if e.Code != "" {
+		h.Set("Content-Type", "application/json")
+	}
 	status := e.Status
 	if status == 0 {
 		status = DefaultStatus(e.Code)
 	}
-	if e.Code == InvalidDPoPProof || e.Code == UseDPoPNonce {
+	if e.Code == InvalidDPoPProof || e.Code == UseDPoPNonce || e.Code == "" {
+		// RFC 9449 §7.1; RFC 6750 §3.1: no credentials → 401.
 		status = http.StatusUnauthorized
 	}
 	w.WriteHeader(status)
+	if e.Code == "" {
+		// RFC 6750 §3.1: a request without credentials gets the challenge
+		// and no error.
+		return
+	}
 	body := map[string]string{"error": e.Code}
 	if e.Description != "" {
 		body["error_description"] = e.Description

@@ -47,6 +47,9 @@ func TestWriteChallenge(t *testing.T) {
 	if len(vals) != 2 || vals[0] != `DPoP algs="ES256 PS256", resource_metadata="https://r/.well-known/oauth-protected-resource"` || !strings.HasPrefix(vals[1], "Bearer ") {
 		t.Fatalf("challenges %q", vals)
 	}
+	if rec.Code != 401 || rec.Body.Len() != 0 {
+		t.Fatalf("no credentials: %d %q, want 401 and no error body", rec.Code, rec.Body)
+	}
 	rec = httptest.NewRecorder()
 	WriteChallenge(rec, &Error{Code: InsufficientScope, Scope: "payments:write", Description: "needs \"payments:write\"\n"}, Challenge{DPoPAlgs: []string{"ES256"}}, "DPoP")
 	if rec.Code != 403 || !strings.Contains(rec.Header().Get("WWW-Authenticate"), `scope="payments:write"`) || strings.Contains(rec.Header().Get("WWW-Authenticate"), "\n") {
