@@ -16,6 +16,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/gateway"
 )
 
 func init() {
@@ -81,25 +82,83 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	servers := []*http.Server{newServer(cfg.Listen, as.Handler(), cfg.TLS, logger)}
 	if cfg.Dev {
 		if err := requireLoopback(cfg.Listen); err != nil {
 			return err
 		}
+		cfg.Gateway = gateway.DevConfig(cfg.Issuer)
+	}
+	// Listen on every address before serving any, so a taken port fails
+	// the start instead of leaving half a system running.
+	asLn, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	var gw *gateway.Gateway
+	var gwLn, admLn net.Listener
+	if cfg.Gateway.Enabled {
+		if gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger}); err != nil {
+			asLn.Close()
+			return fmt.Errorf("gateway: %w", err)
+		}
+		if gwLn, err = net.Listen("tcp", cfg.Gateway.Listen); err == nil {
+			admLn, err = net.Listen("tcp", cfg.Gateway.AdminListen)
+		}
+		if err != nil {
+			asLn.Close()
+			if gwLn != nil {
+				gwLn.Close()
+			}
+			return fmt.Errorf("gateway: %w", err)
+		}
+	}
+
+	if cfg.Dev {
 		fmt.Fprintf(stdout, "ward: DEV MODE — listening on loopback only; not for production.\n")
 		printDevCredentials(stdout, cfg, creds)
 	}
 	fmt.Fprintf(stdout, "ward: authorization server %s (listening on %s)\n", cfg.Issuer, cfg.Listen)
 	fmt.Fprintf(stdout, "ward:   metadata %s/.well-known/oauth-authorization-server\n", cfg.Issuer)
+	if gw != nil {
+		fmt.Fprintf(stdout, "ward: gateway %s (listening on %s), admin (metrics, health) on http://%s\n", cfg.Gateway.PublicURL, cfg.Gateway.Listen, cfg.Gateway.AdminListen)
+		if cfg.Dev {
+			fmt.Fprintf(stdout, "ward:   demo API %s/demo/whoami (DPoP-bound token required), %s/demo/public (open)\n", cfg.Gateway.PublicURL, cfg.Gateway.PublicURL)
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() {
-		if err := as.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			logger.Error("background work stopped", "err", err)
+	errc := make(chan error, 3)
+	var wg sync.WaitGroup
+	start := func(name string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	start("background work", func() error { return as.Run(ctx) })
+	start("authorization server", func() error {
+		return serveHTTP(ctx, newServer(cfg.Listen, as.Handler(), cfg.TLS, logger), asLn, cfg.TLS)
+	})
+	if gw != nil {
+		start("gateway", func() error { return gw.Serve(ctx, gwLn, admLn) })
+		if cfg.File() != "" {
+			go gw.WatchReload(ctx, gateway.FileLoader(cfg.File()), 2*time.Second, cfg.File())
 		}
-	}()
-	return serveAll(ctx, servers, cfg, logger)
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down: draining in-flight requests")
+	case runErr = <-errc:
+		logger.Error("stopping", "err", runErr)
+	}
+	cancel()
+	wg.Wait()
+	return runErr
 }
 
 // newServer builds an http.Server with Ward's limits; with a certificate it
@@ -121,47 +180,25 @@ func newServer(addr string, h http.Handler, t config.TLS, logger *slog.Logger) *
 	return s
 }
 
-// serveAll runs the servers until ctx ends or one fails, then drains
-// in-flight requests for up to shutdownGrace.
-func serveAll(ctx context.Context, servers []*http.Server, cfg *config.Config, logger *slog.Logger) error {
-	errc := make(chan error, len(servers))
-	var wg sync.WaitGroup
-	for i, s := range servers {
-		ln, err := net.Listen("tcp", s.Addr)
-		if err != nil {
-			return err
+// serveHTTP serves s on ln until ctx ends, then drains in-flight requests
+// for up to shutdownGrace.
+func serveHTTP(ctx context.Context, s *http.Server, ln net.Listener, t config.TLS) error {
+	errc := make(chan error, 1)
+	go func() {
+		if t.Enabled() {
+			errc <- s.ServeTLS(ln, t.CertFile, t.KeyFile)
+		} else {
+			errc <- s.Serve(ln)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var err error
-			if s.TLSConfig != nil {
-				t := cfg.TLS
-				if i > 0 {
-					t = cfg.Gateway.TLS
-				}
-				err = s.ServeTLS(ln, t.CertFile, t.KeyFile)
-			} else {
-				err = s.Serve(ln)
-			}
-			if !errors.Is(err, http.ErrServerClosed) {
-				errc <- fmt.Errorf("%s: %w", s.Addr, err)
-			}
-		}()
-	}
-	var err error
+	}()
 	select {
+	case err := <-errc:
+		return err
 	case <-ctx.Done():
-		logger.Info("shutting down: draining in-flight requests")
-	case err = <-errc:
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	for _, s := range servers {
-		_ = s.Shutdown(sctx)
-	}
-	wg.Wait()
-	return err
+	return s.Shutdown(sctx)
 }
 
 func requireLoopback(addr string) error {
