@@ -62,9 +62,3 @@ func (c *tokenCache) put(h [32]byte, id *verified, until time.Time, now time.Tim
 	}
 	c.m[h] = cacheEntry{id: id, until: until}
 }
-
-func (c *tokenCache) len() int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return len(c.m)
-}
