@@ -257,7 +257,7 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 		return nil, invalidClient("%s", err)
 	}
 	// RFC 7523 §3 item 7: the jti is remembered until the assertion expires.
-	if err := s.st.UseOnce(ctx, "client_assertion:"+id+":"+claims.ID, claims.Expiry.Time()); err != nil {
+	if err := s.st.UseOnce(ctx, "client_assertion:"+id+":"+claims.ID, claims.Expiry.Time(), now); err != nil {
 		if errors.Is(err, store.ErrAlreadyUsed) {
 			return nil, invalidClient("client_assertion was used before (jti replay)")
 		}

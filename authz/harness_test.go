@@ -437,9 +437,9 @@ func (c *countingStore) RotateRefreshToken(ctx context.Context, h []byte, n *sto
 	c.writes.Add(1)
 	return c.storeT.RotateRefreshToken(ctx, h, n, now)
 }
-func (c *countingStore) UseOnce(ctx context.Context, k string, exp time.Time) error {
+func (c *countingStore) UseOnce(ctx context.Context, k string, exp, now time.Time) error {
 	c.writes.Add(1)
-	return c.storeT.UseOnce(ctx, k, exp)
+	return c.storeT.UseOnce(ctx, k, exp, now)
 }
 func (c *countingStore) RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error {
 	c.writes.Add(1)

@@ -244,8 +244,9 @@ type AccessTokens interface {
 // OneTime records single-use values such as private_key_jwt assertion jtis
 // (RFC 7523 §3) until they expire.
 type OneTime interface {
-	// UseOnce records key until exp; ErrAlreadyUsed if it is live already.
-	UseOnce(ctx context.Context, key string, exp time.Time) error
+	// UseOnce records key until exp; ErrAlreadyUsed if it is live at now
+	// already. A record whose exp has passed at now is replaced.
+	UseOnce(ctx context.Context, key string, exp, now time.Time) error
 }
 
 // PARs stores pushed authorization requests.

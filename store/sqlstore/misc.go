@@ -39,14 +39,14 @@ func (s *Store) AccessTokenRevoked(ctx context.Context, jti string) (bool, error
 }
 
 // UseOnce implements [store.OneTime]. It is one statement: the insert
-// succeeds, or replaces a row whose expiry has passed (by the store's
-// clock, since UseOnce takes no time), or affects nothing, which is
-// ErrAlreadyUsed. A key recorded with an exp already past counts as expired:
-// callers reject expired assertions before calling UseOnce.
-func (s *Store) UseOnce(ctx context.Context, key string, exp time.Time) error {
+// succeeds, or replaces a row whose expiry has passed at now, or affects
+// nothing, which is ErrAlreadyUsed. A key recorded with an exp already past
+// counts as expired: callers reject expired assertions before calling
+// UseOnce.
+func (s *Store) UseOnce(ctx context.Context, key string, exp, now time.Time) error {
 	res, err := s.w.ExecContext(ctx, s.q(`INSERT INTO one_time (key, expires_at) VALUES (?, ?)
 		ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
-		WHERE one_time.expires_at <= ?`), key, exp.UnixNano(), s.now().UnixNano())
+		WHERE one_time.expires_at <= ?`), key, exp.UnixNano(), now.UnixNano())
 	if err != nil {
 		return fmt.Errorf("sqlstore: use once %q: %w", key, err)
 	}

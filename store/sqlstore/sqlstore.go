@@ -27,10 +27,7 @@ type Store struct {
 	w *sql.DB
 	// r runs plain reads; in WAL mode they proceed while a write is in
 	// progress. It is w itself for an in-memory database.
-	r *sql.DB
-	// now is the clock for the methods of store.Store that take no time
-	// argument (UseOnce).
-	now       func() time.Time
+	r         *sql.DB
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -52,7 +49,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	// Never close the idle connection: for :memory: it is the database.
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{d: sqliteDialect, w: w, r: w, now: time.Now}
+	s := &Store{d: sqliteDialect, w: w, r: w}
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)

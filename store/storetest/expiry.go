@@ -34,12 +34,9 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	mustOK(t, err)
 	mustOK(t, s.PutPAR(ctx, &store.PARRequest{ID: "par-old", ClientID: "c1", CreatedAt: t0, ExpiresAt: old}))
 	mustOK(t, s.PutPAR(ctx, &store.PARRequest{ID: "par-live", ClientID: "c1", CreatedAt: t0, ExpiresAt: live}))
-	mustOK(t, s.UseOnce(ctx, "ot-old", old))
-	otLive := time.Now().Add(time.Hour) // UseOnce's replacement check uses the wall clock
-	if otLive.Before(live) {
-		otLive = live
-	}
-	mustOK(t, s.UseOnce(ctx, "ot-live", otLive))
+	mustOK(t, s.UseOnce(ctx, "ot-old", old, t0))
+	otLive := live
+	mustOK(t, s.UseOnce(ctx, "ot-live", otLive, t0))
 	mustOK(t, s.RevokeAccessToken(ctx, "jti-old", old))
 	mustOK(t, s.RevokeAccessToken(ctx, "jti-live", live))
 	mustOK(t, s.PutSession(ctx, &store.Session{Hash: hash("sess-old"), Subject: "alice", CreatedAt: t0, ExpiresAt: old}))
@@ -113,7 +110,7 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	mustOK(t, err)
 	_, err = s.ConsumePAR(ctx, "par-live", t0)
 	mustOK(t, err)
-	wantErr(t, "live one-time value", s.UseOnce(ctx, "ot-live", otLive), store.ErrAlreadyUsed)
+	wantErr(t, "live one-time value", s.UseOnce(ctx, "ot-live", otLive, t0), store.ErrAlreadyUsed)
 	if r, _ := s.AccessTokenRevoked(ctx, "jti-live"); !r {
 		t.Fatal("live access token revocation removed")
 	}
@@ -235,7 +232,7 @@ func testRaces(t *testing.T, open func(*testing.T) store.Store) {
 	t.Run("UseOnce", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
 		exp := time.Now().Add(time.Hour)
-		errs := race(func(int) error { return s.UseOnce(ctx, "jti", exp) })
+		errs := race(func(int) error { return s.UseOnce(ctx, "jti", exp, t0) })
 		tally(t, "use once", errs, store.ErrAlreadyUsed)
 	})
 }

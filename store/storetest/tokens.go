@@ -251,19 +251,21 @@ func testAccessTokens(t *testing.T, s store.Store) {
 	}
 }
 
-// UseOnce takes no clock, so an expired record is made with an exp in the
-// past of the wall clock.
+// testOneTime checks single use by the caller's clock, whatever the wall
+// clock says (t0 is years away from it).
 func testOneTime(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	future := time.Now().Add(time.Hour)
-	mustOK(t, s.UseOnce(ctx, "jti1", future))
-	wantErr(t, "second use", s.UseOnce(ctx, "jti1", future), store.ErrAlreadyUsed)
-	mustOK(t, s.UseOnce(ctx, "jti2", future))
+	future := t0.Add(time.Hour)
+	mustOK(t, s.UseOnce(ctx, "jti1", future, t0))
+	wantErr(t, "second use", s.UseOnce(ctx, "jti1", future, t0), store.ErrAlreadyUsed)
+	wantErr(t, "second use a minute later", s.UseOnce(ctx, "jti1", future, t0.Add(time.Minute)), store.ErrAlreadyUsed)
+	mustOK(t, s.UseOnce(ctx, "jti2", future, t0))
 
-	past := time.Now().Add(-time.Hour)
-	mustOK(t, s.UseOnce(ctx, "old", past))
-	mustOK(t, s.UseOnce(ctx, "old", future)) // the expired record is replaced
-	wantErr(t, "use after replacement", s.UseOnce(ctx, "old", future), store.ErrAlreadyUsed)
+	mustOK(t, s.UseOnce(ctx, "old", t0.Add(time.Minute), t0))
+	// Still live one second before its expiry; replaced once it passed.
+	wantErr(t, "before expiry", s.UseOnce(ctx, "old", future, t0.Add(59*time.Second)), store.ErrAlreadyUsed)
+	mustOK(t, s.UseOnce(ctx, "old", future, t0.Add(2*time.Minute)))
+	wantErr(t, "use after replacement", s.UseOnce(ctx, "old", future, t0.Add(2*time.Minute)), store.ErrAlreadyUsed)
 }
 
 func testPARs(t *testing.T, s store.Store) {
