@@ -148,7 +148,10 @@ func (v *Verifier) Nonce() string {
 // the token the request presents ("" for a token request) and jkt the
 // token's cnf.jkt ("" when not bound). The URL compared with htu is the
 // externally visible one (see RequestURL, WithBaseURL and
-// WithTrustedProxies).
+// WithTrustedProxies). Without WithBaseURL the host comes from the request's
+// Host header, which the client chooses: a server reachable under several
+// names, or sharing keys with another, should fix its URL with WithBaseURL so
+// that a proof made for another server is never accepted here.
 func (v *Verifier) VerifyHTTP(ctx context.Context, r *http.Request, accessToken, jkt string) (*Proof, error) {
 	return v.Verify(ctx, Request{
 		Proofs:      r.Header.Values("DPoP"),
