@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -74,7 +75,16 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		// RFC 9449 §8: a fresh nonce for the client's next request.
 		h.Set("DPoP-Nonce", s.dpop.Nonce())
 	}
-	_ = json.NewEncoder(w).Encode(resp)
+	// One buffer and an explicit Content-Length: the response is small and
+	// complete, so it goes out in one write.
+	b, err := json.Marshal(resp)
+	if err != nil {
+		s.writeError(w, r, oauth.Wrap(err, "cannot encode the token response"))
+		return
+	}
+	b = append(b, '\n')
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	_, _ = w.Write(b)
 }
 
 // checkGrantAllowed refuses a grant the client is not registered for.

@@ -41,6 +41,7 @@ func main() {
 	workers := flag.Int("workers", 32, "concurrent requests")
 	maxRequests := flag.Int("max", 200_000, "upper bound on requests (proofs are made in advance)")
 	binary := flag.String("ward", "", "ward binary (default: go build ./cmd/ward)")
+	cpuprofile := flag.String("cpuprofile", "", "write the server's CPU profile (whole run) to this file")
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "ward-tokenload-")
@@ -56,6 +57,11 @@ func main() {
 	}
 	srv := exec.Command(bin, "serve", "--dev", "--data", filepath.Join(tmp, "data"))
 	srv.Stdout, srv.Stderr = io.Discard, io.Discard
+	if *cpuprofile != "" {
+		abs, err := filepath.Abs(*cpuprofile)
+		check(err)
+		srv.Env = append(os.Environ(), "WARD_CPUPROFILE="+abs)
+	}
 	check(srv.Start())
 	defer srv.Process.Kill()
 
@@ -163,6 +169,12 @@ func main() {
 	fmt.Printf("bare P-256 verify + sign (same run): %v\n", bare.Round(time.Microsecond))
 	if bare > 0 {
 		fmt.Printf("ratio server CPU per token / (verify + sign): %.2f\n", float64(perToken)/float64(bare))
+	}
+	if *cpuprofile != "" {
+		// A clean shutdown, so the server writes its profile.
+		srv.Process.Signal(os.Interrupt)
+		srv.Wait()
+		fmt.Printf("server CPU profile: %s\n", *cpuprofile)
 	}
 	if failed.Load() > 0 {
 		os.Exit(1)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -51,6 +52,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		handler = slog.NewJSONHandler(stderr, nil)
 	}
 	logger := slog.New(handler)
+
+	// WARD_CPUPROFILE=<file> writes a pprof CPU profile of the whole
+	// process from here until shutdown (SIGINT/SIGTERM), for the load
+	// tests in bench/ (`-cpuprofile`). Off unless set; not a config key
+	// because it is a measuring aid, not a way to run the server.
+	if path := os.Getenv("WARD_CPUPROFILE"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return fmt.Errorf("WARD_CPUPROFILE: %w", err)
+		}
+		defer stop()
+	}
 
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -228,4 +241,21 @@ func flowKey(cfg *config.Config) ([]byte, error) {
 		return ensureSecretFile(filepath.Join(cfg.DataDir, "flow-key"))
 	}
 	return nil, nil
+}
+
+// startCPUProfile starts a CPU profile written to path; the returned
+// function stops it and closes the file.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -1,0 +1,532 @@
+// Command gatewayload measures Ward's gateway (issue 4): requests with the
+// same DPoP-bound access token and a fresh proof each, over loopback,
+// through the gateway to a trivial upstream, next to the same load sent to
+// the bare upstream and a bare ECDSA P-256 verify loop, all in one run.
+//
+// It builds and starts `ward serve --dev` (the authorization server) in a
+// temporary folder, gets one access token for the dev confidential client
+// (client_credentials with DPoP), and starts two child processes of its
+// own binary, so that each one's CPU can be read from /proc:
+//
+//   - upstream: a trivial HTTP server answering 200 "ok";
+//   - gateway: package gateway, built as `ward serve` builds it (JWKS found
+//     by RFC 8414 discovery from the dev issuer, in-memory replay store,
+//     its own http.Server with the configured limits), one route /api/ to
+//     the upstream with an allow-any-client policy.
+//
+// Phases, each -duration long: (1) peak, closed loop with -workers: the
+// bare upstream, then the gateway; (2) half of the gateway's peak rate,
+// open loop (latency counted from the scheduled send time): the gateway,
+// then the bare upstream at the same rate. Proofs are made before each
+// gateway phase, so the generator's signing does not compete with the
+// measured processes.
+//
+// Reported: requests/s, p50/p99, the gateway process's CPU per request and
+// its ratio to one bare verify (target ≤ 2), and the p99 the gateway adds
+// at half of peak load (target < 1 ms).
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/gateway"
+)
+
+func main() {
+	role := flag.String("role", "", "internal: run as the upstream or gateway child")
+	issuer := flag.String("issuer", "", "internal (gateway): the issuer")
+	audience := flag.String("audience", "", "internal (gateway): the token audience")
+	upstream := flag.String("upstream", "", "internal (gateway): the upstream URL")
+	duration := flag.Duration("duration", 10*time.Second, "length of each phase")
+	workers := flag.Int("workers", 32, "concurrent requests in the peak phases")
+	maxRequests := flag.Int("max", 150_000, "upper bound on requests per gateway phase (proofs are made in advance)")
+	binary := flag.String("ward", "", "ward binary (default: go build ./cmd/ward)")
+	cpuprofile := flag.String("cpuprofile", "", "write the gateway process's CPU profile (whole run) to this file")
+	flag.Parse()
+
+	switch *role {
+	case "upstream":
+		runUpstream()
+		return
+	case "gateway":
+		runGateway(*issuer, *audience, *upstream, *cpuprofile)
+		return
+	}
+
+	tmp, err := os.MkdirTemp("", "ward-gatewayload-")
+	check(err)
+	defer os.RemoveAll(tmp)
+	bin := *binary
+	if bin == "" {
+		bin = filepath.Join(tmp, "ward")
+		out, err := exec.Command("go", "build", "-o", bin, "./cmd/ward").CombinedOutput()
+		if err != nil {
+			log.Fatalf("go build: %v\n%s", err, out)
+		}
+	}
+	as := exec.Command(bin, "serve", "--dev", "--data", filepath.Join(tmp, "data"))
+	as.Stdout, as.Stderr = io.Discard, io.Discard
+	check(as.Start())
+	defer as.Process.Kill()
+
+	var creds struct {
+		Issuer     string `json:"issuer"`
+		GatewayURL string `json:"gateway_url"`
+		Service    struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		} `json:"confidential_client"`
+	}
+	waitFor(func() bool {
+		b, err := os.ReadFile(filepath.Join(tmp, "data", "dev-credentials.json"))
+		if err != nil || json.Unmarshal(b, &creds) != nil {
+			return false
+		}
+		resp, err := http.Get(creds.Issuer + "/.well-known/oauth-authorization-server")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+
+	// One client key, one access token bound to it.
+	key, err := dpop.GenerateKey(dpop.ES256)
+	check(err)
+	signer, err := dpop.NewSigner(key)
+	check(err)
+	token := getToken(creds.Issuer+"/token", creds.Service.ClientID, creds.Service.ClientSecret, signer)
+
+	self, err := os.Executable()
+	check(err)
+	up, upAddr := startChild(self, "-role", "upstream")
+	defer stopChild(up)
+	gwArgs := []string{"-role", "gateway", "-issuer", creds.Issuer, "-audience", creds.GatewayURL, "-upstream", "http://" + upAddr}
+	if *cpuprofile != "" {
+		abs, err := filepath.Abs(*cpuprofile)
+		check(err)
+		gwArgs = append(gwArgs, "-cpuprofile", abs)
+	}
+	gw, gwAddr := startChild(self, gwArgs...)
+	defer stopChild(gw)
+
+	const path = "/api/hello"
+	gwURL, upURL := "http://"+gwAddr+path, "http://"+upAddr+path
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+	// Warm up: discovery and JWKS fetch, the verified-token cache.
+	warm, err := signer.Proof("GET", gwURL, dpop.WithAccessToken(token))
+	check(err)
+	if code := get(client, gwURL, token, warm); code != 200 {
+		log.Fatalf("warm-up through the gateway: status %d", code)
+	}
+	if code := get(client, upURL, token, warm); code != 200 {
+		log.Fatalf("warm-up of the upstream: status %d", code)
+	}
+	makeProofs := func(n int) []string {
+		fmt.Fprintf(os.Stderr, "making %d proofs...\n", n)
+		return parallelProofs(signer, gwURL, token, n)
+	}
+	procs := map[string]int{"gateway": gw.Process.Pid, "upstream": up.Process.Pid}
+
+	// Phase 1: peak.
+	n := min(*maxRequests, int(duration.Seconds()*20_000))
+	bareProofs := makeProofs(1)
+	barePeak := closedLoop(client, upURL, token, bareProofs, true, *workers, *duration, procs)
+	gwPeak := closedLoop(client, gwURL, token, makeProofs(n), false, *workers, *duration, procs)
+
+	// Phase 2: half of the gateway's peak rate.
+	rate := gwPeak.rate() / 2
+	m := min(*maxRequests, int(rate*duration.Seconds()*1.05)+100)
+	gwHalf := openLoop(client, gwURL, token, makeProofs(m), false, rate, *duration, procs)
+	bareHalf := openLoop(client, upURL, token, bareProofs, true, rate, *duration, procs)
+
+	verify := bareVerify(2 * time.Second)
+
+	fmt.Printf("machine: %d CPUs, load average %s\n", runtime.NumCPU(), loadavg())
+	fmt.Printf("bare P-256 verify (same run): %v\n", verify.Round(time.Microsecond))
+	fmt.Println()
+	fmt.Printf("%-22s %9s %9s %9s %8s %12s %12s\n", "phase", "req/s", "p50", "p99", "errors", "gateway CPU", "upstream CPU")
+	for _, r := range []*result{barePeak, gwPeak, gwHalf, bareHalf} {
+		fmt.Printf("%-22s %9.0f %9v %9v %8d %12v %12v\n", r.name, r.rate(), r.pct(0.50), r.pct(0.99), r.failed,
+			r.cpuPerReq("gateway"), r.cpuPerReq("upstream"))
+	}
+	fmt.Println()
+	added := gwPeak.cpuPerReq("gateway")
+	fmt.Printf("gateway CPU per request (peak): %v = %.2f × one bare verify (target ≤ 2)\n", added, float64(added)/float64(verify))
+	addedHalf := gwHalf.cpuPerReq("gateway")
+	fmt.Printf("gateway CPU per request (half load): %v = %.2f × one bare verify\n", addedHalf, float64(addedHalf)/float64(verify))
+	fmt.Printf("gateway peak throughput: %.2f × the bare upstream's\n", gwPeak.rate()/barePeak.rate())
+	fmt.Printf("added latency at half of peak (%.0f req/s): p50 %v, p99 %v (target p99 < 1ms)\n", rate,
+		gwHalf.pct(0.50)-bareHalf.pct(0.50), gwHalf.pct(0.99)-bareHalf.pct(0.99))
+	if *cpuprofile != "" {
+		stopChild(gw)
+		fmt.Printf("gateway CPU profile: %s\n", *cpuprofile)
+	}
+	for _, r := range []*result{barePeak, gwPeak, gwHalf, bareHalf} {
+		if r.failed > 0 {
+			os.Exit(1)
+		}
+	}
+}
+
+// result is one phase's measurements.
+type result struct {
+	name    string
+	ok      int64
+	failed  int64
+	elapsed time.Duration
+	lat     []time.Duration // sorted
+	cpu     map[string]time.Duration
+}
+
+func (r *result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
+
+func (r *result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	return r.lat[int(p*float64(len(r.lat)-1))].Round(time.Microsecond)
+}
+
+func (r *result) cpuPerReq(proc string) time.Duration {
+	if r.ok == 0 {
+		return 0
+	}
+	return (r.cpu[proc] / time.Duration(r.ok)).Round(time.Microsecond)
+}
+
+// measure runs send and fills in the CPU the processes used meanwhile.
+func measure(name string, procs map[string]int, run func() (ok, failed int64, lat []time.Duration)) *result {
+	cpu0 := map[string]time.Duration{}
+	for n, pid := range procs {
+		cpu0[n] = procCPU(pid)
+	}
+	start := time.Now()
+	ok, failed, lat := run()
+	r := &result{name: name, ok: ok, failed: failed, elapsed: time.Since(start), lat: lat, cpu: map[string]time.Duration{}}
+	for n, pid := range procs {
+		r.cpu[n] = procCPU(pid) - cpu0[n]
+	}
+	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
+	return r
+}
+
+// closedLoop sends from workers goroutines, each as fast as answers come,
+// for d or until the proofs run out (reuse: the bare upstream does not
+// check them).
+func closedLoop(c *http.Client, u, token string, proofs []string, reuse bool, workers int, d time.Duration, procs map[string]int) *result {
+	name := "gateway, peak"
+	if reuse {
+		name = "bare upstream, peak"
+	}
+	return measure(name, procs, func() (int64, int64, []time.Duration) {
+		var next, ok, failed atomic.Int64
+		lats := make([][]time.Duration, workers)
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for ctx.Err() == nil {
+					i := int(next.Add(1) - 1)
+					if reuse {
+						i %= len(proofs)
+					} else if i >= len(proofs) {
+						return
+					}
+					t0 := time.Now()
+					code := get(c, u, token, proofs[i])
+					lats[w] = append(lats[w], time.Since(t0))
+					if code == 200 {
+						ok.Add(1)
+					} else {
+						failed.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		return ok.Load(), failed.Load(), flatten(lats)
+	})
+}
+
+// openLoop sends at a fixed rate for d, whatever the answers' pace;
+// latency runs from the scheduled send time, so queueing counts.
+func openLoop(c *http.Client, u, token string, proofs []string, reuse bool, rate float64, d time.Duration, procs map[string]int) *result {
+	name := fmt.Sprintf("gateway, %.0f/s", rate)
+	if reuse {
+		name = fmt.Sprintf("bare upstream, %.0f/s", rate)
+	}
+	return measure(name, procs, func() (int64, int64, []time.Duration) {
+		total := int(rate * d.Seconds())
+		if !reuse {
+			total = min(total, len(proofs))
+		}
+		type job struct {
+			i  int
+			at time.Time
+		}
+		jobs := make(chan job, 4096)
+		const senders = 256
+		var ok, failed atomic.Int64
+		lats := make([][]time.Duration, senders)
+		var wg sync.WaitGroup
+		for w := range senders {
+			wg.Go(func() {
+				for j := range jobs {
+					code := get(c, u, token, proofs[j.i%len(proofs)])
+					lats[w] = append(lats[w], time.Since(j.at))
+					if code == 200 {
+						ok.Add(1)
+					} else {
+						failed.Add(1)
+					}
+				}
+			})
+		}
+		start := time.Now()
+		interval := time.Duration(float64(time.Second) / rate)
+		for i := range total {
+			at := start.Add(time.Duration(i) * interval)
+			if w := time.Until(at); w > 0 {
+				time.Sleep(w)
+			}
+			jobs <- job{i, at}
+		}
+		close(jobs)
+		wg.Wait()
+		return ok.Load(), failed.Load(), flatten(lats)
+	})
+}
+
+func flatten(ls [][]time.Duration) []time.Duration {
+	var all []time.Duration
+	for _, l := range ls {
+		all = append(all, l...)
+	}
+	return all
+}
+
+func get(c *http.Client, u, token, proof string) int {
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Authorization", "DPoP "+token)
+	req.Header.Set("DPoP", proof)
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// getToken obtains a DPoP-bound client-credentials token, answering a
+// nonce challenge if the server sends one.
+func getToken(tokenURL, id, secret string, s *dpop.Signer) string {
+	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"demo:read"}}.Encode()
+	nonce := ""
+	for range 3 {
+		p, err := s.Proof("POST", tokenURL, dpop.WithNonce(nonce))
+		check(err)
+		req, _ := http.NewRequest("POST", tokenURL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+		req.Header.Set("DPoP", p)
+		resp, err := http.DefaultClient.Do(req)
+		check(err)
+		var tr struct {
+			AccessToken string `json:"access_token"`
+			TokenType   string `json:"token_type"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&tr)
+		resp.Body.Close()
+		if resp.StatusCode == 200 && err == nil && tr.TokenType == "DPoP" {
+			return tr.AccessToken
+		}
+		nonce = resp.Header.Get("DPoP-Nonce")
+	}
+	log.Fatal("cannot get an access token")
+	return ""
+}
+
+// parallelProofs makes n unique proofs for GET u, on every CPU.
+func parallelProofs(s *dpop.Signer, u, token string, n int) []string {
+	out := make([]string, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				p, err := s.Proof("GET", u, dpop.WithAccessToken(token))
+				check(err)
+				out[i] = p
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// bareVerify measures one P-256 ECDSA verification (SHA-256 digest),
+// single-threaded, averaged over d.
+func bareVerify(d time.Duration) time.Duration {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	digest := sha256.Sum256([]byte("header.payload"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, k, digest[:])
+	n := 0
+	start := time.Now()
+	for time.Since(start) < d {
+		if !ecdsa.VerifyASN1(&k.PublicKey, digest[:], sig) {
+			log.Fatal("verify")
+		}
+		n++
+	}
+	return time.Since(start) / time.Duration(n)
+}
+
+// startChild starts this binary in a role and reads the address it
+// listens on from its first line of output.
+func startChild(self string, args ...string) (*exec.Cmd, string) {
+	cmd := exec.Command(self, args...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	check(err)
+	check(cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		log.Fatalf("%v: %v", args, err)
+	}
+	go io.Copy(io.Discard, out)
+	return cmd, strings.TrimSpace(line)
+}
+
+// stopChild interrupts a child and waits for it (so a profile is written).
+func stopChild(c *exec.Cmd) {
+	if c.ProcessState != nil {
+		return
+	}
+	c.Process.Signal(os.Interrupt)
+	c.Wait()
+}
+
+// runUpstream is the trivial upstream: 200 "ok" for everything.
+func runUpstream() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	fmt.Println(ln.Addr())
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("ok\n"))
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	waitSignal()
+}
+
+// runGateway runs package gateway as `ward serve` would, with one route
+// /api/ to the upstream open to any client holding a valid token.
+func runGateway(issuer, audience, upstream, cpuprofile string) {
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	cfg := config.DefaultGateway()
+	cfg.Enabled = true
+	cfg.Issuer = issuer
+	cfg.Audience = audience
+	cfg.PublicURL = "http://" + ln.Addr().String()
+	cfg.Routes = []config.Route{{Name: "api", PathPrefix: "/api/", Upstream: upstream, Policy: []config.PolicyRule{
+		{Name: "any-client", Action: "allow", Principals: []string{"*"}},
+	}}}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil)) // Info, as `ward serve`
+	g, err := gateway.New(&cfg, gateway.Options{Issuer: issuer, Logger: logger})
+	check(err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Serve(ctx, ln, nil) }()
+	fmt.Println(ln.Addr())
+	waitSignal()
+	cancel()
+	<-done
+}
+
+func waitSignal() {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	<-c
+}
+
+// procCPU returns the user+system CPU time a process has used.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticks
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func waitFor(f func() bool) {
+	for range 300 {
+		if f() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log.Fatal("the server did not start")
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
