@@ -28,6 +28,22 @@ type dialect struct {
 	// isUniqueViolation reports whether err is a primary key or unique
 	// constraint violation.
 	isUniqueViolation func(err error) bool
+
+	// Added for the PostgreSQL dialect (postgres.go); SQLite's values keep
+	// its behaviour unchanged.
+
+	// versionTable is the DDL of the schema_version table.
+	versionTable string
+	// lockMigrations, when set, runs first in the migration transaction and
+	// holds a lock until it ends, so that processes starting together apply
+	// migrations one after the other.
+	lockMigrations string
+	// isRetryable reports whether a transaction failed only because of
+	// concurrency (serialization failure, deadlock) and can be run again;
+	// nil when the engine never asks for that.
+	isRetryable func(err error) bool
+	// expiry is the list of DeleteExpired statements (see misc.go).
+	expiry []expiryStmt
 }
 
 //go:embed migrations
@@ -48,6 +64,11 @@ var sqliteDialect = &dialect{
 		}
 		return false
 	},
+	versionTable: `CREATE TABLE IF NOT EXISTS schema_version (
+			version    INTEGER PRIMARY KEY,
+			applied_at INTEGER NOT NULL
+		)`,
+	expiry: expiry,
 }
 
 // sqliteDSN builds the modernc.org/sqlite DSN for path:

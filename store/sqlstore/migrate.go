@@ -57,10 +57,12 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
-			version    INTEGER PRIMARY KEY,
-			applied_at INTEGER NOT NULL
-		)`); err != nil {
+		if s.d.lockMigrations != "" {
+			if _, err := tx.ExecContext(ctx, s.d.lockMigrations); err != nil {
+				return fmt.Errorf("sqlstore: lock for migrations: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.d.versionTable); err != nil {
 			return fmt.Errorf("sqlstore: create schema_version: %w", err)
 		}
 		var cur int

@@ -306,7 +306,7 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 // family lives, so that replaying it is detected as reuse. A family is
 // removed once it has no refresh tokens left. Signing keys are never
 // removed here; the keys package retires them.
-var expiry = []struct{ kind, query string }{
+var expiry = []expiryStmt{
 	{"codes", `DELETE FROM auth_codes WHERE hash IN
 		(SELECT hash FROM auth_codes WHERE expires_at <= ? LIMIT ?)`},
 	{"refresh tokens", `DELETE FROM refresh_tokens WHERE hash IN
@@ -325,6 +325,10 @@ var expiry = []struct{ kind, query string }{
 		(SELECT hash FROM sessions WHERE expires_at <= ? LIMIT ?)`},
 }
 
+// expiryStmt is one DeleteExpired statement; a dialect may have its own
+// list (PostgreSQL adds FOR UPDATE SKIP LOCKED, see postgres.go).
+type expiryStmt struct{ kind, query string }
+
 // DeleteExpired implements [store.Store]. Each kind is one statement in its
 // own transaction, so write locks stay short and several instances can run
 // it at once.
@@ -333,12 +337,16 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, batch int) (in
 		return 0, fmt.Errorf("sqlstore: delete expired: batch %d must be positive", batch)
 	}
 	total := 0
-	for _, e := range expiry {
-		res, err := s.w.ExecContext(ctx, s.q(e.query), now.UnixNano(), batch)
-		if err != nil {
-			return total, fmt.Errorf("sqlstore: delete expired %s: %w", e.kind, err)
-		}
-		n, err := res.RowsAffected()
+	for _, e := range s.d.expiry {
+		var n int64
+		err := s.retry(ctx, func() error {
+			res, err := s.w.ExecContext(ctx, s.q(e.query), now.UnixNano(), batch)
+			if err != nil {
+				return err
+			}
+			n, err = res.RowsAffected()
+			return err
+		})
 		if err != nil {
 			return total, fmt.Errorf("sqlstore: delete expired %s: %w", e.kind, err)
 		}

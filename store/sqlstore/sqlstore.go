@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +28,10 @@ type Store struct {
 	w *sql.DB
 	// r runs plain reads; in WAL mode they proceed while a write is in
 	// progress. It is w itself for an in-memory database.
-	r         *sql.DB
+	r *sql.DB
+	// release, when set, frees what the dialect holds besides w and r (the
+	// PostgreSQL connection pool); Close calls it last.
+	release   func()
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -77,6 +81,9 @@ func (s *Store) Close() error {
 		if s.r != s.w {
 			err = errors.Join(err, s.r.Close())
 		}
+		if s.release != nil {
+			s.release()
+		}
 		s.closeErr = err
 	})
 	return s.closeErr
@@ -93,8 +100,39 @@ type commitThen struct{ err error }
 func (c *commitThen) Error() string { return c.err.Error() }
 
 // tx runs fn in a write transaction (BEGIN IMMEDIATE on SQLite), committing
-// when fn returns nil or a *commitThen, rolling back otherwise.
+// when fn returns nil or a *commitThen, rolling back otherwise. A
+// transaction that fails only because of concurrency (see retry) is run
+// again from the start, so fn must not depend on state from an earlier run.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	return s.retry(ctx, func() error { return s.tx1(ctx, fn) })
+}
+
+// maxAttempts bounds how often retry runs a statement or transaction.
+const maxAttempts = 8
+
+// retry runs fn, and runs it again (up to maxAttempts in all, with a short
+// jittered backoff) while it fails with an error the dialect reports as
+// retryable: on PostgreSQL a serialization failure (SQLSTATE 40001) or a
+// deadlock (40P01), after which the server has rolled the transaction back.
+// SQLite has no retryable errors (writers wait on busy_timeout instead).
+func (s *Store) retry(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || s.d.isRetryable == nil || attempt == maxAttempts || !s.d.isRetryable(err) {
+			return err
+		}
+		backoff := time.Millisecond << attempt
+		t := time.NewTimer(backoff/2 + rand.N(backoff/2))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
