@@ -257,51 +257,63 @@ type tokenResponse struct {
 }
 
 // token runs the client_credentials grant for clientID with a DPoP proof
-// from sg, retrying once with the server's nonce on use_dpop_nonce (RFC
-// 9449 §8), and returns the DPoP-bound access token.
+// from sg and returns the DPoP-bound access token.
 func (s *system) token(sg *dpop.Signer, clientID, scope string) string {
 	s.t.Helper()
+	tok, challenges := clientCredentials(s.t, s.client, s.asURL+authz.PathToken, clientID, s.secrets[clientID], scope, sg, &s.nonce)
+	s.nonceChallenges += challenges
+	return tok
+}
+
+// clientCredentials runs the client_credentials grant with
+// client_secret_basic and a DPoP proof from sg, sending *nonce when set
+// and retrying once with the server's nonce on use_dpop_nonce (RFC 9449
+// §8). It returns the access token and how many use_dpop_nonce answers
+// it got; *nonce keeps the last DPoP-Nonce received.
+func clientCredentials(t *testing.T, hc *http.Client, tokenURL, clientID, secret, scope string, sg *dpop.Signer, nonce *string) (string, int) {
+	t.Helper()
+	challenges := 0
 	for attempt := 0; attempt < 2; attempt++ {
 		var opts []dpop.ProofOption
-		if s.nonce != "" {
-			opts = append(opts, dpop.WithNonce(s.nonce))
+		if *nonce != "" {
+			opts = append(opts, dpop.WithNonce(*nonce))
 		}
-		p, err := sg.Proof(http.MethodPost, s.asURL+authz.PathToken, opts...)
+		p, err := sg.Proof(http.MethodPost, tokenURL, opts...)
 		if err != nil {
-			s.t.Fatal(err)
+			t.Fatal(err)
 		}
 		form := url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}
-		req, _ := http.NewRequest(http.MethodPost, s.asURL+authz.PathToken, strings.NewReader(form.Encode()))
+		req, _ := http.NewRequest(http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(s.secrets[clientID]))
+		req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
 		req.Header.Set("DPoP", p)
-		resp, err := s.client.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
-			s.t.Fatal(err)
+			t.Fatal(err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		var tr tokenResponse
 		if err := json.Unmarshal(body, &tr); err != nil {
-			s.t.Fatalf("token endpoint: %d %s", resp.StatusCode, body)
+			t.Fatalf("token endpoint: %d %s", resp.StatusCode, body)
 		}
 		if n := resp.Header.Get("DPoP-Nonce"); n != "" {
-			s.nonce = n
+			*nonce = n
 		}
 		if resp.StatusCode == http.StatusBadRequest && tr.Error == "use_dpop_nonce" && attempt == 0 {
-			s.nonceChallenges++
+			challenges++
 			continue
 		}
 		if resp.StatusCode != http.StatusOK || tr.AccessToken == "" {
-			s.t.Fatalf("token endpoint: %d %s", resp.StatusCode, body)
+			t.Fatalf("token endpoint: %d %s", resp.StatusCode, body)
 		}
 		if tr.TokenType != "DPoP" {
-			s.t.Fatalf("token_type %q, want DPoP", tr.TokenType)
+			t.Fatalf("token_type %q, want DPoP", tr.TokenType)
 		}
-		return tr.AccessToken
+		return tr.AccessToken, challenges
 	}
-	s.t.Fatal("token endpoint asked for a nonce twice")
-	return ""
+	t.Fatal("the token endpoint asked for a nonce twice")
+	return "", challenges
 }
 
 // proof makes a proof for a gateway request, bound to tok when not empty.
