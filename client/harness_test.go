@@ -1,0 +1,249 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/store"
+	"github.com/wardauth/ward/store/sqlstore"
+)
+
+const (
+	testPassword = "correct horse battery staple"
+	testAudience = "https://api.example"
+)
+
+// server is Ward's authorization server running in-process on a loopback
+// port with plain HTTP (a dev-style http issuer), seeded with:
+//
+//	svc  confidential, client_secret_basic, client_credentials
+//	post confidential, client_secret_post, client_credentials
+//	app  public, authorization_code + refresh_token, redirect
+//	     http://127.0.0.1/callback (any port)
+//	user alice
+type server struct {
+	t       testing.TB
+	srv     *httptest.Server
+	issuer  string
+	secrets map[string]string
+	st      store.Store
+	// requests counts requests per path.
+	mu       sync.Mutex
+	requests map[string]int
+}
+
+type serverOpt func(*config.Config)
+
+func withNonces(c *config.Config) { c.DPoP.Nonce.Enabled = true }
+
+func withPARRequired(c *config.Config) { c.PAR.Required = true }
+
+func newServer(t testing.TB, opts ...serverOpt) *server {
+	t.Helper()
+	ctx := context.Background()
+	s := &server{t: t, secrets: map[string]string{}, requests: map[string]int{}}
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.st = st
+	t.Cleanup(func() { st.Close() })
+	s.srv = httptest.NewUnstartedServer(http.NotFoundHandler())
+	s.issuer = "http://" + s.srv.Listener.Addr().String()
+	cfg := config.Default()
+	cfg.Issuer = s.issuer
+	cfg.DPoP.Nonce.Secret = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	for _, o := range opts {
+		o(cfg)
+	}
+	now := time.Now()
+	mk := func(c store.Client) {
+		c.Scopes = []string{"read", "write"}
+		c.Audiences = []string{testAudience}
+		secret, err := authz.CreateClient(ctx, st, &c, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.secrets[c.ID] = secret
+	}
+	mk(store.Client{ID: "svc", AuthMethod: authz.AuthSecretBasic, GrantTypes: []string{authz.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"}})
+	mk(store.Client{ID: "post", AuthMethod: authz.AuthSecretPost, GrantTypes: []string{authz.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"}})
+	mk(store.Client{ID: "app", AuthMethod: authz.AuthNone, GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, RedirectURIs: []string{"http://127.0.0.1/callback"}})
+	ph, err := password.Hash(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateUser(ctx, &store.User{Subject: "u-alice", Username: "alice", PasswordHash: ph, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	var kek keys.KEK
+	rand.Read(kek[:])
+	km, err := keys.New(st, []keys.KEK{kek}, keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := km.EnsureKey(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := as.Handler()
+	s.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.requests[r.URL.Path]++
+		s.mu.Unlock()
+		h.ServeHTTP(w, r)
+	})
+	s.srv.Start()
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *server) count(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[path]
+}
+
+// client discovers the server and returns a Client for id.
+func (s *server) client(id string, opts ...Option) *Client {
+	s.t.Helper()
+	if sec := s.secrets[id]; sec != "" && id != "app" {
+		style := AuthStyleBasic
+		if id == "post" {
+			style = AuthStylePost
+		}
+		opts = append([]Option{WithClientSecret(sec, style)}, opts...)
+	}
+	c, err := Discover(context.Background(), s.issuer, id, opts...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
+
+func hiddenFields(body []byte) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
+		v.Set(string(m[1]), strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'").Replace(string(m[2])))
+	}
+	return v
+}
+
+// userAgent returns a browser stand-in for WithBrowser: it follows the
+// authorization URL, logs in as alice, consents (decision allow or deny),
+// and follows the final redirect to the loopback listener. tamper, when
+// set, may rewrite the redirect URL first.
+func userAgent(t testing.TB, decision string, tamper func(*url.URL)) func(string) error {
+	return func(authURL string) error {
+		jar, _ := cookiejar.New(nil)
+		hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+		var final *url.URL
+		hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if req.URL.Path == "/callback" {
+				final = req.URL
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		get := func(resp *http.Response, err error) ([]byte, error) {
+			if err != nil {
+				return nil, err
+			}
+			defer resp.Body.Close()
+			return io.ReadAll(resp.Body)
+		}
+		body, err := get(hc.Get(authURL))
+		if err != nil {
+			return err
+		}
+		base, _ := url.Parse(authURL)
+		for range 3 {
+			if final != nil {
+				break
+			}
+			f := hiddenFields(body)
+			switch {
+			case bytes.Contains(body, []byte(`name="password"`)):
+				f.Set("username", "alice")
+				f.Set("password", testPassword)
+				body, err = get(hc.PostForm(base.Scheme+"://"+base.Host+authz.PathLogin, f))
+			case bytes.Contains(body, []byte(`name="decision"`)):
+				f.Set("decision", decision)
+				body, err = get(hc.PostForm(base.Scheme+"://"+base.Host+authz.PathConsent, f))
+			default:
+				return fmt.Errorf("user agent: unexpected page: %.300s", body)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if final == nil {
+			return fmt.Errorf("user agent: no redirect to the client; last page %.300s", body)
+		}
+		if tamper != nil {
+			tamper(final)
+		}
+		// The redirect goes to the loopback listener, as a browser would.
+		go func() {
+			resp, err := http.Get(final.String())
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+		return nil
+	}
+}
+
+// decodeClaims returns the payload of a compact JWS without verifying it.
+func decodeClaims(t testing.TB, jws string) map[string]any {
+	t.Helper()
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", jws)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func freePort(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -1,0 +1,207 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/wardauth/ward/pkce"
+)
+
+// AuthRequest is an authorization request in progress: what the client
+// must remember between sending the user to the authorization server and
+// the redirect back.
+type AuthRequest struct {
+	// URL is where the user's browser goes.
+	URL string
+	// State is the CSRF token checked on return (RFC 6749 §10.12).
+	State string
+	// Verifier is the PKCE code verifier (RFC 7636).
+	Verifier string
+	// RedirectURI is the registered redirect URI the code comes back to.
+	RedirectURI string
+}
+
+// AuthCodeRequest prepares an authorization code request with PKCE S256,
+// a random state and dpop_jkt binding the code to this client's key (RFC
+// 9449 §10). When the server has a PAR endpoint (and WithPAR(false) was
+// not given) the parameters are pushed (RFC 9126) and URL carries only
+// client_id and request_uri.
+func (c *Client) AuthCodeRequest(ctx context.Context, redirectURI string) (*AuthRequest, error) {
+	if c.ep.AuthURL == "" {
+		return nil, errors.New("client: Endpoint.AuthURL is required for the authorization code flow")
+	}
+	verifier, err := pkce.NewVerifier()
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("client: state: %w", err)
+	}
+	ar := &AuthRequest{State: base64.RawURLEncoding.EncodeToString(b[:]), Verifier: verifier, RedirectURI: redirectURI}
+	params := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {c.clientID},
+		"redirect_uri":          {redirectURI},
+		"state":                 {ar.State},
+		"code_challenge":        {pkce.Challenge(verifier)},
+		"code_challenge_method": {"S256"},
+		"dpop_jkt":              {c.Thumbprint()},
+	}
+	if len(c.o.scopes) > 0 {
+		params.Set("scope", strings.Join(c.o.scopes, " "))
+	}
+	for _, r := range c.o.resources {
+		params.Add("resource", r)
+	}
+	usePAR := c.ep.PARURL != ""
+	if c.o.usePAR != nil {
+		usePAR = *c.o.usePAR
+		if usePAR && c.ep.PARURL == "" {
+			return nil, errors.New("client: PAR requested but Endpoint.PARURL is empty")
+		}
+	}
+	if usePAR {
+		var out struct {
+			RequestURI string `json:"request_uri"`
+			ExpiresIn  int64  `json:"expires_in"`
+		}
+		// The PAR request goes through the DPoP transport too (RFC 9449
+		// §10.1), and is authenticated like a token request.
+		if err := c.postForm(ctx, c.ep.PARURL, params, http.StatusCreated, &out); err != nil {
+			return nil, err
+		}
+		if out.RequestURI == "" {
+			return nil, fmt.Errorf("%w: PAR response without request_uri", ErrBadResponse)
+		}
+		params = url.Values{"client_id": {c.clientID}, "request_uri": {out.RequestURI}}
+	}
+	sep := "?"
+	if strings.Contains(c.ep.AuthURL, "?") {
+		sep = "&"
+	}
+	ar.URL = c.ep.AuthURL + sep + params.Encode()
+	return ar, nil
+}
+
+// ExchangeRedirect checks the authorization response (the query of the
+// redirect) and redeems its code: an error parameter is returned as an
+// *AuthorizationError; the state must match (ErrStateMismatch) and iss
+// must name this client's issuer when present, or when the server
+// promised it (ErrIssuerMismatch, RFC 9207 §2.4) — all before the code is
+// sent anywhere.
+func (c *Client) ExchangeRedirect(ctx context.Context, ar *AuthRequest, q url.Values) (*oauth2.Token, error) {
+	if err := c.checkResponse(ar, q); err != nil {
+		return nil, err
+	}
+	return c.Exchange(ctx, q.Get("code"), ar.Verifier, ar.RedirectURI)
+}
+
+func (c *Client) checkResponse(ar *AuthRequest, q url.Values) error {
+	// iss first: an error response from a mixed-up server is not to be
+	// trusted either (RFC 9207 §2.4).
+	if iss, ok := q["iss"]; ok || c.ep.ISSParameterSupported {
+		if !ok || len(iss) != 1 || c.ep.Issuer == "" || iss[0] != c.ep.Issuer {
+			return fmt.Errorf("%w: got %q, want %q", ErrIssuerMismatch, q.Get("iss"), c.ep.Issuer)
+		}
+	}
+	if st := q["state"]; len(st) != 1 || subtle.ConstantTimeCompare([]byte(st[0]), []byte(ar.State)) != 1 {
+		return ErrStateMismatch
+	}
+	if e := q.Get("error"); e != "" {
+		return &AuthorizationError{ErrorCode: e, ErrorDescription: q.Get("error_description"), ErrorURI: q.Get("error_uri")}
+	}
+	if q.Get("code") == "" {
+		return fmt.Errorf("%w: authorization response without code", ErrBadResponse)
+	}
+	return nil
+}
+
+// AuthorizeLoopback runs the authorization code flow of a native app (RFC
+// 8252): it listens on http://127.0.0.1:<ephemeral port>/callback, opens
+// the browser (WithBrowser) at the authorization URL, waits for the
+// redirect, checks iss and state, and redeems the code for a DPoP-bound
+// token. The client must be registered with the redirect URI
+// http://127.0.0.1/callback (any port, RFC 8252 §7.3). ctx bounds the
+// whole flow, user included: give it a deadline.
+func (c *Client) AuthorizeLoopback(ctx context.Context) (*oauth2.Token, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("client: loopback listener: %w", err)
+	}
+	defer ln.Close()
+	redirect := "http://" + ln.Addr().String() + c.o.callbackPath
+	ar, err := c.AuthCodeRequest(ctx, redirect)
+	if err != nil {
+		return nil, err
+	}
+	got := make(chan url.Values, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+c.o.callbackPath, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		select {
+		case got <- q:
+		default:
+			http.Error(w, "this sign-in has already completed", http.StatusConflict)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		msg := "Signed in. You can close this window and return to the terminal."
+		if err := c.checkResponse(ar, q); err != nil {
+			msg = "Sign-in failed: " + err.Error()
+		}
+		fmt.Fprintf(w, "<!doctype html><title>Ward</title><p>%s</p>\n", html.EscapeString(msg))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	open := c.o.opener
+	if open == nil {
+		open = OpenBrowser
+	}
+	if err := open(ar.URL); err != nil {
+		return nil, fmt.Errorf("client: open browser: %w", err)
+	}
+	select {
+	case q := <-got:
+		return c.ExchangeRedirect(ctx, ar, q)
+	case <-ctx.Done():
+		return nil, fmt.Errorf("client: waiting for the authorization redirect: %w", ctx.Err())
+	}
+}
+
+// OpenBrowser opens url in the user's default browser (xdg-open, open, or
+// rundll32 on Windows).
+func OpenBrowser(url string) error {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", url)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	default:
+		cmd = exec.Command("xdg-open", url)
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go cmd.Wait()
+	return nil
+}

@@ -1,0 +1,151 @@
+package client
+
+import (
+	"crypto"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Defaults of the options.
+const (
+	// DefaultMaxClockSkew bounds the correction applied to a proof's iat
+	// from a server's Date header.
+	DefaultMaxClockSkew = 5 * time.Minute
+	// DefaultRefreshMargin: a token is renewed this long before it expires.
+	DefaultRefreshMargin = 30 * time.Second
+	// maxOrigins bounds the per-origin state (nonce, clock skew) a
+	// Transport remembers.
+	maxOrigins = 1024
+	// maxErrorBody bounds how much of an error response is read.
+	maxErrorBody = 64 << 10
+)
+
+// Option configures a Transport or a Client. Options are sealed: only this
+// package can make them.
+type Option interface{ apply(*options) }
+
+type optionFunc func(*options)
+
+func (f optionFunc) apply(o *options) { f(o) }
+
+type options struct {
+	httpClient    *http.Client
+	key           crypto.Signer
+	clock         func() time.Time
+	maxSkew       time.Duration
+	secret        string
+	authStyle     AuthStyle
+	scopes        []string
+	resources     []string
+	refreshMargin time.Duration
+	saver         TokenSaver
+	opener        func(url string) error
+	usePAR        *bool
+	callbackPath  string
+}
+
+func newOptions(opts []Option) options {
+	o := options{clock: time.Now, maxSkew: DefaultMaxClockSkew, refreshMargin: DefaultRefreshMargin, callbackPath: "/callback"}
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	if o.httpClient == nil {
+		o.httpClient = http.DefaultClient
+	}
+	return o
+}
+
+// WithHTTPClient sets the HTTP client whose Transport, Timeout, Jar and
+// CheckRedirect every request uses. Default http.DefaultClient. The client
+// is never taken from a context value.
+func WithHTTPClient(c *http.Client) Option {
+	return optionFunc(func(o *options) { o.httpClient = c })
+}
+
+// WithKey sets the DPoP key: any crypto.Signer (ECDSA P-256/384/521,
+// Ed25519, RSA ≥ 2048 bits), including one held in a KMS or hardware
+// token. Default: a new P-256 key in memory. See LoadOrCreateKey to keep
+// a key in a file.
+func WithKey(k crypto.Signer) Option {
+	return optionFunc(func(o *options) { o.key = k })
+}
+
+// WithClock sets the clock read for proofs and token expiry. Default
+// time.Now.
+func WithClock(now func() time.Time) Option {
+	return optionFunc(func(o *options) { o.clock = now })
+}
+
+// WithMaxClockSkew bounds the correction applied to proofs from the Date
+// header of a server whose clock differs from ours: a larger difference
+// is clamped to d. Zero disables the correction. Default
+// DefaultMaxClockSkew.
+func WithMaxClockSkew(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.maxSkew = max(d, 0) })
+}
+
+// AuthStyle is how a confidential client authenticates at the token and
+// PAR endpoints.
+type AuthStyle int
+
+const (
+	// AuthStyleBasic sends client_secret_basic (RFC 6749 §2.3.1), the
+	// default.
+	AuthStyleBasic AuthStyle = iota
+	// AuthStylePost sends client_secret_post.
+	AuthStylePost
+)
+
+// WithClientSecret makes the client confidential, authenticating with
+// this secret in the given style. Without it the client is public
+// (token_endpoint_auth_method none).
+func WithClientSecret(secret string, style AuthStyle) Option {
+	return optionFunc(func(o *options) { o.secret, o.authStyle = secret, style })
+}
+
+// WithScopes sets the scopes requested.
+func WithScopes(scopes ...string) Option {
+	return optionFunc(func(o *options) { o.scopes = append([]string(nil), scopes...) })
+}
+
+// WithResource sets RFC 8707 resource indicators: the audiences requested.
+func WithResource(resources ...string) Option {
+	return optionFunc(func(o *options) { o.resources = append([]string(nil), resources...) })
+}
+
+// WithRefreshMargin sets how long before expiry a TokenSource renews its
+// token. Default DefaultRefreshMargin.
+func WithRefreshMargin(d time.Duration) Option {
+	return optionFunc(func(o *options) { o.refreshMargin = max(d, 0) })
+}
+
+// TokenSaver persists a token each time a TokenSource obtains one, so a
+// rotated refresh token survives the process. It is called, one call at a
+// time, after the new token has replaced the old one in memory and before
+// any caller is given it; when it fails the token stays in memory (the
+// old refresh token is spent) and the caller gets the error.
+type TokenSaver interface {
+	SaveToken(tok *oauth2.Token) error
+}
+
+// WithTokenSaver sets a TokenSaver for the TokenSources of a Client.
+func WithTokenSaver(s TokenSaver) Option {
+	return optionFunc(func(o *options) { o.saver = s })
+}
+
+// WithBrowser sets the function that opens the authorization URL in the
+// user's browser for AuthorizeLoopback. Default OpenBrowser. Tests pass a
+// function that drives the login with an HTTP client.
+func WithBrowser(open func(url string) error) Option {
+	return optionFunc(func(o *options) { o.opener = open })
+}
+
+// WithPAR forces pushed authorization requests (RFC 9126) on or off.
+// Default: on when the server has a PAR endpoint.
+func WithPAR(on bool) Option {
+	return optionFunc(func(o *options) { o.usePAR = &on })
+}
