@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -89,7 +90,11 @@ type state struct {
 }
 
 type route struct {
-	cfg      *config.Route
+	cfg *config.Route
+	// strip are the canonical names of the headers removed from every
+	// upstream request: the identity headers (a client must not forge
+	// them) and, unless forwarded, Authorization and DPoP.
+	strip    []string
 	host     string
 	prefix   string // without trailing slash, "" for /
 	req      resource.Requirement
@@ -273,6 +278,19 @@ func metadataURL(cfg *config.Gateway) string {
 
 func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, error) {
 	rt := &route{cfg: rc, host: strings.ToLower(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream, ih: cfg.IdentityHeaders}
+	ih := cfg.IdentityHeaders
+	for _, h := range []string{ih.Subject, ih.Client, ih.Scopes, ih.JKT} {
+		if h != "" {
+			rt.strip = append(rt.strip, http.CanonicalHeaderKey(h))
+		}
+	}
+	rt.ih = config.IdentityHeaders{
+		Subject: http.CanonicalHeaderKey(ih.Subject), Client: http.CanonicalHeaderKey(ih.Client),
+		Scopes: http.CanonicalHeaderKey(ih.Scopes), JKT: http.CanonicalHeaderKey(ih.JKT),
+	}
+	if !rc.ForwardAuthorization {
+		rt.strip = append(rt.strip, "Authorization", "Dpop")
+	}
 	if rc.PathPrefix != "" && rc.PathPrefix != "/" {
 		if c, err := policy.CleanPath(rc.PathPrefix); err != nil || c != rc.PathPrefix {
 			return nil, fmt.Errorf("path_prefix %q is not a clean path", rc.PathPrefix)
@@ -320,8 +338,9 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 		transport = t
 	}
 	rt.proxy = &httputil.ReverseProxy{
-		Rewrite:   func(pr *httputil.ProxyRequest) { g.rewrite(pr, rt, target) },
-		Transport: transport,
+		Rewrite:    func(pr *httputil.ProxyRequest) { g.rewrite(pr, rt, target) },
+		Transport:  transport,
+		BufferPool: copyBuffers,
 		ModifyResponse: func(resp *http.Response) error {
 			g.secureResponse(resp.Header, resp.Request, cfg, !rc.Unauthenticated)
 			return nil
@@ -375,12 +394,10 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest, rt *route, target *url.URL)
 	rec := recordOf(pr.In)
 	ih := rt.ih
 	out := pr.Out
-	for _, h := range []string{ih.Subject, ih.Client, ih.Scopes, ih.JKT} {
-		out.Header.Del(h)
-	}
-	if !rt.cfg.ForwardAuthorization {
-		out.Header.Del("Authorization")
-		out.Header.Del("DPoP")
+	// Header names canonical since buildRoute (net/http canonicalises
+	// incoming names), so a map delete is Header.Del without the work.
+	for _, h := range rt.strip {
+		delete(out.Header, h)
 	}
 	p := rec.path
 	if rt.cfg.StripPrefix && rt.prefix != "" {
@@ -401,8 +418,8 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest, rt *route, target *url.URL)
 	pr.SetXForwarded()
 	if id := rec.id; id != nil {
 		set := func(name, v string) {
-			if v != "" {
-				out.Header.Set(name, sanitize(v))
+			if v != "" && name != "" {
+				out.Header[name] = []string{sanitize(v)}
 			}
 		}
 		set(ih.Subject, id.Subject)
@@ -412,8 +429,22 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest, rt *route, target *url.URL)
 	}
 }
 
+// copyBuffers lends the proxies their response-copy buffers, instead of
+// a new 32 KiB buffer for every request.
+var copyBuffers = &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte  { return *b.p.Get().(*[]byte) }
+func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
+
+var _ httputil.BufferPool = (*bufferPool)(nil)
+
 // sanitize keeps a header value on one line.
 func sanitize(v string) string {
+	if !needsSanitize(v) {
+		return v
+	}
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1
@@ -568,9 +599,26 @@ func (g *Gateway) logRejection(r *http.Request, rec *record, e *oauth.Error, jkt
 }
 
 func (g *Gateway) logRequest(r *http.Request, rec *record, status int, d time.Duration) {
+	if !g.log.Enabled(r.Context(), slog.LevelDebug) {
+		return // the attributes cost allocations on every request
+	}
 	attrs := []any{"route", rec.route, "method", r.Method, "path", rec.path, "status", status, "outcome", rec.outcome, "duration", d}
 	if rec.id != nil {
 		attrs = append(attrs, "client_id", rec.id.ClientID, "sub", rec.id.Subject, "jkt", rec.id.JKT)
 	}
 	g.log.Debug("request", attrs...)
+}
+
+// needsSanitize reports whether sanitize would change v: a control
+// character, or bytes that are not UTF-8 (which strings.Map replaces).
+func needsSanitize(v string) bool {
+	if !utf8.ValidString(v) {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }

@@ -300,7 +300,8 @@ func proofError(err error, jkt string) *oauth.Error {
 // credentials extracts the one access token of the request (RFC 6750 §2,
 // RFC 9449 §7.1): from the Authorization header only.
 func credentials(r *http.Request, req Requirement) (scheme, tok string, _ *oauth.Error) {
-	if r.URL.Query().Has("access_token") {
+	// Query parses (and allocates) only when there is a query.
+	if r.URL.RawQuery != "" && r.URL.Query().Has("access_token") {
 		return "", "", fail(oauth.InvalidRequest, http.StatusBadRequest, ReasonTokenInQuery, "access tokens are accepted only in the Authorization header, never in the URL", "", nil)
 	}
 	vals := r.Header.Values("Authorization")
