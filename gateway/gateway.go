@@ -519,7 +519,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
 		g.log.Info("request denied by policy", "route", rec.route, "method", r.Method, "path", clean, "rule", d.Rule,
-			"reason", d.Reason, "client_id", id.ClientID, "sub", id.Subject, "jkt", id.JKT)
+			"reason", e.Reason, "policy_reason", d.Reason, "client_id", id.ClientID, "sub", id.Subject, "jkt", id.JKT)
 		st.rs.WriteError(sw, r, e, rt.req)
 		return
 	}

@@ -172,9 +172,6 @@ type attack struct {
 	// noJKT: the token is not verified, so no key thumbprint is known
 	// to log.
 	noJKT bool
-	// bug, when set, describes a known defect of the log line: the test
-	// is skipped while it shows, and fails once it is fixed.
-	bug string
 }
 
 type attackRequest struct {
@@ -344,7 +341,6 @@ func TestAttacks(t *testing.T) {
 				return attackRequest{http.MethodPost, whoami, "DPoP " + a.tok, s.proof(a.sg, http.MethodPost, whoami, a.tok)}
 			},
 			status: 403, code: "insufficient_scope", reason: "policy_insufficient_scope", scope: "demo:write",
-			bug: "gateway/gateway.go:491 logs the policy decision's reason (insufficient_scope) instead of the metric's (policy_insufficient_scope)",
 		},
 		{
 			name: "expired token (already cached by the gateway)",
@@ -410,13 +406,8 @@ func TestAttacks(t *testing.T) {
 				t.Errorf("the log lacks jkt=%s", a.sg.Thumbprint())
 			}
 			logged := regexp.MustCompile(`(?m)level=INFO msg="request (rejected|denied by policy)".* reason=` + regexp.QuoteMeta(at.reason) + `( |$)`).MatchString(log)
-			switch {
-			case at.bug == "" && !logged:
+			if !logged {
 				t.Errorf("the log lacks the refusal with reason=%s:\n%s", at.reason, log)
-			case at.bug != "" && logged:
-				t.Errorf("fixed? the log now has reason=%s; remove the bug note %q", at.reason, at.bug)
-			case at.bug != "":
-				t.Skip("BUG: " + at.bug)
 			}
 		})
 	}
