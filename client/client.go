@@ -190,12 +190,12 @@ func (a *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // tokenResponse is RFC 6749 §5.1.
 type tokenResponse struct {
-	AccessToken  string          `json:"access_token"`
-	TokenType    string          `json:"token_type"`
-	ExpiresIn    json.Number     `json:"expires_in"`
-	RefreshToken string          `json:"refresh_token"`
-	Scope        string          `json:"scope"`
-	IDToken      string          `json:"id_token"`
+	AccessToken  string      `json:"access_token"`
+	TokenType    string      `json:"token_type"`
+	ExpiresIn    json.Number `json:"expires_in"`
+	RefreshToken string      `json:"refresh_token"`
+	Scope        string      `json:"scope"`
+	IDToken      string      `json:"id_token"`
 }
 
 // authenticate adds client authentication to a token or PAR request.

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/wardauth/ward/client"
+)
+
+// openBrowser opens the authorization URL; tests replace it.
+var openBrowser = client.OpenBrowser
+
+// tokenFlags are the flags of every command that obtains a token.
+type tokenFlags struct {
+	issuer    string
+	clientID  string
+	secret    string
+	authCode  bool
+	scope     string
+	resources multiFlag
+	keyFile   string
+	dev       bool
+	data      string
+	noBrowser bool
+	timeout   time.Duration
+}
+
+func (f *tokenFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.issuer, "issuer", "", "authorization server issuer URL (default http://127.0.0.1:9000, or the dev server's)")
+	fs.StringVar(&f.clientID, "client-id", "", "client ID")
+	fs.StringVar(&f.secret, "client-secret", "", "client secret for client credentials (default $WARD_CLIENT_SECRET; prefer the variable: flags show in ps)")
+	fs.BoolVar(&f.authCode, "authorization-code", false, "sign in through the browser (authorization code + PKCE + PAR, loopback redirect) as a public client")
+	fs.StringVar(&f.scope, "scope", "", "space-separated scopes to request")
+	fs.Var(&f.resources, "resource", "resource indicator (RFC 8707) to request; repeatable")
+	fs.StringVar(&f.keyFile, "key-file", "", "keep the DPoP key in this file (created 0600 if absent); default: a new key in memory")
+	fs.BoolVar(&f.dev, "dev", false, "use the clients of `ward serve --dev` from <data>/dev-credentials.json")
+	fs.StringVar(&f.data, "data", "./ward-data", "data folder of the dev server, for --dev")
+	fs.BoolVar(&f.noBrowser, "no-browser", false, "with --authorization-code: print the URL instead of opening a browser")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long (the browser sign-in included)")
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// applyDev fills the unset flags from the dev server's credentials.
+func (f *tokenFlags) applyDev() error {
+	if !f.dev {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(f.data, "dev-credentials.json"))
+	if err != nil {
+		return fmt.Errorf("--dev: %w (start `ward serve --dev` first, or give --data)", err)
+	}
+	var c devCredentials
+	if err := json.Unmarshal(b, &c); err != nil {
+		return fmt.Errorf("--dev: %w", err)
+	}
+	if f.issuer == "" {
+		f.issuer = c.Issuer
+	}
+	if f.clientID == "" {
+		if f.authCode {
+			f.clientID = c.Public.ClientID
+			if f.scope == "" {
+				f.scope = c.Public.Scope
+			}
+		} else {
+			f.clientID = c.Service.ClientID
+			if f.secret == "" {
+				f.secret = c.Service.ClientSecret
+			}
+			if f.scope == "" {
+				f.scope = c.Service.Scope
+			}
+		}
+	}
+	return nil
+}
+
+// obtain returns a DPoP-bound token and the client holding its key.
+func (f *tokenFlags) obtain(ctx context.Context, stderr io.Writer) (*client.Client, *oauth2.Token, error) {
+	if err := f.applyDev(); err != nil {
+		return nil, nil, err
+	}
+	if f.issuer == "" {
+		f.issuer = "http://127.0.0.1:9000"
+	}
+	if f.clientID == "" {
+		fmt.Fprintln(stderr, "ward: give --client-id (or --dev for the dev server's clients)")
+		return nil, nil, errUsage
+	}
+	if f.secret == "" && !f.authCode {
+		f.secret = os.Getenv("WARD_CLIENT_SECRET")
+	}
+	if f.secret == "" && !f.authCode {
+		fmt.Fprintln(stderr, "ward: client credentials need a secret: set WARD_CLIENT_SECRET or --client-secret, or use --authorization-code for a public client")
+		return nil, nil, errUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	opts := []client.Option{client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second})}
+	if f.scope != "" {
+		opts = append(opts, client.WithScopes(strings.Fields(f.scope)...))
+	}
+	if len(f.resources) > 0 {
+		opts = append(opts, client.WithResource(f.resources...))
+	}
+	if f.keyFile != "" {
+		k, err := client.LoadOrCreateKey(f.keyFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, client.WithKey(k))
+	}
+	if !f.authCode {
+		opts = append(opts, client.WithClientSecret(f.secret, client.AuthStyleBasic))
+	} else {
+		opts = append(opts, client.WithBrowser(func(u string) error {
+			fmt.Fprintf(stderr, "ward: sign in at\n\n  %s\n\n", u)
+			if f.noBrowser {
+				return nil
+			}
+			if err := openBrowser(u); err != nil {
+				fmt.Fprintf(stderr, "ward: cannot open a browser (%v); open the URL above\n", err)
+			}
+			return nil
+		}))
+	}
+	c, err := client.Discover(ctx, f.issuer, f.clientID, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var tok *oauth2.Token
+	if f.authCode {
+		tok, err = c.AuthorizeLoopback(ctx)
+	} else {
+		tok, err = c.ClientCredentials(ctx)
+	}
+	if err != nil {
+		return nil, nil, explain(err)
+	}
+	return c, tok, nil
+}
+
+// explain adds a hint to the errors people meet most.
+func explain(err error) error {
+	var re *client.RetrieveError
+	if errors.As(err, &re) {
+		switch re.ErrorCode {
+		case "invalid_client":
+			return fmt.Errorf("%w\nhint: check --client-id and the secret (WARD_CLIENT_SECRET)", err)
+		case "invalid_dpop_proof":
+			return fmt.Errorf("%w\nhint: the server refused the DPoP proof; `ward decode` on a proof shows what a verifier checks; is this machine's clock right?", err)
+		case "unauthorized_client":
+			return fmt.Errorf("%w\nhint: this client may not use this grant; public clients use --authorization-code", err)
+		}
+	}
+	return err
+}
+
+func init() {
+	register(command{name: "token", summary: "obtain a DPoP-bound access token and print it", run: runToken})
+}
+
+func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("token", "token [--dev | --issuer URL --client-id ID] [--authorization-code] [--scope S] [--key-file F] [--show-key]", stderr)
+	var f tokenFlags
+	f.register(fs)
+	showKey := fs.Bool("show-key", false, "also print the thumbprint (cnf.jkt) of the key the token is bound to, on stderr")
+	showJSON := fs.Bool("json", false, "print the whole token response as JSON instead of the access token")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return errUsage
+	}
+	c, tok, err := f.obtain(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	if *showJSON {
+		out := map[string]any{
+			"access_token": tok.AccessToken, "token_type": tok.TokenType,
+			"expires_in": tok.ExpiresIn, "jkt": c.Thumbprint(),
+		}
+		if tok.RefreshToken != "" {
+			out["refresh_token"] = tok.RefreshToken
+		}
+		if s, ok := tok.Extra("scope").(string); ok {
+			out["scope"] = s
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	fmt.Fprintln(stdout, tok.AccessToken)
+	if *showKey {
+		fmt.Fprintf(stderr, "ward: token bound to key jkt=%s\n", c.Thumbprint())
+	}
+	if f.keyFile == "" {
+		fmt.Fprintln(stderr, "ward: the DPoP key lived in memory only, so this token is useless for requests; use --key-file to keep the key, or `ward curl`")
+	}
+	return nil
+}

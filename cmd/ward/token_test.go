@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/store"
+	"github.com/wardauth/ward/store/sqlstore"
+)
+
+const cliTestPassword = "correct horse battery staple"
+
+// tokenServer starts Ward's authorization server in-process on a loopback
+// port (http issuer, nonces on) with a confidential client svc and a
+// public client cli, and writes a dev-credentials.json for them in a temp
+// data folder, which it returns with the issuer and svc's secret.
+func tokenServer(t *testing.T) (issuer, secret, data string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
+	issuer = "http://" + srv.Listener.Addr().String()
+	cfg := config.Default()
+	cfg.Issuer = issuer
+	cfg.DPoP.Nonce.Enabled = true
+	cfg.DPoP.Nonce.Secret = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	now := time.Now()
+	svc := store.Client{ID: "svc", AuthMethod: authz.AuthSecretBasic, GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{"read"}, Audiences: []string{"https://api.example"}, RedirectURIs: []string{"https://x.example/cb"}}
+	if secret, err = authz.CreateClient(ctx, st, &svc, now); err != nil {
+		t.Fatal(err)
+	}
+	cli := store.Client{ID: "cli", AuthMethod: authz.AuthNone, GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, Scopes: []string{"read"}, Audiences: []string{"https://api.example"}, RedirectURIs: []string{"http://127.0.0.1/callback"}}
+	if _, err := authz.CreateClient(ctx, st, &cli, now); err != nil {
+		t.Fatal(err)
+	}
+	ph, _ := password.Hash(cliTestPassword)
+	if err := st.CreateUser(ctx, &store.User{Subject: "u-alice", Username: "alice", PasswordHash: ph, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	var kek keys.KEK
+	rand.Read(kek[:])
+	km, err := keys.New(st, []keys.KEK{kek}, keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := km.EnsureKey(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = as.Handler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	data = t.TempDir()
+	var dc devCredentials
+	dc.Issuer = issuer
+	dc.Service.ClientID, dc.Service.ClientSecret, dc.Service.Scope = "svc", secret, "read"
+	dc.Public.ClientID, dc.Public.Scope = "cli", "read"
+	b, _ := json.Marshal(dc)
+	if err := os.WriteFile(filepath.Join(data, "dev-credentials.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return issuer, secret, data
+}
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func claimsOf(t *testing.T, jwt string) map[string]any {
+	t.Helper()
+	parts := strings.Split(strings.TrimSpace(jwt), ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	return m
+}
+
+func TestTokenClientCredentials(t *testing.T) {
+	issuer, secret, data := tokenServer(t)
+	keyFile := filepath.Join(t.TempDir(), "k.pem")
+	for _, tc := range []struct {
+		name string
+		env  string
+		args []string
+		code int
+		want string // in stderr
+	}{
+		{"flags", "", []string{"token", "--issuer", issuer, "--client-id", "svc", "--client-secret", secret, "--scope", "read", "--key-file", keyFile, "--show-key"}, 0, "jkt="},
+		{"env secret", secret, []string{"token", "--issuer", issuer, "--client-id", "svc"}, 0, "--key-file"},
+		{"dev credentials", "", []string{"token", "--dev", "--data", data}, 0, ""},
+		{"no secret", "", []string{"token", "--issuer", issuer, "--client-id", "svc"}, 2, "WARD_CLIENT_SECRET"},
+		{"wrong secret", "", []string{"token", "--issuer", issuer, "--client-id", "svc", "--client-secret", "nope"}, 1, "invalid_client"},
+		{"no client", "", []string{"token", "--issuer", issuer}, 2, "--client-id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("WARD_CLIENT_SECRET", tc.env)
+			code, out, errs := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tc.code, errs, tc.want)
+			}
+			if code != 0 {
+				return
+			}
+			cl := claimsOf(t, out)
+			cnf, _ := cl["cnf"].(map[string]any)
+			if cl["client_id"] != "svc" || cnf["jkt"] == nil {
+				t.Fatalf("claims %v", cl)
+			}
+			if strings.Contains(errs, "jkt=") && !strings.Contains(errs, "jkt="+cnf["jkt"].(string)) {
+				t.Fatalf("--show-key printed another key: %s", errs)
+			}
+		})
+	}
+	// The key file is reused: the same jkt.
+	_, out1, _ := runCLI(t, "token", "--dev", "--data", data, "--key-file", keyFile)
+	_, out2, _ := runCLI(t, "token", "--dev", "--data", data, "--key-file", keyFile)
+	j1 := claimsOf(t, out1)["cnf"].(map[string]any)["jkt"]
+	j2 := claimsOf(t, out2)["cnf"].(map[string]any)["jkt"]
+	if j1 != j2 || j1 == nil {
+		t.Fatalf("jkt %v then %v with one key file", j1, j2)
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, "token", "--dev", "--data", data, "--key-file", keyFile); code != 1 || !strings.Contains(errs, "chmod 600") {
+		t.Fatalf("world-readable key file: exit %d %q", code, errs)
+	}
+}
+
+var hiddenFieldRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
+
+// browserLogin is an openBrowser that signs alice in and consents.
+func browserLogin(t *testing.T) func(string) error {
+	return func(authURL string) error {
+		jar, _ := cookiejar.New(nil)
+		var final string
+		hc := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
+			if r.URL.Path == "/callback" {
+				final = r.URL.String()
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}}
+		u, _ := url.Parse(authURL)
+		base := u.Scheme + "://" + u.Host
+		resp, err := hc.Get(authURL)
+		for range 3 {
+			if err != nil || final != "" {
+				break
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			f := url.Values{}
+			for _, m := range hiddenFieldRE.FindAllSubmatch(body, -1) {
+				f.Set(string(m[1]), strings.ReplaceAll(string(m[2]), "&#43;", "+"))
+			}
+			if bytes.Contains(body, []byte(`name="password"`)) {
+				f.Set("username", "alice")
+				f.Set("password", cliTestPassword)
+				resp, err = hc.PostForm(base+authz.PathLogin, f)
+			} else {
+				f.Set("decision", "allow")
+				resp, err = hc.PostForm(base+authz.PathConsent, f)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		go func() {
+			if r, err := http.Get(final); err == nil {
+				r.Body.Close()
+			}
+		}()
+		return nil
+	}
+}
+
+func TestTokenAuthorizationCode(t *testing.T) {
+	_, _, data := tokenServer(t)
+	old := openBrowser
+	openBrowser = browserLogin(t)
+	defer func() { openBrowser = old }()
+	code, out, errs := runCLI(t, "token", "--dev", "--data", data, "--authorization-code", "--json", "--timeout", "30s")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if !strings.Contains(errs, "sign in at") {
+		t.Fatalf("the URL was not shown: %q", errs)
+	}
+	var got map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	cl := claimsOf(t, got["access_token"].(string))
+	cnf, _ := cl["cnf"].(map[string]any)
+	if got["token_type"] != "DPoP" || got["refresh_token"] == nil || cl["sub"] != "u-alice" || cl["client_id"] != "cli" || cnf["jkt"] != got["jkt"] {
+		t.Fatalf("output %v claims %v", got, cl)
+	}
+}
