@@ -1,0 +1,38 @@
+// Package redisstore keeps single-use values in Redis (redis/go-redis v9),
+// so that every instance of the gateway and the authorization server
+// sharing one Redis refuses a value any of them has seen: a DPoP proof
+// (RFC 9449 §11.1, [dpop.ReplayStore]) used at one gateway is refused at
+// another, and so is a private_key_jwt assertion jti (RFC 7523 §3,
+// [store.OneTime]).
+//
+// Each value is one key, SET key 1 NX with an expiry (PXAT for proofs, PX
+// for one-time values): the first SET wins, every later one finds the key
+// and reports a replay, until Redis expires the key. Keys are the prefix,
+// a kind, and a SHA-256 of the value, so their length is bounded.
+//
+// # Failure behaviour
+//
+// Timeouts are short (100 ms by default for dial, read and write), so a
+// dead Redis fails a request quickly instead of stalling it. By default
+// the store fails closed: when Redis cannot be reached, Use and UseOnce
+// return an error wrapping [ErrUnavailable], the DPoP verifier refuses the
+// proof with reason replay_store_error, and the HTTP layers answer 503.
+// Config.FailOpen selects a degraded mode instead: the failure is logged
+// (slog, at most once a second) and counted ([Store.Stats]), and the value
+// is accepted unchecked. While Redis is down, a replayed proof or assertion
+// is then accepted: only use it where availability matters more than
+// replay protection.
+//
+// # Redis Cluster and Sentinel
+//
+// Every value is an independent key and each operation touches one key,
+// so the store works unchanged on Redis Cluster (pass a
+// *redis.ClusterClient to [NewFromClient]). With Sentinel (a failover
+// client), or any replicated Redis, replication is asynchronous: when the
+// primary fails, writes it acknowledged but had not yet sent to the
+// promoted replica are lost, and a proof recorded in that last moment can
+// be replayed once until its expiry (a window of at most the proof
+// lifetime, typically a minute). Redis persistence (AOF) has the same
+// trade-off across a restart of a single server: with appendfsync everysec
+// up to a second of records can be lost.
+package redisstore

@@ -1,0 +1,28 @@
+package redisstore_test
+
+import (
+	"log"
+
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/store/redisstore"
+)
+
+// A gateway instance sharing its DPoP replay records with every other
+// instance through one Redis. Fail closed (the default): when Redis is
+// unreachable, proofs are refused with replay_store_error (HTTP 503).
+func Example() {
+	replay, err := redisstore.New(redisstore.Config{
+		Addr:   "127.0.0.1:6379",
+		Prefix: "ward:prod:",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer replay.Close()
+
+	v, err := dpop.NewVerifier(dpop.WithReplayStore(replay))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = v
+}
