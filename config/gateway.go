@@ -50,6 +50,10 @@ type Gateway struct {
 	// IdentityHeaders name the headers carrying the verified identity to
 	// upstreams; any of them sent by a client is removed first.
 	IdentityHeaders IdentityHeaders `yaml:"identity_headers"`
+	// IdentityJWT, when its header is set, also sends the identity as a
+	// short-lived JWT signed by the gateway, which upstreams can verify
+	// with the JWKS served on the admin listener.
+	IdentityJWT IdentityJWT `yaml:"identity_jwt"`
 	// SecurityHeaders added to every response.
 	SecurityHeaders SecurityHeaders `yaml:"security_headers"`
 	Limits          GatewayLimits   `yaml:"limits"`
@@ -64,6 +68,18 @@ type IdentityHeaders struct {
 	Client  string `yaml:"client"`  // default X-Ward-Client
 	Scopes  string `yaml:"scopes"`  // default X-Ward-Scopes
 	JKT     string `yaml:"jkt"`     // default X-Ward-JKT
+}
+
+// IdentityJWT configures the signed identity sent upstream.
+type IdentityJWT struct {
+	// Header carrying the JWT, e.g. X-Ward-Identity; empty turns it off.
+	Header string `yaml:"header"`
+	// TTL of each JWT. Default 60s, at most 5m.
+	TTL time.Duration `yaml:"ttl"`
+	// KeyFile holds the ES256 (P-256) signing key as PKCS#8 PEM, shared by
+	// every instance; empty generates a key at start (one instance, or
+	// upstreams that fetch the JWKS of each).
+	KeyFile string `yaml:"key_file"`
 }
 
 // SecurityHeaders are added to every response; an empty value keeps the
@@ -277,9 +293,12 @@ func (v *validator) gateway() {
 	for _, h := range []struct{ path, name string }{
 		{"gateway.identity_headers.subject", ih.Subject}, {"gateway.identity_headers.client", ih.Client},
 		{"gateway.identity_headers.scopes", ih.Scopes}, {"gateway.identity_headers.jkt", ih.JKT},
+		{"gateway.identity_jwt.header", g.IdentityJWT.Header},
 	} {
 		canon := http.CanonicalHeaderKey(h.name)
 		switch {
+		case h.name == "" && h.path == "gateway.identity_jwt.header":
+			continue // off
 		case h.name == "" || strings.ContainsAny(h.name, " \t:()<>@,;\\\"/[]?={}"):
 			v.add(h.path, ErrInvalidValue, "%q is not a header name", h.name)
 		case seen[canon]:
@@ -288,6 +307,9 @@ func (v *validator) gateway() {
 			v.add(h.path, ErrInvalidValue, "%q is reserved", h.name)
 		}
 		seen[canon] = true
+	}
+	if g.IdentityJWT.TTL < 0 || g.IdentityJWT.TTL > 5*time.Minute {
+		v.add("gateway.identity_jwt.ttl", ErrInvalidValue, "must be between 0 (default 60s) and 5m")
 	}
 	if g.Limits.MaxHeaderBytes < 1024 || g.Limits.MaxHeaderBytes > 1<<20 {
 		v.add("gateway.limits.max_header_bytes", ErrInvalidValue, "must be between 1KiB and 1MiB")

@@ -72,6 +72,7 @@ type Gateway struct {
 	ready    atomic.Bool
 	mu       sync.Mutex // serialises Reload
 	fixed    fixedSettings
+	identity *identitySigner // nil when identity_jwt is off
 }
 
 // fixedSettings cannot change on reload: they shape the listeners and the
@@ -80,6 +81,7 @@ type fixedSettings struct {
 	issuer, publicURL, listen, admin string
 	dpopAlgs                         string
 	tls                              config.TLS
+	identityKey                      string // identity_jwt header and key file
 }
 
 // state is one immutable configuration generation.
@@ -136,6 +138,13 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, clock: opts.Clock}
 	g.fixed = fixedOf(cfg, issuer)
+	// The identity JWT names the gateway, never the authorization server,
+	// so it cannot pass for an access token.
+	idSigner, err := newIdentitySigner(cfg.IdentityJWT, audienceOr(cfg.PublicURL, "urn:ward:gateway"))
+	if err != nil {
+		return nil, err
+	}
+	g.identity = idSigner
 	dopts := []dpop.Option{
 		dpop.WithAllowedAlgorithms(cfg.DPoPAlgorithms...),
 		dpop.WithClock(opts.Clock),
@@ -176,6 +185,7 @@ func fixedOf(cfg *config.Gateway, issuer string) fixedSettings {
 	return fixedSettings{
 		issuer: issuer, publicURL: cfg.PublicURL, listen: cfg.Listen, admin: cfg.AdminListen,
 		dpopAlgs: strings.Join(cfg.DPoPAlgorithms, " "), tls: cfg.TLS,
+		identityKey: cfg.IdentityJWT.Header + "\x00" + cfg.IdentityJWT.KeyFile,
 	}
 }
 
@@ -279,7 +289,7 @@ func metadataURL(cfg *config.Gateway) string {
 func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, error) {
 	rt := &route{cfg: rc, host: strings.ToLower(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream, ih: cfg.IdentityHeaders}
 	ih := cfg.IdentityHeaders
-	for _, h := range []string{ih.Subject, ih.Client, ih.Scopes, ih.JKT} {
+	for _, h := range []string{ih.Subject, ih.Client, ih.Scopes, ih.JKT, cfg.IdentityJWT.Header} {
 		if h != "" {
 			rt.strip = append(rt.strip, http.CanonicalHeaderKey(h))
 		}
@@ -381,6 +391,8 @@ type record struct {
 	reason  string
 	id      *resource.Identity
 	path    string // clean path
+
+	identityJWT, identityJWTHeader string // signed identity, when on
 }
 
 func recordOf(r *http.Request) *record {
@@ -426,6 +438,9 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest, rt *route, target *url.URL)
 		set(ih.Client, id.ClientID)
 		set(ih.Scopes, strings.Join(id.Scopes, " "))
 		set(ih.JKT, id.JKT)
+		if rec.identityJWT != "" {
+			out.Header[rec.identityJWTHeader] = []string{rec.identityJWT}
+		}
 	}
 }
 
@@ -522,6 +537,18 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 			"reason", e.Reason, "policy_reason", d.Reason, "client_id", id.ClientID, "sub", id.Subject, "jkt", id.JKT)
 		st.rs.WriteError(sw, r, e, rt.req)
 		return
+	}
+	if g.identity != nil {
+		// Signed before proxying: a request whose identity cannot be
+		// signed is refused, never forwarded without it.
+		tok, err := g.identity.sign(id, rt, st.cfg.IdentityJWT.TTL, g.clock())
+		if err != nil {
+			rec.outcome = "error"
+			g.log.Error("cannot sign the identity JWT", "route", rec.route, "err", err)
+			http.Error(sw, "internal error", http.StatusInternalServerError)
+			return
+		}
+		rec.identityJWT, rec.identityJWTHeader = tok, http.CanonicalHeaderKey(st.cfg.IdentityJWT.Header)
 	}
 	rec.outcome = "allowed"
 	rt.proxy.ServeHTTP(sw, r)

@@ -57,6 +57,9 @@ func (m *metrics) observe(rec *record, d time.Duration) {
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
+	if g.identity != nil {
+		mux.HandleFunc("GET "+IdentityJWKSPath, g.identity.serveJWKS)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
