@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,7 +85,10 @@ func TestDecode(t *testing.T) {
 		{"not a jws", []string{"abc"}, 2, []string{"not a compact JWS"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, errs := runCLI(t, append([]string{"decode"}, tc.args...)...)
+			// Judged as of the signers' clock, so a second boundary
+			// between signing and decoding cannot change the output.
+			args := append([]string{"decode", "--now", strconv.FormatInt(now.Unix(), 10)}, tc.args...)
+			code, out, errs := runCLI(t, args...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out, errs)
 			}
