@@ -25,16 +25,6 @@ func ParseChallenges(values []string) []Challenge {
 	return out
 }
 
-// Find returns the first challenge with scheme (case-insensitive).
-func findChallenge(cs []Challenge, scheme string) (Challenge, bool) {
-	for _, c := range cs {
-		if strings.EqualFold(c.Scheme, scheme) {
-			return c, true
-		}
-	}
-	return Challenge{}, false
-}
-
 func isTokenChar(c byte) bool {
 	// RFC 9110 §5.6.2 tchar.
 	switch {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -56,8 +55,6 @@ type server struct {
 type serverOpt func(*config.Config)
 
 func withNonces(c *config.Config) { c.DPoP.Nonce.Enabled = true }
-
-func withPARRequired(c *config.Config) { c.PAR.Required = true }
 
 func newServer(t testing.TB, opts ...serverOpt) *server {
 	t.Helper()
@@ -237,13 +234,4 @@ func decodeClaims(t testing.TB, jws string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func freePort(t testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -54,7 +54,8 @@ func TestDecode(t *testing.T) {
 	for k, v := range jwk {
 		withPriv[k] = v
 	}
-	withPriv["d"] = base64.RawURLEncoding.EncodeToString(key.D.Bytes())
+	dBytes, _ := key.Bytes()
+	withPriv["d"] = base64.RawURLEncoding.EncodeToString(dBytes)
 	claims := map[string]any{"jti": "x", "htm": "POST", "htu": "https://as.example/token", "iat": now.Unix()}
 	none := b64json(map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": jwk}) + "." + b64json(claims) + "."
 	hmac := b64json(map[string]any{"typ": "dpop+jwt", "alg": "HS256", "jwk": jwk}) + "." + b64json(claims) + ".c2ln"
