@@ -3,6 +3,7 @@ package authz
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -267,9 +268,23 @@ func TestLoginPage(t *testing.T) {
 		for k, vv := range f {
 			forged[k] = vv
 		}
-		forged.Set("flow", f.Get("flow")[:len(f.Get("flow"))-2]+"AA")
+		// Flip one bit of the sealed bytes (not of the text, whose last
+		// character may carry unused bits).
+		sealed, _ := base64.RawURLEncoding.DecodeString(f.Get("flow"))
+		sealed[len(sealed)/2] ^= 1
+		forged.Set("flow", base64.RawURLEncoding.EncodeToString(sealed))
 		if r := b.postForm(h.issuer+PathLogin, forged); r.status != http.StatusBadRequest {
 			t.Errorf("forged flow: %d", r.status)
+		}
+		// The same bytes in another text (the unused low bits of the last
+		// character set) are refused too: one encoding per value.
+		if fl := f.Get("flow"); len(fl)%4 != 0 {
+			const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+			last := strings.IndexByte(alphabet, fl[len(fl)-1])
+			forged.Set("flow", fl[:len(fl)-1]+string(alphabet[last^1]))
+			if r := b.postForm(h.issuer+PathLogin, forged); r.status != http.StatusBadRequest {
+				t.Errorf("non-canonical flow encoding: %d", r.status)
+			}
 		}
 	})
 	t.Run("unknown user same answer", func(t *testing.T) {

@@ -57,7 +57,7 @@ func (s *Server) openFlow(sealed string) (*flow, error) {
 	if sealed == "" || len(sealed) > 16<<10 {
 		return nil, errBadFlow
 	}
-	b, err := base64.RawURLEncoding.DecodeString(sealed)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(sealed) // one encoding per value
 	a := s.flowAEAD()
 	if err != nil || len(b) < a.NonceSize()+a.Overhead() {
 		return nil, errBadFlow
