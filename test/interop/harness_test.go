@@ -1,0 +1,374 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/store"
+	"github.com/wardauth/ward/store/sqlstore"
+)
+
+// interopDir holds the pinned npm packages (interop/package.json); .ci/run
+// installs them with npm ci.
+var interopDir = filepath.Join("..", "..", "interop")
+
+// needNode returns the node binary, or skips the test when node or one of
+// the npm packages is missing.
+func needNode(t *testing.T, pkgs ...string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("interop: node is not installed; skipping (CI installs it)")
+	}
+	for _, p := range pkgs {
+		if _, err := os.Stat(filepath.Join(interopDir, "node_modules", p, "package.json")); err != nil {
+			t.Skipf("interop: npm package %s is not installed; run `npm ci --prefix interop` (CI does)", p)
+		}
+	}
+	return node
+}
+
+const (
+	testUser     = "alice"
+	testSubject  = "u-alice"
+	testPassword = "correct horse battery staple"
+
+	appClient  = "app" // public, authorization_code + refresh_token, audience = the gateway
+	svcClient  = "svc" // confidential, client_credentials, audience = rsAudience
+	rsAudience = "https://rs.interop.example"
+	callback   = "http://127.0.0.1/callback" // any port (RFC 8252 §7.3)
+)
+
+// ward is Ward's authorization server and gateway on loopback listeners
+// (plain HTTP, dev issuer), over a SQLite store, with DPoP nonces required
+// by both. The gateway's only upstream is the demo API, wrapped to record
+// what it receives.
+type ward struct {
+	t       *testing.T
+	st      store.Store
+	issuer  string
+	gwURL   string
+	secrets map[string]string
+
+	mu       sync.Mutex
+	requests map[string]int // authorization server requests per path
+	seen     []http.Header  // headers the upstream received
+}
+
+func newWard(t *testing.T) *ward {
+	t.Helper()
+	ctx := context.Background()
+	w := &ward{t: t, secrets: map[string]string{}, requests: map[string]int{}}
+	dir := t.TempDir()
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.st = st
+	t.Cleanup(func() { st.Close() })
+
+	asSrv := httptest.NewUnstartedServer(nil)
+	gwSrv := httptest.NewUnstartedServer(nil)
+	admSrv := httptest.NewUnstartedServer(nil)
+	w.issuer = "http://" + asSrv.Listener.Addr().String()
+	w.gwURL = "http://" + gwSrv.Listener.Addr().String()
+
+	cfg := config.Dev(dir)
+	cfg.Issuer = w.issuer
+	cfg.Listen = asSrv.Listener.Addr().String()
+	cfg.DPoP.Nonce.Enabled = true
+	g := gateway.DevConfig(w.issuer)
+	g.Listen, g.AdminListen = gwSrv.Listener.Addr().String(), admSrv.Listener.Addr().String()
+	g.PublicURL = w.gwURL
+	cfg.Gateway = g
+	if err := cfg.ValidateGateway(); err != nil {
+		t.Fatalf("gateway configuration: %v", err)
+	}
+
+	now := time.Now()
+	for _, c := range []store.Client{
+		{ID: appClient, Name: "openid-client", AuthMethod: authz.AuthNone,
+			GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, RedirectURIs: []string{callback},
+			Scopes: []string{"demo:read"}, Audiences: []string{w.gwURL}, SenderConstraint: store.ConstraintDPoP},
+		{ID: svcClient, Name: "Go SDK", AuthMethod: authz.AuthSecretBasic,
+			GrantTypes: []string{authz.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"},
+			Scopes: []string{"read"}, Audiences: []string{rsAudience}, SenderConstraint: store.ConstraintDPoP},
+	} {
+		secret, err := authz.CreateClient(ctx, st, &c, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.secrets[c.ID] = secret
+	}
+	ph, err := password.Hash(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateUser(ctx, &store.User{Subject: testSubject, Username: testUser, PasswordHash: ph, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+
+	var kek keys.KEK
+	rand.Read(kek[:])
+	km, err := keys.New(st, []keys.KEK{kek}, keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := km.EnsureKey(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	nonceSecret := make([]byte, 32)
+	rand.Read(nonceSecret)
+	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, NonceSecret: nonceSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := as.Handler()
+	asSrv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.mu.Lock()
+		w.requests[r.URL.Path]++
+		w.mu.Unlock()
+		h.ServeHTTP(rw, r)
+	})
+	asSrv.Start()
+	t.Cleanup(asSrv.Close)
+
+	demo := gateway.DemoUpstream()
+	upstream := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.mu.Lock()
+		w.seen = append(w.seen, r.Header.Clone())
+		w.mu.Unlock()
+		demo.ServeHTTP(rw, r)
+	})
+	gwNonceSecret := make([]byte, 32)
+	rand.Read(gwNonceSecret)
+	nonces, err := dpop.NewStatelessNonces(w.gwURL, time.Minute, gwNonceSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(&cfg.Gateway, gateway.Options{
+		Issuer:    cfg.GatewayIssuer(),
+		Logger:    logger,
+		Nonces:    nonces,
+		Upstreams: map[string]http.Handler{config.BuiltinDemo: upstream},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- gw.Serve(gwCtx, gwSrv.Listener, admSrv.Listener) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("gateway Serve: %v", err)
+		}
+	})
+	return w
+}
+
+func (w *ward) count(path string) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.requests[path]
+}
+
+func (w *ward) upstreamSeen() []http.Header {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]http.Header(nil), w.seen...)
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
+
+func hiddenFields(body []byte) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
+		v.Set(string(m[1]), strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'").Replace(string(m[2])))
+	}
+	return v
+}
+
+// browse is the user's browser on Ward's pages: it opens authURL, logs in
+// as alice, allows on the consent page, and returns the redirect to the
+// client's /callback without following it (the client has no listener;
+// the test hands the URL to it).
+func browse(authURL string) (*url.URL, error) {
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	var final *url.URL
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Path == "/callback" {
+			final = req.URL
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	get := func(resp *http.Response, err error) ([]byte, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	body, err := get(hc.Get(authURL))
+	if err != nil {
+		return nil, err
+	}
+	base, _ := url.Parse(authURL)
+	for range 3 {
+		if final != nil {
+			break
+		}
+		f := hiddenFields(body)
+		switch {
+		case bytes.Contains(body, []byte(`name="password"`)):
+			f.Set("username", testUser)
+			f.Set("password", testPassword)
+			body, err = get(hc.PostForm(base.Scheme+"://"+base.Host+authz.PathLogin, f))
+		case bytes.Contains(body, []byte(`name="decision"`)):
+			f.Set("decision", "allow")
+			body, err = get(hc.PostForm(base.Scheme+"://"+base.Host+authz.PathConsent, f))
+		default:
+			return nil, fmt.Errorf("browser: unexpected page: %.300s", body)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if final == nil {
+		return nil, fmt.Errorf("browser: no redirect to the client; last page %.300s", body)
+	}
+	return final, nil
+}
+
+// script is a node script speaking JSON lines: it writes one object per
+// line on stdout and reads lines on stdin.
+type script struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	lines  chan []byte
+	stderr *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// startScript runs node interop/name args... until the test ends.
+func startScript(t *testing.T, node, name string, args ...string) *script {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(interopDir, name)}, args...)...)
+	s := &script{t: t, cmd: cmd, lines: make(chan []byte, 16), stderr: &syncBuffer{}}
+	cmd.Stderr = s.stderr
+	var err error
+	if s.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			s.lines <- append([]byte(nil), sc.Bytes()...)
+		}
+		close(s.lines)
+	}()
+	t.Cleanup(func() {
+		s.stdin.Close()
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", name, s.stderr.String())
+		}
+	})
+	return s
+}
+
+// next decodes the script's next line into out.
+func (s *script) next(out any) {
+	s.t.Helper()
+	select {
+	case line, ok := <-s.lines:
+		if !ok {
+			_ = s.cmd.Wait()
+			s.t.Fatalf("%s ended (%v) before answering:\n%s", s.cmd.Args[1], s.cmd.ProcessState, s.stderr.String())
+		}
+		if err := json.Unmarshal(line, out); err != nil {
+			s.t.Fatalf("%s: %v: %s", s.cmd.Args[1], err, line)
+		}
+	case <-time.After(60 * time.Second):
+		s.t.Fatalf("%s: no answer in 60s:\n%s", s.cmd.Args[1], s.stderr.String())
+	}
+}
+
+// send writes one line to the script.
+func (s *script) send(line string) {
+	s.t.Helper()
+	if _, err := io.WriteString(s.stdin, line+"\n"); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// decodeJWT returns the header and claims of a compact JWS, unverified.
+func decodeJWT(t *testing.T, tok string) (map[string]any, map[string]any) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", tok)
+	}
+	var hdr, cl map[string]any
+	for i, out := range []*map[string]any{&hdr, &cl} {
+		b, err := base64.RawURLEncoding.DecodeString(parts[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return hdr, cl
+}
