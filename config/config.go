@@ -36,6 +36,9 @@ type Config struct {
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
 	Gateway Gateway  `yaml:"gateway"`
+	// Redis is shared by several instances for DPoP replay checks
+	// (redis.go). Off unless redis.addr or WARD_REDIS_URL is set.
+	Redis Redis `yaml:"redis"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.
@@ -218,6 +221,7 @@ func Default() *Config {
 		PAR:     PAR{TTL: 60 * time.Second},
 		Login:   Login{SessionTTL: 8 * time.Hour},
 		Gateway: DefaultGateway(),
+		Redis:   DefaultRedis(),
 	}
 }
 

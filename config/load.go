@@ -303,6 +303,9 @@ func parseDuration(s string) (time.Duration, error) {
 //   - WARD_KEY_ENCRYPTION_KEY sets Keys.KEK (wins over keys.kek_file);
 //   - WARD_DPOP_NONCE_SECRET sets DPoP.Nonce.Secret (wins over
 //     dpop.nonce.secret_file);
+//   - WARD_REDIS_URL (redis[s]://[user:password@]host:port[/db])
+//     replaces redis.addr, username, db and sets tls.enabled for rediss;
+//     WARD_REDIS_PASSWORD then sets the Redis password;
 //   - each client's secret_env and each user's password_env is read into
 //     Client.Secret and User.Password; an unset variable is an error.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
@@ -316,6 +319,15 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		c.DPoP.Nonce.Secret = v
 	}
 	var errs []error
+	if v, ok := lookup(EnvRedisURL); ok && v != "" {
+		if err := c.Redis.applyURL(v); err != nil {
+			// The URL may hold a password: never quote it back.
+			errs = append(errs, &Error{Msg: EnvRedisURL + ": " + err.Error(), Err: ErrInvalidValue})
+		}
+	}
+	if v, ok := lookup(EnvRedisPassword); ok && v != "" {
+		c.Redis.Password = v
+	}
 	for i := range c.Clients {
 		cl := &c.Clients[i]
 		if cl.SecretEnv == "" {

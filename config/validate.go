@@ -40,6 +40,7 @@ func (c *Config) Validate() error {
 		v.user(i, subs, names)
 	}
 	v.gateway()
+	v.redis()
 	return errors.Join(v.errs...)
 }
 

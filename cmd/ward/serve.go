@@ -15,9 +15,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/store/redisstore"
 )
 
 func init() {
@@ -65,6 +69,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stop()
 	}
 
+	// Before the store is opened: a PostgreSQL-backed start without the
+	// shared flow key is refused without touching the database.
+	fk, err := flowKey(cfg)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
@@ -86,11 +96,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("dev mode: %w", err)
 		}
 	}
-	fk, err := flowKey(cfg)
+	rs, err := openRedis(cfg.Redis, logger)
 	if err != nil {
-		return err
+		return fmt.Errorf("redis: %w", err)
 	}
-	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, FlowKey: fk})
+	// The DPoP replay store shared by the authorization server and the
+	// gateway: Redis when configured (every instance sees every proof),
+	// else each keeps its own in memory (one instance only).
+	var replay dpop.ReplayStore
+	if rs != nil {
+		defer rs.Close()
+		replay = rs
+		checkRedis(ctx, rs, cfg.Redis, logger)
+	} else if cfg.Store.Driver == "postgres" {
+		logger.Warn("redis is not configured: DPoP proofs are remembered per instance, so with several instances a proof can be replayed once at each; set redis.addr or " + config.EnvRedisURL + " (docs/SCALEOUT.md)")
+	}
+	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, FlowKey: fk, Replay: replay})
 	if err != nil {
 		return err
 	}
@@ -110,7 +131,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var gw *gateway.Gateway
 	var gwLn, admLn net.Listener
 	if cfg.Gateway.Enabled {
-		if gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger}); err != nil {
+		reg := prometheus.NewRegistry()
+		if rs != nil {
+			registerRedisMetrics(reg, rs)
+		}
+		if gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger, ReplayStore: replay, Registry: reg}); err != nil {
 			asLn.Close()
 			return fmt.Errorf("gateway: %w", err)
 		}
@@ -225,22 +250,86 @@ func requireLoopback(addr string) error {
 	return nil
 }
 
+// envFlowKey names the environment variable holding the flow key.
+const envFlowKey = "WARD_FLOW_KEY"
+
+// errNoFlowKey refuses a PostgreSQL-backed start without a shared flow
+// key: a key drawn at random per process would make every login that
+// crosses instances behind a load balancer fail.
+var errNoFlowKey = errors.New(envFlowKey + " is required with store.driver postgres: every instance must seal login flows with the same key " +
+	"(generate one with `openssl rand -base64 32` and give it to every instance; docs/SCALEOUT.md)")
+
 // flowKey returns the key that seals authorization-flow state. In dev mode
 // it is kept in the data folder so a restart does not break flows in
 // progress; otherwise WARD_FLOW_KEY (base64, 32 bytes) is used when set,
-// and a random key (one instance only) when not.
+// and a random key (one instance only) when not. A PostgreSQL store means
+// several instances may share the work, so there the variable is
+// required.
 func flowKey(cfg *config.Config) ([]byte, error) {
-	if v := os.Getenv("WARD_FLOW_KEY"); v != "" {
+	if v := os.Getenv(envFlowKey); v != "" {
 		k, err := decodeKey32(v)
 		if err != nil {
-			return nil, fmt.Errorf("WARD_FLOW_KEY: %w", err)
+			return nil, fmt.Errorf("%s: %w", envFlowKey, err)
 		}
 		return k, nil
 	}
+	if cfg.Store.Driver == "postgres" {
+		return nil, errNoFlowKey
+	}
 	if cfg.Dev {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, err
+		}
 		return ensureSecretFile(filepath.Join(cfg.DataDir, "flow-key"))
 	}
 	return nil, nil
+}
+
+// redisStartTimeout bounds the ping at start.
+const redisStartTimeout = 2 * time.Second
+
+// checkRedis pings Redis once at start and logs the outcome. An
+// unreachable Redis does not stop the start: requests that need a replay
+// check are refused with 503 (fail closed) or accepted unchecked
+// (fail_open) until it answers, and /metrics shows it.
+func checkRedis(ctx context.Context, rs *redisstore.Store, r config.Redis, logger *slog.Logger) {
+	mode := "fail closed: requests needing a replay check get 503 while Redis is unreachable"
+	if r.FailOpen {
+		mode = "FAIL OPEN: proofs are accepted without a replay check while Redis is unreachable"
+	}
+	ctx, cancel := context.WithTimeout(ctx, redisStartTimeout)
+	defer cancel()
+	if err := rs.Ping(ctx); err != nil {
+		logger.Error("redis unreachable at start; DPoP replay checks cannot be made until it answers", "addr", r.Addr, "err", err, "mode", mode)
+		return
+	}
+	logger.Info("redis: DPoP replay checks shared by every instance", "addr", r.Addr, "db", int(r.DB), "tls", r.TLS.Enabled, "mode", mode)
+}
+
+// registerRedisMetrics exports the Redis replay store's health on the
+// gateway's admin listener (/metrics).
+func registerRedisMetrics(reg *prometheus.Registry, rs *redisstore.Store) {
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "ward", Subsystem: "redis", Name: "errors_total",
+			Help: "Replay checks (DPoP proofs) that could not reach Redis.",
+		}, func() float64 { return float64(rs.Stats().Errors) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "ward", Subsystem: "redis", Name: "accepted_unchecked_total",
+			Help: "Proofs accepted without a replay check because Redis was unreachable (redis.fail_open only).",
+		}, func() float64 { return float64(rs.Stats().AcceptedUnchecked) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "ward", Subsystem: "redis", Name: "up",
+			Help: "1 when Redis answered a PING at the last scrape, else 0.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			if rs.Ping(ctx) != nil {
+				return 0
+			}
+			return 1
+		}),
+	)
 }
 
 // startCPUProfile starts a CPU profile written to path; the returned

@@ -2,16 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"os"
 	"time"
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/store"
+	"github.com/wardauth/ward/store/redisstore"
 	"github.com/wardauth/ward/store/sqlstore"
 )
 
@@ -103,9 +108,74 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 		// The database holds hashes and encrypted keys: owner only.
 		_ = os.Chmod(cfg.StoreDSN(), 0o600)
 		return st, nil
+	case "postgres":
+		// Pending migrations are applied under an advisory lock, so
+		// instances starting together apply each one once.
+		return sqlstore.OpenPostgres(ctx, cfg.StoreDSN())
 	default:
 		return nil, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
 	}
+}
+
+// openRedis returns the shared DPoP replay store configured in the redis
+// section, or nil when the section is off. It does not wait for Redis:
+// the caller pings it once at start.
+func openRedis(r config.Redis, logger *slog.Logger) (*redisstore.Store, error) {
+	if !r.Enabled() {
+		return nil, nil
+	}
+	var tc *tls.Config
+	if r.TLS.Enabled {
+		var err error
+		if tc, err = redisTLS(r); err != nil {
+			return nil, fmt.Errorf("redis.tls: %w", err)
+		}
+	}
+	return redisstore.New(redisstore.Config{
+		Addr:         r.Addr,
+		Username:     r.Username,
+		Password:     r.Password,
+		DB:           int(r.DB),
+		TLS:          tc,
+		DialTimeout:  r.DialTimeout,
+		ReadTimeout:  r.ReadTimeout,
+		WriteTimeout: r.WriteTimeout,
+		Prefix:       r.KeyPrefix,
+		FailOpen:     r.FailOpen,
+		Logger:       logger,
+	})
+}
+
+// redisTLS builds the client TLS configuration for Redis: TLS 1.2 or
+// later, the system roots or redis.tls.ca_file, and an optional client
+// certificate.
+func redisTLS(r config.Redis) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: r.TLS.ServerName}
+	if tc.ServerName == "" {
+		host, _, err := net.SplitHostPort(r.Addr)
+		if err != nil {
+			return nil, err
+		}
+		tc.ServerName = host
+	}
+	if r.TLS.CAFile != "" {
+		pem, err := os.ReadFile(r.TLS.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate", r.TLS.CAFile)
+		}
+	}
+	if r.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(r.TLS.CertFile, r.TLS.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
 }
 
 // openKeys returns the signing-key manager, with the KEK from the
