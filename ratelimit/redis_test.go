@@ -1,0 +1,83 @@
+package ratelimit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Redis tests run against WARD_TEST_REDIS (default 127.0.0.1:6379);
+// they skip when it is unreachable, unless WARD_TEST_REQUIRE_SERVICES=1,
+// when they fail.
+func testRedis(t testing.TB) *redis.Client {
+	t.Helper()
+	addr := os.Getenv("WARD_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		msg := fmt.Sprintf("Redis unreachable (WARD_TEST_REDIS=%q): %v", addr, err)
+		if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg + "; set WARD_TEST_REDIS, or WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func newRedisStore(t testing.TB) *RedisStore {
+	c := testRedis(t)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "ward-test:rl:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := c.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+	})
+	return NewRedisStore(c, RedisConfig{Prefix: prefix})
+}
+
+func TestRedisStoreConformance(t *testing.T) {
+	runConformance(t, func(t *testing.T) Store { return newRedisStore(t) })
+}
+
+// TestRedisKeyExpires: a key lives only while its allowance is not full.
+func TestRedisKeyExpires(t *testing.T) {
+	s := newRedisStore(t)
+	if _, err := s.Take(t.Context(), "k", time.Now(), Limit{Rate: 1, Period: 2 * time.Second}, 1); err != nil {
+		t.Fatal(err)
+	}
+	ttl, err := s.c.(*redis.Client).PTTL(t.Context(), s.prefix+"k").Result()
+	if err != nil || ttl <= 0 || ttl > 2*time.Second {
+		t.Fatalf("PTTL %v %v, want (0, 2s]", ttl, err)
+	}
+}
+
+func TestRedisUnavailable(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 50 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	l := Limit{Rate: 1, Period: time.Second}
+	r, err := NewRedisStore(c, RedisConfig{}).Take(t.Context(), "k", time.Now(), l, 1)
+	if !errors.Is(err, ErrUnavailable) || r.Allowed {
+		t.Fatalf("fail closed: %+v %v", r, err)
+	}
+	r, err = NewRedisStore(c, RedisConfig{FailOpen: true}).Take(t.Context(), "k", time.Now(), l, 1)
+	if !errors.Is(err, ErrUnavailable) || !r.Allowed {
+		t.Fatalf("fail open: %+v %v", r, err)
+	}
+}
