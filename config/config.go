@@ -36,6 +36,8 @@ type Config struct {
 	Clients []Client `yaml:"clients"`
 	Users   []User   `yaml:"users"`
 	Gateway Gateway  `yaml:"gateway"`
+	// RateLimits of the authorization server's endpoints (ratelimit.go).
+	RateLimits RateLimits `yaml:"rate_limits"`
 	// Redis is shared by several instances for DPoP replay checks
 	// (redis.go). Off unless redis.addr or WARD_REDIS_URL is set.
 	Redis Redis `yaml:"redis"`
@@ -222,6 +224,8 @@ func Default() *Config {
 		Login:   Login{SessionTTL: 8 * time.Hour},
 		Gateway: DefaultGateway(),
 		Redis:   DefaultRedis(),
+		// Failed-login throttling on; request rates off (ratelimit.go).
+		RateLimits: DefaultRateLimits(),
 	}
 }
 

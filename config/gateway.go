@@ -58,6 +58,9 @@ type Gateway struct {
 	SecurityHeaders SecurityHeaders `yaml:"security_headers"`
 	Limits          GatewayLimits   `yaml:"limits"`
 	Timeouts        GatewayTimeouts `yaml:"timeouts"`
+	// RateLimits of every route (each route counts apart), by tier; a
+	// route's own rate_limits override them tier by tier (ratelimit.go).
+	RateLimits RateTiers `yaml:"rate_limits"`
 	// Routes, matched by host then longest path prefix.
 	Routes []Route `yaml:"routes"`
 }
@@ -141,6 +144,8 @@ type Route struct {
 	// Policy rules: deny wins, and a request no allow rule matches is
 	// refused. An authenticated route needs at least one allow rule.
 	Policy []PolicyRule `yaml:"policy"`
+	// RateLimits override gateway.rate_limits for this route, by tier.
+	RateLimits RateTiers `yaml:"rate_limits"`
 }
 
 // PolicyRule is a policy.Rule in the file.
@@ -331,6 +336,7 @@ func (v *validator) gateway() {
 	for i := range g.Routes {
 		v.route(i, names)
 	}
+	v.gatewayRateLimits()
 }
 
 func (v *validator) route(i int, names map[string]bool) {

@@ -41,6 +41,7 @@ func (c *Config) Validate() error {
 	}
 	v.gateway()
 	v.redis()
+	v.rateLimits()
 	return errors.Join(v.errs...)
 }
 

@@ -1,0 +1,188 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Rate is one tier's limit (GCRA, package ratelimit): Rate requests per
+// Period on average, Burst at once. A zero Rate leaves the tier unset (a
+// route then inherits the gateway's); Off turns it off.
+type Rate struct {
+	Rate   Count         `yaml:"rate"`
+	Period time.Duration `yaml:"period"` // default 1m
+	Burst  Count         `yaml:"burst"`  // default rate
+	Off    bool          `yaml:"off"`
+}
+
+// Enabled reports whether the tier limits anything.
+func (r Rate) Enabled() bool { return r.Rate > 0 && !r.Off }
+
+// PeriodOrDefault is Period, or one minute.
+func (r Rate) PeriodOrDefault() time.Duration {
+	if r.Period <= 0 {
+		return time.Minute
+	}
+	return r.Period
+}
+
+// RateTiers are the limits of one endpoint or route, by who is asking:
+// IP for every caller (before authentication, by client address with the
+// trusted-proxy rule), Client per authenticated client_id, Subject per
+// authenticated user.
+type RateTiers struct {
+	IP      Rate `yaml:"ip"`
+	Client  Rate `yaml:"client"`
+	Subject Rate `yaml:"subject"`
+}
+
+// Or returns t with each unset tier taken from def (a route's tiers over
+// the gateway's).
+func (t RateTiers) Or(def RateTiers) RateTiers {
+	pick := func(a, b Rate) Rate {
+		if a.Rate > 0 || a.Off {
+			return a
+		}
+		return b
+	}
+	return RateTiers{IP: pick(t.IP, def.IP), Client: pick(t.Client, def.Client), Subject: pick(t.Subject, def.Subject)}
+}
+
+// RateLimits are the authorization server's limits (top-level
+// rate_limits).
+type RateLimits struct {
+	// Token limits /token per IP and per authenticated client_id.
+	Token RateTiers `yaml:"token"`
+	// PAR limits /par per IP and per authenticated client_id.
+	PAR RateTiers `yaml:"par"`
+	// Login limits POST /login per IP.
+	Login RateTiers `yaml:"login"`
+	// LoginFailures throttles failed logins per account and per IP.
+	LoginFailures LoginFailures `yaml:"login_failures"`
+	// MaxKeys bounds the in-memory state (keys per store). Default 262144.
+	MaxKeys Count `yaml:"max_keys"`
+}
+
+// LoginFailures configures the growing delays after failed logins.
+type LoginFailures struct {
+	// Account: failures of one username (known or not: the answer is the
+	// same).
+	Account FailurePolicy `yaml:"account"`
+	// IP: failures from one client address, any username.
+	IP FailurePolicy `yaml:"ip"`
+}
+
+// FailurePolicy: Free failures cost nothing, each further one doubles the
+// wait from BaseDelay up to MaxDelay; after LockAfter failures the key is
+// locked for LockFor (it expires); failures are forgotten after Forget
+// without one. A successful login forgets the account's failures.
+type FailurePolicy struct {
+	Off       bool          `yaml:"off"`
+	Free      Count         `yaml:"free"`
+	BaseDelay time.Duration `yaml:"base_delay"`
+	MaxDelay  time.Duration `yaml:"max_delay"`
+	LockAfter Count         `yaml:"lock_after"` // 0: never lock
+	LockFor   time.Duration `yaml:"lock_for"`
+	Forget    time.Duration `yaml:"forget"`
+}
+
+// Count is a non-negative integer in the file.
+type Count int
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (c *Count) UnmarshalText(text []byte) error {
+	n, err := strconv.Atoi(strings.TrimSpace(string(text)))
+	if err != nil || n < 0 || n > 1<<30 {
+		return errors.New("not a whole number between 0 and 1073741824")
+	}
+	*c = Count(n)
+	return nil
+}
+
+// DefaultRateLimits: failed-login throttling on; request rates off (the
+// limits depend on the deployment; docs/RATELIMITS.md suggests values).
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		LoginFailures: LoginFailures{
+			Account: FailurePolicy{Free: 5, BaseDelay: time.Second, MaxDelay: time.Minute, LockAfter: 20, LockFor: 15 * time.Minute, Forget: time.Hour},
+			IP:      FailurePolicy{Free: 20, BaseDelay: time.Second, MaxDelay: time.Minute, LockAfter: 100, LockFor: 15 * time.Minute, Forget: time.Hour},
+		},
+	}
+}
+
+func (v *validator) rateLimits() {
+	rl := &v.c.RateLimits
+	v.rateTiers("rate_limits.token", rl.Token, false)
+	v.rateTiers("rate_limits.par", rl.PAR, false)
+	v.rateTiers("rate_limits.login", rl.Login, false)
+	if rl.Login.Client.Enabled() {
+		v.add("rate_limits.login.client", ErrInvalidValue, "login is limited per ip (and per account by login_failures), not per client")
+	}
+	v.failurePolicy("rate_limits.login_failures.account", rl.LoginFailures.Account)
+	v.failurePolicy("rate_limits.login_failures.ip", rl.LoginFailures.IP)
+}
+
+func (v *validator) rateTiers(path string, t RateTiers, subject bool) {
+	v.rate(path+".ip", t.IP)
+	v.rate(path+".client", t.Client)
+	v.rate(path+".subject", t.Subject)
+	if !subject && t.Subject.Enabled() {
+		v.add(path+".subject", ErrInvalidValue, "there is no subject at this endpoint; use ip or client")
+	}
+}
+
+func (v *validator) rate(path string, r Rate) {
+	if r.Off || (r.Rate == 0 && r.Period == 0 && r.Burst == 0) {
+		return
+	}
+	if r.Rate == 0 {
+		v.add(path+".rate", ErrMissing, "required when period or burst is set (or write off: true)")
+		return
+	}
+	if r.Period < 0 {
+		v.add(path+".period", ErrInvalidValue, "must be positive")
+		return
+	}
+	if p := r.PeriodOrDefault(); p/time.Duration(r.Rate) < time.Millisecond {
+		v.add(path+".rate", ErrInvalidValue, "%d per %v is more than one request a millisecond", r.Rate, p)
+	}
+	if r.Burst > 1<<20 {
+		v.add(path+".burst", ErrInvalidValue, "must be at most 1048576")
+	}
+}
+
+func (v *validator) failurePolicy(path string, p FailurePolicy) {
+	if p.Off {
+		return
+	}
+	v.positive(path+".base_delay", p.BaseDelay, time.Hour)
+	v.positive(path+".max_delay", p.MaxDelay, 24*time.Hour)
+	if p.MaxDelay < p.BaseDelay {
+		v.add(path+".max_delay", ErrInvalidValue, "must be at least base_delay")
+	}
+	v.positive(path+".forget", p.Forget, 30*24*time.Hour)
+	if p.LockAfter > 0 {
+		if p.LockAfter <= p.Free {
+			v.add(path+".lock_after", ErrInvalidValue, "must exceed free (%d)", p.Free)
+		}
+		// A lock that never expires would let an attacker deny a user
+		// for good; cap it.
+		v.positive(path+".lock_for", p.LockFor, 24*time.Hour)
+	}
+}
+
+// gatewayRateLimits checks gateway.rate_limits and each route's.
+func (v *validator) gatewayRateLimits() {
+	g := &v.c.Gateway
+	v.rateTiers("gateway.rate_limits", g.RateLimits, true)
+	for i, r := range g.Routes {
+		p := fmt.Sprintf("gateway.routes[%d].rate_limits", i)
+		v.rateTiers(p, r.RateLimits, true)
+		if r.Unauthenticated && (r.RateLimits.Client.Enabled() || r.RateLimits.Subject.Enabled()) {
+			v.add(p, ErrInvalidValue, "an unauthenticated route knows no client or subject: only ip applies")
+		}
+	}
+}
