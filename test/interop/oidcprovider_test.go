@@ -205,9 +205,9 @@ func formBrowser(authURL string) error {
 		if m == nil {
 			return fmt.Errorf("browser: %d page without a form at %s: %.400s", resp.StatusCode, resp.Request.URL, body)
 		}
-		action, err := resp.Request.URL.Parse(html.UnescapeString(string(m[1])))
-		if err != nil {
-			return err
+		action, perr := resp.Request.URL.Parse(html.UnescapeString(string(m[1])))
+		if perr != nil {
+			return perr
 		}
 		f := url.Values{}
 		for _, in := range inputRE.FindAllSubmatch(m[2], -1) {
