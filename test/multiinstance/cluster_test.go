@@ -1,0 +1,754 @@
+package multiinstance
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/redis/go-redis/v9"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/store"
+	"github.com/wardauth/ward/store/redisstore"
+	"github.com/wardauth/ward/store/sqlstore"
+)
+
+// The names clients use: one for the authorization servers and one for the
+// gateways, as a load balancer would publish them. Every request goes to
+// one instance chosen by the test (its client dials that instance's
+// listener whatever the URL says), so the issuer, the proofs' htu and the
+// cookies are the same whichever instance answers.
+const (
+	issuer      = "http://as.ward.test"
+	apiURL      = "http://api.ward.test"
+	webRedirect = "http://127.0.0.1/cb"
+	whoami      = "/demo/whoami"
+
+	svcClient = "svc" // confidential, client_credentials
+	webClient = "web" // public, authorization_code + refresh_token
+	userName  = "alice"
+	userPass  = "correct horse battery staple"
+)
+
+const (
+	defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	defaultTestRedis    = "127.0.0.1:6379"
+)
+
+// syncBuffer is a concurrency-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// unreachable skips the test, or fails it under WARD_TEST_REQUIRE_SERVICES=1.
+func unreachable(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg + "; start it, or set WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
+}
+
+// pgSchema creates a fresh schema on WARD_TEST_POSTGRES, dropped at
+// cleanup, and returns a DSN whose connections use it.
+func pgSchema(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("WARD_TEST_POSTGRES")
+	if base == "" {
+		base = defaultTestPostgres
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("WARD_TEST_POSTGRES: %v", err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		u, _ := url.Parse(base)
+		shown := "(unparsable)"
+		if u != nil {
+			shown = u.Redacted()
+		}
+		unreachable(t, fmt.Sprintf("PostgreSQL unreachable (WARD_TEST_POSTGRES=%s): %v", shown, err))
+	}
+	schema := "ward_mi_" + randHex(6)
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return base + " search_path=" + schema + " pool_max_conns=8"
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	q.Set("pool_max_conns", "8")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// redisPrefix checks WARD_TEST_REDIS and returns its address and a key
+// prefix of the test's own, whose keys are deleted at cleanup.
+func redisPrefix(t *testing.T) (addr, prefix string) {
+	t.Helper()
+	addr = os.Getenv("WARD_TEST_REDIS")
+	if addr == "" {
+		addr = defaultTestRedis
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
+	t.Cleanup(func() { c.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		unreachable(t, fmt.Sprintf("Redis unreachable (WARD_TEST_REDIS=%s): %v", addr, err))
+	}
+	prefix = "ward:mi:" + randHex(6) + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+	})
+	return addr, prefix
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// routeTo returns a client that sends every request to addr, whatever
+// the URL's host: the load balancer's choice, made by the test. It does
+// not follow redirects.
+func routeTo(addr string) *http.Client {
+	d := &net.Dialer{Timeout: 2 * time.Second}
+	return &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, "tcp", addr)
+			},
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// asInstance is one authorization server: its own store (a pool of its
+// own on the shared schema), key manager, Redis client and listener, as a
+// separate process would have.
+type asInstance struct {
+	name string
+	srv  *authz.Server
+	st   store.Store
+	km   *keys.Manager
+	rs   *redisstore.Store
+	hc   *http.Client
+}
+
+// gwInstance is one gateway with its own Redis client; it discovers the
+// issuer's keys through one authorization server.
+type gwInstance struct {
+	name     string
+	gw       *gateway.Gateway
+	rs       *redisstore.Store
+	hc       *http.Client
+	adminURL string
+}
+
+// cluster is two authorization servers and two gateways on loopback
+// listeners sharing one PostgreSQL schema and one Redis (by key prefix),
+// one KEK, one flow key and one DPoP nonce secret.
+type cluster struct {
+	t           *testing.T
+	dsn         string
+	redisAddr   string
+	prefix      string
+	kek         keys.KEK
+	flowKey     []byte
+	nonceSecret []byte
+	log         *syncBuffer
+	as          []*asInstance
+	gw          []*gwInstance
+	svcSecret   string
+	nonce       string // the last DPoP-Nonce from any authorization server
+}
+
+// clusterOpt changes how instance i reaches Redis (for the outage test).
+type clusterOpt func(c *cluster, i int) string
+
+func newCluster(t *testing.T, opts ...clusterOpt) *cluster {
+	t.Helper()
+	redisAddr, prefix := redisPrefix(t)
+	c := &cluster{t: t, dsn: pgSchema(t), redisAddr: redisAddr, prefix: prefix, log: &syncBuffer{}}
+	if _, err := rand.Read(c.kek[:]); err != nil {
+		t.Fatal(err)
+	}
+	c.flowKey = random(32)
+	c.nonceSecret = random(32)
+	for i, name := range []string{"A", "B"} {
+		addr := c.redisAddr
+		for _, o := range opts {
+			addr = o(c, i)
+		}
+		c.as = append(c.as, c.startAS(name, addr, c.flowKey))
+	}
+	c.seed()
+	for i, name := range []string{"A", "B"} {
+		addr := c.redisAddr
+		for _, o := range opts {
+			addr = o(c, i)
+		}
+		c.gw = append(c.gw, c.startGateway(name, addr, c.as[i]))
+	}
+	return c
+}
+
+func random(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func (c *cluster) logger(name string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(c.log, &slog.HandlerOptions{Level: slog.LevelDebug})).With("instance", name)
+}
+
+func (c *cluster) redisStore(name, addr string) *redisstore.Store {
+	c.t.Helper()
+	rs, err := redisstore.New(redisstore.Config{Addr: addr, Prefix: c.prefix, Logger: c.logger(name)})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { rs.Close() })
+	return rs
+}
+
+// listen opens a loopback listener; its server closes it.
+func (c *cluster) listen() net.Listener {
+	c.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return ln
+}
+
+// startAS starts an authorization server as `ward serve` wires it, with
+// store.driver postgres and the redis section set.
+func (c *cluster) startAS(name, redisAddr string, flowKey []byte) *asInstance {
+	t := c.t
+	t.Helper()
+	ctx := context.Background()
+	cfg := config.Dev(t.TempDir())
+	cfg.Issuer = issuer
+	cfg.Store = config.Store{Driver: "postgres", DSN: c.dsn}
+	cfg.DPoP.Nonce.Enabled = true
+	st, err := sqlstore.OpenPostgres(ctx, c.dsn)
+	if err != nil {
+		t.Fatalf("AS %s: %v", name, err)
+	}
+	t.Cleanup(func() { st.Close() })
+	km, err := keys.New(st, []keys.KEK{c.kek}, keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := km.EnsureKey(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	in := &asInstance{name: name, st: st, km: km, rs: c.redisStore("as-"+name, redisAddr)}
+	in.srv, err = authz.New(cfg, authz.Options{
+		Store: st, Keys: km, Logger: c.logger("as-" + name),
+		FlowKey: flowKey, NonceSecret: c.nonceSecret, Replay: in.rs,
+		KeysInterval: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := c.listen()
+	in.hc = routeTo(ln.Addr().String())
+	hs := &http.Server{Handler: in.srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	runCtx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = hs.Serve(ln) }()
+	go func() { defer wg.Done(); _ = in.srv.Run(runCtx) }()
+	t.Cleanup(func() {
+		stop()
+		hs.Close()
+		wg.Wait()
+	})
+	return in
+}
+
+// startGateway starts a gateway whose JWKS discovery goes to via.
+func (c *cluster) startGateway(name, redisAddr string, via *asInstance) *gwInstance {
+	t := c.t
+	t.Helper()
+	ln, adm := c.listen(), c.listen()
+	cfg := config.Dev(t.TempDir())
+	cfg.Issuer = issuer
+	g := config.DefaultGateway()
+	g.Enabled = true
+	g.Listen, g.AdminListen = ln.Addr().String(), adm.Addr().String()
+	g.PublicURL = apiURL
+	g.Routes = []config.Route{{Name: "demo", PathPrefix: "/demo/", Upstream: config.BuiltinDemo,
+		Policy: []config.PolicyRule{{Name: "read", Action: "allow", Principals: []string{"*"}, Methods: []string{"GET"}}}}}
+	cfg.Gateway = g
+	if err := cfg.ValidateGateway(); err != nil {
+		t.Fatalf("gateway configuration: %v", err)
+	}
+	in := &gwInstance{name: name, rs: c.redisStore("gw-"+name, redisAddr), hc: routeTo(ln.Addr().String()),
+		adminURL: "http://" + adm.Addr().String()}
+	var err error
+	in.gw, err = gateway.New(&cfg.Gateway, gateway.Options{
+		Issuer: cfg.GatewayIssuer(), Logger: c.logger("gw-" + name),
+		HTTPClient: via.hc, ReplayStore: in.rs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.gw.Serve(ctx, ln, adm) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("gateway %s: %v", name, err)
+		}
+	})
+	return in
+}
+
+// seed creates the clients and the user through instance A's store.
+func (c *cluster) seed() {
+	c.t.Helper()
+	ctx := context.Background()
+	st := c.as[0].st
+	svc := store.Client{ID: svcClient, Name: "service", AuthMethod: authz.AuthSecretBasic,
+		GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{"demo:read"},
+		Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP}
+	var err error
+	if c.svcSecret, err = authz.CreateClient(ctx, st, &svc, time.Now()); err != nil {
+		c.t.Fatal(err)
+	}
+	web := store.Client{ID: webClient, Name: "Web", AuthMethod: authz.AuthNone, RedirectURIs: []string{webRedirect},
+		GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, Scopes: []string{"demo:read"},
+		Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP}
+	if _, err := authz.CreateClient(ctx, st, &web, time.Now()); err != nil {
+		c.t.Fatal(err)
+	}
+	ph, err := password.Hash(userPass)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := st.CreateUser(ctx, &store.User{Subject: "u-alice", Username: userName, PasswordHash: ph, CreatedAt: time.Now()}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// newSigner returns a DPoP signer with a fresh P-256 key.
+func (c *cluster) newSigner() *dpop.Signer {
+	c.t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	sg, err := dpop.NewSigner(k)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return sg
+}
+
+// response is a decoded answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func (r *response) str(k string) string { s, _ := r.json[k].(string); return s }
+
+func (r *response) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
+
+func do(t *testing.T, hc *http.Client, req *http.Request) *response {
+	t.Helper()
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		_ = json.Unmarshal(b, &r.json)
+	}
+	return r
+}
+
+// postToken posts form to in's /token with a DPoP proof (when given) and
+// the client's credentials.
+func (c *cluster) postToken(in *asInstance, form url.Values, proof string) *response {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, issuer+authz.PathToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if form.Get("grant_type") == authz.GrantClientCredentials {
+		req.SetBasicAuth(svcClient, c.svcSecret)
+	}
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
+	r := do(c.t, in.hc, req)
+	if n := r.header.Get("DPoP-Nonce"); n != "" {
+		c.nonce = n
+	}
+	return r
+}
+
+// tokenProof makes a proof for the token endpoint with the last nonce.
+func (c *cluster) tokenProof(sg *dpop.Signer) string {
+	c.t.Helper()
+	var opts []dpop.ProofOption
+	if c.nonce != "" {
+		opts = append(opts, dpop.WithNonce(c.nonce))
+	}
+	p, err := sg.Proof(http.MethodPost, issuer+authz.PathToken, opts...)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+// token runs a token request at in with a fresh proof from sg, answering
+// one use_dpop_nonce challenge (RFC 9449 §8).
+func (c *cluster) token(in *asInstance, form url.Values, sg *dpop.Signer) *response {
+	c.t.Helper()
+	r := c.postToken(in, form, c.tokenProof(sg))
+	if r.status == http.StatusBadRequest && r.str("error") == "use_dpop_nonce" {
+		r = c.postToken(in, form, c.tokenProof(sg))
+	}
+	return r
+}
+
+// fetchNonce gets a DPoP nonce from in (a request without a proof is
+// answered with one).
+func (c *cluster) fetchNonce(in *asInstance) string {
+	c.t.Helper()
+	c.nonce = ""
+	r := c.postToken(in, url.Values{"grant_type": {authz.GrantClientCredentials}}, "")
+	if c.nonce == "" {
+		c.t.Fatalf("AS %s gave no DPoP-Nonce: %v", in.name, r)
+	}
+	return c.nonce
+}
+
+// serviceToken gets a DPoP-bound access token for svc at in.
+func (c *cluster) serviceToken(in *asInstance, sg *dpop.Signer) string {
+	c.t.Helper()
+	r := c.token(in, url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}, sg)
+	wantToken(c.t, r)
+	return r.str("access_token")
+}
+
+func wantToken(t *testing.T, r *response) {
+	t.Helper()
+	if r.status != http.StatusOK || r.str("access_token") == "" {
+		t.Fatalf("got %v, want a token", r)
+	}
+}
+
+func wantError(t *testing.T, r *response, status int, code string) {
+	t.Helper()
+	if r.status != status || r.str("error") != code {
+		t.Fatalf("got %v, want %d %s", r, status, code)
+	}
+}
+
+// apiProof makes a proof for GET path at the gateways, bound to tok.
+func (c *cluster) apiProof(sg *dpop.Signer, path, tok string) string {
+	c.t.Helper()
+	p, err := sg.Proof(http.MethodGet, apiURL+path, dpop.WithAccessToken(tok))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return p
+}
+
+// call sends GET path to a gateway with tok and proof.
+func (c *cluster) call(g *gwInstance, path, tok, proof string) *response {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, apiURL+path, nil)
+	req.Header.Set("Authorization", "DPoP "+tok)
+	req.Header.Set("DPoP", proof)
+	r := do(c.t, g.hc, req)
+	return r
+}
+
+var rejectionRE = regexp.MustCompile(`(?m)^ward_gateway_rejections_total\{error="([^"]*)",reason="([^"]*)"\} (\S+)$`)
+
+// rejections returns a gateway's ward_gateway_rejections_total by reason.
+func (c *cluster) rejections(g *gwInstance) map[string]float64 {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, g.adminURL+"/metrics", nil)
+	r := do(c.t, http.DefaultClient, req)
+	out := map[string]float64{}
+	for _, m := range rejectionRE.FindAllStringSubmatch(string(r.body), -1) {
+		v, _ := strconv.ParseFloat(m[3], 64)
+		out[m[2]] += v
+	}
+	return out
+}
+
+// introspect asks in about tok (as the confidential client svc).
+func (c *cluster) introspect(in *asInstance, tok string) *response {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, issuer+authz.PathIntrospect, strings.NewReader(url.Values{"token": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(svcClient, c.svcSecret)
+	return do(c.t, in.hc, req)
+}
+
+// --- the browser ---
+
+// browser is a user agent with one cookie jar for the issuer's name,
+// whichever instance answers.
+type browser struct {
+	c   *cluster
+	jar http.CookieJar
+}
+
+func (c *cluster) newBrowser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{c: c, jar: jar}
+}
+
+func (b *browser) client(in *asInstance) *http.Client {
+	hc := *in.hc
+	hc.Jar = b.jar
+	return &hc
+}
+
+// get fetches u at in, following redirects within the issuer (at in).
+func (b *browser) get(in *asInstance, u string) *response {
+	b.c.t.Helper()
+	for range 10 {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		r := do(b.c.t, b.client(in), req)
+		loc := r.header.Get("Location")
+		if r.status/100 != 3 || !strings.HasPrefix(loc, issuer+"/") {
+			return r
+		}
+		u = loc
+	}
+	b.c.t.Fatal("too many redirects")
+	return nil
+}
+
+// postForm posts form to u at in; a redirect within the issuer is
+// followed at in.
+func (b *browser) postForm(in *asInstance, u string, form url.Values) *response {
+	b.c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r := do(b.c.t, b.client(in), req)
+	if loc := r.header.Get("Location"); r.status/100 == 3 && strings.HasPrefix(loc, issuer+"/") {
+		return b.get(in, loc)
+	}
+	return r
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
+
+// hidden returns the hidden fields of a page's form.
+func hidden(body []byte) url.Values {
+	v := url.Values{}
+	un := strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&lt;", "<", "&gt;", ">", "&#39;", "'")
+	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
+		v.Set(string(m[1]), un.Replace(string(m[2])))
+	}
+	return v
+}
+
+func isLoginPage(r *response) bool {
+	return r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="password"`))
+}
+
+func isConsentPage(r *response) bool {
+	return r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="decision"`))
+}
+
+// login submits the login form of page r at in.
+func (b *browser) login(in *asInstance, r *response) *response {
+	b.c.t.Helper()
+	if !isLoginPage(r) {
+		b.c.t.Fatalf("expected the login page, got %v", r)
+	}
+	f := hidden(r.body)
+	f.Set("username", userName)
+	f.Set("password", userPass)
+	return b.postForm(in, issuer+authz.PathLogin, f)
+}
+
+// consent allows on the consent page r at in.
+func (b *browser) consent(in *asInstance, r *response) *response {
+	b.c.t.Helper()
+	if !isConsentPage(r) {
+		b.c.t.Fatalf("expected the consent page, got %v", r)
+	}
+	f := hidden(r.body)
+	f.Set("decision", "allow")
+	return b.postForm(in, issuer+authz.PathConsent, f)
+}
+
+// codeFrom returns the code of the final redirect to the client.
+func codeFrom(t *testing.T, r *response) string {
+	t.Helper()
+	loc := r.header.Get("Location")
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(loc, webRedirect) {
+		t.Fatalf("expected a redirect to the client, got %v", r)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := u.Query().Get("code"); code != "" {
+		return code
+	}
+	t.Fatalf("no code in %s", loc)
+	return ""
+}
+
+// redisProxy forwards TCP to Redis and can be stopped (its port then
+// refuses connections and open ones are cut) and started again on the
+// same port: Redis going away and coming back, for one instance only.
+type redisProxy struct {
+	t      *testing.T
+	target string
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]bool
+}
+
+func newRedisProxy(t *testing.T, target string) *redisProxy {
+	p := &redisProxy{t: t, target: target, addr: "127.0.0.1:0", conns: map[net.Conn]bool{}}
+	p.start()
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *redisProxy) start() {
+	p.t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 { // the port was just freed by stop
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		p.t.Fatalf("redis proxy: %v", err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.DialTimeout("tcp", p.target, time.Second)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			if p.ln != ln {
+				p.mu.Unlock()
+				in.Close()
+				out.Close()
+				return
+			}
+			p.conns[in], p.conns[out] = true, true
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+}
+
+func (p *redisProxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// throughProxy sends instance B (authorization server and gateway) to
+// Redis through p; A goes directly.
+func throughProxy(p **redisProxy) clusterOpt {
+	return func(c *cluster, i int) string {
+		if *p == nil {
+			*p = newRedisProxy(c.t, c.redisAddr)
+		}
+		if i == 1 {
+			return (*p).addr
+		}
+		return c.redisAddr
+	}
+}

@@ -1,0 +1,317 @@
+package multiinstance
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/pkce"
+	"github.com/wardauth/ward/store"
+)
+
+// TestProofReplayAcrossGateways: a token from server A works at both
+// gateways; a proof used at gateway A is refused at gateway B as
+// replayed (RFC 9449 §11.1), and the refusal is counted under that reason.
+func TestProofReplayAcrossGateways(t *testing.T) {
+	c := newCluster(t)
+	sg := c.newSigner()
+	tok := c.serviceToken(c.as[0], sg)
+
+	p := c.apiProof(sg, whoami, tok)
+	if r := c.call(c.gw[0], whoami, tok, p); r.status != http.StatusOK {
+		t.Fatalf("gateway A: %v", r)
+	}
+	r := c.call(c.gw[1], whoami, tok, p)
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_dpop_proof"`) {
+		t.Fatalf("proof replayed at gateway B: %v %v, want 401 invalid_dpop_proof", r, r.header.Values("WWW-Authenticate"))
+	}
+	if got := c.rejections(c.gw[1])["replayed"]; got != 1 {
+		t.Errorf("gateway B rejections{reason=replayed} = %v, want 1", got)
+	}
+	// A fresh proof is accepted at B: the token (signed by A's key, from
+	// the shared store) is valid there.
+	if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.status != http.StatusOK {
+		t.Fatalf("fresh proof at gateway B: %v", r)
+	}
+}
+
+// TestProofReplayAcrossServers: a token request's proof used at server A
+// is refused at server B; a nonce issued by A is accepted by B (shared
+// nonce secret).
+func TestProofReplayAcrossServers(t *testing.T) {
+	c := newCluster(t)
+	sg := c.newSigner()
+	form := url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}
+	c.fetchNonce(c.as[0])
+	p := c.tokenProof(sg) // carries A's nonce
+	wantToken(t, c.postToken(c.as[0], form, p))
+	r := c.postToken(c.as[1], form, p)
+	wantError(t, r, http.StatusBadRequest, "invalid_dpop_proof")
+	if !strings.Contains(r.str("error_description"), "used before") {
+		t.Errorf("replay at B: %v, want the replayed description", r)
+	}
+	// B accepts a fresh proof with the nonce A issued.
+	c.fetchNonce(c.as[0])
+	wantToken(t, c.postToken(c.as[1], form, c.tokenProof(sg)))
+}
+
+// authorize runs the browser flow for the public client web: /authorize
+// at start, the login form posted at login, the consent at consent. It
+// returns the code and the PKCE verifier.
+func (c *cluster) authorize(b *browser, start, login, consent *asInstance) (string, string) {
+	c.t.Helper()
+	v, err := pkce.NewVerifier()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {webClient}, "redirect_uri": {webRedirect},
+		"scope": {"demo:read"}, "state": {"st"}, "code_challenge": {pkce.Challenge(v)}, "code_challenge_method": {"S256"},
+	}
+	r := b.get(start, issuer+authz.PathAuthorize+"?"+q.Encode())
+	if isLoginPage(r) {
+		r = b.login(login, r)
+	}
+	if isConsentPage(r) {
+		r = b.consent(consent, r)
+	}
+	return codeFrom(c.t, r), v
+}
+
+func codeForm(code, verifier string) url.Values {
+	return url.Values{"grant_type": {authz.GrantAuthorizationCode}, "client_id": {webClient}, "code": {code},
+		"code_verifier": {verifier}, "redirect_uri": {webRedirect}}
+}
+
+func refreshForm(rt string) url.Values {
+	return url.Values{"grant_type": {authz.GrantRefreshToken}, "client_id": {webClient}, "refresh_token": {rt}}
+}
+
+// TestLoginAcrossInstances: an authorization started at A, whose login
+// form is posted to B and consent to A, ends with a code that B redeems:
+// the flow state sealed by one instance opens at the other with the shared
+// flow key. An instance with a key of its own (a process that was started
+// without WARD_FLOW_KEY) refuses the same login form.
+func TestLoginAcrossInstances(t *testing.T) {
+	c := newCluster(t)
+	sg := c.newSigner()
+	code, v := c.authorize(c.newBrowser(), c.as[0], c.as[1], c.as[0])
+	r := c.token(c.as[1], codeForm(code, v), sg)
+	wantToken(t, r)
+	if r.str("refresh_token") == "" {
+		t.Fatalf("no refresh token: %v", r)
+	}
+
+	other := c.startAS("C", c.redisAddr, random(32))
+	b := c.newBrowser()
+	q := url.Values{"response_type": {"code"}, "client_id": {webClient}, "redirect_uri": {webRedirect},
+		"scope": {"demo:read"}, "state": {"st"}, "code_challenge": {pkce.Challenge(v)}, "code_challenge_method": {"S256"}}
+	page := b.get(c.as[0], issuer+authz.PathAuthorize+"?"+q.Encode())
+	got := b.login(other, page)
+	if got.status != http.StatusBadRequest || isConsentPage(got) {
+		t.Fatalf("a login form sealed with another flow key: %d, want 400 (refused)", got.status)
+	}
+}
+
+// TestCodeReplayAcrossServers: a code redeemed at A and replayed at B
+// fails, and the tokens issued from it are revoked everywhere (RFC 9700
+// §4.5).
+func TestCodeReplayAcrossServers(t *testing.T) {
+	c := newCluster(t)
+	sg := c.newSigner()
+	code, v := c.authorize(c.newBrowser(), c.as[0], c.as[0], c.as[0])
+	r := c.token(c.as[0], codeForm(code, v), sg)
+	wantToken(t, r)
+	at, rt := r.str("access_token"), r.str("refresh_token")
+	if in := c.introspect(c.as[1], at); in.json["active"] != true {
+		t.Fatalf("fresh token inactive at B: %v", in)
+	}
+	wantError(t, c.token(c.as[1], codeForm(code, v), sg), http.StatusBadRequest, "invalid_grant")
+	for i, in := range c.as {
+		if r := c.introspect(in, at); r.json["active"] != false {
+			t.Errorf("access token still active at %s after the code replay: %v", c.as[i].name, r)
+		}
+	}
+	wantError(t, c.token(c.as[0], refreshForm(rt), sg), http.StatusBadRequest, "invalid_grant")
+}
+
+// TestRefreshReplayAcrossServers: a refresh token rotated at A and
+// replayed at B revokes the family: the token A issued by the rotation
+// stops working at both (RFC 9700 §4.14.2), and the reuse is logged.
+func TestRefreshReplayAcrossServers(t *testing.T) {
+	c := newCluster(t)
+	sg := c.newSigner()
+	code, v := c.authorize(c.newBrowser(), c.as[0], c.as[0], c.as[0])
+	r := c.token(c.as[0], codeForm(code, v), sg)
+	wantToken(t, r)
+	rt1 := r.str("refresh_token")
+	r2 := c.token(c.as[0], refreshForm(rt1), sg)
+	wantToken(t, r2)
+	rt2, at2 := r2.str("refresh_token"), r2.str("access_token")
+
+	wantError(t, c.token(c.as[1], refreshForm(rt1), sg), http.StatusBadRequest, "invalid_grant")
+	for _, in := range c.as {
+		wantError(t, c.token(in, refreshForm(rt2), sg), http.StatusBadRequest, "invalid_grant")
+		if r := c.introspect(in, at2); r.json["active"] != false {
+			t.Errorf("access token of the revoked family active at %s: %v", in.name, r)
+		}
+	}
+	if log := c.log.String(); !strings.Contains(log, "likely theft") || !strings.Contains(log, "instance=as-B") {
+		t.Errorf("the reuse at B was not logged as theft by B:\n%s", log)
+	}
+}
+
+// TestClientCreatedAtOneInstance: a client created through A's store (as
+// `ward client create` would) gets tokens at B, accepted by gateway B.
+func TestClientCreatedAtOneInstance(t *testing.T) {
+	c := newCluster(t)
+	sg := c.newSigner()
+	// B has served svc already: its client cache must not hide a new one.
+	c.serviceToken(c.as[1], sg)
+	cl := store.Client{ID: "late", AuthMethod: authz.AuthSecretBasic, GrantTypes: []string{authz.GrantClientCredentials},
+		Scopes: []string{"demo:read"}, Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP}
+	secret, err := authz.CreateClient(context.Background(), c.as[0].st, &cl, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodPost, issuer+authz.PathToken,
+		strings.NewReader(url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("late", secret)
+	req.Header.Set("DPoP", c.tokenProof(sg))
+	r := do(t, c.as[1].hc, req)
+	wantToken(t, r)
+	tok := r.str("access_token")
+	if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.status != http.StatusOK || !strings.Contains(string(r.body), `"late"`) {
+		t.Fatalf("gateway B with the new client's token: %v", r)
+	}
+}
+
+// TestKeyRotationPublishedByBoth: a signing key rotated through A is
+// published by B within its key-maintenance interval (authz.Options
+// KeysInterval, here 100 ms): verifiers that fetch the JWKS from any
+// instance learn it before it signs.
+func TestKeyRotationPublishedByBoth(t *testing.T) {
+	c := newCluster(t)
+	k, err := c.as[0].km.Rotate(context.Background(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		req, _ := http.NewRequest(http.MethodGet, issuer+authz.PathJWKS, nil)
+		r := do(t, c.as[1].hc, req)
+		var set struct {
+			Keys []struct {
+				Kid string `json:"kid"`
+			} `json:"keys"`
+		}
+		_ = json.Unmarshal(r.body, &set)
+		found := false
+		for _, key := range set.Keys {
+			found = found || key.Kid == k.ID
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("B does not publish the key %s rotated at A: %s", k.ID, r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRedisOutageFailsClosed: with Redis unreachable for instance B
+// (server and gateway), every request needing a replay check is refused
+// there with 503, never accepted unchecked, while A keeps working. When
+// Redis is back, B serves again and still refuses proofs A saw during the
+// outage.
+func TestRedisOutageFailsClosed(t *testing.T) {
+	var proxy *redisProxy
+	c := newCluster(t, throughProxy(&proxy))
+	sg := c.newSigner()
+	tok := c.serviceToken(c.as[0], sg)
+	form := url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}
+
+	proxy.stop()
+	start := time.Now()
+	r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok))
+	if r.status != http.StatusServiceUnavailable {
+		t.Fatalf("gateway B with Redis down: %v, want 503", r)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("gateway B took %v to refuse; the Redis timeouts should bound it well under a second", d)
+	}
+	if got := c.rejections(c.gw[1])["replay_store_error"]; got != 1 {
+		t.Errorf("gateway B rejections{reason=replay_store_error} = %v, want 1", got)
+	}
+	c.fetchNonce(c.as[1])
+	wantError(t, c.postToken(c.as[1], form, c.tokenProof(sg)), http.StatusServiceUnavailable, "temporarily_unavailable")
+	if n := c.as[1].rs.Stats().Errors; n == 0 || c.as[1].rs.Stats().AcceptedUnchecked != 0 {
+		t.Errorf("AS B Redis stats %+v, want errors and nothing accepted unchecked", c.as[1].rs.Stats())
+	}
+	if !strings.Contains(c.log.String(), "Redis unreachable; refusing (fail closed)") {
+		t.Error("the outage was not logged")
+	}
+
+	// A is unaffected, and records what it sees.
+	seen := c.apiProof(sg, whoami, tok)
+	if r := c.call(c.gw[0], whoami, tok, seen); r.status != http.StatusOK {
+		t.Fatalf("gateway A during B's outage: %v", r)
+	}
+	wantToken(t, c.token(c.as[0], form, sg))
+
+	proxy.start()
+	var last *response
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if last = c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); last.status == http.StatusOK {
+			break
+		}
+	}
+	if last.status != http.StatusOK {
+		t.Fatalf("gateway B after Redis came back: %v", last)
+	}
+	if r := c.call(c.gw[1], whoami, tok, seen); r.status != http.StatusUnauthorized {
+		t.Fatalf("proof used at A during the outage, replayed at B after: %v, want 401", r)
+	}
+	wantToken(t, c.token(c.as[1], form, sg))
+}
+
+// TestScaleoutExampleLoads: ward.scaleout.example.yaml at the repository
+// root loads and validates, with PostgreSQL and Redis on, fail closed.
+func TestScaleoutExampleLoads(t *testing.T) {
+	path := filepath.Join("..", "..", "ward.scaleout.example.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	if err := cfg.Decode(path, data); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		config.EnvStoreDSN:           "postgres://ward:secret@db.internal:5432/ward?sslmode=verify-full",
+		config.EnvRedisURL:           "rediss://ward:secret@redis.internal:6380/0",
+		config.EnvKeyEncryptionKey:   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		config.EnvDPoPNonceSecret:    "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA=",
+		"WARD_CLIENT_BILLING_SECRET": "billing-secret",
+	}
+	if err := cfg.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store.Driver != "postgres" || !cfg.Redis.Enabled() || cfg.Redis.FailOpen || !cfg.Redis.TLS.Enabled ||
+		cfg.Redis.Password != "secret" || !cfg.DPoP.Nonce.Enabled || !cfg.Gateway.Enabled {
+		t.Errorf("example: store %+v redis %+v nonce %v gateway %v", cfg.Store, cfg.Redis, cfg.DPoP.Nonce.Enabled, cfg.Gateway.Enabled)
+	}
+}
