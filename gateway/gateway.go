@@ -23,6 +23,7 @@ import (
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/policy"
+	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/resource"
 )
 
@@ -57,6 +58,9 @@ type Options struct {
 	// Upstreams maps builtin: upstream names to handlers; builtin:demo is
 	// DemoUpstream() unless given.
 	Upstreams map[string]http.Handler
+	// RateLimitStore keeps the rate_limits state; default in memory
+	// (ratelimit.go). Instances behind a load balancer need a shared one.
+	RateLimitStore ratelimit.Store
 }
 
 // Gateway is the reverse proxy. Its routes can be swapped with Reload
@@ -73,6 +77,7 @@ type Gateway struct {
 	mu       sync.Mutex // serialises Reload
 	fixed    fixedSettings
 	identity *identitySigner // nil when identity_jwt is off
+	rl       *rateLimiting   // ratelimit.go
 }
 
 // fixedSettings cannot change on reload: they shape the listeners and the
@@ -104,6 +109,7 @@ type route struct {
 	proxy    http.Handler
 	upstream string // for logs
 	ih       config.IdentityHeaders
+	limits   routeLimits // ratelimit.go
 }
 
 // ErrConfig wraps every configuration refused by New or Reload.
@@ -172,6 +178,7 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 		g.keys = resource.NewRemoteKeys(issuer, resource.RemoteKeysOptions{Client: opts.HTTPClient, Clock: opts.Clock})
 	}
 	g.metrics = newMetrics(opts.Registry)
+	g.rl = newRateLimiting(opts.RateLimitStore, opts.Clock, opts.Registry)
 	st, err := g.build(cfg)
 	if err != nil {
 		return nil, err
@@ -300,6 +307,10 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 	}
 	if !rc.ForwardAuthorization {
 		rt.strip = append(rt.strip, "Authorization", "Dpop")
+	}
+	var err error
+	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
+		return nil, err
 	}
 	if rc.PathPrefix != "" && rc.PathPrefix != "/" {
 		if c, err := policy.CleanPath(rc.PathPrefix); err != nil || c != rc.PathPrefix {
@@ -502,6 +513,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.route = rt.cfg.Name
+	if !g.limit(sw, r, rt, rec, nil) { // per-IP tier, before authentication
+		return
+	}
 	if rt.cfg.Unauthenticated {
 		rec.outcome = "public"
 		rt.proxy.ServeHTTP(sw, r)
@@ -518,6 +532,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.id = id
+	if !g.limit(sw, r, rt, rec, id) { // per-client_id and per-subject tiers
+		return
+	}
 	d := rt.policy.Evaluate(policy.Request{
 		Principals: []policy.Principal{policy.Client(id.ClientID), policy.Subject(id.Subject)},
 		Method:     r.Method, Path: clean, Scopes: id.Scopes,

@@ -219,13 +219,15 @@ func (h *Headers) Add(name string, r Result) {
 	h.limit = append(h.limit, fmt.Sprintf("%q;r=%d;t=%d", name, r.Remaining, ceilSeconds(r.Reset)))
 }
 
-// Write sets the fields on hdr (nothing when no policy was added).
+// Write adds the fields to hdr (nothing when no policy was added). It
+// adds rather than sets: field lines of one name make one list (RFC 9110
+// §5.3), so tiers checked at different steps can each write theirs.
 func (h *Headers) Write(hdr http.Header) {
 	if len(h.policy) == 0 {
 		return
 	}
-	hdr.Set("RateLimit-Policy", strings.Join(h.policy, ", "))
-	hdr.Set("RateLimit", strings.Join(h.limit, ", "))
+	hdr.Add("RateLimit-Policy", strings.Join(h.policy, ", "))
+	hdr.Add("RateLimit", strings.Join(h.limit, ", "))
 }
 
 // SetHeaders sets RateLimit and RateLimit-Policy for one policy, and
