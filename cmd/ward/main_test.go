@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -26,5 +28,23 @@ func TestRunCommands(t *testing.T) {
 		if !strings.Contains(out.String()+errb.String(), c.out) {
 			t.Errorf("%v: output %q lacks %q", c.args, out.String()+errb.String(), c.out)
 		}
+	}
+}
+
+func TestTuneGC(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	if v, set := os.LookupEnv("GOGC"); set {
+		defer os.Setenv("GOGC", v)
+	}
+	os.Unsetenv("GOGC")
+	tuneGC()
+	if got := debug.SetGCPercent(100); got != serveGCPercent {
+		t.Fatalf("GC percent %d, want %d", got, serveGCPercent)
+	}
+	t.Setenv("GOGC", "150")
+	tuneGC()
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC set by the operator was overridden: %d", got)
 	}
 }
