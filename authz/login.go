@@ -117,6 +117,10 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 }
 
 func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
+	// Per-IP rate limit of login attempts (ratelimit.go), before any work.
+	if !s.allowPage(w, r, s.limits.login.ip, "login", s.limits.clientIP(r)) {
+		return
+	}
 	form, err := readForm(w, r)
 	if err != nil {
 		s.errorPage(w, r, http.StatusBadRequest, oauth.As(err))
@@ -132,15 +136,30 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username, pw := form.Get("username"), form.Get("password")
+	// Failed-login throttling (ratelimit.go): while the account or the
+	// address must wait, the attempt is refused before any password work,
+	// with the same answer for every username. The server never sleeps.
+	if d := s.limits.loginWait(r, username); d > 0 {
+		retryAfter(w, d)
+		s.renderLogin(w, r, http.StatusTooManyRequests, f, c, sealed, username, waitMessage(d))
+		return
+	}
 	subject, ok, err := s.checkPassword(r, username, pw)
 	if err != nil {
 		s.errorPage(w, r, http.StatusInternalServerError, oauth.Wrap(err, "cannot check the password"))
 		return
 	}
 	if !ok {
-		s.renderLogin(w, r, http.StatusUnauthorized, f, c, sealed, username, "Wrong username or password.")
+		// Unknown user and wrong password are recorded alike.
+		msg := "Wrong username or password."
+		if d := s.limits.loginFailed(r, username); d > 0 {
+			retryAfter(w, d)
+			msg += " " + waitMessage(d)
+		}
+		s.renderLogin(w, r, http.StatusUnauthorized, f, c, sealed, username, msg)
 		return
 	}
+	s.limits.loginSucceeded(username)
 	if _, err := s.startSession(w, r, subject); err != nil {
 		s.errorPage(w, r, http.StatusInternalServerError, oauth.Wrap(err, "cannot start the session"))
 		return

@@ -20,6 +20,7 @@ import (
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/store"
 )
 
@@ -93,6 +94,9 @@ type Options struct {
 	// KeysInterval: how often Run calls keys.Manager.Maintain. Default
 	// DefaultKeysInterval.
 	KeysInterval time.Duration
+	// RateLimitStore keeps the rate_limits state; default in memory
+	// (ratelimit.go). Several instances need a shared one.
+	RateLimitStore ratelimit.Store
 }
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -115,6 +119,7 @@ type Server struct {
 	mux           *http.ServeMux
 	pages         *pages
 	sweepMu       sync.Mutex
+	limits        *limits // rate limits and failed-login throttling (ratelimit.go)
 }
 
 // New builds a Server from a validated configuration.
@@ -203,6 +208,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	}
 	s.dpop = v
 	s.clients = newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now)
+	if s.limits, err = newLimits(cfg, opts.RateLimitStore, opts.Now); err != nil {
+		return nil, err
+	}
 	s.pages, err = newPages()
 	if err != nil {
 		return nil, err

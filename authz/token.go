@@ -38,6 +38,11 @@ type binding struct {
 
 // handleToken is the token endpoint (RFC 6749 §3.2).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	// Rate limits (ratelimit.go): per IP before any work, per client_id
+	// once the client has proved who it is.
+	if !s.allow(w, r, s.limits.token.ip, "token", s.limits.clientIP(r)) {
+		return
+	}
 	form, err := readForm(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -46,6 +51,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	c, err := s.authenticateClient(r.Context(), r, form, true)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if !s.allow(w, r, s.limits.token.client, "token", c.ID) {
 		return
 	}
 	var resp *tokenResponse
