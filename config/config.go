@@ -26,16 +26,18 @@ type Config struct {
 	BehindTLSProxy Proxy `yaml:"behind_tls_proxy"`
 	// DataDir holds the SQLite database and, in dev mode, generated
 	// secrets. Default "data".
-	DataDir string   `yaml:"data_dir"`
-	Store   Store    `yaml:"store"`
-	Keys    Keys     `yaml:"keys"`
-	Tokens  Tokens   `yaml:"tokens"`
-	DPoP    DPoP     `yaml:"dpop"`
-	PAR     PAR      `yaml:"par"`
-	Login   Login    `yaml:"login"`
-	Clients []Client `yaml:"clients"`
-	Users   []User   `yaml:"users"`
-	Gateway Gateway  `yaml:"gateway"`
+	DataDir string `yaml:"data_dir"`
+	Store   Store  `yaml:"store"`
+	Keys    Keys   `yaml:"keys"`
+	Tokens  Tokens `yaml:"tokens"`
+	DPoP    DPoP   `yaml:"dpop"`
+	PAR     PAR    `yaml:"par"`
+	Login   Login  `yaml:"login"`
+	// Limits of the authorization server's listener.
+	Limits  ServerLimits `yaml:"limits"`
+	Clients []Client     `yaml:"clients"`
+	Users   []User       `yaml:"users"`
+	Gateway Gateway      `yaml:"gateway"`
 	// RateLimits of the authorization server's endpoints (ratelimit.go).
 	RateLimits RateLimits `yaml:"rate_limits"`
 	// Redis is shared by several instances for DPoP replay checks
@@ -48,6 +50,13 @@ type Config struct {
 
 	file  string         // the file it was loaded from
 	lines map[string]int // key path → line in file
+}
+
+// ServerLimits bound what the authorization server's listener accepts.
+type ServerLimits struct {
+	// MaxConnections: open client connections at once; more wait in the
+	// kernel's accept queue. Default 10000.
+	MaxConnections Count `yaml:"max_connections"`
 }
 
 // TLS configures the TLS 1.3 listener.
@@ -222,6 +231,7 @@ func Default() *Config {
 		},
 		PAR:     PAR{TTL: 60 * time.Second},
 		Login:   Login{SessionTTL: 8 * time.Hour},
+		Limits:  ServerLimits{MaxConnections: 10000},
 		Gateway: DefaultGateway(),
 		Redis:   DefaultRedis(),
 		// Failed-login throttling on; request rates off (ratelimit.go).

@@ -104,6 +104,9 @@ type GatewayLimits struct {
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
 	// MaxBodyBytes: request body. Default 10MiB.
 	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
+	// MaxConnections: open client connections at once; more wait in the
+	// kernel's accept queue. Default 10000.
+	MaxConnections Count `yaml:"max_connections"`
 }
 
 // GatewayTimeouts of the listener and the upstream calls.
@@ -201,7 +204,7 @@ func DefaultGateway() Gateway {
 			CSP:            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'",
 			ReferrerPolicy: "no-referrer",
 		},
-		Limits: GatewayLimits{MaxHeaderBytes: 32 << 10, MaxBodyBytes: 10 << 20},
+		Limits: GatewayLimits{MaxHeaderBytes: 32 << 10, MaxBodyBytes: 10 << 20, MaxConnections: 10000},
 		Timeouts: GatewayTimeouts{
 			ReadHeader: 5 * time.Second, Read: 30 * time.Second, Write: 60 * time.Second,
 			Idle: 120 * time.Second, Upstream: 30 * time.Second, Shutdown: 30 * time.Second,
@@ -318,6 +321,9 @@ func (v *validator) gateway() {
 	}
 	if g.Limits.MaxHeaderBytes < 1024 || g.Limits.MaxHeaderBytes > 1<<20 {
 		v.add("gateway.limits.max_header_bytes", ErrInvalidValue, "must be between 1KiB and 1MiB")
+	}
+	if g.Limits.MaxConnections < 1 {
+		v.add("gateway.limits.max_connections", ErrInvalidValue, "must be at least 1")
 	}
 	if g.Limits.MaxBodyBytes <= 0 {
 		v.add("gateway.limits.max_body_bytes", ErrInvalidValue, "must be positive")

@@ -31,6 +31,9 @@ func (c *Config) Validate() error {
 	v.dpop()
 	v.positive("par.ttl", c.PAR.TTL, MaxPARTTL)
 	v.positive("login.session_ttl", c.Login.SessionTTL, 0)
+	if c.Limits.MaxConnections < 1 {
+		v.add("limits.max_connections", ErrInvalidValue, "must be at least 1")
+	}
 	ids := map[string]bool{}
 	for i := range c.Clients {
 		v.client(i, ids)

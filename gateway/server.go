@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // Server returns an http.Server for the public listener with the
@@ -45,6 +47,11 @@ func (g *Gateway) AdminServer() *http.Server {
 func (g *Gateway) Serve(ctx context.Context, ln, admin net.Listener) error {
 	srv := g.Server()
 	cfg := g.state.Load().cfg
+	// A flood of connections waits in the kernel's accept queue instead of
+	// costing a goroutine and buffers each.
+	if n := int(cfg.Limits.MaxConnections); n > 0 {
+		ln = netutil.LimitListener(ln, n)
+	}
 	errc := make(chan error, 2)
 	go func() {
 		var err error

@@ -17,6 +17,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
@@ -128,6 +130,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// A flood of connections waits in the kernel's accept queue instead of
+	// costing a goroutine and buffers each.
+	asLn = netutil.LimitListener(asLn, int(cfg.Limits.MaxConnections))
 	var gw *gateway.Gateway
 	var gwLn, admLn net.Listener
 	if cfg.Gateway.Enabled {
