@@ -140,6 +140,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 	// address must wait, the attempt is refused before any password work,
 	// with the same answer for every username. The server never sleeps.
 	if d := s.limits.loginWait(r, username); d > 0 {
+		s.metrics.loginRefused(s.limits.loginLocked(r, username))
 		retryAfter(w, d)
 		s.renderLogin(w, r, http.StatusTooManyRequests, f, c, sealed, username, waitMessage(d))
 		return
@@ -152,6 +153,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		// Unknown user and wrong password are recorded alike.
 		msg := "Wrong username or password."
+		s.metrics.loginFailed()
 		if d := s.limits.loginFailed(r, username); d > 0 {
 			retryAfter(w, d)
 			msg += " " + waitMessage(d)

@@ -16,9 +16,10 @@ import (
 // limits are the server's rate limits (config rate_limits) and its
 // failed-login throttling. A nil limiter or tracker is off.
 type limits struct {
-	token, par, login endpointLimits
-	account, ip       *ratelimit.Backoff // failed logins
-	trusted           []netip.Prefix     // X-Forwarded-For read only from these
+	token, par, login   endpointLimits
+	account, ip         *ratelimit.Backoff // failed logins
+	accountLock, ipLock int                // their lock_after (0: never), for metrics
+	trusted             []netip.Prefix     // X-Forwarded-For read only from these
 }
 
 type endpointLimits struct{ ip, client *ratelimit.Limiter }
@@ -58,6 +59,7 @@ func newLimits(cfg *config.Config, store ratelimit.Store, now func() time.Time) 
 		}, int(rl.MaxKeys), now)
 	}
 	l.account, l.ip = backoff(rl.LoginFailures.Account), backoff(rl.LoginFailures.IP)
+	l.accountLock, l.ipLock = int(rl.LoginFailures.Account.LockAfter), int(rl.LoginFailures.IP.LockAfter)
 	return l, nil
 }
 
@@ -78,7 +80,7 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, lim *ratelimit.Li
 	res, err := lim.Allow(r.Context(), "as\x00"+endpoint+"\x00"+lim.Name()+"\x00"+key)
 	if err != nil {
 		s.log.Error("authz: rate limit store unavailable; refusing", "endpoint", endpoint, "err", err)
-		s.writeError(w, r, &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+		s.writeEndpointError(w, r, endpoint, &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
 			Description: "the rate limiter is unavailable; try again", RetryAfter: 1})
 		return false
 	}
@@ -89,7 +91,8 @@ func (s *Server) allow(w http.ResponseWriter, r *http.Request, lim *ratelimit.Li
 		return true
 	}
 	s.log.Info("authz: rate limited", "endpoint", endpoint, "tier", lim.Name(), "key", key, "retry_after", res.RetryAfterSeconds())
-	s.writeError(w, r, &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: "rate_limited_" + lim.Name(),
+	s.metrics.rateLimitedRequest(endpoint, lim.Name())
+	s.writeEndpointError(w, r, endpoint, &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: "rate_limited_" + lim.Name(),
 		RetryAfter: res.RetryAfterSeconds(), Description: fmt.Sprintf("too many requests; try again in %d seconds", res.RetryAfterSeconds())})
 	return false
 }
@@ -115,6 +118,16 @@ func (l *limits) loginWait(r *http.Request, username string) time.Duration {
 		d = max(d, l.ip.Wait(l.clientIP(r)))
 	}
 	return d
+}
+
+// loginLocked reports whether a refused attempt (loginWait > 0) is
+// refused by a lock (lock_after failures of the account or the address
+// whose wait is running) rather than a growing delay. For metrics only.
+func (l *limits) loginLocked(r *http.Request, username string) bool {
+	locked := func(b *ratelimit.Backoff, lockAfter int, key string) bool {
+		return b != nil && lockAfter > 0 && b.Failures(key) >= lockAfter && b.Wait(key) > 0
+	}
+	return locked(l.account, l.accountLock, accountKey(username)) || locked(l.ip, l.ipLock, l.clientIP(r))
 }
 
 // loginFailed records a failed login (unknown user or wrong password
@@ -169,6 +182,7 @@ func (s *Server) allowPage(w http.ResponseWriter, r *http.Request, lim *ratelimi
 		return true
 	}
 	s.log.Info("authz: rate limited", "endpoint", endpoint, "tier", lim.Name(), "key", key, "retry_after", res.RetryAfterSeconds())
+	s.metrics.rateLimitedRequest(endpoint, lim.Name())
 	w.Header().Set("Retry-After", strconv.Itoa(res.RetryAfterSeconds()))
 	s.errorPage(w, r, http.StatusTooManyRequests, oauth.New(oauth.RateLimited, "Too many sign-in attempts from your network. Try again in %d seconds.", res.RetryAfterSeconds()))
 	return false

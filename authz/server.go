@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
@@ -97,6 +98,9 @@ type Options struct {
 	// RateLimitStore keeps the rate_limits state; default in memory
 	// (ratelimit.go). Several instances need a shared one.
 	RateLimitStore ratelimit.Store
+	// Registry receives the server's Prometheus metrics (metrics.go),
+	// served by MetricsHandler. Default: a registry of the server's own.
+	Registry *prometheus.Registry
 }
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -120,6 +124,7 @@ type Server struct {
 	pages         *pages
 	sweepMu       sync.Mutex
 	limits        *limits // rate limits and failed-login throttling (ratelimit.go)
+	metrics       *metrics
 }
 
 // New builds a Server from a validated configuration.
@@ -209,6 +214,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	s.dpop = v
 	s.clients = newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now)
 	if s.limits, err = newLimits(cfg, opts.RateLimitStore, opts.Now); err != nil {
+		return nil, err
+	}
+	if s.metrics, err = newMetrics(opts.Registry); err != nil {
 		return nil, err
 	}
 	s.pages, err = newPages()

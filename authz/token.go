@@ -45,19 +45,20 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	form, err := readForm(w, r)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeEndpointError(w, r, endpointToken, err)
 		return
 	}
 	c, err := s.authenticateClient(r.Context(), r, form, true)
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeEndpointError(w, r, endpointToken, err)
 		return
 	}
 	if !s.allow(w, r, s.limits.token.client, "token", c.ID) {
 		return
 	}
 	var resp *tokenResponse
-	switch gt := form.Get("grant_type"); gt {
+	gt := form.Get("grant_type")
+	switch gt {
 	case GrantAuthorizationCode:
 		resp, err = s.grantCode(r, form, c)
 	case GrantRefreshToken:
@@ -72,7 +73,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		err = oauth.New(oauth.UnsupportedGrantType, "grant_type %q is not supported", truncate(gt, 64))
 	}
 	if err != nil {
-		s.writeError(w, r, err)
+		s.writeEndpointError(w, r, endpointToken, err)
 		return
 	}
 	h := w.Header()
@@ -87,11 +88,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	// complete, so it goes out in one write.
 	b, err := json.Marshal(resp)
 	if err != nil {
-		s.writeError(w, r, oauth.Wrap(err, "cannot encode the token response"))
+		s.writeEndpointError(w, r, endpointToken, oauth.Wrap(err, "cannot encode the token response"))
 		return
 	}
 	b = append(b, '\n')
 	h.Set("Content-Length", strconv.Itoa(len(b)))
+	s.metrics.tokenIssued(gt)
 	_, _ = w.Write(b)
 }
 
@@ -115,6 +117,9 @@ func (s *Server) proveSender(ctx context.Context, r *http.Request, c *client, jk
 	}
 	proofs := r.Header.Values("DPoP")
 	if len(proofs) == 0 {
+		if jkt != "" || c.SenderConstraint != store.ConstraintBearer {
+			s.metrics.dpopRejected(dpop.ReasonMissing)
+		}
 		if jkt != "" {
 			return binding{}, oauth.New(oauth.InvalidDPoPProof, "a DPoP proof with the key this grant is bound to is required")
 		}
@@ -130,6 +135,7 @@ func (s *Server) proveSender(ctx context.Context, r *http.Request, c *client, jk
 	}
 	p, err := s.dpop.Verify(ctx, dpop.Request{Proofs: proofs, Method: r.Method, URL: s.url(PathToken), JKT: jkt})
 	if err != nil {
+		s.metrics.dpopRejected(dpopReason(err))
 		return binding{}, dpopError(err)
 	}
 	return binding{jkt: p.Thumbprint}, nil

@@ -1,0 +1,224 @@
+package authz
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/oauth"
+)
+
+// Label values. Every label value of every metric is one of the constants
+// of this file: never a username, client_id, address, token or anything
+// else a request carries, so neither cardinality nor secrets can leak
+// through /metrics. Every series is created at start, at zero.
+const (
+	// endpoint of ward_authz_rate_limited_total (the endpoint argument of
+	// Server.allow and Server.allowPage).
+	endpointToken = "token"
+	endpointPAR   = "par"
+	endpointLogin = "login"
+
+	// outcome of ward_authz_login_failures_total. A wrong password and an
+	// unknown username are one outcome: the metric must not tell them apart
+	// any more than the login page does.
+	loginWrongCredentials = "wrong_password_or_unknown_user"
+	loginThrottled        = "throttled" // refused before the password check: a growing delay
+	loginLocked           = "locked"    // refused before the password check: lock_after reached
+
+	// labelOther stands for a value outside the fixed sets below (a new
+	// error code or dpop.Reason not yet listed here).
+	labelOther = "other"
+)
+
+var (
+	// rateLimitedSeries are the endpoint and tier pairs of newLimits (the
+	// tiers are its limiters' names); login is limited per ip only.
+	rateLimitedSeries = [][2]string{
+		{endpointToken, "ip"}, {endpointToken, "client"},
+		{endpointPAR, "ip"}, {endpointPAR, "client"},
+		{endpointLogin, "ip"},
+	}
+	loginOutcomes = []string{loginWrongCredentials, loginThrottled, loginLocked}
+	tokenGrants   = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+	// tokenErrorCodes are the codes /token can answer with (RFC 6749 §5.2,
+	// RFC 8707 §2, RFC 9449 §5 and §8, and rate_limited).
+	tokenErrorCodes = []string{
+		oauth.InvalidRequest, oauth.InvalidClient, oauth.InvalidGrant, oauth.UnauthorizedClient,
+		oauth.UnsupportedGrantType, oauth.InvalidScope, oauth.InvalidTarget, oauth.InvalidDPoPProof,
+		oauth.UseDPoPNonce, oauth.ServerError, oauth.TemporarilyUnavailable, oauth.RateLimited, labelOther,
+	}
+	// dpopReasons are the stable reasons of package dpop.
+	dpopReasons = []dpop.Reason{
+		dpop.ReasonMissing, dpop.ReasonMultiple, dpop.ReasonTooLarge, dpop.ReasonMalformed,
+		dpop.ReasonBadHeader, dpop.ReasonMissingClaim, dpop.ReasonBadClaim, dpop.ReasonBadType,
+		dpop.ReasonBadAlgorithm, dpop.ReasonBadKey, dpop.ReasonPrivateKey, dpop.ReasonBadSignature,
+		dpop.ReasonHTMMismatch, dpop.ReasonHTUMismatch, dpop.ReasonNonceMissing, dpop.ReasonNonceInvalid,
+		dpop.ReasonIATTooOld, dpop.ReasonIATInFuture, dpop.ReasonATHMissing, dpop.ReasonATHMismatch,
+		dpop.ReasonKeyMismatch, dpop.ReasonReplayed, dpop.ReasonReplayStoreFull, dpop.ReasonReplayStoreError,
+		labelOther,
+	}
+)
+
+// metrics are the authorization server's Prometheus counters, resolved to
+// their series once at start: counting is one atomic add, with no label
+// lookup on the token endpoint's path.
+type metrics struct {
+	reg *prometheus.Registry
+
+	rateLimited map[[2]string]prometheus.Counter // by endpoint, tier
+	login       [3]prometheus.Counter            // by loginOutcomes
+	issued      [3]prometheus.Counter            // by tokenGrants
+	tokenErrors map[string]prometheus.Counter
+	dpop        map[dpop.Reason]prometheus.Counter
+}
+
+func newMetrics(reg *prometheus.Registry) (*metrics, error) {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := &metrics{
+		reg:         reg,
+		rateLimited: map[[2]string]prometheus.Counter{},
+		tokenErrors: map[string]prometheus.Counter{},
+		dpop:        map[dpop.Reason]prometheus.Counter{},
+	}
+	vec := func(name, help string, label ...string) (*prometheus.CounterVec, error) {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ward", Subsystem: "authz", Name: name, Help: help}, label)
+		if err := reg.Register(v); err != nil {
+			// A second Server on the same registry (a restart in the same
+			// process) counts on in the first one's series.
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				if old, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+					return old, nil
+				}
+			}
+			return nil, fmt.Errorf("%w: Options.Registry: %w", ErrConfig, err)
+		}
+		return v, nil
+	}
+	limited, err := vec("rate_limited_total",
+		"Requests refused with 429 by a rate limit (rate_limits), by endpoint (token, par, login) and tier (ip, client).",
+		"endpoint", "tier")
+	if err != nil {
+		return nil, err
+	}
+	for _, et := range rateLimitedSeries {
+		m.rateLimited[et] = limited.WithLabelValues(et[0], et[1])
+	}
+	logins, err := vec("login_failures_total",
+		"Sign-ins refused after the form's checks, by outcome: wrong_password_or_unknown_user (one outcome: no user enumeration), "+
+			"throttled (a failed-login delay is running), locked (lock_after failures reached).",
+		"outcome")
+	if err != nil {
+		return nil, err
+	}
+	for i, o := range loginOutcomes {
+		m.login[i] = logins.WithLabelValues(o)
+	}
+	issued, err := vec("tokens_issued_total", "Successful token responses by grant type.", "grant")
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range tokenGrants {
+		m.issued[i] = issued.WithLabelValues(g)
+	}
+	tokenErrors, err := vec("token_errors_total",
+		"Error responses of the token endpoint by OAuth error code (RFC 6749 §5.2, RFC 9449; rate_limited included).",
+		"error")
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range tokenErrorCodes {
+		m.tokenErrors[c] = tokenErrors.WithLabelValues(c)
+	}
+	rejections, err := vec("dpop_rejections_total",
+		"DPoP proofs refused at the token endpoint, by stable reason (package dpop; missing when no proof was sent but one was required).",
+		"reason")
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range dpopReasons {
+		m.dpop[r] = rejections.WithLabelValues(string(r))
+	}
+	// As in the gateway: the caller may have registered these already on a
+	// shared registry.
+	_ = reg.Register(collectors.NewGoCollector())
+	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m, nil
+}
+
+// MetricsHandler serves the server's Prometheus metrics (the registry of
+// Options.Registry, or the server's own). Serve it on a private admin
+// listener, not under the issuer.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+}
+
+// rateLimitedRequest counts a 429 of endpoint's tier limiter.
+func (m *metrics) rateLimitedRequest(endpoint, tier string) {
+	if c := m.rateLimited[[2]string{endpoint, tier}]; c != nil {
+		c.Inc()
+	}
+}
+
+// loginRefused counts a sign-in refused before the password check.
+func (m *metrics) loginRefused(locked bool) {
+	if locked {
+		m.login[2].Inc()
+	} else {
+		m.login[1].Inc()
+	}
+}
+
+// loginFailed counts a wrong password or an unknown username, alike.
+func (m *metrics) loginFailed() { m.login[0].Inc() }
+
+// tokenIssued counts a successful token response of grant.
+func (m *metrics) tokenIssued(grant string) {
+	switch grant {
+	case GrantAuthorizationCode:
+		m.issued[0].Inc()
+	case GrantRefreshToken:
+		m.issued[1].Inc()
+	case GrantClientCredentials:
+		m.issued[2].Inc()
+	}
+}
+
+// dpopRejected counts a refused DPoP proof by its reason.
+func (m *metrics) dpopRejected(r dpop.Reason) {
+	c := m.dpop[r]
+	if c == nil {
+		c = m.dpop[labelOther]
+	}
+	c.Inc()
+}
+
+// writeEndpointError is writeError for a JSON endpoint's refusal; the
+// token endpoint's are counted by error code.
+func (s *Server) writeEndpointError(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
+	if endpoint == endpointToken {
+		c := s.metrics.tokenErrors[oauth.As(err).Code]
+		if c == nil {
+			c = s.metrics.tokenErrors[labelOther]
+		}
+		c.Inc()
+	}
+	s.writeError(w, r, err)
+}
+
+// dpopReason is the stable reason of a refused proof (dpopError's input).
+func dpopReason(err error) dpop.Reason {
+	var de *dpop.Error
+	if errors.As(err, &de) {
+		return de.Reason
+	}
+	return labelOther
+}
