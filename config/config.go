@@ -13,6 +13,11 @@ import (
 // loader, the unknown-key check and the did-you-mean suggestions follow
 // from the struct tags.
 type Config struct {
+	// AuthorizationServer turns the authorization server of this process
+	// off (`authorization_server: {enabled: false}`), so that it runs only
+	// the gateway, which then checks tokens of the issuer served by other
+	// processes. Default on.
+	AuthorizationServer AuthorizationServer `yaml:"authorization_server"`
 	// Issuer is the authorization server's issuer identifier (RFC 8414):
 	// an https URL without query or fragment, and without a trailing "/".
 	// Required, except in dev mode.
@@ -50,6 +55,13 @@ type Config struct {
 
 	file  string         // the file it was loaded from
 	lines map[string]int // key path → line in file
+}
+
+// AuthorizationServer switches the authorization server of a process.
+type AuthorizationServer struct {
+	// Enabled runs the authorization server. Default true; false needs
+	// gateway.enabled, and then store and keys are not used.
+	Enabled bool `yaml:"enabled"`
 }
 
 // ServerLimits bound what the authorization server's listener accepts.
@@ -95,6 +107,11 @@ type Keys struct {
 	// PublishAhead: how long a new key is in the JWKS before it signs.
 	// Default 1h.
 	PublishAhead time.Duration `yaml:"publish_ahead"`
+	// RefreshInterval: how often the server reloads the keys from the
+	// store and rotates when due, so that a key rotated by another
+	// instance (or `ward keys rotate`) is published here too. Default 5m;
+	// must be below PublishAhead.
+	RefreshInterval time.Duration `yaml:"refresh_interval"`
 	// KEKFile holds the base64 key-encryption key. In dev mode the
 	// default is <data_dir>/kek, created if absent.
 	KEKFile string `yaml:"kek_file"`
@@ -216,7 +233,7 @@ func Default() *Config {
 		Listen:  "127.0.0.1:9000",
 		DataDir: "data",
 		Store:   Store{Driver: "sqlite"},
-		Keys:    Keys{Algorithm: "ES256", RotationPeriod: 30 * 24 * time.Hour, PublishAhead: time.Hour},
+		Keys:    Keys{Algorithm: "ES256", RotationPeriod: 30 * 24 * time.Hour, PublishAhead: time.Hour, RefreshInterval: 5 * time.Minute},
 		Tokens: Tokens{
 			AccessTokenTTL:  10 * time.Minute,
 			RefreshTokenTTL: 24 * time.Hour,
@@ -229,11 +246,12 @@ func Default() *Config {
 			IatMaxAge:  60 * time.Second,
 			IatLeeway:  5 * time.Second,
 		},
-		PAR:     PAR{TTL: 60 * time.Second},
-		Login:   Login{SessionTTL: 8 * time.Hour},
-		Limits:  ServerLimits{MaxConnections: 10000},
-		Gateway: DefaultGateway(),
-		Redis:   DefaultRedis(),
+		PAR:                 PAR{TTL: 60 * time.Second},
+		Login:               Login{SessionTTL: 8 * time.Hour},
+		Limits:              ServerLimits{MaxConnections: 10000},
+		AuthorizationServer: AuthorizationServer{Enabled: true},
+		Gateway:             DefaultGateway(),
+		Redis:               DefaultRedis(),
 		// Failed-login throttling on; request rates off (ratelimit.go).
 		RateLimits: DefaultRateLimits(),
 	}

@@ -25,8 +25,12 @@ func (c *Config) Validate() error {
 	v := &validator{c: c}
 	v.issuer()
 	v.listener()
-	v.store()
-	v.keys()
+	if c.AuthorizationServer.Enabled {
+		v.store()
+		v.keys()
+	} else if !c.Gateway.Enabled {
+		v.add("authorization_server.enabled", ErrInvalidValue, "false needs gateway.enabled: true (nothing would run)")
+	}
 	v.tokens()
 	v.dpop()
 	v.positive("par.ttl", c.PAR.TTL, MaxPARTTL)
@@ -133,6 +137,10 @@ func (v *validator) keys() {
 	v.positive("keys.rotation_period", c.Keys.RotationPeriod, 0)
 	if c.Keys.RotationPeriod > 0 && c.Keys.RotationPeriod <= c.Keys.PublishAhead {
 		v.add("keys.rotation_period", ErrInvalidValue, "must exceed keys.publish_ahead (%v)", c.Keys.PublishAhead)
+	}
+	v.positive("keys.refresh_interval", c.Keys.RefreshInterval, 0)
+	if c.Keys.RefreshInterval > 0 && c.Keys.PublishAhead > 0 && c.Keys.RefreshInterval >= c.Keys.PublishAhead {
+		v.add("keys.refresh_interval", ErrInvalidValue, "must be below keys.publish_ahead (%v), so every instance publishes a new key before it signs", c.Keys.PublishAhead)
 	}
 	if c.Keys.KEK != "" {
 		if _, err := keys.ParseKEK(c.Keys.KEK); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/store/redisstore"
 )
 
@@ -71,51 +72,32 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stop()
 	}
 
-	// Before the store is opened: a PostgreSQL-backed start without the
-	// shared flow key is refused without touching the database.
-	fk, err := flowKey(cfg)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	defer st.Close()
-	km, err := openKeys(cfg, st)
-	if err != nil {
-		return err
-	}
-	if err := km.EnsureKey(ctx, now()); err != nil {
-		return fmt.Errorf("signing keys: %w", err)
-	}
-	if err := authz.SyncStatic(ctx, st, cfg, now()); err != nil {
-		return err
-	}
-	var creds *devCredentials
-	if cfg.Dev {
-		if creds, err = devBootstrap(ctx, cfg, st); err != nil {
-			return fmt.Errorf("dev mode: %w", err)
-		}
-	}
 	rs, err := openRedis(cfg.Redis, logger)
 	if err != nil {
 		return fmt.Errorf("redis: %w", err)
 	}
-	// The DPoP replay store shared by the authorization server and the
-	// gateway: Redis when configured (every instance sees every proof),
-	// else each keeps its own in memory (one instance only).
+	// The DPoP replay store and the rate-limit store shared by the
+	// authorization server and the gateway: on Redis when configured
+	// (every instance sees every proof and counts every request), else
+	// the authorization server and the gateway each keep their own in
+	// memory (one instance only).
 	var replay dpop.ReplayStore
+	var limits ratelimit.Store
 	if rs != nil {
 		defer rs.Close()
-		replay = rs
+		replay, limits = rs.replay, rs.limits
 		checkRedis(ctx, rs, cfg.Redis, logger)
-	} else if cfg.Store.Driver == "postgres" {
-		logger.Warn("redis is not configured: DPoP proofs are remembered per instance, so with several instances a proof can be replayed once at each; set redis.addr or " + config.EnvRedisURL + " (docs/SCALEOUT.md)")
+	} else if cfg.Store.Driver == "postgres" || !cfg.AuthorizationServer.Enabled {
+		logger.Warn("redis is not configured: DPoP proofs are remembered and rate limits counted per instance, so with several instances a proof can be replayed once at each and every limit is multiplied by their number; set redis.addr or " + config.EnvRedisURL + " (docs/DEPLOYMENT.md)")
 	}
-	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, FlowKey: fk, Replay: replay})
-	if err != nil {
-		return err
+
+	var as *authzServer
+	var creds *devCredentials
+	if cfg.AuthorizationServer.Enabled {
+		if as, creds, err = openAuthz(ctx, cfg, logger, replay, limits); err != nil {
+			return err
+		}
+		defer as.close()
 	}
 
 	if cfg.Dev {
@@ -126,32 +108,40 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	// Listen on every address before serving any, so a taken port fails
 	// the start instead of leaving half a system running.
-	asLn, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return err
+	var lns []net.Listener
+	closeAll := func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
 	}
-	// A flood of connections waits in the kernel's accept queue instead of
-	// costing a goroutine and buffers each.
-	asLn = netutil.LimitListener(asLn, int(cfg.Limits.MaxConnections))
+	var asLn net.Listener
+	if as != nil {
+		if asLn, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return err
+		}
+		// A flood of connections waits in the kernel's accept queue
+		// instead of costing a goroutine and buffers each.
+		asLn = netutil.LimitListener(asLn, int(cfg.Limits.MaxConnections))
+		lns = append(lns, asLn)
+	}
 	var gw *gateway.Gateway
 	var gwLn, admLn net.Listener
 	if cfg.Gateway.Enabled {
 		reg := prometheus.NewRegistry()
 		if rs != nil {
-			registerRedisMetrics(reg, rs)
+			registerRedisMetrics(reg, rs.replay)
 		}
-		if gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger, ReplayStore: replay, Registry: reg}); err != nil {
-			asLn.Close()
+		if gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
+			ReplayStore: replay, RateLimitStore: limits, Registry: reg}); err != nil {
+			closeAll()
 			return fmt.Errorf("gateway: %w", err)
 		}
 		if gwLn, err = net.Listen("tcp", cfg.Gateway.Listen); err == nil {
+			lns = append(lns, gwLn)
 			admLn, err = net.Listen("tcp", cfg.Gateway.AdminListen)
 		}
 		if err != nil {
-			asLn.Close()
-			if gwLn != nil {
-				gwLn.Close()
-			}
+			closeAll()
 			return fmt.Errorf("gateway: %w", err)
 		}
 	}
@@ -160,8 +150,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "ward: DEV MODE — listening on loopback only; not for production.\n")
 		printDevCredentials(stdout, cfg, creds)
 	}
-	fmt.Fprintf(stdout, "ward: authorization server %s (listening on %s)\n", cfg.Issuer, cfg.Listen)
-	fmt.Fprintf(stdout, "ward:   metadata %s/.well-known/oauth-authorization-server\n", cfg.Issuer)
+	if as != nil {
+		fmt.Fprintf(stdout, "ward: authorization server %s (listening on %s)\n", cfg.Issuer, cfg.Listen)
+		fmt.Fprintf(stdout, "ward:   metadata %s/.well-known/oauth-authorization-server\n", cfg.Issuer)
+	} else {
+		fmt.Fprintf(stdout, "ward: authorization server off (authorization_server.enabled: false); tokens of %s are checked\n", cfg.GatewayIssuer())
+	}
 	if gw != nil {
 		fmt.Fprintf(stdout, "ward: gateway %s (listening on %s), admin (metrics, health) on http://%s\n", cfg.Gateway.PublicURL, cfg.Gateway.Listen, cfg.Gateway.AdminListen)
 		if cfg.Dev {
@@ -182,10 +176,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}()
 	}
-	start("background work", func() error { return as.Run(ctx) })
-	start("authorization server", func() error {
-		return serveHTTP(ctx, newServer(cfg.Listen, as.Handler(), cfg.TLS, logger), asLn, cfg.TLS)
-	})
+	if as != nil {
+		start("background work", func() error { return as.Run(ctx) })
+		start("authorization server", func() error {
+			return serveHTTP(ctx, newServer(cfg.Listen, as.Handler(), cfg.TLS, logger), asLn, cfg.TLS)
+		})
+	}
 	if gw != nil {
 		start("gateway", func() error { return gw.Serve(ctx, gwLn, admLn) })
 		if cfg.File() != "" {
@@ -202,6 +198,53 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cancel()
 	wg.Wait()
 	return runErr
+}
+
+// openAuthz opens the store and the signing keys and builds the
+// authorization server; close releases the store.
+func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store) (*authzServer, *devCredentials, error) {
+	// Before the store is opened: a PostgreSQL-backed start without the
+	// shared flow key is refused without touching the database.
+	fk, err := flowKey(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: %w", err)
+	}
+	fail := func(err error) (*authzServer, *devCredentials, error) {
+		st.Close()
+		return nil, nil, err
+	}
+	km, err := openKeys(cfg, st)
+	if err != nil {
+		return fail(err)
+	}
+	if err := km.EnsureKey(ctx, now()); err != nil {
+		return fail(fmt.Errorf("signing keys: %w", err))
+	}
+	if err := authz.SyncStatic(ctx, st, cfg, now()); err != nil {
+		return fail(err)
+	}
+	var creds *devCredentials
+	if cfg.Dev {
+		if creds, err = devBootstrap(ctx, cfg, st); err != nil {
+			return fail(fmt.Errorf("dev mode: %w", err))
+		}
+	}
+	srv, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
+		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval})
+	if err != nil {
+		return fail(err)
+	}
+	return &authzServer{Server: srv, close: func() { st.Close() }}, creds, nil
+}
+
+// authzServer is the authorization server with its store's release.
+type authzServer struct {
+	*authz.Server
+	close func()
 }
 
 // newServer builds an http.Server with Ward's limits; with a certificate it
@@ -297,7 +340,7 @@ const redisStartTimeout = 2 * time.Second
 // unreachable Redis does not stop the start: requests that need a replay
 // check are refused with 503 (fail closed) or accepted unchecked
 // (fail_open) until it answers, and /metrics shows it.
-func checkRedis(ctx context.Context, rs *redisstore.Store, r config.Redis, logger *slog.Logger) {
+func checkRedis(ctx context.Context, rs *sharedRedis, r config.Redis, logger *slog.Logger) {
 	mode := "fail closed: requests needing a replay check get 503 while Redis is unreachable"
 	if r.FailOpen {
 		mode = "FAIL OPEN: proofs are accepted without a replay check while Redis is unreachable"
@@ -308,7 +351,7 @@ func checkRedis(ctx context.Context, rs *redisstore.Store, r config.Redis, logge
 		logger.Error("redis unreachable at start; DPoP replay checks cannot be made until it answers", "addr", r.Addr, "err", err, "mode", mode)
 		return
 	}
-	logger.Info("redis: DPoP replay checks shared by every instance", "addr", r.Addr, "db", int(r.DB), "tls", r.TLS.Enabled, "mode", mode)
+	logger.Info("redis: DPoP replay checks and rate limits shared by every instance", "addr", r.Addr, "db", int(r.DB), "tls", r.TLS.Enabled, "mode", mode)
 }
 
 // registerRedisMetrics exports the Redis replay store's health on the

@@ -13,8 +13,11 @@ import (
 	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/redisstore"
 	"github.com/wardauth/ward/store/sqlstore"
@@ -117,10 +120,26 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	}
 }
 
-// openRedis returns the shared DPoP replay store configured in the redis
+// sharedRedis is a process's one Redis client and the stores on it: the
+// DPoP and assertion replay store and the rate-limit store, shared by the
+// authorization server and the gateway, and through Redis by every
+// instance.
+type sharedRedis struct {
+	client *redis.Client
+	replay *redisstore.Store
+	limits *ratelimit.RedisStore
+}
+
+// Close closes the client.
+func (s *sharedRedis) Close() error { return s.client.Close() }
+
+// Ping checks that Redis answers.
+func (s *sharedRedis) Ping(ctx context.Context) error { return s.replay.Ping(ctx) }
+
+// openRedis returns the stores on the Redis configured in the redis
 // section, or nil when the section is off. It does not wait for Redis:
 // the caller pings it once at start.
-func openRedis(r config.Redis, logger *slog.Logger) (*redisstore.Store, error) {
+func openRedis(r config.Redis, logger *slog.Logger) (*sharedRedis, error) {
 	if !r.Enabled() {
 		return nil, nil
 	}
@@ -131,19 +150,43 @@ func openRedis(r config.Redis, logger *slog.Logger) (*redisstore.Store, error) {
 			return nil, fmt.Errorf("redis.tls: %w", err)
 		}
 	}
-	return redisstore.New(redisstore.Config{
-		Addr:         r.Addr,
-		Username:     r.Username,
-		Password:     r.Password,
-		DB:           int(r.DB),
-		TLS:          tc,
-		DialTimeout:  r.DialTimeout,
-		ReadTimeout:  r.ReadTimeout,
-		WriteTimeout: r.WriteTimeout,
-		Prefix:       r.KeyPrefix,
-		FailOpen:     r.FailOpen,
-		Logger:       logger,
+	// The client settings of redisstore.New: short timeouts, one dial
+	// and one quick retry per command, so a dead Redis fails a request
+	// in well under a second instead of stalling it.
+	timeout := func(d time.Duration) time.Duration {
+		if d <= 0 {
+			return redisstore.DefaultTimeout
+		}
+		return d
+	}
+	c := redis.NewClient(&redis.Options{
+		Addr:                  r.Addr,
+		Username:              r.Username,
+		Password:              r.Password,
+		DB:                    int(r.DB),
+		TLSConfig:             tc,
+		DialTimeout:           timeout(r.DialTimeout),
+		ReadTimeout:           timeout(r.ReadTimeout),
+		WriteTimeout:          timeout(r.WriteTimeout),
+		DialerRetries:         1,
+		DialerRetryTimeout:    10 * time.Millisecond,
+		PoolTimeout:           2 * timeout(r.ReadTimeout),
+		MaxRetries:            1,
+		MinRetryBackoff:       5 * time.Millisecond,
+		MaxRetryBackoff:       20 * time.Millisecond,
+		ContextTimeoutEnabled: false,
 	})
+	prefix := r.KeyPrefix
+	if prefix == "" {
+		prefix = redisstore.DefaultPrefix
+	}
+	return &sharedRedis{
+		client: c,
+		replay: redisstore.NewFromClient(c, redisstore.Config{Prefix: prefix, FailOpen: r.FailOpen, Logger: logger}),
+		// Rate-limit keys live under <prefix>rl:, apart from the replay
+		// keys, and fail the same way (closed: 503) unless fail_open.
+		limits: ratelimit.NewRedisStore(c, ratelimit.RedisConfig{Prefix: prefix + "rl:", FailOpen: r.FailOpen}),
+	}, nil
 }
 
 // redisTLS builds the client TLS configuration for Redis: TLS 1.2 or

@@ -1,0 +1,229 @@
+package multiprocess
+
+import (
+	"net/http"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/pkce"
+)
+
+// TestProcesses starts the processes once and runs each scenario on them;
+// the Redis outage comes last.
+func TestProcesses(t *testing.T) {
+	c := newCluster(t)
+	steps := []struct {
+		name string
+		f    func(t *testing.T, c *cluster)
+	}{
+		{"ProofReplayAcrossGateways", proofReplayAcrossGateways},
+		{"RefreshReplayAcrossServers", refreshReplayAcrossServers},
+		{"CodeReplayAcrossServers", codeReplayAcrossServers},
+		{"RateLimitsAddUpAcrossGateways", rateLimitsAddUp},
+		{"KeyRotationPublishedByBoth", keyRotationPublishedByBoth},
+		{"RedisOutageFailsClosed", redisOutageFailsClosed},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, func(t *testing.T) { c.t = t; s.f(t, c) }) {
+			return
+		}
+	}
+}
+
+// proofReplayAcrossGateways: a token from server A works at gateway A; the
+// same proof sent to gateway B is refused as replayed (RFC 9449 §11.1).
+func proofReplayAcrossGateways(t *testing.T, c *cluster) {
+	sg := c.newSigner()
+	tok := c.serviceToken("A", sg)
+	p := c.apiProof(sg, "/api/x", tok)
+	if r := c.call("A", "/api/x", tok, p); r.status != http.StatusOK || r.str("client") != svcClient {
+		t.Fatalf("gateway A: %v", r)
+	}
+	r := c.call("B", "/api/x", tok, p)
+	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_dpop_proof"`) {
+		t.Fatalf("proof replayed at gateway B: %v %v, want 401 invalid_dpop_proof", r, r.header.Values("WWW-Authenticate"))
+	}
+	if got := c.rejections("B")["replayed"]; got != 1 {
+		t.Errorf("gateway B rejections{reason=replayed} = %v, want 1", got)
+	}
+	if r := c.call("B", "/api/x", tok, c.apiProof(sg, "/api/x", tok)); r.status != http.StatusOK {
+		t.Fatalf("fresh proof at gateway B: %v", r)
+	}
+}
+
+// authorize runs the browser flow for the public client web at server
+// and returns the code and the PKCE verifier.
+func (c *cluster) authorize(server string) (string, string) {
+	c.t.Helper()
+	v, err := pkce.NewVerifier()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	q := url.Values{"response_type": {"code"}, "client_id": {webClient}, "redirect_uri": {webRedirect},
+		"scope": {"demo:read"}, "state": {"st"}, "code_challenge": {pkce.Challenge(v)}, "code_challenge_method": {"S256"}}
+	b := c.newBrowser()
+	r := b.get(server, c.asLB.url+authz.PathAuthorize+"?"+q.Encode())
+	if !isLoginPage(r) {
+		c.t.Fatalf("expected the login page, got %v", r)
+	}
+	f := hidden(r.body)
+	f.Set("username", userName)
+	f.Set("password", userPass)
+	r = b.postForm(server, c.asLB.url+authz.PathLogin, f)
+	if isConsentPage(r) { // else consent given in an earlier step is remembered
+		f = hidden(r.body)
+		f.Set("decision", "allow")
+		r = b.postForm(server, c.asLB.url+authz.PathConsent, f)
+	}
+	return codeFrom(c.t, r), v
+}
+
+func codeForm(code, verifier string) url.Values {
+	return url.Values{"grant_type": {authz.GrantAuthorizationCode}, "client_id": {webClient}, "code": {code},
+		"code_verifier": {verifier}, "redirect_uri": {webRedirect}}
+}
+
+func refreshForm(rt string) url.Values {
+	return url.Values{"grant_type": {authz.GrantRefreshToken}, "client_id": {webClient}, "refresh_token": {rt}}
+}
+
+// refreshReplayAcrossServers: a refresh token rotated at A and replayed at
+// B revokes the family: the token A issued by the rotation stops working
+// at both (RFC 9700 §4.14.2).
+func refreshReplayAcrossServers(t *testing.T, c *cluster) {
+	sg := c.newSigner()
+	code, v := c.authorize("A")
+	r := c.token("A", codeForm(code, v), sg)
+	wantToken(t, r)
+	rt1 := r.str("refresh_token")
+	r2 := c.token("A", refreshForm(rt1), sg)
+	wantToken(t, r2)
+	rt2, at2 := r2.str("refresh_token"), r2.str("access_token")
+
+	wantError(t, c.token("B", refreshForm(rt1), sg), http.StatusBadRequest, "invalid_grant")
+	for _, s := range []string{"A", "B"} {
+		wantError(t, c.token(s, refreshForm(rt2), sg), http.StatusBadRequest, "invalid_grant")
+		if r := c.introspect(s, at2); r.json["active"] != false {
+			t.Errorf("access token of the revoked family active at %s: %v", s, r)
+		}
+	}
+	if !strings.Contains(c.as["B"].out.String(), "likely theft") {
+		t.Errorf("the reuse at B was not logged by B as theft")
+	}
+}
+
+// codeReplayAcrossServers: a code redeemed at A fails at B, and the tokens
+// issued from it are revoked (RFC 9700 §4.5).
+func codeReplayAcrossServers(t *testing.T, c *cluster) {
+	sg := c.newSigner()
+	code, v := c.authorize("B")
+	r := c.token("A", codeForm(code, v), sg)
+	wantToken(t, r)
+	at := r.str("access_token")
+	wantError(t, c.token("B", codeForm(code, v), sg), http.StatusBadRequest, "invalid_grant")
+	for _, s := range []string{"A", "B"} {
+		if r := c.introspect(s, at); r.json["active"] != false {
+			t.Errorf("access token still active at %s after the code replay: %v", s, r)
+		}
+	}
+}
+
+// rateLimitsAddUp: route metered allows meteredLimit requests a minute per
+// client; 3 at gateway A and 2 at gateway B use them up, so the next, at
+// either gateway, is refused with 429 and Retry-After: the count is in
+// Redis, not per process.
+func rateLimitsAddUp(t *testing.T, c *cluster) {
+	sg := c.newSigner()
+	tok := c.serviceToken("A", sg)
+	for i, gw := range []string{"A", "A", "A", "B", "B"} {
+		if r := c.call(gw, "/metered/x", tok, c.apiProof(sg, "/metered/x", tok)); r.status != http.StatusOK {
+			t.Fatalf("request %d at gateway %s: %v, want 200", i+1, gw, r)
+		}
+	}
+	for _, gw := range []string{"B", "A"} {
+		r := c.call(gw, "/metered/x", tok, c.apiProof(sg, "/metered/x", tok))
+		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+			t.Fatalf("request %d (at gateway %s): %v %v, want 429 with Retry-After", meteredLimit+1, gw, r, r.header)
+		}
+	}
+	// Another route counts apart.
+	if r := c.call("B", "/api/x", tok, c.apiProof(sg, "/api/x", tok)); r.status != http.StatusOK {
+		t.Fatalf("route api after metered is spent: %v", r)
+	}
+}
+
+// keyRotationPublishedByBoth: `ward keys rotate --config` run as its own
+// process against the shared database publishes a new key, which both
+// servers serve in their JWKS within keys.refresh_interval.
+func keyRotationPublishedByBoth(t *testing.T, c *cluster) {
+	before := c.jwksKids("A")
+	cmd := exec.Command(c.bin, "keys", "rotate", "--config", c.dir+"/as-A.yaml")
+	cmd.Env = append(cleanEnv(), c.env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ward keys rotate: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var fresh []string
+		a, b := c.jwksKids("A"), c.jwksKids("B")
+		for kid := range a {
+			if !before[kid] && b[kid] {
+				fresh = append(fresh, kid)
+			}
+		}
+		if len(fresh) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after `ward keys rotate` (%s): A publishes %v, B %v (before %v)", strings.TrimSpace(string(out)), a, b, before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// redisOutageFailsClosed: with Redis killed, requests that need a replay
+// check or a shared rate limit are refused with 503 at the gateways and
+// the servers, quickly, never accepted unchecked; when Redis is started
+// again, service resumes without restarting any process.
+func redisOutageFailsClosed(t *testing.T, c *cluster) {
+	sg := c.newSigner()
+	tok := c.serviceToken("A", sg)
+	form := url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}
+
+	c.redis.stop()
+	for _, gw := range []string{"A", "B"} {
+		start := time.Now()
+		r := c.call(gw, "/api/x", tok, c.apiProof(sg, "/api/x", tok))
+		if r.status != http.StatusServiceUnavailable {
+			t.Fatalf("gateway %s with Redis down: %v, want 503", gw, r)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("gateway %s took %v to refuse; the Redis timeouts should bound it well under a second", gw, d)
+		}
+	}
+	for _, s := range []string{"A", "B"} {
+		r := c.token(s, form, sg)
+		wantError(t, r, http.StatusServiceUnavailable, "temporarily_unavailable")
+	}
+
+	c.redis.start()
+	for _, gw := range []string{"A", "B"} {
+		var last *response
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if last = c.call(gw, "/api/x", tok, c.apiProof(sg, "/api/x", tok)); last.status == http.StatusOK {
+				break
+			}
+		}
+		if last.status != http.StatusOK {
+			t.Fatalf("gateway %s after Redis came back: %v", gw, last)
+		}
+	}
+	for _, s := range []string{"A", "B"} {
+		wantToken(t, c.token(s, form, sg))
+	}
+}
