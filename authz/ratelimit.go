@@ -74,27 +74,40 @@ func (l *limits) clientIP(r *http.Request) string {
 // closed). Allowed requests get the RateLimit headers. It reports whether
 // to go on.
 func (s *Server) allow(w http.ResponseWriter, r *http.Request, lim *ratelimit.Limiter, endpoint, key string) bool {
+	res, err := s.take(w, r, lim, endpoint, key)
+	switch {
+	case err != nil:
+		s.writeEndpointError(w, r, endpoint, &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+			Description: "the rate limiter is unavailable; try again", RetryAfter: 1})
+		return false
+	case !res.Allowed:
+		s.writeEndpointError(w, r, endpoint, &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: "rate_limited_" + lim.Name(),
+			RetryAfter: res.RetryAfterSeconds(), Description: fmt.Sprintf("too many requests; try again in %d seconds", res.RetryAfterSeconds())})
+		return false
+	}
+	return true
+}
+
+// take makes the rate-limit decision shared by allow and allowPage: it
+// sets the RateLimit headers, and logs and counts refusals. A nil limiter
+// allows everything; a store that cannot answer is an error (fail closed).
+func (s *Server) take(w http.ResponseWriter, r *http.Request, lim *ratelimit.Limiter, endpoint, key string) (ratelimit.Result, error) {
 	if lim == nil {
-		return true
+		return ratelimit.Result{Allowed: true}, nil
 	}
 	res, err := lim.Allow(r.Context(), "as\x00"+endpoint+"\x00"+lim.Name()+"\x00"+key)
 	if err != nil {
 		s.log.Error("authz: rate limit store unavailable; refusing", "endpoint", endpoint, "err", err)
-		s.writeEndpointError(w, r, endpoint, &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
-			Description: "the rate limiter is unavailable; try again", RetryAfter: 1})
-		return false
+		return res, err
 	}
 	var h ratelimit.Headers
 	h.Add(lim.Name(), res)
 	h.Write(w.Header())
-	if res.Allowed {
-		return true
+	if !res.Allowed {
+		s.log.Info("authz: rate limited", "endpoint", endpoint, "tier", lim.Name(), "key", key, "retry_after", res.RetryAfterSeconds())
+		s.metrics.rateLimitedRequest(endpoint, lim.Name())
 	}
-	s.log.Info("authz: rate limited", "endpoint", endpoint, "tier", lim.Name(), "key", key, "retry_after", res.RetryAfterSeconds())
-	s.metrics.rateLimitedRequest(endpoint, lim.Name())
-	s.writeEndpointError(w, r, endpoint, &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: "rate_limited_" + lim.Name(),
-		RetryAfter: res.RetryAfterSeconds(), Description: fmt.Sprintf("too many requests; try again in %d seconds", res.RetryAfterSeconds())})
-	return false
+	return res, nil
 }
 
 // accountKey groups the spellings of a username. It is the same for known
@@ -165,25 +178,16 @@ func retryAfter(w http.ResponseWriter, d time.Duration) {
 // allowPage is allow for the HTML login page: the refusal is an error
 // page with Retry-After, not JSON.
 func (s *Server) allowPage(w http.ResponseWriter, r *http.Request, lim *ratelimit.Limiter, endpoint, key string) bool {
-	if lim == nil {
-		return true
-	}
-	res, err := lim.Allow(r.Context(), "as\x00"+endpoint+"\x00"+lim.Name()+"\x00"+key)
-	if err != nil {
-		s.log.Error("authz: rate limit store unavailable; refusing", "endpoint", endpoint, "err", err)
+	res, err := s.take(w, r, lim, endpoint, key)
+	switch {
+	case err != nil:
 		w.Header().Set("Retry-After", "1")
 		s.errorPage(w, r, http.StatusServiceUnavailable, oauth.New(oauth.TemporarilyUnavailable, "Sign-in is unavailable for a moment. Try again."))
 		return false
+	case !res.Allowed:
+		w.Header().Set("Retry-After", strconv.Itoa(res.RetryAfterSeconds()))
+		s.errorPage(w, r, http.StatusTooManyRequests, oauth.New(oauth.RateLimited, "Too many sign-in attempts from your network. Try again in %d seconds.", res.RetryAfterSeconds()))
+		return false
 	}
-	var h ratelimit.Headers
-	h.Add(lim.Name(), res)
-	h.Write(w.Header())
-	if res.Allowed {
-		return true
-	}
-	s.log.Info("authz: rate limited", "endpoint", endpoint, "tier", lim.Name(), "key", key, "retry_after", res.RetryAfterSeconds())
-	s.metrics.rateLimitedRequest(endpoint, lim.Name())
-	w.Header().Set("Retry-After", strconv.Itoa(res.RetryAfterSeconds()))
-	s.errorPage(w, r, http.StatusTooManyRequests, oauth.New(oauth.RateLimited, "Too many sign-in attempts from your network. Try again in %d seconds.", res.RetryAfterSeconds()))
-	return false
+	return true
 }
