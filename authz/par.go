@@ -13,21 +13,8 @@ import (
 // validated in full now, errors answered as JSON; the request_uri it
 // returns is single-use and short-lived.
 func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
-	// Rate limits (ratelimit.go): per IP, then per authenticated client.
-	if !s.allow(w, r, s.limits.par.ip, "par", s.limits.clientIP(r)) {
-		return
-	}
-	form, err := readForm(w, r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	c, err := s.authenticateClient(r.Context(), r, form, true)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if !s.allow(w, r, s.limits.par.client, "par", c.ID) {
+	form, c, ok := s.clientRequest(w, r, endpointPAR, s.limits.par)
+	if !ok {
 		return
 	}
 	if form.Get("request_uri") != "" {

@@ -36,27 +36,38 @@ type binding struct {
 	jkt string // DPoP key thumbprint, "" when unbound
 }
 
-// handleToken is the token endpoint (RFC 6749 §3.2).
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
-	// Rate limits (ratelimit.go): per IP before any work, per client_id
-	// once the client has proved who it is.
-	if !s.allow(w, r, s.limits.token.ip, "token", s.limits.clientIP(r)) {
-		return
+// clientRequest starts /token and /par alike: the per-IP rate limit before
+// any work, the form, client authentication, then the per-client_id limit
+// once the client has proved who it is (ratelimit.go). It has answered the
+// request when ok is false.
+func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request, endpoint string, lim endpointLimits) (form url.Values, c *client, ok bool) {
+	if !s.allow(w, r, lim.ip, endpoint, s.limits.clientIP(r)) {
+		return nil, nil, false
 	}
 	form, err := readForm(w, r)
 	if err != nil {
-		s.writeEndpointError(w, r, endpointToken, err)
-		return
+		s.writeEndpointError(w, r, endpoint, err)
+		return nil, nil, false
 	}
-	c, err := s.authenticateClient(r.Context(), r, form, true)
+	c, err = s.authenticateClient(r.Context(), r, form, true)
 	if err != nil {
-		s.writeEndpointError(w, r, endpointToken, err)
-		return
+		s.writeEndpointError(w, r, endpoint, err)
+		return nil, nil, false
 	}
-	if !s.allow(w, r, s.limits.token.client, "token", c.ID) {
+	if !s.allow(w, r, lim.client, endpoint, c.ID) {
+		return nil, nil, false
+	}
+	return form, c, true
+}
+
+// handleToken is the token endpoint (RFC 6749 §3.2).
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+	form, c, ok := s.clientRequest(w, r, endpointToken, s.limits.token)
+	if !ok {
 		return
 	}
 	var resp *tokenResponse
+	var err error
 	gt := form.Get("grant_type")
 	switch gt {
 	case GrantAuthorizationCode:
