@@ -21,6 +21,10 @@
 // gateway phase, so the generator's signing does not compete with the
 // measured processes.
 //
+// -redis ADDR gives the gateway child a Redis replay store
+// (store/redisstore, as `ward serve` with the redis section: every proof is
+// one SET NX round trip) instead of the in-memory one.
+//
 // Reported: requests/s, p50/p99, the gateway process's CPU per request and
 // its ratio to one bare verify (target ≤ 2), and the p99 the gateway adds
 // at half of peak load (target < 1 ms).
@@ -59,6 +63,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/store/redisstore"
 )
 
 func main() {
@@ -71,6 +76,7 @@ func main() {
 	maxRequests := flag.Int("max", 150_000, "upper bound on requests per gateway phase (proofs are made in advance)")
 	binary := flag.String("ward", "", "ward binary (default: go build ./cmd/ward)")
 	cpuprofile := flag.String("cpuprofile", "", "write the gateway process's CPU profile (whole run) to this file")
+	redisAddr := flag.String("redis", "", "Redis host:port for the gateway's DPoP replay store (default in memory)")
 	flag.Parse()
 
 	switch *role {
@@ -78,7 +84,7 @@ func main() {
 		runUpstream()
 		return
 	case "gateway":
-		runGateway(*issuer, *audience, *upstream, *cpuprofile)
+		runGateway(*issuer, *audience, *upstream, *cpuprofile, *redisAddr)
 		return
 	}
 
@@ -135,6 +141,9 @@ func main() {
 		abs, err := filepath.Abs(*cpuprofile)
 		check(err)
 		gwArgs = append(gwArgs, "-cpuprofile", abs)
+	}
+	if *redisAddr != "" {
+		gwArgs = append(gwArgs, "-redis", *redisAddr)
 	}
 	gw, gwAddr := startChild(self, gwArgs...)
 	defer stopChild(gw)
@@ -478,7 +487,7 @@ func runUpstream() {
 
 // runGateway runs package gateway as `ward serve` would, with one route
 // /api/ to the upstream open to any client holding a valid token.
-func runGateway(issuer, audience, upstream, cpuprofile string) {
+func runGateway(issuer, audience, upstream, cpuprofile, redisAddr string) {
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		check(err)
@@ -496,7 +505,17 @@ func runGateway(issuer, audience, upstream, cpuprofile string) {
 		{Name: "any-client", Action: "allow", Principals: []string{"*"}},
 	}}}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil)) // Info, as `ward serve`
-	g, err := gateway.New(&cfg, gateway.Options{Issuer: issuer, Logger: logger})
+	opts := gateway.Options{Issuer: issuer, Logger: logger}
+	if redisAddr != "" {
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		rs, err := redisstore.New(redisstore.Config{Addr: redisAddr, Prefix: fmt.Sprintf("ward:bench:%x:", b), Logger: logger})
+		check(err)
+		defer rs.Close()
+		check(rs.Ping(context.Background()))
+		opts.ReplayStore = rs
+	}
+	g, err := gateway.New(&cfg, opts)
 	check(err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

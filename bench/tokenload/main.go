@@ -8,6 +8,12 @@
 // tokens/s, the server's CPU time per token (from /proc/PID/stat), latency
 // percentiles, and — measured in the same run — the cost of one bare P-256
 // verify plus one sign, the floor of what issuing a DPoP-bound token costs.
+//
+// -store sqlite or -store postgres runs `ward serve --config` with a file
+// the tool writes instead (issuer https on loopback behind_tls_proxy,
+// one static confidential client): sqlite in the temporary folder, or a
+// fresh schema on -postgres, dropped afterwards. -redis ADDR adds the
+// redis section (DPoP replay checks and rate limits in Redis).
 package main
 
 import (
@@ -35,6 +41,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wardauth/ward/bench/internal/benchcfg"
 	"github.com/wardauth/ward/dpop"
 )
 
@@ -44,6 +51,9 @@ func main() {
 	maxRequests := flag.Int("max", 200_000, "upper bound on requests (proofs are made in advance)")
 	binary := flag.String("ward", "", "ward binary (default: go build ./cmd/ward)")
 	cpuprofile := flag.String("cpuprofile", "", "write the server's CPU profile (whole run) to this file")
+	storeKind := flag.String("store", "dev", "dev (ward serve --dev, SQLite), sqlite or postgres (ward serve --config with a generated file)")
+	pgDSN := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL for -store postgres (a fresh schema is used)")
+	redisAddr := flag.String("redis", "", "Redis host:port for the redis section (not with -store dev)")
 	flag.Parse()
 
 	tmp, err := os.MkdirTemp("", "ward-tokenload-")
@@ -57,16 +67,6 @@ func main() {
 			log.Fatalf("go build: %v\n%s", err, out)
 		}
 	}
-	srv := exec.Command(bin, "serve", "--dev", "--data", filepath.Join(tmp, "data"))
-	srv.Stdout, srv.Stderr = io.Discard, io.Discard
-	if *cpuprofile != "" {
-		abs, err := filepath.Abs(*cpuprofile)
-		check(err)
-		srv.Env = append(os.Environ(), "WARD_CPUPROFILE="+abs)
-	}
-	check(srv.Start())
-	defer srv.Process.Kill()
-
 	var creds struct {
 		Issuer  string `json:"issuer"`
 		Service struct {
@@ -75,19 +75,46 @@ func main() {
 			Scope        string `json:"scope"`
 		} `json:"confidential_client"`
 	}
+	args := []string{"serve", "--dev", "--data", filepath.Join(tmp, "data")}
+	env := os.Environ()
+	base := "" // where requests go when it differs from the issuer
+	if *storeKind != "dev" {
+		fc, err := benchcfg.Write(tmp, benchcfg.Options{Store: *storeKind, Postgres: *pgDSN, Redis: *redisAddr})
+		check(err)
+		defer fc.Cleanup()
+		args, env = []string{"serve", "--config", fc.Path}, append(env, fc.Env...)
+		creds.Issuer, base = fc.Issuer, fc.Base
+		creds.Service.ClientID, creds.Service.ClientSecret = fc.ClientID, fc.Secret
+	} else if *redisAddr != "" {
+		log.Fatal("-redis needs -store sqlite or postgres")
+	}
+	srv := exec.Command(bin, args...)
+	srv.Stdout, srv.Stderr = io.Discard, io.Discard
+	srv.Env = env
+	if *cpuprofile != "" {
+		abs, err := filepath.Abs(*cpuprofile)
+		check(err)
+		srv.Env = append(srv.Env, "WARD_CPUPROFILE="+abs)
+	}
+	check(srv.Start())
+	defer srv.Process.Kill()
+
 	waitFor(func() bool {
-		b, err := os.ReadFile(filepath.Join(tmp, "data", "dev-credentials.json"))
-		if err != nil || json.Unmarshal(b, &creds) != nil {
-			return false
+		if base == "" {
+			b, err := os.ReadFile(filepath.Join(tmp, "data", "dev-credentials.json"))
+			if err != nil || json.Unmarshal(b, &creds) != nil {
+				return false
+			}
 		}
-		resp, err := http.Get(creds.Issuer + "/.well-known/oauth-authorization-server")
+		resp, err := http.Get(orIssuer(base, creds.Issuer) + "/.well-known/oauth-authorization-server")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	tokenURL := creds.Issuer + "/token"
+	htu := creds.Issuer + "/token"
+	tokenURL := orIssuer(base, creds.Issuer) + "/token"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2, MaxConnsPerHost: *workers * 2}}
 	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"demo:read"}}.Encode()
 
@@ -99,7 +126,7 @@ func main() {
 	// Warm up, and learn a nonce if the server asks for one.
 	nonce := ""
 	for i := 0; i < 3; i++ {
-		p, _ := signer.Proof("POST", tokenURL, dpop.WithNonce(nonce))
+		p, _ := signer.Proof("POST", htu, dpop.WithNonce(nonce))
 		code, n := post(client, tokenURL, body, creds.Service.ClientID, creds.Service.ClientSecret, p)
 		if n != "" {
 			nonce = n
@@ -112,7 +139,7 @@ func main() {
 	fmt.Fprintf(os.Stderr, "making %d proofs...\n", n)
 	proofs := make([]string, n)
 	for i := range proofs {
-		proofs[i], err = signer.Proof("POST", tokenURL, dpop.WithNonce(nonce))
+		proofs[i], err = signer.Proof("POST", htu, dpop.WithNonce(nonce))
 		check(err)
 	}
 
@@ -263,4 +290,12 @@ func check(err error) {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// orIssuer returns base when set, else issuer.
+func orIssuer(base, issuer string) string {
+	if base != "" {
+		return base
+	}
+	return issuer
 }
