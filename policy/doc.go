@@ -3,9 +3,9 @@
 //
 // A Policy is a list of rules. Each rule has an action (allow or deny) and
 // conditions, all of which must hold for the rule to match: principals
-// (typed strings such as "client:app", "sub:alice", later SPIFFE IDs
-// "spiffe://example.org/ns/prod/sa/api"), HTTP methods, paths, and scopes
-// the token must grant. A matching deny rule wins over any allow rule; a
+// (typed strings such as "client:app", "sub:alice", or SPIFFE IDs
+// "spiffe://example.org/ns/prod/sa/api" read from a verified client
+// certificate), HTTP methods, paths, and scopes the token must grant. A matching deny rule wins over any allow rule; a
 // request no allow rule matches is refused (default deny).
 //
 // # Paths
@@ -21,4 +21,18 @@
 //
 // Path patterns: "/x" (exact), "/x/*" (prefix: "/x" and everything below
 // it), "*.json" (suffix), "*" (any path).
+//
+// # SPIFFE principals
+//
+// A SPIFFE principal is exact ("spiffe://prod/ns/payments/sa/order-service")
+// or a prefix ending in "/*" ("spiffe://prod/ns/payments/*": every workload
+// whose ID path starts with /ns/payments/, not /ns/payments itself nor
+// /ns/payments-eu/...; "spiffe://prod/*": every workload of the trust
+// domain prod). Both are parsed with go-spiffe's spiffeid package when the
+// policy is compiled, and matched byte for byte against the normalised ID
+// of the caller's certificate (SPIFFE), so that only
+// spiffe://prod/ns/payments/sa/order-service may POST /api/v1/charges is
+//
+//	{Action: Allow, Principals: []string{"spiffe://prod/ns/payments/sa/order-service"},
+//	 Methods: []string{"POST"}, Paths: []string{"/api/v1/charges"}}
 package policy

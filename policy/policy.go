@@ -36,7 +36,9 @@ type Rule struct {
 	Name   string
 	Action Action
 	// Principals: the caller must be one of them; "*" is any
-	// authenticated caller. Empty: anyone, authenticated or not.
+	// authenticated caller; "spiffe://td/path/*" is any workload whose
+	// SPIFFE ID is below spiffe://td/path/. Empty: anyone, authenticated or
+	// not.
 	Principals []string
 	// Methods: HTTP methods (upper case); empty or "*" is any.
 	Methods []string
@@ -49,8 +51,8 @@ type Rule struct {
 
 // Request is what a decision is about.
 type Request struct {
-	// Principals of the caller (client and subject); empty when
-	// unauthenticated.
+	// Principals of the caller (client and subject of its token, SPIFFE
+	// ID of its verified client certificate); empty when unauthenticated.
 	Principals []Principal
 	Method     string
 	// Path is the clean, decoded path (CleanPath).
@@ -78,6 +80,7 @@ type compiled struct {
 	anyone     bool // no principal condition
 	anyAuth    bool // "*"
 	principals map[Principal]bool
+	spiffePfx  []string        // "spiffe://td/path/" of "spiffe://td/path/*"
 	methods    map[string]bool // nil: any
 	paths      []pathPattern   // nil: any
 	scopes     []string
@@ -115,14 +118,17 @@ func ruleName(r Rule, i int) string {
 }
 
 // ValidatePrincipal checks a principal pattern: "*", "client:<id>",
-// "sub:<subject>" or "spiffe://<trust domain>/<path>".
+// "sub:<subject>", a SPIFFE ID "spiffe://<trust domain>/<path>", or a
+// SPIFFE ID prefix "spiffe://<trust domain>/<path>/*".
 func ValidatePrincipal(s string) error {
 	switch {
 	case s == "*":
 		return nil
 	case strings.HasPrefix(s, "client:") && len(s) > len("client:"):
 	case strings.HasPrefix(s, "sub:") && len(s) > len("sub:"):
-	case strings.HasPrefix(s, "spiffe://") && len(s) > len("spiffe://") && !strings.ContainsAny(s, "?#"):
+	case strings.HasPrefix(s, "spiffe://"):
+		_, _, err := spiffePattern(s)
+		return err
 	default:
 		return fmt.Errorf("principal %q must be *, client:<client_id>, sub:<subject> or a spiffe:// ID", s)
 	}
@@ -146,6 +152,14 @@ func compile(r Rule) (compiled, error) {
 		if s == "*" {
 			c.anyAuth = true
 			continue
+		}
+		if strings.HasPrefix(s, "spiffe://") {
+			exact, pfx, _ := spiffePattern(s)
+			if pfx != "" {
+				c.spiffePfx = append(c.spiffePfx, pfx)
+				continue
+			}
+			s = string(exact)
 		}
 		if c.principals == nil {
 			c.principals = map[Principal]bool{}
@@ -187,7 +201,7 @@ func (c *compiled) matchesExceptScopes(req *Request) bool {
 			if ok {
 				break
 			}
-			ok = c.principals[p]
+			ok = c.principals[p] || c.matchSPIFFEPrefix(p)
 		}
 		if !ok {
 			return false
@@ -200,6 +214,15 @@ func (c *compiled) matchesExceptScopes(req *Request) bool {
 		return false
 	}
 	return true
+}
+
+func (c *compiled) matchSPIFFEPrefix(p Principal) bool {
+	for _, pfx := range c.spiffePfx {
+		if strings.HasPrefix(string(p), pfx) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *compiled) hasScopes(req *Request) bool {

@@ -295,14 +295,13 @@ func TestAttacks(t *testing.T) {
 			status: 401, code: "invalid_token", reason: resource.ReasonTokenNotBound,
 		},
 		{
-			name: "certificate-bound token (mTLS not supported yet)",
+			name: "certificate-bound token without a client certificate",
 			setup: func(t *testing.T, f *fixture) (string, string, []string) {
 				c := f.is.claims("")
 				c["cnf"] = map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}
 				return "GET", "Bearer " + f.is.token(t, c), nil
 			},
-			req:    resource.Requirement{AllowBearer: true},
-			status: 401, code: "invalid_token", reason: resource.ReasonMTLSUnsupported,
+			status: 401, code: "invalid_token", reason: resource.ReasonCertMissing,
 		},
 		{
 			name: "token for another audience",

@@ -14,11 +14,14 @@
 //   - enforces the sender constraint: a token with cnf.jkt is accepted only
 //     with the DPoP scheme and a valid proof for this request (RFC 9449
 //     §4.3, §7.1); a DPoP-bound token sent as Bearer is refused; an
-//     unbound token is refused unless the route allows bearer tokens;
-//     certificate-bound tokens (cnf.x5t#S256, RFC 8705) are refused until
-//     mTLS support lands;
+//     unbound token is refused unless the route allows bearer tokens; a
+//     certificate-bound token (cnf.x5t#S256, RFC 8705 §3) is accepted only
+//     from a request presenting that certificate (Config.ClientCertificate,
+//     by default the TLS handshake's), compared in constant time; a token
+//     bound both ways must satisfy both;
 //   - checks the audience and scopes the route requires;
-//   - puts the verified Identity in the request context (IdentityFrom).
+//   - puts the verified Identity in the request context (IdentityFrom),
+//     with the client certificate's thumbprint and SPIFFE ID when present.
 //
 // Errors are *oauth.Error values rendered by oauth.WriteChallenge
 // (RFC 6750 §3, RFC 9449 §7.1, RFC 9728 §5.1). Each carries a stable

@@ -24,6 +24,15 @@ type Identity struct {
 	// JKT is the RFC 7638 thumbprint of the key the token is bound to
 	// (cnf.jkt); empty for a bearer token.
 	JKT string
+	// X5TS256 is the thumbprint of the certificate the token is bound to
+	// (cnf.x5t#S256, RFC 8705 §3.1); empty for a token not bound to one.
+	X5TS256 string
+	// CertThumbprint is the x5t#S256 of the client certificate this
+	// request presented (base64url SHA-256 of its DER), or "".
+	CertThumbprint string
+	// SPIFFEID is the SPIFFE ID (spiffe://trust-domain/path) in the URI
+	// SAN of the request's verified client certificate, or "".
+	SPIFFEID string
 	// TokenID is the token's jti.
 	TokenID string
 	// IssuedAt and Expiry are iat and exp.
@@ -33,8 +42,8 @@ type Identity struct {
 // HasScope reports whether the token grants scope s.
 func (id *Identity) HasScope(s string) bool { return slices.Contains(id.Scopes, s) }
 
-// Bound reports whether the token is sender-constrained (DPoP).
-func (id *Identity) Bound() bool { return id.JKT != "" }
+// Bound reports whether the token is sender-constrained (DPoP or mTLS).
+func (id *Identity) Bound() bool { return id.JKT != "" || id.X5TS256 != "" }
 
 type identityKey struct{}
 

@@ -32,7 +32,10 @@ const (
 	ReasonDPoPAsBearer       Reason = "dpop_token_as_bearer" // cnf.jkt token with the Bearer scheme (RFC 9449 §7.2)
 	ReasonBearerNotAllowed   Reason = "bearer_not_allowed"   // unbound token on a route that requires DPoP
 	ReasonTokenNotBound      Reason = "token_not_bound"      // DPoP scheme with a token that has no cnf.jkt
-	ReasonMTLSUnsupported    Reason = "mtls_unsupported"     // cnf.x5t#S256 (RFC 8705): not supported yet
+	ReasonMTLSUnsupported    Reason = "mtls_unsupported"     // no longer used: certificate-bound tokens are checked (cert_*)
+	ReasonCertMissing        Reason = "cert_missing"         // cnf.x5t#S256 token without a client certificate (RFC 8705 §3)
+	ReasonCertMismatch       Reason = "cert_mismatch"        // cnf.x5t#S256 is not the client certificate's thumbprint
+	ReasonCertInvalid        Reason = "cert_invalid"         // a forwarded client certificate is malformed or unverified
 	ReasonInsufficientScope  Reason = "insufficient_scope"   // a required scope is missing
 	ReasonKeysUnavailable    Reason = "keys_unavailable"     // discovery or JWKS fetch failed
 	ReasonIntrospectionError Reason = "introspection_error"  // introspection endpoint failed

@@ -76,6 +76,13 @@ type Config struct {
 	// and logs), with the error as rendered (its Reason is stable) and
 	// the key thumbprint involved, if known.
 	OnReject func(r *http.Request, err *oauth.Error, jkt string)
+	// ClientCertificate returns the request's client certificate, checked
+	// against certificate-bound tokens (cnf.x5t#S256, RFC 8705 §3) and
+	// the source of Identity.SPIFFEID. Default PeerCertificate (the TLS
+	// handshake); a gateway behind a TLS proxy supplies one that also reads
+	// a trusted proxy's header. A configured source must return only
+	// verified certificates.
+	ClientCertificate CertificateSource
 }
 
 // Requirement is what one route or handler demands of a token.
@@ -248,16 +255,21 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 	if err != nil {
 		return nil, err
 	}
-	// Sender constraint (RFC 9449 §7.1, §7.2; RFC 8705 §3).
+	// Sender constraint (RFC 9449 §7.1, §7.2; RFC 8705 §3). A token bound
+	// both ways must satisfy both.
 	switch {
-	case id.x5t != "":
-		return nil, invalidToken(ReasonMTLSUnsupported, "certificate-bound access tokens (RFC 8705) are not supported by this resource yet", "", nil)
 	case id.JKT != "" && scheme != "DPoP":
 		return nil, invalidToken(ReasonDPoPAsBearer, "the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof", id.JKT, nil)
 	case id.JKT == "" && scheme == "DPoP":
 		return nil, invalidToken(ReasonTokenNotBound, "the DPoP scheme needs a DPoP-bound access token (cnf.jkt)", "", nil)
-	case id.JKT == "" && !req.AllowBearer:
-		return nil, invalidToken(ReasonBearerNotAllowed, "this resource accepts only DPoP-bound access tokens", "", nil)
+	case id.JKT == "" && id.x5t == "" && !req.AllowBearer:
+		return nil, invalidToken(ReasonBearerNotAllowed, "this resource accepts only sender-constrained access tokens (DPoP or mTLS)", "", nil)
+	}
+	thumb, spiffeID, present, certErr := rs.clientCert(r)
+	if id.x5t != "" {
+		if e := checkCertBinding(id.x5t, thumb, present, certErr, id.JKT); e != nil {
+			return nil, e
+		}
 	}
 	if id.JKT != "" {
 		if _, err := rs.cfg.DPoP.VerifyHTTP(r.Context(), r, tok, id.JKT); err != nil {
@@ -279,6 +291,8 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 		}
 	}
 	out := id.Identity // a copy per request
+	out.X5TS256 = id.x5t
+	out.CertThumbprint, out.SPIFFEID = thumb, spiffeID
 	return &out, nil
 }
 
