@@ -63,6 +63,9 @@ type Gateway struct {
 	RateLimits RateTiers `yaml:"rate_limits"`
 	// Routes, matched by host then longest path prefix.
 	Routes []Route `yaml:"routes"`
+	// MTLS: client certificates, certificate-bound tokens and SPIFFE
+	// identities (gateway_mtls.go, docs/MTLS.md).
+	MTLS GatewayMTLS `yaml:"mtls"`
 }
 
 // IdentityHeaders are the names of the identity headers sent upstream.
@@ -343,6 +346,7 @@ func (v *validator) gateway() {
 		v.route(i, names)
 	}
 	v.gatewayRateLimits()
+	v.gatewayMTLS()
 }
 
 func (v *validator) route(i int, names map[string]bool) {

@@ -78,6 +78,7 @@ type Gateway struct {
 	fixed    fixedSettings
 	identity *identitySigner // nil when identity_jwt is off
 	rl       *rateLimiting   // ratelimit.go
+	certs    *clientCerts    // mtls.go
 }
 
 // fixedSettings cannot change on reload: they shape the listeners and the
@@ -87,6 +88,7 @@ type fixedSettings struct {
 	dpopAlgs                         string
 	tls                              config.TLS
 	identityKey                      string // identity_jwt header and key file
+	mtls                             string // mtls listener, CA files and trusted-proxy header
 }
 
 // state is one immutable configuration generation.
@@ -110,6 +112,11 @@ type route struct {
 	upstream string // for logs
 	ih       config.IdentityHeaders
 	limits   routeLimits // ratelimit.go
+	// certOnly routes authenticate by client certificate alone
+	// (gateway.mtls.certificate_routes).
+	certOnly bool
+	// spiffeHdr and thumbHdr carry the certificate's identity upstream.
+	spiffeHdr, thumbHdr string
 }
 
 // ErrConfig wraps every configuration refused by New or Reload.
@@ -179,6 +186,9 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 	}
 	g.metrics = newMetrics(opts.Registry)
 	g.rl = newRateLimiting(opts.RateLimitStore, opts.Clock, opts.Registry)
+	if err := g.setupClientCerts(cfg); err != nil {
+		return nil, err
+	}
 	st, err := g.build(cfg)
 	if err != nil {
 		return nil, err
@@ -193,6 +203,7 @@ func fixedOf(cfg *config.Gateway, issuer string) fixedSettings {
 		issuer: issuer, publicURL: cfg.PublicURL, listen: cfg.Listen, admin: cfg.AdminListen,
 		dpopAlgs: strings.Join(cfg.DPoPAlgorithms, " "), tls: cfg.TLS,
 		identityKey: cfg.IdentityJWT.Header + "\x00" + cfg.IdentityJWT.KeyFile,
+		mtls:        fmt.Sprintf("%q %v %v %q", cfg.MTLS.ClientCAFiles, cfg.MTLS.RequireClientCert, cfg.MTLS.Interval(), cfg.MTLS.ForwardedCertHeader),
 	}
 }
 
@@ -223,7 +234,7 @@ func (g *Gateway) reload(cfg *config.Gateway) error {
 		issuer = g.opts.Issuer
 	}
 	if f := fixedOf(cfg, issuer); f != g.fixed {
-		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url and dpop_algorithms change only with a restart", ErrConfig)
+		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url, dpop_algorithms and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
 	}
 	st, err := g.build(cfg)
 	if err != nil {
@@ -240,7 +251,7 @@ func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 		Issuer: g.fixed.issuer, Audience: audienceOr(cfg.Audience, cfg.PublicURL, "urn:ward:gateway"),
 		DPoP: g.verifier, Keys: g.keys, Introspector: g.opts.Introspector,
 		Algorithms: cfg.TokenAlgorithms, Leeway: cfg.Leeway, Clock: g.clock, HTTPClient: g.opts.HTTPClient,
-		ResourceMetadata: metadataURL(cfg),
+		ResourceMetadata: metadataURL(cfg), ClientCertificate: g.ClientCertificate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
@@ -296,7 +307,12 @@ func metadataURL(cfg *config.Gateway) string {
 func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, error) {
 	rt := &route{cfg: rc, host: strings.ToLower(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream, ih: cfg.IdentityHeaders}
 	ih := cfg.IdentityHeaders
-	for _, h := range []string{ih.Subject, ih.Client, ih.Scopes, ih.JKT, cfg.IdentityJWT.Header} {
+	rt.certOnly = cfg.MTLS.CertificateRoute(rc.Name)
+	rt.spiffeHdr = http.CanonicalHeaderKey(cfg.MTLS.SPIFFEIDHeaderName())
+	rt.thumbHdr = http.CanonicalHeaderKey(cfg.MTLS.ThumbprintHeaderName())
+	// The forwarded certificate never reaches an upstream, even from a
+	// trusted proxy.
+	for _, h := range []string{ih.Subject, ih.Client, ih.Scopes, ih.JKT, cfg.IdentityJWT.Header, rt.spiffeHdr, rt.thumbHdr, cfg.MTLS.ForwardedCertHeader} {
 		if h != "" {
 			rt.strip = append(rt.strip, http.CanonicalHeaderKey(h))
 		}
@@ -449,6 +465,8 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest, rt *route, target *url.URL)
 		set(ih.Client, id.ClientID)
 		set(ih.Scopes, strings.Join(id.Scopes, " "))
 		set(ih.JKT, id.JKT)
+		set(rt.spiffeHdr, id.SPIFFEID)
+		set(rt.thumbHdr, id.CertThumbprint)
 		if rec.identityJWT != "" {
 			out.Header[rec.identityJWTHeader] = []string{rec.identityJWT}
 		}
@@ -492,6 +510,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		g.logRequest(r, rec, sw.status, time.Since(start))
 	}()
 	g.secureResponse(w.Header(), r, st.cfg, false)
+	g.stripForwardedCert(r)
 	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rec))
 	if r.ContentLength > int64(st.cfg.Limits.MaxBodyBytes) {
 		rec.outcome, rec.reason = "rejected", "body_too_large"
@@ -522,7 +541,15 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sw.Header().Set("Cache-Control", "no-store")
-	id, err := st.rs.Authenticate(r, rt.req)
+	var id *resource.Identity
+	if rt.certOnly {
+		var e *oauth.Error
+		if id, e = g.certificateOnly(r); e != nil {
+			err = e
+		}
+	} else {
+		id, err = st.rs.Authenticate(r, rt.req)
+	}
 	if err != nil {
 		e := oauth.As(err)
 		rec.outcome, rec.reason = "rejected", e.Reason
@@ -536,7 +563,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := rt.policy.Evaluate(policy.Request{
-		Principals: []policy.Principal{policy.Client(id.ClientID), policy.Subject(id.Subject)},
+		Principals: principals(id),
 		Method:     r.Method, Path: clean, Scopes: id.Scopes,
 	})
 	if !d.Allowed {
@@ -551,7 +578,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
 		g.log.Info("request denied by policy", "route", rec.route, "method", r.Method, "path", clean, "rule", d.Rule,
-			"reason", e.Reason, "policy_reason", d.Reason, "client_id", id.ClientID, "sub", id.Subject, "jkt", id.JKT)
+			"reason", e.Reason, "policy_reason", d.Reason, "client_id", id.ClientID, "sub", id.Subject, "jkt", id.JKT, "spiffe_id", id.SPIFFEID)
 		st.rs.WriteError(sw, r, e, rt.req)
 		return
 	}

@@ -26,9 +26,14 @@ func (g *Gateway) Server() *http.Server {
 		WriteTimeout:      t.Write,
 		IdleTimeout:       t.Idle,
 		MaxHeaderBytes:    int(cfg.Limits.MaxHeaderBytes),
-		ErrorLog:          nil,
+		ErrorLog:          g.errorLog(),
 	}
-	if cfg.TLS.Enabled() {
+	switch {
+	case g.TLSConfig() != nil:
+		// gateway.mtls: TLS 1.3 only, client certificates verified
+		// against the CA files, certificate and CAs reloaded on change.
+		srv.TLSConfig = g.TLSConfig().TLSConfig()
+	case cfg.TLS.Enabled():
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS13}
 	}
 	return srv
@@ -55,13 +60,19 @@ func (g *Gateway) Serve(ctx context.Context, ln, admin net.Listener) error {
 	errc := make(chan error, 2)
 	go func() {
 		var err error
-		if cfg.TLS.Enabled() {
+		switch {
+		case g.TLSConfig() != nil:
+			err = srv.ServeTLS(ln, "", "") // the reloading configuration holds the certificate
+		case cfg.TLS.Enabled():
 			err = srv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
-		} else {
+		default:
 			err = srv.Serve(ln)
 		}
 		errc <- err
 	}()
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go g.WatchCertificates(wctx)
 	var adm *http.Server
 	if admin != nil {
 		adm = g.AdminServer()

@@ -1,14 +1,11 @@
 package resource
 
 import (
-	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
-	"encoding/base64"
 	"net/http"
 
-	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
-
+	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/oauth"
 )
 
@@ -28,13 +25,6 @@ func PeerCertificate(r *http.Request) (*x509.Certificate, error) {
 		return nil, nil
 	}
 	return r.TLS.PeerCertificates[0], nil
-}
-
-// certThumbprint is the x5t#S256 of cert: the base64url SHA-256 of its DER
-// (RFC 8705 §3.1).
-func certThumbprint(cert *x509.Certificate) string {
-	sum := sha256.Sum256(cert.Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // verifiedCert reports whether the request's certificate was checked
@@ -59,9 +49,9 @@ func (rs *Resource) clientCert(r *http.Request) (thumb, spiffeID string, present
 	if err != nil || cert == nil {
 		return "", "", false, err
 	}
-	thumb = certThumbprint(cert)
+	thumb = mtls.Thumbprint(cert)
 	if rs.verifiedCert(r) {
-		if id, err := x509svid.IDFromCert(cert); err == nil {
+		if id, ok := mtls.SPIFFEID(cert); ok {
 			spiffeID = id.String()
 		}
 	}
