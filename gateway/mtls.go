@@ -188,6 +188,7 @@ func principals(id *resource.Identity) []policy.Principal {
 // a fragment of crypto/tls's or crypto/x509's message.
 var handshakeReasons = []struct{ fragment, reason string }{
 	{"protocol version", "tls_version"},
+	{"unsupported versions", "tls_version"},
 	{"has expired or is not yet valid", "cert_expired"},
 	{"unknown authority", "cert_untrusted"},
 	{"certificate required", "cert_missing"},
