@@ -24,6 +24,10 @@ type Config struct {
 	Issuer string `yaml:"issuer"`
 	// Listen is the TCP address of the listener. Default 127.0.0.1:9000.
 	Listen string `yaml:"listen"`
+	// AdminListen serves /metrics, /healthz and /readyz of a process that
+	// runs no gateway (the gateway's admin listener serves them
+	// otherwise). Empty: off. Never expose it publicly.
+	AdminListen string `yaml:"admin_listen"`
 	// TLS makes the listener serve TLS 1.3.
 	TLS TLS `yaml:"tls"`
 	// BehindTLSProxy declares that the listener is plain HTTP behind a

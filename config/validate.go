@@ -104,6 +104,13 @@ func (v *validator) listener() {
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
 		v.add("listen", ErrInvalidValue, "%q is not a host:port address", c.Listen)
 	}
+	if c.AdminListen != "" {
+		if _, port, err := net.SplitHostPort(c.AdminListen); err != nil || port == "" {
+			v.add("admin_listen", ErrInvalidValue, "%q is not a host:port address", c.AdminListen)
+		} else if c.AdminListen == c.Listen {
+			v.add("admin_listen", ErrInvalidValue, "must differ from listen: metrics are never served on the public listener")
+		}
+	}
 	if c.TLS.Enabled() {
 		if c.TLS.CertFile == "" {
 			v.add("tls.cert_file", ErrMissing, "required with tls.key_file")

@@ -91,10 +91,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		logger.Warn("redis is not configured: DPoP proofs are remembered and rate limits counted per instance, so with several instances a proof can be replayed once at each and every limit is multiplied by their number; set redis.addr or " + config.EnvRedisURL + " (docs/DEPLOYMENT.md)")
 	}
 
+	// One metrics registry for the whole process: the authorization
+	// server's, the gateway's and Redis's series are scraped together.
+	reg := prometheus.NewRegistry()
+	if rs != nil {
+		registerRedisMetrics(reg, rs.replay)
+	}
 	var as *authzServer
 	var creds *devCredentials
 	if cfg.AuthorizationServer.Enabled {
-		if as, creds, err = openAuthz(ctx, cfg, logger, replay, limits); err != nil {
+		if as, creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg); err != nil {
 			return err
 		}
 		defer as.close()
@@ -127,10 +133,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var gw *gateway.Gateway
 	var gwLn, admLn net.Listener
 	if cfg.Gateway.Enabled {
-		reg := prometheus.NewRegistry()
-		if rs != nil {
-			registerRedisMetrics(reg, rs.replay)
-		}
 		if gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
 			ReplayStore: replay, RateLimitStore: limits, Registry: reg}); err != nil {
 			closeAll()
@@ -143,6 +145,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("gateway: %w", err)
+		}
+	}
+	// Without a gateway (whose admin listener serves them), the
+	// authorization server's metrics and health go on admin_listen.
+	var asAdmLn net.Listener
+	if as != nil && gw == nil && cfg.AdminListen != "" {
+		if asAdmLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
+			closeAll()
+			return fmt.Errorf("admin: %w", err)
 		}
 	}
 
@@ -182,6 +193,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return serveHTTP(ctx, newServer(cfg.Listen, as.Handler(), cfg.TLS, logger), asLn, cfg.TLS)
 		})
 	}
+	if asAdmLn != nil {
+		fmt.Fprintf(stdout, "ward: admin (metrics, health) on http://%s\n", cfg.AdminListen)
+		start("admin", func() error {
+			return serveHTTP(ctx, &http.Server{Handler: adminMux(as), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}, asAdmLn, config.TLS{})
+		})
+	}
 	if gw != nil {
 		start("gateway", func() error { return gw.Serve(ctx, gwLn, admLn) })
 		if cfg.File() != "" {
@@ -202,7 +219,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // openAuthz opens the store and the signing keys and builds the
 // authorization server; close releases the store.
-func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store) (*authzServer, *devCredentials, error) {
+func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry) (*authzServer, *devCredentials, error) {
 	// Before the store is opened: a PostgreSQL-backed start without the
 	// shared flow key is refused without touching the database.
 	fk, err := flowKey(cfg)
@@ -234,11 +251,25 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 		}
 	}
 	srv, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
-		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval})
+		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg})
 	if err != nil {
 		return fail(err)
 	}
 	return &authzServer{Server: srv, close: func() { st.Close() }}, creds, nil
+}
+
+// adminMux serves the authorization server's metrics and health on the
+// admin listener of a process without a gateway.
+func adminMux(as *authzServer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", as.MetricsHandler())
+	ok := func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = w.Write([]byte("ok\n"))
+	}
+	mux.HandleFunc("GET /healthz", ok)
+	mux.HandleFunc("GET /readyz", ok)
+	return mux
 }
 
 // authzServer is the authorization server with its store's release.
