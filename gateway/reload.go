@@ -15,7 +15,8 @@ import (
 // (for example: c, err := config.Load(path); return &c.Gateway, err).
 type Loader func() (*config.Gateway, error)
 
-// WatchReload reloads the configuration on SIGHUP and whenever one of
+// WatchReload reloads the configuration (and, on SIGHUP, the changed
+// gateway.mtls certificate and CA files) on SIGHUP and whenever one of
 // files changes (checked every interval; 0 disables polling), until ctx is
 // done. A file that fails to load or validate is refused and logged; the
 // running configuration stays.
@@ -37,6 +38,9 @@ func (g *Gateway) WatchReload(ctx context.Context, load Loader, interval time.Du
 		case <-hup:
 			g.log.Info("SIGHUP: reloading gateway configuration")
 			g.ReloadFrom(load)
+			if _, err := g.ReloadCertificates(); err != nil {
+				g.log.Error("TLS files not reloaded; keeping the previous ones", "error", err)
+			}
 			last = stamps(files)
 		case <-tick:
 			now := stamps(files)
