@@ -54,10 +54,14 @@ func CreateClient(ctx context.Context, st store.Clients, c *store.Client, now ti
 func normaliseClient(c *store.Client) error {
 	switch c.AuthMethod {
 	case AuthSecretBasic, AuthSecretPost, AuthNone:
-	case AuthPrivateKeyJWT:
+	case AuthTLSClient: // RFC 8705 §2.1 (mtls.go)
+		if _, err := parseTLSClientAuth(c.JWKS); err != nil {
+			return fmt.Errorf("%w: client %q: %v", ErrConfig, c.ID, err)
+		}
+	case AuthPrivateKeyJWT, AuthSelfSignedTLSClient:
 		var set jose.JSONWebKeySet
 		if err := json.Unmarshal(c.JWKS, &set); err != nil || len(set.Keys) == 0 {
-			return fmt.Errorf("%w: client %q: private_key_jwt needs a JWKS with at least one key", ErrConfig, c.ID)
+			return fmt.Errorf("%w: client %q: %s needs a JWKS with at least one key", ErrConfig, c.ID, c.AuthMethod)
 		}
 		for _, k := range set.Keys {
 			if !k.IsPublic() {

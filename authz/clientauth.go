@@ -172,6 +172,11 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 	if err != nil {
 		return nil, err
 	}
+	if isTLSAuth(c.AuthMethod) {
+		// RFC 8705 §2: client_id in the form, the certificate of the
+		// connection (or of a trusted proxy) authenticates (mtls.go).
+		return s.authenticateTLSClient(r, c)
+	}
 	if c.AuthMethod != AuthNone {
 		return nil, invalidClient("this client must authenticate with %s", c.AuthMethod)
 	}

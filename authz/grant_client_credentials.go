@@ -26,7 +26,7 @@ func (s *Server) grantClientCredentials(r *http.Request, form url.Values, c *cli
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.proveSender(r.Context(), r, c, "")
+	b, err := s.proveSender(r.Context(), r, c, "", "")
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.proveSender(ctx, r, c, code.DPoPJKT)
+	b, err := s.proveSender(ctx, r, c, code.DPoPJKT, "")
 	if err != nil {
 		return nil, err
 	}
@@ -69,8 +69,9 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 		ExpiresAt: now.Add(s.familyLifetime()),
 	}
 	if c.Public() {
-		// RFC 9449 §5: a public client's refresh tokens are bound to its key.
-		fam.JKT = b.jkt
+		// RFC 9449 §5: a public client's refresh tokens are bound to its
+		// key; RFC 8705 §4: or to its certificate.
+		fam.JKT, fam.CertThumbprint = b.jkt, b.x5t
 	}
 	var rt *store.RefreshToken
 	var rtValue string

@@ -80,7 +80,7 @@ func (s *Server) grantRefresh(r *http.Request, form url.Values, c *client) (*tok
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.proveSender(ctx, r, c, fam.JKT)
+	b, err := s.proveSender(ctx, r, c, fam.JKT, fam.CertThumbprint)
 	if err != nil {
 		return nil, err
 	}

@@ -104,6 +104,8 @@ func (s *Server) introspect(r *http.Request, tok, hint string) (*introspection, 
 	}
 	if fam.JKT != "" {
 		out.Cnf = &cnf{JKT: fam.JKT}
+	} else if fam.CertThumbprint != "" {
+		out.Cnf = &cnf{X5TS256: fam.CertThumbprint} // RFC 8705 §3.2
 	}
 	return out, nil
 }

@@ -27,6 +27,18 @@ type Metadata struct {
 	DPoPSigningAlgValuesSupported              []string `json:"dpop_signing_alg_values_supported"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	PromptValuesSupported                      []string `json:"prompt_values_supported"`
+	// RFC 8705 §3.3, §5: only when mTLS is on (mtls.go).
+	TLSClientCertificateBoundAccessTokens bool                 `json:"tls_client_certificate_bound_access_tokens,omitempty"`
+	MTLSEndpointAliases                   *MTLSEndpointAliases `json:"mtls_endpoint_aliases,omitempty"`
+}
+
+// MTLSEndpointAliases are the endpoints served on the mTLS listener
+// (RFC 8705 §5), published when config mtls.endpoint_base_url is set.
+type MTLSEndpointAliases struct {
+	TokenEndpoint                      string `json:"token_endpoint"`
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RevocationEndpoint                 string `json:"revocation_endpoint"`
+	IntrospectionEndpoint              string `json:"introspection_endpoint"`
 }
 
 // Metadata returns the document served at
@@ -37,7 +49,11 @@ func (s *Server) Metadata() Metadata {
 		algs[i] = string(a)
 	}
 	authed := []string{AuthSecretBasic, AuthSecretPost, AuthPrivateKeyJWT}
-	return Metadata{
+	mtlsOn := s.mtlsEnabled()
+	if mtlsOn {
+		authed = append(authed, AuthTLSClient, AuthSelfSignedTLSClient)
+	}
+	md := Metadata{
 		Issuer:                                     s.issuer,
 		AuthorizationEndpoint:                      s.url(PathAuthorize),
 		TokenEndpoint:                              s.url(PathToken),
@@ -52,12 +68,17 @@ func (s *Server) Metadata() Metadata {
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		TokenEndpointAuthMethodsSupported:          append(authed, AuthNone),
 		TokenEndpointAuthSigningAlgValuesSupported: algs,
-		RevocationEndpointAuthMethodsSupported:     append(authed[:3:3], AuthNone),
+		RevocationEndpointAuthMethodsSupported:     append(authed[:len(authed):len(authed)], AuthNone),
 		IntrospectionEndpointAuthMethodsSupported:  authed,
 		DPoPSigningAlgValuesSupported:              s.dpopAlgs,
 		AuthorizationResponseISSParameterSupported: true,
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
 	}
+	if mtlsOn {
+		md.TLSClientCertificateBoundAccessTokens = true
+		md.MTLSEndpointAliases = s.mtlsAliases()
+	}
+	return md
 }
 
 func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {

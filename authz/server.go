@@ -20,6 +20,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/store"
@@ -101,6 +102,14 @@ type Options struct {
 	// Registry receives the server's Prometheus metrics (metrics.go),
 	// served by MetricsHandler. Default: a registry of the server's own.
 	Registry *prometheus.Registry
+	// MTLS says where client certificates (RFC 8705, mtls.go) may come
+	// from besides a TLS connection that verified them: its Roots verify
+	// certificates the listener accepted unverified
+	// (mtls.AllowUnverifiedClientCerts, needed for
+	// self_signed_tls_client_auth) and forwarded by its Trusted proxies.
+	// nil: only certificates the listener verified authenticate
+	// tls_client_auth clients.
+	MTLS *mtls.TrustedProxy
 }
 
 // Server is the authorization server. It is safe for concurrent use.

@@ -34,6 +34,7 @@ type tokenResponse struct {
 // binding is what an issued token is bound to.
 type binding struct {
 	jkt string // DPoP key thumbprint, "" when unbound
+	x5t string // client certificate x5t#S256 (RFC 8705 §3, mtls.go), "" when unbound
 }
 
 // clientRequest starts /token and /par alike: the per-IP rate limit before
@@ -116,16 +117,12 @@ func checkGrantAllowed(c *client, grant string) error {
 	return nil
 }
 
-// proveSender checks the DPoP proof of a token request against the
+// proveDPoP checks the DPoP proof of a token request against the
 // client's sender-constraint policy and returns what the tokens are bound
 // to. jkt, when not empty, is the key the proof must use (a code's
-// dpop_jkt, a bound refresh token's family).
-func (s *Server) proveSender(ctx context.Context, r *http.Request, c *client, jkt string) (binding, error) {
-	if c.SenderConstraint == store.ConstraintMTLS {
-		// The seam for RFC 8705: certificate-bound tokens arrive with the
-		// zero-trust work; until then such a client cannot get tokens.
-		return binding{}, oauth.New(oauth.UnauthorizedClient, "this client requires mTLS-bound tokens, which this server does not issue yet; register it with sender_constraint dpop or dpop_or_mtls")
-	}
+// dpop_jkt, a bound refresh token's family). proveSender (mtls.go) calls it
+// once certificate binding (RFC 8705) did not apply.
+func (s *Server) proveDPoP(ctx context.Context, r *http.Request, c *client, jkt string) (binding, error) {
 	proofs := r.Header.Values("DPoP")
 	if len(proofs) == 0 {
 		if jkt != "" || c.SenderConstraint != store.ConstraintBearer {
@@ -137,8 +134,9 @@ func (s *Server) proveSender(ctx context.Context, r *http.Request, c *client, jk
 		if c.SenderConstraint == store.ConstraintBearer {
 			return binding{}, nil
 		}
-		// dpop (default, also for public clients) and dpop_or_mtls (until
-		// mTLS lands): a proof is required.
+		// dpop (default, also for public clients), dpop_or_mtls without
+		// a client certificate, and mtls with a DPoP-bound code: a proof
+		// is required.
 		if s.nonces {
 			return binding{}, &oauth.Error{Code: oauth.InvalidDPoPProof, Description: "this client must prove possession of a key with a DPoP proof", Status: http.StatusBadRequest, DPoPNonce: s.dpop.Nonce()}
 		}
@@ -265,6 +263,9 @@ func (s *Server) issue(c *client, sub, scope string, aud []string, b binding, gr
 	if b.jkt != "" {
 		claims.Cnf = &cnf{JKT: b.jkt}
 		typ = "DPoP"
+	} else if b.x5t != "" {
+		// RFC 8705 §3.1: certificate-bound; token_type stays Bearer (§3).
+		claims.Cnf = &cnf{X5TS256: b.x5t}
 	}
 	at, err := signJWT(k, "at+jwt", &claims)
 	if err != nil {

@@ -299,8 +299,8 @@ func TestSenderConstraint(t *testing.T) {
 	if _, cl := decodeJWT(t, r.str("access_token")); r.str("token_type") != "DPoP" || cl["cnf"] == nil {
 		t.Errorf("bearer client with proof: type %q", r.str("token_type"))
 	}
-	r = cc("mtls", s)
-	wantError(t, r, http.StatusBadRequest, "unauthorized_client")
+	r = cc("mtls", s) // no client certificate (mtls_test.go has the rest)
+	wantError(t, r, http.StatusBadRequest, "invalid_request")
 	if !strings.Contains(r.str("error_description"), "mTLS") {
 		t.Errorf("description %q does not explain mTLS", r.str("error_description"))
 	}

@@ -52,6 +52,8 @@ type Config struct {
 	// Redis is shared by several instances for DPoP replay checks
 	// (redis.go). Off unless redis.addr or WARD_REDIS_URL is set.
 	Redis Redis `yaml:"redis"`
+	// MTLS: client certificates at the authorization server (mtls.go).
+	MTLS MTLS `yaml:"mtls"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.

@@ -49,6 +49,7 @@ func (c *Config) Validate() error {
 	v.gateway()
 	v.redis()
 	v.rateLimits()
+	v.mtls() // mtls.go
 	return errors.Join(v.errs...)
 }
 

@@ -104,19 +104,25 @@ func (ca *CA) WriteFile(t testing.TB, dir string) string {
 // Issue signs a new certificate with the CA.
 func (ca *CA) Issue(t testing.TB, o Options) *Cert {
 	t.Helper()
-	return issue(t, o, ca.Cert, ca.Key)
+	return issue(t, o, ca.Cert, ca.Key, newKey(t))
 }
 
 // SelfSigned returns a self-signed end-entity certificate (RFC 8705
 // self_signed_tls_client_auth).
 func SelfSigned(t testing.TB, o Options) *Cert {
 	t.Helper()
-	return issue(t, o, nil, nil)
+	return issue(t, o, nil, nil, newKey(t))
 }
 
-func issue(t testing.TB, o Options, parent *x509.Certificate, parentKey crypto.Signer) *Cert {
+// SelfSignedWithKey is SelfSigned for an existing key: a new (say,
+// expired) certificate for a registered key.
+func SelfSignedWithKey(t testing.TB, key crypto.Signer, o Options) *Cert {
 	t.Helper()
-	key := newKey(t)
+	return issue(t, o, nil, nil, key)
+}
+
+func issue(t testing.TB, o Options, parent *x509.Certificate, parentKey, key crypto.Signer) *Cert {
+	t.Helper()
 	if o.CommonName == "" {
 		o.CommonName = "test"
 	}

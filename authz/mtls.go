@@ -1,0 +1,250 @@
+package authz
+
+import (
+	"context"
+	"crypto"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/wardauth/ward/mtls"
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
+)
+
+// Mutual-TLS client authentication methods (RFC 8705 §2.1, §2.2).
+const (
+	AuthTLSClient           = "tls_client_auth"
+	AuthSelfSignedTLSClient = "self_signed_tls_client_auth"
+)
+
+// TLSClientAuth is what a tls_client_auth client registers (RFC 8705
+// §2.1.2): exactly one of the subject DN or one SAN the client's certificate
+// must carry. It is kept in the client's JWKS document next to "keys", as
+// top-level members with the RFC 8705 metadata names, so that registering it
+// needs no new column:
+//
+//	{"keys": [], "tls_client_auth_san_uri": "spiffe://prod/ns/payments/sa/order"}
+//
+// SubjectDN is compared with the certificate subject as Go prints it
+// (RFC 4514 order, e.g. "CN=order,O=Example"); the SANs are compared exactly
+// (DNS names and emails case-insensitively, IPs by value).
+type TLSClientAuth struct {
+	SubjectDN string `json:"tls_client_auth_subject_dn,omitempty"`
+	SANDNS    string `json:"tls_client_auth_san_dns,omitempty"`
+	SANURI    string `json:"tls_client_auth_san_uri,omitempty"`
+	SANIP     string `json:"tls_client_auth_san_ip,omitempty"`
+	SANEmail  string `json:"tls_client_auth_san_email,omitempty"`
+}
+
+// TLSClientAuthJWKS returns the JWKS document holding a tls_client_auth
+// registration, for store.Client.JWKS.
+func TLSClientAuthJWKS(a TLSClientAuth) []byte {
+	m := map[string]any{"keys": []any{}}
+	b, _ := json.Marshal(a)
+	_ = json.Unmarshal(b, &m)
+	out, _ := json.Marshal(m)
+	return out
+}
+
+// set counts the values given; a registration needs exactly one.
+func (a *TLSClientAuth) set() int {
+	n := 0
+	for _, v := range []string{a.SubjectDN, a.SANDNS, a.SANURI, a.SANIP, a.SANEmail} {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// matches reports whether cert carries the registered value.
+func (a *TLSClientAuth) matches(cert *x509.Certificate) bool {
+	eq := func(x, y string) bool { return subtle.ConstantTimeCompare([]byte(x), []byte(y)) == 1 }
+	switch {
+	case a.SubjectDN != "":
+		return eq(cert.Subject.String(), a.SubjectDN)
+	case a.SANDNS != "":
+		for _, d := range cert.DNSNames {
+			if strings.EqualFold(d, a.SANDNS) {
+				return true
+			}
+		}
+	case a.SANURI != "":
+		for _, u := range cert.URIs {
+			if eq(u.String(), a.SANURI) {
+				return true
+			}
+		}
+	case a.SANIP != "":
+		want := net.ParseIP(a.SANIP)
+		for _, ip := range cert.IPAddresses {
+			if want != nil && ip.Equal(want) {
+				return true
+			}
+		}
+	case a.SANEmail != "":
+		for _, e := range cert.EmailAddresses {
+			if strings.EqualFold(e, a.SANEmail) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseTLSClientAuth reads the registration from a client's JWKS document.
+func parseTLSClientAuth(jwks []byte) (*TLSClientAuth, error) {
+	var a TLSClientAuth
+	if len(jwks) == 0 || json.Unmarshal(jwks, &a) != nil || a.set() != 1 {
+		return nil, errors.New("a tls_client_auth client needs exactly one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email")
+	}
+	return &a, nil
+}
+
+// authenticateTLSClient authenticates a client registered for mutual-TLS
+// authentication by the certificate of the request (RFC 8705 §2):
+// tls_client_auth needs a certificate chaining to the configured client CAs
+// and carrying the registered subject or SAN; self_signed_tls_client_auth
+// needs a certificate whose public key is in the client's JWKS, valid now.
+func (s *Server) authenticateTLSClient(r *http.Request, c *client) (*client, error) {
+	switch c.AuthMethod {
+	case AuthTLSClient:
+		cert, err := mtls.ClientCertificate(r, s.opts.MTLS)
+		if err != nil {
+			s.log.Info("authz: tls_client_auth refused", "client_id", c.ID, "reason", err)
+			return nil, invalidClient("this client must authenticate with a client certificate from a trusted CA (tls_client_auth)")
+		}
+		reg, err := parseTLSClientAuth(c.JWKS)
+		if err != nil {
+			return nil, oauth.Wrap(err, "the client's registration is incomplete")
+		}
+		if !reg.matches(cert) {
+			s.log.Info("authz: tls_client_auth refused", "client_id", c.ID, "reason", "certificate subject or SAN does not match the registration", "subject", cert.Subject.String())
+			return nil, invalidClient("the client certificate does not match this client's registered subject")
+		}
+		return c, nil
+	case AuthSelfSignedTLSClient:
+		cert, err := mtls.PresentedCertificate(r, s.opts.MTLS)
+		if err != nil {
+			s.log.Info("authz: self_signed_tls_client_auth refused", "client_id", c.ID, "reason", err)
+			return nil, invalidClient("this client must authenticate with its registered certificate (self_signed_tls_client_auth)")
+		}
+		now := s.now()
+		if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+			s.log.Info("authz: self_signed_tls_client_auth refused", "client_id", c.ID, "reason", "certificate expired or not yet valid")
+			return nil, invalidClient("the client certificate has expired or is not valid yet")
+		}
+		if c.jwks == nil || !jwksHasKey(c, cert.PublicKey) {
+			s.log.Info("authz: self_signed_tls_client_auth refused", "client_id", c.ID, "reason", "certificate key not in the client's JWKS")
+			return nil, invalidClient("the client certificate is not registered for this client")
+		}
+		return c, nil
+	}
+	return nil, invalidClient("this client must authenticate with %s", c.AuthMethod)
+}
+
+// jwksHasKey reports whether the client's JWKS holds pub (RFC 8705 §2.2:
+// the certificate is registered through its key, or an x5c entry).
+func jwksHasKey(c *client, pub crypto.PublicKey) bool {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	for _, k := range c.jwks.Keys {
+		if k.Use != "" && k.Use != "sig" {
+			continue
+		}
+		if kp, ok := k.Key.(equaler); ok && kp.Equal(pub) {
+			return true
+		}
+		for _, xc := range k.Certificates {
+			if xp, ok := xc.PublicKey.(equaler); ok && xp.Equal(pub) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isTLSAuth reports whether a client authenticates by certificate.
+func isTLSAuth(method string) bool {
+	return method == AuthTLSClient || method == AuthSelfSignedTLSClient
+}
+
+// proveSender checks that a token request satisfies the client's
+// sender-constraint policy and returns what the tokens are bound to: a DPoP
+// key (RFC 9449, proveDPoP) or the request's client certificate (RFC 8705
+// §3). jkt and x5t, when not empty, are what a grant is already bound to (a
+// code's dpop_jkt; a refresh token family's key or certificate) and the
+// request must prove the same.
+//
+//	mtls          a client certificate is required; tokens carry cnf.x5t#S256
+//	dpop_or_mtls  a DPoP proof binds to its key; without one, a certificate
+//	dpop, bearer  DPoP as before; a certificate alone binds nothing
+func (s *Server) proveSender(ctx context.Context, r *http.Request, c *client, jkt, x5t string) (binding, error) {
+	if x5t != "" {
+		// A family bound to a certificate (a public client's refresh
+		// tokens): the same certificate, nothing else, may use it.
+		thumb := s.presentedThumbprint(r)
+		if thumb == "" || subtle.ConstantTimeCompare([]byte(thumb), []byte(x5t)) != 1 {
+			return binding{}, oauth.New(oauth.InvalidGrant, "the refresh token is bound to a client certificate; present the same certificate over mTLS")
+		}
+		return binding{x5t: thumb}, nil
+	}
+	switch c.SenderConstraint {
+	case store.ConstraintMTLS:
+		if jkt != "" {
+			// Cannot happen through /authorize (codes of mtls clients
+			// carry no dpop_jkt unless the client sent one): honour it.
+			return s.proveDPoP(ctx, r, c, jkt)
+		}
+		thumb := s.presentedThumbprint(r)
+		if thumb == "" {
+			return binding{}, oauth.New(oauth.InvalidRequest, "this client requires certificate-bound tokens: call the token endpoint over mTLS with a client certificate")
+		}
+		return binding{x5t: thumb}, nil
+	case store.ConstraintDPoPOrMTLS:
+		if len(r.Header.Values("DPoP")) == 0 && jkt == "" {
+			if thumb := s.presentedThumbprint(r); thumb != "" {
+				return binding{x5t: thumb}, nil
+			}
+		}
+	}
+	return s.proveDPoP(ctx, r, c, jkt)
+}
+
+// presentedThumbprint is the x5t#S256 of the request's client certificate,
+// "" when there is none. The certificate's chain does not matter for binding
+// (RFC 8705 §3: a self-signed certificate binds as well); proof of
+// possession of its key was made in the TLS handshake, here or at a trusted
+// proxy.
+func (s *Server) presentedThumbprint(r *http.Request) string {
+	cert, err := mtls.PresentedCertificate(r, s.opts.MTLS)
+	if err != nil {
+		return ""
+	}
+	return mtls.Thumbprint(cert)
+}
+
+// mtlsEnabled reports whether this server sees client certificates: config
+// mtls.client_ca_files, or Options.MTLS given by the embedding program.
+func (s *Server) mtlsEnabled() bool {
+	return s.cfg.MTLS.Enabled() || s.opts.MTLS != nil
+}
+
+// mtlsAliases are the RFC 8705 §5 endpoint aliases under
+// mtls.endpoint_base_url, nil when it is not set.
+func (s *Server) mtlsAliases() *MTLSEndpointAliases {
+	base := s.cfg.MTLS.EndpointBaseURL
+	if base == "" {
+		return nil
+	}
+	return &MTLSEndpointAliases{
+		TokenEndpoint:                      base + PathToken,
+		PushedAuthorizationRequestEndpoint: base + PathPAR,
+		RevocationEndpoint:                 base + PathRevoke,
+		IntrospectionEndpoint:              base + PathIntrospect,
+	}
+}

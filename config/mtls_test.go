@@ -1,0 +1,70 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMTLSValidate(t *testing.T) {
+	ok := `issuer: https://auth.example.com
+tls: {cert_file: s.pem, key_file: s-key.pem}
+behind_tls_proxy: {trusted_proxies: [10.0.0.0/8]}
+keys: {kek_file: kek}
+mtls:
+  client_ca_files: [ca.pem]
+  listen: 0.0.0.0:9443
+  endpoint_base_url: https://mtls.auth.example.com
+  forwarded_cert_header: X-Client-Cert
+  reload_interval: 10s
+`
+	c := Default()
+	if err := c.Decode("ward.yaml", []byte(ok)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid mtls: %v", err)
+	}
+	if !c.MTLS.Enabled() || c.MTLS.Interval() != 10*time.Second {
+		t.Fatalf("decoded %+v", c.MTLS)
+	}
+
+	bad := `issuer: https://auth.example.com
+keys: {kek_file: kek}
+mtls:
+  client_ca_files: [ca.pem, ""]
+  listen: nowhere
+  endpoint_base_url: http://mtls.example/
+  forwarded_cert_header: "X Client"
+  reload_interval: 10ms
+`
+	c = Default()
+	if err := c.Decode("ward.yaml", []byte(bad)); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Validate()
+	for _, want := range []string{
+		`ward.yaml:4: mtls.client_ca_files[1]: empty file name`,
+		`ward.yaml:5: mtls.listen: "nowhere" is not a host:port address`,
+		`mtls.listen: needs tls.cert_file and tls.key_file`,
+		`ward.yaml:6: mtls.endpoint_base_url: "http://mtls.example/" must use https`,
+		`ward.yaml:7: mtls.forwarded_cert_header: "X Client" is not an HTTP header name`,
+		`mtls.forwarded_cert_header: needs behind_tls_proxy.trusted_proxies`,
+		`ward.yaml:8: mtls.reload_interval: must be at least 1s`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+
+	c = Default()
+	c.Issuer = "https://auth.example.com"
+	c.BehindTLSProxy.TrustedProxies = nil
+	c.MTLS.EndpointBaseURL = "https://mtls.example"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "mtls.endpoint_base_url: needs mtls.client_ca_files") {
+		t.Errorf("aliases without CAs: %v", err)
+	}
+	if d := Default(); d.MTLS.Enabled() || d.MTLS.Interval() != DefaultASMTLSReloadInterval {
+		t.Errorf("defaults: %+v", d.MTLS)
+	}
+}
