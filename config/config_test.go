@@ -150,7 +150,7 @@ func TestValidateClients(t *testing.T) {
 		{"pkjwt no keys", "{id: a, auth_method: private_key_jwt, grant_types: [client_credentials]}", "exactly one of jwks"},
 		{"pkjwt private key", `{id: a, auth_method: private_key_jwt, grant_types: [client_credentials], jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}]}'}`, "not a public key"},
 		{"pkjwt bad json", "{id: a, auth_method: private_key_jwt, grant_types: [client_credentials], jwks: 'nope'}", "not a JSON Web Key Set"},
-		{"bad method", "{id: a, auth_method: tls_client_auth, grant_types: [client_credentials]}", `"tls_client_auth" is not one of`},
+		{"bad method", "{id: a, auth_method: tls_client_oops, grant_types: [client_credentials]}", `"tls_client_oops" is not one of`},
 		{"bad constraint", "{id: a, auth_method: none, redirect_uris: [https://a.example/cb], sender_constraint: maybe}", `"maybe" is not one of dpop`},
 		{"ttl too long", "{id: a, auth_method: none, redirect_uris: [https://a.example/cb], access_token_ttl: 2h}", "exceeds the maximum of 1h0m0s"},
 		{"bad audience", "{id: a, auth_method: none, redirect_uris: [https://a.example/cb], audiences: [api]}", "not an absolute URI"},

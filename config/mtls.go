@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -126,4 +127,35 @@ func validHeaderName(h string) bool {
 		}
 	}
 	return h != ""
+}
+
+// tlsClient validates a client authenticating by certificate (RFC 8705 §2).
+// Its jwks (or jwks_file) is required: for self_signed_tls_client_auth the
+// public keys of its certificates; for tls_client_auth a document holding
+// exactly one of the RFC 8705 §2.1.2 registration values next to "keys",
+// e.g. {"keys": [], "tls_client_auth_san_uri": "spiffe://prod/sa/x"}.
+func (v *validator) tlsClient(cl *Client, p func(string) string, hasSecret, hasKeys bool) {
+	if hasSecret {
+		v.add(p("secret_hash"), ErrInvalidValue, "%s clients have no secret", cl.AuthMethod)
+	}
+	if cl.JWKS != "" && cl.JWKSFile != "" || !hasKeys {
+		v.add(p("jwks"), ErrMissing, "%s needs exactly one of jwks and jwks_file", cl.AuthMethod)
+	}
+	if cl.AuthMethod != "tls_client_auth" || cl.JWKS == "" {
+		return
+	}
+	var reg map[string]any
+	if err := json.Unmarshal([]byte(cl.JWKS), &reg); err != nil {
+		v.add(p("jwks"), ErrInvalidValue, "not a JSON object")
+		return
+	}
+	n := 0
+	for _, k := range []string{"tls_client_auth_subject_dn", "tls_client_auth_san_dns", "tls_client_auth_san_uri", "tls_client_auth_san_ip", "tls_client_auth_san_email"} {
+		if s, ok := reg[k].(string); ok && s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		v.add(p("jwks"), ErrInvalidValue, "tls_client_auth needs exactly one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email")
+	}
 }

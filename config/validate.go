@@ -200,7 +200,7 @@ func (v *validator) dpop() {
 }
 
 var (
-	authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"}
+	authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none", "tls_client_auth", "self_signed_tls_client_auth"}
 	grantTypes  = []string{"authorization_code", "refresh_token", "client_credentials"}
 	constraints = []string{"dpop", "dpop_or_mtls", "mtls", "bearer"}
 )
@@ -243,10 +243,12 @@ func (v *validator) client(i int, ids map[string]bool) {
 		if hasSecret {
 			v.add(p("secret_hash"), ErrInvalidValue, "private_key_jwt clients have no secret")
 		}
+	case "tls_client_auth", "self_signed_tls_client_auth":
+		v.tlsClient(cl, p, hasSecret, hasKeys) // mtls.go
 	default:
 		v.oneOf(p("auth_method"), cl.AuthMethod, authMethods...)
 	}
-	if cl.JWKS != "" {
+	if cl.JWKS != "" && cl.AuthMethod != "tls_client_auth" {
 		var set jose.JSONWebKeySet
 		if err := json.Unmarshal([]byte(cl.JWKS), &set); err != nil || len(set.Keys) == 0 {
 			v.add(p("jwks"), ErrInvalidValue, "not a JSON Web Key Set with at least one key")
@@ -379,7 +381,8 @@ func validArgon2id(s string) bool {
 // generatedSecret says Ward will generate the secret of a client_secret_*
 // client, so none is required here.
 func ValidateClient(cl Client, generatedSecret bool) error {
-	if generatedSecret && cl.SecretHash == "" && cl.SecretEnv == "" {
+	secretMethod := cl.AuthMethod == "client_secret_basic" || cl.AuthMethod == "client_secret_post"
+	if generatedSecret && secretMethod && cl.SecretHash == "" && cl.SecretEnv == "" {
 		cl.SecretHash = strings.Repeat("0", 64) // stands for the secret to come
 	}
 	v := &validator{c: &Config{Clients: []Client{cl}}}
