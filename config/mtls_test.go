@@ -90,3 +90,31 @@ func TestMTLSClients(t *testing.T) {
 		})
 	}
 }
+
+// TestMTLSTutorial: the configuration of docs/MTLS.md "Try it locally".
+func TestMTLSTutorial(t *testing.T) {
+	doc := `issuer: https://127.0.0.1:9000
+tls: {cert_file: pki/server/server.pem, key_file: pki/server/server-key.pem}
+keys: {kek_file: kek}
+mtls:
+  client_ca_files: [pki/ca/ca.pem]
+clients:
+  - id: orders
+    auth_method: tls_client_auth
+    jwks: {keys: [], tls_client_auth_san_uri: "spiffe://dev/ns/shop/sa/orders"}
+    sender_constraint: mtls
+    grant_types: [client_credentials]
+    scopes: [orders.read]
+    audiences: [https://api.example]
+`
+	c := Default()
+	if err := c.Decode("ward.yaml", []byte(doc)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(c.Clients[0].JWKS, `"tls_client_auth_san_uri":"spiffe://dev/ns/shop/sa/orders"`) {
+		t.Fatalf("jwks %s", c.Clients[0].JWKS)
+	}
+}
