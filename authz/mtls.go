@@ -7,10 +7,14 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 
+	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
@@ -247,4 +251,52 @@ func (s *Server) mtlsAliases() *MTLSEndpointAliases {
 		RevocationEndpoint:                 base + PathRevoke,
 		IntrospectionEndpoint:              base + PathIntrospect,
 	}
+}
+
+// NewMTLS builds, from config mtls, tls and behind_tls_proxy, what a
+// program serving the authorization server needs for RFC 8705:
+//
+//   - tlsConfig: the reloading TLS 1.3 configuration of the listener (and of
+//     mtls.listen), asking for a client certificate without requiring one
+//     and accepting self-signed ones (self_signed_tls_client_auth); run
+//     tlsConfig.Watch(ctx, cfg.MTLS.Interval()) to reload on change. nil
+//     when tls is not configured (TLS terminated by a proxy).
+//   - proxy: Options.MTLS (client CAs, and the trusted proxies when
+//     mtls.forwarded_cert_header is set).
+//
+// Both are nil when mtls is off. Without tls the CA files are read once.
+func NewMTLS(cfg *config.Config, log *slog.Logger) (tlsConfig *mtls.ServerConfig, proxy *mtls.TrustedProxy, err error) {
+	m := &cfg.MTLS
+	if !m.Enabled() {
+		return nil, nil, nil
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	proxy = &mtls.TrustedProxy{}
+	if m.ForwardedCertHeader != "" {
+		proxy.Header = m.ForwardedCertHeader
+		proxy.Trusted = cfg.BehindTLSProxy.TrustedProxies
+	}
+	if cfg.TLS.Enabled() {
+		tlsConfig, err = mtls.NewServerConfig(cfg.TLS.CertFile, cfg.TLS.KeyFile, m.ClientCAFiles,
+			mtls.AllowUnverifiedClientCerts(), mtls.WithLogger(log))
+		if err != nil {
+			return nil, nil, err
+		}
+		proxy.Roots = tlsConfig
+		return tlsConfig, proxy, nil
+	}
+	pool := x509.NewCertPool()
+	for _, f := range m.ClientCAFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: mtls.client_ca_files: %w", ErrConfig, err)
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, nil, fmt.Errorf("%w: mtls.client_ca_files: %s holds no PEM certificate", ErrConfig, f)
+		}
+	}
+	proxy.Roots = mtls.StaticPool{Pool: pool}
+	return nil, proxy, nil
 }

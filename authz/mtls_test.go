@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -257,5 +258,39 @@ func TestMTLSMetadata(t *testing.T) {
 	plain := e.h.s.Metadata()
 	if plain.TLSClientCertificateBoundAccessTokens || contains(plain.TokenEndpointAuthMethodsSupported, AuthTLSClient) {
 		t.Errorf("mTLS advertised without mTLS: %+v", plain)
+	}
+}
+
+func TestNewMTLS(t *testing.T) {
+	cfg := config.Default()
+	if sc, p, err := NewMTLS(cfg, nil); sc != nil || p != nil || err != nil {
+		t.Fatalf("off: %v %v %v", sc, p, err)
+	}
+	dir := t.TempDir()
+	ca := mtlstest.NewCA(t)
+	cfg.MTLS.ClientCAFiles = []string{ca.WriteFile(t, dir)}
+	cfg.TLS.CertFile, cfg.TLS.KeyFile = ca.Issue(t, mtlstest.Options{ServerOnly: true}).WriteFiles(t, dir, "server")
+	sc, p, err := NewMTLS(cfg, nil)
+	if err != nil || sc == nil || p == nil || p.Roots != mtls.CAPool(sc) || len(p.Trusted) != 0 {
+		t.Fatalf("tls: %v %+v %v", sc, p, err)
+	}
+	// TLS terminated by a proxy: the forwarded header from trusted proxies.
+	cfg.TLS = config.TLS{}
+	cfg.BehindTLSProxy.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	cfg.MTLS.ForwardedCertHeader = "X-Client-Cert"
+	sc, p, err = NewMTLS(cfg, nil)
+	if err != nil || sc != nil || p == nil || p.Header != "X-Client-Cert" || len(p.Trusted) != 1 {
+		t.Fatalf("proxy: %v %+v %v", sc, p, err)
+	}
+	c := ca.Issue(t, mtlstest.Options{})
+	r := httptest.NewRequest("POST", "/token", nil)
+	r.RemoteAddr = "10.1.1.1:4000"
+	r.Header.Set("X-Client-Cert", c.Escaped())
+	if got, err := mtls.ClientCertificate(r, p); err != nil || !got.Equal(c.Cert) {
+		t.Fatalf("forwarded: %v", err)
+	}
+	cfg.MTLS.ClientCAFiles = []string{filepath.Join(dir, "server-key.pem")}
+	if _, _, err := NewMTLS(cfg, nil); err == nil {
+		t.Fatal("a key file accepted as CA")
 	}
 }
