@@ -23,6 +23,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/store/redisstore"
 )
@@ -130,6 +131,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		asLn = netutil.LimitListener(asLn, int(cfg.Limits.MaxConnections))
 		lns = append(lns, asLn)
 	}
+	// A separate listener for the mTLS endpoint aliases (RFC 8705 §5).
+	var mtlsLn net.Listener
+	if as != nil && as.mt != nil && cfg.MTLS.Listen != "" {
+		if mtlsLn, err = net.Listen("tcp", cfg.MTLS.Listen); err != nil {
+			closeAll()
+			return fmt.Errorf("mtls: %w", err)
+		}
+		mtlsLn = netutil.LimitListener(mtlsLn, int(cfg.Limits.MaxConnections))
+		lns = append(lns, mtlsLn)
+	}
 	var gw *gateway.Gateway
 	var gwLn, admLn net.Listener
 	if cfg.Gateway.Enabled {
@@ -183,15 +194,31 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() {
 			defer wg.Done()
 			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
-				errc <- fmt.Errorf("%s: %w", name, err)
+				select {
+				case errc <- fmt.Errorf("%s: %w", name, err):
+				default: // the first error already stops the process
+				}
 			}
 		}()
 	}
 	if as != nil {
 		start("background work", func() error { return as.Run(ctx) })
-		start("authorization server", func() error {
-			return serveHTTP(ctx, newServer(cfg.Listen, as.Handler(), cfg.TLS, logger), asLn, cfg.TLS)
-		})
+		hs := newServer(cfg.Listen, as.Handler(), cfg.TLS, logger)
+		if as.mt != nil {
+			start("mtls reload", func() error { as.mt.Watch(ctx, cfg.MTLS.Interval()); return nil })
+			if cfg.MTLS.Listen == "" {
+				// Client certificates on the main listener; the
+				// snapshot's certificate wins over the files.
+				hs.TLSConfig = as.mt.TLSConfig()
+			}
+		}
+		start("authorization server", func() error { return serveHTTP(ctx, hs, asLn, cfg.TLS) })
+		if mtlsLn != nil {
+			ms := newServer(cfg.MTLS.Listen, as.Handler(), cfg.TLS, logger)
+			ms.TLSConfig = as.mt.TLSConfig()
+			fmt.Fprintf(stdout, "ward: mTLS endpoints %s (listening on %s)\n", cfg.MTLS.EndpointBaseURL, cfg.MTLS.Listen)
+			start("mtls endpoints", func() error { return serveHTTP(ctx, ms, mtlsLn, cfg.TLS) })
+		}
 	}
 	if asAdmLn != nil {
 		fmt.Fprintf(stdout, "ward: admin (metrics, health) on http://%s\n", cfg.AdminListen)
@@ -250,12 +277,18 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 			return fail(fmt.Errorf("dev mode: %w", err))
 		}
 	}
-	srv, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
-		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg})
+	// RFC 8705: client certificates from the TLS handshake (reloading TLS
+	// 1.3 config) or from a trusted TLS-terminating proxy; nil when off.
+	mt, certProxy, err := authz.NewMTLS(cfg, logger)
 	if err != nil {
 		return fail(err)
 	}
-	return &authzServer{Server: srv, close: func() { st.Close() }}, creds, nil
+	srv, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
+		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy})
+	if err != nil {
+		return fail(err)
+	}
+	return &authzServer{Server: srv, mt: mt, close: func() { st.Close() }}, creds, nil
 }
 
 // adminMux serves the authorization server's metrics and health on the
@@ -275,6 +308,7 @@ func adminMux(as *authzServer) http.Handler {
 // authzServer is the authorization server with its store's release.
 type authzServer struct {
 	*authz.Server
+	mt    *mtls.ServerConfig // nil without mTLS
 	close func()
 }
 
