@@ -33,10 +33,10 @@ func ParseKEK(s string) (KEK, error) {
 		}
 	}
 	if err != nil {
-		return k, fmt.Errorf("%w: not base64", ErrInvalidKEK)
+		return k, fmt.Errorf("%w: not base64 (make one with: head -c 32 /dev/urandom | base64)", ErrInvalidKEK)
 	}
 	if len(b) != len(k) {
-		return k, fmt.Errorf("%w: %d bytes, want 32", ErrInvalidKEK, len(b))
+		return k, fmt.Errorf("%w: %d bytes, want 32 (make one with: head -c 32 /dev/urandom | base64)", ErrInvalidKEK, len(b))
 	}
 	copy(k[:], b)
 	return k, nil
