@@ -102,7 +102,10 @@ func parseChallenges(s string) []Challenge {
 			default:
 				val, v = readToken(s, v)
 			}
-			if ok {
+			// RFC 9110 §11.2: a parameter occurs once per challenge; a
+			// repeated one is ignored, so a later empty error= cannot
+			// hide the first.
+			if _, dup := cur.Params[strings.ToLower(name)]; ok && !dup {
 				cur.Params[strings.ToLower(name)] = val
 			}
 			i = v
