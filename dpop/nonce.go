@@ -104,7 +104,7 @@ func (s *StatelessNonces) Check(nonce string, now time.Time) bool {
 		return false
 	}
 	var b [nonceLen]byte
-	if n, err := base64.RawURLEncoding.Decode(b[:], []byte(nonce)); err != nil || n != nonceLen {
+	if n, err := base64.RawURLEncoding.Strict().Decode(b[:], []byte(nonce)); err != nil || n != nonceLen {
 		return false
 	}
 	if b[0] != nonceVersion {
