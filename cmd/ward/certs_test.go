@@ -54,7 +54,7 @@ func TestCerts(t *testing.T) {
 	s := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := mtls.ClientCertificate(r, nil)
 		if err != nil {
-			http.Error(w, err.Error(), 401)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
 		id, _ := mtls.SPIFFEID(c)
