@@ -41,11 +41,22 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 // UpsertUser implements [store.Users]. A replaced user keeps its original
 // CreatedAt; ErrAlreadyExists when the username belongs to another subject.
 func (s *Store) UpsertUser(ctx context.Context, u *store.User) error {
-	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?)
+	var err error
+	// Two instances declaring the same static user at once: PostgreSQL's
+	// ON CONFLICT arbitrates only the subject, so the loser may hit the
+	// username index instead. By then the winner has committed, and a
+	// second attempt takes the ON CONFLICT path; a username that belongs
+	// to another subject fails again.
+	for attempt := 0; attempt < 2; attempt++ {
+		_, err = s.w.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (subject) DO UPDATE SET
 			username = excluded.username, password_hash = excluded.password_hash,
 			static = excluded.static, updated_at = excluded.updated_at`),
-		u.Subject, u.Username, u.PasswordHash, u.Static, timeArg(u.CreatedAt), timeArg(u.UpdatedAt))
+			u.Subject, u.Username, u.PasswordHash, u.Static, timeArg(u.CreatedAt), timeArg(u.UpdatedAt))
+		if !s.d.isUniqueViolation(err) {
+			break
+		}
+	}
 	if s.d.isUniqueViolation(err) {
 		return fmt.Errorf("sqlstore: upsert user %q: username %q: %w", u.Subject, u.Username, store.ErrAlreadyExists)
 	}

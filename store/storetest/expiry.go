@@ -235,4 +235,19 @@ func testRaces(t *testing.T, open func(*testing.T) store.Store) {
 		errs := race(func(int) error { return s.UseOnce(ctx, "jti", exp, t0) })
 		tally(t, "use once", errs, store.ErrAlreadyUsed)
 	})
+	// Instances starting together all declare the same static user: every
+	// upsert succeeds, and the username stays unique to its subject.
+	t.Run("UpsertUser", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		errs := race(func(int) error {
+			return s.UpsertUser(ctx, &store.User{Subject: "u-race", Username: "race", PasswordHash: "h", Static: true, CreatedAt: t0, UpdatedAt: t0})
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("racer %d: %v", i, err)
+			}
+		}
+		err := s.UpsertUser(ctx, &store.User{Subject: "u-other", Username: "race", PasswordHash: "h", CreatedAt: t0, UpdatedAt: t0})
+		wantErr(t, "username of another subject", err, store.ErrAlreadyExists)
+	})
 }
