@@ -196,8 +196,13 @@ func (m *Manager) JWKS(now time.Time) jose.JSONWebKeySet {
 }
 
 // EnsureKey creates a key that signs immediately when no key is active at
-// now. Two instances calling it at once may both create one; both are
-// published and the newest signs.
+// now. When the store also records single-use values (store.OneTime, as
+// sqlstore does), instances starting together on an empty store agree on
+// one creator: the first to claim a lease creates the key and the others
+// wait for it (up to the lease, after which they create one themselves, in
+// case the claimant died). Without that, each would create and sign with
+// its own first key, and until the next refresh each would publish only its
+// own.
 func (m *Manager) EnsureKey(ctx context.Context, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -211,10 +216,54 @@ func (m *Manager) ensureKey(ctx context.Context, now time.Time) error {
 	if _, err := m.Signer(now); err == nil {
 		return nil
 	}
+	if ot, ok := m.st.(store.OneTime); ok {
+		err := ot.UseOnce(ctx, firstKeyLease, now.Add(firstKeyLeaseTTL), now)
+		switch {
+		case errors.Is(err, store.ErrAlreadyUsed):
+			// Another instance is creating the key: wait for it.
+			if err := m.waitForKey(ctx); err == nil {
+				return nil
+			} else if !errors.Is(err, ErrNoSigningKey) {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("keys: claiming the first key: %w", err)
+		}
+	}
 	if _, err := m.create(ctx, now, now); err != nil {
 		return err
 	}
 	return m.refresh(ctx)
+}
+
+// The lease that makes one instance create the first key.
+const (
+	firstKeyLease    = "ward:keys:first"
+	firstKeyLeaseTTL = 30 * time.Second
+	firstKeyPoll     = 100 * time.Millisecond
+)
+
+// waitForKey polls the store until another instance's first key appears,
+// for at most the lease's lifetime (wall-clock time: the wait is real
+// whatever clock the caller injects); ErrNoSigningKey when none appeared.
+// Any key will do: the creator's clock may be a little ahead of now, so its
+// key may start signing a moment after now.
+func (m *Manager) waitForKey(ctx context.Context) error {
+	deadline := time.Now().Add(firstKeyLeaseTTL)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(firstKeyPoll):
+		}
+		if err := m.refresh(ctx); err != nil {
+			return err
+		}
+		if len(m.snap.Load().entries) > 0 {
+			return nil
+		}
+	}
+	return ErrNoSigningKey
 }
 
 func (m *Manager) create(ctx context.Context, now, activates time.Time) (*store.SigningKey, error) {

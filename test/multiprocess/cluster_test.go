@@ -410,15 +410,14 @@ func newCluster(t *testing.T) *cluster {
 	gwAddr := map[string]string{"A": freeAddr(t), "B": freeAddr(t)}
 	c.gwLB = newBalancer(t, p, gwAddr)
 
-	// A rolling start, as docs/DEPLOYMENT.md asks for an empty database:
-	// B starts once A has migrated the schema and created the first
-	// signing key. Started together on an empty database, each would
-	// create a first key, and until they refresh (keys.refresh_interval)
-	// each would publish only its own. Concurrent migrations are covered
-	// by store/sqlstore's test of six instances opening one schema.
+	// A and B start together on the empty schema: the advisory lock orders
+	// their migrations, and the first-key lease makes one of them create
+	// the first signing key, which both then publish and sign with.
 	for _, n := range []string{"A", "B"} {
 		path := c.write("as-"+n+".yaml", c.asConfig(asAddr[n]))
 		c.as[n] = start(t, "as-"+n, c.bin, c.env, "serve", "--config", path)
+	}
+	for _, n := range []string{"A", "B"} {
 		waitHTTP(t, c.as[n], "http://"+asAddr[n]+"/.well-known/oauth-authorization-server")
 	}
 	for _, n := range []string{"A", "B"} {
