@@ -33,13 +33,11 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/wardauth/ward/bench/internal/measure"
 	"io"
 	"log"
 	"log/slog"
@@ -53,7 +51,6 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -174,13 +171,13 @@ func main() {
 	// The bare verify is measured right after each gateway phase, so the
 	// ratio compares costs under the same load from the rest of the
 	// machine (the ratio, not the absolute time, is the figure).
-	verifyPeak := bareVerify(2 * time.Second)
+	verifyPeak := measure.BareVerify(2 * time.Second)
 
 	// Phase 2: half of the gateway's peak rate.
 	rate := gwPeak.rate() / 2
 	m := min(*maxRequests, int(rate*duration.Seconds()*1.05)+100)
 	gwHalf := openLoop(client, gwURL, token, makeProofs(m), false, rate, *duration, procs)
-	verifyHalf := bareVerify(2 * time.Second)
+	verifyHalf := measure.BareVerify(2 * time.Second)
 	bareHalf := openLoop(client, upURL, token, bareProofs, true, rate, *duration, procs)
 
 	fmt.Printf("machine: %d CPUs, load average %s\n", runtime.NumCPU(), loadavg())
@@ -237,17 +234,17 @@ func (r *result) cpuPerReq(proc string) time.Duration {
 	return (r.cpu[proc] / time.Duration(r.ok)).Round(time.Microsecond)
 }
 
-// measure runs send and fills in the CPU the processes used meanwhile.
-func measure(name string, procs map[string]int, run func() (ok, failed int64, lat []time.Duration)) *result {
+// runPhase runs send and fills in the CPU the processes used meanwhile.
+func runPhase(name string, procs map[string]int, run func() (ok, failed int64, lat []time.Duration)) *result {
 	cpu0 := map[string]time.Duration{}
 	for n, pid := range procs {
-		cpu0[n] = procCPU(pid)
+		cpu0[n] = measure.ProcCPU(pid)
 	}
 	start := time.Now()
 	ok, failed, lat := run()
 	r := &result{name: name, ok: ok, failed: failed, elapsed: time.Since(start), lat: lat, cpu: map[string]time.Duration{}}
 	for n, pid := range procs {
-		r.cpu[n] = procCPU(pid) - cpu0[n]
+		r.cpu[n] = measure.ProcCPU(pid) - cpu0[n]
 	}
 	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
 	return r
@@ -261,7 +258,7 @@ func closedLoop(c *http.Client, u, token string, proofs []string, reuse bool, wo
 	if reuse {
 		name = "bare upstream, peak"
 	}
-	return measure(name, procs, func() (int64, int64, []time.Duration) {
+	return runPhase(name, procs, func() (int64, int64, []time.Duration) {
 		var next, ok, failed atomic.Int64
 		lats := make([][]time.Duration, workers)
 		ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -299,7 +296,7 @@ func openLoop(c *http.Client, u, token string, proofs []string, reuse bool, rate
 	if reuse {
 		name = fmt.Sprintf("bare upstream, %.0f/s", rate)
 	}
-	return measure(name, procs, func() (int64, int64, []time.Duration) {
+	return runPhase(name, procs, func() (int64, int64, []time.Duration) {
 		total := int(rate * d.Seconds())
 		if !reuse {
 			total = min(total, len(proofs))
@@ -413,39 +410,6 @@ func parallelProofs(s *dpop.Signer, u, token string, n int) []string {
 	return out
 }
 
-// bareVerify measures one P-256 ECDSA verification (SHA-256 digest),
-// single-threaded, averaged over d of wall time, in CPU time.
-func bareVerify(d time.Duration) time.Duration {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	digest := sha256.Sum256([]byte("header.payload"))
-	sig, _ := ecdsa.SignASN1(rand.Reader, k, digest[:])
-	// CPU time of this thread, not wall time: the server's cost is read
-	// as CPU time from /proc, and wall time would also count the moments
-	// other processes on this shared machine hold the core.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	n := 0
-	start, cpu0 := time.Now(), threadCPU()
-	for time.Since(start) < d {
-		if !ecdsa.VerifyASN1(&k.PublicKey, digest[:], sig) {
-			log.Fatal("verify")
-		}
-		n++
-	}
-	return (threadCPU() - cpu0) / time.Duration(n)
-}
-
-// threadCPU returns the CPU time (user+system) the calling OS thread has
-// used (getrusage RUSAGE_THREAD).
-func threadCPU() time.Duration {
-	const rusageThread = 1 // RUSAGE_THREAD, Linux
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
-		log.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // startChild starts this binary in a role and reads the address it
 // listens on from its first line of output.
 func startChild(self string, args ...string) (*exec.Cmd, string) {
@@ -530,19 +494,6 @@ func waitSignal() {
 	c := make(chan os.Signal, 1)
 	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
 	<-c
-}
-
-// procCPU returns the user+system CPU time a process has used.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	const ticks = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticks
 }
 
 func loadavg() string {

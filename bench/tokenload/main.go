@@ -18,13 +18,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/wardauth/ward/bench/internal/measure"
 	"io"
 	"log"
 	"net/http"
@@ -34,11 +31,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/wardauth/ward/bench/internal/benchcfg"
@@ -143,7 +138,7 @@ func main() {
 		check(err)
 	}
 
-	cpu0 := procCPU(srv.Process.Pid)
+	cpu0 := measure.ProcCPU(srv.Process.Pid)
 	var next, ok, failed atomic.Int64
 	lat := make([][]time.Duration, *workers)
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
@@ -172,7 +167,7 @@ func main() {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := procCPU(srv.Process.Pid) - cpu0
+	cpu := measure.ProcCPU(srv.Process.Pid) - cpu0
 
 	var all []time.Duration
 	for _, l := range lat {
@@ -185,7 +180,7 @@ func main() {
 		}
 		return all[int(p*float64(len(all)-1))]
 	}
-	bare := bareVerifySign(2 * time.Second)
+	bare := measure.BareVerifySign(2 * time.Second)
 	tokens := ok.Load()
 	perToken := time.Duration(0)
 	if tokens > 0 {
@@ -224,56 +219,6 @@ func post(c *http.Client, u, body, id, secret, proof string) (int, string) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, resp.Header.Get("DPoP-Nonce")
-}
-
-// bareVerifySign measures one P-256 ECDSA verification plus one signature
-// (SHA-256 digests), single-threaded, averaged over d of wall time, in CPU time.
-func bareVerifySign(d time.Duration) time.Duration {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	digest := sha256.Sum256([]byte("header.payload"))
-	sig, _ := ecdsa.SignASN1(rand.Reader, k, digest[:])
-	// CPU time of this thread, not wall time: the server's cost is read
-	// as CPU time from /proc, and wall time would also count the moments
-	// other processes on this shared machine hold the core.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	n := 0
-	start, cpu0 := time.Now(), threadCPU()
-	for time.Since(start) < d {
-		if !ecdsa.VerifyASN1(&k.PublicKey, digest[:], sig) {
-			log.Fatal("verify")
-		}
-		if _, err := ecdsa.SignASN1(rand.Reader, k, digest[:]); err != nil {
-			log.Fatal(err)
-		}
-		n++
-	}
-	return (threadCPU() - cpu0) / time.Duration(n)
-}
-
-// threadCPU returns the CPU time (user+system) the calling OS thread has
-// used (getrusage RUSAGE_THREAD).
-func threadCPU() time.Duration {
-	const rusageThread = 1 // RUSAGE_THREAD, Linux
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(rusageThread, &ru); err != nil {
-		log.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procCPU returns the user+system CPU time a process has used.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which is in parentheses).
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	const ticks = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticks
 }
 
 func waitFor(f func() bool) {
