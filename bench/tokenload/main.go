@@ -14,6 +14,12 @@
 // one static confidential client): sqlite in the temporary folder, or a
 // fresh schema on -postgres, dropped afterwards. -redis ADDR adds the
 // redis section (DPoP replay checks and rate limits in Redis).
+//
+// -instances N (with -store postgres) starts N such servers on different
+// ports, sharing the schema, Redis, the issuer name and the secrets (KEK,
+// flow key, nonce secret), as instances behind one load balancer do. The
+// tool is the balancer: request i goes to instance i mod N, its proof
+// naming the shared issuer. Server CPU is the sum over the instances.
 package main
 
 import (
@@ -45,11 +51,15 @@ func main() {
 	workers := flag.Int("workers", 32, "concurrent requests")
 	maxRequests := flag.Int("max", 200_000, "upper bound on requests (proofs are made in advance)")
 	binary := flag.String("ward", "", "ward binary (default: go build ./cmd/ward)")
-	cpuprofile := flag.String("cpuprofile", "", "write the server's CPU profile (whole run) to this file")
+	cpuprofile := flag.String("cpuprofile", "", "write the server's CPU profile (whole run; the first instance) to this file")
 	storeKind := flag.String("store", "dev", "dev (ward serve --dev, SQLite), sqlite or postgres (ward serve --config with a generated file)")
 	pgDSN := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL for -store postgres (a fresh schema is used)")
 	redisAddr := flag.String("redis", "", "Redis host:port for the redis section (not with -store dev)")
+	instances := flag.Int("instances", 1, "ward instances sharing the store and Redis, requests round-robin (more than 1 needs -store postgres)")
 	flag.Parse()
+	if *instances < 1 || (*instances > 1 && *storeKind != "postgres") {
+		log.Fatal("-instances: at least 1; more than 1 needs -store postgres")
+	}
 
 	tmp, err := os.MkdirTemp("", "ward-tokenload-")
 	check(err)
@@ -70,46 +80,66 @@ func main() {
 			Scope        string `json:"scope"`
 		} `json:"confidential_client"`
 	}
-	args := []string{"serve", "--dev", "--data", filepath.Join(tmp, "data")}
+	argss := [][]string{{"serve", "--dev", "--data", filepath.Join(tmp, "data")}}
 	env := os.Environ()
-	base := "" // where requests go when it differs from the issuer
+	bases := []string{""} // where requests go when it differs from the issuer
 	if *storeKind != "dev" {
-		fc, err := benchcfg.Write(tmp, benchcfg.Options{Store: *storeKind, Postgres: *pgDSN, Redis: *redisAddr})
+		fc, err := benchcfg.Write(tmp, benchcfg.Options{Store: *storeKind, Postgres: *pgDSN, Redis: *redisAddr, Instances: *instances})
 		check(err)
 		defer fc.Cleanup()
-		args, env = []string{"serve", "--config", fc.Path}, append(env, fc.Env...)
-		creds.Issuer, base = fc.Issuer, fc.Base
+		argss, bases, env = nil, nil, append(env, fc.Env...)
+		for _, in := range fc.Instances {
+			argss = append(argss, []string{"serve", "--config", in.Path})
+			bases = append(bases, in.Base)
+		}
+		creds.Issuer = fc.Issuer
 		creds.Service.ClientID, creds.Service.ClientSecret = fc.ClientID, fc.Secret
 	} else if *redisAddr != "" {
 		log.Fatal("-redis needs -store sqlite or postgres")
 	}
-	srv := exec.Command(bin, args...)
-	srv.Stdout, srv.Stderr = io.Discard, io.Discard
-	srv.Env = env
-	if *cpuprofile != "" {
-		abs, err := filepath.Abs(*cpuprofile)
-		check(err)
-		srv.Env = append(srv.Env, "WARD_CPUPROFILE="+abs)
-	}
-	check(srv.Start())
-	defer srv.Process.Kill()
-
-	waitFor(func() bool {
-		if base == "" {
-			b, err := os.ReadFile(filepath.Join(tmp, "data", "dev-credentials.json"))
-			if err != nil || json.Unmarshal(b, &creds) != nil {
+	// One after another, so that the first creates the schema and the
+	// signing key and the others find them.
+	var srvs []*exec.Cmd
+	for i, args := range argss {
+		srv := exec.Command(bin, args...)
+		srv.Stdout, srv.Stderr = io.Discard, io.Discard
+		srv.Env = env
+		if *cpuprofile != "" && i == 0 {
+			abs, err := filepath.Abs(*cpuprofile)
+			check(err)
+			srv.Env = append(srv.Env, "WARD_CPUPROFILE="+abs)
+		}
+		check(srv.Start())
+		defer srv.Process.Kill()
+		srvs = append(srvs, srv)
+		base := bases[i]
+		waitFor(func() bool {
+			if base == "" {
+				b, err := os.ReadFile(filepath.Join(tmp, "data", "dev-credentials.json"))
+				if err != nil || json.Unmarshal(b, &creds) != nil {
+					return false
+				}
+			}
+			resp, err := http.Get(orIssuer(base, creds.Issuer) + "/.well-known/oauth-authorization-server")
+			if err != nil {
 				return false
 			}
+			resp.Body.Close()
+			return resp.StatusCode == 200
+		})
+	}
+	serverCPU := func() time.Duration {
+		var sum time.Duration
+		for _, srv := range srvs {
+			sum += measure.ProcCPU(srv.Process.Pid)
 		}
-		resp, err := http.Get(orIssuer(base, creds.Issuer) + "/.well-known/oauth-authorization-server")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+		return sum
+	}
 	htu := creds.Issuer + "/token"
-	tokenURL := orIssuer(base, creds.Issuer) + "/token"
+	tokenURLs := make([]string, len(bases))
+	for i, base := range bases {
+		tokenURLs[i] = orIssuer(base, creds.Issuer) + "/token"
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2, MaxConnsPerHost: *workers * 2}}
 	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"demo:read"}}.Encode()
 
@@ -118,16 +148,19 @@ func main() {
 	check(err)
 	signer, err := dpop.NewSigner(key)
 	check(err)
-	// Warm up, and learn a nonce if the server asks for one.
+	// Warm up every instance, and learn a nonce if the server asks for
+	// one (the instances share the nonce secret, so one nonce serves all).
 	nonce := ""
-	for i := 0; i < 3; i++ {
-		p, _ := signer.Proof("POST", htu, dpop.WithNonce(nonce))
-		code, n := post(client, tokenURL, body, creds.Service.ClientID, creds.Service.ClientSecret, p)
-		if n != "" {
-			nonce = n
-		}
-		if code == 200 {
-			break
+	for _, tokenURL := range tokenURLs {
+		for i := 0; i < 3; i++ {
+			p, _ := signer.Proof("POST", htu, dpop.WithNonce(nonce))
+			code, n := post(client, tokenURL, body, creds.Service.ClientID, creds.Service.ClientSecret, p)
+			if n != "" {
+				nonce = n
+			}
+			if code == 200 {
+				break
+			}
 		}
 	}
 	n := min(*maxRequests, int(duration.Seconds()*40_000))
@@ -138,7 +171,7 @@ func main() {
 		check(err)
 	}
 
-	cpu0 := measure.ProcCPU(srv.Process.Pid)
+	cpu0 := serverCPU()
 	var next, ok, failed atomic.Int64
 	lat := make([][]time.Duration, *workers)
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
@@ -155,7 +188,7 @@ func main() {
 					return
 				}
 				t0 := time.Now()
-				code, _ := post(client, tokenURL, body, creds.Service.ClientID, creds.Service.ClientSecret, proofs[i])
+				code, _ := post(client, tokenURLs[int(i)%len(tokenURLs)], body, creds.Service.ClientID, creds.Service.ClientSecret, proofs[i])
 				lat[w] = append(lat[w], time.Since(t0))
 				if code == 200 {
 					ok.Add(1)
@@ -167,7 +200,7 @@ func main() {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := measure.ProcCPU(srv.Process.Pid) - cpu0
+	cpu := serverCPU() - cpu0
 
 	var all []time.Duration
 	for _, l := range lat {
@@ -188,18 +221,18 @@ func main() {
 	}
 	la, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("machine: %d CPUs, load average %s\n", runtime.NumCPU(), strings.Join(strings.Fields(string(la))[:3], " "))
-	fmt.Printf("requests: %d ok, %d failed in %v with %d workers\n", tokens, failed.Load(), elapsed.Round(time.Millisecond), *workers)
+	fmt.Printf("requests: %d ok, %d failed in %v with %d workers, %d instance(s)\n", tokens, failed.Load(), elapsed.Round(time.Millisecond), *workers, len(srvs))
 	fmt.Printf("throughput: %.0f tokens/s\n", float64(tokens)/elapsed.Seconds())
 	fmt.Printf("latency: p50 %v  p99 %v\n", pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
-	fmt.Printf("server CPU per token: %v\n", perToken.Round(time.Microsecond))
+	fmt.Printf("server CPU per token (all instances): %v\n", perToken.Round(time.Microsecond))
 	fmt.Printf("bare P-256 verify + sign (same run): %v\n", bare.Round(time.Microsecond))
 	if bare > 0 {
 		fmt.Printf("ratio server CPU per token / (verify + sign): %.2f\n", float64(perToken)/float64(bare))
 	}
 	if *cpuprofile != "" {
 		// A clean shutdown, so the server writes its profile.
-		srv.Process.Signal(os.Interrupt)
-		srv.Wait()
+		srvs[0].Process.Signal(os.Interrupt)
+		srvs[0].Wait()
 		fmt.Printf("server CPU profile: %s\n", *cpuprofile)
 	}
 	if failed.Load() > 0 {

@@ -31,7 +31,18 @@ type Server struct {
 	// GatewayURL, GatewayListen, AdminListen: the gateway's public URL
 	// and listeners, when Gateway was set.
 	GatewayURL, GatewayListen, AdminListen string
-	Cleanup                                func()
+	// Instances holds one file and base URL per instance (Options.Instances);
+	// Instances[0] is Path and Base. All share Issuer, the secrets in Env,
+	// the store and the Redis key prefix, as instances behind one load
+	// balancer do.
+	Instances []Instance
+	Cleanup   func()
+}
+
+// Instance is one `ward serve --config Path` listening on Base.
+type Instance struct {
+	Path string
+	Base string // http://127.0.0.1:PORT
 }
 
 // Options select the store and Redis.
@@ -43,6 +54,10 @@ type Options struct {
 	// allowed for GET.
 	Gateway  bool
 	Upstream string
+	// Instances is how many configuration files to write (default 1),
+	// identical but for listen and data_dir; more than one needs
+	// Store postgres and no Gateway.
+	Instances int
 }
 
 // Write writes the file into dir. The issuer is https on loopback behind
@@ -50,6 +65,10 @@ type Options struct {
 // proofs naming Issuer.
 func Write(dir string, o Options) (*Server, error) {
 	s := &Server{ClientID: "svc", Secret: randKey(), Cleanup: func() {}}
+	n := max(o.Instances, 1)
+	if n > 1 && (o.Store != "postgres" || o.Gateway) {
+		return nil, fmt.Errorf("%d instances need store postgres and no gateway", n)
+	}
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -98,7 +117,17 @@ func Write(dir string, o Options) (*Server, error) {
       policy: [{name: read, action: allow, principals: ["*"], methods: [GET]}]
 `, s.GatewayListen, s.AdminListen, s.GatewayURL, o.Upstream)
 	}
-	text := fmt.Sprintf(`issuer: %s
+	for i := 0; i < n; i++ {
+		listen, data, path := addr, filepath.Join(dir, "data"), filepath.Join(dir, "ward.yaml")
+		if i > 0 {
+			if listen, err = freeAddr(); err != nil {
+				s.Cleanup()
+				return nil, err
+			}
+			data = filepath.Join(dir, fmt.Sprintf("data-%d", i))
+			path = filepath.Join(dir, fmt.Sprintf("ward-%d.yaml", i))
+		}
+		text := fmt.Sprintf(`issuer: %s
 listen: %s
 behind_tls_proxy: {trusted_proxies: [127.0.0.1/32]}
 data_dir: %s
@@ -110,9 +139,15 @@ store: %s
     grant_types: [client_credentials]
     scopes: [demo:read]
     audiences: [%s]
-%s`, s.Issuer, addr, filepath.Join(dir, "data"), store, redis, s.GatewayURL, gw)
-	s.Path = filepath.Join(dir, "ward.yaml")
-	return s, os.WriteFile(s.Path, []byte(text), 0o600)
+%s`, s.Issuer, listen, data, store, redis, s.GatewayURL, gw)
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			s.Cleanup()
+			return nil, err
+		}
+		s.Instances = append(s.Instances, Instance{Path: path, Base: "http://" + listen})
+	}
+	s.Path = s.Instances[0].Path
+	return s, nil
 }
 
 func randKey() string {
