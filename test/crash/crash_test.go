@@ -1,0 +1,807 @@
+package crash
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/pkce"
+	"github.com/wardauth/ward/store/sqlstore"
+)
+
+const (
+	defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+	svcClient   = "svc" // confidential, client_credentials
+	webClient   = "web" // public, authorization_code + refresh_token
+	webRedirect = "http://127.0.0.1/cb"
+	audience    = "https://api.example"
+	userName    = "alice"
+	userPass    = "correct horse battery staple"
+	svcSecret   = "svc-secret-for-the-crash-test"
+
+	refreshWorkers = 8
+	serviceWorkers = 3
+)
+
+func TestKillDuringLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds ward and kills it mid-load: skipped under -short")
+	}
+	dir := t.TempDir()
+	bin := buildWard(t, dir)
+	t.Run("SQLite", func(t *testing.T) {
+		d := t.TempDir()
+		killDuringLoad(t, bin, d, "sqlite", "", "data_dir: "+d+"\nstore: {driver: sqlite}\n")
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		dsn := pgSchema(t)
+		killDuringLoad(t, bin, t.TempDir(), "postgres", dsn, "store: {driver: postgres}\n")
+	})
+}
+
+// --- the test ---
+
+// attempt is one refresh request of a worker and what came back.
+type attempt struct {
+	sent     string // the refresh token presented
+	status   int    // 0: no response
+	refused  bool   // the connection was refused: the request never reached the server
+	received string // the new refresh token of a 200
+}
+
+// family is one grant, rotated by one worker.
+type family struct {
+	signer   *dpop.Signer
+	tokens   []string // every refresh token received in a 200, in order
+	attempts []attempt
+}
+
+// last is the newest refresh token the client holds.
+func (f *family) last() string { return f.tokens[len(f.tokens)-1] }
+
+// uncertain reports whether a request with the last token may have reached
+// the server without its response reaching the client.
+func (f *family) uncertain() bool {
+	for i := len(f.attempts) - 1; i >= 0; i-- {
+		a := f.attempts[i]
+		if a.sent != f.last() {
+			break
+		}
+		if a.status == 0 && !a.refused {
+			return true
+		}
+	}
+	return false
+}
+
+func killDuringLoad(t *testing.T, bin, dir, driver, dsn, storeConf string) {
+	p := newPKI(t, dir)
+	addr := freeAddr(t)
+	issuer := "https://" + addr
+	env := []string{
+		"WARD_FLOW_KEY=" + randKey(),
+		"WARD_KEY_ENCRYPTION_KEY=" + randKey(),
+		"WARD_TEST_SVC_SECRET=" + svcSecret,
+		"WARD_TEST_ALICE_PASSWORD=" + userPass,
+		"SSL_CERT_FILE=" + p.caFile,
+	}
+	if dsn != "" {
+		env = append(env, "WARD_STORE_DSN="+dsn)
+	}
+	cfgPath := filepath.Join(dir, "ward.yaml")
+	cfg := fmt.Sprintf(`issuer: %s
+listen: %s
+tls: {cert_file: %s, key_file: %s}
+%sclients:
+  - id: %s
+    auth_method: client_secret_basic
+    secret_env: WARD_TEST_SVC_SECRET
+    grant_types: [client_credentials]
+    scopes: [demo:read]
+    audiences: [%s]
+  - id: %s
+    auth_method: none
+    redirect_uris: [%s]
+    grant_types: [authorization_code, refresh_token]
+    scopes: [demo:read]
+    audiences: [%s]
+users:
+  - {subject: u-alice, username: %s, password_env: WARD_TEST_ALICE_PASSWORD}
+`, issuer, addr, p.certFile, p.keyFile, storeConf, svcClient, audience, webClient, webRedirect, audience, userName)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &conn{t: t, issuer: issuer, client: &http.Client{
+		Timeout: 10 * time.Second,
+		// No keep-alive: each request dials, so that a request made after
+		// the kill is refused at connect and known not to have arrived.
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+
+	srv := start(t, "ward-1", bin, env, "serve", "--config", cfgPath)
+	c.wait(srv)
+
+	// One grant per refresh worker, through the login flow.
+	fams := make([]*family, refreshWorkers)
+	for i := range fams {
+		sg := newSigner(t)
+		code, v := c.authorize()
+		r := c.token(codeForm(code, v), sg)
+		if r.status != http.StatusOK || r.str("refresh_token") == "" {
+			t.Fatalf("code exchange: %v", r)
+		}
+		fams[i] = &family{signer: sg, tokens: []string{r.str("refresh_token")}}
+	}
+
+	// The load. Workers stop at their first request that got no answer.
+	var (
+		mu        sync.Mutex
+		access    []string // access tokens whose response reached a client
+		rotations atomic.Int64
+		wg        sync.WaitGroup
+		killed    atomic.Bool
+	)
+	keep := func(tok string) { mu.Lock(); access = append(access, tok); mu.Unlock() }
+	for n, f := range fams {
+		slow := n%2 == 1
+		wg.Go(func() {
+			for i := 0; i < 10000; i++ {
+				rt := f.last()
+				r, err := c.tryToken(refreshForm(rt), f.signer)
+				if err != nil {
+					f.attempts = append(f.attempts, attempt{sent: rt, refused: errors.Is(err, syscall.ECONNREFUSED)})
+					return
+				}
+				a := attempt{sent: rt, status: r.status}
+				if r.status == http.StatusOK {
+					a.received = r.str("refresh_token")
+					if a.received == "" || r.str("access_token") == "" {
+						t.Errorf("refresh: 200 without tokens: %v", r)
+						return
+					}
+					f.tokens = append(f.tokens, a.received)
+					keep(r.str("access_token"))
+					rotations.Add(1)
+				}
+				f.attempts = append(f.attempts, a)
+				if r.status != http.StatusOK {
+					if !killed.Load() {
+						t.Errorf("refresh before the kill: %v", r)
+					}
+					return
+				}
+				if slow { // so that some workers are idle at the kill
+					time.Sleep(time.Duration(mrand.IntN(60)) * time.Millisecond)
+				}
+			}
+		})
+	}
+	var ccOK atomic.Int64
+	for range serviceWorkers {
+		sg := newSigner(t)
+		wg.Go(func() {
+			for i := 0; i < 10000; i++ {
+				r, err := c.tryToken(url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}, sg)
+				if err != nil {
+					return
+				}
+				if r.status != http.StatusOK {
+					if !killed.Load() {
+						t.Errorf("client_credentials before the kill: %v", r)
+					}
+					return
+				}
+				keep(r.str("access_token"))
+				ccOK.Add(1)
+			}
+		})
+	}
+	// Kill once the load is well under way, at a random moment.
+	for deadline := time.Now().Add(10 * time.Second); rotations.Load() < 3*refreshWorkers && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(time.Duration(50+mrand.IntN(300)) * time.Millisecond)
+	killed.Store(true)
+	srv.kill()
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	if rotations.Load() < 3*refreshWorkers {
+		t.Fatalf("only %d rotations before the kill", rotations.Load())
+	}
+	t.Logf("before the kill: %d rotations, %d client_credentials tokens", rotations.Load(), ccOK.Load())
+
+	// The database after the crash, the server down: the store opens and
+	// the CLI reads the keys.
+	checkKeysList(t, bin, env, cfgPath)
+
+	srv = start(t, "ward-2", bin, env, "serve", "--config", cfgPath)
+	c.wait(srv)
+
+	// (3) Access tokens verify against the restarted server's JWKS.
+	jwks := c.jwks()
+	for _, tok := range access {
+		verifyAccessToken(t, jwks, issuer, tok)
+	}
+
+	// (1) and (2) per family.
+	var working, revoked, inflight int
+	for _, f := range fams {
+		if f.uncertain() {
+			inflight++
+		}
+	}
+	revokedFams := map[int]bool{}
+	for i, f := range fams {
+		last := f.last()
+		r := c.token(refreshForm(last), f.signer)
+		switch {
+		case r.status == http.StatusOK:
+			working++
+			next := r.str("refresh_token")
+			// The rotated last token again: refused, and the family is revoked.
+			wantInvalidGrant(t, c.token(refreshForm(last), f.signer), "family %d: last token used twice", i)
+			wantInvalidGrant(t, c.token(refreshForm(next), f.signer), "family %d: newest token after a replay", i)
+		case f.uncertain() && r.status == http.StatusBadRequest && r.str("error") == "invalid_grant":
+			// A request with it was in flight at the kill: the server may
+			// have rotated it, so this is a replay and revokes the family.
+			revoked++
+		default:
+			t.Errorf("family %d: the last refresh token it received (rotation %d, not in flight at the kill) was refused after the restart: %v",
+				i, len(f.tokens)-1, r)
+			continue
+		}
+		revokedFams[i] = true
+		// Every earlier token is refused.
+		for j, old := range f.tokens[:len(f.tokens)-1] {
+			wantInvalidGrant(t, c.token(refreshForm(old), f.signer), "family %d: earlier token %d", i, j)
+		}
+		// And the newest of the family is refused too: the family is revoked.
+		wantInvalidGrant(t, c.token(refreshForm(last), f.signer), "family %d: last token after the replays", i)
+	}
+	t.Logf("after the restart: %d families' last token worked, %d were revoked (of %d with a refresh in flight at the kill); %d access tokens verified",
+		working, revoked, inflight, len(access))
+
+	srv.stop()
+
+	// (4) The database: no family has two unrotated refresh tokens, every
+	// family the test revoked is revoked.
+	checkDatabase(t, driver, dir, dsn, len(fams))
+	checkKeysList(t, bin, env, cfgPath)
+}
+
+func wantInvalidGrant(t *testing.T, r *response, format string, args ...any) {
+	t.Helper()
+	if r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" {
+		t.Errorf(format+": got %v, want 400 invalid_grant", append(args, r)...)
+	}
+}
+
+func checkKeysList(t *testing.T, bin string, env []string, cfgPath string) {
+	t.Helper()
+	cmd := exec.Command(bin, "keys", "list", "--config", cfgPath)
+	cmd.Env = append(cleanEnv(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "current") {
+		t.Fatalf("ward keys list: %v\n%s", err, out)
+	}
+}
+
+func checkDatabase(t *testing.T, driver, dir, dsn string, families int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var db *sql.DB
+	switch driver {
+	case "sqlite":
+		path := filepath.Join(dir, "ward.db")
+		st, err := sqlstore.OpenSQLite(ctx, path)
+		if err != nil {
+			t.Fatalf("the store does not open: %v", err)
+		}
+		st.Close()
+		if db, err = sql.Open("sqlite", path); err != nil {
+			t.Fatal(err)
+		}
+		var ok string
+		if err := db.QueryRowContext(ctx, `PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
+			t.Errorf("PRAGMA integrity_check: %q %v", ok, err)
+		}
+	case "postgres":
+		st, err := sqlstore.OpenPostgres(ctx, dsn)
+		if err != nil {
+			t.Fatalf("the store does not open: %v", err)
+		}
+		st.Close()
+		if db, err = sql.Open("pgx", dsn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT family_id, COUNT(*) FROM refresh_tokens WHERE rotated_at IS NULL GROUP BY family_id HAVING COUNT(*) > 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		t.Errorf("family %s has %d unrotated refresh tokens", id, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	rows.Close()
+	var total, unrevoked, orphans int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM families WHERE client_id = 'web'`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM families WHERE revoked_at IS NULL`).Scan(&unrevoked); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM refresh_tokens WHERE family_id NOT IN (SELECT id FROM families)`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	if total != families || unrevoked != 0 || orphans != 0 {
+		t.Errorf("database: %d families (want %d), %d not revoked (want 0), %d orphan refresh tokens (want 0)", total, families, unrevoked, orphans)
+	}
+}
+
+// verifyAccessToken checks tok's signature with the key of its kid in
+// jwks, and its issuer.
+func verifyAccessToken(t *testing.T, jwks jose.JSONWebKeySet, issuer, tok string) {
+	t.Helper()
+	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})
+	if err != nil || len(jws.Signatures) != 1 {
+		t.Errorf("access token does not parse: %v", err)
+		return
+	}
+	kid := jws.Signatures[0].Header.KeyID
+	keys := jwks.Key(kid)
+	if len(keys) == 0 {
+		t.Errorf("access token signed by kid %q, which the restarted server does not publish", kid)
+		return
+	}
+	payload, err := jws.Verify(keys[0])
+	if err != nil {
+		t.Errorf("access token (kid %q) does not verify: %v", kid, err)
+		return
+	}
+	var claims struct {
+		Iss string `json:"iss"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.Iss != issuer {
+		t.Errorf("access token iss %q (%v), want %q", claims.Iss, err, issuer)
+	}
+}
+
+// --- processes ---
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+func start(t *testing.T, name, bin string, env []string, args ...string) *process {
+	t.Helper()
+	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(cleanEnv(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			t.Logf("--- %s output:\n%s", name, p.out.String())
+		}
+	})
+	return p
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *process) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// stop sends SIGTERM, then SIGKILL after 10s.
+func (p *process) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.kill()
+	}
+}
+
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WARD_") && !strings.HasPrefix(kv, "SSL_CERT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func buildWard(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "ward")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ward")
+	cmd.Dir = filepath.Join("..", "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/ward: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func randKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func unreachable(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg + "; start it, or set WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
+}
+
+// pgSchema creates a fresh schema on WARD_TEST_POSTGRES, dropped at
+// cleanup, and returns a DSN whose connections use it.
+func pgSchema(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("WARD_TEST_POSTGRES")
+	if base == "" {
+		base = defaultTestPostgres
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("WARD_TEST_POSTGRES must be a postgres:// URL")
+	}
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("WARD_TEST_POSTGRES: %v", err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
+	defer cancel()
+	if err := admin.PingContext(ctx); err != nil {
+		unreachable(t, fmt.Sprintf("PostgreSQL unreachable (WARD_TEST_POSTGRES=%s): %v", u.Redacted(), err))
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "ward_crash_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// pki is a test CA and a certificate for 127.0.0.1 that ward serves.
+type pki struct {
+	caFile, certFile, keyFile string
+	pool                      *x509.CertPool
+}
+
+func newPKI(t *testing.T, dir string) *pki {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ward crash test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(leafKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pki{caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"), pool: x509.NewCertPool()}
+	p.pool.AddCert(caCert)
+	for path, b := range map[string]*pem.Block{
+		p.caFile:   {Type: "CERTIFICATE", Bytes: caDER},
+		p.certFile: {Type: "CERTIFICATE", Bytes: leafDER},
+		p.keyFile:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(b), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// --- requests ---
+
+type conn struct {
+	t      *testing.T
+	issuer string
+	client *http.Client
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func (r *response) str(k string) string { s, _ := r.json[k].(string); return s }
+
+func (r *response) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
+
+// wait polls the metadata until it answers 200.
+func (c *conn) wait(p *process) {
+	c.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-p.done:
+			c.t.Fatalf("%s exited:\n%s", p.name, p.out.String())
+		default:
+		}
+		if resp, err := c.client.Get(c.issuer + authz.PathMetadata); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+	}
+	c.t.Fatalf("%s did not answer:\n%s", p.name, p.out.String())
+}
+
+func (c *conn) try(req *http.Request, jar http.CookieJar) (*response, error) {
+	hc := *c.client
+	hc.Jar = jar
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		_ = json.Unmarshal(b, &r.json)
+	}
+	return r, nil
+}
+
+func (c *conn) do(req *http.Request, jar http.CookieJar) *response {
+	c.t.Helper()
+	r, err := c.try(req, jar)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return r
+}
+
+// tryToken posts form to /token with a fresh DPoP proof of sg; safe for
+// concurrent use, it reports transport errors.
+func (c *conn) tryToken(form url.Values, sg *dpop.Signer) (*response, error) {
+	proof, err := sg.Proof(http.MethodPost, c.issuer+authz.PathToken)
+	if err != nil {
+		return nil, err
+	}
+	req, _ := http.NewRequest(http.MethodPost, c.issuer+authz.PathToken, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("DPoP", proof)
+	if form.Get("grant_type") == authz.GrantClientCredentials {
+		req.SetBasicAuth(svcClient, svcSecret)
+	}
+	return c.try(req, nil)
+}
+
+func (c *conn) token(form url.Values, sg *dpop.Signer) *response {
+	c.t.Helper()
+	r, err := c.tryToken(form, sg)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return r
+}
+
+func (c *conn) jwks() jose.JSONWebKeySet {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.issuer+authz.PathJWKS, nil)
+	r := c.do(req, nil)
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(r.body, &set); err != nil || len(set.Keys) == 0 {
+		c.t.Fatalf("JWKS: %v: %v", r, err)
+	}
+	return set
+}
+
+func newSigner(t *testing.T) *dpop.Signer {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := dpop.NewSigner(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sg
+}
+
+func codeForm(code, verifier string) url.Values {
+	return url.Values{"grant_type": {authz.GrantAuthorizationCode}, "client_id": {webClient}, "code": {code},
+		"code_verifier": {verifier}, "redirect_uri": {webRedirect}}
+}
+
+func refreshForm(rt string) url.Values {
+	return url.Values{"grant_type": {authz.GrantRefreshToken}, "client_id": {webClient}, "refresh_token": {rt}}
+}
+
+// --- the browser ---
+
+// authorize runs the login flow for the public client and returns the
+// code and the PKCE verifier.
+func (c *conn) authorize() (string, string) {
+	c.t.Helper()
+	v, err := pkce.NewVerifier()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	q := url.Values{"response_type": {"code"}, "client_id": {webClient}, "redirect_uri": {webRedirect},
+		"scope": {"demo:read"}, "state": {"st"}, "code_challenge": {pkce.Challenge(v)}, "code_challenge_method": {"S256"}}
+	jar, _ := cookiejar.New(nil)
+	r := c.get(c.issuer+authz.PathAuthorize+"?"+q.Encode(), jar)
+	if !(r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="password"`))) {
+		c.t.Fatalf("expected the login page, got %v", r)
+	}
+	f := hidden(r.body)
+	f.Set("username", userName)
+	f.Set("password", userPass)
+	r = c.postForm(c.issuer+authz.PathLogin, f, jar)
+	if r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="decision"`)) {
+		f = hidden(r.body)
+		f.Set("decision", "allow")
+		r = c.postForm(c.issuer+authz.PathConsent, f, jar)
+	}
+	loc := r.header.Get("Location")
+	if r.status != http.StatusSeeOther || !strings.HasPrefix(loc, webRedirect) {
+		c.t.Fatalf("expected a redirect to the client, got %v", r)
+	}
+	u, err := url.Parse(loc)
+	if err != nil || u.Query().Get("code") == "" {
+		c.t.Fatalf("no code in %s", loc)
+	}
+	return u.Query().Get("code"), v
+}
+
+// get fetches u, following redirects within the issuer.
+func (c *conn) get(u string, jar http.CookieJar) *response {
+	c.t.Helper()
+	for range 10 {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		r := c.do(req, jar)
+		loc := r.header.Get("Location")
+		if r.status/100 != 3 || !strings.HasPrefix(loc, c.issuer+"/") {
+			return r
+		}
+		u = loc
+	}
+	c.t.Fatal("too many redirects")
+	return nil
+}
+
+func (c *conn) postForm(u string, form url.Values, jar http.CookieJar) *response {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r := c.do(req, jar)
+	if loc := r.header.Get("Location"); r.status/100 == 3 && strings.HasPrefix(loc, c.issuer+"/") {
+		return c.get(loc, jar)
+	}
+	return r
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
+
+func hidden(body []byte) url.Values {
+	v := url.Values{}
+	un := strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&lt;", "<", "&gt;", ">", "&#39;", "'")
+	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
+		v.Set(string(m[1]), un.Replace(string(m[2])))
+	}
+	return v
+}
