@@ -25,6 +25,14 @@
 // (store/redisstore, as `ward serve` with the redis section: every proof is
 // one SET NX round trip) instead of the in-memory one.
 //
+// -gateways N (with -redis when N > 1) starts N gateway children sharing
+// one Redis key prefix, so a proof used at one is refused at another, and
+// one public URL (the first child's address, as a load balancer in front
+// would give: every proof's htu names it, each child listens on its own
+// port). Requests go round-robin to the children, and "gateway CPU" is the
+// sum of their CPU. Before measuring, a proof used at the first gateway is
+// replayed at the second and must be refused.
+//
 // Reported: requests/s, p50/p99, the gateway process's CPU per request and
 // its ratio to one bare verify (target ≤ 2), and the p99 the gateway adds
 // at half of peak load (target < 1 ms).
@@ -74,6 +82,9 @@ func main() {
 	binary := flag.String("ward", "", "ward binary (default: go build ./cmd/ward)")
 	cpuprofile := flag.String("cpuprofile", "", "write the gateway process's CPU profile (whole run) to this file")
 	redisAddr := flag.String("redis", "", "Redis host:port for the gateway's DPoP replay store (default in memory)")
+	redisPrefix := flag.String("redis-prefix", "", "internal (gateway): the Redis key prefix shared by the gateways")
+	publicURL := flag.String("public-url", "", "internal (gateway): the public URL shared by the gateways (default: its own address)")
+	gateways := flag.Int("gateways", 1, "gateway instances sharing the replay store and public URL, requests round-robin (> 1 needs -redis)")
 	flag.Parse()
 
 	switch *role {
@@ -81,8 +92,11 @@ func main() {
 		runUpstream()
 		return
 	case "gateway":
-		runGateway(*issuer, *audience, *upstream, *cpuprofile, *redisAddr)
+		runGateway(*issuer, *audience, *upstream, *cpuprofile, *redisAddr, *redisPrefix, *publicURL)
 		return
+	}
+	if *gateways < 1 || *gateways > 1 && *redisAddr == "" {
+		log.Fatal("-gateways must be 1, or more with -redis (the gateways must share the replay store)")
 	}
 
 	tmp, err := os.MkdirTemp("", "ward-gatewayload-")
@@ -140,34 +154,63 @@ func main() {
 		gwArgs = append(gwArgs, "-cpuprofile", abs)
 	}
 	if *redisAddr != "" {
-		gwArgs = append(gwArgs, "-redis", *redisAddr)
+		b := make([]byte, 6)
+		_, _ = rand.Read(b)
+		gwArgs = append(gwArgs, "-redis", *redisAddr, "-redis-prefix", fmt.Sprintf("ward:bench:%x:", b))
 	}
-	gw, gwAddr := startChild(self, gwArgs...)
-	defer stopChild(gw)
-
 	const path = "/api/hello"
-	gwURL, upURL := "http://"+gwAddr+path, "http://"+upAddr+path
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
-	// Warm up: discovery and JWKS fetch, the verified-token cache.
-	warm, err := signer.Proof("GET", gwURL, dpop.WithAccessToken(token))
-	check(err)
-	if code := get(client, gwURL, token, warm); code != 200 {
-		log.Fatalf("warm-up through the gateway: status %d", code)
+	var gwURLs []string // where requests are sent, round-robin
+	var gwPids []int
+	pub := "" // the shared public URL: the first gateway's address
+	for i := range *gateways {
+		args := gwArgs
+		if i > 0 {
+			args = withoutFlag(args, "-cpuprofile")
+			args = append(args, "-public-url", pub)
+		}
+		gw, addr := startChild(self, args...)
+		defer stopChild(gw)
+		if i == 0 {
+			pub = "http://" + addr
+		}
+		gwURLs = append(gwURLs, "http://"+addr+path)
+		gwPids = append(gwPids, gw.Process.Pid)
 	}
-	if code := get(client, upURL, token, warm); code != 200 {
-		log.Fatalf("warm-up of the upstream: status %d", code)
+	htu, upURL := pub+path, "http://"+upAddr+path
+	upURLs := []string{upURL}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+	// Warm up each gateway: discovery and JWKS fetch, the verified-token cache.
+	for _, u := range gwURLs {
+		warm, err := signer.Proof("GET", htu, dpop.WithAccessToken(token))
+		check(err)
+		if code := get(client, u, token, warm); code != 200 {
+			log.Fatalf("warm-up through the gateway %s: status %d", u, code)
+		}
+		if code := get(client, upURL, token, warm); code != 200 {
+			log.Fatalf("warm-up of the upstream: status %d", code)
+		}
+	}
+	if len(gwURLs) > 1 {
+		// The replay store is shared: a proof accepted at the first
+		// gateway is refused at the second.
+		p, err := signer.Proof("GET", htu, dpop.WithAccessToken(token))
+		check(err)
+		if a, b := get(client, gwURLs[0], token, p), get(client, gwURLs[1], token, p); a != 200 || b != 401 {
+			log.Fatalf("cross-gateway replay: first use %d (want 200), replay at the second %d (want 401)", a, b)
+		}
+		fmt.Fprintf(os.Stderr, "%d gateways, public URL %s: a proof replayed across them is refused\n", len(gwURLs), pub)
 	}
 	makeProofs := func(n int) []string {
 		fmt.Fprintf(os.Stderr, "making %d proofs...\n", n)
-		return parallelProofs(signer, gwURL, token, n)
+		return parallelProofs(signer, htu, token, n)
 	}
-	procs := map[string]int{"gateway": gw.Process.Pid, "upstream": up.Process.Pid}
+	procs := map[string][]int{"gateway": gwPids, "upstream": {up.Process.Pid}}
 
 	// Phase 1: peak.
 	n := min(*maxRequests, int(duration.Seconds()*20_000))
 	bareProofs := makeProofs(1)
-	barePeak := closedLoop(client, upURL, token, bareProofs, true, *workers, *duration, procs)
-	gwPeak := closedLoop(client, gwURL, token, makeProofs(n), false, *workers, *duration, procs)
+	barePeak := closedLoop(client, upURLs, token, bareProofs, true, *workers, *duration, procs)
+	gwPeak := closedLoop(client, gwURLs, token, makeProofs(n), false, *workers, *duration, procs)
 	// The bare verify is measured right after each gateway phase, so the
 	// ratio compares costs under the same load from the rest of the
 	// machine (the ratio, not the absolute time, is the figure).
@@ -176,11 +219,16 @@ func main() {
 	// Phase 2: half of the gateway's peak rate.
 	rate := gwPeak.rate() / 2
 	m := min(*maxRequests, int(rate*duration.Seconds()*1.05)+100)
-	gwHalf := openLoop(client, gwURL, token, makeProofs(m), false, rate, *duration, procs)
+	gwHalf := openLoop(client, gwURLs, token, makeProofs(m), false, rate, *duration, procs)
 	verifyHalf := measure.BareVerify(2 * time.Second)
-	bareHalf := openLoop(client, upURL, token, bareProofs, true, rate, *duration, procs)
+	bareHalf := openLoop(client, upURLs, token, bareProofs, true, rate, *duration, procs)
 
 	fmt.Printf("machine: %d CPUs, load average %s\n", runtime.NumCPU(), loadavg())
+	store := "memory"
+	if *redisAddr != "" {
+		store = "Redis " + *redisAddr
+	}
+	fmt.Printf("gateways: %d (replay store: %s; gateway CPU is their sum)\n", len(gwURLs), store)
 	fmt.Printf("bare P-256 verify (same run): %v after the peak phase, %v after the half-load phase\n",
 		verifyPeak.Round(time.Microsecond), verifyHalf.Round(time.Microsecond))
 	fmt.Println()
@@ -198,8 +246,7 @@ func main() {
 	fmt.Printf("added latency at half of peak (%.0f req/s): p50 %v, p99 %v (target p99 < 1ms)\n", rate,
 		gwHalf.pct(0.50)-bareHalf.pct(0.50), gwHalf.pct(0.99)-bareHalf.pct(0.99))
 	if *cpuprofile != "" {
-		stopChild(gw)
-		fmt.Printf("gateway CPU profile: %s\n", *cpuprofile)
+		fmt.Printf("gateway CPU profile (first gateway, written when it stops): %s\n", *cpuprofile)
 	}
 	for _, r := range []*result{barePeak, gwPeak, gwHalf, bareHalf} {
 		if r.failed > 0 {
@@ -235,25 +282,46 @@ func (r *result) cpuPerReq(proc string) time.Duration {
 }
 
 // runPhase runs send and fills in the CPU the processes used meanwhile.
-func runPhase(name string, procs map[string]int, run func() (ok, failed int64, lat []time.Duration)) *result {
+func runPhase(name string, procs map[string][]int, run func() (ok, failed int64, lat []time.Duration)) *result {
 	cpu0 := map[string]time.Duration{}
-	for n, pid := range procs {
-		cpu0[n] = measure.ProcCPU(pid)
+	for n, pids := range procs {
+		cpu0[n] = sumCPU(pids)
 	}
 	start := time.Now()
 	ok, failed, lat := run()
 	r := &result{name: name, ok: ok, failed: failed, elapsed: time.Since(start), lat: lat, cpu: map[string]time.Duration{}}
-	for n, pid := range procs {
-		r.cpu[n] = measure.ProcCPU(pid) - cpu0[n]
+	for n, pids := range procs {
+		r.cpu[n] = sumCPU(pids) - cpu0[n]
 	}
 	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
 	return r
 }
 
+func sumCPU(pids []int) time.Duration {
+	var t time.Duration
+	for _, pid := range pids {
+		t += measure.ProcCPU(pid)
+	}
+	return t
+}
+
+// withoutFlag drops a flag and its value from args.
+func withoutFlag(args []string, flag string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		if args[i] == flag {
+			i++
+			continue
+		}
+		out = append(out, args[i])
+	}
+	return out
+}
+
 // closedLoop sends from workers goroutines, each as fast as answers come,
 // for d or until the proofs run out (reuse: the bare upstream does not
 // check them).
-func closedLoop(c *http.Client, u, token string, proofs []string, reuse bool, workers int, d time.Duration, procs map[string]int) *result {
+func closedLoop(c *http.Client, us []string, token string, proofs []string, reuse bool, workers int, d time.Duration, procs map[string][]int) *result {
 	name := "gateway, peak"
 	if reuse {
 		name = "bare upstream, peak"
@@ -274,7 +342,7 @@ func closedLoop(c *http.Client, u, token string, proofs []string, reuse bool, wo
 						return
 					}
 					t0 := time.Now()
-					code := get(c, u, token, proofs[i])
+					code := get(c, us[i%len(us)], token, proofs[i])
 					lats[w] = append(lats[w], time.Since(t0))
 					if code == 200 {
 						ok.Add(1)
@@ -291,7 +359,7 @@ func closedLoop(c *http.Client, u, token string, proofs []string, reuse bool, wo
 
 // openLoop sends at a fixed rate for d, whatever the answers' pace;
 // latency runs from the scheduled send time, so queueing counts.
-func openLoop(c *http.Client, u, token string, proofs []string, reuse bool, rate float64, d time.Duration, procs map[string]int) *result {
+func openLoop(c *http.Client, us []string, token string, proofs []string, reuse bool, rate float64, d time.Duration, procs map[string][]int) *result {
 	name := fmt.Sprintf("gateway, %.0f/s", rate)
 	if reuse {
 		name = fmt.Sprintf("bare upstream, %.0f/s", rate)
@@ -313,7 +381,7 @@ func openLoop(c *http.Client, u, token string, proofs []string, reuse bool, rate
 		for w := range senders {
 			wg.Go(func() {
 				for j := range jobs {
-					code := get(c, u, token, proofs[j.i%len(proofs)])
+					code := get(c, us[j.i%len(us)], token, proofs[j.i%len(proofs)])
 					lats[w] = append(lats[w], time.Since(j.at))
 					if code == 200 {
 						ok.Add(1)
@@ -451,7 +519,7 @@ func runUpstream() {
 
 // runGateway runs package gateway as `ward serve` would, with one route
 // /api/ to the upstream open to any client holding a valid token.
-func runGateway(issuer, audience, upstream, cpuprofile, redisAddr string) {
+func runGateway(issuer, audience, upstream, cpuprofile, redisAddr, redisPrefix, publicURL string) {
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		check(err)
@@ -465,15 +533,21 @@ func runGateway(issuer, audience, upstream, cpuprofile, redisAddr string) {
 	cfg.Issuer = issuer
 	cfg.Audience = audience
 	cfg.PublicURL = "http://" + ln.Addr().String()
+	if publicURL != "" {
+		cfg.PublicURL = publicURL // as behind a load balancer
+	}
 	cfg.Routes = []config.Route{{Name: "api", PathPrefix: "/api/", Upstream: upstream, Policy: []config.PolicyRule{
 		{Name: "any-client", Action: "allow", Principals: []string{"*"}},
 	}}}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil)) // Info, as `ward serve`
 	opts := gateway.Options{Issuer: issuer, Logger: logger}
 	if redisAddr != "" {
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		rs, err := redisstore.New(redisstore.Config{Addr: redisAddr, Prefix: fmt.Sprintf("ward:bench:%x:", b), Logger: logger})
+		if redisPrefix == "" {
+			b := make([]byte, 6)
+			_, _ = rand.Read(b)
+			redisPrefix = fmt.Sprintf("ward:bench:%x:", b)
+		}
+		rs, err := redisstore.New(redisstore.Config{Addr: redisAddr, Prefix: redisPrefix, Logger: logger})
 		check(err)
 		defer rs.Close()
 		check(rs.Ping(context.Background()))
