@@ -24,7 +24,7 @@ var documents = map[string]int{
 
 // ref is a test named in a document: `TestName`, `TestName/sub_test`, or
 // qualified with its package, `test/e2e.TestAttacks/proof_replayed`.
-var refRE = regexp.MustCompile("^(?:([a-z][a-z0-9_]*(?:/[a-z0-9_]+)*)\\.)?((?:Test|Fuzz|Benchmark|Example)[A-Za-z0-9_]*)(/.+)?$")
+var refRE = regexp.MustCompile(`^(?:([a-z][a-z0-9_]*(?:/[a-z0-9_]+)*)\.)?((?:Test|Fuzz|Benchmark|Example)[A-Za-z0-9_]*)(/.+)?$`)
 
 // anyRefRE finds backticked spans in prose.
 var spanRE = regexp.MustCompile("`([^`]+)`")
