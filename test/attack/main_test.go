@@ -1,0 +1,533 @@
+package attack
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/dpop"
+)
+
+const (
+	svcClient     = "svc"   // confidential, client_credentials, audience: the gateway
+	otherClient   = "other" // confidential, client_credentials, another audience
+	shortClient   = "short" // confidential, client_credentials, 1s tokens
+	webClient     = "web"   // public, authorization_code
+	webRedirect   = "http://127.0.0.1/cb"
+	otherAudience = "https://other.example"
+	svcSecret     = "svc-secret-for-the-attack-test"
+	userName      = "alice"
+	userPass      = "correct horse battery staple"
+	apiPath       = "/api/whoami"
+)
+
+// ward is the one running `ward serve` every test attacks.
+var ward struct {
+	asURL, gwURL, adminURL string
+	client                 *http.Client
+	hits                   atomic.Int64 // requests that reached the upstream
+	decoyHits              atomic.Int64 // requests that reached the decoy (jku, x5u, iss)
+	decoyURL               string
+	out                    *syncBuffer
+	shortTok               string // a 1s token of shortClient, bound to shortSigner
+	shortSigner            *dpop.Signer
+	shortExp               time.Time
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "ward-attack-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cmd, err := startWard(dir)
+	if cmd != nil {
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		}()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting ward: %v\n", err)
+		if ward.out != nil {
+			fmt.Fprintln(os.Stderr, ward.out.String())
+		}
+		return 1
+	}
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "--- ward output:\n%s\n", ward.out.String())
+	}
+	return code
+}
+
+func startWard(dir string) (*exec.Cmd, error) {
+	bin := filepath.Join(dir, "ward")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/ward")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build ./cmd/ward: %v\n%s", err, out)
+	}
+	caFile, certFile, keyFile, pool, err := writePKI(dir)
+	if err != nil {
+		return nil, err
+	}
+	upstream, err := serve(func(w http.ResponseWriter, r *http.Request) {
+		ward.hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"client": r.Header.Get("X-Ward-Client"), "path": r.URL.Path})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if ward.decoyURL, err = serve(func(w http.ResponseWriter, r *http.Request) {
+		ward.decoyHits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"keys":[]}`)
+	}); err != nil {
+		return nil, err
+	}
+	asAddr, gwAddr, adminAddr := freeAddr(), freeAddr(), freeAddr()
+	ward.asURL, ward.gwURL, ward.adminURL = "https://"+asAddr, "https://"+gwAddr, "http://"+adminAddr
+	cfg := fmt.Sprintf(`issuer: %[1]s
+listen: %[2]s
+tls: {cert_file: %[3]s, key_file: %[4]s}
+data_dir: %[5]s
+store: {driver: sqlite}
+clients:
+  - id: %[6]s
+    auth_method: client_secret_basic
+    secret_env: WARD_TEST_SVC_SECRET
+    grant_types: [client_credentials]
+    scopes: [demo:read]
+    audiences: [%[7]s]
+  - id: %[8]s
+    auth_method: client_secret_basic
+    secret_env: WARD_TEST_SVC_SECRET
+    grant_types: [client_credentials]
+    scopes: [demo:read]
+    audiences: [%[9]s]
+  - id: %[10]s
+    auth_method: client_secret_basic
+    secret_env: WARD_TEST_SVC_SECRET
+    grant_types: [client_credentials]
+    scopes: [demo:read]
+    audiences: [%[7]s]
+    access_token_ttl: 1s
+  - id: %[11]s
+    auth_method: none
+    redirect_uris: [%[12]s]
+    grant_types: [authorization_code]
+    scopes: [demo:read]
+    audiences: [%[7]s]
+users:
+  - {subject: u-alice, username: %[13]s, password_env: WARD_TEST_ALICE_PASSWORD}
+gateway:
+  enabled: true
+  listen: %[14]s
+  admin_listen: %[15]s
+  tls: {cert_file: %[3]s, key_file: %[4]s}
+  public_url: %[7]s
+  leeway: 1s
+  routes:
+    - name: api
+      path_prefix: /api/
+      upstream: %[16]s
+      policy: [{name: read, action: allow, principals: ["*"], methods: [GET]}]
+`, ward.asURL, asAddr, certFile, keyFile, dir, svcClient, ward.gwURL, otherClient, otherAudience,
+		shortClient, webClient, webRedirect, userName, gwAddr, adminAddr, upstream)
+	cfgPath := filepath.Join(dir, "ward.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd.Env = append(cleanEnv(),
+		"WARD_FLOW_KEY="+randKey(),
+		"WARD_KEY_ENCRYPTION_KEY="+randKey(),
+		"WARD_TEST_SVC_SECRET="+svcSecret,
+		"WARD_TEST_ALICE_PASSWORD="+userPass,
+		"SSL_CERT_FILE="+caFile,
+	)
+	ward.out = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = ward.out, ward.out
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	ward.client = &http.Client{
+		Timeout:       10 * time.Second,
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if err := waitOK(ward.client, ward.asURL+"/.well-known/oauth-authorization-server"); err != nil {
+		return cmd, err
+	}
+	if err := waitOK(ward.client, ward.adminURL+"/readyz"); err != nil {
+		return cmd, err
+	}
+	// The 1s token is taken now, so that it has expired by the time its
+	// test runs.
+	sg, err := newSigner(time.Now())
+	if err != nil {
+		return cmd, err
+	}
+	r, err := tokenRequest(shortClient, url.Values{"grant_type": {"client_credentials"}, "scope": {"demo:read"}}, sg)
+	if err != nil {
+		return cmd, err
+	}
+	if r.status != http.StatusOK || r.str("access_token") == "" {
+		return cmd, fmt.Errorf("short token: %v", r)
+	}
+	ward.shortTok, ward.shortSigner = r.str("access_token"), sg
+	_, cl := decodeJWT(ward.shortTok)
+	exp, _ := cl["exp"].(float64)
+	ward.shortExp = time.Unix(int64(exp), 0)
+	return cmd, nil
+}
+
+func waitOK(c *http.Client, u string) error {
+	var last string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := c.Get(u)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return nil
+		}
+		last = resp.Status
+	}
+	return fmt.Errorf("%s did not answer 200: %s", u, last)
+}
+
+func serve(h http.HandlerFunc) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
+}
+
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WARD_") && !strings.HasPrefix(kv, "SSL_CERT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+func freeAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func randKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// writePKI writes a test CA and a certificate for 127.0.0.1 that both
+// listeners serve.
+func writePKI(dir string) (caFile, certFile, keyFile string, pool *x509.CertPool, err error) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ward attack test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		return
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(leafKey)
+	if err != nil {
+		return
+	}
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	pool = x509.NewCertPool()
+	pool.AddCert(caCert)
+	for _, f := range []struct {
+		path, typ string
+		der       []byte
+	}{{caFile, "CERTIFICATE", caDER}, {certFile, "CERTIFICATE", leafDER}, {keyFile, "PRIVATE KEY", keyDER}} {
+		if err = os.WriteFile(f.path, pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), 0o600); err != nil {
+			return
+		}
+	}
+	return
+}
+
+// --- requests ---
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+	json   map[string]any
+}
+
+func (r *response) str(k string) string { s, _ := r.json[k].(string); return s }
+func (r *response) String() string      { return fmt.Sprintf("%d %s", r.status, r.body) }
+
+func do(req *http.Request) (*response, error) {
+	resp, err := ward.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		_ = json.Unmarshal(b, &r.json)
+	}
+	return r, nil
+}
+
+func mustDo(t *testing.T, req *http.Request) *response {
+	t.Helper()
+	r, err := do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func tokenRequest(client string, form url.Values, sg *dpop.Signer) (*response, error) {
+	req, _ := http.NewRequest(http.MethodPost, ward.asURL+"/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if client != "" {
+		req.SetBasicAuth(client, svcSecret)
+	}
+	if sg != nil {
+		p, err := sg.Proof(http.MethodPost, ward.asURL+"/token")
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("DPoP", p)
+	}
+	return do(req)
+}
+
+// newSigner is a fresh P-256 DPoP key whose proofs carry iat from the
+// clock now (shifted by the difference between at and the time of the
+// call).
+func newSigner(at time.Time) (*dpop.Signer, error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return signerFor(k, time.Until(at))
+}
+
+func signerFor(k *ecdsa.PrivateKey, skew time.Duration) (*dpop.Signer, error) {
+	return dpop.NewSigner(k, dpop.WithClock(func() time.Time { return time.Now().Add(skew) }))
+}
+
+// serviceToken is a fresh DPoP-bound token of client for a fresh key.
+func serviceToken(t *testing.T, client string) (string, *dpop.Signer, *ecdsa.PrivateKey) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := signerFor(k, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tokenRequest(client, url.Values{"grant_type": {"client_credentials"}, "scope": {"demo:read"}}, sg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.status != http.StatusOK || r.str("access_token") == "" || r.str("token_type") != "DPoP" {
+		t.Fatalf("client_credentials for %s: %v", client, r)
+	}
+	return r.str("access_token"), sg, k
+}
+
+func proof(t *testing.T, sg *dpop.Signer, method, path, tok string) string {
+	t.Helper()
+	var opts []dpop.ProofOption
+	if tok != "" {
+		opts = append(opts, dpop.WithAccessToken(tok))
+	}
+	p, err := sg.Proof(method, ward.gwURL+path, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// call sends method path to the gateway with the Authorization value and
+// the DPoP headers given.
+func call(t *testing.T, method, path, authorization string, proofs ...string) *response {
+	t.Helper()
+	req, _ := http.NewRequest(method, ward.gwURL+path, nil)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	for _, p := range proofs {
+		req.Header.Add("DPoP", p)
+	}
+	return mustDo(t, req)
+}
+
+var rejectionRE = regexp.MustCompile(`(?m)^ward_gateway_rejections_total\{error="([^"]*)",reason="([^"]*)"\} (\S+)$`)
+
+// rejections is the gateway's ward_gateway_rejections_total by
+// "error/reason".
+func rejections(t *testing.T) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(ward.adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, m := range rejectionRE.FindAllStringSubmatch(string(b), -1) {
+		v, _ := strconv.ParseFloat(m[3], 64)
+		out[m[1]+"/"+m[2]] += v
+	}
+	return out
+}
+
+func delta(before, after map[string]float64) map[string]float64 {
+	d := map[string]float64{}
+	for k, v := range after {
+		if v != before[k] {
+			d[k] = v - before[k]
+		}
+	}
+	return d
+}
+
+// --- JWS helpers ---
+
+var b64 = base64.RawURLEncoding
+
+func signingInput(header, claims map[string]any) string {
+	h, _ := json.Marshal(header)
+	c, _ := json.Marshal(claims)
+	return b64.EncodeToString(h) + "." + b64.EncodeToString(c)
+}
+
+func es256(k *ecdsa.PrivateKey, in string) string {
+	sum := sha256.Sum256([]byte(in))
+	r, s, err := ecdsa.Sign(rand.Reader, k, sum[:])
+	if err != nil {
+		panic(err)
+	}
+	out := make([]byte, 64)
+	r.FillBytes(out[:32])
+	s.FillBytes(out[32:])
+	return b64.EncodeToString(out)
+}
+
+func decodeJWT(tok string) (header, claims map[string]any) {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, nil
+	}
+	h, _ := b64.DecodeString(parts[0])
+	c, _ := b64.DecodeString(parts[1])
+	_ = json.Unmarshal(h, &header)
+	_ = json.Unmarshal(c, &claims)
+	return header, claims
+}
+
+// publicJWK is k's public JWK (with d when private is set).
+func publicJWK(k *ecdsa.PrivateKey, private bool) map[string]any {
+	pub, _ := k.PublicKey.Bytes() // 0x04 || X || Y
+	m := map[string]any{"kty": "EC", "crv": "P-256", "x": b64.EncodeToString(pub[1:33]), "y": b64.EncodeToString(pub[33:])}
+	if private {
+		d, _ := k.Bytes()
+		m["d"] = b64.EncodeToString(d)
+	}
+	return m
+}
+
+// malleate re-encodes an ES256 signature (r, s) as (r, n−s): another valid
+// signature of the same proof.
+func malleate(t *testing.T, p string) string {
+	t.Helper()
+	parts := strings.Split(p, ".")
+	sig, err := b64.DecodeString(parts[2])
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("bad ES256 signature")
+	}
+	n := elliptic.P256().Params().N
+	s := new(big.Int).SetBytes(sig[32:])
+	s.Sub(n, s)
+	out := make([]byte, 64)
+	copy(out, sig[:32])
+	s.FillBytes(out[32:])
+	parts[2] = b64.EncodeToString(out)
+	return strings.Join(parts, ".")
+}
