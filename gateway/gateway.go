@@ -21,6 +21,7 @@ import (
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/httpsafe"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/policy"
 	"github.com/wardauth/ward/ratelimit"
@@ -498,7 +499,9 @@ func sanitize(v string) string {
 }
 
 // Handler returns the proxy handler for the public listener.
-func (g *Gateway) Handler() http.Handler { return http.HandlerFunc(g.serve) }
+func (g *Gateway) Handler() http.Handler {
+	return httpsafe.CloseAfterChunked(http.HandlerFunc(g.serve))
+}
 
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()

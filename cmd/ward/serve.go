@@ -23,6 +23,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/internal/httpsafe"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/store/redisstore"
@@ -203,7 +204,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if as != nil {
 		start("background work", func() error { return as.Run(ctx) })
-		hs := newServer(cfg.Listen, as.Handler(), cfg.TLS, logger)
+		hs := newServer(cfg.Listen, httpsafe.CloseAfterChunked(as.Handler()), cfg.TLS, logger)
 		if as.mt != nil {
 			start("mtls reload", func() error { as.mt.Watch(ctx, cfg.MTLS.Interval()); return nil })
 			if cfg.MTLS.Listen == "" {
@@ -214,7 +215,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		start("authorization server", func() error { return serveHTTP(ctx, hs, asLn, cfg.TLS) })
 		if mtlsLn != nil {
-			ms := newServer(cfg.MTLS.Listen, as.Handler(), cfg.TLS, logger)
+			ms := newServer(cfg.MTLS.Listen, httpsafe.CloseAfterChunked(as.Handler()), cfg.TLS, logger)
 			ms.TLSConfig = as.mt.TLSConfig()
 			fmt.Fprintf(stdout, "ward: mTLS endpoints %s (listening on %s)\n", cfg.MTLS.EndpointBaseURL, cfg.MTLS.Listen)
 			start("mtls endpoints", func() error { return serveHTTP(ctx, ms, mtlsLn, cfg.TLS) })
