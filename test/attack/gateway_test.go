@@ -28,7 +28,6 @@ type gwAttack struct {
 	status  int
 	code    string // error in the body and in WWW-Authenticate
 	reason  string // ward_gateway_rejections_total reason
-	decoy   bool   // the decoy server must not be contacted
 }
 
 // runGateway sends each attack to the gateway of the running ward and
