@@ -84,23 +84,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (*store.Client, error)
 
 // ListClients implements [store.Clients], ordered by ID.
 func (s *Store) ListClients(ctx context.Context) ([]*store.Client, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+clientCols+` FROM clients ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list clients: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list clients: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: list clients: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list clients", `SELECT `+clientCols+` FROM clients ORDER BY id`, scanClient)
 }
 
 // DeleteClient implements [store.Clients].

@@ -162,24 +162,8 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (*stor
 
 // ListConsents implements [store.Consents], ordered by client ID.
 func (s *Store) ListConsents(ctx context.Context, subject string) ([]*store.Consent, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT subject, client_id, scopes, granted_at
-		FROM consents WHERE subject = ? ORDER BY client_id`), subject)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list consents: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.Consent
-	for rows.Next() {
-		c, err := scanConsent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list consents: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: list consents: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list consents", `SELECT subject, client_id, scopes, granted_at
+		FROM consents WHERE subject = ? ORDER BY client_id`, scanConsent, subject)
 }
 
 // RevokeConsent implements [store.Consents]; revoking absent consent is not

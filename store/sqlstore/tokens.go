@@ -323,22 +323,6 @@ func (s *Store) RevokeFamily(ctx context.Context, id, reason string, now time.Ti
 // ListFamilies implements [store.Families]: every family of subject,
 // revoked and expired ones included, oldest first.
 func (s *Store) ListFamilies(ctx context.Context, subject string) ([]*store.Family, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+familyCols+` FROM families WHERE subject = ?
-		ORDER BY created_at, id`), subject)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list families: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.Family
-	for rows.Next() {
-		f, err := scanFamily(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list families: %w", err)
-		}
-		out = append(out, f)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: list families: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list families", `SELECT `+familyCols+` FROM families WHERE subject = ?
+		ORDER BY created_at, id`, func(sc scanner) (*store.Family, error) { return scanFamily(sc) }, subject)
 }

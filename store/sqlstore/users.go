@@ -92,23 +92,7 @@ func (s *Store) GetUserByUsername(ctx context.Context, username string) (*store.
 
 // ListUsers implements [store.Users], ordered by username.
 func (s *Store) ListUsers(ctx context.Context) ([]*store.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY username`)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list users: %w", err)
-	}
-	defer rows.Close()
-	var out []*store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: list users: %w", err)
-		}
-		out = append(out, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlstore: list users: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s, "list users", `SELECT `+userCols+` FROM users ORDER BY username`, scanUser)
 }
 
 // SetPassword implements [store.Users]: ErrNotFound for an unknown subject.
