@@ -205,7 +205,7 @@ func (m *metrics) dpopRejected(r dpop.Reason) {
 // token endpoint's are counted by error code.
 func (s *Server) writeEndpointError(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
 	if endpoint == endpointToken {
-		c := s.metrics.tokenErrors[oauth.As(err).Code]
+		c := s.metrics.tokenErrors[asProtocolError(err).Code]
 		if c == nil {
 			c = s.metrics.tokenErrors[labelOther]
 		}

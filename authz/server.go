@@ -334,7 +334,7 @@ func (s *Server) Sweep(ctx context.Context) (int, error) {
 // where errors reach the wire (RFC 6749 §5.2). Server errors are logged
 // with their cause, which never reaches the client.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	e := oauth.As(err)
+	e := asProtocolError(err)
 	if e.Status >= 500 {
 		s.log.Error("authz: request failed", "path", r.URL.Path, "err", err)
 	}

@@ -1,0 +1,238 @@
+// Package wardtest is the harness shared by the tests that run the built
+// `ward` binary: build it, pick free loopback ports, start `ward serve`
+// and wait until it answers, stop it, read its gateway's rejection
+// metric, make a service unreachable on purpose (Proxy), and skip or fail
+// when PostgreSQL or Redis is missing.
+//
+// It is imported only by tests. Nothing here is meant for production.
+package wardtest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// ModuleRoot is the directory holding the module's go.mod, found from the
+// working directory upwards (a test runs in its package's directory).
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("wardtest: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Build builds ./cmd/ward into dir and returns the binary's path. It
+// returns an error rather than taking a testing.TB so that TestMain can
+// call it.
+func Build(dir string) (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "ward")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ward")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build ./cmd/ward: %v\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// FreeAddr is a loopback host:port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// RandKey is 32 random bytes in standard base64: a key-encryption key, a
+// flow key or a DPoP nonce secret.
+func RandKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// CleanEnv is the environment without WARD_* and SSL_CERT_* variables, so
+// that the developer's settings never leak into a test's ward.
+func CleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WARD_") && !strings.HasPrefix(kv, "SSL_CERT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// SyncBuffer is a bytes.Buffer safe for a process's stdout and stderr.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// Process is a running `ward` process.
+type Process struct {
+	cmd  *exec.Cmd
+	out  *SyncBuffer
+	done chan struct{}
+}
+
+// Start runs bin with args and CleanEnv() plus env. At the test's end the
+// process gets SIGTERM (SIGKILL after 10 s), and its output is logged if
+// the test failed.
+func Start(t testing.TB, bin string, env []string, args ...string) *Process {
+	t.Helper()
+	p := &Process{out: &SyncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(CleanEnv(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	go func() { _ = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("--- ward output:\n%s", p.out.String())
+		}
+	})
+	return p
+}
+
+// Output is what the process wrote so far.
+func (p *Process) Output() string { return p.out.String() }
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop sends SIGTERM and waits, with SIGKILL after 10 s.
+func (p *Process) Stop() {
+	if p.Exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// WaitOK polls u with c until it answers 200, for up to 20 s.
+func WaitOK(c *http.Client, u string) error {
+	var last string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := c.Get(u)
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return nil
+		}
+		last = resp.Status
+	}
+	return fmt.Errorf("%s did not answer 200: %s", u, last)
+}
+
+// WaitReady is WaitOK for each URL, failing the test (with the process's
+// output) when one never answers.
+func (p *Process) WaitReady(t testing.TB, c *http.Client, urls ...string) {
+	t.Helper()
+	for _, u := range urls {
+		if p.Exited() {
+			t.Fatalf("ward exited:\n%s", p.Output())
+		}
+		if err := WaitOK(c, u); err != nil {
+			t.Fatalf("%v\n--- ward output:\n%s", err, p.Output())
+		}
+	}
+}
+
+var rejectionRE = regexp.MustCompile(`(?m)^ward_gateway_rejections_total\{error="([^"]*)",reason="([^"]*)"\} (\S+)$`)
+
+// Rejections is the gateway's ward_gateway_rejections_total by
+// "error/reason", read from the admin listener at adminURL.
+func Rejections(t testing.TB, adminURL string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, m := range rejectionRE.FindAllStringSubmatch(string(b), -1) {
+		v, _ := strconv.ParseFloat(m[3], 64)
+		out[m[1]+"/"+m[2]] += v
+	}
+	return out
+}
+
+// Delta is what changed between two Rejections readings.
+func Delta(before, after map[string]float64) map[string]float64 {
+	d := map[string]float64{}
+	for k, v := range after {
+		if v != before[k] {
+			d[k] = v - before[k]
+		}
+	}
+	return d
+}
+
+// Unavailable skips the test because a service it needs is missing, or
+// fails it when WARD_TEST_REQUIRE_SERVICES=1 (as in .ci/run).
+func Unavailable(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg + "; start it, or set WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
+}
