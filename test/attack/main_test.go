@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/wardtest"
 )
 
 const (
@@ -48,6 +49,7 @@ const (
 
 // ward is the one running `ward serve` every test attacks.
 var ward struct {
+	bin                    string // the built ward binary
 	asURL, gwURL, adminURL string
 	client                 *http.Client
 	hits                   atomic.Int64 // requests that reached the upstream
@@ -111,12 +113,11 @@ func run(m *testing.M) int {
 }
 
 func startWard(dir string) (*exec.Cmd, error) {
-	bin := filepath.Join(dir, "ward")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/ward")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./cmd/ward: %v\n%s", err, out)
+	bin, err := wardtest.Build(dir)
+	if err != nil {
+		return nil, err
 	}
+	ward.bin = bin
 	caFile, certFile, keyFile, pool, err := writePKI(dir)
 	if err != nil {
 		return nil, err
