@@ -59,7 +59,22 @@ var ward struct {
 	shortTok               string // a 1s token of shortClient, bound to shortSigner
 	shortSigner            *dpop.Signer
 	shortExp               time.Time
+
+	mu    sync.Mutex
+	paths []string    // every path the upstream received, escaped
+	last  http.Header // the headers of the last request it received
 }
+
+// upstreamSince is the paths the upstream received after the n-th.
+func upstreamSince(n int) []string {
+	ward.mu.Lock()
+	defer ward.mu.Unlock()
+	return append([]string(nil), ward.paths[n:]...)
+}
+
+func upstreamCount() int { ward.mu.Lock(); defer ward.mu.Unlock(); return len(ward.paths) }
+
+func lastUpstreamHeader() http.Header { ward.mu.Lock(); defer ward.mu.Unlock(); return ward.last.Clone() }
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -124,6 +139,10 @@ func startWard(dir string) (*exec.Cmd, error) {
 	}
 	upstream, err := serve(func(w http.ResponseWriter, r *http.Request) {
 		ward.hits.Add(1)
+		ward.mu.Lock()
+		ward.paths = append(ward.paths, r.URL.EscapedPath())
+		ward.last = r.Header.Clone()
+		ward.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"client": r.Header.Get("X-Ward-Client"), "path": r.URL.Path})
 	})
@@ -179,11 +198,20 @@ gateway:
   tls: {cert_file: %[3]s, key_file: %[4]s}
   public_url: %[7]s
   leeway: 1s
+  limits: {max_body_bytes: 64KiB, max_header_bytes: 16KiB}
   routes:
     - name: api
       path_prefix: /api/
       upstream: %[16]s
       policy: [{name: read, action: allow, principals: ["*"], methods: [GET]}]
+    - name: pub
+      path_prefix: /pub/
+      upstream: %[16]s
+      unauthenticated: true
+    - name: admin
+      path_prefix: /admin/
+      upstream: %[16]s
+      policy: [{name: nobody, action: allow, principals: ["client:nobody"]}]
 `, ward.asURL, asAddr, certFile, keyFile, dir, svcClient, ward.gwURL, otherClient, otherAudience,
 		shortClient, webClient, webRedirect, userName, gwAddr, adminAddr, upstream)
 	cfgPath := filepath.Join(dir, "ward.yaml")
