@@ -370,13 +370,18 @@ func do(req *http.Request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readResponse(resp), nil
+}
+
+// readResponse reads and closes resp's body.
+func readResponse(resp *http.Response) *response {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		_ = json.Unmarshal(b, &r.json)
 	}
-	return r, nil
+	return r
 }
 
 func mustDo(t *testing.T, req *http.Request) *response {
