@@ -74,7 +74,11 @@ func upstreamSince(n int) []string {
 
 func upstreamCount() int { ward.mu.Lock(); defer ward.mu.Unlock(); return len(ward.paths) }
 
-func lastUpstreamHeader() http.Header { ward.mu.Lock(); defer ward.mu.Unlock(); return ward.last.Clone() }
+func lastUpstreamHeader() http.Header {
+	ward.mu.Lock()
+	defer ward.mu.Unlock()
+	return ward.last.Clone()
+}
 
 type syncBuffer struct {
 	mu sync.Mutex
