@@ -80,6 +80,7 @@ type Gateway struct {
 	identity *identitySigner // nil when identity_jwt is off
 	rl       *rateLimiting   // ratelimit.go
 	certs    *clientCerts    // mtls.go
+	secVals  atomic.Pointer[secValues]
 }
 
 // fixedSettings cannot change on reload: they shape the listeners and the
@@ -373,6 +374,9 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.ResponseHeaderTimeout = cfg.Timeouts.Upstream
 		t.MaxIdleConnsPerHost = 64
+		// A proxy passes the client's Accept-Encoding on as it is; it
+		// does not ask for gzip itself only to decompress it again.
+		t.DisableCompression = true
 		transport = t
 	}
 	rt.proxy = &httputil.ReverseProxy{
@@ -389,6 +393,7 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 				rec.outcome = "upstream_error"
 			}
 			g.log.Warn("upstream error", "route", rc.Name, "upstream", rt.upstream, "error", err)
+			g.secureResponse(w.Header(), r, cfg, !rc.Unauthenticated)
 			status := http.StatusBadGateway
 			if errors.Is(err, context.DeadlineExceeded) {
 				status = http.StatusGatewayTimeout
@@ -540,10 +545,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt.cfg.Unauthenticated {
 		rec.outcome = "public"
-		rt.proxy.ServeHTTP(sw, r)
+		proxy(sw, r, rt)
 		return
 	}
-	sw.Header().Set("Cache-Control", "no-store")
+	sw.Header()["Cache-Control"] = g.securityValues(st.cfg).noStore
 	var id *resource.Identity
 	if rt.certOnly {
 		var e *oauth.Error
@@ -598,7 +603,22 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		rec.identityJWT, rec.identityJWTHeader = tok, http.CanonicalHeaderKey(st.cfg.IdentityJWT.Header)
 	}
 	rec.outcome = "allowed"
-	rt.proxy.ServeHTTP(sw, r)
+	proxy(sw, r, rt)
+}
+
+// securityHeaders are the response headers secureResponse sets.
+var securityHeaders = [...]string{"X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security", "Content-Security-Policy", "Cache-Control"}
+
+// proxy hands the request to the route's reverse proxy. The security
+// headers set on the gateway's own response are dropped first: the proxy
+// adds the upstream's headers to them, and ModifyResponse (or the error
+// handler) sets them again, so each is sent once.
+func proxy(w http.ResponseWriter, r *http.Request, rt *route) {
+	h := w.Header()
+	for _, k := range securityHeaders {
+		delete(h, k)
+	}
+	rt.proxy.ServeHTTP(w, r)
 }
 
 func hostOf(r *http.Request) string {
@@ -625,19 +645,41 @@ func (st *state) match(host, path string) *route {
 // own, or the upstream's in ModifyResponse).
 func (g *Gateway) secureResponse(h http.Header, r *http.Request, cfg *config.Gateway, authenticated bool) {
 	sh := cfg.SecurityHeaders
-	h.Set("X-Content-Type-Options", "nosniff")
+	sv := g.securityValues(cfg)
+	// Shared, read-only values (net/http only reads them; capacity 1, so
+	// an Add copies), not a new slice per header per response.
+	h["X-Content-Type-Options"] = sv.nosniff
 	if sh.ReferrerPolicy != "off" && h.Get("Referrer-Policy") == "" {
-		h.Set("Referrer-Policy", sh.ReferrerPolicy)
+		h["Referrer-Policy"] = sv.referrer
 	}
 	if sh.HSTS != "off" && (cfg.TLS.Enabled() || strings.HasPrefix(cfg.PublicURL, "https://") || r != nil && r.TLS != nil) {
-		h.Set("Strict-Transport-Security", sh.HSTS)
+		h["Strict-Transport-Security"] = sv.hsts
 	}
 	if ct := h.Get("Content-Type"); sh.CSP != "off" && strings.HasPrefix(strings.ToLower(ct), "text/html") && h.Get("Content-Security-Policy") == "" {
-		h.Set("Content-Security-Policy", sh.CSP)
+		h["Content-Security-Policy"] = sv.csp
 	}
 	if authenticated {
-		h.Set("Cache-Control", "no-store")
+		h["Cache-Control"] = sv.noStore
 	}
+}
+
+// secValues are the security header values of one configuration.
+type secValues struct {
+	cfg                                   *config.Gateway
+	nosniff, referrer, hsts, csp, noStore []string
+}
+
+// securityValues returns cfg's header values, made once per configuration
+// generation.
+func (g *Gateway) securityValues(cfg *config.Gateway) *secValues {
+	if sv := g.secVals.Load(); sv != nil && sv.cfg == cfg {
+		return sv
+	}
+	one := func(v string) []string { return []string{v}[:1:1] }
+	sh := cfg.SecurityHeaders
+	sv := &secValues{cfg: cfg, nosniff: one("nosniff"), referrer: one(sh.ReferrerPolicy), hsts: one(sh.HSTS), csp: one(sh.CSP), noStore: one("no-store")}
+	g.secVals.Store(sv)
+	return sv
 }
 
 type statusWriter struct {

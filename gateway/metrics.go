@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,11 +16,25 @@ type metrics struct {
 	rejections *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	reloads    *prometheus.CounterVec
+
+	// byOutcome holds the resolved requests and latency series per
+	// (route, outcome), so a request does not hash its labels twice.
+	// Both labels come from a bounded set: route names of the
+	// configuration and the fixed outcomes.
+	mu        sync.RWMutex
+	byOutcome map[outcomeKey]outcomeSeries
+}
+
+type outcomeKey struct{ route, outcome string }
+
+type outcomeSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
-		reg: reg,
+		reg: reg, byOutcome: map[outcomeKey]outcomeSeries{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ward", Subsystem: "gateway", Name: "requests_total",
 			Help: "Requests by route and outcome (allowed, public, rejected, denied, no_route, upstream_error).",
@@ -47,8 +62,18 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 }
 
 func (m *metrics) observe(rec *record, d time.Duration) {
-	m.requests.WithLabelValues(rec.route, rec.outcome).Inc()
-	m.latency.WithLabelValues(rec.route, rec.outcome).Observe(d.Seconds())
+	k := outcomeKey{rec.route, rec.outcome}
+	m.mu.RLock()
+	s, ok := m.byOutcome[k]
+	m.mu.RUnlock()
+	if !ok {
+		s = outcomeSeries{m.requests.WithLabelValues(k.route, k.outcome), m.latency.WithLabelValues(k.route, k.outcome)}
+		m.mu.Lock()
+		m.byOutcome[k] = s
+		m.mu.Unlock()
+	}
+	s.requests.Inc()
+	s.latency.Observe(d.Seconds())
 }
 
 // AdminHandler serves /metrics (Prometheus), /healthz (the process is
