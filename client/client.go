@@ -32,6 +32,12 @@ type Endpoint struct {
 	// ISSParameterSupported: the server returns iss in authorization
 	// responses (RFC 9207 §3), so a response without it is refused.
 	ISSParameterSupported bool
+	// RevocationURL is the revocation endpoint (RFC 7009), used by
+	// Revoke.
+	RevocationURL string
+	// IntrospectionURL is the introspection endpoint (RFC 7662), used by
+	// Introspect.
+	IntrospectionURL string
 }
 
 // Client is an OAuth 2.1 client of one authorization server that obtains
@@ -97,6 +103,8 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			TokenEndpoint                      string `json:"token_endpoint"`
 			PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
 			ISSParameterSupported              bool   `json:"authorization_response_iss_parameter_supported"`
+			RevocationEndpoint                 string `json:"revocation_endpoint"`
+			IntrospectionEndpoint              string `json:"introspection_endpoint"`
 		}
 		if lastErr = getJSON(ctx, o.httpClient, mu, &md); lastErr != nil {
 			continue
@@ -113,6 +121,8 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			TokenURL:              md.TokenEndpoint,
 			PARURL:                md.PushedAuthorizationRequestEndpoint,
 			ISSParameterSupported: md.ISSParameterSupported,
+			RevocationURL:         md.RevocationEndpoint,
+			IntrospectionURL:      md.IntrospectionEndpoint,
 		}, nil
 	}
 	return Endpoint{}, fmt.Errorf("client: discover %s: %w", issuer, lastErr)
@@ -247,6 +257,9 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values,
 			re.ErrorCode, re.ErrorDescription, re.ErrorURI = e.Error, e.ErrorDescription, e.ErrorURI
 		}
 		return re
+	}
+	if out == nil { // an answer without a body, such as revocation's
+		return nil
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/json" {
 		return fmt.Errorf("%w: POST %s: content type %q, want application/json", ErrBadResponse, endpoint, resp.Header.Get("Content-Type"))

@@ -66,6 +66,9 @@ type Gateway struct {
 	// MTLS: client certificates, certificate-bound tokens and SPIFFE
 	// identities (gateway_mtls.go, docs/MTLS.md).
 	MTLS GatewayMTLS `yaml:"mtls"`
+	// BFF sites: backend-for-frontend endpoints for browser apps that
+	// never hold a token (bff.go, docs/BFF.md).
+	BFF []BFF `yaml:"bff"`
 }
 
 // IdentityHeaders are the names of the identity headers sent upstream.
@@ -245,6 +248,10 @@ func (c *Config) ValidateGateway() error {
 // BuiltinDemo is the upstream of the built-in demo API.
 const BuiltinDemo = "builtin:demo"
 
+// BuiltinDemoApp is the upstream of the built-in demo single-page app,
+// which logs in through a BFF site (docs/BFF.md).
+const BuiltinDemoApp = "builtin:demo-app"
+
 func (v *validator) gateway() {
 	g := &v.c.Gateway
 	if !g.Enabled {
@@ -347,6 +354,7 @@ func (v *validator) gateway() {
 	}
 	v.gatewayRateLimits()
 	v.gatewayMTLS()
+	v.bffSites() // bff.go
 }
 
 func (v *validator) route(i int, names map[string]bool) {
@@ -371,7 +379,7 @@ func (v *validator) route(i int, names map[string]bool) {
 			v.add(p("path_prefix"), ErrInvalidValue, "%q must be a clean path such as /api/ (no dot segments, //, or percent-encoding)", r.PathPrefix)
 		}
 	}
-	if r.Upstream != BuiltinDemo {
+	if r.Upstream != BuiltinDemo && r.Upstream != BuiltinDemoApp {
 		u, err := url.Parse(r.Upstream)
 		switch {
 		case r.Upstream == "":

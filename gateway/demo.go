@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"embed"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"strings"
 
@@ -35,6 +37,20 @@ func DemoUpstream() http.Handler {
 	return mux
 }
 
+//go:embed demoapp
+var demoApp embed.FS
+
+// DemoApp is the demo single-page app for `ward serve --dev`, served at
+// /app/: it logs in through the BFF site at /bff and calls the demo API
+// through it, holding no token (docs/BFF.md).
+func DemoApp() http.Handler {
+	sub, _ := fs.Sub(demoApp, "demoapp")
+	return http.StripPrefix("/app", http.FileServerFS(sub))
+}
+
+// DevBFFClient is the client of the dev BFF site.
+const DevBFFClient = "demo-bff"
+
 // DevConfig returns a gateway section for `ward serve --dev`: the gateway
 // on http://127.0.0.1:9001 in front of the demo API, accepting DPoP-bound
 // tokens from issuer for the audience http://127.0.0.1:9001 with any
@@ -50,6 +66,14 @@ func DevConfig(issuer string) config.Gateway {
 		{Name: "demo", PathPrefix: "/demo/", Upstream: config.BuiltinDemo, Policy: []config.PolicyRule{
 			{Name: "any-client", Action: "allow", Principals: []string{"*"}},
 		}},
+		{Name: "demo-app", PathPrefix: "/app/", Upstream: config.BuiltinDemoApp, Unauthenticated: true},
 	}
+	// The BFF site the demo app logs in through; the caller sets
+	// ClientSecretFile (a file under the data folder).
+	g.BFF = []config.BFF{{
+		Name: "demo", PublicURL: g.PublicURL, ClientID: DevBFFClient,
+		Scopes: []string{"demo:read"}, Resource: g.PublicURL, API: g.PublicURL + "/demo",
+		AfterLogin: "/app/", AfterLogout: "/app/",
+	}}
 	return g
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/store"
 )
@@ -28,6 +29,8 @@ const (
 	devGatewayURL    = "http://127.0.0.1:9001"
 	devRedirectURI   = "http://127.0.0.1/callback"
 	devCredsFile     = "dev-credentials.json"
+	devBFFSecretFile = "demo-bff-secret"
+	devAppURL        = devGatewayURL + "/app/"
 )
 
 // devCredentials is <data>/dev-credentials.json: what a script needs to
@@ -50,6 +53,13 @@ type devCredentials struct {
 		Password string `json:"password"`
 		Subject  string `json:"subject"`
 	} `json:"user"`
+	// BFF is the client of the demo BFF site (the gateway's, not a
+	// script's); its secret is also in demo-bff-secret for the gateway.
+	BFF struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		AppURL       string `json:"app_url"`
+	} `json:"bff_client"`
 }
 
 // devBootstrap declares the demo clients and user. Their secrets are made
@@ -74,6 +84,10 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*dev
 	c.Service.ClientID, c.Service.Scope = devServiceClient, "demo:read demo:write"
 	c.Public.ClientID, c.Public.RedirectURI, c.Public.Scope = devPublicClient, devRedirectURI, "demo:read"
 	c.User.Username, c.User.Subject = devUser, devSubject
+	if c.BFF.ClientSecret == "" { // a credentials file from before the BFF
+		c.BFF.ClientSecret, _ = authz.NewClientSecret()
+	}
+	c.BFF.ClientID, c.BFF.AppURL = gateway.DevBFFClient, devAppURL
 
 	now := now()
 	clients := []*store.Client{{
@@ -88,6 +102,13 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*dev
 		ID: devPublicClient, Name: "Demo CLI (public)", AuthMethod: "none",
 		GrantTypes:   []string{"authorization_code", "refresh_token"},
 		RedirectURIs: []string{devRedirectURI},
+		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
+		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
+	}, {
+		ID: gateway.DevBFFClient, Name: "Demo app's backend-for-frontend (confidential)", AuthMethod: "client_secret_basic",
+		SecretHash:   authz.HashClientSecret(c.BFF.ClientSecret),
+		GrantTypes:   []string{"authorization_code", "refresh_token"},
+		RedirectURIs: []string{devGatewayURL + config.DefaultBFFPrefix + "/callback"},
 		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}}
@@ -107,6 +128,9 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*dev
 	if err := writeFile0600(path, append(out, '\n')); err != nil {
 		return nil, err
 	}
+	if err := writeFile0600(filepath.Join(cfg.DataDir, devBFFSecretFile), []byte(c.BFF.ClientSecret+"\n")); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
@@ -114,6 +138,7 @@ func printDevCredentials(w io.Writer, cfg *config.Config, c *devCredentials) {
 	fmt.Fprintf(w, "ward: demo confidential client  %s  secret %s  (client_credentials, DPoP required)\n", c.Service.ClientID, c.Service.ClientSecret)
 	fmt.Fprintf(w, "ward: demo public client        %s  redirect %s (any loopback port)\n", c.Public.ClientID, c.Public.RedirectURI)
 	fmt.Fprintf(w, "ward: demo user                 %s  password %s\n", c.User.Username, c.User.Password)
+	fmt.Fprintf(w, "ward: demo browser app          %s  (logs in through the gateway's BFF; the page never holds a token)\n", c.BFF.AppURL)
 	fmt.Fprintf(w, "ward: all of it is in %s (mode 0600)\n", filepath.Join(cfg.DataDir, devCredsFile))
 }
 

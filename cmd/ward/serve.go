@@ -113,6 +113,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		cfg.Gateway = gateway.DevConfig(cfg.Issuer)
+		cfg.Gateway.BFF[0].ClientSecretFile = filepath.Join(cfg.DataDir, devBFFSecretFile)
 	}
 	// Listen on every address before serving any, so a taken port fails
 	// the start instead of leaving half a system running.
@@ -145,8 +146,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var gw *gateway.Gateway
 	var gwLn, admLn net.Listener
 	if cfg.Gateway.Enabled {
+		mounts, err := openBFF(cfg, rs, logger, reg)
+		if err != nil {
+			closeAll()
+			return err
+		}
 		if gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
-			ReplayStore: replay, RateLimitStore: limits, Registry: reg}); err != nil {
+			ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts}); err != nil {
 			closeAll()
 			return fmt.Errorf("gateway: %w", err)
 		}
@@ -183,6 +189,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "ward: gateway %s (listening on %s), admin (metrics, health) on http://%s\n", cfg.Gateway.PublicURL, cfg.Gateway.Listen, cfg.Gateway.AdminListen)
 		if cfg.Dev {
 			fmt.Fprintf(stdout, "ward:   demo API %s/demo/whoami (DPoP-bound token required), %s/demo/public (open)\n", cfg.Gateway.PublicURL, cfg.Gateway.PublicURL)
+			fmt.Fprintf(stdout, "ward:   demo browser app %s (log in as the demo user; tokens stay in the gateway's BFF)\n", devAppURL)
 		}
 	}
 

@@ -1,0 +1,350 @@
+package bff
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/resource"
+	"github.com/wardauth/ward/store"
+	"github.com/wardauth/ward/store/sqlstore"
+)
+
+const (
+	testPassword = "correct horse battery staple"
+	testClient   = "app-bff"
+)
+
+// env is a whole BFF deployment in process, over loopback sockets: Ward's
+// authorization server, an API that accepts only DPoP-bound tokens (the
+// resource middleware), and the site.
+type env struct {
+	t      *testing.T
+	as     *httptest.Server
+	api    *httptest.Server
+	site   *Site
+	srv    *httptest.Server // the site
+	st     store.Store
+	secret string
+	offset atomic.Int64 // the site's clock runs this many ns ahead
+	tokenN atomic.Int64 // requests to the AS's /token
+	// seen is what the API received last.
+	mu   sync.Mutex
+	seen *http.Request
+}
+
+type envOpt func(*config.BFF, *Options)
+
+func newEnv(t *testing.T, opts ...envOpt) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{t: t}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e.st = st
+	e.as = httptest.NewUnstartedServer(nil)
+	e.api = httptest.NewUnstartedServer(nil)
+	e.srv = httptest.NewUnstartedServer(nil)
+	issuer := "http://" + e.as.Listener.Addr().String()
+	apiURL := "http://" + e.api.Listener.Addr().String()
+	siteURL := "http://" + e.srv.Listener.Addr().String()
+
+	now := time.Now()
+	secret, err := authz.CreateClient(ctx, st, &store.Client{
+		ID: testClient, AuthMethod: authz.AuthSecretBasic,
+		GrantTypes:   []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken},
+		RedirectURIs: []string{siteURL + "/bff/callback"}, Scopes: []string{"read", "write"},
+		Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP,
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.secret = secret
+	ph, err := password.Hash(testPassword)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateUser(ctx, &store.User{Subject: "u-alice", Username: "alice", PasswordHash: ph, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	var kek keys.KEK
+	rand.Read(kek[:])
+	km, err := keys.New(st, []keys.KEK{kek}, keys.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := km.EnsureKey(ctx, now); err != nil {
+		t.Fatal(err)
+	}
+	acfg := config.Default()
+	acfg.Issuer = issuer
+	acfg.DPoP.Nonce.Secret = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	as, err := authz.New(acfg, authz.Options{Store: st, Keys: km, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ah := as.Handler()
+	e.as.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == authz.PathToken {
+			e.tokenN.Add(1)
+		}
+		ah.ServeHTTP(w, r)
+	})
+	e.as.Start()
+	t.Cleanup(e.as.Close)
+
+	// The API: the resource middleware, DPoP-bound tokens only.
+	v, err := dpop.NewVerifier(dpop.WithAllowedAlgorithms(dpop.ES256), dpop.WithBaseURL(apiURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := resource.New(resource.Config{Issuer: issuer, Audience: apiURL, DPoP: v, Keys: resource.NewRemoteKeys(issuer, resource.RemoteKeysOptions{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api.Config.Handler = rs.Require("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.mu.Lock()
+		e.seen = r.Clone(context.Background())
+		e.mu.Unlock()
+		id, _ := resource.IdentityFrom(r.Context())
+		body, _ := io.ReadAll(r.Body)
+		http.SetCookie(w, &http.Cookie{Name: "api-cookie", Value: "x"})
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"sub": id.Subject, "jkt": id.JKT, "method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "body": string(body)})
+	}))
+	e.api.Start()
+	t.Cleanup(e.api.Close)
+
+	cfg := config.BFF{Name: "app", PublicURL: siteURL, ClientID: testClient, Scopes: []string{"read"}, Resource: apiURL, API: apiURL + "/v1", AfterLogin: "/home"}
+	o := Options{Issuer: issuer, ClientSecret: secret, Logger: quiet, Clock: func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }}
+	for _, f := range opts {
+		f(&cfg, &o)
+	}
+	site, err := New(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.site = site
+	e.srv.Config.Handler = site
+	e.srv.Start()
+	t.Cleanup(e.srv.Close)
+	return e
+}
+
+// advance moves the site's clock.
+func (e *env) advance(d time.Duration) { e.offset.Add(int64(d)) }
+
+// browser is a cookie-keeping user agent that stops at the redirect to
+// the site's callback, so a test can look at (or tamper with) it.
+type browser struct {
+	t        *testing.T
+	e        *env
+	hc       *http.Client
+	callback *url.URL
+}
+
+func (e *env) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: e.t, e: e}
+	b.hc = &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if strings.HasSuffix(req.URL.Path, "/bff/callback") {
+			b.callback = req.URL
+			return http.ErrUseLastResponse
+		}
+		if !strings.HasPrefix(req.URL.String(), e.as.URL) {
+			return http.ErrUseLastResponse // the site's own redirects are looked at, not followed
+		}
+		return nil
+	}}
+	return b
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
+
+func hiddenFields(body []byte) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
+		v.Set(string(m[1]), strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'").Replace(string(m[2])))
+	}
+	return v
+}
+
+// authorize runs /bff/login and the authorization server's pages as
+// alice (consenting with decision) and returns the callback URL the
+// authorization server redirected to, without following it.
+func (b *browser) authorize(loginQuery, decision string) *url.URL {
+	b.t.Helper()
+	b.callback = nil
+	body, _ := b.do("GET", b.e.srv.URL+"/bff/login"+loginQuery, nil, nil)
+	for range 3 {
+		if b.callback != nil {
+			return b.callback
+		}
+		f := hiddenFields(body)
+		switch {
+		case bytes.Contains(body, []byte(`name="password"`)):
+			f.Set("username", "alice")
+			f.Set("password", testPassword)
+			body, _ = b.do("POST", b.e.as.URL+authz.PathLogin, f, nil)
+		case bytes.Contains(body, []byte(`name="decision"`)):
+			f.Set("decision", decision)
+			body, _ = b.do("POST", b.e.as.URL+authz.PathConsent, f, nil)
+		default:
+			b.t.Fatalf("unexpected page: %.400s", body)
+		}
+	}
+	if b.callback == nil {
+		b.t.Fatalf("no redirect to the callback; last page %.400s", body)
+	}
+	return b.callback
+}
+
+// login logs alice in and follows the callback; it returns the
+// callback's response.
+func (b *browser) login() *http.Response {
+	b.t.Helper()
+	cb := b.authorize("", "allow")
+	_, resp := b.do("GET", cb.String(), nil, nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		b.t.Fatalf("callback: %d", resp.StatusCode)
+	}
+	return resp
+}
+
+// do sends a request with the browser's cookies. A form body is sent
+// urlencoded; headers are added as given.
+func (b *browser) do(method, u string, form url.Values, hdr map[string]string) ([]byte, *http.Response) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return out, resp
+}
+
+// app sends a call as the app's own script would: same origin, with the
+// CSRF header.
+func (b *browser) app(method, path string, body string) (int, map[string]any, http.Header) {
+	b.t.Helper()
+	req, err := http.NewRequest(method, b.e.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("X-Ward-CSRF", "1")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", b.e.srv.URL)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	if len(raw) > 0 && json.Unmarshal(raw, &m) != nil {
+		b.t.Fatalf("%s %s: %d, not JSON: %.300s", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, m, resp.Header
+}
+
+// session returns the server-side session of the browser's cookie.
+func (b *browser) session() (string, *session) {
+	b.t.Helper()
+	u, _ := url.Parse(b.e.srv.URL)
+	for _, c := range b.hc.Jar.Cookies(u) {
+		if c.Name == b.e.site.SessionCookie() {
+			s, err := b.e.site.load(context.Background(), c.Value)
+			if err != nil {
+				return c.Value, nil
+			}
+			return c.Value, s
+		}
+	}
+	return "", nil
+}
+
+// edit changes the browser's server-side session.
+func (b *browser) edit(f func(*session)) {
+	b.t.Helper()
+	sid, sess := b.session()
+	if sess == nil {
+		b.t.Fatal("no session to edit")
+	}
+	f(sess)
+	if err := b.e.site.put(context.Background(), sid, sess); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// introspect asks the authorization server about token as the BFF's
+// client.
+func (e *env) introspect(token string) bool {
+	e.t.Helper()
+	req, _ := http.NewRequest("POST", e.as.URL+authz.PathIntrospect, strings.NewReader(url.Values{"token": {token}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(testClient, e.secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Active bool `json:"active"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		e.t.Fatal(err)
+	}
+	return out.Active
+}
+
+func wantStatus(t *testing.T, what string, got, want int, body any) {
+	t.Helper()
+	if got != want {
+		t.Fatalf("%s: status %d, want %d (%v)", what, got, want, body)
+	}
+}
+
+func str(v any) string { return fmt.Sprint(v) }

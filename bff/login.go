@@ -1,0 +1,184 @@
+package bff
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+
+	"github.com/wardauth/ward/client"
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/oauth"
+)
+
+// login starts the authorization code flow (RFC 6749 §4.1) with PKCE
+// S256, a random state, PAR (RFC 9126) and dpop_jkt (RFC 9449 §10) for a
+// DPoP key made for this login and kept server side; the browser gets only
+// a short-lived, HttpOnly login cookie naming the flow.
+func (s *Site) login(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	returnTo := r.URL.Query().Get("return_to")
+	if !config.LocalPath(returnTo) {
+		// Never an open redirect: only a path on this site (RFC 9700 §4.11).
+		returnTo = s.cfg.AfterLogin
+	}
+	key, err := newKey()
+	if err != nil {
+		s.fail(w, r, "login", unavailable(err, "cannot make a key"))
+		return
+	}
+	cl, err := s.oauthClient(ctx, key)
+	if err != nil {
+		s.fail(w, r, "login", unavailable(err, "the authorization server cannot be reached"))
+		return
+	}
+	ar, err := cl.AuthCodeRequest(ctx, s.cfg.RedirectURI())
+	if err != nil {
+		s.fail(w, r, "login", unavailable(err, "the authorization server refused to start the login"))
+		return
+	}
+	der, err := marshalKey(key)
+	if err != nil {
+		s.fail(w, r, "login", unavailable(err, "cannot keep the key"))
+		return
+	}
+	id, err := newID()
+	if err != nil {
+		s.fail(w, r, "login", unavailable(err, "no randomness"))
+		return
+	}
+	k := storeKey("flow", id)
+	sealed, err := s.seal.seal(k, &flow{State: ar.State, Verifier: ar.Verifier, ReturnTo: returnTo, Key: der, Created: s.now()})
+	if err == nil {
+		err = s.store.Put(ctx, k, sealed, flowTTL)
+	}
+	if err != nil {
+		s.fail(w, r, "login", unavailable(err, "cannot start a login now"))
+		return
+	}
+	// Lax, not Strict: the redirect back from the authorization server is
+	// a top-level navigation that may come from another site.
+	s.setCookie(w, s.flowName, id, flowTTL, http.SameSiteLaxMode)
+	s.event("login", "ok")
+	http.Redirect(w, r, ar.URL, http.StatusSeeOther)
+}
+
+// callback ends the login: the flow named by the login cookie is taken
+// from the store (single use, so a replayed callback finds nothing), iss
+// (RFC 9207 §2.4) and state (RFC 6749 §10.12) are checked before the code
+// goes anywhere, the code is redeemed with its verifier and a proof of
+// the flow's key, and a new session (a new id: no fixation) is made.
+func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id := cookieID(r, s.flowName)
+	s.setCookie(w, s.flowName, "", 0, http.SameSiteLaxMode)
+	if id == "" {
+		s.fail(w, r, "callback", &oauth.Error{Code: oauth.InvalidRequest, Status: http.StatusBadRequest, Reason: "no_login",
+			Description: "No login is in progress in this browser: it expired, was already completed, or was started elsewhere."})
+		return
+	}
+	k := storeKey("flow", id)
+	sealed, err := s.store.Take(ctx, k)
+	var f flow
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.fail(w, r, "callback", &oauth.Error{Code: oauth.InvalidRequest, Status: http.StatusBadRequest, Reason: "no_login",
+			Description: "This login expired or was already completed."})
+		return
+	case err != nil:
+		s.fail(w, r, "callback", unavailable(err, "the session store cannot be reached"))
+		return
+	case s.seal.open(k, sealed, &f) != nil || s.now().Sub(f.Created) > flowTTL:
+		s.fail(w, r, "callback", &oauth.Error{Code: oauth.InvalidRequest, Status: http.StatusBadRequest, Reason: "no_login",
+			Description: "This login expired."})
+		return
+	}
+	key, err := parseKey(f.Key)
+	if err != nil {
+		s.fail(w, r, "callback", unavailable(err, "cannot read the login's key"))
+		return
+	}
+	cl, err := s.oauthClient(ctx, key)
+	if err != nil {
+		s.fail(w, r, "callback", unavailable(err, "the authorization server cannot be reached"))
+		return
+	}
+	ar := &client.AuthRequest{State: f.State, Verifier: f.Verifier, RedirectURI: s.cfg.RedirectURI()}
+	tok, err := cl.ExchangeRedirect(ctx, ar, r.URL.Query())
+	if err != nil {
+		s.fail(w, r, "callback", callbackError(err))
+		return
+	}
+	in, err := cl.Introspect(ctx, tok.AccessToken, "access_token")
+	if err != nil || !in.Active || in.Subject == "" {
+		if err == nil {
+			err = errors.New("the new access token is not active")
+		}
+		s.fail(w, r, "callback", unavailable(err, "cannot read the login's identity"))
+		return
+	}
+	now := s.now()
+	sess := &session{
+		Subject: in.Subject, Scope: in.Scope, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
+		Expiry: tok.Expiry, Key: f.Key, Created: now, LastSeen: now, GrantChecked: now,
+	}
+	sid, err := newID()
+	if err == nil {
+		err = s.put(ctx, sid, sess)
+	}
+	if err != nil {
+		// The grant is useless without a session: give it back.
+		_ = cl.Revoke(ctx, tok.RefreshToken, "refresh_token")
+		s.fail(w, r, "callback", unavailable(err, "cannot keep the session"))
+		return
+	}
+	if old := cookieID(r, s.sessName); old != "" {
+		_ = s.store.Delete(ctx, storeKey("sess", old))
+	}
+	s.setCookie(w, s.sessName, sid, s.cfg.Session.Lifetime, s.sameSite)
+	s.event("callback", "ok")
+	s.log.Info("bff login", "sub", in.Subject)
+	http.Redirect(w, r, f.ReturnTo, http.StatusSeeOther)
+}
+
+// callbackError maps the client's refusal of an authorization response.
+func callbackError(err error) *oauth.Error {
+	bad := func(reason, desc string) *oauth.Error {
+		return &oauth.Error{Code: oauth.InvalidRequest, Status: http.StatusBadRequest, Reason: reason, Description: desc, Err: err}
+	}
+	var ae *client.AuthorizationError
+	var re *client.RetrieveError
+	switch {
+	case errors.Is(err, client.ErrIssuerMismatch):
+		return bad("iss_mismatch", "The response does not come from this site's authorization server (RFC 9207); the login was abandoned.")
+	case errors.Is(err, client.ErrStateMismatch):
+		return bad("state_mismatch", "The response does not belong to the login this browser started; the login was abandoned.")
+	case errors.As(err, &ae):
+		e := bad("authorization_error", "The authorization server did not complete the login: "+clip(ae.ErrorCode)+".")
+		if ae.ErrorCode == oauth.AccessDenied {
+			e.Status = http.StatusForbidden
+		}
+		return e
+	case errors.As(err, &re):
+		return bad("code_refused", "The authorization server refused the code ("+clip(re.ErrorCode)+").")
+	case errors.Is(err, client.ErrBadResponse):
+		return bad("bad_response", "The authorization response is malformed.")
+	}
+	return unavailable(err, "the authorization server cannot be reached")
+}
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign-in problem</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>Sign-in problem</h1><p id="message">{{.Message}}</p>
+<p><a href="{{.Login}}">Sign in again</a></p></main></body></html>
+`))
+
+// page renders a refusal for a browser navigation.
+func (s *Site) page(w http.ResponseWriter, e *oauth.Error) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	w.WriteHeader(e.Status)
+	_ = pageTemplate.Execute(w, struct{ Message, Login string }{e.Description, s.cfg.PathPrefix + "/login"})
+}

@@ -1,0 +1,263 @@
+package bff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/wardauth/ward/client"
+	"github.com/wardauth/ward/oauth"
+)
+
+// endGrace: the store keeps an ended session this long past its end, so
+// that the app is told why it ended (idle, lifetime) rather than only
+// "not logged in". load refuses it all the same.
+const endGrace = 5 * time.Minute
+
+// ttl is how long the store keeps sess: until it would end by idleness
+// or by its lifetime, whichever is first, plus endGrace; zero or less
+// when it has ended.
+func (s *Site) ttl(sess *session, now time.Time) time.Duration {
+	end := sess.Created.Add(s.cfg.Session.Lifetime)
+	if idle := sess.LastSeen.Add(s.cfg.Session.IdleTimeout); idle.Before(end) {
+		end = idle
+	}
+	if !now.Before(end) {
+		return 0
+	}
+	return end.Sub(now) + endGrace
+}
+
+func (s *Site) put(ctx context.Context, sid string, sess *session) error {
+	ttl := s.ttl(sess, s.now())
+	if ttl <= 0 {
+		return s.store.Delete(ctx, storeKey("sess", sid))
+	}
+	k := storeKey("sess", sid)
+	b, err := s.seal.seal(k, sess)
+	if err != nil {
+		return err
+	}
+	return s.store.Put(ctx, k, b, ttl)
+}
+
+// load returns the session sid names, or a login_required error when it
+// does not exist or has ended (and then it is deleted).
+func (s *Site) load(ctx context.Context, sid string) (*session, *oauth.Error) {
+	k := storeKey("sess", sid)
+	b, err := s.store.Get(ctx, k)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, loginRequired("no_session", "not logged in")
+	case err != nil:
+		return nil, unavailable(err, "the session store cannot be reached")
+	}
+	var sess session
+	if err := s.seal.open(k, b, &sess); err != nil {
+		_ = s.store.Delete(ctx, k)
+		return nil, loginRequired("no_session", "not logged in")
+	}
+	now := s.now()
+	switch {
+	case !now.Before(sess.Created.Add(s.cfg.Session.Lifetime)):
+		_ = s.store.Delete(ctx, k)
+		return nil, loginRequired("session_expired", "the session reached its lifetime; log in again")
+	case !now.Before(sess.LastSeen.Add(s.cfg.Session.IdleTimeout)):
+		_ = s.store.Delete(ctx, k)
+		return nil, loginRequired("session_idle", "the session was idle too long; log in again")
+	}
+	return &sess, nil
+}
+
+// active returns the browser's live session, kept fresh: its last-seen
+// time, a check that its grant is still alive at the authorization server
+// (every grant_check_interval: a family revoked anywhere ends the session
+// here), and, when needToken, an access token valid for a while longer,
+// renewed with the refresh token (rotated, RFC 9700 §4.14). Updates are
+// made under the session's lock and on a fresh read, so two requests of
+// one session never redeem the same refresh token (which would revoke
+// the family).
+func (s *Site) active(ctx context.Context, r *http.Request, needToken bool) (string, *session, *oauth.Error) {
+	sid := cookieID(r, s.sessName)
+	if sid == "" {
+		return "", nil, loginRequired("no_session", "not logged in")
+	}
+	sess, e := s.load(ctx, sid)
+	if e != nil {
+		return "", nil, e
+	}
+	if !s.due(sess, needToken) {
+		return sid, sess, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	unlock, err := s.store.Lock(lctx, storeKey("sess", sid), 30*time.Second)
+	if err != nil {
+		return "", nil, unavailable(err, "the session is busy")
+	}
+	defer unlock()
+	if sess, e = s.load(ctx, sid); e != nil { // another request may have changed it
+		return "", nil, e
+	}
+	now := s.now()
+	var cl *client.Client
+	getClient := func() (*client.Client, *oauth.Error) {
+		if cl != nil {
+			return cl, nil
+		}
+		key, err := parseKey(sess.Key)
+		if err != nil {
+			return nil, unavailable(err, "cannot read the session's key")
+		}
+		if cl, err = s.oauthClient(ctx, key); err != nil {
+			return nil, unavailable(err, "the authorization server cannot be reached")
+		}
+		return cl, nil
+	}
+	end := func(reason, desc string) (string, *session, *oauth.Error) {
+		_ = s.store.Delete(ctx, storeKey("sess", sid))
+		s.log.Info("bff session ended", "sub", sess.Subject, "reason", reason)
+		return "", nil, loginRequired(reason, desc)
+	}
+	if now.Sub(sess.GrantChecked) >= s.cfg.Session.GrantCheckInterval {
+		c, e := getClient()
+		if e != nil {
+			return "", nil, e
+		}
+		tok, hint := sess.RefreshToken, "refresh_token"
+		if tok == "" {
+			tok, hint = sess.AccessToken, "access_token"
+		}
+		in, err := c.Introspect(ctx, tok, hint)
+		switch {
+		case err == nil && !in.Active:
+			return end("grant_revoked", "the login was revoked; log in again")
+		case err == nil:
+			sess.GrantChecked = now
+		default:
+			// The authorization server is unreachable: the session goes
+			// on with the token it has (bounded by the token's expiry)
+			// and the check is tried again on the next request.
+			s.log.Warn("bff grant check failed", "sub", sess.Subject, "error", err)
+		}
+	}
+	if needToken && !now.Add(refreshMargin).Before(sess.Expiry) {
+		if sess.RefreshToken == "" {
+			return end("token_expired", "the access token expired and cannot be renewed; log in again")
+		}
+		c, e := getClient()
+		if e != nil {
+			return "", nil, e
+		}
+		tok, err := c.Refresh(ctx, sess.RefreshToken)
+		var re *client.RetrieveError
+		switch {
+		case errors.As(err, &re) && (re.ErrorCode == oauth.InvalidGrant || re.ErrorCode == oauth.InvalidClient):
+			s.event("refresh", "refused")
+			return end("grant_revoked", "the login can no longer be renewed; log in again")
+		case err != nil:
+			s.event("refresh", "unavailable")
+			return "", nil, unavailable(err, "the access token cannot be renewed now")
+		}
+		s.event("refresh", "ok")
+		sess.AccessToken, sess.RefreshToken, sess.Expiry = tok.AccessToken, tok.RefreshToken, tok.Expiry
+		sess.GrantChecked = now
+	}
+	sess.LastSeen = now
+	if err := s.put(ctx, sid, sess); err != nil {
+		return "", nil, unavailable(err, "the session store cannot be reached")
+	}
+	return sid, sess, nil
+}
+
+// due reports whether sess needs an update before use.
+func (s *Site) due(sess *session, needToken bool) bool {
+	now := s.now()
+	return now.Sub(sess.LastSeen) >= touchEvery ||
+		now.Sub(sess.GrantChecked) >= s.cfg.Session.GrantCheckInterval ||
+		needToken && !now.Add(refreshMargin).Before(sess.Expiry)
+}
+
+// user answers who is logged in: the subject, the granted scope and when
+// the session ends. Never a token.
+func (s *Site) user(w http.ResponseWriter, r *http.Request) {
+	if e := s.checkRequest(r); e != nil {
+		s.fail(w, r, "user", e)
+		return
+	}
+	_, sess, e := s.active(r.Context(), r, false)
+	if e != nil {
+		s.fail(w, r, "user", e)
+		return
+	}
+	s.event("user", "ok")
+	ends := sess.Created.Add(s.cfg.Session.Lifetime)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"authenticated":    true,
+		"sub":              sess.Subject,
+		"scope":            sess.Scope,
+		"session_ends_at":  ends.UTC().Format(time.RFC3339),
+		"idle_timeout_sec": int(s.cfg.Session.IdleTimeout / time.Second),
+	})
+}
+
+// logout ends the session here and its grant at the authorization server
+// (RFC 7009: revoking the refresh token revokes the whole family, and
+// with it the access tokens), and clears the cookie. The session is gone
+// even when the authorization server cannot be reached; the answer says
+// whether the grant was revoked.
+func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
+	if e := s.checkRequest(r); e != nil {
+		s.fail(w, r, "logout", e)
+		return
+	}
+	ctx := r.Context()
+	s.setCookie(w, s.sessName, "", 0, s.sameSite)
+	revoked := false
+	if sid := cookieID(r, s.sessName); sid != "" {
+		k := storeKey("sess", sid)
+		b, err := s.store.Take(ctx, k)
+		var sess session
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			s.fail(w, r, "logout", unavailable(err, "the session store cannot be reached; try again"))
+			return
+		case s.seal.open(k, b, &sess) == nil:
+			revoked = s.revoke(ctx, &sess)
+			s.log.Info("bff logout", "sub", sess.Subject, "grant_revoked", revoked)
+		}
+	}
+	s.event("logout", "ok")
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"logged_out": true, "grant_revoked": revoked, "redirect": s.cfg.AfterLogout})
+}
+
+// revoke revokes the session's grant: the refresh token (its family) and
+// the access token.
+func (s *Site) revoke(ctx context.Context, sess *session) bool {
+	key, err := parseKey(sess.Key)
+	if err != nil {
+		return false
+	}
+	cl, err := s.oauthClient(ctx, key)
+	if err != nil {
+		s.log.Warn("bff logout: cannot reach the authorization server", "error", err)
+		return false
+	}
+	ok := true
+	if sess.RefreshToken != "" {
+		if err := cl.Revoke(ctx, sess.RefreshToken, "refresh_token"); err != nil {
+			s.log.Warn("bff logout: refresh token not revoked", "sub", sess.Subject, "error", err)
+			ok = false
+		}
+	}
+	if err := cl.Revoke(ctx, sess.AccessToken, "access_token"); err != nil {
+		s.log.Warn("bff logout: access token not revoked", "sub", sess.Subject, "error", err)
+		ok = false
+	}
+	return ok
+}
