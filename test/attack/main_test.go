@@ -38,7 +38,9 @@ const (
 	svcClient     = "svc"   // confidential, client_credentials, audience: the gateway
 	otherClient   = "other" // confidential, client_credentials, another audience
 	shortClient   = "short" // confidential, client_credentials, 1s tokens
-	webClient     = "web"   // public, authorization_code
+	webClient     = "web"   // public, authorization_code and refresh_token
+	web2Client    = "web-2" // public, authorization_code, same redirect URI
+	pkjClient     = "pkj"   // private_key_jwt (ward.pkjKey), client_credentials
 	webRedirect   = "http://127.0.0.1/cb"
 	otherAudience = "https://other.example"
 	svcSecret     = "svc-secret-for-the-attack-test"
@@ -59,6 +61,7 @@ var ward struct {
 	shortTok               string // a 1s token of shortClient, bound to shortSigner
 	shortSigner            *dpop.Signer
 	shortExp               time.Time
+	pkjKey                 *ecdsa.PrivateKey // pkjClient's assertion key
 
 	mu    sync.Mutex
 	paths []string    // every path the upstream received, escaped
@@ -160,6 +163,13 @@ func startWard(dir string) (*exec.Cmd, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if ward.pkjKey, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader); err != nil {
+		return nil, err
+	}
+	pkjJWK := publicJWK(ward.pkjKey, false)
+	pkjJWK["kid"], pkjJWK["alg"], pkjJWK["use"] = "pkj-1", "ES256", "sig"
+	jwks, _ := json.Marshal(map[string]any{"keys": []any{pkjJWK}})
+	pkjJWKS := string(jwks)
 	asAddr, gwAddr, adminAddr := freeAddr(), freeAddr(), freeAddr()
 	ward.asURL, ward.gwURL, ward.adminURL = "https://"+asAddr, "https://"+gwAddr, "http://"+adminAddr
 	cfg := fmt.Sprintf(`issuer: %[1]s
@@ -190,7 +200,19 @@ clients:
   - id: %[11]s
     auth_method: none
     redirect_uris: [%[12]s]
+    grant_types: [authorization_code, refresh_token]
+    scopes: [demo:read, demo:write]
+    audiences: [%[7]s]
+  - id: %[11]s-2
+    auth_method: none
+    redirect_uris: [%[12]s]
     grant_types: [authorization_code]
+    scopes: [demo:read]
+    audiences: [%[7]s]
+  - id: %[17]s
+    auth_method: private_key_jwt
+    jwks: '%[18]s'
+    grant_types: [client_credentials]
     scopes: [demo:read]
     audiences: [%[7]s]
 users:
@@ -217,7 +239,7 @@ gateway:
       upstream: %[16]s
       policy: [{name: nobody, action: allow, principals: ["client:nobody"]}]
 `, ward.asURL, asAddr, certFile, keyFile, dir, svcClient, ward.gwURL, otherClient, otherAudience,
-		shortClient, webClient, webRedirect, userName, gwAddr, adminAddr, upstream)
+		shortClient, webClient, webRedirect, userName, gwAddr, adminAddr, upstream, pkjClient, pkjJWKS)
 	cfgPath := filepath.Join(dir, "ward.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err

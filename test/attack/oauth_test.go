@@ -79,6 +79,13 @@ func authorizeQuery(v string) url.Values {
 // login runs alice's login (and consent) for q and returns the code.
 func login(t *testing.T, q url.Values) string {
 	t.Helper()
+	return loginRedirect(t, q).Query().Get("code")
+}
+
+// loginRedirect runs alice's login (and consent) for q and returns the
+// redirect to the client, which carries a code.
+func loginRedirect(t *testing.T, q url.Values) *url.URL {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	r := browserGet(t, ward.asURL+authz.PathAuthorize+"?"+q.Encode(), jar)
 	if !(r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="password"`))) {
@@ -96,9 +103,9 @@ func login(t *testing.T, q url.Values) string {
 	loc := r.header.Get("Location")
 	u, err := url.Parse(loc)
 	if r.status != http.StatusSeeOther || !strings.HasPrefix(loc, webRedirect) || err != nil || u.Query().Get("code") == "" {
-		t.Fatalf("expected a redirect to the client with a code, got %v %s", r, loc)
+		t.Fatalf("expected a redirect to the client with a code, got %d", r.status)
 	}
-	return u.Query().Get("code")
+	return u
 }
 
 func wantTokenError(t *testing.T, r *response, status int, code string) {
