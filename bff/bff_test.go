@@ -303,7 +303,9 @@ func TestCSRFDefence(t *testing.T) {
 
 func TestSessionExpiry(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
-		e := newEnv(t, func(c *config.BFF, _ *Options) { c.Session.Lifetime, c.Session.IdleTimeout = 2*time.Hour, 30*time.Minute })
+		e := newEnv(t, func(c *config.BFF, _ *Options) {
+			c.Session.Lifetime, c.Session.IdleTimeout = 2*time.Hour, 30*time.Minute
+		})
 		b := e.browser()
 		b.login()
 		e.advance(20 * time.Minute)

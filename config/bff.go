@@ -153,12 +153,12 @@ func (v *validator) bff(i int, names map[string]bool) {
 	switch {
 	case b.Name == "":
 		v.add(p("name"), ErrMissing, "required (it names the site's cookies, metrics and Redis keys)")
-	case names[b.Name]:
-		v.add(p("name"), ErrInvalidValue, "%q is already the name of a route or another site", b.Name)
+	case names["bff-"+b.Name]:
+		v.add(p("name"), ErrInvalidValue, "%q is taken: the site's metrics and logs are labelled bff-%s, which is already a route's or another site's name", b.Name, b.Name)
 	case !validSiteName(b.Name):
 		v.add(p("name"), ErrInvalidValue, "%q must be letters, digits, - and _ only", b.Name)
 	}
-	names[b.Name] = true
+	names["bff-"+b.Name] = true
 	u, err := url.Parse(b.PublicURL)
 	switch {
 	case b.PublicURL == "":

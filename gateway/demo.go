@@ -68,12 +68,12 @@ func DevConfig(issuer string) config.Gateway {
 		}},
 		{Name: "demo-app", PathPrefix: "/app/", Upstream: config.BuiltinDemoApp, Unauthenticated: true},
 	}
-	// The BFF site the demo app logs in through; the caller sets
-	// ClientSecretFile (a file under the data folder).
+	// The BFF site the demo app logs in through.
 	g.BFF = []config.BFF{{
 		Name: "demo", PublicURL: g.PublicURL, ClientID: DevBFFClient,
 		Scopes: []string{"demo:read"}, Resource: g.PublicURL, API: g.PublicURL + "/demo",
 		AfterLogin: "/app/", AfterLogout: "/app/",
+		ClientSecretFile: "ward-data/demo-bff-secret", // ward serve --dev sets it under --data
 	}}
 	return g
 }
