@@ -23,7 +23,12 @@ async function refresh() {
 
 $("call").addEventListener("click", async () => {
   const r = await fetch("/bff/api/whoami", { headers: csrf, credentials: "same-origin" });
-  const text = await r.text();
+  let text = await r.text();
+  try {
+    text = JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    // not JSON: shown as it is
+  }
   $("result").textContent = r.status + "\n" + text;
 });
 

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/wardtest"
 )
 
 // The fixed addresses of `ward serve --dev`.
@@ -48,13 +48,7 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the ward binary; skipped with -short")
 	}
-	for _, addr := range []string{"127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:9002"} {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			t.Skipf("ward serve --dev needs %s, which is taken (%v); free ports 9000-9002 to run this test", addr, err)
-		}
-		ln.Close()
-	}
+	wardtest.LockDevPorts(t) // test/browser runs ward serve --dev too
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("no go command to build the binary: %v", err)

@@ -1,0 +1,171 @@
+// Browser end-to-end test of the backend-for-frontend, run by
+// browser_test.go against `ward serve --dev`: a real Chromium logs in to
+// the demo app, calls the demo API through the BFF, checks from the
+// page's own JavaScript that no token is reachable, tries cross-site
+// requests that must be refused, and logs out. A screenshot of each step
+// goes to $ARTIFACTS. Prints one JSON line per check; exits non-zero on
+// the first failure.
+import { chromium } from "playwright-core";
+import http from "node:http";
+import fs from "node:fs";
+import path from "node:path";
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const APP = env("APP_URL"); // http://127.0.0.1:9001/app/
+const USER = env("WARD_USER");
+const PASS = env("WARD_PASSWORD");
+const ART = env("ARTIFACTS");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const origin = new URL(APP).origin;
+
+fs.mkdirSync(ART, { recursive: true });
+let step = 0;
+const shot = async (page, name) => {
+  step++;
+  const file = path.join(ART, `${String(step).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+};
+const check = (name, ok, detail) => {
+  console.log(JSON.stringify({ check: name, ok: !!ok, detail }));
+  if (!ok) throw new Error(`check failed: ${name}: ${JSON.stringify(detail)}`);
+};
+
+// The attacker's page, on another site (localhost is not 127.0.0.1's site).
+const attacker = http.createServer((req, res) => {
+  res.setHeader("Content-Type", "text/html");
+  if (req.url === "/form") {
+    // An auto-submitted cross-site form to the logout endpoint.
+    res.end(`<!doctype html><form id="f" method="POST" action="${origin}/bff/logout"><input name="x" value="1"></form>
+<script>document.getElementById("f").submit()</script>`);
+    return;
+  }
+  res.end("<!doctype html><title>attacker</title><h1>Another site</h1>");
+});
+await new Promise((r) => attacker.listen(0, "127.0.0.1", r));
+const evil = `http://localhost:${attacker.address().port}`;
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+try {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+
+  // 1. The app, logged out.
+  await page.goto(APP);
+  await page.waitForFunction(() => document.getElementById("status").textContent.includes("Not logged in"));
+  await shot(page, "app-logged-out");
+  check("logged out at first", true);
+
+  // 2. Log in through the authorization server's page.
+  await page.click("#login");
+  await page.waitForSelector("input[name=password]");
+  check("login page is the authorization server's", new URL(page.url()).origin !== origin, page.url());
+  await page.fill("#username", USER);
+  await page.fill("#password", PASS);
+  await shot(page, "login-page");
+  await page.click("button[type=submit]");
+  // Consent, the first time.
+  await page.waitForLoadState();
+  if (await page.locator("button[name=decision][value=allow]").count()) {
+    await shot(page, "consent-page");
+    await page.click("button[name=decision][value=allow]");
+  }
+  await page.waitForURL(APP);
+  await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Logged in as"));
+  const status = await page.textContent("#status");
+  check("logged in after the redirect back", status.includes("Logged in as"), status);
+  await shot(page, "app-logged-in");
+
+  // 3. The demo API through the BFF: the upstream saw the identity, the
+  //    gateway verified a DPoP-bound token, and neither the token nor the
+  //    proof was forwarded.
+  await page.click("#call");
+  await page.waitForFunction(() => !document.getElementById("result").textContent.startsWith("(nothing"));
+  const result = await page.textContent("#result");
+  check("API call answered 200", result.startsWith("200"), result);
+  const body = JSON.parse(result.slice(result.indexOf("\n") + 1));
+  check("upstream received the user's identity", body.identity_headers["X-Ward-Subject"] && body.identity_headers["X-Ward-Client"] === "demo-bff", body);
+  check("upstream received no credentials", body.authorization_forwarded === false && body.dpop_forwarded === false, body);
+  await shot(page, "api-answer");
+
+  // 4. No token is reachable from the page's own JavaScript.
+  const reach = await page.evaluate(async () => {
+    const dbs = indexedDB.databases ? (await indexedDB.databases()).length : 0;
+    const user = await (await fetch("/bff/user", { headers: { "X-Ward-CSRF": "1" } })).text();
+    return {
+      cookie: document.cookie,
+      local: localStorage.length,
+      session: sessionStorage.length,
+      indexedDB: dbs,
+      jwtInPage: /eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\./.test(document.documentElement.outerHTML),
+      jwtInUser: /eyJ[A-Za-z0-9_-]{10,}\./.test(user),
+      user,
+    };
+  });
+  check("document.cookie is empty (HttpOnly session)", reach.cookie === "", reach);
+  check("no web storage", reach.local === 0 && reach.session === 0 && reach.indexedDB === 0, reach);
+  check("no JWT in the page or in /bff/user", !reach.jwtInPage && !reach.jwtInUser, reach);
+  const cookies = await ctx.cookies(origin);
+  const sess = cookies.find((c) => c.name === "ward-bff-demo");
+  check("session cookie is HttpOnly and SameSite=Strict", sess && sess.httpOnly && sess.sameSite === "Strict", cookies);
+  check("the session cookie is an opaque id", sess && /^[A-Za-z0-9_-]{43}$/.test(sess.value), sess && sess.value.length);
+
+  // 5. Cross-site requests are refused and change nothing.
+  const evilPage = await ctx.newPage();
+  await evilPage.goto(evil + "/");
+  const xs = await evilPage.evaluate(async (o) => {
+    const out = {};
+    try {
+      const r = await fetch(o + "/bff/api/whoami", { credentials: "include", headers: { "X-Ward-CSRF": "1" } });
+      out.readable = r.status;
+    } catch (e) {
+      out.readable = "blocked: " + e.name;
+    }
+    try {
+      const r = await fetch(o + "/bff/logout", { method: "POST", credentials: "include", mode: "no-cors" });
+      out.noCors = r.type;
+    } catch (e) {
+      out.noCors = "blocked: " + e.name;
+    }
+    return out;
+  }, origin);
+  check("cross-site fetch with the CSRF header cannot read the API", String(xs.readable).startsWith("blocked"), xs);
+  await shot(evilPage, "cross-site-attempts");
+  const formResp = evilPage.waitForResponse((r) => r.url() === origin + "/bff/logout");
+  await evilPage.goto(evil + "/form");
+  const fr = await formResp;
+  check("cross-site form POST to logout is refused", fr.status() === 403, fr.status());
+  await shot(evilPage, "cross-site-form-refused");
+  await evilPage.close();
+  const still = await page.evaluate(async () => (await fetch("/bff/user", { headers: { "X-Ward-CSRF": "1" } })).status);
+  check("still logged in after the cross-site attempts", still === 200, still);
+
+  // 6. Log out: the session is gone.
+  await page.click("#logout");
+  await page.waitForFunction(() => document.getElementById("status").textContent.includes("Not logged in"));
+  const logout = await page.textContent("#result");
+  check("logout revoked the grant", logout.includes('"grant_revoked":true'), logout);
+  const after = await page.evaluate(async () => {
+    const u = await fetch("/bff/user", { headers: { "X-Ward-CSRF": "1" } });
+    const a = await fetch("/bff/api/whoami", { headers: { "X-Ward-CSRF": "1" } });
+    return { user: u.status, api: a.status };
+  });
+  check("session gone after logout", after.user === 401 && after.api === 401, after);
+  const left = (await ctx.cookies(origin)).filter((c) => c.name.startsWith("ward-bff-"));
+  check("session cookie cleared", left.length === 0, left);
+  await shot(page, "app-logged-out-again");
+  console.log(JSON.stringify({ done: true, screenshots: step }));
+} finally {
+  await browser.close();
+  attacker.close();
+}

@@ -1,0 +1,162 @@
+package browser
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/internal/wardtest"
+)
+
+// missing skips, or fails under WARD_TEST_REQUIRE_BROWSER=1.
+func missing(t *testing.T, msg string) {
+	t.Helper()
+	if os.Getenv("WARD_TEST_REQUIRE_BROWSER") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg + " (set WARD_TEST_REQUIRE_BROWSER=1 to fail instead)")
+}
+
+func TestBFFInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser; skipped with -short")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing(t, "node is not installed")
+	}
+	if _, err := os.Stat("node_modules/playwright-core"); err != nil {
+		missing(t, "playwright-core is not installed: run npm ci --prefix test/browser")
+	}
+	chromium := os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		missing(t, chromium+" is not installed: apt-get install chromium")
+	}
+	wardtest.LockDevPorts(t)
+	dir := t.TempDir()
+	bin, err := wardtest.Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	p := wardtest.Start(t, bin, nil, "serve", "--dev", "--data", data)
+	hc := &http.Client{Timeout: 5 * time.Second}
+	p.WaitReady(t, hc, "http://127.0.0.1:9000/.well-known/oauth-authorization-server", "http://127.0.0.1:9002/readyz")
+	if !strings.Contains(p.Output(), "demo browser app          http://127.0.0.1:9001/app/") {
+		t.Fatalf("ward serve --dev does not point a new user at the demo app:\n%s", p.Output())
+	}
+	raw, err := os.ReadFile(filepath.Join(data, "dev-credentials.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var creds struct {
+		User struct {
+			Username, Password string
+		} `json:"user"`
+		BFF struct {
+			AppURL string `json:"app_url"`
+		} `json:"bff_client"`
+	}
+	if err := json.Unmarshal(raw, &creds); err != nil {
+		t.Fatal(err)
+	}
+	root, _ := wardtest.ModuleRoot()
+	artifacts := os.Getenv("WARD_TEST_ARTIFACTS")
+	if artifacts == "" {
+		artifacts = filepath.Join(root, "test-artifacts")
+	}
+	artifacts = filepath.Join(artifacts, "browser")
+	os.RemoveAll(artifacts)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "bff.mjs")
+	cmd.Env = append(os.Environ(), "APP_URL="+creds.BFF.AppURL, "WARD_USER="+creds.User.Username,
+		"WARD_PASSWORD="+creds.User.Password, "ARTIFACTS="+artifacts, "CHROMIUM="+chromium)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr wardtest.SyncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	checks, done := 0, false
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		var line struct {
+			Check  string `json:"check"`
+			OK     bool   `json:"ok"`
+			Detail any    `json:"detail"`
+			Done   bool   `json:"done"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil {
+			t.Logf("node: %s", sc.Text())
+			continue
+		}
+		switch {
+		case line.Done:
+			done = true
+		case line.OK:
+			checks++
+			t.Logf("ok: %s", line.Check)
+		default:
+			t.Errorf("browser check failed: %s: %v", line.Check, line.Detail)
+		}
+	}
+	if err := cmd.Wait(); err != nil || !done {
+		t.Fatalf("bff.mjs: %v (completed: %v)\n%s", err, done, stderr.String())
+	}
+	if checks < 15 {
+		t.Fatalf("only %d browser checks ran", checks)
+	}
+	shots, _ := filepath.Glob(filepath.Join(artifacts, "*.png"))
+	if len(shots) < 7 {
+		t.Fatalf("%d screenshots in %s, want one per step", len(shots), artifacts)
+	}
+	t.Logf("%d checks passed; screenshots in %s", checks, artifacts)
+
+	// The server's side of the story: one login, one logout, and the
+	// three cross-site attempts refused by the CSRF check: the CORS
+	// preflight of the API call (it carries no X-Ward-CSRF value), the
+	// no-cors POST and the form POST to logout.
+	ev := bffEvents(t, "http://127.0.0.1:9002/metrics")
+	for k, want := range map[string]float64{"callback/ok": 1, "logout/ok": 1, "api/csrf_header": 1, "logout/csrf_header": 2, "api/ok": 1} {
+		if ev[k] != want {
+			t.Errorf("ward_bff_events_total %s = %v, want %v (all: %v)", k, ev[k], want, ev)
+		}
+	}
+	// No token or secret in the server's log.
+	if strings.Contains(p.Output(), "eyJ") {
+		t.Error("the server's output contains a JWT")
+	}
+}
+
+var eventRE = regexp.MustCompile(`(?m)^ward_bff_events_total\{endpoint="([^"]*)",outcome="([^"]*)",site="demo"\} (\S+)$`)
+
+func bffEvents(t *testing.T, u string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	out := map[string]float64{}
+	for _, m := range eventRE.FindAllStringSubmatch(string(b), -1) {
+		v, _ := strconv.ParseFloat(m[3], 64)
+		out[m[1]+"/"+m[2]] = v
+	}
+	return out
+}
