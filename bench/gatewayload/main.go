@@ -45,6 +45,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/wardauth/ward/bench/internal/benchcfg"
 	"github.com/wardauth/ward/bench/internal/measure"
 	"io"
 	"log"
@@ -75,6 +76,8 @@ import (
 func main() {
 	role := flag.String("role", "", "internal: run as the upstream or gateway child")
 	issuer := flag.String("issuer", "", "internal (gateway): the issuer")
+	issuerBase := flag.String("issuer-base", "", "internal (gateway): where the issuer's https URLs are served over plain HTTP")
+	devAS := flag.Bool("dev", false, "run the authorization server as `ward serve --dev` (fixed ports 9000-9002) instead of `ward serve --config` with a generated file on a free port")
 	audience := flag.String("audience", "", "internal (gateway): the token audience")
 	upstream := flag.String("upstream", "", "internal (gateway): the upstream URL")
 	duration := flag.Duration("duration", 10*time.Second, "length of each phase")
@@ -95,7 +98,7 @@ func main() {
 		runUpstream()
 		return
 	case "gateway":
-		runGateway(*issuer, *audience, *upstream, *cpuprofile, *redisAddr, *redisPrefix, *publicURL)
+		runGateway(*issuer, *issuerBase, *audience, *upstream, *cpuprofile, *redisAddr, *redisPrefix, *publicURL)
 		return
 	}
 	if *gateways < 1 || *gateways > 1 && *redisAddr == "" {
@@ -119,11 +122,6 @@ func main() {
 			log.Fatalf("go build: %v\n%s", err, out)
 		}
 	}
-	as := exec.Command(bin, "serve", "--dev", "--data", filepath.Join(tmp, "data"))
-	as.Stdout, as.Stderr = io.Discard, io.Discard
-	check(as.Start())
-	defer as.Process.Kill()
-
 	var creds struct {
 		Issuer     string `json:"issuer"`
 		GatewayURL string `json:"gateway_url"`
@@ -132,12 +130,37 @@ func main() {
 			ClientSecret string `json:"client_secret"`
 		} `json:"confidential_client"`
 	}
+	// base is where the issuer's requests go when the issuer is https
+	// behind a (pretended) TLS proxy: the generated configuration.
+	base := ""
+	as := exec.Command(bin, "serve", "--dev", "--data", filepath.Join(tmp, "data"))
+	if !*devAS {
+		fc, err := benchcfg.Write(tmp, benchcfg.Options{Store: "sqlite"})
+		check(err)
+		defer fc.Cleanup()
+		as = exec.Command(bin, "serve", "--config", fc.Path)
+		as.Env = append(os.Environ(), fc.Env...)
+		creds.Issuer, creds.GatewayURL, base = fc.Issuer, fc.GatewayURL, fc.Base
+		creds.Service.ClientID, creds.Service.ClientSecret = fc.ClientID, fc.Secret
+	}
+	as.Stdout, as.Stderr = io.Discard, io.Discard
+	check(as.Start())
+	defer as.Process.Kill()
+	exited := make(chan struct{})
+	go func() { _ = as.Wait(); close(exited) }()
 	waitFor(func() bool {
-		b, err := os.ReadFile(filepath.Join(tmp, "data", "dev-credentials.json"))
-		if err != nil || json.Unmarshal(b, &creds) != nil {
-			return false
+		select {
+		case <-exited:
+			log.Fatal("the authorization server exited (with -dev: is another `ward serve --dev` holding port 9000?)")
+		default:
 		}
-		resp, err := http.Get(creds.Issuer + "/.well-known/oauth-authorization-server")
+		if *devAS {
+			b, err := os.ReadFile(filepath.Join(tmp, "data", "dev-credentials.json"))
+			if err != nil || json.Unmarshal(b, &creds) != nil {
+				return false
+			}
+		}
+		resp, err := http.Get(orBase(base, creds.Issuer) + "/.well-known/oauth-authorization-server")
 		if err != nil {
 			return false
 		}
@@ -150,13 +173,13 @@ func main() {
 	check(err)
 	signer, err := dpop.NewSigner(key)
 	check(err)
-	token := getToken(creds.Issuer+"/token", creds.Service.ClientID, creds.Service.ClientSecret, signer)
+	token := getToken(orBase(base, creds.Issuer)+"/token", creds.Issuer+"/token", creds.Service.ClientID, creds.Service.ClientSecret, signer)
 
 	self, err := os.Executable()
 	check(err)
 	up, upAddr := startChild(self, nil, *pin, 0, "-role", "upstream")
 	defer stopChild(up)
-	gwArgs := []string{"-role", "gateway", "-issuer", creds.Issuer, "-audience", creds.GatewayURL, "-upstream", "http://" + upAddr}
+	gwArgs := []string{"-role", "gateway", "-issuer", creds.Issuer, "-issuer-base", base, "-audience", creds.GatewayURL, "-upstream", "http://" + upAddr}
 	if *cpuprofile != "" {
 		abs, err := filepath.Abs(*cpuprofile)
 		check(err)
@@ -450,11 +473,11 @@ func get(c *http.Client, u, token, proof string) int {
 
 // getToken obtains a DPoP-bound client-credentials token, answering a
 // nonce challenge if the server sends one.
-func getToken(tokenURL, id, secret string, s *dpop.Signer) string {
+func getToken(tokenURL, htu, id, secret string, s *dpop.Signer) string {
 	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"demo:read"}}.Encode()
 	nonce := ""
 	for range 3 {
-		p, err := s.Proof("POST", tokenURL, dpop.WithNonce(nonce))
+		p, err := s.Proof("POST", htu, dpop.WithNonce(nonce))
 		check(err)
 		req, _ := http.NewRequest("POST", tokenURL, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -545,7 +568,7 @@ func runUpstream() {
 
 // runGateway runs package gateway as `ward serve` would, with one route
 // /api/ to the upstream open to any client holding a valid token.
-func runGateway(issuer, audience, upstream, cpuprofile, redisAddr, redisPrefix, publicURL string) {
+func runGateway(issuer, issuerBase, audience, upstream, cpuprofile, redisAddr, redisPrefix, publicURL string) {
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		check(err)
@@ -567,6 +590,14 @@ func runGateway(issuer, audience, upstream, cpuprofile, redisAddr, redisPrefix, 
 	}}}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil)) // Info, as `ward serve`
 	opts := gateway.Options{Issuer: issuer, Logger: logger}
+	if issuerBase != "" {
+		// Discovery and JWKS: the issuer's https URLs over plain HTTP.
+		iu, err := url.Parse(issuer)
+		check(err)
+		bu, err := url.Parse(issuerBase)
+		check(err)
+		opts.HTTPClient = &http.Client{Timeout: 10 * time.Second, Transport: rewriteHost{from: iu.Host, to: bu}}
+	}
 	if redisAddr != "" {
 		if redisPrefix == "" {
 			b := make([]byte, 6)
@@ -605,6 +636,27 @@ func pinSelf(cpu int) {
 			log.Fatalf("sched_setaffinity: %v", e)
 		}
 	}
+}
+
+// rewriteHost sends requests for host from to the scheme and host of to.
+type rewriteHost struct {
+	from string
+	to   *url.URL
+}
+
+func (t rewriteHost) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host == t.from {
+		r = r.Clone(r.Context())
+		r.URL.Scheme, r.URL.Host = t.to.Scheme, t.to.Host
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func orBase(base, issuer string) string {
+	if base != "" {
+		return base
+	}
+	return issuer
 }
 
 func waitSignal() {
