@@ -1,0 +1,149 @@
+package authz
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/http/httpguts"
+)
+
+// The endpoint fuzz targets drive the real handler (Server.Handler, in
+// process) with arbitrary form bodies and Authorization and DPoP headers.
+// For every input: no panic, no 5xx, and nothing issued to a request that
+// did not authenticate. The harness's client secrets and keys are random
+// per run and appear in no seed, so no input authenticates a confidential
+// client; a public client may push a PAR request or revoke with its
+// client_id alone (RFC 9126 §2, RFC 7009 §2.1).
+
+// endpointFuzzer is one harness shared by a fuzz target's inputs.
+type endpointFuzzer struct {
+	h    *harness
+	path string
+}
+
+func newEndpointFuzzer(f *testing.F, path string) *endpointFuzzer {
+	h := newHarness(f)
+	e := &endpointFuzzer{h: h, path: path}
+	sg := h.newSigner()
+	proof := h.proof(sg)
+	wrong := "Basic " + basicValue("web", "not-the-secret")
+	for _, s := range []struct{ body, auth, dpop string }{
+		{"grant_type=client_credentials&scope=read", wrong, proof},
+		{"grant_type=client_credentials&client_id=svc&client_secret=guess", "", proof},
+		{"grant_type=authorization_code&client_id=spa&code=abc&code_verifier=" + strings.Repeat("a", 43) + "&redirect_uri=" + url.QueryEscape(spaRedirect), "", proof},
+		{"grant_type=refresh_token&client_id=spa&refresh_token=rt", "", proof},
+		{"client_id=jwt&client_assertion_type=" + url.QueryEscape(assertionType) + "&client_assertion=a.b.c", "", ""},
+		{"response_type=code&client_id=spa&redirect_uri=" + url.QueryEscape(spaRedirect) + "&code_challenge=" + strings.Repeat("A", 43) + "&code_challenge_method=S256", "", ""},
+		{"token=abc&token_type_hint=refresh_token", wrong, ""},
+		{"token=abc&client_id=spa", "", ""},
+		{"a=1&a=2", "DPoP x", "x.y.z"},
+		{"%zz", "Bearer", ""},
+		{"", "", ""},
+	} {
+		f.Add(s.body, s.auth, s.dpop)
+	}
+	return e
+}
+
+func basicValue(id, secret string) string {
+	req, _ := http.NewRequest(http.MethodGet, "/", nil)
+	req.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret))
+	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
+}
+
+// serve sends one POST and checks the shared invariants; it returns nil
+// for an input no HTTP server would receive.
+func (e *endpointFuzzer) serve(t *testing.T, body, auth, proof string) *httptest.ResponseRecorder {
+	if !httpguts.ValidHeaderFieldValue(auth) || !httpguts.ValidHeaderFieldValue(proof) {
+		return nil
+	}
+	req := httptest.NewRequest(http.MethodPost, e.h.issuer+e.path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if proof != "" {
+		req.Header.Set("DPoP", proof)
+	}
+	w := httptest.NewRecorder()
+	e.h.s.Handler().ServeHTTP(w, req)
+	if w.Code >= 500 {
+		t.Fatalf("%s answered %d: %s", e.path, w.Code, w.Body.Bytes())
+	}
+	return w
+}
+
+// publicClientOf is the client_id of a body (or Basic user) when it names
+// one of the harness's public clients.
+func publicClientOf(body, auth string) bool {
+	p, err := parseParams(body)
+	id := ""
+	if err == nil {
+		id = p.Get("client_id")
+	}
+	if u, _, ok := (&http.Request{Header: http.Header{"Authorization": {auth}}}).BasicAuth(); ok && id == "" {
+		id, _ = url.QueryUnescape(u)
+	}
+	return id == "spa" || id == "paronly"
+}
+
+func FuzzTokenEndpoint(f *testing.F) {
+	e := newEndpointFuzzer(f, PathToken)
+	f.Fuzz(func(t *testing.T, body, auth, proof string) {
+		w := e.serve(t, body, auth, proof)
+		if w == nil {
+			return
+		}
+		if w.Code == http.StatusOK || bytes.Contains(w.Body.Bytes(), []byte(`"access_token"`)) {
+			t.Fatalf("a token was issued to an unauthenticated request: %d", w.Code)
+		}
+	})
+}
+
+func FuzzPAREndpoint(f *testing.F) {
+	e := newEndpointFuzzer(f, PathPAR)
+	f.Fuzz(func(t *testing.T, body, auth, proof string) {
+		w := e.serve(t, body, auth, proof)
+		if w == nil {
+			return
+		}
+		if bytes.Contains(w.Body.Bytes(), []byte(`"request_uri"`)) && !publicClientOf(body, auth) {
+			t.Fatalf("a request_uri was issued to an unauthenticated confidential client: %d %s", w.Code, w.Body.Bytes())
+		}
+	})
+}
+
+func FuzzIntrospectEndpoint(f *testing.F) {
+	e := newEndpointFuzzer(f, PathIntrospect)
+	f.Fuzz(func(t *testing.T, body, auth, proof string) {
+		w := e.serve(t, body, auth, proof)
+		if w == nil {
+			return
+		}
+		var out struct {
+			Active bool `json:"active"`
+		}
+		_ = json.Unmarshal(w.Body.Bytes(), &out)
+		if w.Code == http.StatusOK || out.Active {
+			t.Fatalf("introspection answered an unauthenticated caller: %d %s", w.Code, w.Body.Bytes())
+		}
+	})
+}
+
+func FuzzRevokeEndpoint(f *testing.F) {
+	e := newEndpointFuzzer(f, PathRevoke)
+	f.Fuzz(func(t *testing.T, body, auth, proof string) {
+		w := e.serve(t, body, auth, proof)
+		if w == nil {
+			return
+		}
+		if w.Code == http.StatusOK && !publicClientOf(body, auth) {
+			t.Fatalf("revocation accepted from an unauthenticated confidential client: %s", w.Body.Bytes())
+		}
+	})
+}
