@@ -348,3 +348,9 @@ func wantStatus(t *testing.T, what string, got, want int, body any) {
 }
 
 func str(v any) string { return fmt.Sprint(v) }
+
+func requestWithCookie(name, value string) *http.Request {
+	r := httptest.NewRequest("GET", "/bff/user", nil)
+	r.AddCookie(&http.Cookie{Name: name, Value: value})
+	return r
+}

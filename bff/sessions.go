@@ -56,7 +56,9 @@ func (s *Site) load(ctx context.Context, sid string) (*session, *oauth.Error) {
 	}
 	var sess session
 	if err := s.seal.open(k, b, &sess); err != nil {
-		_ = s.store.Delete(ctx, k)
+		// Not deleted: an instance with the wrong session.key_file must
+		// not end everyone's sessions. The entry expires on its own.
+		s.log.Warn("bff session does not open (tampered, or session.key_file differs between instances)")
 		return nil, loginRequired("no_session", "not logged in")
 	}
 	now := s.now()

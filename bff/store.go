@@ -242,6 +242,9 @@ func (s *RedisStore) Lock(ctx context.Context, key string, ttl time.Duration) (f
 	for {
 		ok, err := s.c.SetNX(ctx, k, tok, ttl).Result()
 		if err != nil {
+			if ctx.Err() != nil { // our wait ended, Redis did not fail
+				return nil, fmt.Errorf("%w: %v", ErrLocked, ctx.Err())
+			}
 			return nil, s.wrap("lock", err)
 		}
 		if ok {
