@@ -1,7 +1,6 @@
 package attack
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -21,8 +20,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,7 +54,7 @@ var ward struct {
 	hits                   atomic.Int64 // requests that reached the upstream
 	decoyHits              atomic.Int64 // requests that reached the decoy (jku, x5u, iss)
 	decoyURL               string
-	out                    *syncBuffer
+	out                    *wardtest.SyncBuffer
 	shortTok               string // a 1s token of shortClient, bound to shortSigner
 	shortSigner            *dpop.Signer
 	shortExp               time.Time
@@ -82,18 +79,6 @@ func lastUpstreamHeader() http.Header {
 	defer ward.mu.Unlock()
 	return ward.last.Clone()
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -245,14 +230,14 @@ gateway:
 		return nil, err
 	}
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
-	cmd.Env = append(cleanEnv(),
-		"WARD_FLOW_KEY="+randKey(),
-		"WARD_KEY_ENCRYPTION_KEY="+randKey(),
+	cmd.Env = append(wardtest.CleanEnv(),
+		"WARD_FLOW_KEY="+wardtest.RandKey(),
+		"WARD_KEY_ENCRYPTION_KEY="+wardtest.RandKey(),
 		"WARD_TEST_SVC_SECRET="+svcSecret,
 		"WARD_TEST_ALICE_PASSWORD="+userPass,
 		"SSL_CERT_FILE="+caFile,
 	)
-	ward.out = &syncBuffer{}
+	ward.out = &wardtest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = ward.out, ward.out
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -262,10 +247,10 @@ gateway:
 		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	if err := waitOK(ward.client, ward.asURL+"/.well-known/oauth-authorization-server"); err != nil {
+	if err := wardtest.WaitOK(ward.client, ward.asURL+"/.well-known/oauth-authorization-server"); err != nil {
 		return cmd, err
 	}
-	if err := waitOK(ward.client, ward.adminURL+"/readyz"); err != nil {
+	if err := wardtest.WaitOK(ward.client, ward.adminURL+"/readyz"); err != nil {
 		return cmd, err
 	}
 	// The 1s token is taken now, so that it has expired by the time its
@@ -288,23 +273,6 @@ gateway:
 	return cmd, nil
 }
 
-func waitOK(c *http.Client, u string) error {
-	var last string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		resp, err := c.Get(u)
-		if err != nil {
-			last = err.Error()
-			continue
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusOK {
-			return nil
-		}
-		last = resp.Status
-	}
-	return fmt.Errorf("%s did not answer 200: %s", u, last)
-}
-
 func serve(h http.HandlerFunc) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -315,16 +283,6 @@ func serve(h http.HandlerFunc) (string, error) {
 	return "http://" + ln.Addr().String(), nil
 }
 
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WARD_") && !strings.HasPrefix(kv, "SSL_CERT_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 func freeAddr() string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -332,12 +290,6 @@ func freeAddr() string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-func randKey() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
 }
 
 // writePKI writes a test CA and a certificate for 127.0.0.1 that both
@@ -498,35 +450,11 @@ func call(t *testing.T, method, path, authorization string, proofs ...string) *r
 	return mustDo(t, req)
 }
 
-var rejectionRE = regexp.MustCompile(`(?m)^ward_gateway_rejections_total\{error="([^"]*)",reason="([^"]*)"\} (\S+)$`)
-
 // rejections is the gateway's ward_gateway_rejections_total by
 // "error/reason".
-func rejections(t *testing.T) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get(ward.adminURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	out := map[string]float64{}
-	for _, m := range rejectionRE.FindAllStringSubmatch(string(b), -1) {
-		v, _ := strconv.ParseFloat(m[3], 64)
-		out[m[1]+"/"+m[2]] += v
-	}
-	return out
-}
+func rejections(t *testing.T) map[string]float64 { return wardtest.Rejections(t, ward.adminURL) }
 
-func delta(before, after map[string]float64) map[string]float64 {
-	d := map[string]float64{}
-	for k, v := range after {
-		if v != before[k] {
-			d[k] = v - before[k]
-		}
-	}
-	return d
-}
+func delta(before, after map[string]float64) map[string]float64 { return wardtest.Delta(before, after) }
 
 // --- JWS helpers ---
 
