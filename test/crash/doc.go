@@ -29,5 +29,12 @@
 // database is unreachable, or fails under WARD_TEST_REQUIRE_SERVICES=1.
 // The whole test skips under -short.
 //
+// TestPostgresUnreachable shows graceful degradation: `ward serve` on
+// PostgreSQL through a TCP proxy of the test's own (the machine's
+// PostgreSQL keeps running), the proxy cut and restored. While it is cut,
+// the token endpoint answers 503 temporarily_unavailable (never 500, never
+// a token) and the gateway forwards only what it verified; afterwards
+// service resumes without a restart.
+//
 // The package has no non-test code.
 package crash
