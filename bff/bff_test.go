@@ -514,3 +514,34 @@ func TestSealedValuesAreBoundToTheirKey(t *testing.T) {
 		t.Fatalf("a tampered session: %d, want 401", code)
 	}
 }
+
+// An API that requires DPoP nonces (RFC 9449 §9) answers the first proof
+// with use_dpop_nonce; the BFF retries once with the nonce, body included,
+// and the app sees only the final answer.
+func TestAPINonceRetry(t *testing.T) {
+	e := newEnvWith(t, true)
+	b := e.browser()
+	b.login()
+	n0 := e.apiN.Load()
+	code, got, _ := b.app("PUT", "/bff/api/things/7", `{"n":7}`)
+	if code != 200 || got["body"] != `{"n":7}` || got["method"] != "PUT" {
+		t.Fatalf("%d %v", code, got)
+	}
+	if n := e.apiN.Load() - n0; n != 2 {
+		t.Fatalf("%d API requests, want 2 (use_dpop_nonce, then the retry)", n)
+	}
+}
+
+// An API that refuses the token (for example one that introspects and
+// sees it revoked) answers the app with its status; the BFF passes its
+// challenge on only as a status, never WWW-Authenticate or DPoP-Nonce.
+func TestAPIRefusalPassedOn(t *testing.T) {
+	e := newEnv(t, func(c *config.BFF, _ *Options) { c.Scopes = nil })
+	b := e.browser()
+	b.login()
+	code, m, hdr := b.app("GET", "/bff/api/x", "")
+	// Without the read scope the API's middleware answers 403.
+	if code != 403 || hdr.Get("WWW-Authenticate") != "" || hdr.Get("DPoP-Nonce") != "" {
+		t.Fatalf("%d %v %v", code, m, hdr)
+	}
+}

@@ -49,17 +49,24 @@ type env struct {
 	secret string
 	offset atomic.Int64 // the site's clock runs this many ns ahead
 	tokenN atomic.Int64 // requests to the AS's /token
-	// seen is what the API received last.
+	// seen is what the API received last; apiN counts its requests.
 	mu   sync.Mutex
 	seen *http.Request
+	apiN atomic.Int64
+	// apiNonces makes the API require DPoP nonces (RFC 9449 §9).
+	apiNonces bool
 }
 
 type envOpt func(*config.BFF, *Options)
 
 func newEnv(t *testing.T, opts ...envOpt) *env {
+	return newEnvWith(t, false, opts...)
+}
+
+func newEnvWith(t *testing.T, apiNonces bool, opts ...envOpt) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t}
+	e := &env{t: t, apiNonces: apiNonces}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ward.db"))
 	if err != nil {
@@ -119,7 +126,15 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	t.Cleanup(e.as.Close)
 
 	// The API: the resource middleware, DPoP-bound tokens only.
-	v, err := dpop.NewVerifier(dpop.WithAllowedAlgorithms(dpop.ES256), dpop.WithBaseURL(apiURL))
+	vopts := []dpop.Option{dpop.WithAllowedAlgorithms(dpop.ES256), dpop.WithBaseURL(apiURL)}
+	if e.apiNonces {
+		n, err := dpop.NewStatelessNonces("api", time.Minute, bytes.Repeat([]byte{5}, 32))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vopts = append(vopts, dpop.WithNonces(n))
+	}
+	v, err := dpop.NewVerifier(vopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +142,7 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.api.Config.Handler = rs.Require("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	protected := rs.Require("read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.mu.Lock()
 		e.seen = r.Clone(context.Background())
 		e.mu.Unlock()
@@ -137,6 +152,10 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"sub": id.Subject, "jkt": id.JKT, "method": r.Method, "path": r.URL.Path, "query": r.URL.RawQuery, "body": string(body)})
 	}))
+	e.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.apiN.Add(1)
+		protected.ServeHTTP(w, r)
+	})
 	e.api.Start()
 	t.Cleanup(e.api.Close)
 
