@@ -86,7 +86,7 @@ func (s *Site) proxy(w http.ResponseWriter, r *http.Request, rest string) {
 		s.fail(w, r, "api", unavailable(err, "cannot read the session's key"))
 		return
 	}
-	cl, err := s.oauthClient(ctx, key)
+	cl, err := s.clientWith(ctx, key, s.apiHC)
 	if err != nil {
 		s.fail(w, r, "api", unavailable(err, "the authorization server cannot be reached"))
 		return

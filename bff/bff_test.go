@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/wardauth/ward/config"
 )
 
@@ -212,7 +214,7 @@ func TestCallbackRefusals(t *testing.T) {
 		}
 		noSession(t, resp)
 	})
-	t.Run("replayed login cookie with another flow's response", func(t *testing.T) {
+	t.Run("login cookie with the callback of another login", func(t *testing.T) {
 		// Two logins in two browsers: the first browser's cookie with the
 		// second's callback fails on state.
 		a, v := e.browser(), e.browser()
@@ -544,4 +546,52 @@ func TestAPIRefusalPassedOn(t *testing.T) {
 	if code != 403 || hdr.Get("WWW-Authenticate") != "" || hdr.Get("DPoP-Nonce") != "" {
 		t.Fatalf("%d %v %v", code, m, hdr)
 	}
+}
+
+// An API that does not answer in time gives 504, an unreachable one 502.
+func TestAPIUnavailable(t *testing.T) {
+	e := newEnv(t, func(_ *config.BFF, o *Options) { o.UpstreamTimeout = 100 * time.Millisecond })
+	b := e.browser()
+	b.login()
+	if code, m, _ := b.app("GET", "/bff/api/slow", ""); code != 504 || m["error"] != "temporarily_unavailable" {
+		t.Fatalf("slow API: %d %v", code, m)
+	}
+	e.api.Close()
+	if code, m, _ := b.app("GET", "/bff/api/x", ""); code != 502 || m["error"] != "temporarily_unavailable" {
+		t.Fatalf("API down: %d %v", code, m)
+	}
+}
+
+// With the authorization server or the session store out of reach, the
+// BFF answers 503 and serves nothing unchecked.
+func TestDependenciesDown(t *testing.T) {
+	t.Run("authorization server", func(t *testing.T) {
+		e := newEnv(t)
+		e.as.Close()
+		body, resp := e.browser().do("GET", e.srv.URL+"/bff/login", nil, nil)
+		if resp.StatusCode != 503 || !strings.Contains(string(body), "cannot be reached") {
+			t.Fatalf("%d %.200s", resp.StatusCode, body)
+		}
+	})
+	t.Run("session store", func(t *testing.T) {
+		down := NewRedisStore(redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1}), "x:")
+		e := newEnv(t, func(_ *config.BFF, o *Options) { o.Store = down })
+		b := e.browser()
+		body, resp := b.do("GET", e.srv.URL+"/bff/login", nil, nil)
+		if resp.StatusCode != 503 {
+			t.Fatalf("login: %d %.200s", resp.StatusCode, body)
+		}
+		id, _ := newID()
+		req, _ := http.NewRequest("GET", e.srv.URL+"/bff/api/x", nil)
+		req.Header.Set("X-Ward-CSRF", "1")
+		req.AddCookie(&http.Cookie{Name: e.site.SessionCookie(), Value: id})
+		r2, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2.Body.Close()
+		if r2.StatusCode != 503 || e.apiN.Load() != 0 {
+			t.Fatalf("api: %d, %d API calls", r2.StatusCode, e.apiN.Load())
+		}
+	})
 }

@@ -154,6 +154,9 @@ func newEnvWith(t *testing.T, apiNonces bool, opts ...envOpt) *env {
 	}))
 	e.api.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		e.apiN.Add(1)
+		if r.URL.Path == "/v1/slow" {
+			time.Sleep(500 * time.Millisecond)
+		}
 		protected.ServeHTTP(w, r)
 	})
 	e.api.Start()

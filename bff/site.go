@@ -36,8 +36,13 @@ type Options struct {
 	SessionKey []byte
 	// HTTPClient talks to the authorization server and the API; its
 	// redirects are never followed. Default: a client with a 30 s
-	// timeout.
+	// timeout for the authorization server; API calls have no overall
+	// timeout (a response may stream) but wait at most UpstreamTimeout
+	// for the response headers.
 	HTTPClient *http.Client
+	// UpstreamTimeout bounds the wait for an API's response headers
+	// (504 after). Default 30 s.
+	UpstreamTimeout time.Duration
 	// Endpoint skips discovery (tests); default: RFC 8414 metadata of
 	// Issuer, read at the first login.
 	Endpoint *client.Endpoint
@@ -66,7 +71,8 @@ type Site struct {
 	now      func() time.Time
 	store    Store
 	seal     *sealer
-	hc       *http.Client
+	hc       *http.Client // to the authorization server
+	apiHC    *http.Client // to the API
 	origin   string // scheme://host[:port] of the app
 	secure   bool   // https: Secure, __Host- cookies
 	api      *url.URL
@@ -139,9 +145,19 @@ func New(cfg config.BFF, opts Options) (*Site, error) {
 	// The API's redirects go back to the browser as they are; a proof is
 	// made for one URL only, and the token must not follow a redirect.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if opts.UpstreamTimeout <= 0 {
+		opts.UpstreamTimeout = 30 * time.Second
+	}
+	apiHC := *hc
+	apiHC.Timeout = 0
+	if apiHC.Transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = opts.UpstreamTimeout
+		apiHC.Transport = t
+	}
 	s := &Site{
 		cfg: cfg, opts: opts, log: opts.Logger.With("bff", cfg.Name), now: opts.Clock, store: opts.Store, seal: seal,
-		hc: hc, origin: pu.Scheme + "://" + pu.Host, secure: pu.Scheme == "https", api: api, ep: opts.Endpoint,
+		hc: hc, apiHC: &apiHC, origin: pu.Scheme + "://" + pu.Host, secure: pu.Scheme == "https", api: api, ep: opts.Endpoint,
 		sameSite: http.SameSiteStrictMode,
 	}
 	if cfg.Session.SameSite == "lax" {
@@ -306,13 +322,18 @@ func (s *Site) endpoint(ctx context.Context) (client.Endpoint, error) {
 // oauthClient returns the site's client at the authorization server with
 // one session's DPoP key.
 func (s *Site) oauthClient(ctx context.Context, key *ecdsa.PrivateKey) (*client.Client, error) {
+	return s.clientWith(ctx, key, s.hc)
+}
+
+// clientWith is oauthClient with the HTTP client its requests use.
+func (s *Site) clientWith(ctx context.Context, key *ecdsa.PrivateKey, hc *http.Client) (*client.Client, error) {
 	ep, err := s.endpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
 	opts := []client.Option{
 		client.WithKey(key), client.WithClientSecret(s.opts.ClientSecret, client.AuthStyleBasic),
-		client.WithHTTPClient(s.hc), client.WithPAR(true),
+		client.WithHTTPClient(hc), client.WithPAR(true),
 	}
 	if len(s.cfg.Scopes) > 0 {
 		opts = append(opts, client.WithScopes(s.cfg.Scopes...))

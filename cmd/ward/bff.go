@@ -29,6 +29,7 @@ func openBFF(cfg *config.Config, rs *sharedRedis, logger *slog.Logger, reg prome
 		opts := bff.Options{
 			Issuer: cfg.GatewayIssuer(), ClientSecret: strings.TrimSpace(string(secret)),
 			Logger: logger, Registry: reg, MaxBodyBytes: int64(cfg.Gateway.Limits.MaxBodyBytes),
+			UpstreamTimeout: cfg.Gateway.Timeouts.Upstream,
 		}
 		if opts.ClientSecret == "" {
 			return nil, fmt.Errorf("%s.client_secret_file: %s is empty", where, b.ClientSecretFile)
