@@ -73,8 +73,8 @@ type Site struct {
 	seal     *sealer
 	hc       *http.Client // to the authorization server
 	apiHC    *http.Client // to the API
-	origin   string // scheme://host[:port] of the app
-	secure   bool   // https: Secure, __Host- cookies
+	origin   string       // scheme://host[:port] of the app
+	secure   bool         // https: Secure, __Host- cookies
 	api      *url.URL
 	sessName string
 	flowName string
