@@ -3,11 +3,8 @@ package bff
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,43 +13,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/internal/wardtest"
 )
 
-// testRedis connects to WARD_TEST_REDIS (default 127.0.0.1:6379); it
-// skips when Redis is unreachable, unless WARD_TEST_REQUIRE_SERVICES=1,
-// when it fails.
-func testRedis(t testing.TB) *redis.Client {
-	t.Helper()
-	addr := os.Getenv("WARD_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		msg := fmt.Sprintf("Redis unreachable (WARD_TEST_REDIS=%q): %v", addr, err)
-		if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "; set WARD_TEST_REDIS, or WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func newRedisStore(t testing.TB, c *redis.Client) *RedisStore {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "ward-test:bff:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		keys, _ := c.Keys(context.Background(), prefix+"*").Result()
-		if len(keys) > 0 {
-			c.Del(context.Background(), keys...)
-		}
-	})
-	return NewRedisStore(c, prefix)
+func newRedisStore(t testing.TB) (*RedisStore, *redis.Client) {
+	_, c, prefix := wardtest.Redis(t, "bff")
+	return NewRedisStore(c, prefix), c
 }
 
 // storeSuite is what every Store must do.
@@ -196,15 +162,14 @@ func TestMemoryStoreBound(t *testing.T) {
 }
 
 func TestRedisStore(t *testing.T) {
-	c := testRedis(t)
-	storeSuite(t, newRedisStore(t, c), time.Sleep)
+	s, _ := newRedisStore(t)
+	storeSuite(t, s, time.Sleep)
 }
 
 // A lock whose holder died (a crashed instance) is freed by its ttl, and
 // a late unlock by that holder does not free another's lock.
 func TestRedisLockExpiry(t *testing.T) {
-	c := testRedis(t)
-	s := newRedisStore(t, c)
+	s, _ := newRedisStore(t)
 	ctx := context.Background()
 	stale, err := s.Lock(ctx, "X", 200*time.Millisecond)
 	if err != nil {
@@ -247,11 +212,9 @@ func TestRedisStoreUnavailable(t *testing.T) {
 // login at one is a session at the other, a refresh there is seen here,
 // and a logout at either ends it for both.
 func TestSessionsSharedThroughRedis(t *testing.T) {
-	c := testRedis(t)
-	var shared Store
+	shared, _ := newRedisStore(t)
 	key := bytes.Repeat([]byte{9}, 32)
 	e := newEnv(t, func(_ *config.BFF, o *Options) {
-		shared = newRedisStore(t, c)
 		o.Store, o.SessionKey = shared, key
 	})
 	b := e.browser()

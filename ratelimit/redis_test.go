@@ -1,54 +1,20 @@
 package ratelimit
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wardauth/ward/internal/wardtest"
 )
 
-// The Redis tests run against WARD_TEST_REDIS (default 127.0.0.1:6379);
-// they skip when it is unreachable, unless WARD_TEST_REQUIRE_SERVICES=1,
-// when they fail.
-func testRedis(t testing.TB) *redis.Client {
-	t.Helper()
-	addr := os.Getenv("WARD_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		c.Close()
-		msg := fmt.Sprintf("Redis unreachable (WARD_TEST_REDIS=%q): %v", addr, err)
-		if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "; set WARD_TEST_REDIS, or WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
+// The Redis tests run against WARD_TEST_REDIS (default 127.0.0.1:6379)
+// with a key prefix of their own (wardtest.Redis); they skip when it is
+// unreachable, unless WARD_TEST_REQUIRE_SERVICES=1, when they fail.
 func newRedisStore(t testing.TB) *RedisStore {
-	c := testRedis(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "ward-test:rl:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := c.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-	})
+	_, c, prefix := wardtest.Redis(t, "rl")
 	return NewRedisStore(c, RedisConfig{Prefix: prefix})
 }
 

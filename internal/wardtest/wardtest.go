@@ -196,22 +196,51 @@ func (p *Process) WaitReady(t testing.TB, c *http.Client, urls ...string) {
 	}
 }
 
-var rejectionRE = regexp.MustCompile(`(?m)^ward_gateway_rejections_total\{error="([^"]*)",reason="([^"]*)"\} (\S+)$`)
+// Sample is one series of a metric: its labels and value.
+type Sample struct {
+	Labels map[string]string
+	Value  float64
+}
 
-// Rejections is the gateway's ward_gateway_rejections_total by
-// "error/reason", read from the admin listener at adminURL.
-func Rejections(t testing.TB, adminURL string) map[string]float64 {
+var sampleRE = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$`)
+var labelRE = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
+
+// Metric reads the series of the metric name from the Prometheus text at
+// metricsURL (an admin listener's /metrics).
+func Metric(t testing.TB, metricsURL, name string) []Sample {
 	t.Helper()
-	resp, err := http.Get(adminURL + "/metrics")
+	resp, err := http.Get(metricsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	var out []Sample
+	for _, line := range strings.Split(string(b), "\n") {
+		m := sampleRE.FindStringSubmatch(line)
+		if m == nil || m[1] != name {
+			continue
+		}
+		v, err := strconv.ParseFloat(m[3], 64)
+		if err != nil {
+			continue
+		}
+		s := Sample{Labels: map[string]string{}, Value: v}
+		for _, l := range labelRE.FindAllStringSubmatch(m[2], -1) {
+			s.Labels[l[1]] = l[2]
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Rejections is the gateway's ward_gateway_rejections_total by
+// "error/reason", read from the admin listener at adminURL.
+func Rejections(t testing.TB, adminURL string) map[string]float64 {
+	t.Helper()
 	out := map[string]float64{}
-	for _, m := range rejectionRE.FindAllStringSubmatch(string(b), -1) {
-		v, _ := strconv.ParseFloat(m[3], 64)
-		out[m[1]+"/"+m[2]] += v
+	for _, s := range Metric(t, adminURL+"/metrics", "ward_gateway_rejections_total") {
+		out[s.Labels["error"]+"/"+s.Labels["reason"]] += s.Value
 	}
 	return out
 }

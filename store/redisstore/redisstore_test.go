@@ -6,10 +6,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/store"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/store/redisstore"
 )
 
@@ -31,21 +30,7 @@ const racers = 50
 
 func redisAddr(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv("WARD_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second})
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		msg := fmt.Sprintf("Redis unreachable (WARD_TEST_REDIS=%q): %v", addr, err)
-		if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "; set WARD_TEST_REDIS, or WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
-	}
+	addr, _, _ := wardtest.Redis(t, "rs")
 	return addr
 }
 

@@ -4,13 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -143,20 +140,15 @@ func TestBFFInChromium(t *testing.T) {
 	}
 }
 
-var eventRE = regexp.MustCompile(`(?m)^ward_bff_events_total\{endpoint="([^"]*)",outcome="([^"]*)",site="demo"\} (\S+)$`)
-
+// bffEvents is ward_bff_events_total of the demo site by
+// "endpoint/outcome".
 func bffEvents(t *testing.T, u string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	out := map[string]float64{}
-	for _, m := range eventRE.FindAllStringSubmatch(string(b), -1) {
-		v, _ := strconv.ParseFloat(m[3], 64)
-		out[m[1]+"/"+m[2]] = v
+	for _, s := range wardtest.Metric(t, u, "ward_bff_events_total") {
+		if s.Labels["site"] == "demo" {
+			out[s.Labels["endpoint"]+"/"+s.Labels["outcome"]] += s.Value
+		}
 	}
 	return out
 }

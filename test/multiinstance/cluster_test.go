@@ -25,13 +25,13 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	"github.com/redis/go-redis/v9"
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/redisstore"
@@ -57,7 +57,6 @@ const (
 
 const (
 	defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	defaultTestRedis    = "127.0.0.1:6379"
 )
 
 // syncBuffer is a concurrency-safe log sink.
@@ -132,26 +131,7 @@ func pgSchema(t *testing.T) string {
 // prefix of the test's own, whose keys are deleted at cleanup.
 func redisPrefix(t *testing.T) (addr, prefix string) {
 	t.Helper()
-	addr = os.Getenv("WARD_TEST_REDIS")
-	if addr == "" {
-		addr = defaultTestRedis
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
-	t.Cleanup(func() { c.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		unreachable(t, fmt.Sprintf("Redis unreachable (WARD_TEST_REDIS=%s): %v", addr, err))
-	}
-	prefix = "ward:mi:" + randHex(6) + ":"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-	})
+	addr, _, prefix = wardtest.Redis(t, "mi")
 	return addr, prefix
 }
 
