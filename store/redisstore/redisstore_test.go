@@ -16,8 +16,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wardauth/ward/dpop"
-	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/internal/wardtest"
+	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/redisstore"
 )
 
