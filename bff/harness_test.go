@@ -3,8 +3,6 @@ package bff
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -24,11 +21,9 @@ import (
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
-	"github.com/wardauth/ward/internal/password"
-	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/internal/authztest"
 	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/store"
-	"github.com/wardauth/ward/store/sqlstore"
 )
 
 const (
@@ -65,65 +60,34 @@ func newEnv(t *testing.T, opts ...envOpt) *env {
 
 func newEnvWith(t *testing.T, apiNonces bool, opts ...envOpt) *env {
 	t.Helper()
-	ctx := context.Background()
 	e := &env{t: t, apiNonces: apiNonces}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	e.st = st
 	e.as = httptest.NewUnstartedServer(nil)
 	e.api = httptest.NewUnstartedServer(nil)
 	e.srv = httptest.NewUnstartedServer(nil)
-	issuer := "http://" + e.as.Listener.Addr().String()
 	apiURL := "http://" + e.api.Listener.Addr().String()
 	siteURL := "http://" + e.srv.Listener.Addr().String()
 
-	now := time.Now()
-	secret, err := authz.CreateClient(ctx, st, &store.Client{
-		ID: testClient, AuthMethod: authz.AuthSecretBasic,
-		GrantTypes:   []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken},
-		RedirectURIs: []string{siteURL + "/bff/callback"}, Scopes: []string{"read", "write"},
-		Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP,
-	}, now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.secret = secret
-	ph, err := password.Hash(testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateUser(ctx, &store.User{Subject: "u-alice", Username: "alice", PasswordHash: ph, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	var kek keys.KEK
-	rand.Read(kek[:])
-	km, err := keys.New(st, []keys.KEK{kek}, keys.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := km.EnsureKey(ctx, now); err != nil {
-		t.Fatal(err)
-	}
-	acfg := config.Default()
-	acfg.Issuer = issuer
-	acfg.DPoP.Nonce.Secret = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-	as, err := authz.New(acfg, authz.Options{Store: st, Keys: km, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ah := as.Handler()
-	e.as.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == authz.PathToken {
-			e.tokenN.Add(1)
-		}
-		ah.ServeHTTP(w, r)
+	as := authztest.New(t, authztest.Options{
+		Server: e.as,
+		Clients: []store.Client{{
+			ID: testClient, AuthMethod: authz.AuthSecretBasic,
+			GrantTypes:   []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken},
+			RedirectURIs: []string{siteURL + "/bff/callback"}, Scopes: []string{"read", "write"},
+			Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP,
+		}},
+		Users: []authztest.User{{Subject: "u-alice", Username: "alice", Password: testPassword}},
+		Wrap: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == authz.PathToken {
+					e.tokenN.Add(1)
+				}
+				h.ServeHTTP(w, r)
+			})
+		},
 	})
-	e.as.Start()
-	t.Cleanup(e.as.Close)
+	e.st, e.secret = as.Store, as.Secrets[testClient]
+	issuer := as.URL
 
 	// The API: the resource middleware, DPoP-bound tokens only.
 	vopts := []dpop.Option{dpop.WithAllowedAlgorithms(dpop.ES256), dpop.WithBaseURL(apiURL)}
@@ -163,7 +127,7 @@ func newEnvWith(t *testing.T, apiNonces bool, opts ...envOpt) *env {
 	t.Cleanup(e.api.Close)
 
 	cfg := config.BFF{Name: "app", PublicURL: siteURL, ClientID: testClient, Scopes: []string{"read"}, Resource: apiURL, API: apiURL + "/v1", AfterLogin: "/home"}
-	o := Options{Issuer: issuer, ClientSecret: secret, Logger: quiet, Clock: func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }}
+	o := Options{Issuer: issuer, ClientSecret: e.secret, Logger: quiet, Clock: func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }}
 	for _, f := range opts {
 		f(&cfg, &o)
 	}

@@ -3,17 +3,14 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -22,10 +19,8 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
-	"github.com/wardauth/ward/internal/password"
-	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/internal/authztest"
 	"github.com/wardauth/ward/store"
-	"github.com/wardauth/ward/store/sqlstore"
 )
 
 const (
@@ -58,64 +53,33 @@ func withNonces(c *config.Config) { c.DPoP.Nonce.Enabled = true }
 
 func newServer(t testing.TB, opts ...serverOpt) *server {
 	t.Helper()
-	ctx := context.Background()
-	s := &server{t: t, secrets: map[string]string{}, requests: map[string]int{}}
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ward.db"))
-	if err != nil {
-		t.Fatal(err)
+	s := &server{t: t, requests: map[string]int{}}
+	cl := func(id, method string, grants []string, redirect string) store.Client {
+		return store.Client{ID: id, AuthMethod: method, GrantTypes: grants, RedirectURIs: []string{redirect},
+			Scopes: []string{"read", "write"}, Audiences: []string{testAudience}}
 	}
-	s.st = st
-	t.Cleanup(func() { st.Close() })
-	s.srv = httptest.NewUnstartedServer(http.NotFoundHandler())
-	s.issuer = "http://" + s.srv.Listener.Addr().String()
-	cfg := config.Default()
-	cfg.Issuer = s.issuer
-	cfg.DPoP.Nonce.Secret = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
-	for _, o := range opts {
-		o(cfg)
-	}
-	now := time.Now()
-	mk := func(c store.Client) {
-		c.Scopes = []string{"read", "write"}
-		c.Audiences = []string{testAudience}
-		secret, err := authz.CreateClient(ctx, st, &c, now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.secrets[c.ID] = secret
-	}
-	mk(store.Client{ID: "svc", AuthMethod: authz.AuthSecretBasic, GrantTypes: []string{authz.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"}})
-	mk(store.Client{ID: "post", AuthMethod: authz.AuthSecretPost, GrantTypes: []string{authz.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"}})
-	mk(store.Client{ID: "app", AuthMethod: authz.AuthNone, GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, RedirectURIs: []string{"http://127.0.0.1/callback"}})
-	ph, err := password.Hash(testPassword)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateUser(ctx, &store.User{Subject: "u-alice", Username: "alice", PasswordHash: ph, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	var kek keys.KEK
-	rand.Read(kek[:])
-	km, err := keys.New(st, []keys.KEK{kek}, keys.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := km.EnsureKey(ctx, now); err != nil {
-		t.Fatal(err)
-	}
-	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := as.Handler()
-	s.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.requests[r.URL.Path]++
-		s.mu.Unlock()
-		h.ServeHTTP(w, r)
+	as := authztest.New(t, authztest.Options{
+		Clients: []store.Client{
+			cl("svc", authz.AuthSecretBasic, []string{authz.GrantClientCredentials}, "https://unused.example/cb"),
+			cl("post", authz.AuthSecretPost, []string{authz.GrantClientCredentials}, "https://unused.example/cb"),
+			cl("app", authz.AuthNone, []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, "http://127.0.0.1/callback"),
+		},
+		Users: []authztest.User{{Subject: "u-alice", Username: "alice", Password: testPassword}},
+		Config: func(c *config.Config) {
+			for _, o := range opts {
+				o(c)
+			}
+		},
+		Wrap: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s.mu.Lock()
+				s.requests[r.URL.Path]++
+				s.mu.Unlock()
+				h.ServeHTTP(w, r)
+			})
+		},
 	})
-	s.srv.Start()
-	t.Cleanup(s.srv.Close)
+	s.srv, s.issuer, s.secrets, s.st = as.HTTP, as.URL, as.Secrets, as.Store
 	return s
 }
 

@@ -3,14 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,10 +18,8 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
-	"github.com/wardauth/ward/internal/password"
-	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/internal/authztest"
 	"github.com/wardauth/ward/store"
-	"github.com/wardauth/ward/store/sqlstore"
 )
 
 const cliTestPassword = "correct horse battery staple"
@@ -35,47 +30,15 @@ const cliTestPassword = "correct horse battery staple"
 // data folder, which it returns with the issuer and svc's secret.
 func tokenServer(t *testing.T) (issuer, secret, data string) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv := httptest.NewUnstartedServer(http.NotFoundHandler())
-	issuer = "http://" + srv.Listener.Addr().String()
-	cfg := config.Default()
-	cfg.Issuer = issuer
-	cfg.DPoP.Nonce.Enabled = true
-	cfg.DPoP.Nonce.Secret = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
-	now := time.Now()
-	svc := store.Client{ID: "svc", AuthMethod: authz.AuthSecretBasic, GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{"read"}, Audiences: []string{"https://api.example"}, RedirectURIs: []string{"https://x.example/cb"}}
-	if secret, err = authz.CreateClient(ctx, st, &svc, now); err != nil {
-		t.Fatal(err)
-	}
-	cli := store.Client{ID: "cli", AuthMethod: authz.AuthNone, GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, Scopes: []string{"read"}, Audiences: []string{"https://api.example"}, RedirectURIs: []string{"http://127.0.0.1/callback"}}
-	if _, err := authz.CreateClient(ctx, st, &cli, now); err != nil {
-		t.Fatal(err)
-	}
-	ph, _ := password.Hash(cliTestPassword)
-	if err := st.CreateUser(ctx, &store.User{Subject: "u-alice", Username: "alice", PasswordHash: ph, CreatedAt: now}); err != nil {
-		t.Fatal(err)
-	}
-	var kek keys.KEK
-	rand.Read(kek[:])
-	km, err := keys.New(st, []keys.KEK{kek}, keys.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := km.EnsureKey(ctx, now); err != nil {
-		t.Fatal(err)
-	}
-	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = as.Handler()
-	srv.Start()
-	t.Cleanup(srv.Close)
+	as := authztest.New(t, authztest.Options{
+		Clients: []store.Client{
+			{ID: "svc", AuthMethod: authz.AuthSecretBasic, GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{"read"}, Audiences: []string{"https://api.example"}, RedirectURIs: []string{"https://x.example/cb"}},
+			{ID: "cli", AuthMethod: authz.AuthNone, GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, Scopes: []string{"read"}, Audiences: []string{"https://api.example"}, RedirectURIs: []string{"http://127.0.0.1/callback"}},
+		},
+		Users:  []authztest.User{{Subject: "u-alice", Username: "alice", Password: cliTestPassword}},
+		Config: func(c *config.Config) { c.DPoP.Nonce.Enabled = true },
+	})
+	issuer, secret = as.URL, as.Secrets["svc"]
 
 	data = t.TempDir()
 	var dc devCredentials
