@@ -11,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +21,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/internal/authztest"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/store"
 )
@@ -170,16 +170,6 @@ func (e *env) browser() *browser {
 	return b
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
-
-func hiddenFields(body []byte) url.Values {
-	v := url.Values{}
-	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
-		v.Set(string(m[1]), strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'").Replace(string(m[2])))
-	}
-	return v
-}
-
 // authorize runs /bff/login and the authorization server's pages as
 // alice (consenting with decision) and returns the callback URL the
 // authorization server redirected to, without following it.
@@ -191,7 +181,7 @@ func (b *browser) authorize(loginQuery, decision string) *url.URL {
 		if b.callback != nil {
 			return b.callback
 		}
-		f := hiddenFields(body)
+		f := wardtest.HiddenFields(body)
 		switch {
 		case bytes.Contains(body, []byte(`name="password"`)):
 			f.Set("username", "alice")

@@ -11,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/internal/authztest"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/store"
 )
 
@@ -106,16 +106,6 @@ func (s *server) client(id string, opts ...Option) *Client {
 	return c
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
-
-func hiddenFields(body []byte) url.Values {
-	v := url.Values{}
-	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
-		v.Set(string(m[1]), strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'").Replace(string(m[2])))
-	}
-	return v
-}
-
 // userAgent returns a browser stand-in for WithBrowser: it follows the
 // authorization URL, logs in as alice, consents (decision allow or deny),
 // and follows the final redirect to the loopback listener. tamper, when
@@ -148,7 +138,7 @@ func userAgent(t testing.TB, decision string, tamper func(*url.URL)) func(string
 			if final != nil {
 				break
 			}
-			f := hiddenFields(body)
+			f := wardtest.HiddenFields(body)
 			switch {
 			case bytes.Contains(body, []byte(`name="password"`)):
 				f.Set("username", "alice")

@@ -12,9 +12,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,4 +266,17 @@ func Unavailable(t testing.TB, msg string) {
 		t.Fatal(msg)
 	}
 	t.Skip(msg + "; start it, or set WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
+
+// HiddenFields returns the hidden inputs of an HTML form (Ward's login
+// and consent pages), unescaped, to post the form back as a browser
+// would.
+func HiddenFields(body []byte) url.Values {
+	v := url.Values{}
+	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
+		v.Set(string(m[1]), html.UnescapeString(string(m[2])))
+	}
+	return v
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/pkce"
 )
 
@@ -182,7 +183,7 @@ func TestCSRF(t *testing.T) {
 		q.Set("client_id", web2Client)
 		jar, _ := cookiejar.New(nil)
 		r := browserGet(t, ward.asURL+authz.PathAuthorize+"?"+q.Encode(), jar)
-		f := hidden(r.body)
+		f := wardtest.HiddenFields(r.body)
 		if r.status != http.StatusOK || f.Get("csrf") == "" || f.Get("flow") == "" {
 			t.Fatalf("login page: %d, hidden fields %v", r.status, f)
 		}
@@ -196,7 +197,7 @@ func TestCSRF(t *testing.T) {
 		t.Helper()
 		jar, f := loginPage(t)
 		r := browserPost(t, ward.asURL+authz.PathLogin, f, jar)
-		c := hidden(r.body)
+		c := wardtest.HiddenFields(r.body)
 		if r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`name="decision"`)) || c.Get("csrf") == "" {
 			t.Fatalf("consent page: %d", r.status)
 		}

@@ -7,12 +7,12 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/pkce"
 )
 
@@ -60,17 +60,6 @@ func doJar(t *testing.T, req *http.Request, jar http.CookieJar) *response {
 	return r
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
-
-func hidden(body []byte) url.Values {
-	v := url.Values{}
-	un := strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&lt;", "<", "&gt;", ">", "&#39;", "'")
-	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
-		v.Set(string(m[1]), un.Replace(string(m[2])))
-	}
-	return v
-}
-
 func authorizeQuery(v string) url.Values {
 	return url.Values{"response_type": {"code"}, "client_id": {webClient}, "redirect_uri": {webRedirect},
 		"scope": {"demo:read"}, "state": {"st"}, "code_challenge": {pkce.Challenge(v)}, "code_challenge_method": {"S256"}}
@@ -91,12 +80,12 @@ func loginRedirect(t *testing.T, q url.Values) *url.URL {
 	if !(r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="password"`))) {
 		t.Fatalf("expected the login page, got %v", r)
 	}
-	f := hidden(r.body)
+	f := wardtest.HiddenFields(r.body)
 	f.Set("username", userName)
 	f.Set("password", userPass)
 	r = browserPost(t, ward.asURL+authz.PathLogin, f, jar)
 	if r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="decision"`)) {
-		f = hidden(r.body)
+		f = wardtest.HiddenFields(r.body)
 		f.Set("decision", "allow")
 		r = browserPost(t, ward.asURL+authz.PathConsent, f, jar)
 	}

@@ -26,7 +26,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +39,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/pkce"
 	"github.com/wardauth/ward/store/sqlstore"
 )
@@ -748,12 +748,12 @@ func (c *conn) authorize() (string, string) {
 	if !(r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="password"`))) {
 		c.t.Fatalf("expected the login page, got %v", r)
 	}
-	f := hidden(r.body)
+	f := wardtest.HiddenFields(r.body)
 	f.Set("username", userName)
 	f.Set("password", userPass)
 	r = c.postForm(c.issuer+authz.PathLogin, f, jar)
 	if r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="decision"`)) {
-		f = hidden(r.body)
+		f = wardtest.HiddenFields(r.body)
 		f.Set("decision", "allow")
 		r = c.postForm(c.issuer+authz.PathConsent, f, jar)
 	}
@@ -793,15 +793,4 @@ func (c *conn) postForm(u string, form url.Values, jar http.CookieJar) *response
 		return c.get(loc, jar)
 	}
 	return r
-}
-
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
-
-func hidden(body []byte) url.Values {
-	v := url.Values{}
-	un := strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&lt;", "<", "&gt;", ">", "&#39;", "'")
-	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
-		v.Set(string(m[1]), un.Replace(string(m[2])))
-	}
-	return v
 }

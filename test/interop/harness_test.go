@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -28,6 +27,7 @@ import (
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/sqlstore"
@@ -205,16 +205,6 @@ func (w *ward) upstreamSeen() []http.Header {
 	return append([]http.Header(nil), w.seen...)
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
-
-func hiddenFields(body []byte) url.Values {
-	v := url.Values{}
-	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
-		v.Set(string(m[1]), strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&#39;", "'").Replace(string(m[2])))
-	}
-	return v
-}
-
 // browse is the user's browser on Ward's pages: it opens authURL, logs in
 // as alice, allows on the consent page, and returns the redirect to the
 // client's /callback without following it (the client has no listener;
@@ -246,7 +236,7 @@ func browse(authURL string) (*url.URL, error) {
 		if final != nil {
 			break
 		}
-		f := hiddenFields(body)
+		f := wardtest.HiddenFields(body)
 		switch {
 		case bytes.Contains(body, []byte(`name="password"`)):
 			f.Set("username", testUser)

@@ -584,18 +584,6 @@ func (b *browser) postForm(in *asInstance, u string, form url.Values) *response 
 	return r
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
-
-// hidden returns the hidden fields of a page's form.
-func hidden(body []byte) url.Values {
-	v := url.Values{}
-	un := strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&lt;", "<", "&gt;", ">", "&#39;", "'")
-	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
-		v.Set(string(m[1]), un.Replace(string(m[2])))
-	}
-	return v
-}
-
 func isLoginPage(r *response) bool {
 	return r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="password"`))
 }
@@ -610,7 +598,7 @@ func (b *browser) login(in *asInstance, r *response) *response {
 	if !isLoginPage(r) {
 		b.c.t.Fatalf("expected the login page, got %v", r)
 	}
-	f := hidden(r.body)
+	f := wardtest.HiddenFields(r.body)
 	f.Set("username", userName)
 	f.Set("password", userPass)
 	return b.postForm(in, issuer+authz.PathLogin, f)
@@ -622,7 +610,7 @@ func (b *browser) consent(in *asInstance, r *response) *response {
 	if !isConsentPage(r) {
 		b.c.t.Fatalf("expected the consent page, got %v", r)
 	}
-	f := hidden(r.body)
+	f := wardtest.HiddenFields(r.body)
 	f.Set("decision", "allow")
 	return b.postForm(in, issuer+authz.PathConsent, f)
 }

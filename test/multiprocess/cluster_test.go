@@ -727,17 +727,6 @@ func (b *browser) postForm(server, u string, form url.Values) *response {
 	return r
 }
 
-var hiddenRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
-
-func hidden(body []byte) url.Values {
-	v := url.Values{}
-	un := strings.NewReplacer("&amp;", "&", "&#43;", "+", "&#34;", `"`, "&lt;", "<", "&gt;", ">", "&#39;", "'")
-	for _, m := range hiddenRE.FindAllSubmatch(body, -1) {
-		v.Set(string(m[1]), un.Replace(string(m[2])))
-	}
-	return v
-}
-
 func isLoginPage(r *response) bool {
 	return r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="password"`))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/pkce"
 )
 
@@ -70,12 +71,12 @@ func (c *cluster) authorize(server string) (string, string) {
 	if !isLoginPage(r) {
 		c.t.Fatalf("expected the login page, got %v", r)
 	}
-	f := hidden(r.body)
+	f := wardtest.HiddenFields(r.body)
 	f.Set("username", userName)
 	f.Set("password", userPass)
 	r = b.postForm(server, c.asLB.url+authz.PathLogin, f)
 	if isConsentPage(r) { // else consent given in an earlier step is remembered
-		f = hidden(r.body)
+		f = wardtest.HiddenFields(r.body)
 		f.Set("decision", "allow")
 		r = b.postForm(server, c.asLB.url+authz.PathConsent, f)
 	}
