@@ -378,6 +378,9 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 		// does not ask for gzip itself only to decompress it again.
 		t.DisableCompression = true
 		transport = t
+		if target.Scheme == "http" && syncUpstream {
+			transport = newUpstreamTransport(target.Host, t) // upstream.go
+		}
 	}
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:    func(pr *httputil.ProxyRequest) { g.rewrite(pr, rt, target) },
