@@ -595,3 +595,31 @@ func TestDependenciesDown(t *testing.T) {
 		}
 	})
 }
+
+// A second login in the same browser gets a new session id (no fixation)
+// and ends the first session, whose grant is revoked: nobody holds its
+// tokens any more.
+func TestLoginAgainReplacesTheSession(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	b.login()
+	sid1, first := b.session()
+	b.login()
+	sid2, second := b.session()
+	if sid2 == sid1 || second == nil || second.RefreshToken == first.RefreshToken {
+		t.Fatal("the second login kept the first session")
+	}
+	if _, err := e.site.store.Get(context.Background(), storeKey("sess", sid1)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the first session is still stored: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.introspect(first.RefreshToken) {
+		if time.Now().After(deadline) {
+			t.Fatal("the replaced session's grant is still active")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !e.introspect(second.RefreshToken) {
+		t.Fatal("the new session's grant was revoked too")
+	}
+}

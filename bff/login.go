@@ -1,9 +1,11 @@
 package bff
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/wardauth/ward/client"
 	"github.com/wardauth/ward/config"
@@ -132,7 +134,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if old := cookieID(r, s.sessName); old != "" {
-		_ = s.store.Delete(ctx, storeKey("sess", old))
+		s.replaced(ctx, old)
 	}
 	s.setCookie(w, s.sessName, sid, s.cfg.Session.Lifetime, s.sameSite)
 	s.event("callback", "ok")
@@ -181,4 +183,21 @@ func (s *Site) page(w http.ResponseWriter, e *oauth.Error) {
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 	w.WriteHeader(e.Status)
 	_ = pageTemplate.Execute(w, struct{ Message, Login string }{e.Description, s.cfg.PathPrefix + "/login"})
+}
+
+// replaced ends the session a new login in the same browser replaces,
+// and revokes its grant in the background: nobody holds its tokens any
+// more.
+func (s *Site) replaced(ctx context.Context, sid string) {
+	k := storeKey("sess", sid)
+	b, err := s.store.Take(ctx, k)
+	var old session
+	if err != nil || s.seal.open(k, b, &old) != nil {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		s.revoke(ctx, &old)
+	}()
 }

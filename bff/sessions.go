@@ -11,6 +11,10 @@ import (
 	"github.com/wardauth/ward/oauth"
 )
 
+// lockTTL bounds how long a session's lock is held (in Redis, a crashed
+// holder's lock is freed after it).
+const lockTTL = 90 * time.Second
+
 // endGrace: the store keeps an ended session this long past its end, so
 // that the app is told why it ended (idle, lifetime) rather than only
 // "not logged in". load refuses it all the same.
@@ -95,11 +99,16 @@ func (s *Site) active(ctx context.Context, r *http.Request, needToken bool) (str
 	}
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	unlock, err := s.store.Lock(lctx, storeKey("sess", sid), 30*time.Second)
+	unlock, err := s.store.Lock(lctx, storeKey("sess", sid), lockTTL)
 	if err != nil {
 		return "", nil, unavailable(err, "the session is busy")
 	}
 	defer unlock()
+	// The work under the lock ends well before the lock could expire (in
+	// Redis), so no other instance can take it while a refresh is in
+	// flight.
+	ctx, cancelWork := context.WithTimeout(ctx, lockTTL/3)
+	defer cancelWork()
 	if sess, e = s.load(ctx, sid); e != nil { // another request may have changed it
 		return "", nil, e
 	}
@@ -156,9 +165,15 @@ func (s *Site) active(ctx context.Context, r *http.Request, needToken bool) (str
 		tok, err := c.Refresh(ctx, sess.RefreshToken)
 		var re *client.RetrieveError
 		switch {
-		case errors.As(err, &re) && (re.ErrorCode == oauth.InvalidGrant || re.ErrorCode == oauth.InvalidClient):
+		case errors.As(err, &re) && re.ErrorCode == oauth.InvalidGrant:
 			s.event("refresh", "refused")
 			return end("grant_revoked", "the login can no longer be renewed; log in again")
+		case errors.As(err, &re) && re.ErrorCode == oauth.InvalidClient:
+			// The site's own credentials are refused (a rotated secret?):
+			// a configuration error, not the user's; the session is kept.
+			s.event("refresh", "client_refused")
+			s.log.Error("bff refresh: the authorization server refuses this site's client authentication; check client_id and client_secret_file", "client_id", s.cfg.ClientID)
+			return "", nil, unavailable(err, "the access token cannot be renewed now")
 		case err != nil:
 			s.event("refresh", "unavailable")
 			return "", nil, unavailable(err, "the access token cannot be renewed now")
