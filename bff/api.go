@@ -11,7 +11,6 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/wardauth/ward/oauth"
-	"github.com/wardauth/ward/policy"
 )
 
 // requestHeaders are the browser's headers an API call passes on; every
@@ -41,13 +40,10 @@ func (s *Site) proxy(w http.ResponseWriter, r *http.Request, rest string) {
 		s.fail(w, r, "api", e)
 		return
 	}
-	if rest == "" {
-		rest = "/"
-	}
-	clean, err := policy.CleanPath(rest)
-	if err != nil || clean != rest {
-		s.fail(w, r, "api", &oauth.Error{Code: oauth.InvalidRequest, Status: http.StatusBadRequest, Reason: "ambiguous_path", Description: "ambiguous API path"})
-		return
+	// rest is clean: ServeHTTP read the path with policy.CleanPath.
+	clean := rest
+	if clean == "" {
+		clean = "/"
 	}
 	_, sess, e := s.active(ctx, r, true)
 	if e != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/wardauth/ward/client"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/policy"
 )
 
 // Options are a Site's dependencies that do not come from the file.
@@ -200,11 +201,18 @@ func (s *Site) Prefix() string { return s.cfg.PathPrefix }
 // SessionCookie returns the name of the session cookie.
 func (s *Site) SessionCookie() string { return s.sessName }
 
-// ServeHTTP serves the endpoints under the site's prefix. The path must
-// already be clean (the gateway refuses ambiguous paths before this).
+// ServeHTTP serves the endpoints under the site's prefix.
 func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	rest, ok := strings.CutPrefix(r.URL.Path, s.cfg.PathPrefix)
+	// One strict reading of the path (the gateway's, again when the site
+	// serves alone): encoded slashes, dot segments and the like are
+	// refused, never guessed at.
+	clean, err := policy.CleanPath(r.URL.EscapedPath())
+	if err != nil {
+		s.fail(w, r, "none", &oauth.Error{Code: oauth.InvalidRequest, Status: http.StatusBadRequest, Reason: "ambiguous_path", Description: "ambiguous request path"})
+		return
+	}
+	rest, ok := strings.CutPrefix(clean, s.cfg.PathPrefix)
 	if !ok {
 		s.fail(w, r, "none", notFound())
 		return
