@@ -231,10 +231,16 @@ func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, e *authz
 		s.errorPage(w, r, status, e.Error)
 		return
 	}
+	code := e.Code
 	if e.Status >= 500 {
 		s.log.Error("authz: authorization request failed", "err", e.Error)
+		// RFC 6749 §4.1.2.1: temporarily_unavailable when the store
+		// cannot be reached (unavailable.go).
+		if u := asProtocolError(e.Error); u.Code == oauth.TemporarilyUnavailable {
+			code = u.Code
+		}
 	}
-	v := url.Values{"error": {e.Code}, "iss": {s.issuer}}
+	v := url.Values{"error": {code}, "iss": {s.issuer}}
 	if e.Description != "" {
 		v.Set("error_description", e.Description)
 	}

@@ -62,6 +62,11 @@ func (s *Server) flowFromRequest(w http.ResponseWriter, r *http.Request, sealed 
 		return nil, nil, false
 	}
 	c, err := s.clients.get(r.Context(), f.Req.ClientID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		// The store out of reach is not a deleted client: 503 (pages.go).
+		s.errorPage(w, r, http.StatusInternalServerError, oauth.Wrap(err, "cannot read the client"))
+		return nil, nil, false
+	}
 	if err != nil || !matchRedirectURI(c.RedirectURIs, f.Req.RedirectURI) {
 		s.errorPage(w, r, http.StatusBadRequest, oauth.New(oauth.InvalidClient, "the application is no longer registered"))
 		return nil, nil, false

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"html/template"
 	"net/http"
+	"time"
 
 	"github.com/wardauth/ward/oauth"
 )
@@ -67,9 +68,19 @@ func (s *Server) render(w http.ResponseWriter, status int, name, formTarget stri
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, e *oauth.Error) {
 	if status >= 500 {
 		s.log.Error("authz: page failed", "path", r.URL.Path, "err", e)
+		// The store out of reach: 503 with Retry-After, as on the JSON
+		// endpoints (unavailable.go), so the user and any monitor see a
+		// passing outage rather than a bug.
+		if u := asProtocolError(e); u.Code == oauth.TemporarilyUnavailable {
+			status, e = u.Status, u
+			retryAfter(w, time.Duration(u.RetryAfter)*time.Second)
+		}
 	}
 	desc := e.Description
-	if status >= 500 {
+	switch {
+	case e.Code == oauth.TemporarilyUnavailable:
+		desc = "Sign-in is unavailable for a moment. Try again shortly."
+	case status >= 500:
 		desc = "Something went wrong on our side. Try again later."
 	}
 	s.render(w, status, "error.html", "", map[string]any{

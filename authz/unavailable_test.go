@@ -1,14 +1,19 @@
 package authz
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/pkce"
 	"github.com/wardauth/ward/store"
 )
 
@@ -48,4 +53,89 @@ func TestStoreUnreachableIs503(t *testing.T) {
 			}
 		})
 	}
+}
+
+// downStore is the harness's store whose reads of clients and users and
+// whose code writes fail as a database cut off would, while down is set.
+type downStore struct {
+	storeT
+	down atomic.Bool
+}
+
+var errDial = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+
+func (d *downStore) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	if d.down.Load() {
+		return nil, fmt.Errorf("sqlstore: get client: %w", errDial)
+	}
+	return d.storeT.GetClient(ctx, id)
+}
+
+func (d *downStore) GetUserByUsername(ctx context.Context, name string) (*store.User, error) {
+	if d.down.Load() {
+		return nil, fmt.Errorf("sqlstore: get user: %w", errDial)
+	}
+	return d.storeT.GetUserByUsername(ctx, name)
+}
+
+func (d *downStore) PutCode(ctx context.Context, c *store.AuthCode) error {
+	if d.down.Load() {
+		return fmt.Errorf("sqlstore: put code: %w", errDial)
+	}
+	return d.storeT.PutCode(ctx, c)
+}
+
+// The browser-facing pages answer a store outage as the JSON endpoints
+// do: 503 with Retry-After (never 500, never a code), and an
+// authorization response that can redirect carries
+// temporarily_unavailable (RFC 6749 §4.1.2.1) with iss and state.
+func TestPagesStoreUnreachable(t *testing.T) {
+	h := newHarness(t)
+	ds := &downStore{storeT: h.st}
+	h.s.st = ds
+	h.s.clients = newClientCache(ds, 0, h.s.now) // no cache: every page reads the client
+	params := authParams("spa", "http://127.0.0.1/cb", pkce.Challenge(strings.Repeat("a", 43)))
+	want503 := func(t *testing.T, what string, r *response) {
+		t.Helper()
+		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || !bytes.Contains(r.body, []byte("temporarily_unavailable")) {
+			t.Fatalf("%s: %d Retry-After %q %s; want a 503 page", what, r.status, r.header.Get("Retry-After"), grepBody(r.body))
+		}
+	}
+
+	t.Run("authorization request", func(t *testing.T) {
+		ds.down.Store(true)
+		defer ds.down.Store(false)
+		want503(t, "authorize", h.newBrowser().get(h.issuer+PathAuthorize+"?"+params.Encode()))
+	})
+	t.Run("login", func(t *testing.T) {
+		b := h.newBrowser()
+		page := b.get(h.issuer + PathAuthorize + "?" + params.Encode())
+		ds.down.Store(true)
+		defer ds.down.Store(false)
+		f := hidden(page.body)
+		f.Set("username", "alice")
+		f.Set("password", testPassword)
+		want503(t, "login", b.postForm(h.issuer+PathLogin, f))
+	})
+	t.Run("code", func(t *testing.T) {
+		// Logged in and consented once; the next authorization needs only
+		// a code, which cannot be stored.
+		b := h.newBrowser()
+		h.authorize(b, params)
+		ds.down.Store(true)
+		defer ds.down.Store(false)
+		h.s.clients = newClientCache(h.st, 0, h.s.now) // the client is readable; the code write fails
+		q := redirectQuery(t, b.get(h.issuer+PathAuthorize+"?"+params.Encode()))
+		if q.Get("error") != oauth.TemporarilyUnavailable || q.Get("code") != "" || q.Get("iss") != h.issuer || q.Get("state") != params.Get("state") {
+			t.Fatalf("redirect %v; want error=temporarily_unavailable with iss and state, no code", q)
+		}
+	})
+}
+
+// grepBody is the part of an error page that says what went wrong.
+func grepBody(b []byte) string {
+	if i := bytes.Index(b, []byte("<main")); i >= 0 {
+		b = b[i:]
+	}
+	return string(b[:min(len(b), 400)])
 }
