@@ -1,5 +1,5 @@
-// Package bff is Ward's backend-for-frontend (draft-ietf-oauth-browser-
-// based-apps §6.1): the strongest pattern for browser apps, in which a
+// Package bff is Ward's backend-for-frontend (RFC 10017, OAuth 2.0 for
+// Browser-Based Applications): the strongest pattern for browser apps, in which a
 // trusted server component holds the tokens and the browser only ever has
 // an HttpOnly session cookie, so no script, injected or not, can read a
 // token.

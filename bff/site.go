@@ -268,9 +268,9 @@ func (s *Site) fail(w http.ResponseWriter, r *http.Request, endpoint string, e *
 	oauth.WriteJSON(w, e)
 }
 
-// checkRequest is the CSRF defence of every call the app makes
-// (draft-ietf-oauth-browser-based-apps §6.1.3.2): the custom header,
-// which a cross-site form cannot send and a cross-origin script can send
+// checkRequest is the CSRF defence of every call the app makes, as the
+// browser-based apps BCP (RFC 10017) describes for a BFF: the custom
+// header, which a cross-site form cannot send and a cross-origin script can send
 // only after a CORS preflight this site never approves, together with
 // Fetch Metadata and Origin, which must name this site when present and
 // one of which must be present on a state-changing call.

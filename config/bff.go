@@ -11,7 +11,7 @@ import (
 )
 
 // BFF configures one backend-for-frontend site of the gateway
-// (draft-ietf-oauth-browser-based-apps §6.1, package bff): the gateway
+// (RFC 10017, draft-ietf-oauth-browser-based-apps; package bff): the gateway
 // logs the browser's user in with the authorization code flow (PKCE, PAR,
 // DPoP), keeps the tokens and the DPoP key server side, gives the browser
 // only an HttpOnly session cookie, and forwards the app's API calls with
