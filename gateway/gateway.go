@@ -62,6 +62,24 @@ type Options struct {
 	// RateLimitStore keeps the rate_limits state; default in memory
 	// (ratelimit.go). Instances behind a load balancer need a shared one.
 	RateLimitStore ratelimit.Store
+	// Mounts are handlers the gateway serves itself, such as the
+	// backend-for-frontend sites (package bff), under its security
+	// headers, size limits, path cleaning, per-IP rate limits and
+	// metrics. They authenticate requests themselves.
+	Mounts []Mount
+}
+
+// Mount is a handler served by the gateway at a host and path prefix.
+type Mount struct {
+	// Name labels metrics and logs; it must differ from every route's.
+	Name string
+	// Host, when set, must equal the request's host (without port).
+	Host string
+	// PathPrefix, a clean path such as /bff: the path itself and
+	// everything below it.
+	PathPrefix string
+	// Handler gets the request with its path cleaned.
+	Handler http.Handler
 }
 
 // Gateway is the reverse proxy. Its routes can be swapped with Reload
@@ -91,6 +109,7 @@ type fixedSettings struct {
 	tls                              config.TLS
 	identityKey                      string // identity_jwt header and key file
 	mtls                             string // mtls listener, CA files and trusted-proxy header
+	bff                              string // the BFF sites, built once (their sessions outlive a reload)
 }
 
 // state is one immutable configuration generation.
@@ -119,6 +138,9 @@ type route struct {
 	certOnly bool
 	// spiffeHdr and thumbHdr carry the certificate's identity upstream.
 	spiffeHdr, thumbHdr string
+	// local serves a Mount in process, with no token check of the
+	// gateway's.
+	local http.Handler
 }
 
 // ErrConfig wraps every configuration refused by New or Reload.
@@ -206,13 +228,15 @@ func fixedOf(cfg *config.Gateway, issuer string) fixedSettings {
 		dpopAlgs: strings.Join(cfg.DPoPAlgorithms, " "), tls: cfg.TLS,
 		identityKey: cfg.IdentityJWT.Header + "\x00" + cfg.IdentityJWT.KeyFile,
 		mtls:        fmt.Sprintf("%q %v %v %q", cfg.MTLS.ClientCAFiles, cfg.MTLS.RequireClientCert, cfg.MTLS.Interval(), cfg.MTLS.ForwardedCertHeader),
+		bff:         fmt.Sprintf("%+v", cfg.BFF),
 	}
 }
 
 // Reload swaps in a new configuration: routes, policies, headers, limits.
 // An invalid one is refused (the error says why) and the running
-// configuration is kept. Listeners, TLS, the issuer, the public URL and
-// the DPoP algorithms need a restart; a change to them is refused.
+// configuration is kept. Listeners, TLS, the issuer, the public URL, the
+// DPoP algorithms and the BFF sites need a restart; a change to them is
+// refused.
 func (g *Gateway) Reload(cfg *config.Gateway) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -236,7 +260,7 @@ func (g *Gateway) reload(cfg *config.Gateway) error {
 		issuer = g.opts.Issuer
 	}
 	if f := fixedOf(cfg, issuer); f != g.fixed {
-		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url, dpop_algorithms and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
+		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url, dpop_algorithms, bff and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
 	}
 	st, err := g.build(cfg)
 	if err != nil {
@@ -272,6 +296,18 @@ func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 		rt, err := g.buildRoute(cfg, rc)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("route %q: %w", rc.Name, err))
+			continue
+		}
+		st.routes = append(st.routes, rt)
+	}
+	for _, m := range g.opts.Mounts {
+		rt, err := g.buildMount(cfg, m)
+		if names[m.Name] {
+			err = errors.New("its name is also a route's")
+		}
+		names[m.Name] = true
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mount %q: %w", m.Name, err))
 			continue
 		}
 		st.routes = append(st.routes, rt)
@@ -356,6 +392,9 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 		if handler == nil && name == "demo" {
 			handler = DemoUpstream()
 		}
+		if handler == nil && name == "demo-app" {
+			handler = DemoApp()
+		}
 		if handler == nil {
 			return nil, fmt.Errorf("unknown built-in upstream %q", rc.Upstream)
 		}
@@ -403,6 +442,24 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 			}
 			http.Error(w, http.StatusText(status), status)
 		},
+	}
+	return rt, nil
+}
+
+// buildMount makes a route of a Mount: matched like a route, limited by
+// the gateway-wide per-IP tier, served by the handler.
+func (g *Gateway) buildMount(cfg *config.Gateway, m Mount) (*route, error) {
+	if m.Handler == nil || m.Name == "" {
+		return nil, errors.New("a mount needs a name and a handler")
+	}
+	if c, err := policy.CleanPath(m.PathPrefix); err != nil || c != m.PathPrefix || m.PathPrefix == "/" {
+		return nil, fmt.Errorf("path_prefix %q is not a clean path below /", m.PathPrefix)
+	}
+	rc := &config.Route{Name: m.Name, Host: m.Host, PathPrefix: m.PathPrefix, Unauthenticated: true}
+	rt := &route{cfg: rc, host: strings.ToLower(m.Host), prefix: strings.TrimSuffix(m.PathPrefix, "/"), upstream: "mount:" + m.Name, local: m.Handler}
+	var err error
+	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
+		return nil, err
 	}
 	return rt, nil
 }
@@ -544,6 +601,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rec.route = rt.cfg.Name
 	if !g.limit(sw, r, rt, rec, nil) { // per-IP tier, before authentication
+		return
+	}
+	if rt.local != nil {
+		rec.outcome = "mount"
+		r.URL.Path, r.URL.RawPath = clean, ""
+		rt.local.ServeHTTP(sw, r)
 		return
 	}
 	if rt.cfg.Unauthenticated {
