@@ -431,11 +431,23 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			rec := recordOf(r)
+			g.secureResponse(w.Header(), r, cfg, !rc.Unauthenticated)
+			// A chunked body that outgrew max_body_bytes while it was
+			// streamed: the upstream got a body cut short without its
+			// last chunk (an incomplete request, never a complete
+			// one), and the client is told why.
+			if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+				if rec != nil {
+					rec.outcome, rec.reason = "rejected", "body_too_large"
+				}
+				w.Header().Set("Connection", "close")
+				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
 			if rec != nil {
 				rec.outcome = "upstream_error"
 			}
 			g.log.Warn("upstream error", "route", rc.Name, "upstream", rt.upstream, "error", err)
-			g.secureResponse(w.Header(), r, cfg, !rc.Unauthenticated)
 			status := http.StatusBadGateway
 			if errors.Is(err, context.DeadlineExceeded) {
 				status = http.StatusGatewayTimeout

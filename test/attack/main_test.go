@@ -63,6 +63,9 @@ var ward struct {
 	mu    sync.Mutex
 	paths []string    // every path the upstream received, escaped
 	last  http.Header // the headers of the last request it received
+	// complete is, per request in paths, whether its body arrived
+	// whole (read to its end without an error).
+	complete []bool
 }
 
 // upstreamSince is the paths the upstream received after the n-th.
@@ -73,6 +76,20 @@ func upstreamSince(n int) []string {
 }
 
 func upstreamCount() int { ward.mu.Lock(); defer ward.mu.Unlock(); return len(ward.paths) }
+
+// completeSince is the paths of the requests after the n-th whose body
+// reached the upstream whole.
+func completeSince(n int) []string {
+	ward.mu.Lock()
+	defer ward.mu.Unlock()
+	var out []string
+	for i := n; i < len(ward.paths); i++ {
+		if ward.complete[i] {
+			out = append(out, ward.paths[i])
+		}
+	}
+	return out
+}
 
 func lastUpstreamHeader() http.Header {
 	ward.mu.Lock()
@@ -131,8 +148,10 @@ func startWard(dir string) (*exec.Cmd, error) {
 	}
 	upstream, err := serve(func(w http.ResponseWriter, r *http.Request) {
 		ward.hits.Add(1)
+		_, berr := io.Copy(io.Discard, r.Body)
 		ward.mu.Lock()
 		ward.paths = append(ward.paths, r.URL.EscapedPath())
+		ward.complete = append(ward.complete, berr == nil)
 		ward.last = r.Header.Clone()
 		ward.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")

@@ -305,3 +305,31 @@ func TestGatewayOversizedInputs(t *testing.T) {
 		})
 	}
 }
+
+// A chunked body has no length to refuse up front: the gateway streams
+// it and stops at max_body_bytes. The client gets 413 and the connection
+// closes; the upstream may have been called, but it never receives a
+// whole request — the body ends without its last chunk.
+func TestGatewayOversizedChunkedBody(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("POST /pub/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+	chunk := strings.Repeat("a", 8<<10)
+	for range 9 { // 72 KiB, over the 64 KiB limit
+		fmt.Fprintf(&b, "%x\r\n%s\r\n", len(chunk), chunk)
+	}
+	b.WriteString("0\r\n\r\n")
+	n := upstreamCount()
+	got := raw(t, b.String())
+	if len(got.statuses) != 1 || got.statuses[0] != http.StatusRequestEntityTooLarge {
+		t.Errorf("answers %v, want [413]", got.statuses)
+	}
+	if p := completeSince(n); len(p) != 0 {
+		t.Errorf("the upstream received the whole oversized body: %v", p)
+	}
+	// Control: a chunked body under the limit arrives whole.
+	n = upstreamCount()
+	got = raw(t, "POST /pub/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+	if len(got.statuses) != 1 || got.statuses[0] != http.StatusOK || len(completeSince(n)) != 1 {
+		t.Fatalf("control: answers %v, whole bodies %v", got.statuses, completeSince(n))
+	}
+}
