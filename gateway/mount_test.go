@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/gateway"
@@ -87,5 +88,26 @@ func TestMounts(t *testing.T) {
 		return &c
 	}()); err == nil {
 		t.Fatal("reload changed the bff section")
+	}
+}
+
+// The gateway's per-IP tier covers a mount: a login flood is cut at the
+// front door.
+func TestMountRateLimited(t *testing.T) {
+	calls := 0
+	gw, err := mountGateway(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++ }), func(c *config.Gateway) {
+		c.RateLimits.IP = config.Rate{Rate: 3, Period: time.Minute}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	for range 5 {
+		w := httptest.NewRecorder()
+		gw.Handler().ServeHTTP(w, httptest.NewRequest("GET", "https://gw.example/bff/login", nil))
+		codes = append(codes, w.Code)
+	}
+	if calls != 3 || codes[3] != http.StatusTooManyRequests || codes[4] != http.StatusTooManyRequests {
+		t.Fatalf("answers %v, %d calls; want 3 served then 429", codes, calls)
 	}
 }
