@@ -10,8 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -45,8 +43,6 @@ import (
 )
 
 const (
-	defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
 	svcClient   = "svc" // confidential, client_credentials
 	webClient   = "web" // public, authorization_code + refresh_token
 	webRedirect = "http://127.0.0.1/cb"
@@ -64,13 +60,16 @@ func TestKillDuringLoad(t *testing.T) {
 		t.Skip("builds ward and kills it mid-load: skipped under -short")
 	}
 	dir := t.TempDir()
-	bin := buildWard(t, dir)
+	bin, err := wardtest.Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Run("SQLite", func(t *testing.T) {
 		d := t.TempDir()
 		killDuringLoad(t, bin, d, "sqlite", "", "data_dir: "+d+"\nstore: {driver: sqlite}\n")
 	})
 	t.Run("PostgreSQL", func(t *testing.T) {
-		dsn := pgSchema(t)
+		dsn := wardtest.PostgresSchema(t, "ward_crash_").String()
 		killDuringLoad(t, bin, t.TempDir(), "postgres", dsn, "store: {driver: postgres}\n")
 	})
 }
@@ -112,11 +111,11 @@ func (f *family) uncertain() bool {
 
 func killDuringLoad(t *testing.T, bin, dir, driver, dsn, storeConf string) {
 	p := newPKI(t, dir)
-	addr := freeAddr(t)
+	addr := wardtest.FreeAddr(t)
 	issuer := "https://" + addr
 	env := []string{
-		"WARD_FLOW_KEY=" + randKey(),
-		"WARD_KEY_ENCRYPTION_KEY=" + randKey(),
+		"WARD_FLOW_KEY=" + wardtest.RandKey(),
+		"WARD_KEY_ENCRYPTION_KEY=" + wardtest.RandKey(),
 		"WARD_TEST_SVC_SECRET=" + svcSecret,
 		"WARD_TEST_ALICE_PASSWORD=" + userPass,
 		"SSL_CERT_FILE=" + p.caFile,
@@ -318,7 +317,7 @@ func wantInvalidGrant(t *testing.T, r *response, format string, args ...any) {
 func checkKeysList(t *testing.T, bin string, env []string, cfgPath string) {
 	t.Helper()
 	cmd := exec.Command(bin, "keys", "list", "--config", cfgPath)
-	cmd.Env = append(cleanEnv(), env...)
+	cmd.Env = append(wardtest.CleanEnv(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "current") {
 		t.Fatalf("ward keys list: %v\n%s", err, out)
@@ -441,7 +440,7 @@ func start(t *testing.T, name, bin string, env []string, args ...string) *proces
 	t.Helper()
 	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(cleanEnv(), env...)
+	p.cmd.Env = append(wardtest.CleanEnv(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -475,92 +474,6 @@ func (p *process) stop() {
 	case <-time.After(10 * time.Second):
 		p.kill()
 	}
-}
-
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WARD_") && !strings.HasPrefix(kv, "SSL_CERT_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
-func buildWard(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "ward")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ward")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/ward: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-func randKey() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-func unreachable(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + "; start it, or set WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
-}
-
-// pgSchema creates a fresh schema on WARD_TEST_POSTGRES, dropped at
-// cleanup, and returns a DSN whose connections use it.
-func pgSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("WARD_TEST_POSTGRES")
-	if base == "" {
-		base = defaultTestPostgres
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("WARD_TEST_POSTGRES must be a postgres:// URL")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("WARD_TEST_POSTGRES: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		unreachable(t, fmt.Sprintf("PostgreSQL unreachable (WARD_TEST_POSTGRES=%s): %v", u.Redacted(), err))
-	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "ward_crash_" + hex.EncodeToString(b)
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // pki is a test CA and a certificate for 127.0.0.1 that ward serves.
