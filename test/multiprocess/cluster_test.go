@@ -2,16 +2,12 @@ package multiprocess
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -25,10 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -38,11 +31,10 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/wardtest"
 )
 
 const (
-	defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
 	webRedirect = "http://127.0.0.1/cb"
 	svcClient   = "svc" // confidential, client_credentials
 	webClient   = "web" // public, authorization_code + refresh_token
@@ -59,87 +51,12 @@ const (
 	backendHeader = "X-Test-Backend"
 )
 
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-// unreachable skips the test, or fails it under WARD_TEST_REQUIRE_SERVICES=1.
-func unreachable(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + "; install or start it, or set WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
-func randKey() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// pgSchema creates a fresh schema on WARD_TEST_POSTGRES, dropped at
-// cleanup, and returns a DSN whose connections use it.
+// pgSchema is a fresh schema on WARD_TEST_POSTGRES, dropped at cleanup,
+// with small connection pools (four processes share the server).
 func pgSchema(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("WARD_TEST_POSTGRES")
-	if base == "" {
-		base = defaultTestPostgres
-	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("WARD_TEST_POSTGRES must be a postgres:// URL")
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("WARD_TEST_POSTGRES: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		unreachable(t, fmt.Sprintf("PostgreSQL unreachable (WARD_TEST_POSTGRES=%s): %v", u.Redacted(), err))
-	}
-	schema := "ward_mp_" + randHex(6)
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
+	u := wardtest.PostgresSchema(t, "ward_mp_")
 	q := u.Query()
-	q.Set("search_path", schema)
 	q.Set("pool_max_conns", "4")
 	u.RawQuery = q.Encode()
 	return u.String()
@@ -159,9 +76,9 @@ func startRedis(t *testing.T) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		unreachable(t, "redis-server is not installed (apt-get install redis-server)")
+		wardtest.Unavailable(t, "redis-server is not installed (apt-get install redis-server)")
 	}
-	r := &redisServer{t: t, bin: bin, addr: freeAddr(t)}
+	r := &redisServer{t: t, bin: bin, addr: wardtest.FreeAddr(t)}
 	r.start()
 	t.Cleanup(r.stop)
 	return r
@@ -171,7 +88,7 @@ func (r *redisServer) start() {
 	r.t.Helper()
 	_, port, _ := net.SplitHostPort(r.addr)
 	r.cmd = exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	out := &syncBuffer{}
+	out := &wardtest.SyncBuffer{}
 	r.cmd.Stdout, r.cmd.Stderr = out, out
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("redis-server: %v", err)
@@ -287,7 +204,7 @@ func newBalancer(t *testing.T, p *pki, backends map[string]string) *balancer {
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *wardtest.SyncBuffer
 	done chan struct{}
 }
 
@@ -295,9 +212,9 @@ type process struct {
 // without the WARD_ variables a developer may have set).
 func start(t *testing.T, name, bin string, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, out: &wardtest.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(cleanEnv(), env...)
+	p.cmd.Env = append(wardtest.CleanEnv(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("%s: %v", name, err)
@@ -316,16 +233,6 @@ func start(t *testing.T, name, bin string, env []string, args ...string) *proces
 		}
 	})
 	return p
-}
-
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "WARD_") && !strings.HasPrefix(kv, "SSL_CERT_") {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // waitHTTP polls u until it answers 200, or fails the test with p's
@@ -347,18 +254,6 @@ func waitHTTP(t *testing.T, p *process, u string) {
 		}
 	}
 	t.Fatalf("%s: %s did not answer 200:\n%s", p.name, u, p.out.String())
-}
-
-// buildWard builds ./cmd/ward into dir.
-func buildWard(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "ward")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/ward")
-	cmd.Dir = filepath.Join("..", "..")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/ward: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // cluster is two authorization-server processes and two gateway processes
@@ -385,14 +280,14 @@ func newCluster(t *testing.T) *cluster {
 	dsn := pgSchema(t)
 	rd := startRedis(t)
 	dir := t.TempDir()
-	c := &cluster{t: t, bin: buildWard(t, dir), dir: dir, redis: rd, admin: map[string]string{}, as: map[string]*process{}}
+	c := &cluster{t: t, bin: mustBuild(t, dir), dir: dir, redis: rd, admin: map[string]string{}, as: map[string]*process{}}
 	p := newPKI(t, dir)
 	c.env = []string{
 		"WARD_STORE_DSN=" + dsn,
 		"WARD_REDIS_URL=redis://" + rd.addr + "/0",
-		"WARD_FLOW_KEY=" + randKey(),
-		"WARD_KEY_ENCRYPTION_KEY=" + randKey(),
-		"WARD_DPOP_NONCE_SECRET=" + randKey(),
+		"WARD_FLOW_KEY=" + wardtest.RandKey(),
+		"WARD_KEY_ENCRYPTION_KEY=" + wardtest.RandKey(),
+		"WARD_DPOP_NONCE_SECRET=" + wardtest.RandKey(),
 		"WARD_TEST_SVC_SECRET=" + svcSecret,
 		"WARD_TEST_ALICE_PASSWORD=" + userPass,
 		"SSL_CERT_FILE=" + p.caFile,
@@ -405,9 +300,9 @@ func newCluster(t *testing.T) *cluster {
 	}
 	upstream := startUpstream(t)
 
-	asAddr := map[string]string{"A": freeAddr(t), "B": freeAddr(t)}
+	asAddr := map[string]string{"A": wardtest.FreeAddr(t), "B": wardtest.FreeAddr(t)}
 	c.asLB = newBalancer(t, p, asAddr)
-	gwAddr := map[string]string{"A": freeAddr(t), "B": freeAddr(t)}
+	gwAddr := map[string]string{"A": wardtest.FreeAddr(t), "B": wardtest.FreeAddr(t)}
 	c.gwLB = newBalancer(t, p, gwAddr)
 
 	// A and B start together on the empty schema: the advisory lock orders
@@ -421,7 +316,7 @@ func newCluster(t *testing.T) *cluster {
 		waitHTTP(t, c.as[n], "http://"+asAddr[n]+"/.well-known/oauth-authorization-server")
 	}
 	for _, n := range []string{"A", "B"} {
-		adm := freeAddr(t)
+		adm := wardtest.FreeAddr(t)
 		path := c.write("gw-"+n+".yaml", c.gwConfig(gwAddr[n], adm, upstream))
 		gw := start(t, "gw-"+n, c.bin, c.env, "serve", "--config", path)
 		c.admin[n] = "http://" + adm
@@ -640,21 +535,12 @@ func (c *cluster) call(gw, path, tok, proof string) *response {
 	return c.do(req, gw, nil)
 }
 
-var rejectionRE = regexp.MustCompile(`(?m)^ward_gateway_rejections_total\{error="([^"]*)",reason="([^"]*)"\} (\S+)$`)
-
 // rejections returns gateway gw's ward_gateway_rejections_total by reason.
 func (c *cluster) rejections(gw string) map[string]float64 {
 	c.t.Helper()
-	resp, err := http.Get(c.admin[gw] + "/metrics")
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
 	out := map[string]float64{}
-	for _, m := range rejectionRE.FindAllStringSubmatch(string(b), -1) {
-		v, _ := strconv.ParseFloat(m[3], 64)
-		out[m[2]] += v
+	for _, m := range wardtest.Metric(c.t, c.admin[gw]+"/metrics", "ward_gateway_rejections_total") {
+		out[m.Labels["reason"]] += m.Value
 	}
 	return out
 }
@@ -750,4 +636,13 @@ func codeFrom(t *testing.T, r *response) string {
 		t.Fatalf("no code in %s", loc)
 	}
 	return code
+}
+
+func mustBuild(t *testing.T, dir string) string {
+	t.Helper()
+	bin, err := wardtest.Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }

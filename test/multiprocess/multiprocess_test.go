@@ -163,7 +163,7 @@ func rateLimitsAddUp(t *testing.T, c *cluster) {
 func keyRotationPublishedByBoth(t *testing.T, c *cluster) {
 	before := c.jwksKids("A")
 	cmd := exec.Command(c.bin, "keys", "rotate", "--config", c.dir+"/as-A.yaml")
-	cmd.Env = append(cleanEnv(), c.env...)
+	cmd.Env = append(wardtest.CleanEnv(), c.env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("ward keys rotate: %v\n%s", err, out)
