@@ -45,7 +45,7 @@ func (s *Site) proxy(w http.ResponseWriter, r *http.Request, rest string) {
 	if clean == "" {
 		clean = "/"
 	}
-	_, sess, e := s.active(ctx, r, true)
+	sid, sess, e := s.active(ctx, r, true)
 	if e != nil {
 		s.fail(w, r, "api", e)
 		return
@@ -77,12 +77,7 @@ func (s *Site) proxy(w http.ResponseWriter, r *http.Request, rest string) {
 			out.Header[h] = v
 		}
 	}
-	key, err := parseKey(sess.Key)
-	if err != nil {
-		s.fail(w, r, "api", unavailable(err, "cannot read the session's key"))
-		return
-	}
-	cl, err := s.clientWith(ctx, key, s.apiHC)
+	cl, err := s.apiClient(ctx, sid, sess)
 	if err != nil {
 		s.fail(w, r, "api", unavailable(err, "the authorization server cannot be reached"))
 		return

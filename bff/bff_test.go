@@ -522,7 +522,8 @@ func TestSealedValuesAreBoundToTheirKey(t *testing.T) {
 
 // An API that requires DPoP nonces (RFC 9449 §9) answers the first proof
 // with use_dpop_nonce; the BFF retries once with the nonce, body included,
-// and the app sees only the final answer.
+// and the app sees only the final answer. Later calls of the session use
+// the nonce it remembered.
 func TestAPINonceRetry(t *testing.T) {
 	e := newEnvWith(t, true)
 	b := e.browser()
@@ -534,6 +535,23 @@ func TestAPINonceRetry(t *testing.T) {
 	}
 	if n := e.apiN.Load() - n0; n != 2 {
 		t.Fatalf("%d API requests, want 2 (use_dpop_nonce, then the retry)", n)
+	}
+	// The session's client remembers the nonce: the next call goes
+	// through at once.
+	n1 := e.apiN.Load()
+	if code, got, _ := b.app("GET", "/bff/api/things/7", ""); code != 200 {
+		t.Fatalf("second call: %d %v", code, got)
+	}
+	if n := e.apiN.Load() - n1; n != 1 {
+		t.Fatalf("second call: %d API requests, want 1 (the nonce remembered)", n)
+	}
+	// Logout forgets the session's client.
+	b.app("POST", "/bff/logout", "")
+	e.site.cmu.Lock()
+	left := len(e.site.apiClients)
+	e.site.cmu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d API clients kept after logout", left)
 	}
 }
 

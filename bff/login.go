@@ -189,6 +189,7 @@ func (s *Site) page(w http.ResponseWriter, e *oauth.Error) {
 // and revokes its grant in the background: nobody holds its tokens any
 // more.
 func (s *Site) replaced(ctx context.Context, sid string) {
+	s.forget(sid)
 	k := storeKey("sess", sid)
 	b, err := s.store.Take(ctx, k)
 	var old session

@@ -68,9 +68,11 @@ func (s *Site) load(ctx context.Context, sid string) (*session, *oauth.Error) {
 	now := s.now()
 	switch {
 	case !now.Before(sess.Created.Add(s.cfg.Session.Lifetime)):
+		s.forget(sid)
 		_ = s.store.Delete(ctx, k)
 		return nil, loginRequired("session_expired", "the session reached its lifetime; log in again")
 	case !now.Before(sess.LastSeen.Add(s.cfg.Session.IdleTimeout)):
+		s.forget(sid)
 		_ = s.store.Delete(ctx, k)
 		return nil, loginRequired("session_idle", "the session was idle too long; log in again")
 	}
@@ -129,6 +131,7 @@ func (s *Site) active(ctx context.Context, r *http.Request, needToken bool) (str
 	}
 	end := func(reason, desc string) (string, *session, *oauth.Error) {
 		_ = s.store.Delete(ctx, storeKey("sess", sid))
+		s.forget(sid)
 		s.log.Info("bff session ended", "sub", sess.Subject, "reason", reason)
 		return "", nil, loginRequired(reason, desc)
 	}
@@ -235,6 +238,7 @@ func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, s.sessName, "", 0, s.sameSite)
 	revoked := false
 	if sid := cookieID(r, s.sessName); sid != "" {
+		s.forget(sid)
 		k := storeKey("sess", sid)
 		b, err := s.store.Take(ctx, k)
 		var sess session

@@ -84,7 +84,19 @@ type Site struct {
 
 	mu sync.Mutex
 	ep *client.Endpoint
+
+	// apiClients keeps each live session's API client: its DPoP key and
+	// the nonces the API gave it (RFC 9449 §9), so that calls to an API
+	// that requires nonces do not each pay a use_dpop_nonce round trip.
+	// Keyed by the session's store key; bounded; dropped when the
+	// session ends here.
+	cmu        sync.Mutex
+	apiClients map[string]*client.Client
 }
+
+// maxAPIClients bounds Site.apiClients; when full it starts afresh (the
+// clients are rebuilt on use, nonces fetched again).
+const maxAPIClients = 10_000
 
 // Login flows are short: the user has this long to log in.
 const flowTTL = 10 * time.Minute
@@ -331,6 +343,39 @@ func (s *Site) endpoint(ctx context.Context) (client.Endpoint, error) {
 // one session's DPoP key.
 func (s *Site) oauthClient(ctx context.Context, key *ecdsa.PrivateKey) (*client.Client, error) {
 	return s.clientWith(ctx, key, s.hc)
+}
+
+// apiClient returns the session's client for API calls, from the cache
+// or new.
+func (s *Site) apiClient(ctx context.Context, sid string, sess *session) (*client.Client, error) {
+	k := storeKey("sess", sid)
+	s.cmu.Lock()
+	cl := s.apiClients[k]
+	s.cmu.Unlock()
+	if cl != nil {
+		return cl, nil
+	}
+	key, err := parseKey(sess.Key)
+	if err != nil {
+		return nil, err
+	}
+	if cl, err = s.clientWith(ctx, key, s.apiHC); err != nil {
+		return nil, err
+	}
+	s.cmu.Lock()
+	if s.apiClients == nil || len(s.apiClients) >= maxAPIClients {
+		s.apiClients = map[string]*client.Client{}
+	}
+	s.apiClients[k] = cl
+	s.cmu.Unlock()
+	return cl, nil
+}
+
+// forget drops a session's cached API client when the session ends.
+func (s *Site) forget(sid string) {
+	s.cmu.Lock()
+	delete(s.apiClients, storeKey("sess", sid))
+	s.cmu.Unlock()
 }
 
 // clientWith is oauthClient with the HTTP client its requests use.
