@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -165,8 +164,10 @@ func (v *validator) bff(i int, names map[string]bool) {
 		v.add(p("public_url"), ErrMissing, "required (the origin the browser app is served from, such as https://app.example.com)")
 	case err != nil || !u.IsAbs() || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		v.add(p("public_url"), ErrInvalidValue, "%q must be a scheme and host such as https://app.example.com", b.PublicURL)
-	case u.Scheme != "https" && !(v.c.Dev && u.Scheme == "http" && isLoopbackHost(u.Hostname())):
-		v.add(p("public_url"), ErrInvalidValue, "%q must use https: the session cookie is Secure and __Host- prefixed (http is allowed only for loopback in dev mode)", b.PublicURL)
+	// http only in dev mode, and only where a redirect URI may be http: a
+	// loopback IP literal (checkRedirectURI, RFC 8252 §7.3).
+	case u.Scheme != "https" && !(v.c.Dev && u.Scheme == "http" && checkRedirectURI(b.RedirectURI()) == ""):
+		v.add(p("public_url"), ErrInvalidValue, "%q must use https: the session cookie is Secure and __Host- prefixed (http is allowed only for a loopback IP such as 127.0.0.1, in dev mode)", b.PublicURL)
 	}
 	if clean, err := policy.CleanPath(b.PathPrefix); err != nil || clean != b.PathPrefix || b.PathPrefix == "" {
 		v.add(p("path_prefix"), ErrInvalidValue, "%q must be a clean path such as /bff", b.PathPrefix)
@@ -248,12 +249,4 @@ func validSiteName(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func isLoopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }

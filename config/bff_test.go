@@ -42,7 +42,7 @@ func TestBFFErrors(t *testing.T) {
 		{"typo", strings.Replace(bffBase, "client_secret_file", "client_secret", 1),
 			`ward.yaml:23: unknown key "client_secret" in gateway.bff[0] (did you mean "client_secret_file"?)`, config.ErrUnknownKey},
 		{"http site", strings.Replace(bffBase, "https://app.example", "http://app.example", 1),
-			`ward.yaml:21: gateway.bff[0].public_url: "http://app.example" must use https: the session cookie is Secure and __Host- prefixed (http is allowed only for loopback in dev mode)`, config.ErrInvalidValue},
+			`ward.yaml:21: gateway.bff[0].public_url: "http://app.example" must use https: the session cookie is Secure and __Host- prefixed (http is allowed only for a loopback IP such as 127.0.0.1, in dev mode)`, config.ErrInvalidValue},
 		{"site with a path", strings.Replace(bffBase, "https://app.example", "https://app.example/x", 1),
 			`ward.yaml:21: gateway.bff[0].public_url: "https://app.example/x" must be a scheme and host such as https://app.example.com`, config.ErrInvalidValue},
 		{"no secret", strings.Replace(bffBase, "      client_secret_file: /etc/ward/shop-bff.secret\n", "", 1),
