@@ -6,8 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,15 +14,12 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
@@ -55,73 +50,12 @@ const (
 	userPass  = "correct horse battery staple"
 )
 
-const (
-	defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-)
-
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
-// unreachable skips the test, or fails it under WARD_TEST_REQUIRE_SERVICES=1.
-func unreachable(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + "; start it, or set WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
-}
-
-// pgSchema creates a fresh schema on WARD_TEST_POSTGRES, dropped at
-// cleanup, and returns a DSN whose connections use it.
+// pgSchema is a fresh schema on WARD_TEST_POSTGRES, dropped at cleanup,
+// with pools of 8 connections.
 func pgSchema(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("WARD_TEST_POSTGRES")
-	if base == "" {
-		base = defaultTestPostgres
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("WARD_TEST_POSTGRES: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		u, _ := url.Parse(base)
-		shown := "(unparsable)"
-		if u != nil {
-			shown = u.Redacted()
-		}
-		unreachable(t, fmt.Sprintf("PostgreSQL unreachable (WARD_TEST_POSTGRES=%s): %v", shown, err))
-	}
-	schema := "ward_mi_" + randHex(6)
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return base + " search_path=" + schema + " pool_max_conns=8"
-	}
+	u := wardtest.PostgresSchema(t, "ward_mi_")
 	q := u.Query()
-	q.Set("search_path", schema)
 	q.Set("pool_max_conns", "8")
 	u.RawQuery = q.Encode()
 	return u.String()
@@ -133,12 +67,6 @@ func redisPrefix(t *testing.T) (addr, prefix string) {
 	t.Helper()
 	addr, _, prefix = wardtest.Redis(t, "mi")
 	return addr, prefix
-}
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // routeTo returns a client that sends every request to addr, whatever
@@ -190,7 +118,7 @@ type cluster struct {
 	kek         keys.KEK
 	flowKey     []byte
 	nonceSecret []byte
-	log         *syncBuffer
+	log         *wardtest.SyncBuffer
 	as          []*asInstance
 	gw          []*gwInstance
 	svcSecret   string
@@ -203,7 +131,7 @@ type clusterOpt func(c *cluster, i int) string
 func newCluster(t *testing.T, opts ...clusterOpt) *cluster {
 	t.Helper()
 	redisAddr, prefix := redisPrefix(t)
-	c := &cluster{t: t, dsn: pgSchema(t), redisAddr: redisAddr, prefix: prefix, log: &syncBuffer{}}
+	c := &cluster{t: t, dsn: pgSchema(t), redisAddr: redisAddr, prefix: prefix, log: &wardtest.SyncBuffer{}}
 	if _, err := rand.Read(c.kek[:]); err != nil {
 		t.Fatal(err)
 	}
