@@ -15,11 +15,28 @@
 //     the upstream with an allow-any-client policy.
 //
 // Phases, each -duration long: (1) peak, closed loop with -workers: the
-// bare upstream, then the gateway; (2) half of the gateway's peak rate,
-// open loop (latency counted from the scheduled send time): the gateway,
-// then the bare upstream at the same rate. Proofs are made before each
-// gateway phase, so the generator's signing does not compete with the
-// measured processes.
+// bare upstream, then the gateway; (2) half of the gateway's peak rate
+// (-half FRACTION for another fraction), open loop (latency counted from
+// the scheduled send time): the gateway, then the bare upstream at the
+// same rate. Proofs are made before each gateway phase, so the
+// generator's signing does not compete with the measured processes.
+//
+// The load generator shares the machine with what it measures, so its
+// own CPU is kept low and reported. By default (-client raw) the phases
+// use a lean HTTP/1.1 client (rawclient.go, rawload.go): requests
+// serialized before the phase (GET, Host, User-Agent, Authorization: DPoP
+// and DPoP headers), keep-alive connections dialed before the phase, one
+// goroutine per connection that writes a request and reads its answer
+// (status line, head, body discarded by Content-Length or chunked coding;
+// an answer with neither is refused as a failure, a non-200 is a failure,
+// a read or write error is a failure and the connection is dialed again,
+// Connection: close is honoured; no retries). The closed loop runs
+// -workers connections; the open loop -open-conns (64) connections whose
+// goroutines each claim the next slot of the schedule when free and sleep
+// until its time, so a slot that finds every connection busy waits, and
+// the wait is in its latency. -client nethttp uses net/http's client
+// instead (-workers goroutines; in the open loop a dispatcher and 256
+// sender goroutines), to compare.
 //
 // -redis ADDR gives the gateway child a Redis replay store
 // (store/redisstore, as `ward serve` with the redis section: every proof is
@@ -33,9 +50,15 @@
 // sum of their CPU. Before measuring, a proof used at the first gateway is
 // replayed at the second and must be refused.
 //
-// Reported: requests/s, p50/p99, the gateway process's CPU per request and
-// its ratio to one bare verify (target ≤ 2), and the p99 the gateway adds
-// at half of peak load (target < 1 ms).
+// Reported: per phase, requests/s, p50/p99, errors, and the CPU per
+// request of the gateway, the upstream and the generator itself (each
+// process's CPU from /proc); a latency table with p50, p90, p99, p99.9,
+// max, and for the open loop the p99 of how late requests started after
+// their scheduled time (the generator's lateness and the wait for a free
+// connection); the gateway's CPU per request and its ratio to one bare
+// verify (target ≤ 2); and the p99 the gateway adds at half of peak load
+// (target < 1 ms), the gateway's p99 less the bare upstream's at the same
+// rate. With failures, the first one's reason per phase, and exit status 1.
 package main
 
 import (
@@ -43,6 +66,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"github.com/wardauth/ward/bench/internal/benchcfg"
@@ -59,7 +83,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,6 +115,9 @@ func main() {
 	gateways := flag.Int("gateways", 1, "gateway instances sharing the replay store and public URL, requests round-robin (> 1 needs -redis)")
 	gogc := flag.String("gogc", "400", "GOGC of the gateway children (400: what `ward serve` sets unless GOGC is given)")
 	pin := flag.Bool("pin", false, "pin the gateway children to CPU 1 and this generator and the upstream to CPU 0 (taskset), so the gateway's latency is not the scheduler's")
+	clientKind := flag.String("client", "raw", "load generator's HTTP client in the measured phases: raw (lean HTTP/1.1, one goroutine per connection) or nethttp (net/http's client)")
+	openConns := flag.Int("open-conns", 64, "connections of the raw client in the open-loop phases (to each gateway)")
+	half := flag.Float64("half", 0.5, "rate of the open-loop phases as a fraction of the gateway's peak rate")
 	flag.Parse()
 
 	switch *role {
@@ -103,6 +130,15 @@ func main() {
 	}
 	if *gateways < 1 || *gateways > 1 && *redisAddr == "" {
 		log.Fatal("-gateways must be 1, or more with -redis (the gateways must share the replay store)")
+	}
+	if *clientKind != "raw" && *clientKind != "nethttp" {
+		log.Fatal("-client must be raw or nethttp")
+	}
+	if *openConns < 1 || *workers < 1 {
+		log.Fatal("-open-conns and -workers must be at least 1")
+	}
+	if !(*half > 0 && *half <= 1) {
+		log.Fatal("-half must be in (0, 1]")
 	}
 
 	if *pin {
@@ -232,28 +268,45 @@ func main() {
 		}
 		fmt.Fprintf(os.Stderr, "%d gateways, public URL %s: a proof replayed across them is refused\n", len(gwURLs), pub)
 	}
+	if *clientKind == "raw" {
+		// The requests the raw client writes are accepted too.
+		rawCheck(gwURLs, token, func() string {
+			p, err := signer.Proof("GET", htu, dpop.WithAccessToken(token))
+			check(err)
+			return p
+		})
+		rawCheck(upURLs, token, func() string { return "x" })
+		client.CloseIdleConnections() // net/http's client is not used again
+	}
 	makeProofs := func(n int) []string {
 		fmt.Fprintf(os.Stderr, "making %d proofs...\n", n)
 		return parallelProofs(signer, htu, token, n)
 	}
-	procs := map[string][]int{"gateway": gwPids, "upstream": {up.Process.Pid}}
+	procs := map[string][]int{"gateway": gwPids, "upstream": {up.Process.Pid}, "generator": {os.Getpid()}}
+	ld := &load{client: *clientKind, hc: client, token: token, workers: *workers, openConns: *openConns, d: *duration, procs: procs}
 
 	// Phase 1: peak.
 	n := min(*maxRequests, int(duration.Seconds()*20_000))
 	bareProofs := makeProofs(1)
-	barePeak := closedLoop(client, upURLs, token, bareProofs, true, *workers, *duration, procs)
-	gwPeak := closedLoop(client, gwURLs, token, makeProofs(n), false, *workers, *duration, procs)
+	barePeak := ld.closed(upURLs, bareProofs, true)
+	gwPeak := ld.closed(gwURLs, makeProofs(n), false)
 	// The bare verify is measured right after each gateway phase, so the
 	// ratio compares costs under the same load from the rest of the
 	// machine (the ratio, not the absolute time, is the figure).
 	verifyPeak := measure.BareVerify(2 * time.Second)
 
-	// Phase 2: half of the gateway's peak rate.
-	rate := gwPeak.rate() / 2
+	// Phase 2: -half (by default half) of the gateway's peak rate.
+	rate := gwPeak.rate() * *half
 	m := min(*maxRequests, int(rate*duration.Seconds()*1.05)+100)
-	gwHalf := openLoop(client, gwURLs, token, makeProofs(m), false, rate, *duration, procs)
+	gwHalf := ld.open(gwURLs, makeProofs(m), false, rate)
 	verifyHalf := measure.BareVerify(2 * time.Second)
-	bareHalf := openLoop(client, upURLs, token, bareProofs, true, rate, *duration, procs)
+	bareHalf := ld.open(upURLs, bareProofs, true, rate)
+	// What the output calls the open-loop rate: "half of peak" unless -half.
+	frac, fracLoad := "half of peak", "half load"
+	if *half != 0.5 {
+		frac = fmt.Sprintf("%g of peak", *half)
+		fracLoad = frac + " load"
+	}
 
 	fmt.Printf("machine: %d CPUs, load average %s\n", runtime.NumCPU(), loadavg())
 	if *pin {
@@ -262,60 +315,90 @@ func main() {
 		fmt.Println("not pinned: every process may run on every CPU")
 	}
 	fmt.Printf("gateway GOGC=%s\n", *gogc)
+	if *clientKind == "raw" {
+		fmt.Printf("load generator: raw HTTP/1.1 client, %d connections (closed loop), %d (open loop)", *workers, *openConns)
+	} else {
+		fmt.Printf("load generator: net/http client, %d goroutines (closed loop), 256 senders (open loop)", *workers)
+	}
+	if len(gwURLs) > 1 {
+		fmt.Printf(", to each gateway")
+	}
+	fmt.Println()
 	store := "memory"
 	if *redisAddr != "" {
 		store = "Redis " + *redisAddr
 	}
 	fmt.Printf("gateways: %d (replay store: %s; gateway CPU is their sum)\n", len(gwURLs), store)
-	fmt.Printf("bare P-256 verify (same run): %v after the peak phase, %v after the half-load phase\n",
-		verifyPeak.Round(time.Microsecond), verifyHalf.Round(time.Microsecond))
+	fmt.Printf("bare P-256 verify (same run): %v after the peak phase, %v after the %s phase\n",
+		verifyPeak.Round(time.Microsecond), verifyHalf.Round(time.Microsecond), fracLoad)
+	phases := []*result{barePeak, gwPeak, gwHalf, bareHalf}
 	fmt.Println()
-	fmt.Printf("%-22s %9s %9s %9s %8s %12s %12s\n", "phase", "req/s", "p50", "p99", "errors", "gateway CPU", "upstream CPU")
-	for _, r := range []*result{barePeak, gwPeak, gwHalf, bareHalf} {
-		fmt.Printf("%-22s %9.0f %9v %9v %8d %12v %12v\n", r.name, r.rate(), r.pct(0.50), r.pct(0.99), r.failed,
-			r.cpuPerReq("gateway"), r.cpuPerReq("upstream"))
+	fmt.Printf("%-22s %9s %9s %9s %8s %12s %12s %14s\n", "phase", "req/s", "p50", "p99", "errors", "gateway CPU", "upstream CPU", "generator CPU")
+	for _, r := range phases {
+		fmt.Printf("%-22s %9.0f %9v %9v %8d %12v %12v %14v\n", r.name, r.rate(), r.pct(0.50), r.pct(0.99), r.failed,
+			r.cpuPerReq("gateway"), r.cpuPerReq("upstream"), r.cpuPerReq("generator"))
 	}
+	fmt.Println()
+	fmt.Printf("%-22s %9s %9s %9s %9s %9s %10s\n", "latency", "p50", "p90", "p99", "p99.9", "max", "late p99")
+	for _, r := range phases {
+		late := "-" // closed loop: no schedule
+		if r.late != nil {
+			late = fmt.Sprint(pctOf(r.late, 0.99))
+		}
+		fmt.Printf("%-22s %9v %9v %9v %9v %9v %10s\n", r.name, r.pct(0.50), r.pct(0.90), r.pct(0.99), r.pct(0.999), r.pct(1), late)
+	}
+	fmt.Println("(CPU columns: each process's CPU time per answered request; late: how long after its scheduled time a request's send began)")
 	fmt.Println()
 	added := gwPeak.cpuPerReq("gateway")
 	fmt.Printf("gateway CPU per request (peak): %v = %.2f × one bare verify (target ≤ 2)\n", added, float64(added)/float64(verifyPeak))
 	addedHalf := gwHalf.cpuPerReq("gateway")
-	fmt.Printf("gateway CPU per request (half load): %v = %.2f × one bare verify\n", addedHalf, float64(addedHalf)/float64(verifyHalf))
+	fmt.Printf("gateway CPU per request (%s): %v = %.2f × one bare verify\n", fracLoad, addedHalf, float64(addedHalf)/float64(verifyHalf))
 	// A second figure, not the target's definition: the gateway's CPU less
 	// what the bare upstream spends serving the same request (a proxy
 	// re-does the upstream's HTTP serving work).
 	netPeak, netHalf := added-barePeak.cpuPerReq("upstream"), addedHalf-bareHalf.cpuPerReq("upstream")
-	fmt.Printf("net of bare serving (not the target): peak %v = %.2f × (less the bare upstream's CPU per request at its peak), half load %v = %.2f × (less the bare upstream's at the same rate)\n",
-		netPeak, float64(netPeak)/float64(verifyPeak), netHalf, float64(netHalf)/float64(verifyHalf))
+	fmt.Printf("net of bare serving (not the target): peak %v = %.2f × (less the bare upstream's CPU per request at its peak), %s %v = %.2f × (less the bare upstream's at the same rate)\n",
+		netPeak, float64(netPeak)/float64(verifyPeak), fracLoad, netHalf, float64(netHalf)/float64(verifyHalf))
 	fmt.Printf("gateway peak throughput: %.2f × the bare upstream's\n", gwPeak.rate()/barePeak.rate())
-	fmt.Printf("added latency at half of peak (%.0f req/s): p50 %v, p99 %v (target p99 < 1ms)\n", rate,
+	fmt.Printf("added latency at %s (%.0f req/s): p50 %v, p99 %v (target p99 < 1ms at half of peak)\n", frac, rate,
 		gwHalf.pct(0.50)-bareHalf.pct(0.50), gwHalf.pct(0.99)-bareHalf.pct(0.99))
 	if *cpuprofile != "" {
 		fmt.Printf("gateway CPU profile (first gateway, written when it stops): %s\n", *cpuprofile)
 	}
-	for _, r := range []*result{barePeak, gwPeak, gwHalf, bareHalf} {
+	failed := false
+	for _, r := range phases {
 		if r.failed > 0 {
-			os.Exit(1)
+			fmt.Printf("%s: %d failed, the first: %s\n", r.name, r.failed, r.firstErr)
+			failed = true
 		}
+	}
+	if failed {
+		os.Exit(1)
 	}
 }
 
 // result is one phase's measurements.
 type result struct {
-	name    string
-	ok      int64
-	failed  int64
-	elapsed time.Duration
-	lat     []time.Duration // sorted
-	cpu     map[string]time.Duration
+	name     string
+	ok       int64
+	failed   int64
+	firstErr string // the first failure's reason
+	elapsed  time.Duration
+	lat      []time.Duration // sorted
+	late     []time.Duration // open loop: send start less scheduled time, sorted; nil in a closed loop
+	cpu      map[string]time.Duration
 }
 
 func (r *result) rate() float64 { return float64(r.ok) / r.elapsed.Seconds() }
 
-func (r *result) pct(p float64) time.Duration {
-	if len(r.lat) == 0 {
+func (r *result) pct(p float64) time.Duration { return pctOf(r.lat, p) }
+
+// pctOf is the p-quantile of sorted (1 for the maximum).
+func pctOf(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
 		return 0
 	}
-	return r.lat[int(p*float64(len(r.lat)-1))].Round(time.Microsecond)
+	return sorted[int(p*float64(len(sorted)-1))].Round(time.Microsecond)
 }
 
 func (r *result) cpuPerReq(proc string) time.Duration {
@@ -325,20 +408,64 @@ func (r *result) cpuPerReq(proc string) time.Duration {
 	return (r.cpu[proc] / time.Duration(r.ok)).Round(time.Microsecond)
 }
 
+// phaseOut is what a phase's load loop returns.
+type phaseOut struct {
+	ok, failed int64
+	firstErr   string
+	lat, late  []time.Duration
+}
+
 // runPhase runs send and fills in the CPU the processes used meanwhile.
-func runPhase(name string, procs map[string][]int, run func() (ok, failed int64, lat []time.Duration)) *result {
+func runPhase(name string, procs map[string][]int, run func() phaseOut) *result {
 	cpu0 := map[string]time.Duration{}
 	for n, pids := range procs {
 		cpu0[n] = sumCPU(pids)
 	}
 	start := time.Now()
-	ok, failed, lat := run()
-	r := &result{name: name, ok: ok, failed: failed, elapsed: time.Since(start), lat: lat, cpu: map[string]time.Duration{}}
+	o := run()
+	r := &result{name: name, ok: o.ok, failed: o.failed, firstErr: o.firstErr, elapsed: time.Since(start), lat: o.lat, late: o.late, cpu: map[string]time.Duration{}}
 	for n, pids := range procs {
 		r.cpu[n] = sumCPU(pids) - cpu0[n]
 	}
-	sort.Slice(r.lat, func(i, j int) bool { return r.lat[i] < r.lat[j] })
+	slices.Sort(r.lat)
+	slices.Sort(r.late)
 	return r
+}
+
+// load runs the measured phases with the chosen client.
+type load struct {
+	client    string // "raw" or "nethttp"
+	hc        *http.Client
+	token     string
+	workers   int // closed loop
+	openConns int // open loop, raw client
+	d         time.Duration
+	procs     map[string][]int
+}
+
+// closed runs a closed-loop phase at peak (reuse: the bare upstream,
+// which does not check the proofs).
+func (l *load) closed(us []string, proofs []string, reuse bool) *result {
+	name := "gateway, peak"
+	if reuse {
+		name = "bare upstream, peak"
+	}
+	if l.client == "nethttp" {
+		return closedLoop(name, l.hc, us, l.token, proofs, reuse, l.workers, l.d, l.procs)
+	}
+	return rawClosedLoop(name, mustRawRequests(us, l.token, proofs, reuse), l.workers, l.d, l.procs)
+}
+
+// open runs an open-loop phase at rate.
+func (l *load) open(us []string, proofs []string, reuse bool, rate float64) *result {
+	name := fmt.Sprintf("gateway, %.0f/s", rate)
+	if reuse {
+		name = fmt.Sprintf("bare upstream, %.0f/s", rate)
+	}
+	if l.client == "nethttp" {
+		return openLoop(name, l.hc, us, l.token, proofs, reuse, rate, l.d, l.procs)
+	}
+	return rawOpenLoop(name, mustRawRequests(us, l.token, proofs, reuse), l.openConns, rate, l.d, l.procs)
 }
 
 func sumCPU(pids []int) time.Duration {
@@ -362,16 +489,13 @@ func withoutFlag(args []string, flag string) []string {
 	return out
 }
 
-// closedLoop sends from workers goroutines, each as fast as answers come,
-// for d or until the proofs run out (reuse: the bare upstream does not
-// check them).
-func closedLoop(c *http.Client, us []string, token string, proofs []string, reuse bool, workers int, d time.Duration, procs map[string][]int) *result {
-	name := "gateway, peak"
-	if reuse {
-		name = "bare upstream, peak"
-	}
-	return runPhase(name, procs, func() (int64, int64, []time.Duration) {
-		var next, ok, failed atomic.Int64
+// closedLoop sends with net/http's client from workers goroutines, each
+// as fast as answers come, for d or until the proofs run out (reuse: the
+// bare upstream does not check them).
+func closedLoop(name string, c *http.Client, us []string, token string, proofs []string, reuse bool, workers int, d time.Duration, procs map[string][]int) *result {
+	return runPhase(name, procs, func() phaseOut {
+		var next atomic.Int64
+		var t tally
 		lats := make([][]time.Duration, workers)
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
@@ -388,27 +512,21 @@ func closedLoop(c *http.Client, us []string, token string, proofs []string, reus
 					t0 := time.Now()
 					code := get(c, us[i%len(us)], token, proofs[i])
 					lats[w] = append(lats[w], time.Since(t0))
-					if code == 200 {
-						ok.Add(1)
-					} else {
-						failed.Add(1)
-					}
+					t.add(codeErr(code))
 				}
 			})
 		}
 		wg.Wait()
-		return ok.Load(), failed.Load(), flatten(lats)
+		return t.out(lats, nil)
 	})
 }
 
-// openLoop sends at a fixed rate for d, whatever the answers' pace;
-// latency runs from the scheduled send time, so queueing counts.
-func openLoop(c *http.Client, us []string, token string, proofs []string, reuse bool, rate float64, d time.Duration, procs map[string][]int) *result {
-	name := fmt.Sprintf("gateway, %.0f/s", rate)
-	if reuse {
-		name = fmt.Sprintf("bare upstream, %.0f/s", rate)
-	}
-	return runPhase(name, procs, func() (int64, int64, []time.Duration) {
+// openLoop sends with net/http's client at a fixed rate for d, whatever
+// the answers' pace: a dispatcher hands each scheduled request to one of
+// 256 sender goroutines; latency runs from the scheduled send time, so
+// queueing counts.
+func openLoop(name string, c *http.Client, us []string, token string, proofs []string, reuse bool, rate float64, d time.Duration, procs map[string][]int) *result {
+	return runPhase(name, procs, func() phaseOut {
 		total := int(rate * d.Seconds())
 		if !reuse {
 			total = min(total, len(proofs))
@@ -419,19 +537,16 @@ func openLoop(c *http.Client, us []string, token string, proofs []string, reuse 
 		}
 		jobs := make(chan job, 4096)
 		const senders = 256
-		var ok, failed atomic.Int64
-		lats := make([][]time.Duration, senders)
+		var t tally
+		lats, lates := make([][]time.Duration, senders), make([][]time.Duration, senders)
 		var wg sync.WaitGroup
 		for w := range senders {
 			wg.Go(func() {
 				for j := range jobs {
+					lates[w] = append(lates[w], time.Since(j.at))
 					code := get(c, us[j.i%len(us)], token, proofs[j.i%len(proofs)])
 					lats[w] = append(lats[w], time.Since(j.at))
-					if code == 200 {
-						ok.Add(1)
-					} else {
-						failed.Add(1)
-					}
+					t.add(codeErr(code))
 				}
 			})
 		}
@@ -446,7 +561,7 @@ func openLoop(c *http.Client, us []string, token string, proofs []string, reuse 
 		}
 		close(jobs)
 		wg.Wait()
-		return ok.Load(), failed.Load(), flatten(lats)
+		return t.out(lats, lates)
 	})
 }
 
@@ -458,6 +573,18 @@ func flatten(ls [][]time.Duration) []time.Duration {
 	return all
 }
 
+// codeErr is nil for a 200 from get, else the failure.
+func codeErr(code int) error {
+	switch code {
+	case 200:
+		return nil
+	case 0:
+		return errors.New("net/http client error")
+	}
+	return statusError(code)
+}
+
+// get sends one request with net/http's client: its status, or 0 on error.
 func get(c *http.Client, u, token, proof string) int {
 	req, _ := http.NewRequest("GET", u, nil)
 	req.Header.Set("Authorization", "DPoP "+token)
