@@ -62,6 +62,9 @@ type Options struct {
 	// RateLimitStore keeps the rate_limits state; default in memory
 	// (ratelimit.go). Instances behind a load balancer need a shared one.
 	RateLimitStore ratelimit.Store
+	// reverseProxyOnly turns the direct path (forward.go) off, so tests
+	// can compare it with httputil.ReverseProxy.
+	reverseProxyOnly bool
 	// Mounts are handlers the gateway serves itself, such as the
 	// backend-for-frontend sites (package bff), under its security
 	// headers, size limits, path cleaning, per-IP rate limits and
@@ -124,12 +127,20 @@ type route struct {
 	// strip are the canonical names of the headers removed from every
 	// upstream request: the identity headers (a client must not forge
 	// them) and, unless forwarded, Authorization and DPoP.
-	strip    []string
-	host     string
-	prefix   string // without trailing slash, "" for /
-	req      resource.Requirement
-	policy   *policy.Policy
-	proxy    http.Handler
+	strip  []string
+	host   string
+	prefix string // without trailing slash, "" for /
+	req    resource.Requirement
+	policy *policy.Policy
+	proxy  http.Handler
+	// direct is the path that bypasses proxy for bodiless requests to a
+	// plain-HTTP upstream (forward.go); nil when the route has none.
+	direct *directUpstream
+	// modify sets the security headers on the upstream's answer; failed
+	// answers for an upstream that could not be reached or answered
+	// badly. Both serve proxy and direct alike.
+	modify   func(h http.Header, r *http.Request)
+	failed   func(w http.ResponseWriter, r *http.Request, rec *record, err error)
 	upstream string // for logs
 	ih       config.IdentityHeaders
 	limits   routeLimits // ratelimit.go
@@ -418,42 +429,47 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 		t.DisableCompression = true
 		transport = t
 		if target.Scheme == "http" && syncUpstream {
-			transport = newUpstreamTransport(target.Host, t) // upstream.go
+			ut := newUpstreamTransport(target.Host, t) // upstream.go
+			transport = ut
+			if !g.opts.reverseProxyOnly && directNames(rt.ih, rt.spiffeHdr, rt.thumbHdr, http.CanonicalHeaderKey(cfg.IdentityJWT.Header)) {
+				rt.direct = newDirect(ut, target, rt.strip) // forward.go
+			}
 		}
+	}
+	rt.modify = func(h http.Header, r *http.Request) { g.secureResponse(h, r, cfg, !rc.Unauthenticated) }
+	rt.failed = func(w http.ResponseWriter, r *http.Request, rec *record, err error) {
+		g.secureResponse(w.Header(), r, cfg, !rc.Unauthenticated)
+		// A chunked body that outgrew max_body_bytes while it was
+		// streamed: the upstream got a body cut short without its last
+		// chunk (an incomplete request, never a complete one), and the
+		// client is told why.
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			if rec != nil {
+				rec.outcome, rec.reason = "rejected", "body_too_large"
+			}
+			w.Header().Set("Connection", "close")
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if rec != nil {
+			rec.outcome = "upstream_error"
+		}
+		g.log.Warn("upstream error", "route", rc.Name, "upstream", rt.upstream, "error", err)
+		status := http.StatusBadGateway
+		if errors.Is(err, context.DeadlineExceeded) {
+			status = http.StatusGatewayTimeout
+		}
+		http.Error(w, http.StatusText(status), status)
 	}
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:    func(pr *httputil.ProxyRequest) { g.rewrite(pr, rt, target) },
 		Transport:  transport,
 		BufferPool: copyBuffers,
 		ModifyResponse: func(resp *http.Response) error {
-			g.secureResponse(resp.Header, resp.Request, cfg, !rc.Unauthenticated)
+			rt.modify(resp.Header, resp.Request)
 			return nil
 		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			rec := recordOf(r)
-			g.secureResponse(w.Header(), r, cfg, !rc.Unauthenticated)
-			// A chunked body that outgrew max_body_bytes while it was
-			// streamed: the upstream got a body cut short without its
-			// last chunk (an incomplete request, never a complete
-			// one), and the client is told why.
-			if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-				if rec != nil {
-					rec.outcome, rec.reason = "rejected", "body_too_large"
-				}
-				w.Header().Set("Connection", "close")
-				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-				return
-			}
-			if rec != nil {
-				rec.outcome = "upstream_error"
-			}
-			g.log.Warn("upstream error", "route", rc.Name, "upstream", rt.upstream, "error", err)
-			status := http.StatusBadGateway
-			if errors.Is(err, context.DeadlineExceeded) {
-				status = http.StatusGatewayTimeout
-			}
-			http.Error(w, http.StatusText(status), status)
-		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { rt.failed(w, r, recordOf(r), err) },
 	}
 	return rt, nil
 }
@@ -591,13 +607,14 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}()
 	g.secureResponse(w.Header(), r, st.cfg, false)
 	g.stripForwardedCert(r)
-	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rec))
 	if r.ContentLength > int64(st.cfg.Limits.MaxBodyBytes) {
 		rec.outcome, rec.reason = "rejected", "body_too_large"
 		http.Error(sw, "request body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	r.Body = http.MaxBytesReader(sw, r.Body, int64(st.cfg.Limits.MaxBodyBytes))
+	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
+		r.Body = http.MaxBytesReader(sw, r.Body, int64(st.cfg.Limits.MaxBodyBytes))
+	}
 	clean, err := policy.CleanPath(r.URL.EscapedPath())
 	if err != nil {
 		rec.outcome, rec.reason = "rejected", "ambiguous_path"
@@ -623,7 +640,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if rt.cfg.Unauthenticated {
 		rec.outcome = "public"
-		proxy(sw, r, rt)
+		g.proxy(sw, r, rt, rec)
 		return
 	}
 	sw.Header()["Cache-Control"] = g.securityValues(st.cfg).noStore
@@ -681,22 +698,46 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		rec.identityJWT, rec.identityJWTHeader = tok, http.CanonicalHeaderKey(st.cfg.IdentityJWT.Header)
 	}
 	rec.outcome = "allowed"
-	proxy(sw, r, rt)
+	g.proxy(sw, r, rt, rec)
 }
 
 // securityHeaders are the response headers secureResponse sets.
 var securityHeaders = [...]string{"X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security", "Content-Security-Policy", "Cache-Control"}
 
-// proxy hands the request to the route's reverse proxy. The security
-// headers set on the gateway's own response are dropped first: the proxy
-// adds the upstream's headers to them, and ModifyResponse (or the error
-// handler) sets them again, so each is sent once.
-func proxy(w http.ResponseWriter, r *http.Request, rt *route) {
+// proxy hands the request to the route's direct path (forward.go) or its
+// reverse proxy. The security headers set on the gateway's own response
+// are dropped first: the proxy adds the upstream's headers to them, and
+// modify (or failed) sets them again, so each is sent once.
+func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, rt *route, rec *record) {
 	h := w.Header()
 	for _, k := range securityHeaders {
 		delete(h, k)
 	}
-	rt.proxy.ServeHTTP(w, r)
+	if sw, ok := w.(*statusWriter); ok {
+		sw.untyped = true
+	}
+	if rt.direct != nil && directRequest(r) {
+		g.forward(w, r, rt, rec)
+		return
+	}
+	rt.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rec)))
+}
+
+// directNames reports whether the identity header names can take the
+// direct path, which writes each one once: they must differ from each
+// other and from the headers it writes itself or never forwards.
+func directNames(ih config.IdentityHeaders, more ...string) bool {
+	seen := map[string]bool{}
+	for _, n := range append([]string{ih.Subject, ih.Client, ih.Scopes, ih.JKT}, more...) {
+		if n == "" {
+			continue
+		}
+		if seen[n] || directExcluded[n] {
+			return false
+		}
+		seen[n] = true
+	}
+	return true
 }
 
 func hostOf(r *http.Request) string {
@@ -763,20 +804,37 @@ func (g *Gateway) securityValues(cfg *config.Gateway) *secValues {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	// untyped keeps an answer without a Content-Type without one: net/http
+	// would otherwise guess one from the body (DetectContentType), and an
+	// upstream's untyped answer could go out as text/html without the
+	// Content-Security-Policy that secureResponse gives HTML.
+	untyped bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
+	if code >= 200 { // not an informational answer
+		w.final(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
-		w.status = http.StatusOK
+		w.final(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) final(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	if w.untyped {
+		if h := w.Header(); h["Content-Type"] == nil {
+			// A nil value: no header, and no sniffing.
+			h["Content-Type"] = nil
+		}
+	}
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

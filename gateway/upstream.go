@@ -112,13 +112,24 @@ func (t *upstreamTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if !t.fast(r) {
 		return t.fallback.RoundTrip(r)
 	}
-	ctx := r.Context()
+	var got1xx func(int, textproto.MIMEHeader) error
+	if trace := httptrace.ContextClientTrace(r.Context()); trace != nil {
+		got1xx = trace.Got1xxResponse
+	}
+	return t.do(r.Context(), r, func(bw *bufio.Writer) error { return r.Write(bw) }, got1xx)
+}
+
+// do sends a request written by write (r gives its method, for framing
+// the answer) and returns the answer, whose body hands the connection
+// back. got1xx, when not nil, receives informational answers; without it
+// they are skipped.
+func (t *upstreamTransport) do(ctx context.Context, r *http.Request, write func(*bufio.Writer) error, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
 		c, reused, err := t.get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		resp, err := t.roundTrip(ctx, c, r)
+		resp, err := t.roundTrip(ctx, c, r, write, got1xx)
 		if err == nil {
 			return resp, nil
 		}
@@ -140,7 +151,7 @@ type staleError struct{ err error }
 func (e staleError) Error() string { return e.err.Error() }
 func (e staleError) Unwrap() error { return e.err }
 
-func (t *upstreamTransport) roundTrip(ctx context.Context, c *upstreamConn, r *http.Request) (*http.Response, error) {
+func (t *upstreamTransport) roundTrip(ctx context.Context, c *upstreamConn, r *http.Request, write func(*bufio.Writer) error, got1xx func(int, textproto.MIMEHeader) error) (*http.Response, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -150,7 +161,7 @@ func (t *upstreamTransport) roundTrip(ctx context.Context, c *upstreamConn, r *h
 	if t.headerTimeout > 0 {
 		_ = c.conn.SetDeadline(time.Now().Add(t.headerTimeout))
 	}
-	if err := r.Write(c.bw); err != nil {
+	if err := write(c.bw); err != nil {
 		stop()
 		return nil, staleError{err}
 	}
@@ -163,7 +174,6 @@ func (t *upstreamTransport) roundTrip(ctx context.Context, c *upstreamConn, r *h
 		stop()
 		return nil, staleError{ctxErr(ctx, err)}
 	}
-	trace := httptrace.ContextClientTrace(ctx)
 	var resp *http.Response
 	for {
 		var err error
@@ -182,8 +192,8 @@ func (t *upstreamTransport) roundTrip(ctx context.Context, c *upstreamConn, r *h
 		}
 		// An informational answer (103 Early Hints): passed on as
 		// http.Transport does (ReverseProxy forwards it), then the next.
-		if trace != nil && trace.Got1xxResponse != nil {
-			if err := trace.Got1xxResponse(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
+		if got1xx != nil {
+			if err := got1xx(resp.StatusCode, textproto.MIMEHeader(resp.Header)); err != nil {
 				stop()
 				return nil, err
 			}
