@@ -3,6 +3,7 @@ package dpop
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -245,7 +246,10 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Proof, error) {
 		if pl.ATH == nil {
 			return nil, newError(ReasonATHMissing, "the request presents an access token, so the proof needs ath")
 		}
-		if subtle.ConstantTimeCompare([]byte(*pl.ATH), []byte(ATH(req.AccessToken))) != 1 {
+		sum := sha256.Sum256([]byte(req.AccessToken))
+		var ath [43]byte // ATH(req.AccessToken), without its allocations
+		base64.RawURLEncoding.Encode(ath[:], sum[:])
+		if subtle.ConstantTimeCompare([]byte(*pl.ATH), ath[:]) != 1 {
 			return nil, newError(ReasonATHMismatch, "ath is not the hash of the presented access token")
 		}
 	}
