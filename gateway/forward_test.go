@@ -245,3 +245,24 @@ func TestDirectForwardUpstreamGone(t *testing.T) {
 		}
 	}
 }
+
+// TestUntypedAnswerNotSniffed: an upstream's answer without a
+// Content-Type goes out without one on both paths; net/http would
+// otherwise call this body text/html, which skips the CSP the gateway
+// gives HTML.
+func TestUntypedAnswerNotSniffed(t *testing.T) {
+	body := "<html><script>alert(1)</script>"
+	for _, answer := range []string{
+		fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body),
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(body), body),
+		"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body),
+	} {
+		for _, direct := range []bool{false, true} {
+			s := exchange(t, direct, "GET", "/p/x", "", []byte(answer), false, "", nil)
+			last := s.Answers[len(s.Answers)-1]
+			if !strings.HasPrefix(last, "200 ") || strings.Contains(last, "\nContent-Type=") || !strings.Contains(last, "alert") {
+				t.Errorf("direct %v, %q:\n%s", direct, answer[:20], last)
+			}
+		}
+	}
+}
