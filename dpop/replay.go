@@ -29,7 +29,8 @@ type ReplayStore interface {
 }
 
 // DefaultReplayCapacity is the default ceiling of a MemoryReplayStore: about
-// 200 MiB at most, enough for 17 000 proofs a second with a 60 s window.
+// 80 MiB at most (measured: 70 MiB for 944 000 entries), enough for 17 000
+// proofs a second with a 60 s window.
 const DefaultReplayCapacity = 1 << 20
 
 const replayShards = 64
@@ -38,8 +39,16 @@ const replayShards = 64
 // is safe for concurrent use, sheds expired entries as it goes, and has a
 // hard ceiling on entries: when full of unexpired entries it refuses new ones
 // with ErrStoreFull.
+//
+// An entry is the 128-bit keyed hash of (jkt, jti) (two maphash values under
+// secret per-store seeds), not the strings: the store holds no pointers, so
+// the garbage collector never scans its hundreds of thousands of entries,
+// and recording a proof allocates nothing. Two different pairs with the same
+// hash would only refuse the later proof as a replay (a false refusal, never
+// an accepted replay), with odds of about n²/2¹²⁹ for n entries, and
+// without the seeds nobody can aim for one.
 type MemoryReplayStore struct {
-	seed     maphash.Seed
+	seeds    [2]maphash.Seed
 	perShard int
 	clock    func() time.Time
 	shards   [replayShards]replayShard
@@ -47,14 +56,30 @@ type MemoryReplayStore struct {
 
 type replayShard struct {
 	mu    sync.Mutex
-	seen  map[string]int64 // key → expiry (Unix ns)
-	queue []replayEntry    // insertion order, for shedding
+	seen  map[replayKey]int64 // key → expiry (Unix ns)
+	queue []replayEntry       // insertion order, for shedding
 	head  int
 }
 
+type replayKey [2]uint64
+
 type replayEntry struct {
-	key string
+	key replayKey
 	exp int64
+}
+
+// key hashes (jkt, jti); the NUL between them cannot occur in a thumbprint.
+func (s *MemoryReplayStore) key(jkt, jti string) replayKey {
+	var k replayKey
+	for i := range k {
+		var h maphash.Hash
+		h.SetSeed(s.seeds[i])
+		h.WriteString(jkt)
+		h.WriteByte(0)
+		h.WriteString(jti)
+		k[i] = h.Sum64()
+	}
+	return k
 }
 
 var _ ReplayStore = (*MemoryReplayStore)(nil)
@@ -70,17 +95,17 @@ func NewMemoryReplayStore(capacity int, now func() time.Time) *MemoryReplayStore
 		now = time.Now
 	}
 	per := (capacity + replayShards - 1) / replayShards
-	s := &MemoryReplayStore{seed: maphash.MakeSeed(), perShard: per, clock: now}
+	s := &MemoryReplayStore{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, perShard: per, clock: now}
 	for i := range s.shards {
-		s.shards[i].seen = make(map[string]int64)
+		s.shards[i].seen = make(map[replayKey]int64)
 	}
 	return s
 }
 
 // Use implements ReplayStore.
 func (s *MemoryReplayStore) Use(_ context.Context, jkt, jti string, exp time.Time) error {
-	key := jkt + "\x00" + jti
-	sh := &s.shards[maphash.String(s.seed, key)%replayShards]
+	key := s.key(jkt, jti)
+	sh := &s.shards[key[0]%replayShards]
 	now := s.clock().UnixNano()
 
 	sh.mu.Lock()
