@@ -32,11 +32,27 @@
 // a read or write error is a failure and the connection is dialed again,
 // Connection: close is honoured; no retries). The closed loop runs
 // -workers connections; the open loop -open-conns (64) connections whose
-// goroutines each claim the next slot of the schedule when free and sleep
-// until its time, so a slot that finds every connection busy waits, and
-// the wait is in its latency. -client nethttp uses net/http's client
-// instead (-workers goroutines; in the open loop a dispatcher and 256
-// sender goroutines), to compare.
+// goroutines each take the next slot of the schedule when free, so a slot
+// that finds every connection busy waits, and the wait is in its latency.
+// The open loop's slots are paced (pacer.go) by -pacer precise (default):
+// one goroutine locked to its OS thread sleeps until each slot's absolute
+// time with clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME), timer slack
+// 1 ns, and hands the slot to a free connection's goroutine over a
+// channel; a slot already due is handed at once; nothing spins. -pacer
+// sleep is the former pacing, to compare: each connection's goroutine
+// claims the next slot and time.Sleeps until its time, which, when the
+// runtime is idle, ends on a netpoll timeout in whole milliseconds (sends
+// go out in clumps about 1 ms apart, around 0.5 ms late at the median,
+// and that lateness is in the latency of the gateway and of the bare
+// upstream alike). Evenly paced slots cost more CPU per request than
+// clumped ones wherever the runtime would otherwise be idle: each slot
+// wakes the pacer's thread and a connection's goroutine, and each request
+// wakes the upstream on its own (at half load, the bare upstream's CPU
+// per request was about twice the sleep pacer's, and the generator's
+// about 1.6 times), so open-loop CPU figures are compared within one
+// pacer. -client nethttp uses net/http's client instead (-workers
+// goroutines; in the open loop a time.Sleep dispatcher and 256 sender
+// goroutines, whatever -pacer says), to compare.
 //
 // -redis ADDR gives the gateway child a Redis replay store
 // (store/redisstore, as `ward serve` with the redis section: every proof is
@@ -50,15 +66,16 @@
 // sum of their CPU. Before measuring, a proof used at the first gateway is
 // replayed at the second and must be refused.
 //
-// Reported: per phase, requests/s, p50/p99, errors, and the CPU per
-// request of the gateway, the upstream and the generator itself (each
-// process's CPU from /proc); a latency table with p50, p90, p99, p99.9,
-// max, and for the open loop the p99 of how late requests started after
-// their scheduled time (the generator's lateness and the wait for a free
-// connection); the gateway's CPU per request and its ratio to one bare
-// verify (target ≤ 2); and the p99 the gateway adds at half of peak load
-// (target < 1 ms), the gateway's p99 less the bare upstream's at the same
-// rate. With failures, the first one's reason per phase, and exit status 1.
+// Reported: the pacer each open-loop phase ran with (one header line); per
+// phase, requests/s, p50/p99, errors, and the CPU per request of the
+// gateway, the upstream and the generator itself (each process's CPU from
+// /proc); a latency table with p50, p90, p99, p99.9, max, and for the open
+// loop the p99 of how late requests started after their scheduled time
+// (the generator's lateness and the wait for a free connection); the
+// gateway's CPU per request and its ratio to one bare verify (target ≤ 2);
+// and the p99 the gateway adds at half of peak load (target < 1 ms), the
+// gateway's p99 less the bare upstream's at the same rate. With failures,
+// the first one's reason per phase, and exit status 1.
 package main
 
 import (
@@ -118,6 +135,7 @@ func main() {
 	clientKind := flag.String("client", "raw", "load generator's HTTP client in the measured phases: raw (lean HTTP/1.1, one goroutine per connection) or nethttp (net/http's client)")
 	openConns := flag.Int("open-conns", 64, "connections of the raw client in the open-loop phases (to each gateway)")
 	half := flag.Float64("half", 0.5, "rate of the open-loop phases as a fraction of the gateway's peak rate")
+	pacerKind := flag.String("pacer", pacerPrecise, "raw client's open-loop pacer: precise (clock_nanosleep on a locked OS thread) or sleep (time.Sleep in each connection's goroutine, millisecond-coarse when the runtime is idle)")
 	flag.Parse()
 
 	switch *role {
@@ -133,6 +151,9 @@ func main() {
 	}
 	if *clientKind != "raw" && *clientKind != "nethttp" {
 		log.Fatal("-client must be raw or nethttp")
+	}
+	if *pacerKind != pacerPrecise && *pacerKind != pacerSleep {
+		log.Fatal("-pacer must be precise or sleep")
 	}
 	if *openConns < 1 || *workers < 1 {
 		log.Fatal("-open-conns and -workers must be at least 1")
@@ -283,7 +304,7 @@ func main() {
 		return parallelProofs(signer, htu, token, n)
 	}
 	procs := map[string][]int{"gateway": gwPids, "upstream": {up.Process.Pid}, "generator": {os.Getpid()}}
-	ld := &load{client: *clientKind, hc: client, token: token, workers: *workers, openConns: *openConns, d: *duration, procs: procs}
+	ld := &load{client: *clientKind, hc: client, token: token, workers: *workers, openConns: *openConns, pacer: *pacerKind, d: *duration, procs: procs}
 
 	// Phase 1: peak.
 	n := min(*maxRequests, int(duration.Seconds()*20_000))
@@ -329,6 +350,7 @@ func main() {
 		store = "Redis " + *redisAddr
 	}
 	fmt.Printf("gateways: %d (replay store: %s; gateway CPU is their sum)\n", len(gwURLs), store)
+	fmt.Printf("open-loop pacer: %s: %s; %s: %s\n", gwHalf.name, gwHalf.pacer, bareHalf.name, bareHalf.pacer)
 	fmt.Printf("bare P-256 verify (same run): %v after the peak phase, %v after the %s phase\n",
 		verifyPeak.Round(time.Microsecond), verifyHalf.Round(time.Microsecond), fracLoad)
 	phases := []*result{barePeak, gwPeak, gwHalf, bareHalf}
@@ -386,6 +408,7 @@ type result struct {
 	elapsed  time.Duration
 	lat      []time.Duration // sorted
 	late     []time.Duration // open loop: send start less scheduled time, sorted; nil in a closed loop
+	pacer    string          // open loop: how the schedule's slots were paced
 	cpu      map[string]time.Duration
 }
 
@@ -437,8 +460,9 @@ type load struct {
 	client    string // "raw" or "nethttp"
 	hc        *http.Client
 	token     string
-	workers   int // closed loop
-	openConns int // open loop, raw client
+	workers   int    // closed loop
+	openConns int    // open loop, raw client
+	pacer     string // open loop, raw client: pacerPrecise or pacerSleep
 	d         time.Duration
 	procs     map[string][]int
 }
@@ -463,9 +487,11 @@ func (l *load) open(us []string, proofs []string, reuse bool, rate float64) *res
 		name = fmt.Sprintf("bare upstream, %.0f/s", rate)
 	}
 	if l.client == "nethttp" {
-		return openLoop(name, l.hc, us, l.token, proofs, reuse, rate, l.d, l.procs)
+		r := openLoop(name, l.hc, us, l.token, proofs, reuse, rate, l.d, l.procs)
+		r.pacer = "sleep (net/http client: time.Sleep in one dispatcher goroutine; -pacer is for the raw client)"
+		return r
 	}
-	return rawOpenLoop(name, mustRawRequests(us, l.token, proofs, reuse), l.openConns, rate, l.d, l.procs)
+	return rawOpenLoop(name, mustRawRequests(us, l.token, proofs, reuse), l.openConns, rate, l.d, l.pacer, l.procs)
 }
 
 func sumCPU(pids []int) time.Duration {

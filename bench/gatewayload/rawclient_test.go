@@ -414,12 +414,17 @@ func TestRawLoops(t *testing.T) {
 		}
 	}
 
-	r = rawOpenLoop("open", mustReqs(t, srvs[:1], []string{"p"}, true), 3, 1000, 50*time.Millisecond, procs)
-	if r.ok != 50 || r.failed != 0 || len(r.lat) != 50 || len(r.late) != 50 {
-		t.Fatalf("open loop: ok %d failed %d latencies %d/%d (%s)", r.ok, r.failed, len(r.lat), len(r.late), r.firstErr)
-	}
-	if r.elapsed < 49*time.Millisecond {
-		t.Errorf("open loop of 50 requests at 1000/s took %v", r.elapsed)
+	for _, kind := range []string{pacerPrecise, pacerSleep} {
+		r = rawOpenLoop("open", mustReqs(t, srvs[:1], []string{"p"}, true), 3, 1000, 50*time.Millisecond, kind, procs)
+		if r.ok != 50 || r.failed != 0 || len(r.lat) != 50 || len(r.late) != 50 {
+			t.Fatalf("open loop, %s pacer: ok %d failed %d latencies %d/%d (%s)", kind, r.ok, r.failed, len(r.lat), len(r.late), r.firstErr)
+		}
+		if r.elapsed < 49*time.Millisecond {
+			t.Errorf("open loop of 50 requests at 1000/s, %s pacer, took %v", kind, r.elapsed)
+		}
+		if !strings.HasPrefix(r.pacer, kind+" (") {
+			t.Errorf("open loop with the %s pacer reports pacer %q", kind, r.pacer)
+		}
 	}
 
 	r = rawClosedLoop("closed, 401", mustReqs(t, srvs[:1], []string{"fail"}, true), 2, 20*time.Millisecond, procs)

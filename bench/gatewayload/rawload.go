@@ -95,37 +95,36 @@ func rawClosedLoop(name string, reqs *rawRequests, workers int, d time.Duration,
 }
 
 // rawOpenLoop is openLoop with the raw client: a fixed schedule at rate
-// for d, sent over conns connections (to each target). There is no
-// dispatcher: a worker whose connection is free claims the next slot of
-// the schedule and sleeps until its time, so a slot that finds every
-// connection busy waits for the first to free up, and that wait (like any
-// lateness of the generator) is in its latency, which runs from the
-// scheduled time.
-func rawOpenLoop(name string, reqs *rawRequests, conns int, rate float64, d time.Duration, procs map[string][]int) *result {
+// for d, sent over conns connections (to each target), paced by a pacer
+// of kind pacerKind (pacer.go). There is no dispatcher goroutine between
+// the pacer and the connections: a worker whose connection is free takes
+// the next slot the pacer releases (with the sleep pacer: claims the next
+// slot and sleeps until its time), so a slot that finds every connection
+// busy waits for the first to free up, and that wait (like any lateness
+// of the pacer) is in its latency, which runs from the scheduled time.
+// The result's pacer says how the slots were paced.
+func rawOpenLoop(name string, reqs *rawRequests, conns int, rate float64, d time.Duration, pacerKind string, procs map[string][]int) *result {
 	cs := dialRaw(reqs, conns, d)
 	defer closeRaw(cs)
-	return runPhase(name, procs, func() phaseOut {
+	var p pacer
+	r := runPhase(name, procs, func() phaseOut {
 		total := int(rate * d.Seconds())
 		if !reqs.reuse {
 			total = min(total, reqs.n())
 		}
-		var next atomic.Int64
 		var t tally
 		lats, lates := make([][]time.Duration, conns), make([][]time.Duration, conns)
-		start := time.Now()
-		interval := time.Duration(float64(time.Second) / rate)
+		s := &schedule{start: time.Now(), total: total, rate: rate}
+		p = newPacer(pacerKind, s)
 		var wg sync.WaitGroup
 		for w := range conns {
 			wg.Go(func() {
 				for {
-					i := int(next.Add(1) - 1)
-					if i >= total {
+					i, ok := p.next()
+					if !ok {
 						return
 					}
-					at := start.Add(time.Duration(i) * interval)
-					if wait := time.Until(at); wait > 0 {
-						time.Sleep(wait)
-					}
+					at := s.at(i)
 					req, target := reqs.get(i)
 					t0 := time.Now()
 					err := cs[w][target].do(req)
@@ -139,6 +138,8 @@ func rawOpenLoop(name string, reqs *rawRequests, conns int, rate float64, d time
 		wg.Wait()
 		return t.out(lats, lates)
 	})
+	r.pacer = p.name()
+	return r
 }
 
 // mustRawRequests is newRawRequests, fatal on error.
