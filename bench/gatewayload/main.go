@@ -86,11 +86,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/wardauth/ward/bench/internal/benchcfg"
-	"github.com/wardauth/ward/bench/internal/measure"
 	"io"
 	"log"
 	"log/slog"
+	"maps"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -101,6 +101,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,6 +109,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/wardauth/ward/bench/internal/benchcfg"
+	"github.com/wardauth/ward/bench/internal/measure"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
@@ -126,6 +129,7 @@ func main() {
 	maxRequests := flag.Int("max", 150_000, "upper bound on requests per gateway phase (proofs are made in advance)")
 	binary := flag.String("ward", "", "ward binary (default: go build ./cmd/ward)")
 	cpuprofile := flag.String("cpuprofile", "", "write the gateway process's CPU profile (whole run) to this file")
+	profPhase := flag.String("cpuprofile-phase", "", "with -cpuprofile: profile only the gateway's peak or half (open-loop) phase: peak|half")
 	redisAddr := flag.String("redis", "", "Redis host:port for the gateway's DPoP replay store (default in memory)")
 	redisPrefix := flag.String("redis-prefix", "", "internal (gateway): the Redis key prefix shared by the gateways")
 	publicURL := flag.String("public-url", "", "internal (gateway): the public URL shared by the gateways (default: its own address)")
@@ -237,6 +241,14 @@ func main() {
 	up, upAddr := startChild(self, nil, *pin, 0, "-role", "upstream")
 	defer stopChild(up)
 	gwArgs := []string{"-role", "gateway", "-issuer", creds.Issuer, "-issuer-base", base, "-audience", creds.GatewayURL, "-upstream", "http://" + upAddr}
+	var gwEnv []string
+	switch *profPhase {
+	case "":
+	case "peak", "half":
+		gwEnv = append(gwEnv, "GATEWAYLOAD_PROFILE_ON_SIGNAL=1")
+	default:
+		log.Fatal("-cpuprofile-phase must be peak or half")
+	}
 	if *cpuprofile != "" {
 		abs, err := filepath.Abs(*cpuprofile)
 		check(err)
@@ -250,15 +262,22 @@ func main() {
 	const path = "/api/hello"
 	var gwURLs []string // where requests are sent, round-robin
 	var gwPids []int
-	pub := "" // the shared public URL: the first gateway's address
+	var gwAdmins []string // the gateways' admin listeners (metrics)
+	var gw0 *exec.Cmd     // the first gateway (the profiled one)
+	pub := ""             // the shared public URL: the first gateway's address
 	for i := range *gateways {
 		args := gwArgs
 		if i > 0 {
 			args = withoutFlag(args, "-cpuprofile")
 			args = append(args, "-public-url", pub)
 		}
-		gw, addr := startChild(self, []string{"GOGC=" + *gogc}, *pin, 1, args...)
+		gw, addrs := startChild(self, append([]string{"GOGC=" + *gogc}, gwEnv...), *pin, 1, args...)
 		defer stopChild(gw)
+		if i == 0 {
+			gw0 = gw
+		}
+		addr, adminAddr, _ := strings.Cut(addrs, " ")
+		gwAdmins = append(gwAdmins, adminAddr)
 		if i == 0 {
 			pub = "http://" + addr
 		}
@@ -310,7 +329,15 @@ func main() {
 	n := min(*maxRequests, int(duration.Seconds()*20_000))
 	bareProofs := makeProofs(1)
 	barePeak := ld.closed(upURLs, bareProofs, true)
-	gwPeak := ld.closed(gwURLs, makeProofs(n), false)
+	peakProofs := makeProofs(n)
+	profile := func(phase string, sig syscall.Signal) {
+		if *profPhase == phase && *cpuprofile != "" {
+			check(gw0.Process.Signal(sig))
+		}
+	}
+	profile("peak", syscall.SIGUSR1)
+	gwPeak := ld.closed(gwURLs, peakProofs, false)
+	profile("peak", syscall.SIGUSR2)
 	// The bare verify is measured right after each gateway phase, so the
 	// ratio compares costs under the same load from the rest of the
 	// machine (the ratio, not the absolute time, is the figure).
@@ -319,7 +346,12 @@ func main() {
 	// Phase 2: -half (by default half) of the gateway's peak rate.
 	rate := gwPeak.rate() * *half
 	m := min(*maxRequests, int(rate*duration.Seconds()*1.05)+100)
-	gwHalf := ld.open(gwURLs, makeProofs(m), false, rate)
+	halfProofs := makeProofs(m)
+	inside0 := insideBuckets(gwAdmins)
+	profile("half", syscall.SIGUSR1)
+	gwHalf := ld.open(gwURLs, halfProofs, false, rate)
+	profile("half", syscall.SIGUSR2)
+	inside := insideBuckets(gwAdmins).minus(inside0)
 	verifyHalf := measure.BareVerify(2 * time.Second)
 	bareHalf := ld.open(upURLs, bareProofs, true, rate)
 	// What the output calls the open-loop rate: "half of peak" unless -half.
@@ -384,6 +416,7 @@ func main() {
 	fmt.Printf("gateway peak throughput: %.2f × the bare upstream's\n", gwPeak.rate()/barePeak.rate())
 	fmt.Printf("added latency at %s (%.0f req/s): p50 %v, p99 %v (target p99 < 1ms at half of peak)\n", frac, rate,
 		gwHalf.pct(0.50)-bareHalf.pct(0.50), gwHalf.pct(0.99)-bareHalf.pct(0.99))
+	fmt.Printf("inside the gateway at %s (its request_duration histogram: handler start to end, upstream included): %s\n", frac, inside)
 	if *cpuprofile != "" {
 		fmt.Printf("gateway CPU profile (first gateway, written when it stops): %s\n", *cpuprofile)
 	}
@@ -722,7 +755,27 @@ func runUpstream() {
 // runGateway runs package gateway as `ward serve` would, with one route
 // /api/ to the upstream open to any client holding a valid token.
 func runGateway(issuer, issuerBase, audience, upstream, cpuprofile, redisAddr, redisPrefix, publicURL string) {
-	if cpuprofile != "" {
+	switch {
+	case cpuprofile != "" && os.Getenv("GATEWAYLOAD_PROFILE_ON_SIGNAL") == "1":
+		// One phase: SIGUSR1 starts the profile, SIGUSR2 writes it.
+		c := make(chan os.Signal, 2)
+		signal.Notify(c, syscall.SIGUSR1, syscall.SIGUSR2)
+		go func() {
+			var f *os.File
+			for sig := range c {
+				if sig == syscall.SIGUSR1 && f == nil {
+					var err error
+					f, err = os.Create(cpuprofile)
+					check(err)
+					check(pprof.StartCPUProfile(f))
+				} else if sig == syscall.SIGUSR2 && f != nil {
+					pprof.StopCPUProfile()
+					f.Close()
+					f = nil
+				}
+			}
+		}()
+	case cpuprofile != "":
 		f, err := os.Create(cpuprofile)
 		check(err)
 		check(pprof.StartCPUProfile(f))
@@ -767,8 +820,10 @@ func runGateway(issuer, issuerBase, audience, upstream, cpuprofile, redisAddr, r
 	check(err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- g.Serve(ctx, ln, nil) }()
-	fmt.Println(ln.Addr())
+	admin, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	go func() { done <- g.Serve(ctx, ln, admin) }()
+	fmt.Println(ln.Addr(), admin.Addr())
 	waitSignal()
 	cancel()
 	<-done
@@ -841,4 +896,64 @@ func check(err error) {
 	if err != nil {
 		log.Fatal(err)
 	}
+}
+
+// buckets are the cumulative counts of the gateways'
+// ward_gateway_request_duration_seconds histogram, summed over its labels,
+// by upper bound (seconds).
+type buckets map[float64]float64
+
+// insideBuckets scrapes the gateways' admin listeners.
+func insideBuckets(admins []string) buckets {
+	b := buckets{}
+	for _, a := range admins {
+		resp, err := http.Get("http://" + a + "/metrics")
+		check(err)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			line := sc.Text()
+			if !strings.HasPrefix(line, "ward_gateway_request_duration_seconds_bucket{") {
+				continue
+			}
+			_, rest, _ := strings.Cut(line, `le="`)
+			le, val, _ := strings.Cut(rest, `"} `)
+			ub, err1 := strconv.ParseFloat(le, 64)
+			n, err2 := strconv.ParseFloat(val, 64)
+			if err1 == nil && err2 == nil {
+				b[ub] += n
+			}
+		}
+		resp.Body.Close()
+	}
+	return b
+}
+
+func (b buckets) minus(o buckets) buckets {
+	d := buckets{}
+	for k, v := range b {
+		d[k] = v - o[k]
+	}
+	return d
+}
+
+// String gives the share of requests at or under each bound up to the
+// first that holds 99.9 %.
+func (b buckets) String() string {
+	total := b[math.Inf(1)]
+	if total == 0 {
+		return "no requests"
+	}
+	bounds := slices.Sorted(maps.Keys(b))
+	var parts []string
+	for _, ub := range bounds {
+		if math.IsInf(ub, 1) {
+			break
+		}
+		share := b[ub] / total
+		parts = append(parts, fmt.Sprintf("≤%v %.2f%%", time.Duration(ub*float64(time.Second)), 100*share))
+		if share >= 0.999 {
+			break
+		}
+	}
+	return strings.Join(parts, ", ")
 }
