@@ -174,23 +174,7 @@ func (d *directUpstream) writeRequest(bw *bufio.Writer, r *http.Request, rt *rou
 	} else {
 		writeField(bw, "X-Forwarded-Proto", "https")
 	}
-	if id := rec.id; id != nil {
-		ih := rt.ih
-		set := func(name, v string) {
-			if v != "" && name != "" {
-				writeField(bw, name, headerValue(sanitize(v)))
-			}
-		}
-		set(ih.Subject, id.Subject)
-		set(ih.Client, id.ClientID)
-		set(ih.Scopes, strings.Join(id.Scopes, " "))
-		set(ih.JKT, id.JKT)
-		set(rt.spiffeHdr, id.SPIFFEID)
-		set(rt.thumbHdr, id.CertThumbprint)
-		if rec.identityJWT != "" {
-			writeField(bw, rec.identityJWTHeader, headerValue(rec.identityJWT))
-		}
-	}
+	rt.identity(rec, func(name, v string) { writeField(bw, name, headerValue(v)) })
 	_, err := bw.WriteString("\r\n")
 	return err
 }

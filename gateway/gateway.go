@@ -525,7 +525,6 @@ func recordOf(r *http.Request) *record {
 // headers removed, the verified identity added, credentials dropped.
 func (g *Gateway) rewrite(pr *httputil.ProxyRequest, rt *route, target *url.URL) {
 	rec := recordOf(pr.In)
-	ih := rt.ih
 	out := pr.Out
 	// Header names canonical since buildRoute (net/http canonicalises
 	// incoming names), so a map delete is Header.Del without the work.
@@ -549,21 +548,31 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest, rt *route, target *url.URL)
 		out.URL.RawPath = ""
 	}
 	pr.SetXForwarded()
-	if id := rec.id; id != nil {
-		set := func(name, v string) {
-			if v != "" && name != "" {
-				out.Header[name] = []string{sanitize(v)}
-			}
+	rt.identity(rec, func(name, v string) { out.Header[name] = []string{v} })
+}
+
+// identity gives the verified identity's upstream headers to set, each
+// name once (the names are canonical and stripped from the client's
+// request); both upstream paths send what it gives.
+func (rt *route) identity(rec *record, set func(name, value string)) {
+	id := rec.id
+	if id == nil {
+		return
+	}
+	ih := rt.ih
+	one := func(name, v string) {
+		if v != "" && name != "" {
+			set(name, sanitize(v))
 		}
-		set(ih.Subject, id.Subject)
-		set(ih.Client, id.ClientID)
-		set(ih.Scopes, strings.Join(id.Scopes, " "))
-		set(ih.JKT, id.JKT)
-		set(rt.spiffeHdr, id.SPIFFEID)
-		set(rt.thumbHdr, id.CertThumbprint)
-		if rec.identityJWT != "" {
-			out.Header[rec.identityJWTHeader] = []string{rec.identityJWT}
-		}
+	}
+	one(ih.Subject, id.Subject)
+	one(ih.Client, id.ClientID)
+	one(ih.Scopes, strings.Join(id.Scopes, " "))
+	one(ih.JKT, id.JKT)
+	one(rt.spiffeHdr, id.SPIFFEID)
+	one(rt.thumbHdr, id.CertThumbprint)
+	if rec.identityJWT != "" {
+		set(rec.identityJWTHeader, rec.identityJWT)
 	}
 }
 
