@@ -110,10 +110,13 @@ func TestPacerConcurrent(t *testing.T) {
 func TestPacerBehind(t *testing.T) {
 	for _, kind := range []string{pacerPrecise, pacerSleep} {
 		t.Run(kind, func(t *testing.T) {
-			s := &schedule{start: time.Now().Add(-time.Second), total: precisePacerQueue + 1000, rate: 10_000}
+			// 100 slots/s: paced one by one from now they would take
+			// 51 s; released at once, milliseconds (10 s allows for a
+			// loaded machine and the race detector).
+			s := &schedule{start: time.Now().Add(-2 * time.Minute), total: precisePacerQueue + 1000, rate: 100}
 			t0 := time.Now()
 			slots, _ := consume(t, kind, s, 1)
-			if d := time.Since(t0); d > 500*time.Millisecond {
+			if d := time.Since(t0); d > 10*time.Second {
 				t.Errorf("%d overdue slots took %v to release", s.total, d)
 			}
 			if len(slots[0]) != s.total {
