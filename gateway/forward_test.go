@@ -266,3 +266,64 @@ func TestUntypedAnswerNotSniffed(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectForwardConcurrent sends many requests at once over the direct
+// path to a keep-alive upstream that answers each with its own path, a few
+// of them slowly: every client must get the answer to its own request
+// (connections are reused, never shared, and an answer never goes to
+// another request).
+func TestDirectForwardConcurrent(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "7") {
+			time.Sleep(2 * time.Millisecond)
+		}
+		_, _ = io.WriteString(w, r.URL.Path+"?"+r.URL.RawQuery)
+	}))
+	defer up.Close()
+	cfg := config.DefaultGateway()
+	cfg.Enabled, cfg.Issuer, cfg.PublicURL = true, "https://issuer.example", "http://gw.example"
+	cfg.Routes = []config.Route{{Name: "r", PathPrefix: "/p", Upstream: up.URL, Unauthenticated: true}}
+	g, err := New(&cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Keys: resource.StaticKeys{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.state.Load().routes[0].direct == nil {
+		t.Fatal("no direct path")
+	}
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	defer up.CloseClientConnections() // first: unblocks a gateway stuck on its upstream
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	errs := make(chan error, 16)
+	for w := range 16 {
+		go func() {
+			for i := range 100 {
+				want := fmt.Sprintf("/p/%d/%d?q=%d", w, i, w*1000+i)
+				resp, err := c.Get(srv.URL + want)
+				if err != nil {
+					errs <- err
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 || string(body) != want {
+					errs <- fmt.Errorf("asked %s, got %d %q (%v)", want, resp.StatusCode, body, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt := g.state.Load().routes[0]
+	rt.direct.t.mu.Lock()
+	idle := len(rt.direct.t.idle)
+	rt.direct.t.mu.Unlock()
+	if idle == 0 || idle > 16 {
+		t.Errorf("%d idle upstream connections after 16 concurrent clients, want 1 to 16", idle)
+	}
+}
