@@ -1,15 +1,10 @@
 package sqlstore
 
 import (
-	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/storetest"
 )
@@ -29,64 +25,16 @@ import (
 // .ci/run), when they fail. Each test works in a schema of its own, created
 // here and dropped at cleanup, so tests never see each other's rows.
 
-const defaultTestPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// pgSchema creates a fresh schema and returns a DSN whose connections use
-// it (search_path) with a pool large enough for every storetest racer to
-// hold a connection of its own.
+// pgSchema creates a fresh schema (wardtest.PostgresSchema) and returns a
+// DSN whose connections use it (search_path) with a pool large enough for
+// every storetest racer to hold a connection of its own.
 func pgSchema(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("WARD_TEST_POSTGRES")
-	if base == "" {
-		base = defaultTestPostgres
-	}
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("WARD_TEST_POSTGRES: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		msg := fmt.Sprintf("PostgreSQL unreachable (WARD_TEST_POSTGRES=%q): %v", redactDSN(base), err)
-		if os.Getenv("WARD_TEST_REQUIRE_SERVICES") == "1" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg + "; set WARD_TEST_POSTGRES, or WARD_TEST_REQUIRE_SERVICES=1 to fail instead")
-	}
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	schema := "ward_test_" + hex.EncodeToString(rnd[:])
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	params := map[string]string{"search_path": schema, "pool_max_conns": fmt.Sprint(storetest.Racers)}
-	if u, err := url.Parse(base); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		q := u.Query()
-		for k, v := range params {
-			q.Set(k, v)
-		}
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	for k, v := range params {
-		base += " " + k + "=" + v
-	}
-	return base
-}
-
-func redactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.User != nil {
-		return u.Redacted()
-	}
-	return dsn
+	u := wardtest.PostgresSchema(t, "ward_test_")
+	q := u.Query()
+	q.Set("pool_max_conns", fmt.Sprint(storetest.Racers))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func openPG(t *testing.T, dsn string) *Store {
