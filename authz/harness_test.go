@@ -26,6 +26,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/internal/password"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/sqlstore"
@@ -51,20 +52,6 @@ const (
 	spaRedirect  = "http://127.0.0.1/cb"
 )
 
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type harness struct {
 	t       testing.TB
 	s       *Server
@@ -75,7 +62,7 @@ type harness struct {
 	issuer  string
 	clk     *clock
 	cfg     *config.Config
-	log     *syncBuffer
+	log     *wardtest.SyncBuffer
 	secrets map[string]string
 	jwtKey  *ecdsa.PrivateKey // private_key_jwt client's key
 }
@@ -98,7 +85,7 @@ func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	ctx := context.Background()
 	// The clock starts at the real time: store methods that take no time
 	// (UseOnce, AccessTokenRevoked) read the store's own clock.
-	h := &harness{t: t, clk: &clock{t: time.Now().UTC().Truncate(time.Second)}, log: &syncBuffer{}, secrets: map[string]string{}}
+	h := &harness{t: t, clk: &clock{t: time.Now().UTC().Truncate(time.Second)}, log: &wardtest.SyncBuffer{}, secrets: map[string]string{}}
 	h.path = filepath.Join(t.TempDir(), "ward.db")
 	st, err := sqlstore.OpenSQLite(ctx, h.path)
 	if err != nil {

@@ -416,29 +416,16 @@ func verifyAccessToken(t *testing.T, jwks jose.JSONWebKeySet, issuer, tok string
 
 // --- processes ---
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *wardtest.SyncBuffer
 	done chan struct{}
 }
 
 func start(t *testing.T, name, bin string, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, out: &wardtest.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(wardtest.CleanEnv(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

@@ -61,7 +61,7 @@ func TestBinary(t *testing.T) {
 	}
 
 	data := filepath.Join(dir, "data")
-	var stdout, stderr syncBuffer
+	var stdout, stderr wardtest.SyncBuffer
 	cmd := exec.Command(bin, "serve", "--dev", "--data", data)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -184,7 +184,7 @@ func TestBinary(t *testing.T) {
 // waitReady polls (the only waiting in these tests) until the process has
 // bound its listeners and the server's metadata and the gateway's
 // readiness answer 200, failing if the process exits first or 30s pass.
-func waitReady(t *testing.T, hc *http.Client, exited <-chan struct{}, waitErr *error, stdout, stderr *syncBuffer) {
+func waitReady(t *testing.T, hc *http.Client, exited <-chan struct{}, waitErr *error, stdout, stderr *wardtest.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -22,6 +22,7 @@ import (
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/mtls/mtlstest"
@@ -43,7 +44,7 @@ const (
 type mtlsSystem struct {
 	t        *testing.T
 	clk      *clock
-	log      *syncBuffer
+	log      *wardtest.SyncBuffer
 	ca       *mtlstest.CA
 	asURL    string // https issuer
 	gwURL    string // https gateway, the client's audience
@@ -61,7 +62,7 @@ func newMTLSSystem(t *testing.T) *mtlsSystem {
 	t.Helper()
 	ctx := context.Background()
 	s := &mtlsSystem{
-		t: t, log: &syncBuffer{},
+		t: t, log: &wardtest.SyncBuffer{},
 		clk: &clock{t: time.Now().UTC().Truncate(time.Second)},
 		ca:  mtlstest.NewCA(t, "Ward e2e CA"),
 	}

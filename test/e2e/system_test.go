@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -27,6 +26,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/sqlstore"
@@ -42,20 +42,6 @@ type clock struct {
 func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
-
-// syncBuffer is a concurrency-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // Clients of the system.
 const (
@@ -84,7 +70,7 @@ type system struct {
 	gwURL    string // the gateway's public URL and the service client's audience
 	adminURL string
 	gw       *gateway.Gateway
-	log      *syncBuffer
+	log      *wardtest.SyncBuffer
 	secrets  map[string]string
 	client   *http.Client
 
@@ -100,7 +86,7 @@ func newSystem(t *testing.T) *system {
 	t.Helper()
 	ctx := context.Background()
 	s := &system{
-		t: t, log: &syncBuffer{}, secrets: map[string]string{},
+		t: t, log: &wardtest.SyncBuffer{}, secrets: map[string]string{},
 		// Store methods that take no time read the store's own clock, so
 		// the injected clock starts at the real time.
 		clk:    &clock{t: time.Now().UTC().Truncate(time.Second)},

@@ -265,28 +265,15 @@ type script struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan []byte
-	stderr *syncBuffer
+	stderr *wardtest.SyncBuffer
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // startScript runs node interop/name args... until the test ends.
 func startScript(t *testing.T, node, name string, args ...string) *script {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(interopDir, name)}, args...)...)
-	s := &script{t: t, cmd: cmd, lines: make(chan []byte, 16), stderr: &syncBuffer{}}
+	s := &script{t: t, cmd: cmd, lines: make(chan []byte, 16), stderr: &wardtest.SyncBuffer{}}
 	cmd.Stderr = s.stderr
 	var err error
 	if s.stdin, err = cmd.StdinPipe(); err != nil {
