@@ -95,15 +95,16 @@ func (s *Server) authorizationRequest(ctx context.Context, params url.Values) (*
 		if !ok || id == "" {
 			return nil, nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri is not one this server issued"))
 		}
-		par, err := s.st.ConsumePAR(ctx, id, s.now())
+		// RFC 9126 §4: the request_uri is single use and bound to the
+		// client that pushed it. The store consumes it only for that
+		// client, atomically: a request_uri presented with another
+		// client_id is refused and stays usable by its owner.
+		par, err := s.st.ConsumePAR(ctx, id, c.ID, s.now())
 		switch {
 		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
-			return nil, nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri is unknown, used or expired"))
+			return nil, nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri is unknown, used, expired or pushed by another client"))
 		case err != nil:
 			return nil, nil, pageErr(oauth.Wrap(err, "cannot read the pushed request"))
-		}
-		if par.ClientID != c.ID {
-			return nil, nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri was pushed by another client"))
 		}
 		// RFC 9126 §4: only the pushed parameters are used.
 		if params, err = parseParams(par.Params); err != nil {

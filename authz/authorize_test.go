@@ -189,6 +189,11 @@ func TestPAR(t *testing.T) {
 		if got := h.newBrowser().get(h.issuer + PathAuthorize + "?" + q.Encode()); got.status != http.StatusBadRequest || got.header.Get("Location") != "" {
 			t.Fatalf("request_uri of another client: %d", got.status)
 		}
+		// The refusal did not use the request up: its owner still can.
+		q.Set("client_id", "web")
+		if code := h.authorize(h.newBrowser(), q); code.Get("code") == "" {
+			t.Fatalf("owner after another client's attempt: %v", code)
+		}
 	})
 	t.Run("validated at push", func(t *testing.T) {
 		p := authParams("web", webRedirect, "")

@@ -33,6 +33,12 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 	now := s.now()
 	code, err := s.st.GetCode(ctx, hash, now)
 	switch {
+	case errors.Is(err, store.ErrAlreadyUsed) && code != nil && code.ClientID != c.ID:
+		// Another client cannot have redeemed it (OAuth 2.1 §4.1.3), so
+		// the tokens issued from it are safe: no revocation, which would
+		// let any client that saw a used code end another client's grant.
+		s.log.Warn("authz: used authorization code presented by another client", "client_id", c.ID, "code_client_id", code.ClientID)
+		return nil, oauth.New(oauth.InvalidGrant, "the authorization code is invalid or expired")
 	case errors.Is(err, store.ErrAlreadyUsed):
 		s.revokeReplayedCode(r, c, code)
 		return nil, oauth.New(oauth.InvalidGrant, "the authorization code was already used; the tokens issued from it are revoked")
@@ -41,6 +47,9 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 	case err != nil:
 		return nil, oauth.Wrap(err, "cannot read the code")
 	}
+	// OAuth 2.1 §4.1.3: the code must be the authenticated client's. The
+	// check comes before RedeemCode, so a code presented by another client
+	// is refused without being used up: its owner can still redeem it.
 	if code.ClientID != c.ID {
 		return nil, oauth.New(oauth.InvalidGrant, "the authorization code was issued to another client")
 	}

@@ -127,6 +127,22 @@ func TestCodeRules(t *testing.T) {
 			wantError(t, tt.do(c, v), http.StatusBadRequest, tt.code)
 		})
 	}
+	t.Run("other client leaves the code to its owner", func(t *testing.T) {
+		c, v := h.code(b, "web", webRedirect, nil)
+		wantError(t, h.exchange("post", c, v, webRedirect, s), http.StatusBadRequest, "invalid_grant")
+		wantToken(t, h.exchange("web", c, v, webRedirect, s))
+	})
+	t.Run("used code from other client revokes nothing", func(t *testing.T) {
+		// Only the owner can have redeemed the code, so a replay by
+		// another client is refused without ending the owner's grant.
+		c, v := h.code(b, "web", webRedirect, nil)
+		r := h.exchange("web", c, v, webRedirect, s)
+		wantToken(t, r)
+		wantError(t, h.exchange("post", c, v, webRedirect, s), http.StatusBadRequest, "invalid_grant")
+		if in := h.introspect(r.str("access_token")); in.json["active"] != true {
+			t.Fatalf("the owner's token was revoked by another client's replay: %s", in.body)
+		}
+	})
 	t.Run("dpop_jkt same key", func(t *testing.T) {
 		c, v := h.code(b, "web", webRedirect, url.Values{"dpop_jkt": {s.Thumbprint()}})
 		wantToken(t, h.exchange("web", c, v, webRedirect, s))

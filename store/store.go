@@ -253,8 +253,11 @@ type OneTime interface {
 type PARs interface {
 	PutPAR(ctx context.Context, p *PARRequest) error
 	// ConsumePAR returns the request and deletes it: request_uri is single
-	// use (RFC 9126 §4). ErrNotFound or ErrExpired.
-	ConsumePAR(ctx context.Context, id string, now time.Time) (*PARRequest, error)
+	// use (RFC 9126 §4). Only the client that pushed it may consume it: a
+	// request pushed by another client than clientID is left untouched and
+	// reported as ErrNotFound, in the same atomic step, so whoever merely
+	// saw a request_uri cannot use it up. ErrNotFound or ErrExpired.
+	ConsumePAR(ctx context.Context, id, clientID string, now time.Time) (*PARRequest, error)
 }
 
 // Consents stores remembered consent.

@@ -74,15 +74,16 @@ func (s *Store) PutPAR(ctx context.Context, p *store.PARRequest) error {
 }
 
 // ConsumePAR implements [store.PARs]. The row is deleted by a single
-// DELETE ... RETURNING, so of concurrent callers exactly one gets it; an
-// expired request is deleted too and reported as ErrExpired.
-func (s *Store) ConsumePAR(ctx context.Context, id string, now time.Time) (*store.PARRequest, error) {
+// DELETE ... RETURNING conditioned on the client, so of concurrent callers
+// exactly one gets it and a caller naming another client deletes nothing;
+// an expired request is deleted too and reported as ErrExpired.
+func (s *Store) ConsumePAR(ctx context.Context, id, clientID string, now time.Time) (*store.PARRequest, error) {
 	var (
 		p            store.PARRequest
 		created, exp sql.NullInt64
 	)
-	err := s.w.QueryRowContext(ctx, s.q(`DELETE FROM par_requests WHERE id = ?
-		RETURNING id, client_id, params, created_at, expires_at`), id).
+	err := s.w.QueryRowContext(ctx, s.q(`DELETE FROM par_requests WHERE id = ? AND client_id = ?
+		RETURNING id, client_id, params, created_at, expires_at`), id, clientID).
 		Scan(&p.ID, &p.ClientID, &p.Params, &created, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlstore: consume PAR: %w", store.ErrNotFound)

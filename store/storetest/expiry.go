@@ -90,7 +90,7 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	wantErr(t, "expired family", err, store.ErrNotFound)
 	_, _, err = s.GetRefreshToken(ctx, hash("fam-old-2"))
 	wantErr(t, "token of expired family", err, store.ErrNotFound)
-	_, err = s.ConsumePAR(ctx, "par-old", t0)
+	_, err = s.ConsumePAR(ctx, "par-old", "c1", t0)
 	wantErr(t, "expired PAR", err, store.ErrNotFound)
 	if r, _ := s.AccessTokenRevoked(ctx, "jti-old"); r {
 		t.Fatal("expired access token revocation kept")
@@ -108,7 +108,7 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	}
 	_, _, err = s.GetRefreshToken(ctx, hash("fam-live-2"))
 	mustOK(t, err)
-	_, err = s.ConsumePAR(ctx, "par-live", t0)
+	_, err = s.ConsumePAR(ctx, "par-live", "c1", t0)
 	mustOK(t, err)
 	wantErr(t, "live one-time value", s.UseOnce(ctx, "ot-live", otLive, t0), store.ErrAlreadyUsed)
 	if r, _ := s.AccessTokenRevoked(ctx, "jti-live"); !r {
@@ -221,13 +221,33 @@ func testRaces(t *testing.T, open func(*testing.T) store.Store) {
 		s, ctx := open(t), t.Context()
 		mustOK(t, s.PutPAR(ctx, &store.PARRequest{ID: "req", ClientID: "c1", Params: "a=b", CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
 		errs := race(func(int) error {
-			p, err := s.ConsumePAR(ctx, "req", t0)
+			p, err := s.ConsumePAR(ctx, "req", "c1", t0)
 			if err == nil && p.Params != "a=b" {
 				return fmt.Errorf("consumed %+v", p)
 			}
 			return err
 		})
 		tally(t, "consume PAR", errs, store.ErrNotFound)
+	})
+	t.Run("ConsumePAR_other_clients", func(t *testing.T) {
+		// Racers-1 other clients race the owner: none of them uses the
+		// request up, whatever the order, so the owner always gets it.
+		s, ctx := open(t), t.Context()
+		mustOK(t, s.PutPAR(ctx, &store.PARRequest{ID: "req", ClientID: "c1", Params: "a=b", CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}))
+		errs := race(func(i int) error {
+			if i == 0 {
+				_, err := s.ConsumePAR(ctx, "req", "c1", t0)
+				return err
+			}
+			_, err := s.ConsumePAR(ctx, "req", fmt.Sprint("c", i+1), t0)
+			if err == nil {
+				return fmt.Errorf("client c%d consumed c1's request", i+1)
+			}
+			return err
+		})
+		if w := tally(t, "consume PAR among other clients", errs, store.ErrNotFound); w != 0 {
+			t.Fatalf("racer %d won, want the owner", w)
+		}
 	})
 	t.Run("UseOnce", func(t *testing.T) {
 		s, ctx := open(t), t.Context()

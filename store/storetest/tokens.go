@@ -274,18 +274,21 @@ func testPARs(t *testing.T, s store.Store) {
 		CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
 	mustOK(t, s.PutPAR(ctx, p))
 	wantErr(t, "put duplicate", s.PutPAR(ctx, p), store.ErrAlreadyExists)
-	got, err := s.ConsumePAR(ctx, "req1", t0)
+	// Another client cannot consume it, and does not use it up.
+	_, err := s.ConsumePAR(ctx, "req1", "c2", t0)
+	wantErr(t, "consume by another client", err, store.ErrNotFound)
+	got, err := s.ConsumePAR(ctx, "req1", "c1", t0)
 	mustOK(t, err)
 	same(t, "consumed", got, p)
-	_, err = s.ConsumePAR(ctx, "req1", t0)
+	_, err = s.ConsumePAR(ctx, "req1", "c1", t0)
 	wantErr(t, "consume twice", err, store.ErrNotFound)
 
 	p2 := *p
 	p2.ID = "req2"
 	mustOK(t, s.PutPAR(ctx, &p2))
-	_, err = s.ConsumePAR(ctx, "req2", p2.ExpiresAt)
+	_, err = s.ConsumePAR(ctx, "req2", "c1", p2.ExpiresAt)
 	wantErr(t, "consume expired", err, store.ErrExpired)
-	_, err = s.ConsumePAR(ctx, "missing", t0)
+	_, err = s.ConsumePAR(ctx, "missing", "c1", t0)
 	wantErr(t, "consume missing", err, store.ErrNotFound)
 }
 
