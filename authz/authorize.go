@@ -182,7 +182,7 @@ func (s *Server) validateAuthorization(c *client, params url.Values) (*authReque
 	if req.RedirectURI == "" {
 		return nil, pageErr(oauth.New(oauth.InvalidRequest, "redirect_uri is missing"))
 	}
-	if !matchRedirectURI(c.RedirectURIs, req.RedirectURI) {
+	if !c.matchRedirect(req.RedirectURI) {
 		return nil, pageErr(oauth.New(oauth.InvalidRequest, "redirect_uri is not registered for this client"))
 	}
 	if perr != nil {

@@ -57,9 +57,44 @@ func TestMatchRedirectURI(t *testing.T) {
 		{"", false},
 	}
 	for _, tt := range tests {
-		if got := matchRedirectURI(reg, tt.uri); got != tt.want {
+		if got := matchRedirectURI(reg, tt.uri, true); got != tt.want {
 			t.Errorf("matchRedirectURI(%q) = %v, want %v", tt.uri, got, tt.want)
 		}
+		// RFC 8252 §7.3 is for native (public) clients: a confidential
+		// client's redirect URIs match exactly, port included.
+		exact := tt.uri != "" && contains(reg, tt.uri)
+		if got := matchRedirectURI(reg, tt.uri, false); got != exact {
+			t.Errorf("confidential: matchRedirectURI(%q) = %v, want %v", tt.uri, got, exact)
+		}
+	}
+}
+
+// TestConfidentialLoopbackExactPort: a confidential client registered with
+// a loopback redirect URI gets no any-port exception (RFC 8252 §7.3 is for
+// native public clients): another port is an unregistered redirect URI,
+// refused on an error page.
+func TestConfidentialLoopbackExactPort(t *testing.T) {
+	const reg = "http://127.0.0.1:9999/callback"
+	h := newHarness(t)
+	ctx := t.Context()
+	c, err := h.st.GetClient(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.RedirectURIs = append(c.RedirectURIs, reg)
+	if err := h.st.UpsertClient(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	h.s.ForgetClient("web")
+	v, _ := pkce.NewVerifier()
+	for _, uri := range []string{"http://127.0.0.1:8888/callback", "http://127.0.0.1/callback"} {
+		r := h.newBrowser().get(h.issuer + PathAuthorize + "?" + authParams("web", uri, pkce.Challenge(v)).Encode())
+		if r.status != http.StatusBadRequest || r.header.Get("Location") != "" {
+			t.Errorf("%s: %d %s, want an error page", uri, r.status, r.header.Get("Location"))
+		}
+	}
+	if q := h.authorize(h.newBrowser(), authParams("web", reg, pkce.Challenge(v))); q.Get("code") == "" {
+		t.Fatalf("registered port: %v", q)
 	}
 }
 

@@ -36,9 +36,10 @@ func FuzzParseParams(f *testing.F) {
 	})
 }
 
-// FuzzMatchRedirectURI: a match other than exact equality is only ever a
-// loopback URI differing in its port, never one with userinfo, fragment or
-// another host.
+// FuzzMatchRedirectURI: for a confidential client a match is exact
+// equality; for a public one a match other than exact equality is only
+// ever a loopback URI differing in its port, never one with userinfo,
+// fragment or another host.
 func FuzzMatchRedirectURI(f *testing.F) {
 	for _, s := range [][2]string{
 		{"http://127.0.0.1/cb", "http://127.0.0.1:8080/cb"},
@@ -49,7 +50,11 @@ func FuzzMatchRedirectURI(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, reg, req string) {
-		if !matchRedirectURI([]string{reg}, req) || reg == req {
+		// A confidential client's URIs match exactly, loopback or not.
+		if matchRedirectURI([]string{reg}, req, false) != (req != "" && reg == req) {
+			t.Fatalf("confidential: %q against %q is not an exact comparison", req, reg)
+		}
+		if !matchRedirectURI([]string{reg}, req, true) || reg == req {
 			return
 		}
 		if strings.ContainsAny(req, "@#") {

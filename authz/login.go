@@ -67,7 +67,7 @@ func (s *Server) flowFromRequest(w http.ResponseWriter, r *http.Request, sealed 
 		s.errorPage(w, r, http.StatusInternalServerError, oauth.Wrap(err, "cannot read the client"))
 		return nil, nil, false
 	}
-	if err != nil || !matchRedirectURI(c.RedirectURIs, f.Req.RedirectURI) {
+	if err != nil || !c.matchRedirect(f.Req.RedirectURI) {
 		s.errorPage(w, r, http.StatusBadRequest, oauth.New(oauth.InvalidClient, "the application is no longer registered"))
 		return nil, nil, false
 	}

@@ -6,13 +6,23 @@ import (
 	"strings"
 )
 
+// matchRedirect reports whether requested is one of the client's
+// registered redirect URIs; only a public (native) client gets the
+// loopback any-port exception of RFC 8252 §7.3.
+func (c *client) matchRedirect(requested string) bool {
+	return matchRedirectURI(c.RedirectURIs, requested, c.Public())
+}
+
 // matchRedirectURI reports whether requested is one of the registered
 // redirect URIs. The comparison is exact, on the strings as sent (OAuth 2.1
 // §2.3.1, RFC 9700 §4.1.3): no case folding, no percent-decoding, no path
-// or query normalisation. The one exception is RFC 8252 §7.3: for a
-// registered http URI on a loopback IP literal (127.0.0.1 or [::1]) any
-// port is accepted, everything else staying exact.
-func matchRedirectURI(registered []string, requested string) bool {
+// or query normalisation. The one exception is RFC 8252 §7.3, when
+// anyLoopbackPort is set (native apps, which are public clients, RFC 8252
+// §8.4): for a registered http URI on a loopback IP literal (127.0.0.1 or
+// [::1]) any port is accepted, everything else staying exact. A
+// confidential client's loopback URI is compared exactly, port included:
+// its listener is a server it runs, not an ephemeral port of a native app.
+func matchRedirectURI(registered []string, requested string, anyLoopbackPort bool) bool {
 	if requested == "" {
 		return false
 	}
@@ -20,6 +30,9 @@ func matchRedirectURI(registered []string, requested string) bool {
 		if reg == requested {
 			return true
 		}
+	}
+	if !anyLoopbackPort {
+		return false
 	}
 	rh, _, rrest, ok := splitLoopback(requested)
 	if !ok {

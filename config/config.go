@@ -195,7 +195,9 @@ type Client struct {
 	JWKS     string `yaml:"jwks,json"`
 	JWKSFile string `yaml:"jwks_file"`
 	// RedirectURIs: exact redirect URIs; https, loopback http, or a
-	// private-use scheme (RFC 8252 §7).
+	// private-use scheme (RFC 8252 §7). A loopback http URI of a public
+	// client accepts any port (RFC 8252 §7.3); a confidential client's
+	// is compared exactly, port included.
 	RedirectURIs []string `yaml:"redirect_uris"`
 	// GrantTypes: subset of authorization_code, refresh_token,
 	// client_credentials. Default [authorization_code, refresh_token].
