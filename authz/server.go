@@ -130,6 +130,7 @@ type Server struct {
 	assertionAlgs []jose.SignatureAlgorithm
 	dpopAlgs      []string
 	mux           *http.ServeMux
+	handler       http.Handler // mux behind withHSTS
 	pages         *pages
 	sweepMu       sync.Mutex
 	limits        *limits // rate limits and failed-login throttling (ratelimit.go)
@@ -265,7 +266,27 @@ func (s *Server) Issuer() string { return s.issuer }
 
 // Handler returns the HTTP handler serving every endpoint under the
 // issuer's path.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// withHSTS sets Strict-Transport-Security on every response when the
+// issuer is https (RFC 6797 §7.1; browsers ignore it over plain http, so
+// it goes by the issuer, which is what clients and browsers are sent to,
+// also behind a TLS-terminating proxy). One place, before any handler
+// writes, so no page or endpoint can be left without it.
+func (s *Server) withHSTS(next http.Handler) http.Handler {
+	v := s.cfg.AuthorizationServer.HSTS
+	if v == "" {
+		v = config.DefaultHSTS
+	}
+	if v == "off" || !strings.HasPrefix(s.issuer, "https://") {
+		return next
+	}
+	vals := []string{v}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header()["Strict-Transport-Security"] = vals
+		next.ServeHTTP(w, r)
+	})
+}
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
@@ -281,6 +302,7 @@ func (s *Server) routes() {
 	m.HandleFunc(PathConsent, s.handleConsent)
 	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
 	s.mux = m
+	s.handler = s.withHSTS(m)
 }
 
 // url returns the absolute URL of an endpoint.

@@ -68,7 +68,15 @@ type AuthorizationServer struct {
 	// Enabled runs the authorization server. Default true; false needs
 	// gateway.enabled, and then store and keys are not used.
 	Enabled bool `yaml:"enabled"`
+	// HSTS is the Strict-Transport-Security value of every response when
+	// the issuer is https; "off" disables it. Default (also when empty)
+	// DefaultHSTS: one year, without includeSubDomains, which would
+	// reach hosts of the parent domain this server does not know about.
+	HSTS string `yaml:"hsts"`
 }
+
+// DefaultHSTS is authorization_server.hsts's default.
+const DefaultHSTS = "max-age=31536000"
 
 // ServerLimits bound what the authorization server's listener accepts.
 type ServerLimits struct {
@@ -257,7 +265,7 @@ func Default() *Config {
 		PAR:                 PAR{TTL: 60 * time.Second},
 		Login:               Login{SessionTTL: 8 * time.Hour},
 		Limits:              ServerLimits{MaxConnections: 10000},
-		AuthorizationServer: AuthorizationServer{Enabled: true},
+		AuthorizationServer: AuthorizationServer{Enabled: true, HSTS: DefaultHSTS},
 		Gateway:             DefaultGateway(),
 		Redis:               DefaultRedis(),
 		// Failed-login throttling on; request rates off (ratelimit.go).

@@ -72,6 +72,8 @@ func TestErrorMessages(t *testing.T) {
 			`ward.yaml:5: listen: duplicate key`, config.ErrInvalidValue},
 		{"unset secret env", base + "clients:\n  - id: a\n    auth_method: client_secret_basic\n    secret_env: NOPE\n    grant_types: [client_credentials]\n",
 			`ward.yaml:7: clients[0].secret_env: environment variable NOPE is not set`, config.ErrMissing},
+		{"bad hsts", base + "authorization_server:\n  hsts: one year\n",
+			`ward.yaml:5: authorization_server.hsts: "one year" is not a Strict-Transport-Security value such as "max-age=31536000", or off`, config.ErrInvalidValue},
 		{"dpop none", base + "dpop:\n  algorithms: [none]\n",
 			`ward.yaml:5: dpop.algorithms[0]: "none" is not allowed: DPoP proofs are signed with an asymmetric key (RFC 9449 §4.2)`, config.ErrInvalidValue},
 	}

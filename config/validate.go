@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +32,7 @@ func (c *Config) Validate() error {
 	} else if !c.Gateway.Enabled {
 		v.add("authorization_server.enabled", ErrInvalidValue, "false needs gateway.enabled: true (nothing would run)")
 	}
+	v.hsts("authorization_server.hsts", c.AuthorizationServer.HSTS)
 	v.tokens()
 	v.dpop()
 	v.positive("par.ttl", c.PAR.TTL, MaxPARTTL)
@@ -303,6 +305,25 @@ func (v *validator) client(i int, ids map[string]bool) {
 	}
 	if cl.AccessTokenTTL != 0 {
 		v.positive(p("access_token_ttl"), cl.AccessTokenTTL, MaxAccessTokenTTL)
+	}
+}
+
+// hsts checks a Strict-Transport-Security value (RFC 6797 §6.1): "off",
+// empty (the default), or directives with a max-age of digits.
+func (v *validator) hsts(key, val string) {
+	if val == "" || val == "off" {
+		return
+	}
+	maxAge := false
+	for _, d := range strings.Split(val, ";") {
+		d = strings.TrimSpace(d)
+		if n, ok := strings.CutPrefix(strings.ToLower(d), "max-age="); ok {
+			_, err := strconv.ParseUint(n, 10, 32)
+			maxAge = err == nil
+		}
+	}
+	if !maxAge || strings.ContainsAny(val, "\r\n\x00") {
+		v.add(key, ErrInvalidValue, "%q is not a Strict-Transport-Security value such as %q, or off", val, DefaultHSTS)
 	}
 }
 
