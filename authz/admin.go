@@ -96,7 +96,8 @@ func SyncStatic(ctx context.Context, st store.Store, cfg *config.Config, now tim
 			ID: cc.ID, Name: cc.Name, AuthMethod: cc.AuthMethod,
 			RedirectURIs: cc.RedirectURIs, GrantTypes: cc.GrantTypes, Scopes: cc.Scopes,
 			Audiences: cc.Audiences, SenderConstraint: cc.SenderConstraint, RequirePAR: cc.RequirePAR,
-			AccessTokenTTL: cc.AccessTokenTTL, Static: true, CreatedAt: now,
+			AllowRememberedConsent: cc.AllowRememberedConsent,
+			AccessTokenTTL:         cc.AccessTokenTTL, Static: true, CreatedAt: now,
 		}
 		switch {
 		case cc.SecretHash != "":

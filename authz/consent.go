@@ -10,6 +10,20 @@ import (
 	"github.com/wardauth/ward/store"
 )
 
+// consentEveryTime reports whether a flow of this client must show the
+// consent page even when the user consented before. RFC 8252 §8.6, RFC
+// 6749 §10.2: without the user's interaction, a code may only go where
+// the client's identity is assured. A public client's loopback (any port)
+// or private-use-scheme redirect URI is not: any local process can
+// listen on a loopback port or claim the scheme, open the browser, and
+// with remembered consent receive the code, redeeming it with its own
+// PKCE verifier and DPoP key. An https redirect URI, or a confidential
+// client (which authenticates at the token endpoint), is assured. The
+// operator may opt a client out (clients[].allow_remembered_consent).
+func (c *client) consentEveryTime(redirectURI string) bool {
+	return c.Public() && !c.AllowRememberedConsent && !strings.HasPrefix(redirectURI, "https://")
+}
+
 // consented reports whether subject granted client every scope of scope.
 func (s *Server) consented(r *http.Request, subject, clientID, scope string) (bool, error) {
 	cons, err := s.st.GetConsent(r.Context(), subject, clientID)
@@ -66,6 +80,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 			"Client":    clientName(c),
 			"Scopes":    strings.Fields(f.Req.Scope),
 			"Resources": f.Req.Resources,
+			"Unproven":  c.consentEveryTime(f.Req.RedirectURI),
 			"Flow":      sealed,
 			"CSRF":      s.csrfToken("consent", bind, f.ID),
 			"Action":    s.url(PathConsent),

@@ -14,8 +14,10 @@ import (
 // proceed takes a validated flow as far as it can go: to the login page
 // without a session (or when prompt=login asks for a fresh one), to the
 // consent page when the user has not granted every requested scope to the
-// client (or prompt=consent), else straight to the client with a code.
-// prompt=none never shows a page: login_required or consent_required.
+// client (or prompt=consent, or the client's redirect URI cannot prove
+// its identity: consentEveryTime), else straight to the client with a
+// code. prompt=none never shows a page: login_required or
+// consent_required.
 func (s *Server) proceed(w http.ResponseWriter, r *http.Request, f *flow, c *client) {
 	sess, _ := s.session(r)
 	fresh := sess != nil && (f.Req.Prompt != "login" || !sess.AuthTime.Before(time.Unix(f.Created, 0)))
@@ -32,7 +34,7 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, f *flow, c *cli
 		s.authorizeError(w, r, redirectErr(&f.Req, oauth.Wrap(err, "cannot read consent")))
 		return
 	}
-	if !consented || f.Req.Prompt == "consent" {
+	if !consented || f.Req.Prompt == "consent" || c.consentEveryTime(f.Req.RedirectURI) {
 		if f.Req.Prompt == "none" {
 			s.authorizeError(w, r, redirectErr(&f.Req, oauth.New(oauth.ConsentRequired, "the user has not consented")))
 			return

@@ -94,7 +94,7 @@ func TestPagesStoreUnreachable(t *testing.T) {
 	ds := &downStore{storeT: h.st}
 	h.s.st = ds
 	h.s.clients = newClientCache(ds, 0, h.s.now) // no cache: every page reads the client
-	params := authParams("spa", "http://127.0.0.1/cb", pkce.Challenge(strings.Repeat("a", 43)))
+	params := authParams("web", webRedirect, pkce.Challenge(strings.Repeat("a", 43)))
 	want503 := func(t *testing.T, what string, r *response) {
 		t.Helper()
 		if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || !bytes.Contains(r.body, []byte("temporarily_unavailable")) {

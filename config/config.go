@@ -216,6 +216,11 @@ type Client struct {
 	// SenderConstraint: dpop (default), dpop_or_mtls, mtls or bearer.
 	SenderConstraint string `yaml:"sender_constraint"`
 	RequirePAR       bool   `yaml:"require_par"`
+	// AllowRememberedConsent: a public client with a loopback or
+	// private-use-scheme redirect URI gets codes from remembered consent
+	// without the user's interaction (RFC 8252 §8.6). Default false: the
+	// consent page is shown on every authorization of such a client.
+	AllowRememberedConsent bool `yaml:"allow_remembered_consent"`
 	// AccessTokenTTL overrides tokens.access_token_ttl; at most 1h.
 	AccessTokenTTL time.Duration `yaml:"access_token_ttl"`
 	// Secret is the value of the SecretEnv variable, read by ApplyEnv.

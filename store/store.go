@@ -53,6 +53,11 @@ type Client struct {
 	// SenderConstraint is one of the Constraint* constants.
 	SenderConstraint string
 	RequirePAR       bool
+	// AllowRememberedConsent lets a public client whose redirect URI
+	// cannot prove its identity (loopback http, private-use scheme) get a
+	// code from consent given before, without the user's interaction
+	// (RFC 8252 §8.6). Off: the consent page is shown every time.
+	AllowRememberedConsent bool
 	// AccessTokenTTL overrides the server default when non-zero.
 	AccessTokenTTL time.Duration
 	// Static clients come from the configuration file; the server

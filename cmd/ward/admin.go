@@ -64,7 +64,8 @@ func subcommand(args []string, stderr io.Writer, usage string) (string, []string
 const clientUsage = `Usage: ward client <create|list|show|delete> [flags]
   create --id ID [--name N] [--auth-method client_secret_basic|client_secret_post|private_key_jwt|none]
          [--redirect-uri URI]... [--grant-type T]... [--scope S]... [--audience A]...
-         [--sender-constraint dpop|dpop_or_mtls|mtls|bearer] [--require-par] [--access-token-ttl D] [--jwks-file F]
+         [--sender-constraint dpop|dpop_or_mtls|mtls|bearer] [--require-par] [--allow-remembered-consent]
+         [--access-token-ttl D] [--jwks-file F]
   list
   show ID
   delete ID
@@ -90,6 +91,8 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Var(&auds, "audience", "allowed audience / resource (repeatable; the first is the default)")
 		fs.StringVar(&cl.SenderConstraint, "sender-constraint", "dpop", "dpop, dpop_or_mtls, mtls, or bearer (explicit opt-out)")
 		fs.BoolVar(&cl.RequirePAR, "require-par", false, "require pushed authorization requests")
+		fs.BoolVar(&cl.AllowRememberedConsent, "allow-remembered-consent", false,
+			"public client with a loopback or private-use redirect URI: skip the consent page when consent was given before (any local app could then get its tokens; see docs/CONFIG.md)")
 		fs.DurationVar(&cl.AccessTokenTTL, "access-token-ttl", 0, "access-token lifetime (default: the server's)")
 		fs.StringVar(&cl.JWKSFile, "jwks-file", "", "public JWKS for private_key_jwt")
 	}
@@ -110,6 +113,7 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				ID: cl.ID, Name: cl.Name, AuthMethod: cl.AuthMethod, RedirectURIs: cl.RedirectURIs,
 				GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audiences: cl.Audiences,
 				SenderConstraint: cl.SenderConstraint, RequirePAR: cl.RequirePAR, AccessTokenTTL: cl.AccessTokenTTL,
+				AllowRememberedConsent: cl.AllowRememberedConsent,
 			}
 			if cl.JWKSFile != "" {
 				b, err := os.ReadFile(cl.JWKSFile)

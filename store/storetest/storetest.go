@@ -157,7 +157,7 @@ func client(id string) *store.Client {
 		RedirectURIs: []string{"https://app.example/cb", "http://127.0.0.1/cb"},
 		GrantTypes:   []string{"authorization_code", "refresh_token"},
 		Scopes:       []string{"openid", "read"}, Audiences: []string{"https://api.example"},
-		SenderConstraint: store.ConstraintDPoP, RequirePAR: true, AccessTokenTTL: 5 * time.Minute,
+		SenderConstraint: store.ConstraintDPoP, RequirePAR: true, AllowRememberedConsent: true, AccessTokenTTL: 5 * time.Minute,
 		CreatedAt: t0,
 	}
 }
