@@ -6,7 +6,12 @@
 // DPoP, nonce retry included), then the rotated refresh token presented
 // again (reuse) and the newest one after that.
 //
-// Usage: node authcode-dpop.mjs ISSUER CLIENT_ID REDIRECT_URI SCOPE RESOURCE_URL
+// With MODE par, the request is pushed (RFC 9126) with openid-client's
+// DPoP proof and no dpop_jkt, so only the proof at PAR binds the code (RFC
+// 9449 §10.1); the code is first presented with a proof of another key,
+// which must be refused, then with the right one.
+//
+// Usage: node authcode-dpop.mjs ISSUER CLIENT_ID REDIRECT_URI SCOPE RESOURCE_URL [MODE]
 //
 // Protocol (JSON lines): the script prints {authorize, jkt}; the test, as
 // the user's browser, logs in and writes the URL the server redirected to
@@ -15,7 +20,8 @@ import * as openid from 'openid-client'
 import { exportJWK, calculateJwkThumbprint } from 'jose'
 import { createInterface } from 'node:readline'
 
-const [issuer, clientId, redirectUri, scope, resourceUrl] = process.argv.slice(2)
+const [issuer, clientId, redirectUri, scope, resourceUrl, mode] = process.argv.slice(2)
+const usePAR = mode === 'par'
 const say = (o) => console.log(JSON.stringify(o))
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]()
 const describe = (err) => ({
@@ -33,18 +39,41 @@ const jkt = await calculateJwkThumbprint(await exportJWK(keyPair.publicKey))
 
 const verifier = openid.randomPKCECodeVerifier()
 const state = openid.randomState()
-const url = openid.buildAuthorizationUrl(config, {
+const params = {
   redirect_uri: redirectUri,
   scope,
   code_challenge: await openid.calculatePKCECodeChallenge(verifier),
   code_challenge_method: 'S256',
   state,
-  dpop_jkt: jkt, // RFC 9449 §10: the code is bound to this key
-})
+}
+let url
+if (usePAR) {
+  try {
+    url = await openid.buildAuthorizationUrlWithPAR(config, params, { DPoP })
+  } catch (err) {
+    say({ error: describe(err), stage: 'par' })
+    process.exit(0)
+  }
+} else {
+  params.dpop_jkt = jkt // RFC 9449 §10: the code is bound to this key
+  url = openid.buildAuthorizationUrl(config, params)
+}
 say({ authorize: url.href, jkt })
 
 const { value: redirect } = await lines.next()
 let tokens
+let otherKey
+if (usePAR) {
+  // RFC 9449 §10.1: the proof at PAR bound the code; another key fails.
+  const other = openid.getDPoPHandle(config, await openid.randomDPoPKeyPair('ES256'))
+  try {
+    await openid.authorizationCodeGrant(config, new URL(redirect),
+      { pkceCodeVerifier: verifier, expectedState: state }, undefined, { DPoP: other })
+    otherKey = { accepted: true }
+  } catch (err) {
+    otherKey = describe(err)
+  }
+}
 try {
   tokens = await openid.authorizationCodeGrant(config, new URL(redirect),
     { pkceCodeVerifier: verifier, expectedState: state }, undefined, { DPoP })
@@ -93,5 +122,6 @@ say({
     whoami,
     reuse,
     after_reuse: afterReuse,
+    other_key: otherKey,
   },
 })

@@ -24,6 +24,7 @@ type authcodeResult struct {
 		Whoami                map[string]any `json:"whoami"`
 		Reuse                 npmError       `json:"reuse"`
 		AfterReuse            npmError       `json:"after_reuse"`
+		OtherKey              *npmError      `json:"other_key"` // mode par
 	} `json:"result"`
 }
 
@@ -43,21 +44,32 @@ type npmError struct {
 // runAuthcode starts the openid-client script, plays the user's browser
 // on Ward's login and consent pages, lets tamper rewrite the redirect,
 // and hands it to the script.
-func runAuthcode(t *testing.T, w *ward, tamper func(*url.URL)) (authcodeResult, string) {
+func runAuthcode(t *testing.T, w *ward, tamper func(*url.URL), mode ...string) (authcodeResult, string) {
 	t.Helper()
 	node := needNode(t, "openid-client", "jose")
-	sc := startScript(t, node, "authcode-dpop.mjs", w.issuer, appClient, callback, "demo:read", w.gwURL+"/demo/whoami")
+	args := append([]string{w.issuer, appClient, callback, "demo:read", w.gwURL + "/demo/whoami"}, mode...)
+	sc := startScript(t, node, "authcode-dpop.mjs", args...)
 	var start struct {
-		Authorize string `json:"authorize"`
-		JKT       string `json:"jkt"`
+		Authorize string    `json:"authorize"`
+		JKT       string    `json:"jkt"`
+		Error     *npmError `json:"error"` // PAR refused
+		Stage     string    `json:"stage"`
 	}
 	sc.next(&start)
+	if start.Error != nil {
+		return authcodeResult{Error: start.Error, Stage: start.Stage}, ""
+	}
 	au, err := url.Parse(start.Authorize)
 	if err != nil || !strings.HasPrefix(start.Authorize, w.issuer+authz.PathAuthorize+"?") {
 		t.Fatalf("authorization URL %q: not at %s", start.Authorize, w.issuer+authz.PathAuthorize)
 	}
 	q := au.Query()
-	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("dpop_jkt") != start.JKT {
+	switch {
+	case len(mode) > 0 && mode[0] == "par":
+		if q.Get("request_uri") == "" || q.Get("code_challenge") != "" || q.Get("dpop_jkt") != "" {
+			t.Fatalf("authorization URL %s: want only client_id and request_uri (PAR)", start.Authorize)
+		}
+	case q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("dpop_jkt") != start.JKT:
 		t.Fatalf("authorization URL %s: want PKCE S256 and dpop_jkt %s", start.Authorize, start.JKT)
 	}
 	final, err := browse(start.Authorize)
@@ -160,5 +172,31 @@ func TestOpenIDClientRefusesWrongIss(t *testing.T) {
 	}
 	if n := w.count(authz.PathToken); n != 0 {
 		t.Errorf("%d token requests: the code was sent despite the wrong iss", n)
+	}
+}
+
+// TestOpenIDClientPARWithDPoPProof: openid-client pushes the authorization
+// request with its own DPoP proof and no dpop_jkt
+// (buildAuthorizationUrlWithPAR with a DPoP handle, through Ward's
+// use_dpop_nonce challenge at PAR). Ward verifies that proof and binds the
+// code to its key (RFC 9449 §10.1): the code presented with a proof of
+// another key is refused with invalid_dpop_proof, then redeemed with the
+// pushing key, and the tokens carry its thumbprint.
+func TestOpenIDClientPARWithDPoPProof(t *testing.T) {
+	w := newWard(t)
+	res, jkt := runAuthcode(t, w, nil, "par")
+	if res.Error != nil {
+		t.Fatalf("openid-client failed at %s: %+v", res.Stage, *res.Error)
+	}
+	r := res.Result
+	if r.OtherKey == nil || r.OtherKey.Accepted || r.OtherKey.Error != "invalid_dpop_proof" {
+		t.Fatalf("the code pushed with one key, redeemed with another: %+v, want invalid_dpop_proof", r.OtherKey)
+	}
+	_, cl := decodeJWT(t, r.AccessToken)
+	if cnf, _ := cl["cnf"].(map[string]any); cnf["jkt"] != jkt || cl["sub"] != testSubject {
+		t.Fatalf("access token claims %v: want sub %s, cnf.jkt %s", cl, testSubject, jkt)
+	}
+	if n := w.count(authz.PathPAR); n < 1 {
+		t.Fatalf("%d PAR requests", n)
 	}
 }
