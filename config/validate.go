@@ -288,7 +288,15 @@ func (v *validator) client(i int, ids map[string]bool) {
 	for j, u := range cl.RedirectURIs {
 		if msg := checkRedirectURI(u); msg != "" {
 			v.add(fmt.Sprintf("clients[%d].redirect_uris[%d]", i, j), ErrInvalidValue, "%q %s", u, msg)
+		} else if cl.AuthMethod != "none" && portlessLoopback(u) {
+			// RFC 8252 §7.3's any-port rule is for public (native)
+			// clients; a confidential client's URI matches exactly.
+			v.add(fmt.Sprintf("clients[%d].redirect_uris[%d]", i, j), ErrInvalidValue,
+				"%q has no port: a confidential client's loopback redirect URI is compared exactly, port included (any port, RFC 8252 §7.3, is for public clients); write the port its listener uses", u)
 		}
+	}
+	if cl.AllowRememberedConsent && cl.AuthMethod != "none" {
+		v.add(p("allow_remembered_consent"), ErrInvalidValue, "applies only to public clients (auth_method none); a confidential client always keeps remembered consent")
 	}
 	for j, s := range cl.Scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {
@@ -306,6 +314,17 @@ func (v *validator) client(i int, ids map[string]bool) {
 	if cl.AccessTokenTTL != 0 {
 		v.positive(p("access_token_ttl"), cl.AccessTokenTTL, MaxAccessTokenTTL)
 	}
+}
+
+// portlessLoopback reports whether u is an http URI on a loopback IP
+// literal without an explicit port.
+func portlessLoopback(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Scheme != "http" || p.Port() != "" {
+		return false
+	}
+	a, err := netip.ParseAddr(p.Hostname())
+	return err == nil && a.IsLoopback()
 }
 
 // hsts checks a Strict-Transport-Security value (RFC 6797 §6.1): "off",

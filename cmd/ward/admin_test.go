@@ -117,3 +117,30 @@ func TestHelpers(t *testing.T) {
 		t.Error("short key accepted")
 	}
 }
+
+// TestClientCreateRedirectRules: ward client create applies the server's
+// rules: a confidential client's loopback redirect URI must name its port
+// (it is compared exactly; any port is for public clients, RFC 8252
+// §7.3), and --allow-remembered-consent is kept for a public client and
+// refused for a confidential one.
+func TestClientCreateRedirectRules(t *testing.T) {
+	dev := []string{"--dev", "--data", t.TempDir()}
+	out, code := ward(t, append([]string{"client", "create", "--id", "conf", "--redirect-uri", "http://127.0.0.1/cb"}, dev...)...)
+	if code != 1 || !strings.Contains(out, "redirect_uris") || !strings.Contains(out, "no port") {
+		t.Fatalf("confidential, portless loopback: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"client", "create", "--id", "conf", "--redirect-uri", "http://127.0.0.1:9999/cb"}, dev...)...); code != 0 {
+		t.Fatalf("confidential, loopback with port: %d %s", code, out)
+	}
+	out, code = ward(t, append([]string{"client", "create", "--id", "conf2", "--redirect-uri", "https://app.example/cb", "--allow-remembered-consent"}, dev...)...)
+	if code != 1 || !strings.Contains(out, "allow_remembered_consent") {
+		t.Fatalf("confidential, remembered consent: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"client", "create", "--id", "cli", "--auth-method", "none", "--redirect-uri", "http://127.0.0.1/cb", "--allow-remembered-consent"}, dev...)...); code != 0 {
+		t.Fatalf("public client: %d %s", code, out)
+	}
+	out, code = ward(t, append([]string{"client", "show", "cli"}, dev...)...)
+	if code != 0 || !strings.Contains(out, `"AllowRememberedConsent": true`) {
+		t.Fatalf("show: %d %s", code, out)
+	}
+}
