@@ -185,9 +185,10 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 }
 
 // TestRefreshRace: of 50 concurrent redemptions of one refresh token,
-// exactly one succeeds.
+// exactly one succeeds when tokens.refresh_token_reuse_grace is off (with
+// it on, see TestRefreshGraceRace).
 func TestRefreshRace(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, func(c *configT) { c.Tokens.RefreshTokenReuseGrace = 0 })
 	s := h.newSigner()
 	c, v := h.code(h.newBrowser(), "spa", spaRedirect, nil)
 	r := h.exchange("spa", c, v, spaRedirect, s)
