@@ -1,12 +1,14 @@
 package authz
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
 )
@@ -36,12 +38,16 @@ func (s *Server) newRefreshToken(value, familyID, scope string, now, familyEnd t
 
 // grantRefresh rotates a refresh token (RFC 6749 §6, OAuth 2.1 §4.3.1,
 // RFC 9700 §4.14.2). The token must belong to the client; a token of a
-// DPoP-bound family needs a proof with the family's key, checked before
-// rotation so that someone holding a stolen bound token cannot even
-// trigger reuse detection; scope may narrow for the access token, never
-// widen. Presenting an already-rotated token revokes the whole family: the
-// store does it atomically and, of concurrent presentations, lets exactly
-// one succeed.
+// sender-constrained family needs a proof with the family's key (or its
+// certificate), checked before rotation so that someone holding a stolen
+// live bound token cannot even trigger reuse detection; scope may narrow
+// for the access token, never widen. Presenting an already-rotated token
+// revokes the whole family (the store does it atomically and, of concurrent
+// presentations, lets exactly one succeed), with one exception for
+// sender-constrained families: within tokens.refresh_token_reuse_grace of
+// the rotation, with the family's key, while the successor is unused, the
+// client lost the answer, and a fresh pair replaces the unused successor
+// (rotateRefresh).
 func (s *Server) grantRefresh(r *http.Request, form url.Values, c *client) (*tokenResponse, error) {
 	ctx := r.Context()
 	if err := checkGrantAllowed(c, GrantRefreshToken); err != nil {
@@ -82,24 +88,14 @@ func (s *Server) grantRefresh(r *http.Request, form url.Values, c *client) (*tok
 	}
 	b, err := s.proveSender(ctx, r, c, fam.JKT, fam.CertThumbprint)
 	if err != nil {
+		if !rt.RotatedAt.IsZero() && s.otherKey(r, fam, err) {
+			return nil, s.reuseWithoutKey(ctx, c, fam, now)
+		}
 		return nil, err
 	}
 	value := randomToken(32)
-	next := s.newRefreshToken(value, fam.ID, rt.Scope, now, fam.ExpiresAt)
-	if _, err := s.st.RotateRefreshToken(ctx, hash, next, now); err != nil {
-		switch {
-		case errors.Is(err, store.ErrAlreadyUsed):
-			s.log.Warn("authz: rotated refresh token presented again, likely theft; grant revoked",
-				"client_id", c.ID, "family_id", fam.ID, "subject", fam.Subject)
-			return nil, oauth.New(oauth.InvalidGrant, "the refresh token was already used; the grant is revoked")
-		case errors.Is(err, store.ErrRevoked):
-			return nil, oauth.New(oauth.InvalidGrant, "the grant was revoked")
-		case errors.Is(err, store.ErrExpired):
-			return nil, oauth.New(oauth.InvalidGrant, "the refresh token or its grant has expired")
-		case errors.Is(err, store.ErrNotFound):
-			return nil, oauth.New(oauth.InvalidGrant, "the refresh token is invalid")
-		}
-		return nil, oauth.Wrap(err, "cannot rotate the refresh token")
+	if err := s.rotateRefresh(ctx, c, fam, hash, s.newRefreshToken(value, fam.ID, rt.Scope, now, fam.ExpiresAt), now); err != nil {
+		return nil, err
 	}
 	resp, err := s.issue(c, fam.Subject, scope, aud, b, fam.ID, fam.AuthTime)
 	if err != nil {
@@ -107,4 +103,75 @@ func (s *Server) grantRefresh(r *http.Request, form url.Values, c *client) (*tok
 	}
 	resp.RefreshToken = value
 	return resp, nil
+}
+
+// reuseGrace is the grace window for fam: tokens.refresh_token_reuse_grace
+// for a sender-constrained family, whose presenter has just proved the
+// family's key; 0 (strict rotation) for an unbound one, where the token
+// alone is the credential.
+func (s *Server) reuseGrace(fam *store.Family) time.Duration {
+	if fam.JKT == "" && fam.CertThumbprint == "" {
+		return 0
+	}
+	return s.cfg.Tokens.RefreshTokenReuseGrace
+}
+
+// rotateRefresh stores next as the successor of the token hashed hash, in
+// one atomic store operation that also decides reuse (revoking the family)
+// or a grace re-issue, and logs and counts either.
+func (s *Server) rotateRefresh(ctx context.Context, c *client, fam *store.Family, hash []byte, next *store.RefreshToken, now time.Time) error {
+	_, reissued, err := s.st.RotateRefreshTokenGrace(ctx, hash, next, now, s.reuseGrace(fam))
+	switch {
+	case err == nil && reissued:
+		s.metrics.refreshReuse(reuseGraceReissued)
+		s.log.Info("authz: rotated refresh token presented again with the grant's key within refresh_token_reuse_grace, its successor unused: lost answer, new pair issued, unused successor invalidated",
+			"client_id", c.ID, "family_id", fam.ID, "subject", fam.Subject)
+		return nil
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrAlreadyUsed):
+		s.metrics.refreshReuse(reuseFamilyRevoked)
+		s.log.Warn("authz: rotated refresh token presented again, likely theft; grant revoked",
+			"client_id", c.ID, "family_id", fam.ID, "subject", fam.Subject)
+		return oauth.New(oauth.InvalidGrant, "the refresh token was already used; the grant is revoked")
+	case errors.Is(err, store.ErrRevoked):
+		return oauth.New(oauth.InvalidGrant, "the grant was revoked")
+	case errors.Is(err, store.ErrExpired):
+		return oauth.New(oauth.InvalidGrant, "the refresh token or its grant has expired")
+	case errors.Is(err, store.ErrNotFound):
+		return oauth.New(oauth.InvalidGrant, "the refresh token is invalid")
+	}
+	return oauth.Wrap(err, "cannot rotate the refresh token")
+}
+
+// otherKey reports whether a refused sender proof shows a key other than
+// the family's: no DPoP proof, or a valid one by another key (RFC 9449
+// §4.3 (12)), for a DPoP-bound family; no certificate or another one for a
+// certificate-bound family. A proof refused for any other reason (a nonce
+// to fetch, a clock off, the replay store down) proves nothing either way.
+func (s *Server) otherKey(r *http.Request, fam *store.Family, err error) bool {
+	if fam.CertThumbprint != "" {
+		return s.presentedThumbprint(r) != fam.CertThumbprint
+	}
+	if fam.JKT == "" {
+		return false
+	}
+	if len(r.Header.Values("DPoP")) == 0 {
+		return true
+	}
+	var oe *oauth.Error
+	return errors.As(err, &oe) && oe.Reason == string(dpop.ReasonKeyMismatch)
+}
+
+// reuseWithoutKey revokes fam: a rotated token of a sender-constrained
+// family came without the family's key, so it is not the client retrying
+// but someone who stole the token (RFC 9700 §4.14.2).
+func (s *Server) reuseWithoutKey(ctx context.Context, c *client, fam *store.Family, now time.Time) error {
+	if err := s.st.RevokeFamily(ctx, fam.ID, "refresh_token_without_key", now); err != nil {
+		return oauth.Wrap(err, "cannot revoke the grant")
+	}
+	s.metrics.refreshReuse(reuseFamilyRevoked)
+	s.log.Warn("authz: rotated refresh token presented again without the grant's key, likely theft; grant revoked",
+		"client_id", c.ID, "family_id", fam.ID, "subject", fam.Subject)
+	return oauth.New(oauth.InvalidGrant, "the refresh token was already used; the grant is revoked")
 }

@@ -424,6 +424,10 @@ func (c *countingStore) RotateRefreshToken(ctx context.Context, h []byte, n *sto
 	c.writes.Add(1)
 	return c.storeT.RotateRefreshToken(ctx, h, n, now)
 }
+func (c *countingStore) RotateRefreshTokenGrace(ctx context.Context, h []byte, n *store.RefreshToken, now time.Time, grace time.Duration) (*store.Family, bool, error) {
+	c.writes.Add(1)
+	return c.storeT.RotateRefreshTokenGrace(ctx, h, n, now, grace)
+}
 func (c *countingStore) UseOnce(ctx context.Context, k string, exp, now time.Time) error {
 	c.writes.Add(1)
 	return c.storeT.UseOnce(ctx, k, exp, now)

@@ -27,19 +27,21 @@ type introspection struct {
 // handleIntrospect is the introspection endpoint (RFC 7662). Callers must
 // authenticate as confidential clients (resource servers, the gateway).
 // An access token is active when it verifies, has not expired, was not
-// revoked, and its grant (family) was not revoked; a refresh token when it
-// is the live head of a live family. Bound tokens carry cnf (RFC 9449 §6.2).
+// revoked, its grant (family) was not revoked, and the caller may see it
+// (mayIntrospect); a refresh token when it is the live head of a live
+// family of the caller's own. Bound tokens carry cnf (RFC 9449 §6.2).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	form, err := readForm(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := s.authenticateClient(r.Context(), r, form, false); err != nil {
+	c, err := s.authenticateClient(r.Context(), r, form, false)
+	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	resp, err := s.introspect(r, form.Get("token"), form.Get("token_type_hint"))
+	resp, err := s.introspect(r, c, form.Get("token"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -50,7 +52,25 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-func (s *Server) introspect(r *http.Request, tok, hint string) (*introspection, error) {
+// mayIntrospect reports whether caller may see an access token issued to
+// tokenClient for aud (RFC 7662 §4: the server must know that the token
+// may be used at the protected resource asking). The token's own client
+// may; so may a resource server: a client whose registered audiences
+// (RFC 8707 resources) include one of the token's aud values. Everyone
+// else is told the token is inactive, never why.
+func mayIntrospect(caller *client, tokenClient string, aud []string) bool {
+	if caller.ID == tokenClient {
+		return true
+	}
+	for _, a := range aud {
+		if contains(caller.Audiences, a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) introspect(r *http.Request, caller *client, tok string) (*introspection, error) {
 	inactive := &introspection{Active: false}
 	if tok == "" {
 		return inactive, nil
@@ -58,7 +78,7 @@ func (s *Server) introspect(r *http.Request, tok, hint string) (*introspection, 
 	ctx := r.Context()
 	now := s.now()
 	if claims, err := s.parseAccessToken(tok, now); err == nil {
-		if !now.Before(time.Unix(claims.Expiry, 0)) {
+		if !now.Before(time.Unix(claims.Expiry, 0)) || !mayIntrospect(caller, claims.ClientID, claims.Audience) {
 			return inactive, nil
 		}
 		revoked, err := s.st.AccessTokenRevoked(ctx, claims.JTI)
@@ -94,7 +114,10 @@ func (s *Server) introspect(r *http.Request, tok, hint string) (*introspection, 
 	if err != nil {
 		return nil, err
 	}
-	if fam.Revoked() || !rt.RotatedAt.IsZero() || !now.Before(rt.ExpiresAt) || !now.Before(fam.ExpiresAt) {
+	// RFC 6749 §10.4, RFC 7662 §4: a refresh token is for the
+	// authorization server and its own client only, never a resource
+	// server, so only that client learns it is active.
+	if fam.ClientID != caller.ID || fam.Revoked() || !rt.RotatedAt.IsZero() || !now.Before(rt.ExpiresAt) || !now.Before(fam.ExpiresAt) {
 		return inactive, nil
 	}
 	out := &introspection{

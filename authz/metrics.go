@@ -31,6 +31,11 @@ const (
 	loginThrottled        = "throttled" // refused before the password check: a growing delay
 	loginLocked           = "locked"    // refused before the password check: lock_after reached
 
+	// outcome of ward_authz_refresh_reuse_total: a rotated refresh token
+	// presented again.
+	reuseGraceReissued = "grace_reissued" // lost answer: new pair, unused successor invalidated
+	reuseFamilyRevoked = "family_revoked" // likely theft: the grant is revoked
+
 	// labelOther stands for a value outside the fixed sets below (a new
 	// error code or dpop.Reason not yet listed here).
 	labelOther = "other"
@@ -45,6 +50,7 @@ var (
 		{endpointLogin, "ip"},
 	}
 	loginOutcomes = []string{loginWrongCredentials, loginThrottled, loginLocked}
+	reuseOutcomes = []string{reuseGraceReissued, reuseFamilyRevoked}
 	tokenGrants   = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
 	// tokenErrorCodes are the codes /token can answer with (RFC 6749 §5.2,
 	// RFC 8707 §2, RFC 9449 §5 and §8, and rate_limited).
@@ -76,6 +82,7 @@ type metrics struct {
 	issued      [3]prometheus.Counter            // by tokenGrants
 	tokenErrors map[string]prometheus.Counter
 	dpop        map[dpop.Reason]prometheus.Counter
+	reuse       map[string]prometheus.Counter // by reuseOutcomes
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -87,6 +94,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		rateLimited: map[[2]string]prometheus.Counter{},
 		tokenErrors: map[string]prometheus.Counter{},
 		dpop:        map[dpop.Reason]prometheus.Counter{},
+		reuse:       map[string]prometheus.Counter{},
 	}
 	vec := func(name, help string, label ...string) (*prometheus.CounterVec, error) {
 		v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ward", Subsystem: "authz", Name: name, Help: help}, label)
@@ -147,6 +155,16 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	for _, r := range dpopReasons {
 		m.dpop[r] = rejections.WithLabelValues(string(r))
 	}
+	reuse, err := vec("refresh_reuse_total",
+		"Rotated refresh tokens presented again, by outcome: grace_reissued (a sender-constrained grant's key within "+
+			"tokens.refresh_token_reuse_grace, successor unused: a lost answer, new pair issued) or family_revoked (likely theft).",
+		"outcome")
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range reuseOutcomes {
+		m.reuse[o] = reuse.WithLabelValues(o)
+	}
 	// As in the gateway: the caller may have registered these already on a
 	// shared registry.
 	_ = reg.Register(collectors.NewGoCollector())
@@ -189,6 +207,14 @@ func (m *metrics) tokenIssued(grant string) {
 		m.issued[1].Inc()
 	case GrantClientCredentials:
 		m.issued[2].Inc()
+	}
+}
+
+// refreshReuse counts a rotated refresh token presented again, by outcome
+// (one of reuseOutcomes).
+func (m *metrics) refreshReuse(outcome string) {
+	if c := m.reuse[outcome]; c != nil {
+		c.Inc()
 	}
 }
 

@@ -178,7 +178,7 @@ func TestMetricsTokenEndpoint(t *testing.T) {
 	m.step("bound refresh without proof", func() { wantError(t, h.refresh("web", rt2, nil), http.StatusBadRequest, "invalid_dpop_proof") },
 		map[string]float64{tokenErr("invalid_dpop_proof"): 1, dpopRej(dpop.ReasonMissing): 1})
 	m.step("refresh reuse", func() { wantError(t, h.refresh("web", rt1, s), http.StatusBadRequest, "invalid_grant") },
-		map[string]float64{tokenErr("invalid_grant"): 1})
+		map[string]float64{tokenErr("invalid_grant"): 1, `ward_authz_refresh_reuse_total{outcome="family_revoked"}`: 1})
 }
 
 // TestMetricsNonce: with nonces on, the first proof without one is a
@@ -291,7 +291,7 @@ func TestMetricsLabelsCarryNoSecrets(t *testing.T) {
 	secrets = append(secrets, "rt-Sekr3t", "at-Sekr3t", "evil", "not.a.proof")
 
 	allowed := map[string]bool{}
-	for _, v := range slices.Concat(loginOutcomes, tokenGrants, tokenErrorCodes, []string{endpointToken, endpointPAR, endpointLogin, "ip", "client"}) {
+	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenGrants, tokenErrorCodes, []string{endpointToken, endpointPAR, endpointLogin, "ip", "client"}) {
 		allowed[v] = true
 	}
 	for _, r := range dpopReasons {

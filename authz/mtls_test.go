@@ -233,10 +233,10 @@ func TestMTLSPublicClientRefreshBound(t *testing.T) {
 	r = e.post(e.url, a, PathToken, refresh)
 	wantBound(t, r, a)
 
-	// Introspection of the new refresh token reports its binding.
-	ir := e.post(e.url, nil, PathIntrospect, url.Values{"token": {r.str("refresh_token")}}, e.h.basic("web")...)
-	if cnf, _ := ir.json["cnf"].(map[string]any); ir.json["active"] != true || cnf["x5t#S256"] != mtls.Thumbprint(a.Cert) {
-		t.Errorf("introspection %s", ir.body)
+	// The new refresh token keeps the binding (only its own client could
+	// introspect it, and a public client may not introspect).
+	if _, fam, err := e.h.st.GetRefreshToken(t.Context(), hashToken(r.str("refresh_token"))); err != nil || fam.CertThumbprint != mtls.Thumbprint(a.Cert) {
+		t.Errorf("new refresh token's family %v %v, want bound to the certificate", fam, err)
 	}
 }
 

@@ -201,9 +201,10 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 }
 
 // TestRefreshRace: of 50 concurrent redemptions of one refresh token,
-// exactly one succeeds.
+// exactly one succeeds when tokens.refresh_token_reuse_grace is off (with
+// it on, see TestRefreshGraceRace).
 func TestRefreshRace(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, func(c *configT) { c.Tokens.RefreshTokenReuseGrace = 0 })
 	s := h.newSigner()
 	c, v := h.code(h.newBrowser(), "spa", spaRedirect, nil)
 	r := h.exchange("spa", c, v, spaRedirect, s)
@@ -274,8 +275,13 @@ func TestRefreshRules(t *testing.T) {
 	t.Run("public same key", func(t *testing.T) {
 		r := h.refresh("spa", fresh("spa", spaRedirect), s)
 		wantToken(t, r)
-		if in := h.introspect(r.str("refresh_token")); in.json["cnf"].(map[string]any)["jkt"] != s.Thumbprint() {
-			t.Fatalf("refresh token not bound: %s", in.body)
+		ir := h.post(PathIntrospect, url.Values{"token": {r.str("refresh_token")}, "client_id": {"spa"}})
+		if ir.status != http.StatusUnauthorized {
+			t.Fatalf("a public client introspected: %s", ir.body)
+		}
+		_, fam, err := h.st.GetRefreshToken(context.Background(), hashToken(r.str("refresh_token")))
+		if err != nil || fam.JKT != s.Thumbprint() {
+			t.Fatalf("refresh token not bound: %v %v", fam, err)
 		}
 	})
 	t.Run("family lifetime", func(t *testing.T) {

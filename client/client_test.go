@@ -161,8 +161,13 @@ func TestAuthorizeLoopback(t *testing.T) {
 			if tok3, _ := ts.Token(); tok3 != tok2 || s.count(authz.PathToken) != n {
 				t.Fatal("a fresh token was renewed")
 			}
-			// The old refresh token is spent: using it again is refused
-			// (and revokes the family, RFC 9700 §4.14.2).
+			// The old refresh token is spent: once its successor was
+			// used, presenting it again is refused (and revokes the
+			// family, RFC 9700 §4.14.2). Before that, with the same key,
+			// it would be a retry within tokens.refresh_token_reuse_grace.
+			if _, err := c.Refresh(ctx, tok2.RefreshToken); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := c.Refresh(ctx, tok.RefreshToken); err == nil {
 				t.Fatal("old refresh token accepted")
 			}

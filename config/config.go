@@ -146,7 +146,17 @@ type Tokens struct {
 	FamilyLifetime time.Duration `yaml:"family_lifetime"`
 	// CodeTTL: authorization code lifetime. Default 60s, at most 60s.
 	CodeTTL time.Duration `yaml:"code_ttl"`
+	// RefreshTokenReuseGrace: how long after a rotation a sender-
+	// constrained refresh token presented again with its family's DPoP
+	// key or certificate, while its successor is unused, gets a fresh
+	// pair (replacing the unused successor) instead of revoking the
+	// family: the client lost the answer. 0 disables it. Default 30s,
+	// at most 5m.
+	RefreshTokenReuseGrace time.Duration `yaml:"refresh_token_reuse_grace"`
 }
+
+// MaxRefreshTokenReuseGrace bounds tokens.refresh_token_reuse_grace.
+const MaxRefreshTokenReuseGrace = 5 * time.Minute
 
 // DPoP configures RFC 9449 proof checking.
 type DPoP struct {
@@ -260,6 +270,11 @@ func Default() *Config {
 			RefreshTokenTTL: 24 * time.Hour,
 			FamilyLifetime:  30 * 24 * time.Hour,
 			CodeTTL:         60 * time.Second,
+			// Covers a client's retry after a lost answer (an HTTP
+			// client timeout of 10-30 s, a restart behind a load
+			// balancer) while keeping a rotated token's second life
+			// short.
+			RefreshTokenReuseGrace: 30 * time.Second,
 		},
 		DPoP: DPoP{
 			Algorithms: []string{"ES256", "EdDSA"},

@@ -277,3 +277,27 @@ func TestBadKEKFromEnv(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestRefreshTokenReuseGrace: tokens.refresh_token_reuse_grace defaults to
+// 30s, 0 turns it off, and a value outside [0, 5m] names the key and line.
+func TestRefreshTokenReuseGrace(t *testing.T) {
+	if g := config.Default().Tokens.RefreshTokenReuseGrace; g != 30*time.Second {
+		t.Errorf("default %v, want 30s", g)
+	}
+	for _, tc := range []struct{ value, want string }{
+		{"0s", ""},
+		{"5m", ""},
+		{"6m", `w.yaml:3: tokens.refresh_token_reuse_grace: 6m0s is not between 0 (off) and 5m0s`},
+		{"-1s", `w.yaml:3: tokens.refresh_token_reuse_grace: -1s is not between 0 (off) and 5m0s`},
+	} {
+		c := config.Default()
+		if err := c.Decode("w.yaml", []byte("issuer: http://x\ntokens:\n  refresh_token_reuse_grace: "+tc.value+"\n")); err != nil {
+			t.Fatal(err)
+		}
+		err := c.Validate()
+		has := err != nil && strings.Contains(err.Error(), "refresh_token_reuse_grace")
+		if tc.want == "" && has || tc.want != "" && (!has || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.value, err, tc.want)
+		}
+	}
+}

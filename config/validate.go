@@ -169,6 +169,9 @@ func (v *validator) tokens() {
 	if t.RefreshTokenTTL > t.FamilyLifetime && t.FamilyLifetime > 0 {
 		v.add("tokens.refresh_token_ttl", ErrInvalidValue, "%v exceeds tokens.family_lifetime (%v)", t.RefreshTokenTTL, t.FamilyLifetime)
 	}
+	if g := t.RefreshTokenReuseGrace; g < 0 || g > MaxRefreshTokenReuseGrace {
+		v.add("tokens.refresh_token_reuse_grace", ErrInvalidValue, "%v is not between 0 (off) and %v", g, MaxRefreshTokenReuseGrace)
+	}
 	v.positive("tokens.code_ttl", t.CodeTTL, MaxCodeTTL)
 }
 

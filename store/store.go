@@ -235,6 +235,20 @@ type Families interface {
 	// the family or token has expired, ErrExpired. Of many concurrent calls
 	// with the same old hash, exactly one succeeds.
 	RotateRefreshToken(ctx context.Context, oldHash []byte, next *RefreshToken, now time.Time) (*Family, error)
+	// RotateRefreshTokenGrace is RotateRefreshToken with a grace window
+	// for a lost answer. When old was rotated less than grace before now,
+	// the token that rotation stored (old's successor) is still unused,
+	// and the family is live and unexpired, it atomically marks that
+	// successor used (it can no longer be redeemed: presenting it later is
+	// a reuse), stores next as old's new successor and returns the family
+	// with reissued true. Old's rotation time stays, so the window never
+	// moves. In every other case it is RotateRefreshToken (reissued
+	// false); grace <= 0 is RotateRefreshToken. Concurrent calls with the
+	// same old hash are serialised: the family never holds more than one
+	// unused refresh token. The store cannot tell a client retrying from
+	// a thief: the caller uses it only for sender-constrained families,
+	// after the request proved the family's key.
+	RotateRefreshTokenGrace(ctx context.Context, oldHash []byte, next *RefreshToken, now time.Time, grace time.Duration) (fam *Family, reissued bool, err error)
 	// RevokeFamily marks a family revoked (idempotent).
 	RevokeFamily(ctx context.Context, id, reason string, now time.Time) error
 	ListFamilies(ctx context.Context, subject string) ([]*Family, error)

@@ -44,6 +44,12 @@ type dialect struct {
 	isRetryable func(err error) bool
 	// expiry is the list of DeleteExpired statements (see misc.go).
 	expiry []expiryStmt
+	// lockRefresh ends the SELECT of a refresh token being rotated: on
+	// PostgreSQL it locks the token's row, so that rotations and grace
+	// re-issues of one token run one after the other as under SQLite's
+	// database lock (RotateRefreshTokenGrace reads the successor it
+	// replaces). Empty for SQLite.
+	lockRefresh string
 }
 
 //go:embed migrations

@@ -36,6 +36,7 @@ var postgresDialect = &dialect{
 	name:              "postgres",
 	migrations:        mustSub(migrationFiles, "migrations/postgres"),
 	rebind:            rebindDollar,
+	lockRefresh:       ` FOR UPDATE OF t`,
 	isUniqueViolation: func(err error) bool { return pgCode(err) == pgUniqueViolation },
 	isRetryable: func(err error) bool {
 		switch pgCode(err) {

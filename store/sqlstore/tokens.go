@@ -209,12 +209,12 @@ const refreshJoin = `SELECT f.id, f.client_id, f.subject, f.scope, f.resources, 
 	t.hash, t.scope, t.created_at, t.expires_at, t.rotated_at
 	FROM refresh_tokens t JOIN families f ON f.id = t.family_id WHERE t.hash = ?`
 
-func scanRefresh(sc scanner) (*store.RefreshToken, *store.Family, error) {
+func scanRefresh(sc scanner, extra ...any) (*store.RefreshToken, *store.Family, error) {
 	var (
 		t                     store.RefreshToken
 		created, exp, rotated sql.NullInt64
 	)
-	f, err := scanFamily(sc, &t.Hash, &t.Scope, &created, &exp, &rotated)
+	f, err := scanFamily(sc, append([]any{&t.Hash, &t.Scope, &created, &exp, &rotated}, extra...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -242,44 +242,35 @@ func (s *Store) GetRefreshToken(ctx context.Context, hash []byte) (*store.Refres
 // expired (ErrExpired). next.FamilyID, when empty, is set to the family's
 // ID. The returned family is the state after rotation.
 func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next *store.RefreshToken, now time.Time) (*store.Family, error) {
-	var fam *store.Family
+	fam, _, err := s.RotateRefreshTokenGrace(ctx, oldHash, next, now, 0)
+	return fam, err
+}
+
+// rotateRead is refreshJoin with the successor, locking the token's row
+// where the dialect can (lockRefresh).
+const rotateRead = `SELECT f.id, f.client_id, f.subject, f.scope, f.resources, f.jkt, f.cert_thumbprint,
+	f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoked_reason,
+	t.hash, t.scope, t.created_at, t.expires_at, t.rotated_at, t.successor_hash
+	FROM refresh_tokens t JOIN families f ON f.id = t.family_id WHERE t.hash = ?`
+
+// RotateRefreshTokenGrace implements [store.Families]: RotateRefreshToken,
+// except that a token rotated less than grace ago whose successor is
+// unused, in a live family, replaces that successor with next (reissued
+// true) instead of revoking the family.
+func (s *Store) RotateRefreshTokenGrace(ctx context.Context, oldHash []byte, next *store.RefreshToken, now time.Time, grace time.Duration) (*store.Family, bool, error) {
+	var (
+		fam      *store.Family
+		reissued bool
+	)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		old, f, err := scanRefresh(tx.QueryRowContext(ctx, s.q(refreshJoin), oldHash))
+		fam, reissued = nil, false
+		var successor []byte
+		old, f, err := scanRefresh(tx.QueryRowContext(ctx, s.q(rotateRead+s.d.lockRefresh), oldHash), &successor)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
 		if err != nil {
 			return err
-		}
-		reuse := func() error {
-			if err := revokeFamily(ctx, s, tx, f.ID, ReasonRefreshTokenReuse, now); err != nil {
-				return err
-			}
-			return &commitThen{fmt.Errorf("family %q: %w", f.ID, store.ErrAlreadyUsed)}
-		}
-		switch {
-		case !old.RotatedAt.IsZero():
-			return reuse()
-		case f.Revoked():
-			return fmt.Errorf("family %q: %w", f.ID, store.ErrRevoked)
-		case !f.ExpiresAt.IsZero() && !now.Before(f.ExpiresAt):
-			return fmt.Errorf("family %q: %w", f.ID, store.ErrExpired)
-		case !old.ExpiresAt.IsZero() && !now.Before(old.ExpiresAt):
-			return fmt.Errorf("refresh token: %w", store.ErrExpired)
-		}
-		// The conditional UPDATE is the single-use gate. Under SQLite's
-		// BEGIN IMMEDIATE it always matches here; under row locking
-		// (PostgreSQL, READ COMMITTED) a concurrent winner makes it match
-		// nothing, which is a reuse like any other.
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE refresh_tokens SET rotated_at = ?
-			WHERE hash = ? AND rotated_at IS NULL`), now.UnixNano(), oldHash)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return reuse()
 		}
 		if next.FamilyID == "" {
 			next.FamilyID = f.ID
@@ -287,16 +278,85 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next *st
 		if next.FamilyID != f.ID {
 			return fmt.Errorf("next refresh token belongs to family %q, not %q", next.FamilyID, f.ID)
 		}
-		if err := insertRefreshToken(ctx, s, tx, next); err != nil {
+		live := !f.Revoked() && (f.ExpiresAt.IsZero() || now.Before(f.ExpiresAt))
+		switch {
+		case !old.RotatedAt.IsZero() && grace > 0 && live && successor != nil && now.Before(old.RotatedAt.Add(grace)):
+			reissued = true
+			err = s.replaceSuccessor(ctx, tx, oldHash, successor, next, now)
+		case !old.RotatedAt.IsZero():
+			err = errReuse
+		case f.Revoked():
+			return fmt.Errorf("family %q: %w", f.ID, store.ErrRevoked)
+		case !f.ExpiresAt.IsZero() && !now.Before(f.ExpiresAt):
+			return fmt.Errorf("family %q: %w", f.ID, store.ErrExpired)
+		case !old.ExpiresAt.IsZero() && !now.Before(old.ExpiresAt):
+			return fmt.Errorf("refresh token: %w", store.ErrExpired)
+		default:
+			err = s.rotate(ctx, tx, oldHash, next, now)
+		}
+		if errors.Is(err, errReuse) {
+			// RFC 9700 §4.14.2: commit the revocation, then report it.
+			if err := revokeFamily(ctx, s, tx, f.ID, ReasonRefreshTokenReuse, now); err != nil {
+				return err
+			}
+			return &commitThen{fmt.Errorf("family %q: %w", f.ID, store.ErrAlreadyUsed)}
+		}
+		if err != nil {
 			return err
 		}
 		fam = f
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: rotate refresh token: %w", err)
+		return nil, false, fmt.Errorf("sqlstore: rotate refresh token: %w", err)
 	}
-	return fam, nil
+	return fam, reissued, nil
+}
+
+// errReuse: inside a rotation, the token or its successor was used
+// already; the family is revoked.
+var errReuse = errors.New("reuse")
+
+// rotate marks old rotated, naming next its successor, and stores next.
+// The conditional UPDATE is the single-use gate: under SQLite's BEGIN
+// IMMEDIATE and PostgreSQL's row lock (lockRefresh) it always matches here;
+// were the row not locked, a concurrent winner would make it match nothing,
+// which is a reuse like any other.
+func (s *Store) rotate(ctx context.Context, tx *sql.Tx, oldHash []byte, next *store.RefreshToken, now time.Time) error {
+	if err := gate(tx.ExecContext(ctx, s.q(`UPDATE refresh_tokens SET rotated_at = ?, successor_hash = ?
+		WHERE hash = ? AND rotated_at IS NULL`), now.UnixNano(), next.Hash, oldHash)); err != nil {
+		return err
+	}
+	return insertRefreshToken(ctx, s, tx, next)
+}
+
+// replaceSuccessor is the grace re-issue: the unused successor is marked
+// used with no successor of its own (so presenting it is a reuse), old
+// names next instead, and next is stored. The successor's conditional
+// UPDATE is the gate: a successor redeemed meanwhile is a reuse.
+func (s *Store) replaceSuccessor(ctx context.Context, tx *sql.Tx, oldHash, successor []byte, next *store.RefreshToken, now time.Time) error {
+	if err := gate(tx.ExecContext(ctx, s.q(`UPDATE refresh_tokens SET rotated_at = ?
+		WHERE hash = ? AND family_id = ? AND rotated_at IS NULL`), now.UnixNano(), successor, next.FamilyID)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE refresh_tokens SET successor_hash = ? WHERE hash = ?`), next.Hash, oldHash); err != nil {
+		return err
+	}
+	return insertRefreshToken(ctx, s, tx, next)
+}
+
+// gate turns a conditional UPDATE's result into errReuse unless it changed
+// exactly one row.
+func gate(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return errReuse
+	}
+	return nil
 }
 
 // RevokeFamily implements [store.Families]. Revoking a revoked family

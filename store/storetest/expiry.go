@@ -191,6 +191,7 @@ func testRaces(t *testing.T, open func(*testing.T) store.Store) {
 			t.Fatal("family not revoked after concurrent reuse")
 		}
 	})
+	t.Run("RotateRefreshTokenGrace", func(t *testing.T) { raceRotateGrace(t, open) })
 	t.Run("RedeemCode", func(t *testing.T) {
 		s, ctx := open(t), t.Context()
 		c := authCode("code", t0.Add(time.Minute))

@@ -67,16 +67,42 @@ func TestGrantAttacks(t *testing.T) {
 		// The attacker's client, with the right verifier and redirect URI.
 		wantTokenError(t, publicToken(t, codeForm(web2Client, code, v), sg), http.StatusBadRequest, "invalid_grant")
 	})
-	t.Run("refresh token replayed after rotation revokes the family", func(t *testing.T) {
-		sg, rt1 := grant(t)
-		r := publicToken(t, refreshForm(rt1), sg)
-		rt2 := r.str("refresh_token")
-		if r.status != http.StatusOK || rt2 == "" || rt2 == rt1 {
+	// rotate spends rt with sg's key and returns its successor.
+	rotate := func(t *testing.T, rt string, sg *dpop.Signer) string {
+		t.Helper()
+		r := publicToken(t, refreshForm(rt), sg)
+		next := r.str("refresh_token")
+		if r.status != http.StatusOK || next == "" || next == rt {
 			t.Fatalf("rotation: %d %q", r.status, r.str("error"))
 		}
+		return next
+	}
+	t.Run("refresh token replayed after rotation revokes the family", func(t *testing.T) {
+		// Replayed once its successor was used: no lost answer explains
+		// it (tokens.refresh_token_reuse_grace does not apply).
+		sg, rt1 := grant(t)
+		rt3 := rotate(t, rotate(t, rt1, sg), sg)
 		wantTokenError(t, publicToken(t, refreshForm(rt1), sg), http.StatusBadRequest, "invalid_grant")
 		// The replay revoked the family: the newest token is dead too.
+		wantTokenError(t, publicToken(t, refreshForm(rt3), sg), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("rotated refresh token replayed by a thief with another key revokes the family", func(t *testing.T) {
+		sg, rt1 := grant(t)
+		rt2 := rotate(t, rt1, sg)
+		thief, err := newSigner(time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTokenError(t, publicToken(t, refreshForm(rt1), thief), http.StatusBadRequest, "invalid_grant")
 		wantTokenError(t, publicToken(t, refreshForm(rt2), sg), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("refresh retried with the key within the grace window gets a new pair", func(t *testing.T) {
+		sg, rt1 := grant(t)
+		lost := rotate(t, rt1, sg)
+		rt3 := rotate(t, rt1, sg) // the answer above was lost: the client retries
+		rotate(t, rt3, sg)
+		// The successor whose answer was lost died with the re-issue.
+		wantTokenError(t, publicToken(t, refreshForm(lost), sg), http.StatusBadRequest, "invalid_grant")
 	})
 	t.Run("scope widened on refresh", func(t *testing.T) {
 		sg, rt := grant(t) // granted demo:read; the client may have demo:write

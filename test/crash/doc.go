@@ -10,12 +10,16 @@
 // and every response is recorded. The process is then killed with SIGKILL
 // mid-load and started again on the same database, and the test checks:
 //
-//   - the last refresh token each family's client received still works, or,
-//     only when a request with it was in flight at the kill, the family is
-//     revoked; a token received in a 200 is never simply lost;
+//   - the last refresh token each family's client received still works
+//     (when a request with it was in flight at the kill and rotated it, the
+//     client's retry with the same DPoP key is within
+//     tokens.refresh_token_reuse_grace and gets a new pair), or, only when
+//     a request with it was in flight at the kill, the family is revoked; a
+//     token received in a 200 is never simply lost;
 //   - no refresh token can be used twice: presenting an already-rotated
-//     token is refused and revokes the family, whose newest token then
-//     stops working too; every earlier token is refused;
+//     token whose successor was used is refused and revokes the family,
+//     whose newest token then stops working too; every earlier token is
+//     refused;
 //   - every access token whose response reached a client verifies against
 //     the restarted server's JWKS (the signing key survived);
 //   - the database is consistent: the store opens, `ward keys list` works,

@@ -6,7 +6,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -383,6 +385,56 @@ func (c *cluster) token(in *asInstance, form url.Values, sg *dpop.Signer) *respo
 		r = c.postToken(in, form, c.tokenProof(sg))
 	}
 	return r
+}
+
+// refreshLive reports whether the refresh token tok is live in the shared
+// store: known, unrotated, its family not revoked.
+func (c *cluster) refreshLive(tok string) bool {
+	c.t.Helper()
+	h := sha256.Sum256([]byte(tok))
+	rt, fam, err := c.as[0].st.GetRefreshToken(context.Background(), h[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return rt.RotatedAt.IsZero() && !fam.Revoked()
+}
+
+// raceRefresh presents rt n times at once, alternately at A and B, with
+// fresh proofs of sg, and returns the refresh tokens of the answers ("" for
+// an error).
+func (c *cluster) raceRefresh(rt string, sg *dpop.Signer, n int) []string {
+	c.t.Helper()
+	proofs := make([]string, n)
+	for i := range proofs {
+		proofs[i] = c.tokenProof(sg)
+	}
+	got := make([]string, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodPost, issuer+authz.PathToken, strings.NewReader(refreshForm(rt).Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("DPoP", proofs[i])
+			<-start
+			resp, err := c.as[i%len(c.as)].hc.Do(req)
+			if err != nil {
+				return
+			}
+			defer resp.Body.Close()
+			var out struct {
+				RefreshToken string `json:"refresh_token"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			got[i] = out.RefreshToken
+		})
+	}
+	close(start)
+	wg.Wait()
+	return got
 }
 
 // fetchNonce gets a DPoP nonce from in (a request without a proof is

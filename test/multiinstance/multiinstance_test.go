@@ -143,9 +143,11 @@ func TestCodeReplayAcrossServers(t *testing.T) {
 	wantError(t, c.token(c.as[0], refreshForm(rt), sg), http.StatusBadRequest, "invalid_grant")
 }
 
-// TestRefreshReplayAcrossServers: a refresh token rotated at A and
-// replayed at B revokes the family: the token A issued by the rotation
-// stops working at both (RFC 9700 §4.14.2), and the reuse is logged.
+// TestRefreshReplayAcrossServers: a refresh token rotated at A, whose
+// successor was then used at B, replayed at B revokes the family: the
+// newest token stops working at both (RFC 9700 §4.14.2), and the reuse is
+// logged. (Replayed at once with the key, while its successor is unused,
+// it is a retry within refresh_token_reuse_grace: TestRefreshGraceAcrossServers.)
 func TestRefreshReplayAcrossServers(t *testing.T) {
 	c := newCluster(t)
 	sg := c.newSigner()
@@ -155,17 +157,83 @@ func TestRefreshReplayAcrossServers(t *testing.T) {
 	rt1 := r.str("refresh_token")
 	r2 := c.token(c.as[0], refreshForm(rt1), sg)
 	wantToken(t, r2)
-	rt2, at2 := r2.str("refresh_token"), r2.str("access_token")
+	r3 := c.token(c.as[1], refreshForm(r2.str("refresh_token")), sg)
+	wantToken(t, r3)
+	rt3, at3 := r3.str("refresh_token"), r3.str("access_token")
 
 	wantError(t, c.token(c.as[1], refreshForm(rt1), sg), http.StatusBadRequest, "invalid_grant")
 	for _, in := range c.as {
-		wantError(t, c.token(in, refreshForm(rt2), sg), http.StatusBadRequest, "invalid_grant")
-		if r := c.introspect(in, at2); r.json["active"] != false {
+		wantError(t, c.token(in, refreshForm(rt3), sg), http.StatusBadRequest, "invalid_grant")
+		if r := c.introspect(in, at3); r.json["active"] != false {
 			t.Errorf("access token of the revoked family active at %s: %v", in.name, r)
 		}
 	}
 	if log := c.log.String(); !strings.Contains(log, "likely theft") || !strings.Contains(log, "instance=as-B") {
 		t.Errorf("the reuse at B was not logged as theft by B:\n%s", log)
+	}
+}
+
+// TestRefreshGraceAcrossServers: the answer of a rotation at A is lost;
+// the client presents the rotated token again at B with its DPoP key
+// within refresh_token_reuse_grace and gets a new pair, the unused
+// successor dies; retries racing at A and B leave exactly one live token;
+// a thief presenting the rotated token with another key at B revokes the
+// family everywhere.
+func TestRefreshGraceAcrossServers(t *testing.T) {
+	c := newCluster(t)
+	sg := c.newSigner()
+	code, v := c.authorize(c.newBrowser(), c.as[0], c.as[0], c.as[0])
+	r := c.token(c.as[0], codeForm(code, v), sg)
+	wantToken(t, r)
+	rt1 := r.str("refresh_token")
+	lost := c.token(c.as[0], refreshForm(rt1), sg)
+	wantToken(t, lost)
+
+	retry := c.token(c.as[1], refreshForm(rt1), sg)
+	wantToken(t, retry)
+	live := func() int {
+		n := 0
+		for _, tok := range []string{lost.str("refresh_token"), retry.str("refresh_token")} {
+			if c.refreshLive(tok) {
+				n++
+			}
+		}
+		return n
+	}
+	if c.refreshLive(lost.str("refresh_token")) || !c.refreshLive(retry.str("refresh_token")) {
+		t.Fatal("after the retry at B: the lost successor must be dead and the new one live")
+	}
+	if log := c.log.String(); !strings.Contains(log, "lost answer") || !strings.Contains(log, "instance=as-B") || strings.Contains(log, "likely theft") {
+		t.Errorf("the retry at B was not logged as a lost answer by B:\n%s", log)
+	}
+	if live() != 1 {
+		t.Fatal("not exactly one live refresh token")
+	}
+
+	// Retries racing at A and B: exactly one live token is left.
+	got := c.raceRefresh(rt1, sg, 8)
+	n, answered := 0, 0
+	for _, tok := range append(got, retry.str("refresh_token")) {
+		if tok != "" {
+			answered++
+		}
+		if tok != "" && c.refreshLive(tok) {
+			n++
+		}
+	}
+	if n != 1 || answered < 2 {
+		t.Fatalf("%d live refresh tokens after racing retries at A and B (%d answered with one), want 1", n, answered)
+	}
+	t.Logf("%d of 8 racing retries got a new pair; 1 live token left", answered-1)
+
+	// A thief with the rotated token and another key, at B.
+	wantError(t, c.token(c.as[1], refreshForm(rt1), c.newSigner()), http.StatusBadRequest, "invalid_grant")
+	for _, tok := range append(got, retry.str("refresh_token")) {
+		if tok != "" {
+			for _, in := range c.as {
+				wantError(t, c.token(in, refreshForm(tok), sg), http.StatusBadRequest, "invalid_grant")
+			}
+		}
 	}
 }
 

@@ -92,16 +92,20 @@ func refreshForm(rt string) url.Values {
 	return url.Values{"grant_type": {authz.GrantRefreshToken}, "client_id": {webClient}, "refresh_token": {rt}}
 }
 
-// refreshReplayAcrossServers: a refresh token rotated at A and replayed at
-// B revokes the family: the token A issued by the rotation stops working
-// at both (RFC 9700 §4.14.2).
+// refreshReplayAcrossServers: a refresh token rotated at A, whose
+// successor was used at B, replayed at B revokes the family: the newest
+// token stops working at both (RFC 9700 §4.14.2).
 func refreshReplayAcrossServers(t *testing.T, c *cluster) {
 	sg := c.newSigner()
 	code, v := c.authorize("A")
 	r := c.token("A", codeForm(code, v), sg)
 	wantToken(t, r)
 	rt1 := r.str("refresh_token")
-	r2 := c.token("A", refreshForm(rt1), sg)
+	r1 := c.token("A", refreshForm(rt1), sg)
+	wantToken(t, r1)
+	// The successor is used (at B), so replaying rt1 with the key is no
+	// retry within refresh_token_reuse_grace: it is a reuse.
+	r2 := c.token("B", refreshForm(r1.str("refresh_token")), sg)
 	wantToken(t, r2)
 	rt2, at2 := r2.str("refresh_token"), r2.str("access_token")
 
