@@ -2,9 +2,6 @@ package redisstore_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
@@ -28,19 +25,16 @@ import (
 
 const racers = 50
 
-func redisAddr(t *testing.T) string {
-	t.Helper()
-	addr, _, _ := wardtest.Redis(t, "rs")
-	return addr
-}
-
-// newStore returns a store on the test Redis with a fresh prefix, and a
-// client to inspect it.
+// newStore returns a store on the test Redis under a key prefix of the
+// test's own (wardtest.Redis deletes its keys at cleanup), and a client to
+// inspect it. Stores that must share keys pass the same cfg.Prefix, taken
+// from an earlier newStore.
 func newStore(t *testing.T, cfg redisstore.Config) (*redisstore.Store, *redis.Client) {
 	t.Helper()
-	cfg.Addr = redisAddr(t)
+	addr, admin, prefix := wardtest.Redis(t, "rs")
+	cfg.Addr = addr
 	if cfg.Prefix == "" {
-		cfg.Prefix = testPrefix()
+		cfg.Prefix = prefix
 	}
 	// The race detector slows everything down; keep the default timeouts
 	// for the failure tests only.
@@ -52,22 +46,29 @@ func newStore(t *testing.T, cfg redisstore.Config) (*redisstore.Store, *redis.Cl
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	admin := redis.NewClient(&redis.Options{Addr: cfg.Addr})
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := admin.Keys(ctx, cfg.Prefix+"*").Result()
-		if len(keys) > 0 {
-			admin.Del(ctx, keys...)
-		}
-		admin.Close()
-	})
 	return s, admin
 }
 
-func testPrefix() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return "ward_test:" + hex.EncodeToString(b[:]) + ":"
+// scanKeys lists the keys under prefix with SCAN (never KEYS, which
+// blocks a shared Redis and sees other users' keys).
+func scanKeys(t *testing.T, c *redis.Client, prefix string) []string {
+	t.Helper()
+	var keys []string
+	iter := c.Scan(t.Context(), 0, prefix+"*", 1000).Iterator()
+	for iter.Next(t.Context()) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// testPrefix is a key prefix of the test's own, deleted at cleanup.
+func testPrefix(t *testing.T) string {
+	t.Helper()
+	_, _, prefix := wardtest.Redis(t, "rs")
+	return prefix
 }
 
 // closedAddr returns a loopback address nothing listens on.
@@ -82,7 +83,8 @@ func closedAddr(t *testing.T) string {
 }
 
 func TestReplay(t *testing.T) {
-	s, admin := newStore(t, redisstore.Config{})
+	prefix := testPrefix(t)
+	s, admin := newStore(t, redisstore.Config{Prefix: prefix})
 	ctx := t.Context()
 	exp := time.Now().Add(time.Minute)
 	if err := s.Use(ctx, "jkt-1", "jti-1", exp); err != nil {
@@ -102,12 +104,12 @@ func TestReplay(t *testing.T) {
 	if err := s.Use(ctx, "jkt-1", strings.Repeat("j", 64<<10), exp); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := admin.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
+	keys := scanKeys(t, admin, prefix)
+	if len(keys) != 5 {
+		t.Errorf("%d keys under the prefix, want 5", len(keys))
 	}
 	for _, k := range keys {
-		if len(k) > 100 {
+		if len(k)-len(prefix) > 100 {
 			t.Errorf("key of %d bytes", len(k))
 		}
 	}
@@ -117,14 +119,15 @@ func TestReplay(t *testing.T) {
 // proof's exp), then that a key set to expire soon is accepted again once
 // it has.
 func TestExpiryHonoured(t *testing.T) {
-	s, admin := newStore(t, redisstore.Config{})
+	prefix := testPrefix(t)
+	s, admin := newStore(t, redisstore.Config{Prefix: prefix})
 	ctx := t.Context()
 	if err := s.Use(ctx, "jkt", "jti", time.Now().Add(30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := admin.Keys(ctx, "*").Result()
-	if err != nil || len(keys) == 0 {
-		t.Fatalf("keys: %v, %v", keys, err)
+	keys := scanKeys(t, admin, prefix)
+	if len(keys) != 1 {
+		t.Fatalf("keys under the prefix: %q, want one", keys)
 	}
 	var found bool
 	for _, k := range keys {
@@ -190,7 +193,7 @@ func TestUseOnce(t *testing.T) {
 // TestConcurrency: of racers presenting one value at once, through two
 // stores (as two gateway instances would), exactly one wins.
 func TestConcurrency(t *testing.T) {
-	prefix := testPrefix()
+	prefix := testPrefix(t)
 	a, _ := newStore(t, redisstore.Config{Prefix: prefix})
 	b, _ := newStore(t, redisstore.Config{Prefix: prefix})
 	ctx := t.Context()
@@ -315,7 +318,7 @@ func TestFailOpen(t *testing.T) {
 // replay, and with Redis down the proof is refused as a server-side
 // failure (replay_store_error, which the HTTP layers answer with 503).
 func TestVerifierAcrossInstances(t *testing.T) {
-	prefix := testPrefix()
+	prefix := testPrefix(t)
 	a, _ := newStore(t, redisstore.Config{Prefix: prefix})
 	b, _ := newStore(t, redisstore.Config{Prefix: prefix})
 	va, err := dpop.NewVerifier(dpop.WithReplayStore(a))
