@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wardauth/ward/internal/wardtest"
+	"github.com/wardauth/ward/store/redisstore"
 )
 
 // The Redis tests run against WARD_TEST_REDIS (default 127.0.0.1:6379)
@@ -45,5 +46,49 @@ func TestRedisUnavailable(t *testing.T) {
 	r, err = NewRedisStore(c, RedisConfig{FailOpen: true}).Take(t.Context(), "k", time.Now(), l, 1)
 	if !errors.Is(err, ErrUnavailable) || !r.Allowed {
 		t.Fatalf("fail open: %+v %v", r, err)
+	}
+}
+
+// TestRedisPausedNeverDoubleCounts: Redis pauses for longer than the read
+// timeout, so the script runs there but its answer arrives late and
+// go-redis runs it again. The retry must not take a second allowance: of
+// a burst of 4, exactly 4 requests pass in all, whatever the pauses.
+func TestRedisPausedNeverDoubleCounts(t *testing.T) {
+	addr, _, prefix := wardtest.Redis(t, "rl")
+	proxy := wardtest.NewProxy(t, addr)
+	c := redis.NewClient(redisstore.Options(redisstore.Config{Addr: proxy.Addr()}))
+	defer c.Close()
+	s := NewRedisStore(c, RedisConfig{Prefix: prefix})
+	l := Limit{Rate: 4, Period: time.Hour}
+	now := time.Now()
+	if err := c.Ping(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	allowed := 0
+	for i := range 3 {
+		proxy.Pause(110*time.Millisecond + time.Duration(i)*40*time.Millisecond)
+		r, err := s.Take(t.Context(), "k", now, l, 1)
+		switch {
+		case err == nil && r.Allowed:
+			allowed++
+		case err == nil:
+			t.Fatalf("take %d during a pause refused: %+v", i, r)
+		case !errors.Is(err, ErrUnavailable):
+			t.Fatalf("take %d: %v", i, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for {
+		r, err := s.Take(t.Context(), "k", now, l, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Allowed {
+			break
+		}
+		allowed++
+	}
+	if allowed != 4 {
+		t.Fatalf("%d requests allowed in all, want the burst of 4 (a retried script took an allowance twice)", allowed)
 	}
 }

@@ -3,6 +3,8 @@ package redisstore_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -366,5 +368,49 @@ func TestVerifierAcrossInstances(t *testing.T) {
 	_, err = vd.Verify(t.Context(), dpop.Request{Proofs: []string{fresh}, Method: "GET", URL: u})
 	if !errors.Is(err, dpop.ErrReplayStoreError) || !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("Redis down: %v, want ErrReplayStoreError wrapping ErrUnavailable", err)
+	}
+}
+
+// TestPausedRedisNeverReportsReplay: Redis pauses for longer than the
+// read timeout, so the first SET runs there but its answer arrives late and
+// go-redis sends the command again. The retry finds the key the first
+// attempt set; that is the caller's own write, not a replay. Every fresh
+// value must come out accepted or unavailable (503), never ErrSeen or
+// ErrAlreadyUsed, and a real replay afterwards is still refused.
+func TestPausedRedisNeverReportsReplay(t *testing.T) {
+	addr, _, prefix := wardtest.Redis(t, "rs")
+	proxy := wardtest.NewProxy(t, addr)
+	s, err := redisstore.New(redisstore.Config{Addr: proxy.Addr(), Prefix: prefix,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	exp := time.Now().Add(time.Minute)
+	if err := s.Use(ctx, "jkt", "warm-up", exp); err != nil {
+		t.Fatal(err)
+	}
+	for _, pause := range []time.Duration{110 * time.Millisecond, 150 * time.Millisecond, 190 * time.Millisecond} {
+		t.Run(pause.String(), func(t *testing.T) {
+			for i := range 3 {
+				jti := fmt.Sprintf("%v-%d", pause, i)
+				proxy.Pause(pause)
+				if err := s.Use(ctx, "jkt", jti, exp); errors.Is(err, dpop.ErrSeen) || err != nil && !errors.Is(err, redisstore.ErrUnavailable) {
+					t.Fatalf("fresh proof during a %v pause: %v, want nil or ErrUnavailable", pause, err)
+				}
+				proxy.Pause(pause)
+				if err := s.UseOnce(ctx, jti, exp, time.Now()); errors.Is(err, store.ErrAlreadyUsed) || err != nil && !errors.Is(err, redisstore.ErrUnavailable) {
+					t.Fatalf("fresh value during a %v pause: %v, want nil or ErrUnavailable", pause, err)
+				}
+				time.Sleep(pause)
+				if err := s.Use(ctx, "jkt", jti, exp); !errors.Is(err, dpop.ErrSeen) {
+					t.Fatalf("replay after the pause: %v, want ErrSeen", err)
+				}
+				if err := s.UseOnce(ctx, jti, exp, time.Now()); !errors.Is(err, store.ErrAlreadyUsed) {
+					t.Fatalf("second use after the pause: %v, want ErrAlreadyUsed", err)
+				}
+			}
+		})
 	}
 }
