@@ -82,9 +82,9 @@ type RedisConfig struct {
 	Timeout time.Duration
 }
 
-// DefaultRedisTimeout bounds a decision by default: the budget of a client
-// with package redisstore's default timeouts (dial + write + read).
-const DefaultRedisTimeout = 300 * time.Millisecond
+// DefaultRedisTimeout bounds a decision by default: redisstore.Budget of
+// the default timeouts (one dial and one read).
+const DefaultRedisTimeout = 200 * time.Millisecond
 
 // NewRedisStore uses c (a *redis.Client, *redis.ClusterClient or failover
 // client, built with short timeouts as in package redisstore; the

@@ -1,7 +1,11 @@
 package ratelimit
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,5 +94,35 @@ func TestRedisPausedNeverDoubleCounts(t *testing.T) {
 	}
 	if allowed != 4 {
 		t.Fatalf("%d requests allowed in all, want the burst of 4 (a retried script took an allowance twice)", allowed)
+	}
+}
+
+// TestRedisOutageBoundedUnderLoad: 256 decisions at once on a Redis that
+// accepts and never answers each fail with ErrUnavailable within the
+// default timeout (200 ms) plus 200 ms for scheduling on a busy machine,
+// however long they queue for one of the pool's connections.
+func TestRedisOutageBoundedUnderLoad(t *testing.T) {
+	const calls, bound = 256, DefaultRedisTimeout + 200*time.Millisecond
+	c := redis.NewClient(redisstore.Options(redisstore.Config{Addr: wardtest.SilentServer(t)}))
+	defer c.Close()
+	s := NewRedisStore(c, RedisConfig{})
+	l := Limit{Rate: 1, Period: time.Second}
+	var slowest atomic.Int64
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			t0 := time.Now()
+			r, err := s.Take(context.Background(), fmt.Sprint("k", i), t0, l, 1)
+			if !errors.Is(err, ErrUnavailable) || r.Allowed {
+				t.Errorf("take %d: %+v, %v; want a refusal wrapping ErrUnavailable", i, r, err)
+			}
+			d := int64(time.Since(t0))
+			for cur := slowest.Load(); d > cur && !slowest.CompareAndSwap(cur, d); cur = slowest.Load() {
+			}
+		})
+	}
+	wg.Wait()
+	if d := time.Duration(slowest.Load()); d > bound {
+		t.Fatalf("slowest refusal of %d concurrent decisions took %v, want at most %v", calls, d, bound)
 	}
 }

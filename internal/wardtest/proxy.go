@@ -163,3 +163,36 @@ func (p *Proxy) relay(c net.Conn) {
 	delete(p.conns, u)
 	p.mu.Unlock()
 }
+
+// SilentServer listens on a free loopback port, accepts every connection
+// and never answers, as a stopped or black-holed server does; it returns
+// its address. It is closed at the test's end.
+func SilentServer(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	return ln.Addr().String()
+}

@@ -169,11 +169,12 @@ func Options(cfg Config) *redis.Options {
 }
 
 // Budget is how long one call on a Redis client built from cfg may take
-// in all, retries included: one dial, one write and one read timeout
-// (300 ms by default). Store bounds each call by it, so a dead or silent
-// Redis fails a request within it however many requests wait at once.
+// in all, waiting for a connection and retries included: one dial and one
+// read timeout (200 ms by default). Store bounds each call by it, so a
+// dead or silent Redis fails a request within it however many requests
+// queue for a connection at once.
 func Budget(cfg Config) time.Duration {
-	return orDefault(cfg.DialTimeout) + orDefault(cfg.ReadTimeout) + orDefault(cfg.WriteTimeout)
+	return orDefault(cfg.DialTimeout) + orDefault(cfg.ReadTimeout)
 }
 
 func orDefault(d time.Duration) time.Duration {

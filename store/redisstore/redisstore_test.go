@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -411,6 +412,52 @@ func TestPausedRedisNeverReportsReplay(t *testing.T) {
 					t.Fatalf("second use after the pause: %v, want ErrAlreadyUsed", err)
 				}
 			}
+		})
+	}
+}
+
+// TestOutageBoundedUnderLoad: with Redis unreachable (a closed port, or a
+// server that accepts and never answers), 256 calls at once, more than the
+// pool has connections, each fail with ErrUnavailable within the
+// documented bound (Budget: 200 ms by default) plus 200 ms for scheduling
+// on a busy machine, however long they queue for a connection. (Before
+// the budget, the slowest took 450-600 ms: a pool wait and a read timeout,
+// twice.)
+func TestOutageBoundedUnderLoad(t *testing.T) {
+	const calls, bound = 256, 400 * time.Millisecond
+	blackhole := wardtest.SilentServer(t)
+	for name, addr := range map[string]string{"closed port": closedAddr(t), "silent server": blackhole} {
+		t.Run(name, func(t *testing.T) {
+			s, err := redisstore.New(redisstore.Config{Addr: addr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			took := make([]time.Duration, calls)
+			errs := make([]error, calls)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range calls {
+				wg.Go(func() {
+					<-start
+					t0 := time.Now()
+					errs[i] = s.Use(context.Background(), "jkt", fmt.Sprint("jti-", i), time.Now().Add(time.Minute))
+					took[i] = time.Since(t0)
+				})
+			}
+			close(start)
+			wg.Wait()
+			slowest := time.Duration(0)
+			for i := range calls {
+				if !errors.Is(errs[i], redisstore.ErrUnavailable) {
+					t.Fatalf("call %d: %v, want ErrUnavailable", i, errs[i])
+				}
+				slowest = max(slowest, took[i])
+			}
+			if slowest > bound {
+				t.Fatalf("slowest refusal of %d concurrent calls took %v, want at most %v", calls, slowest, bound)
+			}
+			t.Logf("slowest of %d refusals: %v", calls, slowest)
 		})
 	}
 }
