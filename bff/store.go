@@ -1,6 +1,7 @@
 package bff
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -202,21 +203,72 @@ func (s *RedisStore) wrap(op string, err error) error {
 	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
 }
 
+// taken starts the value of a key that Take took: the marker, the taking
+// call's token, NUL, the value. It is kept for takenTTL so that a retry
+// of that Take (go-redis resends a command whose answer timed out) gets
+// the value back; every other call sees the key as absent.
+const (
+	taken    = "\x00ward-bff-taken\x00"
+	takenTTL = 10 * time.Second
+)
+
+// errTakenPrefix refuses a value that would read as taken.
+var errTakenPrefix = errors.New("bff: a value must not start with the taken marker")
+
 // Put implements Store.
 func (s *RedisStore) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if bytes.HasPrefix(value, []byte(taken)) {
+		return errTakenPrefix
+	}
 	return s.wrap("put", s.c.Set(ctx, s.prefix+key, value, ttl).Err())
 }
 
 // Get implements Store.
 func (s *RedisStore) Get(ctx context.Context, key string) ([]byte, error) {
 	b, err := s.c.Get(ctx, s.prefix+key).Bytes()
+	if err == nil && bytes.HasPrefix(b, []byte(taken)) {
+		return nil, ErrNotFound
+	}
 	return b, s.wrap("get", err)
 }
 
-// Take implements Store.
+// takeScript returns KEYS[1]'s value and leaves in its place the taken
+// marker with this call's token ARGV[1] and the value, for ARGV[2] ms.
+// Called again with the same token (a retry), it returns the value again;
+// with another, nothing.
+var takeScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local m = '\0ward-bff-taken\0'
+if string.sub(v, 1, #m) ~= m then
+  redis.call('SET', KEYS[1], m .. ARGV[1] .. '\0' .. v, 'PX', ARGV[2])
+  return v
+end
+local rest = string.sub(v, #m + 1)
+local i = string.find(rest, '\0', 1, true)
+if i and string.sub(rest, 1, i - 1) == ARGV[1] then return string.sub(rest, i + 1) end
+return false
+`)
+
+// Take implements Store. It is single use even when go-redis retries it:
+// the retry of the call that took the value gets it again (takeScript),
+// any other call gets ErrNotFound.
 func (s *RedisStore) Take(ctx context.Context, key string) ([]byte, error) {
-	b, err := s.c.GetDel(ctx, s.prefix+key).Bytes()
-	return b, s.wrap("take", err)
+	tok, err := token()
+	if err != nil {
+		return nil, err
+	}
+	v, err := takeScript.Run(ctx, s.c, []string{s.prefix + key}, tok, takenTTL.Milliseconds()).Text()
+	return []byte(v), s.wrap("take", err)
+}
+
+// token is a random value unique to one call.
+func token() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
 }
 
 // Delete implements Store.
@@ -228,19 +280,29 @@ func (s *RedisStore) Delete(ctx context.Context, key string) error {
 // token, so a holder whose lock expired cannot release another's.
 var unlockScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end return 0`)
 
-// Lock implements Store with SET NX PX and a random holder token; it
-// polls every 20 ms until the lock is free or ctx ends.
+// lockScript takes KEYS[1] for the holder token ARGV[1] for ARGV[2] ms
+// (SET NX PX) and reports whether the holder has it: 1 also when the key
+// holds this holder's token already, which is a retry of a SET whose
+// answer was lost, not a busy lock.
+var lockScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+`)
+
+// Lock implements Store with SET NX PX and a random holder token
+// (lockScript); it polls every 20 ms until the lock is free or ctx ends.
 func (s *RedisStore) Lock(ctx context.Context, key string, ttl time.Duration) (func(), error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
+	tok, err := token()
+	if err != nil {
 		return nil, err
 	}
-	tok := hex.EncodeToString(b[:])
 	k := s.prefix + "lock:" + key
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		ok, err := s.c.SetNX(ctx, k, tok, ttl).Result()
+		n, err := lockScript.Run(ctx, s.c, []string{k}, tok, max(ttl.Milliseconds(), 1)).Int()
+		ok := n == 1
 		if err != nil {
 			if ctx.Err() != nil { // our wait ended, Redis did not fail
 				return nil, fmt.Errorf("%w: %v", ErrLocked, ctx.Err())

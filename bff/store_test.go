@@ -14,6 +14,7 @@ import (
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/internal/wardtest"
+	"github.com/wardauth/ward/store/redisstore"
 )
 
 func newRedisStore(t testing.TB) (*RedisStore, *redis.Client) {
@@ -247,5 +248,62 @@ func TestSessionsSharedThroughRedis(t *testing.T) {
 	}
 	if code, m, _ := b.app("GET", "/bff/user", ""); code != 200 {
 		t.Fatalf("a site with another key ended the session: %d %v", code, m)
+	}
+}
+
+// TestRedisStorePaused: Redis pauses for longer than the read timeout, so
+// a command runs there but its answer arrives late and go-redis sends it
+// again. The retry must see its own earlier write: a lock it took is its
+// own (not "busy"), a value it took is handed back (not "not found").
+// Either succeeds or fails as unavailable, and single use still holds.
+func TestRedisStorePaused(t *testing.T) {
+	addr, _, prefix := wardtest.Redis(t, "bff")
+	proxy := wardtest.NewProxy(t, addr)
+	c := redis.NewClient(redisstore.Options(redisstore.Config{Addr: proxy.Addr()}))
+	defer c.Close()
+	s := NewRedisStore(c, prefix)
+	ctx := context.Background()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i, pause := range []time.Duration{110 * time.Millisecond, 150 * time.Millisecond, 190 * time.Millisecond} {
+		t.Run(pause.String(), func(t *testing.T) {
+			key := fmt.Sprint("k", i)
+			if err := s.Put(ctx, key, []byte("state"), time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			proxy.Pause(pause)
+			b, err := s.Take(ctx, key)
+			switch {
+			case err == nil && string(b) != "state":
+				t.Fatalf("take during a pause: %q", b)
+			case err != nil && !errors.Is(err, ErrUnavailable):
+				t.Fatalf("take during a %v pause: %v, want the value or ErrUnavailable", pause, err)
+			}
+			time.Sleep(pause)
+			if b, err := s.Take(ctx, key); err == nil {
+				t.Fatalf("taken twice: %q", b)
+			}
+			if _, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("get after take: %v, want ErrNotFound", err)
+			}
+
+			proxy.Pause(pause)
+			lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			unlock, err := s.Lock(lctx, key, 10*time.Second)
+			if err != nil && !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("lock during a %v pause: %v, want the lock or ErrUnavailable", pause, err)
+			}
+			time.Sleep(pause)
+			if err == nil {
+				busy, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+				defer cancel()
+				if _, err := s.Lock(busy, key, time.Second); !errors.Is(err, ErrLocked) {
+					t.Fatalf("a held lock was taken again: %v", err)
+				}
+				unlock()
+			}
+		})
 	}
 }

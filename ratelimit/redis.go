@@ -2,9 +2,12 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,13 +19,25 @@ var _ Store = (*RedisStore)(nil)
 // microseconds (exact in Lua's doubles until the year 2255). The key
 // expires when its TAT passes: an absent key is a full allowance.
 //
-//	KEYS[1] key; ARGV: now, interval*cost, tolerance
+// The value is "<tat> <attempt>": the TAT and a value unique to the call
+// that wrote it. A call whose answer was lost (a read timeout while Redis
+// paused) has run all the same; when go-redis runs the script again, it
+// finds its own attempt and answers the same allowance again instead of
+// taking a second one. (Values written before this format, a bare TAT,
+// still read.)
+//
+//	KEYS[1] key; ARGV: now, interval*cost, tolerance, attempt
 //	returns {allowed (0|1), tat after the decision}
 var gcraScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local inc = tonumber(ARGV[2])
 local tol = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local v = redis.call('GET', KEYS[1]) or '0'
+local sp = string.find(v, ' ', 1, true)
+local tat = tonumber(sp and string.sub(v, 1, sp - 1) or v) or 0
+if sp and string.sub(v, sp + 1) == ARGV[4] then
+  return {1, string.format('%.0f', tat)}
+end
 if tat < now then tat = now end
 local nxt = tat + inc
 if nxt - now > tol then
@@ -30,7 +45,7 @@ if nxt - now > tol then
 end
 local ttl = math.ceil((nxt - now) / 1000)
 if ttl < 1 then ttl = 1 end
-redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX', ttl)
+redis.call('SET', KEYS[1], string.format('%.0f', nxt) .. ' ' .. ARGV[4], 'PX', ttl)
 return {1, string.format('%.0f', nxt)}
 `)
 
@@ -45,6 +60,11 @@ type RedisStore struct {
 	c        redis.Scripter
 	prefix   string
 	failOpen bool
+	timeout  time.Duration
+
+	// id and seq make each call's attempt value unique across instances.
+	id  string
+	seq atomic.Uint64
 }
 
 // RedisConfig configures a RedisStore.
@@ -56,7 +76,15 @@ type RedisConfig struct {
 	// ErrUnavailable, for logs and metrics). The default refuses them:
 	// callers answer 503.
 	FailOpen bool
+	// Timeout bounds each decision, retries included (default
+	// DefaultRedisTimeout). Build the client with ContextTimeoutEnabled
+	// (as redisstore.Options does) so that it bounds socket waits too.
+	Timeout time.Duration
 }
+
+// DefaultRedisTimeout bounds a decision by default: redisstore.Budget of
+// the default timeouts (one dial and one read).
+const DefaultRedisTimeout = 200 * time.Millisecond
 
 // NewRedisStore uses c (a *redis.Client, *redis.ClusterClient or failover
 // client, built with short timeouts as in package redisstore; the
@@ -65,14 +93,23 @@ func NewRedisStore(c redis.Scripter, cfg RedisConfig) *RedisStore {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "ward:rl:"
 	}
-	return &RedisStore{c: c, prefix: cfg.Prefix, failOpen: cfg.FailOpen}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultRedisTimeout
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read does not fail (Go 1.24)
+	return &RedisStore{c: c, prefix: cfg.Prefix, failOpen: cfg.FailOpen, timeout: cfg.Timeout,
+		id: base64.RawURLEncoding.EncodeToString(id[:]) + ":"}
 }
 
 // Take implements Store.
 func (s *RedisStore) Take(ctx context.Context, key string, now time.Time, l Limit, cost int) (Result, error) {
 	n := micros(now)
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	attempt := s.id + strconv.FormatUint(s.seq.Add(1), 36)
 	res, err := gcraScript.Run(ctx, s.c, []string{s.prefix + key},
-		n, l.interval()*int64(cost), l.tolerance()).Slice()
+		n, l.interval()*int64(cost), l.tolerance(), attempt).Slice()
 	if err == nil && len(res) != 2 {
 		err = errors.New("unexpected script reply")
 	}

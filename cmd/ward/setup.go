@@ -150,42 +150,25 @@ func openRedis(r config.Redis, logger *slog.Logger) (*sharedRedis, error) {
 			return nil, fmt.Errorf("redis.tls: %w", err)
 		}
 	}
-	// The client settings of redisstore.New: short timeouts, one dial
-	// and one quick retry per command, so a dead Redis fails a request
-	// in well under a second instead of stalling it.
-	timeout := func(d time.Duration) time.Duration {
-		if d <= 0 {
-			return redisstore.DefaultTimeout
-		}
-		return d
-	}
-	c := redis.NewClient(&redis.Options{
-		Addr:                  r.Addr,
-		Username:              r.Username,
-		Password:              r.Password,
-		DB:                    int(r.DB),
-		TLSConfig:             tc,
-		DialTimeout:           timeout(r.DialTimeout),
-		ReadTimeout:           timeout(r.ReadTimeout),
-		WriteTimeout:          timeout(r.WriteTimeout),
-		DialerRetries:         1,
-		DialerRetryTimeout:    10 * time.Millisecond,
-		PoolTimeout:           2 * timeout(r.ReadTimeout),
-		MaxRetries:            1,
-		MinRetryBackoff:       5 * time.Millisecond,
-		MaxRetryBackoff:       20 * time.Millisecond,
-		ContextTimeoutEnabled: false,
-	})
+	// The client settings of redisstore.New (redisstore.Options): short
+	// timeouts, one dial and one quick retry per command (safe: every
+	// write is idempotent under a retry), each call bounded by
+	// redisstore.Budget, so a dead Redis fails a request quickly instead
+	// of stalling it.
+	rc := redisstore.Config{Addr: r.Addr, Username: r.Username, Password: r.Password, DB: int(r.DB), TLS: tc,
+		DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout}
+	c := redis.NewClient(redisstore.Options(rc))
 	prefix := r.KeyPrefix
 	if prefix == "" {
 		prefix = redisstore.DefaultPrefix
 	}
 	return &sharedRedis{
 		client: c,
-		replay: redisstore.NewFromClient(c, redisstore.Config{Prefix: prefix, FailOpen: r.FailOpen, Logger: logger}),
+		replay: redisstore.NewFromClient(c, redisstore.Config{Prefix: prefix, FailOpen: r.FailOpen, Logger: logger,
+			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout}),
 		// Rate-limit keys live under <prefix>rl:, apart from the replay
 		// keys, and fail the same way (closed: 503) unless fail_open.
-		limits: ratelimit.NewRedisStore(c, ratelimit.RedisConfig{Prefix: prefix + "rl:", FailOpen: r.FailOpen}),
+		limits: ratelimit.NewRedisStore(c, ratelimit.RedisConfig{Prefix: prefix + "rl:", FailOpen: r.FailOpen, Timeout: redisstore.Budget(rc)}),
 	}, nil
 }
 

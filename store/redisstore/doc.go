@@ -5,15 +5,19 @@
 // another, and so is a private_key_jwt assertion jti (RFC 7523 §3,
 // [store.OneTime]).
 //
-// Each value is one key, SET key 1 NX with an expiry (PXAT for proofs, PX
-// for one-time values): the first SET wins, every later one finds the key
-// and reports a replay, until Redis expires the key. Keys are the prefix,
-// a kind, and a SHA-256 of the value, so their length is bounded.
+// Each value is one key, SET key v NX with an expiry (PXAT for proofs, PX
+// for one-time values) and a v unique to the call: the first SET wins,
+// every later one finds the key holding another call's v and reports a
+// replay, until Redis expires the key. A retry of the same call (go-redis
+// resends a command whose answer timed out) finds its own v and is not a
+// replay. Keys are the prefix, a kind, and a SHA-256 of the value, so
+// their length is bounded.
 //
 // # Failure behaviour
 //
-// Timeouts are short (100 ms by default for dial, read and write), so a
-// dead Redis fails a request quickly instead of stalling it. By default
+// Timeouts are short (100 ms by default for dial, read and write), and
+// each call is bounded by [Budget] (200 ms by default), so a dead Redis
+// fails a request quickly instead of stalling it. By default
 // the store fails closed: when Redis cannot be reached, Use and UseOnce
 // return an error wrapping [ErrUnavailable], the DPoP verifier refuses the
 // proof with reason replay_store_error, and the HTTP layers answer 503.

@@ -2,12 +2,14 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -85,6 +87,12 @@ type Store struct {
 	prefix   string
 	failOpen bool
 	log      *slog.Logger
+	budget   time.Duration
+
+	// id and seq make each write's value unique to the attempt (see
+	// claim), across instances and calls.
+	id  string
+	seq atomic.Uint64
 
 	errs     atomic.Uint64
 	accepted atomic.Uint64
@@ -97,7 +105,46 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Addr == "" {
 		return nil, errors.New("redisstore: empty Addr")
 	}
-	c := redis.NewClient(&redis.Options{
+	c := redis.NewClient(Options(cfg))
+	s := NewFromClient(c, cfg)
+	s.own = true
+	return s, nil
+}
+
+// NewFromClient uses a client the caller built: a *redis.ClusterClient
+// for Redis Cluster, a failover client for Sentinel, or a *redis.Client
+// with settings New does not expose. cfg's connection fields (Addr,
+// timeouts, ...) are ignored except to compute Budget; Prefix, FailOpen and
+// Logger apply. Close does not close c.
+func NewFromClient(c redis.UniversalClient, cfg Config) *Store {
+	var id [12]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read does not fail (Go 1.24)
+	s := &Store{c: c, prefix: cfg.Prefix, failOpen: cfg.FailOpen, log: cfg.Logger,
+		budget: Budget(cfg), id: base64.RawURLEncoding.EncodeToString(id[:]) + ":"}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s
+}
+
+// Options returns the go-redis client options New uses for cfg; cmd/ward
+// builds its shared client from them too, so every Redis user in Ward has
+// the same bounds:
+//
+//   - dial, read and write timeouts of DefaultTimeout (100 ms) each;
+//   - a refused dial is not dialled again within the attempt;
+//   - waiting for a free connection is bounded by the read timeout;
+//   - one quick retry (5–20 ms later) of a failed command, which is safe
+//     because every write Ward makes is idempotent under a retry (Use,
+//     UseOnce, the rate-limit script, the BFF's lock and take);
+//   - the caller's context deadline shortens any socket wait
+//     (ContextTimeoutEnabled), so Budget bounds a whole call, retries
+//     included.
+func Options(cfg Config) *redis.Options {
+	return &redis.Options{
 		Addr:         cfg.Addr,
 		Username:     cfg.Username,
 		Password:     cfg.Password,
@@ -111,36 +158,23 @@ func New(cfg Config) (*Store, error) {
 		// dial five times, 100 ms apart.
 		DialerRetries:      1,
 		DialerRetryTimeout: 10 * time.Millisecond,
-		// Waiting for a busy pool is bounded too.
-		PoolTimeout: 2 * orDefault(cfg.ReadTimeout),
-		// One quick retry covers a connection the server closed while
-		// idle; more would stretch the time a dead Redis holds a request.
-		MaxRetries:      1,
-		MinRetryBackoff: 5 * time.Millisecond,
-		MaxRetryBackoff: 20 * time.Millisecond,
-		// Use the timeouts above even when the caller's context has a
-		// longer deadline.
-		ContextTimeoutEnabled: false,
-	})
-	s := NewFromClient(c, cfg)
-	s.own = true
-	return s, nil
+		PoolTimeout:        orDefault(cfg.ReadTimeout),
+		MaxRetries:         1,
+		MinRetryBackoff:    5 * time.Millisecond,
+		MaxRetryBackoff:    20 * time.Millisecond,
+		// Honour the deadline of Budget (and any shorter one of the
+		// caller) on the socket too, not only while waiting for the pool.
+		ContextTimeoutEnabled: true,
+	}
 }
 
-// NewFromClient uses a client the caller built: a *redis.ClusterClient
-// for Redis Cluster, a failover client for Sentinel, or a *redis.Client
-// with settings New does not expose. cfg's connection fields (Addr,
-// timeouts, ...) are ignored; Prefix, FailOpen and Logger apply. Close does
-// not close c.
-func NewFromClient(c redis.UniversalClient, cfg Config) *Store {
-	s := &Store{c: c, prefix: cfg.Prefix, failOpen: cfg.FailOpen, log: cfg.Logger}
-	if s.prefix == "" {
-		s.prefix = DefaultPrefix
-	}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
-	return s
+// Budget is how long one call on a Redis client built from cfg may take
+// in all, waiting for a connection and retries included: one dial and one
+// read timeout (200 ms by default). Store bounds each call by it, so a
+// dead or silent Redis fails a request within it however many requests
+// queue for a connection at once.
+func Budget(cfg Config) time.Duration {
+	return orDefault(cfg.DialTimeout) + orDefault(cfg.ReadTimeout)
 }
 
 func orDefault(d time.Duration) time.Duration {
@@ -166,9 +200,10 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// Use implements [dpop.ReplayStore]: SET key 1 NX PXAT exp, where key is
-// the prefix and a SHA-256 of (jkt, jti), so its length is bounded
-// whatever the client sends. It returns [dpop.ErrSeen] when the pair is
+// Use implements [dpop.ReplayStore]: it records key with a value unique
+// to this call until exp (SET NX PXAT, see claim), where key is the prefix
+// and a SHA-256 of (jkt, jti), so its length is bounded whatever the client
+// sends. It returns [dpop.ErrSeen] when the pair is
 // recorded already, and an error wrapping ErrUnavailable when Redis cannot
 // be reached (nil instead in FailOpen mode).
 //
@@ -180,7 +215,7 @@ func (s *Store) Use(ctx context.Context, jkt, jti string, exp time.Time) error {
 	if min := time.Now().Add(minTTL); exp.Before(min) {
 		exp = min
 	}
-	ok, err := s.setNX(ctx, key, redis.SetArgs{Mode: "NX", ExpireAt: exp})
+	ok, err := s.claim(ctx, key, "PXAT", exp.UnixMilli())
 	switch {
 	case err != nil:
 		return s.unavailable("dpop replay check", err)
@@ -197,7 +232,7 @@ func (s *Store) Use(ctx context.Context, jkt, jti string, exp time.Time) error {
 // errors wrap ErrUnavailable (nil in FailOpen mode).
 func (s *Store) UseOnce(ctx context.Context, key string, exp, now time.Time) error {
 	ttl := max(exp.Sub(now), minTTL)
-	ok, err := s.setNX(ctx, s.key("once:", key), redis.SetArgs{Mode: "NX", TTL: ttl})
+	ok, err := s.claim(ctx, s.key("once:", key), "PX", ttl.Milliseconds())
 	switch {
 	case err != nil:
 		return s.unavailable("use once", err)
@@ -207,17 +242,31 @@ func (s *Store) UseOnce(ctx context.Context, key string, exp, now time.Time) err
 	return nil
 }
 
-// setNX runs SET key 1 NX with the expiry in a, and reports whether the
-// key was set.
-func (s *Store) setNX(ctx context.Context, key string, a redis.SetArgs) (bool, error) {
-	err := s.c.SetArgs(ctx, key, "1", a).Err()
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.Is(err, redis.Nil): // NX: the key exists
-		return false, nil
+// claimScript sets KEYS[1] to ARGV[1] unless it exists (SET NX with the
+// expiry ARGV[2] ARGV[3]), and reports whether the key now holds ARGV[1]:
+// 1 when this call set it, now or in an earlier attempt, 0 when someone
+// else did.
+var claimScript = redis.NewScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', ARGV[2], ARGV[3]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
+`)
+
+// claim records key with a value unique to this call and reports whether
+// the key is this call's. An attempt whose answer was lost (a read timeout
+// while Redis paused) has run on Redis all the same; when go-redis sends
+// the command again, the key exists, but holds this call's value: the
+// write was ours, so the value is fresh, not a replay. The whole call,
+// retries included, is bounded by the budget.
+func (s *Store) claim(ctx context.Context, key, unit string, at int64) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.budget)
+	defer cancel()
+	tok := s.id + strconv.FormatUint(s.seq.Add(1), 36)
+	n, err := claimScript.Run(ctx, s.c, []string{key}, tok, unit, at).Int()
+	if err != nil {
+		return false, err
 	}
-	return false, err
+	return n == 1, nil
 }
 
 // key is prefix + kind + base64url(SHA-256(v)): 43 characters whatever v's

@@ -3,9 +3,9 @@ package redisstore_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -28,19 +28,16 @@ import (
 
 const racers = 50
 
-func redisAddr(t *testing.T) string {
-	t.Helper()
-	addr, _, _ := wardtest.Redis(t, "rs")
-	return addr
-}
-
-// newStore returns a store on the test Redis with a fresh prefix, and a
-// client to inspect it.
+// newStore returns a store on the test Redis under a key prefix of the
+// test's own (wardtest.Redis deletes its keys at cleanup), and a client to
+// inspect it. Stores that must share keys pass the same cfg.Prefix, taken
+// from an earlier newStore.
 func newStore(t *testing.T, cfg redisstore.Config) (*redisstore.Store, *redis.Client) {
 	t.Helper()
-	cfg.Addr = redisAddr(t)
+	addr, admin, prefix := wardtest.Redis(t, "rs")
+	cfg.Addr = addr
 	if cfg.Prefix == "" {
-		cfg.Prefix = testPrefix()
+		cfg.Prefix = prefix
 	}
 	// The race detector slows everything down; keep the default timeouts
 	// for the failure tests only.
@@ -52,22 +49,29 @@ func newStore(t *testing.T, cfg redisstore.Config) (*redisstore.Store, *redis.Cl
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	admin := redis.NewClient(&redis.Options{Addr: cfg.Addr})
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := admin.Keys(ctx, cfg.Prefix+"*").Result()
-		if len(keys) > 0 {
-			admin.Del(ctx, keys...)
-		}
-		admin.Close()
-	})
 	return s, admin
 }
 
-func testPrefix() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return "ward_test:" + hex.EncodeToString(b[:]) + ":"
+// scanKeys lists the keys under prefix with SCAN (never KEYS, which
+// blocks a shared Redis and sees other users' keys).
+func scanKeys(t *testing.T, c *redis.Client, prefix string) []string {
+	t.Helper()
+	var keys []string
+	iter := c.Scan(t.Context(), 0, prefix+"*", 1000).Iterator()
+	for iter.Next(t.Context()) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// testPrefix is a key prefix of the test's own, deleted at cleanup.
+func testPrefix(t *testing.T) string {
+	t.Helper()
+	_, _, prefix := wardtest.Redis(t, "rs")
+	return prefix
 }
 
 // closedAddr returns a loopback address nothing listens on.
@@ -82,7 +86,8 @@ func closedAddr(t *testing.T) string {
 }
 
 func TestReplay(t *testing.T) {
-	s, admin := newStore(t, redisstore.Config{})
+	prefix := testPrefix(t)
+	s, admin := newStore(t, redisstore.Config{Prefix: prefix})
 	ctx := t.Context()
 	exp := time.Now().Add(time.Minute)
 	if err := s.Use(ctx, "jkt-1", "jti-1", exp); err != nil {
@@ -102,12 +107,12 @@ func TestReplay(t *testing.T) {
 	if err := s.Use(ctx, "jkt-1", strings.Repeat("j", 64<<10), exp); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := admin.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
+	keys := scanKeys(t, admin, prefix)
+	if len(keys) != 5 {
+		t.Errorf("%d keys under the prefix, want 5", len(keys))
 	}
 	for _, k := range keys {
-		if len(k) > 100 {
+		if len(k)-len(prefix) > 100 {
 			t.Errorf("key of %d bytes", len(k))
 		}
 	}
@@ -117,14 +122,15 @@ func TestReplay(t *testing.T) {
 // proof's exp), then that a key set to expire soon is accepted again once
 // it has.
 func TestExpiryHonoured(t *testing.T) {
-	s, admin := newStore(t, redisstore.Config{})
+	prefix := testPrefix(t)
+	s, admin := newStore(t, redisstore.Config{Prefix: prefix})
 	ctx := t.Context()
 	if err := s.Use(ctx, "jkt", "jti", time.Now().Add(30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := admin.Keys(ctx, "*").Result()
-	if err != nil || len(keys) == 0 {
-		t.Fatalf("keys: %v, %v", keys, err)
+	keys := scanKeys(t, admin, prefix)
+	if len(keys) != 1 {
+		t.Fatalf("keys under the prefix: %q, want one", keys)
 	}
 	var found bool
 	for _, k := range keys {
@@ -190,7 +196,7 @@ func TestUseOnce(t *testing.T) {
 // TestConcurrency: of racers presenting one value at once, through two
 // stores (as two gateway instances would), exactly one wins.
 func TestConcurrency(t *testing.T) {
-	prefix := testPrefix()
+	prefix := testPrefix(t)
 	a, _ := newStore(t, redisstore.Config{Prefix: prefix})
 	b, _ := newStore(t, redisstore.Config{Prefix: prefix})
 	ctx := t.Context()
@@ -315,7 +321,7 @@ func TestFailOpen(t *testing.T) {
 // replay, and with Redis down the proof is refused as a server-side
 // failure (replay_store_error, which the HTTP layers answer with 503).
 func TestVerifierAcrossInstances(t *testing.T) {
-	prefix := testPrefix()
+	prefix := testPrefix(t)
 	a, _ := newStore(t, redisstore.Config{Prefix: prefix})
 	b, _ := newStore(t, redisstore.Config{Prefix: prefix})
 	va, err := dpop.NewVerifier(dpop.WithReplayStore(a))
@@ -363,5 +369,95 @@ func TestVerifierAcrossInstances(t *testing.T) {
 	_, err = vd.Verify(t.Context(), dpop.Request{Proofs: []string{fresh}, Method: "GET", URL: u})
 	if !errors.Is(err, dpop.ErrReplayStoreError) || !errors.Is(err, redisstore.ErrUnavailable) {
 		t.Fatalf("Redis down: %v, want ErrReplayStoreError wrapping ErrUnavailable", err)
+	}
+}
+
+// TestPausedRedisNeverReportsReplay: Redis pauses for longer than the
+// read timeout, so the first SET runs there but its answer arrives late and
+// go-redis sends the command again. The retry finds the key the first
+// attempt set; that is the caller's own write, not a replay. Every fresh
+// value must come out accepted or unavailable (503), never ErrSeen or
+// ErrAlreadyUsed, and a real replay afterwards is still refused.
+func TestPausedRedisNeverReportsReplay(t *testing.T) {
+	addr, _, prefix := wardtest.Redis(t, "rs")
+	proxy := wardtest.NewProxy(t, addr)
+	s, err := redisstore.New(redisstore.Config{Addr: proxy.Addr(), Prefix: prefix,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	exp := time.Now().Add(time.Minute)
+	if err := s.Use(ctx, "jkt", "warm-up", exp); err != nil {
+		t.Fatal(err)
+	}
+	for _, pause := range []time.Duration{110 * time.Millisecond, 150 * time.Millisecond, 190 * time.Millisecond} {
+		t.Run(pause.String(), func(t *testing.T) {
+			for i := range 3 {
+				jti := fmt.Sprintf("%v-%d", pause, i)
+				proxy.Pause(pause)
+				if err := s.Use(ctx, "jkt", jti, exp); errors.Is(err, dpop.ErrSeen) || err != nil && !errors.Is(err, redisstore.ErrUnavailable) {
+					t.Fatalf("fresh proof during a %v pause: %v, want nil or ErrUnavailable", pause, err)
+				}
+				proxy.Pause(pause)
+				if err := s.UseOnce(ctx, jti, exp, time.Now()); errors.Is(err, store.ErrAlreadyUsed) || err != nil && !errors.Is(err, redisstore.ErrUnavailable) {
+					t.Fatalf("fresh value during a %v pause: %v, want nil or ErrUnavailable", pause, err)
+				}
+				time.Sleep(pause)
+				if err := s.Use(ctx, "jkt", jti, exp); !errors.Is(err, dpop.ErrSeen) {
+					t.Fatalf("replay after the pause: %v, want ErrSeen", err)
+				}
+				if err := s.UseOnce(ctx, jti, exp, time.Now()); !errors.Is(err, store.ErrAlreadyUsed) {
+					t.Fatalf("second use after the pause: %v, want ErrAlreadyUsed", err)
+				}
+			}
+		})
+	}
+}
+
+// TestOutageBoundedUnderLoad: with Redis unreachable (a closed port, or a
+// server that accepts and never answers), 256 calls at once, more than the
+// pool has connections, each fail with ErrUnavailable within the
+// documented bound (Budget: 200 ms by default) plus 200 ms for scheduling
+// on a busy machine, however long they queue for a connection. (Before
+// the budget, the slowest took 450-600 ms: a pool wait and a read timeout,
+// twice.)
+func TestOutageBoundedUnderLoad(t *testing.T) {
+	const calls, bound = 256, 400 * time.Millisecond
+	blackhole := wardtest.SilentServer(t)
+	for name, addr := range map[string]string{"closed port": closedAddr(t), "silent server": blackhole} {
+		t.Run(name, func(t *testing.T) {
+			s, err := redisstore.New(redisstore.Config{Addr: addr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			took := make([]time.Duration, calls)
+			errs := make([]error, calls)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range calls {
+				wg.Go(func() {
+					<-start
+					t0 := time.Now()
+					errs[i] = s.Use(context.Background(), "jkt", fmt.Sprint("jti-", i), time.Now().Add(time.Minute))
+					took[i] = time.Since(t0)
+				})
+			}
+			close(start)
+			wg.Wait()
+			slowest := time.Duration(0)
+			for i := range calls {
+				if !errors.Is(errs[i], redisstore.ErrUnavailable) {
+					t.Fatalf("call %d: %v, want ErrUnavailable", i, errs[i])
+				}
+				slowest = max(slowest, took[i])
+			}
+			if slowest > bound {
+				t.Fatalf("slowest refusal of %d concurrent calls took %v, want at most %v", calls, slowest, bound)
+			}
+			t.Logf("slowest of %d refusals: %v", calls, slowest)
+		})
 	}
 }

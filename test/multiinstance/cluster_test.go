@@ -700,3 +700,17 @@ func throughProxy(p **redisProxy) clusterOpt {
 		return c.redisAddr
 	}
 }
+
+// throughPausable sends instance B to Redis through a wardtest.Proxy the
+// test can pause; A goes directly.
+func throughPausable(p **wardtest.Proxy) clusterOpt {
+	return func(c *cluster, i int) string {
+		if *p == nil {
+			*p = wardtest.NewProxy(c.t, c.redisAddr)
+		}
+		if i == 1 {
+			return (*p).Addr()
+		}
+		return c.redisAddr
+	}
+}

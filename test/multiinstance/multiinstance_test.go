@@ -13,6 +13,8 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/pkce"
 	"github.com/wardauth/ward/store"
 )
@@ -351,6 +353,54 @@ func TestRedisOutageFailsClosed(t *testing.T) {
 		t.Fatalf("proof used at A during the outage, replayed at B after: %v, want 401", r)
 	}
 	wantToken(t, c.token(c.as[1], form, sg))
+}
+
+// TestRedisPauseNeverReportsReplay: Redis pauses for B for 110-190 ms,
+// longer than the 100 ms read timeout, while a fresh proof is checked at
+// gateway B or token endpoint B: the replay check runs on Redis, its
+// answer comes late, and go-redis sends it again. The answer is the token
+// or the API's (200) or "try again" (503), never "this proof was used
+// before" (401/400), and nothing is counted as a replay; a proof really
+// replayed afterwards is still refused.
+func TestRedisPauseNeverReportsReplay(t *testing.T) {
+	var proxy *wardtest.Proxy
+	c := newCluster(t, throughPausable(&proxy))
+	sg := c.newSigner()
+	tok := c.serviceToken(c.as[0], sg)
+	form := url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}
+	c.fetchNonce(c.as[1])
+	fresh := func(r *response, where string, pause time.Duration) {
+		t.Helper()
+		if r.status != http.StatusOK && r.status != http.StatusServiceUnavailable {
+			t.Fatalf("%s, fresh proof, Redis paused %v: %v, want 200 or 503", where, pause, r)
+		}
+	}
+	pauses := []time.Duration{110 * time.Millisecond, 150 * time.Millisecond, 190 * time.Millisecond}
+	for i := range 9 {
+		pause := pauses[i%len(pauses)]
+		// Each pause starts with B's connection open, so that the
+		// command, not the dial, meets it.
+		if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.status != http.StatusOK {
+			t.Fatalf("gateway B between pauses: %v", r)
+		}
+		proxy.Pause(pause)
+		fresh(c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)), "gateway B", pause)
+		time.Sleep(pause)
+		wantToken(t, c.token(c.as[1], form, sg))
+		proxy.Pause(pause)
+		fresh(c.token(c.as[1], form, sg), "token endpoint B", pause)
+		time.Sleep(pause)
+	}
+	if got := c.rejections(c.gw[1])[string(dpop.ReasonReplayed)]; got != 0 {
+		t.Errorf("gateway B counted %v replays of fresh proofs", got)
+	}
+	p := c.apiProof(sg, whoami, tok)
+	if r := c.call(c.gw[1], whoami, tok, p); r.status != http.StatusOK {
+		t.Fatalf("gateway B after the pauses: %v", r)
+	}
+	if r := c.call(c.gw[1], whoami, tok, p); r.status != http.StatusUnauthorized {
+		t.Fatalf("proof replayed at B: %v, want 401", r)
+	}
 }
 
 // TestScaleoutExampleLoads: ward.scaleout.example.yaml at the repository
