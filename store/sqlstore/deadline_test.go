@@ -6,11 +6,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/store"
@@ -235,5 +239,31 @@ func TestPoolFromDSN(t *testing.T) {
 		if got := cfg.ConnConfig.ConnectTimeout; got != want {
 			t.Errorf("%s: connect timeout %v, want %v", dsn, got, want)
 		}
+	}
+}
+
+// TestUnreachable: what ward serve keeps waiting for at start (the
+// database cannot be reached or is starting up) and what ends the wait
+// (the database answered and refused).
+func TestUnreachable(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+	for err, want := range map[error]bool{
+		fmt.Errorf("x: %w", dial):                          true,
+		fmt.Errorf("x: %w", context.DeadlineExceeded):      true,
+		fmt.Errorf("x: %w", io.ErrUnexpectedEOF):           true,
+		&pgconn.PgError{Code: "57P03"}:                     true, // the database system is starting up
+		&pgconn.PgError{Code: "08006"}:                     true,
+		&pgconn.PgError{Code: "53300"}:                     true,  // too many connections
+		&pgconn.PgError{Code: "28P01"}:                     false, // password authentication failed
+		&pgconn.PgError{Code: "3D000"}:                     false, // database does not exist
+		errors.New("sqlstore: migration 0002_x.sql: boom"): false,
+		nil: false,
+	} {
+		if got := Unreachable(err); got != want {
+			t.Errorf("Unreachable(%v) = %v, want %v", err, got, want)
+		}
+	}
+	if got := PostgresAddr("postgres://u:secret@db.example:6543/ward"); got != "db.example:6543" {
+		t.Errorf("PostgresAddr = %q", got)
 	}
 }
