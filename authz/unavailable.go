@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"database/sql/driver"
 	"errors"
 	"io"
@@ -18,9 +19,10 @@ const unavailableRetryAfter = 1
 // asProtocolError is oauth.As, except that a server_error caused by a
 // backing service that could not be reached (the store's database down or
 // cut off: a dial error, a connection lost mid-query, a PostgreSQL
-// connection-exception SQLSTATE) becomes 503 temporarily_unavailable (RFC
-// 6749 §5.2) with Retry-After: the client may retry, nothing was issued.
-// The cause stays in Err for the log.
+// connection-exception SQLSTATE, or the store's deadline, store.timeout,
+// passed while the database did not answer) becomes 503
+// temporarily_unavailable (RFC 6749 §5.2) with Retry-After: the client may
+// retry, nothing was issued. The cause stays in Err for the log.
 func asProtocolError(err error) *oauth.Error {
 	e := oauth.As(err)
 	if e.Code != oauth.ServerError || !unreachable(e.Err) {
@@ -37,8 +39,10 @@ func unreachable(err error) bool {
 	if err == nil {
 		return false
 	}
+	// context.DeadlineExceeded: the store gave up at its deadline (a
+	// partition answers nothing, so this is how it shows).
 	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn) {
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn) {
 		return true
 	}
 	// PostgreSQL: class 08 (connection exception), 57P01-57P03 (the

@@ -35,6 +35,7 @@ func TestStoreUnreachableIs503(t *testing.T) {
 	}{
 		{"dial refused", oauth.Wrap(fmt.Errorf("sqlstore: get client: %w", dial), "cannot read the client"), oauth.TemporarilyUnavailable},
 		{"connection lost mid-query", oauth.Wrap(fmt.Errorf("x: %w", io.ErrUnexpectedEOF), "x"), oauth.TemporarilyUnavailable},
+		{"store deadline passed", oauth.Wrap(fmt.Errorf("sqlstore: get client: %w", context.DeadlineExceeded), "x"), oauth.TemporarilyUnavailable},
 		{"PostgreSQL connection exception 08006", oauth.Wrap(sqlStateErr("08006"), "x"), oauth.TemporarilyUnavailable},
 		{"PostgreSQL shutting down 57P01", oauth.Wrap(sqlStateErr("57P01"), "x"), oauth.TemporarilyUnavailable},
 		{"PostgreSQL unique violation 23505", oauth.Wrap(sqlStateErr("23505"), "x"), oauth.ServerError},

@@ -110,6 +110,17 @@ type Store struct {
 	// DSN is the data source name; default for sqlite:
 	// <data_dir>/ward.db. Environment override: WARD_STORE_DSN.
 	DSN string `yaml:"dsn"`
+	// Timeout bounds every store call (waiting for a connection, the
+	// statements, the commit); a call past it fails, and the request
+	// that made it gets 503 temporarily_unavailable. It is also the
+	// PostgreSQL connect_timeout when the DSN has none. Default 5s, at
+	// most MaxStoreTimeout.
+	Timeout time.Duration `yaml:"timeout"`
+	// StartupTimeout bounds how long `ward serve` (and the admin
+	// commands) wait at start for PostgreSQL to answer, retrying while
+	// it cannot be reached, before exiting with an error. Default 30s,
+	// at most MaxStoreStartupTimeout. PostgreSQL only.
+	StartupTimeout time.Duration `yaml:"startup_timeout"`
 }
 
 // Keys configures the signing keys (package keys).
@@ -255,6 +266,11 @@ const (
 	MaxAccessTokenTTL = time.Hour
 	MaxCodeTTL        = 60 * time.Second
 	MaxPARTTL         = 10 * time.Minute
+	// MaxStoreTimeout caps store.timeout: a request should not wait on
+	// the database longer.
+	MaxStoreTimeout = time.Minute
+	// MaxStoreStartupTimeout caps store.startup_timeout.
+	MaxStoreStartupTimeout = time.Hour
 )
 
 // Default returns the production defaults. Issuer is left empty: it is
@@ -263,7 +279,7 @@ func Default() *Config {
 	return &Config{
 		Listen:  "127.0.0.1:9000",
 		DataDir: "data",
-		Store:   Store{Driver: "sqlite"},
+		Store:   Store{Driver: "sqlite", Timeout: 5 * time.Second, StartupTimeout: 30 * time.Second},
 		Keys:    Keys{Algorithm: "ES256", RotationPeriod: 30 * 24 * time.Hour, PublishAhead: time.Hour, RefreshInterval: 5 * time.Minute},
 		Tokens: Tokens{
 			AccessTokenTTL:  10 * time.Minute,

@@ -301,3 +301,31 @@ func TestRefreshTokenReuseGrace(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreTimeouts: store.timeout and store.startup_timeout default to 5s
+// and 30s, and a zero, negative or too long value is refused naming the
+// key and its line.
+func TestStoreTimeouts(t *testing.T) {
+	c, err := load("ward.yaml", base, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Store.Timeout != 5*time.Second || c.Store.StartupTimeout != 30*time.Second {
+		t.Errorf("defaults: timeout %v, startup_timeout %v; want 5s, 30s", c.Store.Timeout, c.Store.StartupTimeout)
+	}
+	c, err = load("ward.yaml", base+"store:\n  timeout: 2s\n  startup_timeout: 2m\n", noEnv)
+	if err != nil || c.Store.Timeout != 2*time.Second || c.Store.StartupTimeout != 2*time.Minute {
+		t.Fatalf("set: %v, %+v", err, c.Store)
+	}
+	for yaml, want := range map[string]string{
+		"store:\n  timeout: 0s\n":          `ward.yaml:5: store.timeout: must be positive`,
+		"store:\n  timeout: 2m\n":          `ward.yaml:5: store.timeout: 2m0s exceeds the maximum of 1m0s`,
+		"store:\n  startup_timeout: -1s\n": `ward.yaml:5: store.startup_timeout: must be positive`,
+		"store:\n  startup_timeout: 2h\n":  `ward.yaml:5: store.startup_timeout: 2h0m0s exceeds the maximum of 1h0m0s`,
+	} {
+		_, err := load("ward.yaml", base+yaml, noEnv)
+		if err == nil || err.Error() != want || !errors.Is(err, config.ErrInvalidValue) {
+			t.Errorf("%q: %v; want %s", yaml, err, want)
+		}
+	}
+}

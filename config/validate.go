@@ -138,6 +138,8 @@ func (v *validator) store() {
 	if c.Store.Driver == "sqlite" && c.DataDir == "" && c.Store.DSN == "" {
 		v.add("data_dir", ErrMissing, "required for sqlite without store.dsn")
 	}
+	v.positive("store.timeout", c.Store.Timeout, MaxStoreTimeout)
+	v.positive("store.startup_timeout", c.Store.StartupTimeout, MaxStoreStartupTimeout)
 }
 
 func (v *validator) keys() {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -42,7 +43,7 @@ func withStore(ctx context.Context, cf *configFlags, f func(*config.Config, stor
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openStore(ctx, cfg, slog.Default())
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}

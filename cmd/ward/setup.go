@@ -96,7 +96,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 
 // openStore opens the configured store. In dev mode the data folder is
 // created (0700).
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (store.Store, error) {
 	switch cfg.Store.Driver {
 	case "", "sqlite":
 		if cfg.DataDir != "" {
@@ -104,7 +104,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 				return nil, err
 			}
 		}
-		st, err := sqlstore.OpenSQLite(ctx, cfg.StoreDSN())
+		st, err := sqlstore.OpenSQLite(ctx, cfg.StoreDSN(), sqlstore.Timeout(cfg.Store.Timeout))
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +114,7 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	case "postgres":
 		// Pending migrations are applied under an advisory lock, so
 		// instances starting together apply each one once.
-		return sqlstore.OpenPostgres(ctx, cfg.StoreDSN())
+		return openPostgres(ctx, cfg, logger)
 	default:
 		return nil, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
 	}

@@ -1,7 +1,6 @@
 package wardtest
 
 import (
-	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -11,18 +10,38 @@ import (
 
 // Proxy is a TCP relay on a loopback port to a target address, which a
 // test can cut (Cut: stop listening and drop every relayed connection),
-// restore (Restore: listen again on the same port) and pause (Pause: hold
-// the target's answers for a while). It makes a service unreachable, or
-// slow, for one process without touching the service itself.
+// black-hole (Blackhole: keep every connection open but forward nothing,
+// as a silent network partition does) and restore (Restore: relay new
+// connections again). It makes a service unreachable for one process
+// without touching the service itself.
 type Proxy struct {
 	addr, target string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[*relay]struct{}
+	holing bool // Blackhole is in effect: new connections are held too
+	wg     sync.WaitGroup
 
 	paused atomic.Int64 // answers are held until this Unix time (ns)
+}
+
+// relay is one client connection and, unless it was accepted during a
+// black hole, its connection to the target.
+type relay struct {
+	p              *Proxy
+	client, target net.Conn
+	// silent: forward nothing either way, and close nothing towards the
+	// client; set by Blackhole, never cleared.
+	silent atomic.Bool
+}
+
+// close ends both sides.
+func (r *relay) close() {
+	r.client.Close()
+	if r.target != nil {
+		r.target.Close()
+	}
 }
 
 // NewProxy starts relaying a free loopback port to target; the proxy is
@@ -33,7 +52,7 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{addr: ln.Addr().String(), target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{addr: ln.Addr().String(), target: target, conns: map[*relay]struct{}{}}
 	p.serve(ln)
 	t.Cleanup(func() { p.Cut(); p.wg.Wait() })
 	return p
@@ -51,9 +70,25 @@ func (p *Proxy) Cut() {
 		p.ln.Close()
 		p.ln = nil
 	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
+	p.holing = false
+	for r := range p.conns {
+		r.close()
+		delete(p.conns, r)
+	}
+}
+
+// Blackhole stops forwarding without closing anything: open connections
+// stay open but nothing sent either way arrives, and new connections are
+// accepted (the client's connect succeeds) and then hear nothing. A
+// connection held this way stays silent until Cut or the test's end, even
+// after Restore, as one whose packets were lost would: a client that uses
+// it again waits for an answer that never comes.
+func (p *Proxy) Blackhole() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.holing = true
+	for r := range p.conns {
+		r.silent.Store(true)
 	}
 }
 
@@ -61,10 +96,11 @@ func (p *Proxy) Cut() {
 // stopped for d (a fork, a long command, a GC pause) would: requests still
 // reach the target and run there, but their answers reach the client only
 // when the pause ends. Connections accepted meanwhile are relayed the same
-// way. A long d makes a black hole: connections open, nothing answers.
+// way.
 func (p *Proxy) Pause(d time.Duration) { p.paused.Store(time.Now().Add(d).UnixNano()) }
 
-// hold waits until no pause is in force, or until the proxy is cut.
+// hold waits until no pause is in force; false when the proxy was cut
+// meanwhile.
 func (p *Proxy) hold() bool {
 	for {
 		wait := time.Duration(p.paused.Load() - time.Now().UnixNano())
@@ -81,29 +117,18 @@ func (p *Proxy) hold() bool {
 	}
 }
 
-// answer copies the target's bytes to the client, each read held while a
-// pause is in force.
-func (p *Proxy) answer(c, u net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := u.Read(buf)
-		if n > 0 && (!p.hold() || writeAll(c, buf[:n]) != nil) {
-			return
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func writeAll(c net.Conn, b []byte) error {
-	_, err := c.Write(b)
-	return err
-}
-
-// Restore listens on the same port again.
+// Restore relays new connections again: after Cut it listens on the same
+// port again; after Blackhole it dials the target for each new connection
+// (the connections held by the black hole stay silent).
 func (p *Proxy) Restore(t testing.TB) {
 	t.Helper()
+	p.mu.Lock()
+	p.holing = false
+	cut := p.ln == nil
+	p.mu.Unlock()
+	if !cut {
+		return
+	}
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
 		t.Fatalf("proxy: listening again on %s: %v", p.addr, err)
@@ -129,39 +154,79 @@ func (p *Proxy) serve(ln net.Listener) {
 	}()
 }
 
-func (p *Proxy) track(cs ...net.Conn) bool {
+// track registers r; false when the proxy was cut meanwhile.
+func (p *Proxy) track(r *relay) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.ln == nil { // cut meanwhile
+	if p.ln == nil {
 		return false
 	}
-	for _, c := range cs {
-		p.conns[c] = struct{}{}
+	if p.holing {
+		r.silent.Store(true)
 	}
+	p.conns[r] = struct{}{}
 	return true
 }
 
 func (p *Proxy) relay(c net.Conn) {
-	u, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	if !p.track(c, u) {
-		c.Close()
-		u.Close()
-		return
-	}
-	done := make(chan struct{}, 2)
-	end := func(a, b net.Conn) { a.Close(); b.Close(); done <- struct{}{} }
-	go func() { _, _ = io.Copy(u, c); end(u, c) }()
-	go func() { p.answer(c, u); end(c, u) }()
-	<-done
-	<-done
+	r := &relay{p: p, client: c}
 	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, u)
+	holing := p.holing
 	p.mu.Unlock()
+	if !holing {
+		u, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			return
+		}
+		r.target = u
+	}
+	if !p.track(r) {
+		r.close()
+		return
+	}
+	if r.target == nil {
+		// Accepted in a black hole: read what the client sends, answer
+		// nothing, until it closes or the proxy is cut.
+		r.pipe(nil, c)
+	} else {
+		done := make(chan struct{})
+		go func() { r.pipe(c, r.target); close(done) }()
+		r.pipe(r.target, c)
+		<-done
+	}
+	r.close()
+	p.mu.Lock()
+	delete(p.conns, r)
+	p.mu.Unlock()
+}
+
+// pipe copies src to dst until src ends, discarding what it reads while
+// the relay is silent. When src ends it closes the target side only while
+// the relay forwards; a silent relay ends only when the client side's
+// reads end (the client closed it, or Cut did), so the client never
+// learns that the target went away.
+func (r *relay) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && src == r.target && !r.p.hold() {
+			r.close()
+			return
+		}
+		if n > 0 && dst != nil && !r.silent.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil && !r.silent.Load() {
+				r.close()
+				return
+			}
+		}
+		if err != nil {
+			if src == r.client || !r.silent.Load() {
+				r.close()
+			}
+			return
+		}
+	}
 }
 
 // SilentServer listens on a free loopback port, accepts every connection

@@ -152,6 +152,17 @@ func (p *Process) Exited() bool {
 	}
 }
 
+// Wait waits up to limit for the process to end on its own and returns
+// its exit code; ok is false when it is still running.
+func (p *Process) Wait(limit time.Duration) (code int, ok bool) {
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode(), true
+	case <-time.After(limit):
+		return 0, false
+	}
+}
+
 // Stop sends SIGTERM and waits, with SIGKILL after 10 s.
 func (p *Process) Stop() {
 	if p.Exited() {

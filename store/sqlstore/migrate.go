@@ -51,12 +51,14 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 // migrate applies the dialect's pending migrations in one transaction, so
 // that a failed migration leaves the schema as it was, and several
 // processes opening the same database at once apply each migration once.
+// It runs under ctx alone, not the per-call deadline: a long migration is
+// bounded by the caller (ward serve's store.startup_timeout).
 func (s *Store) migrate(ctx context.Context) error {
 	ms, err := loadMigrations(s.d.migrations)
 	if err != nil {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.runTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if s.d.lockMigrations != "" {
 			if _, err := tx.ExecContext(ctx, s.d.lockMigrations); err != nil {
 				return fmt.Errorf("sqlstore: lock for migrations: %w", err)

@@ -119,7 +119,7 @@ func scanConsent(sc scanner) (*store.Consent, error) {
 // stored ones (stored first, in order, then new ones), and GrantedAt is set
 // to c.GrantedAt.
 func (s *Store) GrantConsent(ctx context.Context, c *store.Consent) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		scopes := slices.Clone(c.Scopes)
 		old, err := scanConsent(tx.QueryRowContext(ctx, s.q(`SELECT subject, client_id, scopes, granted_at
 			FROM consents WHERE subject = ? AND client_id = ?`), c.Subject, c.ClientID))

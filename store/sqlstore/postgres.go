@@ -2,8 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -83,44 +85,37 @@ var postgresExpiry = []expiryStmt{
 }
 
 // OpenPostgres connects to the PostgreSQL database named by dsn and applies
-// pending migrations.
+// pending migrations. Each store call is bounded (see Timeout); Open
+// itself is bounded by ctx, and each connection attempt by the DSN's
+// connect_timeout, which defaults to the Timeout.
 //
 // dsn is a libpq connection string, as a URL
 // (postgres://user:pass@host:5432/db?sslmode=verify-full) or as key=value
-// pairs, read by jackc/pgx v5. Besides the libpq parameters it accepts the
-// pgxpool ones, notably pool_max_conns (default DefaultPostgresMaxConns),
-// and any server setting as a run-time parameter, such as
-// search_path=ward to keep Ward's tables in their own schema.
+// pairs, read by jackc/pgx v5. Besides the libpq parameters it accepts
+// pool_max_conns (default DefaultPostgresMaxConns), pool_max_conn_lifetime
+// and pool_max_conn_idle_time (default 5m), and any server setting as a
+// run-time parameter, such as search_path=ward to keep Ward's tables in
+// their own schema.
 //
-// Queries run through database/sql on a pgxpool pool. Transactions use
+// Queries run through database/sql's own connection pool over pgx's
+// stdlib driver (see poolFromDSN for why not pgxpool). Transactions use
 // the server's default isolation, READ COMMITTED: every single-use step is
 // a conditional write that exactly one concurrent transaction wins, and a
 // transaction that fails with a serialization failure or a deadlock is
 // retried. Migrations run in one transaction holding an advisory lock
 // (pg_advisory_xact_lock), so instances starting together apply each
 // migration once.
-func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := buildOptions(opts)
+	sdb, err := poolFromDSN(dsn, o.timeout)
 	if err != nil {
-		// pgconn redacts the password in parse errors.
-		return nil, fmt.Errorf("sqlstore: PostgreSQL DSN: %w", err)
+		return nil, err
 	}
-	if !hasDSNParam(dsn, "pool_max_conns") {
-		cfg.MaxConns = DefaultPostgresMaxConns
-	}
-	if !hasDSNParam(dsn, "pool_max_conn_idle_time") {
-		cfg.MaxConnIdleTime = 5 * time.Minute
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: PostgreSQL pool: %w", err)
-	}
-	// One *sql.DB over the pool serves reads and writes: PostgreSQL needs
-	// no single-writer connection.
-	db := stdlib.OpenDBFromPool(pool)
-	db.SetMaxOpenConns(int(cfg.MaxConns))
-	s := &Store{d: postgresDialect, w: db, r: db, release: pool.Close}
-	if err := db.PingContext(ctx); err != nil {
+	// One *sql.DB serves reads and writes: PostgreSQL needs no
+	// single-writer connection.
+	d := &db{DB: sdb, timeout: o.timeout}
+	s := &Store{d: postgresDialect, w: d, r: d}
+	if err := sdb.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlstore: connect to PostgreSQL: %w", err)
 	}
@@ -129,6 +124,61 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// unsupportedPoolParams are pgxpool settings database/sql's pool has no
+// equivalent for; a DSN naming one is refused rather than half obeyed.
+var unsupportedPoolParams = []string{"pool_min_conns", "pool_min_idle_conns", "pool_health_check_period", "pool_max_conn_lifetime_jitter"}
+
+// poolFromDSN opens a database/sql pool of pgx connections as dsn says
+// (see parseDSN).
+//
+// Not pgxpool under database/sql: a connection abandoned at a deadline is
+// closed by pgx, which first sends a cancel request on a new connection
+// and waits up to 15 s for it; pgxpool keeps the connection's slot until
+// then, so after a partition the pool stays full of closing connections
+// (TestPostgresPartitionIsBounded saw every call fail for those 15 s
+// after the network was back). database/sql frees the slot at once.
+func poolFromDSN(dsn string, timeout time.Duration) (*sql.DB, error) {
+	cfg, err := parseDSN(dsn, timeout)
+	if err != nil {
+		return nil, err
+	}
+	sdb := stdlib.OpenDB(*cfg.ConnConfig)
+	sdb.SetMaxOpenConns(int(cfg.MaxConns))
+	sdb.SetMaxIdleConns(int(cfg.MaxConns))
+	sdb.SetConnMaxIdleTime(cfg.MaxConnIdleTime)
+	sdb.SetConnMaxLifetime(cfg.MaxConnLifetime)
+	return sdb, nil
+}
+
+// parseDSN reads dsn with pgxpool's parser (for the pool_ settings) and
+// fills in Ward's defaults: DefaultPostgresMaxConns connections, idle ones
+// closed after 5 minutes, and a connect_timeout of timeout.
+func parseDSN(dsn string, timeout time.Duration) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgconn redacts the password in parse errors.
+		return nil, fmt.Errorf("sqlstore: PostgreSQL DSN: %w", err)
+	}
+	for _, p := range unsupportedPoolParams {
+		if hasDSNParam(dsn, p) {
+			return nil, fmt.Errorf("sqlstore: PostgreSQL DSN: %s is not supported (pool_max_conns, pool_max_conn_lifetime and pool_max_conn_idle_time are)", p)
+		}
+	}
+	if !hasDSNParam(dsn, "pool_max_conns") {
+		cfg.MaxConns = DefaultPostgresMaxConns
+	}
+	if !hasDSNParam(dsn, "pool_max_conn_idle_time") {
+		cfg.MaxConnIdleTime = 5 * time.Minute
+	}
+	if !hasDSNParam(dsn, "connect_timeout") && os.Getenv("PGCONNECT_TIMEOUT") == "" {
+		// Without it a dial or handshake into a partition waits as long
+		// as the caller's context allows: forever for database/sql's
+		// background connection openers.
+		cfg.ConnConfig.ConnectTimeout = timeout
+	}
+	return cfg, nil
 }
 
 // hasDSNParam reports whether a URL or key=value DSN sets the parameter

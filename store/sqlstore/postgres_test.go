@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"errors"
@@ -298,7 +299,7 @@ func TestPostgresRetryRealDeadlock(t *testing.T) {
 	both.Add(2)
 	lock := func(first, second string) error {
 		n := 0
-		return s.tx(ctx, func(tx *sql.Tx) error {
+		return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			attempts.Add(1)
 			if _, err := tx.ExecContext(ctx, `UPDATE par_requests SET params = params WHERE id = $1`, first); err != nil {
 				return err

@@ -25,13 +25,10 @@ type Store struct {
 	// w runs every write and every transaction. For SQLite it holds a single
 	// connection, so writers in this process queue in database/sql instead of
 	// contending for the database lock; other processes wait on busy_timeout.
-	w *sql.DB
+	w *db
 	// r runs plain reads; in WAL mode they proceed while a write is in
 	// progress. It is w itself for an in-memory database.
-	r *sql.DB
-	// release, when set, frees what the dialect holds besides w and r (the
-	// PostgreSQL connection pool); Close calls it last.
-	release   func()
+	r         *db
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -39,11 +36,13 @@ type Store struct {
 // OpenSQLite opens (creating it if needed) the SQLite database at path and
 // applies pending migrations. path is a file name or a "file:" URI; the
 // in-memory database ":memory:" (or a "mode=memory" URI) is served by a
-// single connection, so every caller sees the same data.
-func OpenSQLite(ctx context.Context, path string) (*Store, error) {
+// single connection, so every caller sees the same data. Each call is
+// bounded (see Timeout); Open itself is bounded by ctx alone.
+func OpenSQLite(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("sqlstore: empty SQLite path")
 	}
+	o := buildOptions(opts)
 	memory := path == ":memory:" || strings.Contains(path, "mode=memory")
 	w, err := sql.Open("sqlite", sqliteDSN(path, false))
 	if err != nil {
@@ -53,7 +52,8 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 	// Never close the idle connection: for :memory: it is the database.
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	s := &Store{d: sqliteDialect, w: w, r: w}
+	s := &Store{d: sqliteDialect, w: &db{DB: w, timeout: o.timeout}}
+	s.r = s.w
 	if err := w.PingContext(ctx); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
@@ -69,7 +69,7 @@ func OpenSQLite(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 		}
 		r.SetMaxOpenConns(4)
-		s.r = r
+		s.r = &db{DB: r, timeout: o.timeout}
 	}
 	return s, nil
 }
@@ -80,9 +80,6 @@ func (s *Store) Close() error {
 		err := s.w.Close()
 		if s.r != s.w {
 			err = errors.Join(err, s.r.Close())
-		}
-		if s.release != nil {
-			s.release()
 		}
 		s.closeErr = err
 	})
@@ -103,7 +100,17 @@ func (c *commitThen) Error() string { return c.err.Error() }
 // when fn returns nil or a *commitThen, rolling back otherwise. A
 // transaction that fails only because of concurrency (see retry) is run
 // again from the start, so fn must not depend on state from an earlier run.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+// The whole call, retries included, runs under the store's deadline; fn
+// gets that context and must run its statements under it (a statement
+// under another context would hold the transaction past the deadline).
+func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	ctx, cancel := bound(ctx, s.w.timeout)
+	defer cancel()
+	return s.runTx(ctx, fn)
+}
+
+// runTx is tx under ctx alone, without the store's deadline.
+func (s *Store) runTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	return s.retry(ctx, func() error { return s.tx1(ctx, fn) })
 }
 
@@ -132,12 +139,12 @@ func (s *Store) retry(ctx context.Context, fn func() error) error {
 	}
 }
 
-func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
+func (s *Store) tx1(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
-	err = fn(tx)
+	err = fn(ctx, tx)
 	var ct *commitThen
 	if err != nil && !errors.As(err, &ct) {
 		_ = tx.Rollback()

@@ -76,7 +76,7 @@ func (s *Store) GetCode(ctx context.Context, hash []byte, now time.Time) (*store
 // fails for any reason but reuse (expired, unknown, duplicate family)
 // changes nothing.
 func (s *Store) RedeemCode(ctx context.Context, hash []byte, fam *store.Family, rt *store.RefreshToken, now time.Time) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The conditional UPDATE is the single-use gate: of concurrent
 		// callers, exactly one sees a row affected.
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE auth_codes SET used_at = ?, family_id = ?
@@ -185,7 +185,7 @@ func revokeFamily(ctx context.Context, s *Store, tx *sql.Tx, id, reason string, 
 // CreateFamily implements [store.Families]. An rt with an empty FamilyID is
 // given fam.ID.
 func (s *Store) CreateFamily(ctx context.Context, fam *store.Family, rt *store.RefreshToken) error {
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return insertFamily(ctx, s, tx, fam, rt) }); err != nil {
+	if err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error { return insertFamily(ctx, s, tx, fam, rt) }); err != nil {
 		return fmt.Errorf("sqlstore: create family %q: %w", fam.ID, err)
 	}
 	return nil
@@ -262,7 +262,7 @@ func (s *Store) RotateRefreshTokenGrace(ctx context.Context, oldHash []byte, nex
 		fam      *store.Family
 		reissued bool
 	)
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		fam, reissued = nil, false
 		var successor []byte
 		old, f, err := scanRefresh(tx.QueryRowContext(ctx, s.q(rotateRead+s.d.lockRefresh), oldHash), &successor)
@@ -363,7 +363,7 @@ func gate(res sql.Result, err error) error {
 // changes nothing (the first time and reason are kept); ErrNotFound for an
 // unknown family.
 func (s *Store) RevokeFamily(ctx context.Context, id, reason string, now time.Time) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := revokeFamily(ctx, s, tx, id, reason, now); err != nil {
 			return err
 		}

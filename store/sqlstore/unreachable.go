@@ -1,0 +1,52 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Unreachable reports whether err, from OpenPostgres or a store call,
+// says that PostgreSQL could not be reached or is not ready yet (a dial
+// error, a connection lost or timed out, a deadline, the server starting
+// up, shutting down or out of connections), so that trying again later
+// may succeed. A refused login, an unknown database, a TLS or DSN error
+// or a failed migration is not: trying again cannot help.
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// Class 08 (connection exception), 57P01-57P03 (shutting down,
+		// starting up), 53300 (too many connections).
+		c := pe.Code
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// PostgresAddr is the host:port (several, comma-separated, with
+// fallbacks) that dsn names, for log lines: never the DSN itself, which
+// may hold a password.
+func PostgresAddr(dsn string) string {
+	cfg, err := pgconn.ParseConfig(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	addrs := []string{net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))}
+	for _, f := range cfg.Fallbacks {
+		if a := net.JoinHostPort(f.Host, strconv.Itoa(int(f.Port))); !slices.Contains(addrs, a) {
+			addrs = append(addrs, a)
+		}
+	}
+	return strings.Join(addrs, ",")
+}
