@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
@@ -151,7 +152,7 @@ func (s *Server) rotateRefresh(ctx context.Context, c *client, fam *store.Family
 // to fetch, a clock off, the replay store down) proves nothing either way.
 func (s *Server) otherKey(r *http.Request, fam *store.Family, err error) bool {
 	if fam.CertThumbprint != "" {
-		return s.presentedThumbprint(r) != fam.CertThumbprint
+		return subtle.ConstantTimeCompare([]byte(s.presentedThumbprint(r)), []byte(fam.CertThumbprint)) != 1
 	}
 	if fam.JKT == "" {
 		return false

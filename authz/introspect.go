@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -70,46 +71,58 @@ func mayIntrospect(caller *client, tokenClient string, aud []string) bool {
 	return false
 }
 
+// inactive is the answer for a token the caller may not see, or that is
+// unknown, expired or revoked (RFC 7662 §2.2): the same in every case.
+func inactive() *introspection { return &introspection{Active: false} }
+
 func (s *Server) introspect(r *http.Request, caller *client, tok string) (*introspection, error) {
-	inactive := &introspection{Active: false}
 	if tok == "" {
-		return inactive, nil
+		return inactive(), nil
 	}
-	ctx := r.Context()
 	now := s.now()
 	if claims, err := s.parseAccessToken(tok, now); err == nil {
-		if !now.Before(time.Unix(claims.Expiry, 0)) || !mayIntrospect(caller, claims.ClientID, claims.Audience) {
-			return inactive, nil
+		return s.introspectAccess(r.Context(), caller, claims, now)
+	}
+	return s.introspectRefresh(r.Context(), caller, tok, now)
+}
+
+// introspectAccess answers for a verified access token.
+func (s *Server) introspectAccess(ctx context.Context, caller *client, claims *atClaims, now time.Time) (*introspection, error) {
+	if !now.Before(time.Unix(claims.Expiry, 0)) || !mayIntrospect(caller, claims.ClientID, claims.Audience) {
+		return inactive(), nil
+	}
+	revoked, err := s.st.AccessTokenRevoked(ctx, claims.JTI)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		return inactive(), nil
+	}
+	if claims.GrantID != "" {
+		fam, err := s.st.GetFamily(ctx, claims.GrantID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && fam.Revoked() {
+			return inactive(), nil
 		}
-		revoked, err := s.st.AccessTokenRevoked(ctx, claims.JTI)
 		if err != nil {
 			return nil, err
 		}
-		if revoked {
-			return inactive, nil
-		}
-		if claims.GrantID != "" {
-			fam, err := s.st.GetFamily(ctx, claims.GrantID)
-			if errors.Is(err, store.ErrNotFound) || err == nil && fam.Revoked() {
-				return inactive, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		out := &introspection{
-			Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
-			Audience: claims.Audience, Issuer: claims.Issuer, Expiry: claims.Expiry, IssuedAt: claims.IssuedAt,
-			JTI: claims.JTI, TokenType: "Bearer", Cnf: claims.Cnf,
-		}
-		if claims.Cnf != nil && claims.Cnf.JKT != "" {
-			out.TokenType = "DPoP"
-		}
-		return out, nil
 	}
+	out := &introspection{
+		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
+		Audience: claims.Audience, Issuer: claims.Issuer, Expiry: claims.Expiry, IssuedAt: claims.IssuedAt,
+		JTI: claims.JTI, TokenType: "Bearer", Cnf: claims.Cnf,
+	}
+	if claims.Cnf != nil && claims.Cnf.JKT != "" {
+		out.TokenType = "DPoP"
+	}
+	return out, nil
+}
+
+// introspectRefresh answers for anything else: a refresh token or nothing.
+func (s *Server) introspectRefresh(ctx context.Context, caller *client, tok string, now time.Time) (*introspection, error) {
 	rt, fam, err := s.st.GetRefreshToken(ctx, hashToken(tok))
 	if errors.Is(err, store.ErrNotFound) {
-		return inactive, nil
+		return inactive(), nil
 	}
 	if err != nil {
 		return nil, err
@@ -118,7 +131,7 @@ func (s *Server) introspect(r *http.Request, caller *client, tok string) (*intro
 	// authorization server and its own client only, never a resource
 	// server, so only that client learns it is active.
 	if fam.ClientID != caller.ID || fam.Revoked() || !rt.RotatedAt.IsZero() || !now.Before(rt.ExpiresAt) || !now.Before(fam.ExpiresAt) {
-		return inactive, nil
+		return inactive(), nil
 	}
 	out := &introspection{
 		Active: true, Scope: rt.Scope, ClientID: fam.ClientID, Subject: fam.Subject, Issuer: s.issuer,
