@@ -63,6 +63,9 @@ func describeRequest(r *http.Request) string {
 	writeSorted(&b, r.Header)
 	body, _ := io.ReadAll(r.Body)
 	fmt.Fprintf(&b, "body=%q te=%q cl=%d", body, r.TransferEncoding, r.ContentLength)
+	if r.Trailer != nil {
+		fmt.Fprintf(&b, " trailer=%q", r.Trailer)
+	}
 	return b.String()
 }
 
@@ -189,6 +192,7 @@ func FuzzDirectForward(f *testing.F) {
 		[]byte("HTTP/1.1 204 No Content\r\n\r\n"), "alice\x00app\x00s\x00j")
 	f.Add(uint8(1), "/p/m", "X-HTTP-Method-Override: DELETE\r\nX-HTTP-Method: PUT\r\nX-Method-Override: PATCH\r\nX-Real-IP: 6.6.6.6\r\nTrue-Client-IP: 6.6.6.6\r\nX-Client-IP: 6.6.6.6\r\nX-Forwarded-Port: 1\r\nX-Original-URL: /admin\r\nCF-Connecting-IP: 6.6.6.6\r\n",
 		[]byte("HTTP/1.1 204 No Content\r\n\r\n"), "")
+	f.Add(uint8(34), "/p/o", "X-Ward.Subject: admin\r\nProxy: http://evil:3128\r\nX_Ok: 1\r\nX-Ok: 2\r\n", []byte("HTTP/1.1 204 No Content\r\n\r\n"), "")
 	f.Fuzz(func(t *testing.T, sel uint8, target, headers string, answer []byte, ident string) {
 		method := [...]string{"GET", "HEAD", "OPTIONS", "TRACE"}[sel%4]
 		stripPrefix := sel&4 != 0

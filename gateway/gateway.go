@@ -749,7 +749,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, rt *route, rec *
 	if sw, ok := w.(*statusWriter); ok {
 		sw.untyped = true
 	}
-	rt.scrub(r.Header) // headers.go: the same for both paths
+	rt.scrub(r) // headers.go: the same for both paths
 	if rt.direct != nil && directRequest(r) {
 		g.forward(w, r, rt, rec)
 		return

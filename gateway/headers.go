@@ -34,6 +34,11 @@ var methodOverrideHeaders = map[string]bool{
 	"X-Http-Method-Override": true, "X-Http-Method": true, "X-Method-Override": true,
 }
 
+// cgiHeaders become dangerous variables in a CGI-style server: Proxy is
+// HTTP_PROXY there, which many HTTP libraries take for their outbound
+// proxy ("httpoxy", CVE-2016-5385).
+var cgiHeaders = map[string]bool{"Proxy": true}
+
 // forwardedPrefix and wardPrefix are folded name prefixes: every
 // X-Forwarded-* header is the gateway's to set, and every X-Ward-* name
 // is Ward's.
@@ -58,6 +63,9 @@ func reservedNames(strip []string) map[string]bool {
 	for n := range methodOverrideHeaders {
 		add(n)
 	}
+	for n := range cgiHeaders {
+		add(n)
+	}
 	return res
 }
 
@@ -77,25 +85,58 @@ func foldName(n string) string {
 	return string(b)
 }
 
-// scrub removes from h, the client's request headers, what no upstream
-// of rt may receive: names with '_' (unless the route allows them and
-// they fold to no reserved name), client-chosen addresses and hosts,
-// method overrides, and Ward's own cookies.
-func (rt *route) scrub(h http.Header) {
+// scrub removes from r's headers what no upstream of rt may receive:
+// names with '_' (unless the route allows them and they fold to no
+// reserved name) or with other characters than letters, digits and '-',
+// client-chosen addresses and hosts, method overrides, Proxy, and Ward's
+// own cookies. Request trailers are never forwarded.
+func (rt *route) scrub(r *http.Request) {
+	h := r.Header
 	for k := range h {
-		switch {
-		case strings.IndexByte(k, '_') >= 0:
+		switch plainName(k) {
+		case nameUnderscore:
 			if f := foldName(k); !rt.cfg.AllowUnderscoreHeaders || rt.reserved[f] ||
 				strings.HasPrefix(f, forwardedPrefix) || strings.HasPrefix(f, wardPrefix) {
 				delete(h, k)
 			}
-		case clientAddressHeaders[k] || methodOverrideHeaders[k] || hasFoldPrefix(k, forwardedPrefix):
+		case nameOdd:
 			delete(h, k)
+		default:
+			if clientAddressHeaders[k] || methodOverrideHeaders[k] || cgiHeaders[k] || hasFoldPrefix(k, forwardedPrefix) {
+				delete(h, k)
+			}
 		}
 	}
 	if h["Cookie"] != nil {
 		scrubCookies(h)
 	}
+	// Trailers are headers too, sent after the body, where no check of
+	// this file looks (the reverse proxy passed their names on).
+	r.Trailer = nil
+}
+
+// Kinds of header names, as plainName sorts them.
+const (
+	namePlain      = iota // letters, digits and '-' only
+	nameUnderscore        // and '_'
+	nameOdd               // another character ('.', '!', '~', ...)
+)
+
+// plainName sorts a header name as nginx's ignore_invalid_headers and
+// underscores_in_headers do: letters, digits and '-' pass; a name with
+// any other character is dropped (with '_' only, a route may allow it).
+func plainName(k string) int {
+	kind := namePlain
+	for i := 0; i < len(k); i++ {
+		switch c := k[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-':
+		case c == '_':
+			kind = nameUnderscore
+		default:
+			return nameOdd
+		}
+	}
+	return kind
 }
 
 // hasFoldPrefix reports whether the canonical name k starts with the

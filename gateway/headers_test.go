@@ -216,3 +216,31 @@ func TestClientAddressHeadersStripped(t *testing.T) {
 		}
 	})
 }
+
+// Names with characters other than letters, digits, '-' and '_' are
+// dropped as nginx drops them (ignore_invalid_headers), also on a route
+// that allows '_'; Proxy, which CGI turns into HTTP_PROXY (httpoxy,
+// CVE-2016-5385), is never forwarded.
+func TestOddHeaderNamesAndProxyDropped(t *testing.T) {
+	const odd = "X-Ward.Subject: admin\r\nX~Ward~Client: root\r\nX-App!: x\r\nProxy: http://evil.example:3128\r\nX-App: kept\r\n"
+	bothPaths(t, func(t *testing.T, direct bool) {
+		for _, allow := range []bool{false, true} {
+			s := exchangeRoute(t, direct, func(rc *config.Route) { rc.AllowUnderscoreHeaders = allow }, "GET", "/p/x", odd,
+				[]byte("HTTP/1.1 204 No Content\r\n\r\n"), "", nil)
+			if strings.Contains(s.Upstream, "admin") || strings.Contains(s.Upstream, "root") || strings.Contains(s.Upstream, "evil") ||
+				strings.Contains(s.Upstream, "X-App!") || !strings.Contains(s.Upstream, `X-App=["kept"]`) {
+				t.Errorf("allow %v: upstream read\n%s", allow, s.Upstream)
+			}
+		}
+	})
+}
+
+// A chunked request's trailers are headers sent after the body: none is
+// forwarded, not even the names (ReverseProxy announced them).
+func TestRequestTrailersNotForwarded(t *testing.T) {
+	s := exchange(t, false, "POST", "/p/x", "Transfer-Encoding: chunked\r\nTrailer: X-Ward-Subject, Cookie\r\n\r\n3\r\nabc\r\n0\r\nX-Ward-Subject: admin\r\nCookie: ward-session=SID\r\n",
+		[]byte("HTTP/1.1 204 No Content\r\n\r\n"), false, "", nil)
+	if !strings.Contains(s.Upstream, `body="abc"`) || strings.Contains(s.Upstream, "Ward") || strings.Contains(s.Upstream, "Trailer") || strings.Contains(s.Upstream, "SID") {
+		t.Fatalf("upstream read\n%s", s.Upstream)
+	}
+}
