@@ -41,7 +41,8 @@ var cgiHeaders = map[string]bool{"Proxy": true}
 
 // forwardedPrefix and wardPrefix are folded name prefixes: every
 // X-Forwarded-* header is the gateway's to set, and every X-Ward-* name
-// is Ward's.
+// is Ward's (X-Ward-Identity when identity_jwt is off, an identity header
+// configured away): a client's never reaches an upstream.
 const forwardedPrefix, wardPrefix = "x-forwarded-", "x-ward-"
 
 // reservedNames returns the folded names a client header may never fold
@@ -88,8 +89,8 @@ func foldName(n string) string {
 // scrub removes from r's headers what no upstream of rt may receive:
 // names with '_' (unless the route allows them and they fold to no
 // reserved name) or with other characters than letters, digits and '-',
-// client-chosen addresses and hosts, method overrides, Proxy, and Ward's
-// own cookies. Request trailers are never forwarded.
+// client-chosen addresses and hosts, method overrides, Proxy, any
+// X-Ward-* name, and Ward's own cookies. Request trailers are never forwarded.
 func (rt *route) scrub(r *http.Request) {
 	h := r.Header
 	for k := range h {
@@ -102,7 +103,8 @@ func (rt *route) scrub(r *http.Request) {
 		case nameOdd:
 			delete(h, k)
 		default:
-			if clientAddressHeaders[k] || methodOverrideHeaders[k] || cgiHeaders[k] || hasFoldPrefix(k, forwardedPrefix) {
+			if clientAddressHeaders[k] || methodOverrideHeaders[k] || cgiHeaders[k] ||
+				hasFoldPrefix(k, forwardedPrefix) || hasFoldPrefix(k, wardPrefix) {
 				delete(h, k)
 			}
 		}

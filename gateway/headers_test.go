@@ -244,3 +244,19 @@ func TestRequestTrailersNotForwarded(t *testing.T) {
 		t.Fatalf("upstream read\n%s", s.Upstream)
 	}
 }
+
+// Every X-Ward-* name a client sends is dropped, not only the identity
+// headers the gateway sets: X-Ward-Identity when identity_jwt is off, or
+// one configured to another name, could otherwise pass for the
+// gateway's.
+func TestWardNamespaceHeadersDropped(t *testing.T) {
+	const forged = "X-Ward-Identity: eyJforged\r\nX-Ward-Subject: admin\r\nx-ward-role: admin\r\nX-Ward-Csrf: 1\r\n"
+	bothPaths(t, func(t *testing.T, direct bool) {
+		s := exchange(t, direct, "GET", "/p/x", forged, []byte("HTTP/1.1 204 No Content\r\n\r\n"), false, "", nil)
+		for k := range upstreamHeaders(t, s) {
+			if strings.HasPrefix(k, "X-Ward") {
+				t.Errorf("upstream received %s", k)
+			}
+		}
+	})
+}
