@@ -102,3 +102,25 @@ func TestPathNotUTF8Refused(t *testing.T) {
 		t.Fatalf("UTF-8 path: %d, upstream path %q", w.Code, up.Get("X-Test-Path"))
 	}
 }
+
+// A method override in the query (?_method=DELETE, read by Symfony,
+// Laravel and Express's method-override) is refused with 400 on a route
+// with a policy, before authentication; an open route, which checks no
+// method, forwards it.
+func TestMethodOverrideQueryAgainstPolicy(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token(map[string]any{"scope": "orders:read orders:write"})
+	for _, q := range []string{"?_method=DELETE", "?a=1&.method=DELETE", "?%5Fmethod=DELETE", "?X-HTTP-Method-Override=DELETE"} {
+		for _, m := range []string{http.MethodPost, http.MethodGet} {
+			if w := e.call(m, "/orders/1"+q, tok, nil); w.Code != http.StatusBadRequest || e.upstreamSaw() != nil {
+				t.Errorf("%s /orders/1%s: %d, want 400 not forwarded", m, q, w.Code)
+			}
+		}
+	}
+	if w := e.call(http.MethodGet, "/orders/1?method=x", tok, nil); w.Code != http.StatusOK || e.upstreamSaw() == nil {
+		t.Errorf("a parameter named method: %d, want 200 forwarded", w.Code)
+	}
+	if w := e.call(http.MethodGet, "/public/x?_method=DELETE", "", nil); w.Code != http.StatusOK || e.upstreamSaw() == nil {
+		t.Errorf("open route: %d, want 200 forwarded", w.Code)
+	}
+}

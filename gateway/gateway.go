@@ -677,6 +677,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sw.Header()["Cache-Control"] = g.securityValues(st.cfg).noStore
+	if methodOverrideQuery(r.URL.RawQuery) { // headers.go
+		rec.outcome, rec.reason = "rejected", "method_override"
+		http.Error(sw, "method override in the query: send the method itself", http.StatusBadRequest)
+		return
+	}
 	var id *resource.Identity
 	if rt.certOnly {
 		var e *oauth.Error

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -244,3 +245,35 @@ func containsFold(s, sub string) bool {
 	}
 	return false
 }
+
+// methodOverrideQuery reports whether a query names a method override:
+// a parameter _method (Symfony, Laravel, Express's method-override with a
+// query key) or named like an override header. PHP reads ' ', '.' and
+// '[' in a name as '_' (?.method= is $_GET['_method']), so the names are
+// compared after that folding and in any case. A route with a policy
+// refuses such a request (serve): the policy checked the request's own
+// method.
+func methodOverrideQuery(q string) bool {
+	if q == "" || !containsFold(q, "method") {
+		return false
+	}
+	for p := range strings.SplitSeq(q, "&") {
+		k, _, _ := strings.Cut(p, "=")
+		if u, err := url.QueryUnescape(k); err == nil {
+			k = u
+		}
+		k = strings.Map(func(c rune) rune {
+			if c == ' ' || c == '.' || c == '[' {
+				return '_'
+			}
+			return c
+		}, strings.TrimLeft(k, " "))
+		if strings.EqualFold(k, "_method") || methodOverrideHeaders[http.CanonicalHeaderKey(foldDash(k))] {
+			return true
+		}
+	}
+	return false
+}
+
+// foldDash reads '_' as '-' (x_http_method_override as a query name).
+func foldDash(k string) string { return strings.ReplaceAll(k, "_", "-") }

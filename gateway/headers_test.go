@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -256,6 +257,45 @@ func TestWardNamespaceHeadersDropped(t *testing.T) {
 		for k := range upstreamHeaders(t, s) {
 			if strings.HasPrefix(k, "X-Ward") {
 				t.Errorf("upstream received %s", k)
+			}
+		}
+	})
+}
+
+func TestMethodOverrideQuery(t *testing.T) {
+	for q, want := range map[string]bool{
+		"":                           false,
+		"a=1&b=2":                    false,
+		"x=_method":                  false,
+		"method=DELETE":              false,
+		"_method=DELETE":             true,
+		"a=1&_METHOD=put":            true,
+		"%5fmethod=DELETE":           true,
+		".method=DELETE":             true,
+		"+_method=DELETE":            true,
+		"%20method=DELETE":           false, // PHP drops leading spaces: "method"
+		"%20%20_method=DELETE":       true,
+		"X-HTTP-Method-Override=PUT": true,
+		"x_http_method=PUT":          true,
+		"x-method-override":          true,
+	} {
+		if got := methodOverrideQuery(q); got != want {
+			t.Errorf("%q: %v, want %v", q, got, want)
+		}
+	}
+}
+
+// FuzzMethodOverrideQuery: a query in which net/url finds a parameter
+// _method (any case) is always taken for an override.
+func FuzzMethodOverrideQuery(f *testing.F) {
+	f.Add("_method=DELETE")
+	f.Add("a=1&%5FMethod=x")
+	f.Add("a;_method=1")
+	f.Fuzz(func(t *testing.T, q string) {
+		vals, _ := url.ParseQuery(q)
+		for k := range vals {
+			if strings.EqualFold(k, "_method") && !methodOverrideQuery(q) {
+				t.Fatalf("%q: _method not found", q)
 			}
 		}
 	})

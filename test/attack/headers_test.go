@@ -72,6 +72,13 @@ func TestGatewayHeaderHygiene(t *testing.T) {
 			t.Errorf("POST with an override: %d, %d forwarded; want 403, none", r.status, n)
 		}
 	})
+	t.Run("method override in the query on the GET-only route: refused with 400", func(t *testing.T) {
+		tok, sg, _ := serviceToken(t, svcClient)
+		p := apiPath + "?_method=DELETE"
+		if r, _, n := send(t, http.MethodGet, p, nil, "", tok, proof(t, sg, http.MethodGet, p, tok)); r.status != http.StatusBadRequest || n != 0 {
+			t.Errorf("got %d, %d forwarded; want 400, none", r.status, n)
+		}
+	})
 	t.Run("client-chosen addresses and URLs: removed", func(t *testing.T) {
 		hdr := http.Header{}
 		for _, k := range []string{"X-Real-Ip", "True-Client-Ip", "X-Client-Ip", "Forwarded", "X-Forwarded-For", "X-Forwarded-Host",
