@@ -40,6 +40,17 @@ var methodOverrideHeaders = map[string]bool{
 // proxy ("httpoxy", CVE-2016-5385).
 var cgiHeaders = map[string]bool{"Proxy": true}
 
+// droppedNames is the three sets above in one, for one lookup per header.
+var droppedNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, set := range []map[string]bool{clientAddressHeaders, methodOverrideHeaders, cgiHeaders} {
+		for n := range set {
+			m[n] = true
+		}
+	}
+	return m
+}()
+
 // forwardedPrefix and wardPrefix are folded name prefixes: every
 // X-Forwarded-* header is the gateway's to set, and every X-Ward-* name
 // is Ward's (X-Ward-Identity when identity_jwt is off, an identity header
@@ -104,8 +115,7 @@ func (rt *route) scrub(r *http.Request) {
 		case nameOdd:
 			delete(h, k)
 		default:
-			if clientAddressHeaders[k] || methodOverrideHeaders[k] || cgiHeaders[k] ||
-				hasFoldPrefix(k, forwardedPrefix) || hasFoldPrefix(k, wardPrefix) {
+			if droppedNames[k] || hasFoldPrefix(k, forwardedPrefix) || hasFoldPrefix(k, wardPrefix) {
 				delete(h, k)
 			}
 		}
