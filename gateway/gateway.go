@@ -877,6 +877,10 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if code >= 200 { // not an informational answer
 		w.final(code)
+	} else {
+		// An upstream's 103 goes out without the modify step of
+		// the final answer, on both paths.
+		dropWardSetCookies(w.Header()) // headers.go
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

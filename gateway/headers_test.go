@@ -147,6 +147,11 @@ func TestUpstreamCannotSetWardCookies(t *testing.T) {
 		if len(s.Answers) != 1 || strings.Contains(s.Answers[0], "ATTACKER") || !strings.Contains(s.Answers[0], `Set-Cookie=["theme=dark; Path=/"]`) {
 			t.Fatalf("client got %+v", s.Answers)
 		}
+		// Also on an informational answer before it.
+		s = exchange(t, direct, "GET", "/p/x", "", []byte("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\nSet-Cookie: ward-session=ATTACKER\r\n\r\n"+answer), false, "", nil)
+		if len(s.Answers) != 2 || strings.Contains(strings.Join(s.Answers, ""), "ATTACKER") || !strings.Contains(s.Answers[0], "Link=") {
+			t.Fatalf("client got %+v", s.Answers)
+		}
 	})
 }
 
