@@ -635,23 +635,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
 		r.Body = http.MaxBytesReader(sw, r.Body, int64(st.cfg.Limits.MaxBodyBytes))
 	}
-	host := hostOf(r)
-	if st.hosts != nil && !st.hosts[host] {
-		rec.outcome, rec.reason = "rejected", "unknown_host"
-		http.Error(sw, "unknown host: the Host header names no site of this gateway", http.StatusBadRequest)
-		return
-	}
-	clean, err := policy.CleanPath(r.URL.EscapedPath())
-	if err != nil {
-		rec.outcome, rec.reason = "rejected", "ambiguous_path"
-		http.Error(sw, "ambiguous request path", http.StatusBadRequest)
-		return
-	}
-	// RFC 3629 §3: bytes that are not UTF-8 (overlong %c0%ae for '.',
-	// %ff) are read differently by different decoders.
-	if !utf8.ValidString(clean) {
-		rec.outcome, rec.reason = "rejected", "path_not_utf8"
-		http.Error(sw, "request path is not UTF-8", http.StatusBadRequest)
+	host, clean, reason, refusal := st.target(r)
+	if reason != "" {
+		rec.outcome, rec.reason = "rejected", reason
+		http.Error(sw, refusal, http.StatusBadRequest)
 		return
 	}
 	rec.path = clean
@@ -682,6 +669,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(sw, "method override in the query: send the method itself", http.StatusBadRequest)
 		return
 	}
+	var err error
 	var id *resource.Identity
 	if rt.certOnly {
 		var e *oauth.Error
@@ -777,6 +765,26 @@ func directNames(ih config.IdentityHeaders, more ...string) bool {
 		seen[n] = true
 	}
 	return true
+}
+
+// target reads the request's host and path as routes are matched
+// against them, or gives the reason and message of a 400: a host the
+// gateway does not serve, an ambiguous path, a path that is not UTF-8.
+func (st *state) target(r *http.Request) (host, clean, reason, refusal string) {
+	host = hostOf(r)
+	if st.hosts != nil && !st.hosts[host] {
+		return "", "", "unknown_host", "unknown host: the Host header names no site of this gateway"
+	}
+	clean, err := policy.CleanPath(r.URL.EscapedPath())
+	if err != nil {
+		return "", "", "ambiguous_path", "ambiguous request path"
+	}
+	// RFC 3629 §3: bytes that are not UTF-8 (overlong %c0%ae for '.',
+	// %ff) are read differently by different decoders.
+	if !utf8.ValidString(clean) {
+		return "", "", "path_not_utf8", "request path is not UTF-8"
+	}
+	return host, clean, "", ""
 }
 
 func hostOf(r *http.Request) string { return normalHost(r.Host) }
