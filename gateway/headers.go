@@ -60,7 +60,7 @@ const forwardedPrefix, wardPrefix = "x-forwarded-", "x-ward-"
 // reservedNames returns the folded names a client header may never fold
 // to, even on a route that forwards underscore names: the headers the
 // route strips (identity, credentials), the ones the direct path and
-// ReverseProxy write or drop themselves, and the two sets above.
+// ReverseProxy write or drop themselves, and the sets above.
 func reservedNames(strip []string) map[string]bool {
 	res := map[string]bool{"authorization": true, "dpop": true, "cookie": true, "host": true}
 	add := func(n string) { res[foldName(n)] = true }
@@ -102,7 +102,8 @@ func foldName(n string) string {
 // names with '_' (unless the route allows them and they fold to no
 // reserved name) or with other characters than letters, digits and '-',
 // client-chosen addresses and hosts, method overrides, Proxy, any
-// X-Ward-* name, and Ward's own cookies. Request trailers are never forwarded.
+// X-Ward-* name, and Ward's own cookies. Request trailers are never
+// forwarded.
 func (rt *route) scrub(r *http.Request) {
 	h := r.Header
 	for k := range h {
