@@ -460,6 +460,8 @@ func TestEndpointsRefuseBadInput(t *testing.T) {
 		{"GET", "/bff/api/a//b", 400},
 		{"GET", "/bff/api/a%2Fb", 400},
 		{"GET", "/bff/api/%2e%2e/admin", 400},
+		{"GET", "/bff/api/%c0%ae%c0%ae/admin", 400}, // not UTF-8 (overlong '.')
+		{"GET", "/bff/api/%ff", 400},
 		{"GET", "/bff/%75ser", 200}, // an encoded letter is the same path
 	} {
 		body, resp := b.do(c.method, e.srv.URL+c.path, nil, map[string]string{"X-Ward-CSRF": "1", "Sec-Fetch-Site": "same-origin", "Origin": e.srv.URL})

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -220,6 +221,9 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// serves alone): encoded slashes, dot segments and the like are
 	// refused, never guessed at.
 	clean, err := policy.CleanPath(r.URL.EscapedPath())
+	if err == nil && !utf8.ValidString(clean) {
+		err = errors.New("path not UTF-8") // RFC 3629 §3; the gateway refuses it too
+	}
 	if err != nil {
 		s.fail(w, r, "none", &oauth.Error{Code: oauth.InvalidRequest, Status: http.StatusBadRequest, Reason: "ambiguous_path", Description: "ambiguous request path"})
 		return

@@ -150,6 +150,12 @@ type Route struct {
 	// ForwardAuthorization passes the Authorization and DPoP headers to
 	// the upstream (they are removed by default).
 	ForwardAuthorization bool `yaml:"forward_authorization"`
+	// AllowUnderscoreHeaders forwards the client's header names that
+	// contain an underscore; they are dropped by default (CGI, PHP-FPM,
+	// WSGI and Rack read X_Ward_Subject as X-Ward-Subject). Even then a
+	// name that folds (_ as -, any case) to a header the gateway sets,
+	// strips or reserves is dropped.
+	AllowUnderscoreHeaders bool `yaml:"allow_underscore_headers"`
 	// Policy rules: deny wins, and a request no allow rule matches is
 	// refused. An authenticated route needs at least one allow rule.
 	Policy []PolicyRule `yaml:"policy"`

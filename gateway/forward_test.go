@@ -63,6 +63,9 @@ func describeRequest(r *http.Request) string {
 	writeSorted(&b, r.Header)
 	body, _ := io.ReadAll(r.Body)
 	fmt.Fprintf(&b, "body=%q te=%q cl=%d", body, r.TransferEncoding, r.ContentLength)
+	if r.Trailer != nil {
+		fmt.Fprintf(&b, " trailer=%q", r.Trailer)
+	}
 	return b.String()
 }
 
@@ -80,10 +83,18 @@ func writeSorted(b *strings.Builder, h http.Header) {
 // exchange sends raw to a gateway serving rt through proxy with rec's
 // identity, and describes what the upstream and the client saw.
 func exchange(t *testing.T, direct bool, method, target, headers string, answer []byte, stripPrefix bool, base string, id *resource.Identity) saw {
+	return exchangeRoute(t, direct, func(rc *config.Route) { rc.StripPrefix = stripPrefix }, method, target, headers, answer, base, id)
+}
+
+// exchangeRoute is exchange with the route changed by mod.
+func exchangeRoute(t *testing.T, direct bool, mod func(*config.Route), method, target, headers string, answer []byte, base string, id *resource.Identity) saw {
 	addr, got := upstreamOnce(t, answer)
 	cfg := config.DefaultGateway()
 	cfg.Enabled, cfg.Issuer, cfg.PublicURL = true, "https://issuer.example", "http://gw.example"
-	cfg.Routes = []config.Route{{Name: "r", PathPrefix: "/p", Upstream: "http://" + addr + base, Unauthenticated: true, StripPrefix: stripPrefix}}
+	cfg.Routes = []config.Route{{Name: "r", PathPrefix: "/p", Upstream: "http://" + addr + base, Unauthenticated: true}}
+	if mod != nil {
+		mod(&cfg.Routes[0])
+	}
 	g, err := New(&cfg, Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), reverseProxyOnly: !direct,
 		Keys: resource.StaticKeys{}})
 	if err != nil {
@@ -172,6 +183,16 @@ func FuzzDirectForward(f *testing.F) {
 	f.Add(uint8(7), "/p/h", "Te: trailers\r\n", []byte("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nStrict-Transport-Security: max-age=1\r\n\r\nx"), "\x01evil\r\n\x00c\x00s\x00j")
 	f.Add(uint8(8), "/p/head", "", []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"), "")
 	f.Add(uint8(9), "http://gw.example/p/abs?", "", []byte("HTTP/1.0 200 OK\r\n\r\nclose-delimited"), "")
+	// The headers no upstream sees (headers.go): Ward's cookies, names
+	// with '_' (kept on a route that allows them, sel&32, unless they
+	// fold to a reserved name), method overrides, client addresses.
+	f.Add(uint8(0), "/p/c", "Cookie: __Host-ward-bff-app=s1; theme=dark\r\nCookie:ward-session=s2 ;lang=en\r\nCookie: __HOST-WARD-BROWSER=s3\r\n",
+		[]byte("HTTP/1.1 200 OK\r\nSet-Cookie: __Host-ward-bff-app=fixed; Path=/\r\nSet-Cookie: =ward-session=x\r\nSet-Cookie: theme=light\r\nContent-Length: 0\r\n\r\n"), "")
+	f.Add(uint8(32), "/p/u", "X-Ward-SPIFFE_ID: spiffe://evil/admin\r\nX_Ward_Subject: admin\r\nX_Forwarded_For: 6.6.6.6\r\nX_App_Tag: kept\r\nx_http_method_override: DELETE\r\n",
+		[]byte("HTTP/1.1 204 No Content\r\n\r\n"), "alice\x00app\x00s\x00j")
+	f.Add(uint8(1), "/p/m", "X-HTTP-Method-Override: DELETE\r\nX-HTTP-Method: PUT\r\nX-Method-Override: PATCH\r\nX-Real-IP: 6.6.6.6\r\nTrue-Client-IP: 6.6.6.6\r\nX-Client-IP: 6.6.6.6\r\nX-Forwarded-Port: 1\r\nX-Original-URL: /admin\r\nCF-Connecting-IP: 6.6.6.6\r\n",
+		[]byte("HTTP/1.1 204 No Content\r\n\r\n"), "")
+	f.Add(uint8(34), "/p/o", "X-Ward.Subject: admin\r\nProxy: http://evil:3128\r\nX_Ok: 1\r\nX-Ok: 2\r\n", []byte("HTTP/1.1 204 No Content\r\n\r\n"), "")
 	f.Fuzz(func(t *testing.T, sel uint8, target, headers string, answer []byte, ident string) {
 		method := [...]string{"GET", "HEAD", "OPTIONS", "TRACE"}[sel%4]
 		stripPrefix := sel&4 != 0
@@ -187,8 +208,9 @@ func FuzzDirectForward(f *testing.F) {
 			f := strings.SplitN(ident+"\x00\x00\x00", "\x00", 5)
 			id = &resource.Identity{Subject: f[0], ClientID: f[1], Scopes: strings.Fields(f[2]), JKT: f[3]}
 		}
-		want := exchange(t, false, method, target, headers, answer, stripPrefix, base, id)
-		got := exchange(t, true, method, target, headers, answer, stripPrefix, base, id)
+		mod := func(rc *config.Route) { rc.StripPrefix, rc.AllowUnderscoreHeaders = stripPrefix, sel&32 != 0 }
+		want := exchangeRoute(t, false, mod, method, target, headers, answer, base, id)
+		got := exchangeRoute(t, true, mod, method, target, headers, answer, base, id)
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s %q\n%s\ndirect path:\n%+v\nReverseProxy:\n%+v", method, target, headers, got, want)
 		}
@@ -299,7 +321,9 @@ func TestDirectForwardConcurrent(t *testing.T) {
 		go func() {
 			for i := range 100 {
 				want := fmt.Sprintf("/p/%d/%d?q=%d", w, i, w*1000+i)
-				resp, err := c.Get(srv.URL + want)
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+want, nil)
+				req.Host = "gw.example" // public_url's host
+				resp, err := c.Do(req)
 				if err != nil {
 					errs <- err
 					return

@@ -120,6 +120,9 @@ type state struct {
 	cfg    *config.Gateway
 	rs     *resource.Resource
 	routes []*route
+	// hosts are the hosts the gateway answers for: every route's and
+	// mount's host and public_url's; nil (any host) when none is set.
+	hosts map[string]bool
 }
 
 type route struct {
@@ -152,6 +155,9 @@ type route struct {
 	// local serves a Mount in process, with no token check of the
 	// gateway's.
 	local http.Handler
+	// reserved are the folded names (foldName) no client header may
+	// fold to (headers.go).
+	reserved map[string]bool
 }
 
 // ErrConfig wraps every configuration refused by New or Reload.
@@ -326,6 +332,7 @@ func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	st.hosts = knownHosts(cfg.PublicURL, st.routes)
 	// Longest prefix first, host-specific before any-host.
 	sort.SliceStable(st.routes, func(i, j int) bool {
 		a, b := st.routes[i], st.routes[j]
@@ -373,6 +380,7 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 	if !rc.ForwardAuthorization {
 		rt.strip = append(rt.strip, "Authorization", "Dpop")
 	}
+	rt.reserved = reservedNames(rt.strip)
 	var err error
 	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
 		return nil, err
@@ -436,7 +444,10 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 			}
 		}
 	}
-	rt.modify = func(h http.Header, r *http.Request) { g.secureResponse(h, r, cfg, !rc.Unauthenticated) }
+	rt.modify = func(h http.Header, r *http.Request) {
+		dropWardSetCookies(h) // headers.go
+		g.secureResponse(h, r, cfg, !rc.Unauthenticated)
+	}
 	rt.failed = func(w http.ResponseWriter, r *http.Request, rec *record, err error) {
 		g.secureResponse(w.Header(), r, cfg, !rc.Unauthenticated)
 		// A chunked body that outgrew max_body_bytes while it was
@@ -624,14 +635,14 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
 		r.Body = http.MaxBytesReader(sw, r.Body, int64(st.cfg.Limits.MaxBodyBytes))
 	}
-	clean, err := policy.CleanPath(r.URL.EscapedPath())
-	if err != nil {
-		rec.outcome, rec.reason = "rejected", "ambiguous_path"
-		http.Error(sw, "ambiguous request path", http.StatusBadRequest)
+	host, clean, reason, refusal := st.target(r)
+	if reason != "" {
+		rec.outcome, rec.reason = "rejected", reason
+		http.Error(sw, refusal, http.StatusBadRequest)
 		return
 	}
 	rec.path = clean
-	rt := st.match(hostOf(r), clean)
+	rt := st.match(host, clean)
 	if rt == nil {
 		rec.outcome = "no_route"
 		http.NotFound(sw, r)
@@ -653,6 +664,12 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sw.Header()["Cache-Control"] = g.securityValues(st.cfg).noStore
+	if methodOverrideQuery(r.URL.RawQuery) { // headers.go
+		rec.outcome, rec.reason = "rejected", "method_override"
+		http.Error(sw, "method override in the query: send the method itself", http.StatusBadRequest)
+		return
+	}
+	var err error
 	var id *resource.Identity
 	if rt.certOnly {
 		var e *oauth.Error
@@ -725,6 +742,7 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, rt *route, rec *
 	if sw, ok := w.(*statusWriter); ok {
 		sw.untyped = true
 	}
+	rt.scrub(r) // headers.go: the same for both paths
 	if rt.direct != nil && directRequest(r) {
 		g.forward(w, r, rt, rec)
 		return
@@ -749,12 +767,56 @@ func directNames(ih config.IdentityHeaders, more ...string) bool {
 	return true
 }
 
-func hostOf(r *http.Request) string {
-	h := r.Host
+// target reads the request's host and path as routes are matched
+// against them, or gives the reason and message of a 400: a host the
+// gateway does not serve, an ambiguous path, a path that is not UTF-8.
+func (st *state) target(r *http.Request) (host, clean, reason, refusal string) {
+	host = hostOf(r)
+	if st.hosts != nil && !st.hosts[host] {
+		return "", "", "unknown_host", "unknown host: the Host header names no site of this gateway"
+	}
+	clean, err := policy.CleanPath(r.URL.EscapedPath())
+	if err != nil {
+		return "", "", "ambiguous_path", "ambiguous request path"
+	}
+	// RFC 3629 §3: bytes that are not UTF-8 (overlong %c0%ae for '.',
+	// %ff) are read differently by different decoders.
+	if !utf8.ValidString(clean) {
+		return "", "", "path_not_utf8", "request path is not UTF-8"
+	}
+	return host, clean, "", ""
+}
+
+func hostOf(r *http.Request) string { return normalHost(r.Host) }
+
+// normalHost is a host without port, brackets, trailing dot, in lower
+// case.
+func normalHost(h string) string {
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		h = host
 	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// knownHosts returns the hosts the gateway answers for (state.hosts):
+// public_url's and every route's and mount's, or nil when none is set
+// (dev configurations without public_url, or behind a TLS proxy that
+// checks the host; docs/GATEWAY.md).
+func knownHosts(publicURL string, routes []*route) map[string]bool {
+	hosts := map[string]bool{}
+	if u, err := url.Parse(publicURL); err == nil && u.Host != "" {
+		hosts[normalHost(u.Host)] = true
+	}
+	for _, rt := range routes {
+		if rt.host != "" {
+			hosts[normalHost(rt.host)] = true
+		}
+	}
+	if len(hosts) == 0 {
+		return nil
+	}
+	return hosts
 }
 
 func (st *state) match(host, path string) *route {
@@ -823,6 +885,10 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if code >= 200 { // not an informational answer
 		w.final(code)
+	} else {
+		// An upstream's 103 goes out without the modify step of
+		// the final answer, on both paths.
+		dropWardSetCookies(w.Header()) // headers.go
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

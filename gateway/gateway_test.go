@@ -131,6 +131,17 @@ func (e *env) call(method, path, tok string, hdr map[string]string) *httptest.Re
 	return w
 }
 
+// getGateway sends GET u to a gateway listening at u's address, with the
+// Host of publicURL (the gateway refuses other hosts).
+func getGateway(c *http.Client, u string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Host = strings.TrimPrefix(publicURL, "https://")
+	return c.Do(req)
+}
+
 func (e *env) upstreamSaw() http.Header {
 	select {
 	case h := <-e.seen:
@@ -400,7 +411,7 @@ func TestHealthAndGracefulShutdown(t *testing.T) {
 	go func() { done <- e.gw.Serve(ctx, ln, nil) }()
 	resc := make(chan string, 1)
 	go func() {
-		resp, err := http.Get("http://" + ln.Addr().String() + "/public/slow")
+		resp, err := getGateway(http.DefaultClient, "http://"+ln.Addr().String()+"/public/slow")
 		if err != nil {
 			resc <- err.Error()
 			return

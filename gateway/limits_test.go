@@ -30,7 +30,7 @@ func TestMaxConnections(t *testing.T) {
 	got := make(chan int, 1)
 	go func() {
 		c := &http.Client{Timeout: 5 * time.Second}
-		resp, err := c.Get("http://" + addr + "/public/x")
+		resp, err := getGateway(c, "http://"+addr+"/public/x")
 		if err != nil {
 			got <- -1
 			return

@@ -163,6 +163,7 @@ func (m *mtlsEnv) client(cert *mtlstest.Cert) *http.Client {
 // Authorization header and extra headers.
 func (m *mtlsEnv) do(c *http.Client, method, path, auth string, hdr map[string]string) (*http.Response, error) {
 	r, _ := http.NewRequest(method, m.url+path, nil)
+	r.Host = strings.TrimPrefix(publicURL, "https://")
 	if auth != "" {
 		r.Header.Set("Authorization", auth)
 	}

@@ -142,7 +142,7 @@ func TestGatewayPathTricks(t *testing.T) {
 	// Controls: the open route forwards, the closed route refuses a valid
 	// token (so a trick that reached it would show).
 	n := upstreamCount()
-	if got := raw(t, "GET /pub/ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); len(got.statuses) != 1 || got.statuses[0] != 200 || len(upstreamSince(n)) != 1 {
+	if got := raw(t, "GET /pub/ok HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"); len(got.statuses) != 1 || got.statuses[0] != 200 || len(upstreamSince(n)) != 1 {
 		t.Fatalf("control /pub/ok: %v", got.statuses)
 	}
 	tok, sg, _ := serviceToken(t, svcClient)
@@ -178,7 +178,7 @@ func TestGatewayPathTricks(t *testing.T) {
 	} {
 		t.Run(target, func(t *testing.T) {
 			n := upstreamCount()
-			got := raw(t, "GET "+target+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			got := raw(t, "GET "+target+" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
 			if len(got.statuses) != 1 {
 				t.Fatalf("answers %v, want one", got.statuses)
 			}
@@ -213,37 +213,37 @@ func reachesAdmin(p string) bool {
 // exactly one request; the hidden request never reaches the upstream,
 // and the connection is closed after the answer.
 func TestGatewaySmuggling(t *testing.T) {
-	hidden := "GET " + smuggledPath + " HTTP/1.1\r\nHost: x\r\n\r\n"
+	hidden := "GET " + smuggledPath + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 	chunkedHiding := "0\r\n\r\n" + hidden
 	cl := strconv.Itoa(len(chunkedHiding))
 	// Control: two well-framed pipelined requests both reach the upstream.
 	n := upstreamCount()
-	ok := raw(t, "GET /pub/a HTTP/1.1\r\nHost: x\r\n\r\nGET "+smuggledPath+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	ok := raw(t, "GET /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET "+smuggledPath+" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
 	if p := upstreamSince(n); len(ok.statuses) != 2 || len(p) != 2 || p[1] != smuggledPath {
 		t.Fatalf("control: answers %v, upstream %v", ok.statuses, p)
 	}
 	for _, c := range []struct{ name, req string }{
 		{"CL.TE: Content-Length and chunked, hidden request after the last chunk",
-			"POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: " + cl + "\r\nTransfer-Encoding: chunked\r\n\r\n" + chunkedHiding},
+			"POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + cl + "\r\nTransfer-Encoding: chunked\r\n\r\n" + chunkedHiding},
 		{"TE.CL: chunked then Content-Length, hidden request inside the chunk",
-			"POST /pub/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" +
+			"POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" +
 				strconv.FormatInt(int64(len(hidden)), 16) + "\r\n" + hidden + "\r\n0\r\n\r\n"},
 		{"two different Content-Length headers",
-			"POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: " + strconv.Itoa(len(hidden)) + "\r\n\r\n" + hidden},
+			"POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nContent-Length: " + strconv.Itoa(len(hidden)) + "\r\n\r\n" + hidden},
 		{"Content-Length with two values",
-			"POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: 0, " + strconv.Itoa(len(hidden)) + "\r\n\r\n" + hidden},
+			"POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0, " + strconv.Itoa(len(hidden)) + "\r\n\r\n" + hidden},
 		{"Transfer-Encoding: chunked, identity",
-			"POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: " + cl + "\r\nTransfer-Encoding: chunked, identity\r\n\r\n" + chunkedHiding},
+			"POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + cl + "\r\nTransfer-Encoding: chunked, identity\r\n\r\n" + chunkedHiding},
 		{"two Transfer-Encoding headers",
-			"POST /pub/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n" + chunkedHiding},
+			"POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n" + chunkedHiding},
 		{"Transfer-Encoding: xchunked",
-			"POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: " + cl + "\r\nTransfer-Encoding: xchunked\r\n\r\n" + chunkedHiding},
+			"POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + cl + "\r\nTransfer-Encoding: xchunked\r\n\r\n" + chunkedHiding},
 		{"space before the colon",
-			"POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: " + cl + "\r\nTransfer-Encoding : chunked\r\n\r\n" + chunkedHiding},
+			"POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + cl + "\r\nTransfer-Encoding : chunked\r\n\r\n" + chunkedHiding},
 		{"obsolete line folding of Transfer-Encoding",
-			"POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: " + cl + "\r\nTransfer-Encoding:\r\n chunked\r\n\r\n" + chunkedHiding},
+			"POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + cl + "\r\nTransfer-Encoding:\r\n chunked\r\n\r\n" + chunkedHiding},
 		{"negative Content-Length",
-			"POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n" + hidden},
+			"POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n" + hidden},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			n := upstreamCount()
@@ -287,11 +287,11 @@ func TestGatewayOversizedInputs(t *testing.T) {
 		req    string
 		status int
 	}{
-		{"header block over max_header_bytes", "GET /pub/a HTTP/1.1\r\nHost: x\r\nX-Pad: " + strings.Repeat("a", 40<<10) + "\r\nConnection: close\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge},
-		{"request line over max_header_bytes", "GET /pub/" + strings.Repeat("a", 40<<10) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge},
-		{"many small headers over max_header_bytes", "GET /pub/a HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-A: b\r\n", 4000) + "Connection: close\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge},
-		{"body over max_body_bytes (Content-Length)", "POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(65<<10) + "\r\nConnection: close\r\n\r\n" + strings.Repeat("a", 65<<10), http.StatusRequestEntityTooLarge},
-		{"huge declared Content-Length, no body", "POST /pub/a HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\nConnection: close\r\n\r\n", http.StatusRequestEntityTooLarge},
+		{"header block over max_header_bytes", "GET /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + strings.Repeat("a", 40<<10) + "\r\nConnection: close\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge},
+		{"request line over max_header_bytes", "GET /pub/" + strings.Repeat("a", 40<<10) + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge},
+		{"many small headers over max_header_bytes", "GET /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\n" + strings.Repeat("X-A: b\r\n", 4000) + "Connection: close\r\n\r\n", http.StatusRequestHeaderFieldsTooLarge},
+		{"body over max_body_bytes (Content-Length)", "POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + strconv.Itoa(65<<10) + "\r\nConnection: close\r\n\r\n" + strings.Repeat("a", 65<<10), http.StatusRequestEntityTooLarge},
+		{"huge declared Content-Length, no body", "POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999999\r\nConnection: close\r\n\r\n", http.StatusRequestEntityTooLarge},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			n := upstreamCount()
@@ -312,7 +312,7 @@ func TestGatewayOversizedInputs(t *testing.T) {
 // whole request — the body ends without its last chunk.
 func TestGatewayOversizedChunkedBody(t *testing.T) {
 	var b strings.Builder
-	b.WriteString("POST /pub/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+	b.WriteString("POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
 	chunk := strings.Repeat("a", 8<<10)
 	for range 9 { // 72 KiB, over the 64 KiB limit
 		fmt.Fprintf(&b, "%x\r\n%s\r\n", len(chunk), chunk)
@@ -328,7 +328,7 @@ func TestGatewayOversizedChunkedBody(t *testing.T) {
 	}
 	// Control: a chunked body under the limit arrives whole.
 	n = upstreamCount()
-	got = raw(t, "POST /pub/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+	got = raw(t, "POST /pub/a HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
 	if len(got.statuses) != 1 || got.statuses[0] != http.StatusOK || len(completeSince(n)) != 1 {
 		t.Fatalf("control: answers %v, whole bodies %v", got.statuses, completeSince(n))
 	}

@@ -100,7 +100,7 @@ func (s *system) upstreamPaths() []string {
 // body, reaches the upstream.
 func TestHeaderSmuggling(t *testing.T) {
 	s := newSystem(t)
-	hidden := "GET " + smuggledPath + " HTTP/1.1\r\nHost: x\r\n\r\n"
+	hidden := "GET " + smuggledPath + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 	chunkedHiding := "0\r\n\r\n" + hidden // a chunked body that ends before the hidden request
 
 	cases := []struct {
@@ -108,45 +108,45 @@ func TestHeaderSmuggling(t *testing.T) {
 		req  string
 	}{
 		{"CL.TE: Content-Length and chunked, hidden request after the last chunk",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
 				"\r\nTransfer-Encoding: chunked\r\n\r\n" + chunkedHiding},
 		{"TE.CL: chunked then Content-Length, hidden request inside the chunk",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" +
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" +
 				strconv.FormatInt(int64(len(hidden)), 16) + "\r\n" + hidden + "\r\n0\r\n\r\n"},
 		{"two different Content-Length headers",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: " + strconv.Itoa(len(hidden)) +
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nContent-Length: " + strconv.Itoa(len(hidden)) +
 				"\r\n\r\n" + hidden},
 		{"Content-Length with two values in one header",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nContent-Length: 0, " + strconv.Itoa(len(hidden)) + "\r\n\r\n" + hidden},
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0, " + strconv.Itoa(len(hidden)) + "\r\n\r\n" + hidden},
 		{"Transfer-Encoding: chunked, identity",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
 				"\r\nTransfer-Encoding: chunked, identity\r\n\r\n" + chunkedHiding},
 		{"Transfer-Encoding: identity, chunked",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity, chunked\r\n\r\n" + chunkedHiding},
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: identity, chunked\r\n\r\n" + chunkedHiding},
 		{"two Transfer-Encoding headers",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n" + chunkedHiding},
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n" + chunkedHiding},
 		{"Transfer-Encoding: xchunked",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
 				"\r\nTransfer-Encoding: xchunked\r\n\r\n" + chunkedHiding},
 		{"space before the colon: Transfer-Encoding : chunked",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
 				"\r\nTransfer-Encoding : chunked\r\n\r\n" + chunkedHiding},
 		{"vertical tab before the value: Transfer-Encoding:\\vchunked with CL",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
 				"\r\nTransfer-Encoding:\x0bchunked\r\n\r\n" + chunkedHiding},
 		{"obsolete line folding of Transfer-Encoding",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + strconv.Itoa(len(chunkedHiding)) +
 				"\r\nTransfer-Encoding:\r\n chunked\r\n\r\n" + chunkedHiding},
 		{"negative Content-Length",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n" + hidden},
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -1\r\n\r\n" + hidden},
 		{"Content-Length with a sign",
-			"POST /demo/public HTTP/1.1\r\nHost: x\r\nContent-Length: +" + strconv.Itoa(len(hidden)) + "\r\n\r\n" + hidden},
+			"POST /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: +" + strconv.Itoa(len(hidden)) + "\r\n\r\n" + hidden},
 		{"bare LF line endings around a hidden request",
-			"POST /demo/public HTTP/1.1\nHost: x\nContent-Length: " + strconv.Itoa(len(hidden)) + "\r\nTransfer-Encoding: chunked\n\n" + chunkedHiding},
+			"POST /demo/public HTTP/1.1\nHost: 127.0.0.1\nContent-Length: " + strconv.Itoa(len(hidden)) + "\r\nTransfer-Encoding: chunked\n\n" + chunkedHiding},
 	}
 	// Control: two well-framed pipelined requests both reach the
 	// upstream, so a hidden request would be seen if it got through.
-	ok := s.raw("GET /demo/public HTTP/1.1\r\nHost: x\r\n\r\nGET " + smuggledPath + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	ok := s.raw("GET /demo/public HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET " + smuggledPath + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
 	if p := s.upstreamPaths(); len(ok.statuses) != 2 || ok.statuses[0] != http.StatusOK || len(p) != 2 || p[1] != smuggledPath {
 		t.Fatalf("control: answers %v, upstream %v", ok.statuses, p)
 	}
@@ -235,7 +235,7 @@ func TestPathTricksRawRequestLine(t *testing.T) {
 			s.mu.Lock()
 			s.seen = nil
 			s.mu.Unlock()
-			got := s.raw("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+			got := s.raw("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
 			if len(got.statuses) != 1 {
 				t.Fatalf("answers %v, want one", got.statuses)
 			}
