@@ -62,6 +62,22 @@ func TestUnknownHostRefused(t *testing.T) {
 		}
 	}
 
+	// A loopback public_url (ward serve --dev) answers to every literal
+	// loopback name, and still refuses a DNS name (rebinding).
+	loop := newEnv(t, func(c *config.Gateway) { c.PublicURL = "http://127.0.0.1:9001" })
+	for host, want := range map[string]int{
+		"127.0.0.1:9001": http.StatusOK, "localhost:9001": http.StatusOK, "[::1]:9001": http.StatusOK,
+		"rebind.evil.example:9001": http.StatusBadRequest, "127.0.0.2:9001": http.StatusBadRequest,
+	} {
+		r := httptest.NewRequest(http.MethodGet, "http://127.0.0.1:9001/public/x", nil)
+		r.Host = host
+		w := httptest.NewRecorder()
+		loop.gw.Handler().ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("loopback public_url, Host %q: %d, want %d", host, w.Code, want)
+		}
+	}
+
 	// No public_url and no route host (behind a TLS proxy that checks the
 	// host): any host is served.
 	open := newEnv(t, func(c *config.Gateway) { c.PublicURL, c.Audience = "", publicURL })

@@ -816,8 +816,23 @@ func knownHosts(publicURL string, routes []*route) map[string]bool {
 	if len(hosts) == 0 {
 		return nil
 	}
+	for h := range hosts {
+		if loopbackNames[h] {
+			// A loopback site (ward serve --dev) answers to each literal
+			// loopback name, so a browser may open localhost or
+			// 127.0.0.1 alike. Only these literals: a DNS name that
+			// resolves to 127.0.0.1 (DNS rebinding) is still refused.
+			for n := range loopbackNames {
+				hosts[n] = true
+			}
+			break
+		}
+	}
 	return hosts
 }
+
+// loopbackNames are the literal names of the loopback host.
+var loopbackNames = map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
 
 func (st *state) match(host, path string) *route {
 	for _, rt := range st.routes {
