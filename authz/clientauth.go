@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/wardauth/ward/internal/strictjson"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
 )
@@ -232,6 +233,12 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 	raw := form.Get("client_assertion")
 	if raw == "" || len(raw) > maxAssertionBytes {
 		return nil, invalidClient("client_assertion is missing or too large")
+	}
+	// RFC 7515 §4, RFC 8259 §4: go-jose matches names exactly and refuses
+	// duplicates where it decodes; this refuses them everywhere, and
+	// refuses a member that differs from a registered name only in case.
+	if err := strictjson.CheckCompact(raw, strictjson.JOSENames); err != nil {
+		return nil, invalidClient("client_assertion's header or claims have a repeated or case-variant member name")
 	}
 	tok, err := jwt.ParseSigned(raw, s.assertionAlgs)
 	if err != nil {
