@@ -54,11 +54,17 @@ func TestClientAssertionAmbiguousJSON(t *testing.T) {
 		{"duplicate_typ", func(h, c string) (string, string) { return strings.Replace(h, `{`, `{"typ":"at+jwt",`, 1), c }},
 		{"duplicate_alg", func(h, c string) (string, string) { return strings.Replace(h, `{`, `{"alg":"HS256",`, 1), c }},
 		{"duplicate_kid", func(h, c string) (string, string) { return strings.Replace(h, `{`, `{"kid":"k0",`, 1), c }},
-		{"uppercase_AUD_and_aud", func(h, c string) (string, string) { return h, strings.Replace(c, `{`, `{"AUD":"https://other.example",`, 1) }},
+		{"uppercase_AUD_and_aud", func(h, c string) (string, string) {
+			return h, strings.Replace(c, `{`, `{"AUD":"https://other.example",`, 1)
+		}},
 		{"uppercase_ISS_and_iss", func(h, c string) (string, string) { return h, strings.Replace(c, `{`, `{"ISS":"web",`, 1) }},
-		{"duplicate_aud", func(h, c string) (string, string) { return h, strings.Replace(c, `{`, `{"aud":"https://other.example",`, 1) }},
+		{"duplicate_aud", func(h, c string) (string, string) {
+			return h, strings.Replace(c, `{`, `{"aud":"https://other.example",`, 1)
+		}},
 		{"duplicate_iss", func(h, c string) (string, string) { return h, strings.Replace(c, `{`, `{"iss":"web",`, 1) }},
-		{"nested_duplicate_in_cnf", func(h, c string) (string, string) { return h, strings.Replace(c, `{`, `{"cnf":{"jkt":"a","jkt":"b"},`, 1) }},
+		{"nested_duplicate_in_cnf", func(h, c string) (string, string) {
+			return h, strings.Replace(c, `{`, `{"cnf":{"jkt":"a","jkt":"b"},`, 1)
+		}},
 		{"nested_duplicate_in_unknown_claim", func(h, c string) (string, string) { return h, strings.Replace(c, `{`, `{"ext":{"a":1,"a":2},`, 1) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
