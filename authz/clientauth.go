@@ -131,8 +131,23 @@ func invalidClient(format string, args ...any) *oauth.Error {
 // authenticateClient authenticates the client of a token, PAR, revocation
 // or introspection request (RFC 6749 §2.3, RFC 7523 §2.2). Exactly one
 // method must be used and it must be the client's registered one. allowNone
-// is false where a public client may not call (introspection).
+// is false where a public client may not call (introspection). An address
+// that has spent its allowance of failed attempts (for any client_id, or
+// for the one it names) is refused before any work (ratelimit.go).
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values, allowNone bool) (*client, error) {
+	id := claimedClientID(r, form)
+	if err := s.clientAuthAllowed(r, id); err != nil {
+		return nil, err
+	}
+	c, err := s.authenticateClientOnce(ctx, r, form, allowNone)
+	if e, ok := errors.AsType[*oauth.Error](err); ok && e.Code == oauth.InvalidClient {
+		s.clientAuthFailed(r, id)
+	}
+	return c, err
+}
+
+// authenticateClientOnce is one authentication attempt.
+func (s *Server) authenticateClientOnce(ctx context.Context, r *http.Request, form url.Values, allowNone bool) (*client, error) {
 	user, pass, hasBasic := r.BasicAuth()
 	if !hasBasic && r.Header.Get("Authorization") != "" {
 		return nil, invalidClient("the Authorization header is not HTTP Basic")
