@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/wardauth/ward/internal/strictjson"
 	"github.com/wardauth/ward/keys"
 )
 
@@ -176,7 +177,7 @@ var errBadAccessToken = errors.New("authz: not an access token of this server")
 // introspection and revocation): signature by a published key, typ at+jwt,
 // iss. Expiry is the caller's business.
 func (s *Server) parseAccessToken(raw string, now time.Time) (*atClaims, error) {
-	if len(raw) > 8<<10 || strings.Count(raw, ".") != 2 {
+	if len(raw) > 8<<10 || strings.Count(raw, ".") != 2 || strictjson.CheckCompact(raw, strictjson.JOSENames) != nil {
 		return nil, errBadAccessToken
 	}
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256, jose.EdDSA})

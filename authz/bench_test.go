@@ -20,7 +20,7 @@ import (
 // the timer starts, since making them is the client's work. Compare with
 // BenchmarkECDSAVerifyPlusSign: the target is at most 2x.
 func BenchmarkClientCredentialsDPoP(b *testing.B) {
-	h := newHarness(b)
+	h := newHarness(b, withoutRequestRates())
 	s := h.newSigner()
 	handler := h.s.Handler()
 	body := url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {h.secrets["svc"]}, "scope": {"read"}}.Encode()
@@ -69,7 +69,7 @@ func BenchmarkECDSAVerifyPlusSign(b *testing.B) {
 // parts (it is the client's work). Target (issue 3): at most 2, for the
 // whole server including HTTP; this is the handler's share.
 func BenchmarkTokenVsBare(b *testing.B) {
-	h := newHarness(b)
+	h := newHarness(b, withoutRequestRates())
 	s := h.newSigner()
 	handler := h.s.Handler()
 	body := url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {h.secrets["svc"]}, "scope": {"read"}}.Encode()

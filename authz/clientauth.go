@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/wardauth/ward/internal/strictjson"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
 )
@@ -130,8 +131,23 @@ func invalidClient(format string, args ...any) *oauth.Error {
 // authenticateClient authenticates the client of a token, PAR, revocation
 // or introspection request (RFC 6749 §2.3, RFC 7523 §2.2). Exactly one
 // method must be used and it must be the client's registered one. allowNone
-// is false where a public client may not call (introspection).
+// is false where a public client may not call (introspection). An address
+// that has spent its allowance of failed attempts (for any client_id, or
+// for the one it names) is refused before any work (ratelimit.go).
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values, allowNone bool) (*client, error) {
+	id := claimedClientID(r, form)
+	if err := s.clientAuthAllowed(r, id); err != nil {
+		return nil, err
+	}
+	c, err := s.authenticateClientOnce(ctx, r, form, allowNone)
+	if e, ok := errors.AsType[*oauth.Error](err); ok && e.Code == oauth.InvalidClient {
+		s.clientAuthFailed(r, id)
+	}
+	return c, err
+}
+
+// authenticateClientOnce is one authentication attempt.
+func (s *Server) authenticateClientOnce(ctx context.Context, r *http.Request, form url.Values, allowNone bool) (*client, error) {
 	user, pass, hasBasic := r.BasicAuth()
 	if !hasBasic && r.Header.Get("Authorization") != "" {
 		return nil, invalidClient("the Authorization header is not HTTP Basic")
@@ -232,6 +248,12 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 	raw := form.Get("client_assertion")
 	if raw == "" || len(raw) > maxAssertionBytes {
 		return nil, invalidClient("client_assertion is missing or too large")
+	}
+	// RFC 7515 §4, RFC 8259 §4: go-jose matches names exactly and refuses
+	// duplicates where it decodes; this refuses them everywhere, and
+	// refuses a member that differs from a registered name only in case.
+	if err := strictjson.CheckCompact(raw, strictjson.JOSENames); err != nil {
+		return nil, invalidClient("client_assertion's header or claims have a repeated or case-variant member name")
 	}
 	tok, err := jwt.ParseSigned(raw, s.assertionAlgs)
 	if err != nil {

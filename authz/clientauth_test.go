@@ -40,7 +40,7 @@ func (h *harness) assertion(key any, alg jose.SignatureAlgorithm, kid string, c 
 // private_key_jwt (RFC 7523 §3) and none, each only for the client that
 // registered it.
 func TestClientAuthentication(t *testing.T) {
-	h := newHarness(t)
+	h := newHarness(t, withoutAuthBackoff()) // 17 failures from one address
 	s := h.newSigner()
 	now := h.clk.Now()
 	good := func() jwt.Claims {

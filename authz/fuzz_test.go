@@ -3,8 +3,10 @@ package authz
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardauth/ward/pkce"
 )
@@ -103,6 +105,16 @@ func FuzzClientAssertion(f *testing.F) {
 	f.Add("eyJhbGciOiJub25lIn0.eyJpc3MiOiJqd3QifQ.")
 	f.Add("eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJpc3MiOiJqd3QiLCJzdWIiOiJqd3QifQ.AAAA")
 	f.Add("a.b.c")
+	// Signed by the client's key, but with JSON another reader reads
+	// differently (RFC 8259 §4, RFC 7515 §4).
+	exp := h.clk.Now().Add(time.Minute).Unix()
+	for _, c := range []string{
+		`{"AUD":"https://other.example","aud":"` + h.issuer + `","iss":"jwt","sub":"jwt","jti":"f1","exp":` + strconv.FormatInt(exp, 10) + `}`,
+		`{"aud":"` + h.issuer + `","iss":"jwt","sub":"jwt","jti":"f2","exp":` + strconv.FormatInt(exp, 10) + `,"x":{"a":1,"a":2}}`,
+		`{"aud":"https://other.example","aud":"` + h.issuer + `","iss":"jwt","sub":"jwt","jti":"f3","exp":` + strconv.FormatInt(exp, 10) + `}`,
+	} {
+		f.Add(rawAssertion(f, h.jwtKey, `{"alg":"ES256","kid":"k1"}`, c))
+	}
 	f.Fuzz(func(t *testing.T, assertion string) {
 		form := url.Values{"client_assertion_type": {assertionType}, "client_assertion": {assertion}}
 		if c, err := h.s.checkAssertion(context.Background(), form); err == nil {

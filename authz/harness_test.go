@@ -28,6 +28,7 @@ import (
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/sqlstore"
 )
@@ -53,6 +54,7 @@ const (
 )
 
 type harness struct {
+	rlStore ratelimit.Store // nil: in memory
 	t       testing.TB
 	s       *Server
 	st      store.Store
@@ -82,10 +84,17 @@ type harnessOpt func(*config.Config)
 //	paronly  public, require_par
 func newHarness(t testing.TB, opts ...harnessOpt) *harness {
 	t.Helper()
+	return newHarnessRateLimitStore(t, nil, opts...)
+}
+
+// newHarnessRateLimitStore is newHarness with the rate limits and the
+// failed-client-authentication allowance kept in rl (nil: in memory).
+func newHarnessRateLimitStore(t testing.TB, rl ratelimit.Store, opts ...harnessOpt) *harness {
+	t.Helper()
 	ctx := context.Background()
 	// The clock starts at the real time: store methods that take no time
 	// (UseOnce, AccessTokenRevoked) read the store's own clock.
-	h := &harness{t: t, clk: &clock{t: time.Now().UTC().Truncate(time.Second)}, log: &wardtest.SyncBuffer{}, secrets: map[string]string{}}
+	h := &harness{t: t, clk: &clock{t: time.Now().UTC().Truncate(time.Second)}, log: &wardtest.SyncBuffer{}, secrets: map[string]string{}, rlStore: rl}
 	h.path = filepath.Join(t.TempDir(), "ward.db")
 	st, err := sqlstore.OpenSQLite(ctx, h.path)
 	if err != nil {
@@ -123,10 +132,11 @@ func (h *harness) newServer() *Server {
 		h.t.Fatal(err)
 	}
 	s, err := New(h.cfg, Options{
-		Store:  h.st,
-		Keys:   km,
-		Logger: slog.New(slog.NewTextHandler(h.log, nil)),
-		Now:    h.clk.Now,
+		Store:          h.st,
+		RateLimitStore: h.rlStore,
+		Keys:           km,
+		Logger:         slog.New(slog.NewTextHandler(h.log, nil)),
+		Now:            h.clk.Now,
 	})
 	if err != nil {
 		h.t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,7 @@ import (
 // failed-login throttling. A nil limiter or tracker is off.
 type limits struct {
 	token, par, login   endpointLimits
+	authFailures        endpointLimits     // failed client authentications: ip, and client per (ip, client_id)
 	account, ip         *ratelimit.Backoff // failed logins
 	accountLock, ipLock int                // their lock_after (0: never), for metrics
 	trusted             []netip.Prefix     // X-Forwarded-For read only from these
@@ -25,7 +27,7 @@ type limits struct {
 type endpointLimits struct{ ip, client *ratelimit.Limiter }
 
 func newLimits(cfg *config.Config, store ratelimit.Store, now func() time.Time) (*limits, error) {
-	rl := cfg.RateLimits
+	rl := cfg.RateLimits.Effective()
 	if store == nil {
 		store = ratelimit.NewMemoryStore(int(rl.MaxKeys))
 	}
@@ -41,7 +43,7 @@ func newLimits(cfg *config.Config, store ratelimit.Store, now func() time.Time) 
 	for _, e := range []struct {
 		t   config.RateTiers
 		dst *endpointLimits
-	}{{rl.Token, &l.token}, {rl.PAR, &l.par}, {rl.Login, &l.login}} {
+	}{{rl.Token, &l.token}, {rl.PAR, &l.par}, {rl.Login, &l.login}, {rl.ClientAuthFailures, &l.authFailures}} {
 		if e.dst.ip, err = mk(e.t.IP, "ip"); err != nil {
 			return nil, fmt.Errorf("%w: rate_limits: %w", ErrConfig, err)
 		}
@@ -190,4 +192,75 @@ func (s *Server) allowPage(w http.ResponseWriter, r *http.Request, lim *ratelimi
 		return false
 	}
 	return true
+}
+
+// claimedClientID is the client_id a client-authentication attempt names
+// (HTTP Basic user, else the form's client_id), unverified: it only keys
+// the failure allowance of this address for that client.
+func claimedClientID(r *http.Request, form url.Values) string {
+	id := form.Get("client_id")
+	if user, _, ok := r.BasicAuth(); ok {
+		if u, err := url.QueryUnescape(user); err == nil {
+			id = u
+		}
+	}
+	if len(id) > 256 { // longer client_ids are refused anyway (lookupClient)
+		id = id[:256]
+	}
+	return id
+}
+
+// authFailureKeys are the keys of the failure allowance: the address, and
+// the address with the claimed client_id. Keying the client tier by
+// address too means no one can spend another network's allowance for a
+// client_id (an unauthenticated caller could otherwise lock a client out).
+func (l *limits) authFailureKeys(r *http.Request, id string) (ip, client string) {
+	ip = l.clientIP(r)
+	return "as\x00client_auth_failures\x00ip\x00" + ip, "as\x00client_auth_failures\x00client\x00" + ip + "\x00" + id
+}
+
+// clientAuthAllowed refuses, before any authentication work, an attempt
+// whose address (or address and client_id) has spent its allowance of
+// failed client authentications: 429 with Retry-After, as for failed
+// logins. A store that cannot answer refuses with 503 (fail closed).
+func (s *Server) clientAuthAllowed(r *http.Request, id string) error {
+	ipKey, clientKey := s.limits.authFailureKeys(r, id)
+	for _, t := range []struct {
+		lim *ratelimit.Limiter
+		key string
+	}{{s.limits.authFailures.ip, ipKey}, {s.limits.authFailures.client, clientKey}} {
+		if t.lim == nil {
+			continue
+		}
+		res, err := t.lim.Peek(r.Context(), t.key)
+		if err != nil {
+			s.log.Error("authz: rate limit store unavailable; refusing", "endpoint", "client_auth", "err", err)
+			return &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+				Description: "the rate limiter is unavailable; try again", RetryAfter: 1}
+		}
+		if !res.Allowed {
+			secs := res.RetryAfterSeconds()
+			s.log.Info("authz: client authentication backed off", "tier", t.lim.Name(), "ip", s.limits.clientIP(r), "client_id", id, "retry_after", secs)
+			return &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: "client_auth_backoff_" + t.lim.Name(),
+				RetryAfter: secs, Description: fmt.Sprintf("too many failed client authentications; try again in %d seconds", secs)}
+		}
+	}
+	return nil
+}
+
+// clientAuthFailed spends one failure of the address and of the address
+// with the claimed client_id.
+func (s *Server) clientAuthFailed(r *http.Request, id string) {
+	ipKey, clientKey := s.limits.authFailureKeys(r, id)
+	for _, t := range []struct {
+		lim *ratelimit.Limiter
+		key string
+	}{{s.limits.authFailures.ip, ipKey}, {s.limits.authFailures.client, clientKey}} {
+		if t.lim == nil {
+			continue
+		}
+		if _, err := t.lim.Allow(r.Context(), t.key); err != nil {
+			s.log.Error("authz: cannot record a failed client authentication", "err", err)
+		}
+	}
 }

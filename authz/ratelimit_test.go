@@ -17,6 +17,24 @@ func withLimits(mod func(*config.RateLimits)) harnessOpt {
 	return func(c *config.Config) { mod(&c.RateLimits) }
 }
 
+// withoutRequestRates turns off the default per-IP request rates, for
+// benchmarks that send every request from one address (and a clock that
+// stands still): they measure the server, as before the defaults.
+func withoutRequestRates() harnessOpt {
+	return withLimits(func(rl *config.RateLimits) {
+		off := config.Rate{Off: true}
+		rl.Token.IP, rl.PAR.IP, rl.Login.IP = off, off, off
+	})
+}
+
+// withoutAuthBackoff turns off the failed-client-authentication allowance,
+// for tests that fail on purpose many times from one address.
+func withoutAuthBackoff() harnessOpt {
+	return withLimits(func(rl *config.RateLimits) {
+		rl.ClientAuthFailures = config.RateTiers{IP: config.Rate{Off: true}, Client: config.Rate{Off: true}}
+	})
+}
+
 func wantLimited(t *testing.T, r *response, retry string) {
 	t.Helper()
 	if r.status != http.StatusTooManyRequests || r.str("error") != "rate_limited" {
@@ -33,6 +51,7 @@ func wantLimited(t *testing.T, r *response, retry string) {
 func TestTokenRateLimitPerClient(t *testing.T) {
 	h := newHarness(t, withLimits(func(rl *config.RateLimits) {
 		rl.Token.Client = config.Rate{Rate: 2, Period: time.Minute}
+		rl.Token.IP = config.Rate{Off: true} // the RateLimit header names one tier
 	}))
 	form := func(id string) url.Values {
 		return url.Values{"grant_type": {"client_credentials"}, "client_id": {id}, "client_secret": {h.secrets[id]}}

@@ -304,7 +304,8 @@ func Default() *Config {
 		AuthorizationServer: AuthorizationServer{Enabled: true, HSTS: DefaultHSTS},
 		Gateway:             DefaultGateway(),
 		Redis:               DefaultRedis(),
-		// Failed-login throttling on; request rates off (ratelimit.go).
+		// Failed-login throttling on; request rates and failed client
+		// authentication limited by default (ratelimit.go, Effective).
 		RateLimits: DefaultRateLimits(),
 	}
 }
@@ -319,6 +320,11 @@ func Dev(dataDir string) *Config {
 	c.DataDir = dataDir
 	c.Keys.KEKFile = filepath.Join(dataDir, "kek")
 	c.DPoP.Nonce.SecretFile = filepath.Join(dataDir, "dpop-nonce-secret")
+	// The dev server listens on loopback only, for one developer: no
+	// per-IP request rates (bench/tokenload drives it at full speed).
+	// Failed client authentications are still limited.
+	off := Rate{Off: true}
+	c.RateLimits.Token.IP, c.RateLimits.PAR.IP, c.RateLimits.Login.IP = off, off, off
 	return c
 }
 

@@ -62,6 +62,13 @@ type RateLimits struct {
 	Login RateTiers `yaml:"login"`
 	// LoginFailures throttles failed logins per account and per IP.
 	LoginFailures LoginFailures `yaml:"login_failures"`
+	// ClientAuthFailures is the allowance of failed client
+	// authentications (invalid_client at /token, /par, /introspect and
+	// /revoke): IP per client address, any client_id; Client per client
+	// address and client_id. Once spent, every attempt of that key is
+	// refused with 429 and Retry-After before any authentication work,
+	// until the allowance refills.
+	ClientAuthFailures RateTiers `yaml:"client_auth_failures"`
 	// MaxKeys bounds the in-memory state (keys per store). Default 262144.
 	MaxKeys Count `yaml:"max_keys"`
 }
@@ -102,8 +109,36 @@ func (c *Count) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// DefaultRateLimits: failed-login throttling on; request rates off (the
-// limits depend on the deployment; docs/RATELIMITS.md suggests values).
+// Request-rate and failure defaults of the authorization server, taken by
+// a tier left unset (RateLimits.Effective); `off: true` turns one off. The
+// per-IP rates are generous enough for a company behind one NAT (50
+// requests a second sustained, 300 at once; docs/RATELIMITS.md) and still
+// stop a flood from one address. Failed client authentications: 10 per
+// address and client_id, then one every 30 s; 100 per address whatever the
+// client_id, then one every 3 s.
+var (
+	defaultEndpointIPRate           = Rate{Rate: 3000, Period: time.Minute, Burst: 300}
+	defaultClientAuthFailuresIP     = Rate{Rate: 100, Period: 5 * time.Minute, Burst: 100}
+	defaultClientAuthFailuresClient = Rate{Rate: 10, Period: 5 * time.Minute, Burst: 10}
+)
+
+// Effective returns rl with every unset request-rate and client-
+// authentication-failure tier taken from the defaults above. A tier the
+// file sets, even partly, is used as written (burst defaults to rate), so
+// a partial setting never mixes with a default burst.
+func (rl RateLimits) Effective() RateLimits {
+	ip := RateTiers{IP: defaultEndpointIPRate}
+	rl.Token = rl.Token.Or(ip)
+	rl.PAR = rl.PAR.Or(ip)
+	rl.Login = rl.Login.Or(ip)
+	rl.ClientAuthFailures = rl.ClientAuthFailures.Or(RateTiers{IP: defaultClientAuthFailuresIP, Client: defaultClientAuthFailuresClient})
+	return rl
+}
+
+// DefaultRateLimits: failed-login throttling on. The request-rate and
+// client-authentication-failure tiers are left unset here and take their
+// defaults in Effective, so that a partly written tier is not mixed with a
+// default.
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
 		LoginFailures: LoginFailures{
@@ -121,6 +156,7 @@ func (v *validator) rateLimits() {
 	if rl.Login.Client.Enabled() {
 		v.add("rate_limits.login.client", ErrInvalidValue, "login is limited per ip (and per account by login_failures), not per client")
 	}
+	v.rateTiers("rate_limits.client_auth_failures", rl.ClientAuthFailures, false)
 	v.failurePolicy("rate_limits.login_failures.account", rl.LoginFailures.Account)
 	v.failurePolicy("rate_limits.login_failures.ip", rl.LoginFailures.IP)
 }

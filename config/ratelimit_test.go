@@ -90,3 +90,50 @@ func TestRateLimitsErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimitDefaults: with no rate_limits, /token, /par and /login are
+// limited per address (3000 a minute, 300 at once) and failed client
+// authentication has an allowance per address (100, one more every 3 s)
+// and per address and client_id (10, one more every 30 s). A tier the file
+// sets is used as written, never mixed with the default burst; off: true
+// turns one off; --dev has no per-IP request rates.
+func TestRateLimitDefaults(t *testing.T) {
+	d := config.Default().RateLimits.Effective()
+	want := config.Rate{Rate: 3000, Period: time.Minute, Burst: 300}
+	for name, r := range map[string]config.Rate{"token.ip": d.Token.IP, "par.ip": d.PAR.IP, "login.ip": d.Login.IP} {
+		if r != want {
+			t.Errorf("%s = %+v, want %+v", name, r, want)
+		}
+	}
+	if d.Token.Client.Enabled() || d.PAR.Client.Enabled() {
+		t.Errorf("per-client request rates on by default: %+v %+v", d.Token.Client, d.PAR.Client)
+	}
+	if f := d.ClientAuthFailures; f.IP != (config.Rate{Rate: 100, Period: 5 * time.Minute, Burst: 100}) || f.Client != (config.Rate{Rate: 10, Period: 5 * time.Minute, Burst: 10}) {
+		t.Errorf("client_auth_failures = %+v", f)
+	}
+	c, err := load("ward.yaml", base+`rate_limits:
+  token:
+    ip: {rate: 100}
+  par:
+    ip: {off: true}
+  client_auth_failures:
+    client: {rate: 5, period: 1m}
+`, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.RateLimits.Effective()
+	if e.Token.IP != (config.Rate{Rate: 100}) || e.PAR.IP.Enabled() || e.Login.IP != want {
+		t.Errorf("token.ip %+v, par.ip %+v, login.ip %+v", e.Token.IP, e.PAR.IP, e.Login.IP)
+	}
+	if e.ClientAuthFailures.Client != (config.Rate{Rate: 5, Period: time.Minute}) || e.ClientAuthFailures.IP.Rate != 100 {
+		t.Errorf("client_auth_failures %+v", e.ClientAuthFailures)
+	}
+	dev := config.Dev(t.TempDir()).RateLimits.Effective()
+	if dev.Token.IP.Enabled() || dev.PAR.IP.Enabled() || dev.Login.IP.Enabled() || !dev.ClientAuthFailures.IP.Enabled() {
+		t.Errorf("dev: %+v", dev)
+	}
+	if _, err := load("ward.yaml", base+"rate_limits:\n  client_auth_failures:\n    subject: {rate: 1}\n", noEnv); err == nil || !strings.Contains(err.Error(), "rate_limits.client_auth_failures.subject") {
+		t.Errorf("subject tier: %v", err)
+	}
+}

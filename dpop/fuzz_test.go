@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strings"
@@ -33,11 +34,38 @@ func seedProofs(f *testing.F) []string {
 	return out
 }
 
+// ambiguousProofs are signed proofs with duplicate or case-variant member
+// names (RFC 8259 §4, RFC 7515 §4), which the verifier must refuse.
+func ambiguousProofs(f *testing.F) []string {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	o, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwk, _ := json.Marshal(publicJWK(f, &k.PublicKey))
+	ojwk, _ := json.Marshal(publicJWK(f, &o.PublicKey))
+	good := `"typ":"dpop+jwt","alg":"ES256","jwk":` + string(jwk)
+	claims := `{"jti":"j","htm":"POST","htu":"` + testURL + `","iat":1700000000}`
+	var out []string
+	for _, c := range [][2]string{
+		{`{"TYP":"dpop+jwt","alg":"ES256","jwk":` + string(jwk) + `}`, claims},
+		{`{"typ":"jwt",` + good + `}`, claims},
+		{`{"alg":"HS256",` + good + `}`, claims},
+		{`{"jwk":` + string(ojwk) + `,` + good + `}`, claims},
+		{`{` + strings.Replace(good, `"jwk":{`, `"jwk":{"kty":"OKP",`, 1) + `}`, claims},
+		{`{` + good + `}`, strings.Replace(claims, `"htu"`, `"HTU"`, 1)},
+		{`{` + good + `}`, strings.Replace(claims, `{`, `{"htu":"https://evil.example/",`, 1)},
+	} {
+		out = append(out, craftRaw(f, []byte(c[0]), []byte(c[1]), "ES256", k))
+	}
+	return out
+}
+
 // FuzzVerify feeds arbitrary proofs to the verifier: it must never panic,
 // must refuse with a *Error, and whatever it accepts must satisfy the claims
 // it was asked to check.
 func FuzzVerify(f *testing.F) {
 	for _, p := range seedProofs(f) {
+		f.Add(p, "POST", testURL)
+	}
+	for _, p := range ambiguousProofs(f) {
 		f.Add(p, "POST", testURL)
 	}
 	f.Add("a.b.c", "GET", "https://x/")
@@ -125,6 +153,9 @@ func FuzzDifferential(f *testing.F) {
 		parts := strings.Split(p, ".")
 		f.Add(parts[0] + "." + parts[1] + ".")
 		f.Add(parts[0] + "." + parts[2] + "." + parts[1])
+	}
+	for _, p := range ambiguousProofs(f) {
+		f.Add(p)
 	}
 	// go-jose does not know the RFC 9864 name Ed25519, so the comparison
 	// runs over the algorithms both implement.

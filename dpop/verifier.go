@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/wardauth/ward/internal/strictjson"
 )
 
 const (
@@ -421,13 +423,15 @@ func numericDate(raw json.RawMessage) (time.Time, bool) {
 	return time.Unix(int64(sec), int64(frac*1e9)), true
 }
 
-// strictUnmarshal decodes a JSON object; json.Unmarshal itself refuses
-// trailing data.
+// strictUnmarshal decodes a JSON object with member names matched exactly
+// and duplicate names refused at every level (RFC 7515 §4, RFC 8259 §4):
+// encoding/json would read {"TYP":"dpop+jwt"} as a typ, and the last of
+// two htu members, where another reader may take the first.
 func strictUnmarshal(b []byte, v any) error {
 	if len(b) == 0 || b[0] != '{' {
 		return errors.New("not a JSON object")
 	}
-	return json.Unmarshal(b, v)
+	return strictjson.Unmarshal(b, v)
 }
 
 // clip shortens a client-supplied value before it goes into a description.

@@ -32,6 +32,13 @@ func craft(t testing.TB, hdr, claims map[string]any, alg string, key any) string
 	t.Helper()
 	hb, _ := json.Marshal(hdr)
 	cb, _ := json.Marshal(claims)
+	return craftRaw(t, hb, cb, alg, key)
+}
+
+// craftRaw is craft for a header and claims given as JSON text, so a test
+// can send what no map holds: duplicate and case-variant member names.
+func craftRaw(t testing.TB, hb, cb []byte, alg string, key any) string {
+	t.Helper()
 	input := base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb)
 	digest := sha256.Sum256([]byte(input))
 	var sig []byte

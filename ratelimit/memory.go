@@ -53,7 +53,7 @@ func (s *MemoryStore) Take(_ context.Context, key string, now time.Time, l Limit
 	sh.mu.Lock()
 	tat, found := sh.tat[key]
 	ok, next := decide(tat, n, l, cost)
-	if ok {
+	if ok && (found || next > n) { // a Peek (cost 0) of an absent key stores nothing
 		if !found {
 			sh.makeRoom(n, s.perShard)
 		}

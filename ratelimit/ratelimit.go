@@ -206,6 +206,26 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 	return l.store.Take(ctx, key, l.clock(), l.limit, n)
 }
 
+// Peek reports whether one request of key would be allowed now, without
+// taking it: Allowed, Remaining, Reset, and RetryAfter when it would be
+// refused. It lets a caller spend the allowance only on some outcomes (a
+// failed authentication) while refusing every request once it is spent.
+func (l *Limiter) Peek(ctx context.Context, key string) (Result, error) {
+	now := l.clock()
+	r, err := l.store.Take(ctx, key, now, l.limit, 0)
+	if err != nil {
+		return Result{Limit: l.limit}, err
+	}
+	if r.Remaining < 1 {
+		// Reset is TAT − now; one more request fits when it is at most
+		// tolerance − interval.
+		r.Allowed = false
+		wait := r.Reset - l.limit.Window() + time.Duration(l.limit.interval())*time.Microsecond
+		r.RetryAfter = max(wait, time.Microsecond)
+	}
+	return r, nil
+}
+
 // Headers are the RateLimit and RateLimit-Policy fields of
 // draft-ietf-httpapi-ratelimit-headers (structured-field lists, one member
 // per policy), collected over the limiters a request went through.

@@ -222,3 +222,18 @@ func TestBackoffBounded(t *testing.T) {
 		t.Fatalf("%d keys, bound 1600", n)
 	}
 }
+
+// TestPeekStoresNothing: peeking (before every client authentication) at
+// a flood of addresses that never failed holds no memory.
+func TestPeekStoresNothing(t *testing.T) {
+	s := NewMemoryStore(1000)
+	l, _ := New(s, Limit{Rate: 10, Period: time.Minute})
+	for i := range 10000 {
+		if r, err := l.Peek(context.Background(), strconv.Itoa(i)); err != nil || !r.Allowed {
+			t.Fatalf("peek %d: %+v %v", i, r, err)
+		}
+	}
+	if n := s.Len(); n != 0 {
+		t.Fatalf("%d keys held after peeks only", n)
+	}
+}

@@ -28,6 +28,8 @@ var _ Store = (*RedisStore)(nil)
 //
 //	KEYS[1] key; ARGV: now, interval*cost, tolerance, attempt
 //	returns {allowed (0|1), tat after the decision}
+//
+// A cost of 0 (Limiter.Peek) reads and writes nothing back.
 var gcraScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local inc = tonumber(ARGV[2])
@@ -42,6 +44,9 @@ if tat < now then tat = now end
 local nxt = tat + inc
 if nxt - now > tol then
   return {0, string.format('%.0f', tat)}
+end
+if inc == 0 then
+  return {1, string.format('%.0f', tat)}
 end
 local ttl = math.ceil((nxt - now) / 1000)
 if ttl < 1 then ttl = 1 end

@@ -135,6 +135,43 @@ func runConformance(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("PeekTakesNothing", func(t *testing.T) {
+		// 3 a minute, burst 2: Peek says what a take would, and never
+		// spends the allowance (client-authentication failures are taken
+		// only when they happen, and peeked before each attempt).
+		l, c := limiter(t, Limit{Rate: 3, Period: time.Minute, Burst: 2})
+		peek := func() Result {
+			t.Helper()
+			r, err := l.Peek(ctx, "k")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		for range 10 {
+			if r := peek(); !r.Allowed || r.Remaining != 2 {
+				t.Fatalf("fresh key: %+v, want allowed with 2 remaining", r)
+			}
+		}
+		take(t, l, "k")
+		take(t, l, "k")
+		r := peek()
+		if r.Allowed || r.RetryAfter != 20*time.Second || r.RetryAfterSeconds() != 20 {
+			t.Fatalf("spent: %+v, want refused, retry after exactly 20s", r)
+		}
+		c.Add(20*time.Second - time.Microsecond)
+		if peek().Allowed {
+			t.Fatal("allowed 1µs before Retry-After")
+		}
+		c.Add(time.Microsecond)
+		if r := peek(); !r.Allowed || r.Remaining != 1 {
+			t.Fatalf("at Retry-After: %+v, want allowed with 1 remaining", r)
+		}
+		if !take(t, l, "k").Allowed {
+			t.Fatal("the peeks spent the allowance")
+		}
+	})
+
 	t.Run("RefusalCostsNothing", func(t *testing.T) {
 		// A client hammering while refused does not push its TAT forward.
 		l, c := limiter(t, Limit{Rate: 1, Period: time.Second, Burst: 1})

@@ -1,6 +1,7 @@
 package resource_test
 
 import (
+	"encoding/json"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -18,6 +19,19 @@ func FuzzAuthenticate(f *testing.F) {
 	f.Add("DPoP "+tok, fx.cl.proof(f, "GET", apiURL, tok))
 	f.Add("Bearer "+tok, "")
 	f.Add("DPoP eyJhbGciOiJub25lIn0.e30.", "")
+	// Signed tokens whose JSON is ambiguous: a repeated or case-variant
+	// member name (RFC 8259 §4, RFC 7515 §4).
+	hb, _ := json.Marshal(fx.is.header())
+	cb, _ := json.Marshal(fx.is.claims(fx.cl.signer.Thumbprint()))
+	for _, e := range [][2]string{
+		{strings.Replace(string(hb), `"typ"`, `"TYP"`, 1), string(cb)},
+		{string(hb), strings.Replace(string(cb), `{`, `{"aud":"https://other.example",`, 1)},
+		{string(hb), strings.Replace(string(cb), `{`, `{"cnf":{"jkt":"x"},`, 1)},
+		{string(hb), strings.Replace(string(cb), `"jkt"`, `"jkt":"x","jkt"`, 1)},
+	} {
+		amb := craftRaw(f, []byte(e[0]), []byte(e[1]), "ES256", fx.is.key)
+		f.Add("DPoP "+amb, fx.cl.proof(f, "GET", apiURL, amb))
+	}
 	f.Add("DPoP a.b.c", "a.b.c")
 	f.Add("dpop   x==", "")
 	f.Add("Basic Zm9v", "")

@@ -41,6 +41,8 @@ type issuer struct {
 	kid       string
 	jwksHits  atomic.Int64
 	extraKeys []jose.JSONWebKey
+	// editJWKS, when set, rewrites the JWKS document's text.
+	editJWKS func(string) string
 }
 
 func newIssuer(t testing.TB) *issuer {
@@ -56,6 +58,11 @@ func newIssuer(t testing.TB) *issuer {
 		is.jwksHits.Add(1)
 		set := jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey{{Key: &is.key.PublicKey, KeyID: is.kid, Algorithm: "ES256", Use: "sig"}}, is.extraKeys...)}
 		w.Header().Set("Content-Type", "application/json")
+		if is.editJWKS != nil {
+			b, _ := json.Marshal(set)
+			_, _ = w.Write([]byte(is.editJWKS(string(b))))
+			return
+		}
 		_ = json.NewEncoder(w).Encode(set)
 	})
 	is.srv = httptest.NewServer(mux)
@@ -92,6 +99,13 @@ func craft(t testing.TB, hdr, claims map[string]any, alg string, key any) string
 	t.Helper()
 	hb, _ := json.Marshal(hdr)
 	cb, _ := json.Marshal(claims)
+	return craftRaw(t, hb, cb, alg, key)
+}
+
+// craftRaw is craft for a header and claims given as JSON text, so a test
+// can send what no map holds: duplicate and case-variant member names.
+func craftRaw(t testing.TB, hb, cb []byte, alg string, key any) string {
+	t.Helper()
 	input := base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb)
 	digest := sha256.Sum256([]byte(input))
 	var sig []byte

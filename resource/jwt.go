@@ -1,7 +1,6 @@
 package resource
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/wardauth/ward/internal/strictjson"
 )
 
 // claims are the RFC 9068 §2.2 claims, plus cnf (RFC 7800, RFC 9449 §6,
@@ -107,8 +108,9 @@ func verifyJWT(ctx context.Context, tok string, algs map[string]bool, keys KeySo
 	if err != nil {
 		return nil, refuse(ReasonMalformedToken, "access token is not a compact JWS")
 	}
+	// RFC 7515 §4, RFC 8259 §4: names matched exactly, none repeated.
 	var h jwsHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
+	if err := strictjson.Unmarshal(hb, &h); err != nil {
 		return nil, refuse(ReasonMalformedToken, "access token header is not a JSON object")
 	}
 	// RFC 8725 §3.1: the algorithm comes from our allow-list, never from
@@ -149,8 +151,7 @@ func verifyJWT(ctx context.Context, tok string, algs map[string]bool, keys KeySo
 	}
 	_ = rest
 	var c claims
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	if err := dec.Decode(&c); err != nil {
+	if err := strictjson.Unmarshal(payload, &c); err != nil {
 		return nil, &tokenError{reason: ReasonBadClaim, desc: "access token claims are not a JSON object of the right types", err: err}
 	}
 	c.Active = nil // not a JWT claim

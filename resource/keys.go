@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/wardauth/ward/internal/strictjson"
 )
 
 // Sentinel errors of key and metadata retrieval.
@@ -128,7 +130,8 @@ func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
 	if len(body) > maxDocument {
 		return fmt.Errorf("%w: GET %s: document larger than %d bytes", ErrKeysUnavailable, u, maxDocument)
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	// Metadata and JWKS members are JOSE names: exact, never repeated.
+	if err := strictjson.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("%w: GET %s: %v", ErrKeysUnavailable, u, err)
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/strictjson"
 )
 
 func init() {
@@ -96,6 +97,7 @@ func runDecode(_ context.Context, args []string, stdout, stderr io.Writer) error
 			fmt.Fprintln(stdout, "Access token (RFC 9068 JWT)")
 			fs = d.token(j)
 		}
+		fs = append(j.strictFindings(), fs...)
 		j.print(stdout, now)
 		fmt.Fprintln(stdout, "checks:")
 		for _, f := range fs {
@@ -144,6 +146,38 @@ func parseJWS(s string) (*jws, error) {
 	}
 	return j, nil
 }
+
+// jwkNames are the JWK members (RFC 7517 §4, RFC 7518 §6).
+var jwkNames = []string{"kty", "use", "key_ops", "alg", "kid", "crv", "x", "y", "n", "e", "d", "p", "q", "dp", "dq", "qi", "oth", "k"}
+
+// strictFindings reports what the map decoding hides: a member name that
+// appears twice (the map keeps the last) or differs from a registered
+// name only in case. JSON names are case-sensitive and unique (RFC 8259
+// §4, RFC 7515 §4), and Ward's verifiers refuse both.
+func (j *jws) strictFindings() []finding {
+	var out []finding
+	for _, p := range []struct {
+		name string
+		raw  []byte
+	}{{"header", j.rawHeader}, {"claims", j.rawClaims}} {
+		if err := strictjson.CheckObject(p.raw, strictjson.JOSENames); err != nil {
+			out = append(out, finding{false, fmt.Sprintf("%s: %v; Ward refuses repeated member names and names that differ from a registered one only in case (RFC 7515 §4)", p.name, err)})
+		}
+	}
+	for _, n := range []struct {
+		name  string
+		obj   map[string]any
+		names []string
+	}{{"header jwk", mapOf(j.header["jwk"]), jwkNames}, {"claims cnf", mapOf(j.claims["cnf"]), []string{"jkt", "x5t#S256", "jwk", "kid"}}} {
+		raw, _ := json.Marshal(n.obj)
+		if err := strictjson.CheckObject(raw, n.names); n.obj != nil && err != nil {
+			out = append(out, finding{false, fmt.Sprintf("%s: %v; Ward refuses it (RFC 7515 §4)", n.name, err)})
+		}
+	}
+	return out
+}
+
+func mapOf(v any) map[string]any { m, _ := v.(map[string]any); return m }
 
 func (j *jws) print(w io.Writer, now time.Time) {
 	for _, p := range []struct {

@@ -109,3 +109,37 @@ func mustKey(t *testing.T) *ecdsa.PrivateKey {
 	}
 	return k
 }
+
+// TestDecodeFlagsAmbiguousJSON: a repeated member (which a map decoding
+// silently folds to its last value) or a case-variant name is reported as
+// REFUSED, naming the member, at every level Ward reads.
+func TestDecodeFlagsAmbiguousJSON(t *testing.T) {
+	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	now := time.Now().Unix()
+	hdr := `{"typ":"at+jwt","alg":"ES256","kid":"k1"}`
+	claims := `{"iss":"https://as.example","aud":"https://api.example","sub":"u","client_id":"c","jti":"j","iat":` + strconv.FormatInt(now, 10) + `,"exp":` + strconv.FormatInt(now+300, 10) + `,"cnf":{"jkt":"t"}}`
+	proofHdr := `{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":"a","y":"b"}}`
+	proofClaims := `{"jti":"x","htm":"POST","htu":"https://as.example/token","iat":` + strconv.FormatInt(now, 10) + `}`
+	for _, tc := range []struct {
+		name, tok, want string
+	}{
+		{"duplicate_typ", enc(strings.Replace(hdr, `{`, `{"typ":"JWT",`, 1)) + "." + enc(claims) + ".c2ln", `duplicate member name: "typ"`},
+		{"duplicate_alg", enc(strings.Replace(hdr, `{`, `{"alg":"none",`, 1)) + "." + enc(claims) + ".c2ln", `duplicate member name: "alg"`},
+		{"uppercase_TYP_without_typ", enc(strings.Replace(hdr, `"typ"`, `"TYP"`, 1)) + "." + enc(claims) + ".c2ln", `"TYP" (the member is "typ")`},
+		{"duplicate_cnf", enc(hdr) + "." + enc(strings.Replace(claims, `{`, `{"cnf":{"jkt":"o"},`, 1)) + ".c2ln", `duplicate member name: "cnf"`},
+		{"duplicate_jkt", enc(hdr) + "." + enc(strings.Replace(claims, `"jkt":"t"`, `"jkt":"o","jkt":"t"`, 1)) + ".c2ln", `duplicate member name: "jkt"`},
+		{"uppercase_JKT_in_cnf", enc(hdr) + "." + enc(strings.Replace(claims, `"jkt"`, `"JKT"`, 1)) + ".c2ln", `"JKT" (the member is "jkt")`},
+		{"duplicate_htu", enc(proofHdr) + "." + enc(strings.Replace(proofClaims, `{`, `{"htu":"https://evil.example/",`, 1)) + ".c2ln", `duplicate member name: "htu"`},
+		{"uppercase_HTU_without_htu", enc(proofHdr) + "." + enc(strings.Replace(proofClaims, `"htu"`, `"HTU"`, 1)) + ".c2ln", `"HTU" (the member is "htu")`},
+		{"duplicate_jwk", enc(strings.Replace(proofHdr, `{"typ"`, `{"jwk":{},"typ"`, 1)) + "." + enc(proofClaims) + ".c2ln", `duplicate member name: "jwk"`},
+		{"nested_duplicate_in_jwk", enc(strings.Replace(proofHdr, `"x":"a"`, `"x":"o","x":"a"`, 1)) + "." + enc(proofClaims) + ".c2ln", `duplicate member name: "x"`},
+		{"uppercase_KTY_in_jwk", enc(strings.Replace(proofHdr, `"kty"`, `"KTY"`, 1)) + "." + enc(proofClaims) + ".c2ln", `"KTY" (the member is "kty")`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, "decode", tc.tok)
+			if code != 1 || !strings.Contains(out, "REFUSED") || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want 1 and REFUSED %s\n%s%s", code, tc.want, out, errs)
+			}
+		})
+	}
+}
