@@ -88,7 +88,7 @@ func TestIntrospectAmbiguousJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	claims := func() string {
-		b, _ := json.Marshal(&atClaims{Issuer: h.issuer, Subject: "alice", Audience: audience{"https://rs.example"}, ClientID: "svc",
+		b, _ := json.Marshal(&atClaims{Issuer: h.issuer, Subject: "alice", Audience: audience{"https://rs.example"}, ClientID: "web", // introspected by web, its own client
 			Scope: "read", JTI: randomToken(16), IssuedAt: now.Unix(), Expiry: now.Add(time.Minute).Unix()})
 		return string(b)
 	}
