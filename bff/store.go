@@ -180,14 +180,38 @@ func (m *MemoryStore) Lock(ctx context.Context, key string, _ time.Duration) (fu
 // RedisStore is a Store on Redis, shared by every gateway instance of a
 // deployment. Each operation is one atomic Redis command; Take is GETDEL.
 type RedisStore struct {
-	c      redis.UniversalClient
-	prefix string
+	c       redis.UniversalClient
+	prefix  string
+	timeout time.Duration
+}
+
+// RedisTimeout is the default bound of each call a RedisStore makes to
+// Redis, waiting for a connection and retries included (the budget of
+// package redisstore's default client: one dial and one read timeout), so
+// that a dead or silent Redis fails a request quickly however many wait.
+// Lock bounds each of its attempts by it; its wait for a busy lock is the
+// caller's.
+const RedisTimeout = 200 * time.Millisecond
+
+// WithTimeout sets the bound of each call (RedisTimeout by default;
+// redisstore.Budget of the client's settings is the right value) and
+// returns s.
+func (s *RedisStore) WithTimeout(d time.Duration) *RedisStore {
+	if d > 0 {
+		s.timeout = d
+	}
+	return s
+}
+
+// bounded returns ctx with the store's timeout at most left.
+func (s *RedisStore) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 // NewRedisStore returns a store on c whose keys start with prefix (for
 // example "ward:bff:app:").
 func NewRedisStore(c redis.UniversalClient, prefix string) *RedisStore {
-	return &RedisStore{c: c, prefix: prefix}
+	return &RedisStore{c: c, prefix: prefix, timeout: RedisTimeout}
 }
 
 func (s *RedisStore) wrap(op string, err error) error {
@@ -220,11 +244,15 @@ func (s *RedisStore) Put(ctx context.Context, key string, value []byte, ttl time
 	if bytes.HasPrefix(value, []byte(taken)) {
 		return errTakenPrefix
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	return s.wrap("put", s.c.Set(ctx, s.prefix+key, value, ttl).Err())
 }
 
 // Get implements Store.
 func (s *RedisStore) Get(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	b, err := s.c.Get(ctx, s.prefix+key).Bytes()
 	if err == nil && bytes.HasPrefix(b, []byte(taken)) {
 		return nil, ErrNotFound
@@ -258,6 +286,8 @@ func (s *RedisStore) Take(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	v, err := takeScript.Run(ctx, s.c, []string{s.prefix + key}, tok, takenTTL.Milliseconds()).Text()
 	return []byte(v), s.wrap("take", err)
 }
@@ -273,6 +303,8 @@ func token() (string, error) {
 
 // Delete implements Store.
 func (s *RedisStore) Delete(ctx context.Context, key string) error {
+	ctx, cancel := s.bounded(ctx)
+	defer cancel()
 	return s.wrap("delete", s.c.Del(ctx, s.prefix+key).Err())
 }
 
@@ -301,7 +333,9 @@ func (s *RedisStore) Lock(ctx context.Context, key string, ttl time.Duration) (f
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
 	for {
-		n, err := lockScript.Run(ctx, s.c, []string{k}, tok, max(ttl.Milliseconds(), 1)).Int()
+		attempt, cancel := s.bounded(ctx)
+		n, err := lockScript.Run(attempt, s.c, []string{k}, tok, max(ttl.Milliseconds(), 1)).Int()
+		cancel()
 		ok := n == 1
 		if err != nil {
 			if ctx.Err() != nil { // our wait ended, Redis did not fail

@@ -281,10 +281,10 @@ func TestRedisStorePaused(t *testing.T) {
 				t.Fatalf("take during a %v pause: %v, want the value or ErrUnavailable", pause, err)
 			}
 			time.Sleep(pause)
-			if b, err := s.Take(ctx, key); err == nil {
+			if b, err := settled(func() ([]byte, error) { return s.Take(ctx, key) }); err == nil {
 				t.Fatalf("taken twice: %q", b)
 			}
-			if _, err := s.Get(ctx, key); !errors.Is(err, ErrNotFound) {
+			if _, err := settled(func() ([]byte, error) { return s.Get(ctx, key) }); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("get after take: %v, want ErrNotFound", err)
 			}
 
@@ -297,12 +297,71 @@ func TestRedisStorePaused(t *testing.T) {
 			}
 			time.Sleep(pause)
 			if err == nil {
-				busy, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-				defer cancel()
-				if _, err := s.Lock(busy, key, time.Second); !errors.Is(err, ErrLocked) {
+				_, err := settled(func() ([]byte, error) {
+					busy, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+					defer cancel()
+					_, err := s.Lock(busy, key, time.Second)
+					return nil, err
+				})
+				if !errors.Is(err, ErrLocked) {
 					t.Fatalf("a held lock was taken again: %v", err)
 				}
 				unlock()
+			}
+		})
+	}
+}
+
+// settled runs f until it returns something other than ErrUnavailable
+// (a slow machine may deliver the answers a pause held late), for at most
+// 5 s.
+func settled(f func() ([]byte, error)) ([]byte, error) {
+	b, err := f()
+	for deadline := time.Now().Add(5 * time.Second); errors.Is(err, ErrUnavailable) && time.Now().Before(deadline); b, err = f() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	return b, err
+}
+
+// TestRedisStoreOutageBounded: on a Redis that accepts and never answers,
+// 256 concurrent calls of each kind fail with ErrUnavailable within
+// RedisTimeout plus 200 ms for scheduling on a busy machine, however
+// long they queue for one of the pool's connections.
+func TestRedisStoreOutageBounded(t *testing.T) {
+	const calls = 256
+	bound := RedisTimeout + 200*time.Millisecond
+	if wardtest.Race {
+		bound *= 2
+	}
+	c := redis.NewClient(redisstore.Options(redisstore.Config{Addr: wardtest.SilentServer(t)}))
+	defer c.Close()
+	s := NewRedisStore(c, "x:")
+	ops := map[string]func(ctx context.Context, k string) error{
+		"put":  func(ctx context.Context, k string) error { return s.Put(ctx, k, []byte("v"), time.Minute) },
+		"get":  func(ctx context.Context, k string) error { _, err := s.Get(ctx, k); return err },
+		"take": func(ctx context.Context, k string) error { _, err := s.Take(ctx, k); return err },
+		"lock": func(ctx context.Context, k string) error { _, err := s.Lock(ctx, k, time.Second); return err },
+	}
+	for name, op := range ops {
+		t.Run(name, func(t *testing.T) {
+			var slowest atomic.Int64
+			var wg sync.WaitGroup
+			for i := range calls {
+				wg.Go(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					t0 := time.Now()
+					if err := op(ctx, fmt.Sprint("k", i)); !errors.Is(err, ErrUnavailable) {
+						t.Errorf("%s %d: %v, want ErrUnavailable", name, i, err)
+					}
+					d := int64(time.Since(t0))
+					for cur := slowest.Load(); d > cur && !slowest.CompareAndSwap(cur, d); cur = slowest.Load() {
+					}
+				})
+			}
+			wg.Wait()
+			if d := time.Duration(slowest.Load()); d > bound {
+				t.Fatalf("slowest of %d concurrent %s calls took %v, want at most %v", calls, name, d, bound)
 			}
 		})
 	}

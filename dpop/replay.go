@@ -25,6 +25,13 @@ type ReplayStore interface {
 	// Use records (jkt, jti) until exp. It returns ErrSeen if the pair is
 	// already recorded and not expired, and ErrStoreFull (or another
 	// error) if it cannot record it; then the proof must be refused.
+	//
+	// ErrSeen must mean that another call recorded the pair: a store
+	// that cannot tell (a remote store whose first attempt's answer was
+	// lost, retried, and found the pair) must not return it, but tell its
+	// own earlier attempt apart (as package redisstore does) or return
+	// another error. ErrSeen is answered as a replay (401/400, counted as
+	// an attack); any other error as "try again" (503).
 	Use(ctx context.Context, jkt, jti string, exp time.Time) error
 }
 

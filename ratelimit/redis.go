@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wardauth/ward/internal/redisbatch"
 )
 
 var _ Store = (*RedisStore)(nil)
@@ -55,7 +57,8 @@ return {1, string.format('%.0f', nxt)}
 `)
 
 // RedisStore keeps the state in Redis, shared by every instance using the
-// same Redis and prefix. Each decision is one EVALSHA of a GCRA script;
+// same Redis and prefix. Each decision is one EVALSHA of a GCRA script
+// (sent in one pipeline with concurrent decisions);
 // keys expire by themselves when their allowance is full again, so Redis
 // holds only keys that were limited recently.
 //
@@ -63,6 +66,7 @@ return {1, string.format('%.0f', nxt)}
 // s shifts a key's allowance by s.
 type RedisStore struct {
 	c        redis.Scripter
+	batch    *redisbatch.Batcher // nil when c cannot pipeline
 	prefix   string
 	failOpen bool
 	timeout  time.Duration
@@ -103,18 +107,19 @@ func NewRedisStore(c redis.Scripter, cfg RedisConfig) *RedisStore {
 	}
 	var id [12]byte
 	_, _ = rand.Read(id[:]) // crypto/rand.Read does not fail (Go 1.24)
-	return &RedisStore{c: c, prefix: cfg.Prefix, failOpen: cfg.FailOpen, timeout: cfg.Timeout,
+	s := &RedisStore{c: c, prefix: cfg.Prefix, failOpen: cfg.FailOpen, timeout: cfg.Timeout,
 		id: base64.RawURLEncoding.EncodeToString(id[:]) + ":"}
+	if p, ok := c.(redisbatch.Pipeliner); ok {
+		s.batch = redisbatch.New(p)
+	}
+	return s
 }
 
 // Take implements Store.
 func (s *RedisStore) Take(ctx context.Context, key string, now time.Time, l Limit, cost int) (Result, error) {
 	n := micros(now)
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	attempt := s.id + strconv.FormatUint(s.seq.Add(1), 36)
-	res, err := gcraScript.Run(ctx, s.c, []string{s.prefix + key},
-		n, l.interval()*int64(cost), l.tolerance(), attempt).Slice()
+	res, err := s.run(ctx, []string{s.prefix + key},
+		n, l.interval()*int64(cost), l.tolerance(), s.id+strconv.FormatUint(s.seq.Add(1), 36)).Slice()
 	if err == nil && len(res) != 2 {
 		err = errors.New("unexpected script reply")
 	}
@@ -132,4 +137,16 @@ func (s *RedisStore) Take(ctx context.Context, key string, now time.Time, l Limi
 		return Result{Limit: l}, err
 	}
 	return resultOf(allowed == 1, tat, n, l, cost), nil
+}
+
+// run runs the GCRA script within the timeout: in a pipeline with the
+// decisions of concurrent requests (package redisbatch) when the client
+// can pipeline, else on its own.
+func (s *RedisStore) run(ctx context.Context, keys []string, args ...any) *redis.Cmd {
+	if s.batch != nil {
+		return s.batch.Run(ctx, s.timeout, gcraScript, keys, args...)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	return gcraScript.Run(ctx, s.c, keys, args...)
 }

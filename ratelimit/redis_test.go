@@ -68,7 +68,7 @@ func TestRedisPausedNeverDoubleCounts(t *testing.T) {
 	if err := c.Ping(t.Context()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	allowed := 0
+	allowed, unavailable := 0, 0
 	for i := range 3 {
 		proxy.Pause(110*time.Millisecond + time.Duration(i)*40*time.Millisecond)
 		r, err := s.Take(t.Context(), "k", now, l, 1)
@@ -77,13 +77,19 @@ func TestRedisPausedNeverDoubleCounts(t *testing.T) {
 			allowed++
 		case err == nil:
 			t.Fatalf("take %d during a pause refused: %+v", i, r)
-		case !errors.Is(err, ErrUnavailable):
+		case errors.Is(err, ErrUnavailable):
+			unavailable++ // it may or may not have reached Redis
+		default:
 			t.Fatalf("take %d: %v", i, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for {
+	for deadline := time.Now().Add(5 * time.Second); ; {
 		r, err := s.Take(t.Context(), "k", now, l, 1)
+		if errors.Is(err, ErrUnavailable) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond) // answers the pause held, on a slow machine
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,8 +98,10 @@ func TestRedisPausedNeverDoubleCounts(t *testing.T) {
 		}
 		allowed++
 	}
-	if allowed != 4 {
-		t.Fatalf("%d requests allowed in all, want the burst of 4 (a retried script took an allowance twice)", allowed)
+	// Each take costs one allowance at most: 4 pass in all, fewer only by
+	// takes answered unavailable that ran on Redis all the same.
+	if allowed > 4 || allowed < 4-unavailable {
+		t.Fatalf("%d requests allowed in all (%d answered unavailable), want the burst of 4: a retried script took an allowance twice", allowed, unavailable)
 	}
 }
 
@@ -102,7 +110,11 @@ func TestRedisPausedNeverDoubleCounts(t *testing.T) {
 // default timeout (200 ms) plus 200 ms for scheduling on a busy machine,
 // however long they queue for one of the pool's connections.
 func TestRedisOutageBoundedUnderLoad(t *testing.T) {
-	const calls, bound = 256, DefaultRedisTimeout + 200*time.Millisecond
+	const calls = 256
+	bound := DefaultRedisTimeout + 200*time.Millisecond
+	if wardtest.Race {
+		bound *= 2
+	}
 	c := redis.NewClient(redisstore.Options(redisstore.Config{Addr: wardtest.SilentServer(t)}))
 	defer c.Close()
 	s := NewRedisStore(c, RedisConfig{})

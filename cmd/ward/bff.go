@@ -51,7 +51,7 @@ func openBFF(cfg *config.Config, rs *sharedRedis, logger *slog.Logger, reg prome
 			if prefix == "" {
 				prefix = redisstore.DefaultPrefix
 			}
-			opts.Store = bff.NewRedisStore(rs.client, prefix+"bff:"+b.Name+":")
+			opts.Store = bff.NewRedisStore(rs.client, prefix+"bff:"+b.Name+":").WithTimeout(rs.budget)
 		}
 		site, err := bff.New(b, opts)
 		if err != nil {

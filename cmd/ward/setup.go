@@ -126,6 +126,7 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (st
 // instance.
 type sharedRedis struct {
 	client *redis.Client
+	budget time.Duration // redisstore.Budget: the bound of each call
 	replay *redisstore.Store
 	limits *ratelimit.RedisStore
 }
@@ -164,6 +165,7 @@ func openRedis(r config.Redis, logger *slog.Logger) (*sharedRedis, error) {
 	}
 	return &sharedRedis{
 		client: c,
+		budget: redisstore.Budget(rc),
 		replay: redisstore.NewFromClient(c, redisstore.Config{Prefix: prefix, FailOpen: r.FailOpen, Logger: logger,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout}),
 		// Rate-limit keys live under <prefix>rl:, apart from the replay

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/redisbatch"
 	"github.com/wardauth/ward/store"
 )
 
@@ -83,6 +84,7 @@ type Config struct {
 // concurrent use.
 type Store struct {
 	c        redis.UniversalClient
+	batch    *redisbatch.Batcher
 	own      bool // c was created by New, so Close closes it
 	prefix   string
 	failOpen bool
@@ -119,7 +121,7 @@ func New(cfg Config) (*Store, error) {
 func NewFromClient(c redis.UniversalClient, cfg Config) *Store {
 	var id [12]byte
 	_, _ = rand.Read(id[:]) // crypto/rand.Read does not fail (Go 1.24)
-	s := &Store{c: c, prefix: cfg.Prefix, failOpen: cfg.FailOpen, log: cfg.Logger,
+	s := &Store{c: c, batch: redisbatch.New(c), prefix: cfg.Prefix, failOpen: cfg.FailOpen, log: cfg.Logger,
 		budget: Budget(cfg), id: base64.RawURLEncoding.EncodeToString(id[:]) + ":"}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
@@ -256,13 +258,13 @@ return 0
 // the key is this call's. An attempt whose answer was lost (a read timeout
 // while Redis paused) has run on Redis all the same; when go-redis sends
 // the command again, the key exists, but holds this call's value: the
-// write was ours, so the value is fresh, not a replay. The whole call,
-// retries included, is bounded by the budget.
+// write was ours, so the value is fresh, not a replay. Concurrent claims
+// go to Redis together in one pipeline (package redisbatch). The whole
+// call, waiting for the pipeline and retries included, is bounded by the
+// budget.
 func (s *Store) claim(ctx context.Context, key, unit string, at int64) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.budget)
-	defer cancel()
 	tok := s.id + strconv.FormatUint(s.seq.Add(1), 36)
-	n, err := claimScript.Run(ctx, s.c, []string{key}, tok, unit, at).Int()
+	n, err := s.batch.Run(ctx, s.budget, claimScript, []string{key}, tok, unit, at).Int()
 	if err != nil {
 		return false, err
 	}

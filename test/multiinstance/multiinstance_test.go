@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -400,6 +401,66 @@ func TestRedisPauseNeverReportsReplay(t *testing.T) {
 	}
 	if r := c.call(c.gw[1], whoami, tok, p); r.status != http.StatusUnauthorized {
 		t.Fatalf("proof replayed at B: %v, want 401", r)
+	}
+}
+
+// TestRedisSilentRefusalsBounded: Redis stops answering instance B (its
+// connections stay open, nothing comes back) while 256 requests with
+// fresh proofs reach gateway B at once, more than B's Redis pool has
+// connections. Each is refused with 503 within half a second, measured at
+// the client: the 200 ms Redis budget (redisstore.Budget) plus the
+// proofs' verification and the sockets on a loaded 2-core machine.
+func TestRedisSilentRefusalsBounded(t *testing.T) {
+	const requests = 256
+	bound := 500 * time.Millisecond
+	if wardtest.Race {
+		bound *= 2
+	}
+	var proxy *wardtest.Proxy
+	c := newCluster(t, throughPausable(&proxy))
+	sg := c.newSigner()
+	tok := c.serviceToken(c.as[0], sg)
+	proofs := make([]string, requests)
+	for i := range proofs {
+		proofs[i] = c.apiProof(sg, whoami, tok)
+	}
+	if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.status != http.StatusOK {
+		t.Fatalf("gateway B before the outage: %v", r)
+	}
+	proxy.Pause(time.Hour)
+	took := make([]time.Duration, requests)
+	status := make([]int, requests)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range requests {
+		wg.Go(func() {
+			req, _ := http.NewRequest(http.MethodGet, apiURL+whoami, nil)
+			req.Header.Set("Authorization", "DPoP "+tok)
+			req.Header.Set("DPoP", proofs[i])
+			<-start
+			t0 := time.Now()
+			resp, err := c.gw[1].hc.Do(req)
+			took[i] = time.Since(t0)
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+				return
+			}
+			resp.Body.Close()
+			status[i] = resp.StatusCode
+		})
+	}
+	close(start)
+	wg.Wait()
+	slowest := time.Duration(0)
+	for i := range requests {
+		if status[i] != http.StatusServiceUnavailable {
+			t.Fatalf("request %d with Redis silent: %d, want 503", i, status[i])
+		}
+		slowest = max(slowest, took[i])
+	}
+	t.Logf("slowest of %d refusals: %v", requests, slowest)
+	if slowest > bound {
+		t.Fatalf("slowest of %d concurrent refusals took %v, want at most %v", requests, slowest, bound)
 	}
 }
 
