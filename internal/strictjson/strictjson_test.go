@@ -28,7 +28,7 @@ type target struct {
 	Any   any             `json:"any"`
 	Num   json.Number     `json:"num"`
 	Plain string
-	skip  string
+	skip  string //lint:ignore U1000 an unexported field the decoder must pass over
 	Dash  string `json:"-"`
 }
 
