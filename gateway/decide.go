@@ -63,6 +63,13 @@ type Decision struct {
 // scheme and host). Routes served by the gateway itself (Mounts) are not
 // Decide's to grant: they are refused as unknown (404).
 func (g *Gateway) Decide(r *http.Request) *Decision {
+	d, _ := g.decideValue(r)
+	return d
+}
+
+// decideValue is Decide with the record, for front doors in this package
+// that count and log the request (authorizer.go).
+func (g *Gateway) decideValue(r *http.Request) (*Decision, *record) {
 	st := g.state.Load()
 	rec := &record{route: "none", outcome: "ok"}
 	resp := http.Header{}
@@ -70,7 +77,7 @@ func (g *Gateway) Decide(r *http.Request) *Decision {
 	if f == nil && rt.local != nil {
 		rec.outcome, f = "no_route", notFound
 	}
-	return st.decision(r, rt, rec, f, resp)
+	return st.decision(r, rt, rec, f, resp), rec
 }
 
 // decision renders decide's answer as a value.
