@@ -100,6 +100,15 @@ func writeDecision(w http.ResponseWriter, d *Decision, style string) {
 		h[k] = v
 	}
 	if d.Allowed {
+		// Every identity header, empty when the identity has none (a
+		// public route, a token without cnf.jkt): a proxy that copies
+		// an absent header as its placeholder text (Caddy 2.6) or keeps
+		// the client's copy gets an empty value instead.
+		for _, n := range d.identityNames {
+			if _, ok := h[n]; !ok {
+				h[n] = []string{""}
+			}
+		}
 		if style == styleEnvoy && len(d.Remove) > 0 {
 			// Envoy removes these from the request it forwards.
 			h.Set("X-Envoy-Auth-Headers-To-Remove", strings.ToLower(strings.Join(d.Remove, ",")))
@@ -139,7 +148,9 @@ func (a *authorizer) rebuild(r *http.Request) (*http.Request, string, error) {
 	// The check's path as sent: an escaped path is not the endpoint's.
 	rest, below := strings.CutPrefix(r.URL.EscapedPath(), a.path)
 	switch {
-	case rest == "" && below && r.URL.RawQuery == "":
+	case rest == "" && below:
+		// The check's query, if any, is not read: Caddy's forward_auth
+		// keeps the client's on the check request.
 		var err error
 		switch {
 		case orig && fwd:

@@ -48,6 +48,9 @@ type Decision struct {
 	Reason string
 	// Identity is the verified identity (allowed and authenticated).
 	Identity *resource.Identity
+
+	// identityNames are the route's identity header names, set or not.
+	identityNames []string
 }
 
 // Decide runs every check of the gateway on a request as the client sent it:
@@ -86,6 +89,7 @@ func (st *state) decision(r *http.Request, rt *route, rec *record, f *refusal, r
 	if rt != nil {
 		d.Route = rt.cfg.Name
 		d.Remove = rt.removed(r)
+		d.identityNames = rt.idNames
 	}
 	if f != nil {
 		w := &headerRecorder{h: resp}

@@ -152,6 +152,9 @@ type route struct {
 	// local serves a Mount in process, with no token check of the
 	// gateway's.
 	local http.Handler
+	// idNames are the identity headers' names (authorizer.go answers
+	// each).
+	idNames []string
 	// reserved are the folded names (foldName) no client header may
 	// fold to (headers.go).
 	reserved map[string]bool
