@@ -120,10 +120,8 @@ func (rt *route) removed(r *http.Request) []string {
 	if rt.local != nil {
 		return names
 	}
-	h := r.Header.Clone()
-	rt.scrub(&http.Request{Header: h}) // headers.go
 	for k := range r.Header {
-		if _, kept := h[k]; !kept {
+		if rt.drops(k) { // headers.go, as scrub
 			names = append(names, k)
 		}
 	}
