@@ -117,6 +117,9 @@ func (g *Gateway) ServeAuthorizer(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle,
 		MaxHeaderBytes: int(cfg.Limits.MaxHeaderBytes), ErrorLog: g.errorLog(),
 	}
+	if n := int(cfg.Limits.MaxConnections); n > 0 {
+		ln = netutil.LimitListener(ln, n)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -28,6 +28,7 @@ const nginxAuthLocation = `
         if ($ward_status = 429) { return 429; }
         if ($ward_status = 503) { return 503; }
         if ($ward_status = 400) { return 400; }
+        if ($ward_status = 404) { return 404; }
         return 500;
     }
     location @ward_forbidden {
