@@ -1,28 +1,20 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
-	"sort"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
-	"github.com/wardauth/ward/internal/httpsafe"
-	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/policy"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/resource"
@@ -101,7 +93,11 @@ type Gateway struct {
 	identity *identitySigner // nil when identity_jwt is off
 	rl       *rateLimiting   // ratelimit.go
 	certs    *clientCerts    // mtls.go
+	authz    *authorizer     // authorizer.go; nil when off
 	secVals  atomic.Pointer[secValues]
+	// proofProxies are the peers whose X-Forwarded-Proto/-Host name the
+	// URL a DPoP proof must name (requestURL), without public_url.
+	proofProxies []netip.Prefix
 }
 
 // fixedSettings cannot change on reload: they shape the listeners and the
@@ -113,6 +109,7 @@ type fixedSettings struct {
 	identityKey                      string // identity_jwt header and key file
 	mtls                             string // mtls listener, CA files and trusted-proxy header
 	bff                              string // the BFF sites, built once (their sessions outlive a reload)
+	authorizer                       string // the forward-auth endpoint's listener, path and trusted proxies
 }
 
 // state is one immutable configuration generation.
@@ -155,6 +152,9 @@ type route struct {
 	// local serves a Mount in process, with no token check of the
 	// gateway's.
 	local http.Handler
+	// idNames are the identity headers' names (authorizer.go answers
+	// each).
+	idNames []string
 	// reserved are the folded names (foldName) no client header may
 	// fold to (headers.go).
 	reserved map[string]bool
@@ -204,12 +204,13 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 		dpop.WithClock(opts.Clock),
 		dpop.WithIATWindow(opts.ProofMaxAge, opts.ProofLeeway),
 	}
-	switch {
-	case cfg.PublicURL != "":
-		dopts = append(dopts, dpop.WithBaseURL(cfg.PublicURL))
-	case cfg.BehindTLSProxy.Enabled():
-		dopts = append(dopts, dpop.WithTrustedProxies(cfg.BehindTLSProxy.TrustedProxies...))
+	// The URL a proof names: public_url, else the trusted TLS proxy's
+	// forwarded scheme and host, unless a front door rebuilt it
+	// (requestURL, decide.go).
+	if cfg.PublicURL == "" && cfg.BehindTLSProxy.Enabled() {
+		g.proofProxies = cfg.BehindTLSProxy.TrustedProxies
 	}
+	dopts = append(dopts, dpop.WithRequestURL(g.requestURL))
 	if opts.ReplayStore != nil {
 		dopts = append(dopts, dpop.WithReplayStore(opts.ReplayStore))
 	}
@@ -230,6 +231,7 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 	if err := g.setupClientCerts(cfg); err != nil {
 		return nil, err
 	}
+	g.setupAuthorizer(cfg) // authorizer.go
 	st, err := g.build(cfg)
 	if err != nil {
 		return nil, err
@@ -246,6 +248,7 @@ func fixedOf(cfg *config.Gateway, issuer string) fixedSettings {
 		identityKey: cfg.IdentityJWT.Header + "\x00" + cfg.IdentityJWT.KeyFile,
 		mtls:        fmt.Sprintf("%q %v %v %q", cfg.MTLS.ClientCAFiles, cfg.MTLS.RequireClientCert, cfg.MTLS.Interval(), cfg.MTLS.ForwardedCertHeader),
 		bff:         fmt.Sprintf("%+v", cfg.BFF),
+		authorizer:  fmt.Sprintf("%+v", cfg.Authorizer),
 	}
 }
 
@@ -277,7 +280,7 @@ func (g *Gateway) reload(cfg *config.Gateway) error {
 		issuer = g.opts.Issuer
 	}
 	if f := fixedOf(cfg, issuer); f != g.fixed {
-		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url, dpop_algorithms, bff and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
+		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url, dpop_algorithms, bff, authorizer and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
 	}
 	st, err := g.build(cfg)
 	if err != nil {
@@ -285,682 +288,4 @@ func (g *Gateway) reload(cfg *config.Gateway) error {
 	}
 	g.state.Store(st)
 	return nil
-}
-
-// build compiles a configuration generation.
-func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
-	var errs []error
-	rs, err := resource.New(resource.Config{
-		Issuer: g.fixed.issuer, Audience: audienceOr(cfg.Audience, cfg.PublicURL, "urn:ward:gateway"),
-		DPoP: g.verifier, Keys: g.keys, Introspector: g.opts.Introspector,
-		Algorithms: cfg.TokenAlgorithms, Leeway: cfg.Leeway, Clock: g.clock, HTTPClient: g.opts.HTTPClient,
-		ResourceMetadata: metadataURL(cfg), ClientCertificate: g.ClientCertificate,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	st := &state{cfg: cfg, rs: rs}
-	if len(cfg.Routes) == 0 {
-		errs = append(errs, errors.New("no routes"))
-	}
-	names := map[string]bool{}
-	for i := range cfg.Routes {
-		rc := &cfg.Routes[i]
-		if names[rc.Name] || rc.Name == "" {
-			errs = append(errs, fmt.Errorf("route %d: missing or duplicate name %q", i, rc.Name))
-		}
-		names[rc.Name] = true
-		rt, err := g.buildRoute(cfg, rc)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("route %q: %w", rc.Name, err))
-			continue
-		}
-		st.routes = append(st.routes, rt)
-	}
-	for _, m := range g.opts.Mounts {
-		rt, err := g.buildMount(cfg, m)
-		if names[m.Name] {
-			err = errors.New("its name is also a route's")
-		}
-		names[m.Name] = true
-		if err != nil {
-			errs = append(errs, fmt.Errorf("mount %q: %w", m.Name, err))
-			continue
-		}
-		st.routes = append(st.routes, rt)
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	st.hosts = knownHosts(cfg.PublicURL, st.routes)
-	// Longest prefix first, host-specific before any-host.
-	sort.SliceStable(st.routes, func(i, j int) bool {
-		a, b := st.routes[i], st.routes[j]
-		if (a.host != "") != (b.host != "") {
-			return a.host != ""
-		}
-		return len(a.prefix) > len(b.prefix)
-	})
-	return st, nil
-}
-
-func audienceOr(vals ...string) string {
-	for _, v := range vals {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func metadataURL(cfg *config.Gateway) string {
-	if cfg.PublicURL == "" {
-		return ""
-	}
-	return resource.ResourceMetadataURL(audienceOr(cfg.Audience, cfg.PublicURL))
-}
-
-func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, error) {
-	rt := &route{cfg: rc, host: strings.ToLower(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream, ih: cfg.IdentityHeaders}
-	ih := cfg.IdentityHeaders
-	rt.certOnly = cfg.MTLS.CertificateRoute(rc.Name)
-	rt.spiffeHdr = http.CanonicalHeaderKey(cfg.MTLS.SPIFFEIDHeaderName())
-	rt.thumbHdr = http.CanonicalHeaderKey(cfg.MTLS.ThumbprintHeaderName())
-	// The forwarded certificate never reaches an upstream, even from a
-	// trusted proxy.
-	for _, h := range []string{ih.Subject, ih.Client, ih.Scopes, ih.JKT, cfg.IdentityJWT.Header, rt.spiffeHdr, rt.thumbHdr, cfg.MTLS.ForwardedCertHeader} {
-		if h != "" {
-			rt.strip = append(rt.strip, http.CanonicalHeaderKey(h))
-		}
-	}
-	rt.ih = config.IdentityHeaders{
-		Subject: http.CanonicalHeaderKey(ih.Subject), Client: http.CanonicalHeaderKey(ih.Client),
-		Scopes: http.CanonicalHeaderKey(ih.Scopes), JKT: http.CanonicalHeaderKey(ih.JKT),
-	}
-	if !rc.ForwardAuthorization {
-		rt.strip = append(rt.strip, "Authorization", "Dpop")
-	}
-	rt.reserved = reservedNames(rt.strip)
-	var err error
-	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
-		return nil, err
-	}
-	if rc.PathPrefix != "" && rc.PathPrefix != "/" {
-		if c, err := policy.CleanPath(rc.PathPrefix); err != nil || c != rc.PathPrefix {
-			return nil, fmt.Errorf("path_prefix %q is not a clean path", rc.PathPrefix)
-		}
-	}
-	if !rc.Unauthenticated {
-		rules := make([]policy.Rule, len(rc.Policy))
-		for i, r := range rc.Policy {
-			rules[i] = r.Rule()
-		}
-		p, err := policy.New(rules)
-		if err != nil {
-			return nil, err
-		}
-		rt.policy = p
-		rt.req = resource.Requirement{Scopes: rc.Scopes, Audience: cfg.RouteAudience(rc), AllowBearer: rc.AllowBearer}
-	} else if len(rc.Policy) > 0 || len(rc.Scopes) > 0 {
-		return nil, errors.New("an unauthenticated route cannot have a policy or scopes")
-	}
-	var target *url.URL
-	var handler http.Handler
-	if name, ok := strings.CutPrefix(rc.Upstream, "builtin:"); ok {
-		handler = g.opts.Upstreams[rc.Upstream]
-		if handler == nil && name == "demo" {
-			handler = DemoUpstream()
-		}
-		if handler == nil && name == "demo-app" {
-			handler = DemoApp()
-		}
-		if handler == nil {
-			return nil, fmt.Errorf("unknown built-in upstream %q", rc.Upstream)
-		}
-		target = &url.URL{Scheme: "http", Host: "builtin." + name}
-	} else {
-		u, err := url.Parse(rc.Upstream)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("upstream %q is not an http(s) URL", rc.Upstream)
-		}
-		target = u
-	}
-	transport := g.opts.Transport
-	if handler != nil {
-		transport = handlerTransport{handler}
-	} else if transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = cfg.Timeouts.Upstream
-		t.MaxIdleConnsPerHost = 64
-		// A proxy passes the client's Accept-Encoding on as it is; it
-		// does not ask for gzip itself only to decompress it again.
-		t.DisableCompression = true
-		transport = t
-		if target.Scheme == "http" && syncUpstream {
-			ut := newUpstreamTransport(target.Host, t) // upstream.go
-			transport = ut
-			if !g.opts.reverseProxyOnly && directNames(rt.ih, rt.spiffeHdr, rt.thumbHdr, http.CanonicalHeaderKey(cfg.IdentityJWT.Header)) {
-				rt.direct = newDirect(ut, target, rt.strip) // forward.go
-			}
-		}
-	}
-	rt.modify = func(h http.Header, r *http.Request) {
-		dropWardSetCookies(h) // headers.go
-		g.secureResponse(h, r, cfg, !rc.Unauthenticated)
-	}
-	rt.failed = func(w http.ResponseWriter, r *http.Request, rec *record, err error) {
-		g.secureResponse(w.Header(), r, cfg, !rc.Unauthenticated)
-		// A chunked body that outgrew max_body_bytes while it was
-		// streamed: the upstream got a body cut short without its last
-		// chunk (an incomplete request, never a complete one), and the
-		// client is told why.
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			if rec != nil {
-				rec.outcome, rec.reason = "rejected", "body_too_large"
-			}
-			w.Header().Set("Connection", "close")
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		if rec != nil {
-			rec.outcome = "upstream_error"
-		}
-		g.log.Warn("upstream error", "route", rc.Name, "upstream", rt.upstream, "error", err)
-		status := http.StatusBadGateway
-		if errors.Is(err, context.DeadlineExceeded) {
-			status = http.StatusGatewayTimeout
-		}
-		http.Error(w, http.StatusText(status), status)
-	}
-	rt.proxy = &httputil.ReverseProxy{
-		Rewrite:    func(pr *httputil.ProxyRequest) { g.rewrite(pr, rt, target) },
-		Transport:  transport,
-		BufferPool: copyBuffers,
-		ModifyResponse: func(resp *http.Response) error {
-			rt.modify(resp.Header, resp.Request)
-			return nil
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { rt.failed(w, r, recordOf(r), err) },
-	}
-	return rt, nil
-}
-
-// buildMount makes a route of a Mount: matched like a route, limited by
-// the gateway-wide per-IP tier, served by the handler.
-func (g *Gateway) buildMount(cfg *config.Gateway, m Mount) (*route, error) {
-	if m.Handler == nil || m.Name == "" {
-		return nil, errors.New("a mount needs a name and a handler")
-	}
-	if c, err := policy.CleanPath(m.PathPrefix); err != nil || c != m.PathPrefix || m.PathPrefix == "/" {
-		return nil, fmt.Errorf("path_prefix %q is not a clean path below /", m.PathPrefix)
-	}
-	rc := &config.Route{Name: m.Name, Host: m.Host, PathPrefix: m.PathPrefix, Unauthenticated: true}
-	rt := &route{cfg: rc, host: strings.ToLower(m.Host), prefix: strings.TrimSuffix(m.PathPrefix, "/"), upstream: "mount:" + m.Name, local: m.Handler}
-	var err error
-	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
-		return nil, err
-	}
-	return rt, nil
-}
-
-// handlerTransport serves a built-in upstream in process.
-type handlerTransport struct{ h http.Handler }
-
-func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	w := httptest.NewRecorder()
-	t.h.ServeHTTP(w, r)
-	resp := w.Result()
-	resp.Request = r
-	return resp, nil
-}
-
-// ctxKey carries the per-request record through the proxy.
-type ctxKey struct{}
-
-type record struct {
-	route   string
-	outcome string
-	reason  string
-	id      *resource.Identity
-	path    string // clean path
-
-	identityJWT, identityJWTHeader string // signed identity, when on
-}
-
-func recordOf(r *http.Request) *record {
-	rec, _ := r.Context().Value(ctxKey{}).(*record)
-	return rec
-}
-
-// rewrite builds the upstream request: clean path, forged identity
-// headers removed, the verified identity added, credentials dropped.
-func (g *Gateway) rewrite(pr *httputil.ProxyRequest, rt *route, target *url.URL) {
-	rec := recordOf(pr.In)
-	out := pr.Out
-	// Header names canonical since buildRoute (net/http canonicalises
-	// incoming names), so a map delete is Header.Del without the work.
-	for _, h := range rt.strip {
-		delete(out.Header, h)
-	}
-	p := rec.path
-	if rt.cfg.StripPrefix && rt.prefix != "" {
-		p = strings.TrimPrefix(p, rt.prefix)
-		if p == "" {
-			p = "/"
-		}
-	}
-	pr.SetURL(target)
-	// Forward the path the policy matched, re-encoded, joined to the
-	// upstream's base path.
-	u := &url.URL{Path: strings.TrimSuffix(target.Path, "/") + p}
-	out.URL.Path, out.URL.RawPath = u.Path, ""
-	out.URL.RawPath = u.EscapedPath()
-	if out.URL.RawPath == out.URL.Path {
-		out.URL.RawPath = ""
-	}
-	pr.SetXForwarded()
-	rt.identity(rec, func(name, v string) { out.Header[name] = []string{v} })
-}
-
-// identity gives the verified identity's upstream headers to set, each
-// name once (the names are canonical and stripped from the client's
-// request); both upstream paths send what it gives.
-func (rt *route) identity(rec *record, set func(name, value string)) {
-	id := rec.id
-	if id == nil {
-		return
-	}
-	ih := rt.ih
-	one := func(name, v string) {
-		if v != "" && name != "" {
-			set(name, sanitize(v))
-		}
-	}
-	one(ih.Subject, id.Subject)
-	one(ih.Client, id.ClientID)
-	one(ih.Scopes, strings.Join(id.Scopes, " "))
-	one(ih.JKT, id.JKT)
-	one(rt.spiffeHdr, id.SPIFFEID)
-	one(rt.thumbHdr, id.CertThumbprint)
-	if rec.identityJWT != "" {
-		set(rec.identityJWTHeader, rec.identityJWT)
-	}
-}
-
-// copyBuffers lends the proxies their response-copy buffers, instead of
-// a new 32 KiB buffer for every request.
-var copyBuffers = &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
-
-type bufferPool struct{ p sync.Pool }
-
-func (b *bufferPool) Get() []byte  { return *b.p.Get().(*[]byte) }
-func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
-
-var _ httputil.BufferPool = (*bufferPool)(nil)
-
-// sanitize keeps a header value on one line.
-func sanitize(v string) string {
-	if !needsSanitize(v) {
-		return v
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, v)
-}
-
-// Handler returns the proxy handler for the public listener.
-func (g *Gateway) Handler() http.Handler {
-	return httpsafe.CloseAfterChunked(http.HandlerFunc(g.serve))
-}
-
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	st := g.state.Load()
-	rec := &record{route: "none", outcome: "ok"}
-	sw := &statusWriter{ResponseWriter: w}
-	defer func() {
-		g.metrics.observe(rec, time.Since(start))
-		g.logRequest(r, rec, sw.status, time.Since(start))
-	}()
-	g.secureResponse(w.Header(), r, st.cfg, false)
-	g.stripForwardedCert(r)
-	if r.ContentLength > int64(st.cfg.Limits.MaxBodyBytes) {
-		rec.outcome, rec.reason = "rejected", "body_too_large"
-		http.Error(sw, "request body too large", http.StatusRequestEntityTooLarge)
-		return
-	}
-	if r.ContentLength != 0 || len(r.TransferEncoding) > 0 {
-		r.Body = http.MaxBytesReader(sw, r.Body, int64(st.cfg.Limits.MaxBodyBytes))
-	}
-	host, clean, reason, refusal := st.target(r)
-	if reason != "" {
-		rec.outcome, rec.reason = "rejected", reason
-		http.Error(sw, refusal, http.StatusBadRequest)
-		return
-	}
-	rec.path = clean
-	rt := st.match(host, clean)
-	if rt == nil {
-		rec.outcome = "no_route"
-		http.NotFound(sw, r)
-		return
-	}
-	rec.route = rt.cfg.Name
-	if !g.limit(sw, r, rt, rec, nil) { // per-IP tier, before authentication
-		return
-	}
-	if rt.local != nil {
-		rec.outcome = "mount"
-		r.URL.Path, r.URL.RawPath = clean, ""
-		rt.local.ServeHTTP(sw, r)
-		return
-	}
-	if rt.cfg.Unauthenticated {
-		rec.outcome = "public"
-		g.proxy(sw, r, rt, rec)
-		return
-	}
-	sw.Header()["Cache-Control"] = g.securityValues(st.cfg).noStore
-	if methodOverrideQuery(r.URL.RawQuery) { // headers.go
-		rec.outcome, rec.reason = "rejected", "method_override"
-		http.Error(sw, "method override in the query: send the method itself", http.StatusBadRequest)
-		return
-	}
-	var err error
-	var id *resource.Identity
-	if rt.certOnly {
-		var e *oauth.Error
-		if id, e = g.certificateOnly(r); e != nil {
-			err = e
-		}
-	} else {
-		id, err = st.rs.Authenticate(r, rt.req)
-	}
-	if err != nil {
-		e := oauth.As(err)
-		rec.outcome, rec.reason = "rejected", e.Reason
-		g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
-		g.logRejection(r, rec, e, resource.Thumbprint(err))
-		st.rs.WriteError(sw, r, err, rt.req)
-		return
-	}
-	rec.id = id
-	if !g.limit(sw, r, rt, rec, id) { // per-client_id and per-subject tiers
-		return
-	}
-	d := rt.policy.Evaluate(policy.Request{
-		Principals: principals(id),
-		Method:     r.Method, Path: clean, Scopes: id.Scopes,
-	})
-	if !d.Allowed {
-		rec.outcome, rec.reason = "denied", "policy_"+d.Reason
-		var e *oauth.Error
-		if d.Reason == "insufficient_scope" {
-			e = &oauth.Error{Code: oauth.InsufficientScope, Status: http.StatusForbidden, Reason: rec.reason,
-				Description: "the access token lacks a scope this route requires", Scope: strings.Join(d.MissingScopes, " ")}
-		} else {
-			e = &oauth.Error{Code: oauth.AccessDenied, Status: http.StatusForbidden, Reason: rec.reason,
-				Description: "the route's policy does not allow this request"}
-		}
-		g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
-		g.log.Info("request denied by policy", "route", rec.route, "method", r.Method, "path", clean, "rule", d.Rule,
-			"reason", e.Reason, "policy_reason", d.Reason, "client_id", id.ClientID, "sub", id.Subject, "jkt", id.JKT, "spiffe_id", id.SPIFFEID)
-		st.rs.WriteError(sw, r, e, rt.req)
-		return
-	}
-	if g.identity != nil {
-		// Signed before proxying: a request whose identity cannot be
-		// signed is refused, never forwarded without it.
-		tok, err := g.identity.sign(id, rt, st.cfg.IdentityJWT.TTL, g.clock())
-		if err != nil {
-			rec.outcome = "error"
-			g.log.Error("cannot sign the identity JWT", "route", rec.route, "err", err)
-			http.Error(sw, "internal error", http.StatusInternalServerError)
-			return
-		}
-		rec.identityJWT, rec.identityJWTHeader = tok, http.CanonicalHeaderKey(st.cfg.IdentityJWT.Header)
-	}
-	rec.outcome = "allowed"
-	g.proxy(sw, r, rt, rec)
-}
-
-// securityHeaders are the response headers secureResponse sets.
-var securityHeaders = [...]string{"X-Content-Type-Options", "Referrer-Policy", "Strict-Transport-Security", "Content-Security-Policy", "Cache-Control"}
-
-// proxy hands the request to the route's direct path (forward.go) or its
-// reverse proxy. The security headers set on the gateway's own response
-// are dropped first: the proxy adds the upstream's headers to them, and
-// modify (or failed) sets them again, so each is sent once.
-func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, rt *route, rec *record) {
-	h := w.Header()
-	for _, k := range securityHeaders {
-		delete(h, k)
-	}
-	if sw, ok := w.(*statusWriter); ok {
-		sw.untyped = true
-	}
-	rt.scrub(r) // headers.go: the same for both paths
-	if rt.direct != nil && directRequest(r) {
-		g.forward(w, r, rt, rec)
-		return
-	}
-	rt.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, rec)))
-}
-
-// directNames reports whether the identity header names can take the
-// direct path, which writes each one once: they must differ from each
-// other and from the headers it writes itself or never forwards.
-func directNames(ih config.IdentityHeaders, more ...string) bool {
-	seen := map[string]bool{}
-	for _, n := range append([]string{ih.Subject, ih.Client, ih.Scopes, ih.JKT}, more...) {
-		if n == "" {
-			continue
-		}
-		if seen[n] || directExcluded[n] {
-			return false
-		}
-		seen[n] = true
-	}
-	return true
-}
-
-// target reads the request's host and path as routes are matched
-// against them, or gives the reason and message of a 400: a host the
-// gateway does not serve, an ambiguous path, a path that is not UTF-8.
-func (st *state) target(r *http.Request) (host, clean, reason, refusal string) {
-	host = hostOf(r)
-	if st.hosts != nil && !st.hosts[host] {
-		return "", "", "unknown_host", "unknown host: the Host header names no site of this gateway"
-	}
-	clean, err := policy.CleanPath(r.URL.EscapedPath())
-	if err != nil {
-		return "", "", "ambiguous_path", "ambiguous request path"
-	}
-	// RFC 3629 §3: bytes that are not UTF-8 (overlong %c0%ae for '.',
-	// %ff) are read differently by different decoders.
-	if !utf8.ValidString(clean) {
-		return "", "", "path_not_utf8", "request path is not UTF-8"
-	}
-	return host, clean, "", ""
-}
-
-func hostOf(r *http.Request) string { return normalHost(r.Host) }
-
-// normalHost is a host without port, brackets, trailing dot, in lower
-// case.
-func normalHost(h string) string {
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
-	}
-	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-	return strings.ToLower(strings.TrimSuffix(h, "."))
-}
-
-// knownHosts returns the hosts the gateway answers for (state.hosts):
-// public_url's and every route's and mount's, or nil when none is set
-// (dev configurations without public_url, or behind a TLS proxy that
-// checks the host; docs/GATEWAY.md).
-func knownHosts(publicURL string, routes []*route) map[string]bool {
-	hosts := map[string]bool{}
-	if u, err := url.Parse(publicURL); err == nil && u.Host != "" {
-		hosts[normalHost(u.Host)] = true
-	}
-	for _, rt := range routes {
-		if rt.host != "" {
-			hosts[normalHost(rt.host)] = true
-		}
-	}
-	if len(hosts) == 0 {
-		return nil
-	}
-	for h := range hosts {
-		if loopbackNames[h] {
-			// A loopback site (ward serve --dev) answers to each literal
-			// loopback name, so a browser may open localhost or
-			// 127.0.0.1 alike. Only these literals: a DNS name that
-			// resolves to 127.0.0.1 (DNS rebinding) is still refused.
-			for n := range loopbackNames {
-				hosts[n] = true
-			}
-			break
-		}
-	}
-	return hosts
-}
-
-// loopbackNames are the literal names of the loopback host.
-var loopbackNames = map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
-
-func (st *state) match(host, path string) *route {
-	for _, rt := range st.routes {
-		if rt.host != "" && rt.host != host {
-			continue
-		}
-		if rt.prefix == "" || path == rt.prefix || strings.HasPrefix(path, rt.prefix+"/") {
-			return rt
-		}
-	}
-	return nil
-}
-
-// secureResponse sets the security headers on a response (the gateway's
-// own, or the upstream's in ModifyResponse).
-func (g *Gateway) secureResponse(h http.Header, r *http.Request, cfg *config.Gateway, authenticated bool) {
-	sh := cfg.SecurityHeaders
-	sv := g.securityValues(cfg)
-	// Shared, read-only values (net/http only reads them; capacity 1, so
-	// an Add copies), not a new slice per header per response.
-	h["X-Content-Type-Options"] = sv.nosniff
-	if sh.ReferrerPolicy != "off" && h.Get("Referrer-Policy") == "" {
-		h["Referrer-Policy"] = sv.referrer
-	}
-	if sh.HSTS != "off" && (cfg.TLS.Enabled() || strings.HasPrefix(cfg.PublicURL, "https://") || r != nil && r.TLS != nil) {
-		h["Strict-Transport-Security"] = sv.hsts
-	}
-	if ct := h.Get("Content-Type"); sh.CSP != "off" && strings.HasPrefix(strings.ToLower(ct), "text/html") && h.Get("Content-Security-Policy") == "" {
-		h["Content-Security-Policy"] = sv.csp
-	}
-	if authenticated {
-		h["Cache-Control"] = sv.noStore
-	}
-}
-
-// secValues are the security header values of one configuration.
-type secValues struct {
-	cfg                                   *config.Gateway
-	nosniff, referrer, hsts, csp, noStore []string
-}
-
-// securityValues returns cfg's header values, made once per configuration
-// generation.
-func (g *Gateway) securityValues(cfg *config.Gateway) *secValues {
-	if sv := g.secVals.Load(); sv != nil && sv.cfg == cfg {
-		return sv
-	}
-	one := func(v string) []string { return []string{v}[:1:1] }
-	sh := cfg.SecurityHeaders
-	sv := &secValues{cfg: cfg, nosniff: one("nosniff"), referrer: one(sh.ReferrerPolicy), hsts: one(sh.HSTS), csp: one(sh.CSP), noStore: one("no-store")}
-	g.secVals.Store(sv)
-	return sv
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	// untyped keeps an answer without a Content-Type without one: net/http
-	// would otherwise guess one from the body (DetectContentType), and an
-	// upstream's untyped answer could go out as text/html without the
-	// Content-Security-Policy that secureResponse gives HTML.
-	untyped bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if code >= 200 { // not an informational answer
-		w.final(code)
-	} else {
-		// An upstream's 103 goes out without the modify step of
-		// the final answer, on both paths.
-		dropWardSetCookies(w.Header()) // headers.go
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.final(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) final(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	if w.untyped {
-		if h := w.Header(); h["Content-Type"] == nil {
-			// A nil value: no header, and no sniffing.
-			h["Content-Type"] = nil
-		}
-	}
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (g *Gateway) logRejection(r *http.Request, rec *record, e *oauth.Error, jkt string) {
-	g.log.Info("request rejected", "route", rec.route, "method", r.Method, "path", rec.path,
-		"status", e.Status, "error", e.Code, "reason", e.Reason, "jkt", jkt, "remote", r.RemoteAddr)
-}
-
-func (g *Gateway) logRequest(r *http.Request, rec *record, status int, d time.Duration) {
-	if !g.log.Enabled(r.Context(), slog.LevelDebug) {
-		return // the attributes cost allocations on every request
-	}
-	attrs := []any{"route", rec.route, "method", r.Method, "path", rec.path, "status", status, "outcome", rec.outcome, "duration", d}
-	if rec.id != nil {
-		attrs = append(attrs, "client_id", rec.id.ClientID, "sub", rec.id.Subject, "jkt", rec.id.JKT)
-	}
-	g.log.Debug("request", attrs...)
-}
-
-// needsSanitize reports whether sanitize would change v: a control
-// character, or bytes that are not UTF-8 (which strings.Map replaces).
-func needsSanitize(v string) bool {
-	if !utf8.ValidString(v) {
-		return true
-	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x20 || v[i] == 0x7f {
-			return true
-		}
-	}
-	return false
 }

@@ -144,7 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		lns = append(lns, mtlsLn)
 	}
 	var gw *gateway.Gateway
-	var gwLn, admLn net.Listener
+	var gwLn, admLn, authLn net.Listener
 	if cfg.Gateway.Enabled {
 		mounts, err := openBFF(cfg, rs, logger, reg)
 		if err != nil {
@@ -159,6 +159,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if gwLn, err = net.Listen("tcp", cfg.Gateway.Listen); err == nil {
 			lns = append(lns, gwLn)
 			admLn, err = net.Listen("tcp", cfg.Gateway.AdminListen)
+		}
+		if err == nil && cfg.Gateway.Authorizer.Enabled() && cfg.Gateway.Authorizer.Listen != "" {
+			if authLn, err = net.Listen("tcp", cfg.Gateway.Authorizer.Listen); err == nil {
+				lns = append(lns, authLn)
+			}
 		}
 		if err != nil {
 			closeAll()
@@ -236,6 +241,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if gw != nil {
 		start("gateway", func() error { return gw.Serve(ctx, gwLn, admLn) })
+		if authLn != nil {
+			fmt.Fprintf(stdout, "ward: gateway forward-auth endpoint on http://%s%s\n", cfg.Gateway.Authorizer.Listen, cfg.Gateway.Authorizer.PathOrDefault())
+			start("gateway authorizer", func() error { return gw.ServeAuthorizer(ctx, authLn) })
+		}
 		if cfg.File() != "" {
 			go gw.WatchReload(ctx, gateway.FileLoader(cfg.File()), 2*time.Second, cfg.File())
 		}
