@@ -93,7 +93,7 @@ type Gateway struct {
 	clock    func() time.Time
 	metrics  *metrics
 	verifier *dpop.Verifier
-	keys     resource.KeySource
+	issuers  []issuerSource // issuers.go
 	state    atomic.Pointer[state]
 	ready    atomic.Bool
 	mu       sync.Mutex // serialises Reload
@@ -113,6 +113,7 @@ type fixedSettings struct {
 	identityKey                      string // identity_jwt header and key file
 	mtls                             string // mtls listener, CA files and trusted-proxy header
 	bff                              string // the BFF sites, built once (their sessions outlive a reload)
+	issuers                          string // gateway.issuers: key caches and introspectors are built once
 }
 
 // state is one immutable configuration generation.
@@ -181,7 +182,7 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 	if opts.Issuer != "" {
 		issuer = opts.Issuer
 	}
-	if issuer == "" {
+	if issuer == "" && len(cfg.Issuers) == 0 {
 		return nil, fmt.Errorf("%w: no issuer", ErrConfig)
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, clock: opts.Clock}
@@ -215,9 +216,8 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	g.verifier = v
-	g.keys = opts.Keys
-	if g.keys == nil {
-		g.keys = resource.NewRemoteKeys(issuer, resource.RemoteKeysOptions{Client: opts.HTTPClient, Clock: opts.Clock})
+	if err := g.setupIssuers(cfg, issuer); err != nil {
+		return nil, err
 	}
 	g.metrics = newMetrics(opts.Registry)
 	g.rl = newRateLimiting(opts.RateLimitStore, opts.Clock, opts.Registry)
@@ -239,6 +239,7 @@ func fixedOf(cfg *config.Gateway, issuer string) fixedSettings {
 		dpopAlgs: strings.Join(cfg.DPoPAlgorithms, " "), tls: cfg.TLS,
 		identityKey: cfg.IdentityJWT.Header + "\x00" + cfg.IdentityJWT.KeyFile,
 		mtls:        fmt.Sprintf("%q %v %v %q", cfg.MTLS.ClientCAFiles, cfg.MTLS.RequireClientCert, cfg.MTLS.Interval(), cfg.MTLS.ForwardedCertHeader),
+		issuers:     fmt.Sprintf("%+v", cfg.Issuers),
 		bff:         fmt.Sprintf("%+v", cfg.BFF),
 	}
 }
@@ -285,9 +286,8 @@ func (g *Gateway) reload(cfg *config.Gateway) error {
 func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 	var errs []error
 	rs, err := resource.New(resource.Config{
-		Issuer: g.fixed.issuer, Audience: audienceOr(cfg.Audience, cfg.PublicURL, "urn:ward:gateway"),
-		DPoP: g.verifier, Keys: g.keys, Introspector: g.opts.Introspector,
-		Algorithms: cfg.TokenAlgorithms, Leeway: cfg.Leeway, Clock: g.clock, HTTPClient: g.opts.HTTPClient,
+		Issuers: g.registry(cfg), Logger: g.log, Audience: audienceOr(cfg.Audience, cfg.PublicURL, "urn:ward:gateway"),
+		DPoP: g.verifier, Leeway: cfg.Leeway, Clock: g.clock, HTTPClient: g.opts.HTTPClient,
 		ResourceMetadata: metadataURL(cfg), ClientCertificate: g.ClientCertificate,
 	})
 	if err != nil {
@@ -392,7 +392,7 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 			return nil, err
 		}
 		rt.policy = p
-		rt.req = resource.Requirement{Scopes: rc.Scopes, Audience: cfg.RouteAudience(rc), AllowBearer: rc.AllowBearer}
+		rt.req = resource.Requirement{Scopes: rc.Scopes, Audience: cfg.RouteAudience(rc), AllowBearer: rc.AllowBearer, Issuers: rc.Issuers}
 	} else if len(rc.Policy) > 0 || len(rc.Scopes) > 0 {
 		return nil, errors.New("an unauthenticated route cannot have a policy or scopes")
 	}
