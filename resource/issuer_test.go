@@ -204,8 +204,12 @@ func call(rs *resource.Resource, req resource.Requirement, auth string, proofs .
 // ID token is refused under every profile.
 func TestProviderTokens(t *testing.T) {
 	bearer := resource.Requirement{AllowBearer: true}
-	for _, pv := range providers {
-		t.Run(pv.name, func(t *testing.T) {
+	for i, name := range []string{"keycloak", "okta", "auth0", "entra"} {
+		pv := providers[i]
+		if pv.name != name {
+			t.Fatalf("providers[%d] is %s", i, pv.name)
+		}
+		t.Run(name, func(t *testing.T) {
 			p := newIDP(t, pv.name == "auth0")
 			at := p.sign(t, pv.atTyp, pv.access(p.url))
 			idt := p.sign(t, pv.idTyp, pv.idToken(p.url))
