@@ -27,7 +27,7 @@ const (
 	// was minted as an access token (RFC 8725 §3.11), so another JWT of
 	// the same issuer, such as an ID token, could pass for one. Ward still
 	// requires iss, exp and the route's aud, and refuses a JWT that
-	// carries any mark of an ID token (IDTokenMarks); see
+	// carries any mark of an ID token (nonce, at_hash, ...); see
 	// docs/INTEGRATIONS.md for what remains. Opt in per issuer.
 	ProfileLegacyJWT Profile = "legacy-jwt"
 )
@@ -266,10 +266,10 @@ func (rs *Resource) pickIntrospector(req Requirement) (*issuerEntry, *tokenError
 	return found, nil
 }
 
-// IDTokenMarks are the claims only an OpenID Connect ID token (or
+// idTokenMarks are the claims only an OpenID Connect ID token (or
 // another non-access JWT) carries; a JWT with any is never an access
 // token (OpenID Connect Core §2, §3.1.3.6, §3.3.2.11).
-var IDTokenMarks = []string{"nonce", "at_hash", "c_hash", "s_hash"}
+var idTokenMarks = []string{"nonce", "at_hash", "c_hash", "s_hash"}
 
 // idToken reports why raw looks like an ID token or another JWT that
 // is not an access token, or "". Under legacy-jwt it also refuses the
@@ -277,7 +277,7 @@ var IDTokenMarks = []string{"nonce", "at_hash", "c_hash", "s_hash"}
 // claim at all, a payload typ other than Bearer (Keycloak: ID,
 // Refresh), and token_use other than access (Amazon Cognito).
 func idToken(raw map[string]json.RawMessage, p Profile, scopeClaims []string) string {
-	for _, k := range IDTokenMarks {
+	for _, k := range idTokenMarks {
 		if _, ok := raw[k]; ok {
 			return "the JWT carries " + k + ": it is an ID token, not an access token"
 		}

@@ -51,7 +51,7 @@ func FuzzClaimMapping(f *testing.F) {
 			}
 			for _, p := range []Profile{ProfileRFC9068, ProfileLegacyJWT} {
 				why := idToken(raw, p, m.Scopes)
-				for _, k := range IDTokenMarks {
+				for _, k := range idTokenMarks {
 					if _, has := raw[k]; has && why == "" {
 						t.Fatalf("payload with %s passed as an access token", k)
 					}

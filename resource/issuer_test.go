@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -607,4 +608,48 @@ func TestOpaqueTokenIssuerChoice(t *testing.T) {
 	if id, e := call(rs, resource.Requirement{AllowBearer: true, Issuers: []string{"b"}}, "Bearer opaque"); e != nil || id.Subject != "from-b" || aCalls.Load() != 0 {
 		t.Fatalf("route accepting b: %v %+v, a called %d", e, id, aCalls.Load())
 	}
+}
+
+// FuzzLegacyToken signs arbitrary payloads (and header types) with a
+// legacy-jwt issuer's key: whatever is accepted has the route's
+// audience, an exp, a subject and none of an ID token's marks.
+func FuzzLegacyToken(f *testing.F) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	const iss = "https://idp.example"
+	v, _ := dpop.NewVerifier(dpop.WithClock(func() time.Time { return testNow }))
+	rs, err := resource.New(resource.Config{Audience: audience, DPoP: v, Clock: func() time.Time { return testNow }, CacheSize: -1,
+		Issuers: []resource.Issuer{{Issuer: iss, Profile: resource.ProfileLegacyJWT,
+			Keys: resource.StaticKeys{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "ES256"}}}}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("JWT", `{"iss":"`+iss+`","sub":"u","aud":"`+audience+`","exp":1900000000,"azp":"c","scope":"a"}`)
+	f.Add("", `{"iss":"`+iss+`","sub":"u","aud":["`+audience+`"],"exp":1900000000,"nonce":"n"}`)
+	f.Add("at+jwt", `{"iss":"`+iss+`","sub":"u","aud":"`+audience+`","exp":1900000000,"typ":"ID"}`)
+	f.Fuzz(func(t *testing.T, typ, payload string) {
+		hdr := map[string]any{"alg": "ES256", "kid": "k"}
+		if typ != "" {
+			hdr["typ"] = typ
+		}
+		var claims map[string]any
+		if json.Unmarshal([]byte(payload), &claims) != nil {
+			return
+		}
+		tok := craft(t, hdr, claims, "ES256", key)
+		id, e := call(rs, resource.Requirement{AllowBearer: true}, "Bearer "+tok)
+		if e != nil {
+			if e.Reason == "" {
+				t.Fatalf("no reason: %v", e)
+			}
+			return
+		}
+		for _, k := range []string{"nonce", "at_hash", "c_hash", "s_hash"} {
+			if _, ok := claims[k]; ok {
+				t.Fatalf("accepted a JWT with %s", k)
+			}
+		}
+		if id.Subject == "" || id.Expiry.IsZero() || !slices.Contains(id.Audience, audience) || id.Issuer != iss {
+			t.Fatalf("accepted %+v", id)
+		}
+	})
 }
