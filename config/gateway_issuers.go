@@ -103,6 +103,9 @@ func (v *validator) gatewayIssuers() {
 	if len(g.Issuers) > 0 && g.Issuer != "" {
 		v.add("gateway.issuer", ErrInvalidValue, "set gateway.issuer (one issuer) or gateway.issuers, not both")
 	}
+	if len(g.Issuers) > 0 && len(g.BFF) > 0 && v.c.Issuer == "" {
+		v.add("issuer", ErrMissing, "required with gateway.issuers and gateway.bff: the BFF sites log in at the top-level issuer")
+	}
 	names, iss := map[string]bool{}, map[string]bool{}
 	for i := range g.Issuers {
 		is := &g.Issuers[i]

@@ -97,3 +97,23 @@ func TestGatewayIssuersErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayIssuersBFFNeedsIssuer: BFF sites log in at the top-level
+// issuer, which gateway.issuers does not provide.
+func TestGatewayIssuersBFFNeedsIssuer(t *testing.T) {
+	bff := `  bff:
+    - name: shop
+      public_url: https://app.example
+      client_id: shop-bff
+      client_secret_file: /etc/ward/shop-bff.secret
+      resource: https://api.example
+      api: https://api.example/orders
+`
+	_, err := load("ward.yaml", issuersBase+bff, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "issuer: required with gateway.issuers and gateway.bff") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := load("ward.yaml", "issuer: https://as.example\n"+issuersBase+bff, noEnv); err != nil {
+		t.Fatalf("with a top-level issuer: %v", err)
+	}
+}
