@@ -272,7 +272,7 @@ func (g *Gateway) reload(cfg *config.Gateway) error {
 		issuer = g.opts.Issuer
 	}
 	if f := fixedOf(cfg, issuer); f != g.fixed {
-		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url, dpop_algorithms, bff and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
+		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, issuers, public_url, dpop_algorithms, bff and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
 	}
 	st, err := g.build(cfg)
 	if err != nil {

@@ -189,3 +189,33 @@ func TestGatewayIntrospectionPrivateKeyJWT(t *testing.T) {
 		t.Fatalf("introspected token: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestGatewayIssuersNeedRestart: gateway.issuers hold key caches and
+// introspectors built once; a reload that changes them is refused and
+// the running registry is kept.
+func TestGatewayIssuersNeedRestart(t *testing.T) {
+	kc := newForeignIDP(t)
+	cfg := config.DefaultGateway()
+	cfg.Enabled, cfg.PublicURL = true, publicURL
+	cfg.Issuers = []config.GatewayIssuer{{Name: "kc", Issuer: kc.srv.URL, Discovery: "oidc", TokenAlgorithms: []string{"RS256"}, Profile: "legacy-jwt"}}
+	cfg.Routes = []config.Route{{Name: "kc", PathPrefix: "/kc/", Upstream: config.BuiltinDemo, Policy: []config.PolicyRule{{Action: "allow", Principals: []string{"*"}}}}}
+	gw, err := gateway.New(&cfg, gateway.Options{Clock: func() time.Time { return testNow }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := cfg
+	next.Issuers = append([]config.GatewayIssuer{}, cfg.Issuers...)
+	next.Issuers[0].Profile = "rfc9068"
+	if err := gw.Reload(&next); err == nil {
+		t.Fatal("reload changing gateway.issuers accepted")
+	}
+	same := cfg
+	same.Routes = append([]config.Route{}, cfg.Routes...)
+	same.Routes[0].Issuers = []string{"kc"}
+	if err := gw.Reload(&same); err != nil {
+		t.Fatalf("reload of routes: %v", err)
+	}
+	if st := gw.IssuerStatus(); len(st) != 1 || st[0].Name != "kc" {
+		t.Errorf("issuers after reload: %+v", st)
+	}
+}
