@@ -392,7 +392,10 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 			return nil, err
 		}
 		rt.policy = p
-		rt.req = resource.Requirement{Scopes: rc.Scopes, Audience: cfg.RouteAudience(rc), AllowBearer: rc.AllowBearer, Issuers: rc.Issuers}
+		// The route's own audience only: without one, the issuer's
+		// (gateway.issuers[].audience), else gateway.audience or
+		// public_url (Config.Audience in build) applies.
+		rt.req = resource.Requirement{Scopes: rc.Scopes, Audience: rc.Audience, AllowBearer: rc.AllowBearer, Issuers: rc.Issuers}
 	} else if len(rc.Policy) > 0 || len(rc.Scopes) > 0 {
 		return nil, errors.New("an unauthenticated route cannot have a policy or scopes")
 	}

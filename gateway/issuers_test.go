@@ -65,10 +65,15 @@ func newForeignIDP(t *testing.T) *foreignIDP {
 }
 
 // token is a Keycloak-shaped access token (typ JWT, azp, scope).
-func (p *foreignIDP) token(t *testing.T, jkt string) string {
+func (p *foreignIDP) token(t *testing.T, jkt string, over ...map[string]any) string {
 	s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: p.key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "r1"))
 	c := map[string]any{"iss": p.srv.URL, "sub": "kc-user", "azp": "app", "typ": "Bearer", "aud": publicURL,
 		"iat": testNow.Unix(), "exp": testNow.Add(5 * time.Minute).Unix(), "scope": "orders:read", "cnf": map[string]any{"jkt": jkt}}
+	for _, o := range over {
+		for k, v := range o {
+			c[k] = v
+		}
+	}
 	b, _ := json.Marshal(c)
 	jws, err := s.Sign(b)
 	if err != nil {
@@ -217,5 +222,25 @@ func TestGatewayIssuersNeedRestart(t *testing.T) {
 	}
 	if st := gw.IssuerStatus(); len(st) != 1 || st[0].Name != "kc" {
 		t.Errorf("issuers after reload: %+v", st)
+	}
+}
+
+// TestGatewayIssuerAudience: gateway.issuers[].audience applies to the
+// issuer's tokens on routes without their own audience.
+func TestGatewayIssuerAudience(t *testing.T) {
+	kc := newForeignIDP(t)
+	e := newEnv(t, func(c *config.Gateway) {
+		c.Issuer = ""
+		c.Issuers = []config.GatewayIssuer{{Name: "kc", Issuer: kc.srv.URL, Discovery: "oidc", TokenAlgorithms: []string{"RS256"},
+			Profile: "legacy-jwt", Audience: "api://orders"}}
+		c.Routes = append(c.Routes, config.Route{Name: "kc", PathPrefix: "/kc/", Upstream: c.Routes[0].Upstream,
+			Policy: []config.PolicyRule{{Action: "allow", Principals: []string{"*"}}}})
+	})
+	tok := kc.token(t, e.signer.Thumbprint()) // aud: the gateway's public URL
+	if w := e.call("GET", "/kc/1", tok, nil); w.Code != 401 || !strings.Contains(w.Header().Get("WWW-Authenticate"), "invalid_token") {
+		t.Fatalf("token for the default audience of an issuer with its own: %d", w.Code)
+	}
+	if w := e.call("GET", "/kc/1", kc.token(t, e.signer.Thumbprint(), map[string]any{"aud": "api://orders"}), nil); w.Code != 200 {
+		t.Fatalf("token for the issuer's audience: %d %s", w.Code, w.Body)
 	}
 }

@@ -653,3 +653,29 @@ func FuzzLegacyToken(f *testing.F) {
 		}
 	})
 }
+
+// TestIssuerAudience: an issuer's own audience replaces the resource's
+// default for its tokens; a route's audience still wins.
+func TestIssuerAudience(t *testing.T) {
+	p := newIDP(t, false)
+	is := p.issuer("entra", resource.ProfileLegacyJWT, resource.ClaimMapping{}, resource.DiscoveryOIDC)
+	is.Audience = "api://orders"
+	rs, _ := foreignFixture(t, []resource.Issuer{is})
+	tok := func(aud string) string {
+		return "Bearer " + p.sign(t, "JWT", map[string]any{"iss": p.url, "sub": "u", "aud": aud, "exp": exp, "azp": "c"})
+	}
+	bearer := resource.Requirement{AllowBearer: true}
+	if _, e := call(rs, bearer, tok("api://orders")); e != nil {
+		t.Fatalf("issuer audience: %v", e)
+	}
+	if _, e := call(rs, bearer, tok(audience)); e == nil || e.Reason != resource.ReasonWrongAudience {
+		t.Fatalf("resource default audience for an issuer with its own: %v", e)
+	}
+	route := resource.Requirement{AllowBearer: true, Audience: "https://payments.example"}
+	if _, e := call(rs, route, tok("api://orders")); e == nil || e.Reason != resource.ReasonWrongAudience {
+		t.Fatalf("route audience: %v", e)
+	}
+	if _, e := call(rs, route, tok("https://payments.example")); e != nil {
+		t.Fatalf("route audience: %v", e)
+	}
+}
