@@ -173,11 +173,34 @@ type PolicyRule struct {
 	Methods    []string `yaml:"methods"`
 	Paths      []string `yaml:"paths"`
 	Scopes     []string `yaml:"scopes"`
+	// Issuers (gateway.issuers[].name or identifier) whose tokens the
+	// rule applies to; empty: any. Required for client: and sub:
+	// principals on a route that accepts several issuers.
+	Issuers []string `yaml:"issuers"`
 }
 
-// Rule converts r to a policy.Rule.
+// Rule converts r to a policy.Rule; its issuers stay as written (see
+// Gateway.PolicyRule).
 func (r PolicyRule) Rule() policy.Rule {
-	return policy.Rule{Name: r.Name, Action: policy.Action(r.Action), Principals: r.Principals, Methods: r.Methods, Paths: r.Paths, Scopes: r.Scopes}
+	return policy.Rule{Name: r.Name, Action: policy.Action(r.Action), Principals: r.Principals, Methods: r.Methods, Paths: r.Paths, Scopes: r.Scopes, Issuers: r.Issuers}
+}
+
+// PolicyRule converts r to a policy.Rule whose issuers are issuer
+// identifiers (the iss of tokens), names resolved.
+func (g *Gateway) PolicyRule(r PolicyRule) policy.Rule {
+	pr := r.Rule()
+	if len(r.Issuers) > 0 {
+		pr.Issuers = make([]string, len(r.Issuers))
+		for i, n := range r.Issuers {
+			pr.Issuers[i] = n
+			for _, is := range g.Issuers {
+				if is.IssuerName() == n {
+					pr.Issuers[i] = is.Issuer
+				}
+			}
+		}
+	}
+	return pr
 }
 
 // ByteSize is a size in bytes, written 65536, 64KiB, 10MiB or 1GiB.

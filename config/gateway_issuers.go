@@ -186,6 +186,7 @@ func (v *validator) routeIssuers(i int) {
 			v.add(fmt.Sprintf("gateway.routes[%d].issuers[%d]", i, j), ErrInvalidValue, "%q is not a configured issuer (gateway.issuers[].name or .issuer)", n)
 		}
 	}
+	v.policyIssuers(i)
 	introspecting := 0
 	for _, is := range g.RouteIssuers(r) {
 		if is.Introspection.Enabled() {
@@ -194,5 +195,36 @@ func (v *validator) routeIssuers(i int) {
 	}
 	if introspecting > 1 {
 		v.add(fmt.Sprintf("gateway.routes[%d].issuers", i), ErrInvalidValue, "the route accepts %d issuers that introspect opaque tokens: name at most one (an opaque token does not say its issuer)", introspecting)
+	}
+}
+
+// policyIssuers checks routes[i].policy[].issuers: each is an issuer the
+// route accepts; and on a route accepting several issuers, a rule naming
+// client: or sub: principals says whose (client ids and subjects are
+// names within one issuer: Keycloak's client "shop" is not Okta's).
+func (v *validator) policyIssuers(i int) {
+	g := &v.c.Gateway
+	r := &g.Routes[i]
+	accepted := g.RouteIssuers(r)
+	for j, rule := range r.Policy {
+		p := fmt.Sprintf("gateway.routes[%d].policy[%d]", i, j)
+		for k, n := range rule.Issuers {
+			ok := slices.ContainsFunc(accepted, func(is *GatewayIssuer) bool { return is.IssuerName() == n || is.Issuer == n })
+			if len(g.Issuers) == 0 {
+				ok = n == v.c.GatewayIssuer()
+			}
+			if !ok {
+				v.add(fmt.Sprintf("%s.issuers[%d]", p, k), ErrInvalidValue, "%q is not an issuer this route accepts", n)
+			}
+		}
+		if len(accepted) < 2 || len(rule.Issuers) > 0 {
+			continue
+		}
+		for _, pr := range rule.Principals {
+			if strings.HasPrefix(pr, "client:") || strings.HasPrefix(pr, "sub:") {
+				v.add(p+".issuers", ErrMissing, "required: the route accepts %d issuers and %q names a client or subject, which is unique only within one issuer", len(accepted), pr)
+				break
+			}
+		}
 	}
 }

@@ -56,6 +56,15 @@ func TestGatewayIssuers(t *testing.T) {
 	if got := g.RouteIssuers(&g.Routes[1]); len(got) != 1 || got[0].Name != "ward" {
 		t.Errorf("admin accepts %+v", got)
 	}
+	// A rule's issuer names become identifiers.
+	y := strings.Replace(issuersBase, `policy: [{action: allow, principals: ["*"]}]`, `policy: [{action: allow, principals: ["client:shop"], issuers: [keycloak]}]`, 1)
+	c, err = load("ward.yaml", y, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := c.Gateway.PolicyRule(c.Gateway.Routes[0].Policy[0]); len(r.Issuers) != 1 || r.Issuers[0] != "https://sso.example/realms/shop" {
+		t.Errorf("rule issuers %v", r.Issuers)
+	}
 }
 
 func TestGatewayIssuersErrors(t *testing.T) {
@@ -78,6 +87,14 @@ func TestGatewayIssuersErrors(t *testing.T) {
 			"ward.yaml:18: gateway.issuers[2].introspection: set exactly one of client_secret_file and private_key_file"},
 		{"no client id", "{client_id: gw, client_secret_file", "{client_secret_file",
 			"ward.yaml:18: gateway.issuers[2].introspection.client_id: required to introspect (the gateway's client at the issuer)"},
+		{"client principal without issuers on a route of two issuers", `issuers: [keycloak, "https://tenant.auth0.example/"]
+      policy: [{action: allow, principals: ["*"]}]`, `issuers: [keycloak, "https://tenant.auth0.example/"]
+      policy: [{action: allow, principals: ["client:shop"]}]`,
+			`ward.yaml:24: gateway.routes[0].policy[0].issuers: required: the route accepts 2 issuers and "client:shop" names a client or subject, which is unique only within one issuer`},
+		{"policy issuer the route does not accept", `issuers: [keycloak, "https://tenant.auth0.example/"]
+      policy: [{action: allow, principals: ["*"]}]`, `issuers: [keycloak, "https://tenant.auth0.example/"]
+      policy: [{action: allow, principals: ["client:shop"], issuers: [ward]}]`,
+			`ward.yaml:24: gateway.routes[0].policy[0].issuers[0]: "ward" is not an issuer this route accepts`},
 		{"two introspecting issuers on a route", "      claims: {client: [azp]}\n", "      claims: {client: [azp]}\n      introspection: {client_id: gw, private_key_file: /k.pem}\n",
 			"ward.yaml:24: gateway.routes[0].issuers: the route accepts 2 issuers that introspect opaque tokens: name at most one (an opaque token does not say its issuer)"},
 	}

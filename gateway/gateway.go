@@ -385,7 +385,7 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 	if !rc.Unauthenticated {
 		rules := make([]policy.Rule, len(rc.Policy))
 		for i, r := range rc.Policy {
-			rules[i] = r.Rule()
+			rules[i] = cfg.PolicyRule(r) // issuer names resolved
 		}
 		p, err := policy.New(rules)
 		if err != nil {
@@ -679,7 +679,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	d := rt.policy.Evaluate(policy.Request{
 		Principals: principals(id),
-		Method:     r.Method, Path: clean, Scopes: id.Scopes,
+		Method:     r.Method, Path: clean, Scopes: id.Scopes, Issuer: id.Issuer,
 	})
 	if !d.Allowed {
 		rec.outcome, rec.reason = "denied", "policy_"+d.Reason

@@ -244,3 +244,24 @@ func TestGatewayIssuerAudience(t *testing.T) {
 		t.Fatalf("token for the issuer's audience: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestGatewayPolicyIssuers: two providers each have a client "app"; a
+// rule allowing client:app of the first does not let the second's in.
+func TestGatewayPolicyIssuers(t *testing.T) {
+	one, two := newForeignIDP(t), newForeignIDP(t)
+	e := newEnv(t, func(c *config.Gateway) {
+		c.Issuer = ""
+		c.Issuers = []config.GatewayIssuer{
+			{Name: "one", Issuer: one.srv.URL, Discovery: "oidc", TokenAlgorithms: []string{"RS256"}, Profile: "legacy-jwt"},
+			{Name: "two", Issuer: two.srv.URL, Discovery: "oidc", TokenAlgorithms: []string{"RS256"}, Profile: "legacy-jwt"},
+		}
+		c.Routes = []config.Route{{Name: "api", PathPrefix: "/api/", Upstream: c.Routes[0].Upstream,
+			Policy: []config.PolicyRule{{Action: "allow", Principals: []string{"client:app"}, Issuers: []string{"one"}}}}}
+	})
+	if w := e.call("GET", "/api/x", two.token(t, e.signer.Thumbprint()), nil); w.Code != 403 {
+		t.Fatalf("client app of the other issuer: %d", w.Code)
+	}
+	if w := e.call("GET", "/api/x", one.token(t, e.signer.Thumbprint()), nil); w.Code != 200 {
+		t.Fatalf("client app of the named issuer: %d %s", w.Code, w.Body)
+	}
+}
