@@ -128,5 +128,5 @@ func (g *Gateway) IssuerStatus() []resource.IssuerStatus {
 	if st == nil {
 		return nil
 	}
-	return st.rs.Issuers()
+	return st.rs.IssuerStatus()
 }

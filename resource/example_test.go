@@ -72,7 +72,7 @@ func ExampleIssuer() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /orders", rs.Require("orders:read")(http.NotFoundHandler()))
 	mux.Handle("POST /admin", rs.Middleware(resource.Requirement{Scopes: []string{"admin"}, Issuers: []string{"ward"}})(http.NotFoundHandler()))
-	for _, st := range rs.Issuers() {
+	for _, st := range rs.IssuerStatus() {
 		fmt.Println(st.Name, st.Healthy())
 	}
 	// Output:

@@ -191,8 +191,8 @@ func (e *issuerEntry) status() IssuerStatus {
 	return s
 }
 
-// Issuers returns the status of every configured issuer, in order.
-func (rs *Resource) Issuers() []IssuerStatus {
+// IssuerStatus returns the health of every configured issuer, in order.
+func (rs *Resource) IssuerStatus() []IssuerStatus {
 	out := make([]IssuerStatus, len(rs.issuers))
 	for i, e := range rs.issuers {
 		out[i] = e.status()
@@ -206,11 +206,11 @@ func accepts(req Requirement, e *issuerEntry) bool {
 	return len(req.Issuers) == 0 || slices.Contains(req.Issuers, e.Name) || slices.Contains(req.Issuers, e.Issuer.Issuer)
 }
 
-// PeekIssuer returns the iss claim of a compact JWS without verifying
+// peekIssuer returns the iss claim of a compact JWS without verifying
 // it, so the issuer whose keys verify it can be chosen before any key is
 // fetched. ok is false when the payload is not a JSON object or iss is
 // absent or not a string.
-func PeekIssuer(tok string) (iss string, ok bool) {
+func peekIssuer(tok string) (iss string, ok bool) {
 	_, rest, _ := strings.Cut(tok, ".")
 	p64, _, _ := strings.Cut(rest, ".")
 	pb, err := base64.RawURLEncoding.DecodeString(p64)
@@ -230,7 +230,7 @@ func PeekIssuer(tok string) (iss string, ok bool) {
 // refuses it, before any key fetch, when no issuer or no issuer the
 // route accepts has that identifier.
 func (rs *Resource) pickJWT(tok string, req Requirement) (*issuerEntry, *tokenError) {
-	iss, ok := PeekIssuer(tok)
+	iss, ok := peekIssuer(tok)
 	if !ok {
 		return nil, refuse(ReasonMissingClaim, "access token has no iss")
 	}

@@ -8,7 +8,7 @@ import (
 )
 
 // FuzzClaimMapping feeds arbitrary JWT payloads through the pieces that
-// read a foreign issuer's claims: PeekIssuer, parseClaims, the claim
+// read a foreign issuer's claims: peekIssuer, parseClaims, the claim
 // mapping of both profiles and the ID-token check. None may panic; a
 // mapped scope is always a scope token (RFC 6749 §3.3); a payload with
 // an ID token's marks is never passed.
@@ -31,8 +31,8 @@ func FuzzClaimMapping(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		tok := "e30." + base64.RawURLEncoding.EncodeToString(payload) + ".sig"
-		if iss, ok := PeekIssuer(tok); ok && iss == "" {
-			t.Fatal("PeekIssuer: ok with an empty iss")
+		if iss, ok := peekIssuer(tok); ok && iss == "" {
+			t.Fatal("peekIssuer: ok with an empty iss")
 		}
 		c, raw, err := parseClaims(payload)
 		if err != nil {

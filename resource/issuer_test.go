@@ -381,7 +381,7 @@ func TestKeySources(t *testing.T) {
 			}
 			clock = clock.Add(time.Second)
 		}
-		st := rs.Issuers()[0]
+		st := rs.IssuerStatus()[0]
 		if st.Healthy() || !strings.Contains(st.LastError, "names issuer") || st.Name != "p" {
 			t.Errorf("status %+v", st)
 		}
@@ -576,7 +576,7 @@ func TestForeignIntrospection(t *testing.T) {
 			if _, e := call(rs, bearer, "Bearer plain-9"); e == nil || e.Status != 503 || e.Reason != resource.ReasonIntrospectionError {
 				t.Errorf("endpoint down: %v", e)
 			}
-			if st := rs.Issuers()[0]; st.Healthy() || !strings.Contains(st.LastError, "status 502") || strings.Contains(st.LastError, "s3cret") {
+			if st := rs.IssuerStatus()[0]; st.Healthy() || !strings.Contains(st.LastError, "status 502") || strings.Contains(st.LastError, "s3cret") {
 				t.Errorf("status %+v", st)
 			}
 		})

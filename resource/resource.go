@@ -55,17 +55,20 @@ type Config struct {
 	// (dpop.WithBaseURL or dpop.WithTrustedProxies) and, for several
 	// instances, a shared replay store.
 	DPoP *dpop.Verifier
-	// Keys supplies the issuer's verification keys; default
+	// Keys supplies Issuer's verification keys; default
 	// NewRemoteKeys(Issuer, RemoteKeysOptions{Client: HTTPClient, Clock: Clock}).
+	// With Issuers, set Issuer.Keys instead.
 	Keys KeySource
-	// Introspector, when set, validates tokens that are not JWTs
-	// (RFC 7662). Without it, opaque tokens are refused.
+	// Introspector, when set, validates Issuer's tokens that are not JWTs
+	// (RFC 7662). Without it, opaque tokens are refused. With Issuers,
+	// set Issuer.Introspector instead.
 	Introspector Introspector
 	// IntrospectionTTL is how long an introspection answer is reused (never
 	// beyond the token's exp). Default 30 s.
 	IntrospectionTTL time.Duration
-	// Algorithms is the access-token signature allow-list; none and HMAC
-	// are refused. Default DefaultAlgorithms.
+	// Algorithms is Issuer's access-token signature allow-list; none and
+	// HMAC are refused. Default DefaultAlgorithms. With Issuers, set
+	// Issuer.Algorithms instead.
 	Algorithms []string
 	// Leeway absorbs clock skew in exp, nbf and iat. Default 10 s; at most
 	// 5 m.
@@ -82,7 +85,8 @@ type Config struct {
 	CacheSize int
 	// Clock; default time.Now. Use the same clock as the DPoP verifier.
 	Clock func() time.Time
-	// HTTPClient for discovery and JWKS; default a 10 s timeout client.
+	// HTTPClient for discovery and JWKS of issuers whose Keys are not
+	// set; default a 10 s timeout client.
 	HTTPClient *http.Client
 	// OnReject, when set, is called for every refused request (for metrics
 	// and logs), with the error as rendered (its Reason is stable) and
