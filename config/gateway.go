@@ -36,7 +36,12 @@ type Gateway struct {
 	// trusted proxy.
 	PublicURL string `yaml:"public_url"`
 	// Issuer whose tokens are accepted. Default: the top-level issuer.
+	// The one-issuer shorthand of Issuers.
 	Issuer string `yaml:"issuer"`
+	// Issuers whose tokens are accepted, each with its key discovery,
+	// algorithms, profile, claim mapping and introspection
+	// (gateway_issuers.go, docs/INTEGRATIONS.md). Set issuer or issuers.
+	Issuers []GatewayIssuer `yaml:"issuers"`
 	// Audience is the resource identifier tokens must carry in aud.
 	// Default: public_url. A route may override it.
 	Audience string `yaml:"audience"`
@@ -150,6 +155,9 @@ type Route struct {
 	Audience string `yaml:"audience"`
 	// Scopes every request on the route needs.
 	Scopes []string `yaml:"scopes"`
+	// Issuers whose tokens the route accepts, by gateway.issuers[].name or
+	// issuer identifier. Default: every configured issuer.
+	Issuers []string `yaml:"issuers"`
 	// ForwardAuthorization passes the Authorization and DPoP headers to
 	// the upstream (they are removed by default).
 	ForwardAuthorization bool `yaml:"forward_authorization"`
@@ -174,11 +182,34 @@ type PolicyRule struct {
 	Methods    []string `yaml:"methods"`
 	Paths      []string `yaml:"paths"`
 	Scopes     []string `yaml:"scopes"`
+	// Issuers (gateway.issuers[].name or identifier) whose tokens the
+	// rule applies to; empty: any. Required for client: and sub:
+	// principals on a route that accepts several issuers.
+	Issuers []string `yaml:"issuers"`
 }
 
-// Rule converts r to a policy.Rule.
+// Rule converts r to a policy.Rule; its issuers stay as written (see
+// Gateway.PolicyRule).
 func (r PolicyRule) Rule() policy.Rule {
-	return policy.Rule{Name: r.Name, Action: policy.Action(r.Action), Principals: r.Principals, Methods: r.Methods, Paths: r.Paths, Scopes: r.Scopes}
+	return policy.Rule{Name: r.Name, Action: policy.Action(r.Action), Principals: r.Principals, Methods: r.Methods, Paths: r.Paths, Scopes: r.Scopes, Issuers: r.Issuers}
+}
+
+// PolicyRule converts r to a policy.Rule whose issuers are issuer
+// identifiers (the iss of tokens), names resolved.
+func (g *Gateway) PolicyRule(r PolicyRule) policy.Rule {
+	pr := r.Rule()
+	if len(r.Issuers) > 0 {
+		pr.Issuers = make([]string, len(r.Issuers))
+		for i, n := range r.Issuers {
+			pr.Issuers[i] = n
+			for _, is := range g.Issuers {
+				if is.IssuerName() == n {
+					pr.Issuers[i] = is.Issuer
+				}
+			}
+		}
+	}
+	return pr
 }
 
 // ByteSize is a size in bytes, written 65536, 64KiB, 10MiB or 1GiB.
@@ -293,25 +324,12 @@ func (v *validator) gateway() {
 	} else if !g.BehindTLSProxy.Enabled() && !v.c.Dev {
 		v.add("gateway.public_url", ErrMissing, "required (the URL clients use, compared with DPoP proofs) unless behind_tls_proxy.trusted_proxies is set")
 	}
-	if v.c.GatewayIssuer() == "" {
-		v.add("gateway.issuer", ErrMissing, "required when there is no top-level issuer")
+	if v.c.GatewayIssuer() == "" && len(g.Issuers) == 0 {
+		v.add("gateway.issuer", ErrMissing, "required when there is no top-level issuer (or set gateway.issuers)")
 	}
-	for _, k := range []struct {
-		path string
-		algs []string
-	}{{"gateway.token_algorithms", g.TokenAlgorithms}, {"gateway.dpop_algorithms", g.DPoPAlgorithms}} {
-		if len(k.algs) == 0 {
-			v.add(k.path, ErrMissing, "at least one algorithm is required")
-		}
-		for i, a := range k.algs {
-			p := fmt.Sprintf("%s[%d]", k.path, i)
-			if a == "none" || strings.HasPrefix(a, "HS") {
-				v.add(p, ErrInvalidValue, "%q is not allowed: only asymmetric signatures (RFC 8725 §3.1, RFC 9449 §4.2)", a)
-				continue
-			}
-			v.oneOf(p, a, dpopAlgs...)
-		}
-	}
+	v.gatewayIssuers() // gateway_issuers.go
+	v.algorithms("gateway.token_algorithms", g.TokenAlgorithms, false)
+	v.algorithms("gateway.dpop_algorithms", g.DPoPAlgorithms, false)
 	if g.Leeway < 0 || g.Leeway > 5*time.Minute {
 		v.add("gateway.leeway", ErrInvalidValue, "must be between 0 and 5m")
 	}
@@ -367,6 +385,21 @@ func (v *validator) gateway() {
 	v.bffSites()          // bff.go
 }
 
+// algorithms checks a signature allow-list: asymmetric algorithms only.
+func (v *validator) algorithms(path string, algs []string, optional bool) {
+	if len(algs) == 0 && !optional {
+		v.add(path, ErrMissing, "at least one algorithm is required")
+	}
+	for i, a := range algs {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if a == "none" || strings.HasPrefix(a, "HS") {
+			v.add(p, ErrInvalidValue, "%q is not allowed: only asymmetric signatures (RFC 8725 §3.1, RFC 9449 §4.2)", a)
+			continue
+		}
+		v.oneOf(p, a, dpopAlgs...)
+	}
+}
+
 func (v *validator) route(i int, names map[string]bool) {
 	g := &v.c.Gateway
 	r := &g.Routes[i]
@@ -401,9 +434,12 @@ func (v *validator) route(i int, names map[string]bool) {
 	if r.Unauthenticated {
 		if len(r.Policy) > 0 || len(r.Scopes) > 0 || r.AllowBearer || r.Audience != "" {
 			v.add(p("unauthenticated"), ErrInvalidValue, "an unauthenticated route checks no token: remove policy, scopes, allow_bearer and audience")
+		} else if len(r.Issuers) > 0 {
+			v.add(p("issuers"), ErrInvalidValue, "an unauthenticated route checks no token: remove issuers")
 		}
 		return
 	}
+	v.routeIssuers(i) // gateway_issuers.go
 	if g.RouteAudience(r) == "" {
 		v.add(p("audience"), ErrMissing, "required when gateway.audience and gateway.public_url are empty")
 	}

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,41 @@ func TestScaleoutKeys(t *testing.T) {
 			}
 			if got := strings.TrimPrefix(err.Error(), filepath.Dir(path)+"/"); got != tt.want {
 				t.Errorf("error\n got %s\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestGatewayOnlyConfig: a process running only the gateway has no
+// authorization-server listener, so it needs neither a top-level issuer
+// nor tls; gateway.issuer (or gateway.issuers) names the trusted issuer,
+// and without any issuer the gateway's own key says so.
+func TestGatewayOnlyConfig(t *testing.T) {
+	const gw = "gateway: {enabled: true, public_url: https://api.example, %s routes: [{name: d, path_prefix: /d/, upstream: builtin:demo, policy: [{name: r, action: allow, principals: ['*']}]}]}\n"
+	off := "authorization_server: {enabled: false}\n"
+	tests := []struct{ name, yaml, want string }{
+		{"gateway issuer only", off + fmt.Sprintf(gw, "issuer: https://idp.example,"), ""},
+		{"https top-level issuer without tls", "issuer: https://idp.example\n" + off + fmt.Sprintf(gw, ""), ""},
+		{"no issuer at all", off + fmt.Sprintf(gw, ""), "ward.yaml:2: gateway.issuer: required when there is no top-level issuer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "ward.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := config.Load(path)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Load: %v", err)
+				}
+				if c.GatewayIssuer() != "https://idp.example" {
+					t.Errorf("GatewayIssuer = %q", c.GatewayIssuer())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "issuer: required (the https URL") {
+				t.Fatalf("Load = %v, want %s", err, tt.want)
 			}
 		})
 	}

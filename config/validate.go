@@ -24,7 +24,12 @@ import (
 // It does not read files named by the configuration.
 func (c *Config) Validate() error {
 	v := &validator{c: c}
-	v.issuer()
+	if c.AuthorizationServer.Enabled || c.Issuer != "" {
+		// A gateway-only process (authorization_server.enabled: false)
+		// has no authorization-server listener: its issuer is optional,
+		// and is checked only as a URL when given.
+		v.issuer()
+	}
 	v.listener()
 	if c.AuthorizationServer.Enabled {
 		v.store()
@@ -97,7 +102,7 @@ func (v *validator) issuer() {
 		v.add("issuer", ErrInvalidValue, "%q must not contain user information", c.Issuer)
 	case strings.HasSuffix(c.Issuer, "/"):
 		v.add("issuer", ErrInvalidValue, "%q must not end with \"/\" (write %q)", c.Issuer, strings.TrimRight(c.Issuer, "/"))
-	case !c.Dev && u.Scheme == "https" && !c.TLS.Enabled() && !c.BehindTLSProxy.Enabled():
+	case c.AuthorizationServer.Enabled && !c.Dev && u.Scheme == "https" && !c.TLS.Enabled() && !c.BehindTLSProxy.Enabled():
 		v.add("issuer", ErrInvalidValue, "is https but the listener is plain HTTP: configure tls or behind_tls_proxy.trusted_proxies")
 	}
 }

@@ -245,7 +245,7 @@ func (g *Gateway) authenticate(st *state, r *http.Request, rt *route, rec *recor
 func (g *Gateway) authorize(r *http.Request, rt *route, rec *record, id *resource.Identity) *refusal {
 	d := rt.policy.Evaluate(policy.Request{
 		Principals: principals(id),
-		Method:     r.Method, Path: rec.path, Scopes: id.Scopes,
+		Method:     r.Method, Path: rec.path, Scopes: id.Scopes, Issuer: id.Issuer,
 	})
 	if d.Allowed {
 		return nil

@@ -85,7 +85,7 @@ type Gateway struct {
 	clock    func() time.Time
 	metrics  *metrics
 	verifier *dpop.Verifier
-	keys     resource.KeySource
+	issuers  []issuerSource // issuers.go
 	state    atomic.Pointer[state]
 	ready    atomic.Bool
 	mu       sync.Mutex // serialises Reload
@@ -109,6 +109,7 @@ type fixedSettings struct {
 	identityKey                      string // identity_jwt header and key file
 	mtls                             string // mtls listener, CA files and trusted-proxy header
 	bff                              string // the BFF sites, built once (their sessions outlive a reload)
+	issuers                          string // gateway.issuers: key caches and introspectors are built once
 	authorizer                       string // the forward-auth endpoint's listener, path and trusted proxies
 }
 
@@ -187,7 +188,7 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 	if opts.Issuer != "" {
 		issuer = opts.Issuer
 	}
-	if issuer == "" {
+	if issuer == "" && len(cfg.Issuers) == 0 {
 		return nil, fmt.Errorf("%w: no issuer", ErrConfig)
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, clock: opts.Clock}
@@ -222,9 +223,8 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
 	g.verifier = v
-	g.keys = opts.Keys
-	if g.keys == nil {
-		g.keys = resource.NewRemoteKeys(issuer, resource.RemoteKeysOptions{Client: opts.HTTPClient, Clock: opts.Clock})
+	if err := g.setupIssuers(cfg, issuer); err != nil {
+		return nil, err
 	}
 	g.metrics = newMetrics(opts.Registry)
 	g.rl = newRateLimiting(opts.RateLimitStore, opts.Clock, opts.Registry)
@@ -247,6 +247,7 @@ func fixedOf(cfg *config.Gateway, issuer string) fixedSettings {
 		dpopAlgs: strings.Join(cfg.DPoPAlgorithms, " "), tls: cfg.TLS,
 		identityKey: cfg.IdentityJWT.Header + "\x00" + cfg.IdentityJWT.KeyFile,
 		mtls:        fmt.Sprintf("%q %v %v %q", cfg.MTLS.ClientCAFiles, cfg.MTLS.RequireClientCert, cfg.MTLS.Interval(), cfg.MTLS.ForwardedCertHeader),
+		issuers:     fmt.Sprintf("%+v", cfg.Issuers),
 		bff:         fmt.Sprintf("%+v", cfg.BFF),
 		authorizer:  fmt.Sprintf("%+v", cfg.Authorizer),
 	}
@@ -280,7 +281,7 @@ func (g *Gateway) reload(cfg *config.Gateway) error {
 		issuer = g.opts.Issuer
 	}
 	if f := fixedOf(cfg, issuer); f != g.fixed {
-		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url, dpop_algorithms, bff, authorizer and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
+		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, issuers, public_url, dpop_algorithms, bff, authorizer and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
 	}
 	st, err := g.build(cfg)
 	if err != nil {

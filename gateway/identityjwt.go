@@ -47,6 +47,9 @@ type IdentityClaims struct {
 	// Cnf carries the DPoP key thumbprint the caller proved (RFC 7800).
 	Cnf   map[string]string `json:"cnf,omitempty"`
 	Route string            `json:"ward_route,omitempty"`
+	// TokenIssuer is the iss of the caller's access token: with several
+	// gateway.issuers, subjects and client ids are names within it.
+	TokenIssuer string `json:"ward_token_iss,omitempty"`
 }
 
 func newIdentitySigner(cfg config.IdentityJWT, issuer string) (*identitySigner, error) {
@@ -109,7 +112,7 @@ func (s *identitySigner) sign(id *resource.Identity, rt *route, ttl time.Duratio
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(ttl)),
 			ID: base64.RawURLEncoding.EncodeToString(jti),
 		},
-		ClientID: id.ClientID, Scope: strings.Join(id.Scopes, " "), Route: rt.cfg.Name,
+		ClientID: id.ClientID, Scope: strings.Join(id.Scopes, " "), Route: rt.cfg.Name, TokenIssuer: id.Issuer,
 	}
 	if id.JKT != "" {
 		c.Cnf = map[string]string{"jkt": id.JKT}

@@ -68,7 +68,7 @@ func TestIdentityJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Subject != "alice" || c.ClientID != "app" || c.Scope != "orders:read" || c.Cnf["jkt"] != e.signer.Thumbprint() ||
-		c.Route != "orders" || c.Expiry.Time().Sub(testNow) != 30*time.Second || c.ID == "" {
+		c.Route != "orders" || c.Expiry.Time().Sub(testNow) != 30*time.Second || c.ID == "" || c.TokenIssuer != issuerURL {
 		t.Fatalf("claims %+v", c)
 	}
 }

@@ -1,13 +1,18 @@
 package gateway
 
 import (
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wardauth/ward/resource"
 )
 
 type metrics struct {
@@ -78,7 +83,9 @@ func (m *metrics) observe(rec *record, d time.Duration) {
 
 // AdminHandler serves /metrics (Prometheus), /healthz (the process is
 // up) and /readyz (a configuration is loaded and the gateway is not
-// shutting down). Serve it on a separate, private listener.
+// shutting down, followed by one line per trusted issuer with the cause
+// of its last key or introspection failure). Serve it on a separate,
+// private listener.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
@@ -97,6 +104,23 @@ func (g *Gateway) AdminHandler() http.Handler {
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
+		writeIssuerStatus(w, g.IssuerStatus())
 	})
 	return mux
+}
+
+// writeIssuerStatus lists the issuers' health (issuers.go). A failing
+// issuer does not make the gateway unready: its tokens are answered 503,
+// while the routes of other issuers, public routes and mounts still
+// work, and every instance would fail alike.
+func writeIssuerStatus(w io.Writer, sts []resource.IssuerStatus) {
+	for _, st := range sts {
+		state := "ok"
+		if !st.Healthy() {
+			state = fmt.Sprintf("error since %s: %s", st.LastErrorAt.UTC().Format(time.RFC3339), strings.ReplaceAll(st.LastError, "\n", " "))
+		} else if st.LastOK.IsZero() {
+			state = "no token checked yet"
+		}
+		fmt.Fprintf(w, "issuer %s (%s): %s\n", st.Name, st.Issuer, state)
+	}
 }

@@ -21,9 +21,8 @@ import (
 func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 	var errs []error
 	rs, err := resource.New(resource.Config{
-		Issuer: g.fixed.issuer, Audience: audienceOr(cfg.Audience, cfg.PublicURL, "urn:ward:gateway"),
-		DPoP: g.verifier, Keys: g.keys, Introspector: g.opts.Introspector,
-		Algorithms: cfg.TokenAlgorithms, Leeway: cfg.Leeway, Clock: g.clock, HTTPClient: g.opts.HTTPClient,
+		Issuers: g.registry(cfg), Logger: g.log, Audience: audienceOr(cfg.Audience, cfg.PublicURL, "urn:ward:gateway"),
+		DPoP: g.verifier, Leeway: cfg.Leeway, Clock: g.clock, HTTPClient: g.opts.HTTPClient,
 		ResourceMetadata: metadataURL(cfg), ClientCertificate: g.ClientCertificate,
 	})
 	if err != nil {
@@ -128,14 +127,17 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 	if !rc.Unauthenticated {
 		rules := make([]policy.Rule, len(rc.Policy))
 		for i, r := range rc.Policy {
-			rules[i] = r.Rule()
+			rules[i] = cfg.PolicyRule(r) // issuer names resolved
 		}
 		p, err := policy.New(rules)
 		if err != nil {
 			return nil, err
 		}
 		rt.policy = p
-		rt.req = resource.Requirement{Scopes: rc.Scopes, Audience: cfg.RouteAudience(rc), AllowBearer: rc.AllowBearer}
+		// The route's own audience only: without one, the issuer's
+		// (gateway.issuers[].audience), else gateway.audience or
+		// public_url (Config.Audience in build) applies.
+		rt.req = resource.Requirement{Scopes: rc.Scopes, Audience: rc.Audience, AllowBearer: rc.AllowBearer, Issuers: rc.Issuers}
 	} else if len(rc.Policy) > 0 || len(rc.Scopes) > 0 {
 		return nil, errors.New("an unauthenticated route cannot have a policy or scopes")
 	}

@@ -50,6 +50,18 @@ const provider = new Provider(issuer, {
     dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
     devInteractions: { enabled: true },
     introspection: { enabled: true },
+    // A resource indicator ending in /jwt gets an RFC 9068 JWT (RS256),
+    // any other an opaque token, both with the resource as aud: Ward's
+    // gateway checks the first with the provider's keys, the second by
+    // introspection (test/interop TestGatewayForeignIssuerNodeOIDCProvider).
+    resourceIndicators: {
+      enabled: true,
+      getResourceServerInfo: (ctx, resource) => ({
+        scope: 'read',
+        audience: resource,
+        accessTokenFormat: resource.endsWith('/jwt') ? 'jwt' : 'opaque',
+      }),
+    },
   },
 })
 // Errors the server handles are logged for the test's failure output.

@@ -47,6 +47,11 @@ type Rule struct {
 	Paths []string
 	// Scopes the token must all grant.
 	Scopes []string
+	// Issuers: the token's issuer (iss) must be one of them; empty is
+	// any. Client ids and subjects are names within one issuer, so a
+	// rule naming them on a route that accepts several issuers says
+	// whose.
+	Issuers []string
 }
 
 // Request is what a decision is about.
@@ -58,6 +63,8 @@ type Request struct {
 	// Path is the clean, decoded path (CleanPath).
 	Path   string
 	Scopes []string
+	// Issuer of the caller's token (iss); empty without a token.
+	Issuer string
 }
 
 // Decision is the outcome of Evaluate.
@@ -84,6 +91,7 @@ type compiled struct {
 	methods    map[string]bool // nil: any
 	paths      []pathPattern   // nil: any
 	scopes     []string
+	issuers    map[string]bool // nil: any
 }
 
 // Policy is a compiled, immutable list of rules, safe for concurrent use.
@@ -191,10 +199,22 @@ func compile(r Rule) (compiled, error) {
 			return c, fmt.Errorf("scope %q is not a scope token", s)
 		}
 	}
+	for _, s := range r.Issuers {
+		if s == "" {
+			return c, errors.New("an issuer must not be empty")
+		}
+		if c.issuers == nil {
+			c.issuers = map[string]bool{}
+		}
+		c.issuers[s] = true
+	}
 	return c, nil
 }
 
 func (c *compiled) matchesExceptScopes(req *Request) bool {
+	if c.issuers != nil && !c.issuers[req.Issuer] {
+		return false
+	}
 	if !c.anyone {
 		ok := c.anyAuth && len(req.Principals) > 0
 		for _, p := range req.Principals {

@@ -224,3 +224,35 @@ func mustPolicyF(f *testing.F) *policy.Policy {
 	}
 	return p
 }
+
+// TestRuleIssuers: client ids and subjects are names within one issuer;
+// a rule with issuers matches only tokens of those, for allow and deny.
+func TestRuleIssuers(t *testing.T) {
+	p, err := policy.New([]policy.Rule{
+		{Name: "no-kc-admin", Action: policy.Deny, Principals: []string{"sub:admin"}, Issuers: []string{"https://kc"}, Paths: []string{"/admin/*"}},
+		{Name: "shop", Action: policy.Allow, Principals: []string{"client:shop"}, Issuers: []string{"https://ward"}},
+		{Name: "admin", Action: policy.Allow, Principals: []string{"sub:admin"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		who, iss, path string
+		want           bool
+	}{
+		{"client:shop", "https://ward", "/x", true},
+		{"client:shop", "https://kc", "/x", false}, // another issuer's client named shop
+		{"client:shop", "", "/x", false},
+		{"sub:admin", "https://ward", "/admin/x", true},
+		{"sub:admin", "https://kc", "/admin/x", false},
+		{"sub:admin", "https://kc", "/y", true},
+	} {
+		d := p.Evaluate(policy.Request{Principals: []policy.Principal{policy.Principal(tt.who)}, Issuer: tt.iss, Method: "GET", Path: tt.path})
+		if d.Allowed != tt.want {
+			t.Errorf("%s of %q on %s: %+v, want allowed=%v", tt.who, tt.iss, tt.path, d, tt.want)
+		}
+	}
+	if _, err := policy.New([]policy.Rule{{Action: policy.Allow, Issuers: []string{""}}}); err == nil {
+		t.Error("empty issuer accepted")
+	}
+}

@@ -28,6 +28,16 @@
 // Reason (for example "expired", "unknown_kid", "replayed") for metrics
 // and logs; descriptions never contain a token.
 //
+// Several issuers can be trusted at once (Config.Issuers, type Issuer):
+// a JWT's iss selects its issuer before any key is fetched, so a token of
+// an issuer that is not configured, or that the route does not accept
+// (Requirement.Issuers), costs no network call. Each issuer has its key
+// source (RFC 8414 or OpenID Connect discovery, or a fixed JWKS URI), its
+// algorithms, its token profile (ProfileRFC9068, or ProfileLegacyJWT for
+// providers whose access tokens are typ JWT, with ID tokens still
+// refused), its claim mapping and its optional introspection. An opaque
+// token goes to the one introspecting issuer the route accepts.
+//
 // A validated JWT is cached, keyed by the SHA-256 of the token, until it
 // expires, so its signature is checked once; the DPoP proof is checked on
 // every request.

@@ -2,6 +2,13 @@ package resource
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +18,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // ErrIntrospection: the introspection endpoint failed or answered
@@ -41,15 +50,55 @@ type Introspector interface {
 }
 
 var _ Introspector = (*RemoteIntrospector)(nil)
+var _ MetadataSource = (*RemoteKeys)(nil)
 
-// RemoteIntrospector calls an RFC 7662 endpoint, authenticating with
-// client_secret_basic (RFC 7662 §2.1).
+// MetadataSource supplies an issuer's metadata; RemoteKeys is one.
+type MetadataSource interface {
+	Metadata(ctx context.Context) (*ASMetadata, error)
+}
+
+// RemoteIntrospector calls an RFC 7662 endpoint, authenticating as a
+// client (RFC 7662 §2.1) with client_secret_basic, or with
+// private_key_jwt (RFC 7523 §2.2) when PrivateKey is set.
 type RemoteIntrospector struct {
-	Endpoint     string
-	ClientID     string
+	// Endpoint is the introspection endpoint; when empty it is the
+	// introspection_endpoint of Metadata's document.
+	Endpoint string
+	Metadata MetadataSource
+	ClientID string
+	// ClientSecret authenticates with client_secret_basic.
 	ClientSecret string
+	// PrivateKey authenticates with a client assertion instead: an
+	// *ecdsa.PrivateKey on P-256 (ES256), an ed25519.PrivateKey (EdDSA)
+	// or an *rsa.PrivateKey (RS256); KeyID is its kid, when the
+	// provider needs one.
+	PrivateKey crypto.Signer
+	KeyID      string
+	// AssertionAudience is the client assertion's aud. Default the
+	// endpoint URL (what Okta and Keycloak accept).
+	AssertionAudience string
 	// Client; default a client with a 5 s timeout.
 	Client *http.Client
+	// Clock dates client assertions; default time.Now.
+	Clock func() time.Time
+}
+
+// endpoint returns Endpoint, or the one in the issuer's metadata.
+func (ri *RemoteIntrospector) endpoint(ctx context.Context) (string, error) {
+	if ri.Endpoint != "" {
+		return ri.Endpoint, nil
+	}
+	if ri.Metadata == nil {
+		return "", fmt.Errorf("%w: no endpoint", ErrIntrospection)
+	}
+	m, err := ri.Metadata.Metadata(ctx)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrIntrospection, err)
+	}
+	if m.IntrospectionEndpoint == "" {
+		return "", fmt.Errorf("%w: the issuer's metadata has no introspection_endpoint", ErrIntrospection)
+	}
+	return m.IntrospectionEndpoint, nil
 }
 
 // Introspect implements Introspector.
@@ -58,14 +107,29 @@ func (ri *RemoteIntrospector) Introspect(ctx context.Context, token string) (*In
 	if client == nil {
 		client = &http.Client{Timeout: 5 * time.Second}
 	}
+	endpoint, err := ri.endpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ri.Endpoint, strings.NewReader(form.Encode()))
+	if ri.PrivateKey != nil {
+		a, err := ri.assertion(endpoint)
+		if err != nil {
+			return nil, fmt.Errorf("%w: client assertion: %v", ErrIntrospection, err)
+		}
+		form.Set("client_id", ri.ClientID)
+		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion", a)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIntrospection, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth(url.QueryEscape(ri.ClientID), url.QueryEscape(ri.ClientSecret)) // RFC 6749 §2.3.1
+	if ri.PrivateKey == nil {
+		req.SetBasicAuth(url.QueryEscape(ri.ClientID), url.QueryEscape(ri.ClientSecret)) // RFC 6749 §2.3.1
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrIntrospection, err)
@@ -88,10 +152,69 @@ func (ri *RemoteIntrospector) Introspect(ctx context.Context, token string) (*In
 	return c.introspection()
 }
 
+// assertion signs a client assertion (RFC 7523 §3): iss and sub the
+// client, aud the endpoint (or AssertionAudience), a unique jti and a
+// one-minute lifetime.
+func (ri *RemoteIntrospector) assertion(endpoint string) (string, error) {
+	var alg jose.SignatureAlgorithm
+	switch k := ri.PrivateKey.(type) {
+	case *ecdsa.PrivateKey:
+		if k.Curve != elliptic.P256() {
+			return "", errors.New("ECDSA keys must be on P-256")
+		}
+		alg = jose.ES256
+	case ed25519.PrivateKey:
+		alg = jose.EdDSA
+	case *rsa.PrivateKey:
+		alg = jose.RS256
+	default:
+		return "", fmt.Errorf("unsupported key type %T", k)
+	}
+	opts := (&jose.SignerOptions{}).WithType("JWT")
+	if ri.KeyID != "" {
+		opts = opts.WithHeader("kid", ri.KeyID)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: ri.PrivateKey}, opts)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	if ri.Clock != nil {
+		now = ri.Clock()
+	}
+	aud := ri.AssertionAudience
+	if aud == "" {
+		aud = endpoint
+	}
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", err
+	}
+	payload, err := json.Marshal(map[string]any{
+		"iss": ri.ClientID, "sub": ri.ClientID, "aud": aud, "jti": base64.RawURLEncoding.EncodeToString(jti),
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+	})
+	if err != nil {
+		return "", err
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", err
+	}
+	return jws.CompactSerialize()
+}
+
 func (c *claims) introspection() (*Introspection, error) {
 	in := &Introspection{
 		Active: *c.Active, Issuer: c.Issuer, Subject: c.Subject, ClientID: c.ClientID,
-		Scope: c.Scope, Audience: c.Audience, TokenID: c.JTI,
+		Audience: c.Audience, TokenID: c.JTI,
+	}
+	if len(c.Scope) > 0 && string(c.Scope) != "null" {
+		l, err := scopeList(c.Scope)
+		if err != nil {
+			return nil, fmt.Errorf("%w: scope: %v", ErrIntrospection, err)
+		}
+		in.Scope = strings.Join(l, " ")
 	}
 	var ok [3]bool
 	in.Expiry, _, ok[0] = numericDate(c.Expiry)

@@ -26,7 +26,7 @@ type claims struct {
 	IssuedAt  json.RawMessage `json:"iat"`
 	NotBefore json.RawMessage `json:"nbf"`
 	JTI       string          `json:"jti"`
-	Scope     string          `json:"scope"`
+	Scope     json.RawMessage `json:"scope"` // a string, or an array (scopeList)
 	Cnf       *struct {
 		JKT     string `json:"jkt"`
 		X5TS256 string `json:"x5t#S256"`
@@ -99,61 +99,92 @@ func looksLikeJWT(tok string) bool {
 	return strings.Count(tok, ".") == 2
 }
 
-// verifyJWT checks an RFC 9068 access token's header and signature and
-// returns its claims; time, issuer and audience are checked by the
-// caller.
-func verifyJWT(ctx context.Context, tok string, algs map[string]bool, keys KeySource) (*claims, *tokenError) {
+// verifyJWS checks an access token's header and signature with the keys
+// of its issuer e and returns its claims, as the standard ones and as a
+// map for the issuer's claim mapping; time, issuer and audience are
+// checked by the caller.
+func verifyJWS(ctx context.Context, tok string, e *issuerEntry) (*claims, map[string]json.RawMessage, *tokenError) {
+	algs, keys := e.algs, e.Keys
 	h64, rest, _ := strings.Cut(tok, ".")
 	hb, err := base64.RawURLEncoding.DecodeString(h64)
 	if err != nil {
-		return nil, refuse(ReasonMalformedToken, "access token is not a compact JWS")
+		return nil, nil, refuse(ReasonMalformedToken, "access token is not a compact JWS")
 	}
 	// RFC 7515 §4, RFC 8259 §4: names matched exactly, none repeated.
 	var h jwsHeader
 	if err := strictjson.Unmarshal(hb, &h); err != nil {
-		return nil, refuse(ReasonMalformedToken, "access token header is not a JSON object")
+		return nil, nil, refuse(ReasonMalformedToken, "access token header is not a JSON object")
 	}
 	// RFC 8725 §3.1: the algorithm comes from our allow-list, never from
 	// the token alone; none and HMAC are never in it.
 	if !algs[h.Alg] {
-		return nil, refuse(ReasonBadTokenAlg, "access token algorithm is not accepted")
+		return nil, nil, refuse(ReasonBadTokenAlg, "access token algorithm is not accepted")
 	}
-	// RFC 9068 §4: typ must be at+jwt (or the full media type).
-	if t := strings.ToLower(h.Typ); t != "at+jwt" && t != "application/at+jwt" {
-		return nil, refuse(ReasonBadTokenType, `access token typ must be "at+jwt" (RFC 9068)`)
+	if terr := checkTyp(h.Typ, e.Profile); terr != nil {
+		return nil, nil, terr
 	}
 	if h.JKU != nil || h.X5U != nil || h.X5C != nil || h.JWK != nil {
-		return nil, refuse(ReasonForbiddenHeader, "access token header names its own key (jku, x5u, x5c or jwk): keys come only from the issuer's JWKS")
+		return nil, nil, refuse(ReasonForbiddenHeader, "access token header names its own key (jku, x5u, x5c or jwk): keys come only from the issuer's JWKS")
 	}
 	if h.Crit != nil || h.B64 != nil {
-		return nil, refuse(ReasonForbiddenHeader, "access token header has critical extensions, which are not supported")
+		return nil, nil, refuse(ReasonForbiddenHeader, "access token header has critical extensions, which are not supported")
 	}
 	if h.Kid == "" {
-		return nil, refuse(ReasonUnknownKID, "access token header has no kid")
+		return nil, nil, refuse(ReasonUnknownKID, "access token header has no kid")
 	}
 	key, kerr := keys.Key(ctx, h.Kid)
 	switch {
 	case errors.Is(kerr, ErrUnknownKID):
-		return nil, &tokenError{reason: ReasonUnknownKID, desc: "access token signed with a key the issuer does not publish", err: kerr}
+		return nil, nil, &tokenError{reason: ReasonUnknownKID, desc: "access token signed with a key the issuer does not publish", err: kerr}
 	case kerr != nil:
-		return nil, &tokenError{reason: ReasonKeysUnavailable, desc: "issuer keys are unavailable", err: kerr}
+		return nil, nil, &tokenError{reason: ReasonKeysUnavailable, desc: "issuer keys are unavailable", err: kerr}
 	}
 	if key.Algorithm != "" && key.Algorithm != h.Alg {
-		return nil, refuse(ReasonBadTokenAlg, "access token algorithm does not match its key")
+		return nil, nil, refuse(ReasonBadTokenAlg, "access token algorithm does not match its key")
 	}
 	jws, err := jose.ParseSignedCompact(tok, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(h.Alg)})
 	if err != nil {
-		return nil, &tokenError{reason: ReasonMalformedToken, desc: "access token is not a valid JWS", err: err}
+		return nil, nil, &tokenError{reason: ReasonMalformedToken, desc: "access token is not a valid JWS", err: err}
 	}
 	payload, err := jws.Verify(key)
 	if err != nil {
-		return nil, &tokenError{reason: ReasonBadSignature, desc: "access token signature does not verify", err: err}
+		return nil, nil, &tokenError{reason: ReasonBadSignature, desc: "access token signature does not verify", err: err}
 	}
 	_ = rest
+	c, raw, err := parseClaims(payload)
+	if err != nil {
+		return nil, nil, &tokenError{reason: ReasonBadClaim, desc: "access token claims are not a JSON object of the right types", err: err}
+	}
+	return c, raw, nil
+}
+
+// parseClaims decodes a JWT's payload: the standard claims, and every
+// claim raw for the issuer's claim mapping.
+func parseClaims(payload []byte) (*claims, map[string]json.RawMessage, error) {
+	var raw map[string]json.RawMessage
+	if err := strictjson.Unmarshal(payload, &raw); err != nil {
+		return nil, nil, err
+	}
 	var c claims
 	if err := strictjson.Unmarshal(payload, &c); err != nil {
-		return nil, &tokenError{reason: ReasonBadClaim, desc: "access token claims are not a JSON object of the right types", err: err}
+		return nil, nil, err
 	}
 	c.Active = nil // not a JWT claim
-	return &c, nil
+	return &c, raw, nil
+}
+
+// checkTyp applies the profile's rule to the JWS typ header. RFC 9068 §4:
+// at+jwt (or the full media type). legacy-jwt: also JWT or no typ, the
+// defaults of most identity providers, but never another explicit type
+// (an ID token's, a logout token's, a DPoP proof's).
+func checkTyp(typ string, p Profile) *tokenError {
+	switch t := strings.ToLower(typ); {
+	case t == "at+jwt" || t == "application/at+jwt":
+		return nil
+	case p == ProfileLegacyJWT && (t == "" || t == "jwt"):
+		return nil
+	case p == ProfileLegacyJWT:
+		return refuse(ReasonBadTokenType, `access token typ must be "at+jwt", "JWT" or absent (legacy-jwt profile)`)
+	}
+	return refuse(ReasonBadTokenType, `access token typ must be "at+jwt" (RFC 9068)`)
 }

@@ -86,10 +86,51 @@ func MetadataURL(issuer string) (string, error) {
 
 const maxDocument = 1 << 20 // 1 MiB: metadata, JWKS, introspection responses
 
+// Discovery is how an issuer's metadata is found.
+type Discovery string
+
+const (
+	// DiscoveryRFC8414 reads /.well-known/oauth-authorization-server
+	// inserted before the issuer's path (RFC 8414 §3.1). The default.
+	DiscoveryRFC8414 Discovery = "rfc8414"
+	// DiscoveryOIDC reads the issuer followed by
+	// /.well-known/openid-configuration (OpenID Connect Discovery 1.0
+	// §4), where Keycloak, Okta, Auth0 and Entra publish theirs.
+	DiscoveryOIDC Discovery = "oidc"
+)
+
+// OIDCConfigurationURL returns the OpenID Connect Discovery §4.1 URL of
+// issuer: its path followed by /.well-known/openid-configuration.
+func OIDCConfigurationURL(issuer string) (string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return "", fmt.Errorf("%w: issuer %q is not an absolute URL", ErrDiscovery, issuer)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/.well-known/openid-configuration"
+	u.RawPath = ""
+	return u.String(), nil
+}
+
 // Discover fetches issuer's RFC 8414 metadata and checks that it names the
 // same issuer (RFC 8414 §3.3) and a JWKS URI.
 func Discover(ctx context.Context, client *http.Client, issuer string) (*ASMetadata, error) {
-	u, err := MetadataURL(issuer)
+	return DiscoverWith(ctx, client, issuer, DiscoveryRFC8414)
+}
+
+// DiscoverWith fetches issuer's metadata the way d says and checks that
+// it names the same issuer (RFC 8414 §3.3, OpenID Connect Discovery
+// §4.3) and a JWKS URI.
+func DiscoverWith(ctx context.Context, client *http.Client, issuer string, d Discovery) (*ASMetadata, error) {
+	var u string
+	var err error
+	switch d {
+	case DiscoveryRFC8414, "":
+		u, err = MetadataURL(issuer)
+	case DiscoveryOIDC:
+		u, err = OIDCConfigurationURL(issuer)
+	default:
+		err = fmt.Errorf("%w: unknown discovery %q", ErrDiscovery, d)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +185,8 @@ func getJSON(ctx context.Context, client *http.Client, u string, v any) error {
 // the discovered jwks_uri: never from a token's jku, x5u, x5c or jwk.
 type RemoteKeys struct {
 	issuer     string
+	discovery  Discovery
+	jwksURI    string // fixed, or "" to discover
 	client     *http.Client
 	clock      func() time.Time
 	minRefresh time.Duration
@@ -172,6 +215,13 @@ type RemoteKeysOptions struct {
 	// MaxAge is how long a fetched set is used before it is fetched
 	// again. Default 1 h.
 	MaxAge time.Duration
+	// Discovery finds the metadata: DiscoveryRFC8414 (default) or
+	// DiscoveryOIDC.
+	Discovery Discovery
+	// JWKSURI, when set, is where the keys are fetched, without
+	// discovery (Metadata still discovers, for an introspection
+	// endpoint). It must be an https URL the operator trusts.
+	JWKSURI string
 }
 
 // NewRemoteKeys returns a KeySource for issuer. Nothing is fetched until
@@ -189,7 +239,7 @@ func NewRemoteKeys(issuer string, o RemoteKeysOptions) *RemoteKeys {
 	if o.MaxAge <= 0 {
 		o.MaxAge = time.Hour
 	}
-	return &RemoteKeys{issuer: issuer, client: o.Client, clock: o.Clock, minRefresh: o.MinRefresh, maxAge: o.MaxAge}
+	return &RemoteKeys{issuer: issuer, discovery: o.Discovery, jwksURI: o.JWKSURI, client: o.Client, clock: o.Clock, minRefresh: o.MinRefresh, maxAge: o.MaxAge}
 }
 
 // Key implements KeySource.
@@ -245,7 +295,7 @@ func (k *RemoteKeys) Metadata(ctx context.Context) (*ASMetadata, error) {
 	if k.meta != nil {
 		return k.meta, nil
 	}
-	m, err := Discover(ctx, k.client, k.issuer)
+	m, err := DiscoverWith(ctx, k.client, k.issuer, k.discovery)
 	if err != nil {
 		return nil, err
 	}
@@ -262,18 +312,22 @@ func (k *RemoteKeys) Fetches() int {
 }
 
 func (k *RemoteKeys) fetch(ctx context.Context) error {
-	if k.meta == nil {
-		m, err := Discover(ctx, k.client, k.issuer)
-		if err != nil {
-			return err
+	jwksURI := k.jwksURI
+	if jwksURI == "" {
+		if k.meta == nil {
+			m, err := DiscoverWith(ctx, k.client, k.issuer, k.discovery)
+			if err != nil {
+				return err
+			}
+			k.meta = m
 		}
-		k.meta = m
+		jwksURI = k.meta.JWKSURI
 	}
 	var raw struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	k.fetches++
-	if err := getJSON(ctx, k.client, k.meta.JWKSURI, &raw); err != nil {
+	if err := getJSON(ctx, k.client, jwksURI, &raw); err != nil {
 		return err
 	}
 	set := make(map[string]*jose.JSONWebKey, len(raw.Keys))

@@ -26,12 +26,22 @@ type Metadata struct {
 func (rs *Resource) Metadata(scopes []string, bearerAllowed bool) Metadata {
 	return Metadata{
 		Resource:                      rs.cfg.Audience,
-		AuthorizationServers:          []string{rs.cfg.Issuer},
+		AuthorizationServers:          rs.issuerIDs(),
 		ScopesSupported:               scopes,
 		BearerMethodsSupported:        []string{"header"},
 		DPoPSigningAlgValuesSupported: rs.cfg.DPoP.Algorithms(),
 		DPoPBoundAccessTokensRequired: !bearerAllowed,
 	}
+}
+
+// issuerIDs lists the configured issuer identifiers (RFC 9728 §2
+// authorization_servers).
+func (rs *Resource) issuerIDs() []string {
+	out := make([]string, len(rs.issuers))
+	for i, e := range rs.issuers {
+		out[i] = e.Issuer.Issuer
+	}
+	return out
 }
 
 // MetadataHandler serves m as JSON (RFC 9728 §3.2). Mount it at the path

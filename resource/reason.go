@@ -39,6 +39,9 @@ const (
 	ReasonInsufficientScope  Reason = "insufficient_scope"   // a required scope is missing
 	ReasonKeysUnavailable    Reason = "keys_unavailable"     // discovery or JWKS fetch failed
 	ReasonIntrospectionError Reason = "introspection_error"  // introspection endpoint failed
+	ReasonIssuerNotAccepted  Reason = "issuer_not_accepted"  // iss is a configured issuer the route does not accept
+	ReasonAmbiguousIssuer    Reason = "ambiguous_issuer"     // opaque token on a route accepting several introspecting issuers
+	ReasonIDToken            Reason = "id_token"             // an ID token (or other non-access JWT) presented as an access token
 )
 
 // Aliases of the dpop reasons most often looked for, so that callers of

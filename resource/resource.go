@@ -2,8 +2,10 @@ package resource
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -29,13 +31,23 @@ const (
 // what Ward's authorization server signs with.
 var DefaultAlgorithms = []string{dpop.ES256, dpop.EdDSA}
 
-// Config declares how a resource server checks access tokens. Issuer,
-// Audience and DPoP are required.
+// Config declares how a resource server checks access tokens. Audience,
+// DPoP and Issuer (or Issuers) are required.
 type Config struct {
 	// Issuer is the authorization server's issuer identifier: tokens must
 	// carry it in iss, and its keys are found through RFC 8414 discovery
-	// from it unless Keys is set.
+	// from it unless Keys is set. It is the one-issuer shorthand of
+	// Issuers: Issuer, Keys, Algorithms and Introspector describe that
+	// one issuer.
 	Issuer string
+	// Issuers are the trusted issuers, when there are several or one
+	// needs more than the shorthand says (another key discovery, the
+	// legacy-jwt profile, a claim mapping). A token's iss selects one
+	// before any key is fetched. Set Issuer or Issuers, not both.
+	Issuers []Issuer
+	// Logger, when set, receives the cause of an issuer's key or
+	// introspection failures, at most once per 30 s per issuer.
+	Logger *slog.Logger
 	// Audience is this resource's identifier (RFC 8707, RFC 9068 §4): the
 	// token's aud must contain it. A Requirement may override it.
 	Audience string
@@ -43,17 +55,20 @@ type Config struct {
 	// (dpop.WithBaseURL or dpop.WithTrustedProxies) and, for several
 	// instances, a shared replay store.
 	DPoP *dpop.Verifier
-	// Keys supplies the issuer's verification keys; default
+	// Keys supplies Issuer's verification keys; default
 	// NewRemoteKeys(Issuer, RemoteKeysOptions{Client: HTTPClient, Clock: Clock}).
+	// With Issuers, set Issuer.Keys instead.
 	Keys KeySource
-	// Introspector, when set, validates tokens that are not JWTs
-	// (RFC 7662). Without it, opaque tokens are refused.
+	// Introspector, when set, validates Issuer's tokens that are not JWTs
+	// (RFC 7662). Without it, opaque tokens are refused. With Issuers,
+	// set Issuer.Introspector instead.
 	Introspector Introspector
 	// IntrospectionTTL is how long an introspection answer is reused (never
 	// beyond the token's exp). Default 30 s.
 	IntrospectionTTL time.Duration
-	// Algorithms is the access-token signature allow-list; none and HMAC
-	// are refused. Default DefaultAlgorithms.
+	// Algorithms is Issuer's access-token signature allow-list; none and
+	// HMAC are refused. Default DefaultAlgorithms. With Issuers, set
+	// Issuer.Algorithms instead.
 	Algorithms []string
 	// Leeway absorbs clock skew in exp, nbf and iat. Default 10 s; at most
 	// 5 m.
@@ -70,7 +85,8 @@ type Config struct {
 	CacheSize int
 	// Clock; default time.Now. Use the same clock as the DPoP verifier.
 	Clock func() time.Time
-	// HTTPClient for discovery and JWKS; default a 10 s timeout client.
+	// HTTPClient for discovery and JWKS of issuers whose Keys are not
+	// set; default a 10 s timeout client.
 	HTTPClient *http.Client
 	// OnReject, when set, is called for every refused request (for metrics
 	// and logs), with the error as rendered (its Reason is stable) and
@@ -95,22 +111,25 @@ type Requirement struct {
 	// AllowBearer accepts tokens that are not sender-constrained, with
 	// the Bearer scheme. DPoP-bound tokens still need DPoP.
 	AllowBearer bool
+	// Issuers, when set, are the only issuers (by Issuer.Name or issuer
+	// identifier) whose tokens this route accepts; empty accepts every
+	// configured issuer. A token of another is refused before any of its
+	// issuer's keys is fetched.
+	Issuers []string
 }
 
 // Resource checks requests. It is safe for concurrent use.
 type Resource struct {
-	cfg   Config
-	algs  map[string]bool
-	cache *tokenCache
-	clock func() time.Time
+	cfg     Config
+	issuers []*issuerEntry
+	byIss   map[string]*issuerEntry
+	cache   *tokenCache
+	clock   func() time.Time
 }
 
 // New validates cfg and returns a Resource.
 func New(cfg Config) (*Resource, error) {
 	var errs []error
-	if cfg.Issuer == "" {
-		errs = append(errs, fmt.Errorf("%w: Issuer is required", ErrConfig))
-	}
 	if cfg.Audience == "" {
 		errs = append(errs, fmt.Errorf("%w: Audience is required (this resource's identifier)", ErrConfig))
 	}
@@ -123,34 +142,23 @@ func New(cfg Config) (*Resource, error) {
 	if cfg.Leeway < 0 || cfg.Leeway > MaxLeeway {
 		errs = append(errs, fmt.Errorf("%w: Leeway must be between 0 and %v", ErrConfig, MaxLeeway))
 	}
-	if len(cfg.Algorithms) == 0 {
-		cfg.Algorithms = DefaultAlgorithms
-	}
-	algs := map[string]bool{}
-	for _, a := range cfg.Algorithms {
-		switch a {
-		case dpop.ES256, dpop.ES384, dpop.ES512, dpop.EdDSA, dpop.PS256, dpop.PS384, dpop.PS512, dpop.RS256, dpop.RS384, dpop.RS512:
-			algs[a] = true
-		default:
-			errs = append(errs, fmt.Errorf("%w: algorithm %q is not an asymmetric signature algorithm (RFC 8725 §3.1)", ErrConfig, a))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	if cfg.IntrospectionTTL > DefaultIntrospectionTTL {
+		errs = append(errs, fmt.Errorf("%w: IntrospectionTTL must be at most %v (a revoked token stays accepted that long)", ErrConfig, DefaultIntrospectionTTL))
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if cfg.MaxTokenSize <= 0 {
-		cfg.MaxTokenSize = DefaultMaxTokenSize
+	rs := &Resource{cfg: cfg, clock: cfg.Clock, byIss: map[string]*issuerEntry{}}
+	errs = append(errs, rs.registry()...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	if cfg.IntrospectionTTL <= 0 {
-		cfg.IntrospectionTTL = DefaultIntrospectionTTL
+	if rs.cfg.MaxTokenSize <= 0 {
+		rs.cfg.MaxTokenSize = DefaultMaxTokenSize
 	}
-	if cfg.Keys == nil {
-		cfg.Keys = NewRemoteKeys(cfg.Issuer, RemoteKeysOptions{Client: cfg.HTTPClient, Clock: cfg.Clock})
+	if rs.cfg.IntrospectionTTL <= 0 {
+		rs.cfg.IntrospectionTTL = DefaultIntrospectionTTL
 	}
-	rs := &Resource{cfg: cfg, algs: algs, clock: cfg.Clock}
 	switch {
 	case cfg.CacheSize == 0:
 		rs.cache = newTokenCache(DefaultCacheSize)
@@ -158,6 +166,34 @@ func New(cfg Config) (*Resource, error) {
 		rs.cache = newTokenCache(cfg.CacheSize)
 	}
 	return rs, nil
+}
+
+// registry builds the issuer registry from Issuers, or from the
+// one-issuer shorthand.
+func (rs *Resource) registry() []error {
+	cfg := &rs.cfg
+	list := cfg.Issuers
+	switch {
+	case len(list) == 0 && cfg.Issuer == "":
+		return []error{fmt.Errorf("%w: Issuer (or Issuers) is required", ErrConfig)}
+	case len(list) == 0:
+		list = []Issuer{{Issuer: cfg.Issuer, Keys: cfg.Keys, Algorithms: cfg.Algorithms, Introspector: cfg.Introspector}}
+	case cfg.Issuer != "" || cfg.Keys != nil || cfg.Introspector != nil || len(cfg.Algorithms) > 0:
+		return []error{fmt.Errorf("%w: set Issuer (with Keys, Algorithms, Introspector) or Issuers, not both", ErrConfig)}
+	}
+	var errs []error
+	names := map[string]bool{}
+	for _, is := range list {
+		e, eerrs := newIssuerEntry(is, cfg)
+		errs = append(errs, eerrs...)
+		if rs.byIss[e.Issuer.Issuer] != nil || names[e.Name] {
+			errs = append(errs, fmt.Errorf("%w: issuer %q is configured twice", ErrConfig, e.Name))
+		}
+		names[e.Name] = true
+		rs.byIss[e.Issuer.Issuer] = e
+		rs.issuers = append(rs.issuers, e)
+	}
+	return errs
 }
 
 // Challenge returns the WWW-Authenticate challenges for a route.
@@ -251,7 +287,7 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 	if len(tok) > rs.cfg.MaxTokenSize {
 		return nil, invalidToken(ReasonTokenTooLarge, "access token is too large", "", nil)
 	}
-	id, err := rs.token(r.Context(), tok)
+	id, err := rs.token(r.Context(), tok, req)
 	if err != nil {
 		return nil, err
 	}
@@ -277,6 +313,9 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 		}
 	}
 	aud := req.Audience
+	if aud == "" {
+		aud = id.issuer.Audience
+	}
 	if aud == "" {
 		aud = rs.cfg.Audience
 	}
@@ -367,71 +406,99 @@ func token68(s string) bool {
 // details not exposed on Identity.
 type verified struct {
 	Identity
-	x5t string
-	nbf time.Time
+	x5t    string
+	nbf    time.Time
+	issuer *issuerEntry
 }
 
-// token validates tok, from the cache when it was validated before.
-func (rs *Resource) token(ctx context.Context, tok string) (*verified, *oauth.Error) {
+// token validates tok, from the cache when it was validated before. The
+// route's accepted issuers are checked before any key fetch or
+// introspection, and again on a cache hit.
+func (rs *Resource) token(ctx context.Context, tok string, req Requirement) (*verified, *oauth.Error) {
 	now := rs.clock()
 	h := tokenHash(tok)
-	if id := rs.cache.get(h, now); id != nil {
-		return id, nil
+	if v := rs.cache.get(h, now); v != nil {
+		if !accepts(req, v.issuer) {
+			return nil, invalidToken(ReasonIssuerNotAccepted, "access token is from an issuer this route does not accept", "", nil)
+		}
+		return v, nil
 	}
 	var (
 		v     *verified
 		until time.Time
+		e     *issuerEntry
 		terr  *tokenError
 	)
 	if looksLikeJWT(tok) {
-		var c *claims
-		c, terr = verifyJWT(ctx, tok, rs.algs, rs.cfg.Keys)
-		if terr == nil {
-			v, terr = rs.checkClaims(c, now)
+		if e, terr = rs.pickJWT(tok, req); terr == nil {
+			v, terr = rs.verifyJWT(ctx, tok, e, now)
 		}
 		if v != nil {
 			until = v.Expiry.Add(rs.cfg.Leeway)
 		}
-	} else if rs.cfg.Introspector != nil {
-		v, terr = rs.introspect(ctx, tok, now)
+	} else if e, terr = rs.pickIntrospector(req); terr == nil {
+		v, terr = rs.introspect(ctx, tok, e, now)
 		if v != nil {
+			// RFC 7662 §4: reused at most IntrospectionTTL, never past exp.
 			until = now.Add(rs.cfg.IntrospectionTTL)
-			if e := v.Expiry.Add(rs.cfg.Leeway); e.Before(until) {
-				until = e
+			if x := v.Expiry.Add(rs.cfg.Leeway); x.Before(until) {
+				until = x
 			}
 		}
-	} else {
-		terr = refuse(ReasonMalformedToken, "access token is not a JWT and this resource does not introspect tokens")
 	}
 	if terr != nil {
 		switch terr.reason {
 		case ReasonKeysUnavailable, ReasonIntrospectionError:
-			e := fail(oauth.TemporarilyUnavailable, http.StatusServiceUnavailable, terr.reason, "the authorization server cannot be reached to check the token; retry later", "", terr.err)
-			e.RetryAfter = 5
-			return nil, e
+			e.record(terr.err, now, rs.cfg.Logger)
+			oe := fail(oauth.TemporarilyUnavailable, http.StatusServiceUnavailable, terr.reason, "the authorization server cannot be reached to check the token; retry later", "", terr.err)
+			oe.RetryAfter = 5
+			return nil, oe
 		}
 		return nil, invalidToken(terr.reason, terr.desc, "", terr.err)
 	}
+	e.record(nil, now, nil)
+	v.issuer = e
 	rs.cache.put(h, v, until, now)
 	return v, nil
 }
 
-// checkClaims applies RFC 9068 §4 to a JWT's claims (except aud, which
-// depends on the route).
-func (rs *Resource) checkClaims(c *claims, now time.Time) (*verified, *tokenError) {
+// verifyJWT checks a JWT's header and signature with its issuer's keys,
+// then its claims under the issuer's profile.
+func (rs *Resource) verifyJWT(ctx context.Context, tok string, e *issuerEntry, now time.Time) (*verified, *tokenError) {
+	c, raw, terr := verifyJWS(ctx, tok, e)
+	if terr != nil {
+		return nil, terr
+	}
+	return rs.checkClaims(e, c, raw, now)
+}
+
+// checkClaims applies RFC 9068 §4 (or the legacy-jwt profile) to a JWT's
+// claims, except aud, which depends on the route.
+func (rs *Resource) checkClaims(e *issuerEntry, c *claims, raw map[string]json.RawMessage, now time.Time) (*verified, *tokenError) {
 	exp, hasExp, ok1 := numericDate(c.Expiry)
 	iat, hasIat, ok2 := numericDate(c.IssuedAt)
 	nbf, _, ok3 := numericDate(c.NotBefore)
-	switch {
-	case !ok1 || !ok2 || !ok3:
+	if !ok1 || !ok2 || !ok3 {
 		return nil, refuse(ReasonBadClaim, "exp, iat and nbf must be NumericDates")
-	case c.Issuer == "" || !hasExp || !hasIat || len(c.Audience) == 0 || c.Subject == "" || c.ClientID == "" || c.JTI == "":
+	}
+	sub, client, scopes, err := e.Claims.apply(raw)
+	if err != nil {
+		return nil, &tokenError{reason: ReasonBadClaim, desc: "a subject, client or scope claim has the wrong type", err: err}
+	}
+	if why := idToken(raw, e.Profile, e.Claims.Scopes); why != "" {
+		return nil, refuse(ReasonIDToken, why)
+	}
+	switch {
+	case e.Profile == ProfileRFC9068 && (c.Issuer == "" || !hasExp || !hasIat || len(c.Audience) == 0 || sub == "" || client == "" || c.JTI == ""):
 		return nil, refuse(ReasonMissingClaim, "access token lacks a claim RFC 9068 §2.2 requires (iss, exp, aud, sub, client_id, iat, jti)")
-	case c.Issuer != rs.cfg.Issuer:
+	case c.Issuer == "" || !hasExp || len(c.Audience) == 0 || sub == "":
+		// legacy-jwt: RFC 8725 §3.11's mitigations that remain.
+		return nil, refuse(ReasonMissingClaim, "access token lacks iss, exp, aud or its subject claim")
+	case c.Issuer != e.Issuer.Issuer:
 		return nil, refuse(ReasonWrongIssuer, "access token is from another issuer")
 	}
 	v := &verified{Identity: Identity{
-		Issuer: c.Issuer, Subject: c.Subject, ClientID: c.ClientID, Scopes: strings.Fields(c.Scope),
+		Issuer: c.Issuer, Subject: sub, ClientID: client, Scopes: scopes,
 		Audience: c.Audience, TokenID: c.JTI, IssuedAt: iat, Expiry: exp,
 	}, nbf: nbf}
 	if c.Cnf != nil {
@@ -456,23 +523,25 @@ func (rs *Resource) checkTimes(v *verified, now time.Time) *tokenError {
 	return nil
 }
 
-func (rs *Resource) introspect(ctx context.Context, tok string, now time.Time) (*verified, *tokenError) {
-	in, err := rs.cfg.Introspector.Introspect(ctx, tok)
+func (rs *Resource) introspect(ctx context.Context, tok string, e *issuerEntry, now time.Time) (*verified, *tokenError) {
+	in, err := e.Introspector.Introspect(ctx, tok)
 	if err != nil {
 		return nil, &tokenError{reason: ReasonIntrospectionError, desc: "introspection failed", err: err}
 	}
 	if !in.Active {
 		return nil, refuse(ReasonInactive, "access token is not active")
 	}
-	if in.Issuer != "" && in.Issuer != rs.cfg.Issuer {
+	if in.Issuer != "" && in.Issuer != e.Issuer.Issuer {
 		return nil, refuse(ReasonWrongIssuer, "access token is from another issuer")
 	}
 	if in.Expiry.IsZero() {
 		// Without exp the answer is reused only for IntrospectionTTL.
 		in.Expiry = now.Add(rs.cfg.IntrospectionTTL)
 	}
+	// cnf binds an introspected token exactly as a JWT's (RFC 7662 §2.2,
+	// RFC 9449 §6.2, RFC 8705 §3.2).
 	v := &verified{Identity: Identity{
-		Issuer: in.Issuer, Subject: in.Subject, ClientID: in.ClientID, Scopes: strings.Fields(in.Scope),
+		Issuer: e.Issuer.Issuer, Subject: in.Subject, ClientID: in.ClientID, Scopes: strings.Fields(in.Scope),
 		Audience: in.Audience, TokenID: in.TokenID, IssuedAt: in.IssuedAt, Expiry: in.Expiry, JKT: in.JKT,
 	}, x5t: in.X5TS256, nbf: in.NotBefore}
 	if terr := rs.checkTimes(v, now); terr != nil {

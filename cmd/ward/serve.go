@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"time"
 
@@ -188,7 +189,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stdout, "ward: authorization server %s (listening on %s)\n", cfg.Issuer, cfg.Listen)
 		fmt.Fprintf(stdout, "ward:   metadata %s/.well-known/oauth-authorization-server\n", cfg.Issuer)
 	} else {
-		fmt.Fprintf(stdout, "ward: authorization server off (authorization_server.enabled: false); tokens of %s are checked\n", cfg.GatewayIssuer())
+		fmt.Fprintf(stdout, "ward: authorization server off (authorization_server.enabled: false); tokens of %s are checked\n", strings.Join(gatewayIssuers(cfg), ", "))
 	}
 	if gw != nil {
 		fmt.Fprintf(stdout, "ward: gateway %s (listening on %s), admin (metrics, health) on http://%s\n", cfg.Gateway.PublicURL, cfg.Gateway.Listen, cfg.Gateway.AdminListen)
@@ -477,4 +478,17 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// gatewayIssuers lists the issuers whose tokens the gateway checks:
+// gateway.issuers, or the one-issuer shorthand.
+func gatewayIssuers(cfg *config.Config) []string {
+	if len(cfg.Gateway.Issuers) == 0 {
+		return []string{cfg.GatewayIssuer()}
+	}
+	var out []string
+	for _, is := range cfg.Gateway.Issuers {
+		out = append(out, is.Issuer)
+	}
+	return out
 }

@@ -241,7 +241,7 @@ func TestJWTAttacks(t *testing.T) {
 			h, c := tokenParts(t, v)
 			c["iss"] = ward.decoyURL
 			return withProof(t, v, forged(hdr(h, "kid", "decoy-kid"), c))
-		}, status: 401, code: "invalid_token", reason: "unknown_kid"},
+		}, status: 401, code: "invalid_token", reason: "wrong_issuer"},
 		{name: "token of another audience", prepare: func(t *testing.T, v *victim) (string, string, string, []string) {
 			sg, err := signerFor(v.key, 0)
 			if err != nil {
