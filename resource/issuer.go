@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/wardauth/ward/internal/strictjson"
 	"log/slog"
 	"slices"
 	"strings"
@@ -208,31 +209,35 @@ func accepts(req Requirement, e *issuerEntry) bool {
 
 // peekIssuer returns the iss claim of a compact JWS without verifying
 // it, so the issuer whose keys verify it can be chosen before any key is
-// fetched. ok is false when the payload is not a JSON object or iss is
-// absent or not a string.
-func peekIssuer(tok string) (iss string, ok bool) {
+// fetched. The payload is read as strictly as after verification (RFC
+// 8259 §4: exact, unique member names), so that the issuer chosen here is
+// the one the verified claims name.
+func peekIssuer(tok string) (string, *tokenError) {
 	_, rest, _ := strings.Cut(tok, ".")
 	p64, _, _ := strings.Cut(rest, ".")
 	pb, err := base64.RawURLEncoding.DecodeString(p64)
 	if err != nil {
-		return "", false
+		return "", refuse(ReasonMalformedToken, "access token is not a compact JWS")
 	}
 	var c struct {
 		Iss *string `json:"iss"`
 	}
-	if err := json.Unmarshal(pb, &c); err != nil || c.Iss == nil || *c.Iss == "" {
-		return "", false
+	if err := strictjson.Unmarshal(pb, &c); err != nil {
+		return "", &tokenError{reason: ReasonBadClaim, desc: "access token claims are not a JSON object of the right types", err: err}
 	}
-	return *c.Iss, true
+	if c.Iss == nil || *c.Iss == "" {
+		return "", refuse(ReasonMissingClaim, "access token has no iss")
+	}
+	return *c.Iss, nil
 }
 
 // pickJWT chooses the issuer of a JWT by its (unverified) iss, and
 // refuses it, before any key fetch, when no issuer or no issuer the
 // route accepts has that identifier.
 func (rs *Resource) pickJWT(tok string, req Requirement) (*issuerEntry, *tokenError) {
-	iss, ok := peekIssuer(tok)
-	if !ok {
-		return nil, refuse(ReasonMissingClaim, "access token has no iss")
+	iss, te := peekIssuer(tok)
+	if te != nil {
+		return nil, te
 	}
 	e := rs.byIss[iss]
 	switch {

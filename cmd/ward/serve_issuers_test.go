@@ -83,6 +83,7 @@ gateway:
 	b64 := base64.RawURLEncoding.EncodeToString
 	tok := b64([]byte(`{"alg":"RS256","typ":"JWT","kid":"k"}`)) + "." + b64([]byte(`{"iss":"`+idp.URL+`","sub":"u","aud":"https://api.example","exp":9999999999}`)) + ".c2ln"
 	req, _ := http.NewRequest("GET", "http://"+gwAddr+"/api/x", nil)
+	req.Host = "api.example" // public_url's host: the gateway refuses others
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -142,6 +142,9 @@ tls: {cert_file: %s, key_file: %s}
     audiences: [%s]
 users:
   - {subject: u-alice, username: %s, password_env: WARD_TEST_ALICE_PASSWORD}
+# The load comes from one address, faster than the default per-IP rates
+# allow; this test is about crash safety, not throttling.
+rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off: true}}}
 `, issuer, addr, p.certFile, p.keyFile, storeConf, svcClient, audience, webClient, webRedirect, audience, userName)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
