@@ -69,6 +69,9 @@ type Gateway struct {
 	// BFF sites: backend-for-frontend endpoints for browser apps that
 	// never hold a token (bff.go, docs/BFF.md).
 	BFF []BFF `yaml:"bff"`
+	// ExtAuthz serves the gateway's decision to Envoy over gRPC
+	// (gateway_extauthz.go, docs/INTEGRATIONS.md).
+	ExtAuthz ExtAuthz `yaml:"ext_authz"`
 }
 
 // IdentityHeaders are the names of the identity headers sent upstream.
@@ -259,6 +262,7 @@ const BuiltinDemo = "builtin:demo"
 const BuiltinDemoApp = "builtin:demo-app"
 
 func (v *validator) gateway() {
+	v.gatewayExtAuthz()
 	g := &v.c.Gateway
 	if !g.Enabled {
 		return
