@@ -2,6 +2,7 @@ package dpop
 
 import (
 	"io"
+	"net/http"
 	"net/netip"
 	"time"
 )
@@ -30,6 +31,7 @@ type options struct {
 	replay         ReplayStore
 	trustedProxies []netip.Prefix
 	baseURL        string
+	requestURL     func(*http.Request) string
 }
 
 // WithClock sets the source of the current time (Signer and Verifier), so
@@ -98,4 +100,14 @@ func WithTrustedProxies(prefixes ...netip.Prefix) Option {
 // Host header says. It takes precedence over WithTrustedProxies.
 func WithBaseURL(base string) Option {
 	return optionFunc(func(o *options) { o.baseURL = base })
+}
+
+// WithRequestURL sets how VerifyHTTP finds the URL a proof's htu must
+// name (Verifier only; RFC 9449 §4.3 (9)), in place of RequestURL with
+// WithBaseURL and WithTrustedProxies: for a server whose front doors
+// rebuild the client's request (forward authentication), where the URL
+// the client used is known only to the front door. The function returns
+// the URL without query; it decides alone what to believe.
+func WithRequestURL(f func(r *http.Request) string) Option {
+	return optionFunc(func(o *options) { o.requestURL = f })
 }

@@ -71,6 +71,7 @@ type Verifier struct {
 	replay         ReplayStore
 	trusted        []netip.Prefix
 	baseURL        string
+	requestURL     func(*http.Request) string
 	headers        headerCache
 }
 
@@ -79,7 +80,7 @@ var ErrConfig = errors.New("dpop: bad verifier configuration")
 
 // NewVerifier returns a Verifier. Options: WithAllowedAlgorithms,
 // WithClock, WithIATWindow, WithMaxProofSize, WithNonces, WithReplayStore,
-// WithTrustedProxies, WithBaseURL.
+// WithTrustedProxies, WithBaseURL, WithRequestURL.
 func NewVerifier(opts ...Option) (*Verifier, error) {
 	o := options{
 		clock:        time.Now,
@@ -95,15 +96,16 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 		return nil, fmt.Errorf("%w: empty algorithm allow-list", ErrConfig)
 	}
 	v := &Verifier{
-		algs:    make(map[string]bool),
-		clock:   o.clock,
-		maxAge:  o.maxAge,
-		leeway:  o.leeway,
-		maxSize: o.maxProofSize,
-		nonces:  o.nonces,
-		replay:  o.replay,
-		trusted: o.trustedProxies,
-		baseURL: o.baseURL,
+		algs:       make(map[string]bool),
+		clock:      o.clock,
+		maxAge:     o.maxAge,
+		leeway:     o.leeway,
+		maxSize:    o.maxProofSize,
+		nonces:     o.nonces,
+		replay:     o.replay,
+		trusted:    o.trustedProxies,
+		baseURL:    o.baseURL,
+		requestURL: o.requestURL,
 	}
 	for _, a := range o.allowedAlgs {
 		switch a {
@@ -154,10 +156,16 @@ func (v *Verifier) Nonce() string {
 // names, or sharing keys with another, should fix its URL with WithBaseURL so
 // that a proof made for another server is never accepted here.
 func (v *Verifier) VerifyHTTP(ctx context.Context, r *http.Request, accessToken, jkt string) (*Proof, error) {
+	var u string
+	if v.requestURL != nil {
+		u = v.requestURL(r)
+	} else {
+		u = RequestURL(r, v.baseURL, v.trusted)
+	}
 	return v.Verify(ctx, Request{
 		Proofs:      r.Header.Values("DPoP"),
 		Method:      r.Method,
-		URL:         RequestURL(r, v.baseURL, v.trusted),
+		URL:         u,
 		AccessToken: accessToken,
 		JKT:         jkt,
 	})

@@ -64,10 +64,11 @@ func (rl *rateLimiting) buildLimits(cfg *config.Gateway, rc *config.Route) (rout
 
 // limit applies the route's tiers: the ip tier before authentication (id
 // nil), the client and subject tiers after it. Allowed requests get the
-// RateLimit headers; a refused one gets 429 rate_limited with Retry-After
-// in the OAuth JSON error format, and a store that cannot answer (Redis
-// down) 503: the limiter fails closed. It reports whether to go on.
-func (g *Gateway) limit(w http.ResponseWriter, r *http.Request, rt *route, rec *record, id *resource.Identity) bool {
+// RateLimit headers in resp; a refused one gets 429 rate_limited with
+// Retry-After in the OAuth JSON error format, and a store that cannot
+// answer (Redis down) 503: the limiter fails closed. It returns the
+// refusal, or nil to go on.
+func (g *Gateway) limit(r *http.Request, rt *route, rec *record, id *resource.Identity, resp http.Header) *refusal {
 	lim := &rt.limits
 	type tier struct {
 		name, key string
@@ -89,7 +90,7 @@ func (g *Gateway) limit(w http.ResponseWriter, r *http.Request, rt *route, rec *
 		}
 	}
 	if n == 0 {
-		return true
+		return nil
 	}
 	var h ratelimit.Headers
 	for _, t := range tiers[:n] {
@@ -98,9 +99,8 @@ func (g *Gateway) limit(w http.ResponseWriter, r *http.Request, rt *route, rec *
 		if err != nil {
 			rec.outcome, rec.reason = "error", "rate_limit_store"
 			g.log.Error("rate limit store unavailable; refusing", "route", rec.route, "tier", t.name, "err", err)
-			oauth.WriteJSON(w, &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
-				Description: "the rate limiter is unavailable; try again", RetryAfter: 1, Reason: rec.reason})
-			return false
+			return &refusal{e: &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+				Description: "the rate limiter is unavailable; try again", RetryAfter: 1, Reason: rec.reason}}
 		}
 		h.Add(t.name, res)
 		if !res.Allowed {
@@ -109,13 +109,12 @@ func (g *Gateway) limit(w http.ResponseWriter, r *http.Request, rt *route, rec *
 			g.rl.limited.WithLabelValues(rt.cfg.Name, t.name).Inc()
 			g.log.Info("request rate limited", "route", rec.route, "tier", t.name, "key", t.key,
 				"retry_after", res.RetryAfterSeconds(), "remote", r.RemoteAddr)
-			h.Write(w.Header())
-			oauth.WriteJSON(w, &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: rec.reason,
+			h.Write(resp)
+			return &refusal{e: &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: rec.reason,
 				RetryAfter:  res.RetryAfterSeconds(),
-				Description: fmt.Sprintf("too many requests; try again in %d seconds", res.RetryAfterSeconds())})
-			return false
+				Description: fmt.Sprintf("too many requests; try again in %d seconds", res.RetryAfterSeconds())}}
 		}
 	}
-	h.Write(w.Header())
-	return true
+	h.Write(resp)
+	return nil
 }

@@ -1,0 +1,288 @@
+package gateway
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+
+	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/policy"
+	"github.com/wardauth/ward/resource"
+)
+
+// One decision, many front doors (docs/ARCHITECTURE.md): decide runs every
+// check of the gateway on a request and knows nothing of the transport
+// that asked. The reverse proxy (serve) renders its answer to the client
+// and proxies; Decide hands it as a value to the forward-auth endpoint
+// (authorizer.go) and to other adapters such as Envoy's ext_authz.
+
+// Decision is the gateway's answer to one request.
+type Decision struct {
+	Allowed bool
+	// Status is 200 when allowed, else the refusal's status (400, 401,
+	// 403, 404, 413, 429, 500, 503).
+	Status int
+	// Header: allowed, the identity headers to pass upstream (the
+	// configured names, and the identity JWT when enabled); refused, the
+	// headers of the refusal as the reverse proxy sends them
+	// (WWW-Authenticate, DPoP-Nonce, Retry-After, RateLimit-*,
+	// Cache-Control, X-Content-Type-Options), without Content-Type.
+	Header http.Header
+	// ResponseHeader, when allowed, are headers for the client's response
+	// that the reverse proxy adds to the upstream's answer (RateLimit-*).
+	ResponseHeader http.Header
+	// Remove are the header names the upstream must never receive from
+	// the client (the identity header names, credentials unless the route
+	// forwards them, and the client's headers the gateway's scrub drops),
+	// so a proxy can delete client-supplied copies.
+	Remove []string
+	// Body and ContentType: refused, the body the reverse proxy would send
+	// (OAuth JSON error or text).
+	Body        []byte
+	ContentType string
+	// Route is the matched route's name ("" when none).
+	Route string
+	// Reason is the rejection reason label, as in
+	// ward_gateway_rejections_total ("" when allowed).
+	Reason string
+	// Identity is the verified identity (allowed and authenticated).
+	Identity *resource.Identity
+}
+
+// Decide runs every check of the gateway on a request as the client sent it:
+// r.Method, r.URL (path and query as sent), r.Host, r.Header, r.TLS (peer
+// certificates, for mTLS-bound tokens and certificate-only routes) and
+// r.RemoteAddr (the client's address, for per-IP limits). It never writes a
+// response and never forwards; it may be called concurrently.
+//
+// When r.URL has a scheme and a host, a DPoP proof's htu must name them
+// (RFC 9449 §4.3 (9)): a front door that rebuilds the client's request
+// sets them from what a trusted proxy says the client used. Otherwise the
+// URL is the listener's (public_url, or the trusted proxy's forwarded
+// scheme and host). Routes served by the gateway itself (Mounts) are not
+// Decide's to grant: they are refused as unknown (404).
+func (g *Gateway) Decide(r *http.Request) *Decision {
+	st := g.state.Load()
+	rec := &record{route: "none", outcome: "ok"}
+	resp := http.Header{}
+	rt, f := g.decide(st, r, rec, resp)
+	if f == nil && rt.local != nil {
+		rec.outcome, f = "no_route", notFound
+	}
+	return st.decision(r, rt, rec, f, resp)
+}
+
+// decision renders decide's answer as a value.
+func (st *state) decision(r *http.Request, rt *route, rec *record, f *refusal, resp http.Header) *Decision {
+	d := &Decision{Reason: rec.reason}
+	if rt != nil {
+		d.Route = rt.cfg.Name
+		d.Remove = rt.removed(r)
+	}
+	if f != nil {
+		w := &headerRecorder{h: resp}
+		st.render(w, r, rt, f)
+		d.Status, d.Body = w.status, w.body.Bytes()
+		d.ContentType = resp.Get("Content-Type")
+		resp.Del("Content-Type")
+		d.Header = resp
+		if d.Reason == "" {
+			d.Reason = rec.outcome
+		}
+		return d
+	}
+	d.Allowed, d.Status, d.Identity = true, http.StatusOK, rec.id
+	d.Header = http.Header{}
+	rt.identity(rec, func(name, v string) { d.Header[name] = []string{v} })
+	delete(resp, "Cache-Control") // the upstream's answer has its own
+	if len(resp) > 0 {
+		d.ResponseHeader = resp
+	}
+	return d
+}
+
+// removed lists the names no upstream of rt may receive from the client:
+// what the route strips and what scrub drops from r's headers.
+func (rt *route) removed(r *http.Request) []string {
+	names := append([]string(nil), rt.strip...)
+	if rt.local != nil {
+		return names
+	}
+	h := r.Header.Clone()
+	rt.scrub(&http.Request{Header: h}) // headers.go
+	for k := range r.Header {
+		if _, kept := h[k]; !kept {
+			names = append(names, k)
+		}
+	}
+	return names
+}
+
+// refusal is a request decide refused: a text answer, an OAuth JSON error,
+// or an OAuth error with the route's WWW-Authenticate challenge.
+type refusal struct {
+	status    int
+	text      string       // when e is nil
+	e         *oauth.Error // JSON error
+	challenge bool         // e with the route's challenge (resource.WriteError)
+}
+
+var notFound = &refusal{status: http.StatusNotFound, text: "404 page not found"}
+
+// render writes a refusal, the same bytes for every front door.
+func (st *state) render(w http.ResponseWriter, r *http.Request, rt *route, f *refusal) {
+	switch {
+	case f.e == nil:
+		http.Error(w, f.text, f.status)
+	case f.challenge:
+		st.rs.WriteError(w, r, f.e, rt.req)
+	default:
+		oauth.WriteJSON(w, f.e)
+	}
+}
+
+// decide runs the checks in order: front door (size, host, path), route,
+// per-IP limit, token and sender constraint, per-client limits, policy,
+// identity. Headers for the client's response (RateLimit-*,
+// Cache-Control) go into resp. It returns the matched route (nil when
+// none) and the refusal, or nil when the request may go on: then
+// rec.outcome says how (allowed, public, mount) and rec.id is the
+// identity.
+func (g *Gateway) decide(st *state, r *http.Request, rec *record, resp http.Header) (*route, *refusal) {
+	if r.ContentLength > int64(st.cfg.Limits.MaxBodyBytes) {
+		rec.outcome, rec.reason = "rejected", "body_too_large"
+		return nil, &refusal{status: http.StatusRequestEntityTooLarge, text: "request body too large"}
+	}
+	host, clean, reason, msg := st.target(r) // routes.go
+	if reason != "" {
+		rec.outcome, rec.reason = "rejected", reason
+		return nil, &refusal{status: http.StatusBadRequest, text: msg}
+	}
+	rec.path = clean
+	rt := st.match(host, clean)
+	if rt == nil {
+		rec.outcome = "no_route"
+		return nil, notFound
+	}
+	rec.route = rt.cfg.Name
+	if f := g.limit(r, rt, rec, nil, resp); f != nil { // per-IP tier, before authentication
+		return rt, f
+	}
+	switch {
+	case rt.local != nil:
+		rec.outcome = "mount"
+		return rt, nil
+	case rt.cfg.Unauthenticated:
+		rec.outcome = "public"
+		return rt, nil
+	}
+	resp["Cache-Control"] = g.securityValues(st.cfg).noStore
+	if methodOverrideQuery(r.URL.RawQuery) { // headers.go
+		rec.outcome, rec.reason = "rejected", "method_override"
+		return rt, &refusal{status: http.StatusBadRequest, text: "method override in the query: send the method itself"}
+	}
+	id, f := g.authenticate(st, r, rt, rec)
+	if f != nil {
+		return rt, f
+	}
+	rec.id = id
+	if f := g.limit(r, rt, rec, id, resp); f != nil { // per-client_id and per-subject tiers
+		return rt, f
+	}
+	if f := g.authorize(r, rt, rec, id); f != nil {
+		return rt, f
+	}
+	if g.identity != nil {
+		// Signed before proxying: a request whose identity cannot be
+		// signed is refused, never forwarded without it.
+		tok, err := g.identity.sign(id, rt, st.cfg.IdentityJWT.TTL, g.clock())
+		if err != nil {
+			rec.outcome = "error"
+			g.log.Error("cannot sign the identity JWT", "route", rec.route, "err", err)
+			return rt, &refusal{status: http.StatusInternalServerError, text: "internal error"}
+		}
+		rec.identityJWT, rec.identityJWTHeader = tok, http.CanonicalHeaderKey(st.cfg.IdentityJWT.Header)
+	}
+	rec.outcome = "allowed"
+	return rt, nil
+}
+
+// authenticate checks the access token and its sender constraint (DPoP
+// proof, client certificate), or the client certificate alone on a
+// certificate-only route.
+func (g *Gateway) authenticate(st *state, r *http.Request, rt *route, rec *record) (*resource.Identity, *refusal) {
+	var err error
+	var id *resource.Identity
+	if rt.certOnly {
+		var e *oauth.Error
+		if id, e = g.certificateOnly(r); e != nil { // mtls.go
+			err = e
+		}
+	} else {
+		id, err = st.rs.Authenticate(r, rt.req)
+	}
+	if err == nil {
+		return id, nil
+	}
+	e := oauth.As(err)
+	rec.outcome, rec.reason = "rejected", e.Reason
+	g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
+	g.logRejection(r, rec, e, resource.Thumbprint(err))
+	return nil, &refusal{e: e, challenge: true}
+}
+
+// authorize applies the route's policy to the verified identity.
+func (g *Gateway) authorize(r *http.Request, rt *route, rec *record, id *resource.Identity) *refusal {
+	d := rt.policy.Evaluate(policy.Request{
+		Principals: principals(id),
+		Method:     r.Method, Path: rec.path, Scopes: id.Scopes,
+	})
+	if d.Allowed {
+		return nil
+	}
+	rec.outcome, rec.reason = "denied", "policy_"+d.Reason
+	var e *oauth.Error
+	if d.Reason == "insufficient_scope" {
+		e = &oauth.Error{Code: oauth.InsufficientScope, Status: http.StatusForbidden, Reason: rec.reason,
+			Description: "the access token lacks a scope this route requires", Scope: strings.Join(d.MissingScopes, " ")}
+	} else {
+		e = &oauth.Error{Code: oauth.AccessDenied, Status: http.StatusForbidden, Reason: rec.reason,
+			Description: "the route's policy does not allow this request"}
+	}
+	g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
+	g.log.Info("request denied by policy", "route", rec.route, "method", r.Method, "path", rec.path, "rule", d.Rule,
+		"reason", e.Reason, "policy_reason", d.Reason, "client_id", id.ClientID, "sub", id.Subject, "jkt", id.JKT, "spiffe_id", id.SPIFFEID)
+	return &refusal{e: e, challenge: true}
+}
+
+// requestURL is the URL a DPoP proof's htu must name (RFC 9449 §4.3
+// (9)): the one a front door rebuilt from what a trusted proxy says
+// (r.URL with a scheme and host), else the listener's: public_url, or
+// the scheme and host a trusted TLS proxy forwards, or the connection's.
+func (g *Gateway) requestURL(r *http.Request) string {
+	if r.URL.Scheme != "" && r.URL.Host != "" {
+		return r.URL.Scheme + "://" + r.URL.Host + r.URL.EscapedPath()
+	}
+	return dpop.RequestURL(r, g.fixed.publicURL, g.proofProxies)
+}
+
+// headerRecorder captures a refusal written for Decide.
+type headerRecorder struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (w *headerRecorder) Header() http.Header { return w.h }
+
+func (w *headerRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+}
+
+func (w *headerRecorder) Write(b []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	return w.body.Write(b)
+}
