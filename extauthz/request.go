@@ -32,9 +32,10 @@ const DefaultMaxHeaderBytes = 32 << 10
 // attributes, as the gateway's decision reads it:
 //
 //   - request.http.method, scheme, host and path (the request target with
-//     its query, as sent) give r.Method, r.Host and r.URL; an https scheme
-//     gives a non-nil r.TLS, so the URL a DPoP proof's htu is compared with
-//     is scheme://host/path as Envoy saw it;
+//     its query, as sent) give r.Method, r.Host and r.URL, with the scheme
+//     and host in r.URL so that a DPoP proof's htu is compared with
+//     scheme://host/path as Envoy saw it; an https scheme gives a non-nil
+//     r.TLS; size, when known, gives r.ContentLength;
 //   - request.http.headers (lower-case keys, repeated headers joined with
 //     commas) or header_map (with encode_raw_headers: one entry per header
 //     line) give r.Header; pseudo-headers (":authority", ":path", ...) and
@@ -57,6 +58,9 @@ func Request(a *authv3.AttributeContext, maxHeaderBytes int) (*http.Request, err
 	}
 	if r.Header, err = headers(h, maxHeaderBytes); err != nil {
 		return nil, err
+	}
+	if size := h.GetSize(); size > 0 {
+		r.ContentLength = size // for gateway.limits.max_body_bytes
 	}
 	if r.RemoteAddr, err = remoteAddr(a.GetSource().GetAddress()); err != nil {
 		return nil, err
@@ -83,7 +87,7 @@ func target(method, scheme, host, path string) (*http.Request, error) {
 	if method == "" || !httpguts.ValidHeaderFieldName(method) {
 		return nil, fmt.Errorf("%w: method %q", ErrAttributes, method)
 	}
-	r := &http.Request{Method: method, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: host, RequestURI: path}
+	r := &http.Request{Method: method, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Host: host, RequestURI: path, Body: http.NoBody}
 	switch scheme {
 	case "https":
 		r.TLS = &tls.ConnectionState{Version: tls.VersionTLS13, HandshakeComplete: true}
@@ -101,6 +105,10 @@ func target(method, scheme, host, path string) (*http.Request, error) {
 	if err != nil || u.RequestURI() != path || u.Fragment != "" {
 		return nil, fmt.Errorf("%w: path %q does not parse back to itself", ErrAttributes, path)
 	}
+	// The URL Envoy reports is the one the client used: the DPoP proof's
+	// htu must name its scheme and host (RFC 9449 §4.3 (9)), which
+	// Gateway.Decide reads from r.URL.
+	u.Scheme, u.Host = scheme, host
 	r.URL = u
 	return r, nil
 }
