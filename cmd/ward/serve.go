@@ -18,10 +18,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"golang.org/x/net/netutil"
+	"google.golang.org/grpc"
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/extauthz"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/internal/httpsafe"
 	"github.com/wardauth/ward/mtls"
@@ -164,6 +166,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			closeAll()
 			return fmt.Errorf("gateway: %w", err)
 		}
+		lns = append(lns, admLn)
+	}
+	eaLn, eaSrv, err := listenExtAuthz(cfg, gw, logger)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	if eaLn != nil {
+		lns = append(lns, eaLn)
 	}
 	// Without a gateway (whose admin listener serves them), the
 	// authorization server's metrics and health go on admin_listen.
@@ -195,7 +206,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var wg sync.WaitGroup
 	start := func(name string, f func() error) {
 		wg.Add(1)
@@ -239,6 +250,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if cfg.File() != "" {
 			go gw.WatchReload(ctx, gateway.FileLoader(cfg.File()), 2*time.Second, cfg.File())
 		}
+	}
+	if eaSrv != nil {
+		fmt.Fprintf(stdout, "ward: Envoy ext_authz (gRPC envoy.service.auth.v3.Authorization) on %s\n", eaLn.Addr())
+		start("ext_authz", func() error { return extauthz.Serve(ctx, eaSrv, eaLn, cfg.Gateway.Timeouts.Shutdown) })
 	}
 	var runErr error
 	select {
@@ -468,4 +483,25 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// listenExtAuthz opens gateway.ext_authz's listener (only trusted peers'
+// connections are served) and builds its gRPC server; nil, nil without
+// it.
+func listenExtAuthz(cfg *config.Config, gw *gateway.Gateway, logger *slog.Logger) (net.Listener, *grpc.Server, error) {
+	ea := &cfg.Gateway.ExtAuthz
+	if gw == nil || !ea.Enabled() {
+		return nil, nil, nil
+	}
+	srv := extauthz.New(gw, extauthz.Options{MaxHeaderBytes: int(cfg.Gateway.Limits.MaxHeaderBytes), Logger: logger})
+	gs, err := extauthz.NewGRPCServer(srv, ea)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", ea.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway.ext_authz: %w", err)
+	}
+	ln = netutil.LimitListener(ln, int(cfg.Gateway.Limits.MaxConnections))
+	return extauthz.TrustedListener(ln, ea.Peers(), logger), gs, nil
 }
