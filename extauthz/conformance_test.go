@@ -322,7 +322,7 @@ func TestCertificateBoundToken(t *testing.T) {
 	cfg.MTLS.ClientCAFiles = []string{ca.WriteFile(t, t.TempDir())}
 	cfg.ExtAuthz.Listen = "127.0.0.1:0"
 	ea := serve(t, &cfg, gateway.Options{Keys: resource.StaticKeys{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256"}}}})
-	tok := signToken(t, key, map[string]any{"cnf": map[string]any{"x5t#S256": mtls.Thumbprint(leaf.Cert)}})
+	tok := signToken(t, key, time.Now(), map[string]any{"cnf": map[string]any{"x5t#S256": mtls.Thumbprint(leaf.Cert)}})
 	call := func(cert string) *authv3.CheckResponse {
 		a := attrs("GET", "https", apiHost, "/orders/42", map[string]string{"authorization": "Bearer " + tok})
 		a.Source.Certificate = cert
@@ -340,9 +340,8 @@ func TestCertificateBoundToken(t *testing.T) {
 }
 
 // signToken mints an RFC 9068 access token of client app for publicURL.
-func signToken(t *testing.T, key *ecdsa.PrivateKey, extra map[string]any) string {
+func signToken(t testing.TB, key *ecdsa.PrivateKey, now time.Time, extra map[string]any) string {
 	t.Helper()
-	now := time.Now()
 	claims := map[string]any{"iss": "https://as.example", "sub": "app", "client_id": "app", "aud": publicURL,
 		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": "t1", "scope": "orders:read"}
 	for k, v := range extra {

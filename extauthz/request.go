@@ -139,7 +139,7 @@ func headers(h *authv3.AttributeContext_HttpRequest, max int) (http.Header, erro
 	if max <= 0 {
 		max = DefaultMaxHeaderBytes
 	}
-	out := http.Header{}
+	out := make(http.Header, len(h.GetHeaders())+len(h.GetHeaderMap().GetHeaders()))
 	size := 0
 	add := func(k, v string) error {
 		if strings.HasPrefix(k, ":") || strings.EqualFold(k, "host") {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 
@@ -157,17 +158,17 @@ func headerOptions(h http.Header) []*corev3.HeaderValueOption {
 // the edge, docs/INTEGRATIONS.md), and strips x-envoy-* from external
 // clients.
 func toRemove(remove []string, set http.Header) []string {
-	seen := map[string]bool{}
-	var out []string
+	out := make([]string, 0, len(remove))
 	for _, k := range remove {
-		lk := strings.ToLower(k)
-		if seen[lk] || set.Get(k) != "" || strings.HasPrefix(lk, ":") || lk == "host" ||
-			lk == "x-forwarded-for" || lk == "x-forwarded-proto" || strings.HasPrefix(lk, "x-envoy-") {
+		if _, ok := set[http.CanonicalHeaderKey(k)]; ok {
 			continue
 		}
-		seen[lk] = true
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, ":") || lk == "host" || lk == "x-forwarded-for" || lk == "x-forwarded-proto" || strings.HasPrefix(lk, "x-envoy-") {
+			continue
+		}
 		out = append(out, lk)
 	}
 	sort.Strings(out)
-	return out
+	return slices.Compact(out)
 }
