@@ -69,6 +69,9 @@ type Gateway struct {
 	// BFF sites: backend-for-frontend endpoints for browser apps that
 	// never hold a token (bff.go, docs/BFF.md).
 	BFF []BFF `yaml:"bff"`
+	// Authorizer is the forward-auth endpoint for proxies and meshes
+	// (gateway_authorizer.go, docs/INTEGRATIONS.md).
+	Authorizer Authorizer `yaml:"authorizer"`
 	// ExtAuthz serves the gateway's decision to Envoy over gRPC
 	// (gateway_extauthz.go, docs/INTEGRATIONS.md).
 	ExtAuthz ExtAuthz `yaml:"ext_authz"`
@@ -364,7 +367,8 @@ func (v *validator) gateway() {
 	}
 	v.gatewayRateLimits()
 	v.gatewayMTLS()
-	v.bffSites() // bff.go
+	v.gatewayAuthorizer() // gateway_authorizer.go
+	v.bffSites()          // bff.go
 }
 
 func (v *validator) route(i int, names map[string]bool) {

@@ -64,9 +64,9 @@ func (v *validator) gatewayExtAuthz() {
 		v.add(p("listen"), ErrInvalidValue, "%q is not a host:port address", e.Listen)
 		return
 	}
-	for _, other := range []string{g.Listen, g.AdminListen} {
+	for _, other := range []string{g.Listen, g.AdminListen, g.Authorizer.Listen} {
 		if e.Listen == other {
-			v.add(p("listen"), ErrInvalidValue, "%q is already the gateway's listen or admin_listen", e.Listen)
+			v.add(p("listen"), ErrInvalidValue, "%q is already the gateway's listen, admin_listen or authorizer.listen", e.Listen)
 		}
 	}
 	if e.TLS.Enabled() && (e.TLS.CertFile == "" || e.TLS.KeyFile == "") {

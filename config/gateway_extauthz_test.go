@@ -40,7 +40,7 @@ func TestGatewayExtAuthzErrors(t *testing.T) {
 		{"client CAs without TLS", gwBase + "  ext_authz: {listen: 127.0.0.1:9191, client_ca_files: [ca.pem]}\n",
 			`gateway.ext_authz.client_ca_files: needs gateway.ext_authz.tls`, config.ErrMissing},
 		{"same address as the gateway", gwBase + "  ext_authz: {listen: 127.0.0.1:9001}\n",
-			`gateway.ext_authz.listen: "127.0.0.1:9001" is already the gateway's listen or admin_listen`, config.ErrInvalidValue},
+			`gateway.ext_authz.listen: "127.0.0.1:9001" is already the gateway's listen, admin_listen or authorizer.listen`, config.ErrInvalidValue},
 		{"no port", gwBase + "  ext_authz: {listen: 127.0.0.1}\n",
 			`gateway.ext_authz.listen: "127.0.0.1" is not a host:port address`, config.ErrInvalidValue},
 		{"keys without listen", gwBase + "  ext_authz: {trusted_peers: [10.0.0.0/8]}\n",

@@ -115,8 +115,8 @@ func (v *validator) gatewayMTLS() {
 		if !m.Enabled() {
 			v.add(gatewayMTLSPath+".forwarded_cert_header", ErrMissing, "needs client_ca_files: a forwarded certificate is verified again")
 		}
-		if !g.BehindTLSProxy.Enabled() {
-			v.add(gatewayMTLSPath+".forwarded_cert_header", ErrMissing, "needs gateway.behind_tls_proxy.trusted_proxies: the header is read only from those addresses")
+		if !g.BehindTLSProxy.Enabled() && !g.Authorizer.Enabled() {
+			v.add(gatewayMTLSPath+".forwarded_cert_header", ErrMissing, "needs gateway.behind_tls_proxy.trusted_proxies or gateway.authorizer.trusted_proxies: the header is read only from those addresses")
 		}
 	}
 	// Header names: valid, distinct from each other and from the other

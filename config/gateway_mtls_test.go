@@ -39,7 +39,7 @@ func TestGatewayMTLSErrors(t *testing.T) {
 		sentinel         error
 	}{
 		{"forwarded header without trusted proxies", gwMTLS + "    forwarded_cert_header: X-Client-Cert\n",
-			`gateway.mtls.forwarded_cert_header: needs gateway.behind_tls_proxy.trusted_proxies: the header is read only from those addresses`, config.ErrMissing},
+			`gateway.mtls.forwarded_cert_header: needs gateway.behind_tls_proxy.trusted_proxies or gateway.authorizer.trusted_proxies: the header is read only from those addresses`, config.ErrMissing},
 		{"client CAs without TLS or proxy", strings.Replace(gwMTLS, "  tls: {cert_file: server.pem, key_file: server-key.pem}\n", "", 1),
 			`gateway.mtls.client_ca_files: used only with gateway.tls (the listener verifies client certificates), forwarded_cert_header (a trusted proxy forwards them) or ext_authz (Envoy forwards them)`, config.ErrInvalidValue},
 		{"certificate route with a client principal", strings.Replace(gwMTLS, `["spiffe://prod/ns/payments/sa/order-service"]`, `["client:shop"]`, 1),

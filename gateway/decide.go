@@ -48,6 +48,9 @@ type Decision struct {
 	Reason string
 	// Identity is the verified identity (allowed and authenticated).
 	Identity *resource.Identity
+
+	// identityNames are the route's identity header names, set or not.
+	identityNames []string
 }
 
 // Decide runs every check of the gateway on a request as the client sent it:
@@ -63,6 +66,13 @@ type Decision struct {
 // scheme and host). Routes served by the gateway itself (Mounts) are not
 // Decide's to grant: they are refused as unknown (404).
 func (g *Gateway) Decide(r *http.Request) *Decision {
+	d, _ := g.decideValue(r)
+	return d
+}
+
+// decideValue is Decide with the record, for front doors in this package
+// that count and log the request (authorizer.go).
+func (g *Gateway) decideValue(r *http.Request) (*Decision, *record) {
 	st := g.state.Load()
 	rec := &record{route: "none", outcome: "ok"}
 	resp := http.Header{}
@@ -70,7 +80,7 @@ func (g *Gateway) Decide(r *http.Request) *Decision {
 	if f == nil && rt.local != nil {
 		rec.outcome, f = "no_route", notFound
 	}
-	return st.decision(r, rt, rec, f, resp)
+	return st.decision(r, rt, rec, f, resp), rec
 }
 
 // decision renders decide's answer as a value.
@@ -79,6 +89,7 @@ func (st *state) decision(r *http.Request, rt *route, rec *record, f *refusal, r
 	if rt != nil {
 		d.Route = rt.cfg.Name
 		d.Remove = rt.removed(r)
+		d.identityNames = rt.idNames
 	}
 	if f != nil {
 		w := &headerRecorder{h: resp}
@@ -109,10 +120,8 @@ func (rt *route) removed(r *http.Request) []string {
 	if rt.local != nil {
 		return names
 	}
-	h := r.Header.Clone()
-	rt.scrub(&http.Request{Header: h}) // headers.go
 	for k := range r.Header {
-		if _, kept := h[k]; !kept {
+		if rt.drops(k) { // headers.go, as scrub
 			names = append(names, k)
 		}
 	}

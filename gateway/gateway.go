@@ -93,6 +93,7 @@ type Gateway struct {
 	identity *identitySigner // nil when identity_jwt is off
 	rl       *rateLimiting   // ratelimit.go
 	certs    *clientCerts    // mtls.go
+	authz    *authorizer     // authorizer.go; nil when off
 	secVals  atomic.Pointer[secValues]
 	// proofProxies are the peers whose X-Forwarded-Proto/-Host name the
 	// URL a DPoP proof must name (requestURL), without public_url.
@@ -108,6 +109,7 @@ type fixedSettings struct {
 	identityKey                      string // identity_jwt header and key file
 	mtls                             string // mtls listener, CA files and trusted-proxy header
 	bff                              string // the BFF sites, built once (their sessions outlive a reload)
+	authorizer                       string // the forward-auth endpoint's listener, path and trusted proxies
 }
 
 // state is one immutable configuration generation.
@@ -150,6 +152,9 @@ type route struct {
 	// local serves a Mount in process, with no token check of the
 	// gateway's.
 	local http.Handler
+	// idNames are the identity headers' names (authorizer.go answers
+	// each).
+	idNames []string
 	// reserved are the folded names (foldName) no client header may
 	// fold to (headers.go).
 	reserved map[string]bool
@@ -226,6 +231,7 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 	if err := g.setupClientCerts(cfg); err != nil {
 		return nil, err
 	}
+	g.setupAuthorizer(cfg) // authorizer.go
 	st, err := g.build(cfg)
 	if err != nil {
 		return nil, err
@@ -242,6 +248,7 @@ func fixedOf(cfg *config.Gateway, issuer string) fixedSettings {
 		identityKey: cfg.IdentityJWT.Header + "\x00" + cfg.IdentityJWT.KeyFile,
 		mtls:        fmt.Sprintf("%q %v %v %q", cfg.MTLS.ClientCAFiles, cfg.MTLS.RequireClientCert, cfg.MTLS.Interval(), cfg.MTLS.ForwardedCertHeader),
 		bff:         fmt.Sprintf("%+v", cfg.BFF),
+		authorizer:  fmt.Sprintf("%+v", cfg.Authorizer),
 	}
 }
 
@@ -273,7 +280,7 @@ func (g *Gateway) reload(cfg *config.Gateway) error {
 		issuer = g.opts.Issuer
 	}
 	if f := fixedOf(cfg, issuer); f != g.fixed {
-		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url, dpop_algorithms, bff and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
+		return fmt.Errorf("%w: listen, admin_listen, tls, issuer, public_url, dpop_algorithms, bff, authorizer and mtls (except its header names and certificate_routes) change only with a restart", ErrConfig)
 	}
 	st, err := g.build(cfg)
 	if err != nil {

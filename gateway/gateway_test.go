@@ -48,6 +48,12 @@ type env struct {
 
 func newEnv(t *testing.T, mod func(*config.Gateway)) *env {
 	t.Helper()
+	return newEnvWith(t, mod, nil)
+}
+
+// newEnvWith is newEnv with the gateway's options modified by opt.
+func newEnvWith(t *testing.T, mod func(*config.Gateway), opt func(*gateway.Options)) *env {
+	t.Helper()
 	e := &env{t: t, seen: make(chan http.Header, 16)}
 	e.key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ck, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -76,12 +82,16 @@ func newEnv(t *testing.T, mod func(*config.Gateway)) *env {
 	if mod != nil {
 		mod(&e.cfg)
 	}
-	var err error
-	e.gw, err = gateway.New(&e.cfg, gateway.Options{
+	opts := gateway.Options{
 		Clock:  func() time.Time { return testNow },
 		Keys:   resource.StaticKeys{Keys: []jose.JSONWebKey{{Key: &e.key.PublicKey, KeyID: "k1", Algorithm: "ES256"}}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	var err error
+	e.gw, err = gateway.New(&e.cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,18 +107,8 @@ func foldName(n string) string {
 func (rt *route) scrub(r *http.Request) {
 	h := r.Header
 	for k := range h {
-		switch plainName(k) {
-		case nameUnderscore:
-			if f := foldName(k); !rt.cfg.AllowUnderscoreHeaders || rt.reserved[f] ||
-				strings.HasPrefix(f, forwardedPrefix) || strings.HasPrefix(f, wardPrefix) {
-				delete(h, k)
-			}
-		case nameOdd:
+		if rt.drops(k) {
 			delete(h, k)
-		default:
-			if droppedNames[k] || hasFoldPrefix(k, forwardedPrefix) || hasFoldPrefix(k, wardPrefix) {
-				delete(h, k)
-			}
 		}
 	}
 	if h["Cookie"] != nil {
@@ -127,6 +117,20 @@ func (rt *route) scrub(r *http.Request) {
 	// Trailers are headers too, sent after the body, where no check of
 	// this file looks (the reverse proxy passed their names on).
 	r.Trailer = nil
+}
+
+// drops reports whether scrub removes the header named k.
+func (rt *route) drops(k string) bool {
+	switch plainName(k) {
+	case nameUnderscore:
+		f := foldName(k)
+		return !rt.cfg.AllowUnderscoreHeaders || rt.reserved[f] ||
+			strings.HasPrefix(f, forwardedPrefix) || strings.HasPrefix(f, wardPrefix)
+	case nameOdd:
+		return true
+	default:
+		return droppedNames[k] || hasFoldPrefix(k, forwardedPrefix) || hasFoldPrefix(k, wardPrefix)
+	}
 }
 
 // Kinds of header names, as plainName sorts them.

@@ -471,3 +471,47 @@ func TestMTLSTrustedProxyHeader(t *testing.T) {
 		t.Errorf("a refused request reached the upstream: %v", h)
 	}
 }
+
+// TestAuthorizerForwardedCertificate: the forward-auth endpoint takes the
+// client certificate from its trusted proxy's forwarded_cert_header and
+// verifies it as the gateway's listener does, for certificate-bound
+// tokens and certificate-only routes.
+func TestAuthorizerForwardedCertificate(t *testing.T) {
+	m := newMTLSEnv(t, false, func(g *config.Gateway) {
+		g.Authorizer.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+		g.MTLS.ForwardedCertHeader = "X-Client-Cert"
+	})
+	alice := m.ca.Issue(t, mtlstest.Options{URIs: []string{orderService}, ClientOnly: true})
+	stranger := mtlstest.NewCA(t, "Other CA").Issue(t, mtlstest.Options{URIs: []string{orderService}, ClientOnly: true})
+	tok := m.certBound(alice, nil)
+	check := func(path, auth, cert string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "http://ward.internal/_ward/authorize", nil)
+		r.Header.Set("X-Original-Method", "POST")
+		r.Header.Set("X-Original-URI", path)
+		r.Header.Set("X-Forwarded-Proto", "https")
+		r.Header.Set("X-Forwarded-Host", "gw.example")
+		if auth != "" {
+			r.Header.Set("Authorization", auth)
+		}
+		if cert != "" {
+			r.Header.Set("X-Client-Cert", cert)
+		}
+		w := httptest.NewRecorder()
+		m.gw.Handler().ServeHTTP(w, r)
+		return w
+	}
+	if w := check("/api/v1/charges", "", alice.Escaped()); w.Code != 200 || w.Header().Get("X-Ward-Spiffe-Id") != orderService {
+		t.Fatalf("certificate route: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	if w := check("/orders/1", "Bearer "+tok, alice.Escaped()); w.Code != 200 || w.Header().Get("X-Ward-Cert-Thumbprint") != mtls.Thumbprint(alice.Cert) {
+		t.Fatalf("certificate-bound token: %d %v %s", w.Code, w.Header(), w.Body)
+	}
+	for name, cert := range map[string]string{"another CA": stranger.Escaped(), "none": ""} {
+		if w := check("/orders/1", "Bearer "+tok, cert); w.Code != 401 {
+			t.Fatalf("%s: %d %s", name, w.Code, w.Body)
+		}
+		if w := check("/api/v1/charges", "", cert); w.Code != 401 {
+			t.Fatalf("%s, certificate route: %d %s", name, w.Code, w.Body)
+		}
+	}
+}

@@ -111,6 +111,11 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 		rt.strip = append(rt.strip, "Authorization", "Dpop")
 	}
 	rt.reserved = reservedNames(rt.strip)
+	for _, h := range []string{rt.ih.Subject, rt.ih.Client, rt.ih.Scopes, rt.ih.JKT, rt.spiffeHdr, rt.thumbHdr, cfg.IdentityJWT.Header} {
+		if h != "" {
+			rt.idNames = append(rt.idNames, http.CanonicalHeaderKey(h))
+		}
+	}
 	var err error
 	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
 		return nil, err

@@ -113,6 +113,16 @@ var _ httputil.BufferPool = (*bufferPool)(nil)
 
 // Handler returns the proxy handler for the public listener.
 func (g *Gateway) Handler() http.Handler {
+	if a := g.authz; a != nil && a.onListener {
+		// The forward-auth endpoint at its path (authorizer.go).
+		return httpsafe.CloseAfterChunked(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if a.ownsPath(r) {
+				g.forwardAuth(w, r)
+				return
+			}
+			g.serve(w, r)
+		}))
+	}
 	return httpsafe.CloseAfterChunked(http.HandlerFunc(g.serve))
 }
 

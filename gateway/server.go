@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/net/netutil"
+
+	"github.com/wardauth/ward/internal/httpsafe"
 )
 
 // Server returns an http.Server for the public listener with the
@@ -98,4 +100,34 @@ func (g *Gateway) Serve(ctx context.Context, ln, admin net.Listener) error {
 		_ = adm.Shutdown(sctx)
 	}
 	return err
+}
+
+// ServeAuthorizer serves the forward-auth endpoint on ln, its own
+// listener (gateway.authorizer.listen), until ctx is done, then shuts
+// down gracefully. It returns at once when the endpoint is off or served
+// on the gateway's listener.
+func (g *Gateway) ServeAuthorizer(ctx context.Context, ln net.Listener) error {
+	if g.authz == nil || g.authz.onListener {
+		return nil
+	}
+	cfg := g.state.Load().cfg
+	t := cfg.Timeouts
+	srv := &http.Server{
+		Handler:           httpsafe.CloseAfterChunked(g.AuthorizerHandler()),
+		ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle,
+		MaxHeaderBytes: int(cfg.Limits.MaxHeaderBytes), ErrorLog: g.errorLog(),
+	}
+	if n := int(cfg.Limits.MaxConnections); n > 0 {
+		ln = netutil.LimitListener(ln, n)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
+	defer cancel()
+	return srv.Shutdown(sctx)
 }

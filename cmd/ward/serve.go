@@ -146,7 +146,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		lns = append(lns, mtlsLn)
 	}
 	var gw *gateway.Gateway
-	var gwLn, admLn net.Listener
+	var gwLn, admLn, authLn net.Listener
 	if cfg.Gateway.Enabled {
 		mounts, err := openBFF(cfg, rs, logger, reg)
 		if err != nil {
@@ -160,13 +160,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if gwLn, err = net.Listen("tcp", cfg.Gateway.Listen); err == nil {
 			lns = append(lns, gwLn)
-			admLn, err = net.Listen("tcp", cfg.Gateway.AdminListen)
+			if admLn, err = net.Listen("tcp", cfg.Gateway.AdminListen); err == nil {
+				lns = append(lns, admLn)
+			}
+		}
+		if err == nil && cfg.Gateway.Authorizer.Enabled() && cfg.Gateway.Authorizer.Listen != "" {
+			if authLn, err = net.Listen("tcp", cfg.Gateway.Authorizer.Listen); err == nil {
+				lns = append(lns, authLn)
+			}
 		}
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("gateway: %w", err)
 		}
-		lns = append(lns, admLn)
 	}
 	eaLn, eaSrv, err := listenExtAuthz(cfg, gw, logger)
 	if err != nil {
@@ -247,6 +253,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if gw != nil {
 		start("gateway", func() error { return gw.Serve(ctx, gwLn, admLn) })
+		if authLn != nil {
+			fmt.Fprintf(stdout, "ward: gateway forward-auth endpoint on http://%s%s\n", cfg.Gateway.Authorizer.Listen, cfg.Gateway.Authorizer.PathOrDefault())
+			start("gateway authorizer", func() error { return gw.ServeAuthorizer(ctx, authLn) })
+		}
 		if cfg.File() != "" {
 			go gw.WatchReload(ctx, gateway.FileLoader(cfg.File()), 2*time.Second, cfg.File())
 		}
