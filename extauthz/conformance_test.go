@@ -65,7 +65,7 @@ func serve(t *testing.T, cfg *config.Gateway, opts gateway.Options) authv3.Autho
 		t.Fatal(err)
 	}
 	ea := config.ExtAuthz{Listen: "127.0.0.1:0"}
-	gs, err := extauthz.NewGRPCServer(extauthz.New(gw, extauthz.Options{Logger: quiet}), &ea)
+	gs, err := extauthz.NewGRPCServer(extauthz.New(extauthz.DeciderFunc(gw.DecideAndRecord), extauthz.Options{Logger: quiet}), &ea)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/wardauth/ward/config"
@@ -24,8 +26,8 @@ import (
 // again by Options.MaxHeaderBytes; Ward asks Envoy for no body.
 const maxMessageBytes = 1 << 20
 
-// NewGRPCServer returns a gRPC server with s registered, configured by
-// gateway.ext_authz: TLS 1.3 with its certificate, and Envoy's client
+// NewGRPCServer returns a gRPC server with s and the gRPC health service
+// (grpc.health.v1, SERVING) registered, configured by gateway.ext_authz: TLS 1.3 with its certificate, and Envoy's client
 // certificate required when client_ca_files are set.
 func NewGRPCServer(s *Server, cfg *config.ExtAuthz) (*grpc.Server, error) {
 	opts := []grpc.ServerOption{
@@ -42,6 +44,10 @@ func NewGRPCServer(s *Server, cfg *config.ExtAuthz) (*grpc.Server, error) {
 	}
 	gs := grpc.NewServer(opts...)
 	authv3.RegisterAuthorizationServer(gs, s)
+	// grpc.health.v1 for Envoy's grpc_health_check and Kubernetes probes.
+	hs := health.NewServer()
+	hs.SetServingStatus(authv3.Authorization_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(gs, hs)
 	return gs, nil
 }
 

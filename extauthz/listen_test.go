@@ -12,6 +12,8 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/extauthz"
@@ -92,5 +94,43 @@ func TestClientCertificateRequired(t *testing.T) {
 	}
 	if err := call(serverCA.Issue(t, mtlstest.Options{ClientOnly: true})); err == nil {
 		t.Error("a certificate of another CA: answered")
+	}
+}
+
+// TestHealthService: the listener answers grpc.health.v1 for the
+// authorization service (Envoy's grpc_health_check, Kubernetes probes),
+// and stops when its context ends.
+func TestHealthService(t *testing.T) {
+	cfg := &config.ExtAuthz{Listen: "127.0.0.1:0"}
+	gs, err := extauthz.NewGRPCServer(extauthz.New(allowAll{}, extauthz.Options{Logger: quiet}), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- extauthz.Serve(ctx, gs, ln, time.Second) }()
+	cc, err := grpc.NewClient("passthrough:///"+ln.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+	defer ccancel()
+	resp, err := healthpb.NewHealthClient(cc).Check(cctx, &healthpb.HealthCheckRequest{Service: "envoy.service.auth.v3.Authorization"})
+	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("%v %v", resp, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return")
 	}
 }

@@ -25,6 +25,14 @@ type Decider interface {
 	Decide(r *http.Request) *gateway.Decision
 }
 
+// DeciderFunc adapts a function to Decider, such as the gateway's
+// DecideAndRecord, which also counts the request in the gateway's
+// metrics (what `ward serve` uses).
+type DeciderFunc func(r *http.Request) *gateway.Decision
+
+// Decide calls f.
+func (f DeciderFunc) Decide(r *http.Request) *gateway.Decision { return f(r) }
+
 var _ Decider = (*gateway.Gateway)(nil)
 
 // Options of a Server.

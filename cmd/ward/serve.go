@@ -503,7 +503,7 @@ func listenExtAuthz(cfg *config.Config, gw *gateway.Gateway, logger *slog.Logger
 	if gw == nil || !ea.Enabled() {
 		return nil, nil, nil
 	}
-	srv := extauthz.New(gw, extauthz.Options{MaxHeaderBytes: int(cfg.Gateway.Limits.MaxHeaderBytes), Logger: logger})
+	srv := extauthz.New(extauthz.DeciderFunc(gw.DecideAndRecord), extauthz.Options{MaxHeaderBytes: int(cfg.Gateway.Limits.MaxHeaderBytes), Logger: logger})
 	gs, err := extauthz.NewGRPCServer(srv, ea)
 	if err != nil {
 		return nil, nil, err
