@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -359,4 +360,31 @@ func signToken(t testing.TB, key *ecdsa.PrivateKey, now time.Time, extra map[str
 	r.FillBytes(sig[:32])
 	s.FillBytes(sig[32:])
 	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// TestClientCertHeaderNotBelieved: through Envoy, a client (even one
+// inside behind_tls_proxy.trusted_proxies) that sends a copy of someone's
+// certificate in gateway.mtls.forwarded_cert_header does not pass for its
+// owner on a certificate-only route, and the header is removed upstream.
+func TestClientCertHeaderNotBelieved(t *testing.T) {
+	ca := mtlstest.NewCA(t)
+	victim := ca.Issue(t, mtlstest.Options{URIs: []string{"spiffe://prod/ns/payments/sa/order-service"}, ClientOnly: true})
+	cfg := config.DefaultGateway()
+	cfg.Enabled, cfg.Issuer, cfg.PublicURL = true, "https://as.example", publicURL
+	cfg.Routes = append(routes(), config.Route{Name: "charges", PathPrefix: "/api/v1/charges", Upstream: "http://127.0.0.1:1",
+		Policy: []config.PolicyRule{{Action: "allow", Principals: []string{"spiffe://prod/ns/payments/sa/order-service"}}}})
+	cfg.MTLS.ClientCAFiles = []string{ca.WriteFile(t, t.TempDir())}
+	cfg.MTLS.CertificateRoutes = []string{"charges"}
+	cfg.MTLS.ForwardedCertHeader = "X-Client-Cert"
+	cfg.BehindTLSProxy.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ea := serve(t, &cfg, gateway.Options{Keys: resource.StaticKeys{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "ES256"}}}})
+	a := attrs("POST", "https", apiHost, "/api/v1/charges", map[string]string{"x-client-cert": victim.Escaped()})
+	denied(t, check(t, ea, a), 401, codes.Unauthenticated) // source 203.0.113.7: inside trusted_proxies
+	a.Source.Certificate = victim.Escaped()                // what Envoy reports from the handshake
+	a.Request.Http.Headers["x-client-cert"] = victim.Escaped()
+	ok, h := okHeaders(t, check(t, ea, a))
+	if h["x-ward-spiffe-id"] != "spiffe://prod/ns/payments/sa/order-service" || !slices.Contains(ok.GetHeadersToRemove(), "x-client-cert") {
+		t.Errorf("headers %v, headers_to_remove %v", h, ok.GetHeadersToRemove())
+	}
 }

@@ -115,6 +115,26 @@ func (g *Gateway) stripForwardedCert(r *http.Request) {
 	}
 }
 
+// withoutClientCertHeader returns r without the forwarded-certificate
+// header, and the header's name when r had it. A request handed to Decide
+// is the client's own (a front door puts a certificate its proxy vouches
+// for in r.TLS), so the header in it is the client's, whatever its
+// address: a copy of someone's certificate is not possession of its key.
+// r itself is left as it is.
+func (g *Gateway) withoutClientCertHeader(r *http.Request) (*http.Request, string) {
+	if g.certs == nil || g.certs.proxy == nil {
+		return r, ""
+	}
+	name := http.CanonicalHeaderKey(g.certs.proxy.Header)
+	if _, ok := r.Header[name]; !ok {
+		return r, ""
+	}
+	c := *r
+	c.Header = r.Header.Clone()
+	delete(c.Header, name)
+	return &c, name
+}
+
 // TLSConfig returns the listener's reloading TLS 1.3 configuration with
 // client-certificate verification, or nil when gateway.mtls is off or
 // gateway.tls is not set (Server uses it).
