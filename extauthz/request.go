@@ -71,8 +71,8 @@ func Request(a *authv3.AttributeContext, maxHeaderBytes int) (*http.Request, err
 			return nil, fmt.Errorf("%w: source.certificate: %v", ErrAttributes, err)
 		}
 		if r.TLS == nil {
-			// A client certificate is a TLS connection's, whatever
-			// scheme the route reports.
+			// A client certificate comes with TLS: a plain-http
+			// request that has one is not what Envoy saw.
 			return nil, fmt.Errorf("%w: source.certificate on a plain-http request", ErrAttributes)
 		}
 		r.TLS.PeerCertificates = []*x509.Certificate{c}

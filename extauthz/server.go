@@ -69,7 +69,7 @@ func New(d Decider, o Options) *Server {
 // Check maps the request, decides and answers. It always answers with a
 // CheckResponse and never with an RPC error: an RPC error is Envoy's
 // failure_mode_allow case, and a refusal must stay a refusal.
-func (s *Server) Check(_ context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, _ error) {
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, _ error) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("ext_authz check panicked", "panic", v, "stack", string(debug.Stack()))
@@ -82,7 +82,9 @@ func (s *Server) Check(_ context.Context, req *authv3.CheckRequest) (resp *authv
 		return refusal(http.StatusBadRequest, &oauth.Error{Code: oauth.InvalidRequest, Status: http.StatusBadRequest,
 			Reason: "ext_authz_attributes", Description: "the proxy described the request in a way that cannot be checked", Err: err}), nil
 	}
-	return Response(s.d.Decide(r)), nil
+	// Envoy's deadline bounds the store calls of the checks (replay,
+	// rate limits).
+	return Response(s.d.Decide(r.WithContext(ctx))), nil
 }
 
 // Response renders a decision as Envoy's CheckResponse (envoy.service.
