@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"log/slog"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
@@ -174,5 +175,20 @@ func TestAuthorizerRateLimit(t *testing.T) {
 	}
 	if w := hit("198.51.100.2"); w.Code != 200 {
 		t.Fatalf("another client: %d %s", w.Code, w.Body)
+	}
+}
+
+// TestAuthorizerUntrustedPeerLogged: a call from a peer outside
+// trusted_proxies is refused with 403 and a log line naming the peer,
+// whatever it says the request was.
+func TestAuthorizerUntrustedPeerLogged(t *testing.T) {
+	var log strings.Builder
+	e := newEnvWith(t, withAuthorizer, func(o *gateway.Options) { o.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
+	w := e.checkFrom("203.0.113.9:1", "nginx", "GET", "/public", "", "", nil)
+	if w.Code != 403 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	if l := log.String(); !strings.Contains(l, "forward-auth call from a peer not in gateway.authorizer.trusted_proxies refused") || !strings.Contains(l, "remote=203.0.113.9:1") {
+		t.Fatalf("log: %s", l)
 	}
 }

@@ -126,3 +126,29 @@ func TestDecideMatchesServe(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideConcurrent: Decide is called from many goroutines at once (an
+// ext_authz server's), each with its own proof; run with -race.
+func TestDecideConcurrent(t *testing.T) {
+	e := newEnv(t, nil)
+	tok := e.token(nil)
+	reqs := make([]*http.Request, 32)
+	for i := range reqs {
+		reqs[i] = e.decideReq("GET", publicURL+"/orders/1", publicURL+"/orders/1", tok)
+	}
+	errs := make(chan string, len(reqs))
+	for _, r := range reqs {
+		go func() {
+			if d := e.gw.Decide(r); !d.Allowed || d.Header.Get("X-Ward-Subject") != "alice" {
+				errs <- d.Reason
+				return
+			}
+			errs <- ""
+		}()
+	}
+	for range reqs {
+		if msg := <-errs; msg != "" {
+			t.Error(msg)
+		}
+	}
+}

@@ -18,4 +18,11 @@
 // health and readiness are served by AdminHandler, meant for a separate
 // listener. Logs (log/slog) carry the rejection reason and the key
 // thumbprint, never a token.
+//
+// The checks are one decision that knows nothing of the transport:
+// Decide takes a request as the client sent it and returns a Decision
+// (allowed with the identity headers, or refused with the challenge). The
+// reverse proxy renders it; the forward-auth endpoint (gateway.authorizer,
+// AuthorizerHandler) serves it to nginx auth_request, Caddy forward_auth,
+// Traefik ForwardAuth and Envoy's HTTP ext_authz (docs/INTEGRATIONS.md).
 package gateway

@@ -77,7 +77,6 @@ http {
     fastcgi_temp_path DIR/fastcgi;
     uwsgi_temp_path DIR/uwsgi;
     scgi_temp_path DIR/scgi;
-    map $http_upgrade $ward_unused { default ""; }
     server {
         listen ADDR;
 ` + nginxAuthLocation + `
