@@ -77,6 +77,9 @@ type Gateway struct {
 	// Authorizer is the forward-auth endpoint for proxies and meshes
 	// (gateway_authorizer.go, docs/INTEGRATIONS.md).
 	Authorizer Authorizer `yaml:"authorizer"`
+	// ExtAuthz serves the gateway's decision to Envoy over gRPC
+	// (gateway_extauthz.go, docs/INTEGRATIONS.md).
+	ExtAuthz ExtAuthz `yaml:"ext_authz"`
 }
 
 // IdentityHeaders are the names of the identity headers sent upstream.
@@ -293,6 +296,7 @@ const BuiltinDemo = "builtin:demo"
 const BuiltinDemoApp = "builtin:demo-app"
 
 func (v *validator) gateway() {
+	v.gatewayExtAuthz()
 	g := &v.c.Gateway
 	if !g.Enabled {
 		return

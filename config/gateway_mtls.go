@@ -102,8 +102,8 @@ func (v *validator) gatewayMTLS() {
 	if m.RequireClientCert && !m.Enabled() {
 		v.add(gatewayMTLSPath+".require_client_cert", ErrMissing, "needs client_ca_files")
 	}
-	if m.Enabled() && !g.TLS.Enabled() && m.ForwardedCertHeader == "" {
-		v.add(gatewayMTLSPath+".client_ca_files", ErrInvalidValue, "used only with gateway.tls (the listener verifies client certificates) or forwarded_cert_header (a trusted proxy forwards them)")
+	if m.Enabled() && !g.TLS.Enabled() && m.ForwardedCertHeader == "" && !g.ExtAuthz.Enabled() {
+		v.add(gatewayMTLSPath+".client_ca_files", ErrInvalidValue, "used only with gateway.tls (the listener verifies client certificates), forwarded_cert_header (a trusted proxy forwards them) or ext_authz (Envoy forwards them)")
 	}
 	if m.RequireClientCert && !g.TLS.Enabled() {
 		v.add(gatewayMTLSPath+".require_client_cert", ErrInvalidValue, "needs gateway.tls")

@@ -41,7 +41,7 @@ func TestGatewayMTLSErrors(t *testing.T) {
 		{"forwarded header without trusted proxies", gwMTLS + "    forwarded_cert_header: X-Client-Cert\n",
 			`gateway.mtls.forwarded_cert_header: needs gateway.behind_tls_proxy.trusted_proxies or gateway.authorizer.trusted_proxies: the header is read only from those addresses`, config.ErrMissing},
 		{"client CAs without TLS or proxy", strings.Replace(gwMTLS, "  tls: {cert_file: server.pem, key_file: server-key.pem}\n", "", 1),
-			`gateway.mtls.client_ca_files: used only with gateway.tls (the listener verifies client certificates) or forwarded_cert_header (a trusted proxy forwards them)`, config.ErrInvalidValue},
+			`gateway.mtls.client_ca_files: used only with gateway.tls (the listener verifies client certificates), forwarded_cert_header (a trusted proxy forwards them) or ext_authz (Envoy forwards them)`, config.ErrInvalidValue},
 		{"certificate route with a client principal", strings.Replace(gwMTLS, `["spiffe://prod/ns/payments/sa/order-service"]`, `["client:shop"]`, 1),
 			`gateway.routes[2].policy[0].principals[0]: "client:shop": a certificate-only route's principals are spiffe:// IDs or prefixes`, config.ErrInvalidValue},
 		{"certificate route with scopes", strings.Replace(gwMTLS, "methods: [POST]}", "methods: [POST], scopes: [pay]}", 1),

@@ -73,6 +73,7 @@ func (g *Gateway) Decide(r *http.Request) *Decision {
 // decideValue is Decide with the record, for front doors in this package
 // that count and log the request (authorizer.go).
 func (g *Gateway) decideValue(r *http.Request) (*Decision, *record) {
+	r, certHeader := g.withoutClientCertHeader(r) // mtls.go
 	st := g.state.Load()
 	rec := &record{route: "none", outcome: "ok"}
 	resp := http.Header{}
@@ -80,7 +81,11 @@ func (g *Gateway) decideValue(r *http.Request) (*Decision, *record) {
 	if f == nil && rt.local != nil {
 		rec.outcome, f = "no_route", notFound
 	}
-	return st.decision(r, rt, rec, f, resp), rec
+	d := st.decision(r, rt, rec, f, resp)
+	if certHeader != "" {
+		d.Remove = append(d.Remove, certHeader)
+	}
+	return d, rec
 }
 
 // decision renders decide's answer as a value.

@@ -30,9 +30,13 @@ import (
 // the reloading TLS 1.3 listener configuration, the CAs forwarded
 // certificates are verified against, and the trusted proxy.
 type clientCerts struct {
-	server   *mtls.ServerConfig // with gateway.tls: the listener's reloading configuration
-	files    *caFiles           // without gateway.tls: the client CAs alone
-	proxy    *mtls.TrustedProxy // nil without forwarded_cert_header
+	server *mtls.ServerConfig // with gateway.tls: the listener's reloading configuration
+	files  *caFiles           // without gateway.tls: the client CAs alone
+	proxy  *mtls.TrustedProxy // nil without forwarded_cert_header
+	// verify checks, against the client CAs, a certificate a front door
+	// put in r.TLS without a handshake of Ward's (ext_authz's forwarded
+	// peer certificate); it reads no header.
+	verify   *mtls.TrustedProxy
 	interval time.Duration
 	failures *prometheus.CounterVec
 }
@@ -74,20 +78,26 @@ func (g *Gateway) setupClientCerts(cfg *config.Gateway) error {
 	if m.ForwardedCertHeader != "" {
 		cc.proxy = &mtls.TrustedProxy{Header: m.ForwardedCertHeader, Trusted: cfg.BehindTLSProxy.TrustedProxies, Roots: roots}
 	}
+	cc.verify = cc.proxy
+	if cc.verify == nil {
+		cc.verify = &mtls.TrustedProxy{Roots: roots}
+	}
 	return nil
 }
 
 // ClientCertificate returns the request's verified client certificate:
 // the one of the TLS handshake (verified by the listener against
 // gateway.mtls.client_ca_files), else one forwarded by a trusted proxy and
-// verified again; nil without either. It is the resource.CertificateSource
-// of the gateway's token checks.
+// verified again; nil without either. A certificate in r.TLS that no
+// handshake of Ward's verified (a front door such as ext_authz rebuilt the
+// request) is verified against the client CAs. It is the
+// resource.CertificateSource of the gateway's token checks.
 func (g *Gateway) ClientCertificate(r *http.Request) (*x509.Certificate, error) {
 	cc := g.certs
-	if cc == nil || (cc.server == nil && cc.proxy == nil) {
+	if cc == nil || cc.verify == nil {
 		return nil, nil // no verified certificate can be had
 	}
-	c, err := mtls.ClientCertificate(r, cc.proxy)
+	c, err := mtls.ClientCertificate(r, cc.verify)
 	if errors.Is(err, mtls.ErrNoCertificate) {
 		return nil, nil
 	}
@@ -103,6 +113,26 @@ func (g *Gateway) stripForwardedCert(r *http.Request) {
 	if g.certs != nil && g.certs.proxy != nil {
 		g.certs.proxy.Strip(r)
 	}
+}
+
+// withoutClientCertHeader returns r without the forwarded-certificate
+// header, and the header's name when r had it. A request handed to Decide
+// is the client's own (a front door puts a certificate its proxy vouches
+// for in r.TLS), so the header in it is the client's, whatever its
+// address: a copy of someone's certificate is not possession of its key.
+// r itself is left as it is.
+func (g *Gateway) withoutClientCertHeader(r *http.Request) (*http.Request, string) {
+	if g.certs == nil || g.certs.proxy == nil {
+		return r, ""
+	}
+	name := http.CanonicalHeaderKey(g.certs.proxy.Header)
+	if _, ok := r.Header[name]; !ok {
+		return r, ""
+	}
+	c := *r
+	c.Header = r.Header.Clone()
+	delete(c.Header, name)
+	return &c, name
 }
 
 // TLSConfig returns the listener's reloading TLS 1.3 configuration with

@@ -19,10 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"golang.org/x/net/netutil"
+	"google.golang.org/grpc"
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/extauthz"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/internal/httpsafe"
 	"github.com/wardauth/ward/mtls"
@@ -159,7 +161,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if gwLn, err = net.Listen("tcp", cfg.Gateway.Listen); err == nil {
 			lns = append(lns, gwLn)
-			admLn, err = net.Listen("tcp", cfg.Gateway.AdminListen)
+			if admLn, err = net.Listen("tcp", cfg.Gateway.AdminListen); err == nil {
+				lns = append(lns, admLn)
+			}
 		}
 		if err == nil && cfg.Gateway.Authorizer.Enabled() && cfg.Gateway.Authorizer.Listen != "" {
 			if authLn, err = net.Listen("tcp", cfg.Gateway.Authorizer.Listen); err == nil {
@@ -170,6 +174,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			closeAll()
 			return fmt.Errorf("gateway: %w", err)
 		}
+	}
+	eaLn, eaSrv, err := listenExtAuthz(cfg, gw, logger)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	if eaLn != nil {
+		lns = append(lns, eaLn)
 	}
 	// Without a gateway (whose admin listener serves them), the
 	// authorization server's metrics and health go on admin_listen.
@@ -201,7 +213,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var wg sync.WaitGroup
 	start := func(name string, f func() error) {
 		wg.Add(1)
@@ -249,6 +261,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if cfg.File() != "" {
 			go gw.WatchReload(ctx, gateway.FileLoader(cfg.File()), 2*time.Second, cfg.File())
 		}
+	}
+	if eaSrv != nil {
+		fmt.Fprintf(stdout, "ward: Envoy ext_authz (gRPC envoy.service.auth.v3.Authorization) on %s\n", eaLn.Addr())
+		start("ext_authz", func() error { return extauthz.Serve(ctx, eaSrv, eaLn, cfg.Gateway.Timeouts.Shutdown) })
 	}
 	var runErr error
 	select {
@@ -491,4 +507,25 @@ func gatewayIssuers(cfg *config.Config) []string {
 		out = append(out, is.Issuer)
 	}
 	return out
+}
+
+// listenExtAuthz opens gateway.ext_authz's listener (only trusted peers'
+// connections are served) and builds its gRPC server; nil, nil without
+// it.
+func listenExtAuthz(cfg *config.Config, gw *gateway.Gateway, logger *slog.Logger) (net.Listener, *grpc.Server, error) {
+	ea := &cfg.Gateway.ExtAuthz
+	if gw == nil || !ea.Enabled() {
+		return nil, nil, nil
+	}
+	srv := extauthz.New(extauthz.DeciderFunc(gw.DecideAndRecord), extauthz.Options{MaxHeaderBytes: int(cfg.Gateway.Limits.MaxHeaderBytes), Logger: logger})
+	gs, err := extauthz.NewGRPCServer(srv, ea)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, err := net.Listen("tcp", ea.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway.ext_authz: %w", err)
+	}
+	ln = netutil.LimitListener(ln, int(cfg.Gateway.Limits.MaxConnections))
+	return extauthz.TrustedListener(ln, ea.Peers(), logger), gs, nil
 }
