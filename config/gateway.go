@@ -69,6 +69,8 @@ type Gateway struct {
 	// BFF sites: backend-for-frontend endpoints for browser apps that
 	// never hold a token (bff.go, docs/BFF.md).
 	BFF []BFF `yaml:"bff"`
+	// Revocations: the revocation feed (gateway_revocations.go).
+	Revocations GatewayRevocations `yaml:"revocations"`
 }
 
 // IdentityHeaders are the names of the identity headers sent upstream.
@@ -354,7 +356,8 @@ func (v *validator) gateway() {
 	}
 	v.gatewayRateLimits()
 	v.gatewayMTLS()
-	v.bffSites() // bff.go
+	v.bffSites()           // bff.go
+	v.gatewayRevocations() // gateway_revocations.go
 }
 
 func (v *validator) route(i int, names map[string]bool) {

@@ -26,6 +26,7 @@ import (
 	"github.com/wardauth/ward/policy"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/resource"
+	"github.com/wardauth/ward/revocation"
 )
 
 // Options are the gateway's dependencies that do not come from the file.
@@ -65,6 +66,9 @@ type Options struct {
 	// reverseProxyOnly turns the direct path (forward.go) off, so tests
 	// can compare it with httputil.ReverseProxy.
 	reverseProxyOnly bool
+	// Revocations, when set, refuses access tokens the issuer revoked
+	// (revocation.Follower keeps it current; gateway/revocations.go).
+	Revocations *revocation.Set
 	// Mounts are handlers the gateway serves itself, such as the
 	// backend-for-frontend sites (package bff), under its security
 	// headers, size limits, path cleaning, per-IP rate limits and
@@ -220,6 +224,7 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 		g.keys = resource.NewRemoteKeys(issuer, resource.RemoteKeysOptions{Client: opts.HTTPClient, Clock: opts.Clock})
 	}
 	g.metrics = newMetrics(opts.Registry)
+	g.registerRevocationMetrics(opts.Registry)
 	g.rl = newRateLimiting(opts.RateLimitStore, opts.Clock, opts.Registry)
 	if err := g.setupClientCerts(cfg); err != nil {
 		return nil, err
@@ -289,6 +294,7 @@ func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 		DPoP: g.verifier, Keys: g.keys, Introspector: g.opts.Introspector,
 		Algorithms: cfg.TokenAlgorithms, Leeway: cfg.Leeway, Clock: g.clock, HTTPClient: g.opts.HTTPClient,
 		ResourceMetadata: metadataURL(cfg), ClientCertificate: g.ClientCertificate,
+		Revocations: g.revocationList(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)

@@ -96,6 +96,14 @@ func (g *Gateway) AdminHandler() http.Handler {
 			_, _ = w.Write([]byte("not ready\n"))
 			return
 		}
+		if ok, note := g.revocationReadiness(); !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: " + note + "\n"))
+			return
+		} else if note != "" {
+			_, _ = w.Write([]byte("ready; " + note + "\n"))
+			return
+		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	return mux

@@ -26,6 +26,7 @@ type claims struct {
 	NotBefore json.RawMessage `json:"nbf"`
 	JTI       string          `json:"jti"`
 	Scope     string          `json:"scope"`
+	GrantID   string          `json:"grant_id"` // Ward's token family
 	Cnf       *struct {
 		JKT     string `json:"jkt"`
 		X5TS256 string `json:"x5t#S256"`

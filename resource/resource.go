@@ -83,6 +83,9 @@ type Config struct {
 	// a trusted proxy's header. A configured source must return only
 	// verified certificates.
 	ClientCertificate CertificateSource
+	// Revocations, when set, refuses tokens the issuer revoked (by jti or
+	// by grant_id) before they expire, cached ones included.
+	Revocations RevocationList
 }
 
 // Requirement is what one route or handler demands of a token.
@@ -255,6 +258,9 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 	if err != nil {
 		return nil, err
 	}
+	if e := rs.checkRevoked(id); e != nil {
+		return nil, e
+	}
 	// Sender constraint (RFC 9449 §7.1, §7.2; RFC 8705 §3). A token bound
 	// both ways must satisfy both.
 	switch {
@@ -367,8 +373,9 @@ func token68(s string) bool {
 // details not exposed on Identity.
 type verified struct {
 	Identity
-	x5t string
-	nbf time.Time
+	x5t     string
+	nbf     time.Time
+	grantID string // Ward's grant_id claim, checked against revocations
 }
 
 // token validates tok, from the cache when it was validated before.
@@ -433,7 +440,7 @@ func (rs *Resource) checkClaims(c *claims, now time.Time) (*verified, *tokenErro
 	v := &verified{Identity: Identity{
 		Issuer: c.Issuer, Subject: c.Subject, ClientID: c.ClientID, Scopes: strings.Fields(c.Scope),
 		Audience: c.Audience, TokenID: c.JTI, IssuedAt: iat, Expiry: exp,
-	}, nbf: nbf}
+	}, nbf: nbf, grantID: c.GrantID}
 	if c.Cnf != nil {
 		v.JKT, v.x5t = c.Cnf.JKT, c.Cnf.X5TS256
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/wardauth/ward/internal/httpsafe"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
+	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/redisstore"
 )
 
@@ -144,6 +145,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		lns = append(lns, mtlsLn)
 	}
 	var gw *gateway.Gateway
+	var feed *revocationFeed // revocations.go; nil without a feed
 	var gwLn, admLn net.Listener
 	if cfg.Gateway.Enabled {
 		mounts, err := openBFF(cfg, rs, logger, reg)
@@ -151,8 +153,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			closeAll()
 			return err
 		}
+		if feed, err = openRevocations(cfg, as, logger); err != nil {
+			closeAll()
+			return err
+		}
 		if gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
-			ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts}); err != nil {
+			ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts, Revocations: feed.set()}); err != nil {
 			closeAll()
 			return fmt.Errorf("gateway: %w", err)
 		}
@@ -235,6 +241,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		})
 	}
 	if gw != nil {
+		if feed != nil {
+			feed.catchUp(ctx, logger)
+			start("revocation feed", func() error { return feed.follower.Run(ctx) })
+		}
 		start("gateway", func() error { return gw.Serve(ctx, gwLn, admLn) })
 		if cfg.File() != "" {
 			go gw.WatchReload(ctx, gateway.FileLoader(cfg.File()), 2*time.Second, cfg.File())
@@ -296,7 +306,7 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err != nil {
 		return fail(err)
 	}
-	return &authzServer{Server: srv, mt: mt, close: func() { st.Close() }}, creds, nil
+	return &authzServer{Server: srv, mt: mt, st: st, close: func() { st.Close() }}, creds, nil
 }
 
 // adminMux serves the authorization server's metrics and health on the
@@ -317,6 +327,7 @@ func adminMux(as *authzServer) http.Handler {
 type authzServer struct {
 	*authz.Server
 	mt    *mtls.ServerConfig // nil without mTLS
+	st    store.Store        // the revocation feed's source in process
 	close func()
 }
 
