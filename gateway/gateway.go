@@ -121,9 +121,10 @@ type fixedSettings struct {
 
 // state is one immutable configuration generation.
 type state struct {
-	cfg    *config.Gateway
-	rs     *resource.Resource
-	routes []*route
+	cfg      *config.Gateway
+	rs       *resource.Resource
+	routes   []*route
+	metadata metadataDocs // RFC 9728 documents (metadata.go)
 }
 
 type route struct {
@@ -293,8 +294,8 @@ func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 		Issuer: g.fixed.issuer, Audience: audienceOr(cfg.Audience, cfg.PublicURL, "urn:ward:gateway"),
 		DPoP: g.verifier, Keys: g.keys, Introspector: g.opts.Introspector,
 		Algorithms: cfg.TokenAlgorithms, Leeway: cfg.Leeway, Clock: g.clock, HTTPClient: g.opts.HTTPClient,
-		ResourceMetadata: metadataURL(cfg), ClientCertificate: g.ClientCertificate,
-		Revocations: g.revocationList(),
+		ClientCertificate: g.ClientCertificate, // resource_metadata: per route (metadata.go)
+		Revocations:       g.revocationList(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
@@ -332,6 +333,7 @@ func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	st.metadata = g.buildMetadata(cfg, st.routes)
 	// Longest prefix first, host-specific before any-host.
 	sort.SliceStable(st.routes, func(i, j int) bool {
 		a, b := st.routes[i], st.routes[j]
@@ -350,13 +352,6 @@ func audienceOr(vals ...string) string {
 		}
 	}
 	return ""
-}
-
-func metadataURL(cfg *config.Gateway) string {
-	if cfg.PublicURL == "" {
-		return ""
-	}
-	return resource.ResourceMetadataURL(audienceOr(cfg.Audience, cfg.PublicURL))
 }
 
 func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, error) {
@@ -637,6 +632,9 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.path = clean
+	if g.serveMetadata(sw, r, st, clean, rec) { // RFC 9728 (metadata.go)
+		return
+	}
 	rt := st.match(hostOf(r), clean)
 	if rt == nil {
 		rec.outcome = "no_route"

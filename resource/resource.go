@@ -98,6 +98,9 @@ type Requirement struct {
 	// AllowBearer accepts tokens that are not sender-constrained, with
 	// the Bearer scheme. DPoP-bound tokens still need DPoP.
 	AllowBearer bool
+	// ResourceMetadata, when set, replaces Config.ResourceMetadata in
+	// this route's challenges: the RFC 9728 metadata of its Audience.
+	ResourceMetadata string
 }
 
 // Resource checks requests. It is safe for concurrent use.
@@ -165,11 +168,15 @@ func New(cfg Config) (*Resource, error) {
 
 // Challenge returns the WWW-Authenticate challenges for a route.
 func (rs *Resource) Challenge(req Requirement) oauth.Challenge {
+	md := req.ResourceMetadata
+	if md == "" {
+		md = rs.cfg.ResourceMetadata
+	}
 	return oauth.Challenge{
 		DPoPAlgs:         rs.cfg.DPoP.Algorithms(),
 		Bearer:           req.AllowBearer,
 		Realm:            rs.cfg.Realm,
-		ResourceMetadata: rs.cfg.ResourceMetadata,
+		ResourceMetadata: md,
 	}
 }
 
