@@ -11,7 +11,10 @@
 // reads it in process, [HTTP] from the authorization server's
 // /revocations endpoint. A [Follower] polls a Source into a [Set], which
 // the gateway asks on every request (resource.Config.Revocations): two
-// map lookups under a read lock, no allocation.
+// map lookups under a read lock, no allocation. [Watch] wraps the
+// authorization server's store to signal each committed revocation, so a
+// Follower woken through [Wakeups] (in process, or by Redis pub/sub
+// between processes) polls at once instead of at its next tick.
 //
 // Everything is bounded: entries leave the Set when the tokens they
 // refuse have expired (a grant's at most config.MaxAccessTokenTTL after

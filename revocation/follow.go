@@ -27,6 +27,10 @@ type Follower struct {
 	Clock func() time.Time
 	// OnSync, when set, is called after every poll (for metrics).
 	OnSync func(err error, overflow int)
+	// Wake, when set, makes Run poll at once instead of at the next tick:
+	// a notification that something was revoked (Watch, and Redis
+	// pub/sub between processes). Polls stay at least MinWakeGap apart.
+	Wake <-chan struct{}
 
 	cursor Cursor
 	stale  bool
@@ -51,6 +55,9 @@ func (f *Follower) defaults() {
 	}
 }
 
+// MinWakeGap spaces the polls that wake-ups cause.
+const MinWakeGap = 10 * time.Millisecond
+
 // Run polls until ctx is done; it returns nil then. It logs when the set
 // goes stale and when it recovers.
 func (f *Follower) Run(ctx context.Context) error {
@@ -67,6 +74,10 @@ func (f *Follower) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-f.Wake: // nil: never
+			// A burst of revocations is read in a few polls, not one
+			// each.
+			time.Sleep(MinWakeGap)
 		}
 	}
 }

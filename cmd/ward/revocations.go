@@ -29,7 +29,7 @@ func (f *revocationFeed) set() *revocation.Set {
 // (gateway.revocations): from the store when the authorization server of
 // the gateway's issuer runs in this process, else from its /revocations
 // endpoint when a client is configured, else none (with a warning).
-func openRevocations(cfg *config.Config, as *authzServer, logger *slog.Logger) (*revocationFeed, error) {
+func openRevocations(cfg *config.Config, as *authzServer, wakeups *revocation.Wakeups, logger *slog.Logger) (*revocationFeed, error) {
 	rc := cfg.Gateway.Revocations.Settings()
 	if rc.Disabled {
 		logger.Warn("gateway.revocations.disabled: revoked access tokens are accepted by the gateway until they expire")
@@ -57,7 +57,26 @@ func openRevocations(cfg *config.Config, as *authzServer, logger *slog.Logger) (
 	})
 	return &revocationFeed{follower: &revocation.Follower{
 		Source: src, Set: set, Interval: rc.Interval, CatchUp: config.MaxAccessTokenTTL, Logger: logger,
+		Wake: wakeups.C(),
 	}}, nil
+}
+
+// revocationNotifier is called by the authorization server's store after
+// every revocation: it wakes this process's gateway feed and, with Redis,
+// every other gateway's (a message with no content, published without
+// blocking the request; a lost one costs one poll interval).
+func revocationNotifier(rs *sharedRedis, wakeups *revocation.Wakeups, logger *slog.Logger) func() {
+	return func() {
+		wakeups.Wake()
+		if rs == nil {
+			return
+		}
+		go func() {
+			if err := rs.replay.PublishRevocation(context.Background()); err != nil {
+				logger.Warn("revocation: cannot wake the gateways through redis; they see it at their next poll", "error", err)
+			}
+		}()
+	}
 }
 
 // catchUp syncs once before the gateway serves, so it does not start

@@ -26,6 +26,7 @@ import (
 	"github.com/wardauth/ward/internal/httpsafe"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
+	"github.com/wardauth/ward/revocation"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/redisstore"
 )
@@ -100,10 +101,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if rs != nil {
 		registerRedisMetrics(reg, rs.replay)
 	}
+	// Revocations wake the gateway's feed at once: in process, and
+	// through Redis between processes (revocations.go).
+	wakeups := revocation.NewWakeups()
 	var as *authzServer
 	var creds *devCredentials
 	if cfg.AuthorizationServer.Enabled {
-		if as, creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg); err != nil {
+		if as, creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(rs, wakeups, logger)); err != nil {
 			return err
 		}
 		defer as.close()
@@ -153,7 +157,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			closeAll()
 			return err
 		}
-		if feed, err = openRevocations(cfg, as, logger); err != nil {
+		if feed, err = openRevocations(cfg, as, wakeups, logger); err != nil {
 			closeAll()
 			return err
 		}
@@ -244,6 +248,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if feed != nil {
 			feed.catchUp(ctx, logger)
 			start("revocation feed", func() error { return feed.follower.Run(ctx) })
+			if rs != nil {
+				start("revocation wake-ups", func() error { rs.replay.RevocationWakeups(ctx, wakeups.Wake); return nil })
+			}
 		}
 		start("gateway", func() error { return gw.Serve(ctx, gwLn, admLn) })
 		if cfg.File() != "" {
@@ -264,7 +271,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // openAuthz opens the store and the signing keys and builds the
 // authorization server; close releases the store.
-func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry) (*authzServer, *devCredentials, error) {
+func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry, revoked func()) (*authzServer, *devCredentials, error) {
 	// Before the store is opened: a PostgreSQL-backed start without the
 	// shared flow key is refused without touching the database.
 	fk, err := flowKey(cfg)
@@ -301,7 +308,7 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err != nil {
 		return fail(err)
 	}
-	srv, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
+	srv, err := authz.New(cfg, authz.Options{Store: revocation.Watch(st, revoked), Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
 		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy})
 	if err != nil {
 		return fail(err)

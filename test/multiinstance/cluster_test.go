@@ -217,8 +217,11 @@ func (c *cluster) startAS(name, redisAddr string, flowKey []byte) *asInstance {
 		t.Fatal(err)
 	}
 	in := &asInstance{name: name, st: st, km: km, rs: c.redisStore("as-"+name, redisAddr)}
+	// As ward serve wires it: every revocation wakes the gateways through
+	// Redis (revocation_test.go).
+	revoked := func() { go func() { _ = in.rs.PublishRevocation(context.Background()) }() }
 	in.srv, err = authz.New(cfg, authz.Options{
-		Store: st, Keys: km, Logger: c.logger("as-" + name),
+		Store: revocation.Watch(st, revoked), Keys: km, Logger: c.logger("as-" + name),
 		FlowKey: flowKey, NonceSecret: c.nonceSecret, Replay: in.rs,
 		KeysInterval: 100 * time.Millisecond,
 	})
@@ -270,7 +273,7 @@ func (c *cluster) startGatewayFeed(name, redisAddr string, via *asInstance, fo f
 	in := &gwInstance{name: name, rs: c.redisStore("gw-"+name, redisAddr), hc: routeTo(ln.Addr().String()),
 		adminURL: "http://" + adm.Addr().String()}
 	var err error
-	in.feed = c.feed(name, fo)
+	in.feed = c.feed(name, &fo)
 	in.gw, err = gateway.New(&cfg.Gateway, gateway.Options{
 		Issuer: cfg.GatewayIssuer(), Logger: c.logger("gw-" + name),
 		HTTPClient: via.hc, ReplayStore: in.rs, Revocations: in.feed.Set,
@@ -280,12 +283,18 @@ func (c *cluster) startGatewayFeed(name, redisAddr string, via *asInstance, fo f
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	_ = in.feed.Sync(ctx) // as ward serve does: not stale from the start when the feed is up
-	done := make(chan error, 2)
+	done := make(chan error, 3)
 	go func() { done <- in.gw.Serve(ctx, ln, adm) }()
 	go func() { done <- in.feed.Run(ctx) }()
+	go func() {
+		if !fo.pollOnly {
+			in.rs.RevocationWakeups(ctx, fo.wakeups.Wake)
+		}
+		done <- nil
+	}()
 	t.Cleanup(func() {
 		stop()
-		for range 2 {
+		for range 3 {
 			if err := <-done; err != nil {
 				t.Errorf("gateway %s: %v", name, err)
 			}

@@ -31,15 +31,19 @@ type feedOptions struct {
 	interval   time.Duration
 	staleAfter time.Duration
 	serveStale bool
+	pollOnly   bool // no wake-ups through Redis
+	wakeups    *revocation.Wakeups
 }
 
 // feed builds the follower of a gateway: the /revocations endpoint read
 // as the client feed.
-func (c *cluster) feed(name string, fo feedOptions) *revocation.Follower {
+func (c *cluster) feed(name string, fo *feedOptions) *revocation.Follower {
 	if fo.interval == 0 {
 		fo.interval = 100 * time.Millisecond
 	}
+	fo.wakeups = revocation.NewWakeups()
 	return &revocation.Follower{
+		Wake:     fo.wakeups.C(),
 		Source:   &revocation.HTTP{URL: issuer + authz.PathRevocations, ClientID: feedClient, ClientSecret: c.feedSecret, Client: fo.hc},
 		Set:      revocation.NewSet(revocation.SetOptions{StaleAfter: fo.staleAfter, ServeStale: fo.serveStale}),
 		Interval: fo.interval, Logger: c.logger("feed-" + name),
@@ -207,28 +211,34 @@ func TestRevocationFeedOutage(t *testing.T) {
 }
 
 // TestRevocationLatency times revocations from the answer of /revoke at
-// authorization server A to the first refusal at gateway B, with the
-// default poll interval (1 s), each revocation at a random point of the
-// poll cycle. Figures in docs/PERFORMANCE.md:
+// authorization server A to the first refusal at a gateway following B's
+// feed, with the default poll interval (1 s): polling alone, and with the
+// wake-ups A publishes through Redis. Each revocation comes at a random
+// point of the poll cycle. Figures in docs/PERFORMANCE.md:
 //
 //	go test ./test/multiinstance -run '^TestRevocationLatency$' -revocation-samples 50 -v
 func TestRevocationLatency(t *testing.T) {
 	c := newCluster(t)
-	g := c.startGatewayFeed("timed", c.redisAddr, c.as[1], feedOptions{hc: c.as[1].hc, interval: time.Second})
-	sg := c.newSigner()
-	var ds []time.Duration
-	for range *revocationSamples {
-		tok := c.serviceToken(c.as[0], sg)
-		c.accepted(g, sg, tok)
-		// At a random point of the poll cycle, so the samples do not
-		// lock to its phase.
-		time.Sleep(time.Duration(mrand.Int64N(int64(time.Second))))
-		c.revoke(c.as[0], tok, svcClient, c.svcSecret)
-		ds = append(ds, c.waitRevoked(g, sg, tok))
+	for _, tc := range []struct {
+		name     string
+		pollOnly bool
+	}{{"poll_only", true}, {"redis_wakeup", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := c.startGatewayFeed("timed-"+tc.name, c.redisAddr, c.as[1], feedOptions{hc: c.as[1].hc, interval: time.Second, pollOnly: tc.pollOnly})
+			sg := c.newSigner()
+			var ds []time.Duration
+			for range *revocationSamples {
+				tok := c.serviceToken(c.as[0], sg)
+				c.accepted(g, sg, tok)
+				time.Sleep(time.Duration(mrand.Int64N(int64(time.Second))))
+				c.revoke(c.as[0], tok, svcClient, c.svcSecret)
+				ds = append(ds, c.waitRevoked(g, sg, tok))
+			}
+			slices.Sort(ds)
+			t.Logf("%s: revocation to refusal at the gateway over %d revocations (poll interval 1s): median %v, max %v",
+				tc.name, len(ds), ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
+		})
 	}
-	slices.Sort(ds)
-	t.Logf("revocation to refusal at the gateway over %d revocations (poll interval 1s): median %v, max %v",
-		len(ds), ds[len(ds)/2].Round(time.Millisecond), ds[len(ds)-1].Round(time.Millisecond))
 }
 
 // readyz returns a gateway's /readyz status and body.
