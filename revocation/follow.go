@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// Follower polls a Source into a Set.
+// Follower polls a Source into a Set. Sync (once, before serving) and
+// then Run are called from one goroutine at a time.
 type Follower struct {
 	Source Source
 	Set    *Set
