@@ -19,11 +19,19 @@ type Revocation struct {
 	Expires time.Time
 }
 
+// RevokedFamilyRetention is how long after its revocation a family stays
+// in the store (and so in the revocation feed) even when it has expired:
+// the longest access-token lifetime (config.MaxAccessTokenTTL), so that a
+// gateway catching up still learns of the revocation while the family's
+// access tokens live.
+const RevokedFamilyRetention = time.Hour
+
 // RevocationLog lists revocations in the order they were made.
 type RevocationLog interface {
 	// ListRevocations returns at most limit revocations with RevokedAt at
 	// or after since, oldest first: revoked access tokens (until
 	// DeleteExpired removes them after their exp) and revoked families
-	// (until they are removed).
+	// (until DeleteExpired removes them, never sooner than
+	// RevokedFamilyRetention after their revocation).
 	ListRevocations(ctx context.Context, since time.Time, limit int) ([]Revocation, error)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/wardauth/ward/store"
@@ -285,11 +286,17 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	return nil
 }
 
+// retention is store.RevokedFamilyRetention in the stored unit
+// (nanoseconds), as an SQL literal.
+var retention = strconv.FormatInt(int64(store.RevokedFamilyRetention), 10)
+
 // expiry lists what DeleteExpired removes, one batched DELETE each. Every
 // statement takes (now, batch). Refresh tokens go with their family's
 // absolute expiry, not their own: a rotated token must stay while its
 // family lives, so that replaying it is detected as reuse. A family is
-// removed once it has no refresh tokens left. Signing keys are never
+// removed once it has no refresh tokens left, and a revoked one not
+// before store.RevokedFamilyRetention after its revocation (the
+// revocation feed lists it while its access tokens may live). Signing keys are never
 // removed here; the keys package retires them.
 var expiry = []expiryStmt{
 	{"codes", `DELETE FROM auth_codes WHERE hash IN
@@ -299,6 +306,11 @@ var expiry = []expiryStmt{
 		 WHERE f.expires_at <= ? LIMIT ?)`},
 	{"families", `DELETE FROM families WHERE id IN
 		(SELECT f.id FROM families f WHERE f.expires_at <= ?
+		 AND (f.revoked_at IS NULL OR f.expires_at > f.revoked_at + ` + retention + `)
+		 AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id) LIMIT ?)`},
+	{"revoked families", `DELETE FROM families WHERE id IN
+		(SELECT f.id FROM families f WHERE f.revoked_at <= ? - ` + retention + `
+		 AND f.expires_at <= f.revoked_at + ` + retention + `
 		 AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id) LIMIT ?)`},
 	{"PAR requests", `DELETE FROM par_requests WHERE id IN
 		(SELECT id FROM par_requests WHERE expires_at <= ? LIMIT ?)`},

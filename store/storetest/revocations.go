@@ -67,4 +67,37 @@ func testRevocations(t *testing.T, s store.Store) {
 	if got := list(at(6), 10); len(got) != 0 {
 		t.Fatalf("ListRevocations(after the last) = %+v", got)
 	}
+
+	// A family revoked in the last half hour of its life stays listed
+	// for store.RevokedFamilyRetention after its revocation, though it
+	// has expired; one revoked long before its expiry goes at its expiry.
+	tl := t0.Add(time.Hour)
+	late, rtLate := family("fam-late", tl.Add(30*time.Minute))
+	mustOK(t, s.CreateFamily(ctx, late, rtLate))
+	mustOK(t, s.RevokeFamily(ctx, "fam-late", "logout", tl))
+	listed := func(now time.Time) bool {
+		t.Helper()
+		_, err := s.DeleteExpired(ctx, now, 100)
+		mustOK(t, err)
+		for _, r := range list(tl, 10) {
+			if r.GrantID == "fam-late" {
+				return true
+			}
+		}
+		return false
+	}
+	if !listed(tl.Add(31 * time.Minute)) {
+		t.Fatal("a family revoked 31 minutes ago, expired a minute ago, was removed from the feed")
+	}
+	if listed(tl.Add(store.RevokedFamilyRetention + time.Minute)) {
+		t.Fatal("a revoked family outlived its retention")
+	}
+	if _, err := s.GetFamily(ctx, "fam-a"); err != nil {
+		t.Fatalf("fam-a (revoked, expiring in 24h) removed early: %v", err)
+	}
+	_, err = s.DeleteExpired(ctx, t0.Add(24*time.Hour+time.Minute), 100)
+	mustOK(t, err)
+	if _, err := s.GetFamily(ctx, "fam-a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("fam-a kept after its expiry, its revocation 24h old: %v", err)
+	}
 }
