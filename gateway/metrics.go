@@ -37,7 +37,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		reg: reg, byOutcome: map[outcomeKey]outcomeSeries{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ward", Subsystem: "gateway", Name: "requests_total",
-			Help: "Requests by route and outcome (allowed, public, rejected, denied, no_route, upstream_error).",
+			Help: "Requests by route and outcome (allowed, public, rejected, denied, no_route, upstream_error; route well-known, outcome metadata: RFC 9728 documents).",
 		}, []string{"route", "outcome"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ward", Subsystem: "gateway", Name: "rejections_total",
