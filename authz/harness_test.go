@@ -442,9 +442,9 @@ func (c *countingStore) UseOnce(ctx context.Context, k string, exp, now time.Tim
 	c.writes.Add(1)
 	return c.storeT.UseOnce(ctx, k, exp, now)
 }
-func (c *countingStore) RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error {
+func (c *countingStore) RevokeAccessToken(ctx context.Context, jti string, exp, now time.Time) error {
 	c.writes.Add(1)
-	return c.storeT.RevokeAccessToken(ctx, jti, exp)
+	return c.storeT.RevokeAccessToken(ctx, jti, exp, now)
 }
 func (c *countingStore) PutSession(ctx context.Context, s *store.Session) error {
 	c.writes.Add(1)

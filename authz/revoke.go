@@ -70,7 +70,7 @@ func (s *Server) revoke(r *http.Request, c *client, tok, hint string) error {
 		if !exp.After(now) {
 			return true, nil
 		}
-		if err := s.st.RevokeAccessToken(ctx, claims.JTI, exp); err != nil {
+		if err := s.st.RevokeAccessToken(ctx, claims.JTI, exp, now); err != nil {
 			return true, oauth.Wrap(err, "cannot revoke the token")
 		}
 		return true, nil

@@ -297,6 +297,7 @@ func (s *Server) routes() {
 	m.HandleFunc(PathToken, s.handleToken)
 	m.HandleFunc(PathRevoke, s.handleRevoke)
 	m.HandleFunc(PathIntrospect, s.handleIntrospect)
+	m.HandleFunc("POST "+PathRevocations, s.handleRevocations)
 	m.HandleFunc(PathLogin, s.handleLogin)
 	m.HandleFunc(PathContinue, s.handleContinue)
 	m.HandleFunc(PathConsent, s.handleConsent)

@@ -80,6 +80,8 @@ type Gateway struct {
 	// ExtAuthz serves the gateway's decision to Envoy over gRPC
 	// (gateway_extauthz.go, docs/INTEGRATIONS.md).
 	ExtAuthz ExtAuthz `yaml:"ext_authz"`
+	// Revocations: the revocation feed (gateway_revocations.go).
+	Revocations GatewayRevocations `yaml:"revocations"`
 }
 
 // IdentityHeaders are the names of the identity headers sent upstream.
@@ -385,8 +387,9 @@ func (v *validator) gateway() {
 	}
 	v.gatewayRateLimits()
 	v.gatewayMTLS()
-	v.gatewayAuthorizer() // gateway_authorizer.go
-	v.bffSites()          // bff.go
+	v.gatewayAuthorizer()  // gateway_authorizer.go
+	v.bffSites()           // bff.go
+	v.gatewayRevocations() // gateway_revocations.go
 }
 
 // algorithms checks a signature allow-list: asymmetric algorithms only.

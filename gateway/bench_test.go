@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/resource"
+	"github.com/wardauth/ward/revocation"
 )
 
 // cannedTransport answers every upstream request with a small 200 in
@@ -48,7 +50,7 @@ func (r *resettableReplay) Use(ctx context.Context, jkt, jti string, exp time.Ti
 }
 
 // benchGateway is a gateway with one route to upstream (through
-// transport when not nil), and a source of requests with the same
+// transport when not nil) and a revocation set of 100 000 entries, and a source of requests with the same
 // DPoP-bound token and a fresh proof each; the replay store starts empty
 // every 4096 requests.
 func benchGateway(b *testing.B, upstream string, transport http.RoundTripper) (http.Handler, func() *http.Request) {
@@ -72,8 +74,17 @@ func benchGatewayFor(b *testing.B, upstream string, transport http.RoundTripper,
 	if forwardAuth {
 		withAuthorizer(&cfg)
 	}
+	// A revocation feed holding 100 000 revocations (none of them the
+	// benchmark's token): every request pays the check.
+	revoked := revocation.NewSet(revocation.SetOptions{Clock: clock})
+	entries := make([]revocation.Entry, 100_000)
+	for i := range entries {
+		entries[i] = revocation.Entry{JTI: fmt.Sprintf("revoked-%d", i), RevokedAt: testNow, Expires: testNow.Add(time.Hour)}
+	}
+	revoked.Add(entries)
+	revoked.MarkSynced()
 	gw, err := gateway.New(&cfg, gateway.Options{
-		Clock: clock, ReplayStore: rr, Transport: transport,
+		Clock: clock, ReplayStore: rr, Transport: transport, Revocations: revoked,
 		Keys:   resource.StaticKeys{Keys: []jose.JSONWebKey{{Key: &issuerKey.PublicKey, KeyID: "k1", Algorithm: "ES256"}}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

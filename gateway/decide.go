@@ -174,6 +174,10 @@ func (g *Gateway) decide(st *state, r *http.Request, rec *record, resp http.Head
 		return nil, &refusal{status: http.StatusBadRequest, text: msg}
 	}
 	rec.path = clean
+	if wk := st.wellKnown(host, clean); wk != nil { // RFC 9728 (metadata.go)
+		rec.route, rec.outcome = wk.cfg.Name, "metadata"
+		return wk, nil
+	}
 	rt := st.match(host, clean)
 	if rt == nil {
 		rec.outcome = "no_route"

@@ -18,6 +18,7 @@ import (
 	"github.com/wardauth/ward/policy"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/resource"
+	"github.com/wardauth/ward/revocation"
 )
 
 // Options are the gateway's dependencies that do not come from the file.
@@ -57,6 +58,9 @@ type Options struct {
 	// reverseProxyOnly turns the direct path (forward.go) off, so tests
 	// can compare it with httputil.ReverseProxy.
 	reverseProxyOnly bool
+	// Revocations, when set, refuses access tokens the issuer revoked
+	// (revocation.Follower keeps it current; gateway/revocations.go).
+	Revocations *revocation.Set
 	// Mounts are handlers the gateway serves itself, such as the
 	// backend-for-frontend sites (package bff), under its security
 	// headers, size limits, path cleaning, per-IP rate limits and
@@ -121,6 +125,8 @@ type state struct {
 	// hosts are the hosts the gateway answers for: every route's and
 	// mount's host and public_url's; nil (any host) when none is set.
 	hosts map[string]bool
+	// metadata are the RFC 9728 documents (metadata.go).
+	metadata metadataDocs
 }
 
 type route struct {
@@ -227,6 +233,7 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.metrics = newMetrics(opts.Registry)
+	g.registerRevocationMetrics(opts.Registry)
 	g.rl = newRateLimiting(opts.RateLimitStore, opts.Clock, opts.Registry)
 	if err := g.setupClientCerts(cfg); err != nil {
 		return nil, err

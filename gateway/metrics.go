@@ -42,7 +42,7 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		reg: reg, byOutcome: map[outcomeKey]outcomeSeries{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ward", Subsystem: "gateway", Name: "requests_total",
-			Help: "Requests by route and outcome (allowed, public, rejected, denied, no_route, upstream_error).",
+			Help: "Requests by route and outcome (allowed, public, rejected, denied, no_route, upstream_error; route well-known, outcome metadata: RFC 9728 documents).",
 		}, []string{"route", "outcome"}),
 		rejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ward", Subsystem: "gateway", Name: "rejections_total",
@@ -101,6 +101,14 @@ func (g *Gateway) AdminHandler() http.Handler {
 		if !g.ready.Load() || g.state.Load() == nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("not ready\n"))
+			return
+		}
+		if ok, note := g.revocationReadiness(); !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: " + note + "\n"))
+			return
+		} else if note != "" {
+			_, _ = w.Write([]byte("ready; " + note + "\n"))
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))

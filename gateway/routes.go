@@ -23,7 +23,9 @@ func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 	rs, err := resource.New(resource.Config{
 		Issuers: g.registry(cfg), Logger: g.log, Audience: audienceOr(cfg.Audience, cfg.PublicURL, "urn:ward:gateway"),
 		DPoP: g.verifier, Leeway: cfg.Leeway, Clock: g.clock, HTTPClient: g.opts.HTTPClient,
-		ResourceMetadata: metadataURL(cfg), ClientCertificate: g.ClientCertificate,
+		ClientCertificate: g.ClientCertificate, // resource_metadata: per route (metadata.go)
+		Revocations:       g.revocationList(),
+		RevocationsIssuer: g.fixed.issuer, // the feed is Ward's own issuer's
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
@@ -62,6 +64,7 @@ func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	st.hosts = knownHosts(cfg.PublicURL, st.routes)
+	st.metadata = g.buildMetadata(cfg, st.routes)
 	// Longest prefix first, host-specific before any-host.
 	sort.SliceStable(st.routes, func(i, j int) bool {
 		a, b := st.routes[i], st.routes[j]
@@ -80,13 +83,6 @@ func audienceOr(vals ...string) string {
 		}
 	}
 	return ""
-}
-
-func metadataURL(cfg *config.Gateway) string {
-	if cfg.PublicURL == "" {
-		return ""
-	}
-	return resource.ResourceMetadataURL(audienceOr(cfg.Audience, cfg.PublicURL))
 }
 
 func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, error) {

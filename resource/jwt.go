@@ -26,7 +26,8 @@ type claims struct {
 	IssuedAt  json.RawMessage `json:"iat"`
 	NotBefore json.RawMessage `json:"nbf"`
 	JTI       string          `json:"jti"`
-	Scope     json.RawMessage `json:"scope"` // a string, or an array (scopeList)
+	Scope     json.RawMessage `json:"scope"`    // a string, or an array (scopeList)
+	GrantID   string          `json:"grant_id"` // Ward's token family
 	Cnf       *struct {
 		JKT     string `json:"jkt"`
 		X5TS256 string `json:"x5t#S256"`

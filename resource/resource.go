@@ -99,6 +99,14 @@ type Config struct {
 	// a trusted proxy's header. A configured source must return only
 	// verified certificates.
 	ClientCertificate CertificateSource
+	// Revocations, when set, refuses tokens the issuer revoked (by jti or
+	// by grant_id) before they expire, cached ones included.
+	Revocations RevocationList
+	// RevocationsIssuer is the issuer whose tokens Revocations covers
+	// (Ward's own, which publishes the feed); empty: every issuer's.
+	// Another issuer's tokens are neither refused by its entries nor
+	// refused while its feed is stale.
+	RevocationsIssuer string
 }
 
 // Requirement is what one route or handler demands of a token.
@@ -116,6 +124,9 @@ type Requirement struct {
 	// configured issuer. A token of another is refused before any of its
 	// issuer's keys is fetched.
 	Issuers []string
+	// ResourceMetadata, when set, replaces Config.ResourceMetadata in
+	// this route's challenges: the RFC 9728 metadata of its Audience.
+	ResourceMetadata string
 }
 
 // Resource checks requests. It is safe for concurrent use.
@@ -198,11 +209,15 @@ func (rs *Resource) registry() []error {
 
 // Challenge returns the WWW-Authenticate challenges for a route.
 func (rs *Resource) Challenge(req Requirement) oauth.Challenge {
+	md := req.ResourceMetadata
+	if md == "" {
+		md = rs.cfg.ResourceMetadata
+	}
 	return oauth.Challenge{
 		DPoPAlgs:         rs.cfg.DPoP.Algorithms(),
 		Bearer:           req.AllowBearer,
 		Realm:            rs.cfg.Realm,
-		ResourceMetadata: rs.cfg.ResourceMetadata,
+		ResourceMetadata: md,
 	}
 }
 
@@ -290,6 +305,9 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 	id, err := rs.token(r.Context(), tok, req)
 	if err != nil {
 		return nil, err
+	}
+	if e := rs.checkRevoked(id); e != nil {
+		return nil, e
 	}
 	// Sender constraint (RFC 9449 §7.1, §7.2; RFC 8705 §3). A token bound
 	// both ways must satisfy both.
@@ -406,9 +424,10 @@ func token68(s string) bool {
 // details not exposed on Identity.
 type verified struct {
 	Identity
-	x5t    string
-	nbf    time.Time
-	issuer *issuerEntry
+	x5t     string
+	nbf     time.Time
+	issuer  *issuerEntry
+	grantID string // Ward's grant_id claim, checked against revocations
 }
 
 // token validates tok, from the cache when it was validated before. The
@@ -500,7 +519,7 @@ func (rs *Resource) checkClaims(e *issuerEntry, c *claims, raw map[string]json.R
 	v := &verified{Identity: Identity{
 		Issuer: c.Issuer, Subject: sub, ClientID: client, Scopes: scopes,
 		Audience: c.Audience, TokenID: c.JTI, IssuedAt: iat, Expiry: exp,
-	}, nbf: nbf}
+	}, nbf: nbf, grantID: c.GrantID}
 	if c.Cnf != nil {
 		v.JKT, v.x5t = c.Cnf.JKT, c.Cnf.X5TS256
 	}

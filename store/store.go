@@ -256,7 +256,9 @@ type Families interface {
 
 // AccessTokens records revoked access tokens by jti until they expire.
 type AccessTokens interface {
-	RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error
+	// RevokeAccessToken records jti revoked at now until exp (the
+	// revocation feed lists it by now).
+	RevokeAccessToken(ctx context.Context, jti string, exp, now time.Time) error
 	AccessTokenRevoked(ctx context.Context, jti string) (bool, error)
 }
 
@@ -310,6 +312,7 @@ type Store interface {
 	Codes
 	Families
 	AccessTokens
+	RevocationLog
 	OneTime
 	PARs
 	Consents

@@ -29,6 +29,8 @@ import (
 	"github.com/wardauth/ward/internal/httpsafe"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
+	"github.com/wardauth/ward/revocation"
+	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/redisstore"
 )
 
@@ -102,10 +104,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if rs != nil {
 		registerRedisMetrics(reg, rs.replay)
 	}
+	// Revocations wake the gateway's feed at once: in process, and
+	// through Redis between processes (revocations.go).
+	wakeups := revocation.NewWakeups()
 	var as *authzServer
 	var creds *devCredentials
 	if cfg.AuthorizationServer.Enabled {
-		if as, creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg); err != nil {
+		if as, creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(rs, wakeups, logger)); err != nil {
 			return err
 		}
 		defer as.close()
@@ -147,6 +152,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		lns = append(lns, mtlsLn)
 	}
 	var gw *gateway.Gateway
+	var feed *revocationFeed // revocations.go; nil without a feed
 	var gwLn, admLn, authLn net.Listener
 	if cfg.Gateway.Enabled {
 		mounts, err := openBFF(cfg, rs, logger, reg)
@@ -154,8 +160,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			closeAll()
 			return err
 		}
+		if feed, err = openRevocations(cfg, as, wakeups, logger); err != nil {
+			closeAll()
+			return err
+		}
 		if gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
-			ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts}); err != nil {
+			ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts, Revocations: feed.set()}); err != nil {
 			closeAll()
 			return fmt.Errorf("gateway: %w", err)
 		}
@@ -253,6 +263,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		})
 	}
 	if gw != nil {
+		if feed != nil {
+			feed.catchUp(ctx, logger)
+			start("revocation feed", func() error { return feed.follower.Run(ctx) })
+			if rs != nil {
+				start("revocation wake-ups", func() error { rs.replay.RevocationWakeups(ctx, wakeups.Wake); return nil })
+			}
+		}
 		start("gateway", func() error { return gw.Serve(ctx, gwLn, admLn) })
 		if authLn != nil {
 			fmt.Fprintf(stdout, "ward: gateway forward-auth endpoint on http://%s%s\n", cfg.Gateway.Authorizer.Listen, cfg.Gateway.Authorizer.PathOrDefault())
@@ -280,7 +297,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // openAuthz opens the store and the signing keys and builds the
 // authorization server; close releases the store.
-func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry) (*authzServer, *devCredentials, error) {
+func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry, revoked func()) (*authzServer, *devCredentials, error) {
 	// Before the store is opened: a PostgreSQL-backed start without the
 	// shared flow key is refused without touching the database.
 	fk, err := flowKey(cfg)
@@ -317,12 +334,12 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err != nil {
 		return fail(err)
 	}
-	srv, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
+	srv, err := authz.New(cfg, authz.Options{Store: revocation.Watch(st, revoked), Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
 		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy})
 	if err != nil {
 		return fail(err)
 	}
-	return &authzServer{Server: srv, mt: mt, close: func() { st.Close() }}, creds, nil
+	return &authzServer{Server: srv, mt: mt, st: st, close: func() { st.Close() }}, creds, nil
 }
 
 // adminMux serves the authorization server's metrics and health on the
@@ -343,6 +360,7 @@ func adminMux(as *authzServer) http.Handler {
 type authzServer struct {
 	*authz.Server
 	mt    *mtls.ServerConfig // nil without mTLS
+	st    store.Store        // the revocation feed's source in process
 	close func()
 }
 

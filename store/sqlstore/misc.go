@@ -6,18 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/wardauth/ward/store"
 )
 
 // RevokeAccessToken implements [store.AccessTokens]. Revoking a jti twice
-// keeps the later expiry.
-func (s *Store) RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error {
-	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)
+// keeps the later expiry and the first revocation time.
+func (s *Store) RevokeAccessToken(ctx context.Context, jti string, exp, now time.Time) error {
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO revoked_access_tokens (jti, expires_at, revoked_at) VALUES (?, ?, ?)
 		ON CONFLICT (jti) DO UPDATE SET expires_at = CASE
 			WHEN excluded.expires_at > revoked_access_tokens.expires_at THEN excluded.expires_at
-			ELSE revoked_access_tokens.expires_at END`), jti, exp.UnixNano())
+			ELSE revoked_access_tokens.expires_at END`), jti, exp.UnixNano(), now.UnixNano())
 	if err != nil {
 		return fmt.Errorf("sqlstore: revoke access token %q: %w", jti, err)
 	}
@@ -285,11 +286,17 @@ func (s *Store) DeleteSigningKey(ctx context.Context, id string) error {
 	return nil
 }
 
+// retention is store.RevokedFamilyRetention in the stored unit
+// (nanoseconds), as an SQL literal.
+var retention = strconv.FormatInt(int64(store.RevokedFamilyRetention), 10)
+
 // expiry lists what DeleteExpired removes, one batched DELETE each. Every
 // statement takes (now, batch). Refresh tokens go with their family's
 // absolute expiry, not their own: a rotated token must stay while its
 // family lives, so that replaying it is detected as reuse. A family is
-// removed once it has no refresh tokens left. Signing keys are never
+// removed once it has no refresh tokens left, and a revoked one not
+// before store.RevokedFamilyRetention after its revocation (the
+// revocation feed lists it while its access tokens may live). Signing keys are never
 // removed here; the keys package retires them.
 var expiry = []expiryStmt{
 	{"codes", `DELETE FROM auth_codes WHERE hash IN
@@ -299,6 +306,11 @@ var expiry = []expiryStmt{
 		 WHERE f.expires_at <= ? LIMIT ?)`},
 	{"families", `DELETE FROM families WHERE id IN
 		(SELECT f.id FROM families f WHERE f.expires_at <= ?
+		 AND (f.revoked_at IS NULL OR f.expires_at > f.revoked_at + ` + retention + `)
+		 AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id) LIMIT ?)`},
+	{"revoked families", `DELETE FROM families WHERE id IN
+		(SELECT f.id FROM families f WHERE f.revoked_at <= ? - ` + retention + `
+		 AND f.expires_at <= f.revoked_at + ` + retention + `
 		 AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id) LIMIT ?)`},
 	{"PAR requests", `DELETE FROM par_requests WHERE id IN
 		(SELECT id FROM par_requests WHERE expires_at <= ? LIMIT ?)`},
@@ -338,4 +350,37 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time, batch int) (in
 		total += int(n)
 	}
 	return total, nil
+}
+
+// ListRevocations implements [store.RevocationLog]: the two kinds are
+// read apart, each by its revoked_at index, then merged.
+func (s *Store) ListRevocations(ctx context.Context, since time.Time, limit int) ([]store.Revocation, error) {
+	jtis, err := queryAll(ctx, s, "list revoked access tokens", `SELECT jti, revoked_at, expires_at FROM revoked_access_tokens
+		WHERE revoked_at >= ? ORDER BY revoked_at, jti LIMIT ?`, func(sc scanner) (store.Revocation, error) {
+		var r store.Revocation
+		var at, exp int64
+		err := sc.Scan(&r.JTI, &at, &exp)
+		r.RevokedAt, r.Expires = time.Unix(0, at), time.Unix(0, exp)
+		return r, err
+	}, since.UnixNano(), limit)
+	if err != nil {
+		return nil, err
+	}
+	grants, err := queryAll(ctx, s, "list revoked families", `SELECT id, revoked_at FROM families
+		WHERE revoked_at IS NOT NULL AND revoked_at >= ? ORDER BY revoked_at, id LIMIT ?`, func(sc scanner) (store.Revocation, error) {
+		var r store.Revocation
+		var at int64
+		err := sc.Scan(&r.GrantID, &at)
+		r.RevokedAt = time.Unix(0, at)
+		return r, err
+	}, since.UnixNano(), limit)
+	if err != nil {
+		return nil, err
+	}
+	out := append(jtis, grants...)
+	slices.SortStableFunc(out, func(a, b store.Revocation) int { return a.RevokedAt.Compare(b.RevokedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
 }

@@ -73,6 +73,11 @@ var postgresExpiry = []expiryStmt{
 		 WHERE f.expires_at <= ? LIMIT ? FOR UPDATE OF t SKIP LOCKED)`},
 	{"families", `DELETE FROM families WHERE id IN
 		(SELECT f.id FROM families f WHERE f.expires_at <= ?
+		 AND (f.revoked_at IS NULL OR f.expires_at > f.revoked_at + ` + retention + `)
+		 AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id) LIMIT ? FOR UPDATE OF f SKIP LOCKED)`},
+	{"revoked families", `DELETE FROM families WHERE id IN
+		(SELECT f.id FROM families f WHERE f.revoked_at <= ?::BIGINT - ` + retention + `
+		 AND f.expires_at <= f.revoked_at + ` + retention + `
 		 AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = f.id) LIMIT ? FOR UPDATE OF f SKIP LOCKED)`},
 	{"PAR requests", `DELETE FROM par_requests WHERE id IN
 		(SELECT id FROM par_requests WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},

@@ -37,8 +37,8 @@ func testDeleteExpired(t *testing.T, s store.Store) {
 	mustOK(t, s.UseOnce(ctx, "ot-old", old, t0))
 	otLive := live
 	mustOK(t, s.UseOnce(ctx, "ot-live", otLive, t0))
-	mustOK(t, s.RevokeAccessToken(ctx, "jti-old", old))
-	mustOK(t, s.RevokeAccessToken(ctx, "jti-live", live))
+	mustOK(t, s.RevokeAccessToken(ctx, "jti-old", old, t0))
+	mustOK(t, s.RevokeAccessToken(ctx, "jti-live", live, t0))
 	mustOK(t, s.PutSession(ctx, &store.Session{Hash: hash("sess-old"), Subject: "alice", CreatedAt: t0, ExpiresAt: old}))
 	mustOK(t, s.PutSession(ctx, &store.Session{Hash: hash("sess-live"), Subject: "alice", CreatedAt: t0, ExpiresAt: live}))
 	mustOK(t, s.PutSigningKey(ctx, &store.SigningKey{ID: "k-expired", Algorithm: "ES256", PublicJWK: []byte("{}"),

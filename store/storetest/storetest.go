@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Families", func(t *testing.T) { testFamilies(t, o) })
 	t.Run("RotateGrace", func(t *testing.T) { testRotateGrace(t, o) })
 	t.Run("AccessTokens", func(t *testing.T) { testAccessTokens(t, o(t)) })
+	t.Run("Revocations", func(t *testing.T) { testRevocations(t, o(t)) })
 	t.Run("OneTime", func(t *testing.T) { testOneTime(t, o(t)) })
 	t.Run("PARs", func(t *testing.T) { testPARs(t, o(t)) })
 	t.Run("Consents", func(t *testing.T) { testConsents(t, o(t)) })

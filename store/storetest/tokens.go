@@ -237,8 +237,8 @@ func testAccessTokens(t *testing.T, s store.Store) {
 	if err != nil || revoked {
 		t.Fatalf("unknown jti: %v, %v", revoked, err)
 	}
-	mustOK(t, s.RevokeAccessToken(ctx, "jti1", t0.Add(time.Hour)))
-	mustOK(t, s.RevokeAccessToken(ctx, "jti1", t0.Add(time.Minute))) // idempotent, keeps the later expiry
+	mustOK(t, s.RevokeAccessToken(ctx, "jti1", t0.Add(time.Hour), t0))
+	mustOK(t, s.RevokeAccessToken(ctx, "jti1", t0.Add(time.Minute), t0)) // idempotent, keeps the later expiry
 	revoked, err = s.AccessTokenRevoked(ctx, "jti1")
 	if err != nil || !revoked {
 		t.Fatalf("revoked jti: %v, %v", revoked, err)

@@ -361,6 +361,15 @@ func TestAttacks(t *testing.T) {
 			status: 401, code: "invalid_token", reason: "unknown_kid", noJKT: true,
 		},
 		{
+			name: "revoked token replayed",
+			prepare: func(t *testing.T, s *system, a *actors) attackRequest {
+				useOnce(t, s, a.tok, s.proof(a.sg, http.MethodGet, whoami, a.tok)) // in the token cache
+				s.revoke(a.tok, serviceClient)
+				return get(whoami, "DPoP "+a.tok, s.proof(a.sg, http.MethodGet, whoami, a.tok))
+			},
+			status: 401, code: "invalid_token", reason: "revoked",
+		},
+		{
 			name: "token signed by another key under the AS's kid",
 			prepare: func(t *testing.T, s *system, a *actors) attackRequest {
 				forged := forgeToken(t, s, a, asKID(t, a.tok))

@@ -28,6 +28,7 @@ import (
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/revocation"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/sqlstore"
 )
@@ -70,6 +71,7 @@ type system struct {
 	gwURL    string // the gateway's public URL and the service client's audience
 	adminURL string
 	gw       *gateway.Gateway
+	revoked  *revocation.Set // the gateway's revocation feed, as ward serve wires it
 	log      *wardtest.SyncBuffer
 	secrets  map[string]string
 	client   *http.Client
@@ -136,7 +138,15 @@ func newSystem(t *testing.T) *system {
 	if _, err := rand.Read(nonceSecret); err != nil {
 		t.Fatal(err)
 	}
-	s.as, err = authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: logger, Now: s.clk.Now, NonceSecret: nonceSecret})
+	// The revocation feed from the store, woken by every revocation.
+	wake := revocation.NewWakeups()
+	s.revoked = revocation.NewSet(revocation.SetOptions{})
+	feed := &revocation.Follower{Source: revocation.Store{Log: st, MaxTokenLifetime: config.MaxAccessTokenTTL},
+		Set: s.revoked, Wake: wake.C(), Logger: logger}
+	if err := feed.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.as, err = authz.New(cfg, authz.Options{Store: revocation.Watch(st, wake.Wake), Keys: km, Logger: logger, Now: s.clk.Now, NonceSecret: nonceSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,21 +165,25 @@ func newSystem(t *testing.T) *system {
 		demo.ServeHTTP(w, r)
 	})
 	s.gw, err = gateway.New(&cfg.Gateway, gateway.Options{
-		Issuer:    cfg.GatewayIssuer(),
-		Logger:    logger,
-		Clock:     s.clk.Now,
-		Upstreams: map[string]http.Handler{config.BuiltinDemo: upstream},
+		Issuer:      cfg.GatewayIssuer(),
+		Logger:      logger,
+		Clock:       s.clk.Now,
+		Upstreams:   map[string]http.Handler{config.BuiltinDemo: upstream},
+		Revocations: s.revoked,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	gwCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- s.gw.Serve(gwCtx, gwSrv.Listener, admSrv.Listener) }()
+	go func() { done <- feed.Run(gwCtx) }()
 	t.Cleanup(func() {
 		stop()
-		if err := <-done; err != nil {
-			t.Errorf("gateway Serve: %v", err)
+		for range 2 {
+			if err := <-done; err != nil {
+				t.Errorf("gateway Serve: %v", err)
+			}
 		}
 	})
 	return s
@@ -524,4 +538,29 @@ func malleate(t *testing.T, jws string) string {
 		t.Fatal("malleation changed nothing")
 	}
 	return mal
+}
+
+// revoke revokes tok at /revoke (RFC 7009) as clientID and waits until
+// the gateway's revocation set holds it (the feed is woken at once).
+func (s *system) revoke(tok, clientID string) {
+	s.t.Helper()
+	form := url.Values{"token": {tok}, "token_type_hint": {"access_token"}}
+	req, _ := http.NewRequest(http.MethodPost, s.asURL+authz.PathRevoke, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(clientID, s.secrets[clientID])
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	_, claims := decodeJWT(s.t, tok)
+	jti, _ := claims["jti"].(string)
+	for deadline := time.Now().Add(5 * time.Second); s.revoked.Check(jti, "", s.clk.Now()) != revocation.Revoked; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			s.t.Fatal("the revocation did not reach the gateway within 5s")
+		}
+	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/revocation"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/redisstore"
 	"github.com/wardauth/ward/store/sqlstore"
@@ -46,10 +47,11 @@ const (
 	webRedirect = "http://127.0.0.1/cb"
 	whoami      = "/demo/whoami"
 
-	svcClient = "svc" // confidential, client_credentials
-	webClient = "web" // public, authorization_code + refresh_token
-	userName  = "alice"
-	userPass  = "correct horse battery staple"
+	svcClient  = "svc"  // confidential, client_credentials
+	webClient  = "web"  // public, authorization_code + refresh_token
+	feedClient = "feed" // confidential, scope ward:revocations: the gateways
+	userName   = "alice"
+	userPass   = "correct horse battery staple"
 )
 
 // pgSchema is a fresh schema on WARD_TEST_POSTGRES, dropped at cleanup,
@@ -97,6 +99,7 @@ type asInstance struct {
 	km   *keys.Manager
 	rs   *redisstore.Store
 	hc   *http.Client
+	addr string // the listener's
 }
 
 // gwInstance is one gateway with its own Redis client; it discovers the
@@ -107,6 +110,7 @@ type gwInstance struct {
 	rs       *redisstore.Store
 	hc       *http.Client
 	adminURL string
+	feed     *revocation.Follower
 }
 
 // cluster is two authorization servers and two gateways on loopback
@@ -124,6 +128,7 @@ type cluster struct {
 	as          []*asInstance
 	gw          []*gwInstance
 	svcSecret   string
+	feedSecret  string
 	nonce       string // the last DPoP-Nonce from any authorization server
 }
 
@@ -212,8 +217,11 @@ func (c *cluster) startAS(name, redisAddr string, flowKey []byte) *asInstance {
 		t.Fatal(err)
 	}
 	in := &asInstance{name: name, st: st, km: km, rs: c.redisStore("as-"+name, redisAddr)}
+	// As ward serve wires it: every revocation wakes the gateways through
+	// Redis (revocation_test.go).
+	revoked := func() { go func() { _ = in.rs.PublishRevocation(context.Background()) }() }
 	in.srv, err = authz.New(cfg, authz.Options{
-		Store: st, Keys: km, Logger: c.logger("as-" + name),
+		Store: revocation.Watch(st, revoked), Keys: km, Logger: c.logger("as-" + name),
 		FlowKey: flowKey, NonceSecret: c.nonceSecret, Replay: in.rs,
 		KeysInterval: 100 * time.Millisecond,
 	})
@@ -221,7 +229,8 @@ func (c *cluster) startAS(name, redisAddr string, flowKey []byte) *asInstance {
 		t.Fatal(err)
 	}
 	ln := c.listen()
-	in.hc = routeTo(ln.Addr().String())
+	in.addr = ln.Addr().String()
+	in.hc = routeTo(in.addr)
 	hs := &http.Server{Handler: in.srv.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	runCtx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -236,8 +245,16 @@ func (c *cluster) startAS(name, redisAddr string, flowKey []byte) *asInstance {
 	return in
 }
 
-// startGateway starts a gateway whose JWKS discovery goes to via.
+// startGateway starts a gateway whose JWKS discovery and revocation feed
+// go to via.
 func (c *cluster) startGateway(name, redisAddr string, via *asInstance) *gwInstance {
+	c.t.Helper()
+	return c.startGatewayFeed(name, redisAddr, via, feedOptions{hc: via.hc})
+}
+
+// startGatewayFeed starts a gateway whose JWKS discovery goes to via and
+// whose revocation feed is set by fo (revocation_test.go).
+func (c *cluster) startGatewayFeed(name, redisAddr string, via *asInstance, fo feedOptions) *gwInstance {
 	t := c.t
 	t.Helper()
 	ln, adm := c.listen(), c.listen()
@@ -256,20 +273,31 @@ func (c *cluster) startGateway(name, redisAddr string, via *asInstance) *gwInsta
 	in := &gwInstance{name: name, rs: c.redisStore("gw-"+name, redisAddr), hc: routeTo(ln.Addr().String()),
 		adminURL: "http://" + adm.Addr().String()}
 	var err error
+	in.feed = c.feed(name, &fo)
 	in.gw, err = gateway.New(&cfg.Gateway, gateway.Options{
 		Issuer: cfg.GatewayIssuer(), Logger: c.logger("gw-" + name),
-		HTTPClient: via.hc, ReplayStore: in.rs,
+		HTTPClient: via.hc, ReplayStore: in.rs, Revocations: in.feed.Set,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	_ = in.feed.Sync(ctx) // as ward serve does: not stale from the start when the feed is up
+	done := make(chan error, 3)
 	go func() { done <- in.gw.Serve(ctx, ln, adm) }()
+	go func() { done <- in.feed.Run(ctx) }()
+	go func() {
+		if !fo.pollOnly {
+			in.rs.RevocationWakeups(ctx, fo.wakeups.Wake)
+		}
+		done <- nil
+	}()
 	t.Cleanup(func() {
 		stop()
-		if err := <-done; err != nil {
-			t.Errorf("gateway %s: %v", name, err)
+		for range 3 {
+			if err := <-done; err != nil {
+				t.Errorf("gateway %s: %v", name, err)
+			}
 		}
 	})
 	return in
@@ -291,6 +319,11 @@ func (c *cluster) seed() {
 		GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, Scopes: []string{"demo:read"},
 		Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP}
 	if _, err := authz.CreateClient(ctx, st, &web, time.Now()); err != nil {
+		c.t.Fatal(err)
+	}
+	feed := store.Client{ID: feedClient, Name: "gateways' revocation feed", AuthMethod: authz.AuthSecretBasic,
+		GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{revocation.ScopeRevocations}}
+	if c.feedSecret, err = authz.CreateClient(ctx, st, &feed, time.Now()); err != nil {
 		c.t.Fatal(err)
 	}
 	ph, err := password.Hash(userPass)

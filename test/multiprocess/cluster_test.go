@@ -41,6 +41,8 @@ const (
 	userName    = "alice"
 	userPass    = "correct horse battery staple"
 	svcSecret   = "svc-secret-for-the-multiprocess-test"
+	feedClient  = "feed" // confidential, scope ward:revocations: the gateways
+	feedSecret  = "feed-secret-for-the-multiprocess-test"
 
 	// meteredLimit is gateway route "metered"'s per-client rate: 5 a
 	// minute, counted in Redis across both gateways.
@@ -289,6 +291,7 @@ func newCluster(t *testing.T) *cluster {
 		"WARD_KEY_ENCRYPTION_KEY=" + wardtest.RandKey(),
 		"WARD_DPOP_NONCE_SECRET=" + wardtest.RandKey(),
 		"WARD_TEST_SVC_SECRET=" + svcSecret,
+		"WARD_TEST_FEED_SECRET=" + feedSecret,
 		"WARD_TEST_ALICE_PASSWORD=" + userPass,
 		"SSL_CERT_FILE=" + p.caFile,
 		"GOMAXPROCS=1",
@@ -358,14 +361,22 @@ clients:
     grant_types: [authorization_code, refresh_token]
     scopes: [demo:read]
     audiences: [%s]
+  - id: %s
+    auth_method: client_secret_basic
+    secret_env: WARD_TEST_FEED_SECRET
+    grant_types: [client_credentials]
+    scopes: [ward:revocations]
 users:
   - {subject: u-alice, username: %s, password_env: WARD_TEST_ALICE_PASSWORD}
-`, c.asLB.url, listen, svcClient, c.gwLB.url, webClient, webRedirect, c.gwLB.url, userName)
+`, c.asLB.url, listen, svcClient, c.gwLB.url, webClient, webRedirect, c.gwLB.url, feedClient, userName)
 }
 
 // gwConfig is a gateway-only process's file: route "api" unlimited,
-// route "metered" limited to meteredLimit requests a minute per client.
+// route "metered" limited to meteredLimit requests a minute per client;
+// the revocation feed read from the authorization servers as the client
+// feed, woken through Redis.
 func (c *cluster) gwConfig(listen, admin, upstream string) string {
+	secret := c.write("feed.secret", feedSecret+"\n")
 	return fmt.Sprintf(`issuer: %s
 authorization_server: {enabled: false}
 behind_tls_proxy: {trusted_proxies: [127.0.0.1/32]}
@@ -376,6 +387,7 @@ gateway:
   admin_listen: %s
   behind_tls_proxy: {trusted_proxies: [127.0.0.1/32]}
   public_url: %s
+  revocations: {client_id: %s, client_secret_file: %s}
   routes:
     - name: api
       path_prefix: /api/
@@ -386,7 +398,7 @@ gateway:
       upstream: %s
       rate_limits: {client: {rate: %d, period: 1m}}
       policy: [{name: read, action: allow, principals: ["*"], methods: [GET]}]
-`, c.asLB.url, listen, admin, c.gwLB.url, upstream, upstream, meteredLimit)
+`, c.asLB.url, listen, admin, c.gwLB.url, feedClient, secret, upstream, upstream, meteredLimit)
 }
 
 // startUpstream serves the API behind the gateways: 200 with the

@@ -26,6 +26,7 @@ func TestProcesses(t *testing.T) {
 		{"CodeReplayAcrossServers", codeReplayAcrossServers},
 		{"RateLimitsAddUpAcrossGateways", rateLimitsAddUp},
 		{"KeyRotationPublishedByBoth", keyRotationPublishedByBoth},
+		{"RevokedTokenRefusedAtGateways", revokedTokenRefusedAtGateways},
 		{"RedisOutageFailsClosed", redisOutageFailsClosed},
 	}
 	for _, s := range steps {
@@ -230,5 +231,43 @@ func redisOutageFailsClosed(t *testing.T, c *cluster) {
 	}
 	for _, s := range []string{"A", "B"} {
 		wantToken(t, c.token(s, form, sg))
+	}
+}
+
+// revokedTokenRefusedAtGateways: a token revoked at server B (RFC 7009)
+// is refused by both gateway processes, which read the revocation feed
+// from the authorization servers and are woken through Redis, within a
+// generous bound (it takes milliseconds), with reason revoked.
+func revokedTokenRefusedAtGateways(t *testing.T, c *cluster) {
+	sg := c.newSigner()
+	tok := c.serviceToken("A", sg)
+	for _, gw := range []string{"A", "B"} {
+		if r := c.call(gw, "/api/x", tok, c.apiProof(sg, "/api/x", tok)); r.status != http.StatusOK {
+			t.Fatalf("gateway %s before the revocation: %v", gw, r)
+		}
+	}
+	form := url.Values{"token": {tok}, "token_type_hint": {"access_token"}}
+	req, _ := http.NewRequest(http.MethodPost, c.asLB.url+authz.PathRevoke, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(svcClient, svcSecret)
+	if r := c.do(req, "B", nil); r.status != http.StatusOK {
+		t.Fatalf("revoke at B: %v", r)
+	}
+	revoked := time.Now()
+	for _, gw := range []string{"A", "B"} {
+		for {
+			r := c.call(gw, "/api/x", tok, c.apiProof(sg, "/api/x", tok))
+			if r.status == http.StatusUnauthorized && strings.Contains(r.header.Get("WWW-Authenticate"), "revoked") {
+				t.Logf("gateway %s refuses the token %v after its revocation", gw, time.Since(revoked).Round(time.Millisecond))
+				break
+			}
+			if r.status != http.StatusOK || time.Since(revoked) > 5*time.Second {
+				t.Fatalf("gateway %s %v after the revocation: %v", gw, time.Since(revoked), r)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := c.rejections(gw)["revoked"]; got != 1 {
+			t.Errorf("gateway %s rejections{reason=revoked} = %v, want 1", gw, got)
+		}
 	}
 }
