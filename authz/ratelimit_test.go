@@ -185,7 +185,7 @@ func TestLoginTimingUnknownUser(t *testing.T) {
 	}))
 	b := h.newBrowser()
 	var known, unknown []time.Duration
-	for range 5 { // interleaved, so load affects both alike
+	for range 7 { // interleaved, so load affects both alike
 		for _, u := range []string{"alice", "mallory"} {
 			p := loginPage(h, b)
 			start := time.Now()
@@ -197,10 +197,11 @@ func TestLoginTimingUnknownUser(t *testing.T) {
 			}
 		}
 	}
-	slices.Sort(known)
-	slices.Sort(unknown)
-	k, u := known[2], unknown[2]
-	t.Logf("median wrong password %v, unknown user %v", k, u)
+	// The fastest of each: load on a shared machine only adds time, so
+	// the minimum is the work itself (an argon2id verify either way, or
+	// none for the unknown user if DummyVerify were skipped).
+	k, u := slices.Min(known), slices.Min(unknown)
+	t.Logf("fastest wrong password %v, unknown user %v", k, u)
 	if k > 2*u || u > 2*k {
 		t.Fatalf("timing differs: wrong password %v, unknown user %v", k, u)
 	}

@@ -24,9 +24,10 @@ type metadataDoc struct {
 // resourceDoc gathers what the routes sharing one resource identifier
 // (their audience) accept.
 type resourceDoc struct {
-	host   string
-	scopes []string
-	bearer bool // a route accepts unbound tokens
+	host    string
+	scopes  []string
+	issuers []string // the issuer identifiers the routes accept
+	bearer  bool     // a route accepts unbound tokens
 }
 
 // buildMetadata makes a document for every resource identifier that a
@@ -53,6 +54,7 @@ func (g *Gateway) buildMetadata(cfg *config.Gateway, routes []*route) metadataDo
 			order = append(order, aud)
 		}
 		d.scopes = append(d.scopes, rt.cfg.Scopes...)
+		d.issuers = append(d.issuers, g.routeIssuers(rt.cfg)...)
 		for _, p := range rt.cfg.Policy {
 			if p.Action == "allow" {
 				d.scopes = append(d.scopes, p.Scopes...)
@@ -68,9 +70,10 @@ func (g *Gateway) buildMetadata(cfg *config.Gateway, routes []*route) metadataDo
 	for _, aud := range order {
 		d := byAud[aud]
 		slices.Sort(d.scopes)
+		slices.Sort(d.issuers)
 		md := resource.Metadata{
 			Resource:                              aud,
-			AuthorizationServers:                  []string{g.fixed.issuer},
+			AuthorizationServers:                  slices.Compact(d.issuers),
 			ScopesSupported:                       slices.Compact(d.scopes),
 			BearerMethodsSupported:                []string{"header"},
 			DPoPSigningAlgValuesSupported:         g.verifier.Algorithms(),
@@ -116,3 +119,32 @@ func (st *state) wellKnown(host, clean string) *route {
 
 // wellKnownRoute names the metadata documents' route in metrics and logs.
 var wellKnownRoute = &config.Route{Name: "well-known"}
+
+// routeIssuers are the identifiers of the issuers whose tokens rc accepts
+// (routes[].issuers by name or identifier; every configured one when it
+// names none), for the document's authorization_servers.
+func (g *Gateway) routeIssuers(rc *config.Route) []string {
+	var out []string
+	for _, src := range g.issuers {
+		is := src.cfg
+		if len(rc.Issuers) == 0 || slices.Contains(rc.Issuers, is.IssuerName()) || slices.Contains(rc.Issuers, is.Issuer) {
+			out = append(out, is.Issuer)
+		}
+	}
+	return out
+}
+
+// addHosts adds the hosts of the documents' resource identifiers to hosts
+// (state.hosts, when the gateway checks Host at all): a route's audience
+// names a host the operator configured, whose metadata the gateway
+// serves.
+func (docs metadataDocs) addHosts(hosts map[string]bool) {
+	if hosts == nil {
+		return
+	}
+	for _, ds := range docs {
+		for _, d := range ds {
+			hosts[d.host] = true
+		}
+	}
+}

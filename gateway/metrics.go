@@ -103,15 +103,15 @@ func (g *Gateway) AdminHandler() http.Handler {
 			_, _ = w.Write([]byte("not ready\n"))
 			return
 		}
-		if ok, note := g.revocationReadiness(); !ok {
+		switch ok, note := g.revocationReadiness(); {
+		case !ok:
 			w.WriteHeader(http.StatusServiceUnavailable)
 			_, _ = w.Write([]byte("not ready: " + note + "\n"))
-			return
-		} else if note != "" {
+		case note != "":
 			_, _ = w.Write([]byte("ready; " + note + "\n"))
-			return
+		default:
+			_, _ = w.Write([]byte("ready\n"))
 		}
-		_, _ = w.Write([]byte("ready\n"))
 		writeIssuerStatus(w, g.IssuerStatus())
 	})
 	return mux

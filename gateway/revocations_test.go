@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/revocation"
@@ -92,7 +93,7 @@ func TestRevocationFeedStale(t *testing.T) {
 			return w.Code, w.Body.String()
 		}
 		set.MarkSynced()
-		if code, body := readyz(); code != http.StatusOK || body != "ready\n" {
+		if code, body := readyz(); code != http.StatusOK || !strings.HasPrefix(body, "ready\n") { // then the issuers' lines
 			t.Fatalf("serve=%v fresh: /readyz %d %q", serve, code, body)
 		}
 		now = now.Add(11 * time.Second) // the set's clock only
@@ -107,5 +108,25 @@ func TestRevocationFeedStale(t *testing.T) {
 			t.Errorf("serve stale: /readyz %d, request %d", code, w.Code)
 		}
 		now = testNow
+	}
+}
+
+// TestRevocationsOnlyForWardsIssuer: the revocation feed is Ward's own
+// issuer's; a stale (never synced) feed fails Ward's tokens closed but
+// not a foreign issuer's, whose revocations it cannot know.
+func TestRevocationsOnlyForWardsIssuer(t *testing.T) {
+	kc := newForeignIDP(t)
+	set := revocation.NewSet(revocation.SetOptions{Clock: func() time.Time { return testNow }, StaleAfter: 10 * time.Second})
+	e := newEnvWith(t, func(c *config.Gateway) {
+		c.Issuers = []config.GatewayIssuer{
+			{Name: "ward", Issuer: issuerURL},
+			{Name: "keycloak", Issuer: kc.srv.URL, Discovery: "oidc", TokenAlgorithms: []string{"RS256"}, Profile: "legacy-jwt"},
+		}
+		c.Routes[0].Issuers = []string{"ward"}
+		c.Routes = append(c.Routes, config.Route{Name: "kc", PathPrefix: "/kc/", Upstream: c.Routes[0].Upstream, Issuers: []string{"keycloak"},
+			Policy: []config.PolicyRule{{Action: "allow", Principals: []string{"client:app"}, Scopes: []string{"orders:read"}}}})
+	}, func(o *gateway.Options) { o.Revocations = set })
+	if w := e.call("GET", "/kc/1", kc.token(t, e.signer.Thumbprint()), nil); w.Code != http.StatusOK {
+		t.Fatalf("foreign token while Ward's feed is stale: %d %s", w.Code, w.Header().Get("WWW-Authenticate"))
 	}
 }

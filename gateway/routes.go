@@ -65,6 +65,7 @@ func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 	}
 	st.hosts = knownHosts(cfg.PublicURL, st.routes)
 	st.metadata = g.buildMetadata(cfg, st.routes)
+	st.metadata.addHosts(st.hosts)
 	// Longest prefix first, host-specific before any-host.
 	sort.SliceStable(st.routes, func(i, j int) bool {
 		a, b := st.routes[i], st.routes[j]
