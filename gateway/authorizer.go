@@ -51,12 +51,21 @@ func (g *Gateway) setupAuthorizer(cfg *config.Gateway) {
 
 // AuthorizerHandler serves the forward-auth endpoint (on
 // gateway.authorizer.listen, or at its path on the gateway's listener,
-// which Handler does itself); nil when gateway.authorizer is off.
+// which Handler does itself); nil when gateway.authorizer is off. On its
+// own listener it also serves the routes' RFC 9728 protected resource
+// metadata, which a proxy passes through (docs/INTEGRATIONS.md): the
+// documents are public, so any peer may read them.
 func (g *Gateway) AuthorizerHandler() http.Handler {
 	if g.authz == nil {
 		return nil
 	}
-	return http.HandlerFunc(g.forwardAuth)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wk := g.state.Load().wellKnown(hostOf(r), r.URL.Path); wk != nil && r.Method == http.MethodGet {
+			wk.local.ServeHTTP(w, r)
+			return
+		}
+		g.forwardAuth(w, r)
+	})
 }
 
 // ownsPath reports whether a request on the gateway's listener is for

@@ -189,3 +189,28 @@ func TestProtectedResourceMetadataMTLS(t *testing.T) {
 		t.Fatalf("document %s: want tls_client_certificate_bound_access_tokens true, dpop_bound_access_tokens_required false", w.Body)
 	}
 }
+
+// TestAuthorizerServesMetadata: on its own listener the forward-auth
+// endpoint also serves the routes' RFC 9728 documents, the same bytes the
+// gateway serves, so a proxy in front can pass the well-known path to it;
+// any other path there is still a forward-auth call.
+func TestAuthorizerServesMetadata(t *testing.T) {
+	e := newEnv(t, func(c *config.Gateway) {
+		metadataRoutes(c)
+		withAuthorizer(c)
+		c.Authorizer.Listen = "127.0.0.1:0"
+	})
+	h := e.gw.AuthorizerHandler()
+	for _, u := range []string{publicURL + "/.well-known/oauth-protected-resource/orders", "https://legacy.example/.well-known/oauth-protected-resource/api"} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
+		if want := e.get(u); w.Code != http.StatusOK || w.Body.String() != want.Body.String() {
+			t.Errorf("GET %s at the authorizer: %d %s, want the gateway's %d %s", u, w.Code, w.Body, want.Code, want.Body)
+		}
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, publicURL+"/orders/1", nil)) // a trusted peer, no proxy headers
+	if w.Code != http.StatusBadRequest {
+		t.Errorf("forward-auth call naming no original request: %d, want 400", w.Code)
+	}
+}
