@@ -32,6 +32,9 @@ http://ADDR {
     # route keeps this order: the client's copies go before forward_auth
     # copies Ward's.
     route {
+        handle /.well-known/oauth-protected-resource* {
+            reverse_proxy WARD
+        }
 ` + caddyWard + `
         handle_path /v1/* {
             rewrite * /orders{path}

@@ -84,6 +84,10 @@ http {
             include DIR/ward-protect.conf;
             proxy_pass http://UPSTREAM;
         }
+        location /.well-known/oauth-protected-resource {
+            proxy_pass http://WARD;
+            proxy_set_header Host $host;
+        }
         location /v1/ {
             include DIR/ward-protect.conf;
             rewrite ^/v1/(.*)$ /orders/$1 break;

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -379,6 +380,27 @@ func attacks(t *testing.T, s *stack) {
 		s.expect(resp, 401, n)
 		if !strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
 			t.Fatalf("challenge %q", resp.Header.Get("WWW-Authenticate"))
+		}
+	})
+	t.Run("protected_resource_metadata", func(t *testing.T) {
+		// The challenges' resource_metadata (RFC 9728) is served by Ward's
+		// authorizer through the proxy, never by the upstream.
+		s := s.with(t)
+		n := s.count()
+		resp, err := s.hc.Get(s.proxy + "/.well-known/oauth-protected-resource")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var md struct {
+			Resource string `json:"resource"`
+			DPoP     bool   `json:"dpop_bound_access_tokens_required"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&md); err != nil || resp.StatusCode != 200 || md.Resource != audience || !md.DPoP {
+			t.Fatalf("%d %+v %v", resp.StatusCode, md, err)
+		}
+		if s.count() != n {
+			t.Fatal("the upstream was asked for the metadata")
 		}
 	})
 	t.Run("proof_by_another_key", func(t *testing.T) {
