@@ -166,7 +166,7 @@ func TestGatewayIntrospectionPrivateKeyJWT(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc.intro = func(r *http.Request) (int, any) {
-		jws, err := jose.ParseSigned(r.PostFormValue("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
+		jws, err := jose.ParseSignedCompact(r.PostFormValue("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
 		if err != nil {
 			return 401, map[string]string{"error": "invalid_client"}
 		}

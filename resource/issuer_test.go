@@ -467,7 +467,7 @@ func introspectionIDP(t *testing.T, key *ecdsa.PrivateKey, answer func(tok strin
 		switch {
 		case basic && id == "gw" && secret == "s3cret":
 		case !basic && r.PostFormValue("client_assertion_type") == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer":
-			jws, err := jose.ParseSigned(r.PostFormValue("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
+			jws, err := jose.ParseSignedCompact(r.PostFormValue("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
 			if err != nil {
 				w.WriteHeader(401)
 				return
