@@ -30,9 +30,9 @@ import (
 // proof, the same size, again and again.
 //
 // CPU per request of the processes in front of the upstream: nginx is its
-// master plus its one worker (worker_processes 1, so it has one core's
-// worth of event loop, as Ward's gateway has its Go runtime on the same
-// two cores). The master's share is near zero while serving.
+// master plus its one worker (worker_processes 1: one event loop, where
+// Ward's Go runtime may use both cores; CPU time per request is what is
+// compared, not throughput).
 
 // frontRun is what -front nginx needs from main's setup.
 type frontRun struct {
