@@ -66,6 +66,14 @@
 // sum of their CPU. Before measuring, a proof used at the first gateway is
 // replayed at the second and must be refused.
 //
+// -front nginx (front.go, nginx.go) measures instead, in -rounds
+// alternating rounds of closed loops at peak: the bare upstream, nginx
+// alone (proxy_pass), nginx with auth_request to Ward's forward-auth
+// endpoint (a gateway child with gateway.authorizer on its own listener,
+// trusting 127.0.0.1/32; proofs name nginx's URL) and Ward's gateway, the
+// CPU per request of each process (nginx: master and its one worker), the
+// medians and ranges, and each as a ratio to a bare verify of its round.
+//
 // Reported: the pacer each open-loop phase ran with (one header line); per
 // phase, requests/s, p50/p99, errors, and the CPU per request of the
 // gateway, the upstream and the generator itself (each process's CPU from
@@ -93,6 +101,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -139,6 +148,11 @@ func main() {
 	clientKind := flag.String("client", "raw", "load generator's HTTP client in the measured phases: raw (lean HTTP/1.1, one goroutine per connection) or nethttp (net/http's client)")
 	openConns := flag.Int("open-conns", 64, "connections of the raw client in the open-loop phases (to each gateway)")
 	half := flag.Float64("half", 0.5, "rate of the open-loop phases as a fraction of the gateway's peak rate")
+	authorizerRole := flag.Bool("authorizer", false, "internal (gateway): also serve the forward-auth endpoint on its own listener, trusting 127.0.0.1")
+	frontKind := flag.String("front", "", "nginx: measure nginx alone and nginx with auth_request to Ward's authorizer next to the bare upstream and Ward's gateway, in alternating rounds (closed loop at peak)")
+	rounds := flag.Int("rounds", 3, "with -front: rounds of the four phases")
+	nginxBin := flag.String("nginx", "/usr/sbin/nginx", "with -front nginx: the nginx binary")
+	nginxKeepalive := flag.Int("nginx-keepalive", 32, "with -front nginx: idle keep-alive connections nginx keeps to the upstream and to Ward (0: nginx's default, a new HTTP/1.0 connection per request and check)")
 	pacerKind := flag.String("pacer", pacerPrecise, "raw client's open-loop pacer: precise (clock_nanosleep on a locked OS thread) or sleep (time.Sleep in each connection's goroutine, millisecond-coarse when the runtime is idle)")
 	flag.Parse()
 
@@ -147,7 +161,7 @@ func main() {
 		runUpstream()
 		return
 	case "gateway":
-		runGateway(*issuer, *issuerBase, *audience, *upstream, *cpuprofile, *redisAddr, *redisPrefix, *publicURL)
+		runGateway(*issuer, *issuerBase, *audience, *upstream, *cpuprofile, *redisAddr, *redisPrefix, *publicURL, *authorizerRole)
 		return
 	}
 	if *gateways < 1 || *gateways > 1 && *redisAddr == "" {
@@ -164,6 +178,9 @@ func main() {
 	}
 	if !(*half > 0 && *half <= 1) {
 		log.Fatal("-half must be in (0, 1]")
+	}
+	if *frontKind != "" && (*frontKind != "nginx" || *clientKind != "raw" || *gateways != 1 || *pin || *cpuprofile != "" || *rounds < 1) {
+		log.Fatal("-front must be nginx, with the raw client, one gateway, no -pin or -cpuprofile, and -rounds at least 1")
 	}
 
 	if *pin {
@@ -317,6 +334,18 @@ func main() {
 		})
 		rawCheck(upURLs, token, func() string { return "x" })
 		client.CloseIdleConnections() // net/http's client is not used again
+	}
+	if *frontKind == "nginx" {
+		f := &frontRun{self: self, gogc: *gogc, gwArgs: gwArgs, path: path, upAddr: upAddr, gwURL: gwURLs[0], gwHTU: htu, gwAdmin: gwAdmins[0],
+			token: token, signer: signer, hc: client, procs: map[string][]int{"gateway": gwPids, "upstream": {up.Process.Pid}, "generator": {os.Getpid()}},
+			workers: *workers, max: *maxRequests, rounds: *rounds, keepalive: *nginxKeepalive, d: *duration, nginxBin: *nginxBin}
+		if !f.run() {
+			stopChild(gw0)
+			stopChild(up)
+			as.Process.Kill()
+			os.Exit(1)
+		}
+		return
 	}
 	makeProofs := func(n int) []string {
 		fmt.Fprintf(os.Stderr, "making %d proofs...\n", n)
@@ -754,7 +783,7 @@ func runUpstream() {
 
 // runGateway runs package gateway as `ward serve` would, with one route
 // /api/ to the upstream open to any client holding a valid token.
-func runGateway(issuer, issuerBase, audience, upstream, cpuprofile, redisAddr, redisPrefix, publicURL string) {
+func runGateway(issuer, issuerBase, audience, upstream, cpuprofile, redisAddr, redisPrefix, publicURL string, authorizer bool) {
 	switch {
 	case cpuprofile != "" && os.Getenv("GATEWAYLOAD_PROFILE_ON_SIGNAL") == "1":
 		// One phase: SIGUSR1 starts the profile, SIGUSR2 writes it.
@@ -816,6 +845,10 @@ func runGateway(issuer, issuerBase, audience, upstream, cpuprofile, redisAddr, r
 		check(rs.Ping(context.Background()))
 		opts.ReplayStore = rs
 	}
+	var azLn net.Listener
+	if authorizer {
+		azLn, cfg.Authorizer = authorizerListener()
+	}
 	g, err := gateway.New(&cfg, opts)
 	check(err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -823,10 +856,24 @@ func runGateway(issuer, issuerBase, audience, upstream, cpuprofile, redisAddr, r
 	admin, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
 	go func() { done <- g.Serve(ctx, ln, admin) }()
-	fmt.Println(ln.Addr(), admin.Addr())
+	if azLn != nil {
+		go func() { _ = g.ServeAuthorizer(ctx, azLn) }()
+		fmt.Println(ln.Addr(), admin.Addr(), azLn.Addr())
+	} else {
+		fmt.Println(ln.Addr(), admin.Addr())
+	}
 	waitSignal()
 	cancel()
 	<-done
+}
+
+// authorizerListener is the forward-auth endpoint's own listener
+// (gateway.authorizer.listen) and its settings: nginx on loopback is the
+// one trusted proxy.
+func authorizerListener() (net.Listener, config.Authorizer) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	return ln, config.Authorizer{Listen: ln.Addr().String(), TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}
 }
 
 // pinSelf sets the CPU affinity of every thread of this process to cpu
