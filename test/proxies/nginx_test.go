@@ -12,7 +12,9 @@ import (
 const nginxAuthLocation = `
     location = /_ward/authorize {
         internal;
-        proxy_pass http://WARD/_ward/authorize;
+        proxy_pass http://ward_authorizer/_ward/authorize;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
         proxy_set_header X-Original-Method $request_method;
@@ -77,6 +79,10 @@ http {
     fastcgi_temp_path DIR/fastcgi;
     uwsgi_temp_path DIR/uwsgi;
     scgi_temp_path DIR/scgi;
+    upstream ward_authorizer {
+        server WARD;
+        keepalive 32;
+    }
     server {
         listen ADDR;
 ` + nginxAuthLocation + `
