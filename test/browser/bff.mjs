@@ -9,6 +9,7 @@ import { chromium } from "playwright-core";
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
+import crypto from "node:crypto";
 
 const env = (k) => {
   const v = process.env[k];
@@ -16,6 +17,8 @@ const env = (k) => {
   return v;
 };
 const APP = env("APP_URL"); // http://127.0.0.1:9001/app/
+const ISSUER = env("ISSUER"); // http://127.0.0.1:9000
+const PUBLIC_CLIENT = env("PUBLIC_CLIENT"); // demo-cli: loopback redirect, any port
 const USER = env("WARD_USER");
 const PASS = env("WARD_PASSWORD");
 const ART = env("ARTIFACTS");
@@ -150,7 +153,35 @@ try {
   const still = await page.evaluate(async () => (await fetch("/bff/user", { headers: { "X-Ward-CSRF": "1" } })).status);
   check("still logged in after the cross-site attempts", still === 200, still);
 
-  // 6. Log out: the session is gone.
+  // 6. A public client on a loopback redirect URI (any local process can
+  // listen there) never gets a code from remembered consent (RFC 8252
+  // §8.6): with the session of step 2, it gets the consent page, allowed
+  // once, and the consent page again.
+  const cb = http.createServer((req, res) => { res.setHeader("Content-Type", "text/plain"); res.end("callback reached"); });
+  await new Promise((r) => cb.listen(0, "127.0.0.1", r));
+  const authorizeURL = () => {
+    const verifier = crypto.randomBytes(32).toString("base64url");
+    const q = new URLSearchParams({
+      response_type: "code", client_id: PUBLIC_CLIENT, scope: "demo:read", state: crypto.randomBytes(8).toString("hex"),
+      redirect_uri: `http://127.0.0.1:${cb.address().port}/callback`,
+      code_challenge: crypto.createHash("sha256").update(verifier).digest("base64url"), code_challenge_method: "S256",
+    });
+    return `${ISSUER}/authorize?${q}`;
+  };
+  const cli = await ctx.newPage();
+  await cli.goto(authorizeURL());
+  check("public loopback client: consent page", (await cli.textContent("h1")) === "Allow access?", await cli.textContent("body"));
+  await cli.click('button[value="allow"]');
+  await cli.waitForURL((u) => u.pathname === "/callback");
+  check("public loopback client: code after consent", new URL(cli.url()).searchParams.has("code"), cli.url());
+  await cli.goto(authorizeURL());
+  const again = await cli.textContent("body");
+  check("public loopback client: consent page again, never a silent code", again.includes("Allow access?") && again.includes("asked each time"), again);
+  await shot(cli, "public-client-consent-every-time");
+  await cli.close();
+  cb.close();
+
+  // 7. Log out: the session is gone.
   await page.click("#logout");
   await page.waitForFunction(() => document.getElementById("status").textContent.includes("Not logged in"));
   const logout = await page.textContent("#result");

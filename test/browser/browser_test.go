@@ -63,6 +63,10 @@ func TestBFFInChromium(t *testing.T) {
 		User struct {
 			Username, Password string
 		} `json:"user"`
+		Issuer string `json:"issuer"`
+		Public struct {
+			ClientID string `json:"client_id"`
+		} `json:"public_client"`
 		BFF struct {
 			AppURL string `json:"app_url"`
 		} `json:"bff_client"`
@@ -82,7 +86,8 @@ func TestBFFInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "bff.mjs")
 	cmd.Env = append(os.Environ(), "APP_URL="+creds.BFF.AppURL, "WARD_USER="+creds.User.Username,
-		"WARD_PASSWORD="+creds.User.Password, "ARTIFACTS="+artifacts, "CHROMIUM="+chromium)
+		"WARD_PASSWORD="+creds.User.Password, "ARTIFACTS="+artifacts, "CHROMIUM="+chromium,
+		"ISSUER="+creds.Issuer, "PUBLIC_CLIENT="+creds.Public.ClientID)
 	stdout, _ := cmd.StdoutPipe()
 	var stderr wardtest.SyncBuffer
 	cmd.Stderr = &stderr
