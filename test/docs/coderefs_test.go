@@ -33,9 +33,13 @@ import (
 //     file in some directory of the repository.
 //  2. Identifiers, in the backticked spans of the "code" column of the tables
 //     of docs/SECURITY.md, docs/AUTHZ.md and docs/STORAGE.md:
-//     - `Name` must be declared somewhere in the repository's non-test Go
-//     files: a top-level func, type, var or const, a method, an interface
-//     method or a struct field.
+//     - `Name` must be declared in the repository's non-test Go files: a
+//     top-level func, type, var or const, a method, an interface method or
+//     a struct field. When the cell names paths (`authz/par.go`
+//     (`parProof`)), Name must be declared in one of their directories;
+//     docs/AUTHZ.md's cells are in authz's scope too. A cell that names no
+//     path accepts a declaration anywhere. So write `store.RedeemCode`,
+//     not `store` `RedeemCode`, for a name outside the cell's paths.
 //     - `pkg.Name`, where pkg is the name of a package of the repository,
 //     must be declared in that package (as above); `T.Name` (T not a
 //     package name, or a package that lacks Name) must be a method or field
@@ -81,8 +85,9 @@ func TestCodeReferences(t *testing.T) {
 			continue
 		}
 		for _, c := range codeCells(string(body)) {
+			scope := cellScope(rel, c.text)
 			for _, m := range spanRE.FindAllStringSubmatch(c.text, -1) {
-				ok, checked := decls.has(m[1])
+				ok, checked := decls.has(m[1], scope)
 				if !checked {
 					continue
 				}
@@ -206,12 +211,36 @@ type declSet struct {
 	any         map[string]bool            // every declared name
 	pkgs        map[string]map[string]bool // package name → its names
 	members     map[string]map[string]bool // type name → its methods and fields
+	dirs        map[string]map[string]bool // directory → its names
+	cur         map[string]bool            // the names of the file being added
 	files       map[string]bool            // base names of .go files
 	rootEntries map[string]bool
 }
 
+// cellScope is the directories a code cell names (`authz/par.go` names
+// authz), plus authz for docs/AUTHZ.md, whose bare file names are authz's.
+func cellScope(doc, text string) []string {
+	var dirs []string
+	if doc == "docs/AUTHZ.md" {
+		dirs = append(dirs, "authz")
+	}
+	for _, m := range spanRE.FindAllStringSubmatch(text, -1) {
+		p := strings.TrimSuffix(m[1], "/")
+		if !pathRE.MatchString(p) || !strings.Contains(p, "/") || testPartRE.MatchString(p) {
+			continue
+		}
+		if strings.HasSuffix(p, ".go") {
+			p = path.Dir(p)
+		}
+		dirs = append(dirs, p)
+	}
+	return dirs
+}
+
 // has applies rule 2 to a span: whether it was an identifier and exists.
-func (d *declSet) has(span string) (ok, checked bool) {
+// A bare Name must be declared in one of the scope's directories when
+// the cell names any.
+func (d *declSet) has(span string, scope []string) (ok, checked bool) {
 	if m := methodRE.FindStringSubmatch(span); m != nil {
 		return d.members[m[1]][m[2]], true
 	}
@@ -223,7 +252,15 @@ func (d *declSet) has(span string) (ok, checked bool) {
 		return false, false
 	}
 	if m[2] == "" {
-		return d.any[m[1]], true
+		if len(scope) == 0 {
+			return d.any[m[1]], true
+		}
+		for _, dir := range scope {
+			if d.dirs[dir][m[1]] {
+				return true, true
+			}
+		}
+		return false, true
 	}
 	return d.pkgs[m[1]][m[2]] || d.members[m[1]][m[2]], true
 }
@@ -231,7 +268,7 @@ func (d *declSet) has(span string) (ok, checked bool) {
 func loadDecls(t *testing.T, dir string) *declSet {
 	t.Helper()
 	d := &declSet{any: map[string]bool{}, pkgs: map[string]map[string]bool{},
-		members: map[string]map[string]bool{}, files: map[string]bool{}, rootEntries: map[string]bool{}}
+		members: map[string]map[string]bool{}, dirs: map[string]map[string]bool{}, files: map[string]bool{}, rootEntries: map[string]bool{}}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +298,8 @@ func loadDecls(t *testing.T, dir string) *declSet {
 		if err != nil {
 			return err
 		}
-		d.addFile(f)
+		rel, _ := filepath.Rel(dir, filepath.Dir(path))
+		d.addFile(filepath.ToSlash(rel), f)
 		return nil
 	})
 	if err != nil {
@@ -272,6 +310,7 @@ func loadDecls(t *testing.T, dir string) *declSet {
 
 func (d *declSet) add(pkg, name string) {
 	d.any[name] = true
+	d.cur[name] = true
 	if d.pkgs[pkg] == nil {
 		d.pkgs[pkg] = map[string]bool{}
 	}
@@ -288,8 +327,12 @@ func (d *declSet) addMember(pkg, typ, name string) {
 	d.members[typ][name] = true
 }
 
-func (d *declSet) addFile(f *ast.File) {
+func (d *declSet) addFile(dir string, f *ast.File) {
 	pkg := f.Name.Name
+	if d.dirs[dir] == nil {
+		d.dirs[dir] = map[string]bool{}
+	}
+	d.cur = d.dirs[dir]
 	for _, decl := range f.Decls {
 		switch decl := decl.(type) {
 		case *ast.FuncDecl:
