@@ -334,7 +334,7 @@ func (f *caFiles) watch(ctx context.Context, every time.Duration, l *slog.Logger
 		}
 		switch changed, err := f.reloadIfChanged(); {
 		case err != nil:
-			l.Error("client CA files not reloaded; keeping the previous ones", "error", err)
+			l.Error("client CA files not reloaded; keeping the previous ones", "err", err)
 		case changed:
 			l.Info("client CA files reloaded")
 		}

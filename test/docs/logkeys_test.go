@@ -20,7 +20,7 @@ import (
 // A log call is a call of a method or function named Debug, Info, Warn,
 // Error (or their …Context forms), Log, LogAttrs or With whose receiver
 // expression ends in a name containing "log" or "Log" (s.log, logger,
-// slog, cfg.Logger). Its keys are the string literals at key positions of
+// slog, cfg.Logger) or is the name l (a logger in a short closure). Its keys are the string literals at key positions of
 // the alternating key/value arguments after the message, and the first
 // argument of slog.String, slog.Int, slog.Any and the other slog.Attr
 // constructors anywhere among them. Test files are included: a test's log
@@ -129,6 +129,13 @@ var logMethods = map[string]bool{
 
 var loggerRE = regexp.MustCompile(`(?i)log`)
 
+func isLogger(x ast.Expr) bool {
+	if id, ok := x.(*ast.Ident); ok && id.Name == "l" {
+		return true
+	}
+	return loggerRE.MatchString(lastName(x))
+}
+
 // collectLogKeys returns the keys of every log call in the repository's Go
 // files.
 func collectLogKeys(t *testing.T, dir string) []logKey {
@@ -171,7 +178,7 @@ func collectLogKeys(t *testing.T, dir string) []logKey {
 // callKeys returns the key literals of a log call (none for another call).
 func callKeys(call *ast.CallExpr) []*ast.BasicLit {
 	sel, ok := call.Fun.(*ast.SelectorExpr)
-	if !ok || !logMethods[sel.Sel.Name] || !loggerRE.MatchString(lastName(sel.X)) {
+	if !ok || !logMethods[sel.Sel.Name] || !isLogger(sel.X) {
 		return nil
 	}
 	args := call.Args
