@@ -17,7 +17,8 @@
 //
 // There is one file per endpoint or grant: a reader finds the refresh grant
 // in grant_refresh.go. Protocol errors are *oauth.Error values, rendered in
-// one place (writeError for JSON endpoints, authorizeError for redirects to
+// one place (writeError for JSON endpoints, through writeEndpointError in
+// metrics.go where the refusal is counted; authorizeError for redirects to
 // the client, errorPage when the client cannot be trusted with a redirect).
 // docs/AUTHZ.md maps each rule of the specifications to the code and the
 // test that enforce it.

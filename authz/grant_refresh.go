@@ -126,14 +126,14 @@ func (s *Server) rotateRefresh(ctx context.Context, c *client, fam *store.Family
 	case err == nil && reissued:
 		s.metrics.refreshReuse(reuseGraceReissued)
 		s.log.Info("authz: rotated refresh token presented again with the grant's key within refresh_token_reuse_grace, its successor unused: lost answer, new pair issued, unused successor invalidated",
-			"client_id", c.ID, "family_id", fam.ID, "subject", fam.Subject)
+			"client_id", c.ID, "family_id", fam.ID, "sub", fam.Subject)
 		return nil
 	case err == nil:
 		return nil
 	case errors.Is(err, store.ErrAlreadyUsed):
 		s.metrics.refreshReuse(reuseFamilyRevoked)
 		s.log.Warn("authz: rotated refresh token presented again, likely theft; grant revoked",
-			"client_id", c.ID, "family_id", fam.ID, "subject", fam.Subject)
+			"client_id", c.ID, "family_id", fam.ID, "sub", fam.Subject)
 		return oauth.New(oauth.InvalidGrant, "the refresh token was already used; the grant is revoked")
 	case errors.Is(err, store.ErrRevoked):
 		return oauth.New(oauth.InvalidGrant, "the grant was revoked")
@@ -173,6 +173,6 @@ func (s *Server) reuseWithoutKey(ctx context.Context, c *client, fam *store.Fami
 	}
 	s.metrics.refreshReuse(reuseFamilyRevoked)
 	s.log.Warn("authz: rotated refresh token presented again without the grant's key, likely theft; grant revoked",
-		"client_id", c.ID, "family_id", fam.ID, "subject", fam.Subject)
+		"client_id", c.ID, "family_id", fam.ID, "sub", fam.Subject)
 	return oauth.New(oauth.InvalidGrant, "the refresh token was already used; the grant is revoked")
 }

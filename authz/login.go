@@ -193,7 +193,7 @@ func (s *Server) checkPassword(r *http.Request, username, pw string) (string, bo
 	}
 	ok, err := password.Verify(pw, u.PasswordHash)
 	if err != nil {
-		s.log.Error("authz: unreadable password hash", "subject", u.Subject, "err", err)
+		s.log.Error("authz: unreadable password hash", "sub", u.Subject, "err", err)
 		return "", false, nil
 	}
 	if ok && password.NeedsRehash(u.PasswordHash) {

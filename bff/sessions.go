@@ -154,7 +154,7 @@ func (s *Site) active(ctx context.Context, r *http.Request, needToken bool) (str
 			// The authorization server is unreachable: the session goes
 			// on with the token it has (bounded by the token's expiry)
 			// and the check is tried again on the next request.
-			s.log.Warn("bff grant check failed", "sub", sess.Subject, "error", err)
+			s.log.Warn("bff grant check failed", "sub", sess.Subject, "err", err)
 		}
 	}
 	if needToken && !now.Add(refreshMargin).Before(sess.Expiry) {
@@ -266,18 +266,18 @@ func (s *Site) revoke(ctx context.Context, sess *session) bool {
 	}
 	cl, err := s.oauthClient(ctx, key)
 	if err != nil {
-		s.log.Warn("bff logout: cannot reach the authorization server", "error", err)
+		s.log.Warn("bff logout: cannot reach the authorization server", "err", err)
 		return false
 	}
 	ok := true
 	if sess.RefreshToken != "" {
 		if err := cl.Revoke(ctx, sess.RefreshToken, "refresh_token"); err != nil {
-			s.log.Warn("bff logout: refresh token not revoked", "sub", sess.Subject, "error", err)
+			s.log.Warn("bff logout: refresh token not revoked", "sub", sess.Subject, "err", err)
 			ok = false
 		}
 	}
 	if err := cl.Revoke(ctx, sess.AccessToken, "access_token"); err != nil {
-		s.log.Warn("bff logout: access token not revoked", "sub", sess.Subject, "error", err)
+		s.log.Warn("bff logout: access token not revoked", "sub", sess.Subject, "err", err)
 		ok = false
 	}
 	return ok

@@ -273,7 +273,7 @@ func (s *Site) event(endpoint, outcome string) {
 func (s *Site) fail(w http.ResponseWriter, r *http.Request, endpoint string, e *oauth.Error) {
 	s.event(endpoint, e.Reason)
 	if e.Status >= 500 {
-		s.log.Warn("bff request failed", "endpoint", endpoint, "reason", e.Reason, "error", e.Err)
+		s.log.Warn("bff request failed", "endpoint", endpoint, "reason", e.Reason, "err", e.Err)
 	} else {
 		s.log.Info("bff request refused", "endpoint", endpoint, "reason", e.Reason, "remote", r.RemoteAddr)
 	}

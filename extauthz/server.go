@@ -78,7 +78,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *aut
 	}()
 	r, err := Request(req.GetAttributes(), s.max)
 	if err != nil {
-		s.log.Warn("ext_authz request refused: malformed attributes", "error", err)
+		s.log.Warn("ext_authz request refused: malformed attributes", "err", err)
 		return refusal(http.StatusBadRequest, &oauth.Error{Code: oauth.InvalidRequest, Status: http.StatusBadRequest,
 			Reason: "ext_authz_attributes", Description: "the proxy described the request in a way that cannot be checked", Err: err}), nil
 	}

@@ -271,7 +271,7 @@ func (g *Gateway) Reload(cfg *config.Gateway) error {
 	err := g.reload(cfg)
 	if err != nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
-		g.log.Error("gateway reload refused; keeping the running configuration", "error", err)
+		g.log.Error("gateway reload refused; keeping the running configuration", "err", err)
 		return err
 	}
 	g.metrics.reloads.WithLabelValues("ok").Inc()

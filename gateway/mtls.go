@@ -238,7 +238,7 @@ func (h *handshakeLog) Write(p []byte) (int, error) {
 	msg := strings.TrimSpace(string(p))
 	rest, ok := strings.CutPrefix(msg, "http: TLS handshake error from ")
 	if !ok {
-		h.log.Warn("gateway listener", "error", msg)
+		h.log.Warn("gateway listener", "err", msg)
 		return len(p), nil
 	}
 	remote, cause, _ := strings.Cut(rest, ": ")
@@ -251,11 +251,11 @@ func (h *handshakeLog) Write(p []byte) (int, error) {
 	}
 	if reason == "handshake" && (strings.HasSuffix(cause, "EOF") || strings.Contains(cause, "connection reset")) {
 		// A client that went away: not worth a warning or a series.
-		h.log.Debug("TLS handshake abandoned", "remote", remote, "error", cause)
+		h.log.Debug("TLS handshake abandoned", "remote", remote, "err", cause)
 		return len(p), nil
 	}
 	h.failures.WithLabelValues(reason).Inc()
-	h.log.Warn("TLS handshake refused", "reason", reason, "remote", remote, "error", cause)
+	h.log.Warn("TLS handshake refused", "reason", reason, "remote", remote, "err", cause)
 	return len(p), nil
 }
 
@@ -334,7 +334,7 @@ func (f *caFiles) watch(ctx context.Context, every time.Duration, l *slog.Logger
 		}
 		switch changed, err := f.reloadIfChanged(); {
 		case err != nil:
-			l.Error("client CA files not reloaded; keeping the previous ones", "error", err)
+			l.Error("client CA files not reloaded; keeping the previous ones", "err", err)
 		case changed:
 			l.Info("client CA files reloaded")
 		}

@@ -39,7 +39,7 @@ func (g *Gateway) WatchReload(ctx context.Context, load Loader, interval time.Du
 			g.log.Info("SIGHUP: reloading gateway configuration")
 			g.ReloadFrom(load)
 			if _, err := g.ReloadCertificates(); err != nil {
-				g.log.Error("TLS files not reloaded; keeping the previous ones", "error", err)
+				g.log.Error("TLS files not reloaded; keeping the previous ones", "err", err)
 			}
 			last = stamps(files)
 		case <-tick:
@@ -59,7 +59,7 @@ func (g *Gateway) ReloadFrom(load Loader) error {
 	cfg, err := load()
 	if err != nil {
 		g.metrics.reloads.WithLabelValues("refused").Inc()
-		g.log.Error("gateway reload refused; keeping the running configuration", "error", err)
+		g.log.Error("gateway reload refused; keeping the running configuration", "err", err)
 		return err
 	}
 	return g.Reload(cfg)

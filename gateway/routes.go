@@ -199,7 +199,7 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 		if rec != nil {
 			rec.outcome = "upstream_error"
 		}
-		g.log.Warn("upstream error", "route", rc.Name, "upstream", rt.upstream, "error", err)
+		g.log.Warn("upstream error", "route", rc.Name, "upstream", rt.upstream, "err", err)
 		status := http.StatusBadGateway
 		if errors.Is(err, context.DeadlineExceeded) {
 			status = http.StatusGatewayTimeout

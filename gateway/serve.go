@@ -231,7 +231,7 @@ func (w *statusWriter) Flush() {
 
 func (g *Gateway) logRejection(r *http.Request, rec *record, e *oauth.Error, jkt string) {
 	g.log.Info("request rejected", "route", rec.route, "method", r.Method, "path", rec.path,
-		"status", e.Status, "error", e.Code, "reason", e.Reason, "jkt", jkt, "remote", r.RemoteAddr)
+		"status", e.Status, "error_code", e.Code, "reason", e.Reason, "jkt", jkt, "remote", r.RemoteAddr)
 }
 
 func (g *Gateway) logRequest(r *http.Request, rec *record, status int, d time.Duration) {

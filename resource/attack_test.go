@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/resource"
 )
@@ -476,7 +474,7 @@ func TestAttacks(t *testing.T) {
 }
 
 func proofClaims(tok string) map[string]any {
-	return map[string]any{"jti": uuid.NewString(), "htm": "GET", "htu": apiURL, "iat": testNow.Unix(), "ath": dpop.ATH(tok)}
+	return map[string]any{"jti": rand.Text(), "htm": "GET", "htu": apiURL, "iat": testNow.Unix(), "ath": dpop.ATH(tok)}
 }
 
 var _ = ed25519.PublicKey(nil)

@@ -178,7 +178,7 @@ func (e *issuerEntry) record(err error, now time.Time, log *slog.Logger) {
 	e.lastErr, e.errAt = err, now
 	if log != nil && now.Sub(e.loggedAt) >= issuerLogInterval {
 		e.loggedAt = now
-		log.Warn("issuer unavailable: its tokens are answered 503", "issuer", e.Name, "iss", e.Issuer.Issuer, "cause", err.Error())
+		log.Warn("issuer unavailable: its tokens are answered 503", "issuer", e.Name, "iss", e.Issuer.Issuer, "err", err.Error())
 	}
 }
 

@@ -88,11 +88,11 @@ func (f *Follower) report(err error) {
 	switch {
 	case stale && !f.stale:
 		f.Logger.Error("revocation feed stale: revoked tokens may not be refused; refusing tokens unless on_stale is serve",
-			"last_sync", last, "serve_stale", f.Set.opts.ServeStale, "error", err)
+			"last_sync", last, "serve_stale", f.Set.opts.ServeStale, "err", err)
 	case !stale && f.stale:
 		f.Logger.Info("revocation feed caught up", "entries", f.Set.Len())
 	case err != nil:
-		f.Logger.Debug("revocation feed poll failed", "error", err)
+		f.Logger.Debug("revocation feed poll failed", "err", err)
 	}
 	f.stale = stale
 }

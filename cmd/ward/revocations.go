@@ -73,7 +73,7 @@ func revocationNotifier(rs *sharedRedis, wakeups *revocation.Wakeups, logger *sl
 		}
 		go func() {
 			if err := rs.replay.PublishRevocation(context.Background()); err != nil {
-				logger.Warn("revocation: cannot wake the gateways through redis; they see it at their next poll", "error", err)
+				logger.Warn("revocation: cannot wake the gateways through redis; they see it at their next poll", "err", err)
 			}
 		}()
 	}
@@ -86,6 +86,6 @@ func (f *revocationFeed) catchUp(ctx context.Context, logger *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := f.follower.Sync(ctx); err != nil {
-		logger.Warn("revocation feed: first sync failed; until it succeeds the gateway refuses tokens, unless on_stale is serve", "error", err)
+		logger.Warn("revocation feed: first sync failed; until it succeeds the gateway refuses tokens, unless on_stale is serve", "err", err)
 	}
 }
