@@ -138,21 +138,10 @@ func (s *Server) verifyProof(ctx context.Context, r *http.Request, path string, 
 	p, err := s.dpop.Verify(ctx, dpop.Request{Proofs: proofs, Method: r.Method, URL: s.url(path), JKT: jkt})
 	if err != nil {
 		s.metrics.dpopRejected(dpopReason(err))
-		return nil, dpopError(err)
+		// RFC 9449 §5: the token endpoint answers 400 (RFC 6749 §5.2).
+		return nil, dpop.ProtocolError(err, http.StatusBadRequest)
 	}
 	return p, nil
-}
-
-// dpopError maps a refused proof to the protocol error (RFC 9449 §5, §8).
-func dpopError(err error) error {
-	var de *dpop.Error
-	if !errors.As(err, &de) {
-		return oauth.Wrap(err, "cannot check the DPoP proof")
-	}
-	if de.Temporary() {
-		return &oauth.Error{Code: oauth.TemporarilyUnavailable, Description: "cannot check DPoP proofs right now", Status: http.StatusServiceUnavailable, Err: err}
-	}
-	return &oauth.Error{Code: de.Code(), Description: de.Description, Status: http.StatusBadRequest, DPoPNonce: de.Nonce, Reason: string(de.Reason), Err: err}
 }
 
 // presentedThumbprint is the x5t#S256 of the request's client certificate,

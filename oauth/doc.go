@@ -4,5 +4,6 @@
 // an RFC 6750 §3 / RFC 9449 §7.1 WWW-Authenticate challenge.
 //
 // Library packages return sentinel errors; the HTTP layer maps them to an
-// *Error once, at the edge.
+// *Error once, at the edge. A refused DPoP proof is mapped by
+// dpop.ProtocolError (package dpop imports this one, never the reverse).
 package oauth
