@@ -114,9 +114,14 @@ func TestClientAuthBackoffRedis(t *testing.T) {
 	st := ratelimit.NewRedisStore(c, ratelimit.RedisConfig{Prefix: prefix})
 	a := newHarnessRateLimitStore(t, st, fromAddress())
 	b := newHarnessRateLimitStore(t, st, fromAddress())
-	b.clk.mu.Lock()
-	b.clk.t = a.clk.Now() // one time for both instances, as with NTP
-	b.clk.mu.Unlock()
+	// One time for both instances, as with NTP: the later of the two, so
+	// that neither's signing key (made at its start) is from its future
+	// when the two starts fall in different seconds.
+	if d := b.clk.Now().Sub(a.clk.Now()); d > 0 {
+		a.clk.Advance(d)
+	} else {
+		b.clk.Advance(-d)
+	}
 	post := func(h *harness, addr, secret string) *response {
 		t.Helper()
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"post"}, "client_secret": {secret}}

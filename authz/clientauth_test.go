@@ -4,12 +4,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"flag"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -104,96 +101,6 @@ func TestClientAuthentication(t *testing.T) {
 				t.Error("401 without WWW-Authenticate")
 			}
 		})
-	}
-}
-
-// TestIntrospectAndRevoke: RFC 7662 with cnf for bound tokens; RFC 7009
-// revocation of access tokens and of a refresh token's family.
-func TestIntrospectAndRevoke(t *testing.T) {
-	h := newHarness(t)
-	s := h.newSigner()
-	r := h.token("svc", url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}, s)
-	at := r.str("access_token")
-	in := h.introspect(at)
-	cnf, _ := in.json["cnf"].(map[string]any)
-	if in.json["active"] != true || in.str("client_id") != "svc" || in.str("scope") != "read" || cnf["jkt"] != s.Thumbprint() || in.str("token_type") != "DPoP" {
-		t.Fatalf("introspection %s", in.body)
-	}
-	if in.header.Get("Cache-Control") != "no-store" {
-		t.Error("introspection cacheable")
-	}
-	// Public clients may not introspect.
-	wantError(t, h.post(PathIntrospect, url.Values{"token": {at}, "client_id": {"spa"}}), http.StatusUnauthorized, "invalid_client")
-	wantError(t, h.post(PathIntrospect, url.Values{"token": {at}}), http.StatusUnauthorized, "invalid_client")
-	// Unknown token: inactive.
-	if in := h.introspect("garbage"); in.json["active"] != false || len(in.json) != 1 {
-		t.Fatalf("garbage: %s", in.body)
-	}
-	// Another client revoking does nothing, the owner revokes.
-	if r := h.post(PathRevoke, url.Values{"token": {at}}, h.basic("web")...); r.status != 200 {
-		t.Fatalf("revoke: %d", r.status)
-	}
-	if in := h.introspect(at); in.json["active"] != true {
-		t.Fatal("another client revoked the token")
-	}
-	if r := h.post(PathRevoke, url.Values{"token": {at}, "client_id": {"svc"}, "client_secret": {h.secrets["svc"]}}); r.status != 200 {
-		t.Fatalf("revoke: %d %s", r.status, r.body)
-	}
-	if in := h.introspect(at); in.json["active"] != false {
-		t.Fatal("revoked access token active")
-	}
-	// Expired: inactive.
-	r = h.token("svc", url.Values{"grant_type": {"client_credentials"}}, s)
-	h.clk.Advance(11 * time.Minute)
-	if in := h.introspect(r.str("access_token")); in.json["active"] != false {
-		t.Fatal("expired access token active")
-	}
-	// Refresh token revocation revokes the family.
-	c, v := h.code(h.newBrowser(), "web", webRedirect, nil)
-	tok := h.exchange("web", c, v, webRedirect, s)
-	if r := h.post(PathRevoke, url.Values{"token": {tok.str("refresh_token")}, "token_type_hint": {"refresh_token"}}, h.basic("web")...); r.status != 200 {
-		t.Fatalf("revoke: %d", r.status)
-	}
-	wantError(t, h.refresh("web", tok.str("refresh_token"), s), http.StatusBadRequest, "invalid_grant")
-	if in := h.introspect(tok.str("access_token")); in.json["active"] != false {
-		t.Fatal("access token of a revoked grant active")
-	}
-	// Unknown token: 200 (RFC 7009 §2.2).
-	if r := h.post(PathRevoke, url.Values{"token": {"nope"}}, h.basic("web")...); r.status != 200 {
-		t.Fatalf("revoke unknown: %d", r.status)
-	}
-}
-
-// TestMetadata compares the discovery document with a golden file
-// (-update rewrites it) and checks the JWKS.
-func TestMetadata(t *testing.T) {
-	h := newHarness(t)
-	r := h.do(h.srv.Client(), mustReq(t, h.issuer+PathMetadata))
-	if r.status != 200 {
-		t.Fatal(r.status)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := json.MarshalIndent(normaliseIssuer(m, h.issuer), "", "  ")
-	golden := filepath.Join("testdata", "metadata.golden.json")
-	if *update {
-		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(want) != string(got)+"\n" {
-		t.Errorf("metadata differs from %s (run with -update):\n%s", golden, got)
-	}
-	jr := h.do(h.srv.Client(), mustReq(t, h.issuer+PathJWKS))
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(jr.body, &set); err != nil || len(set.Keys) != 1 || !set.Keys[0].IsPublic() {
-		t.Fatalf("jwks: %s", jr.body)
 	}
 }
 

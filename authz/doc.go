@@ -16,7 +16,10 @@
 // generated secret.
 //
 // There is one file per endpoint or grant: a reader finds the refresh grant
-// in grant_refresh.go. Protocol errors are *oauth.Error values, rendered in
+// in grant_refresh.go, and what a token or PAR request is bound to (a DPoP
+// key or the client certificate) in sender.go. A store outage
+// (store.ErrUnavailable) is answered 503 with Retry-After
+// (unavailable.go). Protocol errors are *oauth.Error values, rendered in
 // one place (writeError for JSON endpoints, through writeEndpointError in
 // metrics.go where the refusal is counted; authorizeError for redirects to
 // the client, errorPage when the client cannot be trusted with a redirect).

@@ -2,14 +2,12 @@ package authz
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
-	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
 )
@@ -143,25 +141,6 @@ func (s *Server) rotateRefresh(ctx context.Context, c *client, fam *store.Family
 		return oauth.New(oauth.InvalidGrant, "the refresh token is invalid")
 	}
 	return oauth.Wrap(err, "cannot rotate the refresh token")
-}
-
-// otherKey reports whether a refused sender proof shows a key other than
-// the family's: no DPoP proof, or a valid one by another key (RFC 9449
-// §4.3 (12)), for a DPoP-bound family; no certificate or another one for a
-// certificate-bound family. A proof refused for any other reason (a nonce
-// to fetch, a clock off, the replay store down) proves nothing either way.
-func (s *Server) otherKey(r *http.Request, fam *store.Family, err error) bool {
-	if fam.CertThumbprint != "" {
-		return subtle.ConstantTimeCompare([]byte(s.presentedThumbprint(r)), []byte(fam.CertThumbprint)) != 1
-	}
-	if fam.JKT == "" {
-		return false
-	}
-	if len(r.Header.Values("DPoP")) == 0 {
-		return true
-	}
-	var oe *oauth.Error
-	return errors.As(err, &oe) && oe.Reason == string(dpop.ReasonKeyMismatch)
 }
 
 // reuseWithoutKey revokes fam: a rotated token of a sender-constrained

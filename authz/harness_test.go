@@ -67,6 +67,7 @@ type harness struct {
 	log     *wardtest.SyncBuffer
 	secrets map[string]string
 	jwtKey  *ecdsa.PrivateKey // private_key_jwt client's key
+	replay  dpop.ReplayStore  // nil: the server's default
 }
 
 type harnessOpt func(*config.Config)
@@ -137,6 +138,7 @@ func (h *harness) newServer() *Server {
 		Keys:           km,
 		Logger:         slog.New(slog.NewTextHandler(h.log, nil)),
 		Now:            h.clk.Now,
+		Replay:         h.replay,
 	})
 	if err != nil {
 		h.t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/wardauth/ward/store"
 )
@@ -74,25 +75,59 @@ func TestIntrospectionIsForTheTokensClientOrResource(t *testing.T) {
 	})
 }
 
-// TestRevokeOnlyOwnTokens: RFC 7009 §2.1, a client revokes only its own
-// tokens; another client's revocation answers 200 (§2.2) and does nothing.
-func TestRevokeOnlyOwnTokens(t *testing.T) {
+// TestIntrospectAndRevoke: RFC 7662 with cnf for bound tokens; RFC 7009
+// revocation of access tokens and of a refresh token's family.
+func TestIntrospectAndRevoke(t *testing.T) {
 	h := newHarness(t)
 	s := h.newSigner()
+	r := h.token("svc", url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}, s)
+	at := r.str("access_token")
+	in := h.introspect(at)
+	cnf, _ := in.json["cnf"].(map[string]any)
+	if in.json["active"] != true || in.str("client_id") != "svc" || in.str("scope") != "read" || cnf["jkt"] != s.Thumbprint() || in.str("token_type") != "DPoP" {
+		t.Fatalf("introspection %s", in.body)
+	}
+	if in.header.Get("Cache-Control") != "no-store" {
+		t.Error("introspection cacheable")
+	}
+	// Public clients may not introspect.
+	wantError(t, h.post(PathIntrospect, url.Values{"token": {at}, "client_id": {"spa"}}), http.StatusUnauthorized, "invalid_client")
+	wantError(t, h.post(PathIntrospect, url.Values{"token": {at}}), http.StatusUnauthorized, "invalid_client")
+	// Unknown token: inactive.
+	if in := h.introspect("garbage"); in.json["active"] != false || len(in.json) != 1 {
+		t.Fatalf("garbage: %s", in.body)
+	}
+	// Another client revoking does nothing, the owner revokes.
+	if r := h.post(PathRevoke, url.Values{"token": {at}}, h.basic("web")...); r.status != 200 {
+		t.Fatalf("revoke: %d", r.status)
+	}
+	if in := h.introspect(at); in.json["active"] != true {
+		t.Fatal("another client revoked the token")
+	}
+	if r := h.post(PathRevoke, url.Values{"token": {at}, "client_id": {"svc"}, "client_secret": {h.secrets["svc"]}}); r.status != 200 {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	if in := h.introspect(at); in.json["active"] != false {
+		t.Fatal("revoked access token active")
+	}
+	// Expired: inactive.
+	r = h.token("svc", url.Values{"grant_type": {"client_credentials"}}, s)
+	h.clk.Advance(11 * time.Minute)
+	if in := h.introspect(r.str("access_token")); in.json["active"] != false {
+		t.Fatal("expired access token active")
+	}
+	// Refresh token revocation revokes the family.
 	c, v := h.code(h.newBrowser(), "web", webRedirect, nil)
 	tok := h.exchange("web", c, v, webRedirect, s)
-	wantToken(t, tok)
-	at, rt := tok.str("access_token"), tok.str("refresh_token")
-	rs := h.addClient("rs-api", testAPI)
-	for _, hint := range []string{"", "refresh_token", "access_token"} {
-		for _, tk := range []string{rt, at} {
-			if r := h.post(PathRevoke, url.Values{"token": {tk}, "token_type_hint": {hint}}, rs...); r.status != http.StatusOK {
-				t.Fatalf("revoke by another client: %d %s", r.status, r.body)
-			}
-		}
+	if r := h.post(PathRevoke, url.Values{"token": {tok.str("refresh_token")}, "token_type_hint": {"refresh_token"}}, h.basic("web")...); r.status != 200 {
+		t.Fatalf("revoke: %d", r.status)
 	}
-	if r := h.post(PathIntrospect, url.Values{"token": {at}}, h.basic("web")...); r.json["active"] != true {
-		t.Fatalf("another client revoked the access token: %s", r.body)
+	wantError(t, h.refresh("web", tok.str("refresh_token"), s), http.StatusBadRequest, "invalid_grant")
+	if in := h.introspect(tok.str("access_token")); in.json["active"] != false {
+		t.Fatal("access token of a revoked grant active")
 	}
-	wantToken(t, h.refresh("web", rt, s))
+	// Unknown token: 200 (RFC 7009 §2.2).
+	if r := h.post(PathRevoke, url.Values{"token": {"nope"}}, h.basic("web")...); r.status != 200 {
+		t.Fatalf("revoke unknown: %d", r.status)
+	}
 }

@@ -240,7 +240,7 @@ func (s *Server) writeEndpointError(w http.ResponseWriter, r *http.Request, endp
 	s.writeError(w, r, err)
 }
 
-// dpopReason is the stable reason of a refused proof (dpopError's input).
+// dpopReason is the stable reason of a refused proof (dpop.ProtocolError's input).
 func dpopReason(err error) dpop.Reason {
 	var de *dpop.Error
 	if errors.As(err, &de) {

@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"context"
 	"crypto"
 	"crypto/subtle"
 	"crypto/x509"
@@ -17,7 +16,6 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/oauth"
-	"github.com/wardauth/ward/store"
 )
 
 // Mutual-TLS client authentication methods (RFC 8705 §2.1, §2.2).
@@ -175,61 +173,6 @@ func jwksHasKey(c *client, pub crypto.PublicKey) bool {
 // isTLSAuth reports whether a client authenticates by certificate.
 func isTLSAuth(method string) bool {
 	return method == AuthTLSClient || method == AuthSelfSignedTLSClient
-}
-
-// proveSender checks that a token request satisfies the client's
-// sender-constraint policy and returns what the tokens are bound to: a DPoP
-// key (RFC 9449, proveDPoP) or the request's client certificate (RFC 8705
-// §3). jkt and x5t, when not empty, are what a grant is already bound to (a
-// code's dpop_jkt; a refresh token family's key or certificate) and the
-// request must prove the same.
-//
-//	mtls          a client certificate is required; tokens carry cnf.x5t#S256
-//	dpop_or_mtls  a DPoP proof binds to its key; without one, a certificate
-//	dpop, bearer  DPoP as before; a certificate alone binds nothing
-func (s *Server) proveSender(ctx context.Context, r *http.Request, c *client, jkt, x5t string) (binding, error) {
-	if x5t != "" {
-		// A family bound to a certificate (a public client's refresh
-		// tokens): the same certificate, nothing else, may use it.
-		thumb := s.presentedThumbprint(r)
-		if thumb == "" || subtle.ConstantTimeCompare([]byte(thumb), []byte(x5t)) != 1 {
-			return binding{}, oauth.New(oauth.InvalidGrant, "the refresh token is bound to a client certificate; present the same certificate over mTLS")
-		}
-		return binding{x5t: thumb}, nil
-	}
-	switch c.SenderConstraint {
-	case store.ConstraintMTLS:
-		if jkt != "" {
-			// Cannot happen through /authorize (codes of mtls clients
-			// carry no dpop_jkt unless the client sent one): honour it.
-			return s.proveDPoP(ctx, r, c, jkt)
-		}
-		thumb := s.presentedThumbprint(r)
-		if thumb == "" {
-			return binding{}, oauth.New(oauth.InvalidRequest, "this client requires certificate-bound tokens: call the token endpoint over mTLS with a client certificate")
-		}
-		return binding{x5t: thumb}, nil
-	case store.ConstraintDPoPOrMTLS:
-		if len(r.Header.Values("DPoP")) == 0 && jkt == "" {
-			if thumb := s.presentedThumbprint(r); thumb != "" {
-				return binding{x5t: thumb}, nil
-			}
-		}
-	}
-	return s.proveDPoP(ctx, r, c, jkt)
-}
-
-// presentedThumbprint is the x5t#S256 of the request's client certificate,
-// "" when there is none. The certificate's chain does not matter for binding
-// (RFC 8705 §3: a self-signed certificate binds as well); proof of
-// possession of its key was made in the TLS handshake, here or at a trusted
-// proxy.
-func (s *Server) presentedThumbprint(r *http.Request) string {
-	cert, err := mtls.PresentedCertificate(r, s.opts.MTLS)
-	if err != nil {
-		return ""
-	}
-	return mtls.Thumbprint(cert)
 }
 
 // mtlsEnabled reports whether this server sees client certificates: config

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
 )
@@ -64,29 +63,4 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 		RequestURI string `json:"request_uri"`
 		ExpiresIn  int64  `json:"expires_in"`
 	}{requestURIPrefix + p.ID, int64(ttl.Seconds())})
-}
-
-// parProof checks the DPoP proof of a pushed authorization request (RFC
-// 9449 §10.1: a server supporting PAR and DPoP accepts a proof there as
-// well as dpop_jkt). The proof passes every check of the token endpoint's
-// — the same verifier, htu the PAR endpoint of the issuer, htm POST,
-// replay, and the nonce when nonces are on, with the use_dpop_nonce
-// challenge of §8 — and its key's thumbprint is returned, to become the
-// request's dpop_jkt. A dpop_jkt naming another key is refused. Without a
-// proof it returns "": dpop_jkt alone (or nothing) binds as before.
-func (s *Server) parProof(r *http.Request, dpopJKT string) (string, error) {
-	proofs := r.Header.Values("DPoP")
-	if len(proofs) == 0 {
-		return "", nil
-	}
-	p, err := s.dpop.Verify(r.Context(), dpop.Request{Proofs: proofs, Method: r.Method, URL: s.url(PathPAR)})
-	if err != nil {
-		s.metrics.dpopRejected(dpopReason(err))
-		return "", dpopError(err)
-	}
-	if dpopJKT != "" && !dpop.MatchThumbprint(p.Thumbprint, dpopJKT) {
-		s.metrics.dpopRejected(dpop.ReasonKeyMismatch)
-		return "", oauth.New(oauth.InvalidDPoPProof, "dpop_jkt is not the thumbprint of the DPoP proof's key (RFC 9449 §10.1)")
-	}
-	return p.Thumbprint, nil
 }

@@ -1,8 +1,10 @@
 package authz
 
 import (
+	"bytes"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/wardauth/ward/dpop"
@@ -126,5 +128,81 @@ func TestPARDPoPNonce(t *testing.T) {
 	r, _ = h.pushDPoP(h.parProof(s, dpop.WithNonce(n)), "")
 	if r.status != http.StatusCreated || r.header.Get("DPoP-Nonce") == "" {
 		t.Fatalf("with the nonce: %d %s, DPoP-Nonce %q", r.status, r.body, r.header.Get("DPoP-Nonce"))
+	}
+}
+
+// TestPAR: pushed requests are used once, expire, belong to the pushing
+// client; PAR can be required per client and globally (RFC 9126).
+func TestPAR(t *testing.T) {
+	h := newHarness(t)
+	v, _ := pkce.NewVerifier()
+	push := func(client string, p url.Values) *response {
+		return h.post(PathPAR, p, h.auth(client, p)...)
+	}
+	t.Run("single use", func(t *testing.T) {
+		r := push("web", authParams("web", webRedirect, pkce.Challenge(v)))
+		if r.status != http.StatusCreated || !strings.HasPrefix(r.str("request_uri"), requestURIPrefix) || r.json["expires_in"] == nil {
+			t.Fatalf("PAR: %d %s", r.status, r.body)
+		}
+		q := url.Values{"client_id": {"web"}, "request_uri": {r.str("request_uri")}}
+		b := h.newBrowser()
+		code := h.authorize(b, q)
+		if code.Get("code") == "" || code.Get("state") != "st-web" {
+			t.Fatalf("got %v", code)
+		}
+		again := b.get(h.issuer + PathAuthorize + "?" + q.Encode())
+		if again.status != http.StatusBadRequest || !bytes.Contains(again.body, []byte("invalid_request_uri")) {
+			t.Fatalf("second use: %d %s", again.status, again.body)
+		}
+	})
+	t.Run("expired", func(t *testing.T) {
+		r := push("web", authParams("web", webRedirect, pkce.Challenge(v)))
+		h.clk.Advance(61e9)
+		q := url.Values{"client_id": {"web"}, "request_uri": {r.str("request_uri")}}
+		if got := h.newBrowser().get(h.issuer + PathAuthorize + "?" + q.Encode()); got.status != http.StatusBadRequest {
+			t.Fatalf("expired request_uri: %d", got.status)
+		}
+	})
+	t.Run("other client", func(t *testing.T) {
+		r := push("web", authParams("web", webRedirect, pkce.Challenge(v)))
+		q := url.Values{"client_id": {"post"}, "request_uri": {r.str("request_uri")}}
+		if got := h.newBrowser().get(h.issuer + PathAuthorize + "?" + q.Encode()); got.status != http.StatusBadRequest || got.header.Get("Location") != "" {
+			t.Fatalf("request_uri of another client: %d", got.status)
+		}
+		// The refusal did not use the request up: its owner still can.
+		q.Set("client_id", "web")
+		if code := h.authorize(h.newBrowser(), q); code.Get("code") == "" {
+			t.Fatalf("owner after another client's attempt: %v", code)
+		}
+	})
+	t.Run("validated at push", func(t *testing.T) {
+		p := authParams("web", webRedirect, "")
+		wantError(t, push("web", p), http.StatusBadRequest, "invalid_request")
+		wantError(t, push("web", authParams("web", "https://evil.example/", pkce.Challenge(v))), http.StatusBadRequest, "invalid_request")
+		wrong := authParams("web", webRedirect, pkce.Challenge(v))
+		wrong.Set("client_secret", "wrong")
+		wantError(t, h.post(PathPAR, wrong), http.StatusUnauthorized, "invalid_client")
+	})
+	t.Run("required per client", func(t *testing.T) {
+		q := redirectQuery(t, h.newBrowser().get(h.issuer+PathAuthorize+"?"+authParams("paronly", spaRedirect, pkce.Challenge(v)).Encode()))
+		if q.Get("error") != "invalid_request" || q.Get("iss") != h.issuer {
+			t.Fatalf("got %v", q)
+		}
+		r := push("paronly", authParams("paronly", spaRedirect, pkce.Challenge(v)))
+		if code := h.authorize(h.newBrowser(), url.Values{"client_id": {"paronly"}, "request_uri": {r.str("request_uri")}}); code.Get("code") == "" {
+			t.Fatalf("got %v", code)
+		}
+	})
+}
+
+func TestPARRequiredGlobally(t *testing.T) {
+	h := newHarness(t, func(c *configT) { c.PAR.Required = true })
+	v, _ := pkce.NewVerifier()
+	q := redirectQuery(t, h.newBrowser().get(h.issuer+PathAuthorize+"?"+authParams("web", webRedirect, pkce.Challenge(v)).Encode()))
+	if q.Get("error") != "invalid_request" {
+		t.Fatalf("got %v", q)
+	}
+	if !h.s.Metadata().RequirePushedAuthorizationRequests {
+		t.Error("metadata does not advertise required PAR")
 	}
 }

@@ -1,18 +1,14 @@
 package authz
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/oauth"
-	"github.com/wardauth/ward/store"
 )
 
 // Grant types (RFC 6749 §4).
@@ -29,12 +25,6 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
-}
-
-// binding is what an issued token is bound to.
-type binding struct {
-	jkt string // DPoP key thumbprint, "" when unbound
-	x5t string // client certificate x5t#S256 (RFC 8705 §3, mtls.go), "" when unbound
 }
 
 // clientRequest starts /token and /par alike: the per-IP rate limit before
@@ -115,51 +105,6 @@ func checkGrantAllowed(c *client, grant string) error {
 		return oauth.New(oauth.UnauthorizedClient, "this client may not use the %s grant", grant)
 	}
 	return nil
-}
-
-// proveDPoP checks the DPoP proof of a token request against the
-// client's sender-constraint policy and returns what the tokens are bound
-// to. jkt, when not empty, is the key the proof must use (a code's
-// dpop_jkt, a bound refresh token's family). proveSender (mtls.go) calls it
-// once certificate binding (RFC 8705) did not apply.
-func (s *Server) proveDPoP(ctx context.Context, r *http.Request, c *client, jkt string) (binding, error) {
-	proofs := r.Header.Values("DPoP")
-	if len(proofs) == 0 {
-		if jkt != "" || c.SenderConstraint != store.ConstraintBearer {
-			s.metrics.dpopRejected(dpop.ReasonMissing)
-		}
-		if jkt != "" {
-			return binding{}, oauth.New(oauth.InvalidDPoPProof, "a DPoP proof with the key this grant is bound to is required")
-		}
-		if c.SenderConstraint == store.ConstraintBearer {
-			return binding{}, nil
-		}
-		// dpop (default, also for public clients), dpop_or_mtls without
-		// a client certificate, and mtls with a DPoP-bound code: a proof
-		// is required.
-		if s.nonces {
-			return binding{}, &oauth.Error{Code: oauth.InvalidDPoPProof, Description: "this client must prove possession of a key with a DPoP proof", Status: http.StatusBadRequest, DPoPNonce: s.dpop.Nonce()}
-		}
-		return binding{}, oauth.New(oauth.InvalidDPoPProof, "this client must prove possession of a key with a DPoP proof")
-	}
-	p, err := s.dpop.Verify(ctx, dpop.Request{Proofs: proofs, Method: r.Method, URL: s.url(PathToken), JKT: jkt})
-	if err != nil {
-		s.metrics.dpopRejected(dpopReason(err))
-		return binding{}, dpopError(err)
-	}
-	return binding{jkt: p.Thumbprint}, nil
-}
-
-// dpopError maps a refused proof to the protocol error (RFC 9449 §5, §8).
-func dpopError(err error) error {
-	var de *dpop.Error
-	if !errors.As(err, &de) {
-		return oauth.Wrap(err, "cannot check the DPoP proof")
-	}
-	if de.Temporary() {
-		return &oauth.Error{Code: oauth.TemporarilyUnavailable, Description: "cannot check DPoP proofs right now", Status: http.StatusServiceUnavailable, Err: err}
-	}
-	return &oauth.Error{Code: de.Code(), Description: de.Description, Status: http.StatusBadRequest, DPoPNonce: de.Nonce, Reason: string(de.Reason), Err: err}
 }
 
 // scopeSubset checks that every requested scope is in allowed and returns

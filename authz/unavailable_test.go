@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,15 +18,16 @@ import (
 	"github.com/wardauth/ward/store"
 )
 
-type sqlStateErr string
-
-func (e sqlStateErr) Error() string    { return "pg: " + string(e) }
-func (e sqlStateErr) SQLState() string { return string(e) }
+// down is an error as a store reports an outage: store.ErrUnavailable
+// with the cause (package sqlstore decides which causes are outages;
+// store/sqlstore.TestUnavailable and the conformance suite check it).
+func down(cause error) error { return fmt.Errorf("%w: %w", store.ErrUnavailable, cause) }
 
 // TestStoreUnreachableIs503: a server_error caused by a store that cannot
-// be reached is answered 503 temporarily_unavailable (RFC 6749 §5.2) with
-// Retry-After; every other server_error stays 500, and protocol errors are
-// untouched. test/crash.TestPostgresUnreachable shows it through the binary.
+// be reached (store.ErrUnavailable) is answered 503
+// temporarily_unavailable (RFC 6749 §5.2) with Retry-After; every other
+// server_error stays 500, and protocol errors are untouched.
+// test/crash.TestPostgresUnreachable shows it through the binary.
 func TestStoreUnreachableIs503(t *testing.T) {
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
 	for _, c := range []struct {
@@ -33,15 +35,14 @@ func TestStoreUnreachableIs503(t *testing.T) {
 		err  error
 		code string
 	}{
-		{"dial refused", oauth.Wrap(fmt.Errorf("sqlstore: get client: %w", dial), "cannot read the client"), oauth.TemporarilyUnavailable},
-		{"connection lost mid-query", oauth.Wrap(fmt.Errorf("x: %w", io.ErrUnexpectedEOF), "x"), oauth.TemporarilyUnavailable},
-		{"store deadline passed", oauth.Wrap(fmt.Errorf("sqlstore: get client: %w", context.DeadlineExceeded), "x"), oauth.TemporarilyUnavailable},
-		{"PostgreSQL connection exception 08006", oauth.Wrap(sqlStateErr("08006"), "x"), oauth.TemporarilyUnavailable},
-		{"PostgreSQL shutting down 57P01", oauth.Wrap(sqlStateErr("57P01"), "x"), oauth.TemporarilyUnavailable},
-		{"PostgreSQL unique violation 23505", oauth.Wrap(sqlStateErr("23505"), "x"), oauth.ServerError},
+		{"dial refused", oauth.Wrap(fmt.Errorf("sqlstore: get client: %w", down(dial)), "cannot read the client"), oauth.TemporarilyUnavailable},
+		{"connection lost mid-query", oauth.Wrap(fmt.Errorf("x: %w", down(io.ErrUnexpectedEOF)), "x"), oauth.TemporarilyUnavailable},
+		{"store deadline passed", oauth.Wrap(fmt.Errorf("sqlstore: get client: %w", down(context.DeadlineExceeded)), "x"), oauth.TemporarilyUnavailable},
+		{"Redis unavailable", oauth.Wrap(fmt.Errorf("redisstore: use once: %w", down(dial)), "x"), oauth.TemporarilyUnavailable},
 		{"other internal error", oauth.Wrap(errors.New("boom"), "x"), oauth.ServerError},
+		{"network error the store did not report as an outage", oauth.Wrap(dial, "x"), oauth.ServerError},
 		{"bare error", errors.New("boom"), oauth.ServerError},
-		{"protocol error with a network cause", &oauth.Error{Code: oauth.InvalidGrant, Status: 400, Err: dial}, oauth.InvalidGrant},
+		{"protocol error with an outage as its cause", &oauth.Error{Code: oauth.InvalidGrant, Status: 400, Err: down(dial)}, oauth.InvalidGrant},
 		{"not found is not unavailability", oauth.Wrap(store.ErrNotFound, "x"), oauth.ServerError},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -63,7 +64,7 @@ type downStore struct {
 	down atomic.Bool
 }
 
-var errDial = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+var errDial = down(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")})
 
 func (d *downStore) GetClient(ctx context.Context, id string) (*store.Client, error) {
 	if d.down.Load() {
@@ -139,4 +140,24 @@ func grepBody(b []byte) string {
 		b = b[i:]
 	}
 	return string(b[:min(len(b), 400)])
+}
+
+// TestTokenStoreUnavailableIs503: the token endpoint answers a store that
+// reports store.ErrUnavailable (reading the client fails as with
+// PostgreSQL cut off) with 503 temporarily_unavailable and Retry-After,
+// never 500 and never a token.
+func TestTokenStoreUnavailableIs503(t *testing.T) {
+	h := newHarness(t)
+	ds := &downStore{storeT: h.st}
+	h.s.st = ds
+	h.s.clients = newClientCache(ds, 0, h.s.now)
+	ds.down.Store(true)
+	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"svc"}, "client_secret": {h.secrets["svc"]}}
+	r := h.post(PathToken, form, "DPoP", h.proof(h.newSigner()))
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" {
+		t.Fatalf("%d, Retry-After %q: %s; want 503 with Retry-After", r.status, r.header.Get("Retry-After"), r.body)
+	}
+	wantError(t, r, http.StatusServiceUnavailable, oauth.TemporarilyUnavailable)
+	ds.down.Store(false)
+	wantToken(t, h.post(PathToken, form, "DPoP", h.proof(h.newSigner())))
 }

@@ -26,7 +26,9 @@
 // (replayed, htu_mismatch, iat_too_old, bad_signature, ...), a description
 // for the client's developer, and Code for the wire (invalid_dpop_proof or
 // use_dpop_nonce, the latter with a fresh nonce in Error.Nonce). Sentinels
-// such as ErrReplayed work with errors.Is.
+// such as ErrReplayed work with errors.Is. ProtocolError maps any of them
+// to the *oauth.Error a server answers, the same way at the authorization
+// server and at a resource server.
 //
 // StatelessNonces issues nonces that any instance holding the secret can
 // check without shared storage; MemoryReplayStore is a bounded in-process

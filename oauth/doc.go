@@ -6,5 +6,6 @@
 // Library packages return sentinel errors, or typed errors where the caller
 // needs more than identity (dpop's *dpop.Error carries a Reason and a fresh
 // nonce), wrapped with %w; the HTTP layer maps them to an *Error once, at
-// the edge.
+// the edge. A refused DPoP proof is mapped by dpop.ProtocolError (package
+// dpop imports this one, never the reverse).
 package oauth

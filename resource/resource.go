@@ -353,18 +353,11 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 	return &out, nil
 }
 
+// proofError is dpop.ProtocolError with the resource server's 401 (RFC
+// 9449 §7.1), the token's jkt kept for the challenge.
 func proofError(err error, jkt string) *oauth.Error {
-	var de *dpop.Error
-	if !errors.As(err, &de) {
-		return fail(oauth.ServerError, http.StatusInternalServerError, "internal", "internal error", jkt, err)
-	}
-	if de.Temporary() {
-		e := fail(oauth.TemporarilyUnavailable, http.StatusServiceUnavailable, string(de.Reason), "the server cannot check proofs right now; retry later", jkt, err)
-		e.RetryAfter = 1
-		return e
-	}
-	e := fail(de.Code(), http.StatusUnauthorized, string(de.Reason), de.Description, jkt, err)
-	e.DPoPNonce = de.Nonce
+	e := dpop.ProtocolError(err, http.StatusUnauthorized)
+	e.Err = &failure{jkt: jkt, err: e.Err}
 	return e
 }
 

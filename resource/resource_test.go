@@ -280,3 +280,24 @@ func TestIdentityFromEmpty(t *testing.T) {
 		t.Error("identity from an empty context")
 	}
 }
+
+// downReplay is a DPoP replay store that cannot be reached.
+type downReplay struct{}
+
+func (downReplay) Use(context.Context, string, string, time.Time) error {
+	return errors.New("replay store unreachable")
+}
+
+// TestReplayStoreDownIs503: a proof that cannot be checked for replay is
+// the server's failure: 503 temporarily_unavailable with Retry-After, as
+// at the authorization server (dpop.ProtocolError), never 401.
+func TestReplayStoreDownIs503(t *testing.T) {
+	f := newFixture(t, func(_ *resource.Config, o *[]dpop.Option) {
+		*o = append(*o, dpop.WithReplayStore(downReplay{}))
+	})
+	tok := f.is.token(t, f.is.claims(f.cl.signer.Thumbprint()))
+	w := f.do(resource.Requirement{}, "GET", apiURL, "DPoP "+tok, f.cl.proof(t, "GET", apiURL, tok))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "temporarily_unavailable") {
+		t.Fatalf("%d, Retry-After %q: %s; want 503 temporarily_unavailable with Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+}

@@ -7,4 +7,11 @@
 // conformance suite in store/storetest, so that they behave the same.
 // Secrets (codes, refresh tokens, session cookies) are stored only as
 // SHA-256 hashes.
+//
+// Errors are the sentinels of this package, wrapped with %w. An
+// implementation reports an outage of its backing service (a network
+// error, its deadline passed, SQLite busy) as ErrUnavailable, the cause
+// kept, so a caller tells "try again later" from every other failure with
+// errors.Is alone; storetest.RunUnavailable checks it through a proxy
+// the suite cuts.
 package store

@@ -20,6 +20,14 @@ var (
 	ErrRevoked = errors.New("store: revoked")
 	// ErrExpired: the record exists but its lifetime has ended.
 	ErrExpired = errors.New("store: expired")
+	// ErrUnavailable: the backing service could not be reached or did not
+	// answer in time (a network error, a connection refused or lost, the
+	// store's deadline passed, the database starting up or shutting down,
+	// SQLite busy past its timeout). Nothing was done, or it is unknown
+	// whether it was; trying again later may succeed. Implementations wrap
+	// it together with the cause (fmt.Errorf("%w: %w", ...)), so the cause
+	// stays in the chain for the log.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Sender-constraint policies a client may have.

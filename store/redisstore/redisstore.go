@@ -28,8 +28,10 @@ var (
 // ErrUnavailable is wrapped by every error that comes from failing to
 // reach Redis (connection refused, timeout, server error). The DPoP
 // verifier refuses such a proof with reason replay_store_error, which the
-// HTTP layers answer with 503.
-var ErrUnavailable = errors.New("redisstore: Redis unavailable")
+// HTTP layers answer with 503. It wraps store.ErrUnavailable, so
+// errors.Is(err, store.ErrUnavailable) holds for every outage whichever
+// store reported it.
+var ErrUnavailable = fmt.Errorf("redisstore: Redis unavailable: %w", store.ErrUnavailable)
 
 // DefaultTimeout is the default dial, read and write timeout: short, so
 // that a dead or overloaded Redis fails a request quickly instead of

@@ -41,7 +41,8 @@ func Timeout(d time.Duration) Option {
 
 // db is a *sql.DB whose queries each run under the store's deadline: the
 // one place where sqlstore hands a context to database/sql, so no store
-// call can wait on the database without bound. Transactions get theirs in
+// call can wait on the database without bound; its errors say an outage
+// with store.ErrUnavailable (unavailable.go). Transactions get theirs in
 // Store.tx.
 type db struct {
 	*sql.DB
@@ -58,7 +59,8 @@ func bound(ctx context.Context, timeout time.Duration) (context.Context, context
 func (d *db) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, cancel := bound(ctx, d.timeout)
 	defer cancel()
-	return d.DB.ExecContext(ctx, query, args...)
+	res, err := d.DB.ExecContext(ctx, query, args...)
+	return res, unavailable(err)
 }
 
 // QueryRowContext is sql.DB.QueryRowContext under the deadline, which
@@ -75,7 +77,7 @@ func (d *db) QueryContext(ctx context.Context, query string, args ...any) (*rows
 	rs, err := d.DB.QueryContext(ctx, query, args...)
 	if err != nil {
 		cancel()
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return &rows{Rows: rs, cancel: cancel}, nil
 }
@@ -88,7 +90,7 @@ type row struct {
 
 func (r *row) Scan(dest ...any) error {
 	defer r.cancel()
-	return r.Row.Scan(dest...)
+	return unavailable(r.Row.Scan(dest...))
 }
 
 // rows is a *sql.Rows whose deadline ends with Close.
@@ -101,3 +103,9 @@ func (r *rows) Close() error {
 	defer r.cancel()
 	return r.Rows.Close()
 }
+
+// Scan is sql.Rows.Scan, an outage wrapped (unavailable.go).
+func (r *rows) Scan(dest ...any) error { return unavailable(r.Rows.Scan(dest...)) }
+
+// Err is sql.Rows.Err, an outage wrapped (unavailable.go).
+func (r *rows) Err() error { return unavailable(r.Rows.Err()) }

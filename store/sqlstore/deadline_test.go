@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -265,5 +266,61 @@ func TestUnreachable(t *testing.T) {
 	}
 	if got := PostgresAddr("postgres://u:secret@db.example:6543/ward"); got != "db.example:6543" {
 		t.Errorf("PostgresAddr = %q", got)
+	}
+}
+
+// TestUnavailable: which errors sqlstore reports as store.ErrUnavailable
+// (the cause kept), and that a missing row, a constraint or a refused
+// login is not one.
+func TestUnavailable(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+	for err, want := range map[error]bool{
+		fmt.Errorf("x: %w", dial):                     true,
+		fmt.Errorf("x: %w", context.DeadlineExceeded): true,
+		io.ErrUnexpectedEOF:                           true,
+		driver.ErrBadConn:                             true,
+		&pgconn.PgError{Code: "08006"}:                true,
+		&pgconn.PgError{Code: "57P01"}:                true,
+		&pgconn.PgError{Code: "23505"}:                false, // unique violation
+		&pgconn.PgError{Code: "28P01"}:                false,
+		sql.ErrNoRows:                                 false,
+		context.Canceled:                              false, // the caller went away
+		errors.New("boom"):                            false,
+	} {
+		got := unavailable(err)
+		if errors.Is(got, store.ErrUnavailable) != want || !errors.Is(got, err) {
+			t.Errorf("unavailable(%v) = %v; want ErrUnavailable %v, the cause kept", err, got, want)
+		}
+	}
+	if unavailable(nil) != nil {
+		t.Error("unavailable(nil) is not nil")
+	}
+	once := unavailable(dial)
+	if unavailable(once) != once {
+		t.Error("wrapped twice")
+	}
+}
+
+// TestSQLiteUnavailable: on SQLite a call that cannot run before the
+// store's deadline (the one connection of an in-memory database held)
+// reports store.ErrUnavailable, with context.DeadlineExceeded kept.
+func TestSQLiteUnavailable(t *testing.T) {
+	s, err := OpenSQLite(t.Context(), ":memory:", Timeout(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.UpsertClient(t.Context(), &store.Client{ID: "c", AuthMethod: "none"}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.w.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	for name, call := range storeCalls(s) {
+		if err := within(t, 4*time.Second, name, call); !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s while the only connection is busy: %v; want store.ErrUnavailable wrapping context.DeadlineExceeded", name, err)
+		}
 	}
 }

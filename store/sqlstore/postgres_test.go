@@ -355,3 +355,20 @@ func TestHasDSNParam(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresUnavailable: PostgreSQL behind a proxy the suite cuts
+// (connections refused and reset) or black-holes (a silent partition,
+// ended by store.timeout): every call reports store.ErrUnavailable,
+// which the authorization server answers with 503.
+func TestPostgresUnavailable(t *testing.T) {
+	storetest.RunUnavailable(t, func(t *testing.T) storetest.Outage {
+		u := wardtest.PostgresSchema(t, "ward_unavail_")
+		proxy := wardtest.NewProxy(t, u.Host)
+		u.Host = proxy.Addr()
+		s, err := OpenPostgres(t.Context(), u.String(), Timeout(500*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return storetest.Outage{Store: s, Cut: proxy.Cut, Blackhole: proxy.Blackhole, Restore: func() { proxy.Restore(t) }}
+	})
+}

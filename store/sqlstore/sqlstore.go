@@ -102,11 +102,12 @@ func (c *commitThen) Error() string { return c.err.Error() }
 // again from the start, so fn must not depend on state from an earlier run.
 // The whole call, retries included, runs under the store's deadline; fn
 // gets that context and must run its statements under it (a statement
-// under another context would hold the transaction past the deadline).
+// under another context would hold the transaction past the deadline). An
+// outage is reported wrapped with store.ErrUnavailable (unavailable.go).
 func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	ctx, cancel := bound(ctx, s.w.timeout)
 	defer cancel()
-	return s.runTx(ctx, fn)
+	return unavailable(s.runTx(ctx, fn))
 }
 
 // runTx is tx under ctx alone, without the store's deadline.

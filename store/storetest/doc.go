@@ -15,6 +15,9 @@
 //		})
 //	}
 //
+// [RunUnavailable] takes the backing service away (a proxy cut, or a
+// black hole) and checks that every call reports store.ErrUnavailable.
+//
 // The suite never sleeps: expiry is driven by the now arguments, and the
 // race tests start many goroutines on one value and count the outcomes.
 package storetest

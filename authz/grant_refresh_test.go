@@ -1,10 +1,12 @@
 package authz
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -255,4 +257,131 @@ func TestRefreshGraceRace(t *testing.T) {
 	if live != 1 {
 		t.Fatalf("%d live refresh tokens after %d concurrent re-presentations, want 1", live, n)
 	}
+}
+
+// TestRefreshReuseRevokesFamily: an already-rotated refresh token revokes
+// the whole family, also after a restart, and is logged as likely theft
+// without the token (RFC 9700 §4.14.2).
+func TestRefreshReuseRevokesFamily(t *testing.T) {
+	h := newHarness(t)
+	s := h.newSigner()
+	c, v := h.code(h.newBrowser(), "web", webRedirect, nil)
+	r := h.exchange("web", c, v, webRedirect, s)
+	wantToken(t, r)
+	rt1 := r.str("refresh_token")
+	r2 := h.refresh("web", rt1, s)
+	wantToken(t, r2)
+	rt2 := r2.str("refresh_token")
+
+	h.reopen() // the reuse is detected from what is on disk
+	wantError(t, h.refresh("web", rt1, s), http.StatusBadRequest, "invalid_grant")
+	log := h.log.String()
+	if !strings.Contains(log, "likely theft") || !strings.Contains(log, "client_id=web") || !strings.Contains(log, "family_id=") {
+		t.Errorf("reuse not logged as theft with client and family: %s", log)
+	}
+	if strings.Contains(log, rt1) || strings.Contains(log, rt2) {
+		t.Error("a refresh token was logged")
+	}
+	h.reopen()
+	wantError(t, h.refresh("web", rt2, s), http.StatusBadRequest, "invalid_grant")
+	if in := h.introspect(r2.str("access_token")); in.json["active"] != false {
+		t.Errorf("access token of the revoked family still active: %s", in.body)
+	}
+}
+
+// TestRefreshRace: of 50 concurrent redemptions of one refresh token,
+// exactly one succeeds when tokens.refresh_token_reuse_grace is off (with
+// it on, see TestRefreshGraceRace).
+func TestRefreshRace(t *testing.T) {
+	h := newHarness(t, func(c *configT) { c.Tokens.RefreshTokenReuseGrace = 0 })
+	s := h.newSigner()
+	c, v := h.code(h.newBrowser(), "spa", spaRedirect, nil)
+	r := h.exchange("spa", c, v, spaRedirect, s)
+	wantToken(t, r)
+	rt := r.str("refresh_token")
+	const n = 50
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	proofs := make([]string, n)
+	for i := range proofs {
+		proofs[i] = h.proof(s)
+	}
+	for i := range n {
+		wg.Go(func() {
+			f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {"spa"}}
+			req, _ := http.NewRequest(http.MethodPost, h.issuer+PathToken, strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("DPoP", proofs[i])
+			resp, err := h.srv.Client().Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 1 {
+		t.Fatalf("%d of %d concurrent refreshes succeeded, want exactly 1", ok.Load(), n)
+	}
+}
+
+// TestRefreshRules: scope may narrow, never widen (RFC 6749 §6); a public
+// client's refresh token needs the same DPoP key (RFC 9449 §5); a family
+// has an absolute lifetime; a token of another client is refused.
+func TestRefreshRules(t *testing.T) {
+	h := newHarness(t, func(c *configT) { c.Tokens.FamilyLifetime = 2 * time.Hour; c.Tokens.RefreshTokenTTL = time.Hour })
+	s := h.newSigner()
+	b := h.newBrowser()
+	fresh := func(client, redirect string) string {
+		c, v := h.code(b, client, redirect, url.Values{"scope": {"read"}})
+		r := h.exchange(client, c, v, redirect, s)
+		wantToken(t, r)
+		return r.str("refresh_token")
+	}
+	t.Run("narrow", func(t *testing.T) {
+		r := h.refresh("web", fresh("web", webRedirect), s, "scope", "read")
+		wantToken(t, r)
+		if r.str("scope") != "read" {
+			t.Fatalf("scope %q", r.str("scope"))
+		}
+	})
+	t.Run("widen", func(t *testing.T) {
+		wantError(t, h.refresh("web", fresh("web", webRedirect), s, "scope", "read write"), http.StatusBadRequest, "invalid_scope")
+	})
+	t.Run("other client", func(t *testing.T) {
+		wantError(t, h.refresh("post", fresh("web", webRedirect), s), http.StatusBadRequest, "invalid_grant")
+	})
+	t.Run("public other key", func(t *testing.T) {
+		wantError(t, h.refresh("spa", fresh("spa", spaRedirect), h.newSigner()), http.StatusBadRequest, "invalid_dpop_proof")
+	})
+	t.Run("public no proof", func(t *testing.T) {
+		wantError(t, h.refresh("spa", fresh("spa", spaRedirect), nil), http.StatusBadRequest, "invalid_dpop_proof")
+	})
+	t.Run("public same key", func(t *testing.T) {
+		r := h.refresh("spa", fresh("spa", spaRedirect), s)
+		wantToken(t, r)
+		ir := h.post(PathIntrospect, url.Values{"token": {r.str("refresh_token")}, "client_id": {"spa"}})
+		if ir.status != http.StatusUnauthorized {
+			t.Fatalf("a public client introspected: %s", ir.body)
+		}
+		_, fam, err := h.st.GetRefreshToken(context.Background(), hashToken(r.str("refresh_token")))
+		if err != nil || fam.JKT != s.Thumbprint() {
+			t.Fatalf("refresh token not bound: %v %v", fam, err)
+		}
+	})
+	t.Run("family lifetime", func(t *testing.T) {
+		rt := fresh("web", webRedirect)
+		for range 2 { // rotations keep it alive within the lifetime
+			h.clk.Advance(50 * time.Minute)
+			r := h.refresh("web", rt, s)
+			wantToken(t, r)
+			rt = r.str("refresh_token")
+		}
+		h.clk.Advance(21 * time.Minute) // 2h10m after the grant
+		wantError(t, h.refresh("web", rt, s), http.StatusBadRequest, "invalid_grant")
+	})
 }
