@@ -126,7 +126,7 @@ func (s *Server) authenticateTLSClient(r *http.Request, c *client) (*client, err
 			return nil, oauth.Wrap(err, "the client's registration is incomplete")
 		}
 		if !reg.matches(cert) {
-			s.log.Info("authz: tls_client_auth refused", "client_id", c.ID, "reason", "certificate subject or SAN does not match the registration", "subject", cert.Subject.String())
+			s.log.Info("authz: tls_client_auth refused", "client_id", c.ID, "reason", "certificate subject or SAN does not match the registration", "cert_subject", cert.Subject.String())
 			return nil, invalidClient("the client certificate does not match this client's registered subject")
 		}
 		return c, nil
