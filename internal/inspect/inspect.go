@@ -171,27 +171,7 @@ func algCheck(alg string, allowed []string) Finding {
 // Proof checks a DPoP proof (RFC 9449 §4.3); raw is its compact form,
 // access and jkt the token it comes with (empty without).
 func (d *Checker) Proof(j *JWS, raw, access, jkt string) []Finding {
-	var out []Finding
-	typ, _ := j.header["typ"].(string)
-	out = append(out, check(typ == "dpop+jwt", "typ dpop+jwt", "typ %q: a proof must have typ dpop+jwt (RFC 9449 §4.2)", typ))
-	alg, _ := j.header["alg"].(string)
-	out = append(out, algCheck(alg, dpop.DefaultAlgorithms))
-	jwk, _ := j.header["jwk"].(map[string]any)
-	switch {
-	case jwk == nil:
-		out = append(out, Finding{false, "no jwk in the header: the proof must carry its public key (RFC 9449 §4.2)"})
-	default:
-		var priv []string
-		for _, k := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
-			if _, ok := jwk[k]; ok {
-				priv = append(priv, k)
-			}
-		}
-		out = append(out, check(len(priv) == 0, "jwk is a public key (kty %v)", "jwk carries private or symmetric key material %v: a verifier refuses it, and that key is now compromised (RFC 9449 §4.3 (7))", jwk["kty"]))
-		if len(priv) > 0 {
-			out[len(out)-1].Text = fmt.Sprintf("jwk carries private or symmetric key material %v: a verifier refuses it, and that key is now compromised (RFC 9449 §4.3 (7))", priv)
-		}
-	}
+	out := proofHeader(j)
 	for _, c := range []string{"jti", "htm", "htu", "iat"} {
 		if _, ok := j.claims[c]; !ok {
 			out = append(out, Finding{false, "claim " + c + " is missing (RFC 9449 §4.2)"})
@@ -199,31 +179,8 @@ func (d *Checker) Proof(j *JWS, raw, access, jkt string) []Finding {
 	}
 	htm, _ := j.claims["htm"].(string)
 	htu, _ := j.claims["htu"].(string)
-	// Signature and key, with Ward's verifier, judged at the proof's own
-	// time and request so that only the proof itself is examined here.
 	if iat, ok := numericDate(j.claims["iat"]); ok && htm != "" && htu != "" {
-		v, err := dpop.NewVerifier(dpop.WithClock(func() time.Time { return iat }))
-		if err == nil {
-			_, err = v.Verify(context.Background(), dpop.Request{Proofs: []string{raw}, Method: htm, URL: htu})
-		}
-		var de *dpop.Error
-		switch {
-		case err == nil:
-			out = append(out, Finding{true, "signature verifies with the jwk"})
-		case errors.As(err, &de):
-			out = append(out, Finding{false, fmt.Sprintf("Ward's verifier refuses it: %s (%s)", de.Description, de.Reason)})
-		default:
-			out = append(out, Finding{false, err.Error()})
-		}
-		age := d.Now.Sub(iat)
-		switch {
-		case age > d.MaxAge:
-			out = append(out, Finding{false, fmt.Sprintf("iat is %s old, more than the %s a server accepts (iat_too_old): make a fresh proof for every request, and check this machine's clock", age.Round(time.Second), d.MaxAge)})
-		case -age > d.Leeway:
-			out = append(out, Finding{false, fmt.Sprintf("iat is %s in the future, more than the %s leeway (iat_in_future): this machine's clock is ahead", (-age).Round(time.Second), d.Leeway)})
-		default:
-			out = append(out, Finding{true, fmt.Sprintf("iat within the window (-%s, +%s)", d.MaxAge, d.Leeway)})
-		}
+		out = append(out, verifyAt(raw, htm, htu, iat), d.iatWindow(iat))
 	}
 	if d.Method != "" {
 		out = append(out, check(htm == d.Method, "htm matches "+d.Method, "htm %q, but the request is %s (htm_mismatch)", htm, d.Method))
@@ -233,19 +190,83 @@ func (d *Checker) Proof(j *JWS, raw, access, jkt string) []Finding {
 		got, err2 := dpop.NormalizeURL(htu)
 		out = append(out, check(err1 == nil && err2 == nil && want == got, "htu matches "+d.URL, "htu %q, but the request URL is %q (htu_mismatch; query and fragment are ignored)", htu, d.URL))
 	}
-	ath, hasATH := j.claims["ath"].(string)
-	if access != "" {
-		out = append(out, check(hasATH && ath == dpop.ATH(access), "ath is the hash of the access token", "ath %q is not the SHA-256 of the access token given (%s) — a proof for a request with a token needs ath (RFC 9449 §4.3 (12))", ath, dpop.ATH(access)))
-		if jwk != nil {
-			if tp, err := thumbprintOf(j.rawHeader); err == nil {
-				out = append(out, check(jkt != "" && tp == jkt, "the proof's key is the one the token is bound to (jkt "+tp+")", "the proof's key has thumbprint %s, the token's cnf.jkt is %q (jkt_mismatch): sign with the key the token was issued to", tp, jkt))
-			}
-		}
-	} else if hasATH {
-		out = append(out, Finding{true, "ath present: for a request with an access token"})
-	}
+	out = append(out, proofBinding(j, access, jkt)...)
 	if n, ok := j.claims["nonce"].(string); ok {
 		out = append(out, Finding{true, fmt.Sprintf("nonce %q: valid only if the server issued it recently (else use_dpop_nonce)", n)})
+	}
+	return out
+}
+
+// proofHeader checks typ, alg and that jwk is a public key (RFC 9449
+// §4.2, §4.3).
+func proofHeader(j *JWS) []Finding {
+	var out []Finding
+	typ, _ := j.header["typ"].(string)
+	out = append(out, check(typ == "dpop+jwt", "typ dpop+jwt", "typ %q: a proof must have typ dpop+jwt (RFC 9449 §4.2)", typ))
+	alg, _ := j.header["alg"].(string)
+	out = append(out, algCheck(alg, dpop.DefaultAlgorithms))
+	jwk, _ := j.header["jwk"].(map[string]any)
+	if jwk == nil {
+		return append(out, Finding{false, "no jwk in the header: the proof must carry its public key (RFC 9449 §4.2)"})
+	}
+	var priv []string
+	for _, k := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+		if _, ok := jwk[k]; ok {
+			priv = append(priv, k)
+		}
+	}
+	if len(priv) > 0 {
+		return append(out, Finding{false, fmt.Sprintf("jwk carries private or symmetric key material %v: a verifier refuses it, and that key is now compromised (RFC 9449 §4.3 (7))", priv)})
+	}
+	return append(out, Finding{true, fmt.Sprintf("jwk is a public key (kty %v)", jwk["kty"])})
+}
+
+// verifyAt runs Ward's verifier on the proof at its own time and request,
+// so that only the proof itself (signature and key) is examined.
+func verifyAt(raw, htm, htu string, iat time.Time) Finding {
+	v, err := dpop.NewVerifier(dpop.WithClock(func() time.Time { return iat }))
+	if err == nil {
+		_, err = v.Verify(context.Background(), dpop.Request{Proofs: []string{raw}, Method: htm, URL: htu})
+	}
+	var de *dpop.Error
+	switch {
+	case err == nil:
+		return Finding{true, "signature verifies with the jwk"}
+	case errors.As(err, &de):
+		return Finding{false, fmt.Sprintf("Ward's verifier refuses it: %s (%s)", de.Description, de.Reason)}
+	default:
+		return Finding{false, err.Error()}
+	}
+}
+
+// iatWindow checks the proof's age against MaxAge and Leeway.
+func (d *Checker) iatWindow(iat time.Time) Finding {
+	age := d.Now.Sub(iat)
+	switch {
+	case age > d.MaxAge:
+		return Finding{false, fmt.Sprintf("iat is %s old, more than the %s a server accepts (iat_too_old): make a fresh proof for every request, and check this machine's clock", age.Round(time.Second), d.MaxAge)}
+	case -age > d.Leeway:
+		return Finding{false, fmt.Sprintf("iat is %s in the future, more than the %s leeway (iat_in_future): this machine's clock is ahead", (-age).Round(time.Second), d.Leeway)}
+	default:
+		return Finding{true, fmt.Sprintf("iat within the window (-%s, +%s)", d.MaxAge, d.Leeway)}
+	}
+}
+
+// proofBinding checks ath against the access token and the proof's key
+// against the token's cnf.jkt (RFC 9449 §4.3 (12), §6.1).
+func proofBinding(j *JWS, access, jkt string) []Finding {
+	ath, hasATH := j.claims["ath"].(string)
+	if access == "" {
+		if hasATH {
+			return []Finding{{true, "ath present: for a request with an access token"}}
+		}
+		return nil
+	}
+	out := []Finding{check(hasATH && ath == dpop.ATH(access), "ath is the hash of the access token", "ath %q is not the SHA-256 of the access token given (%s) — a proof for a request with a token needs ath (RFC 9449 §4.3 (12))", ath, dpop.ATH(access))}
+	if jwk, _ := j.header["jwk"].(map[string]any); jwk != nil {
+		if tp, err := thumbprintOf(j.rawHeader); err == nil {
+			out = append(out, check(jkt != "" && tp == jkt, "the proof's key is the one the token is bound to (jkt "+tp+")", "the proof's key has thumbprint %s, the token's cnf.jkt is %q (jkt_mismatch): sign with the key the token was issued to", tp, jkt))
+		}
 	}
 	return out
 }
