@@ -312,21 +312,18 @@ func printBanner(w io.Writer, cfg *config.Config, p *process, l *listeners) {
 // starter runs a named task of the process in its errgroup.
 type starter func(name string, task func(context.Context) error)
 
-// serveProcess runs every server and background task in one errgroup
-// until ctx is done or one of them fails; then every other one drains
-// (HTTP and gRPC servers within their shutdown grace) before it returns.
-// It returns the first failure, or nil after a shutdown asked through
-// ctx.
-func serveProcess(ctx context.Context, cfg *config.Config, p *process, l *listeners, logger *slog.Logger) error {
+// tasks is the errgroup of a process: the first task to fail cancels the
+// others' context.
+type tasks struct {
+	ctx    context.Context // the caller's: cancelled to ask for a shutdown
+	gctx   context.Context // the tasks': also cancelled by the first failure
+	eg     *errgroup.Group
+	logger *slog.Logger
+}
+
+func newTasks(ctx context.Context, logger *slog.Logger) *tasks {
 	eg, gctx := errgroup.WithContext(ctx)
-	start := func(name string, task func(context.Context) error) {
-		eg.Go(func() error {
-			if err := task(gctx); err != nil && !errors.Is(err, context.Canceled) {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-			return nil
-		})
-	}
+	t := &tasks{ctx: ctx, gctx: gctx, eg: eg, logger: logger}
 	eg.Go(func() error {
 		<-gctx.Done()
 		if ctx.Err() != nil {
@@ -336,26 +333,53 @@ func serveProcess(ctx context.Context, cfg *config.Config, p *process, l *listen
 		}
 		return nil
 	})
-	if p.as != nil {
-		serveAuthz(start, cfg, p.as, l, logger)
-	}
-	if p.gw != nil {
-		serveGateway(gctx, start, cfg, p, l, logger)
-	}
-	if l.extAuthzSrv != nil {
-		start("ext_authz", func(ctx context.Context) error {
-			return extauthz.Serve(ctx, l.extAuthzSrv, l.extAuthz, cfg.Gateway.Timeouts.Shutdown)
-		})
-	}
-	err := eg.Wait()
+	return t
+}
+
+// start runs task with the tasks' context; its failure (not a
+// cancellation) is named and stops the rest.
+func (t *tasks) start(name string, task func(context.Context) error) {
+	t.eg.Go(func() error {
+		if err := task(t.gctx); err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// wait waits for every task and returns the first failure, or nil when
+// the shutdown was asked through ctx before any failed (a drain that
+// overran is then logged, not returned).
+func (t *tasks) wait() error {
+	err := t.eg.Wait()
 	// errgroup cancels gctx with its first error, the very value Wait
 	// returns, unless ctx was cancelled first.
-	if err != nil && err != context.Cause(gctx) {
-		// The shutdown was asked first; this failed while draining.
-		logger.Warn("shutdown: not everything drained in time", "err", err)
+	if err != nil && err != context.Cause(t.gctx) {
+		t.logger.Warn("shutdown: not everything drained in time", "err", err)
 		return nil
 	}
 	return err
+}
+
+// serveProcess runs every server and background task in one errgroup
+// until ctx is done or one of them fails; then every other one drains
+// (HTTP and gRPC servers within their shutdown grace) before it returns.
+// It returns the first failure, or nil after a shutdown asked through
+// ctx.
+func serveProcess(ctx context.Context, cfg *config.Config, p *process, l *listeners, logger *slog.Logger) error {
+	t := newTasks(ctx, logger)
+	if p.as != nil {
+		serveAuthz(t.start, cfg, p.as, l, logger)
+	}
+	if p.gw != nil {
+		serveGateway(t.gctx, t.start, cfg, p, l, logger)
+	}
+	if l.extAuthzSrv != nil {
+		t.start("ext_authz", func(ctx context.Context) error {
+			return extauthz.Serve(ctx, l.extAuthzSrv, l.extAuthz, cfg.Gateway.Timeouts.Shutdown)
+		})
+	}
+	return t.wait()
 }
 
 // serveAuthz starts the authorization server's background work and its
