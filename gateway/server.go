@@ -3,13 +3,14 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
 	"net/http"
 	"time"
 
 	"golang.org/x/net/netutil"
+	"golang.org/x/sync/errgroup"
 
+	"github.com/wardauth/ward/internal/graceful"
 	"github.com/wardauth/ward/internal/httpsafe"
 )
 
@@ -50,7 +51,8 @@ func (g *Gateway) AdminServer() *http.Server {
 // Serve serves the gateway on ln (and the admin handler on admin, when not
 // nil) until ctx is done, then shuts down gracefully: readiness turns
 // false, the listeners close, and in-flight requests get up to
-// timeouts.shutdown to finish.
+// timeouts.shutdown to finish. If one listener fails, the others are
+// drained the same way and its error is returned.
 func (g *Gateway) Serve(ctx context.Context, ln, admin net.Listener) error {
 	srv := g.Server()
 	cfg := g.state.Load().cfg
@@ -59,46 +61,25 @@ func (g *Gateway) Serve(ctx context.Context, ln, admin net.Listener) error {
 	if n := int(cfg.Limits.MaxConnections); n > 0 {
 		ln = netutil.LimitListener(ln, n)
 	}
-	errc := make(chan error, 2)
-	go func() {
-		var err error
-		switch {
-		case g.TLSConfig() != nil:
-			err = srv.ServeTLS(ln, "", "") // the reloading configuration holds the certificate
-		case cfg.TLS.Enabled():
-			err = srv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
-		default:
-			err = srv.Serve(ln)
-		}
-		errc <- err
-	}()
-	wctx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	go g.WatchCertificates(wctx)
-	var adm *http.Server
+	notReady := func() { g.ready.Store(false) }
+	opts := graceful.Options{Grace: cfg.Timeouts.Shutdown, BeforeShutdown: notReady}
+	switch {
+	case g.TLSConfig() != nil:
+		opts.TLS = true // the reloading configuration holds the certificate
+	case cfg.TLS.Enabled():
+		opts.TLS, opts.CertFile, opts.KeyFile = true, cfg.TLS.CertFile, cfg.TLS.KeyFile
+	}
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.Go(func() error { g.WatchCertificates(ctx); return nil })
+	eg.Go(func() error { return graceful.Serve(ctx, srv, ln, opts) })
 	if admin != nil {
-		adm = g.AdminServer()
-		go func() { errc <- adm.Serve(admin) }()
+		adm := g.AdminServer()
+		eg.Go(func() error {
+			return graceful.Serve(ctx, adm, admin, graceful.Options{Grace: cfg.Timeouts.Shutdown, BeforeShutdown: notReady})
+		})
 	}
-	select {
-	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			g.ready.Store(false)
-			_ = srv.Close()
-			if adm != nil {
-				_ = adm.Close()
-			}
-			return err
-		}
-	}
-	g.ready.Store(false)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Timeouts.Shutdown)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if adm != nil {
-		_ = adm.Shutdown(sctx)
-	}
+	err := eg.Wait()
+	notReady()
 	return err
 }
 
@@ -120,14 +101,5 @@ func (g *Gateway) ServeAuthorizer(ctx context.Context, ln net.Listener) error {
 	if n := int(cfg.Limits.MaxConnections); n > 0 {
 		ln = netutil.LimitListener(ln, n)
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), t.Shutdown)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return graceful.Serve(ctx, srv, ln, graceful.Options{Grace: t.Shutdown})
 }

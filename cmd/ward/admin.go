@@ -100,74 +100,92 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
-	return withStore(ctx, &cf, func(cfg *config.Config, st store.Store) error {
+	cl.RedirectURIs, cl.GrantTypes, cl.Scopes, cl.Audiences = redirects, grants, scopes, auds
+	return withStore(ctx, &cf, func(_ *config.Config, st store.Store) error {
 		switch sub {
 		case "create":
-			cl.RedirectURIs, cl.GrantTypes, cl.Scopes, cl.Audiences = redirects, grants, scopes, auds
-			if len(cl.GrantTypes) == 0 {
-				cl.GrantTypes = []string{"authorization_code", "refresh_token"}
-			}
-			if err := config.ValidateClient(cl, true); err != nil {
-				return err
-			}
-			sc := &store.Client{
-				ID: cl.ID, Name: cl.Name, AuthMethod: cl.AuthMethod, RedirectURIs: cl.RedirectURIs,
-				GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audiences: cl.Audiences,
-				SenderConstraint: cl.SenderConstraint, RequirePAR: cl.RequirePAR, AccessTokenTTL: cl.AccessTokenTTL,
-				AllowRememberedConsent: cl.AllowRememberedConsent,
-			}
-			if cl.JWKSFile != "" {
-				b, err := os.ReadFile(cl.JWKSFile)
-				if err != nil {
-					return err
-				}
-				sc.JWKS = b
-			}
-			secret, err := authz.CreateClient(ctx, st, sc, now())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "created client %s\n", sc.ID)
-			if secret != "" {
-				fmt.Fprintf(stdout, "client_secret: %s\n(shown once: Ward keeps only its SHA-256 hash)\n", secret)
-			}
-			return nil
+			return createClient(ctx, st, cl, stdout)
 		case "list":
-			cs, err := st.ListClients(ctx)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tCONSTRAINT\tGRANTS\tSTATIC")
-			for _, c := range cs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", c.ID, c.AuthMethod, c.SenderConstraint, strings.Join(c.GrantTypes, ","), c.Static)
-			}
-			return tw.Flush()
+			return listClients(ctx, st, stdout)
 		case "show", "delete":
 			if fs.NArg() != 1 {
 				fmt.Fprintln(stderr, clientUsage)
 				return errUsage
 			}
-			id := fs.Arg(0)
 			if sub == "delete" {
-				if err := st.DeleteClient(ctx, id); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "deleted client %s\n", id)
-				return nil
+				return deleteClient(ctx, st, fs.Arg(0), stdout)
 			}
-			c, err := st.GetClient(ctx, id)
-			if err != nil {
-				return err
-			}
-			c.SecretHash = nil // nothing secret-derived is printed
-			out, _ := json.MarshalIndent(c, "", "  ")
-			fmt.Fprintln(stdout, string(out))
-			return nil
+			return showClient(ctx, st, fs.Arg(0), stdout)
 		}
 		fmt.Fprintln(stderr, clientUsage)
 		return errUsage
 	})
+}
+
+// createClient validates cl as the configuration would, stores it and
+// prints its secret once.
+func createClient(ctx context.Context, st store.Store, cl config.Client, stdout io.Writer) error {
+	if len(cl.GrantTypes) == 0 {
+		cl.GrantTypes = []string{"authorization_code", "refresh_token"}
+	}
+	if err := config.ValidateClient(cl, true); err != nil {
+		return err
+	}
+	sc := &store.Client{
+		ID: cl.ID, Name: cl.Name, AuthMethod: cl.AuthMethod, RedirectURIs: cl.RedirectURIs,
+		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audiences: cl.Audiences,
+		SenderConstraint: cl.SenderConstraint, RequirePAR: cl.RequirePAR, AccessTokenTTL: cl.AccessTokenTTL,
+		AllowRememberedConsent: cl.AllowRememberedConsent,
+	}
+	if cl.JWKSFile != "" {
+		b, err := os.ReadFile(cl.JWKSFile)
+		if err != nil {
+			return err
+		}
+		sc.JWKS = b
+	}
+	secret, err := authz.CreateClient(ctx, st, sc, now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created client %s\n", sc.ID)
+	if secret != "" {
+		fmt.Fprintf(stdout, "client_secret: %s\n(shown once: Ward keeps only its SHA-256 hash)\n", secret)
+	}
+	return nil
+}
+
+func listClients(ctx context.Context, st store.Store, stdout io.Writer) error {
+	cs, err := st.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tCONSTRAINT\tGRANTS\tSTATIC")
+	for _, c := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", c.ID, c.AuthMethod, c.SenderConstraint, strings.Join(c.GrantTypes, ","), c.Static)
+	}
+	return tw.Flush()
+}
+
+func deleteClient(ctx context.Context, st store.Store, id string, stdout io.Writer) error {
+	if err := st.DeleteClient(ctx, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted client %s\n", id)
+	return nil
+}
+
+// showClient prints the stored client as JSON, without its secret hash.
+func showClient(ctx context.Context, st store.Store, id string, stdout io.Writer) error {
+	c, err := st.GetClient(ctx, id)
+	if err != nil {
+		return err
+	}
+	c.SecretHash = nil // nothing secret-derived is printed
+	out, _ := json.MarshalIndent(c, "", "  ")
+	fmt.Fprintln(stdout, string(out))
+	return nil
 }
 
 const userUsage = `Usage: ward user <create|set-password|delete|list> [flags]
@@ -206,7 +224,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return pw, false, nil
 	}
-	return withStore(ctx, &cf, func(cfg *config.Config, st store.Store) error {
+	return withStore(ctx, &cf, func(_ *config.Config, st store.Store) error {
 		if sub != "list" && *username == "" {
 			fmt.Fprintln(stderr, userUsage)
 			return errUsage
@@ -217,59 +235,82 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err != nil {
 				return err
 			}
-			hash, err := password.Hash(pw)
-			if err != nil {
-				return err
-			}
-			t := now()
 			if sub == "create" {
-				sub := *subject
-				if sub == "" {
-					sub = "user-" + randomString(12)
-				}
-				if err := st.CreateUser(ctx, &store.User{Subject: sub, Username: *username, PasswordHash: hash, CreatedAt: t, UpdatedAt: t}); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "created user %s (subject %s)\n", *username, sub)
+				err = createUser(ctx, st, *username, *subject, pw, stdout)
 			} else {
-				u, err := st.GetUserByUsername(ctx, *username)
-				if err != nil {
-					return err
-				}
-				if err := st.SetPassword(ctx, u.Subject, hash, t); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "password of %s changed\n", *username)
+				err = setUserPassword(ctx, st, *username, pw, stdout)
 			}
-			if generated {
+			if err == nil && generated {
 				fmt.Fprintf(stdout, "password: %s\n(shown once)\n", pw)
 			}
-			return nil
+			return err
 		case "delete":
-			u, err := st.GetUserByUsername(ctx, *username)
-			if err != nil {
-				return err
-			}
-			if err := st.DeleteUser(ctx, u.Subject); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "deleted user %s\n", *username)
-			return nil
+			return deleteUser(ctx, st, *username, stdout)
 		case "list":
-			us, err := st.ListUsers(ctx)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USERNAME\tSUBJECT\tSTATIC\tUPDATED")
-			for _, u := range us {
-				fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", u.Username, u.Subject, u.Static, u.UpdatedAt.UTC().Format(time.RFC3339))
-			}
-			return tw.Flush()
+			return listUsers(ctx, st, stdout)
 		}
 		fmt.Fprintln(stderr, userUsage)
 		return errUsage
 	})
+}
+
+// createUser stores a user with pw's hash; without a subject one is
+// generated.
+func createUser(ctx context.Context, st store.Store, username, subject, pw string, stdout io.Writer) error {
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	if subject == "" {
+		subject = "user-" + randomString(12)
+	}
+	t := now()
+	if err := st.CreateUser(ctx, &store.User{Subject: subject, Username: username, PasswordHash: hash, CreatedAt: t, UpdatedAt: t}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %s (subject %s)\n", username, subject)
+	return nil
+}
+
+func setUserPassword(ctx context.Context, st store.Store, username, pw string, stdout io.Writer) error {
+	hash, err := password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	u, err := st.GetUserByUsername(ctx, username)
+	if err != nil {
+		return err
+	}
+	if err := st.SetPassword(ctx, u.Subject, hash, now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "password of %s changed\n", username)
+	return nil
+}
+
+func deleteUser(ctx context.Context, st store.Store, username string, stdout io.Writer) error {
+	u, err := st.GetUserByUsername(ctx, username)
+	if err != nil {
+		return err
+	}
+	if err := st.DeleteUser(ctx, u.Subject); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "deleted user %s\n", username)
+	return nil
+}
+
+func listUsers(ctx context.Context, st store.Store, stdout io.Writer) error {
+	us, err := st.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tSUBJECT\tSTATIC\tUPDATED")
+	for _, u := range us {
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", u.Username, u.Subject, u.Static, u.UpdatedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
 }
 
 const keysUsage = `Usage: ward keys <list|rotate> (--config FILE | --dev [--data DIR])

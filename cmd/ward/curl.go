@@ -19,131 +19,174 @@ func init() {
 }
 
 func runCurl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("curl", "curl [-X METHOD] [-H 'Name: value']... [-d DATA] [-i] [-f] [--token T --key-file F | token flags] URL", stderr)
-	var f tokenFlags
-	f.register(fs)
-	method := fs.String("X", "", "request method (default GET, or POST with -d)")
-	var headers multiFlag
-	fs.Var(&headers, "H", "request header 'Name: value'; repeatable")
-	data := fs.String("d", "", "request body; @FILE reads a file, @- stdin (Content-Type defaults to application/x-www-form-urlencoded)")
-	include := fs.Bool("i", false, "print the status line and response headers")
-	failFlag := fs.Bool("f", false, "exit 1 on an HTTP status of 400 or more")
-	token := fs.String("token", "", "use this access token (with --key-file holding the key it is bound to) instead of obtaining one")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
-	}
-	target := fs.Arg(0)
-
-	var body []byte
-	hasBody := isSet(fs, "d")
-	if hasBody {
-		var err error
-		switch {
-		case *data == "@-":
-			body, err = io.ReadAll(io.LimitReader(os.Stdin, 64<<20))
-		case strings.HasPrefix(*data, "@"):
-			body, err = os.ReadFile((*data)[1:])
-		default:
-			body = []byte(*data)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	m := *method
-	if m == "" {
-		m = http.MethodGet
-		if hasBody {
-			m = http.MethodPost
-		}
-	}
-
-	var tr *client.Transport
-	var access string
-	if *token != "" {
-		if f.keyFile == "" {
-			fmt.Fprintln(stderr, "ward curl: --token needs --key-file with the key the token is bound to")
-			return errUsage
-		}
-		k, err := client.LoadKey(f.keyFile)
-		if err != nil {
-			return err
-		}
-		if tr, err = client.NewTransport(client.WithKey(k)); err != nil {
-			return err
-		}
-		access = *token
-	} else {
-		c, tok, err := f.obtain(ctx, stderr)
-		if err != nil {
-			return err
-		}
-		tr, access = c.Transport(), tok.AccessToken
-	}
-
-	rctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	var rd io.Reader
-	if hasBody {
-		rd = strings.NewReader(string(body)) // replayable: GetBody is set
-	}
-	req, err := http.NewRequestWithContext(rctx, m, target, rd)
+	f, err := parseCurl(args, stderr)
 	if err != nil {
 		return err
 	}
-	if hasBody {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	tr, access, err := f.credentials(ctx, stderr)
+	if err != nil {
+		return err
 	}
-	for _, h := range headers {
-		k, v, ok := strings.Cut(h, ":")
-		if !ok || strings.TrimSpace(k) == "" {
-			fmt.Fprintf(stderr, "ward curl: -H %q: want 'Name: value'\n", h)
-			return errUsage
-		}
-		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	rctx, cancel := context.WithTimeout(ctx, f.token.timeout)
+	defer cancel()
+	req, err := f.request(rctx, access, stderr)
+	if err != nil {
+		return err
 	}
-	req.Header.Set("Authorization", "DPoP "+access)
-	hc := &http.Client{Transport: tr, Timeout: f.timeout}
-	resp, err := hc.Do(req)
+	resp, err := (&http.Client{Transport: tr, Timeout: f.token.timeout}).Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if *include {
-		fmt.Fprintf(stdout, "%s %s\n", resp.Proto, resp.Status)
-		names := make([]string, 0, len(resp.Header))
-		for k := range resp.Header {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for _, k := range names {
-			for _, v := range resp.Header[k] {
-				fmt.Fprintf(stdout, "%s: %s\n", k, v)
-			}
-		}
-		fmt.Fprintln(stdout)
+	if f.include {
+		printHead(stdout, resp)
 	}
 	if _, err := io.Copy(stdout, resp.Body); err != nil {
 		return err
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		for _, c := range client.ParseChallenges(resp.Header.Values("WWW-Authenticate")) {
-			if e := c.Params["error"]; e != "" {
-				fmt.Fprintf(stderr, "ward: %s refused the request: %s %s: %s\n", c.Scheme, resp.Status, e, c.Params["error_description"])
-			}
-		}
-		if skew := tr.ClockSkew(target); skew != 0 {
-			fmt.Fprintf(stderr, "ward: the server's clock differs from ours by %s (proofs were corrected)\n", skew.Round(time.Second))
-		}
+		explainRefusal(stderr, resp, tr, f.target)
 	}
-	if *failFlag && resp.StatusCode >= 400 {
-		return fmt.Errorf("%s %s: %s", m, target, resp.Status)
+	if f.fail && resp.StatusCode >= 400 {
+		return fmt.Errorf("%s %s: %s", f.method, f.target, resp.Status)
 	}
 	return nil
+}
+
+// curlFlags are the flags and argument of `ward curl`.
+type curlFlags struct {
+	token         tokenFlags
+	method        string
+	headers       multiFlag
+	body          []byte
+	hasBody       bool
+	include, fail bool
+	accessToken   string // --token
+	target        string
+}
+
+func parseCurl(args []string, stderr io.Writer) (*curlFlags, error) {
+	var f curlFlags
+	fs := newFlagSet("curl", "curl [-X METHOD] [-H 'Name: value']... [-d DATA] [-i] [-f] [--token T --key-file F | token flags] URL", stderr)
+	f.token.register(fs)
+	fs.StringVar(&f.method, "X", "", "request method (default GET, or POST with -d)")
+	fs.Var(&f.headers, "H", "request header 'Name: value'; repeatable")
+	data := fs.String("d", "", "request body; @FILE reads a file, @- stdin (Content-Type defaults to application/x-www-form-urlencoded)")
+	fs.BoolVar(&f.include, "i", false, "print the status line and response headers")
+	fs.BoolVar(&f.fail, "f", false, "exit 1 on an HTTP status of 400 or more")
+	fs.StringVar(&f.accessToken, "token", "", "use this access token (with --key-file holding the key it is bound to) instead of obtaining one")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return nil, errUsage
+	}
+	f.target = fs.Arg(0)
+	if f.hasBody = isSet(fs, "d"); f.hasBody {
+		var err error
+		if f.body, err = readData(*data); err != nil {
+			return nil, err
+		}
+	}
+	if f.method == "" {
+		f.method = http.MethodGet
+		if f.hasBody {
+			f.method = http.MethodPost
+		}
+	}
+	return &f, nil
+}
+
+// readData reads -d's value: @- stdin, @FILE a file, else the value.
+func readData(data string) ([]byte, error) {
+	switch {
+	case data == "@-":
+		return io.ReadAll(io.LimitReader(os.Stdin, 64<<20))
+	case strings.HasPrefix(data, "@"):
+		return os.ReadFile(data[1:])
+	default:
+		return []byte(data), nil
+	}
+}
+
+// credentials returns the DPoP transport and the access token: --token
+// with the key of --key-file, or a token obtained with the token flags.
+func (f *curlFlags) credentials(ctx context.Context, stderr io.Writer) (*client.Transport, string, error) {
+	if f.accessToken == "" {
+		c, tok, err := f.token.obtain(ctx, stderr)
+		if err != nil {
+			return nil, "", err
+		}
+		return c.Transport(), tok.AccessToken, nil
+	}
+	if f.token.keyFile == "" {
+		fmt.Fprintln(stderr, "ward curl: --token needs --key-file with the key the token is bound to")
+		return nil, "", errUsage
+	}
+	k, err := client.LoadKey(f.token.keyFile)
+	if err != nil {
+		return nil, "", err
+	}
+	tr, err := client.NewTransport(client.WithKey(k))
+	if err != nil {
+		return nil, "", err
+	}
+	return tr, f.accessToken, nil
+}
+
+// request builds the request with its headers and the DPoP token.
+func (f *curlFlags) request(ctx context.Context, access string, stderr io.Writer) (*http.Request, error) {
+	var rd io.Reader
+	if f.hasBody {
+		rd = strings.NewReader(string(f.body)) // replayable: GetBody is set
+	}
+	req, err := http.NewRequestWithContext(ctx, f.method, f.target, rd)
+	if err != nil {
+		return nil, err
+	}
+	if f.hasBody {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for _, h := range f.headers {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(k) == "" {
+			fmt.Fprintf(stderr, "ward curl: -H %q: want 'Name: value'\n", h)
+			return nil, errUsage
+		}
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
+	}
+	req.Header.Set("Authorization", "DPoP "+access)
+	return req, nil
+}
+
+// printHead prints the status line and the headers, sorted (-i).
+func printHead(w io.Writer, resp *http.Response) {
+	fmt.Fprintf(w, "%s %s\n", resp.Proto, resp.Status)
+	names := make([]string, 0, len(resp.Header))
+	for k := range resp.Header {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		for _, v := range resp.Header[k] {
+			fmt.Fprintf(w, "%s: %s\n", k, v)
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// explainRefusal prints the challenges' errors of a 401 or 403 and the
+// clock skew the transport corrected.
+func explainRefusal(stderr io.Writer, resp *http.Response, tr *client.Transport, target string) {
+	for _, c := range client.ParseChallenges(resp.Header.Values("WWW-Authenticate")) {
+		if e := c.Params["error"]; e != "" {
+			fmt.Fprintf(stderr, "ward: %s refused the request: %s %s: %s\n", c.Scheme, resp.Status, e, c.Params["error_description"])
+		}
+	}
+	if skew := tr.ClockSkew(target); skew != 0 {
+		fmt.Fprintf(stderr, "ward: the server's clock differs from ours by %s (proofs were corrected)\n", skew.Round(time.Second))
+	}
 }
 
 func isSet(fs *flag.FlagSet, name string) bool {

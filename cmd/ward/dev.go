@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
@@ -67,6 +68,36 @@ type devCredentials struct {
 // back, so the printed credentials stay valid across restarts.
 func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*devCredentials, error) {
 	path := filepath.Join(cfg.DataDir, devCredsFile)
+	c, err := loadDevCredentials(path, cfg.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	t := now()
+	for _, cl := range devClients(c, t) {
+		if err := st.UpsertClient(ctx, cl); err != nil {
+			return nil, err
+		}
+	}
+	hash, err := password.Hash(c.User.Password)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.UpsertUser(ctx, &store.User{Subject: devSubject, Username: devUser, PasswordHash: hash, CreatedAt: t, UpdatedAt: t}); err != nil {
+		return nil, err
+	}
+	out, _ := json.MarshalIndent(c, "", "  ")
+	if err := writeFile0600(path, append(out, '\n')); err != nil {
+		return nil, err
+	}
+	if err := writeFile0600(filepath.Join(cfg.DataDir, devBFFSecretFile), []byte(c.BFF.ClientSecret+"\n")); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// loadDevCredentials reads the credentials file, or makes new secrets when
+// there is none, and fills in the fixed names.
+func loadDevCredentials(path, issuer string) (*devCredentials, error) {
 	var c devCredentials
 	b, err := os.ReadFile(path)
 	switch {
@@ -80,7 +111,7 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*dev
 	default:
 		return nil, err
 	}
-	c.Issuer, c.GatewayURL = cfg.Issuer, devGatewayURL
+	c.Issuer, c.GatewayURL = issuer, devGatewayURL
 	c.Service.ClientID, c.Service.Scope = devServiceClient, "demo:read demo:write"
 	c.Public.ClientID, c.Public.RedirectURI, c.Public.Scope = devPublicClient, devRedirectURI, "demo:read"
 	c.User.Username, c.User.Subject = devUser, devSubject
@@ -88,9 +119,12 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*dev
 		c.BFF.ClientSecret, _ = authz.NewClientSecret()
 	}
 	c.BFF.ClientID, c.BFF.AppURL = gateway.DevBFFClient, devAppURL
+	return &c, nil
+}
 
-	now := now()
-	clients := []*store.Client{{
+// devClients are the demo clients, with the secrets of c.
+func devClients(c *devCredentials, now time.Time) []*store.Client {
+	return []*store.Client{{
 		ID: devServiceClient, Name: "Demo service (confidential)", AuthMethod: "client_secret_basic",
 		SecretHash: authz.HashClientSecret(c.Service.ClientSecret),
 		GrantTypes: []string{"client_credentials", "authorization_code", "refresh_token"},
@@ -112,26 +146,6 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*dev
 		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}}
-	for _, cl := range clients {
-		if err := st.UpsertClient(ctx, cl); err != nil {
-			return nil, err
-		}
-	}
-	hash, err := password.Hash(c.User.Password)
-	if err != nil {
-		return nil, err
-	}
-	if err := st.UpsertUser(ctx, &store.User{Subject: devSubject, Username: devUser, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}); err != nil {
-		return nil, err
-	}
-	out, _ := json.MarshalIndent(c, "", "  ")
-	if err := writeFile0600(path, append(out, '\n')); err != nil {
-		return nil, err
-	}
-	if err := writeFile0600(filepath.Join(cfg.DataDir, devBFFSecretFile), []byte(c.BFF.ClientSecret+"\n")); err != nil {
-		return nil, err
-	}
-	return &c, nil
 }
 
 func printDevCredentials(w io.Writer, cfg *config.Config, c *devCredentials) {

@@ -13,12 +13,12 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"golang.org/x/net/netutil"
+	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
 	"github.com/wardauth/ward/authz"
@@ -26,6 +26,7 @@ import (
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/extauthz"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/internal/graceful"
 	"github.com/wardauth/ward/internal/httpsafe"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
@@ -50,23 +51,10 @@ const (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf configFlags
-	fs := newFlagSet("serve", "serve (--config FILE | --dev [--data DIR])", stderr)
-	cf.register(fs)
-	jsonLogs := fs.Bool("log-json", false, "write logs as JSON")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := cf.load()
+	cfg, logger, err := parseServe(args, stderr)
 	if err != nil {
 		return err
 	}
-	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
-	if *jsonLogs {
-		handler = slog.NewJSONHandler(stderr, nil)
-	}
-	logger := slog.New(handler)
-
 	// WARD_CPUPROFILE=<file> writes a pprof CPU profile of the whole
 	// process from here until shutdown (SIGINT/SIGTERM), for the load
 	// tests in bench/ (`-cpuprofile`). Off unless set; not a config key
@@ -78,11 +66,79 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer stop()
 	}
+	p, err := openProcess(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	l, err := openListeners(cfg, p, logger)
+	if err != nil {
+		return err
+	}
+	printBanner(stdout, cfg, p, l)
+	return serveProcess(ctx, cfg, p, l, logger)
+}
 
+// parseServe parses serve's flags, loads the configuration and builds
+// the logger.
+func parseServe(args []string, stderr io.Writer) (*config.Config, *slog.Logger, error) {
+	var cf configFlags
+	fs := newFlagSet("serve", "serve (--config FILE | --dev [--data DIR])", stderr)
+	cf.register(fs)
+	jsonLogs := fs.Bool("log-json", false, "write logs as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := cf.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	if *jsonLogs {
+		handler = slog.NewJSONHandler(stderr, nil)
+	}
+	return cfg, slog.New(handler), nil
+}
+
+// process is what one ward process runs: the shared Redis, the
+// authorization server and the gateway (each nil when off).
+type process struct {
+	rs      *sharedRedis
+	as      *authzServer
+	creds   *devCredentials // dev mode only
+	gw      *gateway.Gateway
+	feed    *revocationFeed // revocations.go; nil without a feed
+	wakeups *revocation.Wakeups
+}
+
+// close releases the store and the Redis client.
+func (p *process) close() {
+	if p.as != nil {
+		p.as.close()
+	}
+	if p.rs != nil {
+		p.rs.Close()
+	}
+}
+
+// openProcess opens Redis, the authorization server and the gateway, in
+// that order; on failure what was opened is released.
+func openProcess(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*process, error) {
 	rs, err := openRedis(cfg.Redis, logger)
 	if err != nil {
-		return fmt.Errorf("redis: %w", err)
+		return nil, fmt.Errorf("redis: %w", err)
 	}
+	// Revocations wake the gateway's feed at once: in process, and
+	// through Redis between processes (revocations.go).
+	p := &process{rs: rs, wakeups: revocation.NewWakeups()}
+	if err := p.open(ctx, cfg, logger); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Logger) error {
 	// The DPoP replay store and the rate-limit store shared by the
 	// authorization server and the gateway: on Redis when configured
 	// (every instance sees every proof and counts every request), else
@@ -90,32 +146,24 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// memory (one instance only).
 	var replay dpop.ReplayStore
 	var limits ratelimit.Store
-	if rs != nil {
-		defer rs.Close()
-		replay, limits = rs.replay, rs.limits
-		checkRedis(ctx, rs, cfg.Redis, logger)
+	if p.rs != nil {
+		replay, limits = p.rs.replay, p.rs.limits
+		checkRedis(ctx, p.rs, cfg.Redis, logger)
 	} else if cfg.Store.Driver == "postgres" || !cfg.AuthorizationServer.Enabled {
 		logger.Warn("redis is not configured: DPoP proofs are remembered and rate limits counted per instance, so with several instances a proof can be replayed once at each and every limit is multiplied by their number; set redis.addr or " + config.EnvRedisURL + " (docs/DEPLOYMENT.md)")
 	}
-
 	// One metrics registry for the whole process: the authorization
 	// server's, the gateway's and Redis's series are scraped together.
 	reg := prometheus.NewRegistry()
-	if rs != nil {
-		registerRedisMetrics(reg, rs.replay)
+	if p.rs != nil {
+		registerRedisMetrics(reg, p.rs.replay)
 	}
-	// Revocations wake the gateway's feed at once: in process, and
-	// through Redis between processes (revocations.go).
-	wakeups := revocation.NewWakeups()
-	var as *authzServer
-	var creds *devCredentials
+	var err error
 	if cfg.AuthorizationServer.Enabled {
-		if as, creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(rs, wakeups, logger)); err != nil {
+		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger)); err != nil {
 			return err
 		}
-		defer as.close()
 	}
-
 	if cfg.Dev {
 		if err := requireLoopback(cfg.Listen); err != nil {
 			return err
@@ -123,176 +171,263 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Gateway = gateway.DevConfig(cfg.Issuer)
 		cfg.Gateway.BFF[0].ClientSecretFile = filepath.Join(cfg.DataDir, devBFFSecretFile)
 	}
-	// Listen on every address before serving any, so a taken port fails
-	// the start instead of leaving half a system running.
-	var lns []net.Listener
-	closeAll := func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
+	if !cfg.Gateway.Enabled {
+		return nil
 	}
-	var asLn net.Listener
-	if as != nil {
-		if asLn, err = net.Listen("tcp", cfg.Listen); err != nil {
-			return err
-		}
-		// A flood of connections waits in the kernel's accept queue
-		// instead of costing a goroutine and buffers each.
-		asLn = netutil.LimitListener(asLn, int(cfg.Limits.MaxConnections))
-		lns = append(lns, asLn)
-	}
-	// A separate listener for the mTLS endpoint aliases (RFC 8705 §5).
-	var mtlsLn net.Listener
-	if as != nil && as.mt != nil && cfg.MTLS.Listen != "" {
-		if mtlsLn, err = net.Listen("tcp", cfg.MTLS.Listen); err != nil {
-			closeAll()
-			return fmt.Errorf("mtls: %w", err)
-		}
-		mtlsLn = netutil.LimitListener(mtlsLn, int(cfg.Limits.MaxConnections))
-		lns = append(lns, mtlsLn)
-	}
-	var gw *gateway.Gateway
-	var feed *revocationFeed // revocations.go; nil without a feed
-	var gwLn, admLn, authLn net.Listener
-	if cfg.Gateway.Enabled {
-		mounts, err := openBFF(cfg, rs, logger, reg)
-		if err != nil {
-			closeAll()
-			return err
-		}
-		if feed, err = openRevocations(cfg, as, wakeups, logger); err != nil {
-			closeAll()
-			return err
-		}
-		if gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
-			ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts, Revocations: feed.set()}); err != nil {
-			closeAll()
-			return fmt.Errorf("gateway: %w", err)
-		}
-		if gwLn, err = net.Listen("tcp", cfg.Gateway.Listen); err == nil {
-			lns = append(lns, gwLn)
-			if admLn, err = net.Listen("tcp", cfg.Gateway.AdminListen); err == nil {
-				lns = append(lns, admLn)
-			}
-		}
-		if err == nil && cfg.Gateway.Authorizer.Enabled() && cfg.Gateway.Authorizer.Listen != "" {
-			if authLn, err = net.Listen("tcp", cfg.Gateway.Authorizer.Listen); err == nil {
-				lns = append(lns, authLn)
-			}
-		}
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("gateway: %w", err)
-		}
-	}
-	eaLn, eaSrv, err := listenExtAuthz(cfg, gw, logger)
+	mounts, err := openBFF(cfg, p.rs, logger, reg)
 	if err != nil {
-		closeAll()
 		return err
 	}
-	if eaLn != nil {
-		lns = append(lns, eaLn)
+	if p.feed, err = openRevocations(cfg, p.as, p.wakeups, logger); err != nil {
+		return err
+	}
+	if p.gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
+		ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts, Revocations: p.feed.set()}); err != nil {
+		return fmt.Errorf("gateway: %w", err)
+	}
+	return nil
+}
+
+// listeners holds every address the process listens on (nil when off).
+type listeners struct {
+	as, mtls, asAdmin       net.Listener // authorization server, mTLS aliases, its admin without a gateway
+	gw, gwAdmin, authorizer net.Listener // gateway, its admin, forward-auth
+	extAuthz                net.Listener
+	extAuthzSrv             *grpc.Server
+	all                     []net.Listener
+}
+
+func (l *listeners) closeAll() {
+	for _, ln := range l.all {
+		ln.Close()
+	}
+}
+
+// listen listens on addr, at most maxConns connections at once when
+// maxConns > 0, and wraps an error with what.
+func (l *listeners) listen(what, addr string, maxConns int) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if what != "" {
+			err = fmt.Errorf("%s: %w", what, err)
+		}
+		return nil, err
+	}
+	if maxConns > 0 {
+		// A flood of connections waits in the kernel's accept queue
+		// instead of costing a goroutine and buffers each.
+		ln = netutil.LimitListener(ln, maxConns)
+	}
+	l.all = append(l.all, ln)
+	return ln, nil
+}
+
+// openListeners listens on every address before serving any, so a taken
+// port fails the start instead of leaving half a system running.
+func openListeners(cfg *config.Config, p *process, logger *slog.Logger) (*listeners, error) {
+	l := &listeners{}
+	if err := l.open(cfg, p, logger); err != nil {
+		l.closeAll()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *listeners) open(cfg *config.Config, p *process, logger *slog.Logger) (err error) {
+	maxConns := int(cfg.Limits.MaxConnections)
+	if p.as != nil {
+		if l.as, err = l.listen("", cfg.Listen, maxConns); err != nil {
+			return err
+		}
+		// A separate listener for the mTLS endpoint aliases (RFC 8705 §5).
+		if p.as.mt != nil && cfg.MTLS.Listen != "" {
+			if l.mtls, err = l.listen("mtls", cfg.MTLS.Listen, maxConns); err != nil {
+				return err
+			}
+		}
+	}
+	if p.gw != nil {
+		// gateway.Serve and ServeAuthorizer limit their own connections.
+		if l.gw, err = l.listen("gateway", cfg.Gateway.Listen, 0); err != nil {
+			return err
+		}
+		if l.gwAdmin, err = l.listen("gateway", cfg.Gateway.AdminListen, 0); err != nil {
+			return err
+		}
+		if a := cfg.Gateway.Authorizer; a.Enabled() && a.Listen != "" {
+			if l.authorizer, err = l.listen("gateway", a.Listen, 0); err != nil {
+				return err
+			}
+		}
+	}
+	if l.extAuthz, l.extAuthzSrv, err = listenExtAuthz(cfg, p.gw, logger); err != nil {
+		return err
+	}
+	if l.extAuthz != nil {
+		l.all = append(l.all, l.extAuthz)
 	}
 	// Without a gateway (whose admin listener serves them), the
 	// authorization server's metrics and health go on admin_listen.
-	var asAdmLn net.Listener
-	if as != nil && gw == nil && cfg.AdminListen != "" {
-		if asAdmLn, err = net.Listen("tcp", cfg.AdminListen); err != nil {
-			closeAll()
-			return fmt.Errorf("admin: %w", err)
+	if p.as != nil && p.gw == nil && cfg.AdminListen != "" {
+		if l.asAdmin, err = l.listen("admin", cfg.AdminListen, 0); err != nil {
+			return err
 		}
 	}
+	return nil
+}
 
+// printBanner says what the process serves, and where.
+func printBanner(w io.Writer, cfg *config.Config, p *process, l *listeners) {
 	if cfg.Dev {
-		fmt.Fprintf(stdout, "ward: DEV MODE — listening on loopback only; not for production.\n")
-		printDevCredentials(stdout, cfg, creds)
+		fmt.Fprintf(w, "ward: DEV MODE — listening on loopback only; not for production.\n")
+		printDevCredentials(w, cfg, p.creds)
 	}
-	if as != nil {
-		fmt.Fprintf(stdout, "ward: authorization server %s (listening on %s)\n", cfg.Issuer, cfg.Listen)
-		fmt.Fprintf(stdout, "ward:   metadata %s/.well-known/oauth-authorization-server\n", cfg.Issuer)
+	if p.as != nil {
+		fmt.Fprintf(w, "ward: authorization server %s (listening on %s)\n", cfg.Issuer, cfg.Listen)
+		fmt.Fprintf(w, "ward:   metadata %s/.well-known/oauth-authorization-server\n", cfg.Issuer)
 	} else {
-		fmt.Fprintf(stdout, "ward: authorization server off (authorization_server.enabled: false); tokens of %s are checked\n", strings.Join(gatewayIssuers(cfg), ", "))
+		fmt.Fprintf(w, "ward: authorization server off (authorization_server.enabled: false); tokens of %s are checked\n", strings.Join(gatewayIssuers(cfg), ", "))
 	}
-	if gw != nil {
-		fmt.Fprintf(stdout, "ward: gateway %s (listening on %s), admin (metrics, health) on http://%s\n", cfg.Gateway.PublicURL, cfg.Gateway.Listen, cfg.Gateway.AdminListen)
+	if p.gw != nil {
+		fmt.Fprintf(w, "ward: gateway %s (listening on %s), admin (metrics, health) on http://%s\n", cfg.Gateway.PublicURL, cfg.Gateway.Listen, cfg.Gateway.AdminListen)
 		if cfg.Dev {
-			fmt.Fprintf(stdout, "ward:   demo API %s/demo/whoami (DPoP-bound token required), %s/demo/public (open)\n", cfg.Gateway.PublicURL, cfg.Gateway.PublicURL)
-			fmt.Fprintf(stdout, "ward:   demo browser app %s (log in as the demo user; tokens stay in the gateway's BFF)\n", devAppURL)
+			fmt.Fprintf(w, "ward:   demo API %s/demo/whoami (DPoP-bound token required), %s/demo/public (open)\n", cfg.Gateway.PublicURL, cfg.Gateway.PublicURL)
+			fmt.Fprintf(w, "ward:   demo browser app %s (log in as the demo user; tokens stay in the gateway's BFF)\n", devAppURL)
 		}
 	}
+	if l.mtls != nil {
+		fmt.Fprintf(w, "ward: mTLS endpoints %s (listening on %s)\n", cfg.MTLS.EndpointBaseURL, cfg.MTLS.Listen)
+	}
+	if l.asAdmin != nil {
+		fmt.Fprintf(w, "ward: admin (metrics, health) on http://%s\n", cfg.AdminListen)
+	}
+	if l.authorizer != nil {
+		fmt.Fprintf(w, "ward: gateway forward-auth endpoint on http://%s%s\n", cfg.Gateway.Authorizer.Listen, cfg.Gateway.Authorizer.PathOrDefault())
+	}
+	if l.extAuthzSrv != nil {
+		fmt.Fprintf(w, "ward: Envoy ext_authz (gRPC envoy.service.auth.v3.Authorization) on %s\n", l.extAuthz.Addr())
+	}
+}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 4)
-	var wg sync.WaitGroup
-	start := func(name string, f func() error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(); err != nil && !errors.Is(err, context.Canceled) {
-				select {
-				case errc <- fmt.Errorf("%s: %w", name, err):
-				default: // the first error already stops the process
-				}
-			}
-		}()
-	}
-	if as != nil {
-		start("background work", func() error { return as.Run(ctx) })
-		hs := newServer(cfg.Listen, httpsafe.CloseAfterChunked(as.Handler()), cfg.TLS, logger)
-		if as.mt != nil {
-			start("mtls reload", func() error { as.mt.Watch(ctx, cfg.MTLS.Interval()); return nil })
-			if cfg.MTLS.Listen == "" {
-				// Client certificates on the main listener; the
-				// snapshot's certificate wins over the files.
-				hs.TLSConfig = as.mt.TLSConfig()
-			}
+// starter runs a named task of the process in its errgroup.
+type starter func(name string, task func(context.Context) error)
+
+// tasks is the errgroup of a process: the first task to fail cancels the
+// others' context.
+type tasks struct {
+	ctx    context.Context // the caller's: cancelled to ask for a shutdown
+	gctx   context.Context // the tasks': also cancelled by the first failure
+	eg     *errgroup.Group
+	logger *slog.Logger
+}
+
+func newTasks(ctx context.Context, logger *slog.Logger) *tasks {
+	eg, gctx := errgroup.WithContext(ctx)
+	t := &tasks{ctx: ctx, gctx: gctx, eg: eg, logger: logger}
+	eg.Go(func() error {
+		<-gctx.Done()
+		if ctx.Err() != nil {
+			logger.Info("shutting down: draining in-flight requests")
+		} else {
+			logger.Error("stopping", "err", context.Cause(gctx))
 		}
-		start("authorization server", func() error { return serveHTTP(ctx, hs, asLn, cfg.TLS) })
-		if mtlsLn != nil {
-			ms := newServer(cfg.MTLS.Listen, httpsafe.CloseAfterChunked(as.Handler()), cfg.TLS, logger)
-			ms.TLSConfig = as.mt.TLSConfig()
-			fmt.Fprintf(stdout, "ward: mTLS endpoints %s (listening on %s)\n", cfg.MTLS.EndpointBaseURL, cfg.MTLS.Listen)
-			start("mtls endpoints", func() error { return serveHTTP(ctx, ms, mtlsLn, cfg.TLS) })
+		return nil
+	})
+	return t
+}
+
+// start runs task with the tasks' context; its failure (not a
+// cancellation) is named and stops the rest.
+func (t *tasks) start(name string, task func(context.Context) error) {
+	t.eg.Go(func() error {
+		if err := task(t.gctx); err != nil && !errors.Is(err, context.Canceled) {
+			return fmt.Errorf("%s: %w", name, err)
 		}
+		return nil
+	})
+}
+
+// wait waits for every task and returns the first failure, or nil when
+// the shutdown was asked through ctx before any failed (a drain that
+// overran is then logged, not returned).
+func (t *tasks) wait() error {
+	err := t.eg.Wait()
+	// errgroup cancels gctx with its first error, the very value Wait
+	// returns, unless ctx was cancelled first.
+	if err != nil && err != context.Cause(t.gctx) {
+		t.logger.Warn("shutdown: not everything drained in time", "err", err)
+		return nil
 	}
-	if asAdmLn != nil {
-		fmt.Fprintf(stdout, "ward: admin (metrics, health) on http://%s\n", cfg.AdminListen)
-		start("admin", func() error {
-			return serveHTTP(ctx, &http.Server{Handler: adminMux(as), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}, asAdmLn, config.TLS{})
+	return err
+}
+
+// serveProcess runs every server and background task in one errgroup
+// until ctx is done or one of them fails; then every other one drains
+// (HTTP and gRPC servers within their shutdown grace) before it returns.
+// It returns the first failure, or nil after a shutdown asked through
+// ctx.
+func serveProcess(ctx context.Context, cfg *config.Config, p *process, l *listeners, logger *slog.Logger) error {
+	t := newTasks(ctx, logger)
+	if p.as != nil {
+		serveAuthz(t.start, cfg, p.as, l, logger)
+	}
+	if p.gw != nil {
+		serveGateway(t.gctx, t.start, cfg, p, l, logger)
+	}
+	if l.extAuthzSrv != nil {
+		t.start("ext_authz", func(ctx context.Context) error {
+			return extauthz.Serve(ctx, l.extAuthzSrv, l.extAuthz, cfg.Gateway.Timeouts.Shutdown)
 		})
 	}
-	if gw != nil {
-		if feed != nil {
-			feed.catchUp(ctx, logger)
-			start("revocation feed", func() error { return feed.follower.Run(ctx) })
-			if rs != nil {
-				start("revocation wake-ups", func() error { rs.replay.RevocationWakeups(ctx, wakeups.Wake); return nil })
-			}
-		}
-		start("gateway", func() error { return gw.Serve(ctx, gwLn, admLn) })
-		if authLn != nil {
-			fmt.Fprintf(stdout, "ward: gateway forward-auth endpoint on http://%s%s\n", cfg.Gateway.Authorizer.Listen, cfg.Gateway.Authorizer.PathOrDefault())
-			start("gateway authorizer", func() error { return gw.ServeAuthorizer(ctx, authLn) })
-		}
-		if cfg.File() != "" {
-			go gw.WatchReload(ctx, gateway.FileLoader(cfg.File()), 2*time.Second, cfg.File())
+	return t.wait()
+}
+
+// serveAuthz starts the authorization server's background work and its
+// listeners.
+func serveAuthz(start starter, cfg *config.Config, as *authzServer, l *listeners, logger *slog.Logger) {
+	start("background work", as.Run)
+	hs := newServer(cfg.Listen, httpsafe.CloseAfterChunked(as.Handler()), cfg.TLS, logger)
+	if as.mt != nil {
+		start("mtls reload", func(ctx context.Context) error { as.mt.Watch(ctx, cfg.MTLS.Interval()); return nil })
+		if cfg.MTLS.Listen == "" {
+			// Client certificates on the main listener; the snapshot's
+			// certificate wins over the files.
+			hs.TLSConfig = as.mt.TLSConfig()
 		}
 	}
-	if eaSrv != nil {
-		fmt.Fprintf(stdout, "ward: Envoy ext_authz (gRPC envoy.service.auth.v3.Authorization) on %s\n", eaLn.Addr())
-		start("ext_authz", func() error { return extauthz.Serve(ctx, eaSrv, eaLn, cfg.Gateway.Timeouts.Shutdown) })
+	start("authorization server", func(ctx context.Context) error { return serveHTTP(ctx, hs, l.as, cfg.TLS) })
+	if l.mtls != nil {
+		ms := newServer(cfg.MTLS.Listen, httpsafe.CloseAfterChunked(as.Handler()), cfg.TLS, logger)
+		ms.TLSConfig = as.mt.TLSConfig()
+		start("mtls endpoints", func(ctx context.Context) error { return serveHTTP(ctx, ms, l.mtls, cfg.TLS) })
 	}
-	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down: draining in-flight requests")
-	case runErr = <-errc:
-		logger.Error("stopping", "err", runErr)
+	if l.asAdmin != nil {
+		adm := &http.Server{Handler: adminMux(as), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout}
+		start("admin", func(ctx context.Context) error { return serveHTTP(ctx, adm, l.asAdmin, config.TLS{}) })
 	}
-	cancel()
-	wg.Wait()
-	return runErr
+}
+
+// serveGateway brings the revocation feed up to date, then starts it, the
+// gateway's listeners and the configuration reload watcher.
+func serveGateway(ctx context.Context, start starter, cfg *config.Config, p *process, l *listeners, logger *slog.Logger) {
+	if p.feed != nil {
+		p.feed.catchUp(ctx, logger)
+		start("revocation feed", p.feed.follower.Run)
+		if p.rs != nil {
+			start("revocation wake-ups", func(ctx context.Context) error { p.rs.replay.RevocationWakeups(ctx, p.wakeups.Wake); return nil })
+		}
+	}
+	gw := p.gw
+	start("gateway", func(ctx context.Context) error { return gw.Serve(ctx, l.gw, l.gwAdmin) })
+	if l.authorizer != nil {
+		start("gateway authorizer", func(ctx context.Context) error { return gw.ServeAuthorizer(ctx, l.authorizer) })
+	}
+	if f := cfg.File(); f != "" {
+		start("gateway reload", func(ctx context.Context) error {
+			gw.WatchReload(ctx, gateway.FileLoader(f), 2*time.Second, f)
+			return nil
+		})
+	}
 }
 
 // openAuthz opens the store and the signing keys and builds the
@@ -386,22 +521,7 @@ func newServer(addr string, h http.Handler, t config.TLS, logger *slog.Logger) *
 // serveHTTP serves s on ln until ctx ends, then drains in-flight requests
 // for up to shutdownGrace.
 func serveHTTP(ctx context.Context, s *http.Server, ln net.Listener, t config.TLS) error {
-	errc := make(chan error, 1)
-	go func() {
-		if t.Enabled() {
-			errc <- s.ServeTLS(ln, t.CertFile, t.KeyFile)
-		} else {
-			errc <- s.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	return s.Shutdown(sctx)
+	return graceful.Serve(ctx, s, ln, graceful.Options{Grace: shutdownGrace, TLS: t.Enabled(), CertFile: t.CertFile, KeyFile: t.KeyFile})
 }
 
 func requireLoopback(addr string) error {

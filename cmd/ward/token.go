@@ -93,52 +93,14 @@ func (f *tokenFlags) applyDev() error {
 
 // obtain returns a DPoP-bound token and the client holding its key.
 func (f *tokenFlags) obtain(ctx context.Context, stderr io.Writer) (*client.Client, *oauth2.Token, error) {
-	if err := f.applyDev(); err != nil {
+	if err := f.complete(stderr); err != nil {
 		return nil, nil, err
-	}
-	if f.issuer == "" {
-		f.issuer = "http://127.0.0.1:9000"
-	}
-	if f.clientID == "" {
-		fmt.Fprintln(stderr, "ward: give --client-id (or --dev for the dev server's clients)")
-		return nil, nil, errUsage
-	}
-	if f.secret == "" && !f.authCode {
-		f.secret = os.Getenv("WARD_CLIENT_SECRET")
-	}
-	if f.secret == "" && !f.authCode {
-		fmt.Fprintln(stderr, "ward: client credentials need a secret: set WARD_CLIENT_SECRET or --client-secret, or use --authorization-code for a public client")
-		return nil, nil, errUsage
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	opts := []client.Option{client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second})}
-	if f.scope != "" {
-		opts = append(opts, client.WithScopes(strings.Fields(f.scope)...))
-	}
-	if len(f.resources) > 0 {
-		opts = append(opts, client.WithResource(f.resources...))
-	}
-	if f.keyFile != "" {
-		k, err := client.LoadOrCreateKey(f.keyFile)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts = append(opts, client.WithKey(k))
-	}
-	if !f.authCode {
-		opts = append(opts, client.WithClientSecret(f.secret, client.AuthStyleBasic))
-	} else {
-		opts = append(opts, client.WithBrowser(func(u string) error {
-			fmt.Fprintf(stderr, "ward: sign in at\n\n  %s\n\n", u)
-			if f.noBrowser {
-				return nil
-			}
-			if err := openBrowser(u); err != nil {
-				fmt.Fprintf(stderr, "ward: cannot open a browser (%v); open the URL above\n", err)
-			}
-			return nil
-		}))
+	opts, err := f.clientOptions(stderr)
+	if err != nil {
+		return nil, nil, err
 	}
 	c, err := client.Discover(ctx, f.issuer, f.clientID, opts...)
 	if err != nil {
@@ -154,6 +116,62 @@ func (f *tokenFlags) obtain(ctx context.Context, stderr io.Writer) (*client.Clie
 		return nil, nil, explain(err)
 	}
 	return c, tok, nil
+}
+
+// complete fills the defaults (--dev, the issuer, WARD_CLIENT_SECRET) and
+// refuses a client without an id, or without a secret for client
+// credentials.
+func (f *tokenFlags) complete(stderr io.Writer) error {
+	if err := f.applyDev(); err != nil {
+		return err
+	}
+	if f.issuer == "" {
+		f.issuer = "http://127.0.0.1:9000"
+	}
+	if f.clientID == "" {
+		fmt.Fprintln(stderr, "ward: give --client-id (or --dev for the dev server's clients)")
+		return errUsage
+	}
+	if f.secret == "" && !f.authCode {
+		f.secret = os.Getenv("WARD_CLIENT_SECRET")
+	}
+	if f.secret == "" && !f.authCode {
+		fmt.Fprintln(stderr, "ward: client credentials need a secret: set WARD_CLIENT_SECRET or --client-secret, or use --authorization-code for a public client")
+		return errUsage
+	}
+	return nil
+}
+
+// clientOptions are the SDK's options for the flags: scopes, resources,
+// the DPoP key, and the secret or the browser sign-in.
+func (f *tokenFlags) clientOptions(stderr io.Writer) ([]client.Option, error) {
+	opts := []client.Option{client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second})}
+	if f.scope != "" {
+		opts = append(opts, client.WithScopes(strings.Fields(f.scope)...))
+	}
+	if len(f.resources) > 0 {
+		opts = append(opts, client.WithResource(f.resources...))
+	}
+	if f.keyFile != "" {
+		k, err := client.LoadOrCreateKey(f.keyFile)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.WithKey(k))
+	}
+	if !f.authCode {
+		return append(opts, client.WithClientSecret(f.secret, client.AuthStyleBasic)), nil
+	}
+	return append(opts, client.WithBrowser(func(u string) error {
+		fmt.Fprintf(stderr, "ward: sign in at\n\n  %s\n\n", u)
+		if f.noBrowser {
+			return nil
+		}
+		if err := openBrowser(u); err != nil {
+			fmt.Fprintf(stderr, "ward: cannot open a browser (%v); open the URL above\n", err)
+		}
+		return nil
+	})), nil
 }
 
 // explain adds a hint to the errors people meet most.
