@@ -132,6 +132,9 @@ var ruleCases = []struct {
 		r.Scopes = []string{"", "a b"}
 		r.Policy = []config.PolicyRule{{Action: "deny", Paths: []string{"/x/*"}}, {Action: "maybe"}}
 	}},
+	{"route/policy named rule", func(c *config.Config) {
+		c.Gateway.Routes[0].Policy[1].Name, c.Gateway.Routes[0].Policy[1].Methods = "reads", []string{"get me"}
+	}},
 
 	// gateway.mtls (gateway_mtls.go)
 	{"gateway mtls/client_ca_files", func(c *config.Config) { c.Gateway.MTLS.ClientCAFiles = []string{"ca.pem", " "} }},
