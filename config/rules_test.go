@@ -11,7 +11,7 @@ import (
 	"github.com/wardauth/ward/config"
 )
 
-var updateRules = flag.Bool("update", false, "rewrite testdata/rules.golden")
+var updateRules = flag.Bool("update", false, "rewrite testdata/rules.golden and testdata/decode.golden")
 
 // rulesBase is a valid file that enables every validated section: clients
 // of each kind, a gateway with certificate routes and a BFF site, and the
@@ -246,9 +246,49 @@ func TestValidationRules(t *testing.T) {
 		}
 		got.WriteString("== " + tc.name + "\n" + err.Error() + "\n")
 	}
-	const golden = "testdata/rules.golden"
+	compareGolden(t, "testdata/rules.golden", got.String())
+}
+
+// decodeCases are files the decoder rejects, one rule each.
+var decodeCases = []struct{ name, yaml string }{
+	{"duration not a scalar", "tokens:\n  access_token_ttl: [1m]\n"},
+	{"duration bad", "tokens:\n  code_ttl: soon\n"},
+	{"text not a scalar", "gateway:\n  limits:\n    max_body_bytes: {a: 1}\n"},
+	{"text bad", "gateway:\n  limits:\n    max_body_bytes: lots\n"},
+	{"prefix bad", "behind_tls_proxy:\n  trusted_proxies: [10.0.0.0/33, nope]\n"},
+	{"string not a scalar", "issuer: [a]\nlisten: {a: b}\n"},
+	{"bool bad", "par:\n  required: 1\nlogin: {}\n"},
+	{"list expected", "clients: {id: a}\n"},
+	{"mapping expected", "tokens: 5\nclients: [7]\n"},
+	{"key not a string", "? [a]\n: 1\n"},
+	{"unknown keys", "colour: blue\ntokens:\n  acess_token_ttl: 5m\ngateway: {routes: [{nme: x}]}\n"},
+	{"duplicate key", "listen: :1\nlisten: :2\n"},
+	{"jwks not JSON", "clients:\n  - jwks: {keys: [], 1: x}\n"},
+	{"merge", "x: &t {access_token_ttl: bad}\ntokens:\n  <<: [*t]\n"},
+	{"too many nodes", "clients: [" + strings.Repeat("{}, ", 100001) + "]\n"},
+}
+
+// TestDecodeErrors pins the decoder's messages: the complete, ordered
+// error text of each file in decodeCases (testdata/decode.golden).
+func TestDecodeErrors(t *testing.T) {
+	var got strings.Builder
+	for _, tc := range decodeCases {
+		err := config.Default().Decode("ward.yaml", []byte(tc.yaml))
+		if err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		got.WriteString("== " + tc.name + "\n" + err.Error() + "\n")
+	}
+	compareGolden(t, "testdata/decode.golden", got.String())
+}
+
+// compareGolden compares got with the golden file, rewritten by -update,
+// and reports the first line that differs.
+func compareGolden(t *testing.T, golden, got string) {
+	t.Helper()
 	if *updateRules {
-		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -256,8 +296,8 @@ func TestValidationRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.String() != string(want) {
-		gl, wl := strings.Split(got.String(), "\n"), strings.Split(string(want), "\n")
+	if got != string(want) {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
 		for i := 0; i < max(len(gl), len(wl)); i++ {
 			g, w := "", ""
 			if i < len(gl) {
