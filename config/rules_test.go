@@ -171,6 +171,27 @@ var ruleCases = []struct {
 		}
 	}},
 
+	// gateway.ext_authz (gateway_extauthz.go)
+	{"ext_authz/keys without listen", func(c *config.Config) {
+		c.Gateway.ExtAuthz.ClientCAFiles = []string{"ca.pem"}
+	}},
+	{"ext_authz/gateway off", func(c *config.Config) {
+		c.Gateway.Enabled, c.Gateway.ExtAuthz.Listen = false, "127.0.0.1:9191"
+	}},
+	{"ext_authz/listen bad", func(c *config.Config) { c.Gateway.ExtAuthz.Listen = "nope" }},
+	{"ext_authz/listen taken", func(c *config.Config) { c.Gateway.ExtAuthz.Listen = c.Gateway.Listen }},
+	{"ext_authz/tls and client CAs", func(c *config.Config) {
+		e := &c.Gateway.ExtAuthz
+		e.Listen, e.TLS.CertFile, e.ClientCAFiles = "127.0.0.1:9191", "c.pem", []string{"ca.pem", " "}
+	}},
+	{"ext_authz/client CAs without tls", func(c *config.Config) {
+		c.Gateway.ExtAuthz.Listen, c.Gateway.ExtAuthz.ClientCAFiles = "0.0.0.0:9191", []string{"ca.pem"}
+	}},
+	{"ext_authz/open listener", func(c *config.Config) { c.Gateway.ExtAuthz.Listen = "0.0.0.0:9191" }},
+	{"ext_authz/localhost", func(c *config.Config) {
+		c.Gateway.ExtAuthz.Listen, c.Gateway.ExtAuthz.TLS.KeyFile = "localhost:9191", "k.pem"
+	}},
+
 	// gateway.bff (bff.go)
 	{"bff/name missing", func(c *config.Config) { c.Gateway.BFF[0].Name = "" }},
 	{"bff/name taken", func(c *config.Config) { c.Gateway.Routes[1].Name = "bff-shop" }},
