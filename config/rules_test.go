@@ -171,6 +171,32 @@ var ruleCases = []struct {
 		}
 	}},
 
+	// gateway.issuers (gateway_issuers.go)
+	{"issuers/with issuer and bff, no top-level issuer", func(c *config.Config) {
+		c.Gateway.Issuer, c.AuthorizationServer.Enabled, c.Issuer = "https://as.example", false, ""
+		c.Gateway.Issuers = []config.GatewayIssuer{{Issuer: "https://as.example"}}
+	}},
+	{"issuers/identity", func(c *config.Config) {
+		c.Gateway.Issuers = []config.GatewayIssuer{
+			{Issuer: "https://as.example"}, {}, {Issuer: "https://as.example", Name: "a b"},
+			{Issuer: "idp.example", Name: "as.example"}, {Issuer: "http://idp.example"}, {Issuer: "https://idp.example/?q"},
+		}
+	}},
+	{"issuers/settings", func(c *config.Config) {
+		c.Gateway.Issuers = []config.GatewayIssuer{{
+			Issuer: "https://as.example", Discovery: "magic", Profile: "jwt", JWKSURI: "jwks",
+			TokenAlgorithms: []string{"HS256"},
+			Claims:          config.IssuerClaims{Client: []string{"azp", ""}, Scopes: []string{""}},
+		}}
+	}},
+	{"issuers/introspection", func(c *config.Config) {
+		c.Gateway.Issuers = []config.GatewayIssuer{
+			{Issuer: "https://as.example", Introspection: config.IssuerIntrospection{ClientSecretFile: "/s"}},
+			{Issuer: "https://b.example", Introspection: config.IssuerIntrospection{ClientID: "g", Endpoint: "http://b.example/i"}},
+			{Issuer: "https://c.example", Introspection: config.IssuerIntrospection{ClientID: "g", ClientSecretFile: "/s", PrivateKeyFile: "/k"}},
+		}
+	}},
+
 	// gateway.ext_authz (gateway_extauthz.go)
 	{"ext_authz/keys without listen", func(c *config.Config) {
 		c.Gateway.ExtAuthz.ClientCAFiles = []string{"ca.pem"}
