@@ -146,9 +146,32 @@ func (v *validator) bffSites() {
 	}
 }
 
+// bff checks gateway.bff[i] as a list of rule groups, in the order their
+// errors are reported.
 func (v *validator) bff(i int, names map[string]bool) {
 	b := v.c.Gateway.BFF[i].WithDefaults()
 	p := func(k string) string { return fmt.Sprintf("gateway.bff[%d].%s", i, k) }
+	v.bffName(&b, p, names)
+	v.bffPublicURL(&b, p)
+	if clean, err := policy.CleanPath(b.PathPrefix); err != nil || clean != b.PathPrefix || b.PathPrefix == "" {
+		v.add(p("path_prefix"), ErrInvalidValue, "%q must be a clean path such as /bff", b.PathPrefix)
+	}
+	v.bffClient(&b, p)
+	v.bffAPI(&b, p)
+	for _, k := range []struct{ key, val string }{{"after_login", b.AfterLogin}, {"after_logout", b.AfterLogout}} {
+		if !LocalPath(k.val) {
+			v.add(p(k.key), ErrInvalidValue, "%q must be a path on the site, such as /app/", k.val)
+		}
+	}
+	if h := b.CSRFHeader; strings.ContainsAny(h, headerSeparators) || !strings.HasPrefix(strings.ToLower(h), "x-") {
+		v.add(p("csrf_header"), ErrInvalidValue, "%q must be a custom header name starting with X-", h)
+	}
+	v.bffSession(&b, p)
+}
+
+// bffName checks the name: present, unique among sites and routes once
+// prefixed with bff-, and usable in cookie names and Redis keys.
+func (v *validator) bffName(b *BFF, p func(string) string, names map[string]bool) {
 	switch {
 	case b.Name == "":
 		v.add(p("name"), ErrMissing, "required (it names the site's cookies, metrics and Redis keys)")
@@ -158,6 +181,11 @@ func (v *validator) bff(i int, names map[string]bool) {
 		v.add(p("name"), ErrInvalidValue, "%q must be letters, digits, - and _ only", b.Name)
 	}
 	names["bff-"+b.Name] = true
+}
+
+// bffPublicURL checks public_url: an origin, https (its cookies are
+// __Host- prefixed) except a loopback one in dev mode.
+func (v *validator) bffPublicURL(b *BFF, p func(string) string) {
 	u, err := url.Parse(b.PublicURL)
 	switch {
 	case b.PublicURL == "":
@@ -169,25 +197,27 @@ func (v *validator) bff(i int, names map[string]bool) {
 	case u.Scheme != "https" && !(v.c.Dev && u.Scheme == "http" && checkRedirectURI(b.RedirectURI()) == ""):
 		v.add(p("public_url"), ErrInvalidValue, "%q must use https: the session cookie is Secure and __Host- prefixed (http is allowed only for a loopback IP such as 127.0.0.1, in dev mode)", b.PublicURL)
 	}
-	if clean, err := policy.CleanPath(b.PathPrefix); err != nil || clean != b.PathPrefix || b.PathPrefix == "" {
-		v.add(p("path_prefix"), ErrInvalidValue, "%q must be a clean path such as /bff", b.PathPrefix)
-	}
+}
+
+// bffClient checks the OAuth client the site logs in as and what it asks
+// for: scopes and the RFC 8707 resource.
+func (v *validator) bffClient(b *BFF, p func(string) string) {
 	if b.ClientID == "" {
 		v.add(p("client_id"), ErrMissing, "required (a confidential client registered with the redirect URI %s)", b.RedirectURI())
 	}
 	if b.ClientSecretFile == "" {
 		v.add(p("client_secret_file"), ErrMissing, "required (a file holding the client's secret)")
 	}
-	for j, s := range b.Scopes {
-		if s == "" || strings.ContainsAny(s, " \"\\") {
-			v.add(fmt.Sprintf("gateway.bff[%d].scopes[%d]", i, j), ErrInvalidValue, "%q is not a scope token (RFC 6749 §3.3)", s)
-		}
-	}
+	v.scopeTokens(p("scopes"), b.Scopes)
 	if b.Resource != "" {
 		if ru, err := url.Parse(b.Resource); err != nil || !ru.IsAbs() || ru.Fragment != "" {
 			v.add(p("resource"), ErrInvalidValue, "%q must be an absolute URI without fragment (RFC 8707 §2)", b.Resource)
 		}
 	}
+}
+
+// bffAPI checks the api the app's calls are forwarded to.
+func (v *validator) bffAPI(b *BFF, p func(string) string) {
 	au, err := url.Parse(b.API)
 	switch {
 	case b.API == "":
@@ -195,14 +225,10 @@ func (v *validator) bff(i int, names map[string]bool) {
 	case err != nil || (au.Scheme != "http" && au.Scheme != "https") || au.Host == "" || au.RawQuery != "" || au.Fragment != "" || au.User != nil:
 		v.add(p("api"), ErrInvalidValue, "%q must be an http or https URL without query, fragment or credentials", b.API)
 	}
-	for _, k := range []struct{ key, val string }{{"after_login", b.AfterLogin}, {"after_logout", b.AfterLogout}} {
-		if !LocalPath(k.val) {
-			v.add(p(k.key), ErrInvalidValue, "%q must be a path on the site, such as /app/", k.val)
-		}
-	}
-	if h := b.CSRFHeader; strings.ContainsAny(h, " \t:()<>@,;\\\"/[]?={}") || !strings.HasPrefix(strings.ToLower(h), "x-") {
-		v.add(p("csrf_header"), ErrInvalidValue, "%q must be a custom header name starting with X-", h)
-	}
+}
+
+// bffSession checks the session's lifetimes, cookie and store.
+func (v *validator) bffSession(b *BFF, p func(string) string) {
 	s := b.Session
 	v.positive(p("session.lifetime"), s.Lifetime, MaxBFFLifetime)
 	v.positive(p("session.idle_timeout"), s.IdleTimeout, s.Lifetime)

@@ -297,12 +297,36 @@ const BuiltinDemo = "builtin:demo"
 // which logs in through a BFF site (docs/BFF.md).
 const BuiltinDemoApp = "builtin:demo-app"
 
+// gateway checks the gateway section as a list of rule groups, in the
+// order their errors are reported.
 func (v *validator) gateway() {
 	v.gatewayExtAuthz()
 	g := &v.c.Gateway
 	if !g.Enabled {
 		return
 	}
+	v.gatewayListeners()
+	v.gatewayPublicURL()
+	v.gatewayTokens()
+	v.gatewayIdentityHeaders()
+	v.gatewayLimits()
+	if len(g.Routes) == 0 {
+		v.add("gateway.routes", ErrMissing, "at least one route is required")
+	}
+	names := map[string]bool{}
+	for i := range g.Routes {
+		v.route(i, names)
+	}
+	v.gatewayRateLimits()
+	v.gatewayMTLS()
+	v.gatewayAuthorizer()  // gateway_authorizer.go
+	v.bffSites()           // bff.go
+	v.gatewayRevocations() // gateway_revocations.go
+}
+
+// gatewayListeners checks the listen addresses, TLS and trusted proxies.
+func (v *validator) gatewayListeners() {
+	g := &v.c.Gateway
 	for _, k := range []struct{ path, addr string }{{"gateway.listen", g.Listen}, {"gateway.admin_listen", g.AdminListen}} {
 		if _, port, err := net.SplitHostPort(k.addr); err != nil || port == "" {
 			v.add(k.path, ErrInvalidValue, "%q is not a host:port address", k.addr)
@@ -319,17 +343,31 @@ func (v *validator) gateway() {
 			v.add(fmt.Sprintf("gateway.behind_tls_proxy.trusted_proxies[%d]", i), ErrInvalidValue, "%q is not a network address (write %s)", p, p.Masked())
 		}
 	}
-	if g.PublicURL != "" {
-		u, err := url.Parse(g.PublicURL)
-		switch {
-		case err != nil || !u.IsAbs() || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
-			v.add("gateway.public_url", ErrInvalidValue, "%q must be a scheme and host such as https://api.example.com", g.PublicURL)
-		case u.Scheme != "https" && !(v.c.Dev && u.Scheme == "http"):
-			v.add("gateway.public_url", ErrInvalidValue, "%q must use https (http is allowed only in dev mode)", g.PublicURL)
+}
+
+// gatewayPublicURL checks public_url: an origin, https outside dev mode,
+// required unless a trusted proxy says which URL the client used.
+func (v *validator) gatewayPublicURL() {
+	g := &v.c.Gateway
+	if g.PublicURL == "" {
+		if !g.BehindTLSProxy.Enabled() && !v.c.Dev {
+			v.add("gateway.public_url", ErrMissing, "required (the URL clients use, compared with DPoP proofs) unless behind_tls_proxy.trusted_proxies is set")
 		}
-	} else if !g.BehindTLSProxy.Enabled() && !v.c.Dev {
-		v.add("gateway.public_url", ErrMissing, "required (the URL clients use, compared with DPoP proofs) unless behind_tls_proxy.trusted_proxies is set")
+		return
 	}
+	u, err := url.Parse(g.PublicURL)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		v.add("gateway.public_url", ErrInvalidValue, "%q must be a scheme and host such as https://api.example.com", g.PublicURL)
+	case u.Scheme != "https" && !(v.c.Dev && u.Scheme == "http"):
+		v.add("gateway.public_url", ErrInvalidValue, "%q must use https (http is allowed only in dev mode)", g.PublicURL)
+	}
+}
+
+// gatewayTokens checks what the gateway accepts in a token: its issuers,
+// signature algorithms and clock leeway.
+func (v *validator) gatewayTokens() {
+	g := &v.c.Gateway
 	if v.c.GatewayIssuer() == "" && len(g.Issuers) == 0 {
 		v.add("gateway.issuer", ErrMissing, "required when there is no top-level issuer (or set gateway.issuers)")
 	}
@@ -339,6 +377,13 @@ func (v *validator) gateway() {
 	if g.Leeway < 0 || g.Leeway > 5*time.Minute {
 		v.add("gateway.leeway", ErrInvalidValue, "must be between 0 and 5m")
 	}
+}
+
+// gatewayIdentityHeaders checks the headers that carry the verified
+// identity upstream: valid, distinct, not reserved; and the identity
+// JWT's lifetime.
+func (v *validator) gatewayIdentityHeaders() {
+	g := &v.c.Gateway
 	ih := g.IdentityHeaders
 	seen := map[string]bool{}
 	for _, h := range []struct{ path, name string }{
@@ -350,11 +395,11 @@ func (v *validator) gateway() {
 		switch {
 		case h.name == "" && h.path == "gateway.identity_jwt.header":
 			continue // off
-		case h.name == "" || strings.ContainsAny(h.name, " \t:()<>@,;\\\"/[]?={}"):
+		case h.name == "" || strings.ContainsAny(h.name, headerSeparators):
 			v.add(h.path, ErrInvalidValue, "%q is not a header name", h.name)
 		case seen[canon]:
 			v.add(h.path, ErrInvalidValue, "%q is used twice", h.name)
-		case canon == "Authorization" || canon == "Dpop" || canon == "Host" || canon == "Cookie" || strings.HasPrefix(canon, "X-Forwarded-"):
+		case reservedHeader(canon):
 			v.add(h.path, ErrInvalidValue, "%q is reserved", h.name)
 		}
 		seen[canon] = true
@@ -362,34 +407,47 @@ func (v *validator) gateway() {
 	if g.IdentityJWT.TTL < 0 || g.IdentityJWT.TTL > 5*time.Minute {
 		v.add("gateway.identity_jwt.ttl", ErrInvalidValue, "must be between 0 (default 60s) and 5m")
 	}
-	if g.Limits.MaxHeaderBytes < 1024 || g.Limits.MaxHeaderBytes > 1<<20 {
-		v.add("gateway.limits.max_header_bytes", ErrInvalidValue, "must be between 1KiB and 1MiB")
-	}
-	if g.Limits.MaxConnections < 1 {
-		v.add("gateway.limits.max_connections", ErrInvalidValue, "must be at least 1")
-	}
-	if g.Limits.MaxBodyBytes <= 0 {
-		v.add("gateway.limits.max_body_bytes", ErrInvalidValue, "must be positive")
+}
+
+// headerSeparators are the characters a header name given in the
+// configuration must not contain.
+const headerSeparators = " \t:()<>@,;\\\"/[]?={}"
+
+// reservedHeader reports whether canon (canonical form) is a header the
+// gateway or the proxies in front of it own, which no identity or
+// certificate header may overwrite.
+func reservedHeader(canon string) bool {
+	return canon == "Authorization" || canon == "Dpop" || canon == "Host" || canon == "Cookie" || strings.HasPrefix(canon, "X-Forwarded-")
+}
+
+// gatewayLimits checks the size, connection and time limits.
+func (v *validator) gatewayLimits() {
+	g := &v.c.Gateway
+	l := g.Limits
+	for _, r := range []struct {
+		path string
+		bad  bool
+		msg  string
+	}{
+		{"gateway.limits.max_header_bytes", l.MaxHeaderBytes < 1024 || l.MaxHeaderBytes > 1<<20, "must be between 1KiB and 1MiB"},
+		{"gateway.limits.max_connections", l.MaxConnections < 1, "must be at least 1"},
+		{"gateway.limits.max_body_bytes", l.MaxBodyBytes <= 0, "must be positive"},
+	} {
+		if r.bad {
+			v.add(r.path, ErrInvalidValue, "%s", r.msg)
+		}
 	}
 	t := g.Timeouts
-	v.positive("gateway.timeouts.read_header", t.ReadHeader, 0)
-	v.positive("gateway.timeouts.read", t.Read, 0)
-	v.positive("gateway.timeouts.write", t.Write, 0)
-	v.positive("gateway.timeouts.idle", t.Idle, 0)
-	v.positive("gateway.timeouts.upstream", t.Upstream, 0)
-	v.positive("gateway.timeouts.shutdown", t.Shutdown, 0)
-	if len(g.Routes) == 0 {
-		v.add("gateway.routes", ErrMissing, "at least one route is required")
+	for _, d := range []struct {
+		path string
+		d    time.Duration
+	}{
+		{"gateway.timeouts.read_header", t.ReadHeader}, {"gateway.timeouts.read", t.Read},
+		{"gateway.timeouts.write", t.Write}, {"gateway.timeouts.idle", t.Idle},
+		{"gateway.timeouts.upstream", t.Upstream}, {"gateway.timeouts.shutdown", t.Shutdown},
+	} {
+		v.positive(d.path, d.d, 0)
 	}
-	names := map[string]bool{}
-	for i := range g.Routes {
-		v.route(i, names)
-	}
-	v.gatewayRateLimits()
-	v.gatewayMTLS()
-	v.gatewayAuthorizer()  // gateway_authorizer.go
-	v.bffSites()           // bff.go
-	v.gatewayRevocations() // gateway_revocations.go
 }
 
 // algorithms checks a signature allow-list: asymmetric algorithms only.
@@ -407,37 +465,15 @@ func (v *validator) algorithms(path string, algs []string, optional bool) {
 	}
 }
 
+// route checks gateway.routes[i] as a list of rule groups, in the order
+// their errors are reported.
 func (v *validator) route(i int, names map[string]bool) {
 	g := &v.c.Gateway
 	r := &g.Routes[i]
 	p := func(k string) string { return fmt.Sprintf("gateway.routes[%d].%s", i, k) }
-	switch {
-	case r.Name == "":
-		v.add(p("name"), ErrMissing, "required (it labels metrics and logs)")
-	case names[r.Name]:
-		v.add(p("name"), ErrInvalidValue, "duplicate route name %q", r.Name)
-	case strings.ContainsAny(r.Name, " \"\\\n"):
-		v.add(p("name"), ErrInvalidValue, "%q must not contain spaces or quotes", r.Name)
-	}
-	names[r.Name] = true
-	if r.Host != "" && (strings.ContainsAny(r.Host, "/:@ ") || strings.ToLower(r.Host) != r.Host) {
-		v.add(p("host"), ErrInvalidValue, "%q must be a lower-case host name without port", r.Host)
-	}
-	if r.PathPrefix != "" && r.PathPrefix != "/" {
-		clean, err := policy.CleanPath(r.PathPrefix)
-		if err != nil || clean != r.PathPrefix {
-			v.add(p("path_prefix"), ErrInvalidValue, "%q must be a clean path such as /api/ (no dot segments, //, or percent-encoding)", r.PathPrefix)
-		}
-	}
-	if r.Upstream != BuiltinDemo && r.Upstream != BuiltinDemoApp {
-		u, err := url.Parse(r.Upstream)
-		switch {
-		case r.Upstream == "":
-			v.add(p("upstream"), ErrMissing, "required (an http or https URL, or %s)", BuiltinDemo)
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-			v.add(p("upstream"), ErrInvalidValue, "%q must be an http or https URL without query, fragment or credentials, or %s", r.Upstream, BuiltinDemo)
-		}
-	}
+	v.routeName(r, p, names)
+	v.routeMatch(r, p)
+	v.routeUpstream(r, p)
 	if r.Unauthenticated {
 		if len(r.Policy) > 0 || len(r.Scopes) > 0 || r.AllowBearer || r.Audience != "" {
 			v.add(p("unauthenticated"), ErrInvalidValue, "an unauthenticated route checks no token: remove policy, scopes, allow_bearer and audience")
@@ -450,14 +486,57 @@ func (v *validator) route(i int, names map[string]bool) {
 	if g.RouteAudience(r) == "" {
 		v.add(p("audience"), ErrMissing, "required when gateway.audience and gateway.public_url are empty")
 	}
-	for j, s := range r.Scopes {
-		if s == "" || strings.ContainsAny(s, " \"\\") {
-			v.add(fmt.Sprintf("gateway.routes[%d].scopes[%d]", i, j), ErrInvalidValue, "%q is not a scope token (RFC 6749 §3.3)", s)
+	v.scopeTokens(p("scopes"), r.Scopes)
+	v.routePolicy(r, p)
+}
+
+// routeName checks the name: present, unique, fit for a metric label.
+func (v *validator) routeName(r *Route, p func(string) string, names map[string]bool) {
+	switch {
+	case r.Name == "":
+		v.add(p("name"), ErrMissing, "required (it labels metrics and logs)")
+	case names[r.Name]:
+		v.add(p("name"), ErrInvalidValue, "duplicate route name %q", r.Name)
+	case strings.ContainsAny(r.Name, " \"\\\n"):
+		v.add(p("name"), ErrInvalidValue, "%q must not contain spaces or quotes", r.Name)
+	}
+	names[r.Name] = true
+}
+
+// routeMatch checks what a request is matched on: host and path prefix,
+// each in the one form the matcher compares.
+func (v *validator) routeMatch(r *Route, p func(string) string) {
+	if r.Host != "" && (strings.ContainsAny(r.Host, "/:@ ") || strings.ToLower(r.Host) != r.Host) {
+		v.add(p("host"), ErrInvalidValue, "%q must be a lower-case host name without port", r.Host)
+	}
+	if r.PathPrefix != "" && r.PathPrefix != "/" {
+		clean, err := policy.CleanPath(r.PathPrefix)
+		if err != nil || clean != r.PathPrefix {
+			v.add(p("path_prefix"), ErrInvalidValue, "%q must be a clean path such as /api/ (no dot segments, //, or percent-encoding)", r.PathPrefix)
 		}
 	}
+}
+
+// routeUpstream checks the upstream: a built-in, or an http(s) URL with
+// nothing the proxy would have to drop.
+func (v *validator) routeUpstream(r *Route, p func(string) string) {
+	if r.Upstream == BuiltinDemo || r.Upstream == BuiltinDemoApp {
+		return
+	}
+	u, err := url.Parse(r.Upstream)
+	switch {
+	case r.Upstream == "":
+		v.add(p("upstream"), ErrMissing, "required (an http or https URL, or %s)", BuiltinDemo)
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		v.add(p("upstream"), ErrInvalidValue, "%q must be an http or https URL without query, fragment or credentials, or %s", r.Upstream, BuiltinDemo)
+	}
+}
+
+// routePolicy checks each policy rule as package policy compiles it, and
+// that an authenticated route allows something (default deny).
+func (v *validator) routePolicy(r *Route, p func(string) string) {
 	allow := false
 	for j, rule := range r.Policy {
-		rp := fmt.Sprintf("gateway.routes[%d].policy[%d]", i, j)
 		if _, err := policy.New([]policy.Rule{rule.Rule()}); err != nil {
 			msg := err.Error()
 			if _, after, ok := strings.Cut(msg, ": rule #0: "); ok {
@@ -465,7 +544,7 @@ func (v *validator) route(i int, names map[string]bool) {
 			} else if _, after, ok := strings.Cut(msg, fmt.Sprintf(": rule %q: ", rule.Name)); ok {
 				msg = after
 			}
-			v.add(rp, ErrInvalidValue, "%s", msg)
+			v.add(fmt.Sprintf("%s[%d]", p("policy"), j), ErrInvalidValue, "%s", msg)
 		}
 		allow = allow || rule.Action == "allow"
 	}

@@ -45,46 +45,73 @@ func (e *ExtAuthz) Peers() []netip.Prefix {
 	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 }
 
+// gatewayExtAuthz checks gateway.ext_authz as a list of rule groups, in
+// the order their errors are reported.
 func (v *validator) gatewayExtAuthz() {
 	g := &v.c.Gateway
 	e := &g.ExtAuthz
-	p := func(k string) string { return gatewayExtAuthzPath + "." + k }
 	if !e.Enabled() {
 		if e.TLS.Enabled() || len(e.ClientCAFiles) > 0 || len(e.TrustedPeers) > 0 {
-			v.add(p("listen"), ErrMissing, "the other ext_authz keys need a listen address")
+			v.add(extAuthzKey("listen"), ErrMissing, "the other ext_authz keys need a listen address")
 		}
 		return
 	}
 	if !g.Enabled {
-		v.add(p("listen"), ErrInvalidValue, "needs gateway.enabled: ext_authz answers with the gateway's decision")
+		v.add(extAuthzKey("listen"), ErrInvalidValue, "needs gateway.enabled: ext_authz answers with the gateway's decision")
 		return
 	}
+	host, ok := v.extAuthzListen()
+	if !ok {
+		return
+	}
+	v.extAuthzTLS()
+	v.extAuthzTrust(host)
+}
+
+func extAuthzKey(k string) string { return gatewayExtAuthzPath + "." + k }
+
+// extAuthzListen checks listen: an address of its own. It returns the
+// host, and false if the address does not parse.
+func (v *validator) extAuthzListen() (string, bool) {
+	g := &v.c.Gateway
+	e := &g.ExtAuthz
 	host, port, err := net.SplitHostPort(e.Listen)
 	if err != nil || port == "" {
-		v.add(p("listen"), ErrInvalidValue, "%q is not a host:port address", e.Listen)
-		return
+		v.add(extAuthzKey("listen"), ErrInvalidValue, "%q is not a host:port address", e.Listen)
+		return "", false
 	}
 	for _, other := range []string{g.Listen, g.AdminListen, g.Authorizer.Listen} {
 		if e.Listen == other {
-			v.add(p("listen"), ErrInvalidValue, "%q is already the gateway's listen, admin_listen or authorizer.listen", e.Listen)
+			v.add(extAuthzKey("listen"), ErrInvalidValue, "%q is already the gateway's listen, admin_listen or authorizer.listen", e.Listen)
 		}
 	}
+	return host, true
+}
+
+// extAuthzTLS checks the listener's TLS and the CAs of Envoy's client
+// certificates.
+func (v *validator) extAuthzTLS() {
+	e := &v.c.Gateway.ExtAuthz
 	if e.TLS.Enabled() && (e.TLS.CertFile == "" || e.TLS.KeyFile == "") {
-		v.add(p("tls"), ErrMissing, "cert_file and key_file are both required")
+		v.add(extAuthzKey("tls"), ErrMissing, "cert_file and key_file are both required")
 	}
 	for i, f := range e.ClientCAFiles {
 		if strings.TrimSpace(f) == "" {
-			v.add(fmt.Sprintf("%s[%d]", p("client_ca_files"), i), ErrInvalidValue, "empty file name")
+			v.add(fmt.Sprintf("%s[%d]", extAuthzKey("client_ca_files"), i), ErrInvalidValue, "empty file name")
 		}
 	}
 	if len(e.ClientCAFiles) > 0 && !e.TLS.Enabled() {
-		v.add(p("client_ca_files"), ErrMissing, "needs gateway.ext_authz.tls: client certificates come with TLS")
+		v.add(extAuthzKey("client_ca_files"), ErrMissing, "needs gateway.ext_authz.tls: client certificates come with TLS")
 	}
-	// Envoy's word on the client's address and certificate is taken as
-	// true: a listener reachable from other hosts must say whom it
-	// trusts.
+}
+
+// extAuthzTrust: Envoy's word on the client's address and certificate is
+// taken as true, so a listener reachable from other hosts must say whom
+// it trusts.
+func (v *validator) extAuthzTrust(host string) {
+	e := &v.c.Gateway.ExtAuthz
 	if ip, err := netip.ParseAddr(host); (err != nil || !ip.IsLoopback()) && host != "localhost" &&
 		len(e.TrustedPeers) == 0 && len(e.ClientCAFiles) == 0 {
-		v.add(p("listen"), ErrInvalidValue, "%q is not a loopback address: set trusted_peers (the networks of the Envoy proxies) or client_ca_files (Envoy's client certificates), because ext_authz believes the client address and certificate its caller reports", e.Listen)
+		v.add(extAuthzKey("listen"), ErrInvalidValue, "%q is not a loopback address: set trusted_peers (the networks of the Envoy proxies) or client_ca_files (Envoy's client certificates), because ext_authz believes the client address and certificate its caller reports", e.Listen)
 	}
 }

@@ -98,6 +98,8 @@ func (g *Gateway) RouteIssuers(r *Route) []*GatewayIssuer {
 	return out
 }
 
+// gatewayIssuers checks gateway.issuers: not with gateway.issuer, and
+// each issuer in turn (gatewayIssuer).
 func (v *validator) gatewayIssuers() {
 	g := &v.c.Gateway
 	if len(g.Issuers) > 0 && g.Issuer != "" {
@@ -108,38 +110,44 @@ func (v *validator) gatewayIssuers() {
 	}
 	names, iss := map[string]bool{}, map[string]bool{}
 	for i := range g.Issuers {
-		is := &g.Issuers[i]
-		p := func(k string) string { return fmt.Sprintf("gateway.issuers[%d].%s", i, k) }
-		switch {
-		case is.Issuer == "":
-			v.add(p("issuer"), ErrMissing, "required (the identifier the tokens carry in iss)")
-		case iss[is.Issuer]:
-			v.add(p("issuer"), ErrInvalidValue, "%q is configured twice", is.Issuer)
-		default:
-			v.issuerURL(p("issuer"), is.Issuer)
-		}
-		iss[is.Issuer] = true
-		if n := is.IssuerName(); names[n] || strings.ContainsAny(n, " \"\\\n") {
-			v.add(p("name"), ErrInvalidValue, "%q is used twice or contains spaces or quotes", n)
-		}
-		names[is.IssuerName()] = true
-		if is.Discovery != "" {
-			v.oneOf(p("discovery"), is.Discovery, "rfc8414", "oidc")
-		}
-		if is.Profile != "" {
-			v.oneOf(p("profile"), is.Profile, "rfc9068", "legacy-jwt")
-		}
-		if is.JWKSURI != "" {
-			v.issuerURL(p("jwks_uri"), is.JWKSURI)
-		}
-		v.algorithms(p("token_algorithms"), is.TokenAlgorithms, true)
-		for j, c := range append(append([]string{is.Claims.Subject}, is.Claims.Client...), is.Claims.Scopes...) {
-			if c == "" && j > 0 {
-				v.add(p("claims"), ErrInvalidValue, "claim names must not be empty")
-			}
-		}
-		v.issuerIntrospection(p("introspection"), is.Introspection)
+		v.gatewayIssuer(i, names, iss)
 	}
+}
+
+// gatewayIssuer checks gateway.issuers[i]: its identifier and name
+// (present, unique), then how its tokens are found and read.
+func (v *validator) gatewayIssuer(i int, names, iss map[string]bool) {
+	is := &v.c.Gateway.Issuers[i]
+	p := func(k string) string { return fmt.Sprintf("gateway.issuers[%d].%s", i, k) }
+	switch {
+	case is.Issuer == "":
+		v.add(p("issuer"), ErrMissing, "required (the identifier the tokens carry in iss)")
+	case iss[is.Issuer]:
+		v.add(p("issuer"), ErrInvalidValue, "%q is configured twice", is.Issuer)
+	default:
+		v.issuerURL(p("issuer"), is.Issuer)
+	}
+	iss[is.Issuer] = true
+	if n := is.IssuerName(); names[n] || strings.ContainsAny(n, " \"\\\n") {
+		v.add(p("name"), ErrInvalidValue, "%q is used twice or contains spaces or quotes", n)
+	}
+	names[is.IssuerName()] = true
+	if is.Discovery != "" {
+		v.oneOf(p("discovery"), is.Discovery, "rfc8414", "oidc")
+	}
+	if is.Profile != "" {
+		v.oneOf(p("profile"), is.Profile, "rfc9068", "legacy-jwt")
+	}
+	if is.JWKSURI != "" {
+		v.issuerURL(p("jwks_uri"), is.JWKSURI)
+	}
+	v.algorithms(p("token_algorithms"), is.TokenAlgorithms, true)
+	for j, c := range append(append([]string{is.Claims.Subject}, is.Claims.Client...), is.Claims.Scopes...) {
+		if c == "" && j > 0 {
+			v.add(p("claims"), ErrInvalidValue, "claim names must not be empty")
+		}
+	}
+	v.issuerIntrospection(p("introspection"), is.Introspection)
 }
 
 func (v *validator) issuerIntrospection(path string, in IssuerIntrospection) {

@@ -91,7 +91,18 @@ func orDefault(v, def string) string {
 	return v
 }
 
+// gatewayMTLS checks gateway.mtls as a list of rule groups, in the order
+// their errors are reported.
 func (v *validator) gatewayMTLS() {
+	v.gatewayMTLSSources()
+	v.gatewayMTLSHeaders()
+	v.certificateRoutes()
+}
+
+// gatewayMTLSSources checks the CA files and that client certificates
+// reach the gateway: its own TLS listener, a trusted proxy's header, or
+// ext_authz.
+func (v *validator) gatewayMTLSSources() {
 	g := &v.c.Gateway
 	m := &g.MTLS
 	for i, f := range m.ClientCAFiles {
@@ -119,8 +130,13 @@ func (v *validator) gatewayMTLS() {
 			v.add(gatewayMTLSPath+".forwarded_cert_header", ErrMissing, "needs gateway.behind_tls_proxy.trusted_proxies or gateway.authorizer.trusted_proxies: the header is read only from those addresses")
 		}
 	}
-	// Header names: valid, distinct from each other and from the other
-	// identity headers, not reserved.
+}
+
+// gatewayMTLSHeaders checks the certificate header names: valid, distinct
+// from each other and from the identity headers, not reserved.
+func (v *validator) gatewayMTLSHeaders() {
+	g := &v.c.Gateway
+	m := &g.MTLS
 	ih := g.IdentityHeaders
 	taken := map[string]bool{}
 	for _, h := range []string{ih.Subject, ih.Client, ih.Scopes, ih.JKT, g.IdentityJWT.Header} {
@@ -138,15 +154,22 @@ func (v *validator) gatewayMTLS() {
 		}
 		canon := http.CanonicalHeaderKey(h.name)
 		switch {
-		case strings.ContainsAny(h.name, " \t:()<>@,;\\\"/[]?={}"):
+		case strings.ContainsAny(h.name, headerSeparators):
 			v.add(h.path, ErrInvalidValue, "%q is not a header name", h.name)
 		case taken[canon]:
 			v.add(h.path, ErrInvalidValue, "%q is already used by another identity or certificate header", h.name)
-		case canon == "Authorization" || canon == "Dpop" || canon == "Host" || canon == "Cookie" || strings.HasPrefix(canon, "X-Forwarded-"):
+		case reservedHeader(canon):
 			v.add(h.path, ErrInvalidValue, "%q is reserved", h.name)
 		}
 		taken[canon] = true
 	}
+}
+
+// certificateRoutes checks certificate_routes: each names one route, once,
+// and needs the CA files that verify the certificate it authenticates by.
+func (v *validator) certificateRoutes() {
+	g := &v.c.Gateway
+	m := &g.MTLS
 	if len(m.CertificateRoutes) > 0 && !m.Enabled() {
 		v.add(gatewayMTLSCertificatePaths, ErrMissing, "needs client_ca_files: the certificate is the identity")
 	}
@@ -163,23 +186,29 @@ func (v *validator) gatewayMTLS() {
 			continue
 		}
 		seen[name] = true
-		r := &g.Routes[j]
-		rp := fmt.Sprintf("gateway.routes[%d]", j)
-		if r.Unauthenticated || r.AllowBearer || len(r.Scopes) > 0 || r.Audience != "" || r.ForwardAuthorization {
-			v.add(rp, ErrInvalidValue, "route %q authenticates by certificate only (%s): remove unauthenticated, allow_bearer, scopes, audience and forward_authorization", name, gatewayMTLSCertificatePaths)
+		v.certificateRoute(j)
+	}
+}
+
+// certificateRoute checks gateway.routes[j], a certificate-only route: no
+// token settings, and a policy over spiffe:// principals only.
+func (v *validator) certificateRoute(j int) {
+	r := &v.c.Gateway.Routes[j]
+	rp := fmt.Sprintf("gateway.routes[%d]", j)
+	if r.Unauthenticated || r.AllowBearer || len(r.Scopes) > 0 || r.Audience != "" || r.ForwardAuthorization {
+		v.add(rp, ErrInvalidValue, "route %q authenticates by certificate only (%s): remove unauthenticated, allow_bearer, scopes, audience and forward_authorization", r.Name, gatewayMTLSCertificatePaths)
+	}
+	for k, rule := range r.Policy {
+		if len(rule.Scopes) > 0 {
+			v.add(fmt.Sprintf("%s.policy[%d].scopes", rp, k), ErrInvalidValue, "a certificate-only route has no token, hence no scopes")
 		}
-		for k, rule := range r.Policy {
-			if len(rule.Scopes) > 0 {
-				v.add(fmt.Sprintf("%s.policy[%d].scopes", rp, k), ErrInvalidValue, "a certificate-only route has no token, hence no scopes")
+		for l, pr := range rule.Principals {
+			if !strings.HasPrefix(pr, "spiffe://") {
+				v.add(fmt.Sprintf("%s.policy[%d].principals[%d]", rp, k, l), ErrInvalidValue, "%q: a certificate-only route's principals are spiffe:// IDs or prefixes", pr)
 			}
-			for l, pr := range rule.Principals {
-				if !strings.HasPrefix(pr, "spiffe://") {
-					v.add(fmt.Sprintf("%s.policy[%d].principals[%d]", rp, k, l), ErrInvalidValue, "%q: a certificate-only route's principals are spiffe:// IDs or prefixes", pr)
-				}
-			}
-			if rule.Action == "allow" && len(rule.Principals) == 0 {
-				v.add(fmt.Sprintf("%s.policy[%d].principals", rp, k), ErrMissing, "an allow rule of a certificate-only route must name its spiffe:// principals")
-			}
+		}
+		if rule.Action == "allow" && len(rule.Principals) == 0 {
+			v.add(fmt.Sprintf("%s.policy[%d].principals", rp, k), ErrMissing, "an allow rule of a certificate-only route must name its spiffe:// principals")
 		}
 	}
 }

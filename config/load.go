@@ -100,6 +100,8 @@ var (
 	prefixType   = reflect.TypeFor[netip.Prefix]()
 )
 
+// decode sets v from n, recording each key path's line; errors name the
+// path and line.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if d.nodes++; d.nodes > maxNodes {
 		if d.nodes == maxNodes+1 {
@@ -128,31 +130,46 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	t := v.Type()
 	switch {
 	case t == durationType:
-		if n.Kind != yaml.ScalarNode {
-			d.fail(n, path, ErrInvalidValue, "expected a duration such as 10m or 30d")
-			return
-		}
-		dur, err := parseDuration(n.Value)
-		if err != nil {
-			d.fail(n, path, ErrInvalidValue, "%q is not a duration (use units ms, s, m, h or d, e.g. 10m)", n.Value)
-			return
-		}
-		v.SetInt(int64(dur))
-		return
+		d.decodeDuration(n, v, path)
 	case reflect.PointerTo(t).Implements(textType):
-		if n.Kind != yaml.ScalarNode {
-			d.fail(n, path, ErrInvalidValue, "expected a single value")
-			return
-		}
-		if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
-			if t == prefixType {
-				d.fail(n, path, ErrInvalidValue, "%q is not a CIDR network such as 10.0.0.0/8", n.Value)
-			} else {
-				d.fail(n, path, ErrInvalidValue, "%q: %v", n.Value, err)
-			}
-		}
+		d.decodeText(n, v, path)
+	default:
+		d.decodeKind(n, v, path)
+	}
+}
+
+func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, path, ErrInvalidValue, "expected a duration such as 10m or 30d")
 		return
 	}
+	dur, err := parseDuration(n.Value)
+	if err != nil {
+		d.fail(n, path, ErrInvalidValue, "%q is not a duration (use units ms, s, m, h or d, e.g. 10m)", n.Value)
+		return
+	}
+	v.SetInt(int64(dur))
+}
+
+// decodeText decodes a scalar into an encoding.TextUnmarshaler (sizes,
+// counts, CIDR prefixes).
+func (d *decoder) decodeText(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.ScalarNode {
+		d.fail(n, path, ErrInvalidValue, "expected a single value")
+		return
+	}
+	if err := v.Addr().Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(n.Value)); err != nil {
+		if v.Type() == prefixType {
+			d.fail(n, path, ErrInvalidValue, "%q is not a CIDR network such as 10.0.0.0/8", n.Value)
+		} else {
+			d.fail(n, path, ErrInvalidValue, "%q: %v", n.Value, err)
+		}
+	}
+}
+
+// decodeKind decodes by the kind of v: string, bool, list or struct.
+func (d *decoder) decodeKind(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
 	switch t.Kind() {
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
@@ -184,26 +201,37 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind != yaml.MappingNode {
-		d.fail(n, path, ErrInvalidValue, "expected a mapping of keys to values, not %s", describe(n))
-		return
-	}
-	t := v.Type()
-	type field struct {
-		index int
-		json  bool
-	}
-	fields := map[string]field{}
+// structField is a struct field a YAML key decodes into; json marks a
+// string field (yaml:"name,json") that takes a mapping as JSON text.
+type structField struct {
+	index int
+	json  bool
+}
+
+// structFields maps t's YAML keys to its fields, and lists the keys for
+// suggestions.
+func structFields(t reflect.Type) (map[string]structField, []string) {
+	fields := map[string]structField{}
 	var names []string
 	for i := range t.NumField() {
 		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
 		if name == "" || name == "-" {
 			continue
 		}
-		fields[name] = field{i, opts == "json"}
+		fields[name] = structField{i, opts == "json"}
 		names = append(names, name)
 	}
+	return fields, names
+}
+
+// decodeStruct decodes a mapping key by key: unknown keys (with a
+// suggestion), duplicate keys and merge keys are handled here.
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fail(n, path, ErrInvalidValue, "expected a mapping of keys to values, not %s", describe(n))
+		return
+	}
+	fields, names := structFields(v.Type())
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -218,14 +246,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		f, ok := fields[key]
 		if !ok {
-			msg := fmt.Sprintf("unknown key %q", key)
-			if path != "" {
-				msg += " in " + path
-			}
-			if s := suggest(key, names); s != "" {
-				msg += fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			d.errs = append(d.errs, &Error{File: d.file, Line: k.Line, Msg: msg, Err: ErrUnknownKey})
+			d.unknownKey(k, path, names)
 			continue
 		}
 		p := join(path, key)
@@ -235,22 +256,39 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[key] = true
 		if f.json && val.Kind == yaml.MappingNode {
-			d.lines[p] = val.Line
-			var m any
-			if err := val.Decode(&m); err != nil {
-				d.fail(val, p, ErrInvalidValue, "%v", err)
-				continue
-			}
-			b, err := json.Marshal(m)
-			if err != nil {
-				d.fail(val, p, ErrInvalidValue, "cannot be written as JSON: %v", err)
-				continue
-			}
-			v.Field(f.index).SetString(string(b))
+			d.decodeJSON(val, v.Field(f.index), p)
 			continue
 		}
 		d.decode(val, v.Field(f.index), p)
 	}
+}
+
+// unknownKey reports key k, suggesting the closest of names.
+func (d *decoder) unknownKey(k *yaml.Node, path string, names []string) {
+	msg := fmt.Sprintf("unknown key %q", k.Value)
+	if path != "" {
+		msg += " in " + path
+	}
+	if s := suggest(k.Value, names); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	d.errs = append(d.errs, &Error{File: d.file, Line: k.Line, Msg: msg, Err: ErrUnknownKey})
+}
+
+// decodeJSON sets the string v to the JSON text of mapping n.
+func (d *decoder) decodeJSON(n *yaml.Node, v reflect.Value, path string) {
+	d.lines[path] = n.Line
+	var m any
+	if err := n.Decode(&m); err != nil {
+		d.fail(n, path, ErrInvalidValue, "%v", err)
+		return
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		d.fail(n, path, ErrInvalidValue, "cannot be written as JSON: %v", err)
+		return
+	}
+	v.SetString(string(b))
 }
 
 func (d *decoder) decodeMerge(n *yaml.Node, v reflect.Value, path string) {

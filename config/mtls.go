@@ -56,6 +56,8 @@ func (m *MTLS) Interval() time.Duration {
 	return m.ReloadInterval
 }
 
+// mtls checks the authorization server's mtls section as a list of rule
+// groups, in the order their errors are reported.
 func (v *validator) mtls() {
 	c := v.c
 	m := &c.MTLS
@@ -65,21 +67,47 @@ func (v *validator) mtls() {
 		}
 	}
 	if !m.Enabled() {
-		for _, k := range []struct{ path, val string }{
-			{"mtls.listen", m.Listen}, {"mtls.endpoint_base_url", m.EndpointBaseURL}, {"mtls.forwarded_cert_header", m.ForwardedCertHeader},
-		} {
-			if k.val != "" {
-				v.add(k.path, ErrInvalidValue, "needs mtls.client_ca_files")
-			}
-		}
-		if m.ReloadInterval != 0 {
-			v.add("mtls.reload_interval", ErrInvalidValue, "needs mtls.client_ca_files")
-		}
+		v.mtlsOff()
 		return
 	}
 	if !c.TLS.Enabled() && m.ForwardedCertHeader == "" {
 		v.add("mtls.client_ca_files", ErrInvalidValue, "client certificates need tls (cert_file, key_file) or mtls.forwarded_cert_header behind a trusted proxy")
 	}
+	v.mtlsListener()
+	if h := m.ForwardedCertHeader; h != "" {
+		if !validHeaderName(h) {
+			v.add("mtls.forwarded_cert_header", ErrInvalidValue, "%q is not an HTTP header name", h)
+		}
+		if !c.BehindTLSProxy.Enabled() {
+			v.add("mtls.forwarded_cert_header", ErrInvalidValue, "needs behind_tls_proxy.trusted_proxies (the only sources it is read from)")
+		}
+	}
+	if m.ReloadInterval != 0 && m.ReloadInterval < time.Second {
+		v.add("mtls.reload_interval", ErrInvalidValue, "must be at least 1s")
+	}
+}
+
+// mtlsOff reports the mtls settings that need client_ca_files.
+func (v *validator) mtlsOff() {
+	m := &v.c.MTLS
+	for _, k := range []struct {
+		path string
+		set  bool
+	}{
+		{"mtls.listen", m.Listen != ""}, {"mtls.endpoint_base_url", m.EndpointBaseURL != ""},
+		{"mtls.forwarded_cert_header", m.ForwardedCertHeader != ""}, {"mtls.reload_interval", m.ReloadInterval != 0},
+	} {
+		if k.set {
+			v.add(k.path, ErrInvalidValue, "needs mtls.client_ca_files")
+		}
+	}
+}
+
+// mtlsListener checks the dedicated certificate listener and the base
+// URL its endpoints are advertised at (RFC 8705 §5).
+func (v *validator) mtlsListener() {
+	c := v.c
+	m := &c.MTLS
 	if m.Listen != "" {
 		if _, port, err := net.SplitHostPort(m.Listen); err != nil || port == "" {
 			v.add("mtls.listen", ErrInvalidValue, "%q is not a host:port address", m.Listen)
@@ -93,29 +121,19 @@ func (v *validator) mtls() {
 			v.add("mtls.endpoint_base_url", ErrMissing, "required with mtls.listen (the URL clients reach it at)")
 		}
 	}
-	if m.EndpointBaseURL != "" {
-		u, err := url.Parse(m.EndpointBaseURL)
-		switch {
-		case err != nil || !u.IsAbs() || u.Host == "":
-			v.add("mtls.endpoint_base_url", ErrInvalidValue, "%q is not an absolute URL", m.EndpointBaseURL)
-		case u.Scheme != "https":
-			v.add("mtls.endpoint_base_url", ErrInvalidValue, "%q must use https", m.EndpointBaseURL)
-		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-			v.add("mtls.endpoint_base_url", ErrInvalidValue, "%q must not have a query, fragment or user information", m.EndpointBaseURL)
-		case strings.HasSuffix(m.EndpointBaseURL, "/"):
-			v.add("mtls.endpoint_base_url", ErrInvalidValue, "%q must not end with \"/\"", m.EndpointBaseURL)
-		}
+	if m.EndpointBaseURL == "" {
+		return
 	}
-	if h := m.ForwardedCertHeader; h != "" {
-		if !validHeaderName(h) {
-			v.add("mtls.forwarded_cert_header", ErrInvalidValue, "%q is not an HTTP header name", h)
-		}
-		if !c.BehindTLSProxy.Enabled() {
-			v.add("mtls.forwarded_cert_header", ErrInvalidValue, "needs behind_tls_proxy.trusted_proxies (the only sources it is read from)")
-		}
-	}
-	if m.ReloadInterval != 0 && m.ReloadInterval < time.Second {
-		v.add("mtls.reload_interval", ErrInvalidValue, "must be at least 1s")
+	u, err := url.Parse(m.EndpointBaseURL)
+	switch {
+	case err != nil || !u.IsAbs() || u.Host == "":
+		v.add("mtls.endpoint_base_url", ErrInvalidValue, "%q is not an absolute URL", m.EndpointBaseURL)
+	case u.Scheme != "https":
+		v.add("mtls.endpoint_base_url", ErrInvalidValue, "%q must use https", m.EndpointBaseURL)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		v.add("mtls.endpoint_base_url", ErrInvalidValue, "%q must not have a query, fragment or user information", m.EndpointBaseURL)
+	case strings.HasSuffix(m.EndpointBaseURL, "/"):
+		v.add("mtls.endpoint_base_url", ErrInvalidValue, "%q must not end with \"/\"", m.EndpointBaseURL)
 	}
 }
 

@@ -217,9 +217,35 @@ var (
 	constraints = []string{"dpop", "dpop_or_mtls", "mtls", "bearer"}
 )
 
+// client checks clients[i] as a list of rule groups, in the order their
+// errors are reported.
 func (v *validator) client(i int, ids map[string]bool) {
 	cl := &v.c.Clients[i]
 	p := func(k string) string { return fmt.Sprintf("clients[%d].%s", i, k) }
+	v.clientID(cl, p, ids)
+	v.clientAuth(cl, p)
+	v.clientJWKS(cl, p)
+	grants := v.clientGrants(cl, p)
+	v.clientRedirectURIs(cl, p, grants)
+	if cl.AllowRememberedConsent && cl.AuthMethod != "none" {
+		v.add(p("allow_remembered_consent"), ErrInvalidValue, "applies only to public clients (auth_method none); a confidential client always keeps remembered consent")
+	}
+	v.scopeTokens(p("scopes"), cl.Scopes)
+	for j, a := range cl.Audiences {
+		if u, err := url.Parse(a); err != nil || !u.IsAbs() || u.Fragment != "" {
+			v.add(fmt.Sprintf("%s[%d]", p("audiences"), j), ErrInvalidValue, "%q is not an absolute URI without fragment (RFC 8707 §2)", a)
+		}
+	}
+	if cl.SenderConstraint != "" {
+		v.oneOf(p("sender_constraint"), cl.SenderConstraint, constraints...)
+	}
+	if cl.AccessTokenTTL != 0 {
+		v.positive(p("access_token_ttl"), cl.AccessTokenTTL, MaxAccessTokenTTL)
+	}
+}
+
+// clientID checks that the id is present and unique.
+func (v *validator) clientID(cl *Client, p func(string) string, ids map[string]bool) {
 	switch {
 	case cl.ID == "":
 		v.add(p("id"), ErrMissing, "required")
@@ -227,6 +253,11 @@ func (v *validator) client(i int, ids map[string]bool) {
 		v.add(p("id"), ErrInvalidValue, "duplicate client id %q", cl.ID)
 	}
 	ids[cl.ID] = true
+}
+
+// clientAuth checks auth_method and that the client holds the credential
+// that method needs, and no other.
+func (v *validator) clientAuth(cl *Client, p func(string) string) {
 	hasSecret := cl.SecretHash != "" || cl.SecretEnv != ""
 	hasKeys := cl.JWKS != "" || cl.JWKSFile != ""
 	switch cl.AuthMethod {
@@ -237,17 +268,7 @@ func (v *validator) client(i int, ids map[string]bool) {
 			v.add(p("auth_method"), ErrInvalidValue, "a public client (none) has no secret and no jwks; use client_secret_basic or private_key_jwt for a confidential client")
 		}
 	case "client_secret_basic", "client_secret_post":
-		if cl.SecretHash != "" && cl.SecretEnv != "" || !hasSecret {
-			v.add(p("secret_hash"), ErrMissing, "%s needs exactly one of secret_hash and secret_env", cl.AuthMethod)
-		}
-		if cl.SecretHash != "" {
-			if b, err := hex.DecodeString(cl.SecretHash); err != nil || len(b) != 32 {
-				v.add(p("secret_hash"), ErrInvalidValue, "must be the hex SHA-256 of the secret (64 hex digits)")
-			}
-		}
-		if hasKeys {
-			v.add(p("jwks"), ErrInvalidValue, "only for private_key_jwt")
-		}
+		v.secretClient(cl, p, hasSecret, hasKeys)
 	case "private_key_jwt":
 		if cl.JWKS != "" && cl.JWKSFile != "" || !hasKeys {
 			v.add(p("jwks"), ErrMissing, "private_key_jwt needs exactly one of jwks and jwks_file")
@@ -260,25 +281,50 @@ func (v *validator) client(i int, ids map[string]bool) {
 	default:
 		v.oneOf(p("auth_method"), cl.AuthMethod, authMethods...)
 	}
-	if cl.JWKS != "" && cl.AuthMethod != "tls_client_auth" {
-		var set jose.JSONWebKeySet
-		if err := json.Unmarshal([]byte(cl.JWKS), &set); err != nil || len(set.Keys) == 0 {
-			v.add(p("jwks"), ErrInvalidValue, "not a JSON Web Key Set with at least one key")
-		} else {
-			for _, k := range set.Keys {
-				if !k.IsPublic() {
-					v.add(p("jwks"), ErrInvalidValue, "key %q is not a public key: never put private keys in the configuration", k.KeyID)
-				}
-			}
+}
+
+// secretClient checks a client_secret_basic or client_secret_post client:
+// one secret, given as its hex SHA-256 or an environment variable.
+func (v *validator) secretClient(cl *Client, p func(string) string, hasSecret, hasKeys bool) {
+	if cl.SecretHash != "" && cl.SecretEnv != "" || !hasSecret {
+		v.add(p("secret_hash"), ErrMissing, "%s needs exactly one of secret_hash and secret_env", cl.AuthMethod)
+	}
+	if cl.SecretHash != "" {
+		if b, err := hex.DecodeString(cl.SecretHash); err != nil || len(b) != 32 {
+			v.add(p("secret_hash"), ErrInvalidValue, "must be the hex SHA-256 of the secret (64 hex digits)")
 		}
 	}
+	if hasKeys {
+		v.add(p("jwks"), ErrInvalidValue, "only for private_key_jwt")
+	}
+}
 
+// clientJWKS checks an inline jwks: a key set of public keys only
+// (tls_client_auth's jwks holds registration values instead, mtls.go).
+func (v *validator) clientJWKS(cl *Client, p func(string) string) {
+	if cl.JWKS == "" || cl.AuthMethod == "tls_client_auth" {
+		return
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(cl.JWKS), &set); err != nil || len(set.Keys) == 0 {
+		v.add(p("jwks"), ErrInvalidValue, "not a JSON Web Key Set with at least one key")
+		return
+	}
+	for _, k := range set.Keys {
+		if !k.IsPublic() {
+			v.add(p("jwks"), ErrInvalidValue, "key %q is not a public key: never put private keys in the configuration", k.KeyID)
+		}
+	}
+}
+
+// clientGrants checks grant_types and returns them, defaulted.
+func (v *validator) clientGrants(cl *Client, p func(string) string) []string {
 	grants := cl.GrantTypes
 	if len(grants) == 0 {
 		grants = []string{"authorization_code", "refresh_token"}
 	}
 	for j, g := range grants {
-		gp := fmt.Sprintf("clients[%d].grant_types[%d]", i, j)
+		gp := fmt.Sprintf("%s[%d]", p("grant_types"), j)
 		switch g {
 		case "password":
 			v.add(gp, ErrInvalidValue, "the password grant was removed in OAuth 2.1; use authorization_code with PKCE")
@@ -292,37 +338,35 @@ func (v *validator) client(i int, ids map[string]bool) {
 			v.oneOf(gp, g, grantTypes...)
 		}
 	}
+	return grants
+}
+
+// clientRedirectURIs checks redirect_uris: required for the code grant,
+// each acceptable (checkRedirectURI), and exact for a confidential client.
+func (v *validator) clientRedirectURIs(cl *Client, p func(string) string, grants []string) {
 	if slices.Contains(grants, "authorization_code") && len(cl.RedirectURIs) == 0 {
 		v.add(p("redirect_uris"), ErrMissing, "required for the authorization_code grant")
 	}
 	for j, u := range cl.RedirectURIs {
+		up := fmt.Sprintf("%s[%d]", p("redirect_uris"), j)
 		if msg := checkRedirectURI(u); msg != "" {
-			v.add(fmt.Sprintf("clients[%d].redirect_uris[%d]", i, j), ErrInvalidValue, "%q %s", u, msg)
+			v.add(up, ErrInvalidValue, "%q %s", u, msg)
 		} else if cl.AuthMethod != "none" && portlessLoopback(u) {
 			// RFC 8252 §7.3's any-port rule is for public (native)
 			// clients; a confidential client's URI matches exactly.
-			v.add(fmt.Sprintf("clients[%d].redirect_uris[%d]", i, j), ErrInvalidValue,
+			v.add(up, ErrInvalidValue,
 				"%q has no port: a confidential client's loopback redirect URI is compared exactly, port included (any port, RFC 8252 §7.3, is for public clients); write the port its listener uses", u)
 		}
 	}
-	if cl.AllowRememberedConsent && cl.AuthMethod != "none" {
-		v.add(p("allow_remembered_consent"), ErrInvalidValue, "applies only to public clients (auth_method none); a confidential client always keeps remembered consent")
-	}
-	for j, s := range cl.Scopes {
+}
+
+// scopeTokens checks a list of scopes (RFC 6749 §3.3 scope-token: no
+// space, quote or backslash); path is the list's key.
+func (v *validator) scopeTokens(path string, scopes []string) {
+	for j, s := range scopes {
 		if s == "" || strings.ContainsAny(s, " \"\\") {
-			v.add(fmt.Sprintf("clients[%d].scopes[%d]", i, j), ErrInvalidValue, "%q is not a scope token (RFC 6749 §3.3)", s)
+			v.add(fmt.Sprintf("%s[%d]", path, j), ErrInvalidValue, "%q is not a scope token (RFC 6749 §3.3)", s)
 		}
-	}
-	for j, a := range cl.Audiences {
-		if u, err := url.Parse(a); err != nil || !u.IsAbs() || u.Fragment != "" {
-			v.add(fmt.Sprintf("clients[%d].audiences[%d]", i, j), ErrInvalidValue, "%q is not an absolute URI without fragment (RFC 8707 §2)", a)
-		}
-	}
-	if cl.SenderConstraint != "" {
-		v.oneOf(p("sender_constraint"), cl.SenderConstraint, constraints...)
-	}
-	if cl.AccessTokenTTL != 0 {
-		v.positive(p("access_token_ttl"), cl.AccessTokenTTL, MaxAccessTokenTTL)
 	}
 }
 

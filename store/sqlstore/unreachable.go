@@ -30,8 +30,10 @@ func Unreachable(err error) bool {
 		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
 	}
 	var ne net.Error
+	// pgconn.ErrConnClosed: the connection was closed under the call (a
+	// cut or cancelled one that database/sql handed out again).
 	return errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, pgconn.ErrConnClosed)
 }
 
 // PostgresAddr is the host:port (several, comma-separated, with
