@@ -49,8 +49,10 @@ type Options struct {
 	// Transport to upstreams; default a clone of http.DefaultTransport
 	// with the configured upstream timeout.
 	Transport http.RoundTripper
-	// Upstreams maps builtin: upstream names to handlers; builtin:demo is
-	// DemoUpstream() unless given.
+	// Upstreams maps builtin: upstream names (such as builtin:demo) to
+	// the in-process handlers that serve them; a route whose builtin:
+	// upstream is not here does not build. ward serve passes
+	// demo.Builtins().
 	Upstreams map[string]http.Handler
 	// RateLimitStore keeps the rate_limits state; default in memory
 	// (ratelimit.go). Instances behind a load balancer need a shared one.

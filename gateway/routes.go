@@ -142,12 +142,6 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 	var handler http.Handler
 	if name, ok := strings.CutPrefix(rc.Upstream, "builtin:"); ok {
 		handler = g.opts.Upstreams[rc.Upstream]
-		if handler == nil && name == "demo" {
-			handler = DemoUpstream()
-		}
-		if handler == nil && name == "demo-app" {
-			handler = DemoApp()
-		}
 		if handler == nil {
 			return nil, fmt.Errorf("unknown built-in upstream %q", rc.Upstream)
 		}
