@@ -178,11 +178,13 @@ func newWard(t *testing.T) *ward {
 	if err != nil {
 		t.Fatal(err)
 	}
+	builtins := demo.Builtins() // the demo app of DevConfig's routes too
+	builtins[config.BuiltinDemo] = upstream
 	gw, err := gateway.New(&cfg.Gateway, gateway.Options{
 		Issuer:    cfg.GatewayIssuer(),
 		Logger:    logger,
 		Nonces:    nonces,
-		Upstreams: map[string]http.Handler{config.BuiltinDemo: upstream},
+		Upstreams: builtins,
 	})
 	if err != nil {
 		t.Fatal(err)
