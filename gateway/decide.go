@@ -211,19 +211,28 @@ func (g *Gateway) decide(st *state, r *http.Request, rec *record, resp http.Head
 	if f := g.authorize(r, rt, rec, id); f != nil {
 		return rt, f
 	}
-	if g.identity != nil {
-		// Signed before proxying: a request whose identity cannot be
-		// signed is refused, never forwarded without it.
-		tok, err := g.identity.sign(id, rt, st.cfg.IdentityJWT.TTL, g.clock())
-		if err != nil {
-			rec.outcome = "error"
-			g.log.Error("cannot sign the identity JWT", "route", rec.route, "err", err)
-			return rt, &refusal{status: http.StatusInternalServerError, text: "internal error"}
-		}
-		rec.identityJWT, rec.identityJWTHeader = tok, http.CanonicalHeaderKey(st.cfg.IdentityJWT.Header)
+	if f := g.signIdentity(st, rt, rec, id); f != nil {
+		return rt, f
 	}
 	rec.outcome = "allowed"
 	return rt, nil
+}
+
+// signIdentity signs the identity JWT into rec when one is configured
+// (identityjwt.go). Signed before proxying: a request whose identity
+// cannot be signed is refused, never forwarded without it.
+func (g *Gateway) signIdentity(st *state, rt *route, rec *record, id *resource.Identity) *refusal {
+	if g.identity == nil {
+		return nil
+	}
+	tok, err := g.identity.sign(id, rt, st.cfg.IdentityJWT.TTL, g.clock())
+	if err != nil {
+		rec.outcome = "error"
+		g.log.Error("cannot sign the identity JWT", "route", rec.route, "err", err)
+		return &refusal{status: http.StatusInternalServerError, text: "internal error"}
+	}
+	rec.identityJWT, rec.identityJWTHeader = tok, http.CanonicalHeaderKey(st.cfg.IdentityJWT.Header)
+	return nil
 }
 
 // authenticate checks the access token and its sender constraint (DPoP

@@ -49,8 +49,10 @@ type Options struct {
 	// Transport to upstreams; default a clone of http.DefaultTransport
 	// with the configured upstream timeout.
 	Transport http.RoundTripper
-	// Upstreams maps builtin: upstream names to handlers; builtin:demo is
-	// DemoUpstream() unless given.
+	// Upstreams maps builtin: upstream names (such as builtin:demo) to
+	// the in-process handlers that serve them; a route whose builtin:
+	// upstream is not here does not build. ward serve passes
+	// demo.Builtins().
 	Upstreams map[string]http.Handler
 	// RateLimitStore keeps the rate_limits state; default in memory
 	// (ratelimit.go). Instances behind a load balancer need a shared one.
@@ -175,21 +177,7 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("%w: no configuration", ErrConfig)
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Registry == nil {
-		opts.Registry = prometheus.NewRegistry()
-	}
-	if opts.Clock == nil {
-		opts.Clock = time.Now
-	}
-	if opts.ProofMaxAge == 0 {
-		opts.ProofMaxAge = 60 * time.Second
-	}
-	if opts.ProofLeeway == 0 {
-		opts.ProofLeeway = 5 * time.Second
-	}
+	opts.setDefaults()
 	issuer := cfg.Issuer
 	if opts.Issuer != "" {
 		issuer = opts.Issuer
@@ -206,29 +194,9 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.identity = idSigner
-	dopts := []dpop.Option{
-		dpop.WithAllowedAlgorithms(cfg.DPoPAlgorithms...),
-		dpop.WithClock(opts.Clock),
-		dpop.WithIATWindow(opts.ProofMaxAge, opts.ProofLeeway),
+	if g.verifier, err = g.newVerifier(cfg); err != nil {
+		return nil, err
 	}
-	// The URL a proof names: public_url, else the trusted TLS proxy's
-	// forwarded scheme and host, unless a front door rebuilt it
-	// (requestURL, decide.go).
-	if cfg.PublicURL == "" && cfg.BehindTLSProxy.Enabled() {
-		g.proofProxies = cfg.BehindTLSProxy.TrustedProxies
-	}
-	dopts = append(dopts, dpop.WithRequestURL(g.requestURL))
-	if opts.ReplayStore != nil {
-		dopts = append(dopts, dpop.WithReplayStore(opts.ReplayStore))
-	}
-	if opts.Nonces != nil {
-		dopts = append(dopts, dpop.WithNonces(opts.Nonces))
-	}
-	v, err := dpop.NewVerifier(dopts...)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	g.verifier = v
 	if err := g.setupIssuers(cfg, issuer); err != nil {
 		return nil, err
 	}
@@ -246,6 +214,54 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 	g.state.Store(st)
 	g.ready.Store(true)
 	return g, nil
+}
+
+// setDefaults fills the options left unset.
+func (opts *Options) setDefaults() {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Registry == nil {
+		opts.Registry = prometheus.NewRegistry()
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.ProofMaxAge == 0 {
+		opts.ProofMaxAge = 60 * time.Second
+	}
+	if opts.ProofLeeway == 0 {
+		opts.ProofLeeway = 5 * time.Second
+	}
+}
+
+// newVerifier is the gateway's DPoP proof verifier (RFC 9449 §4.3):
+// dpop_algorithms, the proof age window, the URL a proof must name, and
+// the replay store and nonces when given.
+func (g *Gateway) newVerifier(cfg *config.Gateway) (*dpop.Verifier, error) {
+	dopts := []dpop.Option{
+		dpop.WithAllowedAlgorithms(cfg.DPoPAlgorithms...),
+		dpop.WithClock(g.opts.Clock),
+		dpop.WithIATWindow(g.opts.ProofMaxAge, g.opts.ProofLeeway),
+	}
+	// The URL a proof names: public_url, else the trusted TLS proxy's
+	// forwarded scheme and host, unless a front door rebuilt it
+	// (requestURL, decide.go).
+	if cfg.PublicURL == "" && cfg.BehindTLSProxy.Enabled() {
+		g.proofProxies = cfg.BehindTLSProxy.TrustedProxies
+	}
+	dopts = append(dopts, dpop.WithRequestURL(g.requestURL))
+	if g.opts.ReplayStore != nil {
+		dopts = append(dopts, dpop.WithReplayStore(g.opts.ReplayStore))
+	}
+	if g.opts.Nonces != nil {
+		dopts = append(dopts, dpop.WithNonces(g.opts.Nonces))
+	}
+	v, err := dpop.NewVerifier(dopts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return v, nil
 }
 
 func fixedOf(cfg *config.Gateway, issuer string) fixedSettings {

@@ -23,6 +23,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
 )
@@ -126,7 +127,7 @@ func TestGatewayIssuerUnavailable(t *testing.T) {
 	cfg.Enabled, cfg.PublicURL = true, publicURL
 	cfg.Issuers = []config.GatewayIssuer{{Name: "keycloak", Issuer: kc.srv.URL, Discovery: "oidc", TokenAlgorithms: []string{"RS256"}, Profile: "legacy-jwt"}}
 	cfg.Routes = []config.Route{{Name: "kc", PathPrefix: "/kc/", Upstream: config.BuiltinDemo, Policy: []config.PolicyRule{{Action: "allow", Principals: []string{"*"}}}}}
-	gw, err := gateway.New(&cfg, gateway.Options{Clock: func() time.Time { return testNow }, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	gw, err := gateway.New(&cfg, gateway.Options{Clock: func() time.Time { return testNow }, Logger: slog.New(slog.NewTextHandler(&logs, nil)), Upstreams: demo.Builtins()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestGatewayIssuersNeedRestart(t *testing.T) {
 	cfg.Enabled, cfg.PublicURL = true, publicURL
 	cfg.Issuers = []config.GatewayIssuer{{Name: "kc", Issuer: kc.srv.URL, Discovery: "oidc", TokenAlgorithms: []string{"RS256"}, Profile: "legacy-jwt"}}
 	cfg.Routes = []config.Route{{Name: "kc", PathPrefix: "/kc/", Upstream: config.BuiltinDemo, Policy: []config.PolicyRule{{Action: "allow", Principals: []string{"*"}}}}}
-	gw, err := gateway.New(&cfg, gateway.Options{Clock: func() time.Time { return testNow }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	gw, err := gateway.New(&cfg, gateway.Options{Clock: func() time.Time { return testNow }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Upstreams: demo.Builtins()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/resource"
 )
@@ -23,9 +24,10 @@ func mountGateway(t *testing.T, h http.Handler, mod func(*config.Gateway)) (*gat
 		mod(&cfg)
 	}
 	return gateway.New(&cfg, gateway.Options{
-		Keys:   resource.StaticKeys{},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Mounts: []gateway.Mount{{Name: "bff-app", Host: "gw.example", PathPrefix: "/bff", Handler: h}},
+		Keys:      resource.StaticKeys{},
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Mounts:    []gateway.Mount{{Name: "bff-app", Host: "gw.example", PathPrefix: "/bff", Handler: h}},
+		Upstreams: demo.Builtins(),
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/revocation"
@@ -27,6 +28,7 @@ func newEnvRevocations(t *testing.T, set *revocation.Set) *env {
 		Keys:        resource.StaticKeys{Keys: []jose.JSONWebKey{{Key: &e.key.PublicKey, KeyID: "k1", Algorithm: "ES256"}}},
 		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Revocations: set,
+		Upstreams:   demo.Builtins(),
 	})
 	if err != nil {
 		t.Fatal(err)

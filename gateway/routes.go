@@ -86,10 +86,49 @@ func audienceOr(vals ...string) string {
 	return ""
 }
 
+// buildRoute compiles a route in named steps: identity headers, limits,
+// path prefix, policy and requirement, upstream, transport, answer hooks
+// and proxy.
 func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, error) {
-	rt := &route{cfg: rc, host: strings.ToLower(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream, ih: cfg.IdentityHeaders}
+	rt := &route{cfg: rc, host: strings.ToLower(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream}
+	rt.identityHeaders(cfg)
+	var err error
+	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
+		return nil, err
+	}
+	if rc.PathPrefix != "" && rc.PathPrefix != "/" {
+		if c, err := policy.CleanPath(rc.PathPrefix); err != nil || c != rc.PathPrefix {
+			return nil, fmt.Errorf("path_prefix %q is not a clean path", rc.PathPrefix)
+		}
+	}
+	if err := rt.buildPolicy(cfg); err != nil {
+		return nil, err
+	}
+	target, handler, err := g.upstreamOf(rc)
+	if err != nil {
+		return nil, err
+	}
+	transport := g.transportFor(cfg, rt, target, handler)
+	g.answerHooks(cfg, rt)
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite:    func(pr *httputil.ProxyRequest) { g.rewrite(pr, rt, target) },
+		Transport:  transport,
+		BufferPool: copyBuffers,
+		ModifyResponse: func(resp *http.Response) error {
+			rt.modify(resp.Header, resp.Request)
+			return nil
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { rt.failed(w, r, recordOf(r), err) },
+	}
+	return rt, nil
+}
+
+// identityHeaders sets the identity header names the route writes
+// (canonical), the headers it strips from every request and the names a
+// client may not send (headers.go).
+func (rt *route) identityHeaders(cfg *config.Gateway) {
 	ih := cfg.IdentityHeaders
-	rt.certOnly = cfg.MTLS.CertificateRoute(rc.Name)
+	rt.certOnly = cfg.MTLS.CertificateRoute(rt.cfg.Name)
 	rt.spiffeHdr = http.CanonicalHeaderKey(cfg.MTLS.SPIFFEIDHeaderName())
 	rt.thumbHdr = http.CanonicalHeaderKey(cfg.MTLS.ThumbprintHeaderName())
 	// The forwarded certificate never reaches an upstream, even from a
@@ -103,7 +142,7 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 		Subject: http.CanonicalHeaderKey(ih.Subject), Client: http.CanonicalHeaderKey(ih.Client),
 		Scopes: http.CanonicalHeaderKey(ih.Scopes), JKT: http.CanonicalHeaderKey(ih.JKT),
 	}
-	if !rc.ForwardAuthorization {
+	if !rt.cfg.ForwardAuthorization {
 		rt.strip = append(rt.strip, "Authorization", "Dpop")
 	}
 	rt.reserved = reservedNames(rt.strip)
@@ -112,111 +151,117 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 			rt.idNames = append(rt.idNames, http.CanonicalHeaderKey(h))
 		}
 	}
-	var err error
-	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
-		return nil, err
-	}
-	if rc.PathPrefix != "" && rc.PathPrefix != "/" {
-		if c, err := policy.CleanPath(rc.PathPrefix); err != nil || c != rc.PathPrefix {
-			return nil, fmt.Errorf("path_prefix %q is not a clean path", rc.PathPrefix)
+}
+
+// buildPolicy compiles the route's policy and its token requirement;
+// an unauthenticated route has neither.
+func (rt *route) buildPolicy(cfg *config.Gateway) error {
+	rc := rt.cfg
+	if rc.Unauthenticated {
+		if len(rc.Policy) > 0 || len(rc.Scopes) > 0 {
+			return errors.New("an unauthenticated route cannot have a policy or scopes")
 		}
+		return nil
 	}
-	if !rc.Unauthenticated {
-		rules := make([]policy.Rule, len(rc.Policy))
-		for i, r := range rc.Policy {
-			rules[i] = cfg.PolicyRule(r) // issuer names resolved
-		}
-		p, err := policy.New(rules)
-		if err != nil {
-			return nil, err
-		}
-		rt.policy = p
-		// The route's own audience only: without one, the issuer's
-		// (gateway.issuers[].audience), else gateway.audience or
-		// public_url (Config.Audience in build) applies.
-		rt.req = resource.Requirement{Scopes: rc.Scopes, Audience: rc.Audience, AllowBearer: rc.AllowBearer, Issuers: rc.Issuers}
-	} else if len(rc.Policy) > 0 || len(rc.Scopes) > 0 {
-		return nil, errors.New("an unauthenticated route cannot have a policy or scopes")
+	rules := make([]policy.Rule, len(rc.Policy))
+	for i, r := range rc.Policy {
+		rules[i] = cfg.PolicyRule(r) // issuer names resolved
 	}
-	var target *url.URL
-	var handler http.Handler
+	p, err := policy.New(rules)
+	if err != nil {
+		return err
+	}
+	rt.policy = p
+	// The route's own audience only: without one, the issuer's
+	// (gateway.issuers[].audience), else gateway.audience or public_url
+	// (Config.Audience in build) applies.
+	rt.req = resource.Requirement{Scopes: rc.Scopes, Audience: rc.Audience, AllowBearer: rc.AllowBearer, Issuers: rc.Issuers}
+	return nil
+}
+
+// upstreamOf resolves the route's upstream: an http(s) URL, or a
+// builtin: name the caller gave a handler for (Options.Upstreams).
+func (g *Gateway) upstreamOf(rc *config.Route) (*url.URL, http.Handler, error) {
 	if name, ok := strings.CutPrefix(rc.Upstream, "builtin:"); ok {
-		handler = g.opts.Upstreams[rc.Upstream]
-		if handler == nil && name == "demo" {
-			handler = DemoUpstream()
-		}
-		if handler == nil && name == "demo-app" {
-			handler = DemoApp()
-		}
+		handler := g.opts.Upstreams[rc.Upstream]
 		if handler == nil {
-			return nil, fmt.Errorf("unknown built-in upstream %q", rc.Upstream)
+			return nil, nil, fmt.Errorf("unknown built-in upstream %q", rc.Upstream)
 		}
-		target = &url.URL{Scheme: "http", Host: "builtin." + name}
-	} else {
-		u, err := url.Parse(rc.Upstream)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("upstream %q is not an http(s) URL", rc.Upstream)
-		}
-		target = u
+		return &url.URL{Scheme: "http", Host: "builtin." + name}, handler, nil
 	}
-	transport := g.opts.Transport
+	u, err := url.Parse(rc.Upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, nil, fmt.Errorf("upstream %q is not an http(s) URL", rc.Upstream)
+	}
+	return u, nil, nil
+}
+
+// transportFor is how the route reaches its upstream: the in-process
+// handler, Options.Transport, or its own pooled transport; a plain-http
+// upstream also gets the direct path (forward.go) when its identity
+// header names allow it.
+func (g *Gateway) transportFor(cfg *config.Gateway, rt *route, target *url.URL, handler http.Handler) http.RoundTripper {
 	if handler != nil {
-		transport = handlerTransport{handler}
-	} else if transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.ResponseHeaderTimeout = cfg.Timeouts.Upstream
-		t.MaxIdleConnsPerHost = 64
-		// A proxy passes the client's Accept-Encoding on as it is; it
-		// does not ask for gzip itself only to decompress it again.
-		t.DisableCompression = true
-		transport = t
-		if target.Scheme == "http" && syncUpstream {
-			ut := newUpstreamTransport(target.Host, t) // upstream.go
-			transport = ut
-			if !g.opts.reverseProxyOnly && directNames(rt.ih, rt.spiffeHdr, rt.thumbHdr, http.CanonicalHeaderKey(cfg.IdentityJWT.Header)) {
-				rt.direct = newDirect(ut, target, rt.strip) // forward.go
-			}
-		}
+		return handlerTransport{handler}
 	}
+	if g.opts.Transport != nil {
+		return g.opts.Transport
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = cfg.Timeouts.Upstream
+	t.MaxIdleConnsPerHost = 64
+	// A proxy passes the client's Accept-Encoding on as it is; it does
+	// not ask for gzip itself only to decompress it again.
+	t.DisableCompression = true
+	if target.Scheme != "http" || !syncUpstream {
+		return t
+	}
+	ut := newUpstreamTransport(target.Host, t) // upstream.go
+	if !g.opts.reverseProxyOnly && directNames(rt.ih, rt.spiffeHdr, rt.thumbHdr, http.CanonicalHeaderKey(cfg.IdentityJWT.Header)) {
+		rt.direct = newDirect(ut, target, rt.strip) // forward.go
+	}
+	return ut
+}
+
+// answerHooks sets the hooks both paths share: modify on every upstream
+// answer, failed when the upstream could not answer.
+func (g *Gateway) answerHooks(cfg *config.Gateway, rt *route) {
+	rc := rt.cfg
 	rt.modify = func(h http.Header, r *http.Request) {
 		dropWardSetCookies(h) // headers.go
 		g.secureResponse(h, r, cfg, !rc.Unauthenticated)
 	}
 	rt.failed = func(w http.ResponseWriter, r *http.Request, rec *record, err error) {
 		g.secureResponse(w.Header(), r, cfg, !rc.Unauthenticated)
-		// A chunked body that outgrew max_body_bytes while it was
-		// streamed: the upstream got a body cut short without its last
-		// chunk (an incomplete request, never a complete one), and the
-		// client is told why.
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			if rec != nil {
-				rec.outcome, rec.reason = "rejected", "body_too_large"
-			}
-			w.Header().Set("Connection", "close")
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
+		g.upstreamFailed(w, rt, rec, err)
+	}
+}
+
+// upstreamFailed answers a request whose upstream failed: 413 for a
+// body that outgrew max_body_bytes while streamed, 504 for a timeout,
+// else 502.
+func (g *Gateway) upstreamFailed(w http.ResponseWriter, rt *route, rec *record, err error) {
+	// A chunked body that outgrew max_body_bytes while it was streamed:
+	// the upstream got a body cut short without its last chunk (an
+	// incomplete request, never a complete one), and the client is told
+	// why.
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 		if rec != nil {
-			rec.outcome = "upstream_error"
+			rec.outcome, rec.reason = "rejected", "body_too_large"
 		}
-		g.log.Warn("upstream error", "route", rc.Name, "upstream", rt.upstream, "err", err)
-		status := http.StatusBadGateway
-		if errors.Is(err, context.DeadlineExceeded) {
-			status = http.StatusGatewayTimeout
-		}
-		http.Error(w, http.StatusText(status), status)
+		w.Header().Set("Connection", "close")
+		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		return
 	}
-	rt.proxy = &httputil.ReverseProxy{
-		Rewrite:    func(pr *httputil.ProxyRequest) { g.rewrite(pr, rt, target) },
-		Transport:  transport,
-		BufferPool: copyBuffers,
-		ModifyResponse: func(resp *http.Response) error {
-			rt.modify(resp.Header, resp.Request)
-			return nil
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { rt.failed(w, r, recordOf(r), err) },
+	if rec != nil {
+		rec.outcome = "upstream_error"
 	}
-	return rt, nil
+	g.log.Warn("upstream error", "route", rt.cfg.Name, "upstream", rt.upstream, "err", err)
+	status := http.StatusBadGateway
+	if errors.Is(err, context.DeadlineExceeded) {
+		status = http.StatusGatewayTimeout
+	}
+	http.Error(w, http.StatusText(status), status)
 }
 
 // buildMount makes a route of a Mount: matched like a route, limited by

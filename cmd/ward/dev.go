@@ -16,7 +16,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
-	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/store"
 )
@@ -118,7 +118,7 @@ func loadDevCredentials(path, issuer string) (*devCredentials, error) {
 	if c.BFF.ClientSecret == "" { // a credentials file from before the BFF
 		c.BFF.ClientSecret, _ = authz.NewClientSecret()
 	}
-	c.BFF.ClientID, c.BFF.AppURL = gateway.DevBFFClient, devAppURL
+	c.BFF.ClientID, c.BFF.AppURL = demo.DevBFFClient, devAppURL
 	return &c, nil
 }
 
@@ -139,7 +139,7 @@ func devClients(c *devCredentials, now time.Time) []*store.Client {
 		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}, {
-		ID: gateway.DevBFFClient, Name: "Demo app's backend-for-frontend (confidential)", AuthMethod: "client_secret_basic",
+		ID: demo.DevBFFClient, Name: "Demo app's backend-for-frontend (confidential)", AuthMethod: "client_secret_basic",
 		SecretHash:   authz.HashClientSecret(c.BFF.ClientSecret),
 		GrantTypes:   []string{"authorization_code", "refresh_token"},
 		RedirectURIs: []string{devGatewayURL + config.DefaultBFFPrefix + "/callback"},

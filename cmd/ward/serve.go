@@ -23,6 +23,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/extauthz"
 	"github.com/wardauth/ward/gateway"
@@ -168,7 +169,7 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 		if err := requireLoopback(cfg.Listen); err != nil {
 			return err
 		}
-		cfg.Gateway = gateway.DevConfig(cfg.Issuer)
+		cfg.Gateway = demo.DevConfig(cfg.Issuer)
 		cfg.Gateway.BFF[0].ClientSecretFile = filepath.Join(cfg.DataDir, devBFFSecretFile)
 	}
 	if !cfg.Gateway.Enabled {
@@ -182,7 +183,8 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 		return err
 	}
 	if p.gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
-		ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts, Revocations: p.feed.set()}); err != nil {
+		ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts, Revocations: p.feed.set(),
+		Upstreams: demo.Builtins()}); err != nil { // config accepts builtin:demo in any mode
 		return fmt.Errorf("gateway: %w", err)
 	}
 	return nil

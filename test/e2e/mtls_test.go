@@ -21,6 +21,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
@@ -149,7 +150,7 @@ func newMTLSSystem(t *testing.T) *mtlsSystem {
 
 	// The upstream records what reaches it: the demo API under /demo/,
 	// a plain answer for the workload route.
-	demo := gateway.DemoUpstream()
+	demoAPI := demo.Upstream()
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
 		s.mu.Lock()
@@ -159,7 +160,7 @@ func newMTLSSystem(t *testing.T) *mtlsSystem {
 			_, _ = io.WriteString(w, "workload ok\n")
 			return
 		}
-		demo.ServeHTTP(w, r)
+		demoAPI.ServeHTTP(w, r)
 	})
 
 	// The gateway discovers the issuer's keys over HTTPS, trusting the

@@ -24,6 +24,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/internal/wardtest"
@@ -156,13 +157,13 @@ func newSystem(t *testing.T) *system {
 
 	// The upstream: the demo API, wrapped to count and record what
 	// reaches it.
-	demo := gateway.DemoUpstream()
+	demoAPI := demo.Upstream()
 	upstream := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
 		s.mu.Lock()
 		s.seen = append(s.seen, upstreamSeen{method: r.Method, path: r.URL.Path, header: r.Header.Clone()})
 		s.mu.Unlock()
-		demo.ServeHTTP(w, r)
+		demoAPI.ServeHTTP(w, r)
 	})
 	s.gw, err = gateway.New(&cfg.Gateway, gateway.Options{
 		Issuer:      cfg.GatewayIssuer(),

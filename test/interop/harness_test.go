@@ -24,6 +24,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/internal/password"
@@ -107,7 +108,7 @@ func newWard(t *testing.T) *ward {
 	// tokens.refresh_token_reuse_grace that is a retry after a lost answer
 	// and gets a new pair, so the window is off here.
 	cfg.Tokens.RefreshTokenReuseGrace = 0
-	g := gateway.DevConfig(w.issuer)
+	g := demo.DevConfig(w.issuer)
 	g.Listen, g.AdminListen = gwSrv.Listener.Addr().String(), admSrv.Listener.Addr().String()
 	g.PublicURL = w.gwURL
 	cfg.Gateway = g
@@ -164,12 +165,12 @@ func newWard(t *testing.T) *ward {
 	asSrv.Start()
 	t.Cleanup(asSrv.Close)
 
-	demo := gateway.DemoUpstream()
+	demoAPI := demo.Upstream()
 	upstream := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.mu.Lock()
 		w.seen = append(w.seen, r.Header.Clone())
 		w.mu.Unlock()
-		demo.ServeHTTP(rw, r)
+		demoAPI.ServeHTTP(rw, r)
 	})
 	gwNonceSecret := make([]byte, 32)
 	rand.Read(gwNonceSecret)
@@ -177,11 +178,13 @@ func newWard(t *testing.T) *ward {
 	if err != nil {
 		t.Fatal(err)
 	}
+	builtins := demo.Builtins() // the demo app of DevConfig's routes too
+	builtins[config.BuiltinDemo] = upstream
 	gw, err := gateway.New(&cfg.Gateway, gateway.Options{
 		Issuer:    cfg.GatewayIssuer(),
 		Logger:    logger,
 		Nonces:    nonces,
-		Upstreams: map[string]http.Handler{config.BuiltinDemo: upstream},
+		Upstreams: builtins,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/internal/password"
@@ -277,6 +278,7 @@ func (c *cluster) startGatewayFeed(name, redisAddr string, via *asInstance, fo f
 	in.gw, err = gateway.New(&cfg.Gateway, gateway.Options{
 		Issuer: cfg.GatewayIssuer(), Logger: c.logger("gw-" + name),
 		HTTPClient: via.hc, ReplayStore: in.rs, Revocations: in.feed.Set,
+		Upstreams: demo.Builtins(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package gateway
+package demo
 
 import (
 	"embed"
@@ -10,10 +10,10 @@ import (
 	"github.com/wardauth/ward/config"
 )
 
-// DemoUpstream is a tiny API for `ward serve --dev`: GET /demo/whoami
+// Upstream is a tiny API for `ward serve --dev`: GET /demo/whoami
 // returns the identity headers it received from the gateway (and whether
 // credentials leaked through), GET /demo/public answers without any.
-func DemoUpstream() http.Handler {
+func Upstream() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /demo/whoami", func(w http.ResponseWriter, r *http.Request) {
 		got := map[string]any{}
@@ -37,15 +37,22 @@ func DemoUpstream() http.Handler {
 	return mux
 }
 
-//go:embed demoapp
-var demoApp embed.FS
+//go:embed app
+var appFiles embed.FS
 
-// DemoApp is the demo single-page app for `ward serve --dev`, served at
+// App is the demo single-page app for `ward serve --dev`, served at
 // /app/: it logs in through the BFF site at /bff and calls the demo API
 // through it, holding no token (docs/BFF.md).
-func DemoApp() http.Handler {
-	sub, _ := fs.Sub(demoApp, "demoapp")
+func App() http.Handler {
+	sub, _ := fs.Sub(appFiles, "app")
 	return http.StripPrefix("/app", http.FileServerFS(sub))
+}
+
+// Builtins are the demo's in-process upstreams by their builtin: names
+// (config.BuiltinDemo, config.BuiltinDemoApp), for
+// gateway.Options.Upstreams.
+func Builtins() map[string]http.Handler {
+	return map[string]http.Handler{config.BuiltinDemo: Upstream(), config.BuiltinDemoApp: App()}
 }
 
 // DevBFFClient is the client of the dev BFF site.
