@@ -38,10 +38,10 @@ type Signer struct {
 
 // NewSigner returns a Signer for key. Options: WithSigningAlgorithm,
 // WithClock, WithRandom.
-func NewSigner(key crypto.Signer, opts ...Option) (*Signer, error) {
+func NewSigner(key crypto.Signer, opts ...SignerOption) (*Signer, error) {
 	o := options{clock: time.Now, random: rand.Reader}
 	for _, opt := range opts {
-		opt.apply(&o)
+		opt.applySigner(&o)
 	}
 	pub := key.Public()
 	alg := o.signingAlg

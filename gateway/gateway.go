@@ -206,7 +206,7 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.identity = idSigner
-	dopts := []dpop.Option{
+	dopts := []dpop.VerifierOption{
 		dpop.WithAllowedAlgorithms(cfg.DPoPAlgorithms...),
 		dpop.WithClock(opts.Clock),
 		dpop.WithIATWindow(opts.ProofMaxAge, opts.ProofLeeway),
