@@ -1,22 +1,16 @@
 package authz
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 
+	"github.com/wardauth/ward/internal/jws"
 	"github.com/wardauth/ward/internal/strictjson"
 	"github.com/wardauth/ward/keys"
 )
@@ -65,12 +59,15 @@ func (a *audience) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*[]string)(a))
 }
 
-// signJWT signs claims as a compact JWS with header typ "at+jwt" (RFC 9068
-// §2.1). It signs once with the key's crypto.Signer directly, without the
-// generic JOSE machinery, because it is on the hot path of the token
-// endpoint. TestSignJWTVerifiedByGoJose checks its output with go-jose.
+// signJWT signs claims as a compact JWS with header {alg, kid, typ}
+// (typ "at+jwt": RFC 9068 §2.1) through internal/jws, the one JWS signer
+// of Ward. TestSignJWTVerifiedByGoJose checks its output with go-jose.
 func signJWT(k *keys.SigningKey, typ string, claims any) (string, error) {
-	hdr, err := encodedHeader(k, typ)
+	hdr, err := jws.EncodeHeader(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{string(k.Algorithm), k.KeyID, typ})
 	if err != nil {
 		return "", err
 	}
@@ -78,97 +75,11 @@ func signJWT(k *keys.SigningKey, typ string, claims any) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	enc := base64.RawURLEncoding
-	// header "." payload "." signature (at most 64 bytes for ES256 and
-	// EdDSA: 86 characters).
-	buf := make([]byte, 0, len(hdr)+1+enc.EncodedLen(len(payload))+1+86)
-	buf = append(buf, hdr...)
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, payload)
-	var sig []byte
-	switch k.Algorithm {
-	case jose.ES256:
-		d := sha256.Sum256(buf)
-		der, err := k.Signer.Sign(rand.Reader, d[:], crypto.SHA256)
-		if err != nil {
-			return "", fmt.Errorf("authz: signing: %w", err)
-		}
-		if sig, err = derToRaw(der, 32); err != nil {
-			return "", err
-		}
-	case jose.EdDSA:
-		if sig, err = k.Signer.Sign(rand.Reader, buf, crypto.Hash(0)); err != nil {
-			return "", fmt.Errorf("authz: signing: %w", err)
-		}
-	default:
-		return "", fmt.Errorf("authz: unsupported signing algorithm %q", k.Algorithm)
-	}
-	buf = append(buf, '.')
-	buf = enc.AppendEncode(buf, sig)
-	return string(buf), nil
-}
-
-// headerKey names one encoded protected header.
-type headerKey struct{ alg, kid, typ string }
-
-// headers caches encoded protected headers: a key signs thousands of
-// tokens with the same header, so it is encoded once. A handful of keys
-// are live at a time (rotation overlap); the map is cleared if it ever
-// holds more than maxHeaders.
-var headers struct {
-	sync.RWMutex
-	m map[headerKey]string
-}
-
-const maxHeaders = 64
-
-// encodedHeader returns the base64url-encoded protected header
-// {"alg","kid","typ"} for k.
-func encodedHeader(k *keys.SigningKey, typ string) (string, error) {
-	hk := headerKey{string(k.Algorithm), k.KeyID, typ}
-	headers.RLock()
-	h, ok := headers.m[hk]
-	headers.RUnlock()
-	if ok {
-		return h, nil
-	}
-	raw, err := json.Marshal(struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		Typ string `json:"typ"`
-	}{hk.alg, hk.kid, hk.typ})
+	tok, err := jws.Sign(k.Signer, string(k.Algorithm), hdr, payload)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("authz: signing: %w", err)
 	}
-	h = base64.RawURLEncoding.EncodeToString(raw)
-	headers.Lock()
-	if headers.m == nil || len(headers.m) >= maxHeaders {
-		headers.m = make(map[headerKey]string)
-	}
-	headers.m[hk] = h
-	headers.Unlock()
-	return h, nil
-}
-
-// derToRaw converts an ASN.1 ECDSA signature to the fixed-size r‖s of JWS
-// (RFC 7518 §3.4).
-func derToRaw(der []byte, size int) ([]byte, error) {
-	var r, s []byte
-	in := cryptobyte.String(der)
-	var seq cryptobyte.String
-	if !in.ReadASN1(&seq, cbasn1.SEQUENCE) || !in.Empty() ||
-		!seq.ReadASN1Integer(&r) || !seq.ReadASN1Integer(&s) || !seq.Empty() {
-		return nil, errors.New("authz: malformed ECDSA signature")
-	}
-	// ReadASN1Integer into []byte refuses negative values and returns
-	// the big-endian magnitude without leading zeros.
-	if len(r) > size || len(s) > size {
-		return nil, errors.New("authz: malformed ECDSA signature")
-	}
-	out := make([]byte, 2*size)
-	copy(out[size-len(r):size], r)
-	copy(out[2*size-len(s):], s)
-	return out, nil
+	return tok, nil
 }
 
 var errBadAccessToken = errors.New("authz: not an access token of this server")

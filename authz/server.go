@@ -192,7 +192,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if len(s.dpopAlgs) == 0 {
 		s.dpopAlgs = []string{dpop.ES256, dpop.EdDSA}
 	}
-	vopts := []dpop.Option{
+	vopts := []dpop.VerifierOption{
 		dpop.WithAllowedAlgorithms(s.dpopAlgs...),
 		dpop.WithClock(opts.Now),
 		dpop.WithReplayStore(opts.Replay),

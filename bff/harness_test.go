@@ -90,7 +90,7 @@ func newEnvWith(t *testing.T, apiNonces bool, opts ...envOpt) *env {
 	issuer := as.URL
 
 	// The API: the resource middleware, DPoP-bound tokens only.
-	vopts := []dpop.Option{dpop.WithAllowedAlgorithms(dpop.ES256), dpop.WithBaseURL(apiURL)}
+	vopts := []dpop.VerifierOption{dpop.WithAllowedAlgorithms(dpop.ES256), dpop.WithBaseURL(apiURL)}
 	if e.apiNonces {
 		n, err := dpop.NewStatelessNonces("api", time.Minute, bytes.Repeat([]byte{5}, 32))
 		if err != nil {

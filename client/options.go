@@ -22,13 +22,30 @@ const (
 	maxErrorBody = 64 << 10
 )
 
-// Option configures a Transport or a Client. Options are sealed: only this
+// Option configures a Client (New, Discover, DiscoverEndpoint). Options
+// are sealed: only this package can make them.
+type Option interface{ applyClient(*options) }
+
+// TransportOption configures NewTransport. Options are sealed: only this
 // package can make them.
-type Option interface{ apply(*options) }
+type TransportOption interface{ applyTransport(*options) }
 
-type optionFunc func(*options)
+// CommonOption configures both a Client and a Transport (WithHTTPClient,
+// WithKey, WithClock, WithMaxClockSkew). An option that concerns a Client
+// only is an Option, so passing it to NewTransport does not compile.
+type CommonOption interface {
+	Option
+	TransportOption
+}
 
-func (f optionFunc) apply(o *options) { f(o) }
+type clientOption func(*options)
+
+func (f clientOption) applyClient(o *options) { f(o) }
+
+type commonOption func(*options)
+
+func (f commonOption) applyClient(o *options)    { f(o) }
+func (f commonOption) applyTransport(o *options) { f(o) }
 
 type options struct {
 	httpClient    *http.Client
@@ -47,12 +64,30 @@ type options struct {
 }
 
 func newOptions(opts []Option) options {
-	o := options{clock: time.Now, maxSkew: DefaultMaxClockSkew, refreshMargin: DefaultRefreshMargin, callbackPath: "/callback"}
+	o := defaultOptions()
 	for _, opt := range opts {
 		if opt != nil {
-			opt.apply(&o)
+			opt.applyClient(&o)
 		}
 	}
+	return o.withDefaultClient()
+}
+
+func newTransportOptions(opts []TransportOption) options {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyTransport(&o)
+		}
+	}
+	return o.withDefaultClient()
+}
+
+func defaultOptions() options {
+	return options{clock: time.Now, maxSkew: DefaultMaxClockSkew, refreshMargin: DefaultRefreshMargin, callbackPath: "/callback"}
+}
+
+func (o options) withDefaultClient() options {
 	if o.httpClient == nil {
 		o.httpClient = http.DefaultClient
 	}
@@ -62,30 +97,30 @@ func newOptions(opts []Option) options {
 // WithHTTPClient sets the HTTP client whose Transport, Timeout, Jar and
 // CheckRedirect every request uses. Default http.DefaultClient. The client
 // is never taken from a context value.
-func WithHTTPClient(c *http.Client) Option {
-	return optionFunc(func(o *options) { o.httpClient = c })
+func WithHTTPClient(c *http.Client) CommonOption {
+	return commonOption(func(o *options) { o.httpClient = c })
 }
 
 // WithKey sets the DPoP key: any crypto.Signer (ECDSA P-256/384/521,
 // Ed25519, RSA ≥ 2048 bits), including one held in a KMS or hardware
 // token. Default: a new P-256 key in memory. See LoadOrCreateKey to keep
 // a key in a file.
-func WithKey(k crypto.Signer) Option {
-	return optionFunc(func(o *options) { o.key = k })
+func WithKey(k crypto.Signer) CommonOption {
+	return commonOption(func(o *options) { o.key = k })
 }
 
 // WithClock sets the clock read for proofs and token expiry. Default
 // time.Now.
-func WithClock(now func() time.Time) Option {
-	return optionFunc(func(o *options) { o.clock = now })
+func WithClock(now func() time.Time) CommonOption {
+	return commonOption(func(o *options) { o.clock = now })
 }
 
 // WithMaxClockSkew bounds the correction applied to proofs from the Date
 // header of a server whose clock differs from ours: a larger difference
 // is clamped to d. Zero disables the correction. Default
 // DefaultMaxClockSkew.
-func WithMaxClockSkew(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.maxSkew = max(d, 0) })
+func WithMaxClockSkew(d time.Duration) CommonOption {
+	return commonOption(func(o *options) { o.maxSkew = max(d, 0) })
 }
 
 // AuthStyle is how a confidential client authenticates at the token and
@@ -104,23 +139,23 @@ const (
 // this secret in the given style. Without it the client is public
 // (token_endpoint_auth_method none).
 func WithClientSecret(secret string, style AuthStyle) Option {
-	return optionFunc(func(o *options) { o.secret, o.authStyle = secret, style })
+	return clientOption(func(o *options) { o.secret, o.authStyle = secret, style })
 }
 
 // WithScopes sets the scopes requested.
 func WithScopes(scopes ...string) Option {
-	return optionFunc(func(o *options) { o.scopes = append([]string(nil), scopes...) })
+	return clientOption(func(o *options) { o.scopes = append([]string(nil), scopes...) })
 }
 
 // WithResource sets RFC 8707 resource indicators: the audiences requested.
 func WithResource(resources ...string) Option {
-	return optionFunc(func(o *options) { o.resources = append([]string(nil), resources...) })
+	return clientOption(func(o *options) { o.resources = append([]string(nil), resources...) })
 }
 
 // WithRefreshMargin sets how long before expiry a TokenSource renews its
 // token. Default DefaultRefreshMargin.
 func WithRefreshMargin(d time.Duration) Option {
-	return optionFunc(func(o *options) { o.refreshMargin = max(d, 0) })
+	return clientOption(func(o *options) { o.refreshMargin = max(d, 0) })
 }
 
 // TokenSaver persists a token each time a TokenSource obtains one, so a
@@ -134,18 +169,18 @@ type TokenSaver interface {
 
 // WithTokenSaver sets a TokenSaver for the TokenSources of a Client.
 func WithTokenSaver(s TokenSaver) Option {
-	return optionFunc(func(o *options) { o.saver = s })
+	return clientOption(func(o *options) { o.saver = s })
 }
 
 // WithBrowser sets the function that opens the authorization URL in the
 // user's browser for AuthorizeLoopback. Default OpenBrowser. Tests pass a
 // function that drives the login with an HTTP client.
 func WithBrowser(open func(url string) error) Option {
-	return optionFunc(func(o *options) { o.opener = open })
+	return clientOption(func(o *options) { o.opener = open })
 }
 
 // WithPAR forces pushed authorization requests (RFC 9126) on or off.
 // Default: on when the server has a PAR endpoint.
 func WithPAR(on bool) Option {
-	return optionFunc(func(o *options) { o.usePAR = &on })
+	return clientOption(func(o *options) { o.usePAR = &on })
 }

@@ -52,10 +52,10 @@ type origin struct {
 
 // NewTransport returns a Transport signing with the key of WithKey (or a
 // new P-256 key) and sending through the Transport of WithHTTPClient's
-// client (or http.DefaultTransport). Options that do not concern a
-// Transport are ignored.
-func NewTransport(opts ...Option) (*Transport, error) {
-	o := newOptions(opts)
+// client (or http.DefaultTransport). It takes the CommonOptions:
+// WithHTTPClient, WithKey, WithClock, WithMaxClockSkew.
+func NewTransport(opts ...TransportOption) (*Transport, error) {
+	o := newTransportOptions(opts)
 	return newTransport(&o)
 }
 

@@ -2,21 +2,17 @@ package dpop
 
 import (
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net/url"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"golang.org/x/crypto/cryptobyte"
-	"golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/wardauth/ward/internal/jws"
 )
 
 // jtiBytes is the entropy of a proof's jti: 128 bits, above the 96 that
@@ -38,10 +34,10 @@ type Signer struct {
 
 // NewSigner returns a Signer for key. Options: WithSigningAlgorithm,
 // WithClock, WithRandom.
-func NewSigner(key crypto.Signer, opts ...Option) (*Signer, error) {
+func NewSigner(key crypto.Signer, opts ...SignerOption) (*Signer, error) {
 	o := options{clock: time.Now, random: rand.Reader}
 	for _, opt := range opts {
-		opt.apply(&o)
+		opt.applySigner(&o)
 	}
 	pub := key.Public()
 	alg := o.signingAlg
@@ -65,7 +61,7 @@ func NewSigner(key crypto.Signer, opts ...Option) (*Signer, error) {
 	}
 	// The protected header is the same for every proof (RFC 9449 §4.2), so
 	// it is encoded once.
-	hdr, err := json.Marshal(struct {
+	hdr, err := jws.EncodeHeader(struct {
 		Typ string          `json:"typ"`
 		Alg string          `json:"alg"`
 		JWK json.RawMessage `json:"jwk"`
@@ -73,7 +69,7 @@ func NewSigner(key crypto.Signer, opts ...Option) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dpop: new signer: %w", err)
 	}
-	return &Signer{key: key, header: b64(hdr), alg: alg, jwk: jwk, thumbprint: tp, clock: o.clock, random: o.random}, nil
+	return &Signer{key: key, header: hdr, alg: alg, jwk: jwk, thumbprint: tp, clock: o.clock, random: o.random}, nil
 }
 
 // Algorithm returns the proof's alg.
@@ -145,63 +141,11 @@ func (s *Signer) Proof(method, rawURL string, opts ...ProofOption) (string, erro
 	if err != nil {
 		return "", fmt.Errorf("dpop: proof: %w", err)
 	}
-	input := s.header + "." + b64(payload)
-	sig, err := sign(s.key, s.alg, []byte(input))
+	proof, err := jws.Sign(s.key, s.alg, s.header, payload)
 	if err != nil {
 		return "", fmt.Errorf("dpop: proof: sign: %w", err)
 	}
-	return input + "." + b64(sig), nil
-}
-
-// sign makes a JWS signature (RFC 7515 §5.1, RFC 7518 §3) with any
-// crypto.Signer: ECDSA as fixed-length R || S, RSASSA-PSS with a salt as
-// long as the hash (RFC 7518 §3.5), Ed25519 over the message itself.
-func sign(key crypto.Signer, alg string, input []byte) ([]byte, error) {
-	var h crypto.Hash
-	switch alg {
-	case EdDSA:
-		return key.Sign(rand.Reader, input, crypto.Hash(0))
-	case ES256, RS256, PS256:
-		h = crypto.SHA256
-	case ES384, RS384, PS384:
-		h = crypto.SHA384
-	case ES512, RS512, PS512:
-		h = crypto.SHA512
-	default:
-		return nil, fmt.Errorf("%w: %q", ErrUnsupportedAlgorithm, alg)
-	}
-	hh := h.New()
-	hh.Write(input)
-	digest := hh.Sum(nil)
-	switch alg[0] {
-	case 'P':
-		return key.Sign(rand.Reader, digest, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h})
-	case 'R':
-		return key.Sign(rand.Reader, digest, h)
-	}
-	der, err := key.Sign(rand.Reader, digest, h)
-	if err != nil {
-		return nil, err
-	}
-	pub, ok := key.Public().(*ecdsa.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s needs an ECDSA key", ErrUnsupportedAlgorithm, alg)
-	}
-	// crypto.Signer returns ASN.1 DER; JWS wants fixed-length R || S.
-	var seq, inner cryptobyte.String = der, nil
-	var r, sv big.Int
-	if !seq.ReadASN1(&inner, asn1.SEQUENCE) || !seq.Empty() ||
-		!inner.ReadASN1Integer(&r) || !inner.ReadASN1Integer(&sv) || !inner.Empty() {
-		return nil, errors.New("dpop: signer returned a malformed ECDSA signature")
-	}
-	size := (pub.Curve.Params().BitSize + 7) / 8
-	out := make([]byte, 2*size)
-	if r.Sign() <= 0 || sv.Sign() <= 0 || r.BitLen() > 8*size || sv.BitLen() > 8*size {
-		return nil, errors.New("dpop: signer returned an out-of-range ECDSA signature")
-	}
-	r.FillBytes(out[:size])
-	sv.FillBytes(out[size:])
-	return out, nil
+	return proof, nil
 }
 
 // proofHTU strips query and fragment from an absolute http(s) URL.

@@ -83,7 +83,7 @@ var ErrConfig = errors.New("dpop: bad verifier configuration")
 // NewVerifier returns a Verifier. Options: WithAllowedAlgorithms,
 // WithClock, WithIATWindow, WithMaxProofSize, WithNonces, WithReplayStore,
 // WithTrustedProxies, WithBaseURL, WithRequestURL.
-func NewVerifier(opts ...Option) (*Verifier, error) {
+func NewVerifier(opts ...VerifierOption) (*Verifier, error) {
 	o := options{
 		clock:        time.Now,
 		allowedAlgs:  DefaultAlgorithms,
@@ -92,7 +92,7 @@ func NewVerifier(opts ...Option) (*Verifier, error) {
 		maxProofSize: defaultMaxProofSize,
 	}
 	for _, opt := range opts {
-		opt.apply(&o)
+		opt.applyVerifier(&o)
 	}
 	if len(o.allowedAlgs) == 0 {
 		return nil, fmt.Errorf("%w: empty algorithm allow-list", ErrConfig)

@@ -239,7 +239,7 @@ func (opts *Options) setDefaults() {
 // dpop_algorithms, the proof age window, the URL a proof must name, and
 // the replay store and nonces when given.
 func (g *Gateway) newVerifier(cfg *config.Gateway) (*dpop.Verifier, error) {
-	dopts := []dpop.Option{
+	dopts := []dpop.VerifierOption{
 		dpop.WithAllowedAlgorithms(cfg.DPoPAlgorithms...),
 		dpop.WithClock(g.opts.Clock),
 		dpop.WithIATWindow(g.opts.ProofMaxAge, g.opts.ProofLeeway),

@@ -29,7 +29,7 @@ func TestAttacks(t *testing.T) {
 		reason     string
 		challenge  string // substring of a WWW-Authenticate value
 		nonce      bool   // DPoP-Nonce header expected
-		fixtureMod func(*resource.Config, *[]dpop.Option)
+		fixtureMod func(*resource.Config, *[]dpop.VerifierOption)
 	}
 	dpopAuth := func(f *fixture) (string, string) {
 		tok := f.is.token(t, f.is.claims(f.cl.signer.Thumbprint()))
@@ -404,7 +404,7 @@ func TestAttacks(t *testing.T) {
 		},
 		{
 			name: "nonce required",
-			fixtureMod: func(c *resource.Config, o *[]dpop.Option) {
+			fixtureMod: func(c *resource.Config, o *[]dpop.VerifierOption) {
 				n, _ := dpop.NewStatelessNonces(audience, time.Minute, make([]byte, 32))
 				*o = append(*o, dpop.WithNonces(n))
 			},

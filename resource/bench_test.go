@@ -47,7 +47,7 @@ func BenchmarkMiddlewareDPoP(b *testing.B) {
 	rr := &resettableReplay{}
 	clock := func() time.Time { return testNow }
 	rr.p.Store(dpop.NewMemoryReplayStore(0, clock))
-	f := newFixture(b, func(c *resource.Config, o *[]dpop.Option) {
+	f := newFixture(b, func(c *resource.Config, o *[]dpop.VerifierOption) {
 		*o = append(*o, dpop.WithReplayStore(rr))
 	})
 	tok := f.is.token(b, f.is.claims(f.cl.signer.Thumbprint()))
@@ -93,7 +93,7 @@ func BenchmarkMiddlewareVsBareECDSA(b *testing.B) {
 	rr := &resettableReplay{}
 	clock := func() time.Time { return testNow }
 	rr.p.Store(dpop.NewMemoryReplayStore(0, clock))
-	f := newFixture(b, func(c *resource.Config, o *[]dpop.Option) {
+	f := newFixture(b, func(c *resource.Config, o *[]dpop.VerifierOption) {
 		*o = append(*o, dpop.WithReplayStore(rr))
 	})
 	tok := f.is.token(b, f.is.claims(f.cl.signer.Thumbprint()))

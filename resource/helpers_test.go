@@ -195,11 +195,11 @@ type fixture struct {
 	rejected []string
 }
 
-func newFixture(t testing.TB, mod func(*resource.Config, *[]dpop.Option)) *fixture {
+func newFixture(t testing.TB, mod func(*resource.Config, *[]dpop.VerifierOption)) *fixture {
 	t.Helper()
 	f := &fixture{is: newIssuer(t), cl: newClient(t, testNow)}
 	clock := func() time.Time { return testNow }
-	dopts := []dpop.Option{dpop.WithClock(clock), dpop.WithAllowedAlgorithms(dpop.ES256, dpop.EdDSA)}
+	dopts := []dpop.VerifierOption{dpop.WithClock(clock), dpop.WithAllowedAlgorithms(dpop.ES256, dpop.EdDSA)}
 	cfg := resource.Config{
 		Issuer:           f.is.url,
 		Audience:         audience,

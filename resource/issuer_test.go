@@ -166,10 +166,10 @@ var providers = []provider{
 }
 
 // foreignFixture is a Resource trusting the given issuers, at testNow.
-func foreignFixture(t testing.TB, issuers []resource.Issuer, dopts ...dpop.Option) (*resource.Resource, *[]string) {
+func foreignFixture(t testing.TB, issuers []resource.Issuer, dopts ...dpop.VerifierOption) (*resource.Resource, *[]string) {
 	t.Helper()
 	clock := func() time.Time { return testNow }
-	v, err := dpop.NewVerifier(append([]dpop.Option{dpop.WithClock(clock), dpop.WithAllowedAlgorithms(dpop.ES256)}, dopts...)...)
+	v, err := dpop.NewVerifier(append([]dpop.VerifierOption{dpop.WithClock(clock), dpop.WithAllowedAlgorithms(dpop.ES256)}, dopts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func TestKeyRotationRefresh(t *testing.T) {
 	now := testNow
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	f := newFixture(t, func(c *resource.Config, o *[]dpop.Option) {
+	f := newFixture(t, func(c *resource.Config, o *[]dpop.VerifierOption) {
 		c.Clock = clock
 		*o = append(*o, dpop.WithClock(clock))
 		c.Keys = resource.NewRemoteKeys(c.Issuer, resource.RemoteKeysOptions{Clock: clock, MinRefresh: 30 * time.Second})
@@ -105,7 +105,7 @@ func (c *countingKeys) Key(ctx context.Context, kid string) (*jose.JSONWebKey, e
 // The token's signature is checked once; the proof on every request.
 func TestTokenCache(t *testing.T) {
 	var ck *countingKeys
-	f := newFixture(t, func(c *resource.Config, o *[]dpop.Option) {
+	f := newFixture(t, func(c *resource.Config, o *[]dpop.VerifierOption) {
 		ck = &countingKeys{KeySource: c.Keys}
 		c.Keys = ck
 	})
@@ -131,7 +131,7 @@ func TestTokenCacheExpiry(t *testing.T) {
 	now := testNow
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	f := newFixture(t, func(c *resource.Config, o *[]dpop.Option) {
+	f := newFixture(t, func(c *resource.Config, o *[]dpop.VerifierOption) {
 		c.Clock = clock
 		*o = append(*o, dpop.WithClock(clock))
 	})
@@ -163,7 +163,7 @@ func (fi *fakeIntrospector) Introspect(_ context.Context, _ string) (*resource.I
 
 func TestIntrospection(t *testing.T) {
 	fi := &fakeIntrospector{}
-	f := newFixture(t, func(c *resource.Config, o *[]dpop.Option) { c.Introspector = fi })
+	f := newFixture(t, func(c *resource.Config, o *[]dpop.VerifierOption) { c.Introspector = fi })
 	fi.resp = &resource.Introspection{Active: true, Issuer: f.is.url, Subject: "bob", ClientID: "svc", Scope: "orders:read",
 		Audience: []string{audience}, Expiry: testNow.Add(time.Hour), JKT: f.cl.signer.Thumbprint()}
 	const tok = "opaque-abc"
@@ -221,7 +221,7 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 		t.Errorf("got %v, want ErrDiscovery", err)
 	}
 	// Keys unavailable → 503, not 401.
-	f := newFixture(t, func(c *resource.Config, o *[]dpop.Option) {
+	f := newFixture(t, func(c *resource.Config, o *[]dpop.VerifierOption) {
 		c.Keys = resource.NewRemoteKeys(srv.URL, resource.RemoteKeysOptions{Client: srv.Client()})
 	})
 	tok := f.is.token(t, f.is.claims(f.cl.signer.Thumbprint()))
@@ -292,7 +292,7 @@ func (downReplay) Use(context.Context, string, string, time.Time) error {
 // the server's failure: 503 temporarily_unavailable with Retry-After, as
 // at the authorization server (dpop.ProtocolError), never 401.
 func TestReplayStoreDownIs503(t *testing.T) {
-	f := newFixture(t, func(_ *resource.Config, o *[]dpop.Option) {
+	f := newFixture(t, func(_ *resource.Config, o *[]dpop.VerifierOption) {
 		*o = append(*o, dpop.WithReplayStore(downReplay{}))
 	})
 	tok := f.is.token(t, f.is.claims(f.cl.signer.Thumbprint()))

@@ -17,7 +17,7 @@ func TestRevokedTokenFromCache(t *testing.T) {
 	now := testNow
 	set := revocation.NewSet(revocation.SetOptions{Clock: func() time.Time { return now }})
 	set.MarkSynced()
-	f := newFixture(t, func(c *resource.Config, _ *[]dpop.Option) { c.Revocations = set })
+	f := newFixture(t, func(c *resource.Config, _ *[]dpop.VerifierOption) { c.Revocations = set })
 	claims := f.is.claims(f.cl.signer.Thumbprint())
 	claims["grant_id"] = "grant-1"
 	tok := f.is.token(t, claims)
