@@ -65,6 +65,17 @@ func newLimits(cfg *config.Config, store ratelimit.Store, now func() time.Time) 
 	return l, nil
 }
 
+// clientKey is the key of the per-client tier of /token and /par. A
+// public client is named, not authenticated (RFC 6749 §2.1, §10.1):
+// anyone can send its client_id, so its allowance is kept per address too,
+// or anyone could spend it and lock out every user of the app.
+func (l *limits) clientKey(r *http.Request, c *client) string {
+	if c.Public() {
+		return c.ID + "\x00" + l.clientIP(r)
+	}
+	return c.ID
+}
+
 // clientIP is the rate-limit key of the request's client address.
 func (l *limits) clientIP(r *http.Request) string {
 	return ratelimit.IPKey(ratelimit.ClientIP(r, l.trusted))

@@ -239,3 +239,29 @@ func TestLoginRateLimitPerIP(t *testing.T) {
 		t.Fatalf("%d %q", r.status, r.header.Get("Retry-After"))
 	}
 }
+
+// TestTokenRateLimitPublicClientPerAddress: a public client is named, not
+// authenticated, so the per-client tier cannot be one allowance for its
+// client_id: anyone could spend it by naming the client and lock out every
+// user of the app. From one address the tier still limits; another
+// address naming the same client is unaffected.
+func TestTokenRateLimitPublicClientPerAddress(t *testing.T) {
+	h := newHarness(t, fromAddress(), withLimits(func(rl *config.RateLimits) {
+		rl.Token.Client = config.Rate{Rate: 2, Period: time.Minute}
+		rl.Token.IP = config.Rate{Off: true}
+	}))
+	post := func(addr string) *response {
+		t.Helper()
+		form := url.Values{"grant_type": {"refresh_token"}, "client_id": {"spa"}, "refresh_token": {"not-a-token"}}
+		return h.post(PathToken, form, "X-Forwarded-For", addr, "DPoP", h.proof(h.newSigner()))
+	}
+	for i := range 2 {
+		if r := post("198.51.100.8"); r.status == http.StatusTooManyRequests {
+			t.Fatalf("request %d limited", i)
+		}
+	}
+	wantLimited(t, post("198.51.100.8"), "30")
+	if r := post("203.0.113.10"); r.status == http.StatusTooManyRequests {
+		t.Fatalf("a user of the public client at another address is locked out by someone naming its client_id: %s", r.body)
+	}
+}

@@ -45,7 +45,7 @@ func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request, endpoint 
 		s.writeEndpointError(w, r, endpoint, err)
 		return nil, nil, false
 	}
-	if !s.allow(w, r, lim.client, endpoint, c.ID) {
+	if !s.allow(w, r, lim.client, endpoint, s.limits.clientKey(r, c)) {
 		return nil, nil, false
 	}
 	return form, c, true
