@@ -40,7 +40,9 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 		s.log.Warn("authz: used authorization code presented by another client", "client_id", c.ID, "code_client_id", code.ClientID)
 		return nil, oauth.New(oauth.InvalidGrant, "the authorization code is invalid or expired")
 	case errors.Is(err, store.ErrAlreadyUsed):
-		s.revokeReplayedCode(r, c, code)
+		if err := s.revokeReplayedCode(r, c, code); err != nil {
+			return nil, err
+		}
 		return nil, oauth.New(oauth.InvalidGrant, "the authorization code was already used; the tokens issued from it are revoked")
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
 		return nil, oauth.New(oauth.InvalidGrant, "the authorization code is invalid or expired")
@@ -109,13 +111,18 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 // revokeReplayedCode revokes the family of a code presented again. The
 // store's RedeemCode does the same atomically when two redemptions race;
 // this covers the replay that comes after the first redemption committed.
-func (s *Server) revokeReplayedCode(r *http.Request, c *client, code *store.AuthCode) {
+// A revocation that fails is the answer (503 when the store is down), not
+// an invalid_grant that claims a revocation that did not happen: the
+// client's retry revokes.
+func (s *Server) revokeReplayedCode(r *http.Request, c *client, code *store.AuthCode) error {
 	if code == nil || code.FamilyID == "" {
-		return
+		return nil
 	}
 	s.log.Warn("authz: authorization code replayed; revoking the tokens issued from it",
 		"client_id", c.ID, "code_client_id", code.ClientID, "family_id", code.FamilyID)
-	if err := s.st.RevokeFamily(r.Context(), code.FamilyID, "code_reuse", s.now()); err != nil {
+	if err := s.st.RevokeFamily(r.Context(), code.FamilyID, "code_reuse", s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Error("authz: revoking the family of a replayed code", "family_id", code.FamilyID, "err", err)
+		return oauth.Wrap(err, "cannot revoke the tokens issued from a replayed code")
 	}
+	return nil
 }

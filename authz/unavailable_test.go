@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/pkce"
@@ -160,4 +161,39 @@ func TestTokenStoreUnavailableIs503(t *testing.T) {
 	wantError(t, r, http.StatusServiceUnavailable, oauth.TemporarilyUnavailable)
 	ds.down.Store(false)
 	wantToken(t, h.post(PathToken, form, "DPoP", h.proof(h.newSigner())))
+}
+
+// revokeDownStore fails RevokeFamily as a database cut off would, while
+// down is set.
+type revokeDownStore struct {
+	storeT
+	down atomic.Bool
+}
+
+func (d *revokeDownStore) RevokeFamily(ctx context.Context, id, reason string, now time.Time) error {
+	if d.down.Load() {
+		return fmt.Errorf("sqlstore: revoke family: %w", errDial)
+	}
+	return d.storeT.RevokeFamily(ctx, id, reason, now)
+}
+
+// TestCodeReplayRevocationUnavailable: a replayed code whose family cannot
+// be revoked (the store is down) is answered 503, not invalid_grant
+// "revoked" with the grant left live (RFC 9700 §4.5); the retry revokes.
+func TestCodeReplayRevocationUnavailable(t *testing.T) {
+	h := newHarness(t)
+	s := h.newSigner()
+	c, v := h.code(h.newBrowser(), "web", webRedirect, nil)
+	r := h.exchange("web", c, v, webRedirect, s)
+	wantToken(t, r)
+	rt := r.str("refresh_token")
+	ds := &revokeDownStore{storeT: h.st}
+	h.s.st = ds
+	ds.down.Store(true)
+	wantError(t, h.exchange("web", c, v, webRedirect, s), http.StatusServiceUnavailable, oauth.TemporarilyUnavailable)
+	ds.down.Store(false)
+	wantError(t, h.exchange("web", c, v, webRedirect, s), http.StatusBadRequest, oauth.InvalidGrant)
+	if in := h.introspect(rt); in.json["active"] != false {
+		t.Fatalf("refresh token still active after the replay was retried: %s", in.body)
+	}
 }
