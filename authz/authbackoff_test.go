@@ -1,16 +1,19 @@
 package authz
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/ratelimit"
+	"github.com/wardauth/ward/store"
 )
 
 // fromAddress makes the harness's loopback peer a trusted proxy, so that
@@ -140,5 +143,72 @@ func TestClientAuthBackoffRedis(t *testing.T) {
 	b.clk.Advance(30 * time.Second)
 	if r := post(b, "198.51.100.20", b.secrets["post"]); r.status != http.StatusOK {
 		t.Fatalf("right secret after Retry-After: %d %s", r.status, r.body)
+	}
+}
+
+// gatedStore holds every GetClient until n have arrived (or a second has
+// passed), so that n client authentications are in flight at once.
+type gatedStore struct {
+	storeT
+	mu      sync.Mutex
+	n       int
+	arrived chan struct{}
+}
+
+func (g *gatedStore) GetClient(ctx context.Context, id string) (*store.Client, error) {
+	g.mu.Lock()
+	g.n--
+	if g.n == 0 {
+		close(g.arrived)
+	}
+	g.mu.Unlock()
+	select {
+	case <-g.arrived:
+	case <-time.After(time.Second):
+	}
+	return g.storeT.GetClient(ctx, id)
+}
+
+// TestClientAuthBackoffConcurrent: attempts in flight at once cannot each
+// spend the one failure left: the allowance is reserved before the
+// authentication work and given back only when it succeeds, so 20
+// concurrent wrong secrets with one failure left get one 401, not 20.
+func TestClientAuthBackoffConcurrent(t *testing.T) {
+	h := newHarness(t, fromAddress())
+	post := func(secret string) *response {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"post"}, "client_secret": {secret}}
+		return h.post(PathToken, form, "X-Forwarded-For", "198.51.100.7", "DPoP", h.proof(h.newSigner()))
+	}
+	for i := range 9 {
+		if r := post("wrong"); r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %s, want 401", i+1, r.status, r.body)
+		}
+	}
+	const racers = 20
+	g := &gatedStore{storeT: h.st, n: racers, arrived: make(chan struct{})}
+	h.s.clients = newClientCache(g, 0, h.s.now)
+	var wg sync.WaitGroup
+	statuses := make([]int, racers)
+	for i := range racers {
+		wg.Go(func() { statuses[i] = post("wrong").status })
+	}
+	wg.Wait()
+	failed := 0
+	for _, s := range statuses {
+		if s == http.StatusUnauthorized {
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d of %d concurrent wrong secrets were checked with one failure left, want 1 (statuses %v)", failed, racers, statuses)
+	}
+	// A success gives its reservation back: the right secret from another
+	// address works as often as wanted.
+	h.s.clients = newClientCache(h.st, 0, h.s.now)
+	for range 15 {
+		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"post"}, "client_secret": {h.secrets["post"]}}
+		if r := h.post(PathToken, form, "X-Forwarded-For", "203.0.113.9", "DPoP", h.proof(h.newSigner())); r.status != http.StatusOK {
+			t.Fatalf("right secret: %d %s", r.status, r.body)
+		}
 	}
 }

@@ -135,13 +135,13 @@ func invalidClient(format string, args ...any) *oauth.Error {
 // that has spent its allowance of failed attempts (for any client_id, or
 // for the one it names) is refused before any work (ratelimit.go).
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values, allowNone bool) (*client, error) {
-	id := claimedClientID(r, form)
-	if err := s.clientAuthAllowed(r, id); err != nil {
+	taken, err := s.reserveClientAuth(r, claimedClientID(r, form))
+	if err != nil {
 		return nil, err
 	}
 	c, err := s.authenticateClientOnce(ctx, r, form, allowNone)
-	if e, ok := errors.AsType[*oauth.Error](err); ok && e.Code == oauth.InvalidClient {
-		s.clientAuthFailed(r, id)
+	if e, ok := errors.AsType[*oauth.Error](err); !ok || e.Code != oauth.InvalidClient {
+		s.releaseClientAuth(r, taken)
 	}
 	return c, err
 }

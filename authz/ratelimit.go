@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -230,48 +231,61 @@ func (l *limits) authFailureKeys(r *http.Request, id string) (ip, client string)
 	return "as\x00client_auth_failures\x00ip\x00" + ip, "as\x00client_auth_failures\x00client\x00" + ip + "\x00" + id
 }
 
-// clientAuthAllowed refuses, before any authentication work, an attempt
-// whose address (or address and client_id) has spent its allowance of
-// failed client authentications: 429 with Retry-After, as for failed
-// logins. A store that cannot answer refuses with 503 (fail closed).
-func (s *Server) clientAuthAllowed(r *http.Request, id string) error {
+// authFailureTiers are the two tiers of the failure allowance with the
+// request's keys; a tier turned off is left out.
+func (s *Server) authFailureTiers(r *http.Request, id string) []authTier {
 	ipKey, clientKey := s.limits.authFailureKeys(r, id)
-	for _, t := range []struct {
-		lim *ratelimit.Limiter
-		key string
-	}{{s.limits.authFailures.ip, ipKey}, {s.limits.authFailures.client, clientKey}} {
-		if t.lim == nil {
-			continue
+	var ts []authTier
+	for _, t := range []authTier{{s.limits.authFailures.ip, ipKey}, {s.limits.authFailures.client, clientKey}} {
+		if t.lim != nil {
+			ts = append(ts, t)
 		}
-		res, err := t.lim.Peek(r.Context(), t.key)
+	}
+	return ts
+}
+
+type authTier struct {
+	lim *ratelimit.Limiter
+	key string
+}
+
+// reserveClientAuth takes, before any authentication work, one failure
+// from the allowance of the address and of the address with the claimed
+// client_id, and refuses an attempt whose allowance is spent: 429 with
+// Retry-After, as for failed logins. The attempt holds its reservation
+// until its outcome is known (releaseClientAuth gives it back on
+// success), so attempts in flight at once cannot each spend the last
+// failure. A store that cannot answer refuses with 503 (fail closed).
+func (s *Server) reserveClientAuth(r *http.Request, id string) ([]authTier, error) {
+	var taken []authTier
+	for _, t := range s.authFailureTiers(r, id) {
+		res, err := t.lim.Allow(r.Context(), t.key)
 		if err != nil {
+			s.releaseClientAuth(r, taken)
 			s.log.Error("authz: rate limit store unavailable; refusing", "endpoint", "client_auth", "err", err)
-			return &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+			return nil, &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
 				Description: "the rate limiter is unavailable; try again", RetryAfter: 1}
 		}
 		if !res.Allowed {
+			s.releaseClientAuth(r, taken)
 			secs := res.RetryAfterSeconds()
 			s.log.Info("authz: client authentication backed off", "tier", t.lim.Name(), "ip", s.limits.clientIP(r), "client_id", id, "retry_after", secs)
-			return &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: "client_auth_backoff_" + t.lim.Name(),
+			return nil, &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: "client_auth_backoff_" + t.lim.Name(),
 				RetryAfter: secs, Description: fmt.Sprintf("too many failed client authentications; try again in %d seconds", secs)}
 		}
+		taken = append(taken, t)
 	}
-	return nil
+	return taken, nil
 }
 
-// clientAuthFailed spends one failure of the address and of the address
-// with the claimed client_id.
-func (s *Server) clientAuthFailed(r *http.Request, id string) {
-	ipKey, clientKey := s.limits.authFailureKeys(r, id)
-	for _, t := range []struct {
-		lim *ratelimit.Limiter
-		key string
-	}{{s.limits.authFailures.ip, ipKey}, {s.limits.authFailures.client, clientKey}} {
-		if t.lim == nil {
-			continue
-		}
-		if _, err := t.lim.Allow(r.Context(), t.key); err != nil {
-			s.log.Error("authz: cannot record a failed client authentication", "err", err)
+// releaseClientAuth gives back the reservations of an attempt that did
+// not fail authentication: a success spends nothing.
+func (s *Server) releaseClientAuth(r *http.Request, taken []authTier) {
+	// A caller gone meanwhile still gets its reservation back.
+	ctx := context.WithoutCancel(r.Context())
+	for _, t := range taken {
+		if err := t.lim.Refund(ctx, t.key); err != nil {
+			s.log.Error("authz: cannot give back a client authentication reservation", "err", err)
 		}
 	}
 }

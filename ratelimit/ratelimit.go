@@ -206,6 +206,16 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Result, error)
 	return l.store.Take(ctx, key, l.clock(), l.limit, n)
 }
 
+// Refund gives back one request of key taken by Allow, as if it had not
+// been made: a caller reserves the allowance before some work and returns
+// it when the outcome costs nothing (a successful authentication), so
+// that concurrent attempts cannot each spend the last request. Refund only
+// what Allow took.
+func (l *Limiter) Refund(ctx context.Context, key string) error {
+	_, err := l.store.Take(ctx, key, l.clock(), l.limit, -1)
+	return err
+}
+
 // Peek reports whether one request of key would be allowed now, without
 // taking it: Allowed, Remaining, Reset, and RetryAfter when it would be
 // refused. It lets a caller spend the allowance only on some outcomes (a

@@ -172,6 +172,34 @@ func runConformance(t *testing.T, newStore func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("RefundGivesBackOneTake", func(t *testing.T) {
+		// 3 a minute, burst 2: a refunded take is as if never made, also
+		// after time passed, and a refund never adds to a full allowance.
+		l, c := limiter(t, Limit{Rate: 3, Period: time.Minute, Burst: 2})
+		refund := func() {
+			t.Helper()
+			if err := l.Refund(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		take(t, l, "k")
+		take(t, l, "k")
+		refund()
+		if r, _ := l.Peek(ctx, "k"); !r.Allowed || r.Remaining != 1 {
+			t.Fatalf("after a refund: %+v, want allowed with 1 remaining", r)
+		}
+		take(t, l, "k")
+		c.Add(5 * time.Second)
+		refund()
+		refund()
+		refund()
+		take(t, l, "k")
+		take(t, l, "k")
+		if take(t, l, "k").Allowed {
+			t.Fatal("refunds beyond what was taken raised the allowance above its burst")
+		}
+	})
+
 	t.Run("RefusalCostsNothing", func(t *testing.T) {
 		// A client hammering while refused does not push its TAT forward.
 		l, c := limiter(t, Limit{Rate: 1, Period: time.Second, Burst: 1})
