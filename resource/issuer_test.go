@@ -443,6 +443,11 @@ func TestIssuerConfigErrors(t *testing.T) {
 	}{
 		{"both forms", resource.Config{Issuer: "https://a", Issuers: []resource.Issuer{{Issuer: "https://b"}}}, "not both"},
 		{"duplicate", resource.Config{Issuers: []resource.Issuer{{Issuer: "https://a"}, {Issuer: "https://a"}}}, "twice"},
+		// A route's issuers list names an issuer by Name or identifier:
+		// one issuer's Name equal to another's identifier would make a
+		// route meant for B accept A's tokens.
+		{"name is another's identifier", resource.Config{Issuers: []resource.Issuer{{Name: "https://b", Issuer: "https://a"}, {Name: "bee", Issuer: "https://b"}}}, "twice"},
+		{"identifier is another's name", resource.Config{Issuers: []resource.Issuer{{Name: "bee", Issuer: "https://b"}, {Name: "https://b", Issuer: "https://a"}}}, "twice"},
 		{"hmac", resource.Config{Issuers: []resource.Issuer{{Issuer: "https://a", Algorithms: []string{"HS256"}}}}, "HS256"},
 		{"profile", resource.Config{Issuers: []resource.Issuer{{Issuer: "https://a", Profile: "loose"}}}, "loose"},
 		{"ttl", resource.Config{Issuer: "https://a", IntrospectionTTL: time.Minute}, "IntrospectionTTL"},

@@ -193,14 +193,17 @@ func (rs *Resource) registry() []error {
 		return []error{fmt.Errorf("%w: set Issuer (with Keys, Algorithms, Introspector) or Issuers, not both", ErrConfig)}
 	}
 	var errs []error
-	names := map[string]bool{}
+	// A route names an issuer by Name or identifier (accepts): each
+	// reference must pick one issuer, so no Name may equal another
+	// issuer's Name or identifier.
+	refs := map[string]*issuerEntry{}
 	for _, is := range list {
 		e, eerrs := newIssuerEntry(is, cfg)
 		errs = append(errs, eerrs...)
-		if rs.byIss[e.Issuer.Issuer] != nil || names[e.Name] {
-			errs = append(errs, fmt.Errorf("%w: issuer %q is configured twice", ErrConfig, e.Name))
+		if rs.byIss[e.Issuer.Issuer] != nil || refs[e.Name] != nil || refs[e.Issuer.Issuer] != nil {
+			errs = append(errs, fmt.Errorf("%w: issuer %q is configured twice (a name or identifier names two issuers)", ErrConfig, e.Name))
 		}
-		names[e.Name] = true
+		refs[e.Name], refs[e.Issuer.Issuer] = e, e
 		rs.byIss[e.Issuer.Issuer] = e
 		rs.issuers = append(rs.issuers, e)
 	}
