@@ -121,9 +121,19 @@ func (f *Follower) Sync(ctx context.Context) error {
 		if time.Time(p.Next).After(time.Time(f.cursor)) {
 			f.cursor = p.Next
 		}
+		if !p.More {
+			break
+		}
 		// A full page whose entries all share the cursor's instant
-		// cannot advance: stop rather than loop.
-		if !p.More || !time.Time(p.Next).After(time.Time(since)) {
+		// cannot advance: stop rather than loop, and refuse every token
+		// issued by then until it has expired (CatchUp is the longest
+		// token lifetime), since the revocations past the page are never
+		// read: fail closed, as on overflow.
+		if !time.Time(p.Next).After(time.Time(since)) {
+			at := time.Time(p.Next)
+			f.Set.raiseFloor(at, at.Add(f.CatchUp))
+			f.Logger.Error("revocation feed: more revocations at one instant than a page holds; refusing every token issued by then until it expires",
+				"revoked_at", at)
 			break
 		}
 		since = p.Next

@@ -99,3 +99,32 @@ func TestFollowerStuckPage(t *testing.T) {
 		t.Fatalf("asked %d pages", len(src.asked))
 	}
 }
+
+// TestFollowerStuckPageFailsClosed: the revocations a stuck page hides
+// (more of them at one instant than a page holds) are never read, so
+// every token issued at or before that instant is refused until such a
+// token has expired, as when the set overflows; later tokens pass.
+func TestFollowerStuckPageFailsClosed(t *testing.T) {
+	c := &clock{t0}
+	at := t0.Add(-time.Second)
+	src := &fakeSource{size: 1}
+	for _, id := range []string{"a", "b", "c"} {
+		src.entries = append(src.entries, revocation.Entry{JTI: id, RevokedAt: at, Expires: t0.Add(time.Hour)})
+	}
+	set := revocation.NewSet(revocation.SetOptions{Clock: c.Now})
+	f := &revocation.Follower{Source: src, Set: set, Clock: c.Now}
+	if err := f.Sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := set.Check("c", "", at.Add(-time.Minute)); got != revocation.Revoked {
+		t.Errorf("token c, hidden behind the stuck page: %v, want Revoked", got)
+	}
+	if got := set.Check("z", "", at.Add(time.Millisecond)); got != revocation.Valid {
+		t.Errorf("token issued after the stuck instant: %v, want Valid", got)
+	}
+	c.now = t0.Add(time.Hour + time.Minute)
+	set.MarkSynced()
+	if got := set.Check("c", "", at.Add(-time.Minute)); got != revocation.Valid {
+		t.Errorf("an hour later (every such token expired): %v, want Valid", got)
+	}
+}

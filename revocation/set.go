@@ -152,6 +152,15 @@ func (s *Set) Add(entries []Entry) (overflow int) {
 	return overflow
 }
 
+// raiseFloor refuses every token issued at or before at until until
+// (plus the leeway): revocations made by then could not be read.
+func (s *Set) raiseFloor(at, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.floor = max(s.floor, at.UnixNano())
+	s.floorUntil = max(s.floorUntil, until.UnixNano()+int64(s.opts.Leeway))
+}
+
 // Prune drops the entries whose tokens have all expired.
 func (s *Set) Prune() {
 	now := s.opts.Clock().UnixNano()
