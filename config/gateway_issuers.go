@@ -124,12 +124,18 @@ func (v *validator) gatewayIssuer(i int, names, iss map[string]bool) {
 		v.add(p("issuer"), ErrMissing, "required (the identifier the tokens carry in iss)")
 	case iss[is.Issuer]:
 		v.add(p("issuer"), ErrInvalidValue, "%q is configured twice", is.Issuer)
+	case names[is.Issuer]:
+		// A route names issuers by name or identifier: each must pick one.
+		v.add(p("issuer"), ErrInvalidValue, "%q is another issuer's name", is.Issuer)
 	default:
 		v.issuerURL(p("issuer"), is.Issuer)
 	}
 	iss[is.Issuer] = true
 	if n := is.IssuerName(); names[n] || strings.ContainsAny(n, " \"\\\n") {
 		v.add(p("name"), ErrInvalidValue, "%q is used twice or contains spaces or quotes", n)
+	}
+	if n := is.IssuerName(); n != is.Issuer && iss[n] && !names[n] {
+		v.add(p("name"), ErrInvalidValue, "%q is another issuer's identifier", n)
 	}
 	names[is.IssuerName()] = true
 	if is.Discovery != "" {

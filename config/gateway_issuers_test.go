@@ -81,6 +81,13 @@ func TestGatewayIssuersErrors(t *testing.T) {
 			`ward.yaml:9: gateway.issuers[1].issuer: "http://sso.example/realms/shop" must use https (http is allowed only in dev mode)`},
 		{"duplicate name", "name: keycloak", "name: ward",
 			`ward.yaml:8: gateway.issuers[1].name: "ward" is used twice or contains spaces or quotes`},
+		// routes[].issuers names an issuer by name or identifier: one
+		// issuer named like another's identifier would be accepted by a
+		// route meant for the other.
+		{"name is another's identifier", "name: keycloak", "name: https://as.example",
+			`ward.yaml:8: gateway.issuers[1].name: "https://as.example" is another issuer's identifier`},
+		{"identifier is another's name", "name: ward", "name: https://sso.example/realms/shop",
+			`ward.yaml:9: gateway.issuers[1].issuer: "https://sso.example/realms/shop" is another issuer's name`},
 		{"unknown route issuer", "issuers: [ward]", "issuers: [okta]",
 			`ward.yaml:28: gateway.routes[1].issuers[0]: "okta" is not a configured issuer (gateway.issuers[].name or .issuer)`},
 		{"secret and key", "client_secret_file: /run/secret}", "client_secret_file: /run/secret, private_key_file: /k.pem}",
