@@ -153,6 +153,7 @@ type gatedStore struct {
 	mu      sync.Mutex
 	n       int
 	arrived chan struct{}
+	wait    time.Duration // how long an early arrival waits for the rest; default 1 s
 }
 
 func (g *gatedStore) GetClient(ctx context.Context, id string) (*store.Client, error) {
@@ -162,11 +163,44 @@ func (g *gatedStore) GetClient(ctx context.Context, id string) (*store.Client, e
 		close(g.arrived)
 	}
 	g.mu.Unlock()
+	wait := g.wait
+	if wait == 0 {
+		wait = time.Second
+	}
 	select {
 	case <-g.arrived:
-	case <-time.After(time.Second):
+	case <-time.After(wait):
 	}
 	return g.storeT.GetClient(ctx, id)
+}
+
+// TestClientAuthBurstOfSuccesses: a burst of correct authentications from
+// one address, more at once than the failure allowance holds (a fleet
+// behind one NAT starting together), all succeed: attempts of one address
+// and client_id run one at a time (authLocks), so they never hold more
+// than one reservation between them. Without authLocks the gate below
+// keeps all of them in flight at once and the eleventh gets 429.
+func TestClientAuthBurstOfSuccesses(t *testing.T) {
+	h := newHarness(t, fromAddress())
+	const burst = 12 // the per-client allowance is 10
+	h.s.clients = newClientCache(&gatedStore{storeT: h.st, n: burst, arrived: make(chan struct{}), wait: 100 * time.Millisecond}, 0, h.s.now)
+	var wg sync.WaitGroup
+	statuses := make([]int, burst)
+	for i := range burst {
+		wg.Go(func() {
+			form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"post"}, "client_secret": {h.secrets["post"]}}
+			statuses[i] = h.post(PathToken, form, "X-Forwarded-For", "198.51.100.8", "DPoP", h.proof(h.newSigner())).status
+		})
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusOK {
+			t.Fatalf("request %d of a burst of correct secrets: %d (statuses %v)", i, s, statuses)
+		}
+	}
+	if n := h.s.authLocks.size(); n != 0 {
+		t.Fatalf("%d lock entries left after the burst", n)
+	}
 }
 
 // TestClientAuthBackoffConcurrent: attempts in flight at once cannot each

@@ -135,7 +135,14 @@ func invalidClient(format string, args ...any) *oauth.Error {
 // that has spent its allowance of failed attempts (for any client_id, or
 // for the one it names) is refused before any work (ratelimit.go).
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values, allowNone bool) (*client, error) {
-	taken, err := s.reserveClientAuth(r, claimedClientID(r, form))
+	id := claimedClientID(r, form)
+	_, key := s.limits.authFailureKeys(r, id)
+	unlock, err := s.authLocks.lock(ctx, key) // authlocks.go: one attempt per key at a time
+	if err != nil {
+		return nil, oauth.Wrap(err, "client authentication was not attempted")
+	}
+	defer unlock()
+	taken, err := s.reserveClientAuth(r, id)
 	if err != nil {
 		return nil, err
 	}

@@ -114,17 +114,20 @@ type Options struct {
 
 // Server is the authorization server. It is safe for concurrent use.
 type Server struct {
-	cfg     *config.Config
-	st      store.Store
-	km      *keys.Manager
-	log     *slog.Logger
-	now     func() time.Time
-	dpop    *dpop.Verifier
-	nonces  bool
-	issuer  string
-	flowKey []byte
-	opts    Options
-	clients *clientCache
+	cfg  *config.Config
+	st   store.Store
+	km   *keys.Manager
+	log  *slog.Logger
+	now  func() time.Time
+	dpop *dpop.Verifier
+	// authLocks serialise client authentications per address and
+	// client_id (authlocks.go).
+	authLocks authLocks
+	nonces    bool
+	issuer    string
+	flowKey   []byte
+	opts      Options
+	clients   *clientCache
 	// assertionAlgs is the allow-list for private_key_jwt (RFC 7523,
 	// RFC 8725 §3.1).
 	assertionAlgs []jose.SignatureAlgorithm
