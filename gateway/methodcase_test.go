@@ -1,0 +1,29 @@
+package gateway_test
+
+import (
+	"testing"
+
+	"github.com/wardauth/ward/config"
+)
+
+// TestPolicyMethodCase: a method is a case-sensitive token (RFC 9110
+// §9.1), but some upstreams read it in any case (gunicorn before 22
+// upper-cases it, Express routes on the lower-cased name). "delete" must
+// meet a deny rule written for DELETE, and "get" an allow rule for GET.
+func TestPolicyMethodCase(t *testing.T) {
+	e := newEnv(t, func(c *config.Gateway) {
+		c.Routes = append([]config.Route{{Name: "items", PathPrefix: "/items/", Upstream: c.Routes[0].Upstream, Policy: []config.PolicyRule{
+			{Action: "deny", Methods: []string{"DELETE"}},
+			{Action: "allow", Principals: []string{"client:app"}},
+		}}}, c.Routes...)
+	})
+	for i, c := range []struct {
+		method string
+		status int
+	}{{"DELETE", 403}, {"delete", 403}, {"Delete", 403}, {"get", 200}} {
+		tok := e.token(map[string]any{"jti": "mc" + c.method})
+		if w := e.call(c.method, "/items/1", tok, nil); w.Code != c.status {
+			t.Errorf("%d: %s: %d, want %d: %s", i, c.method, w.Code, c.status, w.Body)
+		}
+	}
+}
