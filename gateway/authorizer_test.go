@@ -231,3 +231,27 @@ func TestAuthorizerEnvoyKeepsIdentity(t *testing.T) {
 		t.Errorf("upstream X-Ward-Jkt %q", v)
 	}
 }
+
+// TestAuthorizerOtherPort: a proof made for another origin on the
+// gateway's host name (gw.example:8443) is not accepted at public_url
+// (gw.example, port 443) when the client names that origin in Host and
+// the proxy passes it on; the default port named explicitly is the same
+// origin.
+func TestAuthorizerOtherPort(t *testing.T) {
+	e := newEnv(t, withAuthorizer)
+	for i, c := range []struct {
+		host   string
+		status int
+	}{{"gw.example:8443", 400}, {"gw.example:443", 200}} {
+		tok := e.token(map[string]any{"jti": "op" + c.host})
+		u := "https://" + c.host + "/orders/1"
+		p, err := e.signer.Proof("GET", u, dpop.WithAccessToken(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := e.check("nginx", "GET", "/orders/1", "", "", map[string]string{"X-Forwarded-Host": c.host, "Authorization": "DPoP " + tok, "DPoP": p})
+		if w.Code != c.status {
+			t.Errorf("%d: %s: %d, want %d: %s", i, c.host, w.Code, c.status, w.Body)
+		}
+	}
+}
