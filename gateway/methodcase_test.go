@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"net/http/httptest"
 	"testing"
 
 	"github.com/wardauth/ward/config"
@@ -24,6 +25,27 @@ func TestPolicyMethodCase(t *testing.T) {
 		tok := e.token(map[string]any{"jti": "mc" + c.method})
 		if w := e.call(c.method, "/items/1", tok, nil); w.Code != c.status {
 			t.Errorf("%d: %s: %d, want %d: %s", i, c.method, w.Code, c.status, w.Body)
+		}
+	}
+}
+
+// TestRouteHostTrailingDot: a route whose host is written with the DNS
+// root's dot (api.example.) is the route for Host api.example, as the
+// host check reads it; the request never falls to an any-host route.
+func TestRouteHostTrailingDot(t *testing.T) {
+	e := newEnv(t, func(c *config.Gateway) {
+		up := c.Routes[0].Upstream
+		c.Routes = append([]config.Route{
+			{Name: "api", Host: "api.example.", PathPrefix: "/x/", Upstream: up, Policy: []config.PolicyRule{{Action: "deny"}}},
+			{Name: "open", PathPrefix: "/x/", Upstream: up, Unauthenticated: true},
+		}, c.Routes...)
+	})
+	for _, host := range []string{"api.example", "api.example.", "API.example:443"} {
+		r := httptest.NewRequest("GET", "https://"+host+"/x/1", nil)
+		w := httptest.NewRecorder()
+		e.gw.Handler().ServeHTTP(w, r)
+		if w.Code != 401 {
+			t.Errorf("Host %s: %d, want 401 from the api route: %s", host, w.Code, w.Body)
 		}
 	}
 }

@@ -91,7 +91,7 @@ func audienceOr(vals ...string) string {
 // path prefix, policy and requirement, upstream, transport, answer hooks
 // and proxy.
 func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, error) {
-	rt := &route{cfg: rc, host: strings.ToLower(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream}
+	rt := &route{cfg: rc, host: normalHost(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream}
 	rt.identityHeaders(cfg)
 	var err error
 	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
@@ -275,7 +275,7 @@ func (g *Gateway) buildMount(cfg *config.Gateway, m Mount) (*route, error) {
 		return nil, fmt.Errorf("path_prefix %q is not a clean path below /", m.PathPrefix)
 	}
 	rc := &config.Route{Name: m.Name, Host: m.Host, PathPrefix: m.PathPrefix, Unauthenticated: true}
-	rt := &route{cfg: rc, host: strings.ToLower(m.Host), prefix: strings.TrimSuffix(m.PathPrefix, "/"), upstream: "mount:" + m.Name, local: m.Handler}
+	rt := &route{cfg: rc, host: normalHost(m.Host), prefix: strings.TrimSuffix(m.PathPrefix, "/"), upstream: "mount:" + m.Name, local: m.Handler}
 	var err error
 	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
 		return nil, err
