@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"net/http/httptest"
+	"slices"
 	"testing"
 
 	"github.com/wardauth/ward/config"
@@ -46,6 +47,31 @@ func TestRouteHostTrailingDot(t *testing.T) {
 		e.gw.Handler().ServeHTTP(w, r)
 		if w.Code != 401 {
 			t.Errorf("Host %s: %d, want 401 from the api route: %s", host, w.Code, w.Body)
+		}
+	}
+}
+
+// TestDecideWardCookies: the reverse proxy never forwards Ward's cookies
+// (a BFF session is the user's tokens); an allowed Decision tells a
+// front door the same: the Cookie header without them, or Cookie in
+// Remove when none is left.
+func TestDecideWardCookies(t *testing.T) {
+	e := newEnv(t, nil)
+	for i, c := range []struct{ cookie, want string }{
+		{"ward-session=s; theme=dark; __Host-ward-bff-shop=b", "theme=dark"},
+		{"ward-session=s", ""},
+	} {
+		r := e.decideReq("GET", publicURL+"/orders/1", publicURL+"/orders/1", e.token(map[string]any{"jti": "wc" + c.want}))
+		r.Header.Set("Cookie", c.cookie)
+		d := e.gw.Decide(r)
+		if !d.Allowed {
+			t.Fatalf("%d: %+v %s", i, d, d.Body)
+		}
+		if got := d.Header.Get("Cookie"); got != c.want {
+			t.Errorf("%d: Cookie %q, want %q", i, got, c.want)
+		}
+		if removed := slices.Contains(d.Remove, "Cookie"); removed != (c.want == "") {
+			t.Errorf("%d: Cookie in Remove %v", i, removed)
 		}
 	}
 }
