@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,9 +119,9 @@ func writeDecision(w http.ResponseWriter, d *Decision, style string) {
 				h[n] = []string{""}
 			}
 		}
-		if style == styleEnvoy && len(d.Remove) > 0 {
+		if rm := envoyRemove(d.Remove, h); style == styleEnvoy && len(rm) > 0 {
 			// Envoy removes these from the request it forwards.
-			h.Set("X-Envoy-Auth-Headers-To-Remove", strings.ToLower(strings.Join(d.Remove, ",")))
+			h.Set("X-Envoy-Auth-Headers-To-Remove", strings.Join(rm, ","))
 		}
 		w.WriteHeader(http.StatusOK)
 		return
@@ -130,6 +131,26 @@ func writeDecision(w http.ResponseWriter, d *Decision, style string) {
 	}
 	w.WriteHeader(d.Status)
 	_, _ = w.Write(d.Body)
+}
+
+// envoyRemove lists the names of remove, lower case, for
+// x-envoy-auth-headers-to-remove, but those the answer h sets with a
+// value: Envoy's ext_authz applies the removals after it sets the
+// answer's headers (allowed_upstream_headers), so removing a set name
+// would drop the verified identity, and the set value already replaces
+// the client's. A name set empty stays removed: absent is safer than
+// empty. The gRPC adapter does the same (extauthz.toRemove).
+func envoyRemove(remove []string, h http.Header) []string {
+	var out []string
+	for _, k := range remove {
+		ck := http.CanonicalHeaderKey(k)
+		if v := h[ck]; len(v) > 0 && v[0] != "" {
+			continue
+		}
+		out = append(out, strings.ToLower(k))
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // The ways proxies describe the client's request.
@@ -226,8 +247,12 @@ func (a *authorizer) request(r *http.Request, method, scheme, host, uri string) 
 	for _, n := range describing {
 		delete(hdr, n)
 	}
+	// The proxy's X-Forwarded-* go (the per-IP limit would read
+	// X-Forwarded-For again). Other client-chosen addresses (Forwarded,
+	// X-Real-Ip) stay: nothing in the decision reads them, and the
+	// decision's Remove must name them for Envoy to delete.
 	for k := range hdr {
-		if hasFoldPrefix(k, forwardedPrefix) || k == "Forwarded" || k == "X-Real-Ip" {
+		if hasFoldPrefix(k, forwardedPrefix) {
 			delete(hdr, k)
 		}
 	}

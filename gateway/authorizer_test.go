@@ -74,7 +74,7 @@ func TestAuthorizerAllows(t *testing.T) {
 				t.Fatalf("%d %v %s", w.Code, w.Header(), w.Body)
 			}
 			rm := w.Header().Get("X-Envoy-Auth-Headers-To-Remove")
-			if (style == "envoy") != strings.Contains(rm, "x-ward-subject") || (style == "envoy") != strings.Contains(rm, "authorization") {
+			if strings.Contains(rm, "x-ward-subject") || (style == "envoy") != strings.Contains(rm, "authorization") {
 				t.Errorf("%d: X-Envoy-Auth-Headers-To-Remove %q", i, rm)
 			}
 		})
@@ -190,5 +190,68 @@ func TestAuthorizerUntrustedPeerLogged(t *testing.T) {
 	}
 	if l := log.String(); !strings.Contains(l, "forward-auth call from a peer not in gateway.authorizer.trusted_proxies refused") || !strings.Contains(l, "remote=203.0.113.9:1") {
 		t.Fatalf("log: %s", l)
+	}
+}
+
+// TestAuthorizerEnvoyKeepsIdentity plays Envoy's HTTP ext_authz on an
+// allowed answer: it sets the answer's x-ward-* headers on the client's
+// request, then removes x-envoy-auth-headers-to-remove (Envoy's
+// ext_authz.cc applies the removals after the sets). The verified
+// identity must reach the upstream; the client's forged copies must not.
+func TestAuthorizerEnvoyKeepsIdentity(t *testing.T) {
+	e := newEnv(t, withAuthorizer)
+	tok := e.token(nil)
+	forged := map[string]string{"X-Ward-Subject": "mallory", "X-Ward-Jkt": "forged", "X-Real-Ip": "10.0.0.1"}
+	w := e.check("envoy", "GET", "/orders/1", publicURL+"/orders/1", tok, forged)
+	if w.Code != 200 {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	upstream := httptest.NewRequest("GET", "/orders/1", nil).Header
+	upstream.Set("Authorization", "DPoP "+tok)
+	for k, v := range forged {
+		upstream.Set(k, v)
+	}
+	for k, v := range w.Header() {
+		if strings.HasPrefix(strings.ToLower(k), "x-ward-") { // allowed_upstream_headers
+			upstream[k] = v
+		}
+	}
+	for _, n := range strings.Split(w.Header().Get("X-Envoy-Auth-Headers-To-Remove"), ",") {
+		upstream.Del(n)
+	}
+	if got := upstream.Get("X-Ward-Subject"); got != "alice" {
+		t.Errorf("upstream X-Ward-Subject %q, want alice (to-remove %q)", got, w.Header().Get("X-Envoy-Auth-Headers-To-Remove"))
+	}
+	for _, n := range []string{"Authorization", "X-Real-Ip"} {
+		if upstream.Get(n) != "" {
+			t.Errorf("upstream got the client's %s", n)
+		}
+	}
+	if v := upstream.Values("X-Ward-Jkt"); len(v) > 0 && v[0] != e.signer.Thumbprint() {
+		t.Errorf("upstream X-Ward-Jkt %q", v)
+	}
+}
+
+// TestAuthorizerOtherPort: a proof made for another origin on the
+// gateway's host name (gw.example:8443) is not accepted at public_url
+// (gw.example, port 443) when the client names that origin in Host and
+// the proxy passes it on; the default port named explicitly is the same
+// origin.
+func TestAuthorizerOtherPort(t *testing.T) {
+	e := newEnv(t, withAuthorizer)
+	for i, c := range []struct {
+		host   string
+		status int
+	}{{"gw.example:8443", 400}, {"gw.example:443", 200}} {
+		tok := e.token(map[string]any{"jti": "op" + c.host})
+		u := "https://" + c.host + "/orders/1"
+		p, err := e.signer.Proof("GET", u, dpop.WithAccessToken(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := e.check("nginx", "GET", "/orders/1", "", "", map[string]string{"X-Forwarded-Host": c.host, "Authorization": "DPoP " + tok, "DPoP": p})
+		if w.Code != c.status {
+			t.Errorf("%d: %s: %d, want %d: %s", i, c.host, w.Code, c.status, w.Body)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/wardauth/ward/dpop"
@@ -24,7 +25,8 @@ type Decision struct {
 	// 403, 404, 413, 429, 500, 503).
 	Status int
 	// Header: allowed, the identity headers to pass upstream (the
-	// configured names, and the identity JWT when enabled); refused, the
+	// configured names, and the identity JWT when enabled; Cookie without
+	// Ward's cookies when the client sent some); refused, the
 	// headers of the refusal as the reverse proxy sends them
 	// (WWW-Authenticate, DPoP-Nonce, Retry-After, RateLimit-*,
 	// Cache-Control, X-Content-Type-Options), without Content-Type.
@@ -111,11 +113,31 @@ func (st *state) decision(r *http.Request, rt *route, rec *record, f *refusal, r
 	d.Allowed, d.Status, d.Identity = true, http.StatusOK, rec.id
 	d.Header = http.Header{}
 	rt.identity(rec, func(name, v string) { d.Header[name] = []string{v} })
+	d.wardCookies(r)
 	delete(resp, "Cache-Control") // the upstream's answer has its own
 	if len(resp) > 0 {
 		d.ResponseHeader = resp
 	}
 	return d
+}
+
+// wardCookies tells a front door to drop Ward's cookies as scrub does
+// (headers.go): the Cookie header without them, or Cookie in Remove when
+// none is left. Without Ward's cookies, nothing is said.
+func (d *Decision) wardCookies(r *http.Request) {
+	vs := r.Header["Cookie"]
+	if vs == nil {
+		return
+	}
+	h := http.Header{"Cookie": slices.Clone(vs)}
+	scrubCookies(h)
+	switch kept := h["Cookie"]; {
+	case slices.Equal(kept, vs):
+	case len(kept) == 0:
+		d.Remove = append(d.Remove, "Cookie")
+	default:
+		d.Header["Cookie"] = []string{strings.Join(kept, "; ")}
+	}
 }
 
 // removed lists the names no upstream of rt may receive from the client:

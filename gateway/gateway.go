@@ -127,6 +127,9 @@ type state struct {
 	// hosts are the hosts the gateway answers for: every route's and
 	// mount's host and public_url's; nil (any host) when none is set.
 	hosts map[string]bool
+	// publicHost and publicPort are public_url's host (normalHost) and
+	// port, explicit or the scheme's; "" without public_url.
+	publicHost, publicPort string
 	// metadata are the RFC 9728 documents (metadata.go).
 	metadata metadataDocs
 }

@@ -64,6 +64,7 @@ func (g *Gateway) build(cfg *config.Gateway) (*state, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	st.hosts = knownHosts(cfg.PublicURL, st.routes)
+	st.publicHost, st.publicPort = publicOrigin(cfg.PublicURL)
 	st.metadata = g.buildMetadata(cfg, st.routes)
 	st.metadata.addHosts(st.hosts)
 	// Longest prefix first, host-specific before any-host.
@@ -90,7 +91,7 @@ func audienceOr(vals ...string) string {
 // path prefix, policy and requirement, upstream, transport, answer hooks
 // and proxy.
 func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, error) {
-	rt := &route{cfg: rc, host: strings.ToLower(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream}
+	rt := &route{cfg: rc, host: normalHost(rc.Host), prefix: strings.TrimSuffix(rc.PathPrefix, "/"), upstream: rc.Upstream}
 	rt.identityHeaders(cfg)
 	var err error
 	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
@@ -274,7 +275,7 @@ func (g *Gateway) buildMount(cfg *config.Gateway, m Mount) (*route, error) {
 		return nil, fmt.Errorf("path_prefix %q is not a clean path below /", m.PathPrefix)
 	}
 	rc := &config.Route{Name: m.Name, Host: m.Host, PathPrefix: m.PathPrefix, Unauthenticated: true}
-	rt := &route{cfg: rc, host: strings.ToLower(m.Host), prefix: strings.TrimSuffix(m.PathPrefix, "/"), upstream: "mount:" + m.Name, local: m.Handler}
+	rt := &route{cfg: rc, host: normalHost(m.Host), prefix: strings.TrimSuffix(m.PathPrefix, "/"), upstream: "mount:" + m.Name, local: m.Handler}
 	var err error
 	if rt.limits, err = g.rl.buildLimits(cfg, rc); err != nil {
 		return nil, err
@@ -304,7 +305,7 @@ func directNames(ih config.IdentityHeaders, more ...string) bool {
 // gateway does not serve, an ambiguous path, a path that is not UTF-8.
 func (st *state) target(r *http.Request) (host, clean, reason, refusal string) {
 	host = hostOf(r)
-	if st.hosts != nil && !st.hosts[host] {
+	if st.hosts != nil && !st.hosts[host] || !st.publicPortOK(r.Host, host) {
 		return "", "", "unknown_host", "unknown host: the Host header names no site of this gateway"
 	}
 	clean, err := policy.CleanPath(r.URL.EscapedPath())
@@ -320,6 +321,33 @@ func (st *state) target(r *http.Request) (host, clean, reason, refusal string) {
 }
 
 func hostOf(r *http.Request) string { return normalHost(r.Host) }
+
+// publicPortOK reports whether a Host that names public_url's host names
+// its port too, when it names one. A front door that rebuilds the
+// client's request takes a DPoP proof's htu from the Host the proxy
+// passes on (RFC 9449 §4.3 (9)): gw.example:8443 is another origin, and
+// a proof made for it must not be accepted at gw.example.
+func (st *state) publicPortOK(rawHost, host string) bool {
+	if st.publicPort == "" || host != st.publicHost {
+		return true
+	}
+	_, port, err := net.SplitHostPort(rawHost)
+	return err != nil || port == st.publicPort
+}
+
+// publicOrigin returns public_url's host (normalHost) and port, the
+// scheme's when it names none; "", "" when it is not set.
+func publicOrigin(publicURL string) (host, port string) {
+	u, err := url.Parse(publicURL)
+	if err != nil || u.Host == "" {
+		return "", ""
+	}
+	port = u.Port()
+	if port == "" {
+		port = map[string]string{"https": "443", "http": "80"}[u.Scheme]
+	}
+	return normalHost(u.Host), port
+}
 
 // normalHost is a host without port, brackets, trailing dot, in lower
 // case.

@@ -260,6 +260,11 @@ func (p *Policy) Evaluate(req Request) Decision {
 	if p == nil {
 		return Decision{Reason: "no_matching_rule"}
 	}
+	// RFC 9110 §9.1 makes the method case-sensitive, but upstreams that
+	// read it in any case (gunicorn before 22 upper-cases it, Express
+	// routes on the lower-cased name) would run "delete" as the DELETE a
+	// deny rule refuses: rules, upper case, meet the method in any case.
+	req.Method = strings.ToUpper(req.Method)
 	for i := range p.rules {
 		c := &p.rules[i]
 		if !c.allow && c.matchesExceptScopes(&req) && c.hasScopes(&req) {

@@ -256,3 +256,25 @@ func TestRuleIssuers(t *testing.T) {
 		t.Error("empty issuer accepted")
 	}
 }
+
+// TestEvaluateMethodCase: a deny rule for DELETE refuses "delete" and
+// "Delete", which some upstreams run as DELETE; an allow rule for GET
+// allows "get".
+func TestEvaluateMethodCase(t *testing.T) {
+	p, err := policy.New([]policy.Rule{
+		{Action: policy.Deny, Methods: []string{"DELETE"}},
+		{Action: policy.Allow, Methods: []string{"GET"}, Paths: []string{"/r/*"}},
+		{Action: policy.Allow, Paths: []string{"/any/*"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		method, path string
+		allowed      bool
+	}{{"delete", "/any/x", false}, {"Delete", "/any/x", false}, {"get", "/r/x", true}, {"post", "/r/x", false}} {
+		if d := p.Evaluate(policy.Request{Method: c.method, Path: c.path}); d.Allowed != c.allowed {
+			t.Errorf("%s %s: allowed %v, want %v (%s)", c.method, c.path, d.Allowed, c.allowed, d.Reason)
+		}
+	}
+}
