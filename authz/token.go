@@ -197,10 +197,10 @@ func (s *Server) issue(c *client, sub, scope string, aud []string, b binding, gr
 	if !authTime.IsZero() {
 		claims.AuthTime = authTime.Unix()
 	}
-	typ := "Bearer"
+	typ := oauth.TokenTypeBearer
 	if b.jkt != "" {
 		claims.Cnf = &cnf{JKT: b.jkt}
-		typ = "DPoP"
+		typ = oauth.TokenTypeDPoP
 	} else if b.x5t != "" {
 		// RFC 8705 §3.1: certificate-bound; token_type stays Bearer (§3).
 		claims.Cnf = &cnf{X5TS256: b.x5t}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
 	"net"
 	"net/netip"
 	"net/url"
@@ -224,7 +225,7 @@ func (v *validator) dpop() {
 var (
 	authMethods = names([]oauth.AuthMethod{oauth.AuthSecretBasic, oauth.AuthSecretPost, oauth.AuthPrivateKeyJWT, oauth.AuthNone, oauth.AuthTLSClient, oauth.AuthSelfSignedTLSClient})
 	grantTypes  = names([]oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials})
-	constraints = []string{"dpop", "dpop_or_mtls", "mtls", "bearer"}
+	constraints = []string{store.ConstraintDPoP, store.ConstraintDPoPOrMTLS, store.ConstraintMTLS, store.ConstraintBearer}
 )
 
 // client checks clients[i] as a list of rule groups, in the order their

@@ -29,3 +29,19 @@ const (
 // ClientAssertionJWTBearer is the client_assertion_type of a JWT client
 // assertion (RFC 7523 §2.2).
 const ClientAssertionJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// Access token types (token_type, RFC 6749 §7.1), which are also the
+// Authorization header schemes that present them. Plain strings: the
+// structs that carry them (oauth2.Token, the introspection response) do.
+const (
+	TokenTypeBearer = "Bearer" // RFC 6750
+	TokenTypeDPoP   = "DPoP"   // RFC 9449 §5
+)
+
+// Token type hints of revocation and introspection requests (RFC 7009
+// §2.1, RFC 7662 §2.1), also the token_type Ward's introspection answers
+// for a refresh token.
+const (
+	HintAccessToken  = "access_token"
+	HintRefreshToken = "refresh_token"
+)

@@ -92,7 +92,7 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Var(&grants, "grant-type", "grant type (repeatable): authorization_code, refresh_token, client_credentials")
 		fs.Var(&scopes, "scope", "allowed scope (repeatable)")
 		fs.Var(&auds, "audience", "allowed audience / resource (repeatable; the first is the default)")
-		fs.StringVar(&cl.SenderConstraint, "sender-constraint", "dpop", "dpop, dpop_or_mtls, mtls, or bearer (explicit opt-out)")
+		fs.StringVar(&cl.SenderConstraint, "sender-constraint", store.ConstraintDPoP, "dpop, dpop_or_mtls, mtls, or bearer (explicit opt-out)")
 		fs.BoolVar(&cl.RequirePAR, "require-par", false, "require pushed authorization requests")
 		fs.BoolVar(&cl.AllowRememberedConsent, "allow-remembered-consent", false,
 			"public client with a loopback or private-use redirect URI: skip the consent page when consent was given before (any local app could then get its tokens; see docs/CONFIG.md)")
