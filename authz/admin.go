@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"os"
 	"time"
 
@@ -41,7 +42,7 @@ func CreateClient(ctx context.Context, st store.Clients, c *store.Client, now ti
 	if err := normaliseClient(c); err != nil {
 		return "", err
 	}
-	if c.AuthMethod == AuthSecretBasic || c.AuthMethod == AuthSecretPost {
+	if c.AuthMethod == oauth.AuthSecretBasic || c.AuthMethod == oauth.AuthSecretPost {
 		secret, c.SecretHash = NewClientSecret()
 	}
 	c.CreatedAt = now
@@ -53,12 +54,12 @@ func CreateClient(ctx context.Context, st store.Clients, c *store.Client, now ti
 
 func normaliseClient(c *store.Client) error {
 	switch c.AuthMethod {
-	case AuthSecretBasic, AuthSecretPost, AuthNone:
-	case AuthTLSClient: // RFC 8705 §2.1 (mtls.go)
+	case oauth.AuthSecretBasic, oauth.AuthSecretPost, oauth.AuthNone:
+	case oauth.AuthTLSClient: // RFC 8705 §2.1 (mtls.go)
 		if _, err := parseTLSClientAuth(c.JWKS); err != nil {
 			return fmt.Errorf("%w: client %q: %v", ErrConfig, c.ID, err)
 		}
-	case AuthPrivateKeyJWT, AuthSelfSignedTLSClient:
+	case oauth.AuthPrivateKeyJWT, oauth.AuthSelfSignedTLSClient:
 		var set jose.JSONWebKeySet
 		if err := json.Unmarshal(c.JWKS, &set); err != nil || len(set.Keys) == 0 {
 			return fmt.Errorf("%w: client %q: %s needs a JWKS with at least one key", ErrConfig, c.ID, c.AuthMethod)
@@ -75,7 +76,7 @@ func normaliseClient(c *store.Client) error {
 		return fmt.Errorf("%w: client_id is empty", ErrConfig)
 	}
 	if len(c.GrantTypes) == 0 {
-		c.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+		c.GrantTypes = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
 	if c.SenderConstraint == "" {
 		c.SenderConstraint = store.ConstraintDPoP

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"github.com/wardauth/ward/oauth"
 	"testing"
 	"time"
 
@@ -19,8 +20,8 @@ func TestSyncStatic(t *testing.T) {
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.Clients = []config.Client{
-		{ID: "s1", AuthMethod: AuthSecretBasic, Secret: "s3cret", GrantTypes: []string{GrantClientCredentials}},
-		{ID: "s2", AuthMethod: AuthSecretPost, SecretHash: hex.EncodeToString(HashClientSecret("other"))},
+		{ID: "s1", AuthMethod: oauth.AuthSecretBasic, Secret: "s3cret", GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}},
+		{ID: "s2", AuthMethod: oauth.AuthSecretPost, SecretHash: hex.EncodeToString(HashClientSecret("other"))},
 	}
 	cfg.Users = []config.User{{Subject: "u-bob", Username: "bob", Password: "hunter2hunter2"}}
 	if err := SyncStatic(ctx, h.st, cfg, h.clk.Now()); err != nil {
@@ -41,10 +42,10 @@ func TestSyncStatic(t *testing.T) {
 	if err := SyncStatic(ctx, h.st, cfg, h.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CreateClient(ctx, h.st, &store.Client{ID: "s1", AuthMethod: AuthNone}, time.Now()); !errors.Is(err, store.ErrAlreadyExists) {
+	if _, err := CreateClient(ctx, h.st, &store.Client{ID: "s1", AuthMethod: oauth.AuthNone}, time.Now()); !errors.Is(err, store.ErrAlreadyExists) {
 		t.Fatalf("duplicate client: %v", err)
 	}
-	if _, err := CreateClient(ctx, h.st, &store.Client{ID: "pub", AuthMethod: AuthNone, SenderConstraint: store.ConstraintBearer}, time.Now()); !errors.Is(err, ErrConfig) {
+	if _, err := CreateClient(ctx, h.st, &store.Client{ID: "pub", AuthMethod: oauth.AuthNone, SenderConstraint: store.ConstraintBearer}, time.Now()); !errors.Is(err, ErrConfig) {
 		t.Fatalf("public bearer client: %v", err)
 	}
 }

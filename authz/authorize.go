@@ -188,7 +188,7 @@ func (s *Server) validateAuthorization(c *client, params url.Values) (*authReque
 	if perr != nil {
 		return nil, redirectErr(req, perr)
 	}
-	if !c.allowsGrant(GrantAuthorizationCode) {
+	if !c.allowsGrant(oauth.GrantAuthorizationCode) {
 		return nil, redirectErr(req, oauth.New(oauth.UnauthorizedClient, "this client may not use the authorization_code grant"))
 	}
 	scope, err := scopeSubset(req.Scope, c.Scopes)

@@ -22,14 +22,9 @@ import (
 	"github.com/wardauth/ward/store"
 )
 
-// Token endpoint authentication methods (RFC 7591 §2, RFC 7523).
 const (
-	AuthSecretBasic   = "client_secret_basic"
-	AuthSecretPost    = "client_secret_post"
-	AuthPrivateKeyJWT = "private_key_jwt"
-	AuthNone          = "none"
-
-	assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+	// The token endpoint authentication methods are oauth.AuthMethod.
+	assertionType = oauth.ClientAssertionJWTBearer
 	// maxAssertionLifetime bounds exp - now of a client assertion, so its
 	// jti need only be remembered that long (RFC 7523 §3 item 7).
 	maxAssertionLifetime = 5 * time.Minute
@@ -42,7 +37,7 @@ type client struct {
 	jwks *jose.JSONWebKeySet // parsed Client.JWKS, for private_key_jwt
 }
 
-func (c *client) allowsGrant(g string) bool { return contains(c.GrantTypes, g) }
+func (c *client) allowsGrant(g oauth.GrantType) bool { return slices.Contains(c.GrantTypes, g) }
 
 // clientCache keeps clients in memory for a short time, so the token
 // endpoint does not read the database for every request.
@@ -181,9 +176,9 @@ func (s *Server) authenticateClientOnce(ctx context.Context, r *http.Request, fo
 		if fid := form.Get("client_id"); fid != "" && fid != id {
 			return nil, oauth.New(oauth.InvalidRequest, "client_id does not match the authenticated client")
 		}
-		return s.checkSecret(ctx, id, secret, AuthSecretBasic)
+		return s.checkSecret(ctx, id, secret, oauth.AuthSecretBasic)
 	case hasPost:
-		return s.checkSecret(ctx, form.Get("client_id"), form.Get("client_secret"), AuthSecretPost)
+		return s.checkSecret(ctx, form.Get("client_id"), form.Get("client_secret"), oauth.AuthSecretPost)
 	case hasJWT:
 		return s.checkAssertion(ctx, form)
 	}
@@ -200,7 +195,7 @@ func (s *Server) authenticateClientOnce(ctx context.Context, r *http.Request, fo
 		// connection (or of a trusted proxy) authenticates (mtls.go).
 		return s.authenticateTLSClient(r, c)
 	}
-	if c.AuthMethod != AuthNone {
+	if c.AuthMethod != oauth.AuthNone {
 		return nil, invalidClient("this client must authenticate with %s", c.AuthMethod)
 	}
 	if !allowNone {
@@ -211,7 +206,7 @@ func (s *Server) authenticateClientOnce(ctx context.Context, r *http.Request, fo
 
 // checkSecret compares a client secret with the stored SHA-256 in constant
 // time. An unknown client costs the same hash and comparison.
-func (s *Server) checkSecret(ctx context.Context, id, secret, method string) (*client, error) {
+func (s *Server) checkSecret(ctx context.Context, id, secret string, method oauth.AuthMethod) (*client, error) {
 	sum := sha256.Sum256([]byte(secret))
 	if id == "" {
 		return nil, invalidClient("client_id is missing")
@@ -279,7 +274,7 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 	if err != nil {
 		return nil, err
 	}
-	if c.AuthMethod != AuthPrivateKeyJWT || c.jwks == nil {
+	if c.AuthMethod != oauth.AuthPrivateKeyJWT || c.jwks == nil {
 		return nil, invalidClient("this client must authenticate with %s", c.AuthMethod)
 	}
 	var claims assertionClaims

@@ -3,6 +3,7 @@ package authz
 import (
 	"bytes"
 	"context"
+	"github.com/wardauth/ward/oauth"
 	"net/http"
 	"net/url"
 	"strings"
@@ -64,8 +65,8 @@ func TestConsentEveryTimeForUnprovenRedirects(t *testing.T) {
 	h := newHarness(t)
 	ctx := t.Context()
 	const native = "com.example.app:/cb"
-	if _, err := CreateClient(ctx, h.st, &store.Client{ID: "native", AuthMethod: AuthNone, RedirectURIs: []string{native},
-		GrantTypes: []string{GrantAuthorizationCode}, Scopes: []string{"read"}, Audiences: []string{testAPI}}, h.clk.Now()); err != nil {
+	if _, err := CreateClient(ctx, h.st, &store.Client{ID: "native", AuthMethod: oauth.AuthNone, RedirectURIs: []string{native},
+		GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode}, Scopes: []string{"read"}, Audiences: []string{testAPI}}, h.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	v, _ := pkce.NewVerifier()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"log"
 	"net/http/httptest"
 	"os"
@@ -46,8 +47,8 @@ func Example() {
 		log.Fatal(err)
 	}
 	secret, err := authz.CreateClient(ctx, st, &store.Client{
-		ID: "billing", AuthMethod: authz.AuthSecretBasic,
-		GrantTypes: []string{authz.GrantClientCredentials},
+		ID: "billing", AuthMethod: oauth.AuthSecretBasic,
+		GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials},
 		Audiences:  []string{"https://api.example"},
 	}, time.Now())
 	if err != nil {

@@ -15,7 +15,7 @@ func (s *Server) grantClientCredentials(r *http.Request, form url.Values, c *cli
 	if c.Public() {
 		return nil, oauth.New(oauth.UnauthorizedClient, "public clients may not use the client_credentials grant")
 	}
-	if err := checkGrantAllowed(c, GrantClientCredentials); err != nil {
+	if err := checkGrantAllowed(c, oauth.GrantClientCredentials); err != nil {
 		return nil, err
 	}
 	scope, err := scopeSubset(form.Get("scope"), c.Scopes)

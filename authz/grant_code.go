@@ -18,7 +18,7 @@ import (
 // with every token descending from it (RFC 9700 §4.5).
 func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenResponse, error) {
 	ctx := r.Context()
-	if err := checkGrantAllowed(c, GrantAuthorizationCode); err != nil {
+	if err := checkGrantAllowed(c, oauth.GrantAuthorizationCode); err != nil {
 		return nil, err
 	}
 	raw := form.Get("code")
@@ -86,7 +86,7 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 	}
 	var rt *store.RefreshToken
 	var rtValue string
-	if c.allowsGrant(GrantRefreshToken) {
+	if c.allowsGrant(oauth.GrantRefreshToken) {
 		rtValue = randomToken(32)
 		rt = s.newRefreshToken(rtValue, fam.ID, fam.Scope, now, fam.ExpiresAt)
 	}

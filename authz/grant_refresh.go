@@ -49,7 +49,7 @@ func (s *Server) newRefreshToken(value, familyID, scope string, now, familyEnd t
 // (rotateRefresh).
 func (s *Server) grantRefresh(r *http.Request, form url.Values, c *client) (*tokenResponse, error) {
 	ctx := r.Context()
-	if err := checkGrantAllowed(c, GrantRefreshToken); err != nil {
+	if err := checkGrantAllowed(c, oauth.GrantRefreshToken); err != nil {
 		return nil, err
 	}
 	raw := form.Get("refresh_token")

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"github.com/wardauth/ward/oauth"
 	"net/http"
 	"net/url"
 	"strings"
@@ -181,12 +182,12 @@ func TestRefreshReuseGraceMTLS(t *testing.T) {
 	a := mtlstest.SelfSigned(t, mtlstest.Options{CommonName: "device-a"})
 	b := mtlstest.SelfSigned(t, mtlstest.Options{CommonName: "device-b"})
 	refresh := func(rt string) url.Values {
-		return url.Values{"grant_type": {GrantRefreshToken}, "client_id": {"pubm"}, "refresh_token": {rt}}
+		return url.Values{"grant_type": {string(oauth.GrantRefreshToken)}, "client_id": {"pubm"}, "refresh_token": {rt}}
 	}
 	rotated := func(t *testing.T) (string, string) {
 		t.Helper()
 		code, verifier := e.h.code(e.h.newBrowser(), "pubm", spaRedirect, nil)
-		r := e.post(e.url, a, PathToken, url.Values{"grant_type": {GrantAuthorizationCode}, "client_id": {"pubm"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {spaRedirect}})
+		r := e.post(e.url, a, PathToken, url.Values{"grant_type": {string(oauth.GrantAuthorizationCode)}, "client_id": {"pubm"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {spaRedirect}})
 		wantBound(t, r, a)
 		rt1 := r.str("refresh_token")
 		r = e.post(e.url, a, PathToken, refresh(rt1))

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"net/http"
@@ -164,7 +165,7 @@ func (h *harness) reopen() {
 
 func (h *harness) seed() {
 	ctx := context.Background()
-	all := []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+	all := []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials}
 	mk := func(c store.Client) {
 		c.Scopes = []string{"read", "write"}
 		c.Audiences = []string{testAPI, "https://other.example"}
@@ -181,20 +182,20 @@ func (h *harness) seed() {
 		}
 		h.secrets[c.ID] = secret
 	}
-	mk(store.Client{ID: "web", Name: "Web App", AuthMethod: AuthSecretBasic})
-	mk(store.Client{ID: "post", AuthMethod: AuthSecretPost})
-	mk(store.Client{ID: "spa", AuthMethod: AuthNone, RedirectURIs: []string{spaRedirect}, GrantTypes: []string{GrantAuthorizationCode, GrantRefreshToken}})
-	mk(store.Client{ID: "svc", AuthMethod: AuthSecretPost, GrantTypes: []string{GrantClientCredentials}})
-	mk(store.Client{ID: "bearer", AuthMethod: AuthSecretBasic, SenderConstraint: store.ConstraintBearer})
-	mk(store.Client{ID: "mtls", AuthMethod: AuthSecretBasic, SenderConstraint: store.ConstraintMTLS})
-	mk(store.Client{ID: "paronly", AuthMethod: AuthNone, RedirectURIs: []string{spaRedirect}, RequirePAR: true, GrantTypes: []string{GrantAuthorizationCode}})
+	mk(store.Client{ID: "web", Name: "Web App", AuthMethod: oauth.AuthSecretBasic})
+	mk(store.Client{ID: "post", AuthMethod: oauth.AuthSecretPost})
+	mk(store.Client{ID: "spa", AuthMethod: oauth.AuthNone, RedirectURIs: []string{spaRedirect}, GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}})
+	mk(store.Client{ID: "svc", AuthMethod: oauth.AuthSecretPost, GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}})
+	mk(store.Client{ID: "bearer", AuthMethod: oauth.AuthSecretBasic, SenderConstraint: store.ConstraintBearer})
+	mk(store.Client{ID: "mtls", AuthMethod: oauth.AuthSecretBasic, SenderConstraint: store.ConstraintMTLS})
+	mk(store.Client{ID: "paronly", AuthMethod: oauth.AuthNone, RedirectURIs: []string{spaRedirect}, RequirePAR: true, GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode}})
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	h.jwtKey = k
 	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
-	mk(store.Client{ID: "jwt", AuthMethod: AuthPrivateKeyJWT, JWKS: set})
+	mk(store.Client{ID: "jwt", AuthMethod: oauth.AuthPrivateKeyJWT, JWKS: set})
 	ph, err := password.Hash(testPassword)
 	if err != nil {
 		h.t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/wardauth/ward/oauth"
 	"net/http"
 	"time"
 
@@ -110,10 +111,10 @@ func (s *Server) introspectAccess(ctx context.Context, caller *client, claims *a
 	out := &introspection{
 		Active: true, Scope: claims.Scope, ClientID: claims.ClientID, Subject: claims.Subject,
 		Audience: claims.Audience, Issuer: claims.Issuer, Expiry: claims.Expiry, IssuedAt: claims.IssuedAt,
-		JTI: claims.JTI, TokenType: "Bearer", Cnf: claims.Cnf,
+		JTI: claims.JTI, TokenType: oauth.TokenTypeBearer, Cnf: claims.Cnf,
 	}
 	if claims.Cnf != nil && claims.Cnf.JKT != "" {
-		out.TokenType = "DPoP"
+		out.TokenType = oauth.TokenTypeDPoP
 	}
 	return out, nil
 }
@@ -135,7 +136,7 @@ func (s *Server) introspectRefresh(ctx context.Context, caller *client, tok stri
 	}
 	out := &introspection{
 		Active: true, Scope: rt.Scope, ClientID: fam.ClientID, Subject: fam.Subject, Issuer: s.issuer,
-		Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix(), TokenType: "refresh_token",
+		Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix(), TokenType: oauth.HintRefreshToken,
 		Audience: fam.Resources,
 	}
 	if fam.JKT != "" {

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"github.com/wardauth/ward/oauth"
 	"net/http"
 	"net/url"
 	"testing"
@@ -14,7 +15,7 @@ import (
 // own audiences and returns its Basic header.
 func (h *harness) addClient(id string, audiences ...string) []string {
 	h.t.Helper()
-	c := store.Client{ID: id, AuthMethod: AuthSecretBasic, GrantTypes: []string{GrantClientCredentials},
+	c := store.Client{ID: id, AuthMethod: oauth.AuthSecretBasic, GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials},
 		Scopes: []string{"read"}, Audiences: audiences}
 	secret, err := CreateClient(context.Background(), h.st, &c, h.clk.Now())
 	if err != nil {

@@ -51,7 +51,7 @@ var (
 	}
 	loginOutcomes = []string{loginWrongCredentials, loginThrottled, loginLocked}
 	reuseOutcomes = []string{reuseGraceReissued, reuseFamilyRevoked}
-	tokenGrants   = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials}
+	tokenGrants   = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials}
 	// tokenErrorCodes are the codes /token can answer with (RFC 6749 §5.2,
 	// RFC 8707 §2, RFC 9449 §5 and §8, and rate_limited).
 	tokenErrorCodes = []string{
@@ -135,7 +135,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		return nil, err
 	}
 	for i, g := range tokenGrants {
-		m.issued[i] = issued.WithLabelValues(g)
+		m.issued[i] = issued.WithLabelValues(string(g))
 	}
 	tokenErrors, err := vec("token_errors_total",
 		"Error responses of the token endpoint by OAuth error code (RFC 6749 §5.2, RFC 9449; rate_limited included).",
@@ -199,13 +199,13 @@ func (m *metrics) loginRefused(locked bool) {
 func (m *metrics) loginFailed() { m.login[0].Inc() }
 
 // tokenIssued counts a successful token response of grant.
-func (m *metrics) tokenIssued(grant string) {
+func (m *metrics) tokenIssued(grant oauth.GrantType) {
 	switch grant {
-	case GrantAuthorizationCode:
+	case oauth.GrantAuthorizationCode:
 		m.issued[0].Inc()
-	case GrantRefreshToken:
+	case oauth.GrantRefreshToken:
 		m.issued[1].Inc()
-	case GrantClientCredentials:
+	case oauth.GrantClientCredentials:
 		m.issued[2].Inc()
 	}
 }

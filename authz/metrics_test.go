@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"maps"
 	"net/http"
@@ -93,7 +94,7 @@ const (
 )
 
 func series(name, label, value string) string { return name + "{" + label + `="` + value + `"}` }
-func issued(grant string) string              { return series(mIssued, "grant", grant) }
+func issued(grant oauth.GrantType) string     { return series(mIssued, "grant", string(grant)) }
 func tokenErr(code string) string             { return series(mErrors, "error", code) }
 func dpopRej(reason dpop.Reason) string       { return series(mDPoP, "reason", string(reason)) }
 func loginFail(outcome string) string         { return series(mFailures, "outcome", outcome) }
@@ -121,7 +122,7 @@ func TestMetricsTokenEndpoint(t *testing.T) {
 
 	// svc: three requests in one minute, the client tier allows two.
 	m.step("client_credentials", func() { wantToken(t, h.token("svc", cc(), h.newSigner())) },
-		map[string]float64{issued(GrantClientCredentials): 1})
+		map[string]float64{issued(oauth.GrantClientCredentials): 1})
 	m.step("no proof", func() { wantError(t, h.token("svc", cc(), nil), http.StatusBadRequest, "invalid_dpop_proof") },
 		map[string]float64{tokenErr("invalid_dpop_proof"): 1, dpopRej(dpop.ReasonMissing): 1})
 	m.step("client tier", func() { wantLimited(t, h.token("svc", cc(), h.newSigner()), "30") },
@@ -138,7 +139,7 @@ func TestMetricsTokenEndpoint(t *testing.T) {
 	m.step("proof", func() {
 		f := cc()
 		wantToken(t, h.post(PathToken, f, append(h.auth("post", f), "DPoP", proof)...))
-	}, map[string]float64{issued(GrantClientCredentials): 1})
+	}, map[string]float64{issued(oauth.GrantClientCredentials): 1})
 	m.step("replayed proof", func() {
 		f := cc()
 		wantError(t, h.post(PathToken, f, append(h.auth("post", f), "DPoP", proof)...), http.StatusBadRequest, "invalid_dpop_proof")
@@ -160,7 +161,7 @@ func TestMetricsTokenEndpoint(t *testing.T) {
 
 	h.clk.Advance(time.Minute)
 	m.step("bearer opt-out", func() { wantToken(t, h.token("bearer", cc(), nil)) },
-		map[string]float64{issued(GrantClientCredentials): 1})
+		map[string]float64{issued(oauth.GrantClientCredentials): 1})
 
 	// A browser flow (a successful login moves nothing), then code and
 	// refresh grants of the DPoP-bound family.
@@ -168,10 +169,10 @@ func TestMetricsTokenEndpoint(t *testing.T) {
 	var code, verifier string
 	m.step("login", func() { code, verifier = h.code(h.newBrowser(), "web", webRedirect, nil) }, map[string]float64{})
 	m.step("code", func() { r = h.exchange("web", code, verifier, webRedirect, s); wantToken(t, r) },
-		map[string]float64{issued(GrantAuthorizationCode): 1})
+		map[string]float64{issued(oauth.GrantAuthorizationCode): 1})
 	rt1 := r.str("refresh_token")
 	m.step("refresh", func() { r = h.refresh("web", rt1, s); wantToken(t, r) },
-		map[string]float64{issued(GrantRefreshToken): 1})
+		map[string]float64{issued(oauth.GrantRefreshToken): 1})
 	rt2 := r.str("refresh_token")
 
 	h.clk.Advance(time.Minute)
@@ -199,7 +200,7 @@ func TestMetricsNonce(t *testing.T) {
 	m.step("nonce", func() {
 		wantToken(t, h.token("svc", url.Values{"grant_type": {"client_credentials"}}, s, dpop.WithNonce(n)))
 	},
-		map[string]float64{issued(GrantClientCredentials): 1})
+		map[string]float64{issued(oauth.GrantClientCredentials): 1})
 }
 
 // TestMetricsRateLimitedIP: the ip tier of /token, /par and POST /login;
@@ -213,7 +214,7 @@ func TestMetricsRateLimitedIP(t *testing.T) {
 	}))
 	m := newMeter(t, h)
 	m.step("token", func() { wantToken(t, h.token("svc", url.Values{"grant_type": {"client_credentials"}}, h.newSigner())) },
-		map[string]float64{issued(GrantClientCredentials): 1})
+		map[string]float64{issued(oauth.GrantClientCredentials): 1})
 	m.step("token ip tier", func() {
 		wantLimited(t, h.token("svc", url.Values{"grant_type": {"client_credentials"}}, h.newSigner()), "10")
 	},
@@ -291,7 +292,10 @@ func TestMetricsLabelsCarryNoSecrets(t *testing.T) {
 	secrets = append(secrets, "rt-Sekr3t", "at-Sekr3t", "evil", "not.a.proof")
 
 	allowed := map[string]bool{}
-	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenGrants, tokenErrorCodes, []string{endpointToken, endpointPAR, endpointLogin, "ip", "client"}) {
+	for _, g := range tokenGrants {
+		allowed[string(g)] = true
+	}
+	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenErrorCodes, []string{endpointToken, endpointPAR, endpointLogin, "ip", "client"}) {
 		allowed[v] = true
 	}
 	for _, r := range dpopReasons {
@@ -362,9 +366,9 @@ func TestMetricsRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s1.metrics.tokenIssued(GrantClientCredentials)
-	s2.metrics.tokenIssued(GrantClientCredentials)
-	if got := counters(t, s2)[issued(GrantClientCredentials)]; got != 2 {
+	s1.metrics.tokenIssued(oauth.GrantClientCredentials)
+	s2.metrics.tokenIssued(oauth.GrantClientCredentials)
+	if got := counters(t, s2)[issued(oauth.GrantClientCredentials)]; got != 2 {
 		t.Fatalf("shared series = %v, want 2", got)
 	}
 

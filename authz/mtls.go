@@ -18,12 +18,6 @@ import (
 	"github.com/wardauth/ward/oauth"
 )
 
-// Mutual-TLS client authentication methods (RFC 8705 §2.1, §2.2).
-const (
-	AuthTLSClient           = "tls_client_auth"
-	AuthSelfSignedTLSClient = "self_signed_tls_client_auth"
-)
-
 // TLSClientAuth is what a tls_client_auth client registers (RFC 8705
 // §2.1.2): exactly one of the subject DN or one SAN the client's certificate
 // must carry. It is kept in the client's JWKS document next to "keys", as
@@ -115,7 +109,7 @@ func parseTLSClientAuth(jwks []byte) (*TLSClientAuth, error) {
 // needs a certificate whose public key is in the client's JWKS, valid now.
 func (s *Server) authenticateTLSClient(r *http.Request, c *client) (*client, error) {
 	switch c.AuthMethod {
-	case AuthTLSClient:
+	case oauth.AuthTLSClient:
 		cert, err := mtls.ClientCertificate(r, s.opts.MTLS)
 		if err != nil {
 			s.log.Info("authz: tls_client_auth refused", "client_id", c.ID, "reason", err)
@@ -130,7 +124,7 @@ func (s *Server) authenticateTLSClient(r *http.Request, c *client) (*client, err
 			return nil, invalidClient("the client certificate does not match this client's registered subject")
 		}
 		return c, nil
-	case AuthSelfSignedTLSClient:
+	case oauth.AuthSelfSignedTLSClient:
 		cert, err := mtls.PresentedCertificate(r, s.opts.MTLS)
 		if err != nil {
 			s.log.Info("authz: self_signed_tls_client_auth refused", "client_id", c.ID, "reason", err)
@@ -171,8 +165,8 @@ func jwksHasKey(c *client, pub crypto.PublicKey) bool {
 }
 
 // isTLSAuth reports whether a client authenticates by certificate.
-func isTLSAuth(method string) bool {
-	return method == AuthTLSClient || method == AuthSelfSignedTLSClient
+func isTLSAuth(method oauth.AuthMethod) bool {
+	return method == oauth.AuthTLSClient || method == oauth.AuthSelfSignedTLSClient
 }
 
 // mtlsEnabled reports whether this server sees client certificates: config

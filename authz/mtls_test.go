@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"encoding/json"
+	"github.com/wardauth/ward/oauth"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -86,22 +88,22 @@ func (e *mtlsEnv) seed(t *testing.T) {
 		c.Scopes = []string{"read", "write"}
 		c.Audiences = []string{testAPI}
 		if c.GrantTypes == nil {
-			c.GrantTypes = []string{GrantClientCredentials}
+			c.GrantTypes = []oauth.GrantType{oauth.GrantClientCredentials}
 		}
 		if _, err := CreateClient(ctx, e.h.st, &c, e.h.clk.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mk(store.Client{ID: "tlsc", AuthMethod: AuthTLSClient, SenderConstraint: store.ConstraintMTLS,
+	mk(store.Client{ID: "tlsc", AuthMethod: oauth.AuthTLSClient, SenderConstraint: store.ConstraintMTLS,
 		JWKS: TLSClientAuthJWKS(TLSClientAuth{SANURI: workloadID})})
-	mk(store.Client{ID: "tlsdn", AuthMethod: AuthTLSClient, SenderConstraint: store.ConstraintMTLS,
+	mk(store.Client{ID: "tlsdn", AuthMethod: oauth.AuthTLSClient, SenderConstraint: store.ConstraintMTLS,
 		JWKS: TLSClientAuthJWKS(TLSClientAuth{SubjectDN: "CN=dn-client,O=Ward Test"})})
-	mk(store.Client{ID: "tlsbearer", AuthMethod: AuthTLSClient, SenderConstraint: store.ConstraintBearer,
+	mk(store.Client{ID: "tlsbearer", AuthMethod: oauth.AuthTLSClient, SenderConstraint: store.ConstraintBearer,
 		JWKS: TLSClientAuthJWKS(TLSClientAuth{SANDNS: "svc.example"})})
 	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: e.self.Key.Public(), KeyID: "self", Use: "sig"}}})
-	mk(store.Client{ID: "selfc", AuthMethod: AuthSelfSignedTLSClient, SenderConstraint: store.ConstraintMTLS, JWKS: set})
-	mk(store.Client{ID: "pubm", AuthMethod: AuthNone, SenderConstraint: store.ConstraintDPoPOrMTLS,
-		RedirectURIs: []string{spaRedirect}, GrantTypes: []string{GrantAuthorizationCode, GrantRefreshToken}})
+	mk(store.Client{ID: "selfc", AuthMethod: oauth.AuthSelfSignedTLSClient, SenderConstraint: store.ConstraintMTLS, JWKS: set})
+	mk(store.Client{ID: "pubm", AuthMethod: oauth.AuthNone, SenderConstraint: store.ConstraintDPoPOrMTLS,
+		RedirectURIs: []string{spaRedirect}, GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}})
 }
 
 // post sends a form to base+path presenting cert (nil: none).
@@ -120,7 +122,7 @@ func (e *mtlsEnv) post(base string, cert *mtlstest.Cert, path string, form url.V
 }
 
 func cc(id string) url.Values {
-	return url.Values{"grant_type": {GrantClientCredentials}, "client_id": {id}}
+	return url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "client_id": {id}}
 }
 
 // wantBound checks a certificate-bound token (RFC 8705 §3.1).
@@ -189,7 +191,7 @@ func TestMTLSClientAuth(t *testing.T) {
 
 	// The certificate-bound secret client of the harness ("mtls",
 	// client_secret_basic) gets a bound token over mTLS.
-	wantBound(t, e.post(e.url, good, PathToken, url.Values{"grant_type": {GrantClientCredentials}}, e.h.basic("mtls")...), good)
+	wantBound(t, e.post(e.url, good, PathToken, url.Values{"grant_type": {string(oauth.GrantClientCredentials)}}, e.h.basic("mtls")...), good)
 }
 
 func TestMTLSTrustedProxy(t *testing.T) {
@@ -209,7 +211,7 @@ func TestMTLSTrustedProxy(t *testing.T) {
 	t.Cleanup(untrusted.Close)
 	wantError(t, e.post(untrusted.URL, nil, PathToken, cc("tlsc"), hdr...), http.StatusUnauthorized, "invalid_client")
 	// Nor does the header bind a token there.
-	r := e.post(untrusted.URL, nil, PathToken, url.Values{"grant_type": {GrantClientCredentials}}, append(e.h.basic("mtls"), hdr...)...)
+	r := e.post(untrusted.URL, nil, PathToken, url.Values{"grant_type": {string(oauth.GrantClientCredentials)}}, append(e.h.basic("mtls"), hdr...)...)
 	wantError(t, r, http.StatusBadRequest, "invalid_request")
 }
 
@@ -218,13 +220,13 @@ func TestMTLSPublicClientRefreshBound(t *testing.T) {
 	a := mtlstest.SelfSigned(t, mtlstest.Options{CommonName: "device-a"})
 	b := mtlstest.SelfSigned(t, mtlstest.Options{CommonName: "device-b"})
 	code, verifier := e.h.code(e.h.newBrowser(), "pubm", spaRedirect, nil)
-	r := e.post(e.url, a, PathToken, url.Values{"grant_type": {GrantAuthorizationCode}, "client_id": {"pubm"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {spaRedirect}})
+	r := e.post(e.url, a, PathToken, url.Values{"grant_type": {string(oauth.GrantAuthorizationCode)}, "client_id": {"pubm"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {spaRedirect}})
 	wantBound(t, r, a)
 	rt := r.str("refresh_token")
 	if rt == "" {
 		t.Fatal("no refresh token")
 	}
-	refresh := url.Values{"grant_type": {GrantRefreshToken}, "client_id": {"pubm"}, "refresh_token": {rt}}
+	refresh := url.Values{"grant_type": {string(oauth.GrantRefreshToken)}, "client_id": {"pubm"}, "refresh_token": {rt}}
 	wantError(t, e.post(e.url, b, PathToken, refresh), http.StatusBadRequest, "invalid_grant")
 	wantError(t, e.post(e.url, nil, PathToken, refresh), http.StatusBadRequest, "invalid_grant")
 	// A DPoP proof does not replace the certificate.
@@ -246,8 +248,8 @@ func TestMTLSMetadata(t *testing.T) {
 	if !md.TLSClientCertificateBoundAccessTokens {
 		t.Error("tls_client_certificate_bound_access_tokens not advertised")
 	}
-	for _, m := range []string{AuthTLSClient, AuthSelfSignedTLSClient} {
-		if !contains(md.TokenEndpointAuthMethodsSupported, m) || !contains(md.RevocationEndpointAuthMethodsSupported, m) {
+	for _, m := range []oauth.AuthMethod{oauth.AuthTLSClient, oauth.AuthSelfSignedTLSClient} {
+		if !slices.Contains(md.TokenEndpointAuthMethodsSupported, m) || !slices.Contains(md.RevocationEndpointAuthMethodsSupported, m) {
 			t.Errorf("%s not advertised: %v", m, md.TokenEndpointAuthMethodsSupported)
 		}
 	}
@@ -256,7 +258,7 @@ func TestMTLSMetadata(t *testing.T) {
 	}
 	// Off by default: the harness server has no client certificates.
 	plain := e.h.s.Metadata()
-	if plain.TLSClientCertificateBoundAccessTokens || contains(plain.TokenEndpointAuthMethodsSupported, AuthTLSClient) {
+	if plain.TLSClientCertificateBoundAccessTokens || slices.Contains(plain.TokenEndpointAuthMethodsSupported, oauth.AuthTLSClient) {
 		t.Errorf("mTLS advertised without mTLS: %+v", plain)
 	}
 }

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"github.com/wardauth/ward/oauth"
 	"net/http"
 	"net/url"
 	"testing"
@@ -17,7 +18,7 @@ import (
 // scope ward:revocations only; the cursor skips what was read.
 func TestRevocationFeed(t *testing.T) {
 	h := newHarness(t)
-	feed := store.Client{ID: "feed", AuthMethod: AuthSecretBasic, GrantTypes: []string{GrantClientCredentials},
+	feed := store.Client{ID: "feed", AuthMethod: oauth.AuthSecretBasic, GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials},
 		Scopes: []string{revocation.ScopeRevocations}}
 	secret, err := CreateClient(context.Background(), h.st, &feed, h.clk.Now())
 	if err != nil {

@@ -76,7 +76,7 @@ func (s *Server) revoke(r *http.Request, c *client, tok, hint string) error {
 		return true, nil
 	}
 	first, second := tryRefresh, tryAccess
-	if hint == "access_token" {
+	if hint == oauth.HintAccessToken {
 		first, second = tryAccess, tryRefresh
 	}
 	if done, err := first(); done || err != nil {

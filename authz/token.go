@@ -11,13 +11,6 @@ import (
 	"github.com/wardauth/ward/oauth"
 )
 
-// Grant types (RFC 6749 §4).
-const (
-	GrantAuthorizationCode = "authorization_code"
-	GrantRefreshToken      = "refresh_token"
-	GrantClientCredentials = "client_credentials"
-)
-
 // tokenResponse is the successful response of RFC 6749 §5.1.
 type tokenResponse struct {
 	AccessToken  string `json:"access_token"`
@@ -59,20 +52,20 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	var resp *tokenResponse
 	var err error
-	gt := form.Get("grant_type")
+	gt := oauth.GrantType(form.Get("grant_type"))
 	switch gt {
-	case GrantAuthorizationCode:
+	case oauth.GrantAuthorizationCode:
 		resp, err = s.grantCode(r, form, c)
-	case GrantRefreshToken:
+	case oauth.GrantRefreshToken:
 		resp, err = s.grantRefresh(r, form, c)
-	case GrantClientCredentials:
+	case oauth.GrantClientCredentials:
 		resp, err = s.grantClientCredentials(r, form, c)
 	case "password":
 		err = oauth.New(oauth.UnsupportedGrantType, "OAuth 2.1 removed the resource owner password credentials grant; use authorization_code with PKCE")
 	case "":
 		err = oauth.New(oauth.InvalidRequest, "grant_type is missing")
 	default:
-		err = oauth.New(oauth.UnsupportedGrantType, "grant_type %q is not supported", truncate(gt, 64))
+		err = oauth.New(oauth.UnsupportedGrantType, "grant_type %q is not supported", truncate(string(gt), 64))
 	}
 	if err != nil {
 		s.writeEndpointError(w, r, endpointToken, err)
@@ -100,7 +93,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkGrantAllowed refuses a grant the client is not registered for.
-func checkGrantAllowed(c *client, grant string) error {
+func checkGrantAllowed(c *client, grant oauth.GrantType) error {
 	if !c.allowsGrant(grant) {
 		return oauth.New(oauth.UnauthorizedClient, "this client may not use the %s grant", grant)
 	}
@@ -204,10 +197,10 @@ func (s *Server) issue(c *client, sub, scope string, aud []string, b binding, gr
 	if !authTime.IsZero() {
 		claims.AuthTime = authTime.Unix()
 	}
-	typ := "Bearer"
+	typ := oauth.TokenTypeBearer
 	if b.jkt != "" {
 		claims.Cnf = &cnf{JKT: b.jkt}
-		typ = "DPoP"
+		typ = oauth.TokenTypeDPoP
 	} else if b.x5t != "" {
 		// RFC 8705 §3.1: certificate-bound; token_type stays Bearer (§3).
 		claims.Cnf = &cnf{X5TS256: b.x5t}

@@ -82,7 +82,7 @@ func (s *Site) proxy(w http.ResponseWriter, r *http.Request, rest string) {
 		s.fail(w, r, "api", unavailable(err, "the authorization server cannot be reached"))
 		return
 	}
-	tok := &oauth2.Token{AccessToken: sess.AccessToken, TokenType: "DPoP", Expiry: sess.Expiry}
+	tok := &oauth2.Token{AccessToken: sess.AccessToken, TokenType: oauth.TokenTypeDPoP, Expiry: sess.Expiry}
 	resp, err := cl.HTTPClient(oauth2.StaticTokenSource(tok)).Do(out)
 	if err != nil {
 		status, reason := http.StatusBadGateway, "upstream_error"

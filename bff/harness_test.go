@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"net/http"
@@ -71,8 +72,8 @@ func newEnvWith(t *testing.T, apiNonces bool, opts ...envOpt) *env {
 	as := authztest.New(t, authztest.Options{
 		Server: e.as,
 		Clients: []store.Client{{
-			ID: testClient, AuthMethod: authz.AuthSecretBasic,
-			GrantTypes:   []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken},
+			ID: testClient, AuthMethod: oauth.AuthSecretBasic,
+			GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 			RedirectURIs: []string{siteURL + "/bff/callback"}, Scopes: []string{"read", "write"},
 			Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP,
 		}},

@@ -110,7 +110,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "callback", callbackError(err))
 		return
 	}
-	in, err := cl.Introspect(ctx, tok.AccessToken, "access_token")
+	in, err := cl.Introspect(ctx, tok.AccessToken, oauth.HintAccessToken)
 	if err != nil || !in.Active || in.Subject == "" {
 		if err == nil {
 			err = errors.New("the new access token is not active")
@@ -129,7 +129,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		// The grant is useless without a session: give it back.
-		_ = cl.Revoke(ctx, tok.RefreshToken, "refresh_token")
+		_ = cl.Revoke(ctx, tok.RefreshToken, oauth.HintRefreshToken)
 		s.fail(w, r, "callback", unavailable(err, "cannot keep the session"))
 		return
 	}

@@ -140,9 +140,9 @@ func (s *Site) active(ctx context.Context, r *http.Request, needToken bool) (str
 		if e != nil {
 			return "", nil, e
 		}
-		tok, hint := sess.RefreshToken, "refresh_token"
+		tok, hint := sess.RefreshToken, oauth.HintRefreshToken
 		if tok == "" {
-			tok, hint = sess.AccessToken, "access_token"
+			tok, hint = sess.AccessToken, oauth.HintAccessToken
 		}
 		in, err := c.Introspect(ctx, tok, hint)
 		switch {
@@ -271,12 +271,12 @@ func (s *Site) revoke(ctx context.Context, sess *session) bool {
 	}
 	ok := true
 	if sess.RefreshToken != "" {
-		if err := cl.Revoke(ctx, sess.RefreshToken, "refresh_token"); err != nil {
+		if err := cl.Revoke(ctx, sess.RefreshToken, oauth.HintRefreshToken); err != nil {
 			s.log.Warn("bff logout: refresh token not revoked", "sub", sess.Subject, "err", err)
 			ok = false
 		}
 	}
-	if err := cl.Revoke(ctx, sess.AccessToken, "access_token"); err != nil {
+	if err := cl.Revoke(ctx, sess.AccessToken, oauth.HintAccessToken); err != nil {
 		s.log.Warn("bff logout: access token not revoked", "sub", sess.Subject, "err", err)
 		ok = false
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"mime"
 	"net/http"
@@ -273,7 +274,7 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values,
 // token sends a token request and checks that the answer is a DPoP-bound
 // token.
 func (c *Client) token(ctx context.Context, form url.Values) (*oauth2.Token, error) {
-	if len(c.o.resources) > 0 && form.Get("grant_type") != "refresh_token" {
+	if len(c.o.resources) > 0 && form.Get("grant_type") != string(oauth.GrantRefreshToken) {
 		for _, r := range c.o.resources {
 			form.Add("resource", r)
 		}
@@ -291,10 +292,10 @@ func (c *Client) token(ctx context.Context, form url.Values) (*oauth2.Token, err
 	if tr.AccessToken == "" {
 		return nil, fmt.Errorf("%w: token response without access_token", ErrBadResponse)
 	}
-	if !strings.EqualFold(tr.TokenType, "DPoP") {
+	if !strings.EqualFold(tr.TokenType, oauth.TokenTypeDPoP) {
 		return nil, fmt.Errorf("%w: token_type %q", ErrNotDPoPBound, tr.TokenType)
 	}
-	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: "DPoP", RefreshToken: tr.RefreshToken}
+	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: oauth.TokenTypeDPoP, RefreshToken: tr.RefreshToken}
 	if tr.ExpiresIn != "" {
 		secs, err := tr.ExpiresIn.Int64()
 		if err != nil || secs < 0 {
@@ -310,7 +311,7 @@ func (c *Client) token(ctx context.Context, form url.Values) (*oauth2.Token, err
 // grant (RFC 6749 §4.4). For a token kept fresh, use
 // ClientCredentialsTokenSource.
 func (c *Client) ClientCredentials(ctx context.Context) (*oauth2.Token, error) {
-	form := url.Values{"grant_type": {"client_credentials"}}
+	form := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}}
 	if len(c.o.scopes) > 0 {
 		form.Set("scope", strings.Join(c.o.scopes, " "))
 	}
@@ -324,7 +325,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*oauth2.Toke
 	if refreshToken == "" {
 		return nil, ErrNoRefreshToken
 	}
-	tok, err := c.token(ctx, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}})
+	tok, err := c.token(ctx, url.Values{"grant_type": {string(oauth.GrantRefreshToken)}, "refresh_token": {refreshToken}})
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +339,7 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*oauth2.Toke
 // §4.1.3, RFC 7636 §4.5).
 func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI string) (*oauth2.Token, error) {
 	return c.token(ctx, url.Values{
-		"grant_type":    {"authorization_code"},
+		"grant_type":    {string(oauth.GrantAuthorizationCode)},
 		"code":          {code},
 		"code_verifier": {verifier},
 		"redirect_uri":  {redirectURI},

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -54,15 +55,15 @@ func withNonces(c *config.Config) { c.DPoP.Nonce.Enabled = true }
 func newServer(t testing.TB, opts ...serverOpt) *server {
 	t.Helper()
 	s := &server{t: t, requests: map[string]int{}}
-	cl := func(id, method string, grants []string, redirect string) store.Client {
+	cl := func(id string, method oauth.AuthMethod, grants []oauth.GrantType, redirect string) store.Client {
 		return store.Client{ID: id, AuthMethod: method, GrantTypes: grants, RedirectURIs: []string{redirect},
 			Scopes: []string{"read", "write"}, Audiences: []string{testAudience}}
 	}
 	as := authztest.New(t, authztest.Options{
 		Clients: []store.Client{
-			cl("svc", authz.AuthSecretBasic, []string{authz.GrantClientCredentials}, "https://unused.example/cb"),
-			cl("post", authz.AuthSecretPost, []string{authz.GrantClientCredentials}, "https://unused.example/cb"),
-			cl("app", authz.AuthNone, []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, "http://127.0.0.1/callback"),
+			cl("svc", oauth.AuthSecretBasic, []oauth.GrantType{oauth.GrantClientCredentials}, "https://unused.example/cb"),
+			cl("post", oauth.AuthSecretPost, []oauth.GrantType{oauth.GrantClientCredentials}, "https://unused.example/cb"),
+			cl("app", oauth.AuthNone, []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, "http://127.0.0.1/callback"),
 		},
 		Users: []authztest.User{{Subject: "u-alice", Username: "alice", Password: testPassword}},
 		Config: func(c *config.Config) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/wardauth/ward/oauth"
 	"net/netip"
 	"path/filepath"
 	"time"
@@ -214,7 +215,7 @@ type Client struct {
 	Name string `yaml:"name"`
 	// AuthMethod: client_secret_basic, client_secret_post,
 	// private_key_jwt or none (public client). Required.
-	AuthMethod string `yaml:"auth_method"`
+	AuthMethod oauth.AuthMethod `yaml:"auth_method"`
 	// SecretHash: hex SHA-256 of the secret (client_secret_*).
 	SecretHash string `yaml:"secret_hash"`
 	// SecretEnv: name of an environment variable holding the secret.
@@ -230,8 +231,8 @@ type Client struct {
 	RedirectURIs []string `yaml:"redirect_uris"`
 	// GrantTypes: subset of authorization_code, refresh_token,
 	// client_credentials. Default [authorization_code, refresh_token].
-	GrantTypes []string `yaml:"grant_types"`
-	Scopes     []string `yaml:"scopes"`
+	GrantTypes []oauth.GrantType `yaml:"grant_types"`
+	Scopes     []string          `yaml:"scopes"`
 	// Audiences (RFC 8707 resources); the first is the default.
 	Audiences []string `yaml:"audiences"`
 	// SenderConstraint: dpop (default), dpop_or_mtls, mtls or bearer.

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"github.com/wardauth/ward/oauth"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,7 +227,7 @@ func TestDev(t *testing.T) {
 		t.Fatalf("dsn %s", c.StoreDSN())
 	}
 	// Dev mode still refuses what OAuth 2.1 removed.
-	c.Clients = []config.Client{{ID: "a", AuthMethod: "none", GrantTypes: []string{"password"}}}
+	c.Clients = []config.Client{{ID: "a", AuthMethod: "none", GrantTypes: []oauth.GrantType{"password"}}}
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "clients[0].grant_types[0]: the password grant") {
 		t.Fatalf("err = %v", err)
 	}

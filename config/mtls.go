@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"net"
 	"net/url"
 	"strings"
@@ -159,7 +160,7 @@ func (v *validator) tlsClient(cl *Client, p func(string) string, hasSecret, hasK
 	if cl.JWKS != "" && cl.JWKSFile != "" || !hasKeys {
 		v.add(p("jwks"), ErrMissing, "%s needs exactly one of jwks and jwks_file", cl.AuthMethod)
 	}
-	if cl.AuthMethod != "tls_client_auth" || cl.JWKS == "" {
+	if cl.AuthMethod != oauth.AuthTLSClient || cl.JWKS == "" {
 		return
 	}
 	var reg map[string]any

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/wardauth/ward/oauth"
 	"strings"
 	"testing"
 	"time"
@@ -75,12 +76,12 @@ func TestMTLSClients(t *testing.T) {
 		cl   Client
 		want string
 	}{
-		{"san uri", Client{ID: "a", AuthMethod: "tls_client_auth", JWKS: `{"keys":[],"tls_client_auth_san_uri":"spiffe://dev/x"}`, GrantTypes: []string{"client_credentials"}}, ""},
-		{"self-signed", Client{ID: "a", AuthMethod: "self_signed_tls_client_auth", JWKS: `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`, GrantTypes: []string{"client_credentials"}}, ""},
-		{"no registration", Client{ID: "a", AuthMethod: "tls_client_auth", GrantTypes: []string{"client_credentials"}}, "clients[0].jwks: tls_client_auth needs exactly one of jwks and jwks_file"},
-		{"two values", Client{ID: "a", AuthMethod: "tls_client_auth", JWKS: `{"tls_client_auth_san_uri":"spiffe://dev/x","tls_client_auth_san_dns":"x"}`, GrantTypes: []string{"client_credentials"}}, "exactly one of tls_client_auth_subject_dn"},
-		{"secret", Client{ID: "a", AuthMethod: "tls_client_auth", SecretEnv: "S", JWKS: `{"tls_client_auth_san_dns":"x"}`, GrantTypes: []string{"client_credentials"}}, "tls_client_auth clients have no secret"},
-		{"self-signed without keys", Client{ID: "a", AuthMethod: "self_signed_tls_client_auth", JWKS: `{"keys":[]}`, GrantTypes: []string{"client_credentials"}}, "at least one key"},
+		{"san uri", Client{ID: "a", AuthMethod: "tls_client_auth", JWKS: `{"keys":[],"tls_client_auth_san_uri":"spiffe://dev/x"}`, GrantTypes: []oauth.GrantType{"client_credentials"}}, ""},
+		{"self-signed", Client{ID: "a", AuthMethod: "self_signed_tls_client_auth", JWKS: `{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}`, GrantTypes: []oauth.GrantType{"client_credentials"}}, ""},
+		{"no registration", Client{ID: "a", AuthMethod: "tls_client_auth", GrantTypes: []oauth.GrantType{"client_credentials"}}, "clients[0].jwks: tls_client_auth needs exactly one of jwks and jwks_file"},
+		{"two values", Client{ID: "a", AuthMethod: "tls_client_auth", JWKS: `{"tls_client_auth_san_uri":"spiffe://dev/x","tls_client_auth_san_dns":"x"}`, GrantTypes: []oauth.GrantType{"client_credentials"}}, "exactly one of tls_client_auth_subject_dn"},
+		{"secret", Client{ID: "a", AuthMethod: "tls_client_auth", SecretEnv: "S", JWKS: `{"tls_client_auth_san_dns":"x"}`, GrantTypes: []oauth.GrantType{"client_credentials"}}, "tls_client_auth clients have no secret"},
+		{"self-signed without keys", Client{ID: "a", AuthMethod: "self_signed_tls_client_auth", JWKS: `{"keys":[]}`, GrantTypes: []oauth.GrantType{"client_credentials"}}, "at least one key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ValidateClient(tc.cl, true)

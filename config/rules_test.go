@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"flag"
+	"github.com/wardauth/ward/oauth"
 	"net/netip"
 	"os"
 	"strings"
@@ -66,9 +67,9 @@ var ruleCases = []struct {
 		c.Clients[1].AuthMethod, c.Clients[1].SecretEnv, c.Clients[1].JWKS = "self_signed_tls_client_auth", "", `{"keys":[]}`
 	}},
 	{"client/grants removed and unknown", func(c *config.Config) {
-		c.Clients[1].GrantTypes = []string{"password", "implicit", "token", "device_code", "authorization_code"}
+		c.Clients[1].GrantTypes = []oauth.GrantType{"password", "implicit", "token", "device_code", "authorization_code"}
 	}},
-	{"client/public client_credentials", func(c *config.Config) { c.Clients[0].GrantTypes = []string{"client_credentials"} }},
+	{"client/public client_credentials", func(c *config.Config) { c.Clients[0].GrantTypes = []oauth.GrantType{"client_credentials"} }},
 	{"client/redirect_uris missing", func(c *config.Config) { c.Clients[0].RedirectURIs = nil }},
 	{"client/redirect_uris bad", func(c *config.Config) {
 		c.Clients[1].RedirectURIs = []string{"/cb", "https://a.example/cb#f", "http://127.0.0.1/cb", "http://localhost/cb"}

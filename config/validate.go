@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
 	"net"
 	"net/netip"
 	"net/url"
@@ -82,6 +84,15 @@ func (v *validator) oneOf(path, val string, allowed ...string) {
 	if !slices.Contains(allowed, val) {
 		v.add(path, ErrInvalidValue, "%q is not one of %s", val, strings.Join(allowed, ", "))
 	}
+}
+
+// names are a typed vocabulary's values as strings, for oneOf and messages.
+func names[T ~string](vals []T) []string {
+	s := make([]string, len(vals))
+	for i, x := range vals {
+		s[i] = string(x)
+	}
+	return s
 }
 
 func (v *validator) issuer() {
@@ -212,9 +223,9 @@ func (v *validator) dpop() {
 }
 
 var (
-	authMethods = []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none", "tls_client_auth", "self_signed_tls_client_auth"}
-	grantTypes  = []string{"authorization_code", "refresh_token", "client_credentials"}
-	constraints = []string{"dpop", "dpop_or_mtls", "mtls", "bearer"}
+	authMethods = names([]oauth.AuthMethod{oauth.AuthSecretBasic, oauth.AuthSecretPost, oauth.AuthPrivateKeyJWT, oauth.AuthNone, oauth.AuthTLSClient, oauth.AuthSelfSignedTLSClient})
+	grantTypes  = names([]oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials})
+	constraints = []string{store.ConstraintDPoP, store.ConstraintDPoPOrMTLS, store.ConstraintMTLS, store.ConstraintBearer}
 )
 
 // client checks clients[i] as a list of rule groups, in the order their
@@ -227,7 +238,7 @@ func (v *validator) client(i int, ids map[string]bool) {
 	v.clientJWKS(cl, p)
 	grants := v.clientGrants(cl, p)
 	v.clientRedirectURIs(cl, p, grants)
-	if cl.AllowRememberedConsent && cl.AuthMethod != "none" {
+	if cl.AllowRememberedConsent && cl.AuthMethod != oauth.AuthNone {
 		v.add(p("allow_remembered_consent"), ErrInvalidValue, "applies only to public clients (auth_method none); a confidential client always keeps remembered consent")
 	}
 	v.scopeTokens(p("scopes"), cl.Scopes)
@@ -263,23 +274,23 @@ func (v *validator) clientAuth(cl *Client, p func(string) string) {
 	switch cl.AuthMethod {
 	case "":
 		v.add(p("auth_method"), ErrMissing, "required (one of %s)", strings.Join(authMethods, ", "))
-	case "none":
+	case oauth.AuthNone:
 		if hasSecret || hasKeys {
 			v.add(p("auth_method"), ErrInvalidValue, "a public client (none) has no secret and no jwks; use client_secret_basic or private_key_jwt for a confidential client")
 		}
-	case "client_secret_basic", "client_secret_post":
+	case oauth.AuthSecretBasic, oauth.AuthSecretPost:
 		v.secretClient(cl, p, hasSecret, hasKeys)
-	case "private_key_jwt":
+	case oauth.AuthPrivateKeyJWT:
 		if cl.JWKS != "" && cl.JWKSFile != "" || !hasKeys {
 			v.add(p("jwks"), ErrMissing, "private_key_jwt needs exactly one of jwks and jwks_file")
 		}
 		if hasSecret {
 			v.add(p("secret_hash"), ErrInvalidValue, "private_key_jwt clients have no secret")
 		}
-	case "tls_client_auth", "self_signed_tls_client_auth":
+	case oauth.AuthTLSClient, oauth.AuthSelfSignedTLSClient:
 		v.tlsClient(cl, p, hasSecret, hasKeys) // mtls.go
 	default:
-		v.oneOf(p("auth_method"), cl.AuthMethod, authMethods...)
+		v.oneOf(p("auth_method"), string(cl.AuthMethod), authMethods...)
 	}
 }
 
@@ -302,7 +313,7 @@ func (v *validator) secretClient(cl *Client, p func(string) string, hasSecret, h
 // clientJWKS checks an inline jwks: a key set of public keys only
 // (tls_client_auth's jwks holds registration values instead, mtls.go).
 func (v *validator) clientJWKS(cl *Client, p func(string) string) {
-	if cl.JWKS == "" || cl.AuthMethod == "tls_client_auth" {
+	if cl.JWKS == "" || cl.AuthMethod == oauth.AuthTLSClient {
 		return
 	}
 	var set jose.JSONWebKeySet
@@ -318,10 +329,10 @@ func (v *validator) clientJWKS(cl *Client, p func(string) string) {
 }
 
 // clientGrants checks grant_types and returns them, defaulted.
-func (v *validator) clientGrants(cl *Client, p func(string) string) []string {
+func (v *validator) clientGrants(cl *Client, p func(string) string) []oauth.GrantType {
 	grants := cl.GrantTypes
 	if len(grants) == 0 {
-		grants = []string{"authorization_code", "refresh_token"}
+		grants = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
 	for j, g := range grants {
 		gp := fmt.Sprintf("%s[%d]", p("grant_types"), j)
@@ -330,12 +341,12 @@ func (v *validator) clientGrants(cl *Client, p func(string) string) []string {
 			v.add(gp, ErrInvalidValue, "the password grant was removed in OAuth 2.1; use authorization_code with PKCE")
 		case "implicit", "token":
 			v.add(gp, ErrInvalidValue, "the implicit grant was removed in OAuth 2.1; use authorization_code with PKCE")
-		case "client_credentials":
-			if cl.AuthMethod == "none" {
+		case oauth.GrantClientCredentials:
+			if cl.AuthMethod == oauth.AuthNone {
 				v.add(gp, ErrInvalidValue, "client_credentials needs a confidential client, not auth_method none")
 			}
 		default:
-			v.oneOf(gp, g, grantTypes...)
+			v.oneOf(gp, string(g), grantTypes...)
 		}
 	}
 	return grants
@@ -343,15 +354,15 @@ func (v *validator) clientGrants(cl *Client, p func(string) string) []string {
 
 // clientRedirectURIs checks redirect_uris: required for the code grant,
 // each acceptable (checkRedirectURI), and exact for a confidential client.
-func (v *validator) clientRedirectURIs(cl *Client, p func(string) string, grants []string) {
-	if slices.Contains(grants, "authorization_code") && len(cl.RedirectURIs) == 0 {
+func (v *validator) clientRedirectURIs(cl *Client, p func(string) string, grants []oauth.GrantType) {
+	if slices.Contains(grants, oauth.GrantAuthorizationCode) && len(cl.RedirectURIs) == 0 {
 		v.add(p("redirect_uris"), ErrMissing, "required for the authorization_code grant")
 	}
 	for j, u := range cl.RedirectURIs {
 		up := fmt.Sprintf("%s[%d]", p("redirect_uris"), j)
 		if msg := checkRedirectURI(u); msg != "" {
 			v.add(up, ErrInvalidValue, "%q %s", u, msg)
-		} else if cl.AuthMethod != "none" && portlessLoopback(u) {
+		} else if cl.AuthMethod != oauth.AuthNone && portlessLoopback(u) {
 			// RFC 8252 §7.3's any-port rule is for public (native)
 			// clients; a confidential client's URI matches exactly.
 			v.add(up, ErrInvalidValue,
@@ -475,7 +486,7 @@ func validArgon2id(s string) bool {
 // generatedSecret says Ward will generate the secret of a client_secret_*
 // client, so none is required here.
 func ValidateClient(cl Client, generatedSecret bool) error {
-	secretMethod := cl.AuthMethod == "client_secret_basic" || cl.AuthMethod == "client_secret_post"
+	secretMethod := cl.AuthMethod == oauth.AuthSecretBasic || cl.AuthMethod == oauth.AuthSecretPost
 	if generatedSecret && secretMethod && cl.SecretHash == "" && cl.SecretEnv == "" {
 		cl.SecretHash = strings.Repeat("0", 64) // stands for the secret to come
 	}

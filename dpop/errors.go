@@ -1,6 +1,10 @@
 package dpop
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/wardauth/ward/oauth"
+)
 
 // Reason is a stable, machine-readable name for why a proof was refused,
 // meant for logs and metrics labels. The set only grows.
@@ -37,8 +41,8 @@ const (
 
 // Error codes for the wire (RFC 9449 §7.1, §8, §12.2).
 const (
-	CodeInvalidProof = "invalid_dpop_proof"
-	CodeUseNonce     = "use_dpop_nonce"
+	CodeInvalidProof = oauth.InvalidDPoPProof
+	CodeUseNonce     = oauth.UseDPoPNonce
 )
 
 // Error is a refused proof. It carries the stable Reason, a description

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"net"
@@ -26,7 +27,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/extauthz"
@@ -106,7 +106,7 @@ func newDPoPEnv(t *testing.T, nonces bool) *dpopEnv {
 	t.Helper()
 	e := &dpopEnv{t: t}
 	e.as = authztest.New(t, authztest.Options{Clients: []store.Client{{
-		ID: "app", AuthMethod: authz.AuthSecretBasic, GrantTypes: []string{authz.GrantClientCredentials},
+		ID: "app", AuthMethod: oauth.AuthSecretBasic, GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials},
 		Scopes: []string{"orders:read", "orders:write"}, Audiences: []string{publicURL}, SenderConstraint: store.ConstraintDPoP,
 	}}})
 	ck, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"net"
 	"net/http"
 	"net/netip"
@@ -82,14 +83,14 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if !inPrefixes(r.RemoteAddr, a.trusted) {
 		// Never believed: the headers name a request the peer made up.
-		g.metrics.rejections.WithLabelValues("authorizer_untrusted_peer", "access_denied").Inc()
+		g.metrics.rejections.WithLabelValues(string(ReasonAuthorizerUntrustedPeer), oauth.AccessDenied).Inc()
 		g.log.Warn("forward-auth call from a peer not in gateway.authorizer.trusted_proxies refused", "remote", r.RemoteAddr)
 		http.Error(w, "forbidden: not a trusted proxy", http.StatusForbidden)
 		return
 	}
 	orig, style, err := a.rebuild(r)
 	if err != nil {
-		g.metrics.rejections.WithLabelValues("authorizer_bad_request", "invalid_request").Inc()
+		g.metrics.rejections.WithLabelValues(string(ReasonAuthorizerBadRequest), oauth.InvalidRequest).Inc()
 		g.log.Warn("forward-auth call refused", "remote", r.RemoteAddr, "err", err)
 		http.Error(w, "bad forward-auth request: "+err.Error(), http.StatusBadRequest)
 		return

@@ -77,11 +77,11 @@ func (g *Gateway) Decide(r *http.Request) *Decision {
 func (g *Gateway) decideValue(r *http.Request) (*Decision, *record) {
 	r, certHeader := g.withoutClientCertHeader(r) // mtls.go
 	st := g.state.Load()
-	rec := &record{route: "none", outcome: "ok"}
+	rec := &record{route: "none", outcome: outcomeUnset}
 	resp := http.Header{}
 	rt, f := g.decide(st, r, rec, resp)
 	if f == nil && rt.local != nil {
-		rec.outcome, f = "no_route", notFound
+		rec.outcome, f = OutcomeNoRoute, notFound
 	}
 	d := st.decision(r, rt, rec, f, resp)
 	if certHeader != "" {
@@ -92,7 +92,7 @@ func (g *Gateway) decideValue(r *http.Request) (*Decision, *record) {
 
 // decision renders decide's answer as a value.
 func (st *state) decision(r *http.Request, rt *route, rec *record, f *refusal, resp http.Header) *Decision {
-	d := &Decision{Reason: rec.reason}
+	d := &Decision{Reason: string(rec.reason)}
 	if rt != nil {
 		d.Route = rt.cfg.Name
 		d.Remove = rt.removed(r)
@@ -106,7 +106,7 @@ func (st *state) decision(r *http.Request, rt *route, rec *record, f *refusal, r
 		resp.Del("Content-Type")
 		d.Header = resp
 		if d.Reason == "" {
-			d.Reason = rec.outcome
+			d.Reason = string(rec.outcome)
 		}
 		return d
 	}
@@ -187,22 +187,22 @@ func (st *state) render(w http.ResponseWriter, r *http.Request, rt *route, f *re
 // identity.
 func (g *Gateway) decide(st *state, r *http.Request, rec *record, resp http.Header) (*route, *refusal) {
 	if r.ContentLength > int64(st.cfg.Limits.MaxBodyBytes) {
-		rec.outcome, rec.reason = "rejected", "body_too_large"
+		rec.outcome, rec.reason = OutcomeRejected, ReasonBodyTooLarge
 		return nil, &refusal{status: http.StatusRequestEntityTooLarge, text: "request body too large"}
 	}
 	host, clean, reason, msg := st.target(r) // routes.go
 	if reason != "" {
-		rec.outcome, rec.reason = "rejected", reason
+		rec.outcome, rec.reason = OutcomeRejected, reason
 		return nil, &refusal{status: http.StatusBadRequest, text: msg}
 	}
 	rec.path = clean
 	if wk := st.wellKnown(host, clean); wk != nil { // RFC 9728 (metadata.go)
-		rec.route, rec.outcome = wk.cfg.Name, "metadata"
+		rec.route, rec.outcome = wk.cfg.Name, OutcomeMetadata
 		return wk, nil
 	}
 	rt := st.match(host, clean)
 	if rt == nil {
-		rec.outcome = "no_route"
+		rec.outcome = OutcomeNoRoute
 		return nil, notFound
 	}
 	rec.route = rt.cfg.Name
@@ -211,15 +211,15 @@ func (g *Gateway) decide(st *state, r *http.Request, rec *record, resp http.Head
 	}
 	switch {
 	case rt.local != nil:
-		rec.outcome = "mount"
+		rec.outcome = OutcomeMount
 		return rt, nil
 	case rt.cfg.Unauthenticated:
-		rec.outcome = "public"
+		rec.outcome = OutcomePublic
 		return rt, nil
 	}
 	resp["Cache-Control"] = g.securityValues(st.cfg).noStore
 	if methodOverrideQuery(r.URL.RawQuery) { // headers.go
-		rec.outcome, rec.reason = "rejected", "method_override"
+		rec.outcome, rec.reason = OutcomeRejected, ReasonMethodOverride
 		return rt, &refusal{status: http.StatusBadRequest, text: "method override in the query: send the method itself"}
 	}
 	id, f := g.authenticate(st, r, rt, rec)
@@ -236,7 +236,7 @@ func (g *Gateway) decide(st *state, r *http.Request, rec *record, resp http.Head
 	if f := g.signIdentity(st, rt, rec, id); f != nil {
 		return rt, f
 	}
-	rec.outcome = "allowed"
+	rec.outcome = OutcomeAllowed
 	return rt, nil
 }
 
@@ -249,7 +249,7 @@ func (g *Gateway) signIdentity(st *state, rt *route, rec *record, id *resource.I
 	}
 	tok, err := g.identity.sign(id, rt, st.cfg.IdentityJWT.TTL, g.clock())
 	if err != nil {
-		rec.outcome = "error"
+		rec.outcome = OutcomeError
 		g.log.Error("cannot sign the identity JWT", "route", rec.route, "err", err)
 		return &refusal{status: http.StatusInternalServerError, text: "internal error"}
 	}
@@ -275,7 +275,7 @@ func (g *Gateway) authenticate(st *state, r *http.Request, rt *route, rec *recor
 		return id, nil
 	}
 	e := oauth.As(err)
-	rec.outcome, rec.reason = "rejected", e.Reason
+	rec.outcome, rec.reason = OutcomeRejected, Reason(e.Reason)
 	g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
 	g.logRejection(r, rec, e, resource.Thumbprint(err))
 	return nil, &refusal{e: e, challenge: true}
@@ -290,13 +290,13 @@ func (g *Gateway) authorize(r *http.Request, rt *route, rec *record, id *resourc
 	if d.Allowed {
 		return nil
 	}
-	rec.outcome, rec.reason = "denied", "policy_"+d.Reason
+	rec.outcome, rec.reason = OutcomeDenied, reasonPolicy+Reason(d.Reason)
 	var e *oauth.Error
 	if d.Reason == "insufficient_scope" {
-		e = &oauth.Error{Code: oauth.InsufficientScope, Status: http.StatusForbidden, Reason: rec.reason,
+		e = &oauth.Error{Code: oauth.InsufficientScope, Status: http.StatusForbidden, Reason: string(rec.reason),
 			Description: "the access token lacks a scope this route requires", Scope: strings.Join(d.MissingScopes, " ")}
 	} else {
-		e = &oauth.Error{Code: oauth.AccessDenied, Status: http.StatusForbidden, Reason: rec.reason,
+		e = &oauth.Error{Code: oauth.AccessDenied, Status: http.StatusForbidden, Reason: string(rec.reason),
 			Description: "the route's policy does not allow this request"}
 	}
 	g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()

@@ -30,7 +30,10 @@ type metrics struct {
 	byOutcome map[outcomeKey]outcomeSeries
 }
 
-type outcomeKey struct{ route, outcome string }
+type outcomeKey struct {
+	route   string
+	outcome Outcome
+}
 
 type outcomeSeries struct {
 	requests prometheus.Counter
@@ -72,7 +75,7 @@ func (m *metrics) observe(rec *record, d time.Duration) {
 	s, ok := m.byOutcome[k]
 	m.mu.RUnlock()
 	if !ok {
-		s = outcomeSeries{m.requests.WithLabelValues(k.route, k.outcome), m.latency.WithLabelValues(k.route, k.outcome)}
+		s = outcomeSeries{m.requests.WithLabelValues(k.route, string(k.outcome)), m.latency.WithLabelValues(k.route, string(k.outcome))}
 		m.mu.Lock()
 		m.byOutcome[k] = s
 		m.mu.Unlock()

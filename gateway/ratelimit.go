@@ -97,20 +97,20 @@ func (g *Gateway) limit(r *http.Request, rt *route, rec *record, id *resource.Id
 		// Each route counts apart.
 		res, err := t.l.Allow(r.Context(), "gw\x00"+rt.cfg.Name+"\x00"+t.name+"\x00"+t.key)
 		if err != nil {
-			rec.outcome, rec.reason = "error", "rate_limit_store"
+			rec.outcome, rec.reason = OutcomeError, ReasonRateLimitStore
 			g.log.Error("rate limit store unavailable; refusing", "route", rec.route, "tier", t.name, "err", err)
 			return &refusal{e: &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
-				Description: "the rate limiter is unavailable; try again", RetryAfter: 1, Reason: rec.reason}}
+				Description: "the rate limiter is unavailable; try again", RetryAfter: 1, Reason: string(rec.reason)}}
 		}
 		h.Add(t.name, res)
 		if !res.Allowed {
-			rec.outcome, rec.reason = "rate_limited", "rate_limited_"+t.name
-			g.metrics.rejections.WithLabelValues(rec.reason, oauth.RateLimited).Inc()
+			rec.outcome, rec.reason = OutcomeRateLimited, reasonRateLimited+Reason(t.name)
+			g.metrics.rejections.WithLabelValues(string(rec.reason), oauth.RateLimited).Inc()
 			g.rl.limited.WithLabelValues(rt.cfg.Name, t.name).Inc()
 			g.log.Info("request rate limited", "route", rec.route, "tier", t.name, "key", t.key,
 				"retry_after", res.RetryAfterSeconds(), "remote", r.RemoteAddr)
 			h.Write(resp)
-			return &refusal{e: &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: rec.reason,
+			return &refusal{e: &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: string(rec.reason),
 				RetryAfter:  res.RetryAfterSeconds(),
 				Description: fmt.Sprintf("too many requests; try again in %d seconds", res.RetryAfterSeconds())}}
 		}

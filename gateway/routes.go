@@ -248,14 +248,14 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, rt *route, rec *record, 
 	// why.
 	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
 		if rec != nil {
-			rec.outcome, rec.reason = "rejected", "body_too_large"
+			rec.outcome, rec.reason = OutcomeRejected, ReasonBodyTooLarge
 		}
 		w.Header().Set("Connection", "close")
 		http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
 		return
 	}
 	if rec != nil {
-		rec.outcome = "upstream_error"
+		rec.outcome = OutcomeUpstreamError
 	}
 	g.log.Warn("upstream error", "route", rt.cfg.Name, "upstream", rt.upstream, "err", err)
 	status := http.StatusBadGateway
@@ -303,19 +303,19 @@ func directNames(ih config.IdentityHeaders, more ...string) bool {
 // target reads the request's host and path as routes are matched
 // against them, or gives the reason and message of a 400: a host the
 // gateway does not serve, an ambiguous path, a path that is not UTF-8.
-func (st *state) target(r *http.Request) (host, clean, reason, refusal string) {
+func (st *state) target(r *http.Request) (host, clean string, reason Reason, refusal string) {
 	host = hostOf(r)
 	if st.hosts != nil && !st.hosts[host] || !st.publicPortOK(r.Host, host) {
-		return "", "", "unknown_host", "unknown host: the Host header names no site of this gateway"
+		return "", "", ReasonUnknownHost, "unknown host: the Host header names no site of this gateway"
 	}
 	clean, err := policy.CleanPath(r.URL.EscapedPath())
 	if err != nil {
-		return "", "", "ambiguous_path", "ambiguous request path"
+		return "", "", ReasonAmbiguousPath, "ambiguous request path"
 	}
 	// RFC 3629 §3: bytes that are not UTF-8 (overlong %c0%ae for '.',
 	// %ff) are read differently by different decoders.
 	if !utf8.ValidString(clean) {
-		return "", "", "path_not_utf8", "request path is not UTF-8"
+		return "", "", ReasonPathNotUTF8, "request path is not UTF-8"
 	}
 	return host, clean, "", ""
 }

@@ -32,8 +32,8 @@ type ctxKey struct{}
 
 type record struct {
 	route   string
-	outcome string
-	reason  string
+	outcome Outcome
+	reason  Reason
 	id      *resource.Identity
 	path    string // clean path
 
@@ -132,7 +132,7 @@ func (g *Gateway) Handler() http.Handler {
 func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := g.state.Load()
-	rec := &record{route: "none", outcome: "ok"}
+	rec := &record{route: "none", outcome: outcomeUnset}
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		g.metrics.observe(rec, time.Since(start))
@@ -238,7 +238,7 @@ func (g *Gateway) logRequest(r *http.Request, rec *record, status int, d time.Du
 	if !g.log.Enabled(r.Context(), slog.LevelDebug) {
 		return // the attributes cost allocations on every request
 	}
-	attrs := []any{"route", rec.route, "method", r.Method, "path", rec.path, "status", status, "outcome", rec.outcome, "duration", d}
+	attrs := []any{"route", rec.route, "method", r.Method, "path", rec.path, "status", status, "outcome", string(rec.outcome), "duration", d}
 	if rec.id != nil {
 		attrs = append(attrs, "client_id", rec.id.ClientID, "sub", rec.id.Subject, "jkt", rec.id.JKT)
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"mime"
 	"net/http"
@@ -111,14 +112,14 @@ func (ri *RemoteIntrospector) Introspect(ctx context.Context, token string) (*In
 	if err != nil {
 		return nil, err
 	}
-	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	form := url.Values{"token": {token}, "token_type_hint": {oauth.HintAccessToken}}
 	if ri.PrivateKey != nil {
 		a, err := ri.assertion(endpoint)
 		if err != nil {
 			return nil, fmt.Errorf("%w: client assertion: %v", ErrIntrospection, err)
 		}
 		form.Set("client_id", ri.ClientID)
-		form.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+		form.Set("client_assertion_type", oauth.ClientAssertionJWTBearer)
 		form.Set("client_assertion", a)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))

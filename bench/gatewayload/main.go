@@ -94,6 +94,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log"
 	"log/slog"
@@ -689,7 +690,7 @@ func get(c *http.Client, u, token, proof string) int {
 // getToken obtains a DPoP-bound client-credentials token, answering a
 // nonce challenge if the server sends one.
 func getToken(tokenURL, htu, id, secret string, s *dpop.Signer) string {
-	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"demo:read"}}.Encode()
+	body := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}.Encode()
 	nonce := ""
 	for range 3 {
 		p, err := s.Proof("POST", htu, dpop.WithNonce(nonce))

@@ -28,6 +28,7 @@ import (
 	"flag"
 	"fmt"
 	"github.com/wardauth/ward/bench/internal/measure"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log"
 	"net/http"
@@ -141,7 +142,7 @@ func main() {
 		tokenURLs[i] = orIssuer(base, creds.Issuer) + "/token"
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2, MaxConnsPerHost: *workers * 2}}
-	body := url.Values{"grant_type": {"client_credentials"}, "scope": {"demo:read"}}.Encode()
+	body := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}.Encode()
 
 	// One key, as a real client has; a unique proof per request.
 	key, err := dpop.GenerateKey(dpop.ES256)

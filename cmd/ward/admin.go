@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"os"
@@ -82,15 +83,16 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cf.register(fs)
 	var cl config.Client
 	var redirects, grants, scopes, auds listFlag
+	var authMethod string
 	if sub == "create" {
 		fs.StringVar(&cl.ID, "id", "", "client_id (required)")
 		fs.StringVar(&cl.Name, "name", "", "display name")
-		fs.StringVar(&cl.AuthMethod, "auth-method", "client_secret_basic", "token endpoint authentication method")
+		fs.StringVar(&authMethod, "auth-method", string(oauth.AuthSecretBasic), "token endpoint authentication method")
 		fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
 		fs.Var(&grants, "grant-type", "grant type (repeatable): authorization_code, refresh_token, client_credentials")
 		fs.Var(&scopes, "scope", "allowed scope (repeatable)")
 		fs.Var(&auds, "audience", "allowed audience / resource (repeatable; the first is the default)")
-		fs.StringVar(&cl.SenderConstraint, "sender-constraint", "dpop", "dpop, dpop_or_mtls, mtls, or bearer (explicit opt-out)")
+		fs.StringVar(&cl.SenderConstraint, "sender-constraint", store.ConstraintDPoP, "dpop, dpop_or_mtls, mtls, or bearer (explicit opt-out)")
 		fs.BoolVar(&cl.RequirePAR, "require-par", false, "require pushed authorization requests")
 		fs.BoolVar(&cl.AllowRememberedConsent, "allow-remembered-consent", false,
 			"public client with a loopback or private-use redirect URI: skip the consent page when consent was given before (any local app could then get its tokens; see docs/CONFIG.md)")
@@ -100,7 +102,11 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
-	cl.RedirectURIs, cl.GrantTypes, cl.Scopes, cl.Audiences = redirects, grants, scopes, auds
+	cl.AuthMethod = oauth.AuthMethod(authMethod)
+	cl.RedirectURIs, cl.Scopes, cl.Audiences = redirects, scopes, auds
+	for _, g := range grants {
+		cl.GrantTypes = append(cl.GrantTypes, oauth.GrantType(g))
+	}
 	return withStore(ctx, &cf, func(_ *config.Config, st store.Store) error {
 		switch sub {
 		case "create":
@@ -126,7 +132,7 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // prints its secret once.
 func createClient(ctx context.Context, st store.Store, cl config.Client, stdout io.Writer) error {
 	if len(cl.GrantTypes) == 0 {
-		cl.GrantTypes = []string{"authorization_code", "refresh_token"}
+		cl.GrantTypes = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
 	if err := config.ValidateClient(cl, true); err != nil {
 		return err
@@ -163,7 +169,11 @@ func listClients(ctx context.Context, st store.Store, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tCONSTRAINT\tGRANTS\tSTATIC")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", c.ID, c.AuthMethod, c.SenderConstraint, strings.Join(c.GrantTypes, ","), c.Static)
+		grants := make([]string, len(c.GrantTypes))
+		for i, g := range c.GrantTypes {
+			grants[i] = string(g)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", c.ID, c.AuthMethod, c.SenderConstraint, strings.Join(grants, ","), c.Static)
 	}
 	return tw.Flush()
 }

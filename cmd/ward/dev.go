@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"io/fs"
 	"os"
@@ -125,23 +126,23 @@ func loadDevCredentials(path, issuer string) (*devCredentials, error) {
 // devClients are the demo clients, with the secrets of c.
 func devClients(c *devCredentials, now time.Time) []*store.Client {
 	return []*store.Client{{
-		ID: devServiceClient, Name: "Demo service (confidential)", AuthMethod: "client_secret_basic",
+		ID: devServiceClient, Name: "Demo service (confidential)", AuthMethod: oauth.AuthSecretBasic,
 		SecretHash: authz.HashClientSecret(c.Service.ClientSecret),
-		GrantTypes: []string{"client_credentials", "authorization_code", "refresh_token"},
+		GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials, oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		// An https redirect would be required outside dev mode.
 		RedirectURIs: []string{"http://127.0.0.1:9999/callback"},
 		Scopes:       []string{"demo:read", "demo:write"}, Audiences: []string{devGatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}, {
-		ID: devPublicClient, Name: "Demo CLI (public)", AuthMethod: "none",
-		GrantTypes:   []string{"authorization_code", "refresh_token"},
+		ID: devPublicClient, Name: "Demo CLI (public)", AuthMethod: oauth.AuthNone,
+		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		RedirectURIs: []string{devRedirectURI},
 		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}, {
-		ID: demo.DevBFFClient, Name: "Demo app's backend-for-frontend (confidential)", AuthMethod: "client_secret_basic",
+		ID: demo.DevBFFClient, Name: "Demo app's backend-for-frontend (confidential)", AuthMethod: oauth.AuthSecretBasic,
 		SecretHash:   authz.HashClientSecret(c.BFF.ClientSecret),
-		GrantTypes:   []string{"authorization_code", "refresh_token"},
+		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		RedirectURIs: []string{devGatewayURL + config.DefaultBFFPrefix + "/callback"},
 		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"net"
@@ -223,7 +224,7 @@ func (w *partitionedWard) do(t *testing.T, req *http.Request, jar http.CookieJar
 
 func (w *partitionedWard) token(t *testing.T, client string) *pgResponse {
 	t.Helper()
-	return w.post(t, authz.PathToken, url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}, client, nil)
+	return w.post(t, authz.PathToken, url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}, client, nil)
 }
 
 func (w *partitionedWard) introspect(t *testing.T, client string) *pgResponse {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"net/http"
 	"os"
@@ -179,11 +180,11 @@ func explain(err error) error {
 	var re *client.RetrieveError
 	if errors.As(err, &re) {
 		switch re.ErrorCode {
-		case "invalid_client":
+		case oauth.InvalidClient:
 			return fmt.Errorf("%w\nhint: check --client-id and the secret (WARD_CLIENT_SECRET)", err)
-		case "invalid_dpop_proof":
+		case oauth.InvalidDPoPProof:
 			return fmt.Errorf("%w\nhint: the server refused the DPoP proof; `ward decode` on a proof shows what a verifier checks; is this machine's clock right?", err)
-		case "unauthorized_client":
+		case oauth.UnauthorizedClient:
 			return fmt.Errorf("%w\nhint: this client may not use this grant; public clients use --authorization-code", err)
 		}
 	}

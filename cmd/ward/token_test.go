@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -32,8 +33,8 @@ func tokenServer(t *testing.T) (issuer, secret, data string) {
 	t.Helper()
 	as := authztest.New(t, authztest.Options{
 		Clients: []store.Client{
-			{ID: "svc", AuthMethod: authz.AuthSecretBasic, GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{"read"}, Audiences: []string{"https://api.example"}, RedirectURIs: []string{"https://x.example/cb"}},
-			{ID: "cli", AuthMethod: authz.AuthNone, GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, Scopes: []string{"read"}, Audiences: []string{"https://api.example"}, RedirectURIs: []string{"http://127.0.0.1/callback"}},
+			{ID: "svc", AuthMethod: oauth.AuthSecretBasic, GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, Scopes: []string{"read"}, Audiences: []string{"https://api.example"}, RedirectURIs: []string{"https://x.example/cb"}},
+			{ID: "cli", AuthMethod: oauth.AuthNone, GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, Scopes: []string{"read"}, Audiences: []string{"https://api.example"}, RedirectURIs: []string{"http://127.0.0.1/callback"}},
 		},
 		Users:  []authztest.User{{Subject: "u-alice", Username: "alice", Password: cliTestPassword}},
 		Config: func(c *config.Config) { c.DPoP.Nonce.Enabled = true },

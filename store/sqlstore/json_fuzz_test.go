@@ -13,11 +13,11 @@ func FuzzJSONColumn(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		v, err := jsonVal(s)
+		v, err := jsonVal[string](s)
 		if err != nil {
 			return
 		}
-		back, err := jsonVal(jsonArg(v))
+		back, err := jsonVal[string](jsonArg(v))
 		if err != nil || !slices.Equal(back, v) {
 			t.Fatalf("round trip of %q: %q, %v; want %q", s, back, err, v)
 		}

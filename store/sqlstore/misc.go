@@ -110,7 +110,7 @@ func scanConsent(sc scanner) (*store.Consent, error) {
 	}
 	c.GrantedAt = timeVal(granted)
 	var err error
-	if c.Scopes, err = jsonVal(scopes); err != nil {
+	if c.Scopes, err = jsonVal[string](scopes); err != nil {
 		return nil, err
 	}
 	return &c, nil

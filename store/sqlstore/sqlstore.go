@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -195,7 +196,7 @@ func timeVal(n sql.NullInt64) time.Time {
 }
 
 // Slices are stored as JSON arrays; an empty slice reads back as nil.
-func jsonArg(v []string) string {
+func jsonArg[T ~string](v []T) string {
 	if len(v) == 0 {
 		return "[]"
 	}
@@ -203,8 +204,8 @@ func jsonArg(v []string) string {
 	return string(b)
 }
 
-func jsonVal(s string) ([]string, error) {
-	var v []string
+func jsonVal[T ~string](s string) ([]T, error) {
+	var v []T
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
 		return nil, fmt.Errorf("sqlstore: decode JSON column: %w", err)
 	}
@@ -217,11 +218,16 @@ func jsonVal(s string) ([]string, error) {
 // jsonVals decodes several JSON columns into their destinations.
 func jsonVals(pairs ...any) error {
 	for i := 0; i < len(pairs); i += 2 {
-		v, err := jsonVal(pairs[i].(string))
+		var err error
+		switch dst := pairs[i+1].(type) {
+		case *[]oauth.GrantType:
+			*dst, err = jsonVal[oauth.GrantType](pairs[i].(string))
+		default:
+			*dst.(*[]string), err = jsonVal[string](pairs[i].(string))
+		}
 		if err != nil {
 			return err
 		}
-		*pairs[i+1].(*[]string) = v
 	}
 	return nil
 }

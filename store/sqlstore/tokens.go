@@ -32,7 +32,7 @@ func scanCode(sc scanner) (*store.AuthCode, bool, error) {
 	}
 	c.AuthTime, c.CreatedAt, c.ExpiresAt = timeVal(authTime), timeVal(created), timeVal(exp)
 	var err error
-	if c.Resources, err = jsonVal(resources); err != nil {
+	if c.Resources, err = jsonVal[string](resources); err != nil {
 		return nil, false, err
 	}
 	return &c, used.Valid, nil
@@ -135,7 +135,7 @@ func scanFamily(sc scanner, extra ...any) (*store.Family, error) {
 	}
 	f.AuthTime, f.CreatedAt, f.ExpiresAt, f.RevokedAt = timeVal(authTime), timeVal(created), timeVal(exp), timeVal(revoked)
 	var err error
-	if f.Resources, err = jsonVal(resources); err != nil {
+	if f.Resources, err = jsonVal[string](resources); err != nil {
 		return nil, err
 	}
 	return &f, nil

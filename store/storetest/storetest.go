@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"reflect"
 	"slices"
 	"testing"
@@ -154,10 +155,10 @@ func diff(a, b reflect.Value, path string) string {
 
 func client(id string) *store.Client {
 	return &store.Client{
-		ID: id, Name: "Client " + id, AuthMethod: "client_secret_basic",
+		ID: id, Name: "Client " + id, AuthMethod: oauth.AuthSecretBasic,
 		SecretHash: hash("secret-" + id), JWKS: []byte(`{"keys":[]}`),
 		RedirectURIs: []string{"https://app.example/cb", "http://127.0.0.1/cb"},
-		GrantTypes:   []string{"authorization_code", "refresh_token"},
+		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		Scopes:       []string{"openid", "read"}, Audiences: []string{"https://api.example"},
 		SenderConstraint: store.ConstraintDPoP, RequirePAR: true, AllowRememberedConsent: true, AccessTokenTTL: 5 * time.Minute,
 		CreatedAt: t0,
@@ -205,7 +206,7 @@ func testClients(t *testing.T, s store.Store) {
 	wantErr(t, "create duplicate", s.CreateClient(ctx, client("c1")), store.ErrAlreadyExists)
 
 	// A public client with no secret and empty slices round-trips.
-	pub := &store.Client{ID: "c0", Name: "public", AuthMethod: "none", SenderConstraint: store.ConstraintDPoP, CreatedAt: t0}
+	pub := &store.Client{ID: "c0", Name: "public", AuthMethod: oauth.AuthNone, SenderConstraint: store.ConstraintDPoP, CreatedAt: t0}
 	mustOK(t, s.CreateClient(ctx, pub))
 	got, err = s.GetClient(ctx, "c0")
 	mustOK(t, err)

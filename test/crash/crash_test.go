@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"math/big"
 	mrand "math/rand/v2"
@@ -220,7 +221,7 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 		sg := newSigner(t)
 		wg.Go(func() {
 			for i := 0; i < 10000; i++ {
-				r, err := c.tryToken(url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}, sg)
+				r, err := c.tryToken(url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}, sg)
 				if err != nil {
 					return
 				}
@@ -602,7 +603,7 @@ func (c *conn) tryToken(form url.Values, sg *dpop.Signer) (*response, error) {
 	req, _ := http.NewRequest(http.MethodPost, c.issuer+authz.PathToken, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("DPoP", proof)
-	if form.Get("grant_type") == authz.GrantClientCredentials {
+	if form.Get("grant_type") == string(oauth.GrantClientCredentials) {
 		req.SetBasicAuth(svcClient, svcSecret)
 	}
 	return c.try(req, nil)
@@ -642,12 +643,12 @@ func newSigner(t *testing.T) *dpop.Signer {
 }
 
 func codeForm(code, verifier string) url.Values {
-	return url.Values{"grant_type": {authz.GrantAuthorizationCode}, "client_id": {webClient}, "code": {code},
+	return url.Values{"grant_type": {string(oauth.GrantAuthorizationCode)}, "client_id": {webClient}, "code": {code},
 		"code_verifier": {verifier}, "redirect_uri": {webRedirect}}
 }
 
 func refreshForm(rt string) url.Values {
-	return url.Values{"grant_type": {authz.GrantRefreshToken}, "client_id": {webClient}, "refresh_token": {rt}}
+	return url.Values{"grant_type": {string(oauth.GrantRefreshToken)}, "client_id": {webClient}, "refresh_token": {rt}}
 }
 
 // --- the browser ---

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"net"
 	"net/http"
@@ -107,7 +108,7 @@ gateway:
 		if err != nil {
 			t.Fatal(err)
 		}
-		form := url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}
+		form := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}
 		req, _ := http.NewRequest(http.MethodPost, issuer+authz.PathToken, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("DPoP", proof)

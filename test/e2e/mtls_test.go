@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"net"
@@ -113,9 +114,9 @@ func newMTLSSystem(t *testing.T) *mtlsSystem {
 	if err := km.EnsureKey(ctx, s.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
-	c := store.Client{ID: mtlsClient, Name: "E2E mTLS workload", AuthMethod: authz.AuthTLSClient,
+	c := store.Client{ID: mtlsClient, Name: "E2E mTLS workload", AuthMethod: oauth.AuthTLSClient,
 		JWKS:       authz.TLSClientAuthJWKS(authz.TLSClientAuth{SANURI: ordersSPIFFE}),
-		GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{"demo:read"},
+		GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, Scopes: []string{"demo:read"},
 		Audiences: []string{s.gwURL}, SenderConstraint: store.ConstraintMTLS}
 	if secret, err := authz.CreateClient(ctx, st, &c, s.clk.Now()); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"math/big"
@@ -213,11 +214,11 @@ func (s *system) gatewayConfig(listen, admin string) config.Gateway {
 func (s *system) seed(ctx context.Context) {
 	s.t.Helper()
 	for _, c := range []store.Client{
-		{ID: serviceClient, Name: "E2E service", AuthMethod: authz.AuthSecretBasic,
-			GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{"demo:read", "demo:write"},
+		{ID: serviceClient, Name: "E2E service", AuthMethod: oauth.AuthSecretBasic,
+			GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, Scopes: []string{"demo:read", "demo:write"},
 			Audiences: []string{s.gwURL}, SenderConstraint: store.ConstraintDPoP},
-		{ID: otherClient, Name: "E2E service for another API", AuthMethod: authz.AuthSecretBasic,
-			GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{"demo:read"},
+		{ID: otherClient, Name: "E2E service for another API", AuthMethod: oauth.AuthSecretBasic,
+			GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, Scopes: []string{"demo:read"},
 			Audiences: []string{otherAudience}, SenderConstraint: store.ConstraintDPoP},
 	} {
 		secret, err := authz.CreateClient(ctx, s.st, &c, s.clk.Now())

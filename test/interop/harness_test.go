@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"net/http"
@@ -118,11 +119,11 @@ func newWard(t *testing.T) *ward {
 
 	now := time.Now()
 	for _, c := range []store.Client{
-		{ID: appClient, Name: "openid-client", AuthMethod: authz.AuthNone,
-			GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, RedirectURIs: []string{callback},
+		{ID: appClient, Name: "openid-client", AuthMethod: oauth.AuthNone,
+			GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, RedirectURIs: []string{callback},
 			Scopes: []string{"demo:read"}, Audiences: []string{w.gwURL}, SenderConstraint: store.ConstraintDPoP},
-		{ID: svcClient, Name: "Go SDK", AuthMethod: authz.AuthSecretBasic,
-			GrantTypes: []string{authz.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"},
+		{ID: svcClient, Name: "Go SDK", AuthMethod: oauth.AuthSecretBasic,
+			GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"},
 			Scopes: []string{"read"}, Audiences: []string{rsAudience}, SenderConstraint: store.ConstraintDPoP},
 	} {
 		secret, err := authz.CreateClient(ctx, st, &c, now)

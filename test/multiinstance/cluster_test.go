@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"net"
@@ -310,21 +311,21 @@ func (c *cluster) seed() {
 	c.t.Helper()
 	ctx := context.Background()
 	st := c.as[0].st
-	svc := store.Client{ID: svcClient, Name: "service", AuthMethod: authz.AuthSecretBasic,
-		GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{"demo:read"},
+	svc := store.Client{ID: svcClient, Name: "service", AuthMethod: oauth.AuthSecretBasic,
+		GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, Scopes: []string{"demo:read"},
 		Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP}
 	var err error
 	if c.svcSecret, err = authz.CreateClient(ctx, st, &svc, time.Now()); err != nil {
 		c.t.Fatal(err)
 	}
-	web := store.Client{ID: webClient, Name: "Web", AuthMethod: authz.AuthNone, RedirectURIs: []string{webRedirect},
-		GrantTypes: []string{authz.GrantAuthorizationCode, authz.GrantRefreshToken}, Scopes: []string{"demo:read"},
+	web := store.Client{ID: webClient, Name: "Web", AuthMethod: oauth.AuthNone, RedirectURIs: []string{webRedirect},
+		GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, Scopes: []string{"demo:read"},
 		Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP}
 	if _, err := authz.CreateClient(ctx, st, &web, time.Now()); err != nil {
 		c.t.Fatal(err)
 	}
-	feed := store.Client{ID: feedClient, Name: "gateways' revocation feed", AuthMethod: authz.AuthSecretBasic,
-		GrantTypes: []string{authz.GrantClientCredentials}, Scopes: []string{revocation.ScopeRevocations}}
+	feed := store.Client{ID: feedClient, Name: "gateways' revocation feed", AuthMethod: oauth.AuthSecretBasic,
+		GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, Scopes: []string{revocation.ScopeRevocations}}
 	if c.feedSecret, err = authz.CreateClient(ctx, st, &feed, time.Now()); err != nil {
 		c.t.Fatal(err)
 	}
@@ -384,7 +385,7 @@ func (c *cluster) postToken(in *asInstance, form url.Values, proof string) *resp
 	c.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, issuer+authz.PathToken, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if form.Get("grant_type") == authz.GrantClientCredentials {
+	if form.Get("grant_type") == string(oauth.GrantClientCredentials) {
 		req.SetBasicAuth(svcClient, c.svcSecret)
 	}
 	if proof != "" {
@@ -477,7 +478,7 @@ func (c *cluster) raceRefresh(rt string, sg *dpop.Signer, n int) []string {
 func (c *cluster) fetchNonce(in *asInstance) string {
 	c.t.Helper()
 	c.nonce = ""
-	r := c.postToken(in, url.Values{"grant_type": {authz.GrantClientCredentials}}, "")
+	r := c.postToken(in, url.Values{"grant_type": {string(oauth.GrantClientCredentials)}}, "")
 	if c.nonce == "" {
 		c.t.Fatalf("AS %s gave no DPoP-Nonce: %v", in.name, r)
 	}
@@ -487,7 +488,7 @@ func (c *cluster) fetchNonce(in *asInstance) string {
 // serviceToken gets a DPoP-bound access token for svc at in.
 func (c *cluster) serviceToken(in *asInstance, sg *dpop.Signer) string {
 	c.t.Helper()
-	r := c.token(in, url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}, sg)
+	r := c.token(in, url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}, sg)
 	wantToken(c.t, r)
 	return r.str("access_token")
 }

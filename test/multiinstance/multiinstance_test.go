@@ -3,6 +3,7 @@ package multiinstance
 import (
 	"context"
 	"encoding/json"
+	"github.com/wardauth/ward/oauth"
 	"net/http"
 	"net/url"
 	"os"
@@ -52,7 +53,7 @@ func TestProofReplayAcrossGateways(t *testing.T) {
 func TestProofReplayAcrossServers(t *testing.T) {
 	c := newCluster(t)
 	sg := c.newSigner()
-	form := url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}
+	form := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}
 	c.fetchNonce(c.as[0])
 	p := c.tokenProof(sg) // carries A's nonce
 	wantToken(t, c.postToken(c.as[0], form, p))
@@ -90,12 +91,12 @@ func (c *cluster) authorize(b *browser, start, login, consent *asInstance) (stri
 }
 
 func codeForm(code, verifier string) url.Values {
-	return url.Values{"grant_type": {authz.GrantAuthorizationCode}, "client_id": {webClient}, "code": {code},
+	return url.Values{"grant_type": {string(oauth.GrantAuthorizationCode)}, "client_id": {webClient}, "code": {code},
 		"code_verifier": {verifier}, "redirect_uri": {webRedirect}}
 }
 
 func refreshForm(rt string) url.Values {
-	return url.Values{"grant_type": {authz.GrantRefreshToken}, "client_id": {webClient}, "refresh_token": {rt}}
+	return url.Values{"grant_type": {string(oauth.GrantRefreshToken)}, "client_id": {webClient}, "refresh_token": {rt}}
 }
 
 // TestLoginAcrossInstances: an authorization started at A, whose login
@@ -247,14 +248,14 @@ func TestClientCreatedAtOneInstance(t *testing.T) {
 	sg := c.newSigner()
 	// B has served svc already: its client cache must not hide a new one.
 	c.serviceToken(c.as[1], sg)
-	cl := store.Client{ID: "late", AuthMethod: authz.AuthSecretBasic, GrantTypes: []string{authz.GrantClientCredentials},
+	cl := store.Client{ID: "late", AuthMethod: oauth.AuthSecretBasic, GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials},
 		Scopes: []string{"demo:read"}, Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP}
 	secret, err := authz.CreateClient(context.Background(), c.as[0].st, &cl, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodPost, issuer+authz.PathToken,
-		strings.NewReader(url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}.Encode()))
+		strings.NewReader(url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("late", secret)
 	req.Header.Set("DPoP", c.tokenProof(sg))
@@ -310,7 +311,7 @@ func TestRedisOutageFailsClosed(t *testing.T) {
 	c := newCluster(t, throughProxy(&proxy))
 	sg := c.newSigner()
 	tok := c.serviceToken(c.as[0], sg)
-	form := url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}
+	form := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}
 
 	proxy.stop()
 	start := time.Now()
@@ -368,7 +369,7 @@ func TestRedisPauseNeverReportsReplay(t *testing.T) {
 	c := newCluster(t, throughPausable(&proxy))
 	sg := c.newSigner()
 	tok := c.serviceToken(c.as[0], sg)
-	form := url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}
+	form := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}
 	c.fetchNonce(c.as[1])
 	fresh := func(r *response, where string, pause time.Duration) {
 		t.Helper()

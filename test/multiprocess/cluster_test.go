@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"math/big"
 	"net"
@@ -471,7 +472,7 @@ func (c *cluster) postToken(server string, form url.Values, proof string) *respo
 	c.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, c.asLB.url+authz.PathToken, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if form.Get("grant_type") == authz.GrantClientCredentials {
+	if form.Get("grant_type") == string(oauth.GrantClientCredentials) {
 		req.SetBasicAuth(svcClient, svcSecret)
 	}
 	if proof != "" {
@@ -510,7 +511,7 @@ func (c *cluster) token(server string, form url.Values, sg *dpop.Signer) *respon
 
 func (c *cluster) serviceToken(server string, sg *dpop.Signer) string {
 	c.t.Helper()
-	r := c.token(server, url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}, sg)
+	r := c.token(server, url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}, sg)
 	wantToken(c.t, r)
 	return r.str("access_token")
 }

@@ -1,6 +1,7 @@
 package multiprocess
 
 import (
+	"github.com/wardauth/ward/oauth"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -85,12 +86,12 @@ func (c *cluster) authorize(server string) (string, string) {
 }
 
 func codeForm(code, verifier string) url.Values {
-	return url.Values{"grant_type": {authz.GrantAuthorizationCode}, "client_id": {webClient}, "code": {code},
+	return url.Values{"grant_type": {string(oauth.GrantAuthorizationCode)}, "client_id": {webClient}, "code": {code},
 		"code_verifier": {verifier}, "redirect_uri": {webRedirect}}
 }
 
 func refreshForm(rt string) url.Values {
-	return url.Values{"grant_type": {authz.GrantRefreshToken}, "client_id": {webClient}, "refresh_token": {rt}}
+	return url.Values{"grant_type": {string(oauth.GrantRefreshToken)}, "client_id": {webClient}, "refresh_token": {rt}}
 }
 
 // refreshReplayAcrossServers: a refresh token rotated at A, whose
@@ -199,7 +200,7 @@ func keyRotationPublishedByBoth(t *testing.T, c *cluster) {
 func redisOutageFailsClosed(t *testing.T, c *cluster) {
 	sg := c.newSigner()
 	tok := c.serviceToken("A", sg)
-	form := url.Values{"grant_type": {authz.GrantClientCredentials}, "scope": {"demo:read"}}
+	form := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}
 
 	c.redis.stop()
 	for _, gw := range []string{"A", "B"} {

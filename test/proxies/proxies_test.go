@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"net"
@@ -21,7 +22,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/client"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
@@ -78,7 +78,7 @@ func (u *recorder) seen() (*http.Request, int) {
 func newStack(t *testing.T, start func(t *testing.T, ward, upstream string) string) *stack {
 	s := &stack{t: t, upstream: &recorder{}, hc: &http.Client{Timeout: 10 * time.Second}}
 	cl := func(id string) store.Client {
-		return store.Client{ID: id, AuthMethod: authz.AuthSecretBasic, GrantTypes: []string{authz.GrantClientCredentials},
+		return store.Client{ID: id, AuthMethod: oauth.AuthSecretBasic, GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials},
 			Scopes: []string{"read", "write"}, Audiences: []string{audience, other}}
 	}
 	s.as = authztest.New(t, authztest.Options{Clients: []store.Client{cl("svc")}})
