@@ -143,6 +143,14 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	username, pw := form.Get("username"), form.Get("password")
+	// Attempts on one account run one at a time in this process
+	// (authlocks.go), so concurrent guesses each see the failures before
+	// them instead of all passing the wait below at once.
+	unlock, err := s.loginLocks.lock(r.Context(), accountKey(username))
+	if err != nil {
+		return // the browser went away while queued
+	}
+	defer unlock()
 	// Failed-login throttling (ratelimit.go): while the account or the
 	// address must wait, the attempt is refused before any password work,
 	// with the same answer for every username. The server never sleeps.

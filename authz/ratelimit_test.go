@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,6 +146,36 @@ func TestCredentialStuffingSlowed(t *testing.T) {
 	}
 	if n := h.s.limits.account.Failures("alice"); n != 0 {
 		t.Fatalf("success did not forget the failures: %d", n)
+	}
+}
+
+// TestLoginConcurrentGuesses: wrong passwords for one account sent at
+// once are checked one after another (loginLocks), so each sees the
+// failures before it: the default policy's five free failures and the
+// sixth, which imposes a wait, get 401, and the rest 429 before any
+// password work, not all twelve checked.
+func TestLoginConcurrentGuesses(t *testing.T) {
+	h := newHarness(t, withLimits(func(rl *config.RateLimits) { rl.LoginFailures.IP.Off = true }))
+	const n = 12
+	browsers, pages := make([]*browser, n), make([]*response, n)
+	for i := range n {
+		browsers[i] = h.newBrowser()
+		pages[i] = loginPage(h, browsers[i])
+	}
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { statuses[i] = browsers[i].login(pages[i], "alice", "guess").status })
+	}
+	wg.Wait()
+	checked := 0
+	for _, s := range statuses {
+		if s == http.StatusUnauthorized {
+			checked++
+		}
+	}
+	if checked != 6 {
+		t.Fatalf("%d of %d concurrent guesses were checked, want 6 (statuses %v)", checked, n, statuses)
 	}
 }
 

@@ -123,11 +123,13 @@ type Server struct {
 	// authLocks serialise client authentications per address and
 	// client_id (authlocks.go).
 	authLocks authLocks
-	nonces    bool
-	issuer    string
-	flowKey   []byte
-	opts      Options
-	clients   *clientCache
+	// loginLocks serialise login attempts per account (login.go).
+	loginLocks authLocks
+	nonces     bool
+	issuer     string
+	flowKey    []byte
+	opts       Options
+	clients    *clientCache
 	// assertionAlgs is the allow-list for private_key_jwt (RFC 7523,
 	// RFC 8725 §3.1).
 	assertionAlgs []jose.SignatureAlgorithm
