@@ -176,10 +176,9 @@ func (g *gatedStore) GetClient(ctx context.Context, id string) (*store.Client, e
 
 // TestClientAuthBurstOfSuccesses: a burst of correct authentications from
 // one address, more at once than the failure allowance holds (a fleet
-// behind one NAT starting together), all succeed: attempts of one address
-// and client_id run one at a time (authLocks), so they never hold more
-// than one reservation between them. Without authLocks the gate below
-// keeps all of them in flight at once and the eleventh gets 429.
+// behind one NAT starting together), all succeed: the attempts beyond
+// the failures left wait for one in flight to end (authGate) instead of
+// being refused; nothing is reserved or spent by a success.
 func TestClientAuthBurstOfSuccesses(t *testing.T) {
 	h := newHarness(t, fromAddress())
 	const burst = 12 // the per-client allowance is 10
@@ -198,15 +197,15 @@ func TestClientAuthBurstOfSuccesses(t *testing.T) {
 			t.Fatalf("request %d of a burst of correct secrets: %d (statuses %v)", i, s, statuses)
 		}
 	}
-	if n := h.s.authLocks.size(); n != 0 {
+	if n := h.s.authGate.size(); n != 0 {
 		t.Fatalf("%d lock entries left after the burst", n)
 	}
 }
 
 // TestClientAuthBackoffConcurrent: attempts in flight at once cannot each
-// spend the one failure left: the allowance is reserved before the
-// authentication work and given back only when it succeeds, so 20
-// concurrent wrong secrets with one failure left get one 401, not 20.
+// spend the one failure left: no more attempts of a key are admitted in
+// flight than failures are left (authGate), so 20 concurrent wrong
+// secrets with one failure left get one 401, not 20.
 func TestClientAuthBackoffConcurrent(t *testing.T) {
 	h := newHarness(t, fromAddress())
 	post := func(secret string) *response {
@@ -236,8 +235,8 @@ func TestClientAuthBackoffConcurrent(t *testing.T) {
 	if failed != 1 {
 		t.Fatalf("%d of %d concurrent wrong secrets were checked with one failure left, want 1 (statuses %v)", failed, racers, statuses)
 	}
-	// A success gives its reservation back: the right secret from another
-	// address works as often as wanted.
+	// A success spends nothing: the right secret from another address works
+	// as often as wanted.
 	h.s.clients = newClientCache(h.st, 0, h.s.now)
 	for range 15 {
 		form := url.Values{"grant_type": {"client_credentials"}, "client_id": {"post"}, "client_secret": {h.secrets["post"]}}

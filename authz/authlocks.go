@@ -5,15 +5,10 @@ import (
 	"sync"
 )
 
-// authLocks runs the client authentications of one key (the address with
-// the claimed client_id) one at a time in this process. The failure
-// allowance is reserved for an attempt's duration (reserveClientAuth), so
-// without it a burst of legitimate requests from one address (a fleet
-// behind one NAT starting at once) would hold more reservations at once
-// than the allowance has and be refused with 429; with it each key holds
-// at most one reservation per instance, and attackers' concurrent guesses
-// queue behind each other's outcome. An entry lives only while an attempt
-// holds or waits for it, so the map is bounded by the requests in flight.
+// authLocks runs the attempts of one key one at a time in this process:
+// the login attempts of one account (login.go), so concurrent guesses each
+// see the failures before them. An entry lives only while an attempt holds
+// or waits for it, so the map is bounded by the requests in flight.
 type authLocks struct {
 	mu sync.Mutex
 	m  map[string]*authLock
@@ -52,11 +47,4 @@ func (l *authLocks) lock(ctx context.Context, key string) (unlock func(), err er
 		release()
 		return nil, ctx.Err()
 	}
-}
-
-// size is the number of keys held or waited for (tests).
-func (l *authLocks) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.m)
 }

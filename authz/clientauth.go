@@ -131,19 +131,20 @@ func invalidClient(format string, args ...any) *oauth.Error {
 // for the one it names) is refused before any work (ratelimit.go).
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form url.Values, allowNone bool) (*client, error) {
 	id := claimedClientID(r, form)
-	_, key := s.limits.authFailureKeys(r, id)
-	unlock, err := s.authLocks.lock(ctx, key) // authlocks.go: one attempt per key at a time
-	if err != nil {
-		return nil, oauth.Wrap(err, "client authentication was not attempted")
+	tiers := s.authFailureTiers(r, id)
+	keys := make([]string, len(tiers))
+	for i, t := range tiers {
+		keys[i] = t.key
 	}
-	defer unlock()
-	taken, err := s.reserveClientAuth(r, id)
+	// authgate.go: no more attempts of a key in flight than failures left.
+	done, err := s.authGate.enter(ctx, keys, func() ([]int, error) { return s.clientAuthRemaining(r, id, tiers) })
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	c, err := s.authenticateClientOnce(ctx, r, form, allowNone)
-	if e, ok := errors.AsType[*oauth.Error](err); !ok || e.Code != oauth.InvalidClient {
-		s.releaseClientAuth(r, taken)
+	if e, ok := errors.AsType[*oauth.Error](err); ok && e.Code == oauth.InvalidClient {
+		s.clientAuthFailed(r, tiers)
 	}
 	return c, err
 }

@@ -249,43 +249,39 @@ type authTier struct {
 	key string
 }
 
-// reserveClientAuth takes, before any authentication work, one failure
-// from the allowance of the address and of the address with the claimed
-// client_id, and refuses an attempt whose allowance is spent: 429 with
-// Retry-After, as for failed logins. The attempt holds its reservation
-// until its outcome is known (releaseClientAuth gives it back on
-// success), so attempts in flight at once cannot each spend the last
-// failure. A store that cannot answer refuses with 503 (fail closed).
-func (s *Server) reserveClientAuth(r *http.Request, id string) ([]authTier, error) {
-	var taken []authTier
-	for _, t := range s.authFailureTiers(r, id) {
-		res, err := t.lim.Allow(r.Context(), t.key)
+// clientAuthRemaining looks, before any authentication work, at the
+// failures left in the allowance of the address and of the address with
+// the claimed client_id (tiers, in order), and refuses an attempt whose
+// allowance is spent: 429 with Retry-After, as for failed logins. A store
+// that cannot answer refuses with 503 (fail closed). It writes nothing:
+// only a failure spends (clientAuthFailed).
+func (s *Server) clientAuthRemaining(r *http.Request, id string, tiers []authTier) ([]int, error) {
+	rem := make([]int, len(tiers))
+	for i, t := range tiers {
+		res, err := t.lim.Peek(r.Context(), t.key)
 		if err != nil {
-			s.releaseClientAuth(r, taken)
 			s.log.Error("authz: rate limit store unavailable; refusing", "endpoint", "client_auth", "err", err)
 			return nil, &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
 				Description: "the rate limiter is unavailable; try again", RetryAfter: 1}
 		}
 		if !res.Allowed {
-			s.releaseClientAuth(r, taken)
 			secs := res.RetryAfterSeconds()
 			s.log.Info("authz: client authentication backed off", "tier", t.lim.Name(), "ip", s.limits.clientIP(r), "client_id", id, "retry_after", secs)
 			return nil, &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: "client_auth_backoff_" + t.lim.Name(),
 				RetryAfter: secs, Description: fmt.Sprintf("too many failed client authentications; try again in %d seconds", secs)}
 		}
-		taken = append(taken, t)
+		rem[i] = res.Remaining
 	}
-	return taken, nil
+	return rem, nil
 }
 
-// releaseClientAuth gives back the reservations of an attempt that did
-// not fail authentication: a success spends nothing.
-func (s *Server) releaseClientAuth(r *http.Request, taken []authTier) {
-	// A caller gone meanwhile still gets its reservation back.
-	ctx := context.WithoutCancel(r.Context())
-	for _, t := range taken {
-		if err := t.lim.Refund(ctx, t.key); err != nil {
-			s.log.Error("authz: cannot give back a client authentication reservation", "err", err)
+// clientAuthFailed spends one failure of each tier. The attempt is
+// refused whatever happens here; a store that cannot record it is logged.
+func (s *Server) clientAuthFailed(r *http.Request, tiers []authTier) {
+	ctx := context.WithoutCancel(r.Context()) // a caller gone meanwhile still failed
+	for _, t := range tiers {
+		if _, err := t.lim.Allow(ctx, t.key); err != nil {
+			s.log.Error("authz: cannot record a failed client authentication", "err", err)
 		}
 	}
 }

@@ -120,9 +120,9 @@ type Server struct {
 	log  *slog.Logger
 	now  func() time.Time
 	dpop *dpop.Verifier
-	// authLocks serialise client authentications per address and
-	// client_id (authlocks.go).
-	authLocks authLocks
+	// authGate admits client authentications while their failure
+	// allowance covers the attempts in flight (authgate.go).
+	authGate authGate
 	// loginLocks serialise login attempts per account (login.go).
 	loginLocks authLocks
 	nonces     bool
