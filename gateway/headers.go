@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 )
@@ -193,9 +194,9 @@ func scrubCookies(h http.Header) {
 		changed = true
 		var pairs []string
 		for p := range strings.SplitSeq(v, ";") {
-			p = strings.Trim(p, " \t")
+			p = textproto.TrimString(p)
 			name, _, _ := strings.Cut(p, "=")
-			if p == "" || wardCookie(strings.Trim(name, " \t")) {
+			if p == "" || wardCookie(textproto.TrimString(name)) {
 				continue
 			}
 			pairs = append(pairs, p)
@@ -243,9 +244,9 @@ func dropWardSetCookies(h http.Header) {
 func setsWardCookie(v string) bool {
 	pair, _, _ := strings.Cut(v, ";")
 	name, val, _ := strings.Cut(pair, "=")
-	if name = strings.Trim(name, " \t"); name == "" {
+	if name = textproto.TrimString(name); name == "" {
 		name, _, _ = strings.Cut(val, "=")
-		name = strings.Trim(name, " \t")
+		name = textproto.TrimString(name)
 	}
 	return wardCookie(name)
 }
