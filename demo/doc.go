@@ -3,7 +3,7 @@
 // that logs in through a BFF site (App), and the gateway section that
 // puts them behind the gateway (DevConfig).
 //
-// The gateway does not know the demo: cmd/ward passes Builtins as
+// The gateway does not know the demo: package server passes Builtins as
 // gateway.Options.Upstreams, which is where routes find their builtin:
 // upstreams. Nothing here is needed in production.
 package demo

@@ -3,14 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/wardauth/ward/config"
-	"github.com/wardauth/ward/store/sqlstore"
 )
 
 func ward(t *testing.T, args ...string) (string, int) {
@@ -73,48 +67,6 @@ func TestClientUserKeysCommands(t *testing.T) {
 	}
 	if out, code = ward(t, "client", "list"); code != 1 || !strings.Contains(out, "--config") {
 		t.Fatalf("no config: %d %s", code, out)
-	}
-}
-
-func TestDevBootstrapIsStable(t *testing.T) {
-	data := t.TempDir()
-	cfg := config.Dev(data)
-	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(data, "ward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	c1, err := devBootstrap(context.Background(), cfg, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2, err := devBootstrap(context.Background(), cfg, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c1.Service.ClientSecret != c2.Service.ClientSecret || c1.User.Password != c2.User.Password {
-		t.Fatal("a restart changed the dev credentials")
-	}
-	fi, err := os.Stat(filepath.Join(data, devCredsFile))
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("credentials file: %v %v", fi.Mode(), err)
-	}
-	var back devCredentials
-	b, _ := os.ReadFile(filepath.Join(data, devCredsFile))
-	if json.Unmarshal(b, &back) != nil || back.Service.ClientSecret != c1.Service.ClientSecret {
-		t.Fatal("credentials file unreadable")
-	}
-}
-
-func TestHelpers(t *testing.T) {
-	if requireLoopback("127.0.0.1:9000") != nil || requireLoopback("[::1]:9") != nil {
-		t.Error("loopback refused")
-	}
-	if requireLoopback("0.0.0.0:9000") == nil || requireLoopback("example.com:80") == nil {
-		t.Error("non-loopback accepted in dev mode")
-	}
-	if _, err := decodeKey32("c2hvcnQ="); err == nil {
-		t.Error("short key accepted")
 	}
 }
 

@@ -134,9 +134,9 @@ func NewFromClient(c redis.UniversalClient, cfg Config) *Store {
 	return s
 }
 
-// Options returns the go-redis client options New uses for cfg; cmd/ward
-// builds its shared client from them too, so every Redis user in Ward has
-// the same bounds:
+// Options returns the go-redis client options New uses for cfg; package
+// server builds its shared client from them too, so every Redis user in
+// Ward has the same bounds:
 //
 //   - dial, read and write timeouts of DefaultTimeout (100 ms) each;
 //   - a refused dial is not dialled again within the attempt;

@@ -1,20 +1,15 @@
-package main
+package server
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/internal/wardtest"
 )
 
@@ -25,19 +20,11 @@ import (
 // 503, and the cause (the TLS verification failure) is in the log and on
 // /readyz.
 func TestServeGatewayOnlyForeignIssuer(t *testing.T) {
-	t.Setenv(config.EnvStoreDSN, "")
-	t.Setenv(config.EnvKeyEncryptionKey, "")
-	t.Setenv(config.EnvDPoPNonceSecret, "")
-	old := debug.SetGCPercent(100)
-	debug.SetGCPercent(old)
-	t.Cleanup(func() { debug.SetGCPercent(old) })
-
 	idp := httptest.NewTLSServer(http.NotFoundHandler()) // a certificate nobody trusts
 	defer idp.Close()
 	dir := t.TempDir()
 	gwAddr, admAddr := wardtest.FreeAddr(t), wardtest.FreeAddr(t)
-	cfgFile := filepath.Join(dir, "ward.yaml")
-	yaml := fmt.Sprintf(`authorization_server: {enabled: false}
+	r := startServer(t, dir, fmt.Sprintf(`authorization_server: {enabled: false}
 data_dir: %q
 gateway:
   enabled: true
@@ -56,30 +43,9 @@ gateway:
       upstream: builtin:demo
       allow_bearer: true
       policy: [{action: allow, principals: ["*"]}]
-`, dir, gwAddr, admAddr, idp.URL)
-	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr lockedBuffer
-	exited := make(chan int, 1)
-	go func() { exited <- run(ctx, []string{"serve", "--config", cfgFile}, &stdout, &stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-		}
-	})
+`, dir, gwAddr, admAddr, idp.URL))
 	hc := &http.Client{Timeout: 10 * time.Second}
-	if err := wardtest.WaitOK(hc, "http://"+admAddr+"/readyz"); err != nil {
-		select {
-		case code := <-exited:
-			t.Fatalf("ward serve exited %d: %s", code, stderr.String())
-		default:
-		}
-		t.Fatalf("%v\n%s", err, stderr.String())
-	}
+	r.waitFor(t, "/readyz answers", func() error { return getOK(hc, "http://"+admAddr+"/readyz") })
 	b64 := base64.RawURLEncoding.EncodeToString
 	tok := b64([]byte(`{"alg":"RS256","typ":"JWT","kid":"k"}`)) + "." + b64([]byte(`{"iss":"`+idp.URL+`","sub":"u","aud":"https://api.example","exp":9999999999}`)) + ".c2ln"
 	req, _ := http.NewRequest("GET", "http://"+gwAddr+"/api/x", nil)
@@ -102,7 +68,7 @@ gateway:
 	if !strings.Contains(string(body), "issuer idp ("+idp.URL+"): error since") || !strings.Contains(string(body), "certificate") {
 		t.Errorf("readyz:\n%s", body)
 	}
-	if !strings.Contains(stderr.String(), "issuer unavailable") || !strings.Contains(stderr.String(), "certificate") {
-		t.Errorf("log does not say why:\n%s", stderr.String())
+	if !strings.Contains(r.stderr.String(), "issuer unavailable") || !strings.Contains(r.stderr.String(), "certificate") {
+		t.Errorf("log does not say why:\n%s", r.stderr.String())
 	}
 }
