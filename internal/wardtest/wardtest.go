@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -290,4 +291,66 @@ func HiddenFields(body []byte) url.Values {
 		v.Set(string(m[1]), html.UnescapeString(string(m[2])))
 	}
 	return v
+}
+
+var formActionRE = regexp.MustCompile(`<form[^>]*\saction="([^"]*)"`)
+
+// BrowserLogin is a user's browser on Ward's pages: it opens authURL,
+// signs in as user with password on the login page, answers the consent
+// page with decision ("allow" or "deny"), posting each form to its action
+// as a browser would, and returns the first redirect to another origin
+// (the client's redirect URI) without following it.
+func BrowserLogin(authURL, user, password, decision string) (*url.URL, error) {
+	start, err := url.Parse(authURL)
+	if err != nil {
+		return nil, err
+	}
+	jar, _ := cookiejar.New(nil)
+	var final *url.URL
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if req.URL.Scheme != start.Scheme || req.URL.Host != start.Host {
+			final = req.URL
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	page := func(resp *http.Response, err error) ([]byte, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	body, err := page(hc.Get(authURL))
+	for range 3 {
+		if err != nil || final != nil {
+			break
+		}
+		f := HiddenFields(body)
+		switch {
+		case bytes.Contains(body, []byte(`name="password"`)):
+			f.Set("username", user)
+			f.Set("password", password)
+		case bytes.Contains(body, []byte(`name="decision"`)):
+			f.Set("decision", decision)
+		default:
+			return nil, fmt.Errorf("browser: unexpected page: %.300s", body)
+		}
+		m := formActionRE.FindSubmatch(body)
+		if m == nil {
+			return nil, fmt.Errorf("browser: no form action: %.300s", body)
+		}
+		action, perr := start.Parse(html.UnescapeString(string(m[1])))
+		if perr != nil {
+			return nil, perr
+		}
+		body, err = page(hc.PostForm(action.String(), f))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if final == nil {
+		return nil, fmt.Errorf("browser: no redirect to the client; last page %.300s", body)
+	}
+	return final, nil
 }

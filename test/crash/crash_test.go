@@ -7,18 +7,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/wardauth/ward/oauth"
 	"io"
-	"math/big"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -31,6 +25,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardauth/ward/mtls/mtlstest"
+	"github.com/wardauth/ward/oauth"
 
 	jose "github.com/go-jose/go-jose/v4"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -111,7 +108,7 @@ func (f *family) uncertain() bool {
 }
 
 func killDuringLoad(t *testing.T, bin, dir, driver, dsn, storeConf string) {
-	p := newPKI(t, dir)
+	p := mtlstest.Loopback(t, dir)
 	addr := wardtest.FreeAddr(t)
 	issuer := "https://" + addr
 	env := []string{
@@ -119,7 +116,7 @@ func killDuringLoad(t *testing.T, bin, dir, driver, dsn, storeConf string) {
 		"WARD_KEY_ENCRYPTION_KEY=" + wardtest.RandKey(),
 		"WARD_TEST_SVC_SECRET=" + svcSecret,
 		"WARD_TEST_ALICE_PASSWORD=" + userPass,
-		"SSL_CERT_FILE=" + p.caFile,
+		"SSL_CERT_FILE=" + p.CAFile,
 	}
 	if dsn != "" {
 		env = append(env, "WARD_STORE_DSN="+dsn)
@@ -146,7 +143,7 @@ users:
 # The load comes from one address, faster than the default per-IP rates
 # allow; this test is about crash safety, not throttling.
 rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off: true}}}
-`, issuer, addr, p.certFile, p.keyFile, storeConf, svcClient, audience, webClient, webRedirect, audience, userName)
+`, issuer, addr, p.CertFile, p.KeyFile, storeConf, svcClient, audience, webClient, webRedirect, audience, userName)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +151,7 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 		Timeout: 10 * time.Second,
 		// No keep-alive: each request dials, so that a request made after
 		// the kill is refused at connect and known not to have arrived.
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}, DisableKeepAlives: true},
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.Pool}, DisableKeepAlives: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 
@@ -481,50 +478,6 @@ func (p *process) stop() {
 	case <-time.After(10 * time.Second):
 		p.kill()
 	}
-}
-
-// pki is a test CA and a certificate for 127.0.0.1 that ward serves.
-type pki struct {
-	caFile, certFile, keyFile string
-	pool                      *x509.CertPool
-}
-
-func newPKI(t *testing.T, dir string) *pki {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ward crash test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pki{caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"), pool: x509.NewCertPool()}
-	p.pool.AddCert(caCert)
-	for path, b := range map[string]*pem.Block{
-		p.caFile:   {Type: "CERTIFICATE", Bytes: caDER},
-		p.certFile: {Type: "CERTIFICATE", Bytes: leafDER},
-		p.keyFile:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return p
 }
 
 // --- requests ---

@@ -6,14 +6,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"github.com/wardauth/ward/oauth"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -27,6 +22,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardauth/ward/mtls/mtlstest"
+	"github.com/wardauth/ward/oauth"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
@@ -132,43 +130,6 @@ func redisPing(addr string) bool {
 	return string(b[:n]) == "+PONG\r\n"
 }
 
-// pki is a test CA and a certificate for 127.0.0.1 that the load
-// balancers serve; the processes trust the CA through SSL_CERT_FILE.
-type pki struct {
-	caFile string
-	cert   tls.Certificate
-	pool   *x509.CertPool
-}
-
-func newPKI(t *testing.T, dir string) *pki {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ward multiprocess test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pki{caFile: filepath.Join(dir, "ca.pem"), pool: x509.NewCertPool()}
-	p.pool.AddCert(caCert)
-	p.cert = tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey}
-	if err := os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // balancer is a TLS-terminating reverse proxy in front of processes A
 // and B. A request goes to the process named in backendHeader, else
 // round robin; X-Forwarded-For/-Host/-Proto are set as a load balancer
@@ -180,9 +141,9 @@ type balancer struct {
 	next     atomic.Uint64
 }
 
-func newBalancer(t *testing.T, p *pki, backends map[string]string) *balancer {
+func newBalancer(t *testing.T, p *mtlstest.LoopbackPKI, backends map[string]string) *balancer {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.cert}, MinVersion: tls.VersionTLS13})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.Cert.TLSCertificate()}, MinVersion: tls.VersionTLS13})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +245,7 @@ func newCluster(t *testing.T) *cluster {
 	rd := startRedis(t)
 	dir := t.TempDir()
 	c := &cluster{t: t, bin: mustBuild(t, dir), dir: dir, redis: rd, admin: map[string]string{}, as: map[string]*process{}}
-	p := newPKI(t, dir)
+	p := mtlstest.Loopback(t, dir)
 	c.env = []string{
 		"WARD_STORE_DSN=" + dsn,
 		"WARD_REDIS_URL=redis://" + rd.addr + "/0",
@@ -294,12 +255,12 @@ func newCluster(t *testing.T) *cluster {
 		"WARD_TEST_SVC_SECRET=" + svcSecret,
 		"WARD_TEST_FEED_SECRET=" + feedSecret,
 		"WARD_TEST_ALICE_PASSWORD=" + userPass,
-		"SSL_CERT_FILE=" + p.caFile,
+		"SSL_CERT_FILE=" + p.CAFile,
 		"GOMAXPROCS=1",
 	}
 	c.client = &http.Client{
 		Timeout:       10 * time.Second,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}},
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.Pool}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	upstream := startUpstream(t)
