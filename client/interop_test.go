@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/wardauth/ward/authz"
-	"github.com/wardauth/ward/internal/nodetest"
+	"github.com/wardauth/ward/internal/wardtest"
 )
 
 // interopDir holds the pinned npm packages (interop/package.json); .ci/run
 // installs them with npm ci.
-var interopDir = nodetest.Dir
+var interopDir = wardtest.InteropDir
 
 // needNode returns node, or skips the test without it or pkgs.
-var needNode = nodetest.Need
+var needNode = wardtest.NeedNode
 
 // TestInteropNpmClientCredentialsDPoP: oauth4webapi and openid-client, as
 // real clients with their own DPoP code, obtain DPoP-bound tokens from

@@ -25,7 +25,6 @@ import (
 	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
-	"github.com/wardauth/ward/internal/nodetest"
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
@@ -35,10 +34,10 @@ import (
 
 // interopDir holds the pinned npm packages (interop/package.json); .ci/run
 // installs them with npm ci.
-var interopDir = nodetest.Dir
+var interopDir = wardtest.InteropDir
 
 // needNode returns node, or skips the test without it or pkgs.
-var needNode = nodetest.Need
+var needNode = wardtest.NeedNode
 
 const (
 	testUser     = "alice"
