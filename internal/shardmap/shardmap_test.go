@@ -3,6 +3,7 @@ package shardmap
 import (
 	"hash/maphash"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -104,5 +105,36 @@ func TestNewRefusesShardCounts(t *testing.T) {
 			}()
 			New[uint64, int](n, 1, identity)
 		}()
+	}
+}
+
+// TestConcurrentCounts: increments from many goroutines under Lock are
+// neither lost nor torn (run with -race).
+func TestConcurrentCounts(t *testing.T) {
+	seed := maphash.MakeSeed()
+	m := New[string, int](8, 100, func(k string) uint64 { return maphash.String(seed, k) })
+	var wg sync.WaitGroup
+	for g := range 16 {
+		wg.Go(func() {
+			for i := range 1000 {
+				k := strconv.Itoa((g + i) % 50)
+				sh := m.Lock(k)
+				v, _ := sh.Get(k)
+				sh.Put(k, v+1)
+				sh.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for i := range 50 {
+		k := strconv.Itoa(i)
+		sh := m.Lock(k)
+		v, _ := sh.Get(k)
+		sh.Unlock()
+		total += v
+	}
+	if total != 16*1000 || m.Len() != 50 {
+		t.Fatalf("%d increments over %d keys, want 16000 over 50", total, m.Len())
 	}
 }
