@@ -1,23 +1,19 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"github.com/wardauth/ward/oauth"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/oauth"
+
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/internal/authztest"
 	"github.com/wardauth/ward/internal/wardtest"
@@ -113,50 +109,9 @@ func (s *server) client(id string, opts ...Option) *Client {
 // set, may rewrite the redirect URL first.
 func userAgent(t testing.TB, decision string, tamper func(*url.URL)) func(string) error {
 	return func(authURL string) error {
-		jar, _ := cookiejar.New(nil)
-		hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-		var final *url.URL
-		hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-			if req.URL.Path == "/callback" {
-				final = req.URL
-				return http.ErrUseLastResponse
-			}
-			return nil
-		}
-		get := func(resp *http.Response, err error) ([]byte, error) {
-			if err != nil {
-				return nil, err
-			}
-			defer resp.Body.Close()
-			return io.ReadAll(resp.Body)
-		}
-		body, err := get(hc.Get(authURL))
+		final, err := wardtest.BrowserLogin(authURL, "alice", testPassword, decision)
 		if err != nil {
 			return err
-		}
-		base, _ := url.Parse(authURL)
-		for range 3 {
-			if final != nil {
-				break
-			}
-			f := wardtest.HiddenFields(body)
-			switch {
-			case bytes.Contains(body, []byte(`name="password"`)):
-				f.Set("username", "alice")
-				f.Set("password", testPassword)
-				body, err = get(hc.PostForm(base.Scheme+"://"+base.Host+authz.PathLogin, f))
-			case bytes.Contains(body, []byte(`name="decision"`)):
-				f.Set("decision", decision)
-				body, err = get(hc.PostForm(base.Scheme+"://"+base.Host+authz.PathConsent, f))
-			default:
-				return fmt.Errorf("user agent: unexpected page: %.300s", body)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		if final == nil {
-			return fmt.Errorf("user agent: no redirect to the client; last page %.300s", body)
 		}
 		if tamper != nil {
 			tamper(final)

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,25 +10,15 @@ import (
 	"time"
 
 	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/internal/wardtest"
 )
 
 // interopDir holds the pinned npm packages (interop/package.json); .ci/run
 // installs them with npm ci.
-var interopDir = filepath.Join("..", "interop")
+var interopDir = wardtest.InteropDir
 
-func needNode(t *testing.T, pkgs ...string) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("interop: node is not installed; skipping (CI installs it)")
-	}
-	for _, p := range pkgs {
-		if _, err := os.Stat(filepath.Join(interopDir, "node_modules", p, "package.json")); err != nil {
-			t.Skipf("interop: npm package %s is not installed; run `npm ci --prefix interop` (CI does)", p)
-		}
-	}
-	return node
-}
+// needNode returns node, or skips the test without it or pkgs.
+var needNode = wardtest.NeedNode
 
 // TestInteropNpmClientCredentialsDPoP: oauth4webapi and openid-client, as
 // real clients with their own DPoP code, obtain DPoP-bound tokens from

@@ -5,30 +5,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/wardauth/ward/internal/wardtest"
 )
 
 // interopDir holds the pinned npm packages (interop/package.json); .ci/run
 // installs them with npm ci.
-var interopDir = filepath.Join("..", "interop")
+var interopDir = wardtest.InteropDir
 
-func needNode(t *testing.T, pkgs ...string) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("interop: node is not installed; skipping (CI installs it)")
-	}
-	for _, p := range pkgs {
-		if _, err := os.Stat(filepath.Join(interopDir, "node_modules", p, "package.json")); err != nil {
-			t.Skipf("interop: npm package %s is not installed; run `npm ci --prefix interop` (CI does)", p)
-		}
-	}
-	return node
-}
+// needNode returns node, or skips the test without it or pkgs.
+var needNode = wardtest.NeedNode
 
 // TestInteropNpmDPoPProofsVerify: proofs made by the npm package dpop verify
 // with Ward's Verifier, with the thumbprint the npm package computes.

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
-	"sync"
 	"time"
+
+	"github.com/wardauth/ward/internal/shardmap"
 )
 
 // ErrStoreFull is returned by a ReplayStore that has reached its memory
@@ -55,25 +56,12 @@ const replayShards = 64
 // an accepted replay), with odds of about n²/2¹²⁹ for n entries, and
 // without the seeds nobody can aim for one.
 type MemoryReplayStore struct {
-	seeds    [2]maphash.Seed
-	perShard int
-	clock    func() time.Time
-	shards   [replayShards]replayShard
-}
-
-type replayShard struct {
-	mu    sync.Mutex
-	seen  map[replayKey]int64 // key → expiry (Unix ns)
-	queue []replayEntry       // insertion order, for shedding
-	head  int
+	seeds [2]maphash.Seed
+	clock func() time.Time
+	seen  *shardmap.Map[replayKey, int64] // key → expiry (Unix ns), queued in arrival order
 }
 
 type replayKey [2]uint64
-
-type replayEntry struct {
-	key replayKey
-	exp int64
-}
 
 // key hashes (jkt, jti); the NUL between them cannot occur in a thumbprint.
 func (s *MemoryReplayStore) key(jkt, jti string) replayKey {
@@ -89,11 +77,14 @@ func (s *MemoryReplayStore) key(jkt, jti string) replayKey {
 	return k
 }
 
+// replayShard places a key: it is a keyed hash already.
+func replayShard(k replayKey) uint64 { return k[0] }
+
 var _ ReplayStore = (*MemoryReplayStore)(nil)
 
 // NewMemoryReplayStore returns a store holding at most capacity entries
-// (DefaultReplayCapacity when capacity <= 0). now is the clock used to shed
-// expired entries (time.Now when nil).
+// (DefaultReplayCapacity when capacity <= 0), rounded up to a multiple of
+// 64. now is the clock used to shed expired entries (time.Now when nil).
 func NewMemoryReplayStore(capacity int, now func() time.Time) *MemoryReplayStore {
 	if capacity <= 0 {
 		capacity = DefaultReplayCapacity
@@ -102,63 +93,32 @@ func NewMemoryReplayStore(capacity int, now func() time.Time) *MemoryReplayStore
 		now = time.Now
 	}
 	per := (capacity + replayShards - 1) / replayShards
-	s := &MemoryReplayStore{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}, perShard: per, clock: now}
-	for i := range s.shards {
-		s.shards[i].seen = make(map[replayKey]int64)
+	return &MemoryReplayStore{
+		seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		clock: now,
+		seen:  shardmap.New[replayKey, int64](replayShards, per, replayShard),
 	}
-	return s
 }
 
-// Use implements ReplayStore.
+// Use implements ReplayStore. Expired entries are shed from the front of
+// the shard's arrival queue; expiries are nearly monotonic (now + window),
+// so an entry stuck behind a later one lives at most one window longer.
 func (s *MemoryReplayStore) Use(_ context.Context, jkt, jti string, exp time.Time) error {
 	key := s.key(jkt, jti)
-	sh := &s.shards[key[0]%replayShards]
 	now := s.clock().UnixNano()
 
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if e, ok := sh.seen[key]; ok && e > now {
+	sh := s.seen.Lock(key)
+	defer sh.Unlock()
+	if e, ok := sh.Get(key); ok && e > now {
 		return ErrSeen
 	}
-	sh.shed(now)
-	if len(sh.seen) >= s.perShard {
+	sh.Shed(func(e int64) bool { return e <= now })
+	if sh.Full() {
 		return ErrStoreFull
 	}
-	e := exp.UnixNano()
-	sh.seen[key] = e
-	sh.queue = append(sh.queue, replayEntry{key, e})
+	sh.PutQueued(key, exp.UnixNano())
 	return nil
 }
 
-// shed drops expired entries from the head of the queue. Entries are queued
-// in arrival order; expiries are nearly monotonic (now + window), so an
-// entry stuck behind a later one lives at most one window longer.
-func (sh *replayShard) shed(now int64) {
-	for sh.head < len(sh.queue) && sh.queue[sh.head].exp <= now {
-		e := sh.queue[sh.head]
-		if cur, ok := sh.seen[e.key]; ok && cur == e.exp {
-			delete(sh.seen, e.key)
-		}
-		sh.queue[sh.head] = replayEntry{}
-		sh.head++
-	}
-	// Compact once the dead prefix is at least half the queue.
-	if sh.head > 0 && sh.head >= len(sh.queue)/2 {
-		n := copy(sh.queue, sh.queue[sh.head:])
-		clear(sh.queue[n:])
-		sh.queue = sh.queue[:n]
-		sh.head = 0
-	}
-}
-
 // Len returns the number of entries held, expired or not.
-func (s *MemoryReplayStore) Len() int {
-	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		n += len(sh.seen)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (s *MemoryReplayStore) Len() int { return s.seen.Len() }

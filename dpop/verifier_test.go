@@ -6,10 +6,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,56 +17,17 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/wardauth/ward/internal/jws/jwstest"
 )
 
 var testNow = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 
 func fixedClock() time.Time { return testNow }
 
-// craft signs an arbitrary header and payload, so tests can make proofs no
-// honest Signer would. alg picks the signature: ES256, EdDSA, RS256 or
-// HS256 (key is then the HMAC secret).
-func craft(t testing.TB, hdr, claims map[string]any, alg string, key any) string {
-	t.Helper()
-	hb, _ := json.Marshal(hdr)
-	cb, _ := json.Marshal(claims)
-	return craftRaw(t, hb, cb, alg, key)
-}
-
-// craftRaw is craft for a header and claims given as JSON text, so a test
-// can send what no map holds: duplicate and case-variant member names.
-func craftRaw(t testing.TB, hb, cb []byte, alg string, key any) string {
-	t.Helper()
-	input := base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb)
-	digest := sha256.Sum256([]byte(input))
-	var sig []byte
-	switch alg {
-	case "ES256":
-		r, s, err := ecdsa.Sign(rand.Reader, key.(*ecdsa.PrivateKey), digest[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig = make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
-	case "EdDSA":
-		sig = ed25519.Sign(key.(ed25519.PrivateKey), []byte(input))
-	case "RS256":
-		var err error
-		sig, err = rsa.SignPKCS1v15(rand.Reader, key.(*rsa.PrivateKey), crypto.SHA256, digest[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-	case "HS256":
-		m := hmac.New(sha256.New, key.([]byte))
-		m.Write([]byte(input))
-		sig = m.Sum(nil)
-	case "none":
-	default:
-		t.Fatalf("craft: alg %s", alg)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
+// craft and craftRaw forge a JWS no honest party would sign (see
+// internal/jws/jwstest).
+var craft, craftRaw = jwstest.Craft, jwstest.CraftRaw
 
 func publicJWK(t testing.TB, pub crypto.PublicKey) map[string]any {
 	t.Helper()

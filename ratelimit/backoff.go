@@ -2,8 +2,9 @@ package ratelimit
 
 import (
 	"hash/maphash"
-	"sync"
 	"time"
+
+	"github.com/wardauth/ward/internal/shardmap"
 )
 
 // BackoffPolicy describes growing delays after failures (failed logins):
@@ -39,18 +40,12 @@ func (p BackoffPolicy) Delay(n int) time.Duration {
 // never sleeps: it says how long the caller must refuse the key. It is safe
 // for concurrent use.
 type Backoff struct {
-	p        BackoffPolicy
-	clock    func() time.Time
-	seed     maphash.Seed
-	perShard int
-	shards   [16]backoffShard
+	p     BackoffPolicy
+	clock func() time.Time
+	m     *shardmap.Map[string, *failures]
 }
 
-type backoffShard struct {
-	mu      sync.Mutex
-	m       map[string]*failures
-	inserts int // since the last sweep
-}
+const backoffShards = 16
 
 type failures struct {
 	n     int
@@ -67,24 +62,17 @@ func NewBackoff(p BackoffPolicy, maxKeys int, clock func() time.Time) *Backoff {
 	if clock == nil {
 		clock = time.Now
 	}
-	b := &Backoff{p: p, clock: clock, seed: maphash.MakeSeed(), perShard: max(1, maxKeys/16)}
-	for i := range b.shards {
-		b.shards[i].m = map[string]*failures{}
-	}
-	return b
-}
-
-func (b *Backoff) shard(key string) *backoffShard {
-	return &b.shards[maphash.String(b.seed, key)%16]
+	seed := maphash.MakeSeed()
+	hash := func(k string) uint64 { return maphash.String(seed, k) }
+	return &Backoff{p: p, clock: clock, m: shardmap.New[string, *failures](backoffShards, maxKeys/backoffShards, hash)}
 }
 
 // Wait returns how long key is still refused (0: it may try now).
 func (b *Backoff) Wait(key string) time.Duration {
 	now := b.clock()
-	sh := b.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	f := sh.m[key]
+	sh := b.m.Lock(key)
+	defer sh.Unlock()
+	f, _ := sh.Get(key)
 	if f == nil || !now.Before(f.until) {
 		return 0
 	}
@@ -94,17 +82,16 @@ func (b *Backoff) Wait(key string) time.Duration {
 // Fail records a failure of key and returns the wait it now imposes.
 func (b *Backoff) Fail(key string) time.Duration {
 	now := b.clock()
-	sh := b.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	f := sh.m[key]
+	sh := b.m.Lock(key)
+	defer sh.Unlock()
+	f, _ := sh.Get(key)
 	if f == nil {
-		if len(sh.m) >= b.perShard {
+		if sh.Full() {
 			b.evict(sh, now)
 		}
 		f = &failures{}
-		sh.m[key] = f
-	} else if now.Sub(f.last) > b.p.Forget && !now.Before(f.until) {
+		sh.Put(key, f)
+	} else if b.forgotten(f, now) {
 		*f = failures{}
 	}
 	f.n++
@@ -116,62 +103,36 @@ func (b *Backoff) Fail(key string) time.Duration {
 	return f.until.Sub(now)
 }
 
+// forgotten reports whether f's failures are past Forget and no lock is on.
+func (b *Backoff) forgotten(f *failures, now time.Time) bool {
+	return now.Sub(f.last) > b.p.Forget && !now.Before(f.until)
+}
+
 // Reset forgets key's failures (after a success).
 func (b *Backoff) Reset(key string) {
-	sh := b.shard(key)
-	sh.mu.Lock()
-	delete(sh.m, key)
-	sh.mu.Unlock()
+	sh := b.m.Lock(key)
+	sh.Delete(key)
+	sh.Unlock()
 }
 
 // Failures returns key's current failure count.
 func (b *Backoff) Failures(key string) int {
-	sh := b.shard(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if f := sh.m[key]; f != nil {
+	sh := b.m.Lock(key)
+	defer sh.Unlock()
+	if f, _ := sh.Get(key); f != nil {
 		return f.n
 	}
 	return 0
 }
 
-// evict drops forgotten keys, or, when none is, the sampled key whose
-// last failure is oldest.
-// The full sweep runs at most once every perShard/4 inserts.
-func (b *Backoff) evict(sh *backoffShard, now time.Time) {
-	if sh.inserts++; sh.inserts >= max(1, b.perShard/4) {
-		sh.inserts = 0
-		for k, f := range sh.m {
-			if now.Sub(f.last) > b.p.Forget && !now.Before(f.until) {
-				delete(sh.m, k)
-			}
-		}
-		if len(sh.m) < b.perShard {
-			return
-		}
-	}
-	var victim string
-	var oldest time.Time
-	i := 0
-	for k, f := range sh.m {
-		if victim == "" || f.last.Before(oldest) {
-			victim, oldest = k, f.last
-		}
-		if i++; i == 8 {
-			break
-		}
-	}
-	delete(sh.m, victim)
+// evict makes room in a full shard: it drops forgotten keys, or, when none
+// is, the sampled key whose last failure is oldest. The full sweep runs at
+// most once every perShard/4 inserts into a full shard.
+func (b *Backoff) evict(sh *shardmap.Shard[string, *failures], now time.Time) {
+	sh.Inserted()
+	sh.MakeRoom(func(_ string, f *failures) bool { return b.forgotten(f, now) },
+		func(x, y *failures) bool { return x.last.Before(y.last) })
 }
 
 // Len returns the number of keys held.
-func (b *Backoff) Len() int {
-	n := 0
-	for i := range b.shards {
-		sh := &b.shards[i]
-		sh.mu.Lock()
-		n += len(sh.m)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (b *Backoff) Len() int { return b.m.Len() }

@@ -3,8 +3,9 @@ package ratelimit
 import (
 	"context"
 	"hash/maphash"
-	"sync"
 	"time"
+
+	"github.com/wardauth/ward/internal/shardmap"
 )
 
 var _ Store = (*MemoryStore)(nil)
@@ -22,15 +23,7 @@ const shards = 64
 // keys, the one nearest to a full allowance among a few sampled is
 // evicted, which at worst grants that key a fresh burst early.
 type MemoryStore struct {
-	seed     maphash.Seed
-	perShard int
-	shards   [shards]shard
-}
-
-type shard struct {
-	mu      sync.Mutex
-	tat     map[string]int64 // key → TAT in µs since the epoch
-	inserts int              // since the last sweep
+	tat *shardmap.Map[string, int64] // key → TAT in µs since the epoch
 }
 
 // NewMemoryStore returns a store of at most maxKeys keys (DefaultMaxKeys
@@ -39,72 +32,35 @@ func NewMemoryStore(maxKeys int) *MemoryStore {
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys
 	}
-	s := &MemoryStore{seed: maphash.MakeSeed(), perShard: max(1, maxKeys/shards)}
-	for i := range s.shards {
-		s.shards[i].tat = make(map[string]int64)
-	}
-	return s
+	seed := maphash.MakeSeed()
+	hash := func(k string) uint64 { return maphash.String(seed, k) }
+	return &MemoryStore{tat: shardmap.New[string, int64](shards, maxKeys/shards, hash)}
 }
 
 // Take implements Store. It never fails.
 func (s *MemoryStore) Take(_ context.Context, key string, now time.Time, l Limit, cost int) (Result, error) {
 	n := micros(now)
-	sh := &s.shards[maphash.String(s.seed, key)%shards]
-	sh.mu.Lock()
-	tat, found := sh.tat[key]
+	sh := s.tat.Lock(key)
+	tat, found := sh.Get(key)
 	ok, next := decide(tat, n, l, cost)
 	if ok && (found || next > n) { // a Peek (cost 0) of an absent key stores nothing
 		if !found {
-			sh.makeRoom(n, s.perShard)
+			makeRoom(sh, n)
 		}
-		sh.tat[key] = next
+		sh.Put(key, next)
 	}
-	sh.mu.Unlock()
+	sh.Unlock()
 	return resultOf(ok, next, n, l, cost), nil
 }
 
 // makeRoom is called before a new key goes in. When the shard is full it
-// sweeps it of expired keys, at most once every perShard/4 inserts
-// (amortised O(1) a request); when it is still full it evicts by sampling.
-func (sh *shard) makeRoom(now int64, perShard int) {
-	sh.inserts++
-	if len(sh.tat) < perShard {
-		return
-	}
-	if sh.inserts >= max(1, perShard/4) {
-		sh.inserts = 0
-		for k, t := range sh.tat {
-			if t <= now {
-				delete(sh.tat, k)
-			}
-		}
-		if len(sh.tat) < perShard {
-			return
-		}
-	}
-	// Full of live keys: evict the sampled key closest to a full
-	// allowance (smallest TAT). Map iteration order is random.
-	var victim string
-	best, i := int64(-1), 0
-	for k, t := range sh.tat {
-		if best < 0 || t < best {
-			victim, best = k, t
-		}
-		if i++; i == 8 {
-			break
-		}
-	}
-	delete(sh.tat, victim)
+// sweeps it of expired keys (TAT past), at most once every perShard/4
+// inserts (amortised O(1) a request); when it is still full it evicts, of
+// a few sampled keys, the one closest to a full allowance (smallest TAT).
+func makeRoom(sh *shardmap.Shard[string, int64], now int64) {
+	sh.Inserted()
+	sh.MakeRoom(func(_ string, tat int64) bool { return tat <= now }, func(a, b int64) bool { return a < b })
 }
 
 // Len returns the number of keys held.
-func (s *MemoryStore) Len() int {
-	n := 0
-	for i := range s.shards {
-		sh := &s.shards[i]
-		sh.mu.Lock()
-		n += len(sh.tat)
-		sh.mu.Unlock()
-	}
-	return n
-}
+func (s *MemoryStore) Len() int { return s.tat.Len() }

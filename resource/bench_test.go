@@ -2,10 +2,6 @@ package resource_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -13,22 +9,13 @@ import (
 	"time"
 
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/yardstick"
 	"github.com/wardauth/ward/resource"
 )
 
 // BenchmarkECDSAVerifyASN1 is the yardstick: one bare P-256 signature
 // verification. BenchmarkMiddlewareDPoP should cost at most twice as much.
-func BenchmarkECDSAVerifyASN1(b *testing.B) {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	d := sha256.Sum256([]byte("header.payload"))
-	sig, _ := ecdsa.SignASN1(rand.Reader, k, d[:])
-	b.ReportAllocs()
-	for b.Loop() {
-		if !ecdsa.VerifyASN1(&k.PublicKey, d[:], sig) {
-			b.Fatal("verify")
-		}
-	}
-}
+func BenchmarkECDSAVerifyASN1(b *testing.B) { yardstick.BenchmarkVerify(b) }
 
 // resettableReplay lets the benchmark reuse its pool of proofs: each pass
 // over the pool starts with an empty replay store.
@@ -40,13 +27,22 @@ func (r *resettableReplay) Use(ctx context.Context, jkt, jti string, exp time.Ti
 	return r.p.Load().Use(ctx, jkt, jti, exp)
 }
 
-// BenchmarkMiddlewareDPoP is the whole middleware for one request: a fresh
-// proof each time, the same access token (cache warm), through to the
-// handler.
-func BenchmarkMiddlewareDPoP(b *testing.B) {
+// middlewareBench is the middleware requiring orders:read with a warm
+// token cache and JWKS, a request carrying the same DPoP-bound token, and
+// a pool of fresh proofs for it; the replay store is emptied each time the
+// pool starts over (reset).
+type middlewareBench struct {
+	h      http.Handler
+	r      *http.Request
+	proofs []string
+	reset  func()
+}
+
+func newMiddlewareBench(b *testing.B) *middlewareBench {
 	rr := &resettableReplay{}
 	clock := func() time.Time { return testNow }
-	rr.p.Store(dpop.NewMemoryReplayStore(0, clock))
+	reset := func() { rr.p.Store(dpop.NewMemoryReplayStore(0, clock)) }
+	reset()
 	f := newFixture(b, func(c *resource.Config, o *[]dpop.VerifierOption) {
 		*o = append(*o, dpop.WithReplayStore(rr))
 	})
@@ -65,17 +61,35 @@ func BenchmarkMiddlewareDPoP(b *testing.B) {
 	if w.Code != 200 {
 		b.Fatalf("warm-up: %d %s", w.Code, w.Body)
 	}
+	return &middlewareBench{h: h, r: r, proofs: proofs, reset: reset}
+}
+
+// next sets the i-th proof (of the pool, reset at each pass) on the request.
+func (m *middlewareBench) next(i int) {
+	if i%len(m.proofs) == 0 {
+		m.reset()
+	}
+	j := i % len(m.proofs)
+	m.r.Header["Dpop"] = m.proofs[j : j+1]
+}
+
+// BenchmarkMiddlewareDPoP is the whole middleware for one request: a fresh
+// proof each time, the same access token (cache warm), through to the
+// handler.
+func BenchmarkMiddlewareDPoP(b *testing.B) {
+	m := newMiddlewareBench(b)
 	b.ReportAllocs()
 	i := 1
 	for b.Loop() {
-		if i%pool == 0 {
+		if i%len(m.proofs) == 0 {
 			b.StopTimer()
-			rr.p.Store(dpop.NewMemoryReplayStore(0, clock))
+			m.next(i)
 			b.StartTimer()
+		} else {
+			m.next(i)
 		}
-		r.Header["Dpop"] = proofs[i%pool : i%pool+1]
 		w := httptest.NewRecorder()
-		h.ServeHTTP(w, r)
+		m.h.ServeHTTP(w, m.r)
 		if w.Code != 200 {
 			b.Fatalf("%d %s", w.Code, w.Body)
 		}
@@ -90,43 +104,18 @@ func BenchmarkMiddlewareDPoP(b *testing.B) {
 // a noisy, shared machine skews far less than two separate benchmarks.
 // Target (issue 4): at most 2.
 func BenchmarkMiddlewareVsBareECDSA(b *testing.B) {
-	rr := &resettableReplay{}
-	clock := func() time.Time { return testNow }
-	rr.p.Store(dpop.NewMemoryReplayStore(0, clock))
-	f := newFixture(b, func(c *resource.Config, o *[]dpop.VerifierOption) {
-		*o = append(*o, dpop.WithReplayStore(rr))
-	})
-	tok := f.is.token(b, f.is.claims(f.cl.signer.Thumbprint()))
-	const pool = 4096
-	proofs := make([]string, pool)
-	for i := range proofs {
-		proofs[i] = f.cl.proof(b, "GET", apiURL, tok)
-	}
-	h := f.rs.Require("orders:read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	r := httptest.NewRequest("GET", apiURL, nil)
-	r.Header.Set("Authorization", "DPoP "+tok)
-	r.Header.Set("DPoP", proofs[0])
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r) // warm the token cache and the JWKS
-	if w.Code != 200 {
-		b.Fatalf("warm-up: %d %s", w.Code, w.Body)
-	}
-	bare, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	d := sha256.Sum256([]byte("header.payload"))
-	sig, _ := ecdsa.SignASN1(rand.Reader, bare, d[:])
+	m := newMiddlewareBench(b)
+	bare := yardstick.NewP256()
 	var full, base time.Duration
 	i := 1
 	b.ReportAllocs()
 	for b.Loop() {
-		if i%pool == 0 {
-			rr.p.Store(dpop.NewMemoryReplayStore(0, clock))
-		}
-		r.Header["Dpop"] = proofs[i%pool : i%pool+1]
+		m.next(i)
 		w := httptest.NewRecorder()
 		t0 := time.Now()
-		h.ServeHTTP(w, r)
+		m.h.ServeHTTP(w, m.r)
 		t1 := time.Now()
-		if !ecdsa.VerifyASN1(&bare.PublicKey, d[:], sig) {
+		if !bare.Verify() {
 			b.Fatal("verify")
 		}
 		t2 := time.Now()

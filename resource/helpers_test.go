@@ -3,11 +3,8 @@ package resource_test
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
@@ -21,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/jws/jwstest"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/resource"
 )
@@ -93,43 +91,9 @@ func (is *issuer) token(t testing.TB, claims map[string]any) string {
 	return craft(t, is.header(), claims, "ES256", is.key)
 }
 
-// craft signs any header and payload, so tests can make tokens and proofs
-// no honest party would. alg: ES256, EdDSA, HS256 (key is the secret), none.
-func craft(t testing.TB, hdr, claims map[string]any, alg string, key any) string {
-	t.Helper()
-	hb, _ := json.Marshal(hdr)
-	cb, _ := json.Marshal(claims)
-	return craftRaw(t, hb, cb, alg, key)
-}
-
-// craftRaw is craft for a header and claims given as JSON text, so a test
-// can send what no map holds: duplicate and case-variant member names.
-func craftRaw(t testing.TB, hb, cb []byte, alg string, key any) string {
-	t.Helper()
-	input := base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb)
-	digest := sha256.Sum256([]byte(input))
-	var sig []byte
-	switch alg {
-	case "ES256":
-		r, s, err := ecdsa.Sign(rand.Reader, key.(*ecdsa.PrivateKey), digest[:])
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig = make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
-	case "EdDSA":
-		sig = ed25519.Sign(key.(ed25519.PrivateKey), []byte(input))
-	case "HS256":
-		m := hmac.New(sha256.New, key.([]byte))
-		m.Write([]byte(input))
-		sig = m.Sum(nil)
-	case "none":
-	default:
-		t.Fatalf("craft: alg %s", alg)
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
+// craft and craftRaw forge a JWS no honest party would sign (see
+// internal/jws/jwstest).
+var craft, craftRaw = jwstest.Craft, jwstest.CraftRaw
 
 // malleate re-encodes an ES256 JWS signature (r, s) as (r, n−s): other
 // bytes that still verify.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/wardauth/ward/internal/nginxconf"
 )
 
 // nginx in front of the upstream (-front nginx, front.go): Debian's nginx
@@ -32,60 +34,6 @@ type nginxOptions struct {
 	// default, a new connection (HTTP/1.0) for every request and check.
 	keepalive int
 }
-
-// nginxAuthLocations are the check's locations of docs/INTEGRATIONS.md
-// ("nginx (auth_request)"), the check sent to the upstream block ward.
-const nginxAuthLocations = `
-        location = /_ward/authorize {
-            internal;
-            proxy_pass http://ward/_ward/authorize;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Original-Method $request_method;
-            proxy_set_header X-Original-URI $request_uri;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-Host $http_host;
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Forwarded-Method "";
-            proxy_set_header X-Forwarded-Uri "";
-            CONNECTION
-        }
-        location @ward_error {
-            add_header Retry-After $ward_retry_after always;
-            if ($ward_status = 429) { return 429; }
-            if ($ward_status = 503) { return 503; }
-            if ($ward_status = 400) { return 400; }
-            if ($ward_status = 404) { return 404; }
-            return 500;
-        }
-        location @ward_forbidden {
-            add_header WWW-Authenticate $ward_www_authenticate always;
-            return 403;
-        }
-`
-
-// nginxProtect is docs/INTEGRATIONS.md's ward-protect.conf.
-const nginxProtect = `
-            auth_request /_ward/authorize;
-            auth_request_set $ward_status $upstream_status;
-            auth_request_set $ward_subject $upstream_http_x_ward_subject;
-            auth_request_set $ward_client $upstream_http_x_ward_client;
-            auth_request_set $ward_scopes $upstream_http_x_ward_scopes;
-            auth_request_set $ward_jkt $upstream_http_x_ward_jkt;
-            auth_request_set $ward_dpop_nonce $upstream_http_dpop_nonce;
-            auth_request_set $ward_retry_after $upstream_http_retry_after;
-            auth_request_set $ward_www_authenticate $upstream_http_www_authenticate;
-            add_header DPoP-Nonce $ward_dpop_nonce always;
-            add_header Retry-After $ward_retry_after always;
-            error_page 500 = @ward_error;
-            error_page 403 = @ward_forbidden;
-            proxy_set_header X-Ward-Subject $ward_subject;
-            proxy_set_header X-Ward-Client $ward_client;
-            proxy_set_header X-Ward-Scopes $ward_scopes;
-            proxy_set_header X-Ward-JKT $ward_jkt;
-            proxy_set_header Authorization "";
-            proxy_set_header DPoP "";
-`
 
 const nginxMain = `
 worker_processes 1;
@@ -129,7 +77,8 @@ func nginxConf(o nginxOptions) string {
 	wardUp, auth, protect := "", "", ""
 	if o.ward != "" {
 		wardUp = "    upstream ward {\n        server WARD;\n        KEEPALIVE\n    }"
-		auth, protect = nginxAuthLocations, nginxProtect
+		// docs/INTEGRATIONS.md's configuration ("nginx (auth_request)")
+		auth, protect = nginxconf.Locations("ward", o.keepalive > 0), nginxconf.Protect
 	}
 	r := strings.NewReplacer("WARDUPSTREAM", wardUp, "AUTHLOCATIONS", auth, "PROTECT", protect)
 	conf := r.Replace(nginxMain)

@@ -16,11 +16,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,6 +114,7 @@ func (s *SyncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 // Process is a running `ward` process.
 type Process struct {
+	name string
 	cmd  *exec.Cmd
 	out  *SyncBuffer
 	done chan struct{}
@@ -122,21 +125,37 @@ type Process struct {
 // the test failed.
 func Start(t testing.TB, bin string, env []string, args ...string) *Process {
 	t.Helper()
-	p := &Process{out: &SyncBuffer{}, done: make(chan struct{})}
+	return StartNamed(t, "ward", bin, env, args...)
+}
+
+// StartNamed is Start for one of several processes: name tells them apart
+// in failures and logs.
+func StartNamed(t testing.TB, name, bin string, env []string, args ...string) *Process {
+	t.Helper()
+	p := &Process{name: name, out: &SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(CleanEnv(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
+		t.Fatalf("starting %s (%s): %v", name, bin, err)
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.Stop()
 		if t.Failed() {
-			t.Logf("--- ward output:\n%s", p.out.String())
+			t.Logf("--- %s output:\n%s", name, p.out.String())
 		}
 	})
 	return p
+}
+
+// Name is the name the process was started with.
+func (p *Process) Name() string { return p.name }
+
+// Kill sends SIGKILL and waits for the process to be gone (a crash).
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
 }
 
 // Output is what the process wrote so far.
@@ -201,10 +220,10 @@ func (p *Process) WaitReady(t testing.TB, c *http.Client, urls ...string) {
 	t.Helper()
 	for _, u := range urls {
 		if p.Exited() {
-			t.Fatalf("ward exited:\n%s", p.Output())
+			t.Fatalf("%s exited:\n%s", p.name, p.Output())
 		}
 		if err := WaitOK(c, u); err != nil {
-			t.Fatalf("%v\n--- ward output:\n%s", err, p.Output())
+			t.Fatalf("%v\n--- %s output:\n%s", err, p.name, p.Output())
 		}
 	}
 }
@@ -290,4 +309,90 @@ func HiddenFields(body []byte) url.Values {
 		v.Set(string(m[1]), html.UnescapeString(string(m[2])))
 	}
 	return v
+}
+
+var formActionRE = regexp.MustCompile(`<form[^>]*\saction="([^"]*)"`)
+
+// BrowserLogin is a user's browser on Ward's pages: it opens authURL,
+// signs in as user with password on the login page, answers the consent
+// page with decision ("allow" or "deny"), posting each form to its action
+// as a browser would, and returns the first redirect to another origin
+// (the client's redirect URI) without following it.
+func BrowserLogin(authURL, user, password, decision string) (*url.URL, error) {
+	start, err := url.Parse(authURL)
+	if err != nil {
+		return nil, err
+	}
+	jar, _ := cookiejar.New(nil)
+	var final *url.URL
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if req.URL.Scheme != start.Scheme || req.URL.Host != start.Host {
+			final = req.URL
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	page := func(resp *http.Response, err error) ([]byte, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer resp.Body.Close()
+		return io.ReadAll(resp.Body)
+	}
+	body, err := page(hc.Get(authURL))
+	for range 3 {
+		if err != nil || final != nil {
+			break
+		}
+		f := HiddenFields(body)
+		switch {
+		case bytes.Contains(body, []byte(`name="password"`)):
+			f.Set("username", user)
+			f.Set("password", password)
+		case bytes.Contains(body, []byte(`name="decision"`)):
+			f.Set("decision", decision)
+		default:
+			return nil, fmt.Errorf("browser: unexpected page: %.300s", body)
+		}
+		m := formActionRE.FindSubmatch(body)
+		if m == nil {
+			return nil, fmt.Errorf("browser: no form action: %.300s", body)
+		}
+		action, perr := start.Parse(html.UnescapeString(string(m[1])))
+		if perr != nil {
+			return nil, perr
+		}
+		body, err = page(hc.PostForm(action.String(), f))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if final == nil {
+		return nil, fmt.Errorf("browser: no redirect to the client; last page %.300s", body)
+	}
+	return final, nil
+}
+
+// InteropDir is the repository's interop directory: the pinned npm
+// packages (interop/package.json; .ci/run installs them with npm ci) and
+// the scripts that drive them.
+var InteropDir = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "interop")
+}()
+
+// NeedNode returns the node binary, or skips the test when node or one of
+// the npm packages pkgs is not installed.
+func NeedNode(t testing.TB, pkgs ...string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("interop: node is not installed; skipping (CI installs it)")
+	}
+	for _, p := range pkgs {
+		if _, err := os.Stat(filepath.Join(InteropDir, "node_modules", p, "package.json")); err != nil {
+			t.Skipf("interop: npm package %s is not installed; run `npm ci --prefix interop` (CI does)", p)
+		}
+	}
+	return node
 }

@@ -2,6 +2,10 @@
 // for tests of mutual TLS: server certificates with DNS and IP SANs, client
 // certificates with SPIFFE IDs, expired and self-signed ones.
 //
+// Loopback writes the files of a process that serves TLS on 127.0.0.1: a
+// CA, a certificate and its key, as the tests that start `ward serve`
+// need them.
+//
 // Keys are ECDSA P-256. Nothing here is meant for production.
 package mtlstest
 
@@ -14,6 +18,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/url"
@@ -62,10 +67,21 @@ func NewCA(t testing.TB, commonName ...string) *CA {
 	if len(commonName) > 0 {
 		cn = commonName[0]
 	}
-	key := newKey(t)
+	ca, err := newCA(cn)
+	if err != nil {
+		t.Fatalf("mtlstest: CA: %v", err)
+	}
+	return ca
+}
+
+func newCA(cn string) (*CA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
+		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: cn},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
@@ -75,13 +91,13 @@ func NewCA(t testing.TB, commonName ...string) *CA {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		t.Fatalf("mtlstest: CA: %v", err)
+		return nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return &CA{Cert: cert, Key: key, CertPEM: pemCert(der)}
+	return &CA{Cert: cert, Key: key, CertPEM: pemCert(der)}, nil
 }
 
 // Pool returns a pool holding only this CA.
@@ -104,25 +120,35 @@ func (ca *CA) WriteFile(t testing.TB, dir string) string {
 // Issue signs a new certificate with the CA.
 func (ca *CA) Issue(t testing.TB, o Options) *Cert {
 	t.Helper()
-	return issue(t, o, ca.Cert, ca.Key, newKey(t))
+	return must(t)(issue(o, ca.Cert, ca.Key, newKey(t)))
 }
 
 // SelfSigned returns a self-signed end-entity certificate (RFC 8705
 // self_signed_tls_client_auth).
 func SelfSigned(t testing.TB, o Options) *Cert {
 	t.Helper()
-	return issue(t, o, nil, nil, newKey(t))
+	return must(t)(issue(o, nil, nil, newKey(t)))
 }
 
 // SelfSignedWithKey is SelfSigned for an existing key: a new (say,
 // expired) certificate for a registered key.
 func SelfSignedWithKey(t testing.TB, key crypto.Signer, o Options) *Cert {
 	t.Helper()
-	return issue(t, o, nil, nil, key)
+	return must(t)(issue(o, nil, nil, key))
 }
 
-func issue(t testing.TB, o Options, parent *x509.Certificate, parentKey, key crypto.Signer) *Cert {
-	t.Helper()
+// must turns issue's error into a test failure.
+func must(t testing.TB) func(*Cert, error) *Cert {
+	return func(c *Cert, err error) *Cert {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("mtlstest: issue: %v", err)
+		}
+		return c
+	}
+}
+
+func issue(o Options, parent *x509.Certificate, parentKey, key crypto.Signer) (*Cert, error) {
 	if o.CommonName == "" {
 		o.CommonName = "test"
 	}
@@ -144,7 +170,7 @@ func issue(t testing.TB, o Options, parent *x509.Certificate, parentKey, key cry
 		eku = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
+		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: o.CommonName},
 		NotBefore:             nb,
 		NotAfter:              na,
@@ -161,7 +187,7 @@ func issue(t testing.TB, o Options, parent *x509.Certificate, parentKey, key cry
 	for _, s := range o.URIs {
 		u, err := url.Parse(s)
 		if err != nil {
-			t.Fatalf("mtlstest: URI SAN %q: %v", s, err)
+			return nil, fmt.Errorf("URI SAN %q: %w", s, err)
 		}
 		tmpl.URIs = append(tmpl.URIs, u)
 	}
@@ -170,22 +196,22 @@ func issue(t testing.TB, o Options, parent *x509.Certificate, parentKey, key cry
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
 	if err != nil {
-		t.Fatalf("mtlstest: issue: %v", err)
+		return nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	pk, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	return &Cert{
 		Cert:    cert,
 		Key:     key,
 		CertPEM: pemCert(der),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}),
-	}
+	}, nil
 }
 
 // TLSCertificate returns the certificate for tls.Config.Certificates.
@@ -239,15 +265,57 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-func serial(t testing.TB) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		t.Fatal(err)
-	}
+func serial() *big.Int {
+	n, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127)) // crypto/rand never fails
 	return n
 }
 
 func pemCert(der []byte) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// LoopbackPKI is the TLS material of a test process serving 127.0.0.1.
+type LoopbackPKI struct {
+	CA   *CA
+	Cert *Cert // for 127.0.0.1, server auth only
+	// CAFile, CertFile and KeyFile are the PEM files in the directory
+	// given (ca.pem, cert.pem, key.pem; the key PKCS #8, mode 0600).
+	CAFile, CertFile, KeyFile string
+	// Pool trusts CA only.
+	Pool *x509.CertPool
+}
+
+// Loopback makes a CA and a certificate for 127.0.0.1 and writes them into
+// dir; a process told SSL_CERT_FILE=CAFile trusts the certificate.
+func Loopback(t testing.TB, dir string) *LoopbackPKI {
+	t.Helper()
+	p, err := WriteLoopback(dir)
+	if err != nil {
+		t.Fatalf("mtlstest: %v", err)
+	}
+	return p
+}
+
+// WriteLoopback is Loopback for code without a testing.TB (a TestMain).
+func WriteLoopback(dir string) (*LoopbackPKI, error) {
+	ca, err := newCA("Ward loopback test CA")
+	if err != nil {
+		return nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := issue(Options{CommonName: "127.0.0.1", IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ServerOnly: true}, ca.Cert, ca.Key, key)
+	if err != nil {
+		return nil, err
+	}
+	p := &LoopbackPKI{CA: ca, Cert: cert, Pool: ca.Pool(),
+		CAFile: filepath.Join(dir, "ca.pem"), CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}
+	for path, b := range map[string][]byte{p.CAFile: ca.CertPEM, p.CertFile: cert.CertPEM, p.KeyFile: cert.KeyPEM} {
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
 }

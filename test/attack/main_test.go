@@ -6,11 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"math/big"
@@ -29,6 +26,7 @@ import (
 
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/internal/wardtest"
+	"github.com/wardauth/ward/mtls/mtlstest"
 )
 
 const (
@@ -142,10 +140,11 @@ func startWard(dir string) (*exec.Cmd, error) {
 		return nil, err
 	}
 	ward.bin = bin
-	caFile, certFile, keyFile, pool, err := writePKI(dir)
+	p, err := mtlstest.WriteLoopback(dir)
 	if err != nil {
 		return nil, err
 	}
+	caFile, certFile, keyFile, pool := p.CAFile, p.CertFile, p.KeyFile, p.Pool
 	upstream, err := serve(func(w http.ResponseWriter, r *http.Request) {
 		ward.hits.Add(1)
 		_, berr := io.Copy(io.Discard, r.Body)
@@ -309,45 +308,6 @@ func freeAddr() string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-// writePKI writes a test CA and a certificate for 127.0.0.1 that both
-// listeners serve.
-func writePKI(dir string) (caFile, certFile, keyFile string, pool *x509.CertPool, err error) {
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ward attack test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		return
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
-	if err != nil {
-		return
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(leafKey)
-	if err != nil {
-		return
-	}
-	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	pool = x509.NewCertPool()
-	pool.AddCert(caCert)
-	for _, f := range []struct {
-		path, typ string
-		der       []byte
-	}{{caFile, "CERTIFICATE", caDER}, {certFile, "CERTIFICATE", leafDER}, {keyFile, "PRIVATE KEY", keyDER}} {
-		if err = os.WriteFile(f.path, pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), 0o600); err != nil {
-			return
-		}
-	}
-	return
 }
 
 // --- requests ---

@@ -1,26 +1,14 @@
 package crash
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"database/sql"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/wardauth/ward/oauth"
-	"io"
-	"math/big"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -32,14 +20,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardauth/ward/mtls/mtlstest"
+	"github.com/wardauth/ward/oauth"
+
 	jose "github.com/go-jose/go-jose/v4"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/clustertest"
 	"github.com/wardauth/ward/internal/wardtest"
-	"github.com/wardauth/ward/pkce"
 	"github.com/wardauth/ward/store/sqlstore"
 )
 
@@ -111,7 +102,7 @@ func (f *family) uncertain() bool {
 }
 
 func killDuringLoad(t *testing.T, bin, dir, driver, dsn, storeConf string) {
-	p := newPKI(t, dir)
+	p := mtlstest.Loopback(t, dir)
 	addr := wardtest.FreeAddr(t)
 	issuer := "https://" + addr
 	env := []string{
@@ -119,7 +110,7 @@ func killDuringLoad(t *testing.T, bin, dir, driver, dsn, storeConf string) {
 		"WARD_KEY_ENCRYPTION_KEY=" + wardtest.RandKey(),
 		"WARD_TEST_SVC_SECRET=" + svcSecret,
 		"WARD_TEST_ALICE_PASSWORD=" + userPass,
-		"SSL_CERT_FILE=" + p.caFile,
+		"SSL_CERT_FILE=" + p.CAFile,
 	}
 	if dsn != "" {
 		env = append(env, "WARD_STORE_DSN="+dsn)
@@ -146,7 +137,7 @@ users:
 # The load comes from one address, faster than the default per-IP rates
 # allow; this test is about crash safety, not throttling.
 rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off: true}}}
-`, issuer, addr, p.certFile, p.keyFile, storeConf, svcClient, audience, webClient, webRedirect, audience, userName)
+`, issuer, addr, p.CertFile, p.KeyFile, storeConf, svcClient, audience, webClient, webRedirect, audience, userName)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -154,11 +145,11 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 		Timeout: 10 * time.Second,
 		// No keep-alive: each request dials, so that a request made after
 		// the kill is refused at connect and known not to have arrived.
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}, DisableKeepAlives: true},
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.Pool}, DisableKeepAlives: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
 
-	srv := start(t, "ward-1", bin, env, "serve", "--config", cfgPath)
+	srv := wardtest.StartNamed(t, "ward-1", bin, env, "serve", "--config", cfgPath)
 	c.wait(srv)
 
 	// One grant per refresh worker, through the login flow.
@@ -167,10 +158,10 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 		sg := newSigner(t)
 		code, v := c.authorize()
 		r := c.token(codeForm(code, v), sg)
-		if r.status != http.StatusOK || r.str("refresh_token") == "" {
+		if r.Status != http.StatusOK || r.Str("refresh_token") == "" {
 			t.Fatalf("code exchange: %v", r)
 		}
-		fams[i] = &family{signer: sg, tokens: []string{r.str("refresh_token")}}
+		fams[i] = &family{signer: sg, tokens: []string{r.Str("refresh_token")}}
 	}
 
 	// The load. Workers stop at their first request that got no answer.
@@ -192,19 +183,19 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 					f.attempts = append(f.attempts, attempt{sent: rt, refused: errors.Is(err, syscall.ECONNREFUSED)})
 					return
 				}
-				a := attempt{sent: rt, status: r.status}
-				if r.status == http.StatusOK {
-					a.received = r.str("refresh_token")
-					if a.received == "" || r.str("access_token") == "" {
+				a := attempt{sent: rt, status: r.Status}
+				if r.Status == http.StatusOK {
+					a.received = r.Str("refresh_token")
+					if a.received == "" || r.Str("access_token") == "" {
 						t.Errorf("refresh: 200 without tokens: %v", r)
 						return
 					}
 					f.tokens = append(f.tokens, a.received)
-					keep(r.str("access_token"))
+					keep(r.Str("access_token"))
 					rotations.Add(1)
 				}
 				f.attempts = append(f.attempts, a)
-				if r.status != http.StatusOK {
+				if r.Status != http.StatusOK {
 					if !killed.Load() {
 						t.Errorf("refresh before the kill: %v", r)
 					}
@@ -225,13 +216,13 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 				if err != nil {
 					return
 				}
-				if r.status != http.StatusOK {
+				if r.Status != http.StatusOK {
 					if !killed.Load() {
 						t.Errorf("client_credentials before the kill: %v", r)
 					}
 					return
 				}
-				keep(r.str("access_token"))
+				keep(r.Str("access_token"))
 				ccOK.Add(1)
 			}
 		})
@@ -242,7 +233,7 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 	}
 	time.Sleep(time.Duration(50+mrand.IntN(300)) * time.Millisecond)
 	killed.Store(true)
-	srv.kill()
+	srv.Kill()
 	wg.Wait()
 	if t.Failed() {
 		t.FailNow()
@@ -256,7 +247,7 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 	// the CLI reads the keys.
 	checkKeysList(t, bin, env, cfgPath)
 
-	srv = start(t, "ward-2", bin, env, "serve", "--config", cfgPath)
+	srv = wardtest.StartNamed(t, "ward-2", bin, env, "serve", "--config", cfgPath)
 	c.wait(srv)
 
 	// (3) Access tokens verify against the restarted server's JWKS.
@@ -277,7 +268,7 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 		last := f.last()
 		r := c.token(refreshForm(last), f.signer)
 		switch {
-		case r.status == http.StatusOK:
+		case r.Status == http.StatusOK:
 			// Not rotated before the kill; or rotated by the request in
 			// flight, whose answer was lost, and re-issued now within
 			// tokens.refresh_token_reuse_grace (same DPoP key, successor
@@ -286,16 +277,16 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 			if f.uncertain() {
 				rescued++
 			}
-			next := r.str("refresh_token")
+			next := r.Str("refresh_token")
 			// The newest token rotates; then the last one again is a
 			// reuse (its successor was used), which revokes the family.
 			newest := c.token(refreshForm(next), f.signer)
-			if newest.status != http.StatusOK {
+			if newest.Status != http.StatusOK {
 				t.Errorf("family %d: the token of the refresh after the restart: %v", i, newest)
 			}
 			wantInvalidGrant(t, c.token(refreshForm(last), f.signer), "family %d: last token used twice", i)
-			wantInvalidGrant(t, c.token(refreshForm(newest.str("refresh_token")), f.signer), "family %d: newest token after a replay", i)
-		case f.uncertain() && r.status == http.StatusBadRequest && r.str("error") == "invalid_grant":
+			wantInvalidGrant(t, c.token(refreshForm(newest.Str("refresh_token")), f.signer), "family %d: newest token after a replay", i)
+		case f.uncertain() && r.Status == http.StatusBadRequest && r.Str("error") == "invalid_grant":
 			// A request with it was in flight at the kill: the server may
 			// have rotated it, so this is a replay and revokes the family
 			// (outside the grace window).
@@ -315,11 +306,11 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 	}
 	// The server logs each grace re-issue: a family whose rotation was
 	// committed but whose answer was lost at the kill, and which is live.
-	reissued := strings.Count(srv.out.String(), "lost answer")
+	reissued := strings.Count(srv.Output(), "lost answer")
 	t.Logf("after the restart: %d families' last token worked (%d had a refresh in flight at the kill, %d were re-issued within the grace window), %d were revoked (of %d in flight); %d access tokens verified",
 		working, rescued, reissued, revoked, inflight, len(access))
 
-	srv.stop()
+	srv.Stop()
 
 	// (4) The database: no family has two unrotated refresh tokens, every
 	// family the test revoked is revoked.
@@ -329,7 +320,7 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 
 func wantInvalidGrant(t *testing.T, r *response, format string, args ...any) {
 	t.Helper()
-	if r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" {
+	if r.Status != http.StatusBadRequest || r.Str("error") != "invalid_grant" {
 		t.Errorf(format+": got %v, want 400 invalid_grant", append(args, r)...)
 	}
 }
@@ -434,99 +425,6 @@ func verifyAccessToken(t *testing.T, jwks jose.JSONWebKeySet, issuer, tok string
 	}
 }
 
-// --- processes ---
-
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  *wardtest.SyncBuffer
-	done chan struct{}
-}
-
-func start(t *testing.T, name, bin string, env []string, args ...string) *process {
-	t.Helper()
-	p := &process{name: name, out: &wardtest.SyncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(wardtest.CleanEnv(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("--- %s output:\n%s", name, p.out.String())
-		}
-	})
-	return p
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *process) kill() {
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-}
-
-// stop sends SIGTERM, then SIGKILL after 10s.
-func (p *process) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.kill()
-	}
-}
-
-// pki is a test CA and a certificate for 127.0.0.1 that ward serves.
-type pki struct {
-	caFile, certFile, keyFile string
-	pool                      *x509.CertPool
-}
-
-func newPKI(t *testing.T, dir string) *pki {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ward crash test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pki{caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"), pool: x509.NewCertPool()}
-	p.pool.AddCert(caCert)
-	for path, b := range map[string]*pem.Block{
-		p.caFile:   {Type: "CERTIFICATE", Bytes: caDER},
-		p.certFile: {Type: "CERTIFICATE", Bytes: leafDER},
-		p.keyFile:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return p
-}
-
 // --- requests ---
 
 type conn struct {
@@ -535,34 +433,13 @@ type conn struct {
 	client *http.Client
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-	json   map[string]any
-}
-
-func (r *response) str(k string) string { s, _ := r.json[k].(string); return s }
-
-func (r *response) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
+// response is a decoded answer.
+type response = clustertest.Response
 
 // wait polls the metadata until it answers 200.
-func (c *conn) wait(p *process) {
+func (c *conn) wait(p *wardtest.Process) {
 	c.t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		select {
-		case <-p.done:
-			c.t.Fatalf("%s exited:\n%s", p.name, p.out.String())
-		default:
-		}
-		if resp, err := c.client.Get(c.issuer + authz.PathMetadata); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-	}
-	c.t.Fatalf("%s did not answer:\n%s", p.name, p.out.String())
+	p.WaitReady(c.t, c.client, c.issuer+authz.PathMetadata)
 }
 
 func (c *conn) try(req *http.Request, jar http.CookieJar) (*response, error) {
@@ -572,16 +449,7 @@ func (c *conn) try(req *http.Request, jar http.CookieJar) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		_ = json.Unmarshal(b, &r.json)
-	}
-	return r, nil
+	return clustertest.Read(resp), nil
 }
 
 func (c *conn) do(req *http.Request, jar http.CookieJar) *response {
@@ -623,94 +491,30 @@ func (c *conn) jwks() jose.JSONWebKeySet {
 	req, _ := http.NewRequest(http.MethodGet, c.issuer+authz.PathJWKS, nil)
 	r := c.do(req, nil)
 	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(r.body, &set); err != nil || len(set.Keys) == 0 {
+	if err := json.Unmarshal(r.Body, &set); err != nil || len(set.Keys) == 0 {
 		c.t.Fatalf("JWKS: %v: %v", r, err)
 	}
 	return set
 }
 
-func newSigner(t *testing.T) *dpop.Signer {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sg, err := dpop.NewSigner(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sg
-}
+var newSigner = clustertest.NewSigner
 
 func codeForm(code, verifier string) url.Values {
-	return url.Values{"grant_type": {string(oauth.GrantAuthorizationCode)}, "client_id": {webClient}, "code": {code},
-		"code_verifier": {verifier}, "redirect_uri": {webRedirect}}
+	return clustertest.CodeForm(webClient, webRedirect, code, verifier)
 }
 
-func refreshForm(rt string) url.Values {
-	return url.Values{"grant_type": {string(oauth.GrantRefreshToken)}, "client_id": {webClient}, "refresh_token": {rt}}
-}
-
-// --- the browser ---
+func refreshForm(rt string) url.Values { return clustertest.RefreshForm(webClient, rt) }
 
 // authorize runs the login flow for the public client and returns the
 // code and the PKCE verifier.
 func (c *conn) authorize() (string, string) {
 	c.t.Helper()
-	v, err := pkce.NewVerifier()
-	if err != nil {
-		c.t.Fatal(err)
+	f := &clustertest.Flow{T: c.t, Issuer: c.issuer, WebClient: webClient, WebRedirect: webRedirect, User: userName, Password: userPass}
+	send, b := clustertest.Via(c.t, c.client), f.NewBrowser()
+	u, v := f.AuthorizeURL()
+	r := b.Login(send, b.Get(send, u))
+	if clustertest.IsConsentPage(r) {
+		r = b.Consent(send, r)
 	}
-	q := url.Values{"response_type": {"code"}, "client_id": {webClient}, "redirect_uri": {webRedirect},
-		"scope": {"demo:read"}, "state": {"st"}, "code_challenge": {pkce.Challenge(v)}, "code_challenge_method": {"S256"}}
-	jar, _ := cookiejar.New(nil)
-	r := c.get(c.issuer+authz.PathAuthorize+"?"+q.Encode(), jar)
-	if !(r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="password"`))) {
-		c.t.Fatalf("expected the login page, got %v", r)
-	}
-	f := wardtest.HiddenFields(r.body)
-	f.Set("username", userName)
-	f.Set("password", userPass)
-	r = c.postForm(c.issuer+authz.PathLogin, f, jar)
-	if r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="decision"`)) {
-		f = wardtest.HiddenFields(r.body)
-		f.Set("decision", "allow")
-		r = c.postForm(c.issuer+authz.PathConsent, f, jar)
-	}
-	loc := r.header.Get("Location")
-	if r.status != http.StatusSeeOther || !strings.HasPrefix(loc, webRedirect) {
-		c.t.Fatalf("expected a redirect to the client, got %v", r)
-	}
-	u, err := url.Parse(loc)
-	if err != nil || u.Query().Get("code") == "" {
-		c.t.Fatalf("no code in %s", loc)
-	}
-	return u.Query().Get("code"), v
-}
-
-// get fetches u, following redirects within the issuer.
-func (c *conn) get(u string, jar http.CookieJar) *response {
-	c.t.Helper()
-	for range 10 {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		r := c.do(req, jar)
-		loc := r.header.Get("Location")
-		if r.status/100 != 3 || !strings.HasPrefix(loc, c.issuer+"/") {
-			return r
-		}
-		u = loc
-	}
-	c.t.Fatal("too many redirects")
-	return nil
-}
-
-func (c *conn) postForm(u string, form url.Values, jar http.CookieJar) *response {
-	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r := c.do(req, jar)
-	if loc := r.header.Get("Location"); r.status/100 == 3 && strings.HasPrefix(loc, c.issuer+"/") {
-		return c.get(loc, jar)
-	}
-	return r
+	return f.CodeFrom(r), v
 }

@@ -2,9 +2,7 @@ package crash
 
 import (
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
-	"github.com/wardauth/ward/oauth"
 	"io"
 	"net"
 	"net/http"
@@ -17,8 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardauth/ward/oauth"
+
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/clustertest"
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/mtls/mtlstest"
 )
@@ -132,11 +133,11 @@ gateway:
 
 	// Baseline: a token, and the gateway forwards a call with it.
 	r, _ := token(svcClient)
-	tok := r.str("access_token")
-	if r.status != http.StatusOK || tok == "" {
+	tok := r.Str("access_token")
+	if r.Status != http.StatusOK || tok == "" {
 		t.Fatalf("token with PostgreSQL reachable: %v", r)
 	}
-	if r := callAPI("DPoP "+tok, true, tok); r.status != http.StatusOK || hits.Load() != 1 {
+	if r := callAPI("DPoP "+tok, true, tok); r.Status != http.StatusOK || hits.Load() != 1 {
 		t.Fatalf("gateway with PostgreSQL reachable: %v (upstream hits %d)", r, hits.Load())
 	}
 
@@ -146,11 +147,11 @@ gateway:
 	// 503 temporarily_unavailable, quickly, no token.
 	for i := range 3 {
 		r, took := token(svcClient + "-2")
-		if r.status != http.StatusServiceUnavailable || r.str("error") != "temporarily_unavailable" {
-			t.Errorf("token request %d with PostgreSQL unreachable: %d %s, want 503 temporarily_unavailable", i, r.status, r.str("error"))
+		if r.Status != http.StatusServiceUnavailable || r.Str("error") != "temporarily_unavailable" {
+			t.Errorf("token request %d with PostgreSQL unreachable: %d %s, want 503 temporarily_unavailable", i, r.Status, r.Str("error"))
 		}
-		if strings.Contains(string(r.body), "access_token") {
-			t.Fatalf("a token was issued with the store unreachable: %d", r.status)
+		if strings.Contains(string(r.Body), "access_token") {
+			t.Fatalf("a token was issued with the store unreachable: %d", r.Status)
 		}
 		if took > 10*time.Second {
 			t.Errorf("token request %d took %v with PostgreSQL unreachable", i, took)
@@ -161,7 +162,7 @@ gateway:
 	// with a fresh proof) and is forwarded; a forged token, a call without
 	// a proof and a call without a token are refused and not forwarded.
 	before := hits.Load()
-	if r := callAPI("DPoP "+tok, true, tok); r.status != http.StatusOK || hits.Load() != before+1 {
+	if r := callAPI("DPoP "+tok, true, tok); r.Status != http.StatusOK || hits.Load() != before+1 {
 		t.Errorf("gateway, verified token, PostgreSQL unreachable: %v (hits %d→%d)", r, before, hits.Load())
 	}
 	before = hits.Load()
@@ -171,7 +172,7 @@ gateway:
 		auth string
 		sign bool
 	}{"forged signature": {"DPoP " + forged, true}, "no proof": {"DPoP " + tok, false}, "no token": {"", false}} {
-		if r := callAPI(c.auth, c.sign, strings.TrimPrefix(c.auth, "DPoP ")); r.status != http.StatusUnauthorized {
+		if r := callAPI(c.auth, c.sign, strings.TrimPrefix(c.auth, "DPoP ")); r.Status != http.StatusUnauthorized {
 			t.Errorf("gateway, %s, PostgreSQL unreachable: %v, want 401", name, r)
 		}
 	}
@@ -184,11 +185,11 @@ gateway:
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		r, _ := token(svcClient + "-2")
-		if r.status == http.StatusOK && r.str("access_token") != "" {
+		if r.Status == http.StatusOK && r.Str("access_token") != "" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("token endpoint after PostgreSQL came back: %d %s", r.status, r.str("error"))
+			t.Fatalf("token endpoint after PostgreSQL came back: %d %s", r.Status, r.Str("error"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -203,11 +204,5 @@ func send(t *testing.T, hc *http.Client, req *http.Request) *response {
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r := &response{status: resp.StatusCode, body: b}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		_ = json.Unmarshal(b, &r.json)
-	}
-	return r
+	return clustertest.Read(resp)
 }

@@ -2,26 +2,23 @@ package interop
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardauth/ward/oauth"
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
@@ -37,23 +34,10 @@ import (
 
 // interopDir holds the pinned npm packages (interop/package.json); .ci/run
 // installs them with npm ci.
-var interopDir = filepath.Join("..", "..", "interop")
+var interopDir = wardtest.InteropDir
 
-// needNode returns the node binary, or skips the test when node or one of
-// the npm packages is missing.
-func needNode(t *testing.T, pkgs ...string) string {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("interop: node is not installed; skipping (CI installs it)")
-	}
-	for _, p := range pkgs {
-		if _, err := os.Stat(filepath.Join(interopDir, "node_modules", p, "package.json")); err != nil {
-			t.Skipf("interop: npm package %s is not installed; run `npm ci --prefix interop` (CI does)", p)
-		}
-	}
-	return node
-}
+// needNode returns node, or skips the test without it or pkgs.
+var needNode = wardtest.NeedNode
 
 const (
 	testUser     = "alice"
@@ -219,52 +203,7 @@ func (w *ward) upstreamSeen() []http.Header {
 // client's /callback without following it (the client has no listener;
 // the test hands the URL to it).
 func browse(authURL string) (*url.URL, error) {
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	var final *url.URL
-	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
-		if req.URL.Path == "/callback" {
-			final = req.URL
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}
-	get := func(resp *http.Response, err error) ([]byte, error) {
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		return io.ReadAll(resp.Body)
-	}
-	body, err := get(hc.Get(authURL))
-	if err != nil {
-		return nil, err
-	}
-	base, _ := url.Parse(authURL)
-	for range 3 {
-		if final != nil {
-			break
-		}
-		f := wardtest.HiddenFields(body)
-		switch {
-		case bytes.Contains(body, []byte(`name="password"`)):
-			f.Set("username", testUser)
-			f.Set("password", testPassword)
-			body, err = get(hc.PostForm(base.Scheme+"://"+base.Host+authz.PathLogin, f))
-		case bytes.Contains(body, []byte(`name="decision"`)):
-			f.Set("decision", "allow")
-			body, err = get(hc.PostForm(base.Scheme+"://"+base.Host+authz.PathConsent, f))
-		default:
-			return nil, fmt.Errorf("browser: unexpected page: %.300s", body)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if final == nil {
-		return nil, fmt.Errorf("browser: no redirect to the client; last page %.300s", body)
-	}
-	return final, nil
+	return wardtest.BrowserLogin(authURL, testUser, testPassword, "allow")
 }
 
 // script is a node script speaking JSON lines: it writes one object per

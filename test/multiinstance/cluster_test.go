@@ -1,21 +1,15 @@
 package multiinstance
 
 import (
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"github.com/wardauth/ward/oauth"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -24,11 +18,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardauth/ward/oauth"
+
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/internal/clustertest"
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
@@ -131,7 +128,7 @@ type cluster struct {
 	gw          []*gwInstance
 	svcSecret   string
 	feedSecret  string
-	nonce       string // the last DPoP-Nonce from any authorization server
+	flow        *clustertest.Flow // the clients: names, secrets, the last DPoP-Nonce
 }
 
 // clusterOpt changes how instance i reaches Redis (for the outage test).
@@ -141,6 +138,8 @@ func newCluster(t *testing.T, opts ...clusterOpt) *cluster {
 	t.Helper()
 	redisAddr, prefix := redisPrefix(t)
 	c := &cluster{t: t, dsn: pgSchema(t), redisAddr: redisAddr, prefix: prefix, log: &wardtest.SyncBuffer{}}
+	c.flow = &clustertest.Flow{T: t, Issuer: issuer, API: apiURL, SvcClient: svcClient,
+		WebClient: webClient, WebRedirect: webRedirect, User: userName, Password: userPass}
 	if _, err := rand.Read(c.kek[:]); err != nil {
 		t.Fatal(err)
 	}
@@ -318,6 +317,7 @@ func (c *cluster) seed() {
 	if c.svcSecret, err = authz.CreateClient(ctx, st, &svc, time.Now()); err != nil {
 		c.t.Fatal(err)
 	}
+	c.flow.SvcSecret = c.svcSecret
 	web := store.Client{ID: webClient, Name: "Web", AuthMethod: oauth.AuthNone, RedirectURIs: []string{webRedirect},
 		GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, Scopes: []string{"demo:read"},
 		Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP}
@@ -339,88 +339,30 @@ func (c *cluster) seed() {
 }
 
 // newSigner returns a DPoP signer with a fresh P-256 key.
-func (c *cluster) newSigner() *dpop.Signer {
-	c.t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	sg, err := dpop.NewSigner(k)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return sg
-}
+func (c *cluster) newSigner() *dpop.Signer { return clustertest.NewSigner(c.t) }
 
 // response is a decoded answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-	json   map[string]any
-}
+type response = clustertest.Response
 
-func (r *response) str(k string) string { s, _ := r.json[k].(string); return s }
-
-func (r *response) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
-
-func do(t *testing.T, hc *http.Client, req *http.Request) *response {
-	t.Helper()
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		_ = json.Unmarshal(b, &r.json)
-	}
-	return r
-}
+// do sends req with hc.
+var do = clustertest.Do
 
 // postToken posts form to in's /token with a DPoP proof (when given) and
 // the client's credentials.
 func (c *cluster) postToken(in *asInstance, form url.Values, proof string) *response {
-	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, issuer+authz.PathToken, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if form.Get("grant_type") == string(oauth.GrantClientCredentials) {
-		req.SetBasicAuth(svcClient, c.svcSecret)
-	}
-	if proof != "" {
-		req.Header.Set("DPoP", proof)
-	}
-	r := do(c.t, in.hc, req)
-	if n := r.header.Get("DPoP-Nonce"); n != "" {
-		c.nonce = n
-	}
-	return r
+	return c.flow.PostToken(c.via(in.hc), form, proof)
 }
 
+// via sends requests with hc, bound to one instance.
+func (c *cluster) via(hc *http.Client) clustertest.Sender { return clustertest.Via(c.t, hc) }
+
 // tokenProof makes a proof for the token endpoint with the last nonce.
-func (c *cluster) tokenProof(sg *dpop.Signer) string {
-	c.t.Helper()
-	var opts []dpop.ProofOption
-	if c.nonce != "" {
-		opts = append(opts, dpop.WithNonce(c.nonce))
-	}
-	p, err := sg.Proof(http.MethodPost, issuer+authz.PathToken, opts...)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return p
-}
+func (c *cluster) tokenProof(sg *dpop.Signer) string { return c.flow.TokenProof(sg) }
 
 // token runs a token request at in with a fresh proof from sg, answering
 // one use_dpop_nonce challenge (RFC 9449 §8).
 func (c *cluster) token(in *asInstance, form url.Values, sg *dpop.Signer) *response {
-	c.t.Helper()
-	r := c.postToken(in, form, c.tokenProof(sg))
-	if r.status == http.StatusBadRequest && r.str("error") == "use_dpop_nonce" {
-		r = c.postToken(in, form, c.tokenProof(sg))
-	}
-	return r
+	return c.flow.Token(c.via(in.hc), form, sg)
 }
 
 // refreshLive reports whether the refresh token tok is live in the shared
@@ -477,54 +419,34 @@ func (c *cluster) raceRefresh(rt string, sg *dpop.Signer, n int) []string {
 // answered with one).
 func (c *cluster) fetchNonce(in *asInstance) string {
 	c.t.Helper()
-	c.nonce = ""
+	c.flow.Nonce = ""
 	r := c.postToken(in, url.Values{"grant_type": {string(oauth.GrantClientCredentials)}}, "")
-	if c.nonce == "" {
+	if c.flow.Nonce == "" {
 		c.t.Fatalf("AS %s gave no DPoP-Nonce: %v", in.name, r)
 	}
-	return c.nonce
+	return c.flow.Nonce
 }
 
 // serviceToken gets a DPoP-bound access token for svc at in.
 func (c *cluster) serviceToken(in *asInstance, sg *dpop.Signer) string {
-	c.t.Helper()
-	r := c.token(in, url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}, sg)
-	wantToken(c.t, r)
-	return r.str("access_token")
+	return c.flow.ServiceToken(c.via(in.hc), sg)
 }
 
-func wantToken(t *testing.T, r *response) {
-	t.Helper()
-	if r.status != http.StatusOK || r.str("access_token") == "" {
-		t.Fatalf("got %v, want a token", r)
-	}
-}
-
-func wantError(t *testing.T, r *response, status int, code string) {
-	t.Helper()
-	if r.status != status || r.str("error") != code {
-		t.Fatalf("got %v, want %d %s", r, status, code)
-	}
-}
+var (
+	wantToken     = clustertest.WantToken
+	wantError     = clustertest.WantError
+	isLoginPage   = clustertest.IsLoginPage
+	isConsentPage = clustertest.IsConsentPage
+)
 
 // apiProof makes a proof for GET path at the gateways, bound to tok.
 func (c *cluster) apiProof(sg *dpop.Signer, path, tok string) string {
-	c.t.Helper()
-	p, err := sg.Proof(http.MethodGet, apiURL+path, dpop.WithAccessToken(tok))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return p
+	return c.flow.APIProof(sg, path, tok)
 }
 
 // call sends GET path to a gateway with tok and proof.
 func (c *cluster) call(g *gwInstance, path, tok, proof string) *response {
-	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, apiURL+path, nil)
-	req.Header.Set("Authorization", "DPoP "+tok)
-	req.Header.Set("DPoP", proof)
-	r := do(c.t, g.hc, req)
-	return r
+	return c.flow.Call(c.via(g.hc), path, tok, proof)
 }
 
 var rejectionRE = regexp.MustCompile(`(?m)^ward_gateway_rejections_total\{error="([^"]*)",reason="([^"]*)"\} (\S+)$`)
@@ -535,7 +457,7 @@ func (c *cluster) rejections(g *gwInstance) map[string]float64 {
 	req, _ := http.NewRequest(http.MethodGet, g.adminURL+"/metrics", nil)
 	r := do(c.t, http.DefaultClient, req)
 	out := map[string]float64{}
-	for _, m := range rejectionRE.FindAllStringSubmatch(string(r.body), -1) {
+	for _, m := range rejectionRE.FindAllStringSubmatch(string(r.Body), -1) {
 		v, _ := strconv.ParseFloat(m[3], 64)
 		out[m[2]] += v
 	}
@@ -544,11 +466,7 @@ func (c *cluster) rejections(g *gwInstance) map[string]float64 {
 
 // introspect asks in about tok (as the confidential client svc).
 func (c *cluster) introspect(in *asInstance, tok string) *response {
-	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, issuer+authz.PathIntrospect, strings.NewReader(url.Values{"token": {tok}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(svcClient, c.svcSecret)
-	return do(c.t, in.hc, req)
+	return c.flow.Introspect(c.via(in.hc), tok)
 }
 
 // --- the browser ---
@@ -556,98 +474,20 @@ func (c *cluster) introspect(in *asInstance, tok string) *response {
 // browser is a user agent with one cookie jar for the issuer's name,
 // whichever instance answers.
 type browser struct {
-	c   *cluster
-	jar http.CookieJar
+	c *cluster
+	*clustertest.Browser
 }
 
-func (c *cluster) newBrowser() *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{c: c, jar: jar}
-}
-
-func (b *browser) client(in *asInstance) *http.Client {
-	hc := *in.hc
-	hc.Jar = b.jar
-	return &hc
-}
+func (c *cluster) newBrowser() *browser { return &browser{c, c.flow.NewBrowser()} }
 
 // get fetches u at in, following redirects within the issuer (at in).
-func (b *browser) get(in *asInstance, u string) *response {
-	b.c.t.Helper()
-	for range 10 {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		r := do(b.c.t, b.client(in), req)
-		loc := r.header.Get("Location")
-		if r.status/100 != 3 || !strings.HasPrefix(loc, issuer+"/") {
-			return r
-		}
-		u = loc
-	}
-	b.c.t.Fatal("too many redirects")
-	return nil
-}
-
-// postForm posts form to u at in; a redirect within the issuer is
-// followed at in.
-func (b *browser) postForm(in *asInstance, u string, form url.Values) *response {
-	b.c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r := do(b.c.t, b.client(in), req)
-	if loc := r.header.Get("Location"); r.status/100 == 3 && strings.HasPrefix(loc, issuer+"/") {
-		return b.get(in, loc)
-	}
-	return r
-}
-
-func isLoginPage(r *response) bool {
-	return r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="password"`))
-}
-
-func isConsentPage(r *response) bool {
-	return r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="decision"`))
-}
+func (b *browser) get(in *asInstance, u string) *response { return b.Get(b.c.via(in.hc), u) }
 
 // login submits the login form of page r at in.
-func (b *browser) login(in *asInstance, r *response) *response {
-	b.c.t.Helper()
-	if !isLoginPage(r) {
-		b.c.t.Fatalf("expected the login page, got %v", r)
-	}
-	f := wardtest.HiddenFields(r.body)
-	f.Set("username", userName)
-	f.Set("password", userPass)
-	return b.postForm(in, issuer+authz.PathLogin, f)
-}
+func (b *browser) login(in *asInstance, r *response) *response { return b.Login(b.c.via(in.hc), r) }
 
 // consent allows on the consent page r at in.
-func (b *browser) consent(in *asInstance, r *response) *response {
-	b.c.t.Helper()
-	if !isConsentPage(r) {
-		b.c.t.Fatalf("expected the consent page, got %v", r)
-	}
-	f := wardtest.HiddenFields(r.body)
-	f.Set("decision", "allow")
-	return b.postForm(in, issuer+authz.PathConsent, f)
-}
-
-// codeFrom returns the code of the final redirect to the client.
-func codeFrom(t *testing.T, r *response) string {
-	t.Helper()
-	loc := r.header.Get("Location")
-	if r.status != http.StatusSeeOther || !strings.HasPrefix(loc, webRedirect) {
-		t.Fatalf("expected a redirect to the client, got %v", r)
-	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := u.Query().Get("code"); code != "" {
-		return code
-	}
-	t.Fatalf("no code in %s", loc)
-	return ""
-}
+func (b *browser) consent(in *asInstance, r *response) *response { return b.Consent(b.c.via(in.hc), r) }
 
 // redisProxy forwards TCP to Redis and can be stopped (its port then
 // refuses connections and open ones are cut) and started again on the

@@ -3,7 +3,6 @@ package multiinstance
 import (
 	"context"
 	"encoding/json"
-	"github.com/wardauth/ward/oauth"
 	"net/http"
 	"net/url"
 	"os"
@@ -13,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardauth/ward/oauth"
+
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/clustertest"
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/pkce"
 	"github.com/wardauth/ward/store"
@@ -30,19 +32,19 @@ func TestProofReplayAcrossGateways(t *testing.T) {
 	tok := c.serviceToken(c.as[0], sg)
 
 	p := c.apiProof(sg, whoami, tok)
-	if r := c.call(c.gw[0], whoami, tok, p); r.status != http.StatusOK {
+	if r := c.call(c.gw[0], whoami, tok, p); r.Status != http.StatusOK {
 		t.Fatalf("gateway A: %v", r)
 	}
 	r := c.call(c.gw[1], whoami, tok, p)
-	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_dpop_proof"`) {
-		t.Fatalf("proof replayed at gateway B: %v %v, want 401 invalid_dpop_proof", r, r.header.Values("WWW-Authenticate"))
+	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_dpop_proof"`) {
+		t.Fatalf("proof replayed at gateway B: %v %v, want 401 invalid_dpop_proof", r, r.Header.Values("WWW-Authenticate"))
 	}
 	if got := c.rejections(c.gw[1])["replayed"]; got != 1 {
 		t.Errorf("gateway B rejections{reason=replayed} = %v, want 1", got)
 	}
 	// A fresh proof is accepted at B: the token (signed by A's key, from
 	// the shared store) is valid there.
-	if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.status != http.StatusOK {
+	if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.Status != http.StatusOK {
 		t.Fatalf("fresh proof at gateway B: %v", r)
 	}
 }
@@ -59,7 +61,7 @@ func TestProofReplayAcrossServers(t *testing.T) {
 	wantToken(t, c.postToken(c.as[0], form, p))
 	r := c.postToken(c.as[1], form, p)
 	wantError(t, r, http.StatusBadRequest, "invalid_dpop_proof")
-	if !strings.Contains(r.str("error_description"), "used before") {
+	if !strings.Contains(r.Str("error_description"), "used before") {
 		t.Errorf("replay at B: %v, want the replayed description", r)
 	}
 	// B accepts a fresh proof with the nonce A issued.
@@ -72,32 +74,22 @@ func TestProofReplayAcrossServers(t *testing.T) {
 // returns the code and the PKCE verifier.
 func (c *cluster) authorize(b *browser, start, login, consent *asInstance) (string, string) {
 	c.t.Helper()
-	v, err := pkce.NewVerifier()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	q := url.Values{
-		"response_type": {"code"}, "client_id": {webClient}, "redirect_uri": {webRedirect},
-		"scope": {"demo:read"}, "state": {"st"}, "code_challenge": {pkce.Challenge(v)}, "code_challenge_method": {"S256"},
-	}
-	r := b.get(start, issuer+authz.PathAuthorize+"?"+q.Encode())
+	u, v := c.flow.AuthorizeURL()
+	r := b.get(start, u)
 	if isLoginPage(r) {
 		r = b.login(login, r)
 	}
 	if isConsentPage(r) {
 		r = b.consent(consent, r)
 	}
-	return codeFrom(c.t, r), v
+	return c.flow.CodeFrom(r), v
 }
 
 func codeForm(code, verifier string) url.Values {
-	return url.Values{"grant_type": {string(oauth.GrantAuthorizationCode)}, "client_id": {webClient}, "code": {code},
-		"code_verifier": {verifier}, "redirect_uri": {webRedirect}}
+	return clustertest.CodeForm(webClient, webRedirect, code, verifier)
 }
 
-func refreshForm(rt string) url.Values {
-	return url.Values{"grant_type": {string(oauth.GrantRefreshToken)}, "client_id": {webClient}, "refresh_token": {rt}}
-}
+func refreshForm(rt string) url.Values { return clustertest.RefreshForm(webClient, rt) }
 
 // TestLoginAcrossInstances: an authorization started at A, whose login
 // form is posted to B and consent to A, ends with a code that B redeems:
@@ -110,7 +102,7 @@ func TestLoginAcrossInstances(t *testing.T) {
 	code, v := c.authorize(c.newBrowser(), c.as[0], c.as[1], c.as[0])
 	r := c.token(c.as[1], codeForm(code, v), sg)
 	wantToken(t, r)
-	if r.str("refresh_token") == "" {
+	if r.Str("refresh_token") == "" {
 		t.Fatalf("no refresh token: %v", r)
 	}
 
@@ -120,8 +112,8 @@ func TestLoginAcrossInstances(t *testing.T) {
 		"scope": {"demo:read"}, "state": {"st"}, "code_challenge": {pkce.Challenge(v)}, "code_challenge_method": {"S256"}}
 	page := b.get(c.as[0], issuer+authz.PathAuthorize+"?"+q.Encode())
 	got := b.login(other, page)
-	if got.status != http.StatusBadRequest || isConsentPage(got) {
-		t.Fatalf("a login form sealed with another flow key: %d, want 400 (refused)", got.status)
+	if got.Status != http.StatusBadRequest || isConsentPage(got) {
+		t.Fatalf("a login form sealed with another flow key: %d, want 400 (refused)", got.Status)
 	}
 }
 
@@ -134,13 +126,13 @@ func TestCodeReplayAcrossServers(t *testing.T) {
 	code, v := c.authorize(c.newBrowser(), c.as[0], c.as[0], c.as[0])
 	r := c.token(c.as[0], codeForm(code, v), sg)
 	wantToken(t, r)
-	at, rt := r.str("access_token"), r.str("refresh_token")
-	if in := c.introspect(c.as[1], at); in.json["active"] != true {
+	at, rt := r.Str("access_token"), r.Str("refresh_token")
+	if in := c.introspect(c.as[1], at); in.JSON["active"] != true {
 		t.Fatalf("fresh token inactive at B: %v", in)
 	}
 	wantError(t, c.token(c.as[1], codeForm(code, v), sg), http.StatusBadRequest, "invalid_grant")
 	for i, in := range c.as {
-		if r := c.introspect(in, at); r.json["active"] != false {
+		if r := c.introspect(in, at); r.JSON["active"] != false {
 			t.Errorf("access token still active at %s after the code replay: %v", c.as[i].name, r)
 		}
 	}
@@ -158,17 +150,17 @@ func TestRefreshReplayAcrossServers(t *testing.T) {
 	code, v := c.authorize(c.newBrowser(), c.as[0], c.as[0], c.as[0])
 	r := c.token(c.as[0], codeForm(code, v), sg)
 	wantToken(t, r)
-	rt1 := r.str("refresh_token")
+	rt1 := r.Str("refresh_token")
 	r2 := c.token(c.as[0], refreshForm(rt1), sg)
 	wantToken(t, r2)
-	r3 := c.token(c.as[1], refreshForm(r2.str("refresh_token")), sg)
+	r3 := c.token(c.as[1], refreshForm(r2.Str("refresh_token")), sg)
 	wantToken(t, r3)
-	rt3, at3 := r3.str("refresh_token"), r3.str("access_token")
+	rt3, at3 := r3.Str("refresh_token"), r3.Str("access_token")
 
 	wantError(t, c.token(c.as[1], refreshForm(rt1), sg), http.StatusBadRequest, "invalid_grant")
 	for _, in := range c.as {
 		wantError(t, c.token(in, refreshForm(rt3), sg), http.StatusBadRequest, "invalid_grant")
-		if r := c.introspect(in, at3); r.json["active"] != false {
+		if r := c.introspect(in, at3); r.JSON["active"] != false {
 			t.Errorf("access token of the revoked family active at %s: %v", in.name, r)
 		}
 	}
@@ -189,7 +181,7 @@ func TestRefreshGraceAcrossServers(t *testing.T) {
 	code, v := c.authorize(c.newBrowser(), c.as[0], c.as[0], c.as[0])
 	r := c.token(c.as[0], codeForm(code, v), sg)
 	wantToken(t, r)
-	rt1 := r.str("refresh_token")
+	rt1 := r.Str("refresh_token")
 	lost := c.token(c.as[0], refreshForm(rt1), sg)
 	wantToken(t, lost)
 
@@ -197,14 +189,14 @@ func TestRefreshGraceAcrossServers(t *testing.T) {
 	wantToken(t, retry)
 	live := func() int {
 		n := 0
-		for _, tok := range []string{lost.str("refresh_token"), retry.str("refresh_token")} {
+		for _, tok := range []string{lost.Str("refresh_token"), retry.Str("refresh_token")} {
 			if c.refreshLive(tok) {
 				n++
 			}
 		}
 		return n
 	}
-	if c.refreshLive(lost.str("refresh_token")) || !c.refreshLive(retry.str("refresh_token")) {
+	if c.refreshLive(lost.Str("refresh_token")) || !c.refreshLive(retry.Str("refresh_token")) {
 		t.Fatal("after the retry at B: the lost successor must be dead and the new one live")
 	}
 	if log := c.log.String(); !strings.Contains(log, "lost answer") || !strings.Contains(log, "instance=as-B") || strings.Contains(log, "likely theft") {
@@ -217,7 +209,7 @@ func TestRefreshGraceAcrossServers(t *testing.T) {
 	// Retries racing at A and B: exactly one live token is left.
 	got := c.raceRefresh(rt1, sg, 8)
 	n, answered := 0, 0
-	for _, tok := range append(got, retry.str("refresh_token")) {
+	for _, tok := range append(got, retry.Str("refresh_token")) {
 		if tok != "" {
 			answered++
 		}
@@ -232,7 +224,7 @@ func TestRefreshGraceAcrossServers(t *testing.T) {
 
 	// A thief with the rotated token and another key, at B.
 	wantError(t, c.token(c.as[1], refreshForm(rt1), c.newSigner()), http.StatusBadRequest, "invalid_grant")
-	for _, tok := range append(got, retry.str("refresh_token")) {
+	for _, tok := range append(got, retry.Str("refresh_token")) {
 		if tok != "" {
 			for _, in := range c.as {
 				wantError(t, c.token(in, refreshForm(tok), sg), http.StatusBadRequest, "invalid_grant")
@@ -261,8 +253,8 @@ func TestClientCreatedAtOneInstance(t *testing.T) {
 	req.Header.Set("DPoP", c.tokenProof(sg))
 	r := do(t, c.as[1].hc, req)
 	wantToken(t, r)
-	tok := r.str("access_token")
-	if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.status != http.StatusOK || !strings.Contains(string(r.body), `"late"`) {
+	tok := r.Str("access_token")
+	if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"late"`) {
 		t.Fatalf("gateway B with the new client's token: %v", r)
 	}
 }
@@ -286,7 +278,7 @@ func TestKeyRotationPublishedByBoth(t *testing.T) {
 				Kid string `json:"kid"`
 			} `json:"keys"`
 		}
-		_ = json.Unmarshal(r.body, &set)
+		_ = json.Unmarshal(r.Body, &set)
 		found := false
 		for _, key := range set.Keys {
 			found = found || key.Kid == k.ID
@@ -295,7 +287,7 @@ func TestKeyRotationPublishedByBoth(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("B does not publish the key %s rotated at A: %s", k.ID, r.body)
+			t.Fatalf("B does not publish the key %s rotated at A: %s", k.ID, r.Body)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -316,7 +308,7 @@ func TestRedisOutageFailsClosed(t *testing.T) {
 	proxy.stop()
 	start := time.Now()
 	r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok))
-	if r.status != http.StatusServiceUnavailable {
+	if r.Status != http.StatusServiceUnavailable {
 		t.Fatalf("gateway B with Redis down: %v, want 503", r)
 	}
 	if d := time.Since(start); d > 2*time.Second {
@@ -336,7 +328,7 @@ func TestRedisOutageFailsClosed(t *testing.T) {
 
 	// A is unaffected, and records what it sees.
 	seen := c.apiProof(sg, whoami, tok)
-	if r := c.call(c.gw[0], whoami, tok, seen); r.status != http.StatusOK {
+	if r := c.call(c.gw[0], whoami, tok, seen); r.Status != http.StatusOK {
 		t.Fatalf("gateway A during B's outage: %v", r)
 	}
 	wantToken(t, c.token(c.as[0], form, sg))
@@ -344,14 +336,14 @@ func TestRedisOutageFailsClosed(t *testing.T) {
 	proxy.start()
 	var last *response
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if last = c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); last.status == http.StatusOK {
+		if last = c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); last.Status == http.StatusOK {
 			break
 		}
 	}
-	if last.status != http.StatusOK {
+	if last.Status != http.StatusOK {
 		t.Fatalf("gateway B after Redis came back: %v", last)
 	}
-	if r := c.call(c.gw[1], whoami, tok, seen); r.status != http.StatusUnauthorized {
+	if r := c.call(c.gw[1], whoami, tok, seen); r.Status != http.StatusUnauthorized {
 		t.Fatalf("proof used at A during the outage, replayed at B after: %v, want 401", r)
 	}
 	wantToken(t, c.token(c.as[1], form, sg))
@@ -373,7 +365,7 @@ func TestRedisPauseNeverReportsReplay(t *testing.T) {
 	c.fetchNonce(c.as[1])
 	fresh := func(r *response, where string, pause time.Duration) {
 		t.Helper()
-		if r.status != http.StatusOK && r.status != http.StatusServiceUnavailable {
+		if r.Status != http.StatusOK && r.Status != http.StatusServiceUnavailable {
 			t.Fatalf("%s, fresh proof, Redis paused %v: %v, want 200 or 503", where, pause, r)
 		}
 	}
@@ -382,7 +374,7 @@ func TestRedisPauseNeverReportsReplay(t *testing.T) {
 		pause := pauses[i%len(pauses)]
 		// Each pause starts with B's connection open, so that the
 		// command, not the dial, meets it.
-		if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.status != http.StatusOK {
+		if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.Status != http.StatusOK {
 			t.Fatalf("gateway B between pauses: %v", r)
 		}
 		proxy.Pause(pause)
@@ -397,10 +389,10 @@ func TestRedisPauseNeverReportsReplay(t *testing.T) {
 		t.Errorf("gateway B counted %v replays of fresh proofs", got)
 	}
 	p := c.apiProof(sg, whoami, tok)
-	if r := c.call(c.gw[1], whoami, tok, p); r.status != http.StatusOK {
+	if r := c.call(c.gw[1], whoami, tok, p); r.Status != http.StatusOK {
 		t.Fatalf("gateway B after the pauses: %v", r)
 	}
-	if r := c.call(c.gw[1], whoami, tok, p); r.status != http.StatusUnauthorized {
+	if r := c.call(c.gw[1], whoami, tok, p); r.Status != http.StatusUnauthorized {
 		t.Fatalf("proof replayed at B: %v, want 401", r)
 	}
 }
@@ -425,7 +417,7 @@ func TestRedisSilentRefusalsBounded(t *testing.T) {
 	for i := range proofs {
 		proofs[i] = c.apiProof(sg, whoami, tok)
 	}
-	if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.status != http.StatusOK {
+	if r := c.call(c.gw[1], whoami, tok, c.apiProof(sg, whoami, tok)); r.Status != http.StatusOK {
 		t.Fatalf("gateway B before the outage: %v", r)
 	}
 	proxy.Pause(time.Hour)

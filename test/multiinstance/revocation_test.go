@@ -57,7 +57,7 @@ func (c *cluster) revoke(in *asInstance, tok, clientID, secret string) {
 	req, _ := http.NewRequest(http.MethodPost, issuer+authz.PathRevoke, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(clientID, secret)
-	if r := do(c.t, in.hc, req); r.status != http.StatusOK {
+	if r := do(c.t, in.hc, req); r.Status != http.StatusOK {
 		c.t.Fatalf("revoke at %s: %v", in.name, r)
 	}
 }
@@ -68,10 +68,10 @@ func (c *cluster) accepted(g *gwInstance, sg *dpop.Signer, tok string) {
 	c.t.Helper()
 	for try := 0; ; try++ {
 		r := c.call(g, whoami, tok, c.apiProof(sg, whoami, tok))
-		if r.status == http.StatusOK {
+		if r.Status == http.StatusOK {
 			return
 		}
-		if r.status != http.StatusServiceUnavailable || try == 3 {
+		if r.Status != http.StatusServiceUnavailable || try == 3 {
 			c.t.Fatalf("gateway %s refused a live token: %v", g.name, r)
 		}
 	}
@@ -85,10 +85,10 @@ func (c *cluster) waitRevoked(g *gwInstance, sg *dpop.Signer, tok string) time.D
 	start := time.Now()
 	for {
 		r := c.call(g, whoami, tok, c.apiProof(sg, whoami, tok))
-		switch r.status {
+		switch r.Status {
 		case http.StatusOK, http.StatusServiceUnavailable: // 503: see accepted
 		case http.StatusUnauthorized:
-			ch := r.header.Get("WWW-Authenticate")
+			ch := r.Header.Get("WWW-Authenticate")
 			if !strings.Contains(ch, `error="invalid_token"`) || !strings.Contains(ch, "revoked") {
 				c.t.Fatalf("gateway %s: %v, challenge %q, want invalid_token \"...revoked\"", g.name, r, ch)
 			}
@@ -131,7 +131,7 @@ func TestRevokedTokenRefusedAtGateways(t *testing.T) {
 	// A gateway (re)started now catches up before it answers.
 	late := c.startGateway("C", c.redisAddr, c.as[0])
 	r := c.call(late, whoami, tok, c.apiProof(sg, whoami, tok))
-	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), "revoked") {
+	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Header.Get("WWW-Authenticate"), "revoked") {
 		t.Fatalf("restarted gateway: %v, want 401 revoked", r)
 	}
 	c.accepted(late, sg, other)
@@ -146,9 +146,9 @@ func TestFamilyRevokedAtGateways(t *testing.T) {
 	code, v := c.authorize(c.newBrowser(), c.as[0], c.as[0], c.as[0])
 	r1 := c.token(c.as[0], codeForm(code, v), sg)
 	wantToken(t, r1)
-	r2 := c.token(c.as[1], refreshForm(r1.str("refresh_token")), sg)
+	r2 := c.token(c.as[1], refreshForm(r1.Str("refresh_token")), sg)
 	wantToken(t, r2)
-	family := []string{r1.str("access_token"), r2.str("access_token")}
+	family := []string{r1.Str("access_token"), r2.Str("access_token")}
 	unrelated := c.serviceToken(c.as[0], sg)
 	for _, g := range c.gw {
 		for _, at := range family {
@@ -157,7 +157,7 @@ func TestFamilyRevokedAtGateways(t *testing.T) {
 	}
 	// The rotated refresh token presented at B with another key (a
 	// thief): the family is revoked.
-	wantError(t, c.token(c.as[1], refreshForm(r1.str("refresh_token")), c.newSigner()), http.StatusBadRequest, "invalid_grant")
+	wantError(t, c.token(c.as[1], refreshForm(r1.Str("refresh_token")), c.newSigner()), http.StatusBadRequest, "invalid_grant")
 	for _, g := range c.gw {
 		for _, at := range family {
 			c.waitRevoked(g, sg, at)
@@ -191,8 +191,8 @@ func TestRevocationFeedOutage(t *testing.T) {
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "revocation feed stale")
 	})
 	r := c.call(strict, whoami, tok, c.apiProof(sg, whoami, tok))
-	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="temporarily_unavailable"`) {
-		t.Fatalf("strict gateway with a stale feed: %v %q, want 503 temporarily_unavailable", r, r.header.Get("WWW-Authenticate"))
+	if r.Status != http.StatusServiceUnavailable || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="temporarily_unavailable"`) {
+		t.Fatalf("strict gateway with a stale feed: %v %q, want 503 temporarily_unavailable", r, r.Header.Get("WWW-Authenticate"))
 	}
 	if got := c.rejections(strict)["revocations_stale"]; got < 1 {
 		t.Errorf("strict rejections{reason=revocations_stale} = %v", got)
@@ -246,7 +246,7 @@ func (c *cluster) readyz(g *gwInstance) (int, string) {
 	c.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, g.adminURL+"/readyz", nil)
 	r := do(c.t, http.DefaultClient, req)
-	return r.status, string(r.body)
+	return r.Status, string(r.Body)
 }
 
 // eventually polls cond for up to 10 s.

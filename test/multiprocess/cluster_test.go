@@ -1,37 +1,28 @@
 package multiprocess
 
 import (
-	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"github.com/wardauth/ward/oauth"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wardauth/ward/mtls/mtlstest"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/clustertest"
 	"github.com/wardauth/ward/internal/wardtest"
 )
 
@@ -132,43 +123,6 @@ func redisPing(addr string) bool {
 	return string(b[:n]) == "+PONG\r\n"
 }
 
-// pki is a test CA and a certificate for 127.0.0.1 that the load
-// balancers serve; the processes trust the CA through SSL_CERT_FILE.
-type pki struct {
-	caFile string
-	cert   tls.Certificate
-	pool   *x509.CertPool
-}
-
-func newPKI(t *testing.T, dir string) *pki {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ward multiprocess test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &pki{caFile: filepath.Join(dir, "ca.pem"), pool: x509.NewCertPool()}
-	p.pool.AddCert(caCert)
-	p.cert = tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey}
-	if err := os.WriteFile(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // balancer is a TLS-terminating reverse proxy in front of processes A
 // and B. A request goes to the process named in backendHeader, else
 // round robin; X-Forwarded-For/-Host/-Proto are set as a load balancer
@@ -180,9 +134,9 @@ type balancer struct {
 	next     atomic.Uint64
 }
 
-func newBalancer(t *testing.T, p *pki, backends map[string]string) *balancer {
+func newBalancer(t *testing.T, p *mtlstest.LoopbackPKI, backends map[string]string) *balancer {
 	t.Helper()
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.cert}, MinVersion: tls.VersionTLS13})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{p.Cert.TLSCertificate()}, MinVersion: tls.VersionTLS13})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,60 +157,11 @@ func newBalancer(t *testing.T, p *pki, backends map[string]string) *balancer {
 	return b
 }
 
-// process is one `ward serve` (or other command) process.
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  *wardtest.SyncBuffer
-	done chan struct{}
-}
-
-// start runs bin with args and env (added to this process's environment,
-// without the WARD_ variables a developer may have set).
-func start(t *testing.T, name, bin string, env []string, args ...string) *process {
-	t.Helper()
-	p := &process{name: name, out: &wardtest.SyncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(wardtest.CleanEnv(), env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	go func() { _ = p.cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("--- %s output:\n%s", name, p.out.String())
-		}
-	})
-	return p
-}
-
 // waitHTTP polls u until it answers 200, or fails the test with p's
 // output.
-func waitHTTP(t *testing.T, p *process, u string) {
+func waitHTTP(t *testing.T, p *wardtest.Process, u string) {
 	t.Helper()
-	c := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		select {
-		case <-p.done:
-			t.Fatalf("%s exited:\n%s", p.name, p.out.String())
-		default:
-		}
-		if resp, err := c.Get(u); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-	}
-	t.Fatalf("%s: %s did not answer 200:\n%s", p.name, u, p.out.String())
+	p.WaitReady(t, &http.Client{Timeout: time.Second}, u)
 }
 
 // cluster is two authorization-server processes and two gateway processes
@@ -270,9 +175,9 @@ type cluster struct {
 	asLB   *balancer
 	gwLB   *balancer
 	admin  map[string]string // gateway name → admin URL
-	as     map[string]*process
+	as     map[string]*wardtest.Process
 	client *http.Client
-	nonce  string // the last DPoP-Nonce from an authorization server
+	flow   *clustertest.Flow // the clients: names, secrets, the last DPoP-Nonce
 }
 
 func newCluster(t *testing.T) *cluster {
@@ -283,8 +188,8 @@ func newCluster(t *testing.T) *cluster {
 	dsn := pgSchema(t)
 	rd := startRedis(t)
 	dir := t.TempDir()
-	c := &cluster{t: t, bin: mustBuild(t, dir), dir: dir, redis: rd, admin: map[string]string{}, as: map[string]*process{}}
-	p := newPKI(t, dir)
+	c := &cluster{t: t, bin: mustBuild(t, dir), dir: dir, redis: rd, admin: map[string]string{}, as: map[string]*wardtest.Process{}}
+	p := mtlstest.Loopback(t, dir)
 	c.env = []string{
 		"WARD_STORE_DSN=" + dsn,
 		"WARD_REDIS_URL=redis://" + rd.addr + "/0",
@@ -294,12 +199,12 @@ func newCluster(t *testing.T) *cluster {
 		"WARD_TEST_SVC_SECRET=" + svcSecret,
 		"WARD_TEST_FEED_SECRET=" + feedSecret,
 		"WARD_TEST_ALICE_PASSWORD=" + userPass,
-		"SSL_CERT_FILE=" + p.caFile,
+		"SSL_CERT_FILE=" + p.CAFile,
 		"GOMAXPROCS=1",
 	}
 	c.client = &http.Client{
 		Timeout:       10 * time.Second,
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.pool}},
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.Pool}},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	upstream := startUpstream(t)
@@ -308,13 +213,15 @@ func newCluster(t *testing.T) *cluster {
 	c.asLB = newBalancer(t, p, asAddr)
 	gwAddr := map[string]string{"A": wardtest.FreeAddr(t), "B": wardtest.FreeAddr(t)}
 	c.gwLB = newBalancer(t, p, gwAddr)
+	c.flow = &clustertest.Flow{T: t, Issuer: c.asLB.url, API: c.gwLB.url, SvcClient: svcClient, SvcSecret: svcSecret,
+		WebClient: webClient, WebRedirect: webRedirect, User: userName, Password: userPass}
 
 	// A and B start together on the empty schema: the advisory lock orders
 	// their migrations, and the first-key lease makes one of them create
 	// the first signing key, which both then publish and sign with.
 	for _, n := range []string{"A", "B"} {
 		path := c.write("as-"+n+".yaml", c.asConfig(asAddr[n]))
-		c.as[n] = start(t, "as-"+n, c.bin, c.env, "serve", "--config", path)
+		c.as[n] = wardtest.StartNamed(t, "as-"+n, c.bin, c.env, "serve", "--config", path)
 	}
 	for _, n := range []string{"A", "B"} {
 		waitHTTP(t, c.as[n], "http://"+asAddr[n]+"/.well-known/oauth-authorization-server")
@@ -322,7 +229,7 @@ func newCluster(t *testing.T) *cluster {
 	for _, n := range []string{"A", "B"} {
 		adm := wardtest.FreeAddr(t)
 		path := c.write("gw-"+n+".yaml", c.gwConfig(gwAddr[n], adm, upstream))
-		gw := start(t, "gw-"+n, c.bin, c.env, "serve", "--config", path)
+		gw := wardtest.StartNamed(t, "gw-"+n, c.bin, c.env, "serve", "--config", path)
 		c.admin[n] = "http://" + adm
 		waitHTTP(t, gw, c.admin[n]+"/readyz")
 	}
@@ -422,130 +329,53 @@ func startUpstream(t *testing.T) string {
 // --- requests ---
 
 // response is a decoded answer.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-	json   map[string]any
-}
-
-func (r *response) str(k string) string { s, _ := r.json[k].(string); return s }
-
-func (r *response) String() string { return fmt.Sprintf("%d %s", r.status, r.body) }
+type response = clustertest.Response
 
 // do sends req to the process named backend behind req's load balancer.
 func (c *cluster) do(req *http.Request, backend string, jar http.CookieJar) *response {
-	c.t.Helper()
-	if backend != "" {
-		req.Header.Set(backendHeader, backend)
-	}
-	hc := *c.client
-	hc.Jar = jar
-	resp, err := hc.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
-		_ = json.Unmarshal(b, &r.json)
-	}
-	return r
+	return c.to(backend)(req, jar)
 }
 
-func (c *cluster) newSigner() *dpop.Signer {
-	c.t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		c.t.Fatal(err)
+// to sends requests to the process named backend ("A" or "B"; "" for the
+// balancer's choice) behind the request's load balancer.
+func (c *cluster) to(backend string) clustertest.Sender {
+	return func(req *http.Request, jar http.CookieJar) *response {
+		c.t.Helper()
+		if backend != "" {
+			req.Header.Set(backendHeader, backend)
+		}
+		return clustertest.Via(c.t, c.client)(req, jar)
 	}
-	sg, err := dpop.NewSigner(k)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return sg
 }
 
-// postToken posts form to server's /token with proof (when given).
-func (c *cluster) postToken(server string, form url.Values, proof string) *response {
-	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, c.asLB.url+authz.PathToken, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if form.Get("grant_type") == string(oauth.GrantClientCredentials) {
-		req.SetBasicAuth(svcClient, svcSecret)
-	}
-	if proof != "" {
-		req.Header.Set("DPoP", proof)
-	}
-	r := c.do(req, server, nil)
-	if n := r.header.Get("DPoP-Nonce"); n != "" {
-		c.nonce = n
-	}
-	return r
-}
-
-func (c *cluster) tokenProof(sg *dpop.Signer) string {
-	c.t.Helper()
-	var opts []dpop.ProofOption
-	if c.nonce != "" {
-		opts = append(opts, dpop.WithNonce(c.nonce))
-	}
-	p, err := sg.Proof(http.MethodPost, c.asLB.url+authz.PathToken, opts...)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return p
-}
+// newSigner returns a DPoP signer with a fresh P-256 key.
+func (c *cluster) newSigner() *dpop.Signer { return clustertest.NewSigner(c.t) }
 
 // token runs a token request at server, answering one use_dpop_nonce
 // challenge (RFC 9449 §8).
 func (c *cluster) token(server string, form url.Values, sg *dpop.Signer) *response {
-	c.t.Helper()
-	r := c.postToken(server, form, c.tokenProof(sg))
-	if r.status == http.StatusBadRequest && r.str("error") == "use_dpop_nonce" {
-		r = c.postToken(server, form, c.tokenProof(sg))
-	}
-	return r
+	return c.flow.Token(c.to(server), form, sg)
 }
 
+// serviceToken gets a DPoP-bound access token for svc at server.
 func (c *cluster) serviceToken(server string, sg *dpop.Signer) string {
-	c.t.Helper()
-	r := c.token(server, url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}, sg)
-	wantToken(c.t, r)
-	return r.str("access_token")
+	return c.flow.ServiceToken(c.to(server), sg)
 }
 
-func wantToken(t *testing.T, r *response) {
-	t.Helper()
-	if r.status != http.StatusOK || r.str("access_token") == "" {
-		t.Fatalf("got %v, want a token", r)
-	}
-}
+var (
+	wantToken     = clustertest.WantToken
+	wantError     = clustertest.WantError
+	isConsentPage = clustertest.IsConsentPage
+)
 
-func wantError(t *testing.T, r *response, status int, code string) {
-	t.Helper()
-	if r.status != status || r.str("error") != code {
-		t.Fatalf("got %v, want %d %s", r, status, code)
-	}
-}
-
+// apiProof makes a proof for GET path at the gateways, bound to tok.
 func (c *cluster) apiProof(sg *dpop.Signer, path, tok string) string {
-	c.t.Helper()
-	p, err := sg.Proof(http.MethodGet, c.gwLB.url+path, dpop.WithAccessToken(tok))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return p
+	return c.flow.APIProof(sg, path, tok)
 }
 
 // call sends GET path to gateway gw with tok and proof.
 func (c *cluster) call(gw, path, tok, proof string) *response {
-	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, c.gwLB.url+path, nil)
-	req.Header.Set("Authorization", "DPoP "+tok)
-	req.Header.Set("DPoP", proof)
-	return c.do(req, gw, nil)
+	return c.flow.Call(c.to(gw), path, tok, proof)
 }
 
 // rejections returns gateway gw's ward_gateway_rejections_total by reason.
@@ -560,11 +390,7 @@ func (c *cluster) rejections(gw string) map[string]float64 {
 
 // introspect asks server about tok (as the confidential client svc).
 func (c *cluster) introspect(server, tok string) *response {
-	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, c.asLB.url+authz.PathIntrospect, strings.NewReader(url.Values{"token": {tok}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(svcClient, svcSecret)
-	return c.do(req, server, nil)
+	return c.flow.Introspect(c.to(server), tok)
 }
 
 // jwksKids returns the kids server publishes.
@@ -577,7 +403,7 @@ func (c *cluster) jwksKids(server string) map[string]bool {
 			Kid string `json:"kid"`
 		} `json:"keys"`
 	}
-	if err := json.Unmarshal(r.body, &set); err != nil {
+	if err := json.Unmarshal(r.Body, &set); err != nil {
 		c.t.Fatalf("JWKS of %s: %v: %v", server, r, err)
 	}
 	out := map[string]bool{}
@@ -585,70 +411,6 @@ func (c *cluster) jwksKids(server string) map[string]bool {
 		out[k.Kid] = true
 	}
 	return out
-}
-
-// --- the browser ---
-
-type browser struct {
-	c   *cluster
-	jar http.CookieJar
-}
-
-func (c *cluster) newBrowser() *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{c: c, jar: jar}
-}
-
-// get fetches u at server, following redirects within the issuer.
-func (b *browser) get(server, u string) *response {
-	b.c.t.Helper()
-	for range 10 {
-		req, _ := http.NewRequest(http.MethodGet, u, nil)
-		r := b.c.do(req, server, b.jar)
-		loc := r.header.Get("Location")
-		if r.status/100 != 3 || !strings.HasPrefix(loc, b.c.asLB.url+"/") {
-			return r
-		}
-		u = loc
-	}
-	b.c.t.Fatal("too many redirects")
-	return nil
-}
-
-func (b *browser) postForm(server, u string, form url.Values) *response {
-	b.c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	r := b.c.do(req, server, b.jar)
-	if loc := r.header.Get("Location"); r.status/100 == 3 && strings.HasPrefix(loc, b.c.asLB.url+"/") {
-		return b.get(server, loc)
-	}
-	return r
-}
-
-func isLoginPage(r *response) bool {
-	return r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="password"`))
-}
-
-func isConsentPage(r *response) bool {
-	return r.status == http.StatusOK && bytes.Contains(r.body, []byte(`name="decision"`))
-}
-
-func codeFrom(t *testing.T, r *response) string {
-	t.Helper()
-	loc := r.header.Get("Location")
-	if r.status != http.StatusSeeOther || !strings.HasPrefix(loc, webRedirect) {
-		t.Fatalf("expected a redirect to the client, got %v", r)
-	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code := u.Query().Get("code")
-	if code == "" {
-		t.Fatalf("no code in %s", loc)
-	}
-	return code
 }
 
 func mustBuild(t *testing.T, dir string) string {

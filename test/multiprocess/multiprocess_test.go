@@ -1,7 +1,6 @@
 package multiprocess
 
 import (
-	"github.com/wardauth/ward/oauth"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -9,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardauth/ward/oauth"
+
 	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/internal/clustertest"
 	"github.com/wardauth/ward/internal/wardtest"
-	"github.com/wardauth/ward/pkce"
 )
 
 // TestProcesses starts the processes once and runs each scenario on them;
@@ -43,17 +44,17 @@ func proofReplayAcrossGateways(t *testing.T, c *cluster) {
 	sg := c.newSigner()
 	tok := c.serviceToken("A", sg)
 	p := c.apiProof(sg, "/api/x", tok)
-	if r := c.call("A", "/api/x", tok, p); r.status != http.StatusOK || r.str("client") != svcClient {
+	if r := c.call("A", "/api/x", tok, p); r.Status != http.StatusOK || r.Str("client") != svcClient {
 		t.Fatalf("gateway A: %v", r)
 	}
 	r := c.call("B", "/api/x", tok, p)
-	if r.status != http.StatusUnauthorized || !strings.Contains(r.header.Get("WWW-Authenticate"), `error="invalid_dpop_proof"`) {
-		t.Fatalf("proof replayed at gateway B: %v %v, want 401 invalid_dpop_proof", r, r.header.Values("WWW-Authenticate"))
+	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_dpop_proof"`) {
+		t.Fatalf("proof replayed at gateway B: %v %v, want 401 invalid_dpop_proof", r, r.Header.Values("WWW-Authenticate"))
 	}
 	if got := c.rejections("B")["replayed"]; got != 1 {
 		t.Errorf("gateway B rejections{reason=replayed} = %v, want 1", got)
 	}
-	if r := c.call("B", "/api/x", tok, c.apiProof(sg, "/api/x", tok)); r.status != http.StatusOK {
+	if r := c.call("B", "/api/x", tok, c.apiProof(sg, "/api/x", tok)); r.Status != http.StatusOK {
 		t.Fatalf("fresh proof at gateway B: %v", r)
 	}
 }
@@ -62,37 +63,20 @@ func proofReplayAcrossGateways(t *testing.T, c *cluster) {
 // and returns the code and the PKCE verifier.
 func (c *cluster) authorize(server string) (string, string) {
 	c.t.Helper()
-	v, err := pkce.NewVerifier()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	q := url.Values{"response_type": {"code"}, "client_id": {webClient}, "redirect_uri": {webRedirect},
-		"scope": {"demo:read"}, "state": {"st"}, "code_challenge": {pkce.Challenge(v)}, "code_challenge_method": {"S256"}}
-	b := c.newBrowser()
-	r := b.get(server, c.asLB.url+authz.PathAuthorize+"?"+q.Encode())
-	if !isLoginPage(r) {
-		c.t.Fatalf("expected the login page, got %v", r)
-	}
-	f := wardtest.HiddenFields(r.body)
-	f.Set("username", userName)
-	f.Set("password", userPass)
-	r = b.postForm(server, c.asLB.url+authz.PathLogin, f)
+	u, v := c.flow.AuthorizeURL()
+	send, b := c.to(server), c.flow.NewBrowser()
+	r := b.Login(send, b.Get(send, u))
 	if isConsentPage(r) { // else consent given in an earlier step is remembered
-		f = wardtest.HiddenFields(r.body)
-		f.Set("decision", "allow")
-		r = b.postForm(server, c.asLB.url+authz.PathConsent, f)
+		r = b.Consent(send, r)
 	}
-	return codeFrom(c.t, r), v
+	return c.flow.CodeFrom(r), v
 }
 
 func codeForm(code, verifier string) url.Values {
-	return url.Values{"grant_type": {string(oauth.GrantAuthorizationCode)}, "client_id": {webClient}, "code": {code},
-		"code_verifier": {verifier}, "redirect_uri": {webRedirect}}
+	return clustertest.CodeForm(webClient, webRedirect, code, verifier)
 }
 
-func refreshForm(rt string) url.Values {
-	return url.Values{"grant_type": {string(oauth.GrantRefreshToken)}, "client_id": {webClient}, "refresh_token": {rt}}
-}
+func refreshForm(rt string) url.Values { return clustertest.RefreshForm(webClient, rt) }
 
 // refreshReplayAcrossServers: a refresh token rotated at A, whose
 // successor was used at B, replayed at B revokes the family: the newest
@@ -102,23 +86,23 @@ func refreshReplayAcrossServers(t *testing.T, c *cluster) {
 	code, v := c.authorize("A")
 	r := c.token("A", codeForm(code, v), sg)
 	wantToken(t, r)
-	rt1 := r.str("refresh_token")
+	rt1 := r.Str("refresh_token")
 	r1 := c.token("A", refreshForm(rt1), sg)
 	wantToken(t, r1)
 	// The successor is used (at B), so replaying rt1 with the key is no
 	// retry within refresh_token_reuse_grace: it is a reuse.
-	r2 := c.token("B", refreshForm(r1.str("refresh_token")), sg)
+	r2 := c.token("B", refreshForm(r1.Str("refresh_token")), sg)
 	wantToken(t, r2)
-	rt2, at2 := r2.str("refresh_token"), r2.str("access_token")
+	rt2, at2 := r2.Str("refresh_token"), r2.Str("access_token")
 
 	wantError(t, c.token("B", refreshForm(rt1), sg), http.StatusBadRequest, "invalid_grant")
 	for _, s := range []string{"A", "B"} {
 		wantError(t, c.token(s, refreshForm(rt2), sg), http.StatusBadRequest, "invalid_grant")
-		if r := c.introspect(s, at2); r.json["active"] != false {
+		if r := c.introspect(s, at2); r.JSON["active"] != false {
 			t.Errorf("access token of the revoked family active at %s: %v", s, r)
 		}
 	}
-	if !strings.Contains(c.as["B"].out.String(), "likely theft") {
+	if !strings.Contains(c.as["B"].Output(), "likely theft") {
 		t.Errorf("the reuse at B was not logged by B as theft")
 	}
 }
@@ -130,10 +114,10 @@ func codeReplayAcrossServers(t *testing.T, c *cluster) {
 	code, v := c.authorize("B")
 	r := c.token("A", codeForm(code, v), sg)
 	wantToken(t, r)
-	at := r.str("access_token")
+	at := r.Str("access_token")
 	wantError(t, c.token("B", codeForm(code, v), sg), http.StatusBadRequest, "invalid_grant")
 	for _, s := range []string{"A", "B"} {
-		if r := c.introspect(s, at); r.json["active"] != false {
+		if r := c.introspect(s, at); r.JSON["active"] != false {
 			t.Errorf("access token still active at %s after the code replay: %v", s, r)
 		}
 	}
@@ -147,18 +131,18 @@ func rateLimitsAddUp(t *testing.T, c *cluster) {
 	sg := c.newSigner()
 	tok := c.serviceToken("A", sg)
 	for i, gw := range []string{"A", "A", "A", "B", "B"} {
-		if r := c.call(gw, "/metered/x", tok, c.apiProof(sg, "/metered/x", tok)); r.status != http.StatusOK {
+		if r := c.call(gw, "/metered/x", tok, c.apiProof(sg, "/metered/x", tok)); r.Status != http.StatusOK {
 			t.Fatalf("request %d at gateway %s: %v, want 200", i+1, gw, r)
 		}
 	}
 	for _, gw := range []string{"B", "A"} {
 		r := c.call(gw, "/metered/x", tok, c.apiProof(sg, "/metered/x", tok))
-		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
-			t.Fatalf("request %d (at gateway %s): %v %v, want 429 with Retry-After", meteredLimit+1, gw, r, r.header)
+		if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" {
+			t.Fatalf("request %d (at gateway %s): %v %v, want 429 with Retry-After", meteredLimit+1, gw, r, r.Header)
 		}
 	}
 	// Another route counts apart.
-	if r := c.call("B", "/api/x", tok, c.apiProof(sg, "/api/x", tok)); r.status != http.StatusOK {
+	if r := c.call("B", "/api/x", tok, c.apiProof(sg, "/api/x", tok)); r.Status != http.StatusOK {
 		t.Fatalf("route api after metered is spent: %v", r)
 	}
 }
@@ -206,7 +190,7 @@ func redisOutageFailsClosed(t *testing.T, c *cluster) {
 	for _, gw := range []string{"A", "B"} {
 		start := time.Now()
 		r := c.call(gw, "/api/x", tok, c.apiProof(sg, "/api/x", tok))
-		if r.status != http.StatusServiceUnavailable {
+		if r.Status != http.StatusServiceUnavailable {
 			t.Fatalf("gateway %s with Redis down: %v, want 503", gw, r)
 		}
 		if d := time.Since(start); d > 2*time.Second {
@@ -222,11 +206,11 @@ func redisOutageFailsClosed(t *testing.T, c *cluster) {
 	for _, gw := range []string{"A", "B"} {
 		var last *response
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if last = c.call(gw, "/api/x", tok, c.apiProof(sg, "/api/x", tok)); last.status == http.StatusOK {
+			if last = c.call(gw, "/api/x", tok, c.apiProof(sg, "/api/x", tok)); last.Status == http.StatusOK {
 				break
 			}
 		}
-		if last.status != http.StatusOK {
+		if last.Status != http.StatusOK {
 			t.Fatalf("gateway %s after Redis came back: %v", gw, last)
 		}
 	}
@@ -243,7 +227,7 @@ func revokedTokenRefusedAtGateways(t *testing.T, c *cluster) {
 	sg := c.newSigner()
 	tok := c.serviceToken("A", sg)
 	for _, gw := range []string{"A", "B"} {
-		if r := c.call(gw, "/api/x", tok, c.apiProof(sg, "/api/x", tok)); r.status != http.StatusOK {
+		if r := c.call(gw, "/api/x", tok, c.apiProof(sg, "/api/x", tok)); r.Status != http.StatusOK {
 			t.Fatalf("gateway %s before the revocation: %v", gw, r)
 		}
 	}
@@ -251,18 +235,18 @@ func revokedTokenRefusedAtGateways(t *testing.T, c *cluster) {
 	req, _ := http.NewRequest(http.MethodPost, c.asLB.url+authz.PathRevoke, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(svcClient, svcSecret)
-	if r := c.do(req, "B", nil); r.status != http.StatusOK {
+	if r := c.do(req, "B", nil); r.Status != http.StatusOK {
 		t.Fatalf("revoke at B: %v", r)
 	}
 	revoked := time.Now()
 	for _, gw := range []string{"A", "B"} {
 		for {
 			r := c.call(gw, "/api/x", tok, c.apiProof(sg, "/api/x", tok))
-			if r.status == http.StatusUnauthorized && strings.Contains(r.header.Get("WWW-Authenticate"), "revoked") {
+			if r.Status == http.StatusUnauthorized && strings.Contains(r.Header.Get("WWW-Authenticate"), "revoked") {
 				t.Logf("gateway %s refuses the token %v after its revocation", gw, time.Since(revoked).Round(time.Millisecond))
 				break
 			}
-			if r.status != http.StatusOK || time.Since(revoked) > 5*time.Second {
+			if r.Status != http.StatusOK || time.Since(revoked) > 5*time.Second {
 				t.Fatalf("gateway %s %v after the revocation: %v", gw, time.Since(revoked), r)
 			}
 			time.Sleep(5 * time.Millisecond)
