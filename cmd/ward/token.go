@@ -45,7 +45,7 @@ func (f *tokenFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.scope, "scope", "", "space-separated scopes to request")
 	fs.Var(&f.resources, "resource", "resource indicator (RFC 8707) to request; repeatable")
 	fs.StringVar(&f.keyFile, "key-file", "", "keep the DPoP key in this file (created 0600 if absent); default: a new key in memory")
-	fs.BoolVar(&f.dev, "dev", false, "use the clients of `ward serve --dev` from <data>/dev-credentials.json")
+	fs.BoolVar(&f.dev, "dev", false, "use the clients of the dev server (ward serve --dev), read from <data>/dev-credentials.json")
 	fs.StringVar(&f.data, "data", "./ward-data", "data folder of the dev server, for --dev")
 	fs.BoolVar(&f.noBrowser, "no-browser", false, "with --authorization-code: print the URL instead of opening a browser")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long (the browser sign-in included)")
@@ -114,9 +114,24 @@ func (f *tokenFlags) obtain(ctx context.Context, stderr io.Writer) (*client.Clie
 		tok, err = c.ClientCredentials(ctx)
 	}
 	if err != nil {
-		return nil, nil, explain(err)
+		return nil, nil, f.explainTimeout(ctx, explain(err))
 	}
 	return c, tok, nil
+}
+
+// errTimeout is --timeout running out while obtaining a token.
+var errTimeout = errors.New("--timeout ran out")
+
+// explainTimeout turns the deadline of --timeout into what ran out and
+// what to do; a cancelled parent (Ctrl-C) or another error stays as is.
+func (f *tokenFlags) explainTimeout(ctx context.Context, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	if f.authCode {
+		return fmt.Errorf("%w (%s) before the browser sign-in finished: sign in and consent at the URL printed above within that time, or give a longer --timeout (for example --timeout 10m)", errTimeout, f.timeout)
+	}
+	return fmt.Errorf("%w (%s) waiting for the authorization server at %s: check that it is running and reachable, or give a longer --timeout", errTimeout, f.timeout, f.issuer)
 }
 
 // complete fills the defaults (--dev, the issuer, WARD_CLIENT_SECRET) and
