@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"github.com/wardauth/ward/oauth"
 	"io"
@@ -28,12 +29,39 @@ const (
 	devPublicClient  = "demo-cli"
 	devUser          = "demo"
 	devSubject       = "user-demo"
-	devGatewayURL    = "http://127.0.0.1:9001"
+	devGatewayURL    = "http://" + config.DevGatewayListen // unless --gateway-listen
 	devRedirectURI   = "http://127.0.0.1/callback"
 	devCredsFile     = "dev-credentials.json"
 	devBFFSecretFile = "demo-bff-secret"
-	devAppURL        = devGatewayURL + "/app/"
+	devAppPath       = "/app/"
 )
+
+// devGateway is the dev gateway's URL: http://127.0.0.1:9001, or where
+// --gateway-listen put it.
+func devGateway(cfg *config.Config) string {
+	if cfg.Gateway.PublicURL != "" {
+		return cfg.Gateway.PublicURL
+	}
+	return devGatewayURL
+}
+
+// devAddrs are serve's flags that move the dev server's listeners
+// (config.SetDevAddrs), so that it can run beside another one.
+type devAddrs struct{ as, gateway, admin string }
+
+func (d *devAddrs) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.as, "listen", "", "with --dev: the authorization server's loopback address, default "+config.DevListen+"; the issuer follows it")
+	fs.StringVar(&d.gateway, "gateway-listen", "", "with --dev: the gateway's loopback address, default "+config.DevGatewayListen)
+	fs.StringVar(&d.admin, "admin-listen", "", "with --dev: the admin listener's loopback address (metrics, health), default "+config.DevAdminListen)
+}
+
+// apply moves cfg's listeners when a flag was given.
+func (d *devAddrs) apply(cfg *config.Config) error {
+	if *d == (devAddrs{}) {
+		return nil
+	}
+	return cfg.SetDevAddrs(d.as, d.gateway, d.admin)
+}
 
 // devCredentials is <data>/dev-credentials.json: what a script needs to
 // talk to a dev server. Mode 0600.
@@ -69,7 +97,7 @@ type devCredentials struct {
 // back, so the printed credentials stay valid across restarts.
 func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*devCredentials, error) {
 	path := filepath.Join(cfg.DataDir, devCredsFile)
-	c, err := loadDevCredentials(path, cfg.Issuer)
+	c, err := loadDevCredentials(path, cfg.Issuer, devGateway(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +126,7 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*dev
 
 // loadDevCredentials reads the credentials file, or makes new secrets when
 // there is none, and fills in the fixed names.
-func loadDevCredentials(path, issuer string) (*devCredentials, error) {
+func loadDevCredentials(path, issuer, gatewayURL string) (*devCredentials, error) {
 	var c devCredentials
 	b, err := os.ReadFile(path)
 	switch {
@@ -112,14 +140,14 @@ func loadDevCredentials(path, issuer string) (*devCredentials, error) {
 	default:
 		return nil, err
 	}
-	c.Issuer, c.GatewayURL = issuer, devGatewayURL
+	c.Issuer, c.GatewayURL = issuer, gatewayURL
 	c.Service.ClientID, c.Service.Scope = devServiceClient, "demo:read demo:write"
 	c.Public.ClientID, c.Public.RedirectURI, c.Public.Scope = devPublicClient, devRedirectURI, "demo:read"
 	c.User.Username, c.User.Subject = devUser, devSubject
 	if c.BFF.ClientSecret == "" { // a credentials file from before the BFF
 		c.BFF.ClientSecret, _ = authz.NewClientSecret()
 	}
-	c.BFF.ClientID, c.BFF.AppURL = demo.DevBFFClient, devAppURL
+	c.BFF.ClientID, c.BFF.AppURL = demo.DevBFFClient, gatewayURL+devAppPath
 	return &c, nil
 }
 
@@ -131,20 +159,20 @@ func devClients(c *devCredentials, now time.Time) []*store.Client {
 		GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials, oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		// An https redirect would be required outside dev mode.
 		RedirectURIs: []string{"http://127.0.0.1:9999/callback"},
-		Scopes:       []string{"demo:read", "demo:write"}, Audiences: []string{devGatewayURL},
+		Scopes:       []string{"demo:read", "demo:write"}, Audiences: []string{c.GatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}, {
 		ID: devPublicClient, Name: "Demo CLI (public)", AuthMethod: oauth.AuthNone,
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		RedirectURIs: []string{devRedirectURI},
-		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
+		Scopes:       []string{"demo:read"}, Audiences: []string{c.GatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}, {
 		ID: demo.DevBFFClient, Name: "Demo app's backend-for-frontend (confidential)", AuthMethod: oauth.AuthSecretBasic,
 		SecretHash:   authz.HashClientSecret(c.BFF.ClientSecret),
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
-		RedirectURIs: []string{devGatewayURL + config.DefaultBFFPrefix + "/callback"},
-		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
+		RedirectURIs: []string{c.GatewayURL + config.DefaultBFFPrefix + "/callback"},
+		Scopes:       []string{"demo:read"}, Audiences: []string{c.GatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}}
 }

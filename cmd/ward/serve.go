@@ -84,14 +84,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // the logger.
 func parseServe(args []string, stderr io.Writer) (*config.Config, *slog.Logger, error) {
 	var cf configFlags
-	fs := newFlagSet("serve", "serve (--config FILE | --dev [--data DIR])", stderr)
+	fs := newFlagSet("serve", "serve (--config FILE | --dev [--data DIR] [--listen A --gateway-listen A --admin-listen A])", stderr)
 	cf.register(fs)
 	jsonLogs := fs.Bool("log-json", false, "write logs as JSON")
+	var da devAddrs
+	da.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, nil, err
 	}
 	cfg, err := cf.load()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := da.apply(cfg); err != nil {
 		return nil, nil, err
 	}
 	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
@@ -169,7 +174,7 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 		if err := requireLoopback(cfg.Listen); err != nil {
 			return err
 		}
-		cfg.Gateway = demo.DevConfig(cfg.Issuer)
+		cfg.Gateway = demo.DevConfigAt(cfg.Issuer, devGateway(cfg), cfg.Gateway.Listen, cfg.Gateway.AdminListen)
 		cfg.Gateway.BFF[0].ClientSecretFile = filepath.Join(cfg.DataDir, devBFFSecretFile)
 	}
 	if !cfg.Gateway.Enabled {
@@ -294,7 +299,7 @@ func printBanner(w io.Writer, cfg *config.Config, p *process, l *listeners) {
 		fmt.Fprintf(w, "ward: gateway %s (listening on %s), admin (metrics, health) on http://%s\n", cfg.Gateway.PublicURL, cfg.Gateway.Listen, cfg.Gateway.AdminListen)
 		if cfg.Dev {
 			fmt.Fprintf(w, "ward:   demo API %s/demo/whoami (DPoP-bound token required), %s/demo/public (open)\n", cfg.Gateway.PublicURL, cfg.Gateway.PublicURL)
-			fmt.Fprintf(w, "ward:   demo browser app %s (log in as the demo user; tokens stay in the gateway's BFF)\n", devAppURL)
+			fmt.Fprintf(w, "ward:   demo browser app %s (log in as the demo user; tokens stay in the gateway's BFF)\n", devGateway(cfg)+devAppPath)
 		}
 	}
 	if l.mtls != nil {

@@ -43,7 +43,7 @@ func LockDevPorts(t testing.TB) {
 	for _, addr := range DevAddrs {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Skipf("ward serve --dev needs %s, which another process holds (%v); free ports 9000-9002 to run this test", addr, err)
+			t.Skipf("ward serve --dev needs %s, which another process holds (%v) — probably a `ward serve --dev` of your own: stop it and run this test again (README, Quickstart)", addr, err)
 		}
 		ln.Close()
 	}
