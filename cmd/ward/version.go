@@ -21,11 +21,11 @@ func init() {
 	}})
 }
 
-// versionLine is `ward VERSION (revision REV[+dirty], TIME) GO OS/ARCH`:
+// versionLine is `ward VERSION, revision REV[+dirty] (TIME), GO OS/ARCH`:
 // the module version (or the -X override), and the VCS revision, its
 // modification flag and commit time that `go build` stamps into the
-// binary (runtime/debug.BuildInfo). `go run` and test binaries carry no
-// VCS stamp; the line says so rather than inventing one.
+// binary (runtime/debug.BuildInfo). A binary without a VCS stamp (go run,
+// test binaries, -buildvcs=false) says so rather than inventing one.
 func versionLine(bi *debug.BuildInfo, override string) string {
 	v := override
 	settings := map[string]string{}
@@ -40,7 +40,7 @@ func versionLine(bi *debug.BuildInfo, override string) string {
 	if v == "" {
 		v = "(devel)"
 	}
-	rev := "revision unknown: built without VCS information (go build in a git checkout stamps it)"
+	rev := "revision unknown (no VCS stamp: build with go build -buildvcs=true in a git checkout)"
 	if r := settings["vcs.revision"]; r != "" {
 		if len(r) > 12 {
 			r = r[:12]
@@ -50,8 +50,8 @@ func versionLine(bi *debug.BuildInfo, override string) string {
 		}
 		rev = "revision " + r
 		if t := settings["vcs.time"]; t != "" {
-			rev += ", " + t
+			rev += " (" + t + ")"
 		}
 	}
-	return strings.Join([]string{"ward", v, "(" + rev + ")", runtime.Version(), runtime.GOOS + "/" + runtime.GOARCH}, " ")
+	return strings.Join([]string{"ward " + v, rev, runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH}, ", ")
 }

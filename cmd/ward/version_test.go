@@ -19,11 +19,11 @@ func TestVersionLine(t *testing.T) {
 		override string
 		want     []string
 	}{
-		{"stamped", bi, "", []string{"ward v1.4.0 (revision 22544e7abcde+dirty, 2026-12-06T05:00:00Z) go"}},
-		{"ldflags", bi, "v9.9.9", []string{"ward v9.9.9 (revision 22544e7abcde+dirty"}},
-		{"clean", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc"}, {Key: "vcs.modified", Value: "false"}}}, "", []string{"ward (devel) (revision abc) go"}},
-		{"no vcs", &debug.BuildInfo{}, "", []string{"ward (devel) (revision unknown: built without VCS information"}},
-		{"no build info", nil, "", []string{"ward (devel) (revision unknown"}},
+		{"stamped", bi, "", []string{"ward v1.4.0, revision 22544e7abcde+dirty (2026-12-06T05:00:00Z), go"}},
+		{"ldflags", bi, "v9.9.9", []string{"ward v9.9.9, revision 22544e7abcde+dirty"}},
+		{"clean", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "abc"}, {Key: "vcs.modified", Value: "false"}}}, "", []string{"ward (devel), revision abc, go"}},
+		{"no vcs", &debug.BuildInfo{}, "", []string{"ward (devel), revision unknown (no VCS stamp"}},
+		{"no build info", nil, "", []string{"ward (devel), revision unknown"}},
 	} {
 		got := versionLine(tc.bi, tc.override)
 		for _, w := range tc.want {
