@@ -48,8 +48,12 @@ func TestCurlVerbose(t *testing.T) {
 	}
 	// The token request is traced as well when ward curl obtains one.
 	code, _, errs = runCLI(t, "curl", "-v", "--dev", "--data", data, api.URL+"/x")
-	if code != 0 || !strings.Contains(errs, "> POST ") || !strings.Contains(errs, `"htm":"POST"`) {
-		t.Fatalf("exit %d, token request not traced:\n%s", code, errs)
+	if code != 0 || !strings.Contains(errs, "> POST ") || !strings.Contains(errs, `"htm":"POST"`) ||
+		!strings.Contains(errs, "< HTTP/1.1 400 Bad Request") || !strings.Contains(errs, "< error=use_dpop_nonce") {
+		t.Fatalf("exit %d, token request and its nonce round trip not traced:\n%s", code, errs)
+	}
+	if strings.Contains(errs, `"access_token"`) {
+		t.Fatal("-v printed the token response")
 	}
 }
 

@@ -85,7 +85,7 @@ func TestDecode(t *testing.T) {
 		{"private jwk", []string{priv}, 1, []string{"private or symmetric key material [d]"}},
 		// A proof with a wrong typ is still judged as a proof (by its jwk,
 		// htm and htu), and the typ is the defect named.
-		{"proof with typ JWT", []string{badTyp}, 1, []string{"DPoP proof", `REFUSED typ "JWT": a proof must have typ dpop+jwt`, "ok      jwk is a public key"}},
+		{"proof with typ JWT", []string{badTyp}, 1, []string{"DPoP proof (RFC 9449), recognised by its shape", `REFUSED typ "JWT": a proof must have typ dpop+jwt`, "ok      jwk is a public key"}},
 		{"certificate-bound token", []string{certTok}, 0, []string{"Access token", "ok      certificate-bound (mTLS, RFC 8705 §3): cnf.x5t#S256 bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}},
 		{"good token", []string{token}, 0, []string{"Access token", "DPoP-bound: cnf.jkt " + s.Thumbprint()}},
 		{"bad token", []string{expiredTok}, 1, []string{"REFUSED expired 1h0m", "REFUSED no cnf.jkt or cnf.x5t#S256: the token is bound to nothing (a bearer token)", "HMAC", `typ "JWT"`}},

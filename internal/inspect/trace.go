@@ -80,12 +80,44 @@ func writeResponse(w io.Writer, resp *http.Response) {
 	if n := resp.Header.Get("DPoP-Nonce"); n != "" {
 		fmt.Fprintf(w, "* the server sent a DPoP nonce: the next proof to it carries %q (RFC 9449 §8)\n", n)
 	}
+	asked := false
 	for _, v := range resp.Header.Values("WWW-Authenticate") {
-		if strings.Contains(v, "use_dpop_nonce") {
-			fmt.Fprintln(w, "* the server asked for a nonce (use_dpop_nonce): the request is sent again with it")
-		}
+		asked = asked || strings.Contains(v, "use_dpop_nonce")
+	}
+	if code, desc, ok := jsonError(resp); ok {
+		fmt.Fprintf(w, "< error=%s error_description=%q\n", code, desc)
+		asked = asked || code == "use_dpop_nonce"
+	}
+	if asked {
+		fmt.Fprintln(w, "* the server asked for a nonce (use_dpop_nonce): the request is sent again with it")
 	}
 	fmt.Fprintln(w, "<")
+}
+
+// jsonError reads the error and error_description of a 4xx JSON answer
+// (RFC 6749 §5.2: a token endpoint's use_dpop_nonce comes this way) and
+// puts the body back for the caller. Success bodies, which may hold
+// tokens, are never read.
+func jsonError(resp *http.Response) (code, desc string, ok bool) {
+	if resp.StatusCode < 400 || resp.StatusCode > 499 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+		return "", "", false
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	if err != nil {
+		return "", "", false
+	}
+	var e struct {
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error == "" {
+		return "", "", false
+	}
+	return e.Error, e.ErrorDescription, true
 }
 
 // compact is the JSON on one line, or the bytes as they are.
