@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(command{name: "curl", summary: "call an API with a DPoP-bound token and a fresh proof", run: runCurl})
+	register(command{name: "curl", summary: "call an API with a DPoP-bound token and a fresh proof (or a certificate-bound one over mTLS)", run: runCurl})
 }
 
 func runCurl(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -252,7 +252,7 @@ func explain(err error) error {
 }
 
 func init() {
-	register(command{name: "token", summary: "obtain a DPoP-bound access token and print it", run: runToken})
+	register(command{name: "token", summary: "obtain an access token bound to a DPoP key (or a client certificate) and print it", run: runToken})
 }
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
