@@ -116,22 +116,7 @@ func TestShellExamples(t *testing.T) {
 			t.Skipf("the shell examples need %s, which is not installed: %v", tool, err)
 		}
 	}
-	root, err := wardtest.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var blocks []block
-	for _, d := range documents(t, root) {
-		text, err := os.ReadFile(filepath.Join(root, d))
-		if err != nil {
-			t.Fatal(err)
-		}
-		bs, err := parseBlocks(d, string(text))
-		if err != nil {
-			t.Fatal(err)
-		}
-		blocks = append(blocks, bs...)
-	}
+	blocks := loadBlocks(t)
 	run := 0
 	for _, b := range blocks {
 		if b.skip == "" {
@@ -169,6 +154,27 @@ func TestShellExamples(t *testing.T) {
 			t.Errorf("%s: %v (fix the example; if it needs what one machine cannot give, precede it with <!-- docs-test: skip REASON -->)\n--- script:\n%s\n--- output:\n%s", name, err, b.script(ports), out)
 		}
 	}
+}
+
+// loadBlocks returns the sh blocks of README.md and docs/*.md.
+func loadBlocks(t *testing.T) []block {
+	root, err := wardtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []block
+	for _, d := range documents(t, root) {
+		text, err := os.ReadFile(filepath.Join(root, d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs, err := parseBlocks(d, string(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, bs...)
+	}
+	return blocks
 }
 
 // startDevServer runs `ward serve --dev` on three free loopback ports with
