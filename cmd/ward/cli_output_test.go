@@ -23,7 +23,7 @@ var subcommands = map[string][]string{
 // two spaces, the name and at most one word naming its value. A usage
 // with backquotes (flag.UnquoteUsage) turns the quoted words into that
 // "value name" and leaves a line such as "-dev ward serve --dev".
-var flagLineRE = regexp.MustCompile(`^  -[A-Za-z][\w-]*( [a-z]+)?$`)
+var flagLineRE = regexp.MustCompile(`^  -[A-Za-z][\w-]*( [A-Za-z]+)?$`)
 
 // checkCLIOutput fails on output a person should never see: Go's
 // formatting errors (%!v(MISSING), %!(EXTRA …)) anywhere, and flag help
@@ -35,8 +35,8 @@ func checkCLIOutput(t *testing.T, args []string, out string) {
 	}
 	for _, line := range strings.Split(out, "\n") {
 		head, _, _ := strings.Cut(line, "\t")
-		if strings.HasPrefix(head, "  -") && !flagLineRE.MatchString(head) {
-			t.Errorf("ward %s: broken flag help line %q", strings.Join(args, " "), line)
+		if strings.HasPrefix(head, "  -") && (!flagLineRE.MatchString(head) || strings.HasSuffix(head, " value")) {
+			t.Errorf("ward %s: broken flag help line %q (a Var flag needs a `name` in its usage)", strings.Join(args, " "), line)
 		}
 	}
 }

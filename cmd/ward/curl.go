@@ -71,7 +71,7 @@ func parseCurl(args []string, stderr io.Writer) (*curlFlags, error) {
 	fs := newFlagSet("curl", "curl [-X METHOD] [-H 'Name: value']... [-d DATA] [-i] [-f] [-v] [--token T (--key-file F | --cert F --key F) | token flags] URL", stderr)
 	f.token.register(fs)
 	fs.StringVar(&f.method, "X", "", "request method (default GET, or POST with -d)")
-	fs.Var(&f.headers, "H", "request header 'Name: value'; repeatable")
+	fs.Var(&f.headers, "H", "request `header` 'Name: value'; repeatable")
 	data := fs.String("d", "", "request body; @FILE reads a file, @- stdin (Content-Type defaults to application/x-www-form-urlencoded)")
 	fs.BoolVar(&f.include, "i", false, "print the status line and response headers")
 	fs.BoolVar(&f.fail, "f", false, "exit 1 on an HTTP status of 400 or more")

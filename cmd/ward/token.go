@@ -70,7 +70,7 @@ func (f *tokenFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.secret, "client-secret", "", "client secret for client credentials (default $WARD_CLIENT_SECRET; prefer the variable: flags show in ps)")
 	fs.BoolVar(&f.authCode, "authorization-code", false, "sign in through the browser (authorization code + PKCE + PAR, loopback redirect) as a public client")
 	fs.StringVar(&f.scope, "scope", "", "space-separated scopes to request")
-	fs.Var(&f.resources, "resource", "resource indicator (RFC 8707) to request; repeatable")
+	fs.Var(&f.resources, "resource", "resource indicator (RFC 8707) `URI` to request; repeatable")
 	fs.StringVar(&f.keyFile, "key-file", "", "keep the DPoP key in this file (created 0600 if absent); default: a new key in memory")
 	fs.BoolVar(&f.dev, "dev", false, "use the clients of the dev server (ward serve --dev), read from <data>/dev-credentials.json")
 	fs.StringVar(&f.data, "data", "./ward-data", "data folder of the dev server, for --dev")
