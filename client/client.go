@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -39,6 +40,12 @@ type Endpoint struct {
 	// IntrospectionURL is the introspection endpoint (RFC 7662), used by
 	// Introspect.
 	IntrospectionURL string
+	// MTLSTokenURL is the token endpoint's mTLS alias
+	// (mtls_endpoint_aliases, RFC 8705 §5), used instead of TokenURL
+	// with WithCertificateBinding when set.
+	MTLSTokenURL string
+	// MTLSPARURL is the PAR endpoint's mTLS alias, used likewise.
+	MTLSPARURL string
 }
 
 // Client is an OAuth 2.1 client of one authorization server that obtains
@@ -67,7 +74,14 @@ func New(ep Endpoint, clientID string, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	hc := *o.httpClient
-	hc.Transport = tr
+	if o.certBound {
+		// RFC 8705: the TLS connection is the proof; no DPoP proof is
+		// sent, so that the token is bound to the certificate.
+		ep.TokenURL = cmp.Or(ep.MTLSTokenURL, ep.TokenURL)
+		ep.PARURL = cmp.Or(ep.MTLSPARURL, ep.PARURL)
+	} else {
+		hc.Transport = tr
+	}
 	return &Client{ep: ep, clientID: clientID, o: o, tr: tr, hc: &hc}, nil
 }
 
@@ -106,6 +120,10 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			ISSParameterSupported              bool   `json:"authorization_response_iss_parameter_supported"`
 			RevocationEndpoint                 string `json:"revocation_endpoint"`
 			IntrospectionEndpoint              string `json:"introspection_endpoint"`
+			MTLSAliases                        struct {
+				TokenEndpoint                      string `json:"token_endpoint"`
+				PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+			} `json:"mtls_endpoint_aliases"`
 		}
 		if lastErr = getJSON(ctx, o.httpClient, mu, &md); lastErr != nil {
 			continue
@@ -124,6 +142,8 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			ISSParameterSupported: md.ISSParameterSupported,
 			RevocationURL:         md.RevocationEndpoint,
 			IntrospectionURL:      md.IntrospectionEndpoint,
+			MTLSTokenURL:          md.MTLSAliases.TokenEndpoint,
+			MTLSPARURL:            md.MTLSAliases.PushedAuthorizationRequestEndpoint,
 		}, nil
 	}
 	return Endpoint{}, fmt.Errorf("client: discover %s: %w", issuer, lastErr)
@@ -292,10 +312,16 @@ func (c *Client) token(ctx context.Context, form url.Values) (*oauth2.Token, err
 	if tr.AccessToken == "" {
 		return nil, fmt.Errorf("%w: token response without access_token", ErrBadResponse)
 	}
-	if !strings.EqualFold(tr.TokenType, oauth.TokenTypeDPoP) {
+	tokenType := oauth.TokenTypeDPoP
+	switch {
+	case c.o.certBound && !strings.EqualFold(tr.TokenType, oauth.TokenTypeBearer):
+		return nil, fmt.Errorf("%w: token_type %q, want Bearer (RFC 8705 §3)", ErrNotCertificateBound, tr.TokenType)
+	case c.o.certBound:
+		tokenType = oauth.TokenTypeBearer
+	case !strings.EqualFold(tr.TokenType, oauth.TokenTypeDPoP):
 		return nil, fmt.Errorf("%w: token_type %q", ErrNotDPoPBound, tr.TokenType)
 	}
-	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: oauth.TokenTypeDPoP, RefreshToken: tr.RefreshToken}
+	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: tokenType, RefreshToken: tr.RefreshToken}
 	if tr.ExpiresIn != "" {
 		secs, err := tr.ExpiresIn.Int64()
 		if err != nil || secs < 0 {

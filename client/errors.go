@@ -17,6 +17,9 @@ var (
 	// ErrNotDPoPBound: the server answered with a token that is not
 	// DPoP-bound (token_type other than DPoP).
 	ErrNotDPoPBound = errors.New("client: the server issued a token that is not DPoP-bound")
+	// ErrNotCertificateBound: with WithCertificateBinding, the server
+	// answered with a token_type other than Bearer (RFC 8705 §3).
+	ErrNotCertificateBound = errors.New("client: the server issued a token that is not certificate-bound")
 	// ErrNoRefreshToken: the token cannot be renewed.
 	ErrNoRefreshToken = errors.New("client: token expired and there is no refresh token")
 	// ErrKeyFilePermissions: a key file is readable by group or others.

@@ -60,7 +60,9 @@ func (c *Client) AuthCodeRequest(ctx context.Context, redirectURI string) (*Auth
 		"state":                 {ar.State},
 		"code_challenge":        {pkce.Challenge(verifier)},
 		"code_challenge_method": {"S256"},
-		"dpop_jkt":              {c.Thumbprint()},
+	}
+	if !c.o.certBound {
+		params.Set("dpop_jkt", c.Thumbprint())
 	}
 	if len(c.o.scopes) > 0 {
 		params.Set("scope", strings.Join(c.o.scopes, " "))

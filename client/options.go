@@ -61,6 +61,7 @@ type options struct {
 	opener        func(url string) error
 	usePAR        *bool
 	callbackPath  string
+	certBound     bool // WithCertificateBinding
 }
 
 func newOptions(opts []Option) options {

@@ -62,6 +62,9 @@ type Config struct {
 
 	file  string         // the file it was loaded from
 	lines map[string]int // key path → line in file
+	// storeOnly: loaded by LoadStoreOnly, for a command that uses only
+	// the store; the runtime secrets are not required.
+	storeOnly bool
 }
 
 // AuthorizationServer switches the authorization server of a process.

@@ -373,6 +373,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		p := fmt.Sprintf("clients[%d].secret_env", i)
 		v, ok := lookup(cl.SecretEnv)
+		if (!ok || v == "") && c.storeOnly {
+			continue
+		}
 		if !ok || v == "" {
 			errs = append(errs, c.errorf(p, ErrMissing, "environment variable %s is not set", cl.SecretEnv))
 			continue
@@ -386,6 +389,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		p := fmt.Sprintf("users[%d].password_env", i)
 		v, ok := lookup(u.PasswordEnv)
+		if (!ok || v == "") && c.storeOnly {
+			continue
+		}
 		if !ok || v == "" {
 			errs = append(errs, c.errorf(p, ErrMissing, "environment variable %s is not set", u.PasswordEnv))
 			continue

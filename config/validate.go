@@ -174,7 +174,7 @@ func (v *validator) keys() {
 		if _, err := keys.ParseKEK(c.Keys.KEK); err != nil {
 			v.add("keys", ErrInvalidValue, "%s must be the base64 encoding of 32 bytes", EnvKeyEncryptionKey)
 		}
-	} else if c.Keys.KEKFile == "" && !c.Dev {
+	} else if c.Keys.KEKFile == "" && !c.Dev && !c.storeOnly {
 		v.add("keys.kek_file", ErrMissing, "required unless %s is set", EnvKeyEncryptionKey)
 	}
 }
@@ -216,7 +216,7 @@ func (v *validator) dpop() {
 	}
 	if d.Nonce.Enabled {
 		v.positive("dpop.nonce.ttl", d.Nonce.TTL, time.Hour)
-		if d.Nonce.Secret == "" && d.Nonce.SecretFile == "" && !v.c.Dev {
+		if d.Nonce.Secret == "" && d.Nonce.SecretFile == "" && !v.c.Dev && !v.c.storeOnly {
 			v.add("dpop.nonce.secret_file", ErrMissing, "required when nonces are enabled, unless %s is set (all instances must share the secret)", EnvDPoPNonceSecret)
 		}
 	}

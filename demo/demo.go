@@ -64,10 +64,18 @@ const DevBFFClient = "demo-bff"
 // scope, and /demo/public open. The caller sets Config.Dev so that the
 // http public URL validates.
 func DevConfig(issuer string) config.Gateway {
+	return DevConfigAt(issuer, "http://"+config.DevGatewayListen, config.DevGatewayListen, config.DevAdminListen)
+}
+
+// DevConfigAt is DevConfig with the gateway reached at publicURL and
+// listening on listen and adminListen (`ward serve --dev
+// --gateway-listen`).
+func DevConfigAt(issuer, publicURL, listen, adminListen string) config.Gateway {
 	g := config.DefaultGateway()
 	g.Enabled = true
 	g.Issuer = issuer
-	g.PublicURL = "http://127.0.0.1:9001"
+	g.PublicURL = publicURL
+	g.Listen, g.AdminListen = listen, adminListen
 	g.Routes = []config.Route{
 		{Name: "demo-public", PathPrefix: "/demo/public", Upstream: config.BuiltinDemo, Unauthenticated: true},
 		{Name: "demo", PathPrefix: "/demo/", Upstream: config.BuiltinDemo, Policy: []config.PolicyRule{

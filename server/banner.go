@@ -24,7 +24,7 @@ func printBanner(w io.Writer, cfg *config.Config, p *process, l *listeners) {
 		fmt.Fprintf(w, "ward: gateway %s (listening on %s), admin (metrics, health) on http://%s\n", cfg.Gateway.PublicURL, cfg.Gateway.Listen, cfg.Gateway.AdminListen)
 		if cfg.Dev {
 			fmt.Fprintf(w, "ward:   demo API %s/demo/whoami (DPoP-bound token required), %s/demo/public (open)\n", cfg.Gateway.PublicURL, cfg.Gateway.PublicURL)
-			fmt.Fprintf(w, "ward:   demo browser app %s (log in as the demo user; tokens stay in the gateway's BFF)\n", devAppURL)
+			fmt.Fprintf(w, "ward:   demo browser app %s (log in as the demo user; tokens stay in the gateway's BFF)\n", devGateway(cfg)+devAppPath)
 		}
 	}
 	if l.mtls != nil {

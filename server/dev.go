@@ -29,11 +29,11 @@ const (
 	devPublicClient  = "demo-cli"
 	devUser          = "demo"
 	devSubject       = "user-demo"
-	devGatewayURL    = "http://127.0.0.1:9001"
+	devGatewayURL    = "http://" + config.DevGatewayListen // unless --gateway-listen
 	devRedirectURI   = "http://127.0.0.1/callback"
 	devCredsFile     = "dev-credentials.json"
 	devBFFSecretFile = "demo-bff-secret"
-	devAppURL        = devGatewayURL + "/app/"
+	devAppPath       = "/app/"
 )
 
 // DevCredentials is <data>/dev-credentials.json: what a script needs to
@@ -70,7 +70,7 @@ type DevCredentials struct {
 // back, so the printed credentials stay valid across restarts.
 func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*DevCredentials, error) {
 	path := filepath.Join(cfg.DataDir, devCredsFile)
-	c, err := loadDevCredentials(path, cfg.Issuer)
+	c, err := loadDevCredentials(path, cfg.Issuer, devGateway(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*Dev
 
 // loadDevCredentials reads the credentials file, or makes new secrets when
 // there is none, and fills in the fixed names.
-func loadDevCredentials(path, issuer string) (*DevCredentials, error) {
+func loadDevCredentials(path, issuer, gatewayURL string) (*DevCredentials, error) {
 	var c DevCredentials
 	b, err := os.ReadFile(path)
 	switch {
@@ -113,14 +113,14 @@ func loadDevCredentials(path, issuer string) (*DevCredentials, error) {
 	default:
 		return nil, err
 	}
-	c.Issuer, c.GatewayURL = issuer, devGatewayURL
+	c.Issuer, c.GatewayURL = issuer, gatewayURL
 	c.Service.ClientID, c.Service.Scope = devServiceClient, "demo:read demo:write"
 	c.Public.ClientID, c.Public.RedirectURI, c.Public.Scope = devPublicClient, devRedirectURI, "demo:read"
 	c.User.Username, c.User.Subject = devUser, devSubject
 	if c.BFF.ClientSecret == "" { // a credentials file from before the BFF
 		c.BFF.ClientSecret, _ = authz.NewClientSecret()
 	}
-	c.BFF.ClientID, c.BFF.AppURL = demo.DevBFFClient, devAppURL
+	c.BFF.ClientID, c.BFF.AppURL = demo.DevBFFClient, gatewayURL+devAppPath
 	return &c, nil
 }
 
@@ -132,20 +132,20 @@ func devClients(c *DevCredentials, now time.Time) []*store.Client {
 		GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials, oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		// An https redirect would be required outside dev mode.
 		RedirectURIs: []string{"http://127.0.0.1:9999/callback"},
-		Scopes:       []string{"demo:read", "demo:write"}, Audiences: []string{devGatewayURL},
+		Scopes:       []string{"demo:read", "demo:write"}, Audiences: []string{c.GatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}, {
 		ID: devPublicClient, Name: "Demo CLI (public)", AuthMethod: oauth.AuthNone,
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		RedirectURIs: []string{devRedirectURI},
-		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
+		Scopes:       []string{"demo:read"}, Audiences: []string{c.GatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}, {
 		ID: demo.DevBFFClient, Name: "Demo app's backend-for-frontend (confidential)", AuthMethod: oauth.AuthSecretBasic,
 		SecretHash:   authz.HashClientSecret(c.BFF.ClientSecret),
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
-		RedirectURIs: []string{devGatewayURL + config.DefaultBFFPrefix + "/callback"},
-		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
+		RedirectURIs: []string{c.GatewayURL + config.DefaultBFFPrefix + "/callback"},
+		Scopes:       []string{"demo:read"}, Audiences: []string{c.GatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}}
 }
@@ -231,4 +231,13 @@ func requireLoopback(addr string) error {
 		return fmt.Errorf("dev mode listens on loopback only; %q is not a loopback address", addr)
 	}
 	return nil
+}
+
+// devGateway is the dev gateway's URL: http://127.0.0.1:9001, or where
+// --gateway-listen put it.
+func devGateway(cfg *config.Config) string {
+	if cfg.Gateway.PublicURL != "" {
+		return cfg.Gateway.PublicURL
+	}
+	return devGatewayURL
 }

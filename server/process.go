@@ -84,7 +84,7 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 		if err := requireLoopback(cfg.Listen); err != nil {
 			return err
 		}
-		cfg.Gateway = demo.DevConfig(cfg.Issuer)
+		cfg.Gateway = demo.DevConfigAt(cfg.Issuer, devGateway(cfg), cfg.Gateway.Listen, cfg.Gateway.AdminListen)
 		cfg.Gateway.BFF[0].ClientSecretFile = filepath.Join(cfg.DataDir, devBFFSecretFile)
 	}
 	if !cfg.Gateway.Enabled {

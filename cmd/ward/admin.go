@@ -38,9 +38,18 @@ func (l *listFlag) Set(v string) error {
 	return nil
 }
 
-// withStore loads the configuration, opens the store and calls f.
+// withStore loads the configuration, opens the store and calls f. A
+// configuration file is loaded store-only: the runtime secrets these
+// commands do not use (the KEK, the nonce secret, client and user
+// secrets) need not be at hand.
 func withStore(ctx context.Context, cf *configFlags, f func(*config.Config, store.Store) error) error {
-	cfg, err := cf.load()
+	var cfg *config.Config
+	var err error
+	if cf.path != "" && !cf.dev {
+		cfg, err = config.LoadStoreOnly(cf.path)
+	} else {
+		cfg, err = cf.load()
+	}
 	if err != nil {
 		return err
 	}
@@ -64,7 +73,8 @@ func subcommand(args []string, stderr io.Writer, usage string) (string, []string
 }
 
 const clientUsage = `Usage: ward client <create|list|show|delete> [flags]
-  create --id ID [--name N] [--auth-method client_secret_basic|client_secret_post|private_key_jwt|none]
+  create --id ID [--name N] [--auth-method client_secret_basic|client_secret_post|private_key_jwt|
+                                             tls_client_auth|self_signed_tls_client_auth|none]
          [--redirect-uri URI]... [--grant-type T]... [--scope S]... [--audience A]...
          [--sender-constraint dpop|dpop_or_mtls|mtls|bearer] [--require-par] [--allow-remembered-consent]
          [--access-token-ttl D] [--jwks-file F]
@@ -88,16 +98,16 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.StringVar(&cl.ID, "id", "", "client_id (required)")
 		fs.StringVar(&cl.Name, "name", "", "display name")
 		fs.StringVar(&authMethod, "auth-method", string(oauth.AuthSecretBasic), "token endpoint authentication method")
-		fs.Var(&redirects, "redirect-uri", "redirect URI (repeatable)")
-		fs.Var(&grants, "grant-type", "grant type (repeatable): authorization_code, refresh_token, client_credentials")
-		fs.Var(&scopes, "scope", "allowed scope (repeatable)")
-		fs.Var(&auds, "audience", "allowed audience / resource (repeatable; the first is the default)")
+		fs.Var(&redirects, "redirect-uri", "redirect `URI` (repeatable)")
+		fs.Var(&grants, "grant-type", "`grant` type (repeatable): authorization_code, refresh_token, client_credentials")
+		fs.Var(&scopes, "scope", "allowed `scope` (repeatable)")
+		fs.Var(&auds, "audience", "allowed audience / resource `URI` (repeatable; the first is the default)")
 		fs.StringVar(&cl.SenderConstraint, "sender-constraint", store.ConstraintDPoP, "dpop, dpop_or_mtls, mtls, or bearer (explicit opt-out)")
 		fs.BoolVar(&cl.RequirePAR, "require-par", false, "require pushed authorization requests")
 		fs.BoolVar(&cl.AllowRememberedConsent, "allow-remembered-consent", false,
 			"public client with a loopback or private-use redirect URI: skip the consent page when consent was given before (any local app could then get its tokens; see docs/CONFIG.md)")
 		fs.DurationVar(&cl.AccessTokenTTL, "access-token-ttl", 0, "access-token lifetime (default: the server's)")
-		fs.StringVar(&cl.JWKSFile, "jwks-file", "", "public JWKS for private_key_jwt")
+		fs.StringVar(&cl.JWKSFile, "jwks-file", "", "file holding the client's JWKS: the public keys of private_key_jwt or of self_signed_tls_client_auth (mTLS, RFC 8705 §2.2), or for tls_client_auth {\"keys\": [], \"tls_client_auth_san_uri\": ...} (RFC 8705 §2.1.2; docs/MTLS.md)")
 	}
 	if err := parseFlags(fs, rest); err != nil {
 		return err

@@ -11,6 +11,7 @@ func ward(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	var out bytes.Buffer
 	code := run(context.Background(), args, &out, &out)
+	checkCLIOutput(t, args, out.String())
 	return out.String(), code
 }
 

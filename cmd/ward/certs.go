@@ -78,7 +78,7 @@ func parseCerts(sub string, args []string, stderr io.Writer) (*certsFlags, error
 	case "server":
 		fs.StringVar(&f.caDir, "ca", "", "directory of ca.pem and ca-key.pem (required)")
 		fs.StringVar(&f.name, "name", "server", "file name and common name")
-		fs.Var(&f.hosts, "host", "DNS names and IP addresses (comma-separated or repeated; required)")
+		fs.Var(&f.hosts, "host", "DNS names and IP addresses, comma-separated or repeated (`hosts`; required)")
 		days = 90
 	case "client":
 		fs.StringVar(&f.caDir, "ca", "", "directory of ca.pem and ca-key.pem (required)")

@@ -21,6 +21,7 @@ func runWard(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), args, &out, &errb)
+	checkCLIOutput(t, args, out.String()+errb.String())
 	return code, out.String(), errb.String()
 }
 

@@ -12,10 +12,11 @@ import (
 	"time"
 
 	"github.com/wardauth/ward/client"
+	"github.com/wardauth/ward/oauth"
 )
 
 func init() {
-	register(command{name: "curl", summary: "call an API with a DPoP-bound token and a fresh proof", run: runCurl})
+	register(command{name: "curl", summary: "call an API with a DPoP-bound token and a fresh proof (or a certificate-bound one over mTLS)", run: runCurl})
 }
 
 func runCurl(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -23,17 +24,17 @@ func runCurl(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	tr, access, err := f.credentials(ctx, stderr)
+	cr, err := f.credentials(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	rctx, cancel := context.WithTimeout(ctx, f.token.timeout)
 	defer cancel()
-	req, err := f.request(rctx, access, stderr)
+	req, err := f.request(rctx, cr, stderr)
 	if err != nil {
 		return err
 	}
-	resp, err := (&http.Client{Transport: tr, Timeout: f.token.timeout}).Do(req)
+	resp, err := (&http.Client{Transport: cr.rt, Timeout: f.token.timeout}).Do(req)
 	if err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func runCurl(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		explainRefusal(stderr, resp, tr, f.target)
+		explainRefusal(stderr, resp, cr.dpop, f.target)
 	}
 	if f.fail && resp.StatusCode >= 400 {
 		return fmt.Errorf("%s %s: %s", f.method, f.target, resp.Status)
@@ -67,14 +68,14 @@ type curlFlags struct {
 
 func parseCurl(args []string, stderr io.Writer) (*curlFlags, error) {
 	var f curlFlags
-	fs := newFlagSet("curl", "curl [-X METHOD] [-H 'Name: value']... [-d DATA] [-i] [-f] [--token T --key-file F | token flags] URL", stderr)
+	fs := newFlagSet("curl", "curl [-X METHOD] [-H 'Name: value']... [-d DATA] [-i] [-f] [-v] [--token T (--key-file F | --cert F --key F) | token flags] URL", stderr)
 	f.token.register(fs)
 	fs.StringVar(&f.method, "X", "", "request method (default GET, or POST with -d)")
-	fs.Var(&f.headers, "H", "request header 'Name: value'; repeatable")
+	fs.Var(&f.headers, "H", "request `header` 'Name: value'; repeatable")
 	data := fs.String("d", "", "request body; @FILE reads a file, @- stdin (Content-Type defaults to application/x-www-form-urlencoded)")
 	fs.BoolVar(&f.include, "i", false, "print the status line and response headers")
 	fs.BoolVar(&f.fail, "f", false, "exit 1 on an HTTP status of 400 or more")
-	fs.StringVar(&f.accessToken, "token", "", "use this access token (with --key-file holding the key it is bound to) instead of obtaining one")
+	fs.StringVar(&f.accessToken, "token", "", "use this access token (with --key-file holding the key it is bound to, or --cert and --key for a certificate-bound one) instead of obtaining one")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}
@@ -110,33 +111,67 @@ func readData(data string) ([]byte, error) {
 	}
 }
 
-// credentials returns the DPoP transport and the access token: --token
-// with the key of --key-file, or a token obtained with the token flags.
-func (f *curlFlags) credentials(ctx context.Context, stderr io.Writer) (*client.Transport, string, error) {
+// curlCredentials are what a request is sent with: the round tripper
+// (the DPoP transport, or for a certificate-bound token the TLS one that
+// presents the certificate), the Authorization scheme and the token.
+type curlCredentials struct {
+	rt     http.RoundTripper
+	dpop   *client.Transport // nil for a certificate-bound token
+	scheme string
+	token  string
+}
+
+// credentials returns the credentials: --token with the key of
+// --key-file (or the certificate of --cert), or a token obtained with the
+// token flags.
+func (f *curlFlags) credentials(ctx context.Context, stderr io.Writer) (*curlCredentials, error) {
+	cr := &curlCredentials{scheme: oauth.TokenTypeDPoP, token: f.accessToken}
 	if f.accessToken == "" {
 		c, tok, err := f.token.obtain(ctx, stderr)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
-		return c.Transport(), tok.AccessToken, nil
+		cr.dpop, cr.token = c.Transport(), tok.AccessToken
 	}
-	if f.token.keyFile == "" {
-		fmt.Fprintln(stderr, "ward curl: --token needs --key-file with the key the token is bound to")
-		return nil, "", errUsage
+	if f.token.certBound() {
+		// RFC 8705 §3: Bearer, over a connection presenting the certificate.
+		hc, err := f.token.httpClient(stderr)
+		if err != nil {
+			return nil, err
+		}
+		cr.rt, cr.dpop, cr.scheme = hc.Transport, nil, oauth.TokenTypeBearer
+		return cr, nil
 	}
-	k, err := client.LoadKey(f.token.keyFile)
-	if err != nil {
-		return nil, "", err
+	if cr.dpop == nil {
+		if f.token.keyFile == "" {
+			fmt.Fprintln(stderr, "ward curl: --token needs --key-file with the key the token is bound to (or --cert and --key for a certificate-bound token)")
+			return nil, errUsage
+		}
+		var err error
+		if cr.dpop, err = f.dpopTransport(stderr); err != nil {
+			return nil, err
+		}
 	}
-	tr, err := client.NewTransport(client.WithKey(k))
-	if err != nil {
-		return nil, "", err
-	}
-	return tr, f.accessToken, nil
+	cr.rt = cr.dpop
+	return cr, nil
 }
 
-// request builds the request with its headers and the DPoP token.
-func (f *curlFlags) request(ctx context.Context, access string, stderr io.Writer) (*http.Request, error) {
+// dpopTransport is a DPoP transport with the key of --key-file, over the
+// HTTP client of the token flags (--cacert, -v).
+func (f *curlFlags) dpopTransport(stderr io.Writer) (*client.Transport, error) {
+	k, err := client.LoadKey(f.token.keyFile)
+	if err != nil {
+		return nil, err
+	}
+	hc, err := f.token.httpClient(stderr)
+	if err != nil {
+		return nil, err
+	}
+	return client.NewTransport(client.WithKey(k), client.WithHTTPClient(hc))
+}
+
+// request builds the request with its headers and the token.
+func (f *curlFlags) request(ctx context.Context, cr *curlCredentials, stderr io.Writer) (*http.Request, error) {
 	var rd io.Reader
 	if f.hasBody {
 		rd = strings.NewReader(string(f.body)) // replayable: GetBody is set
@@ -156,7 +191,7 @@ func (f *curlFlags) request(ctx context.Context, access string, stderr io.Writer
 		}
 		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
-	req.Header.Set("Authorization", "DPoP "+access)
+	req.Header.Set("Authorization", cr.scheme+" "+cr.token)
 	return req, nil
 }
 
@@ -183,6 +218,9 @@ func explainRefusal(stderr io.Writer, resp *http.Response, tr *client.Transport,
 		if e := c.Params["error"]; e != "" {
 			fmt.Fprintf(stderr, "ward: %s refused the request: %s %s: %s\n", c.Scheme, resp.Status, e, c.Params["error_description"])
 		}
+	}
+	if tr == nil {
+		return
 	}
 	if skew := tr.ClockSkew(target); skew != 0 {
 		fmt.Fprintf(stderr, "ward: the server's clock differs from ours by %s (proofs were corrected)\n", skew.Round(time.Second))

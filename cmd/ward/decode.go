@@ -91,7 +91,11 @@ func printFindings(stdout io.Writer, c *inspect.Checker, in []string, tokens []*
 		}
 		var fs []inspect.Finding
 		if j.IsProof() {
-			fmt.Fprintln(stdout, "DPoP proof (RFC 9449)")
+			fmt.Fprint(stdout, "DPoP proof (RFC 9449)")
+			if j.Typ() != "dpop+jwt" {
+				fmt.Fprint(stdout, ", recognised by its shape (jwk in the header, htm/htu claims) although its typ is wrong")
+			}
+			fmt.Fprintln(stdout)
 			fs = c.Proof(j, in[i], access, jkt)
 		} else {
 			fmt.Fprintln(stdout, "Access token (RFC 9068 JWT)")

@@ -42,6 +42,12 @@ func TestDecode(t *testing.T) {
 	}
 	expired["exp"] = now.Add(-time.Hour).Unix()
 	delete(expired, "cnf")
+	certClaims := map[string]any{}
+	for k, v := range tokenClaims {
+		certClaims[k] = v
+	}
+	certClaims["cnf"] = map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}
+	certTok := b64json(map[string]any{"typ": "at+jwt", "alg": "ES256", "kid": "k1"}) + "." + b64json(certClaims) + ".c2ln"
 	expiredTok := b64json(map[string]any{"typ": "JWT", "alg": "HS256"}) + "." + b64json(expired) + ".c2ln"
 
 	// Tampered proofs: body edited after signing, alg none, HMAC, private jwk.
@@ -77,9 +83,12 @@ func TestDecode(t *testing.T) {
 		{"alg none", []string{none}, 1, []string{"unsigned tokens are never accepted"}},
 		{"hmac", []string{hmac}, 1, []string{"HMAC"}},
 		{"private jwk", []string{priv}, 1, []string{"private or symmetric key material [d]"}},
-		{"typ", []string{badTyp}, 0 + 1, []string{"Access token"}},
+		// A proof with a wrong typ is still judged as a proof (by its jwk,
+		// htm and htu), and the typ is the defect named.
+		{"proof with typ JWT", []string{badTyp}, 1, []string{"DPoP proof (RFC 9449), recognised by its shape", `REFUSED typ "JWT": a proof must have typ dpop+jwt`, "ok      jwk is a public key"}},
+		{"certificate-bound token", []string{certTok}, 0, []string{"Access token", "ok      certificate-bound (mTLS, RFC 8705 §3): cnf.x5t#S256 bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}},
 		{"good token", []string{token}, 0, []string{"Access token", "DPoP-bound: cnf.jkt " + s.Thumbprint()}},
-		{"bad token", []string{expiredTok}, 1, []string{"REFUSED expired 1h0m", "not DPoP-bound", "HMAC", `typ "JWT"`}},
+		{"bad token", []string{expiredTok}, 1, []string{"REFUSED expired 1h0m", "REFUSED no cnf.jkt or cnf.x5t#S256: the token is bound to nothing (a bearer token)", "HMAC", `typ "JWT"`}},
 		{"token and its proof", []string{token, withATH}, 0, []string{"ath is the hash of the access token", "is the one the token is bound to"}},
 		{"proof with another key", []string{otherKey, token}, 1, []string{"jkt_mismatch"}},
 		{"proof without ath", []string{token, good}, 1, []string{"is not the SHA-256 of the access token"}},

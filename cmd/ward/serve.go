@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -49,14 +50,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // the logger.
 func parseServe(args []string, stderr io.Writer) (*config.Config, *slog.Logger, error) {
 	var cf configFlags
-	fs := newFlagSet("serve", "serve (--config FILE | --dev [--data DIR])", stderr)
+	fs := newFlagSet("serve", "serve (--config FILE | --dev [--data DIR] [--listen A --gateway-listen A --admin-listen A])", stderr)
 	cf.register(fs)
 	jsonLogs := fs.Bool("log-json", false, "write logs as JSON")
+	var da devAddrs
+	da.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return nil, nil, err
 	}
 	cfg, err := cf.load()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := da.apply(cfg); err != nil {
 		return nil, nil, err
 	}
 	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
@@ -81,4 +87,22 @@ func startCPUProfile(path string) (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// devAddrs are serve's flags that move the dev server's listeners
+// (config.SetDevAddrs), so that it can run beside another one.
+type devAddrs struct{ as, gateway, admin string }
+
+func (d *devAddrs) register(fs *flag.FlagSet) {
+	fs.StringVar(&d.as, "listen", "", "with --dev: the authorization server's loopback address, default "+config.DevListen+"; the issuer follows it")
+	fs.StringVar(&d.gateway, "gateway-listen", "", "with --dev: the gateway's loopback address, default "+config.DevGatewayListen)
+	fs.StringVar(&d.admin, "admin-listen", "", "with --dev: the admin listener's loopback address (metrics, health), default "+config.DevAdminListen)
+}
+
+// apply moves cfg's listeners when a flag was given.
+func (d *devAddrs) apply(cfg *config.Config) error {
+	if *d == (devAddrs{}) {
+		return nil
+	}
+	return cfg.SetDevAddrs(d.as, d.gateway, d.admin)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/wardauth/ward/oauth"
 	"io"
 	"net/http"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/wardauth/ward/client"
+	"github.com/wardauth/ward/internal/inspect"
+	"github.com/wardauth/ward/oauth"
 )
 
 // openBrowser opens the authorization URL; tests replace it.
@@ -35,6 +36,32 @@ type tokenFlags struct {
 	data      string
 	noBrowser bool
 	timeout   time.Duration
+	// RFC 8705: a client certificate (certificate-bound tokens) and the
+	// CA to trust for https.
+	cert, certKey, cacert string
+	verbose               bool
+}
+
+// certBound says whether the token is to be bound to the client
+// certificate of --cert instead of a DPoP key.
+func (f *tokenFlags) certBound() bool { return f.cert != "" }
+
+// httpClient is the HTTP client of every request: TLS with --cert and
+// --cacert, traced on stderr with -v.
+func (f *tokenFlags) httpClient(stderr io.Writer) (*http.Client, error) {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	if f.cert != "" || f.certKey != "" || f.cacert != "" {
+		tc, err := client.TLSConfig(f.cert, f.certKey, f.cacert)
+		if err != nil {
+			return nil, err
+		}
+		base.TLSClientConfig = tc
+	}
+	var rt http.RoundTripper = base
+	if f.verbose {
+		rt = &inspect.Trace{Base: base, W: stderr}
+	}
+	return &http.Client{Timeout: 30 * time.Second, Transport: rt}, nil
 }
 
 func (f *tokenFlags) register(fs *flag.FlagSet) {
@@ -43,12 +70,16 @@ func (f *tokenFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.secret, "client-secret", "", "client secret for client credentials (default $WARD_CLIENT_SECRET; prefer the variable: flags show in ps)")
 	fs.BoolVar(&f.authCode, "authorization-code", false, "sign in through the browser (authorization code + PKCE + PAR, loopback redirect) as a public client")
 	fs.StringVar(&f.scope, "scope", "", "space-separated scopes to request")
-	fs.Var(&f.resources, "resource", "resource indicator (RFC 8707) to request; repeatable")
+	fs.Var(&f.resources, "resource", "resource indicator (RFC 8707) `URI` to request; repeatable")
 	fs.StringVar(&f.keyFile, "key-file", "", "keep the DPoP key in this file (created 0600 if absent); default: a new key in memory")
-	fs.BoolVar(&f.dev, "dev", false, "use the clients of `ward serve --dev` from <data>/dev-credentials.json")
+	fs.BoolVar(&f.dev, "dev", false, "use the clients of the dev server (ward serve --dev), read from <data>/dev-credentials.json")
 	fs.StringVar(&f.data, "data", "./ward-data", "data folder of the dev server, for --dev")
 	fs.BoolVar(&f.noBrowser, "no-browser", false, "with --authorization-code: print the URL instead of opening a browser")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long (the browser sign-in included)")
+	fs.StringVar(&f.cert, "cert", "", "client certificate (PEM) presented over TLS: the token is bound to it (RFC 8705, cnf.x5t#S256) instead of a DPoP key, and it authenticates a tls_client_auth client")
+	fs.StringVar(&f.certKey, "key", "", "private key (PEM) of --cert")
+	fs.StringVar(&f.cacert, "cacert", "", "CA certificates (PEM) to trust for https instead of the system's (for example pki/ca/ca.pem of ward certs)")
+	fs.BoolVar(&f.verbose, "v", false, "show each request on stderr: its DPoP proof decoded, the nonce round trips, the server's challenge")
 }
 
 // multiFlag is a repeatable string flag.
@@ -114,9 +145,24 @@ func (f *tokenFlags) obtain(ctx context.Context, stderr io.Writer) (*client.Clie
 		tok, err = c.ClientCredentials(ctx)
 	}
 	if err != nil {
-		return nil, nil, explain(err)
+		return nil, nil, f.explainTimeout(ctx, explain(err))
 	}
 	return c, tok, nil
+}
+
+// errTimeout is --timeout running out while obtaining a token.
+var errTimeout = errors.New("--timeout ran out")
+
+// explainTimeout turns the deadline of --timeout into what ran out and
+// what to do; a cancelled parent (Ctrl-C) or another error stays as is.
+func (f *tokenFlags) explainTimeout(ctx context.Context, err error) error {
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	if f.authCode {
+		return fmt.Errorf("%w (%s) before the browser sign-in finished: sign in and consent at the URL printed above within that time, or give a longer --timeout (for example --timeout 10m)", errTimeout, f.timeout)
+	}
+	return fmt.Errorf("%w (%s) waiting for the authorization server at %s: check that it is running and reachable, or give a longer --timeout", errTimeout, f.timeout, f.issuer)
 }
 
 // complete fills the defaults (--dev, the issuer, WARD_CLIENT_SECRET) and
@@ -136,8 +182,12 @@ func (f *tokenFlags) complete(stderr io.Writer) error {
 	if f.secret == "" && !f.authCode {
 		f.secret = os.Getenv("WARD_CLIENT_SECRET")
 	}
-	if f.secret == "" && !f.authCode {
-		fmt.Fprintln(stderr, "ward: client credentials need a secret: set WARD_CLIENT_SECRET or --client-secret, or use --authorization-code for a public client")
+	if f.secret == "" && !f.authCode && !f.certBound() {
+		fmt.Fprintln(stderr, "ward: client credentials need a secret: set WARD_CLIENT_SECRET or --client-secret, --cert for a tls_client_auth client, or --authorization-code for a public client")
+		return errUsage
+	}
+	if (f.cert == "") != (f.certKey == "") {
+		fmt.Fprintln(stderr, "ward: --cert and --key go together")
 		return errUsage
 	}
 	return nil
@@ -146,7 +196,14 @@ func (f *tokenFlags) complete(stderr io.Writer) error {
 // clientOptions are the SDK's options for the flags: scopes, resources,
 // the DPoP key, and the secret or the browser sign-in.
 func (f *tokenFlags) clientOptions(stderr io.Writer) ([]client.Option, error) {
-	opts := []client.Option{client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second})}
+	hc, err := f.httpClient(stderr)
+	if err != nil {
+		return nil, err
+	}
+	opts := []client.Option{client.WithHTTPClient(hc)}
+	if f.certBound() {
+		opts = append(opts, client.WithCertificateBinding())
+	}
 	if f.scope != "" {
 		opts = append(opts, client.WithScopes(strings.Fields(f.scope)...))
 	}
@@ -161,6 +218,9 @@ func (f *tokenFlags) clientOptions(stderr io.Writer) ([]client.Option, error) {
 		opts = append(opts, client.WithKey(k))
 	}
 	if !f.authCode {
+		if f.secret == "" { // --cert: the certificate authenticates
+			return opts, nil
+		}
 		return append(opts, client.WithClientSecret(f.secret, client.AuthStyleBasic)), nil
 	}
 	return append(opts, client.WithBrowser(func(u string) error {
@@ -192,11 +252,11 @@ func explain(err error) error {
 }
 
 func init() {
-	register(command{name: "token", summary: "obtain a DPoP-bound access token and print it", run: runToken})
+	register(command{name: "token", summary: "obtain an access token bound to a DPoP key (or a client certificate) and print it", run: runToken})
 }
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("token", "token [--dev | --issuer URL --client-id ID] [--authorization-code] [--scope S] [--key-file F] [--show-key]", stderr)
+	fs := newFlagSet("token", "token [--dev | --issuer URL --client-id ID] [--authorization-code] [--scope S] [--key-file F | --cert F --key F] [--cacert F] [-v] [--show-key]", stderr)
 	var f tokenFlags
 	f.register(fs)
 	showKey := fs.Bool("show-key", false, "also print the thumbprint (cnf.jkt) of the key the token is bound to, on stderr")
@@ -214,8 +274,10 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *showJSON {
 		out := map[string]any{
-			"access_token": tok.AccessToken, "token_type": tok.TokenType,
-			"expires_in": tok.ExpiresIn, "jkt": c.Thumbprint(),
+			"access_token": tok.AccessToken, "token_type": tok.TokenType, "expires_in": tok.ExpiresIn,
+		}
+		if !f.certBound() {
+			out["jkt"] = c.Thumbprint()
 		}
 		if tok.RefreshToken != "" {
 			out["refresh_token"] = tok.RefreshToken
@@ -228,6 +290,12 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return enc.Encode(out)
 	}
 	fmt.Fprintln(stdout, tok.AccessToken)
+	if f.certBound() {
+		if *showKey {
+			fmt.Fprintf(stderr, "ward: token bound to the certificate of %s (send it as Bearer over TLS with that certificate: ward curl --cert)\n", f.cert)
+		}
+		return nil
+	}
 	if *showKey {
 		fmt.Fprintf(stderr, "ward: token bound to key jkt=%s\n", c.Thumbprint())
 	}

@@ -57,6 +57,7 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = run(context.Background(), args, &out, &errb)
+	checkCLIOutput(t, args, out.String()+errb.String())
 	return code, out.String(), errb.String()
 }
 

@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/sqlstore"
 )
@@ -49,6 +51,14 @@ type Options struct {
 	// needs its address before the server exists, for redirect URIs);
 	// default a new one.
 	Server *httptest.Server
+	// TLS, when set, serves the issuer over https with this
+	// configuration (for example mtls.ServerConfig's, asking for client
+	// certificates).
+	TLS *tls.Config
+	// MTLS is authz.Options.MTLS: where client certificates (RFC 8705)
+	// come from; with TLS, &mtls.TrustedProxy{Roots: ...} of the same
+	// ServerConfig.
+	MTLS *mtls.TrustedProxy
 }
 
 // Server is the running authorization server.
@@ -73,7 +83,11 @@ func New(t testing.TB, o Options) *Server {
 	if hs == nil {
 		hs = httptest.NewUnstartedServer(nil)
 	}
-	s := &Server{URL: "http://" + hs.Listener.Addr().String(), HTTP: hs, Store: st, Secrets: map[string]string{}}
+	scheme := "http://"
+	if o.TLS != nil {
+		scheme = "https://"
+	}
+	s := &Server{URL: scheme + hs.Listener.Addr().String(), HTTP: hs, Store: st, Secrets: map[string]string{}}
 	cfg := config.Default()
 	cfg.Issuer = s.URL
 	cfg.DPoP.Nonce.Secret = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
@@ -110,7 +124,7 @@ func New(t testing.TB, o Options) *Server {
 	if err := km.EnsureKey(ctx, now); err != nil {
 		t.Fatal(err)
 	}
-	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	as, err := authz.New(cfg, authz.Options{Store: st, Keys: km, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MTLS: o.MTLS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +133,12 @@ func New(t testing.TB, o Options) *Server {
 		h = o.Wrap(h)
 	}
 	hs.Config.Handler = h
-	hs.Start()
+	if o.TLS != nil {
+		hs.TLS = o.TLS
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	t.Cleanup(hs.Close)
 	return s
 }

@@ -144,9 +144,11 @@ type Checker struct {
 	Method, URL    string        // a proof's request, when known
 }
 
+// check is a passed finding with the text good (printed as is, not a
+// format), or a failed one with bad formatted with args.
 func check(ok bool, good, bad string, args ...any) Finding {
 	if ok {
-		return Finding{true, fmt.Sprintf(good, args...)}
+		return Finding{true, good}
 	}
 	return Finding{false, fmt.Sprintf(bad, args...)}
 }
@@ -308,15 +310,40 @@ func (d *Checker) Token(j *JWS) []Finding {
 			out = append(out, Finding{false, "claim " + c + " is missing (RFC 9068 §2.2)"})
 		}
 	}
-	cnf, _ := j.claims["cnf"].(map[string]any)
-	jkt, _ := cnf["jkt"].(string)
-	out = append(out, check(jkt != "", "DPoP-bound: cnf.jkt "+jkt+"; send it as 'Authorization: DPoP', each request with a proof signed by that key", "no cnf.jkt: the token is not DPoP-bound (a bearer token), which Ward's gateway refuses on DPoP routes"))
+	out = append(out, tokenBinding(mapOf(j.claims["cnf"])))
 	out = append(out, Finding{true, "signature not checked here: it needs the issuer's JWKS"})
 	return out
 }
 
-// IsProof says whether the JWS is typed as a DPoP proof.
-func (j *JWS) IsProof() bool { return j.Typ() == "dpop+jwt" }
+// tokenBinding says what key or certificate the token is bound to:
+// cnf.jkt (DPoP, RFC 9449 §6.1) or cnf.x5t#S256 (mTLS, RFC 8705 §3.1).
+func tokenBinding(cnf map[string]any) Finding {
+	jkt, _ := cnf["jkt"].(string)
+	x5t, _ := cnf["x5t#S256"].(string)
+	switch {
+	case jkt != "" && x5t != "":
+		return Finding{false, "cnf has both jkt and x5t#S256: Ward binds a token to one key or one certificate, never both"}
+	case jkt != "":
+		return Finding{true, "DPoP-bound: cnf.jkt " + jkt + "; send it as 'Authorization: DPoP', each request with a proof signed by that key"}
+	case x5t != "":
+		return Finding{true, "certificate-bound (mTLS, RFC 8705 §3): cnf.x5t#S256 " + x5t + "; send it as 'Authorization: Bearer' over a TLS connection presenting that client certificate (ward curl --cert)"}
+	}
+	return Finding{false, "no cnf.jkt or cnf.x5t#S256: the token is bound to nothing (a bearer token), which Ward's gateway refuses on DPoP and mTLS routes"}
+}
+
+// IsProof says whether the JWS is a DPoP proof: typed dpop+jwt, or shaped
+// like one whatever its typ (a jwk in the header, htm and htu claims), so
+// that a proof with a wrong typ is judged as a proof and its typ named as
+// the defect rather than judged as an access token.
+func (j *JWS) IsProof() bool {
+	if j.Typ() == "dpop+jwt" {
+		return true
+	}
+	_, jwk := j.header["jwk"].(map[string]any)
+	_, htm := j.claims["htm"]
+	_, htu := j.claims["htu"]
+	return jwk && (htm || htu)
+}
 
 // BoundKey is the claims' cnf.jkt: the thumbprint of the key a DPoP-bound
 // token is bound to, or "".

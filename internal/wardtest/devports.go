@@ -13,7 +13,8 @@ import (
 var DevAddrs = []string{"127.0.0.1:9000", "127.0.0.1:9001", "127.0.0.1:9002"}
 
 // LockDevPorts serialises the tests that run `ward serve --dev` on its
-// fixed ports: `go test ./...` runs packages in parallel, and two such
+// fixed ports (most run it on free ones instead, with --listen,
+// --gateway-listen and --admin-listen, and need no lock): `go test ./...` runs packages in parallel, and two such
 // tests at once would each find the ports taken. It waits (up to 10
 // minutes) for an exclusive lock on a file in the temporary directory,
 // held until the test ends, and then skips the test if another process
@@ -43,7 +44,7 @@ func LockDevPorts(t testing.TB) {
 	for _, addr := range DevAddrs {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			t.Skipf("ward serve --dev needs %s, which another process holds (%v); free ports 9000-9002 to run this test", addr, err)
+			t.Skipf("ward serve --dev needs %s, which another process holds (%v) — probably a `ward serve --dev` of your own: stop it and run this test again (README, Quickstart)", addr, err)
 		}
 		ln.Close()
 	}

@@ -42,17 +42,19 @@ func TestBFFInChromium(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		missing(t, chromium+" is not installed: apt-get install chromium")
 	}
-	wardtest.LockDevPorts(t)
 	dir := t.TempDir()
 	bin, err := wardtest.Build(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	data := filepath.Join(dir, "data")
-	p := wardtest.Start(t, bin, nil, "serve", "--dev", "--data", data)
+	// Free ports, so that the test runs beside a developer's own dev
+	// server on 9000-9002.
+	as, gw, admin := wardtest.FreeAddr(t), wardtest.FreeAddr(t), wardtest.FreeAddr(t)
+	p := wardtest.Start(t, bin, nil, "serve", "--dev", "--data", data, "--listen", as, "--gateway-listen", gw, "--admin-listen", admin)
 	hc := &http.Client{Timeout: 5 * time.Second}
-	p.WaitReady(t, hc, "http://127.0.0.1:9000/.well-known/oauth-authorization-server", "http://127.0.0.1:9002/readyz")
-	if !strings.Contains(p.Output(), "demo browser app          http://127.0.0.1:9001/app/") {
+	p.WaitReady(t, hc, "http://"+as+"/.well-known/oauth-authorization-server", "http://"+admin+"/readyz")
+	if !strings.Contains(p.Output(), "demo browser app          http://"+gw+"/app/") {
 		t.Fatalf("ward serve --dev does not point a new user at the demo app:\n%s", p.Output())
 	}
 	raw, err := os.ReadFile(filepath.Join(data, "dev-credentials.json"))
@@ -133,7 +135,7 @@ func TestBFFInChromium(t *testing.T) {
 	// three cross-site attempts refused by the CSRF check: the CORS
 	// preflight of the API call (it carries no X-Ward-CSRF value), the
 	// no-cors POST and the form POST to logout.
-	ev := bffEvents(t, "http://127.0.0.1:9002/metrics")
+	ev := bffEvents(t, "http://"+admin+"/metrics")
 	for k, want := range map[string]float64{"callback/ok": 1, "logout/ok": 1, "api/csrf_header": 1, "logout/csrf_header": 2, "api/ok": 1} {
 		if ev[k] != want {
 			t.Errorf("ward_bff_events_total %s = %v, want %v (all: %v)", k, ev[k], want, ev)

@@ -20,12 +20,10 @@ import (
 	"github.com/wardauth/ward/internal/wardtest"
 )
 
-// The fixed addresses of `ward serve --dev`.
-const (
-	devIssuer  = "http://127.0.0.1:9000"
-	devGateway = "http://127.0.0.1:9001"
-	devAdmin   = "http://127.0.0.1:9002"
-)
+// devURLs are where the test's `ward serve --dev` listens: free loopback
+// ports (--listen, --gateway-listen, --admin-listen), so that the test
+// runs beside a developer's own dev server on 9000-9002.
+type devURLs struct{ issuer, gateway, admin string }
 
 // devCredentials is the part of <data>/dev-credentials.json this test
 // reads.
@@ -48,7 +46,6 @@ func TestBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the ward binary; skipped with -short")
 	}
-	wardtest.LockDevPorts(t) // test/browser runs ward serve --dev too
 	goTool, err := exec.LookPath("go")
 	if err != nil {
 		t.Skipf("no go command to build the binary: %v", err)
@@ -62,7 +59,9 @@ func TestBinary(t *testing.T) {
 
 	data := filepath.Join(dir, "data")
 	var stdout, stderr wardtest.SyncBuffer
-	cmd := exec.Command(bin, "serve", "--dev", "--data", data)
+	as, gw, admin := wardtest.FreeAddr(t), wardtest.FreeAddr(t), wardtest.FreeAddr(t)
+	dev := devURLs{issuer: "http://" + as, gateway: "http://" + gw, admin: "http://" + admin}
+	cmd := exec.Command(bin, "serve", "--dev", "--data", data, "--listen", as, "--gateway-listen", gw, "--admin-listen", admin)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -80,7 +79,7 @@ func TestBinary(t *testing.T) {
 	})
 
 	hc := &http.Client{Timeout: 5 * time.Second}
-	waitReady(t, hc, exited, &waitErr, &stdout, &stderr)
+	waitReady(t, hc, dev, exited, &waitErr, &stdout, &stderr)
 
 	b, err := os.ReadFile(filepath.Join(data, "dev-credentials.json"))
 	if err != nil {
@@ -90,7 +89,7 @@ func TestBinary(t *testing.T) {
 	if err := json.Unmarshal(b, &creds); err != nil {
 		t.Fatal(err)
 	}
-	if creds.Issuer != devIssuer || creds.GatewayURL != devGateway || creds.Service.ClientID != "demo-service" || creds.Service.ClientSecret == "" {
+	if creds.Issuer != dev.issuer || creds.GatewayURL != dev.gateway || creds.Service.ClientID != "demo-service" || creds.Service.ClientSecret == "" {
 		t.Fatalf("dev-credentials.json: %s", b)
 	}
 	if st, err := os.Stat(filepath.Join(data, "dev-credentials.json")); err != nil || st.Mode().Perm() != 0o600 {
@@ -155,7 +154,7 @@ func TestBinary(t *testing.T) {
 	if resp, body := whoami(); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), `"invalid_dpop_proof"`) {
 		t.Errorf("replayed proof: %d %s", resp.StatusCode, body)
 	}
-	if m := get(t, hc, devAdmin+"/metrics"); !strings.Contains(m, `ward_gateway_rejections_total{error="invalid_dpop_proof",reason="replayed"} 1`) {
+	if m := get(t, hc, dev.admin+"/metrics"); !strings.Contains(m, `ward_gateway_rejections_total{error="invalid_dpop_proof",reason="replayed"} 1`) {
 		t.Errorf("metrics lack the replay:\n%s", grep(m, "rejections"))
 	} else if !strings.Contains(m, `ward_authz_tokens_issued_total{grant="client_credentials"} 1`) {
 		// The authorization server's series share the admin listener.
@@ -184,24 +183,24 @@ func TestBinary(t *testing.T) {
 // waitReady polls (the only waiting in these tests) until the process has
 // bound its listeners and the server's metadata and the gateway's
 // readiness answer 200, failing if the process exits first or 30s pass.
-func waitReady(t *testing.T, hc *http.Client, exited <-chan struct{}, waitErr *error, stdout, stderr *wardtest.SyncBuffer) {
+func waitReady(t *testing.T, hc *http.Client, dev devURLs, exited <-chan struct{}, waitErr *error, stdout, stderr *wardtest.SyncBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {
 		case <-exited:
 			if strings.Contains(stderr.String(), "address already in use") {
-				// Another process took a port between the check and the
-				// start (a benchmark runs ward serve --dev too).
-				t.Skipf("ward serve --dev could not bind its fixed ports, taken by another process:\n%s", stderr.String())
+				// Another process took a free port between the check
+				// and the start.
+				t.Skipf("ward serve --dev could not bind a port that was free a moment before:\n%s", stderr.String())
 			}
 			t.Fatalf("ward exited before it was ready (%v):\n%s", *waitErr, stderr.String())
 		default:
 		}
 		// ward prints its addresses once it holds all three listeners,
 		// so what answers then is this process, not another ward.
-		bound := strings.Contains(stdout.String(), "ward: gateway "+devGateway)
-		if bound && ok(hc, devIssuer+"/.well-known/oauth-authorization-server") && ok(hc, devAdmin+"/readyz") {
+		bound := strings.Contains(stdout.String(), "ward: gateway "+dev.gateway)
+		if bound && ok(hc, dev.issuer+"/.well-known/oauth-authorization-server") && ok(hc, dev.admin+"/readyz") {
 			return
 		}
 		if time.Now().After(deadline) {

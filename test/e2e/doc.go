@@ -11,8 +11,7 @@
 // never reaches the upstream.
 //
 // TestBinary builds cmd/ward and drives `ward serve --dev` as a
-// subprocess; it is skipped with -short and when ports 9000-9002 are
-// taken.
+// subprocess on free ports; it is skipped with -short.
 //
 // The package has no non-test code; see docs/TESTING.md.
 package e2e
