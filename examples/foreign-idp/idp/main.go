@@ -178,4 +178,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		fmt.Fprintln(os.Stderr, "idp:", err)
 	}
 }
-
