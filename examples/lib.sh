@@ -34,7 +34,7 @@ trap 'exit 143' TERM
 ward_bin() {
   if [ -n "${WARD_BIN:-}" ]; then WARD=$WARD_BIN; return; fi
   say "building ward ..."
-  (cd "$ROOT" && CGO_ENABLED=0 go build -o "$WORK/ward" ./cmd/ward)
+  (cd "$ROOT" && go build -o "$WORK/ward" ./cmd/ward)
   WARD=$WORK/ward
 }
 
