@@ -21,7 +21,7 @@ say() { printf '%s\n' "$*" >&2; }
 # cleanup stops every process this script started (by PID, children of
 # this script only) and removes the work folder it created.
 cleanup() {
-  trap - EXIT INT TERM
+  trap - EXIT; trap "" INT TERM   # a second Ctrl-C does not cut the cleanup short
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   [ "$KEEP_WORK" = 1 ] || rm -rf "$WORK"
