@@ -39,6 +39,10 @@ func runConfig(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return errUsage
 	}
 	fs := newFlagSet("config check", "config check --config FILE", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nFlags:\n", configUsage)
+		fs.PrintDefaults()
+	}
 	path := fs.String("config", "", "configuration file (YAML, see docs/CONFIG.md)")
 	if err := parseFlags(fs, rest); err != nil {
 		return err

@@ -39,7 +39,7 @@ func TestConfigCheckExitCodes(t *testing.T) {
 		{[]string{"config", "check"}, 2, []string{"Exit status: 0 valid"}},
 		{[]string{"config", "lint", valid}, 2, []string{"Usage: ward config check"}},
 		{[]string{"config"}, 2, []string{"Usage: ward config check"}},
-		{[]string{"config", "check", "-h"}, 0, []string{"-config"}},
+		{[]string{"config", "check", "-h"}, 0, []string{"-config", "Exit status: 0 valid; 1 invalid"}},
 	} {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), c.args, &out, &errb)
