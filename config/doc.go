@@ -11,6 +11,11 @@
 //	ward.yaml:7: tokens.access_token_ttl: "10x" is not a duration (use units ms, s, m, h or d, e.g. 10m)
 //	ward.yaml:20: clients[0].grant_types[1]: the password grant was removed in OAuth 2.1; use authorization_code with PKCE
 //
+// Load stops at the first phase that fails (YAML, keys and types,
+// environment, validation). [Check], behind `ward config check`, goes on
+// past each phase's errors, a YAML syntax error included, and reports
+// every problem sorted by line.
+//
 // Errors are [*Error] values unwrapping to the sentinels [ErrSyntax],
 // [ErrUnknownKey], [ErrInvalidValue] and [ErrMissing].
 //

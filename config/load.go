@@ -60,16 +60,9 @@ func (c *Config) Decode(file string, data []byte) error {
 		if errors.Is(err, io.EOF) {
 			return nil // empty file: defaults
 		}
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		line := 0
-		if rest, ok := strings.CutPrefix(msg, "line "); ok {
-			if n, after, ok := strings.Cut(rest, ": "); ok {
-				if l, err := strconv.Atoi(n); err == nil {
-					line, msg = l, after
-				}
-			}
-		}
-		return &Error{File: file, Line: line, Msg: msg, Err: ErrSyntax}
+		e := syntaxError(file, err)
+		e.Msg += tabHint(strings.SplitAfter(string(data), "\n"), e.Line)
+		return e
 	}
 	d := &decoder{file: file, lines: c.lines}
 	d.decode(&root, reflect.ValueOf(c).Elem(), "")
