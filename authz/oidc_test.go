@@ -298,6 +298,14 @@ func TestIDTokenHint(t *testing.T) {
 			t.Errorf("%s as id_token_hint: %v", name, q)
 		}
 	}
+	// Where no client is named (RP-initiated logout), typ alone tells an
+	// access token of this server from an ID token.
+	if _, err := h.s.verifyIDToken(at, ""); err == nil {
+		t.Error("an access token verified as an ID token")
+	}
+	if _, err := h.s.verifyIDToken(idt, ""); err != nil {
+		t.Errorf("the ID token itself: %v", err)
+	}
 	// Another client's ID token is not a hint for web.
 	rp := h.addOIDCClient("rp2")
 	code, v := h.code(b, "rp2", webRedirect, oidcExtra(""))
