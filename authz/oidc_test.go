@@ -532,3 +532,17 @@ func TestDiscoveryOIDC(t *testing.T) {
 		t.Fatalf("OIDC members: %v", md)
 	}
 }
+
+// TestUILocales: ui_locales is accepted, never an error; the well-formed
+// tags reach the flow state in order, at most maxUILocales of them.
+func TestUILocales(t *testing.T) {
+	v := authParams("web", webRedirect, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+	v.Set("ui_locales", "fr-CA fr <script> en-US "+strings.Repeat("x ", 20))
+	req, e := parseAuthorizationRequest(v)
+	if e != nil {
+		t.Fatal(e)
+	}
+	if got := strings.Join(req.UILocales, " "); !strings.HasPrefix(got, "fr-CA fr en-US x") || len(req.UILocales) != maxUILocales {
+		t.Fatalf("UILocales = %q", req.UILocales)
+	}
+}
