@@ -106,4 +106,3 @@ func BenchmarkTokenVsBare(b *testing.B) {
 	b.ReportMetric(float64(full.Nanoseconds())/float64(n), "token-ns/op")
 	b.ReportMetric(float64(base.Nanoseconds())/float64(n), "bare-ns/op")
 }
-

@@ -122,6 +122,21 @@ func (s *Server) idTokenKey(ctx context.Context, c *store.Client) (*keys.Signing
 	return k, err
 }
 
+// ensureStaticKeyChains makes the RS256 key at start when a static client
+// registered RS256, so that in a deployment of several instances every
+// one publishes it before the first such ID token (a client created later
+// gets it on first use, idTokenKey).
+func (s *Server) ensureStaticKeyChains(ctx context.Context) {
+	for _, c := range s.cfg.Clients {
+		if c.IDTokenSignedResponseAlg == store.AlgRS256 || c.UserinfoSignedResponseAlg == store.AlgRS256 {
+			if err := s.km.EnsureKeyFor(ctx, keys.RS256, s.now()); err != nil && ctx.Err() == nil {
+				s.log.Error("authz: making the RS256 signing key", "err", err)
+			}
+			return
+		}
+	}
+}
+
 // tokenHash is at_hash (OIDC Core §3.1.3.6): the left half of the hash of
 // the token's ASCII, base64url, with the hash of the JWS algorithm
 // (SHA-256 for ES256 and RS256; SHA-512 for EdDSA, as OpenID Connect

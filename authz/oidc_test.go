@@ -16,8 +16,11 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/pkce"
 	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/store"
 )
@@ -545,4 +548,60 @@ func TestUILocales(t *testing.T) {
 	if got := strings.Join(req.UILocales, " "); !strings.HasPrefix(got, "fr-CA fr en-US x") || len(req.UILocales) != maxUILocales {
 		t.Fatalf("UILocales = %q", req.UILocales)
 	}
+}
+
+// TestOIDCThroughPAR: a pushed request carries the OpenID Connect
+// parameters (RFC 9126 §2.1: the same as the authorization request): its
+// nonce reaches the ID token, and a bad claims or prompt is refused at
+// the PAR endpoint.
+func TestOIDCThroughPAR(t *testing.T) {
+	h := newHarness(t)
+	push := func(kv ...string) (*response, string) {
+		v, _ := pkce.NewVerifier()
+		p := authParams("web", webRedirect, pkce.Challenge(v))
+		p.Set("scope", "openid read")
+		for i := 0; i+1 < len(kv); i += 2 {
+			p.Set(kv[i], kv[i+1])
+		}
+		return h.post(PathPAR, p, h.auth("web", p)...), v
+	}
+	r, v := push("nonce", "par-nonce", "max_age", "60", "claims", `{"id_token":{"email":null}}`)
+	code := h.codeFromPAR(r)
+	tr := h.exchange("web", code, v, webRedirect, h.newSigner())
+	if _, cl := h.verifyIDToken(tr.str("id_token")); cl["nonce"] != "par-nonce" || cl["auth_time"] == nil {
+		t.Fatalf("ID token from a pushed request: %v", cl)
+	}
+	for _, bad := range [][]string{{"claims", `{"id_token":[`}, {"prompt", "none login"}, {"max_age", "-1"}, {"response_type", "code id_token"}} {
+		r, _ := push(bad...)
+		if r.status != http.StatusBadRequest || r.str("error") == "" {
+			t.Errorf("PAR with %v: %d %s", bad, r.status, r.body)
+		}
+	}
+}
+
+// TestStaticRS256KeyAtStart: when a static client registered RS256, Run
+// makes the RS256 key before any ID token, so every instance publishes it
+// from the start.
+func TestStaticRS256KeyAtStart(t *testing.T) {
+	h := newHarness(t, func(c *configT) {
+		c.Clients = []config.Client{{ID: "static-rs", AuthMethod: oauth.AuthNone, RedirectURIs: []string{webRedirect}, IDTokenSignedResponseAlg: store.AlgRS256}}
+	})
+	if _, err := h.s.km.SignerFor(keys.RS256, h.clk.Now()); err == nil {
+		t.Fatal("an RS256 key before Run")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- h.s.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := h.s.km.SignerFor(keys.RS256, h.clk.Now()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run made no RS256 key for a static RS256 client")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
 }
