@@ -50,6 +50,7 @@ type idClaims struct {
 // logged in, and the access token it accompanies.
 type idTokenInput struct {
 	subject     string
+	scope       string // granted: bounds the user claims released
 	authTime    time.Time
 	oidc        *store.OIDC
 	accessToken string
@@ -157,8 +158,9 @@ func tokenHash(alg jose.SignatureAlgorithm, token string) string {
 }
 
 // withRequestedClaims adds to the ID token's payload the user's claims
-// that the claims request asks of the ID token (OIDC Core §5.5); a claim
-// the user does not have is left out (§5.5.1: even an essential one).
+// that the claims request asks of the ID token (OIDC Core §5.5) and a
+// granted scope releases; a claim the user does not have, or did not
+// consent to, is left out (§5.5.1: even an essential one).
 // Without such a request it reads nothing.
 func (s *Server) withRequestedClaims(ctx context.Context, payload []byte, in idTokenInput) ([]byte, error) {
 	if in.oidc.ClaimsRequest == "" {
@@ -175,7 +177,7 @@ func (s *Server) withRequestedClaims(ctx context.Context, payload []byte, in idT
 	if err != nil {
 		return nil, oauth.Wrap(err, "cannot read the user")
 	}
-	extra := userClaimsFor(u, cr.IDToken)
+	extra := userClaimsFor(u, cr.IDToken, in.scope)
 	if len(extra) == 0 {
 		return payload, nil
 	}
@@ -188,9 +190,9 @@ func (s *Server) withRequestedClaims(ctx context.Context, payload []byte, in idT
 }
 
 // userClaimsFor returns the user's standard claims named in want (OIDC
-// Core §5.1), updated_at from the record; protocol claims (sub, acr, ...)
-// are never taken from here.
-func userClaimsFor(u *store.User, want map[string]*claimSpec) map[string]json.RawMessage {
+// Core §5.1) that a granted scope releases (claimGranted), updated_at from
+// the record; protocol claims (sub, acr, ...) are never taken from here.
+func userClaimsFor(u *store.User, want map[string]*claimSpec, scope string) map[string]json.RawMessage {
 	var all map[string]json.RawMessage
 	b, _ := json.Marshal(&u.Claims) // a struct of strings, bools and strings
 	_ = json.Unmarshal(b, &all)
@@ -199,7 +201,7 @@ func userClaimsFor(u *store.User, want map[string]*claimSpec) map[string]json.Ra
 	}
 	out := map[string]json.RawMessage{}
 	for name := range want {
-		if v, ok := all[name]; ok {
+		if v, ok := all[name]; ok && claimGranted(scope, name) {
 			out[name] = v
 		}
 	}

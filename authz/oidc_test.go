@@ -446,7 +446,8 @@ func TestMaxAge(t *testing.T) {
 }
 
 // TestClaimsParameter: claims asked for in the ID token are in it (the
-// user's own values; an absent one is left out); a malformed request is
+// user's own values; an absent one, or one no granted scope releases, is
+// left out); a malformed request is
 // invalid_request; an essential acr Ward cannot assert is access_denied;
 // a sub value other than the session's user needs a new login.
 func TestClaimsParameter(t *testing.T) {
@@ -460,10 +461,16 @@ func TestClaimsParameter(t *testing.T) {
 	}
 	b := h.newBrowser()
 	claims := `{"id_token":{"email":{"essential":true},"email_verified":null,"phone_number":null},"userinfo":{"name":null}}`
-	r, _ := h.oidcTokens(b, oidcExtra("", "claims", claims))
+	r, _ := h.oidcTokens(b, oidcExtra("", "claims", claims, "scope", "openid email read"))
 	_, cl := h.verifyIDToken(r.str("id_token"))
 	if cl["email"] != "alice@example.com" || cl["email_verified"] != true || cl["name"] != nil || cl["phone_number"] != nil {
 		t.Fatalf("ID token claims %v: want email and email_verified only", cl)
+	}
+	// Without the email scope the same request releases nothing: the
+	// user consented to scopes.
+	r, _ = h.oidcTokens(b, oidcExtra("", "claims", claims))
+	if _, cl := h.verifyIDToken(r.str("id_token")); cl["email"] != nil || cl["email_verified"] != nil {
+		t.Fatalf("claims released without their scope: %v", cl)
 	}
 	v := authParams("web", webRedirect, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
 	v.Set("scope", "openid read")
