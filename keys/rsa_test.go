@@ -17,7 +17,8 @@ import (
 // on its own: rotating one chain never retires the other's key.
 func TestRS256Chain(t *testing.T) {
 	ctx := context.Background()
-	m := newManager(t, newMemStore(), keys.Options{})
+	st := newMemStore()
+	m := newManager(t, st, keys.Options{})
 	if err := m.EnsureKey(ctx, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +41,11 @@ func TestRS256Chain(t *testing.T) {
 	}
 	if got := m.JWKS(t0); !has(got, rk.KeyID) || !has(got, ek.KeyID) {
 		t.Fatalf("JWKS %v lacks one of the two keys", kids(got))
+	}
+	// `ward keys list`: each chain has its current key.
+	list, err := keys.List(ctx, st, t0)
+	if err != nil || len(list) != 2 || list[0].State != keys.StateCurrent || list[1].State != keys.StateCurrent {
+		t.Fatalf("List = %+v, %v; want two current keys", list, err)
 	}
 	// A JWS made with the RS256 key through go-jose verifies with the
 	// published key.
