@@ -327,8 +327,19 @@ func TestIDTokenHint(t *testing.T) {
 	// Without prompt=none: the login page.
 	v2 := none(idt)
 	v2.Del("prompt")
-	if lr := bob.get(h.issuer + PathAuthorize + "?" + v2.Encode()); !bytes.Contains(lr.body, []byte(`name="password"`)) {
+	lr := bob.get(h.issuer + PathAuthorize + "?" + v2.Encode())
+	if !bytes.Contains(lr.body, []byte(`name="password"`)) {
 		t.Fatalf("hint for alice in bob's session: no login page: %d", lr.status)
+	}
+	// Logging in as bob again is not logging in as alice: login_required.
+	if q := redirectQuery(t, bob.login(lr, "bob", testPassword)); q.Get("error") != oauth.LoginRequired || q.Get("state") != "st-web" {
+		t.Fatalf("hint for alice, bob logged in during the flow: %v", q)
+	}
+	// Logging in as alice answers with a code.
+	h.clk.Advance(time.Second)
+	lr = bob.get(h.issuer + PathAuthorize + "?" + v2.Encode())
+	if q := redirectQuery(t, bob.login(lr, "alice", testPassword)); q.Get("code") == "" {
+		t.Fatalf("hint for alice, alice logged in during the flow: %v", q)
 	}
 }
 
