@@ -25,8 +25,8 @@ import (
 	"github.com/wardauth/ward/store"
 )
 
-// oidcParams are extra authorization parameters that ask for OpenID
-// Connect with the given nonce (none when empty).
+// oidcExtra are extra authorization parameters that ask for OpenID
+// Connect with the given nonce (none when empty) and kv's parameters.
 func oidcExtra(nonce string, kv ...string) url.Values {
 	v := url.Values{"scope": {"openid read"}}
 	if nonce != "" {
@@ -310,10 +310,12 @@ func TestIDTokenHint(t *testing.T) {
 		t.Errorf("the ID token itself: %v", err)
 	}
 	// Another client's ID token is not a hint for web.
-	rp := h.addOIDCClient("rp2")
+	h.addOIDCClient("rp2")
 	code, v := h.code(b, "rp2", webRedirect, oidcExtra(""))
 	other := h.exchange("rp2", code, v, webRedirect, h.newSigner()).str("id_token")
-	_ = rp
+	if other == "" {
+		t.Fatal("no ID token for rp2")
+	}
 	if q := redirectQuery(t, b.get(h.issuer+PathAuthorize+"?"+none(other).Encode())); q.Get("error") != oauth.InvalidRequest {
 		t.Errorf("another client's ID token as hint: %v", q)
 	}
