@@ -18,6 +18,9 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// IDToken: OpenID Connect, when openid was granted (OIDC Core
+	// §3.1.3.3, §12.2).
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // clientRequest starts /token and /par alike: the per-IP rate limit before
@@ -223,4 +226,14 @@ func narrowAudience(requested, granted []string, c *client) ([]string, error) {
 		return granted, nil
 	}
 	return resources(nil, nil, defaultAudience(c))
+}
+
+// hasScope reports whether the space-separated scope holds v.
+func hasScope(scope, v string) bool {
+	for _, s := range strings.Fields(scope) {
+		if s == v {
+			return true
+		}
+	}
+	return false
 }

@@ -191,6 +191,9 @@ func (v *validator) tokens() {
 		v.add("tokens.refresh_token_reuse_grace", ErrInvalidValue, "%v is not between 0 (off) and %v", g, MaxRefreshTokenReuseGrace)
 	}
 	v.positive("tokens.code_ttl", t.CodeTTL, MaxCodeTTL)
+	// The signing keys stay published MaxAccessTokenTTL after they retire:
+	// nothing they sign may live longer.
+	v.positive("tokens.id_token_ttl", t.IDTokenTTL, MaxAccessTokenTTL)
 }
 
 // dpopAlgs are the asymmetric JWS algorithms a DPoP proof may use
@@ -253,6 +256,7 @@ func (v *validator) client(i int, ids map[string]bool) {
 	if cl.AccessTokenTTL != 0 {
 		v.positive(p("access_token_ttl"), cl.AccessTokenTTL, MaxAccessTokenTTL)
 	}
+	v.clientOIDC(cl, p) // oidc.go
 }
 
 // clientID checks that the id is present and unique.
@@ -464,6 +468,7 @@ func (v *validator) user(i int, subs, names map[string]bool) {
 	case u.PasswordHash != "" && !validArgon2id(u.PasswordHash):
 		v.add(p("password_hash"), ErrInvalidValue, "not an argon2id PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)")
 	}
+	v.userClaims(u, p) // oidc.go
 }
 
 // validArgon2id checks the shape of a PHC argon2id string.
