@@ -75,6 +75,13 @@ func normaliseClient(c *store.Client) error {
 	if c.ID == "" {
 		return fmt.Errorf("%w: client_id is empty", ErrConfig)
 	}
+	// The pages show the logo and link the home page: https only
+	// (config.CheckHTTPSURL, docs/BRANDING.md).
+	for _, u := range []string{c.LogoURI, c.ClientURI} {
+		if err := config.CheckHTTPSURL(u); u != "" && err != nil {
+			return fmt.Errorf("%w: client %q: %v", ErrConfig, c.ID, err)
+		}
+	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
@@ -97,8 +104,8 @@ func SyncStatic(ctx context.Context, st store.Store, cfg *config.Config, now tim
 			ID: cc.ID, Name: cc.Name, AuthMethod: cc.AuthMethod,
 			RedirectURIs: cc.RedirectURIs, GrantTypes: cc.GrantTypes, Scopes: cc.Scopes,
 			Audiences: cc.Audiences, SenderConstraint: cc.SenderConstraint, RequirePAR: cc.RequirePAR,
-			AllowRememberedConsent: cc.AllowRememberedConsent,
-			AccessTokenTTL:         cc.AccessTokenTTL, Static: true, CreatedAt: now,
+			AllowRememberedConsent: cc.AllowRememberedConsent, LogoURI: cc.LogoURI, ClientURI: cc.ClientURI,
+			AccessTokenTTL: cc.AccessTokenTTL, Static: true, CreatedAt: now,
 		}
 		switch {
 		case cc.SecretHash != "":

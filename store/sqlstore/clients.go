@@ -11,12 +11,12 @@ import (
 )
 
 const clientCols = `id, name, auth_method, secret_hash, jwks, redirect_uris, grant_types, scopes,
-	audiences, sender_constraint, require_par, access_token_ttl, static, created_at, allow_remembered_consent`
+	audiences, sender_constraint, require_par, access_token_ttl, static, created_at, allow_remembered_consent, logo_uri, client_uri`
 
 func clientArgs(c *store.Client) []any {
 	return []any{c.ID, c.Name, c.AuthMethod, bytesArg(c.SecretHash), bytesArg(c.JWKS),
 		jsonArg(c.RedirectURIs), jsonArg(c.GrantTypes), jsonArg(c.Scopes), jsonArg(c.Audiences),
-		c.SenderConstraint, c.RequirePAR, int64(c.AccessTokenTTL), c.Static, timeArg(c.CreatedAt), c.AllowRememberedConsent}
+		c.SenderConstraint, c.RequirePAR, int64(c.AccessTokenTTL), c.Static, timeArg(c.CreatedAt), c.AllowRememberedConsent, c.LogoURI, c.ClientURI}
 }
 
 func scanClient(sc scanner) (*store.Client, error) {
@@ -28,7 +28,7 @@ func scanClient(sc scanner) (*store.Client, error) {
 		created                   sql.NullInt64
 	)
 	if err := sc.Scan(&c.ID, &c.Name, &c.AuthMethod, &c.SecretHash, &c.JWKS, &redirects, &grants,
-		&scopes, &auds, &c.SenderConstraint, &c.RequirePAR, &ttl, &c.Static, &created, &c.AllowRememberedConsent); err != nil {
+		&scopes, &auds, &c.SenderConstraint, &c.RequirePAR, &ttl, &c.Static, &created, &c.AllowRememberedConsent, &c.LogoURI, &c.ClientURI); err != nil {
 		return nil, err
 	}
 	c.AccessTokenTTL = time.Duration(ttl)
@@ -42,7 +42,7 @@ func scanClient(sc scanner) (*store.Client, error) {
 // CreateClient implements [store.Clients].
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), clientArgs(c)...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), clientArgs(c)...)
 	if s.d.isUniqueViolation(err) {
 		return fmt.Errorf("sqlstore: create client %q: %w", c.ID, store.ErrAlreadyExists)
 	}
@@ -56,7 +56,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 // original CreatedAt.
 func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name, auth_method = excluded.auth_method,
 			secret_hash = excluded.secret_hash, jwks = excluded.jwks,
@@ -64,7 +64,8 @@ func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 			scopes = excluded.scopes, audiences = excluded.audiences,
 			sender_constraint = excluded.sender_constraint, require_par = excluded.require_par,
 			access_token_ttl = excluded.access_token_ttl, static = excluded.static,
-			allow_remembered_consent = excluded.allow_remembered_consent`), clientArgs(c)...)
+			allow_remembered_consent = excluded.allow_remembered_consent,
+			logo_uri = excluded.logo_uri, client_uri = excluded.client_uri`), clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: upsert client %q: %w", c.ID, err)
 	}

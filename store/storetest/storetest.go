@@ -161,6 +161,7 @@ func client(id string) *store.Client {
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		Scopes:       []string{"openid", "read"}, Audiences: []string{"https://api.example"},
 		SenderConstraint: store.ConstraintDPoP, RequirePAR: true, AllowRememberedConsent: true, AccessTokenTTL: 5 * time.Minute,
+		LogoURI: "https://cdn.example/logo.png", ClientURI: "https://app.example/",
 		CreatedAt: t0,
 	}
 }
