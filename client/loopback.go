@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html"
 	"net"
 	"net/http"
 	"net/url"
@@ -159,14 +158,7 @@ func (c *Client) AuthorizeLoopback(ctx context.Context) (*oauth2.Token, error) {
 			http.Error(w, "this sign-in has already completed", http.StatusConflict)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		msg := "Signed in. You can close this window and return to the terminal."
-		if err := c.checkResponse(ar, q); err != nil {
-			msg = "Sign-in failed: " + err.Error()
-		}
-		fmt.Fprintf(w, "<!doctype html><title>Ward</title><p>%s</p>\n", html.EscapeString(msg))
+		writeLoopbackPage(w, c.checkResponse(ar, q)) // loopbackpage.go
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
