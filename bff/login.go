@@ -120,7 +120,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	sess := &session{
-		Subject: in.Subject, Scope: in.Scope, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
+		Subject: in.Subject, Username: in.Username, Scope: in.Scope, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
 		Expiry: tok.Expiry, Key: f.Key, Created: now, LastSeen: now, GrantChecked: now,
 	}
 	sid, err := newID()
