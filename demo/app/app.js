@@ -25,7 +25,7 @@ async function refresh() {
     const u = await r.json();
     // The username when the authorization server told it (RFC 7662
     // username), else the opaque subject.
-    $("status").textContent = "Logged in as " + (u.username || u.sub);
+    $("status").replaceChildren("Logged in as ", el("strong", u.username || u.sub));
     const ends = new Date(u.session_ends_at);
     $("session").textContent = "Scope granted: " + (u.scope || "none") + ". The session ends at " +
       ends.toLocaleTimeString() + ", or after " + Math.round(u.idle_timeout_sec / 60) + " minutes without use.";

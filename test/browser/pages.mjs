@@ -153,7 +153,31 @@ const login = async (page, user, pass) => {
 };
 
 try {
-  // 1. The issuer's landing page, in English and in French.
+  // 1. The CLI's loopback page, first (the pushed requests of the two
+  //    `ward token` runs expire 60 s after they started): signed in;
+  //    then the other run cancelled with the login page's cancel link.
+  {
+    const page = await newPage();
+    await page.goto(TOKEN_OK_URL);
+    await login(page, USER, PASS);
+    await page.click('button[value="allow"]');
+    await page.waitForURL((u) => u.port !== new URL(ISSUER).port);
+    await page.waitForSelector("main h1");
+    check("loopback page: signed in", (await page.textContent("h1")) === "You are signed in", await page.textContent("body"));
+    await shots(page, "cli-signed-in");
+    const other = await newPage();
+    await other.goto(TOKEN_CANCEL_URL);
+    const cancelHref = await other.getAttribute("#cancel", "href");
+    await other.click("#cancel");
+    await other.waitForURL((u) => u.href.startsWith(cancelHref.split("?")[0]), { timeout: 10000 })
+      .catch((e) => { throw new Error(`cancel link ${cancelHref} not followed: at ${other.url()}: ${e.message}`); });
+    await other.waitForSelector("main h1");
+    check("loopback page after cancel", (await other.textContent("h1")) === "Sign-in did not complete" &&
+      (await other.textContent("body")).includes("cancelled"), await other.textContent("body"));
+    await shots(other, "cli-cancelled");
+  }
+
+  // 2. The issuer's landing page, in English and in French.
   {
     const page = await newPage();
     const r = await page.goto(ISSUER + "/");
@@ -166,7 +190,7 @@ try {
     await shots(fr, "home-fr");
   }
 
-  // 2. The gateway's own 404: JSON, marked, not an HTML page.
+  // 3. The gateway's own 404: JSON, marked, not an HTML page.
   {
     const r = await fetch(GATEWAY + "/no/such/route");
     const body = await r.json();
@@ -174,7 +198,7 @@ try {
       r.headers.get("x-ward-error") === "no_route", { status: r.status, body });
   }
 
-  // 3. Login: English, a wrong password, French; consent in English and
+  // 4. Login: English, a wrong password, French; consent in English and
   //    German (the dev public client's loopback redirect: asked every
   //    time).
   {
@@ -201,7 +225,7 @@ try {
     await shots(de, "consent-de");
   }
 
-  // 4. Error pages, written for the person: an unknown client; an
+  // 5. Error pages, written for the person: an unknown client; an
   //    expired flow.
   {
     const page = await newPage();
@@ -217,25 +241,6 @@ try {
     await shots(page, "error-expired-flow-en");
   }
 
-  // 5. The CLI's loopback page: signed in; then another `ward token`
-  //    cancelled with the login page's cancel link.
-  {
-    const page = await newPage();
-    await page.goto(TOKEN_OK_URL);
-    await login(page, USER, PASS);
-    await page.click('button[value="allow"]');
-    await page.waitForSelector("main h1");
-    check("loopback page: signed in", (await page.textContent("h1")) === "You are signed in", await page.textContent("body"));
-    await shots(page, "cli-signed-in");
-    const other = await newPage();
-    await other.goto(TOKEN_CANCEL_URL);
-    await other.click("#cancel");
-    await other.waitForSelector("main h1");
-    check("loopback page after cancel", (await other.textContent("h1")) === "Sign-in did not complete" &&
-      (await other.textContent("body")).includes("cancelled"), await other.textContent("body"));
-    await shots(other, "cli-cancelled");
-  }
-
   // 6. The demo app through the BFF: logged out, logged in with an API
   //    answer, and the BFF's refusal page.
   {
@@ -243,6 +248,7 @@ try {
     await page.goto(APP);
     await page.waitForFunction(() => document.getElementById("status").textContent.includes("Not logged in"));
     check("demo app says where the password is", (await page.textContent("#login-action")).includes("dev-credentials.json"));
+    check("logged out: only the login action shows", await page.locator("#call-action").isHidden() && await page.locator("#logout-action").isHidden());
     await shots(page, "app-logged-out");
     await page.click("#login");
     await login(page, USER, PASS);
@@ -252,6 +258,7 @@ try {
     await page.waitForURL(APP);
     await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Logged in as"));
     check("demo app greets by username", (await page.textContent("#status")) === "Logged in as " + USER, await page.textContent("#status"));
+    check("logged in: the login action is hidden", await page.locator("#login-action").isHidden());
     await page.click("#call");
     await page.waitForSelector("#summary dl");
     check("API answer rendered readably", (await page.textContent("#summary")).includes("the gateway stripped it"), await page.textContent("#summary"));

@@ -76,10 +76,10 @@ func brandServer(t *testing.T) (*authztest.Server, *httptest.Server) {
 func TestPagesInChromium(t *testing.T) {
 	node, chromium := tools(t)
 	d := startDev(t)
-	okRun, okURL := startToken(t, d)
-	cancelRun, cancelURL := startToken(t, d)
 	brand, _ := brandServer(t)
 	artifacts := artifactsDir("pages")
+	okRun, okURL := startToken(t, d)
+	cancelRun, cancelURL := startToken(t, d)
 
 	checks := runNode(t, node, "pages.mjs", "ARTIFACTS="+artifacts, "CHROMIUM="+chromium,
 		"ISSUER="+d.creds.Issuer, "APP_URL="+d.creds.BFF.AppURL, "PUBLIC_CLIENT="+d.creds.Public.ClientID,
