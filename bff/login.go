@@ -179,7 +179,8 @@ a.button{display:inline-block;margin:.75rem .75rem 0 0;padding:.6rem 1.1rem;bord
 a.secondary{background:#e8eaed;color:#1a1a1a}
 a:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}
 .technical{margin-top:1.5rem;padding-top:.75rem;border-top:1px solid #e3e6eb;font-size:.9rem;color:#4d5562}
-code{font-family:ui-monospace,Menlo,Consolas,monospace;background:#f0f2f5;border-radius:4px;padding:.1em .3em}`
+code{font-family:ui-monospace,Menlo,Consolas,monospace;background:#f0f2f5;border-radius:4px;padding:.1em .3em}
+@media (max-width:30rem){body{padding:1.5rem .75rem}main{padding:1.5rem 1.25rem}h1{line-height:1.25}a.button{display:block;text-align:center;margin-right:0}}`
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign-in did not complete</title>
