@@ -75,7 +75,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	bind := string(hashToken(sv))
 	if r.Method == http.MethodGet {
-		s.renderConsent(w, r, f, c, sealed, s.csrfToken("consent", bind, f.ID))
+		s.renderConsent(w, r, f, c, sealed, s.csrfToken("consent", bind, f.ID), s.username(r, sess.Subject))
 		return
 	}
 	get := func(k string) string {
@@ -103,9 +103,10 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// renderConsent shows the consent page: the client by name and logo, each
-// scope with what it means when the catalogue knows it.
-func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, f *flow, c *client, sealed, csrf string) {
+// renderConsent shows the consent page: the client by name and logo, who
+// is signed in, each scope with what it means when the catalogue knows
+// it.
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, f *flow, c *client, sealed, csrf, username string) {
 	// TODO(merge): pass the flow's ui_locales (f.Req.UILocales) once
 	// authRequest carries them.
 	lang := pageLanguage(r, nil)
@@ -117,12 +118,23 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, f *flow, 
 	s.render(w, page{name: "consent.html", status: http.StatusOK, lang: lang, title: "consent_title",
 		formTarget: formActionSource(f.Req.RedirectURI), client: c, data: map[string]any{
 			"Scopes":    scopes,
+			"Username":  username,
 			"Resources": f.Req.Resources,
 			"Unproven":  c.consentEveryTime(f.Req.RedirectURI),
 			"Flow":      sealed,
 			"CSRF":      csrf,
 			"Action":    s.url(PathConsent),
 		}})
+}
+
+// username is the login name of subject, so the consent page can say who
+// is consenting; "" when it cannot be read (the page goes on without it).
+func (s *Server) username(r *http.Request, subject string) string {
+	u, err := s.st.GetUser(r.Context(), subject)
+	if err != nil {
+		return ""
+	}
+	return u.Username
 }
 
 // scopeKeys are the catalogue keys of the scopes whose meaning the

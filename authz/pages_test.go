@@ -227,7 +227,8 @@ func TestCancelLink(t *testing.T) {
 // logo and link its name to its home page, and img-src names the logo's
 // origin and nothing more; a non-https logo (one that bypassed
 // validation into the store) is not shown and widens nothing. Creating a
-// client with an http logo is refused.
+// client with an http logo is refused. The consent page says who is
+// signed in.
 func TestClientLogo(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
@@ -260,6 +261,9 @@ func TestClientLogo(t *testing.T) {
 				t.Errorf("%s page lacks %s:\n%s", name, want, r.body)
 			}
 		}
+	}
+	if !bytes.Contains(consent.body, []byte(`You are signed in as <strong>alice</strong>`)) {
+		t.Errorf("the consent page does not say who consents:\n%s", consent.body)
 	}
 	p.Set("client_id", "plain")
 	r := h.newBrowser().get(h.issuer + PathAuthorize + "?" + p.Encode())
