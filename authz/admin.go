@@ -75,6 +75,13 @@ func normaliseClient(c *store.Client) error {
 	if c.ID == "" {
 		return fmt.Errorf("%w: client_id is empty", ErrConfig)
 	}
+	// The pages show the logo and link the home page: https only
+	// (config.CheckHTTPSURL, docs/BRANDING.md).
+	for _, u := range []string{c.LogoURI, c.ClientURI} {
+		if err := config.CheckHTTPSURL(u); u != "" && err != nil {
+			return fmt.Errorf("%w: client %q: %v", ErrConfig, c.ID, err)
+		}
+	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
@@ -104,6 +111,7 @@ func SyncStatic(ctx context.Context, st store.Store, cfg *config.Config, now tim
 			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, BackchannelLogoutURI: cc.BackchannelLogoutURI,
 			BackchannelLogoutSessionRequired: cc.BackchannelLogoutSessionRequired,
 			LogoutRevokesGrants:              cc.LogoutRevokesGrants, DefaultMaxAge: cc.DefaultMaxAge,
+			LogoURI: cc.LogoURI, ClientURI: cc.ClientURI,
 		}
 		switch {
 		case cc.SecretHash != "":

@@ -33,7 +33,7 @@ func TestAuthorizeNeverRedirectsUntrusted(t *testing.T) {
 			if r.status != http.StatusBadRequest || r.header.Get("Location") != "" {
 				t.Fatalf("got %d Location %q, want 400 error page", r.status, r.header.Get("Location"))
 			}
-			if !bytes.Contains(r.body, []byte("Sign-in error")) {
+			if !bytes.Contains(r.body, []byte(`id="error-code"`)) {
 				t.Errorf("no error page: %s", r.body)
 			}
 		})

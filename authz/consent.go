@@ -75,16 +75,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	}
 	bind := string(hashToken(sv))
 	if r.Method == http.MethodGet {
-		s.render(w, http.StatusOK, "consent.html", formActionSource(f.Req.RedirectURI), map[string]any{
-			"Title":     "Allow access",
-			"Client":    clientName(c),
-			"Scopes":    strings.Fields(f.Req.Scope),
-			"Resources": f.Req.Resources,
-			"Unproven":  c.consentEveryTime(f.Req.RedirectURI),
-			"Flow":      sealed,
-			"CSRF":      s.csrfToken("consent", bind, f.ID),
-			"Action":    s.url(PathConsent),
-		})
+		s.renderConsent(w, r, f, c, sealed, s.csrfToken("consent", bind, f.ID), s.username(r, sess.Subject))
 		return
 	}
 	get := func(k string) string {
@@ -110,6 +101,45 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.errorPage(w, r, http.StatusBadRequest, oauth.New(oauth.InvalidRequest, "decision must be allow or deny"))
 	}
+}
+
+// renderConsent shows the consent page: the client by name and logo, who
+// is signed in, each scope with what it means when the catalogue knows
+// it.
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, f *flow, c *client, sealed, csrf, username string) {
+	// ui_locales first (OIDC Core §3.1.2.1), then Accept-Language.
+	lang := pageLanguage(r, f.Req.UILocales)
+	type scope struct{ Name, Meaning string }
+	var scopes []scope
+	for _, sc := range strings.Fields(f.Req.Scope) {
+		scopes = append(scopes, scope{Name: sc, Meaning: lang.text(scopeKeys[sc])})
+	}
+	s.render(w, page{name: "consent.html", status: http.StatusOK, lang: lang, title: "consent_title",
+		formTarget: formActionSource(f.Req.RedirectURI), client: c, data: map[string]any{
+			"Scopes":    scopes,
+			"Username":  username,
+			"Resources": f.Req.Resources,
+			"Unproven":  c.consentEveryTime(f.Req.RedirectURI),
+			"Flow":      sealed,
+			"CSRF":      csrf,
+			"Action":    s.url(PathConsent),
+		}})
+}
+
+// username is the login name of subject, so the consent page can say who
+// is consenting; "" when it cannot be read (the page goes on without it).
+func (s *Server) username(r *http.Request, subject string) string {
+	u, err := s.st.GetUser(r.Context(), subject)
+	if err != nil {
+		return ""
+	}
+	return u.Username
+}
+
+// scopeKeys are the catalogue keys of the scopes whose meaning the
+// consent page explains (OIDC Core §5.4, §11); others show by name.
+var scopeKeys = map[string]string{
+	"openid": "scope_openid", "profile": "scope_profile", "email": "scope_email", "offline_access": "scope_offline",
 }
 
 // RevokeConsent forgets the consent subject gave client and revokes every

@@ -13,10 +13,13 @@ import (
 
 // introspection is the response of RFC 7662 §2.2.
 type introspection struct {
-	Active    bool     `json:"active"`
-	Scope     string   `json:"scope,omitempty"`
-	ClientID  string   `json:"client_id,omitempty"`
-	Subject   string   `json:"sub,omitempty"`
+	Active   bool   `json:"active"`
+	Scope    string `json:"scope,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
+	Subject  string `json:"sub,omitempty"`
+	// Username is the resource owner's login name (RFC 7662 §2.2), told
+	// only to the token's own client (withUsername).
+	Username  string   `json:"username,omitempty"`
 	Audience  audience `json:"aud,omitempty"`
 	Issuer    string   `json:"iss,omitempty"`
 	Expiry    int64    `json:"exp,omitempty"`
@@ -116,7 +119,7 @@ func (s *Server) introspectAccess(ctx context.Context, caller *client, claims *a
 	if claims.Cnf != nil && claims.Cnf.JKT != "" {
 		out.TokenType = oauth.TokenTypeDPoP
 	}
-	return out, nil
+	return s.withUsername(ctx, caller, out)
 }
 
 // introspectRefresh answers for anything else: a refresh token or nothing.
@@ -144,5 +147,25 @@ func (s *Server) introspectRefresh(ctx context.Context, caller *client, tok stri
 	} else if fam.CertThumbprint != "" {
 		out.Cnf = &cnf{X5TS256: fam.CertThumbprint} // RFC 8705 §3.2
 	}
+	return s.withUsername(ctx, caller, out)
+}
+
+// withUsername adds the user's login name (RFC 7662 §2.2 username) when
+// the caller is the token's own client, so an app (a BFF) can greet the
+// person by name rather than by an opaque subject; a resource server
+// that may introspect the token learns the subject only. A subject that
+// is no user (client_credentials) adds nothing.
+func (s *Server) withUsername(ctx context.Context, caller *client, out *introspection) (*introspection, error) {
+	if caller.ID != out.ClientID || out.Subject == "" {
+		return out, nil
+	}
+	u, err := s.st.GetUser(ctx, out.Subject)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return out, nil
+	case err != nil:
+		return nil, err
+	}
+	out.Username = u.Username
 	return out, nil
 }

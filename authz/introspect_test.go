@@ -132,3 +132,31 @@ func TestIntrospectAndRevoke(t *testing.T) {
 		t.Fatalf("revoke unknown: %d", r.status)
 	}
 }
+
+// TestIntrospectionUsername: the token's own client learns the user's
+// login name (RFC 7662 §2.2 username), for its access and refresh tokens;
+// a resource server that may see the access token learns the subject
+// only.
+func TestIntrospectionUsername(t *testing.T) {
+	h := newHarness(t)
+	c, v := h.code(h.newBrowser(), "web", webRedirect, nil)
+	tok := h.exchange("web", c, v, webRedirect, h.newSigner())
+	rs := h.addClient("rs-api", testAPI)
+	for name, tc := range map[string]struct {
+		tok  string
+		auth []string
+		want string
+	}{
+		"own access token":  {tok.str("access_token"), h.basic("web"), "alice"},
+		"own refresh token": {tok.str("refresh_token"), h.basic("web"), "alice"},
+		"resource server":   {tok.str("access_token"), rs, ""},
+	} {
+		r := h.post(PathIntrospect, url.Values{"token": {tc.tok}}, tc.auth...)
+		if r.json["active"] != true || r.str("username") != tc.want {
+			t.Errorf("%s: %s, want username %q", name, r.body, tc.want)
+		}
+		if _, has := r.json["username"]; tc.want == "" && has {
+			t.Errorf("%s: username present: %s", name, r.body)
+		}
+	}
+}

@@ -136,7 +136,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		// OIDC Core §3.1.2.1: login_hint fills in the username.
-		s.renderLogin(w, r, http.StatusOK, f, c, sealed, f.Req.LoginHint, "")
+		s.renderLogin(w, r, http.StatusOK, f, c, sealed, f.Req.LoginHint, loginNotice{})
 	case http.MethodPost:
 		s.postLogin(w, r)
 	default:
@@ -145,17 +145,27 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, f *flow, c *client, sealed, username, msg string) {
+// loginNotice is what the login page says above the form: the
+// credentials were wrong, and how long to wait before the next attempt.
+type loginNotice struct {
+	wrong bool
+	wait  time.Duration
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, f *flow, c *client, sealed, username string, n loginNotice) {
 	bid := s.browserID(w, r)
-	s.render(w, status, "login.html", formActionSource(f.Req.RedirectURI), map[string]any{
-		"Title":    "Sign in",
-		"Client":   clientName(c),
-		"Flow":     sealed,
-		"CSRF":     s.csrfToken("login", bid, f.ID),
-		"Username": username,
-		"Error":    msg,
-		"Action":   s.url(PathLogin),
-	})
+	// ui_locales first (OIDC Core §3.1.2.1), then Accept-Language.
+	lang := pageLanguage(r, f.Req.UILocales)
+	s.render(w, page{name: "login.html", status: status, lang: lang, title: "login_title",
+		formTarget: formActionSource(f.Req.RedirectURI), client: c, data: map[string]any{
+			"Flow":     sealed,
+			"CSRF":     s.csrfToken("login", bid, f.ID),
+			"Username": username,
+			"Wrong":    n.wrong,
+			"Wait":     int((n.wait + time.Second - 1) / time.Second),
+			"Action":   s.url(PathLogin),
+			"Cancel":   s.cancelURL(&f.Req),
+		}})
 }
 
 func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
@@ -192,7 +202,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 	if d := s.limits.loginWait(r, username); d > 0 {
 		s.metrics.loginRefused(s.limits.loginLocked(r, username))
 		retryAfter(w, d)
-		s.renderLogin(w, r, http.StatusTooManyRequests, f, c, sealed, username, waitMessage(d))
+		s.renderLogin(w, r, http.StatusTooManyRequests, f, c, sealed, username, loginNotice{wait: d})
 		return
 	}
 	subject, ok, err := s.checkPassword(r, username, pw)
@@ -202,13 +212,13 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		// Unknown user and wrong password are recorded alike.
-		msg := "Wrong username or password."
+		n := loginNotice{wrong: true}
 		s.metrics.loginFailed()
 		if d := s.limits.loginFailed(r, username); d > 0 {
 			retryAfter(w, d)
-			msg += " " + waitMessage(d)
+			n.wait = d
 		}
-		s.renderLogin(w, r, http.StatusUnauthorized, f, c, sealed, username, msg)
+		s.renderLogin(w, r, http.StatusUnauthorized, f, c, sealed, username, n)
 		return
 	}
 	s.limits.loginSucceeded(username)

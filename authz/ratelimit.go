@@ -179,12 +179,6 @@ func (l *limits) loginSucceeded(username string) {
 	}
 }
 
-// waitMessage says when to try again, in whole seconds.
-func waitMessage(d time.Duration) string {
-	secs := int((d + time.Second - 1) / time.Second)
-	return "Too many failed sign-in attempts. Try again in " + strconv.Itoa(secs) + " seconds."
-}
-
 func retryAfter(w http.ResponseWriter, d time.Duration) {
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int((d+time.Second-1)/time.Second))))
 }

@@ -241,7 +241,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if s.metrics, err = newMetrics(opts.Registry); err != nil {
 		return nil, err
 	}
-	s.pages, err = newPages()
+	s.pages, err = newPages(cfg.UI)
 	if err != nil {
 		return nil, err
 	}
@@ -315,6 +315,7 @@ func (s *Server) routes() {
 	m.HandleFunc(PathContinue, s.handleContinue)
 	m.HandleFunc(PathConsent, s.handleConsent)
 	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
+	m.HandleFunc("GET /{$}", s.handleHome) // pages.go
 	s.mux = m
 	s.handler = s.withHSTS(m)
 }

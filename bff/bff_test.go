@@ -44,7 +44,7 @@ func TestLoginAPILogout(t *testing.T) {
 
 	code, user, _ := b.app("GET", "/bff/user", "")
 	wantStatus(t, "user", code, 200, user)
-	if user["sub"] != "u-alice" || user["scope"] != "read" || user["authenticated"] != true {
+	if user["sub"] != "u-alice" || user["username"] != "alice" || user["scope"] != "read" || user["authenticated"] != true {
 		t.Fatalf("user: %v", user)
 	}
 

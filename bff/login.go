@@ -2,6 +2,8 @@ package bff
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"html/template"
 	"net/http"
@@ -120,7 +122,7 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	sess := &session{
-		Subject: in.Subject, Scope: in.Scope, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
+		Subject: in.Subject, Username: in.Username, Scope: in.Scope, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
 		Expiry: tok.Expiry, Key: f.Key, Created: now, LastSeen: now, GrantChecked: now,
 	}
 	sid, err := newID()
@@ -154,12 +156,12 @@ func callbackError(err error) *oauth.Error {
 		return bad("iss_mismatch", "The response does not come from this site's authorization server (RFC 9207); the login was abandoned.")
 	case errors.Is(err, client.ErrStateMismatch):
 		return bad("state_mismatch", "The response does not belong to the login this browser started; the login was abandoned.")
-	case errors.As(err, &ae):
-		e := bad("authorization_error", "The authorization server did not complete the login: "+clip(ae.ErrorCode)+".")
-		if ae.ErrorCode == oauth.AccessDenied {
-			e.Status = http.StatusForbidden
-		}
+	case errors.As(err, &ae) && ae.ErrorCode == oauth.AccessDenied:
+		e := bad("authorization_error", "The sign-in was cancelled, or access was denied (access_denied): this site has no session for you.")
+		e.Status = http.StatusForbidden
 		return e
+	case errors.As(err, &ae):
+		return bad("authorization_error", "The authorization server did not complete the login: "+clip(ae.ErrorCode)+".")
 	case errors.As(err, &re):
 		return bad("code_refused", "The authorization server refused the code ("+clip(re.ErrorCode)+").")
 	case errors.Is(err, client.ErrBadResponse):
@@ -168,21 +170,50 @@ func callbackError(err error) *oauth.Error {
 	return unavailable(err, "the authorization server cannot be reached")
 }
 
+// pageCSS is the one stylesheet of the refusal page, inline and allowed
+// by its hash in the page's Content-Security-Policy.
+const pageCSS = `body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f2f4f7;color:#1a1a1a;margin:0;padding:3rem 1rem;line-height:1.5}
+main{max-width:28rem;margin:0 auto;background:#fff;border-radius:12px;padding:2rem;box-shadow:0 1px 3px rgba(0,0,0,.12),0 6px 20px rgba(0,0,0,.06)}
+h1{font-size:1.4rem;margin:0 0 .75rem}
+a.button{display:inline-block;margin:.75rem .75rem 0 0;padding:.6rem 1.1rem;border-radius:6px;background:#0b57d0;color:#fff;font-weight:600;text-decoration:none}
+a.secondary{background:#e8eaed;color:#1a1a1a}
+a:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}
+.technical{margin-top:1.5rem;padding-top:.75rem;border-top:1px solid #e3e6eb;font-size:.9rem;color:#4d5562}
+code{font-family:ui-monospace,Menlo,Consolas,monospace;background:#f0f2f5;border-radius:4px;padding:.1em .3em}
+@media (max-width:30rem){body{padding:1.5rem .75rem}main{padding:1.5rem 1.25rem}h1{line-height:1.25}a.button{display:block;text-align:center;margin-right:0}}`
+
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign-in problem</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>Sign-in problem</h1><p id="message">{{.Message}}</p>
-<p><a href="{{.Login}}">Sign in again</a></p></main></body></html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign-in did not complete</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>{{.CSS}}</style></head>
+<body><main><h1>Sign-in did not complete</h1><p id="message">{{.Message}}</p>
+<p>You can sign in again, or go back to the application.</p>
+<p><a class="button" href="{{.Login}}">Sign in again</a><a class="button secondary" href="{{.Back}}">Back to the application</a></p>
+<p class="technical">Error code: <code>{{.Code}}</code>{{if .Reason}} (<code>{{.Reason}}</code>){{end}}</p>
+</main></body></html>
 `))
 
-// page renders a refusal for a browser navigation.
+// pageCSP allows pageCSS by its hash (CSP3 §8.2), and nothing else.
+var pageCSP = func() string {
+	h := sha256.Sum256([]byte(pageCSS))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(h[:]) + "'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+}()
+
+// page renders a refusal for a browser navigation: what happened, a link
+// to sign in again and one back to the app, the code below.
 func (s *Site) page(w http.ResponseWriter, e *oauth.Error) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("Content-Security-Policy", pageCSP)
 	w.WriteHeader(e.Status)
-	_ = pageTemplate.Execute(w, struct{ Message, Login string }{e.Description, s.cfg.PathPrefix + "/login"})
+	back := s.cfg.AfterLogin
+	if back == "" {
+		back = "/"
+	}
+	_ = pageTemplate.Execute(w, struct {
+		CSS                                template.CSS
+		Message, Login, Back, Code, Reason string
+	}{template.CSS(pageCSS), e.Description, s.cfg.PathPrefix + "/login", back, e.Code, e.Reason})
 }
 
 // replaced ends the session a new login in the same browser replaces,

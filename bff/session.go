@@ -19,6 +19,7 @@ import (
 // leaves the server: the browser holds only the random id in its cookie.
 type session struct {
 	Subject      string    `json:"sub"`
+	Username     string    `json:"username,omitempty"` // RFC 7662 §2.2, when told
 	Scope        string    `json:"scope,omitempty"`
 	AccessToken  string    `json:"at"`
 	RefreshToken string    `json:"rt,omitempty"`

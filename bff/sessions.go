@@ -200,8 +200,9 @@ func (s *Site) due(sess *session, needToken bool) bool {
 		needToken && !now.Add(refreshMargin).Before(sess.Expiry)
 }
 
-// user answers who is logged in: the subject, the granted scope and when
-// the session ends. Never a token.
+// user answers who is logged in: the subject, the username (when the
+// authorization server told it at login, RFC 7662 §2.2; "" otherwise),
+// the granted scope and when the session ends. Never a token.
 func (s *Site) user(w http.ResponseWriter, r *http.Request) {
 	if e := s.checkRequest(r); e != nil {
 		s.fail(w, r, "user", e)
@@ -218,6 +219,7 @@ func (s *Site) user(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"authenticated":    true,
 		"sub":              sess.Subject,
+		"username":         sess.Username,
 		"scope":            sess.Scope,
 		"session_ends_at":  ends.UTC().Format(time.RFC3339),
 		"idle_timeout_sec": int(s.cfg.Session.IdleTimeout / time.Second),

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -273,6 +274,36 @@ func TestAuthorizeLoopbackRefusals(t *testing.T) {
 			}
 			if n := s.count(authz.PathToken); n != 0 {
 				t.Fatalf("%d token requests: the code must not be redeemed", n)
+			}
+		})
+	}
+}
+
+// TestAuthorizeLoopbackAnswersTheBrowser: the browser gets the whole
+// page, the failure page included, before the listener closes: the flow
+// may end at once on a refused redirect (no token request), and the
+// person must still read why.
+func TestAuthorizeLoopbackAnswersTheBrowser(t *testing.T) {
+	for _, decision := range []string{"deny", "allow"} {
+		t.Run(decision, func(t *testing.T) {
+			s := newServer(t)
+			pages := make(chan string, 1)
+			agent := userAgent(t, decision, nil, func(status int, page []byte) { pages <- fmt.Sprint(status, " ", string(page)) })
+			c := s.client("app", WithBrowser(agent))
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err := c.AuthorizeLoopback(ctx)
+			want := "200 "
+			if decision == "deny" {
+				want = "400 "
+			}
+			select {
+			case page := <-pages:
+				if !strings.HasPrefix(page, want) || !strings.Contains(page, "</html>") {
+					t.Fatalf("flow error %v; the browser got %.200q", err, page)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the browser got no answer")
 			}
 		})
 	}

@@ -106,8 +106,9 @@ func (s *server) client(id string, opts ...Option) *Client {
 // userAgent returns a browser stand-in for WithBrowser: it follows the
 // authorization URL, logs in as alice, consents (decision allow or deny),
 // and follows the final redirect to the loopback listener. tamper, when
-// set, may rewrite the redirect URL first.
-func userAgent(t testing.TB, decision string, tamper func(*url.URL)) func(string) error {
+// set, may rewrite the redirect URL first; each of after gets the
+// loopback listener's answer (status and body, or -1 and the error).
+func userAgent(t testing.TB, decision string, tamper func(*url.URL), after ...func(int, []byte)) func(string) error {
 	return func(authURL string) error {
 		final, err := wardtest.BrowserLogin(authURL, "alice", testPassword, decision)
 		if err != nil {
@@ -118,10 +119,18 @@ func userAgent(t testing.TB, decision string, tamper func(*url.URL)) func(string
 		}
 		// The redirect goes to the loopback listener, as a browser would.
 		go func() {
+			status, page := -1, []byte(nil)
 			resp, err := http.Get(final.String())
 			if err == nil {
-				io.Copy(io.Discard, resp.Body)
+				page, err = io.ReadAll(resp.Body)
 				resp.Body.Close()
+				status = resp.StatusCode
+			}
+			if err != nil {
+				page = []byte(err.Error())
+			}
+			for _, f := range after {
+				f(status, page)
 			}
 		}()
 		return nil

@@ -7,13 +7,13 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html"
 	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -152,27 +152,29 @@ func (c *Client) AuthorizeLoopback(ctx context.Context) (*oauth2.Token, error) {
 		return nil, err
 	}
 	got := make(chan url.Values, 1)
+	var answered atomic.Bool
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+c.o.callbackPath, func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		select {
-		case got <- q:
-		default:
+		if !answered.CompareAndSwap(false, true) {
 			http.Error(w, "this sign-in has already completed", http.StatusConflict)
 			return
 		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		msg := "Signed in. You can close this window and return to the terminal."
-		if err := c.checkResponse(ar, q); err != nil {
-			msg = "Sign-in failed: " + err.Error()
-		}
-		fmt.Fprintf(w, "<!doctype html><title>Ward</title><p>%s</p>\n", html.EscapeString(msg))
+		// The page first, the redirect's values after: a refused
+		// redirect ends the flow at once, and the person must still
+		// read why (loopbackpage.go).
+		q := r.URL.Query()
+		writeLoopbackPage(w, c.checkResponse(ar, q))
+		got <- q
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	defer srv.Close()
+	// Shutdown, not Close: the page being written reaches the browser
+	// before the listener goes, even when the caller exits right after.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
 
 	open := c.o.opener
 	if open == nil {

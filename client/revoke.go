@@ -29,10 +29,13 @@ func (c *Client) Revoke(ctx context.Context, token, hint string) error {
 
 // Introspection is the part of an RFC 7662 §2.2 answer a client reads.
 type Introspection struct {
-	Active    bool   `json:"active"`
-	Scope     string `json:"scope"`
-	ClientID  string `json:"client_id"`
-	Subject   string `json:"sub"`
+	Active   bool   `json:"active"`
+	Scope    string `json:"scope"`
+	ClientID string `json:"client_id"`
+	Subject  string `json:"sub"`
+	// Username is the user's login name, when the server tells it (RFC
+	// 7662 §2.2; Ward does to the token's own client).
+	Username  string `json:"username,omitempty"`
 	Expiry    int64  `json:"exp"`
 	TokenType string `json:"token_type"`
 }

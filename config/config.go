@@ -55,6 +55,8 @@ type Config struct {
 	Redis Redis `yaml:"redis"`
 	// MTLS: client certificates at the authorization server (mtls.go).
 	MTLS MTLS `yaml:"mtls"`
+	// UI: the brand on the login, consent and error pages (ui.go).
+	UI UI `yaml:"ui"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.
@@ -249,6 +251,12 @@ type Client struct {
 	// without the user's interaction (RFC 8252 §8.6). Default false: the
 	// consent page is shown on every authorization of such a client.
 	AllowRememberedConsent bool `yaml:"allow_remembered_consent"`
+	// LogoURI: an https image shown on the login and consent pages
+	// (RFC 7591 §2 logo_uri).
+	LogoURI string `yaml:"logo_uri"`
+	// ClientURI: the https home page of the client, linked from its name
+	// on the pages (RFC 7591 §2 client_uri).
+	ClientURI string `yaml:"client_uri"`
 	// AccessTokenTTL overrides tokens.access_token_ttl; at most 1h.
 	AccessTokenTTL time.Duration `yaml:"access_token_ttl"`
 

@@ -80,6 +80,14 @@ var ruleCases = []struct {
 		c.Clients[1].RedirectURIs = []string{"/cb", "https://a.example/cb#f", "http://127.0.0.1/cb", "http://localhost/cb"}
 	}},
 	{"client/remembered consent", func(c *config.Config) { c.Clients[1].AllowRememberedConsent = true }},
+	{"client/logo_uri and client_uri", func(c *config.Config) {
+		c.Clients[0].LogoURI, c.Clients[0].ClientURI = "http://a.example/logo.png", "javascript:alert(1)"
+		c.Clients[1].LogoURI = "data:image/png;base64,iVBORw0KGgo="
+	}},
+	// ui (ui.go)
+	{"ui/brand", func(c *config.Config) {
+		c.UI.Brand.Name, c.UI.Brand.PrimaryColor, c.UI.Brand.LogoURL = "Acme\n"+strings.Repeat("x", 64), "blue", "https://cdn.example/a b.png"
+	}},
 	{"client/scopes", func(c *config.Config) { c.Clients[0].Scopes = []string{"ok", "", "a b", `q"`} }},
 	{"client/audiences", func(c *config.Config) {
 		c.Clients[0].Audiences = []string{"api", "https://a.example/#x", "https://ok.example"}

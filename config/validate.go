@@ -59,6 +59,7 @@ func (c *Config) Validate() error {
 	v.redis()
 	v.rateLimits()
 	v.mtls() // mtls.go
+	v.ui()   // ui.go
 	return errors.Join(v.errs...)
 }
 
@@ -244,6 +245,7 @@ func (v *validator) client(i int, ids map[string]bool) {
 	if cl.AllowRememberedConsent && cl.AuthMethod != oauth.AuthNone {
 		v.add(p("allow_remembered_consent"), ErrInvalidValue, "applies only to public clients (auth_method none); a confidential client always keeps remembered consent")
 	}
+	v.clientLinks(cl, p) // ui.go
 	v.scopeTokens(p("scopes"), cl.Scopes)
 	for j, a := range cl.Audiences {
 		if u, err := url.Parse(a); err != nil || !u.IsAbs() || u.Fragment != "" {

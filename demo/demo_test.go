@@ -30,3 +30,23 @@ func TestAppServesIndex(t *testing.T) {
 		t.Errorf("GET /app/: %d %.80s", w.Code, w.Body)
 	}
 }
+
+// TestAppExplains: the demo app says where the demo password is, what
+// each button does, and greets the user by username; it renders answers
+// as text nodes, never as HTML.
+func TestAppExplains(t *testing.T) {
+	get := func(p string) string {
+		w := httptest.NewRecorder()
+		demo.App().ServeHTTP(w, httptest.NewRequest("GET", p, nil))
+		return w.Body.String()
+	}
+	page, js := get("/app/"), get("/app/app.js")
+	for _, want := range []string{"dev-credentials.json", "ward serve --dev", `id="login-action"`, `id="call-action"`, `id="logout-action"`, `id="summary"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("index.html lacks %q", want)
+		}
+	}
+	if !strings.Contains(js, "u.username") || strings.Contains(js, "innerHTML") {
+		t.Error("app.js does not greet by username, or writes HTML")
+	}
+}

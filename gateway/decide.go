@@ -162,20 +162,53 @@ type refusal struct {
 	text      string       // when e is nil
 	e         *oauth.Error // JSON error
 	challenge bool         // e with the route's challenge (resource.WriteError)
+	// wardHeader adds NoRouteHeader with e's code (notFound).
+	wardHeader bool
 }
 
-var notFound = &refusal{status: http.StatusNotFound, text: "404 page not found"}
+// notFound is the gateway's own 404: no route matches the request's host
+// and path. A JSON body with error "no_route" and the NoRouteHeader, so
+// a client (or a person with curl) tells it from an upstream's 404, which
+// the gateway passes through untouched. The body names nothing of the
+// request: nothing the client sent is reflected.
+var notFound = &refusal{status: http.StatusNotFound, e: &oauth.Error{
+	Code: ErrorNoRoute, Status: http.StatusNotFound,
+	Description: "no route of this gateway matches the request's host and path; check the URL against the gateway's routes",
+}, wardHeader: true}
+
+// ErrorNoRoute is the error code of the gateway's own 404, in its JSON
+// body and in NoRouteHeader.
+const ErrorNoRoute = "no_route"
+
+// NoRouteHeader marks an answer the gateway made itself because no route
+// matched (value ErrorNoRoute); an upstream's answer never carries it.
+const NoRouteHeader = "X-Ward-Error"
+
+// noRoute is the handler of the well-known paths without a document: the
+// same answer as a request no route matches.
+var noRoute = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	writeRefusal(w, notFound)
+})
+
+// writeRefusal writes a refusal without a route's challenge.
+func writeRefusal(w http.ResponseWriter, f *refusal) {
+	if f.wardHeader {
+		w.Header().Set(NoRouteHeader, f.e.Code)
+	}
+	if f.e == nil {
+		http.Error(w, f.text, f.status)
+		return
+	}
+	oauth.WriteJSON(w, f.e)
+}
 
 // render writes a refusal, the same bytes for every front door.
 func (st *state) render(w http.ResponseWriter, r *http.Request, rt *route, f *refusal) {
-	switch {
-	case f.e == nil:
-		http.Error(w, f.text, f.status)
-	case f.challenge:
+	if f.challenge {
 		st.rs.WriteError(w, r, f.e, rt.req)
-	default:
-		oauth.WriteJSON(w, f.e)
+		return
 	}
+	writeRefusal(w, f)
 }
 
 // decide runs the checks in order: front door (size, host, path), route,

@@ -107,7 +107,7 @@ func (st *state) wellKnown(host, clean string) *route {
 	if clean != resource.WellKnownPath && !strings.HasPrefix(clean, resource.WellKnownPath+"/") {
 		return nil
 	}
-	h := http.NotFoundHandler()
+	var h http.Handler = noRoute
 	docs := st.metadata[clean]
 	for _, d := range docs {
 		if d.host == host || len(docs) == 1 {

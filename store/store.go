@@ -70,6 +70,11 @@ type Client struct {
 	// code from consent given before, without the user's interaction
 	// (RFC 8252 §8.6). Off: the consent page is shown every time.
 	AllowRememberedConsent bool
+	// LogoURI and ClientURI (RFC 7591 §2): the https logo shown on the
+	// login and consent pages and the client's home page, linked from its
+	// name. Empty: none.
+	LogoURI   string
+	ClientURI string
 	// AccessTokenTTL overrides the server default when non-zero.
 	AccessTokenTTL time.Duration
 

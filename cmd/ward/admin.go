@@ -77,7 +77,7 @@ const clientUsage = `Usage: ward client <create|list|show|delete> [flags]
                                              tls_client_auth|self_signed_tls_client_auth|none]
          [--redirect-uri URI]... [--grant-type T]... [--scope S]... [--audience A]...
          [--sender-constraint dpop|dpop_or_mtls|mtls|bearer] [--require-par] [--allow-remembered-consent]
-         [--access-token-ttl D] [--jwks-file F]
+         [--access-token-ttl D] [--jwks-file F] [--logo-uri URL] [--client-uri URL]
   list
   show ID
   delete ID
@@ -107,6 +107,8 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.BoolVar(&cl.AllowRememberedConsent, "allow-remembered-consent", false,
 			"public client with a loopback or private-use redirect URI: skip the consent page when consent was given before (any local app could then get its tokens; see docs/CONFIG.md)")
 		fs.DurationVar(&cl.AccessTokenTTL, "access-token-ttl", 0, "access-token lifetime (default: the server's)")
+		fs.StringVar(&cl.LogoURI, "logo-uri", "", "https URL of the client's logo, shown on the login and consent pages")
+		fs.StringVar(&cl.ClientURI, "client-uri", "", "https URL of the client's home page, linked from its name on those pages")
 		fs.StringVar(&cl.JWKSFile, "jwks-file", "", "file holding the client's JWKS: the public keys of private_key_jwt or of self_signed_tls_client_auth (mTLS, RFC 8705 §2.2), or for tls_client_auth {\"keys\": [], \"tls_client_auth_san_uri\": ...} (RFC 8705 §2.1.2; docs/MTLS.md)")
 	}
 	if err := parseFlags(fs, rest); err != nil {
@@ -151,7 +153,7 @@ func createClient(ctx context.Context, st store.Store, cl config.Client, stdout 
 		ID: cl.ID, Name: cl.Name, AuthMethod: cl.AuthMethod, RedirectURIs: cl.RedirectURIs,
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audiences: cl.Audiences,
 		SenderConstraint: cl.SenderConstraint, RequirePAR: cl.RequirePAR, AccessTokenTTL: cl.AccessTokenTTL,
-		AllowRememberedConsent: cl.AllowRememberedConsent,
+		AllowRememberedConsent: cl.AllowRememberedConsent, LogoURI: cl.LogoURI, ClientURI: cl.ClientURI,
 	}
 	if cl.JWKSFile != "" {
 		b, err := os.ReadFile(cl.JWKSFile)

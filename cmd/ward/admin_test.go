@@ -97,3 +97,21 @@ func TestClientCreateRedirectRules(t *testing.T) {
 		t.Fatalf("show: %d %s", code, out)
 	}
 }
+
+// TestClientCreateLogo: --logo-uri and --client-uri register the client's
+// logo and home page for the login and consent pages; http is refused.
+func TestClientCreateLogo(t *testing.T) {
+	dev := []string{"--dev", "--data", t.TempDir()}
+	out, code := ward(t, append([]string{"client", "create", "--id", "app", "--redirect-uri", "https://app.example/cb", "--logo-uri", "http://cdn.example/l.png"}, dev...)...)
+	if code != 1 || !strings.Contains(out, "logo_uri") || !strings.Contains(out, "not an https URL") {
+		t.Fatalf("http logo: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"client", "create", "--id", "app", "--redirect-uri", "https://app.example/cb",
+		"--logo-uri", "https://cdn.example/l.png", "--client-uri", "https://app.example/"}, dev...)...); code != 0 {
+		t.Fatalf("https logo: %d %s", code, out)
+	}
+	out, code = ward(t, append([]string{"client", "show", "app"}, dev...)...)
+	if code != 0 || !strings.Contains(out, `"LogoURI": "https://cdn.example/l.png"`) || !strings.Contains(out, `"ClientURI": "https://app.example/"`) {
+		t.Fatalf("show: %d %s", code, out)
+	}
+}

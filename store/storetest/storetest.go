@@ -166,6 +166,7 @@ func client(id string) *store.Client {
 		PostLogoutRedirectURIs: []string{"https://app.example/bye", "http://127.0.0.1/bye"},
 		BackchannelLogoutURI:   "https://app.example/backchannel", BackchannelLogoutSessionRequired: true,
 		LogoutRevokesGrants: true, DefaultMaxAge: 90 * time.Minute,
+		LogoURI: "https://cdn.example/logo.png", ClientURI: "https://app.example/",
 		CreatedAt: t0,
 	}
 }

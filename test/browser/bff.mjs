@@ -176,7 +176,7 @@ try {
   check("public loopback client: code after consent", new URL(cli.url()).searchParams.has("code"), cli.url());
   await cli.goto(authorizeURL());
   const again = await cli.textContent("body");
-  check("public loopback client: consent page again, never a silent code", again.includes("Allow access?") && again.includes("asked each time"), again);
+  check("public loopback client: consent page again, never a silent code", again.includes("Allow access?") && again.includes("asked every time"), again);
   await shot(cli, "public-client-consent-every-time");
   await cli.close();
   cb.close();
