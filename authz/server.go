@@ -39,6 +39,7 @@ const (
 	PathConsent    = "/consent"
 	PathContinue   = "/authorize/continue"
 	PathStatic     = "/static/"
+	PathUserInfo   = "/userinfo"
 )
 
 // Defaults of Options.
@@ -110,6 +111,11 @@ type Options struct {
 	// nil: only certificates the listener verified authenticate
 	// tls_client_auth clients.
 	MTLS *mtls.TrustedProxy
+	// PairwiseSalt (at least 32 bytes) keys pairwise subject identifiers
+	// (subject.go); every instance needs the same, for good. Default: the
+	// base64 value of config OIDC.PairwiseSalt, else of the file
+	// OIDC.PairwiseSaltFile; none when neither is set.
+	PairwiseSalt []byte
 }
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -140,6 +146,8 @@ type Server struct {
 	sweepMu       sync.Mutex
 	limits        *limits // rate limits and failed-login throttling (ratelimit.go)
 	metrics       *metrics
+	// pairwiseSalt keys pairwise subjects (subject.go); nil: none.
+	pairwiseSalt []byte
 }
 
 // New builds a Server from a validated configuration.
@@ -227,6 +235,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s.dpop = v
+	if s.pairwiseSalt, err = loadPairwiseSalt(cfg, opts.PairwiseSalt); err != nil {
+		return nil, err
+	}
 	s.clients = newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now)
 	if s.limits, err = newLimits(cfg, opts.RateLimitStore, opts.Now); err != nil {
 		return nil, err
@@ -306,6 +317,7 @@ func (s *Server) routes() {
 	m.HandleFunc(PathLogin, s.handleLogin)
 	m.HandleFunc(PathContinue, s.handleContinue)
 	m.HandleFunc(PathConsent, s.handleConsent)
+	m.HandleFunc(PathUserInfo, s.handleUserInfo)
 	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
 	s.mux = m
 	s.handler = s.withHSTS(m)

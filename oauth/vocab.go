@@ -45,3 +45,12 @@ const (
 	HintAccessToken  = "access_token"
 	HintRefreshToken = "refresh_token"
 )
+
+// OpenID Connect scopes (OIDC Core §3.1.2.1, §5.4).
+const (
+	ScopeOpenID  = "openid"
+	ScopeProfile = "profile"
+	ScopeEmail   = "email"
+	ScopeAddress = "address"
+	ScopePhone   = "phone"
+)
