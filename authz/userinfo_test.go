@@ -17,6 +17,7 @@ import (
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/mtls/mtlstest"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
 )
@@ -491,4 +492,30 @@ func FuzzUserInfoRequest(f *testing.F) {
 			t.Fatalf("accepted %+v", c)
 		}
 	})
+}
+
+// TestUserInfoCertBound: a certificate-bound access token (cnf.x5t#S256)
+// is accepted only over a connection presenting the same certificate
+// (RFC 8705 §3): not with another certificate, not without one.
+func TestUserInfoCertBound(t *testing.T) {
+	e := newMTLSEnv(t)
+	e.h.addOIDCClient(store.Client{ID: "pubmo", AuthMethod: oauth.AuthNone, SenderConstraint: store.ConstraintDPoPOrMTLS, RedirectURIs: []string{spaRedirect}})
+	e.h.setClaims(store.UserClaims{Email: "alice@example.com"})
+	a := mtlstest.SelfSigned(t, mtlstest.Options{CommonName: "device-a"})
+	b := mtlstest.SelfSigned(t, mtlstest.Options{CommonName: "device-b"})
+	code, verifier := e.h.code(e.h.newBrowser(), "pubmo", spaRedirect, url.Values{"scope": {"openid email"}})
+	r := e.post(e.url, a, PathToken, url.Values{"grant_type": {string(oauth.GrantAuthorizationCode)}, "client_id": {"pubmo"}, "code": {code}, "code_verifier": {verifier}, "redirect_uri": {spaRedirect}})
+	wantBound(t, r, a)
+	tok := r.str("access_token")
+	get := func(cert *mtlstest.Cert) *response {
+		req, _ := http.NewRequest(http.MethodGet, e.url+PathUserInfo, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		c := &http.Client{Transport: &http.Transport{TLSClientConfig: mtlstest.ClientTLSConfig(cert, e.ca.Pool())}, Timeout: 10 * time.Second}
+		return e.h.do(c, req)
+	}
+	if r := get(a); r.status != http.StatusOK || r.str("email") != "alice@example.com" {
+		t.Fatalf("same certificate: %d %s", r.status, r.body)
+	}
+	wantChallenge(t, get(b), http.StatusUnauthorized, oauth.InvalidToken)
+	wantChallenge(t, get(nil), http.StatusUnauthorized, oauth.InvalidToken)
 }
