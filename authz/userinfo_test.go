@@ -303,6 +303,18 @@ func TestUserInfoRefusesOtherJWTs(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantChallenge(t, h.userinfo(http.MethodGet, "Bearer", idToken), http.StatusUnauthorized, oauth.InvalidToken)
+	// A live access token's very claims (grant_id included) under typ JWT:
+	// only the type tells it from an access token (RFC 9068 §2.1, §4).
+	at := h.mintToken("rpbearer", "openid", "")
+	if r := h.userinfo(http.MethodGet, "Bearer", at); r.status != http.StatusOK {
+		t.Fatalf("the access token itself: %d %s", r.status, r.body)
+	}
+	_, cl := decodeJWT(t, at)
+	retyped, err := signJWT(k, "JWT", cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChallenge(t, h.userinfo(http.MethodGet, "Bearer", retyped), http.StatusUnauthorized, oauth.InvalidToken)
 
 	// The same claims as an access token, but from client_credentials.
 	cc := h.token("svc", url.Values{"grant_type": {"client_credentials"}}, h.newSigner())
