@@ -68,7 +68,7 @@ var (
 	// userInfoOutcomes are the outcomes of ward_authz_userinfo_requests_total.
 	userInfoOutcomes = []string{
 		userInfoOK, userInfoNoToken, oauth.InvalidRequest, oauth.InvalidToken, oauth.InsufficientScope,
-		oauth.InvalidDPoPProof, oauth.UseDPoPNonce, oauth.ServerError, labelOther,
+		oauth.InvalidDPoPProof, oauth.UseDPoPNonce, oauth.ServerError, oauth.TemporarilyUnavailable, labelOther,
 	}
 	// dpopReasons are the stable reasons of package dpop.
 	dpopReasons = []dpop.Reason{

@@ -174,8 +174,12 @@ func (s *Server) userInfoGrant(r *http.Request, creds userInfoCreds) (*userInfoG
 	if !now.Before(time.Unix(at.Expiry, 0)) {
 		return nil, invalidToken("the access token has expired")
 	}
-	if revoked, err := s.st.AccessTokenRevoked(ctx, at.JTI); err != nil || revoked {
-		return nil, errors.Join(err, invalidToken("the access token was revoked"))
+	revoked, err := s.st.AccessTokenRevoked(ctx, at.JTI)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		return nil, invalidToken("the access token was revoked")
 	}
 	if at.GrantID == "" {
 		return nil, invalidToken("the access token was not issued for a user (client_credentials)")
@@ -286,7 +290,7 @@ func (s *Server) userInfoSigner(alg string) (*keys.SigningKey, error) {
 // DPoP-Nonce when a nonce is wanted (invalid_request stays 400, RFC 6750
 // §3.1); counted by code.
 func (s *Server) writeUserInfoError(w http.ResponseWriter, r *http.Request, scheme string, err error) {
-	e := oauth.As(err)
+	e := asProtocolError(err) // a store outage is 503 with Retry-After
 	if e.Status >= 500 {
 		s.log.Error("authz: request failed", "path", r.URL.Path, "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -530,4 +531,25 @@ func TestUserInfoCertBound(t *testing.T) {
 	}
 	wantChallenge(t, get(b), http.StatusUnauthorized, oauth.InvalidToken)
 	wantChallenge(t, get(nil), http.StatusUnauthorized, oauth.InvalidToken)
+}
+
+// revokedDownStore fails AccessTokenRevoked as a database cut off would.
+type revokedDownStore struct{ storeT }
+
+func (revokedDownStore) AccessTokenRevoked(context.Context, string) (bool, error) {
+	return false, fmt.Errorf("sqlstore: access token revoked: %w", errDial)
+}
+
+// TestUserInfoStoreUnavailableIs503: a store that cannot say whether the
+// token was revoked makes UserInfo answer 503 with Retry-After: never the
+// claims (fail closed), never invalid_token (the client would drop a good
+// token).
+func TestUserInfoStoreUnavailableIs503(t *testing.T) {
+	h := newOIDCHarness(t)
+	tok := h.loginToken("rpbearer", rpRedirect, "openid", nil).str("access_token")
+	h.s.st = revokedDownStore{h.st}
+	r := h.userinfo(http.MethodGet, "Bearer", tok)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || r.str("error") != oauth.TemporarilyUnavailable {
+		t.Fatalf("store down: %d %v %s", r.status, r.header, r.body)
+	}
 }
