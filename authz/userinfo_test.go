@@ -43,7 +43,7 @@ func withPairwiseSalt(c *config.Config) {
 //	rpbearer  client_secret_basic, sender constraint bearer
 //	rpsigned  public, DPoP, signed UserInfo (ES256)
 //	rprsa     public, DPoP, signed UserInfo (RS256: not in this build)
-func newOIDCHarness(t *testing.T) *harness {
+func newOIDCHarness(t testing.TB) *harness {
 	t.Helper()
 	h := newHarness(t, withPairwiseSalt)
 	h.addOIDCClient(store.Client{ID: "rp", AuthMethod: oauth.AuthNone, RedirectURIs: []string{spaRedirect}})
