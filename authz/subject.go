@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"slices"
@@ -114,7 +115,8 @@ func Sector(c *store.Client) (string, error) {
 
 // loadPairwiseSalt returns Options.PairwiseSalt, else the base64 value of
 // WARD_OIDC_PAIRWISE_SALT or of the file oidc.pairwise_salt_file; nil
-// when none is configured. A salt shorter than 32 bytes is refused.
+// when none is configured (or, in dev mode, when the file does not exist
+// yet). A salt shorter than 32 bytes is refused.
 func loadPairwiseSalt(cfg *config.Config, given []byte) ([]byte, error) {
 	raw := cfg.OIDC.PairwiseSalt
 	switch {
@@ -125,6 +127,12 @@ func loadPairwiseSalt(cfg *config.Config, given []byte) ([]byte, error) {
 		return given, nil
 	case raw == "" && cfg.OIDC.PairwiseSaltFile != "":
 		b, err := os.ReadFile(cfg.OIDC.PairwiseSaltFile)
+		if cfg.Dev && errors.Is(err, fs.ErrNotExist) {
+			// Dev mode's default file, made by `ward serve` at start; a
+			// program embedding the server in dev mode without it has no
+			// pairwise subjects (CheckSubjectTypes says so if needed).
+			return nil, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: oidc.pairwise_salt_file: %w", ErrConfig, err)
 		}

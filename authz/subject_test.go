@@ -154,6 +154,10 @@ func TestLoadPairwiseSalt(t *testing.T) {
 	if _, err := loadPairwiseSalt(cfg, nil); !errors.Is(err, ErrConfig) {
 		t.Fatalf("missing file: %v", err)
 	}
+	dev := config.Dev(t.TempDir())
+	if b, err := loadPairwiseSalt(dev, nil); b != nil || err != nil {
+		t.Fatalf("dev mode before the file exists: %v %v", b, err)
+	}
 }
 
 // TestCheckSectorIdentifier: the sector identifier document must be
