@@ -117,6 +117,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, f *flow, 
 	s.render(w, page{name: "consent.html", status: http.StatusOK, lang: lang, title: "consent_title",
 		formTarget: formActionSource(f.Req.RedirectURI), client: c, data: map[string]any{
 			"Scopes":    scopes,
+			"Claims":    consentClaims(lang, f.Req.Scope, flowClaimsRequest(&f.Req)),
 			"Username":  username,
 			"Resources": f.Req.Resources,
 			"Unproven":  c.consentEveryTime(f.Req.RedirectURI),

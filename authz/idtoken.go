@@ -70,10 +70,14 @@ func (s *Server) idToken(ctx context.Context, c *client, in idTokenInput) (strin
 	if err != nil {
 		return "", oauth.Wrap(err, "no key for the ID token")
 	}
+	sub, err := s.subject(c.Client, in.subject)
+	if err != nil {
+		return "", oauth.Wrap(err, "no subject for the ID token")
+	}
 	now := s.now()
 	claims := idClaims{
 		Issuer:   s.issuer,
-		Subject:  s.subjectFor(c.Client, in.subject),
+		Subject:  sub,
 		Audience: audience{c.ID},
 		Expiry:   now.Add(s.idTokenTTL()).Unix(),
 		IssuedAt: now.Unix(),
@@ -105,13 +109,19 @@ func (s *Server) idToken(ctx context.Context, c *client, in idTokenInput) (strin
 // registered no algorithm or the primary one, else the RS256 chain, made
 // on first use (keys.Manager.EnsureKeyFor).
 func (s *Server) idTokenKey(ctx context.Context, c *store.Client) (*keys.SigningKey, error) {
+	return s.keyForAlg(ctx, c.ID, "id_token_signed_response_alg", c.IDTokenSignedResponseAlg)
+}
+
+// keyForAlg returns the signing key of a client's registered algorithm
+// (what names the registration metadata): the primary key when alg is
+// empty or the primary one's, else the RS256 chain, made on first use.
+func (s *Server) keyForAlg(ctx context.Context, clientID, what, alg string) (*keys.SigningKey, error) {
 	now := s.now()
-	alg := c.IDTokenSignedResponseAlg
 	if alg == "" || alg == string(s.km.Options().Algorithm) {
 		return s.km.Signer(now)
 	}
 	if alg != store.AlgRS256 {
-		return nil, fmt.Errorf("authz: client %q: id_token_signed_response_alg %q has no key chain", c.ID, alg)
+		return nil, fmt.Errorf("authz: client %q: %s %q has no key chain", clientID, what, alg)
 	}
 	k, err := s.km.SignerFor(keys.RS256, now)
 	if errors.Is(err, keys.ErrNoSigningKey) {

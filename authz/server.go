@@ -117,6 +117,11 @@ type Options struct {
 	// nil: only certificates the listener verified authenticate
 	// tls_client_auth clients.
 	MTLS *mtls.TrustedProxy
+	// PairwiseSalt (at least 32 bytes) keys pairwise subject identifiers
+	// (subject.go); every instance needs the same, for good. Default: the
+	// base64 value of config OIDC.PairwiseSalt, else of the file
+	// OIDC.PairwiseSaltFile; none when neither is set.
+	PairwiseSalt []byte
 }
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -147,6 +152,8 @@ type Server struct {
 	sweepMu       sync.Mutex
 	limits        *limits // rate limits and failed-login throttling (ratelimit.go)
 	metrics       *metrics
+	// pairwiseSalt keys pairwise subjects (subject.go); nil: none.
+	pairwiseSalt []byte
 }
 
 // New builds a Server from a validated configuration.
@@ -234,6 +241,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s.dpop = v
+	if s.pairwiseSalt, err = loadPairwiseSalt(cfg, opts.PairwiseSalt); err != nil {
+		return nil, err
+	}
 	s.clients = newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now)
 	if s.limits, err = newLimits(cfg, opts.RateLimitStore, opts.Now); err != nil {
 		return nil, err
@@ -314,6 +324,7 @@ func (s *Server) routes() {
 	m.HandleFunc(PathLogin, s.handleLogin)
 	m.HandleFunc(PathContinue, s.handleContinue)
 	m.HandleFunc(PathConsent, s.handleConsent)
+	m.HandleFunc(PathUserInfo, s.handleUserInfo)
 	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
 	m.HandleFunc("GET /{$}", s.handleHome) // pages.go
 	s.mux = m

@@ -58,8 +58,9 @@ func (c *Config) Validate() error {
 	v.gateway()
 	v.redis()
 	v.rateLimits()
-	v.mtls() // mtls.go
-	v.ui()   // ui.go
+	v.mtls()     // mtls.go
+	v.ui()       // ui.go
+	v.pairwise() // pairwise.go
 	return errors.Join(v.errs...)
 }
 
