@@ -102,11 +102,11 @@ func contrast(a, b float64) float64 {
 	return (max(a, b) + 0.05) / (min(a, b) + 0.05)
 }
 
-// imageSource is the CSP source of an https image URL (already checked by
-// config.CheckHTTPSURL): its origin.
+// imageSource is the CSP source of an https image URL: its origin, or ""
+// for a URL config.CheckHTTPSURL refuses (one stored past validation).
 func imageSource(u string) string {
 	p, err := url.Parse(u)
-	if err != nil || p.Scheme != "https" || p.Host == "" || strings.ContainsAny(p.Host, " ;,'\"") {
+	if err != nil || config.CheckHTTPSURL(u) != nil {
 		return ""
 	}
 	return "https://" + p.Host

@@ -265,10 +265,20 @@ func TestClientLogo(t *testing.T) {
 	if !bytes.Contains(consent.body, []byte(`You are signed in as <strong>alice</strong>`)) {
 		t.Errorf("the consent page does not say who consents:\n%s", consent.body)
 	}
-	p.Set("client_id", "plain")
-	r := h.newBrowser().get(h.issuer + PathAuthorize + "?" + p.Encode())
-	if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self';") || bytes.Contains(r.body, []byte("<img")) {
-		t.Errorf("http logo: CSP %q, body:\n%s", csp, r.body)
+	wild := bad
+	wild.ID, wild.LogoURI = "wild", "https://*/logo.png" // img-src https://* would allow every https origin
+	if _, err := CreateClient(ctx, h.st, &wild, h.clk.Now()); err == nil {
+		t.Error("a wildcard logo host was accepted")
+	}
+	if err := h.st.UpsertClient(ctx, &wild); err != nil { // past validation
+		t.Fatal(err)
+	}
+	for _, id := range []string{"plain", "wild"} {
+		p.Set("client_id", id)
+		r := h.newBrowser().get(h.issuer + PathAuthorize + "?" + p.Encode())
+		if csp := r.header.Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self';") || bytes.Contains(r.body, []byte("<img")) {
+			t.Errorf("%s logo: CSP %q, body:\n%s", id, csp, r.body)
+		}
 	}
 }
 

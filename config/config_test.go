@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"fmt"
 	"github.com/wardauth/ward/oauth"
 	"os"
 	"path/filepath"
@@ -252,6 +253,44 @@ func TestAliasBomb(t *testing.T) {
 	if err := c.Decode("w.yaml", []byte(y)); err == nil {
 		t.Fatal("no error")
 	}
+}
+
+// TestMergeKeyAliasBomb: merge keys (<<) whose value is a list of
+// aliases to lists are bounded like other aliases: a list holding itself
+// used to recurse until the stack overflowed (a fatal error, no
+// recover), and lists of lists multiplied work without counting it.
+func TestMergeKeyAliasBomb(t *testing.T) {
+	nested := "a: &a [{}, {}, {}, {}, {}, {}, {}, {}, {}, {}]\n"
+	prev := "a"
+	for i := range 12 {
+		name := fmt.Sprintf("l%d", i)
+		nested += fmt.Sprintf("%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	for name, y := range map[string]string{
+		"self":   "issuer: https://as.example\n<<: &s [*s]\n",
+		"nested": "x:\n" + indent(nested) + "<<: *" + prev + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				c := config.Default()
+				done <- c.Decode("w.yaml", []byte(y))
+			}()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "document too large") {
+					t.Fatalf("err = %v, want document too large", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("decoding did not end within 10s")
+			}
+		})
+	}
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
 }
 
 func FuzzLoad(f *testing.F) {

@@ -286,6 +286,14 @@ func (d *decoder) decodeJSON(n *yaml.Node, v reflect.Value, path string) {
 }
 
 func (d *decoder) decodeMerge(n *yaml.Node, v reflect.Value, path string) {
+	// Each step counts as a node: a list of aliases to lists, or a list
+	// holding itself, would otherwise multiply work or recurse unbounded.
+	if d.nodes++; d.nodes > maxNodes {
+		if d.nodes == maxNodes+1 {
+			d.fail(n, path, ErrInvalidValue, "document too large (more than %d nodes)", maxNodes)
+		}
+		return
+	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}

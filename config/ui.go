@@ -109,8 +109,28 @@ func CheckHTTPSURL(s string) error {
 		return fmt.Errorf("%q needs a host and no user info or fragment", s)
 	case strings.ContainsAny(s, " ;,'\"<>\\\x00\t\r\n"):
 		return fmt.Errorf("%q holds a space, quote, comma, semicolon or angle bracket", s)
+	case !plainHost(u.Host):
+		// "https://*" is a CSP wildcard: img-src would allow every origin.
+		return fmt.Errorf("%q: the host must be a DNS name or an IP address (ASCII letters, digits, '.', '-'), with an optional port", s)
 	}
 	return nil
+}
+
+// plainHost reports whether host (URL.Host) is a DNS name, an IPv4
+// address or a bracketed IPv6 address, with an optional numeric port:
+// nothing a CSP host-source reads as a wildcard or cannot read at all.
+func plainHost(host string) bool {
+	name, port := host, ""
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		name, port = host[:i], host[i+1:]
+		if port == "" || strings.Trim(port, "0123456789") != "" {
+			return false
+		}
+	}
+	if strings.HasPrefix(name, "[") {
+		return strings.HasSuffix(name, "]") && strings.Trim(name[1:len(name)-1], "0123456789abcdefABCDEF:.") == ""
+	}
+	return name != "" && strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") == ""
 }
 
 // clientLinks checks a client's logo_uri and client_uri (RFC 7591 §2):

@@ -47,6 +47,8 @@ func TestCheckHTTPSURL(t *testing.T) {
 		"http://cdn.example/logo.png", "data:image/png;base64,AAAA", "javascript:alert(1)", "//cdn.example/l.png",
 		"https://user@cdn.example/l.png", "https://cdn.example/l.png#x", "https:///l.png", "https://cdn.example/a'b.png",
 		"https://cdn.example/a;b", "https://cdn.example/a b", "https://cdn.example/a\"b", "https://cdn.example/" + strings.Repeat("a", 2048),
+		// A host that is a CSP wildcard would make img-src any https origin.
+		"https://*/l.png", "https://*.cdn.example/l.png", "https://cdn(x)/l.png", "https://%c3%a9.example/l.png", "https://cdn.example:/l.png",
 	} {
 		if err := config.CheckHTTPSURL(bad); err == nil {
 			t.Errorf("%q accepted", bad)
@@ -78,7 +80,7 @@ func FuzzCheckHTTPSURL(f *testing.F) {
 			return
 		}
 		u, err := url.Parse(s)
-		if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(s, " ;,'\"<>") {
+		if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(s, " ;,'\"<>") || strings.Trim(u.Host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != "" {
 			t.Fatalf("%q accepted", s)
 		}
 	})

@@ -13,9 +13,11 @@ import (
 // TestNoRouteAnswer: a request no route matches gets the gateway's own
 // JSON 404 (error no_route) with the X-Ward-Error header, on the proxy,
 // on an unknown well-known path and in Decide; an upstream's own 404
-// passes through without either, so the two are told apart.
+// passes through without either, so the two are told apart, even when
+// the upstream sets the header itself.
 func TestNoRouteAnswer(t *testing.T) {
 	lost := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(gateway.NoRouteHeader, gateway.ErrorNoRoute) // posing as the gateway
 		http.Error(w, "upstream says no", http.StatusNotFound)
 	}))
 	t.Cleanup(lost.Close)

@@ -230,6 +230,7 @@ func (g *Gateway) answerHooks(cfg *config.Gateway, rt *route) {
 	rc := rt.cfg
 	rt.modify = func(h http.Header, r *http.Request) {
 		dropWardSetCookies(h) // headers.go
+		h.Del(NoRouteHeader)  // only the gateway's own 404 carries it
 		g.secureResponse(h, r, cfg, !rc.Unauthenticated)
 	}
 	rt.failed = func(w http.ResponseWriter, r *http.Request, rec *record, err error) {
