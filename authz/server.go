@@ -110,6 +110,9 @@ type Options struct {
 	// nil: only certificates the listener verified authenticate
 	// tls_client_auth clients.
 	MTLS *mtls.TrustedProxy
+	// Backchannel tunes the delivery of back-channel logout tokens
+	// (backchannel.go).
+	Backchannel BackchannelOptions
 }
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -140,6 +143,7 @@ type Server struct {
 	sweepMu       sync.Mutex
 	limits        *limits // rate limits and failed-login throttling (ratelimit.go)
 	metrics       *metrics
+	bc            *backchannel // back-channel logout sender (backchannel.go)
 }
 
 // New builds a Server from a validated configuration.
@@ -234,6 +238,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if s.metrics, err = newMetrics(opts.Registry); err != nil {
 		return nil, err
 	}
+	if s.bc, err = newBackchannel(opts.Backchannel, s.metrics.reg); err != nil {
+		return nil, err
+	}
 	s.pages, err = newPages()
 	if err != nil {
 		return nil, err
@@ -306,6 +313,8 @@ func (s *Server) routes() {
 	m.HandleFunc(PathLogin, s.handleLogin)
 	m.HandleFunc(PathContinue, s.handleContinue)
 	m.HandleFunc(PathConsent, s.handleConsent)
+	m.HandleFunc(PathEndSession, s.handleEndSession)
+	m.HandleFunc("POST "+PathEndSessionConfirm, s.handleEndSessionConfirm)
 	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
 	s.mux = m
 	s.handler = s.withHSTS(m)
@@ -316,8 +325,12 @@ func (s *Server) url(path string) string { return s.issuer + path }
 
 // Run does the background work until ctx ends: it deletes expired rows in
 // batches (codes, tokens, families, sessions, PAR requests, one-time
-// values) and keeps the signing keys rotated. It returns nil when ctx ends.
+// values), keeps the signing keys rotated and delivers back-channel logout
+// tokens (backchannel.go). It returns nil when ctx ends.
 func (s *Server) Run(ctx context.Context) error {
+	var bc sync.WaitGroup
+	bc.Go(func() { s.runBackchannel(ctx) })
+	defer bc.Wait()
 	sweep := time.NewTicker(s.opts.SweepInterval)
 	defer sweep.Stop()
 	maintain := time.NewTicker(s.opts.KeysInterval)

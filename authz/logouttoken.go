@@ -1,0 +1,125 @@
+package authz
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/store"
+)
+
+// Back-Channel Logout 1.0 vocabulary.
+const (
+	// EventBackchannelLogout is the one member of a logout token's events
+	// claim (§2.4).
+	EventBackchannelLogout = "http://schemas.openid.net/event/backchannel-logout"
+	// TypLogoutJWT is a logout token's JWS typ (§2.4 recommends it, so
+	// that no other kind of JWT can be taken for one; RFC 8725 §3.11).
+	TypLogoutJWT = "logout+jwt"
+	// logoutTokenTTL: a logout token is used at once by its receiver;
+	// §2.4 recommends a short lifetime (a retry signs a new one).
+	logoutTokenTTL = 2 * time.Minute
+)
+
+// errLogoutTokenSubject: Back-Channel Logout 1.0 §2.4 needs sub or sid.
+var errLogoutTokenSubject = errors.New("authz: a logout token needs sub or sid")
+
+// logoutClaims are a logout token's claims (Back-Channel Logout 1.0 §2.4):
+// iss, aud, iat, exp, jti, events, and sub and/or sid. There is no nonce
+// member at all: §2.4 prohibits it, so that a logout token can never pass
+// for an ID token.
+type logoutClaims struct {
+	Issuer   string              `json:"iss"`
+	Subject  string              `json:"sub,omitempty"`
+	Audience audience            `json:"aud"`
+	IssuedAt int64               `json:"iat"`
+	Expiry   int64               `json:"exp"`
+	JTI      string              `json:"jti"`
+	Events   map[string]struct{} `json:"events"`
+	SID      string              `json:"sid,omitempty"`
+}
+
+// newLogoutClaims builds the claims of a logout token for clientID about
+// sub and/or sid, issued at now.
+func newLogoutClaims(iss, clientID, sub, sid string, now time.Time) (*logoutClaims, error) {
+	if sub == "" && sid == "" {
+		return nil, errLogoutTokenSubject
+	}
+	return &logoutClaims{
+		Issuer: iss, Subject: sub, Audience: audience{clientID},
+		IssuedAt: now.Unix(), Expiry: now.Add(logoutTokenTTL).Unix(), JTI: randomToken(16),
+		Events: map[string]struct{}{EventBackchannelLogout: {}}, SID: sid,
+	}, nil
+}
+
+// buildLogoutToken signs a logout token with k: typ logout+jwt, kid k's.
+func buildLogoutToken(k *keys.SigningKey, c *logoutClaims) (string, error) {
+	return signJWT(k, TypLogoutJWT, c)
+}
+
+// logoutToken makes the logout token telling client c that the session
+// sid of the user sub ended. The token's sub is the one c's ID tokens
+// carry (pairwise or public, logoutSubject); sid is sent whenever it is
+// known (§2.4 allows it always; a client with
+// backchannel_logout_session_required needs it, §2.2).
+func (s *Server) logoutToken(c *store.Client, sub, sid string, now time.Time) (string, error) {
+	if c.BackchannelLogoutSessionRequired && sid == "" {
+		return "", fmt.Errorf("%w: client requires sid and none is known", errLogoutTokenSubject)
+	}
+	claims, err := newLogoutClaims(s.issuer, c.ID, s.logoutSubject(c, sub), sid, now)
+	if err != nil {
+		return "", err
+	}
+	k, err := s.idTokenKey(c, now)
+	if err != nil {
+		return "", err
+	}
+	return buildLogoutToken(k, claims)
+}
+
+// algSigner is keys.Manager's per-algorithm signer (the ID tokens' RS256
+// chain), where the build has it.
+type algSigner interface {
+	SignerFor(alg jose.SignatureAlgorithm, now time.Time) (*keys.SigningKey, error)
+}
+
+// idTokenKey returns the key that signs c's ID tokens at now, and so its
+// logout tokens (Back-Channel Logout 1.0 §2.4: signed as ID tokens are):
+// c's id_token_signed_response_alg, ES256 by default.
+func (s *Server) idTokenKey(c *store.Client, now time.Time) (*keys.SigningKey, error) {
+	alg := jose.SignatureAlgorithm(c.IDTokenAlg())
+	if m, ok := any(s.km).(algSigner); ok {
+		return m.SignerFor(alg, now)
+	}
+	k, err := s.km.Signer(now)
+	if err != nil {
+		return nil, err
+	}
+	if k.Algorithm != alg {
+		return nil, fmt.Errorf("%w: no %s signing key", keys.ErrNoSigningKey, alg)
+	}
+	return k, nil
+}
+
+// subjectMapper is the Server's mapping of a user's subject to the sub a
+// client sees (OIDC Core §8: pairwise or public), where the build has it.
+type subjectMapper interface {
+	subjectFor(c *store.Client, sub string) string
+}
+
+// logoutSubject is the sub of c's ID tokens for the user sub: a logout
+// token names the user as the client knows it (Back-Channel Logout 1.0
+// §2.4: sub as in the ID token). Without a pairwise mapping in the build,
+// a pairwise client's tokens carry sid only, never the public subject.
+func (s *Server) logoutSubject(c *store.Client, sub string) string {
+	if m, ok := any(s).(subjectMapper); ok {
+		return m.subjectFor(c, sub)
+	}
+	if c.Pairwise() {
+		return ""
+	}
+	return sub
+}
