@@ -123,7 +123,6 @@ func (h *harness) verifyLogoutToken(raw string) map[string]any {
 	return cl
 }
 
-
 // TestBackchannelLogoutDelivered: a logout POSTs a logout token to the
 // client's backchannel_logout_uri (§2.5) that an RP verifies against
 // /jwks: typ logout+jwt, iss, aud, iat, exp, jti, the back-channel event
