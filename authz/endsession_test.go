@@ -26,7 +26,7 @@ const (
 
 // logoutHarness is a harness whose clients web and bearer registered
 // post-logout redirect URIs.
-func logoutHarness(t *testing.T) *harness {
+func logoutHarness(t testing.TB) *harness {
 	t.Helper()
 	h := newHarness(t)
 	for _, id := range []string{"web", "bearer"} {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 
@@ -27,6 +28,10 @@ const (
 // errLogoutTokenSubject: Back-Channel Logout 1.0 §2.4 needs sub or sid.
 var errLogoutTokenSubject = errors.New("authz: a logout token needs sub or sid")
 
+// errLogoutTokenUTF8: a claim is not UTF-8 (RFC 8259 §8.1), so JSON
+// cannot carry it unchanged.
+var errLogoutTokenUTF8 = errors.New("authz: a logout token claim is not valid UTF-8")
+
 // logoutClaims are a logout token's claims (Back-Channel Logout 1.0 §2.4):
 // iss, aud, iat, exp, jti, events, and sub and/or sid. There is no nonce
 // member at all: §2.4 prohibits it, so that a logout token can never pass
@@ -47,6 +52,11 @@ type logoutClaims struct {
 func newLogoutClaims(iss, clientID, sub, sid string, now time.Time) (*logoutClaims, error) {
 	if sub == "" && sid == "" {
 		return nil, errLogoutTokenSubject
+	}
+	for _, v := range [...]string{iss, clientID, sub, sid} {
+		if !utf8.ValidString(v) { // JSON would replace the bytes: another value
+			return nil, errLogoutTokenUTF8
+		}
 	}
 	return &logoutClaims{
 		Issuer: iss, Subject: sub, Audience: audience{clientID},
