@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -299,5 +300,28 @@ func TestBackchannelURIAllowed(t *testing.T) {
 		if got := backchannelURIAllowed(u); got != want {
 			t.Errorf("backchannelURIAllowed(%q) = %v", u, got)
 		}
+	}
+}
+
+// TestBackchannelLogoutRunDelivers: Server.Run delivers a logout's tokens
+// at once (the logout wakes it), without waiting for its interval.
+func TestBackchannelLogoutRunDelivers(t *testing.T) {
+	rc := newReceiver(t, http.StatusOK)
+	h, b, sess := backchannelHarness(t, rc)
+	h.s.bc.opts.Interval = time.Hour
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- h.s.Run(ctx) }()
+	h.logout(b, sess)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rc.got()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(rc.got()) != 1 {
+		t.Fatalf("Run delivered %d tokens within 10 s, want 1", len(rc.got()))
 	}
 }
