@@ -325,3 +325,47 @@ func TestBackchannelLogoutRunDelivers(t *testing.T) {
 		t.Fatalf("Run delivered %d tokens within 10 s, want 1", len(rc.got()))
 	}
 }
+
+// TestEndUserSessions: an administrator ending a user's sessions (ward
+// user logout) does what a logout of each does: every live session of
+// the user ends, back-channel logout is queued for each (one token per
+// session, its own sid) and delivered by the server from the store, and
+// the grants of clients with logout_revokes_grants are revoked; another
+// user's session is untouched.
+func TestEndUserSessions(t *testing.T) {
+	rc := newReceiver(t, http.StatusOK)
+	h, _, s1 := backchannelHarness(t, rc)
+	h.updateClient("web", func(c *store.Client) { c.LogoutRevokesGrants = true })
+	h.updateClient("post", func(c *store.Client) { c.BackchannelLogoutURI = rc.srv.URL + "/post" })
+	_, s2 := h.signedIn()
+	fam := h.sessionGrant("post", s2)
+	now := h.clk.Now()
+	bob := &store.Session{Hash: hashToken("bob's cookie"), Subject: "u-bob", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := h.st.PutSession(t.Context(), bob); err != nil {
+		t.Fatal(err)
+	}
+	n, err := EndUserSessions(t.Context(), h.st, "u-alice", now)
+	if err != nil || n != 2 {
+		t.Fatalf("EndUserSessions: %d %v, want 2 sessions", n, err)
+	}
+	if h.sessionAlive(s1) || h.sessionAlive(s2) || !h.sessionAlive(bob) {
+		t.Fatalf("alive after: alice %v %v, bob %v", h.sessionAlive(s1), h.sessionAlive(s2), h.sessionAlive(bob))
+	}
+	if r := h.refresh("web", "rt-web", nil); r.str("error") != "invalid_grant" {
+		t.Errorf("web grant survived: %d %s", r.status, r.body)
+	}
+	if h.familyRevoked(fam) {
+		t.Error("post (keeps grants) was revoked")
+	}
+	if n := h.deliver(); n != 2 {
+		t.Fatalf("delivered %d, want 2", n)
+	}
+	sids := map[any]bool{}
+	for _, tok := range rc.got() {
+		_, cl := decodeJWT(t, tok)
+		sids[cl["sid"]] = true
+	}
+	if !sids[s1.SID()] || !sids[s2.SID()] {
+		t.Errorf("sids %v, want %s and %s", sids, s1.SID(), s2.SID())
+	}
+}
