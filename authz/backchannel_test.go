@@ -369,3 +369,37 @@ func TestEndUserSessions(t *testing.T) {
 		t.Errorf("sids %v, want %s and %s", sids, s1.SID(), s2.SID())
 	}
 }
+
+// TestBackchannelLogoutTimeout: an attempt is bounded by
+// BackchannelOptions.Timeout; a receiver that does not answer in time
+// counts as a timeout and is retried later.
+func TestBackchannelLogoutTimeout(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); slow.Close() })
+	rc := newReceiver(t, http.StatusOK)
+	h, b, sess := backchannelHarness(t, rc)
+	h.updateClient("web", func(c *store.Client) { c.BackchannelLogoutURI = slow.URL + "/bc" })
+	h.s.bc.opts.Timeout = 200 * time.Millisecond
+	h.logout(b, sess)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second) // a broken bound fails, not hangs
+	defer cancel()
+	if n, err := h.s.DeliverLogouts(ctx); n != 1 || err != nil {
+		t.Fatalf("attempted %d: %v", n, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the attempt took %v, beyond its timeout", d)
+	}
+	if c := counters(t, h.s); c[`ward_authz_backchannel_logout_failures_total{reason="timeout"}`] != 1 {
+		t.Errorf("timeout not counted: %v", c[`ward_authz_backchannel_logout_failures_total{reason="timeout"}`])
+	}
+	if h.outboxLen() != 1 {
+		t.Error("a timed-out delivery was dropped instead of retried")
+	}
+}
