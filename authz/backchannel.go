@@ -231,7 +231,7 @@ func (s *Server) sendLogout(ctx context.Context, d *store.LogoutDelivery) (reaso
 	if !backchannelURIAllowed(c.BackchannelLogoutURI) {
 		return bcURIRefused, 0
 	}
-	tok, err := s.logoutToken(c, d.Subject, d.SID, s.now())
+	tok, err := s.logoutToken(ctx, c, d.Subject, d.SID, s.now())
 	if err != nil {
 		return bcSigning, 0
 	}
