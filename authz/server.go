@@ -122,6 +122,9 @@ type Options struct {
 	// base64 value of config OIDC.PairwiseSalt, else of the file
 	// OIDC.PairwiseSaltFile; none when neither is set.
 	PairwiseSalt []byte
+	// Backchannel tunes the delivery of back-channel logout tokens
+	// (backchannel.go).
+	Backchannel BackchannelOptions
 }
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -154,6 +157,7 @@ type Server struct {
 	metrics       *metrics
 	// pairwiseSalt keys pairwise subjects (subject.go); nil: none.
 	pairwiseSalt []byte
+	bc           *backchannel // back-channel logout sender (backchannel.go)
 }
 
 // New builds a Server from a validated configuration.
@@ -251,6 +255,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if s.metrics, err = newMetrics(opts.Registry); err != nil {
 		return nil, err
 	}
+	if s.bc, err = newBackchannel(opts.Backchannel, s.metrics.reg); err != nil {
+		return nil, err
+	}
 	s.pages, err = newPages(cfg.UI)
 	if err != nil {
 		return nil, err
@@ -325,6 +332,8 @@ func (s *Server) routes() {
 	m.HandleFunc(PathContinue, s.handleContinue)
 	m.HandleFunc(PathConsent, s.handleConsent)
 	m.HandleFunc(PathUserInfo, s.handleUserInfo)
+	m.HandleFunc(PathEndSession, s.handleEndSession)
+	m.HandleFunc("POST "+PathEndSessionConfirm, s.handleEndSessionConfirm)
 	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
 	m.HandleFunc("GET /{$}", s.handleHome) // pages.go
 	s.mux = m
@@ -336,10 +345,14 @@ func (s *Server) url(path string) string { return s.issuer + path }
 
 // Run does the background work until ctx ends: it deletes expired rows in
 // batches (codes, tokens, families, sessions, PAR requests, one-time
-// values) and keeps the signing keys rotated (first making the RS256 key
-// when a static client signs with it). It returns nil when ctx ends.
+// values), keeps the signing keys rotated (first making the RS256 key
+// when a static client signs with it) and delivers back-channel logout
+// tokens (backchannel.go). It returns nil when ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	s.ensureStaticKeyChains(ctx)
+	var bc sync.WaitGroup
+	bc.Go(func() { s.runBackchannel(ctx) })
+	defer bc.Wait()
 	sweep := time.NewTicker(s.opts.SweepInterval)
 	defer sweep.Stop()
 	maintain := time.NewTicker(s.opts.KeysInterval)

@@ -448,6 +448,9 @@ type Sessions interface {
 	PutSession(ctx context.Context, s *Session) error
 	GetSession(ctx context.Context, hash []byte, now time.Time) (*Session, error)
 	DeleteSession(ctx context.Context, hash []byte) error
+	// ListSessions returns the subject's sessions live at now, oldest
+	// first: the sessions an administrator ends (authz.EndUserSessions).
+	ListSessions(ctx context.Context, subject string, now time.Time) ([]*Session, error)
 }
 
 // SigningKeys stores the authorization server's signing keys.
@@ -471,6 +474,7 @@ type Store interface {
 	Consents
 	Sessions
 	SigningKeys
+	LogoutOutbox
 	// DeleteExpired removes at most batch expired rows of each kind and
 	// returns how many it removed; safe to run from many instances at once.
 	DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error)
