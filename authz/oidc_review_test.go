@@ -1,0 +1,94 @@
+package authz
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/oauth"
+)
+
+// TestConsentPageKeepsLoginRules: the consent page, opened directly with
+// the sealed flow of a request that needs a new login (max_age exceeded,
+// prompt=login, or an id_token_hint naming another user), sends the
+// browser to the login page and never answers with a code for the old
+// session (OIDC Core §3.1.2.1: the OP MUST re-authenticate). The consent
+// handler once checked only that a session existed, so replacing /login
+// by /consent in the URL skipped the login the relying party asked for.
+func TestConsentPageKeepsLoginRules(t *testing.T) {
+	h := newHarness(t)
+	alice := h.newBrowser()
+	h.oidcTokens(alice, oidcExtra("")) // alice logged in, consented
+	bob := h.bobBrowser()
+	aliceIDT := func() string {
+		r, _ := h.oidcTokens(h.newBrowser(), oidcExtra(""))
+		return r.str("id_token")
+	}()
+	h.clk.Advance(10 * time.Minute)
+	cases := []struct {
+		name string
+		b    *browser
+		kv   []string
+	}{
+		{"max_age", alice, []string{"max_age", "60"}},
+		{"prompt=login", alice, []string{"prompt", "login"}},
+		{"id_token_hint for another user", bob, []string{"id_token_hint", aliceIDT}},
+	}
+	for _, tc := range cases {
+		v := authParams("web", webRedirect, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+		for k, vals := range oidcExtra("", tc.kv...) {
+			v[k] = vals
+		}
+		lr := tc.b.get(h.issuer + PathAuthorize + "?" + v.Encode())
+		if !bytes.Contains(lr.body, []byte(`name="password"`)) {
+			t.Fatalf("%s: no login page (%d)", tc.name, lr.status)
+		}
+		flow := hidden(lr.body).Get("flow")
+		cr := tc.b.get(h.issuer + PathConsent + "?" + url.Values{"flow": {flow}}.Encode())
+		if bytes.Contains(cr.body, []byte(`name="decision"`)) {
+			// Had the page been shown, allow answers with a code for the
+			// session the request refused.
+			q := redirectQuery(t, tc.b.consent(cr, "allow"))
+			t.Fatalf("%s: the consent page skipped the login: %v", tc.name, q)
+		}
+		if cr.status != http.StatusOK || !bytes.Contains(cr.body, []byte(`name="password"`)) {
+			t.Fatalf("%s: /consent with the flow: %d, want the login page", tc.name, cr.status)
+		}
+	}
+	// Bob logs in during the flow of a hint for alice: login_required,
+	// and the consent page with that flow does not answer for bob.
+	hv := authParams("web", webRedirect, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+	for k, vals := range oidcExtra("", "id_token_hint", aliceIDT) {
+		hv[k] = vals
+	}
+	lr := bob.get(h.issuer + PathAuthorize + "?" + hv.Encode())
+	hflow := hidden(lr.body).Get("flow")
+	if q := redirectQuery(t, bob.login(lr, "bob", testPassword)); q.Get("error") != oauth.LoginRequired {
+		t.Fatalf("hint for alice, bob logged in: %v", q)
+	}
+	cr := bob.get(h.issuer + PathConsent + "?" + url.Values{"flow": {hflow}}.Encode())
+	if bytes.Contains(cr.body, []byte(`name="decision"`)) {
+		t.Fatalf("hint for alice, bob logged in during the flow: the consent page answers for bob: %v", redirectQuery(t, bob.consent(cr, "allow")))
+	}
+	if q := redirectQuery(t, cr); q.Get("error") != oauth.LoginRequired {
+		t.Fatalf("hint for alice, bob at /consent: %v", q)
+	}
+	// Under prompt=none the flow never has a page: login_required.
+	v := authParams("web", webRedirect, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+	for k, vals := range oidcExtra("", "max_age", "60") {
+		v[k] = vals
+	}
+	flow := hidden(alice.get(h.issuer + PathAuthorize + "?" + v.Encode()).body).Get("flow")
+	f, err := h.s.openFlow(flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Req.Prompt = oauth.PromptNone
+	sealed, _ := h.s.sealFlow(f)
+	q := redirectQuery(t, alice.get(h.issuer+PathConsent+"?"+url.Values{"flow": {sealed}}.Encode()))
+	if q.Get("error") != oauth.LoginRequired || q.Get("state") != "st-web" {
+		t.Fatalf("prompt=none flow at /consent: %v", q)
+	}
+}
