@@ -92,3 +92,24 @@ func TestConsentPageKeepsLoginRules(t *testing.T) {
 		t.Fatalf("prompt=none flow at /consent: %v", q)
 	}
 }
+
+// TestMaxAgeBeyondDuration: a max_age too large for a time.Duration in
+// nanoseconds (over about 292 years; parseMaxAge takes up to 10 digits)
+// allows any login, as its value says (OIDC Core §3.1.2.1). Multiplied
+// into a Duration it once overflowed to a negative age, so every session
+// was too old: prompt=none answered login_required to a logged-in user.
+func TestMaxAgeBeyondDuration(t *testing.T) {
+	h := newHarness(t)
+	b := h.newBrowser()
+	h.oidcTokens(b, oidcExtra("")) // logged in, consented
+	h.clk.Advance(10 * time.Minute)
+	for _, ma := range []string{"9223372036", "9223372037", "9999999999"} {
+		v := authParams("web", webRedirect, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+		for k, vals := range oidcExtra("", "max_age", ma, "prompt", oauth.PromptNone) {
+			v[k] = vals
+		}
+		if q := redirectQuery(t, b.get(h.issuer+PathAuthorize+"?"+v.Encode())); q.Get("code") == "" {
+			t.Errorf("max_age=%s, a 10-minute-old login, prompt=none: %v", ma, q)
+		}
+	}
+}

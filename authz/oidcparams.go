@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wardauth/ward/internal/strictjson"
 	"github.com/wardauth/ward/oauth"
@@ -89,6 +91,17 @@ func parseMaxAge(v string) (*int64, *oauth.Error) {
 		return nil, bad
 	}
 	return &n, nil
+}
+
+// maxAgeDuration is max_age seconds as a time.Duration: n seconds, or
+// the longest Duration when n seconds do not fit one (about 292 years),
+// rather than a product that overflows to a negative age and makes every
+// login too old.
+func maxAgeDuration(n int64) time.Duration {
+	if n > int64(math.MaxInt64/time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * time.Second
 }
 
 var localeTag = regexp.MustCompile(`^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$`)
