@@ -113,3 +113,20 @@ func TestMaxAgeBeyondDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestUILocalesSupported: discovery's ui_locales_supported names exactly
+// the languages the pages are written in (OpenID Connect Discovery 1.0
+// §3). It once said "en" alone while the pages spoke French and German
+// too, so a relying party reading it would not ask for them.
+func TestUILocalesSupported(t *testing.T) {
+	h := newHarness(t)
+	got := h.s.Metadata().UILocalesSupported
+	if len(got) != len(catalogue) {
+		t.Fatalf("ui_locales_supported %v, catalogue has %d languages", got, len(catalogue))
+	}
+	for _, tag := range got {
+		if _, ok := catalogue[language(tag)]; !ok {
+			t.Errorf("ui_locales_supported names %q, which the pages do not speak", tag)
+		}
+	}
+}
