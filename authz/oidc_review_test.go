@@ -130,3 +130,23 @@ func TestUILocalesSupported(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimsSubValueNotAString: a claims request whose ID token sub value
+// is not a non-empty string (a number, "", null is no value) names no
+// user, so Ward cannot answer positively (OIDC Core §5.5.1: only for the
+// user that sub identifies): invalid_request. It was once ignored, and
+// the logged-in user got a code as if no sub had been asked for.
+func TestClaimsSubValueNotAString(t *testing.T) {
+	h := newHarness(t)
+	b := h.newBrowser()
+	h.oidcTokens(b, oidcExtra("")) // logged in, consented
+	for _, val := range []string{`5`, `""`, `["u-alice"]`, `{"a":1}`} {
+		v := authParams("web", webRedirect, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+		for k, vals := range oidcExtra("", "prompt", oauth.PromptNone, "claims", `{"id_token":{"sub":{"value":`+val+`}}}`) {
+			v[k] = vals
+		}
+		if q := redirectQuery(t, b.get(h.issuer+PathAuthorize+"?"+v.Encode())); q.Get("error") != oauth.InvalidRequest {
+			t.Errorf("sub value %s: %v", val, q)
+		}
+	}
+}

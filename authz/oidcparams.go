@@ -263,14 +263,18 @@ func (cr *claimsRequest) essentialACRUnmet() bool {
 }
 
 // requestedSub returns the sub value the claims request demands of the ID
-// token (OIDC Core §5.5.1), or "".
-func (cr *claimsRequest) requestedSub() string {
-	if cr == nil || cr.IDToken["sub"] == nil {
-		return ""
+// token (OIDC Core §5.5.1), or "" when it names none. A value that is not
+// a non-empty string names no user, so no positive answer is possible:
+// invalid_request, rather than a code for whoever is logged in.
+func (cr *claimsRequest) requestedSub() (string, *oauth.Error) {
+	if cr == nil || cr.IDToken["sub"] == nil || cr.IDToken["sub"].Value == nil {
+		return "", nil
 	}
 	var s string
-	_ = json.Unmarshal(cr.IDToken["sub"].Value, &s)
-	return s
+	if json.Unmarshal(cr.IDToken["sub"].Value, &s) != nil || s == "" {
+		return "", oauth.New(oauth.InvalidRequest, "claims: the sub value must be a non-empty string (OIDC Core §5.5.1)")
+	}
+	return s, nil
 }
 
 // oidcParams reads the OpenID Connect parameters of an authorization
@@ -294,7 +298,9 @@ func oidcParams(req *authRequest, params url.Values) *oauth.Error {
 	if cr.essentialACRUnmet() {
 		return oauth.New(oauth.AccessDenied, "the essential acr values requested cannot be met; Ward asserts %s", ACRPassword)
 	}
-	req.HintSub = cr.requestedSub()
+	if req.HintSub, e = cr.requestedSub(); e != nil {
+		return e
+	}
 	req.Nonce, req.LoginHint = params.Get("nonce"), params.Get("login_hint")
 	req.IDTokenHint = params.Get("id_token_hint")
 	switch {
