@@ -2,12 +2,16 @@ package authz
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
 )
 
 // TestConsentPageKeepsLoginRules: the consent page, opened directly with
@@ -147,6 +151,32 @@ func TestClaimsSubValueNotAString(t *testing.T) {
 		}
 		if q := redirectQuery(t, b.get(h.issuer+PathAuthorize+"?"+v.Encode())); q.Get("error") != oauth.InvalidRequest {
 			t.Errorf("sub value %s: %v", val, q)
+		}
+	}
+}
+
+// TestClientLogoWildcardHost: a client logo whose host is a CSP wildcard
+// (https://*/logo.png, https://*.cdn.example/...) is refused when the
+// client is created, and one stored past validation is not shown and does
+// not widen img-src. The host once became the CSP source as is, so
+// img-src 'self' https://* let the pages load images from anywhere.
+func TestClientLogoWildcardHost(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	for i, logo := range []string{"https://*/logo.png", "https://*.cdn.example/logo.png"} {
+		c := &store.Client{ID: fmt.Sprintf("wild%d", i), AuthMethod: oauth.AuthSecretBasic, RedirectURIs: []string{webRedirect}, Scopes: []string{"read"}, LogoURI: logo,
+			GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode}, SenderConstraint: store.ConstraintDPoP}
+		if _, err := CreateClient(ctx, h.st, c, h.clk.Now()); err == nil {
+			t.Errorf("logo %s accepted", logo)
+		}
+		if err := h.st.UpsertClient(ctx, c); err != nil { // past validation
+			t.Fatal(err)
+		}
+		p := authParams(c.ID, webRedirect, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+		p.Set("scope", "read")
+		r := h.newBrowser().get(h.issuer + PathAuthorize + "?" + p.Encode())
+		if csp := r.header.Get("Content-Security-Policy"); r.status != http.StatusOK || strings.Contains(csp, "*") || bytes.Contains(r.body, []byte("client-logo")) {
+			t.Errorf("logo %s: %d %s, CSP %q", logo, r.status, r.header.Get("Location"), csp)
 		}
 	}
 }

@@ -106,7 +106,7 @@ func contrast(a, b float64) float64 {
 // config.CheckHTTPSURL): its origin.
 func imageSource(u string) string {
 	p, err := url.Parse(u)
-	if err != nil || p.Scheme != "https" || p.Host == "" || strings.ContainsAny(p.Host, " ;,'\"") {
+	if err != nil || p.Scheme != "https" || p.Host == "" || strings.ContainsAny(p.Host, " ;,'\"*") {
 		return ""
 	}
 	return "https://" + p.Host

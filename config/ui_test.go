@@ -36,7 +36,8 @@ func TestParseHexColor(t *testing.T) {
 }
 
 // TestCheckHTTPSURL: logos and home pages are https URLs with a host and
-// nothing a CSP source list or an attribute would have to escape.
+// nothing a CSP source list or an attribute would have to escape; no
+// wildcard host, which a CSP source would take as any host.
 func TestCheckHTTPSURL(t *testing.T) {
 	for _, ok := range []string{"https://cdn.example/logo.png", "https://a.example:8443/x/y.svg?v=2"} {
 		if err := config.CheckHTTPSURL(ok); err != nil {
@@ -47,6 +48,7 @@ func TestCheckHTTPSURL(t *testing.T) {
 		"http://cdn.example/logo.png", "data:image/png;base64,AAAA", "javascript:alert(1)", "//cdn.example/l.png",
 		"https://user@cdn.example/l.png", "https://cdn.example/l.png#x", "https:///l.png", "https://cdn.example/a'b.png",
 		"https://cdn.example/a;b", "https://cdn.example/a b", "https://cdn.example/a\"b", "https://cdn.example/" + strings.Repeat("a", 2048),
+		"https://*/l.png", "https://*.cdn.example/l.png",
 	} {
 		if err := config.CheckHTTPSURL(bad); err == nil {
 			t.Errorf("%q accepted", bad)
@@ -73,12 +75,13 @@ func FuzzCheckHTTPSURL(f *testing.F) {
 	for _, s := range []string{"https://cdn.example/logo.png", "http://x", "data:,", "https://a@b/", "https://b/'"} {
 		f.Add(s)
 	}
+	f.Add("https://*.b/")
 	f.Fuzz(func(t *testing.T, s string) {
 		if config.CheckHTTPSURL(s) != nil {
 			return
 		}
 		u, err := url.Parse(s)
-		if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(s, " ;,'\"<>") {
+		if err != nil || u.Scheme != "https" || u.Host == "" || strings.ContainsAny(s, " ;,'\"<>") || strings.Contains(u.Host, "*") {
 			t.Fatalf("%q accepted", s)
 		}
 	})
