@@ -69,8 +69,12 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sess, sv := s.session(r)
-	if sess == nil {
-		s.toPage(w, r, PathLogin, f)
+	if sess == nil || s.needsLogin(f, c, sess) != "" ||
+		(f.Req.HintSub != "" && s.subjectFor(c.Client, sess.Subject) != f.Req.HintSub) {
+		// OIDC Core §3.1.2.1: the page opened directly with the flow
+		// does not skip the login the request asks for (max_age,
+		// prompt=login, id_token_hint): proceed decides as /authorize.
+		s.proceed(w, r, f, c)
 		return
 	}
 	bind := string(hashToken(sv))

@@ -66,7 +66,7 @@ func (s *Server) needsLogin(f *flow, c *client, sess *store.Session) string {
 	}
 	maxAge := c.DefaultMaxAge
 	if f.Req.MaxAge != nil {
-		maxAge = time.Duration(*f.Req.MaxAge) * time.Second
+		maxAge = maxAgeDuration(*f.Req.MaxAge)
 	}
 	switch {
 	case hasPrompt(f.Req.Prompt, oauth.PromptLogin), hasPrompt(f.Req.Prompt, oauth.PromptSelectAccount):

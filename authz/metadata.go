@@ -76,8 +76,16 @@ var (
 		"phone_number", "phone_number_verified", "address", "updated_at"}
 )
 
-// uiLocales are the languages of Ward's pages.
-var uiLocales = []string{"en"}
+// uiLocales are the languages of Ward's pages: those of the catalogue,
+// sorted.
+func uiLocales() []string {
+	var out []string
+	for l := range catalogue {
+		out = append(out, string(l))
+	}
+	slices.Sort(out)
+	return out
+}
 
 // scopesSupported are the OpenID Connect scopes and every scope a static
 // client may request, sorted.
@@ -109,7 +117,7 @@ func (s *Server) oidcMetadata(md *Metadata) {
 	md.IDTokenSigningAlgValuesSupported = []string{primary, store.AlgRS256}
 	md.UserinfoSigningAlgValuesSupported = []string{primary, store.AlgRS256}
 	md.ACRValuesSupported = []string{ACRPassword}
-	md.UILocalesSupported = uiLocales
+	md.UILocalesSupported = uiLocales()
 	md.ClaimsParameterSupported = true
 	md.BackchannelLogoutSupported = true
 	md.BackchannelLogoutSessionSupported = true

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wardauth/ward/internal/strictjson"
 	"github.com/wardauth/ward/oauth"
@@ -89,6 +91,17 @@ func parseMaxAge(v string) (*int64, *oauth.Error) {
 		return nil, bad
 	}
 	return &n, nil
+}
+
+// maxAgeDuration is max_age seconds as a time.Duration: n seconds, or
+// the longest Duration when n seconds do not fit one (about 292 years),
+// rather than a product that overflows to a negative age and makes every
+// login too old.
+func maxAgeDuration(n int64) time.Duration {
+	if n > int64(math.MaxInt64/time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * time.Second
 }
 
 var localeTag = regexp.MustCompile(`^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$`)
@@ -238,14 +251,18 @@ func (cr *claimsRequest) essentialACRUnmet() bool {
 }
 
 // requestedSub returns the sub value the claims request demands of the ID
-// token (OIDC Core §5.5.1), or "".
-func (cr *claimsRequest) requestedSub() string {
-	if cr == nil || cr.IDToken["sub"] == nil {
-		return ""
+// token (OIDC Core §5.5.1), or "" when it names none. A value that is not
+// a non-empty string names no user, so no positive answer is possible:
+// invalid_request, rather than a code for whoever is logged in.
+func (cr *claimsRequest) requestedSub() (string, *oauth.Error) {
+	if cr == nil || cr.IDToken["sub"] == nil || cr.IDToken["sub"].Value == nil {
+		return "", nil
 	}
 	var s string
-	_ = json.Unmarshal(cr.IDToken["sub"].Value, &s)
-	return s
+	if json.Unmarshal(cr.IDToken["sub"].Value, &s) != nil || s == "" {
+		return "", oauth.New(oauth.InvalidRequest, "claims: the sub value must be a non-empty string (OIDC Core §5.5.1)")
+	}
+	return s, nil
 }
 
 // oidcParams reads the OpenID Connect parameters of an authorization
@@ -269,7 +286,9 @@ func oidcParams(req *authRequest, params url.Values) *oauth.Error {
 	if cr.essentialACRUnmet() {
 		return oauth.New(oauth.AccessDenied, "the essential acr values requested cannot be met; Ward asserts %s", ACRPassword)
 	}
-	req.HintSub = cr.requestedSub()
+	if req.HintSub, e = cr.requestedSub(); e != nil {
+		return e
+	}
 	req.Nonce, req.LoginHint = params.Get("nonce"), params.Get("login_hint")
 	req.IDTokenHint = params.Get("id_token_hint")
 	switch {

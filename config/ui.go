@@ -107,6 +107,9 @@ func CheckHTTPSURL(s string) error {
 		return fmt.Errorf("%q is not an https URL (http and data: URLs are refused)", s)
 	case u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "":
 		return fmt.Errorf("%q needs a host and no user info or fragment", s)
+	case strings.Contains(u.Host, "*"):
+		// The host becomes a CSP img-src source: * would match any host.
+		return fmt.Errorf("%q has a wildcard host", s)
 	case strings.ContainsAny(s, " ;,'\"<>\\\x00\t\r\n"):
 		return fmt.Errorf("%q holds a space, quote, comma, semicolon or angle bracket", s)
 	case !plainHost(u.Host):

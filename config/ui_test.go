@@ -36,7 +36,8 @@ func TestParseHexColor(t *testing.T) {
 }
 
 // TestCheckHTTPSURL: logos and home pages are https URLs with a host and
-// nothing a CSP source list or an attribute would have to escape.
+// nothing a CSP source list or an attribute would have to escape; no
+// wildcard host, which a CSP source would take as any host.
 func TestCheckHTTPSURL(t *testing.T) {
 	for _, ok := range []string{"https://cdn.example/logo.png", "https://a.example:8443/x/y.svg?v=2"} {
 		if err := config.CheckHTTPSURL(ok); err != nil {
@@ -75,6 +76,7 @@ func FuzzCheckHTTPSURL(f *testing.F) {
 	for _, s := range []string{"https://cdn.example/logo.png", "http://x", "data:,", "https://a@b/", "https://b/'"} {
 		f.Add(s)
 	}
+	f.Add("https://*.b/")
 	f.Fuzz(func(t *testing.T, s string) {
 		if config.CheckHTTPSURL(s) != nil {
 			return
