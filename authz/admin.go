@@ -99,6 +99,11 @@ func SyncStatic(ctx context.Context, st store.Store, cfg *config.Config, now tim
 			Audiences: cc.Audiences, SenderConstraint: cc.SenderConstraint, RequirePAR: cc.RequirePAR,
 			AllowRememberedConsent: cc.AllowRememberedConsent,
 			AccessTokenTTL:         cc.AccessTokenTTL, Static: true, CreatedAt: now,
+			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, UserinfoSignedResponseAlg: cc.UserinfoSignedResponseAlg,
+			SubjectType: cc.SubjectType, SectorIdentifierURI: cc.SectorIdentifierURI,
+			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, BackchannelLogoutURI: cc.BackchannelLogoutURI,
+			BackchannelLogoutSessionRequired: cc.BackchannelLogoutSessionRequired,
+			LogoutRevokesGrants:              cc.LogoutRevokesGrants, DefaultMaxAge: cc.DefaultMaxAge,
 		}
 		switch {
 		case cc.SecretHash != "":
@@ -128,7 +133,12 @@ func SyncStatic(ctx context.Context, st store.Store, cfg *config.Config, now tim
 		}
 	}
 	for _, cu := range cfg.Users {
-		u := &store.User{Subject: cu.Subject, Username: cu.Username, PasswordHash: cu.PasswordHash, Static: true, CreatedAt: now, UpdatedAt: now}
+		claims, err := config.ParseUserClaims(cu.Claims)
+		if err != nil {
+			return fmt.Errorf("%w: user %q: claims: %w", ErrConfig, cu.Username, err)
+		}
+		u := &store.User{Subject: cu.Subject, Username: cu.Username, PasswordHash: cu.PasswordHash, Claims: claims,
+			Static: true, CreatedAt: now, UpdatedAt: now}
 		if u.PasswordHash == "" {
 			if cu.Password == "" {
 				return fmt.Errorf("%w: user %q has no password", ErrConfig, cu.Username)

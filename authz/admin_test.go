@@ -50,6 +50,59 @@ func TestSyncStatic(t *testing.T) {
 	}
 }
 
+// TestSyncStaticOIDC: a static client's OpenID Connect metadata and a
+// static user's claims, as loaded from a file, reach the store.
+func TestSyncStaticOIDC(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	cfg := config.Default()
+	err := cfg.Decode("ward.yaml", []byte(`clients:
+  - id: rp
+    auth_method: none
+    redirect_uris: [https://rp.example/cb]
+    id_token_signed_response_alg: RS256
+    userinfo_signed_response_alg: ES256
+    subject_type: pairwise
+    sector_identifier_uri: https://rp.example/sector.json
+    post_logout_redirect_uris: [https://rp.example/bye]
+    backchannel_logout_uri: https://rp.example/bc
+    backchannel_logout_session_required: true
+    logout_revokes_grants: true
+    default_max_age: 1h
+users:
+  - subject: u-zoe
+    username: zoe
+    password_hash: $argon2id$v=19$m=65536,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA
+    claims:
+      name: Zoë
+      email_verified: false
+      address: {country: FR}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SyncStatic(ctx, h.st, cfg, h.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c, err := h.st.GetClient(ctx, "rp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IDTokenAlg() != store.AlgRS256 || c.UserinfoSignedResponseAlg != store.AlgES256 || !c.Pairwise() ||
+		c.SectorIdentifierURI != "https://rp.example/sector.json" || len(c.PostLogoutRedirectURIs) != 1 ||
+		c.BackchannelLogoutURI != "https://rp.example/bc" || !c.BackchannelLogoutSessionRequired ||
+		!c.LogoutRevokesGrants || c.DefaultMaxAge != time.Hour {
+		t.Fatalf("client metadata not carried: %+v", c)
+	}
+	u, err := h.st.GetUser(ctx, "u-zoe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Claims.Name != "Zoë" || u.Claims.EmailVerified == nil || *u.Claims.EmailVerified || u.Claims.Address == nil || u.Claims.Address.Country != "FR" {
+		t.Fatalf("claims not carried: %+v", u.Claims)
+	}
+}
+
 // TestSweep: expired codes are removed by the sweeper.
 func TestSweep(t *testing.T) {
 	h := newHarness(t)

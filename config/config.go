@@ -245,6 +245,34 @@ type Client struct {
 	AllowRememberedConsent bool `yaml:"allow_remembered_consent"`
 	// AccessTokenTTL overrides tokens.access_token_ttl; at most 1h.
 	AccessTokenTTL time.Duration `yaml:"access_token_ttl"`
+
+	// OpenID Connect (docs/OIDC.md); the names are the registration
+	// metadata of OpenID Connect Dynamic Client Registration 1.0 §2.
+
+	// IDTokenSignedResponseAlg: ES256 (default) or RS256.
+	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg"`
+	// UserinfoSignedResponseAlg: empty for JSON UserInfo responses, or
+	// ES256 / RS256 for signed ones.
+	UserinfoSignedResponseAlg string `yaml:"userinfo_signed_response_alg"`
+	// SubjectType: public (default) or pairwise (OIDC Core §8).
+	SubjectType string `yaml:"subject_type"`
+	// SectorIdentifierURI: https URL of the client's sector identifier
+	// document (OIDC Core §8.1), for pairwise subjects.
+	SectorIdentifierURI string `yaml:"sector_identifier_uri"`
+	// PostLogoutRedirectURIs: exact URIs, by the rules of redirect_uris
+	// (RP-Initiated Logout 1.0 §3).
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	// BackchannelLogoutURI: https (or loopback http) URL that receives
+	// logout tokens (Back-Channel Logout 1.0 §2.2).
+	BackchannelLogoutURI string `yaml:"backchannel_logout_uri"`
+	// BackchannelLogoutSessionRequired: logout tokens carry sid.
+	BackchannelLogoutSessionRequired bool `yaml:"backchannel_logout_session_required"`
+	// LogoutRevokesGrants: logging out of a session revokes the grants
+	// this client obtained in it.
+	LogoutRevokesGrants bool `yaml:"logout_revokes_grants"`
+	// DefaultMaxAge: max_age applied when a request has none; 0: none.
+	DefaultMaxAge time.Duration `yaml:"default_max_age"`
+
 	// Secret is the value of the SecretEnv variable, read by ApplyEnv.
 	Secret string `yaml:"-"`
 }
@@ -258,6 +286,11 @@ type User struct {
 	// PasswordEnv: name of an environment variable holding the password,
 	// to be hashed at start.
 	PasswordEnv string `yaml:"password_env"`
+	// Claims: the user's OpenID Connect standard claims (OIDC Core §5.1)
+	// as a mapping such as {name: Alice, email: alice@example.com,
+	// email_verified: true}; held as JSON text, checked against
+	// store.UserClaims. updated_at is not declared: it is the record's.
+	Claims string `yaml:"claims,json"`
 	// Password is the value of the PasswordEnv variable, read by ApplyEnv.
 	Password string `yaml:"-"`
 }

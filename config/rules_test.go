@@ -30,6 +30,11 @@ mtls:
 clients:
   - {id: pub, auth_method: none, redirect_uris: ["https://a.example/cb"]}
   - {id: conf, auth_method: client_secret_basic, secret_env: S, redirect_uris: ["https://a.example/cb"]}
+users:
+  - subject: u1
+    username: alice
+    password_env: S
+    claims: {name: Alice, email: alice@example.com, email_verified: true, address: {country: FR}}
 `
 
 // ruleCases break one rule (or one rule group) each. The golden file holds
@@ -81,6 +86,35 @@ var ruleCases = []struct {
 	}},
 	{"client/sender_constraint", func(c *config.Config) { c.Clients[0].SenderConstraint = "maybe" }},
 	{"client/access_token_ttl", func(c *config.Config) { c.Clients[0].AccessTokenTTL = -time.Second }},
+
+	// clients: OpenID Connect (oidc.go)
+	{"client/oidc algorithms and subject type", func(c *config.Config) {
+		cl := &c.Clients[0]
+		cl.IDTokenSignedResponseAlg, cl.UserinfoSignedResponseAlg, cl.SubjectType = "HS256", "none", "secret"
+	}},
+	{"client/oidc sector_identifier_uri", func(c *config.Config) {
+		c.Clients[0].SectorIdentifierURI = "http://a.example/sector.json"
+	}},
+	{"client/oidc pairwise over two hosts", func(c *config.Config) {
+		c.Clients[0].SubjectType = "pairwise"
+		c.Clients[0].RedirectURIs = []string{"https://a.example/cb", "https://b.example/cb"}
+	}},
+	{"client/oidc post_logout_redirect_uris", func(c *config.Config) {
+		c.Clients[1].PostLogoutRedirectURIs = []string{"/bye", "https://a.example/bye#f", "http://127.0.0.1/bye", "https://*.a.example/bye"}
+	}},
+	{"client/oidc backchannel_logout_uri", func(c *config.Config) {
+		c.Clients[0].BackchannelLogoutURI, c.Clients[1].BackchannelLogoutURI = "http://a.example/bc", "https://a.example/bc#f"
+	}},
+	{"client/oidc session required without uri", func(c *config.Config) { c.Clients[0].BackchannelLogoutSessionRequired = true }},
+	{"client/oidc default_max_age", func(c *config.Config) { c.Clients[0].DefaultMaxAge = -time.Second }},
+
+	// users (validate.go, oidc.go)
+	{"user/claims unknown", func(c *config.Config) { c.Users[0].Claims = `{"name":"A","shoe_size":"44"}` }},
+	{"user/claims sub", func(c *config.Config) { c.Users[0].Claims = `{"sub":"x"}` }},
+	{"user/claims type", func(c *config.Config) { c.Users[0].Claims = `{"email_verified":"yes"}` }},
+	{"user/claims address member", func(c *config.Config) { c.Users[0].Claims = `{"address":{"zip":"75001"}}` }},
+	{"user/claims formats", func(c *config.Config) { c.Users[0].Claims = `{"picture":"javascript:x"}` }},
+	{"user/claims birthdate", func(c *config.Config) { c.Users[0].Claims = `{"birthdate":"14/03/1990"}` }},
 
 	// gateway (gateway.go)
 	{"gateway/listeners", func(c *config.Config) { c.Gateway.Listen, c.Gateway.AdminListen = "nope", "nope" }},

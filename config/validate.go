@@ -253,6 +253,7 @@ func (v *validator) client(i int, ids map[string]bool) {
 	if cl.AccessTokenTTL != 0 {
 		v.positive(p("access_token_ttl"), cl.AccessTokenTTL, MaxAccessTokenTTL)
 	}
+	v.clientOIDC(cl, p) // oidc.go
 }
 
 // clientID checks that the id is present and unique.
@@ -464,6 +465,7 @@ func (v *validator) user(i int, subs, names map[string]bool) {
 	case u.PasswordHash != "" && !validArgon2id(u.PasswordHash):
 		v.add(p("password_hash"), ErrInvalidValue, "not an argon2id PHC string ($argon2id$v=19$m=...,t=...,p=...$salt$hash)")
 	}
+	v.userClaims(u, p) // oidc.go
 }
 
 // validArgon2id checks the shape of a PHC argon2id string.

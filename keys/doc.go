@@ -1,5 +1,5 @@
 // Package keys manages the authorization server's signing keys: generation
-// (ES256 on P-256 by default, or EdDSA on Ed25519), encryption of the
+// (ES256 on P-256 by default, or EdDSA on Ed25519; RS256 on demand), encryption of the
 // private keys at rest, rotation with overlap, and the published JWKS.
 //
 // # Identifiers
@@ -30,6 +30,17 @@
 // schedules every older key to retire at that instant and expire
 // MaxTokenLifetime after, so a token signed by the old key just before the
 // switch still verifies against the JWKS until it expires.
+//
+// # A second chain for RS256
+//
+// Keys of the primary algorithm sign access tokens. OpenID Connect
+// clients that register id_token_signed_response_alg RS256 need an RSA
+// key: [Manager.EnsureKeyFor] makes the first RS256 key (RSA-2048) when it
+// is first needed, [Manager.SignerFor] picks the current key of a chain,
+// and from then on [Manager.Maintain] rotates the RS256 chain on the same
+// schedule as the primary one. Each chain has its own current key;
+// rotating one never retires the other's. [Manager.Signer] only ever
+// returns a key of the primary algorithm.
 //
 // # Several instances
 //

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
@@ -20,7 +21,15 @@ import (
 const (
 	ES256 = jose.ES256 // ECDSA P-256 with SHA-256 (default)
 	EdDSA = jose.EdDSA // Ed25519
+	// RS256 (RSASSA-PKCS1-v1_5 with SHA-256, RSA-2048) is never the
+	// primary algorithm: it is a second chain of keys, created on demand
+	// (Manager.EnsureKeyFor) for the OpenID Connect clients that register
+	// id_token_signed_response_alg RS256, and rotated alongside.
+	RS256 = jose.RS256
 )
+
+// rsaBits is the size of new RSA keys (RFC 7518 §3.3: at least 2048).
+const rsaBits = 2048
 
 // SigningKey is a key that can sign now. It is immutable and shared: do not
 // modify it.
@@ -45,6 +54,8 @@ func generate(alg jose.SignatureAlgorithm) (crypto.Signer, error) {
 	case EdDSA:
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
 		return priv, err
+	case RS256:
+		return rsa.GenerateKey(rand.Reader, rsaBits)
 	}
 	return nil, fmt.Errorf("%w: %q", ErrUnsupportedAlgorithm, alg)
 }
@@ -86,6 +97,9 @@ func (o *opaque) SignPayload(payload []byte, alg jose.SignatureAlgorithm) ([]byt
 	switch alg {
 	case EdDSA:
 		return o.s.Sign(rand.Reader, payload, crypto.Hash(0))
+	case RS256:
+		d := sha256.Sum256(payload)
+		return o.s.Sign(rand.Reader, d[:], crypto.SHA256)
 	case ES256:
 		d := sha256.Sum256(payload)
 		der, err := o.s.Sign(rand.Reader, d[:], crypto.SHA256)

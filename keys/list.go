@@ -57,11 +57,12 @@ func List(ctx context.Context, st store.SigningKeys, now time.Time) ([]KeyInfo, 
 		return nil, fmt.Errorf("keys: listing keys: %w", err)
 	}
 	slices.SortFunc(rows, precedes)
-	current := -1
+	// Each algorithm's chain has its own current key.
+	current := map[int]bool{}
+	seen := map[string]bool{}
 	for i := len(rows) - 1; i >= 0; i-- {
-		if canSign(rows[i], now) {
-			current = i
-			break
+		if canSign(rows[i], now) && !seen[rows[i].Algorithm] {
+			current[i], seen[rows[i].Algorithm] = true, true
 		}
 	}
 	out := make([]KeyInfo, len(rows))
@@ -72,7 +73,7 @@ func List(ctx context.Context, st store.SigningKeys, now time.Time) ([]KeyInfo, 
 			st = StateExpired
 		case now.Before(r.ActivatesAt):
 			st = StateNext
-		case i == current:
+		case current[i]:
 			st = StateCurrent
 		}
 		out[i] = KeyInfo{ID: r.ID, Algorithm: r.Algorithm, State: st, CreatedAt: r.CreatedAt,

@@ -169,13 +169,20 @@ func (m *Manager) refresh(ctx context.Context) error {
 	return nil
 }
 
-// Signer returns the key that signs at now: the newest key with
-// ActivatesAt ≤ now < RetiresAt. It reads only memory and does not
-// allocate; it returns ErrNoSigningKey when no key is active.
+// Signer returns the key that signs at now with the primary algorithm
+// (Options.Algorithm): the newest such key with ActivatesAt ≤ now <
+// RetiresAt. It reads only memory and does not allocate; it returns
+// ErrNoSigningKey when no key is active.
 func (m *Manager) Signer(now time.Time) (*SigningKey, error) {
+	return m.SignerFor(m.opts.Algorithm, now)
+}
+
+// SignerFor is Signer for the chain of keys of algorithm alg (the primary
+// algorithm or RS256).
+func (m *Manager) SignerFor(alg jose.SignatureAlgorithm, now time.Time) (*SigningKey, error) {
 	es := m.snap.Load().entries
 	for i := len(es) - 1; i >= 0; i-- {
-		if canSign(&es[i].row, now) {
+		if es[i].row.Algorithm == string(alg) && canSign(&es[i].row, now) {
 			return es[i].key, nil
 		}
 	}
@@ -204,24 +211,39 @@ func (m *Manager) JWKS(now time.Time) jose.JSONWebKeySet {
 // its own first key, and until the next refresh each would publish only its
 // own.
 func (m *Manager) EnsureKey(ctx context.Context, now time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.ensureKey(ctx, now)
+	return m.EnsureKeyFor(ctx, m.opts.Algorithm, now)
 }
 
-func (m *Manager) ensureKey(ctx context.Context, now time.Time) error {
+// EnsureKeyFor is EnsureKey for the chain of algorithm alg: the primary
+// algorithm, or RS256, whose first key is made when it is first needed
+// (an RSA-2048 key takes a noticeable moment to generate, and most
+// deployments never need one). Once it exists, Maintain rotates it.
+func (m *Manager) EnsureKeyFor(ctx context.Context, alg jose.SignatureAlgorithm, now time.Time) error {
+	if alg != m.opts.Algorithm && alg != RS256 {
+		return fmt.Errorf("%w: %q", ErrUnsupportedAlgorithm, alg)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ensureKey(ctx, alg, now)
+}
+
+func (m *Manager) ensureKey(ctx context.Context, alg jose.SignatureAlgorithm, now time.Time) error {
 	if err := m.refresh(ctx); err != nil {
 		return err
 	}
-	if _, err := m.Signer(now); err == nil {
+	if _, err := m.SignerFor(alg, now); err == nil {
 		return nil
 	}
 	if ot, ok := m.st.(store.OneTime); ok {
-		err := ot.UseOnce(ctx, firstKeyLease, now.Add(firstKeyLeaseTTL), now)
+		lease := firstKeyLease
+		if alg != m.opts.Algorithm {
+			lease += ":" + string(alg)
+		}
+		err := ot.UseOnce(ctx, lease, now.Add(firstKeyLeaseTTL), now)
 		switch {
 		case errors.Is(err, store.ErrAlreadyUsed):
 			// Another instance is creating the key: wait for it.
-			if err := m.waitForKey(ctx); err == nil {
+			if err := m.waitForKey(ctx, alg); err == nil {
 				return nil
 			} else if !errors.Is(err, ErrNoSigningKey) {
 				return err
@@ -230,7 +252,7 @@ func (m *Manager) ensureKey(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("keys: claiming the first key: %w", err)
 		}
 	}
-	if _, err := m.create(ctx, now, now); err != nil {
+	if _, err := m.create(ctx, alg, now, now); err != nil {
 		return err
 	}
 	return m.refresh(ctx)
@@ -248,7 +270,7 @@ const (
 // whatever clock the caller injects); ErrNoSigningKey when none appeared.
 // Any key will do: the creator's clock may be a little ahead of now, so its
 // key may start signing a moment after now.
-func (m *Manager) waitForKey(ctx context.Context) error {
+func (m *Manager) waitForKey(ctx context.Context, alg jose.SignatureAlgorithm) error {
 	deadline := time.Now().Add(firstKeyLeaseTTL)
 	for time.Now().Before(deadline) {
 		select {
@@ -259,24 +281,35 @@ func (m *Manager) waitForKey(ctx context.Context) error {
 		if err := m.refresh(ctx); err != nil {
 			return err
 		}
-		if len(m.snap.Load().entries) > 0 {
+		if m.newest(alg) != nil {
 			return nil
 		}
 	}
 	return ErrNoSigningKey
 }
 
-func (m *Manager) create(ctx context.Context, now, activates time.Time) (*store.SigningKey, error) {
-	s, err := generate(m.opts.Algorithm)
+// newest returns the row of the newest key of alg in the snapshot, or nil.
+func (m *Manager) newest(alg jose.SignatureAlgorithm) *store.SigningKey {
+	es := m.snap.Load().entries
+	for i := len(es) - 1; i >= 0; i-- {
+		if es[i].row.Algorithm == string(alg) {
+			return &es[i].row
+		}
+	}
+	return nil
+}
+
+func (m *Manager) create(ctx context.Context, alg jose.SignatureAlgorithm, now, activates time.Time) (*store.SigningKey, error) {
+	s, err := generate(alg)
 	if err != nil {
 		return nil, fmt.Errorf("keys: generating key: %w", err)
 	}
-	pub, pubJSON, sealed, err := encodeKey(s, m.opts.Algorithm, m.keks[0])
+	pub, pubJSON, sealed, err := encodeKey(s, alg, m.keks[0])
 	if err != nil {
 		return nil, err
 	}
 	row := &store.SigningKey{
-		ID: pub.KeyID, Algorithm: string(m.opts.Algorithm),
+		ID: pub.KeyID, Algorithm: string(alg),
 		PublicJWK: pubJSON, PrivateEnc: sealed,
 		CreatedAt: now, ActivatesAt: activates,
 	}
@@ -286,27 +319,28 @@ func (m *Manager) create(ctx context.Context, now, activates time.Time) (*store.
 	return row, nil
 }
 
-// Rotate creates a key that is published at once and signs from
-// now+PublishAhead, and schedules every older key to retire at that
-// instant and leave the JWKS MaxTokenLifetime later. It returns the new
-// key's row (without its private part).
+// Rotate creates a key of the primary algorithm that is published at once
+// and signs from now+PublishAhead, and schedules every older key of that
+// algorithm to retire at that instant and leave the JWKS MaxTokenLifetime
+// later. It returns the new key's row (without its private part).
 func (m *Manager) Rotate(ctx context.Context, now time.Time) (*store.SigningKey, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.rotate(ctx, now)
+	return m.rotate(ctx, m.opts.Algorithm, now)
 }
 
-func (m *Manager) rotate(ctx context.Context, now time.Time) (*store.SigningKey, error) {
+func (m *Manager) rotate(ctx context.Context, alg jose.SignatureAlgorithm, now time.Time) (*store.SigningKey, error) {
 	if err := m.refresh(ctx); err != nil {
 		return nil, err
 	}
-	row, err := m.create(ctx, now, now.Add(m.opts.PublishAhead))
+	row, err := m.create(ctx, alg, now, now.Add(m.opts.PublishAhead))
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range m.snap.Load().entries {
 		r := e.row // a copy
-		if precedes(&r, row) >= 0 || (!r.RetiresAt.IsZero() && !r.RetiresAt.After(row.ActivatesAt)) {
+		// Each algorithm's chain rotates on its own.
+		if r.Algorithm != row.Algorithm || precedes(&r, row) >= 0 || (!r.RetiresAt.IsZero() && !r.RetiresAt.After(row.ActivatesAt)) {
 			continue
 		}
 		r.RetiresAt = row.ActivatesAt
@@ -325,20 +359,26 @@ func (m *Manager) rotate(ctx context.Context, now time.Time) (*store.SigningKey,
 
 // Maintain is the background schedule, to be called periodically (every
 // few minutes, much more often than PublishAhead): it reloads the keys,
-// creates one if none is active, rotates when the newest key has been
-// active for RotationPeriod−PublishAhead (so that each key signs for about
-// RotationPeriod), and deletes keys past their ExpiresAt.
+// creates one of the primary algorithm if none is active, rotates each
+// algorithm's chain (the primary one, and RS256 once it exists) when its
+// newest key has been active for RotationPeriod−PublishAhead (so that each
+// key signs for about RotationPeriod), and deletes keys past their
+// ExpiresAt.
 func (m *Manager) Maintain(ctx context.Context, now time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.ensureKey(ctx, now); err != nil {
+	if err := m.ensureKey(ctx, m.opts.Algorithm, now); err != nil {
 		return err
 	}
-	es := m.snap.Load().entries
-	newest := &es[len(es)-1].row
-	if !now.Before(newest.ActivatesAt.Add(m.opts.RotationPeriod - m.opts.PublishAhead)) {
-		if _, err := m.rotate(ctx, now); err != nil {
-			return err
+	for _, alg := range []jose.SignatureAlgorithm{m.opts.Algorithm, RS256} {
+		newest := m.newest(alg)
+		if newest == nil {
+			continue
+		}
+		if !now.Before(newest.ActivatesAt.Add(m.opts.RotationPeriod - m.opts.PublishAhead)) {
+			if _, err := m.rotate(ctx, alg, now); err != nil {
+				return err
+			}
 		}
 	}
 	pruned := false

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"time"
 
@@ -70,6 +72,38 @@ type Client struct {
 	AllowRememberedConsent bool
 	// AccessTokenTTL overrides the server default when non-zero.
 	AccessTokenTTL time.Duration
+
+	// OpenID Connect (OIDC Core 1.0; Dynamic Client Registration 1.0 §2
+	// names the metadata).
+
+	// IDTokenSignedResponseAlg is the JWS algorithm of the client's ID
+	// tokens: AlgES256 (also when empty) or AlgRS256.
+	IDTokenSignedResponseAlg string
+	// UserinfoSignedResponseAlg: empty for a JSON UserInfo response, or
+	// AlgES256 / AlgRS256 for a signed one (application/jwt).
+	UserinfoSignedResponseAlg string
+	// SubjectType is SubjectPublic (also when empty) or SubjectPairwise
+	// (OIDC Core §8).
+	SubjectType string
+	// SectorIdentifierURI is the https URL of the client's sector
+	// identifier document (OIDC Core §8.1); empty: the host of its one
+	// redirect URI is the sector.
+	SectorIdentifierURI string
+	// PostLogoutRedirectURIs are matched exactly, like RedirectURIs
+	// (RP-Initiated Logout 1.0 §3).
+	PostLogoutRedirectURIs []string
+	// BackchannelLogoutURI receives logout tokens (Back-Channel Logout
+	// 1.0 §2.2); empty: none are sent.
+	BackchannelLogoutURI string
+	// BackchannelLogoutSessionRequired: the logout token carries sid.
+	BackchannelLogoutSessionRequired bool
+	// LogoutRevokesGrants: logging out of a session revokes the grants
+	// (families) this client obtained in that session.
+	LogoutRevokesGrants bool
+	// DefaultMaxAge is the max_age applied when an authentication
+	// request has none (OIDC Core §2 default_max_age); 0: none.
+	DefaultMaxAge time.Duration
+
 	// Static clients come from the configuration file; the server
 	// re-declares them at start.
 	Static    bool
@@ -79,6 +113,30 @@ type Client struct {
 // Public reports whether the client has no credentials of its own.
 func (c *Client) Public() bool { return c.AuthMethod == oauth.AuthNone }
 
+// Signing algorithms a client may register for its ID tokens and signed
+// UserInfo responses.
+const (
+	AlgES256 = "ES256"
+	AlgRS256 = "RS256"
+)
+
+// Subject types (OIDC Core §8).
+const (
+	SubjectPublic   = "public"
+	SubjectPairwise = "pairwise"
+)
+
+// IDTokenAlg returns the client's ID token algorithm, AlgES256 by default.
+func (c *Client) IDTokenAlg() string {
+	if c.IDTokenSignedResponseAlg == "" {
+		return AlgES256
+	}
+	return c.IDTokenSignedResponseAlg
+}
+
+// Pairwise reports whether the client receives pairwise subjects.
+func (c *Client) Pairwise() bool { return c.SubjectType == SubjectPairwise }
+
 // User is a resource owner who logs in with a password.
 type User struct {
 	// Subject is the stable, opaque identifier put in the sub claim.
@@ -86,9 +144,46 @@ type User struct {
 	Username string
 	// PasswordHash is an encoded argon2id hash (see internal/password).
 	PasswordHash string
-	Static       bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Claims are the user's OpenID Connect standard claims.
+	Claims    UserClaims
+	Static    bool
+	CreatedAt time.Time
+	// UpdatedAt is also the updated_at claim (OIDC Core §5.1).
+	UpdatedAt time.Time
+}
+
+// UserClaims are the standard claims of OIDC Core §5.1 that Ward stores
+// with a user (sub is User.Subject, updated_at is User.UpdatedAt). Empty
+// members are absent; the JSON form is the claims' own.
+type UserClaims struct {
+	Name                string   `json:"name,omitempty"`
+	GivenName           string   `json:"given_name,omitempty"`
+	FamilyName          string   `json:"family_name,omitempty"`
+	MiddleName          string   `json:"middle_name,omitempty"`
+	Nickname            string   `json:"nickname,omitempty"`
+	PreferredUsername   string   `json:"preferred_username,omitempty"`
+	Profile             string   `json:"profile,omitempty"`
+	Picture             string   `json:"picture,omitempty"`
+	Website             string   `json:"website,omitempty"`
+	Email               string   `json:"email,omitempty"`
+	EmailVerified       *bool    `json:"email_verified,omitempty"`
+	Gender              string   `json:"gender,omitempty"`
+	Birthdate           string   `json:"birthdate,omitempty"`
+	Zoneinfo            string   `json:"zoneinfo,omitempty"`
+	Locale              string   `json:"locale,omitempty"`
+	PhoneNumber         string   `json:"phone_number,omitempty"`
+	PhoneNumberVerified *bool    `json:"phone_number_verified,omitempty"`
+	Address             *Address `json:"address,omitempty"`
+}
+
+// Address is the address claim (OIDC Core §5.1.1).
+type Address struct {
+	Formatted     string `json:"formatted,omitempty"`
+	StreetAddress string `json:"street_address,omitempty"`
+	Locality      string `json:"locality,omitempty"`
+	Region        string `json:"region,omitempty"`
+	PostalCode    string `json:"postal_code,omitempty"`
+	Country       string `json:"country,omitempty"`
 }
 
 // AuthCode is an authorization code, stored under the SHA-256 hash of its
@@ -108,6 +203,26 @@ type AuthCode struct {
 	// FamilyID is set when the code is redeemed: the token family created
 	// from it.
 	FamilyID string
+	// OpenID Connect: what the ID token issued for this code carries.
+	OIDC
+}
+
+// OIDC is what an OpenID Connect authentication recorded for the ID
+// tokens of a code and of the family redeemed from it (OIDC Core §2,
+// §3.1.2.1). Empty without the openid scope.
+type OIDC struct {
+	// Nonce is the authentication request's nonce, echoed exactly in the
+	// ID token (OIDC Core §3.1.2.1); empty when none was sent. A
+	// family's is always empty: refreshed ID tokens carry none (§12.2).
+	Nonce string
+	// ACR and AMR say how the user authenticated (OIDC Core §2).
+	ACR string
+	AMR []string
+	// SID is the login session's sid (Back-Channel Logout 1.0 §2.1).
+	SID string
+	// ClaimsRequest is the validated claims request parameter (OIDC Core
+	// §5.5), as JSON text; empty when none was sent.
+	ClaimsRequest string
 }
 
 // Family is a grant: every refresh token (and the access tokens issued
@@ -125,7 +240,10 @@ type Family struct {
 	// unbound.
 	CertThumbprint string
 	AuthTime       time.Time
-	CreatedAt      time.Time
+	// OpenID Connect: the authentication the family's ID tokens describe
+	// (Nonce is always empty: OIDC Core §12.2).
+	OIDC
+	CreatedAt time.Time
 	// ExpiresAt is the family's absolute lifetime.
 	ExpiresAt     time.Time
 	RevokedAt     time.Time // zero when live
@@ -173,6 +291,22 @@ type Session struct {
 	AuthTime  time.Time
 	CreatedAt time.Time
 	ExpiresAt time.Time
+}
+
+// SID returns the session's sid (OpenID Connect Back-Channel Logout 1.0
+// §2.1): SessionID of its hash.
+func (s *Session) SID() string { return SessionID(s.Hash) }
+
+// SessionID derives the sid of the session stored under hash: SHA-256 of
+// a domain label and the hash, base64url, 43 characters. It is stable for
+// the session's life, differs between sessions, needs no column, and
+// reveals nothing of the cookie (the hash is already one-way; the label
+// keeps the sid from equalling any other digest Ward computes).
+func SessionID(hash []byte) string {
+	h := sha256.New()
+	h.Write([]byte("ward session sid\x00"))
+	h.Write(hash)
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
 // SigningKey is an authorization-server signing key. The private part is
@@ -262,6 +396,10 @@ type Families interface {
 	// RevokeFamily marks a family revoked (idempotent).
 	RevokeFamily(ctx context.Context, id, reason string, now time.Time) error
 	ListFamilies(ctx context.Context, subject string) ([]*Family, error)
+	// ListFamiliesBySID returns every family created in the login session
+	// sid (revoked and expired ones included), oldest first: the grants a
+	// logout of that session may revoke.
+	ListFamiliesBySID(ctx context.Context, sid string) ([]*Family, error)
 }
 
 // AccessTokens records revoked access tokens by jti until they expire.

@@ -11,29 +11,42 @@ import (
 )
 
 const clientCols = `id, name, auth_method, secret_hash, jwks, redirect_uris, grant_types, scopes,
-	audiences, sender_constraint, require_par, access_token_ttl, static, created_at, allow_remembered_consent`
+	audiences, sender_constraint, require_par, access_token_ttl, static, created_at, allow_remembered_consent,
+	id_token_signed_response_alg, userinfo_signed_response_alg, subject_type, sector_identifier_uri,
+	post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required,
+	logout_revokes_grants, default_max_age`
+
+// clientPlaceholders is one ? per column of clientCols.
+const clientPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func clientArgs(c *store.Client) []any {
 	return []any{c.ID, c.Name, c.AuthMethod, bytesArg(c.SecretHash), bytesArg(c.JWKS),
 		jsonArg(c.RedirectURIs), jsonArg(c.GrantTypes), jsonArg(c.Scopes), jsonArg(c.Audiences),
-		c.SenderConstraint, c.RequirePAR, int64(c.AccessTokenTTL), c.Static, timeArg(c.CreatedAt), c.AllowRememberedConsent}
+		c.SenderConstraint, c.RequirePAR, int64(c.AccessTokenTTL), c.Static, timeArg(c.CreatedAt), c.AllowRememberedConsent,
+		c.IDTokenSignedResponseAlg, c.UserinfoSignedResponseAlg, c.SubjectType, c.SectorIdentifierURI,
+		jsonArg(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
+		c.LogoutRevokesGrants, int64(c.DefaultMaxAge)}
 }
 
 func scanClient(sc scanner) (*store.Client, error) {
 	var (
 		c                         store.Client
 		redirects, grants, scopes string
-		auds                      string
-		ttl                       int64
+		auds, postLogout          string
+		ttl, maxAge               int64
 		created                   sql.NullInt64
 	)
 	if err := sc.Scan(&c.ID, &c.Name, &c.AuthMethod, &c.SecretHash, &c.JWKS, &redirects, &grants,
-		&scopes, &auds, &c.SenderConstraint, &c.RequirePAR, &ttl, &c.Static, &created, &c.AllowRememberedConsent); err != nil {
+		&scopes, &auds, &c.SenderConstraint, &c.RequirePAR, &ttl, &c.Static, &created, &c.AllowRememberedConsent,
+		&c.IDTokenSignedResponseAlg, &c.UserinfoSignedResponseAlg, &c.SubjectType, &c.SectorIdentifierURI,
+		&postLogout, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired,
+		&c.LogoutRevokesGrants, &maxAge); err != nil {
 		return nil, err
 	}
-	c.AccessTokenTTL = time.Duration(ttl)
+	c.AccessTokenTTL, c.DefaultMaxAge = time.Duration(ttl), time.Duration(maxAge)
 	c.CreatedAt = timeVal(created)
-	if err := jsonVals(redirects, &c.RedirectURIs, grants, &c.GrantTypes, scopes, &c.Scopes, auds, &c.Audiences); err != nil {
+	if err := jsonVals(redirects, &c.RedirectURIs, grants, &c.GrantTypes, scopes, &c.Scopes, auds, &c.Audiences,
+		postLogout, &c.PostLogoutRedirectURIs); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -42,7 +55,7 @@ func scanClient(sc scanner) (*store.Client, error) {
 // CreateClient implements [store.Clients].
 func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), clientArgs(c)...)
+		VALUES (`+clientPlaceholders+`)`), clientArgs(c)...)
 	if s.d.isUniqueViolation(err) {
 		return fmt.Errorf("sqlstore: create client %q: %w", c.ID, store.ErrAlreadyExists)
 	}
@@ -56,7 +69,7 @@ func (s *Store) CreateClient(ctx context.Context, c *store.Client) error {
 // original CreatedAt.
 func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (`+clientPlaceholders+`)
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name, auth_method = excluded.auth_method,
 			secret_hash = excluded.secret_hash, jwks = excluded.jwks,
@@ -64,7 +77,15 @@ func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 			scopes = excluded.scopes, audiences = excluded.audiences,
 			sender_constraint = excluded.sender_constraint, require_par = excluded.require_par,
 			access_token_ttl = excluded.access_token_ttl, static = excluded.static,
-			allow_remembered_consent = excluded.allow_remembered_consent`), clientArgs(c)...)
+			allow_remembered_consent = excluded.allow_remembered_consent,
+			id_token_signed_response_alg = excluded.id_token_signed_response_alg,
+			userinfo_signed_response_alg = excluded.userinfo_signed_response_alg,
+			subject_type = excluded.subject_type, sector_identifier_uri = excluded.sector_identifier_uri,
+			post_logout_redirect_uris = excluded.post_logout_redirect_uris,
+			backchannel_logout_uri = excluded.backchannel_logout_uri,
+			backchannel_logout_session_required = excluded.backchannel_logout_session_required,
+			logout_revokes_grants = excluded.logout_revokes_grants,
+			default_max_age = excluded.default_max_age`), clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: upsert client %q: %w", c.ID, err)
 	}

@@ -18,21 +18,21 @@ const (
 )
 
 const codeCols = `hash, client_id, subject, redirect_uri, scope, resources, code_challenge, dpop_jkt,
-	auth_time, created_at, expires_at, family_id, used_at`
+	auth_time, created_at, expires_at, family_id, used_at, nonce, acr, amr, sid, claims_request`
 
 func scanCode(sc scanner) (*store.AuthCode, bool, error) {
 	var (
 		c                            store.AuthCode
-		resources                    string
+		resources, amr               string
 		authTime, created, exp, used sql.NullInt64
 	)
 	if err := sc.Scan(&c.Hash, &c.ClientID, &c.Subject, &c.RedirectURI, &c.Scope, &resources,
-		&c.CodeChallenge, &c.DPoPJKT, &authTime, &created, &exp, &c.FamilyID, &used); err != nil {
+		&c.CodeChallenge, &c.DPoPJKT, &authTime, &created, &exp, &c.FamilyID, &used,
+		&c.Nonce, &c.ACR, &amr, &c.SID, &c.ClaimsRequest); err != nil {
 		return nil, false, err
 	}
 	c.AuthTime, c.CreatedAt, c.ExpiresAt = timeVal(authTime), timeVal(created), timeVal(exp)
-	var err error
-	if c.Resources, err = jsonVal[string](resources); err != nil {
+	if err := jsonVals(resources, &c.Resources, amr, &c.AMR); err != nil {
 		return nil, false, err
 	}
 	return &c, used.Valid, nil
@@ -41,9 +41,10 @@ func scanCode(sc scanner) (*store.AuthCode, bool, error) {
 // PutCode implements [store.Codes].
 func (s *Store) PutCode(ctx context.Context, c *store.AuthCode) error {
 	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO auth_codes (`+codeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)`),
 		c.Hash, c.ClientID, c.Subject, c.RedirectURI, c.Scope, jsonArg(c.Resources), c.CodeChallenge,
-		c.DPoPJKT, timeArg(c.AuthTime), timeArg(c.CreatedAt), timeArg(c.ExpiresAt), c.FamilyID)
+		c.DPoPJKT, timeArg(c.AuthTime), timeArg(c.CreatedAt), timeArg(c.ExpiresAt), c.FamilyID,
+		c.Nonce, c.ACR, jsonArg(c.AMR), c.SID, c.ClaimsRequest)
 	if s.d.isUniqueViolation(err) {
 		return fmt.Errorf("sqlstore: put code: %w", store.ErrAlreadyExists)
 	}
@@ -119,23 +120,24 @@ func (s *Store) RedeemCode(ctx context.Context, hash []byte, fam *store.Family, 
 	return nil
 }
 
+// familyCols: the family's columns; a family's OIDC.Nonce is not stored
+// (refreshed ID tokens carry none, OIDC Core §12.2).
 const familyCols = `id, client_id, subject, scope, resources, jkt, cert_thumbprint, auth_time,
-	created_at, expires_at, revoked_at, revoked_reason`
+	created_at, expires_at, revoked_at, revoked_reason, acr, amr, sid, claims_request`
 
 func scanFamily(sc scanner, extra ...any) (*store.Family, error) {
 	var (
 		f                               store.Family
-		resources                       string
+		resources, amr                  string
 		authTime, created, exp, revoked sql.NullInt64
 	)
 	dest := append([]any{&f.ID, &f.ClientID, &f.Subject, &f.Scope, &resources, &f.JKT, &f.CertThumbprint,
-		&authTime, &created, &exp, &revoked, &f.RevokedReason}, extra...)
+		&authTime, &created, &exp, &revoked, &f.RevokedReason, &f.ACR, &amr, &f.SID, &f.ClaimsRequest}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return nil, err
 	}
 	f.AuthTime, f.CreatedAt, f.ExpiresAt, f.RevokedAt = timeVal(authTime), timeVal(created), timeVal(exp), timeVal(revoked)
-	var err error
-	if f.Resources, err = jsonVal[string](resources); err != nil {
+	if err := jsonVals(resources, &f.Resources, amr, &f.AMR); err != nil {
 		return nil, err
 	}
 	return &f, nil
@@ -143,9 +145,10 @@ func scanFamily(sc scanner, extra ...any) (*store.Family, error) {
 
 func insertFamily(ctx context.Context, s *Store, tx *sql.Tx, f *store.Family, rt *store.RefreshToken) error {
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO families (`+familyCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		f.ID, f.ClientID, f.Subject, f.Scope, jsonArg(f.Resources), f.JKT, f.CertThumbprint,
-		timeArg(f.AuthTime), timeArg(f.CreatedAt), timeArg(f.ExpiresAt), timeArg(f.RevokedAt), f.RevokedReason)
+		timeArg(f.AuthTime), timeArg(f.CreatedAt), timeArg(f.ExpiresAt), timeArg(f.RevokedAt), f.RevokedReason,
+		f.ACR, jsonArg(f.AMR), f.SID, f.ClaimsRequest)
 	if s.d.isUniqueViolation(err) {
 		return fmt.Errorf("family %q: %w", f.ID, store.ErrAlreadyExists)
 	}
@@ -206,6 +209,7 @@ func (s *Store) GetFamily(ctx context.Context, id string) (*store.Family, error)
 
 const refreshJoin = `SELECT f.id, f.client_id, f.subject, f.scope, f.resources, f.jkt, f.cert_thumbprint,
 	f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoked_reason,
+	f.acr, f.amr, f.sid, f.claims_request,
 	t.hash, t.scope, t.created_at, t.expires_at, t.rotated_at
 	FROM refresh_tokens t JOIN families f ON f.id = t.family_id WHERE t.hash = ?`
 
@@ -250,6 +254,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, oldHash []byte, next *st
 // where the dialect can (lockRefresh).
 const rotateRead = `SELECT f.id, f.client_id, f.subject, f.scope, f.resources, f.jkt, f.cert_thumbprint,
 	f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.revoked_reason,
+	f.acr, f.amr, f.sid, f.claims_request,
 	t.hash, t.scope, t.created_at, t.expires_at, t.rotated_at, t.successor_hash
 	FROM refresh_tokens t JOIN families f ON f.id = t.family_id WHERE t.hash = ?`
 
@@ -385,4 +390,16 @@ func (s *Store) RevokeFamily(ctx context.Context, id, reason string, now time.Ti
 func (s *Store) ListFamilies(ctx context.Context, subject string) ([]*store.Family, error) {
 	return queryAll(ctx, s, "list families", `SELECT `+familyCols+` FROM families WHERE subject = ?
 		ORDER BY created_at, id`, func(sc scanner) (*store.Family, error) { return scanFamily(sc) }, subject)
+}
+
+// ListFamiliesBySID implements [store.Families]: every family created in
+// the session sid, revoked and expired ones included, oldest first. An
+// empty sid (families from before OpenID Connect, client credentials)
+// matches none.
+func (s *Store) ListFamiliesBySID(ctx context.Context, sid string) ([]*store.Family, error) {
+	if sid == "" {
+		return nil, nil
+	}
+	return queryAll(ctx, s, "list families by sid", `SELECT `+familyCols+` FROM families WHERE sid = ?
+		ORDER BY created_at, id`, func(sc scanner) (*store.Family, error) { return scanFamily(sc) }, sid)
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,25 +11,40 @@ import (
 	"github.com/wardauth/ward/store"
 )
 
-const userCols = `subject, username, password_hash, static, created_at, updated_at`
+const userCols = `subject, username, password_hash, static, created_at, updated_at, claims`
+
+func userArgs(u *store.User) ([]any, error) {
+	claims, err := json.Marshal(&u.Claims)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: user %q: encode claims: %w", u.Subject, err)
+	}
+	return []any{u.Subject, u.Username, u.PasswordHash, u.Static, timeArg(u.CreatedAt), timeArg(u.UpdatedAt), string(claims)}, nil
+}
 
 func scanUser(sc scanner) (*store.User, error) {
 	var (
 		u                store.User
 		created, updated sql.NullInt64
+		claims           string
 	)
-	if err := sc.Scan(&u.Subject, &u.Username, &u.PasswordHash, &u.Static, &created, &updated); err != nil {
+	if err := sc.Scan(&u.Subject, &u.Username, &u.PasswordHash, &u.Static, &created, &updated, &claims); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = timeVal(created), timeVal(updated)
+	if err := json.Unmarshal([]byte(claims), &u.Claims); err != nil {
+		return nil, fmt.Errorf("sqlstore: decode claims of %q: %w", u.Subject, err)
+	}
 	return &u, nil
 }
 
 // CreateUser implements [store.Users]: ErrAlreadyExists when the subject or
 // the username is taken.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
-	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?)`),
-		u.Subject, u.Username, u.PasswordHash, u.Static, timeArg(u.CreatedAt), timeArg(u.UpdatedAt))
+	args, err := userArgs(u)
+	if err != nil {
+		return err
+	}
+	_, err = s.w.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`), args...)
 	if s.d.isUniqueViolation(err) {
 		return fmt.Errorf("sqlstore: create user %q: %w", u.Subject, store.ErrAlreadyExists)
 	}
@@ -41,18 +57,20 @@ func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 // UpsertUser implements [store.Users]. A replaced user keeps its original
 // CreatedAt; ErrAlreadyExists when the username belongs to another subject.
 func (s *Store) UpsertUser(ctx context.Context, u *store.User) error {
-	var err error
+	args, err := userArgs(u)
+	if err != nil {
+		return err
+	}
 	// Two instances declaring the same static user at once: PostgreSQL's
 	// ON CONFLICT arbitrates only the subject, so the loser may hit the
 	// username index instead. By then the winner has committed, and a
 	// second attempt takes the ON CONFLICT path; a username that belongs
 	// to another subject fails again.
 	for attempt := 0; attempt < 2; attempt++ {
-		_, err = s.w.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?)
+		_, err = s.w.ExecContext(ctx, s.q(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (subject) DO UPDATE SET
 			username = excluded.username, password_hash = excluded.password_hash,
-			static = excluded.static, updated_at = excluded.updated_at`),
-			u.Subject, u.Username, u.PasswordHash, u.Static, timeArg(u.CreatedAt), timeArg(u.UpdatedAt))
+			static = excluded.static, updated_at = excluded.updated_at, claims = excluded.claims`), args...)
 		if !s.d.isUniqueViolation(err) {
 			break
 		}

@@ -161,6 +161,11 @@ func client(id string) *store.Client {
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		Scopes:       []string{"openid", "read"}, Audiences: []string{"https://api.example"},
 		SenderConstraint: store.ConstraintDPoP, RequirePAR: true, AllowRememberedConsent: true, AccessTokenTTL: 5 * time.Minute,
+		IDTokenSignedResponseAlg: store.AlgRS256, UserinfoSignedResponseAlg: store.AlgES256,
+		SubjectType: store.SubjectPairwise, SectorIdentifierURI: "https://app.example/sector.json",
+		PostLogoutRedirectURIs: []string{"https://app.example/bye", "http://127.0.0.1/bye"},
+		BackchannelLogoutURI:   "https://app.example/backchannel", BackchannelLogoutSessionRequired: true,
+		LogoutRevokesGrants: true, DefaultMaxAge: 90 * time.Minute,
 		CreatedAt: t0,
 	}
 }
@@ -170,18 +175,37 @@ func user(subject, username string) *store.User {
 		CreatedAt: t0, UpdatedAt: t0}
 }
 
+// fullClaims sets every standard claim, both booleans false (present, not
+// absent) and Unicode in the strings.
+func fullClaims() store.UserClaims {
+	no := false
+	return store.UserClaims{
+		Name: "Zoë Müller", GivenName: "Zoë", FamilyName: "Müller", MiddleName: "A.", Nickname: "zo",
+		PreferredUsername: "zoe", Profile: "https://zoe.example", Picture: "https://zoe.example/p.png",
+		Website: "https://zoe.example/blog", Email: "zoe@example.com", EmailVerified: &no, Gender: "female",
+		Birthdate: "0000-03-14", Zoneinfo: "Europe/Paris", Locale: "fr-FR", PhoneNumber: "+33 1 23 45 67 89",
+		PhoneNumberVerified: &no,
+		Address: &store.Address{Formatted: "1 rue X\n75001 Paris", StreetAddress: "1 rue X", Locality: "Paris",
+			Region: "IDF", PostalCode: "75001", Country: "FR"},
+	}
+}
+
 func authCode(name string, exp time.Time) *store.AuthCode {
 	return &store.AuthCode{
 		Hash: hash(name), ClientID: "c1", Subject: "alice", RedirectURI: "https://app.example/cb",
 		Scope: "openid read", Resources: []string{"https://api.example"},
 		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", DPoPJKT: "jkt",
 		AuthTime: t0.Add(-time.Minute), CreatedAt: t0, ExpiresAt: exp,
+		OIDC: store.OIDC{Nonce: "n-0S6_WzA2Mj", ACR: "urn:ward:pwd", AMR: []string{"pwd"},
+			SID: store.SessionID(hash("cookie")), ClaimsRequest: `{"id_token":{"email":{"essential":true}}}`},
 	}
 }
 
 func family(id string, exp time.Time) (*store.Family, *store.RefreshToken) {
 	f := &store.Family{ID: id, ClientID: "c1", Subject: "alice", Scope: "openid read",
 		Resources: []string{"https://api.example"}, JKT: "jkt", AuthTime: t0.Add(-time.Minute),
+		OIDC: store.OIDC{ACR: "urn:ward:pwd", AMR: []string{"pwd"}, SID: store.SessionID(hash("cookie")),
+			ClaimsRequest: `{"id_token":{"email":{"essential":true}}}`},
 		CreatedAt: t0, ExpiresAt: exp}
 	return f, &store.RefreshToken{Hash: hash("rt-" + id), FamilyID: id, Scope: "openid read",
 		CreatedAt: t0, ExpiresAt: exp}
@@ -221,6 +245,8 @@ func testClients(t *testing.T, s store.Store) {
 	mustOK(t, s.UpsertClient(ctx, up))
 	up2 := client("c2")
 	up2.Name, up2.Static, up2.Scopes, up2.CreatedAt = "renamed", true, []string{"write"}, t0.Add(time.Hour)
+	up2.IDTokenSignedResponseAlg, up2.SubjectType, up2.PostLogoutRedirectURIs = "", "", nil
+	up2.BackchannelLogoutSessionRequired, up2.LogoutRevokesGrants, up2.DefaultMaxAge = false, false, 0
 	mustOK(t, s.UpsertClient(ctx, up2))
 	got, err = s.GetClient(ctx, "c2")
 	mustOK(t, err)
@@ -264,8 +290,18 @@ func testUsers(t *testing.T, s store.Store) {
 	wantErr(t, "duplicate subject", s.CreateUser(ctx, user("sub-alice", "other")), store.ErrAlreadyExists)
 	wantErr(t, "duplicate username", s.CreateUser(ctx, user("sub-other", "alice")), store.ErrAlreadyExists)
 
+	// Every standard claim round-trips, false booleans included.
+	zoe := user("sub-zoe", "zoe")
+	zoe.Claims = fullClaims()
+	mustOK(t, s.CreateUser(ctx, zoe))
+	got, err = s.GetUser(ctx, "sub-zoe")
+	mustOK(t, err)
+	same(t, "claims", got, zoe)
+	mustOK(t, s.DeleteUser(ctx, "sub-zoe"))
+
 	mustOK(t, s.UpsertUser(ctx, user("sub-bob", "bob")))
 	bob := user("sub-bob", "robert")
+	bob.Claims = store.UserClaims{Name: "Robert", Email: "bob@example.com"}
 	bob.Static, bob.PasswordHash, bob.CreatedAt, bob.UpdatedAt = true, "$argon2id$y", t0.Add(time.Hour), t0.Add(time.Hour)
 	mustOK(t, s.UpsertUser(ctx, bob))
 	got, err = s.GetUser(ctx, "sub-bob")

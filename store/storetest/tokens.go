@@ -229,6 +229,28 @@ func testFamilies(t *testing.T, open func(*testing.T) store.Store) {
 			t.Fatalf("ListFamilies(alice) = %+v, want b, then revoked a", list)
 		}
 	})
+	// A logout finds the grants of one login session by its sid.
+	t.Run("ListBySID", func(t *testing.T) {
+		s, ctx := open(t), t.Context()
+		sid, other := store.SessionID(hash("s1")), store.SessionID(hash("s2"))
+		for i, f := range []struct{ id, sid, client string }{
+			{"b", sid, "c1"}, {"a", sid, "c2"}, {"c", other, "c1"}, {"d", "", "c1"},
+		} {
+			fam, _ := family(f.id, famExp)
+			fam.SID, fam.ClientID = f.sid, f.client
+			fam.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+			mustOK(t, s.CreateFamily(ctx, fam, nil))
+		}
+		mustOK(t, s.RevokeFamily(ctx, "a", "x", t0))
+		list, err := s.ListFamiliesBySID(ctx, sid)
+		mustOK(t, err)
+		if len(list) != 2 || list[0].ID != "b" || list[1].ID != "a" || !list[1].Revoked() || list[1].ClientID != "c2" {
+			t.Fatalf("ListFamiliesBySID = %+v, want b, then revoked a", list)
+		}
+		if list, err := s.ListFamiliesBySID(ctx, ""); err != nil || len(list) != 0 {
+			t.Fatalf("ListFamiliesBySID(\"\") = %+v, %v; want none", list, err)
+		}
+	})
 }
 
 func testAccessTokens(t *testing.T, s store.Store) {
@@ -328,6 +350,10 @@ func testSessions(t *testing.T, s store.Store) {
 	got, err := s.GetSession(ctx, ss.Hash, t0)
 	mustOK(t, err)
 	same(t, "get", got, ss)
+	// The sid is stable for a session and differs between sessions.
+	if sid := got.SID(); sid != ss.SID() || len(sid) != 43 || sid == (&store.Session{Hash: hash("cookie2")}).SID() {
+		t.Fatalf("SID() = %q: not stable, not 43 characters, or shared", sid)
+	}
 	_, err = s.GetSession(ctx, ss.Hash, ss.ExpiresAt)
 	wantErr(t, "get expired", err, store.ErrExpired)
 	mustOK(t, s.DeleteSession(ctx, ss.Hash))
