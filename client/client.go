@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -39,6 +40,15 @@ type Endpoint struct {
 	// IntrospectionURL is the introspection endpoint (RFC 7662), used by
 	// Introspect.
 	IntrospectionURL string
+	// JWKSURI is the issuer's key set, which signs its ID tokens (OpenID
+	// Connect Discovery §3).
+	JWKSURI string
+	// UserInfoURL is the OpenID Connect UserInfo endpoint, used by
+	// UserInfo.
+	UserInfoURL string
+	// EndSessionURL is the RP-Initiated Logout endpoint (RP-Initiated
+	// Logout 1.0 §2.1), used by EndSessionURL.
+	EndSessionURL string
 }
 
 // Client is an OAuth 2.1 client of one authorization server that obtains
@@ -51,6 +61,9 @@ type Client struct {
 	o        options
 	tr       *Transport
 	hc       *http.Client
+
+	vOnce    sync.Once
+	verifier *IDTokenVerifier
 }
 
 // New returns a Client for clientID at the endpoint ep.
@@ -93,7 +106,12 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 	}
 	var lastErr error
 	// RFC 8414 §3.1: the well-known segment goes between host and path.
-	for _, wk := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+	// An OpenID Connect client reads OpenID Connect Discovery first.
+	wks := []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"}
+	if wantsOpenID(o.scopes) {
+		wks[0], wks[1] = wks[1], wks[0]
+	}
+	for _, wk := range wks {
 		mu := u.Scheme + "://" + u.Host + wk + u.Path
 		if wk == "/.well-known/openid-configuration" {
 			mu = issuer + wk // OpenID Connect Discovery §4
@@ -106,6 +124,9 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			ISSParameterSupported              bool   `json:"authorization_response_iss_parameter_supported"`
 			RevocationEndpoint                 string `json:"revocation_endpoint"`
 			IntrospectionEndpoint              string `json:"introspection_endpoint"`
+			JWKSURI                            string `json:"jwks_uri"`
+			UserInfoEndpoint                   string `json:"userinfo_endpoint"`
+			EndSessionEndpoint                 string `json:"end_session_endpoint"`
 		}
 		if lastErr = getJSON(ctx, o.httpClient, mu, &md); lastErr != nil {
 			continue
@@ -124,6 +145,9 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			ISSParameterSupported: md.ISSParameterSupported,
 			RevocationURL:         md.RevocationEndpoint,
 			IntrospectionURL:      md.IntrospectionEndpoint,
+			JWKSURI:               md.JWKSURI,
+			UserInfoURL:           md.UserInfoEndpoint,
+			EndSessionURL:         md.EndSessionEndpoint,
 		}, nil
 	}
 	return Endpoint{}, fmt.Errorf("client: discover %s: %w", issuer, lastErr)

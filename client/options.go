@@ -61,6 +61,8 @@ type options struct {
 	opener        func(url string) error
 	usePAR        *bool
 	callbackPath  string
+	maxAge        *time.Duration
+	prompt        string
 }
 
 func newOptions(opts []Option) options {
