@@ -29,7 +29,26 @@ type authRequest struct {
 	CodeChallenge string   `json:"code_challenge"`
 	Resources     []string `json:"resource,omitempty"`
 	DPoPJKT       string   `json:"dpop_jkt,omitempty"`
-	Prompt        string   `json:"prompt,omitempty"`
+	// Prompt is the normalised prompt (parsePrompt): space-separated.
+	Prompt string `json:"prompt,omitempty"`
+
+	// OpenID Connect (OIDC Core §3.1.2.1; oidcparams.go).
+	Nonce string `json:"nonce,omitempty"`
+	// MaxAge is max_age in seconds; nil when absent.
+	MaxAge    *int64 `json:"max_age,omitempty"`
+	LoginHint string `json:"login_hint,omitempty"`
+	// IDTokenHint is the raw id_token_hint, verified and dropped by
+	// validateAuthorization: only HintSub travels on.
+	IDTokenHint string `json:"-"`
+	// HintSub is the subject the request insists on: the sub of a
+	// verified id_token_hint, or the sub value of the claims request.
+	HintSub   string   `json:"hint_sub,omitempty"`
+	ACRValues []string `json:"acr_values,omitempty"`
+	// Claims is the claims request parameter as canonical JSON.
+	Claims string `json:"claims,omitempty"`
+	// UILocales are the well-formed tags of ui_locales, in the order of
+	// the user's preference, for the pages of the flow.
+	UILocales []string `json:"ui_locales,omitempty"`
 }
 
 // authzError is an error of the authorization endpoint. When redirect is
@@ -133,7 +152,6 @@ func parseAuthorizationRequest(params url.Values) (*authRequest, *oauth.Error) {
 		CodeChallenge: params.Get("code_challenge"),
 		Resources:     params["resource"],
 		DPoPJKT:       params.Get("dpop_jkt"),
-		Prompt:        params.Get("prompt"),
 	}
 	if len(req.State) > 2048 || len(req.RedirectURI) > 2048 || len(req.Scope) > 4096 {
 		return req, oauth.New(oauth.InvalidRequest, "a parameter is too long")
@@ -145,9 +163,11 @@ func parseAuthorizationRequest(params url.Values) (*authRequest, *oauth.Error) {
 	case "code":
 	case "":
 		return req, oauth.New(oauth.InvalidRequest, "response_type is missing")
-	case "token":
-		return req, oauth.New(oauth.UnsupportedResponseType, "OAuth 2.1 removed the implicit grant (response_type=token); use response_type=code with PKCE")
+	case "token", "id_token", "id_token token":
+		return req, oauth.New(oauth.UnsupportedResponseType, "OAuth 2.1 removed the implicit grant (response_type=%s); use response_type=code with PKCE", rt)
 	default:
+		// Hybrid flows (code id_token, code token, ...) included: OAuth
+		// 2.1 and Ward's OpenID Connect use the code flow only.
 		return req, oauth.New(oauth.UnsupportedResponseType, "only response_type=code is supported")
 	}
 	if rm := params.Get("response_mode"); rm != "" && rm != "query" {
@@ -166,10 +186,8 @@ func parseAuthorizationRequest(params url.Values) (*authRequest, *oauth.Error) {
 	if req.DPoPJKT != "" && !isThumbprint(req.DPoPJKT) {
 		return req, oauth.New(oauth.InvalidRequest, "dpop_jkt must be a base64url SHA-256 JWK thumbprint")
 	}
-	switch req.Prompt {
-	case "", "none", "login", "consent":
-	default:
-		return req, oauth.New(oauth.InvalidRequest, "prompt must be none, login or consent")
+	if e := oidcParams(req, params); e != nil {
+		return req, e
 	}
 	return req, nil
 }
@@ -199,6 +217,11 @@ func (s *Server) validateAuthorization(c *client, params url.Values) (*authReque
 	if len(req.Resources) > 0 {
 		if _, err := resources(req.Resources, c.Audiences, nil); err != nil {
 			return nil, redirectErr(req, oauth.As(err))
+		}
+	}
+	if req.IDTokenHint != "" {
+		if e := s.checkIDTokenHint(req, c); e != nil {
+			return nil, redirectErr(req, e)
 		}
 	}
 	if c.SenderConstraint == store.ConstraintMTLS {
@@ -282,6 +305,9 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 		AuthTime:      sess.AuthTime,
 		CreatedAt:     now,
 		ExpiresAt:     now.Add(ttl),
+		// What the ID token of this code will say (OIDC Core §2): a
+		// password login in this session.
+		OIDC: store.OIDC{Nonce: req.Nonce, ACR: ACRPassword, AMR: amrPassword, SID: sess.SID(), ClaimsRequest: req.Claims},
 	}
 	if err := s.st.PutCode(r.Context(), code); err != nil {
 		s.authorizeError(w, r, redirectErr(req, oauth.Wrap(err, "cannot store the code")))

@@ -76,9 +76,11 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 		Scope:     code.Scope,
 		Resources: code.Resources,
 		AuthTime:  code.AuthTime,
+		OIDC:      code.OIDC,
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.familyLifetime()),
 	}
+	fam.Nonce = "" // refreshed ID tokens carry no nonce (OIDC Core §12.2)
 	if c.Public() {
 		// RFC 9449 §5: a public client's refresh tokens are bound to its
 		// key; RFC 8705 §4: or to its certificate.
@@ -105,6 +107,13 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 		return nil, err
 	}
 	resp.RefreshToken = rtValue
+	// OIDC Core §3.1.3.3: an ID token when openid was granted.
+	if hasScope(code.Scope, oauth.ScopeOpenID) {
+		in := idTokenInput{subject: code.Subject, authTime: code.AuthTime, oidc: &code.OIDC, accessToken: resp.AccessToken}
+		if resp.IDToken, err = s.idToken(ctx, c, in); err != nil {
+			return nil, err
+		}
+	}
 	return resp, nil
 }
 

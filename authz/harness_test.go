@@ -167,7 +167,7 @@ func (h *harness) seed() {
 	ctx := context.Background()
 	all := []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials}
 	mk := func(c store.Client) {
-		c.Scopes = []string{"read", "write"}
+		c.Scopes = []string{"read", "write", oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail}
 		c.Audiences = []string{testAPI, "https://other.example"}
 		if c.GrantTypes == nil {
 			c.GrantTypes = all

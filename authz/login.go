@@ -12,18 +12,17 @@ import (
 )
 
 // proceed takes a validated flow as far as it can go: to the login page
-// without a session (or when prompt=login asks for a fresh one), to the
-// consent page when the user has not granted every requested scope to the
-// client (or prompt=consent, or the client's redirect URI cannot prove
-// its identity: consentEveryTime), else straight to the client with a
-// code. prompt=none never shows a page: login_required or
-// consent_required.
+// when the session will not do (needsLogin), to the consent page when the
+// user has not granted every requested scope to the client (or
+// prompt=consent, or the client's redirect URI cannot prove its identity:
+// consentEveryTime), else straight to the client with a code. prompt=none
+// never shows a page: login_required or consent_required, sent to the
+// redirect URI with iss and state (OIDC Core §3.1.2.6, RFC 9207).
 func (s *Server) proceed(w http.ResponseWriter, r *http.Request, f *flow, c *client) {
 	sess, _ := s.session(r)
-	fresh := sess != nil && (f.Req.Prompt != "login" || !sess.AuthTime.Before(time.Unix(f.Created, 0)))
-	if !fresh {
-		if f.Req.Prompt == "none" {
-			s.authorizeError(w, r, redirectErr(&f.Req, oauth.New(oauth.LoginRequired, "the user is not logged in")))
+	if why := s.needsLogin(f, c, sess); why != "" {
+		if hasPrompt(f.Req.Prompt, oauth.PromptNone) {
+			s.authorizeError(w, r, redirectErr(&f.Req, oauth.New(oauth.LoginRequired, "%s", why)))
 			return
 		}
 		s.toPage(w, r, PathLogin, f)
@@ -34,8 +33,8 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, f *flow, c *cli
 		s.authorizeError(w, r, redirectErr(&f.Req, oauth.Wrap(err, "cannot read consent")))
 		return
 	}
-	if !consented || f.Req.Prompt == "consent" || c.consentEveryTime(f.Req.RedirectURI) {
-		if f.Req.Prompt == "none" {
+	if !consented || hasPrompt(f.Req.Prompt, oauth.PromptConsent) || c.consentEveryTime(f.Req.RedirectURI) {
+		if hasPrompt(f.Req.Prompt, oauth.PromptNone) {
 			s.authorizeError(w, r, redirectErr(&f.Req, oauth.New(oauth.ConsentRequired, "the user has not consented")))
 			return
 		}
@@ -43,6 +42,34 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, f *flow, c *cli
 		return
 	}
 	s.issueCode(w, r, &f.Req, sess)
+}
+
+// needsLogin returns why the flow needs a login, or "" when the session
+// will do. A login made during this flow always does. Before it, the
+// session must exist and must not be older than max_age (or the client's
+// default_max_age, OIDC Core §3.1.2.1) nor predate a prompt=login or
+// select_account (Ward's account chooser is its login page); its user
+// must be the one an id_token_hint or the claims request names.
+func (s *Server) needsLogin(f *flow, c *client, sess *store.Session) string {
+	if sess == nil {
+		return "the user is not logged in"
+	}
+	if !sess.AuthTime.Before(time.Unix(f.Created, 0)) {
+		return ""
+	}
+	maxAge := c.DefaultMaxAge
+	if f.Req.MaxAge != nil {
+		maxAge = time.Duration(*f.Req.MaxAge) * time.Second
+	}
+	switch {
+	case hasPrompt(f.Req.Prompt, oauth.PromptLogin), hasPrompt(f.Req.Prompt, oauth.PromptSelectAccount):
+		return "the request asks for a new login"
+	case (f.Req.MaxAge != nil || maxAge > 0) && s.now().Sub(sess.AuthTime) > maxAge:
+		return "the login is older than max_age"
+	case f.Req.HintSub != "" && s.subjectFor(c.Client, sess.Subject) != f.Req.HintSub:
+		return "the user logged in is not the one the request names"
+	}
+	return ""
 }
 
 // toPage redirects the browser to a page of the flow.
@@ -101,7 +128,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			return
 		}
-		s.renderLogin(w, r, http.StatusOK, f, c, sealed, "", "")
+		// OIDC Core §3.1.2.1: login_hint fills in the username.
+		s.renderLogin(w, r, http.StatusOK, f, c, sealed, f.Req.LoginHint, "")
 	case http.MethodPost:
 		s.postLogin(w, r)
 	default:

@@ -2,12 +2,19 @@ package authz
 
 import (
 	"encoding/json"
-	"github.com/wardauth/ward/oauth"
+	"maps"
 	"net/http"
+	"slices"
+
+	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/store"
 )
 
-// Metadata is the authorization server metadata document (RFC 8414 §2),
-// advertising exactly what this server supports.
+// Metadata is the authorization server metadata document (RFC 8414 §2)
+// and the OpenID Provider metadata (OpenID Connect Discovery 1.0 §3), one
+// document served at both well-known paths: RFC 8414 §2 registers the
+// Discovery members for OAuth metadata too, so the two never differ. It
+// advertises exactly what this server supports.
 type Metadata struct {
 	Issuer                                     string             `json:"issuer"`
 	AuthorizationEndpoint                      string             `json:"authorization_endpoint"`
@@ -31,6 +38,81 @@ type Metadata struct {
 	// RFC 8705 §3.3, §5: only when mTLS is on (mtls.go).
 	TLSClientCertificateBoundAccessTokens bool                 `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 	MTLSEndpointAliases                   *MTLSEndpointAliases `json:"mtls_endpoint_aliases,omitempty"`
+
+	// OpenID Connect Discovery 1.0 §3; Back-Channel Logout 1.0 §2.1,
+	// RP-Initiated Logout 1.0 §2.1, Front-Channel Logout 1.0 §3.
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
+	EndSessionEndpoint                string   `json:"end_session_endpoint"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	ClaimsSupported                   []string `json:"claims_supported"`
+	ClaimTypesSupported               []string `json:"claim_types_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	UserinfoSigningAlgValuesSupported []string `json:"userinfo_signing_alg_values_supported"`
+	ACRValuesSupported                []string `json:"acr_values_supported"`
+	UILocalesSupported                []string `json:"ui_locales_supported"`
+	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
+	// Request objects are not supported (pushed requests are, through
+	// pushed_authorization_request_endpoint): both false, and present,
+	// since Discovery's default for request_uri_parameter_supported is
+	// true.
+	RequestParameterSupported          bool `json:"request_parameter_supported"`
+	RequestURIParameterSupported       bool `json:"request_uri_parameter_supported"`
+	BackchannelLogoutSupported         bool `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported  bool `json:"backchannel_logout_session_supported"`
+	FrontchannelLogoutSupported        bool `json:"frontchannel_logout_supported"`
+	FrontchannelLogoutSessionSupported bool `json:"frontchannel_logout_session_supported"`
+}
+
+// oidcScopes are the OpenID Connect scopes Ward answers (OIDC Core §5.4).
+var oidcScopes = []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.ScopeEmail, oauth.ScopePhone, oauth.ScopeAddress}
+
+// idTokenClaims are the claims Ward puts in ID tokens itself (OIDC Core
+// §2); standardClaims those of a user (§5.1), from store.UserClaims.
+var (
+	idTokenClaims  = []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid", "at_hash"}
+	standardClaims = []string{"name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
+		"profile", "picture", "website", "email", "email_verified", "gender", "birthdate", "zoneinfo", "locale",
+		"phone_number", "phone_number_verified", "address", "updated_at"}
+)
+
+// uiLocales are the languages of Ward's pages.
+var uiLocales = []string{"en"}
+
+// scopesSupported are the OpenID Connect scopes and every scope a static
+// client may request, sorted.
+func (s *Server) scopesSupported() []string {
+	set := map[string]bool{}
+	for _, c := range s.cfg.Clients {
+		for _, sc := range c.Scopes {
+			set[sc] = true
+		}
+	}
+	out := slices.Clone(oidcScopes)
+	for _, sc := range slices.Sorted(maps.Keys(set)) {
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// oidcMetadata fills the OpenID Connect members of md.
+func (s *Server) oidcMetadata(md *Metadata) {
+	md.UserinfoEndpoint = s.url(PathUserInfo)
+	md.EndSessionEndpoint = s.url(PathEndSession)
+	md.ScopesSupported = s.scopesSupported()
+	md.ClaimsSupported = append(slices.Clone(idTokenClaims), standardClaims...)
+	md.ClaimTypesSupported = []string{"normal"}
+	md.SubjectTypesSupported = []string{store.SubjectPublic, store.SubjectPairwise}
+	primary := string(s.km.Options().Algorithm)
+	md.IDTokenSigningAlgValuesSupported = []string{primary, store.AlgRS256}
+	md.UserinfoSigningAlgValuesSupported = []string{primary, store.AlgRS256}
+	md.ACRValuesSupported = []string{ACRPassword}
+	md.UILocalesSupported = uiLocales
+	md.ClaimsParameterSupported = true
+	md.BackchannelLogoutSupported = true
+	md.BackchannelLogoutSessionSupported = true
 }
 
 // MTLSEndpointAliases are the endpoints served on the mTLS listener
@@ -73,8 +155,9 @@ func (s *Server) Metadata() Metadata {
 		IntrospectionEndpointAuthMethodsSupported:  authed,
 		DPoPSigningAlgValuesSupported:              s.dpopAlgs,
 		AuthorizationResponseISSParameterSupported: true,
-		PromptValuesSupported:                      []string{"none", "login", "consent"},
+		PromptValuesSupported:                      []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent, oauth.PromptSelectAccount},
 	}
+	s.oidcMetadata(&md)
 	if mtlsOn {
 		md.TLSClientCertificateBoundAccessTokens = true
 		md.MTLSEndpointAliases = s.mtlsAliases()

@@ -28,7 +28,14 @@ import (
 
 // Endpoint paths, relative to the issuer.
 const (
-	PathMetadata   = "/.well-known/oauth-authorization-server"
+	PathMetadata = "/.well-known/oauth-authorization-server"
+	// PathOIDCConfiguration serves the same document as PathMetadata
+	// (OpenID Connect Discovery 1.0 §4; metadata.go).
+	PathOIDCConfiguration = "/.well-known/openid-configuration"
+	// PathUserInfo and PathEndSession are advertised in the metadata
+	// (OIDC Core §5.3, RP-Initiated Logout 1.0 §2).
+	PathUserInfo   = "/userinfo"
+	PathEndSession = "/end_session"
 	PathAuthorize  = "/authorize"
 	PathPAR        = "/par"
 	PathToken      = "/token"
@@ -296,6 +303,7 @@ func (s *Server) withHSTS(next http.Handler) http.Handler {
 func (s *Server) routes() {
 	m := http.NewServeMux()
 	m.HandleFunc("GET "+PathMetadata, s.handleMetadata)
+	m.HandleFunc("GET "+PathOIDCConfiguration, s.handleMetadata)
 	m.HandleFunc("GET "+PathJWKS, s.handleJWKS)
 	m.HandleFunc(PathAuthorize, s.handleAuthorize)
 	m.HandleFunc(PathPAR, s.handlePAR)

@@ -18,6 +18,9 @@ type tokenResponse struct {
 	ExpiresIn    int64  `json:"expires_in"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// IDToken: OpenID Connect, when openid was granted (OIDC Core
+	// §3.1.3.3, §12.2).
+	IDToken string `json:"id_token,omitempty"`
 }
 
 // clientRequest starts /token and /par alike: the per-IP rate limit before

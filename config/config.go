@@ -165,6 +165,9 @@ type Tokens struct {
 	// family: the client lost the answer. 0 disables it. Default 30s,
 	// at most 5m.
 	RefreshTokenReuseGrace time.Duration `yaml:"refresh_token_reuse_grace"`
+	// IDTokenTTL: OpenID Connect ID token lifetime. Default 5m, at most
+	// 1h.
+	IDTokenTTL time.Duration `yaml:"id_token_ttl"`
 }
 
 // MaxRefreshTokenReuseGrace bounds tokens.refresh_token_reuse_grace.
@@ -325,6 +328,8 @@ func Default() *Config {
 			// balancer) while keeping a rotated token's second life
 			// short.
 			RefreshTokenReuseGrace: 30 * time.Second,
+			// An ID token is read once, at login: minutes are plenty.
+			IDTokenTTL: 5 * time.Minute,
 		},
 		DPoP: DPoP{
 			Algorithms: []string{"ES256", "EdDSA"},

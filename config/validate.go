@@ -191,6 +191,9 @@ func (v *validator) tokens() {
 		v.add("tokens.refresh_token_reuse_grace", ErrInvalidValue, "%v is not between 0 (off) and %v", g, MaxRefreshTokenReuseGrace)
 	}
 	v.positive("tokens.code_ttl", t.CodeTTL, MaxCodeTTL)
+	// The signing keys stay published MaxAccessTokenTTL after they retire:
+	// nothing they sign may live longer.
+	v.positive("tokens.id_token_ttl", t.IDTokenTTL, MaxAccessTokenTTL)
 }
 
 // dpopAlgs are the asymmetric JWS algorithms a DPoP proof may use

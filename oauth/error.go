@@ -33,6 +33,7 @@ const (
 	InvalidClientMetadata   = "invalid_client_metadata"
 	LoginRequired           = "login_required"
 	ConsentRequired         = "consent_required"
+	InteractionRequired     = "interaction_required" // OIDC Core §3.1.2.6
 	SlowDown                = "slow_down"
 	RateLimited             = "rate_limited"
 )

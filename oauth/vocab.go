@@ -45,3 +45,21 @@ const (
 	HintAccessToken  = "access_token"
 	HintRefreshToken = "refresh_token"
 )
+
+// OpenID Connect scopes (OIDC Core §3.1.2.1, §5.4).
+const (
+	ScopeOpenID  = "openid"
+	ScopeProfile = "profile"
+	ScopeEmail   = "email"
+	ScopePhone   = "phone"
+	ScopeAddress = "address"
+)
+
+// Values of the prompt authentication request parameter (OIDC Core
+// §3.1.2.1).
+const (
+	PromptNone          = "none"
+	PromptLogin         = "login"
+	PromptConsent       = "consent"
+	PromptSelectAccount = "select_account"
+)
