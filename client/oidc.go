@@ -45,6 +45,13 @@ func WithPrompt(prompt string) Option {
 	return clientOption(func(o *options) { o.prompt = prompt })
 }
 
+// WithClaimsRequest sends the claims request parameter (OpenID Connect
+// Core §5.5), a JSON object such as {"id_token":{"name":null}}, with an
+// authentication request.
+func WithClaimsRequest(claims string) Option {
+	return clientOption(func(o *options) { o.claims = claims })
+}
+
 // openIDParams adds nonce, max_age and prompt to an authentication
 // request when the scopes include openid.
 func (c *Client) openIDParams(ar *AuthRequest, params url.Values) error {
@@ -66,6 +73,9 @@ func (c *Client) openIDParams(ar *AuthRequest, params url.Values) error {
 	}
 	if c.o.prompt != "" {
 		params.Set("prompt", c.o.prompt)
+	}
+	if c.o.claims != "" {
+		params.Set("claims", c.o.claims)
 	}
 	return nil
 }

@@ -63,6 +63,7 @@ type options struct {
 	callbackPath  string
 	maxAge        *time.Duration
 	prompt        string
+	claims        string
 }
 
 func newOptions(opts []Option) options {

@@ -78,7 +78,7 @@ func DevConfig(issuer string) config.Gateway {
 	// The BFF site the demo app logs in through.
 	g.BFF = []config.BFF{{
 		Name: "demo", PublicURL: g.PublicURL, ClientID: DevBFFClient,
-		Scopes: []string{"demo:read"}, Resource: g.PublicURL, API: g.PublicURL + "/demo",
+		Scopes: []string{"demo:read", "openid", "profile"}, Resource: g.PublicURL, API: g.PublicURL + "/demo",
 		AfterLogin: "/app/", AfterLogout: "/app/",
 		ClientSecretFile: "ward-data/demo-bff-secret", // ward serve --dev sets it under --data
 	}}

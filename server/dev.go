@@ -84,7 +84,8 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*Dev
 	if err != nil {
 		return nil, err
 	}
-	if err := st.UpsertUser(ctx, &store.User{Subject: devSubject, Username: devUser, PasswordHash: hash, CreatedAt: t, UpdatedAt: t}); err != nil {
+	if err := st.UpsertUser(ctx, &store.User{Subject: devSubject, Username: devUser, PasswordHash: hash, CreatedAt: t, UpdatedAt: t,
+		Claims: store.UserClaims{Name: "Demo User", PreferredUsername: devUser}}); err != nil {
 		return nil, err
 	}
 	out, _ := json.MarshalIndent(c, "", "  ")
@@ -145,8 +146,12 @@ func devClients(c *DevCredentials, now time.Time) []*store.Client {
 		SecretHash:   authz.HashClientSecret(c.BFF.ClientSecret),
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		RedirectURIs: []string{devGatewayURL + config.DefaultBFFPrefix + "/callback"},
-		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
-		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
+		// OpenID Connect: the site shows the user's name and logs out
+		// through end_session, back to the app.
+		Scopes:                 []string{"demo:read", "openid", "profile"},
+		PostLogoutRedirectURIs: []string{devAppURL},
+		Audiences:              []string{devGatewayURL},
+		SenderConstraint:       store.ConstraintDPoP, CreatedAt: now,
 	}}
 }
 

@@ -9,7 +9,9 @@ async function refresh() {
   const r = await fetch("/bff/user", { headers: csrf, credentials: "same-origin" });
   if (r.ok) {
     const u = await r.json();
-    $("status").textContent = "Logged in as " + u.sub + " (scope: " + (u.scope || "none") + ")";
+    // name comes from the ID token (the BFF site requests openid).
+    const who = u.name ? u.name + " (" + u.sub + ")" : u.sub;
+    $("status").textContent = "Logged in as " + who + " (scope: " + (u.scope || "none") + ")";
     $("login").hidden = true;
     $("call").hidden = false;
     $("logout").hidden = false;
@@ -34,8 +36,28 @@ $("call").addEventListener("click", async () => {
 
 $("logout").addEventListener("click", async () => {
   const r = await fetch("/bff/logout", { method: "POST", headers: csrf, credentials: "same-origin" });
-  $("result").textContent = "logout: " + r.status + "\n" + (await r.text());
+  let out = {};
+  try {
+    out = await r.json();
+  } catch {
+    // not JSON: nothing to follow
+  }
+  const shown = "logout: " + r.status + "\n" + JSON.stringify({ logged_out: out.logged_out, grant_revoked: out.grant_revoked });
+  if (typeof out.redirect === "string" && /^https?:\/\//.test(out.redirect)) {
+    // The issuer's end_session_endpoint (OpenID Connect RP-Initiated
+    // Logout): the login there ends too, then it sends the browser back.
+    sessionStorage.setItem("ward-demo-logout", shown);
+    location.href = out.redirect;
+    return;
+  }
+  $("result").textContent = shown;
   await refresh();
 });
+
+const back = sessionStorage.getItem("ward-demo-logout");
+if (back) {
+  sessionStorage.removeItem("ward-demo-logout");
+  $("result").textContent = back;
+}
 
 refresh().catch((e) => { $("status").textContent = "Error: " + e; });
