@@ -139,7 +139,9 @@ func devClients(c *DevCredentials, now time.Time) []*store.Client {
 		ID: devPublicClient, Name: "Demo CLI (public)", AuthMethod: oauth.AuthNone,
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		RedirectURIs: []string{devRedirectURI},
-		Scopes:       []string{"demo:read"}, Audiences: []string{devGatewayURL},
+		// openid, profile, email: `ward token --dev --openid`.
+		Scopes:           []string{"demo:read", "openid", "profile", "email"},
+		Audiences:        []string{devGatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}, {
 		ID: demo.DevBFFClient, Name: "Demo app's backend-for-frontend (confidential)", AuthMethod: oauth.AuthSecretBasic,
