@@ -109,7 +109,7 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 	resp.RefreshToken = rtValue
 	// OIDC Core §3.1.3.3: an ID token when openid was granted.
 	if hasScope(code.Scope, oauth.ScopeOpenID) {
-		in := idTokenInput{subject: code.Subject, authTime: code.AuthTime, oidc: &code.OIDC, accessToken: resp.AccessToken}
+		in := idTokenInput{subject: code.Subject, scope: code.Scope, authTime: code.AuthTime, oidc: &code.OIDC, accessToken: resp.AccessToken}
 		if resp.IDToken, err = s.idToken(ctx, c, in); err != nil {
 			return nil, err
 		}

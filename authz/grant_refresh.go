@@ -104,7 +104,7 @@ func (s *Server) grantRefresh(r *http.Request, form url.Values, c *client) (*tok
 	// OIDC Core §12.2: a new ID token with the original sub and
 	// auth_time (and acr, amr, sid), without nonce.
 	if hasScope(scope, oauth.ScopeOpenID) {
-		in := idTokenInput{subject: fam.Subject, authTime: fam.AuthTime, oidc: &fam.OIDC, accessToken: resp.AccessToken}
+		in := idTokenInput{subject: fam.Subject, scope: scope, authTime: fam.AuthTime, oidc: &fam.OIDC, accessToken: resp.AccessToken}
 		if resp.IDToken, err = s.idToken(ctx, c, in); err != nil {
 			return nil, err
 		}

@@ -50,6 +50,7 @@ type idClaims struct {
 // logged in, and the access token it accompanies.
 type idTokenInput struct {
 	subject     string
+	scope       string // granted: bounds the user claims released
 	authTime    time.Time
 	oidc        *store.OIDC
 	accessToken string
@@ -122,6 +123,21 @@ func (s *Server) idTokenKey(ctx context.Context, c *store.Client) (*keys.Signing
 	return k, err
 }
 
+// ensureStaticKeyChains makes the RS256 key at start when a static client
+// registered RS256, so that in a deployment of several instances every
+// one publishes it before the first such ID token (a client created later
+// gets it on first use, idTokenKey).
+func (s *Server) ensureStaticKeyChains(ctx context.Context) {
+	for _, c := range s.cfg.Clients {
+		if c.IDTokenSignedResponseAlg == store.AlgRS256 || c.UserinfoSignedResponseAlg == store.AlgRS256 {
+			if err := s.km.EnsureKeyFor(ctx, keys.RS256, s.now()); err != nil && ctx.Err() == nil {
+				s.log.Error("authz: making the RS256 signing key", "err", err)
+			}
+			return
+		}
+	}
+}
+
 // tokenHash is at_hash (OIDC Core §3.1.3.6): the left half of the hash of
 // the token's ASCII, base64url, with the hash of the JWS algorithm
 // (SHA-256 for ES256 and RS256; SHA-512 for EdDSA, as OpenID Connect
@@ -142,8 +158,9 @@ func tokenHash(alg jose.SignatureAlgorithm, token string) string {
 }
 
 // withRequestedClaims adds to the ID token's payload the user's claims
-// that the claims request asks of the ID token (OIDC Core §5.5); a claim
-// the user does not have is left out (§5.5.1: even an essential one).
+// that the claims request asks of the ID token (OIDC Core §5.5) and a
+// granted scope releases; a claim the user does not have, or did not
+// consent to, is left out (§5.5.1: even an essential one).
 // Without such a request it reads nothing.
 func (s *Server) withRequestedClaims(ctx context.Context, payload []byte, in idTokenInput) ([]byte, error) {
 	if in.oidc.ClaimsRequest == "" {
@@ -160,7 +177,7 @@ func (s *Server) withRequestedClaims(ctx context.Context, payload []byte, in idT
 	if err != nil {
 		return nil, oauth.Wrap(err, "cannot read the user")
 	}
-	extra := userClaimsFor(u, cr.IDToken)
+	extra := userClaimsFor(u, cr.IDToken, in.scope)
 	if len(extra) == 0 {
 		return payload, nil
 	}
@@ -173,9 +190,9 @@ func (s *Server) withRequestedClaims(ctx context.Context, payload []byte, in idT
 }
 
 // userClaimsFor returns the user's standard claims named in want (OIDC
-// Core §5.1), updated_at from the record; protocol claims (sub, acr, ...)
-// are never taken from here.
-func userClaimsFor(u *store.User, want map[string]*claimSpec) map[string]json.RawMessage {
+// Core §5.1) that a granted scope releases (claimGranted), updated_at from
+// the record; protocol claims (sub, acr, ...) are never taken from here.
+func userClaimsFor(u *store.User, want map[string]*claimSpec, scope string) map[string]json.RawMessage {
 	var all map[string]json.RawMessage
 	b, _ := json.Marshal(&u.Claims) // a struct of strings, bools and strings
 	_ = json.Unmarshal(b, &all)
@@ -184,7 +201,7 @@ func userClaimsFor(u *store.User, want map[string]*claimSpec) map[string]json.Ra
 	}
 	out := map[string]json.RawMessage{}
 	for name := range want {
-		if v, ok := all[name]; ok {
+		if v, ok := all[name]; ok && claimGranted(scope, name) {
 			out[name] = v
 		}
 	}

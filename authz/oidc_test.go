@@ -16,8 +16,11 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/pkce"
 	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/store"
 )
@@ -298,6 +301,14 @@ func TestIDTokenHint(t *testing.T) {
 			t.Errorf("%s as id_token_hint: %v", name, q)
 		}
 	}
+	// Where no client is named (RP-initiated logout), typ alone tells an
+	// access token of this server from an ID token.
+	if _, err := h.s.verifyIDToken(at, ""); err == nil {
+		t.Error("an access token verified as an ID token")
+	}
+	if _, err := h.s.verifyIDToken(idt, ""); err != nil {
+		t.Errorf("the ID token itself: %v", err)
+	}
 	// Another client's ID token is not a hint for web.
 	rp := h.addOIDCClient("rp2")
 	code, v := h.code(b, "rp2", webRedirect, oidcExtra(""))
@@ -435,7 +446,8 @@ func TestMaxAge(t *testing.T) {
 }
 
 // TestClaimsParameter: claims asked for in the ID token are in it (the
-// user's own values; an absent one is left out); a malformed request is
+// user's own values; an absent one, or one no granted scope releases, is
+// left out); a malformed request is
 // invalid_request; an essential acr Ward cannot assert is access_denied;
 // a sub value other than the session's user needs a new login.
 func TestClaimsParameter(t *testing.T) {
@@ -449,10 +461,16 @@ func TestClaimsParameter(t *testing.T) {
 	}
 	b := h.newBrowser()
 	claims := `{"id_token":{"email":{"essential":true},"email_verified":null,"phone_number":null},"userinfo":{"name":null}}`
-	r, _ := h.oidcTokens(b, oidcExtra("", "claims", claims))
+	r, _ := h.oidcTokens(b, oidcExtra("", "claims", claims, "scope", "openid email read"))
 	_, cl := h.verifyIDToken(r.str("id_token"))
 	if cl["email"] != "alice@example.com" || cl["email_verified"] != true || cl["name"] != nil || cl["phone_number"] != nil {
 		t.Fatalf("ID token claims %v: want email and email_verified only", cl)
+	}
+	// Without the email scope the same request releases nothing: the
+	// user consented to scopes.
+	r, _ = h.oidcTokens(b, oidcExtra("", "claims", claims))
+	if _, cl := h.verifyIDToken(r.str("id_token")); cl["email"] != nil || cl["email_verified"] != nil {
+		t.Fatalf("claims released without their scope: %v", cl)
 	}
 	v := authParams("web", webRedirect, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
 	v.Set("scope", "openid read")
@@ -523,4 +541,74 @@ func TestDiscoveryOIDC(t *testing.T) {
 		md["frontchannel_logout_supported"] != false || md["request_parameter_supported"] != false {
 		t.Fatalf("OIDC members: %v", md)
 	}
+}
+
+// TestUILocales: ui_locales is accepted, never an error; the well-formed
+// tags reach the flow state in order, at most maxUILocales of them.
+func TestUILocales(t *testing.T) {
+	v := authParams("web", webRedirect, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+	v.Set("ui_locales", "fr-CA fr <script> en-US "+strings.Repeat("x ", 20))
+	req, e := parseAuthorizationRequest(v)
+	if e != nil {
+		t.Fatal(e)
+	}
+	if got := strings.Join(req.UILocales, " "); !strings.HasPrefix(got, "fr-CA fr en-US x") || len(req.UILocales) != maxUILocales {
+		t.Fatalf("UILocales = %q", req.UILocales)
+	}
+}
+
+// TestOIDCThroughPAR: a pushed request carries the OpenID Connect
+// parameters (RFC 9126 §2.1: the same as the authorization request): its
+// nonce reaches the ID token, and a bad claims or prompt is refused at
+// the PAR endpoint.
+func TestOIDCThroughPAR(t *testing.T) {
+	h := newHarness(t)
+	push := func(kv ...string) (*response, string) {
+		v, _ := pkce.NewVerifier()
+		p := authParams("web", webRedirect, pkce.Challenge(v))
+		p.Set("scope", "openid read")
+		for i := 0; i+1 < len(kv); i += 2 {
+			p.Set(kv[i], kv[i+1])
+		}
+		return h.post(PathPAR, p, h.auth("web", p)...), v
+	}
+	r, v := push("nonce", "par-nonce", "max_age", "60", "claims", `{"id_token":{"email":null}}`)
+	code := h.codeFromPAR(r)
+	tr := h.exchange("web", code, v, webRedirect, h.newSigner())
+	if _, cl := h.verifyIDToken(tr.str("id_token")); cl["nonce"] != "par-nonce" || cl["auth_time"] == nil {
+		t.Fatalf("ID token from a pushed request: %v", cl)
+	}
+	for _, bad := range [][]string{{"claims", `{"id_token":[`}, {"prompt", "none login"}, {"max_age", "-1"}, {"response_type", "code id_token"}} {
+		r, _ := push(bad...)
+		if r.status != http.StatusBadRequest || r.str("error") == "" {
+			t.Errorf("PAR with %v: %d %s", bad, r.status, r.body)
+		}
+	}
+}
+
+// TestStaticRS256KeyAtStart: when a static client registered RS256, Run
+// makes the RS256 key before any ID token, so every instance publishes it
+// from the start.
+func TestStaticRS256KeyAtStart(t *testing.T) {
+	h := newHarness(t, func(c *configT) {
+		c.Clients = []config.Client{{ID: "static-rs", AuthMethod: oauth.AuthNone, RedirectURIs: []string{webRedirect}, IDTokenSignedResponseAlg: store.AlgRS256}}
+	})
+	if _, err := h.s.km.SignerFor(keys.RS256, h.clk.Now()); err == nil {
+		t.Fatal("an RS256 key before Run")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- h.s.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := h.s.km.SignerFor(keys.RS256, h.clk.Now()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Run made no RS256 key for a static RS256 client")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
 }

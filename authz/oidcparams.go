@@ -125,6 +125,28 @@ func parseACRValues(v string) ([]string, *oauth.Error) {
 	return vals, nil
 }
 
+// scopeClaims are the standard claims each OpenID Connect scope releases
+// (OIDC Core §5.4). A claim is released, in the ID token or at UserInfo,
+// only under a granted scope that covers it: the consent page shows
+// scopes, so a claims request cannot reach past what the user agreed to.
+var scopeClaims = map[string][]string{
+	"profile": {"name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
+		"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"},
+	"email":   {"email", "email_verified"},
+	"address": {"address"},
+	"phone":   {"phone_number", "phone_number_verified"},
+}
+
+// claimGranted reports whether a granted scope releases the claim.
+func claimGranted(scope, claim string) bool {
+	for _, s := range strings.Fields(scope) {
+		if slices.Contains(scopeClaims[s], claim) {
+			return true
+		}
+	}
+	return false
+}
+
 // claimsRequest is the claims request parameter (OIDC Core §5.5): the
 // individual claims asked for in the ID token and at UserInfo. A nil
 // entry requests the claim in the default manner.

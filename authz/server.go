@@ -324,8 +324,10 @@ func (s *Server) url(path string) string { return s.issuer + path }
 
 // Run does the background work until ctx ends: it deletes expired rows in
 // batches (codes, tokens, families, sessions, PAR requests, one-time
-// values) and keeps the signing keys rotated. It returns nil when ctx ends.
+// values) and keeps the signing keys rotated (first making the RS256 key
+// when a static client signs with it). It returns nil when ctx ends.
 func (s *Server) Run(ctx context.Context) error {
+	s.ensureStaticKeyChains(ctx)
 	sweep := time.NewTicker(s.opts.SweepInterval)
 	defer sweep.Stop()
 	maintain := time.NewTicker(s.opts.KeysInterval)

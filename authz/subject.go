@@ -1,10 +1,6 @@
 package authz
 
-import (
-	"strings"
-
-	"github.com/wardauth/ward/store"
-)
+import "github.com/wardauth/ward/store"
 
 // subjectFor returns the sub that client c sees for the user whose
 // subject is sub: in its ID tokens, at UserInfo, and in the id_token_hint
@@ -15,14 +11,4 @@ import (
 func (s *Server) subjectFor(c *store.Client, sub string) string {
 	_ = c
 	return sub
-}
-
-// hasScope reports whether the space-separated scope holds v.
-func hasScope(scope, v string) bool {
-	for _, s := range strings.Fields(scope) {
-		if s == v {
-			return true
-		}
-	}
-	return false
 }

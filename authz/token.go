@@ -227,3 +227,13 @@ func narrowAudience(requested, granted []string, c *client) ([]string, error) {
 	}
 	return resources(nil, nil, defaultAudience(c))
 }
+
+// hasScope reports whether the space-separated scope holds v.
+func hasScope(scope, v string) bool {
+	for _, s := range strings.Fields(scope) {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}

@@ -24,12 +24,8 @@ var (
 // clientOIDC checks a client's OpenID Connect metadata (OpenID Connect
 // Dynamic Client Registration 1.0 §2 defines the names).
 func (v *validator) clientOIDC(cl *Client, p func(string) string) {
-	if cl.IDTokenSignedResponseAlg != "" {
-		v.oneOf(p("id_token_signed_response_alg"), cl.IDTokenSignedResponseAlg, idTokenAlgs...)
-	}
-	if cl.UserinfoSignedResponseAlg != "" {
-		v.oneOf(p("userinfo_signed_response_alg"), cl.UserinfoSignedResponseAlg, idTokenAlgs...)
-	}
+	v.clientSigningAlg(p("id_token_signed_response_alg"), cl.IDTokenSignedResponseAlg)
+	v.clientSigningAlg(p("userinfo_signed_response_alg"), cl.UserinfoSignedResponseAlg)
 	if cl.SubjectType != "" {
 		v.oneOf(p("subject_type"), cl.SubjectType, subjectTypes...)
 	}
@@ -54,6 +50,19 @@ func (v *validator) clientOIDC(cl *Client, p func(string) string) {
 	}
 	if cl.DefaultMaxAge < 0 {
 		v.add(p("default_max_age"), ErrInvalidValue, "%v is negative (0: none)", cl.DefaultMaxAge)
+	}
+}
+
+// clientSigningAlg checks a client's ID token or UserInfo algorithm: ES256
+// or RS256, and ES256 only when the signing keys are ES256 (keys.algorithm
+// EdDSA leaves ES256 without a key; empty then means EdDSA).
+func (v *validator) clientSigningAlg(path, alg string) {
+	switch {
+	case alg == "":
+	case !slices.Contains(idTokenAlgs, alg):
+		v.oneOf(path, alg, idTokenAlgs...)
+	case alg == store.AlgES256 && v.c.Keys.Algorithm != "" && v.c.Keys.Algorithm != store.AlgES256:
+		v.add(path, ErrInvalidValue, "ES256 needs keys.algorithm ES256 (it is %s); leave it empty for %s, or use RS256", v.c.Keys.Algorithm, v.c.Keys.Algorithm)
 	}
 }
 

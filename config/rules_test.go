@@ -92,6 +92,9 @@ var ruleCases = []struct {
 		cl := &c.Clients[0]
 		cl.IDTokenSignedResponseAlg, cl.UserinfoSignedResponseAlg, cl.SubjectType = "HS256", "none", "secret"
 	}},
+	{"client/oidc ES256 with EdDSA keys", func(c *config.Config) {
+		c.Keys.Algorithm, c.Clients[0].IDTokenSignedResponseAlg = "EdDSA", "ES256"
+	}},
 	{"client/oidc sector_identifier_uri", func(c *config.Config) {
 		c.Clients[0].SectorIdentifierURI = "http://a.example/sector.json"
 	}},

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/jws"
 )
 
 // TestHappyPath: the authorization server issues a DPoP-bound token (after
@@ -370,6 +371,17 @@ func TestAttacks(t *testing.T) {
 			status: 401, code: "invalid_token", reason: "revoked",
 		},
 		{
+			// Issue 18: an ID token is signed by the same keys as access
+			// tokens; its typ (JWT, not at+jwt) keeps it out, even when
+			// its aud happens to be the gateway's audience.
+			name: "OpenID Connect ID token as access token",
+			prepare: func(t *testing.T, s *system, a *actors) attackRequest {
+				idt := idTokenFor(t, s, a)
+				return get(whoami, "DPoP "+idt, s.proof(a.sg, http.MethodGet, whoami, idt))
+			},
+			status: 401, code: "invalid_token", reason: "bad_token_typ", noJKT: true,
+		},
+		{
 			name: "token signed by another key under the AS's kid",
 			prepare: func(t *testing.T, s *system, a *actors) attackRequest {
 				forged := forgeToken(t, s, a, asKID(t, a.tok))
@@ -439,6 +451,32 @@ func forgeToken(t *testing.T, s *system, a *actors, kid string) string {
 	}
 	in := signingInput(map[string]any{"alg": "ES256", "typ": "at+jwt", "kid": kid}, claims)
 	return in + "." + es256(rogue, in)
+}
+
+// idTokenFor makes what Ward's ID tokens are (authz/idtoken.go: typ JWT,
+// the AS's signing key), for a client whose id is the gateway's audience,
+// with the client's key in cnf: everything an access token for the
+// gateway has, except its type.
+func idTokenFor(t *testing.T, s *system, a *actors) string {
+	t.Helper()
+	k, err := s.km.Signer(s.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := s.clk.Now()
+	claims := map[string]any{
+		"iss": s.asURL, "sub": serviceClient, "aud": s.gwURL, "azp": s.gwURL, "client_id": serviceClient,
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "auth_time": now.Unix(), "jti": "id-1",
+		"nonce": "n", "acr": "urn:ward:acr:pwd", "amr": []string{"pwd"}, "scope": "demo:read",
+		"cnf": map[string]any{"jkt": a.sg.Thumbprint()},
+	}
+	hdr, _ := json.Marshal(map[string]any{"alg": "ES256", "typ": "JWT", "kid": k.KeyID})
+	payload, _ := json.Marshal(claims)
+	tok, err := jws.Sign(k.Signer, "ES256", b64.EncodeToString(hdr), payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func grep(s, sub string) string {

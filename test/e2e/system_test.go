@@ -69,8 +69,9 @@ type system struct {
 	clk      *clock
 	st       store.Store
 	as       *authz.Server
-	asURL    string // the issuer
-	gwURL    string // the gateway's public URL and the service client's audience
+	km       *keys.Manager // the authorization server's keys
+	asURL    string        // the issuer
+	gwURL    string        // the gateway's public URL and the service client's audience
 	adminURL string
 	gw       *gateway.Gateway
 	revoked  *revocation.Set // the gateway's revocation feed, as ward serve wires it
@@ -135,6 +136,7 @@ func newSystem(t *testing.T) *system {
 	if err := km.EnsureKey(ctx, s.clk.Now()); err != nil {
 		t.Fatal(err)
 	}
+	s.km = km
 	s.seed(ctx)
 	nonceSecret := make([]byte, 32)
 	if _, err := rand.Read(nonceSecret); err != nil {
