@@ -21,7 +21,7 @@ import (
 	"github.com/wardauth/ward/internal/jws"
 )
 
-func openID(c *config.BFF, _ *Options) { c.Scopes = []string{"read", "openid"} }
+func openID(c *config.BFF, _ *Options) { c.Scopes = []string{"read", "openid", "profile"} }
 
 // TestOIDCLoginShowsName: an OpenID Connect site sends a nonce, keeps the
 // verified ID token and shows the user's name from it on /bff/user.
