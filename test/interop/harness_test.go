@@ -61,6 +61,9 @@ const (
 	testPassword = "correct horse battery staple"
 
 	appClient  = "app" // public, authorization_code + refresh_token, audience = the gateway
+	rpClient   = "rp"  // confidential OpenID Connect relying party, openid profile email
+	rpCallback = "https://rp.interop.example/callback"
+	rpLogout   = "https://rp.interop.example/logged-out"
 	svcClient  = "svc" // confidential, client_credentials, audience = rsAudience
 	rsAudience = "https://rs.interop.example"
 	callback   = "http://127.0.0.1/callback" // any port (RFC 8252 §7.3)
@@ -122,6 +125,10 @@ func newWard(t *testing.T) *ward {
 		{ID: appClient, Name: "openid-client", AuthMethod: oauth.AuthNone,
 			GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, RedirectURIs: []string{callback},
 			Scopes: []string{"demo:read"}, Audiences: []string{w.gwURL}, SenderConstraint: store.ConstraintDPoP},
+		{ID: rpClient, Name: "OpenID Connect RP", AuthMethod: oauth.AuthSecretBasic,
+			GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, RedirectURIs: []string{rpCallback},
+			PostLogoutRedirectURIs: []string{rpLogout},
+			Scopes:                 []string{"demo:read", "openid", "profile", "email"}, Audiences: []string{w.gwURL}, SenderConstraint: store.ConstraintDPoP},
 		{ID: svcClient, Name: "Go SDK", AuthMethod: oauth.AuthSecretBasic,
 			GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"},
 			Scopes: []string{"read"}, Audiences: []string{rsAudience}, SenderConstraint: store.ConstraintDPoP},
@@ -136,7 +143,8 @@ func newWard(t *testing.T) *ward {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateUser(ctx, &store.User{Subject: testSubject, Username: testUser, PasswordHash: ph, CreatedAt: now}); err != nil {
+	if err := st.CreateUser(ctx, &store.User{Subject: testSubject, Username: testUser, PasswordHash: ph, CreatedAt: now,
+		Claims: store.UserClaims{Name: "Alice Martin", Email: "alice@example.com"}}); err != nil {
 		t.Fatal(err)
 	}
 
