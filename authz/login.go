@@ -29,6 +29,13 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, f *flow, c *cli
 		s.toPage(w, r, PathLogin, f)
 		return
 	}
+	if f.Req.HintSub != "" && s.subjectFor(c.Client, sess.Subject) != f.Req.HintSub {
+		// OIDC Core §3.1.2.1: a positive answer only for the user the
+		// id_token_hint (or the claims request's sub) names; someone else
+		// logged in during this flow.
+		s.authorizeError(w, r, redirectErr(&f.Req, oauth.New(oauth.LoginRequired, "the user who logged in is not the one the request names")))
+		return
+	}
 	consented, err := s.consented(r, sess.Subject, c.ID, f.Req.Scope)
 	if err != nil {
 		s.authorizeError(w, r, redirectErr(&f.Req, oauth.Wrap(err, "cannot read consent")))

@@ -25,8 +25,8 @@ import (
 	"github.com/wardauth/ward/store"
 )
 
-// oidcParams are extra authorization parameters that ask for OpenID
-// Connect with the given nonce (none when empty).
+// oidcExtra are extra authorization parameters that ask for OpenID
+// Connect with the given nonce (none when empty) and kv's parameters.
 func oidcExtra(nonce string, kv ...string) url.Values {
 	v := url.Values{"scope": {"openid read"}}
 	if nonce != "" {
@@ -310,10 +310,12 @@ func TestIDTokenHint(t *testing.T) {
 		t.Errorf("the ID token itself: %v", err)
 	}
 	// Another client's ID token is not a hint for web.
-	rp := h.addOIDCClient("rp2")
+	h.addOIDCClient("rp2")
 	code, v := h.code(b, "rp2", webRedirect, oidcExtra(""))
 	other := h.exchange("rp2", code, v, webRedirect, h.newSigner()).str("id_token")
-	_ = rp
+	if other == "" {
+		t.Fatal("no ID token for rp2")
+	}
 	if q := redirectQuery(t, b.get(h.issuer+PathAuthorize+"?"+none(other).Encode())); q.Get("error") != oauth.InvalidRequest {
 		t.Errorf("another client's ID token as hint: %v", q)
 	}
@@ -327,8 +329,19 @@ func TestIDTokenHint(t *testing.T) {
 	// Without prompt=none: the login page.
 	v2 := none(idt)
 	v2.Del("prompt")
-	if lr := bob.get(h.issuer + PathAuthorize + "?" + v2.Encode()); !bytes.Contains(lr.body, []byte(`name="password"`)) {
+	lr := bob.get(h.issuer + PathAuthorize + "?" + v2.Encode())
+	if !bytes.Contains(lr.body, []byte(`name="password"`)) {
 		t.Fatalf("hint for alice in bob's session: no login page: %d", lr.status)
+	}
+	// Logging in as bob again is not logging in as alice: login_required.
+	if q := redirectQuery(t, bob.login(lr, "bob", testPassword)); q.Get("error") != oauth.LoginRequired || q.Get("state") != "st-web" {
+		t.Fatalf("hint for alice, bob logged in during the flow: %v", q)
+	}
+	// Logging in as alice answers with a code.
+	h.clk.Advance(time.Second)
+	lr = bob.get(h.issuer + PathAuthorize + "?" + v2.Encode())
+	if q := redirectQuery(t, bob.login(lr, "alice", testPassword)); q.Get("code") == "" {
+		t.Fatalf("hint for alice, alice logged in during the flow: %v", q)
 	}
 }
 
