@@ -32,10 +32,9 @@ const (
 	// PathOIDCConfiguration serves the same document as PathMetadata
 	// (OpenID Connect Discovery 1.0 §4; metadata.go).
 	PathOIDCConfiguration = "/.well-known/openid-configuration"
-	// PathUserInfo and PathEndSession are advertised in the metadata
-	// (OIDC Core §5.3, RP-Initiated Logout 1.0 §2).
+	// PathUserInfo and PathEndSession (endsession.go) are advertised in
+	// the metadata (OIDC Core §5.3, RP-Initiated Logout 1.0 §2).
 	PathUserInfo   = "/userinfo"
-	PathEndSession = "/end_session"
 	PathAuthorize  = "/authorize"
 	PathPAR        = "/par"
 	PathToken      = "/token"
@@ -117,6 +116,9 @@ type Options struct {
 	// nil: only certificates the listener verified authenticate
 	// tls_client_auth clients.
 	MTLS *mtls.TrustedProxy
+	// Backchannel tunes the delivery of back-channel logout tokens
+	// (backchannel.go).
+	Backchannel BackchannelOptions
 }
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -147,6 +149,7 @@ type Server struct {
 	sweepMu       sync.Mutex
 	limits        *limits // rate limits and failed-login throttling (ratelimit.go)
 	metrics       *metrics
+	bc            *backchannel // back-channel logout sender (backchannel.go)
 }
 
 // New builds a Server from a validated configuration.
@@ -241,6 +244,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if s.metrics, err = newMetrics(opts.Registry); err != nil {
 		return nil, err
 	}
+	if s.bc, err = newBackchannel(opts.Backchannel, s.metrics.reg); err != nil {
+		return nil, err
+	}
 	s.pages, err = newPages()
 	if err != nil {
 		return nil, err
@@ -314,6 +320,8 @@ func (s *Server) routes() {
 	m.HandleFunc(PathLogin, s.handleLogin)
 	m.HandleFunc(PathContinue, s.handleContinue)
 	m.HandleFunc(PathConsent, s.handleConsent)
+	m.HandleFunc(PathEndSession, s.handleEndSession)
+	m.HandleFunc("POST "+PathEndSessionConfirm, s.handleEndSessionConfirm)
 	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
 	s.mux = m
 	s.handler = s.withHSTS(m)
@@ -324,10 +332,14 @@ func (s *Server) url(path string) string { return s.issuer + path }
 
 // Run does the background work until ctx ends: it deletes expired rows in
 // batches (codes, tokens, families, sessions, PAR requests, one-time
-// values) and keeps the signing keys rotated (first making the RS256 key
-// when a static client signs with it). It returns nil when ctx ends.
+// values), keeps the signing keys rotated (first making the RS256 key
+// when a static client signs with it) and delivers back-channel logout
+// tokens (backchannel.go). It returns nil when ctx ends.
 func (s *Server) Run(ctx context.Context) error {
 	s.ensureStaticKeyChains(ctx)
+	var bc sync.WaitGroup
+	bc.Go(func() { s.runBackchannel(ctx) })
+	defer bc.Wait()
 	sweep := time.NewTicker(s.opts.SweepInterval)
 	defer sweep.Stop()
 	maintain := time.NewTicker(s.opts.KeysInterval)

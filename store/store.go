@@ -466,6 +466,7 @@ type Store interface {
 	Consents
 	Sessions
 	SigningKeys
+	LogoutOutbox
 	// DeleteExpired removes at most batch expired rows of each kind and
 	// returns how many it removed; safe to run from many instances at once.
 	DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error)

@@ -50,6 +50,10 @@ type dialect struct {
 	// database lock (RotateRefreshTokenGrace reads the successor it
 	// replaces). Empty for SQLite.
 	lockRefresh string
+	// skipLocked ends the SELECT of the rows a claim takes (ClaimLogouts):
+	// on PostgreSQL concurrent claimers then pick disjoint rows instead of
+	// queueing on each other's locks. Empty for SQLite.
+	skipLocked string
 }
 
 //go:embed migrations

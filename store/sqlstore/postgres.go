@@ -57,7 +57,8 @@ var postgresDialect = &dialect{
 	// without locking.
 	lockMigrations: `SELECT pg_advisory_xact_lock(hashtextextended('` + migrationLockKey +
 		`:' || COALESCE(current_schema(), ''), 0))`,
-	expiry: postgresExpiry,
+	expiry:     postgresExpiry,
+	skipLocked: " FOR UPDATE SKIP LOCKED",
 }
 
 // postgresExpiry is the expiry list of misc.go with FOR UPDATE SKIP LOCKED
@@ -87,6 +88,8 @@ var postgresExpiry = []expiryStmt{
 		(SELECT jti FROM revoked_access_tokens WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
 	{"sessions", `DELETE FROM sessions WHERE hash IN
 		(SELECT hash FROM sessions WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
+	{"logout deliveries", `DELETE FROM logout_outbox WHERE id IN
+		(SELECT id FROM logout_outbox WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
 }
 
 // OpenPostgres connects to the PostgreSQL database named by dsn and applies
