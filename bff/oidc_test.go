@@ -155,6 +155,15 @@ func TestOIDCLogoutRedirect(t *testing.T) {
 	if sid, s := b.session(); sid != "" || s != nil {
 		t.Fatal("the session outlived the logout")
 	}
+	// The browser follows it: Ward ends its login session (the hint names
+	// it, so no confirmation page) and sends the browser back with state.
+	_, resp := b.do("GET", u.String(), nil, nil)
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 != 3 || loc != e.srv.URL+"/?state="+q.Get("state") {
+		t.Fatalf("end_session answered %d, Location %q", resp.StatusCode, loc)
+	}
+	if body, _ := b.do("GET", e.srv.URL+"/bff/login", nil, nil); !bytes.Contains(body, []byte(`name="password"`)) {
+		t.Fatalf("after the logout, a login without the password: %.300s", body)
+	}
 
 	plain := newEnv(t)
 	pb := plain.browser()
