@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"golang.org/x/oauth2"
 
 	"github.com/wardauth/ward/internal/jws"
 )
@@ -353,4 +354,33 @@ func FuzzVerifyIDToken(f *testing.F) {
 			t.Fatalf("accepted %+v", idt)
 		}
 	})
+}
+
+// TestUserInfoSubject: a UserInfo answer about another user than the ID
+// token's is refused (OIDC Core §5.3.2: token substitution); the same
+// answer with the right sub is returned, and the request carried the
+// DPoP-bound token with a proof.
+func TestUserInfoSubject(t *testing.T) {
+	sub := "mallory"
+	var auth, proof string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth, proof = r.Header.Get("Authorization"), r.Header.Get("DPoP")
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"sub": sub, "name": "Alice Martin"})
+	}))
+	defer srv.Close()
+	c, err := New(Endpoint{Issuer: fIssuer, TokenURL: srv.URL + "/token", UserInfoURL: srv.URL + "/userinfo"}, fClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := &oauth2.Token{AccessToken: fAT, TokenType: "DPoP", Expiry: time.Now().Add(time.Hour)}
+	idt := &IDToken{Subject: "alice"}
+	if _, err := c.UserInfo(context.Background(), tok, idt); !errors.Is(err, ErrUserInfoSubject) {
+		t.Fatalf("another user's claims: %v", err)
+	}
+	sub = "alice"
+	got, err := c.UserInfo(context.Background(), tok, idt)
+	if err != nil || got["name"] != "Alice Martin" || auth != "DPoP "+fAT || proof == "" {
+		t.Fatalf("%v %v auth %q proof %q", got, err, auth, proof)
+	}
 }
