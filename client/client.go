@@ -298,6 +298,13 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values,
 // token sends a token request and checks that the answer is a DPoP-bound
 // token.
 func (c *Client) token(ctx context.Context, form url.Values) (*oauth2.Token, error) {
+	tok, _, err := c.tokenRaw(ctx, form)
+	return tok, err
+}
+
+// tokenRaw is token, with the map of the response's members that the
+// token's Extra reads (so that a verified ID token can join them).
+func (c *Client) tokenRaw(ctx context.Context, form url.Values) (*oauth2.Token, map[string]any, error) {
 	if len(c.o.resources) > 0 && form.Get("grant_type") != string(oauth.GrantRefreshToken) {
 		for _, r := range c.o.resources {
 			form.Add("resource", r)
@@ -305,30 +312,33 @@ func (c *Client) token(ctx context.Context, form url.Values) (*oauth2.Token, err
 	}
 	var body json.RawMessage
 	if err := c.postForm(ctx, c.ep.TokenURL, form, http.StatusOK, &body); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var tr tokenResponse
 	var raw map[string]any
 	if err := json.Unmarshal(body, &tr); err != nil {
-		return nil, fmt.Errorf("%w: token response: %v", ErrBadResponse, err)
+		return nil, nil, fmt.Errorf("%w: token response: %v", ErrBadResponse, err)
 	}
 	_ = json.Unmarshal(body, &raw)
 	if tr.AccessToken == "" {
-		return nil, fmt.Errorf("%w: token response without access_token", ErrBadResponse)
+		return nil, nil, fmt.Errorf("%w: token response without access_token", ErrBadResponse)
 	}
 	if !strings.EqualFold(tr.TokenType, oauth.TokenTypeDPoP) {
-		return nil, fmt.Errorf("%w: token_type %q", ErrNotDPoPBound, tr.TokenType)
+		return nil, nil, fmt.Errorf("%w: token_type %q", ErrNotDPoPBound, tr.TokenType)
 	}
 	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: oauth.TokenTypeDPoP, RefreshToken: tr.RefreshToken}
 	if tr.ExpiresIn != "" {
 		secs, err := tr.ExpiresIn.Int64()
 		if err != nil || secs < 0 {
-			return nil, fmt.Errorf("%w: expires_in %q", ErrBadResponse, tr.ExpiresIn)
+			return nil, nil, fmt.Errorf("%w: expires_in %q", ErrBadResponse, tr.ExpiresIn)
 		}
 		tok.ExpiresIn = secs
 		tok.Expiry = c.o.clock().Add(time.Duration(secs) * time.Second)
 	}
-	return tok.WithExtra(raw), nil
+	if raw == nil {
+		raw = map[string]any{}
+	}
+	return tok.WithExtra(raw), raw, nil
 }
 
 // ClientCredentials obtains a DPoP-bound token with the client credentials
@@ -362,7 +372,12 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*oauth2.Toke
 // Exchange redeems an authorization code with its PKCE verifier (RFC 6749
 // §4.1.3, RFC 7636 §4.5).
 func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI string) (*oauth2.Token, error) {
-	return c.token(ctx, url.Values{
+	tok, _, err := c.exchange(ctx, code, verifier, redirectURI)
+	return tok, err
+}
+
+func (c *Client) exchange(ctx context.Context, code, verifier, redirectURI string) (*oauth2.Token, map[string]any, error) {
+	return c.tokenRaw(ctx, url.Values{
 		"grant_type":    {string(oauth.GrantAuthorizationCode)},
 		"code":          {code},
 		"code_verifier": {verifier},

@@ -235,7 +235,7 @@ func TestExchangeRedirectChecksIDToken(t *testing.T) {
 	})
 	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"access_token": fAT, "token_type": "DPoP", "expires_in": 300, "id_token": idToken(sent.Get("nonce"))})
+		json.NewEncoder(w).Encode(map[string]any{"access_token": fAT, "token_type": "DPoP", "expires_in": 300, "id_token": idToken(sent.Get("nonce")), "x_extra": "kept"})
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
@@ -279,7 +279,7 @@ func TestExchangeRedirectChecksIDToken(t *testing.T) {
 				t.Fatal(err)
 			}
 			idt, ok := IDTokenOf(tok)
-			if !ok || idt.Subject != "alice" || tok.Extra("id_token") == nil {
+			if !ok || idt.Subject != "alice" || tok.Extra("id_token") == nil || tok.Extra("x_extra") != "kept" {
 				t.Fatalf("IDTokenOf: %v %+v", ok, idt)
 			}
 		})

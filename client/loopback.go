@@ -123,11 +123,16 @@ func (c *Client) ExchangeRedirect(ctx context.Context, ar *AuthRequest, q url.Va
 	if err := c.checkResponse(ar, q); err != nil {
 		return nil, err
 	}
-	tok, err := c.Exchange(ctx, q.Get("code"), ar.Verifier, ar.RedirectURI)
+	tok, raw, err := c.exchange(ctx, q.Get("code"), ar.Verifier, ar.RedirectURI)
 	if err != nil || ar.Nonce == "" {
 		return tok, err
 	}
-	return c.verifyTokenResponse(ctx, tok, Expect{Nonce: ar.Nonce, AccessToken: tok.AccessToken, MaxAge: ar.MaxAge})
+	idt, err := c.verifyTokenResponse(ctx, tok, Expect{Nonce: ar.Nonce, AccessToken: tok.AccessToken, MaxAge: ar.MaxAge})
+	if err != nil {
+		return nil, err
+	}
+	raw[idTokenKey] = idt // after the response's own members: never theirs
+	return tok, nil
 }
 
 func (c *Client) checkResponse(ar *AuthRequest, q url.Values) error {

@@ -92,8 +92,8 @@ func (c *Client) IDTokenVerifier() *IDTokenVerifier {
 }
 
 // verifyTokenResponse requires and verifies the ID token of a token
-// response, and attaches its claims to the token.
-func (c *Client) verifyTokenResponse(ctx context.Context, tok *oauth2.Token, want Expect) (*oauth2.Token, error) {
+// response.
+func (c *Client) verifyTokenResponse(ctx context.Context, tok *oauth2.Token, want Expect) (*IDToken, error) {
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
 		return nil, fmt.Errorf("%w: openid was requested and the token response has no id_token", ErrIDToken)
@@ -101,21 +101,7 @@ func (c *Client) verifyTokenResponse(ctx context.Context, tok *oauth2.Token, wan
 	if c.ep.Issuer == "" || c.ep.JWKSURI == "" {
 		return nil, fmt.Errorf("%w: Endpoint.Issuer and Endpoint.JWKSURI are needed to verify it", ErrIDToken)
 	}
-	idt, err := c.IDTokenVerifier().Verify(ctx, raw, want)
-	if err != nil {
-		return nil, err
-	}
-	return tok.WithExtra(withVerified(tok, idt)), nil
-}
-
-func withVerified(tok *oauth2.Token, idt *IDToken) map[string]any {
-	extra := map[string]any{idTokenKey: idt}
-	for _, k := range []string{"id_token", "scope", "token_type", "expires_in", "refresh_token", "access_token"} {
-		if v := tok.Extra(k); v != nil {
-			extra[k] = v
-		}
-	}
-	return extra
+	return c.IDTokenVerifier().Verify(ctx, raw, want)
 }
 
 // IDTokenOf returns the verified ID token that came with tok, when
