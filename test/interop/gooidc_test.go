@@ -21,7 +21,7 @@ import (
 // client's verifier refuses the token, and so does Ward's own SDK
 // verifier when the nonce differs.
 func TestGoOIDCOverSockets(t *testing.T) {
-	w := newWard(t)
+	w := serveWard(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	provider, err := oidc.NewProvider(ctx, w.issuer)
@@ -32,7 +32,7 @@ func TestGoOIDCOverSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := &oauth2.Config{ClientID: rpClient, ClientSecret: w.secrets[rpClient], Endpoint: provider.Endpoint(),
+	conf := &oauth2.Config{ClientID: rpClient, ClientSecret: w.secret, Endpoint: provider.Endpoint(),
 		RedirectURL: rpCallback, Scopes: []string{oidc.ScopeOpenID, "profile"}}
 	verifier, nonce := oauth2.GenerateVerifier(), "go-oidc-"+oauth2.GenerateVerifier()[:16]
 	authURL := conf.AuthCodeURL("st-go", oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce),
@@ -63,7 +63,7 @@ func TestGoOIDCOverSockets(t *testing.T) {
 	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
 		t.Fatalf("at_hash: %v", err)
 	}
-	if _, err := provider.Verifier(&oidc.Config{ClientID: appClient}).Verify(ctx, raw); err == nil {
+	if _, err := provider.Verifier(&oidc.Config{ClientID: "another-client"}).Verify(ctx, raw); err == nil {
 		t.Fatal("go-oidc accepted the ID token for another client")
 	}
 	// Ward's SDK verifier agrees with go-oidc, and refuses another nonce.

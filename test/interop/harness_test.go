@@ -61,7 +61,7 @@ const (
 	testPassword = "correct horse battery staple"
 
 	appClient  = "app" // public, authorization_code + refresh_token, audience = the gateway
-	rpClient   = "rp"  // confidential OpenID Connect relying party, openid profile email
+	rpClient   = "rp"  // confidential OpenID Connect relying party (serveWard)
 	rpCallback = "https://rp.interop.example/callback"
 	rpLogout   = "https://rp.interop.example/logged-out"
 	svcClient  = "svc" // confidential, client_credentials, audience = rsAudience
@@ -125,10 +125,6 @@ func newWard(t *testing.T) *ward {
 		{ID: appClient, Name: "openid-client", AuthMethod: oauth.AuthNone,
 			GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, RedirectURIs: []string{callback},
 			Scopes: []string{"demo:read"}, Audiences: []string{w.gwURL}, SenderConstraint: store.ConstraintDPoP},
-		{ID: rpClient, Name: "OpenID Connect RP", AuthMethod: oauth.AuthSecretBasic,
-			GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}, RedirectURIs: []string{rpCallback},
-			PostLogoutRedirectURIs: []string{rpLogout},
-			Scopes:                 []string{"demo:read", "openid", "profile", "email"}, Audiences: []string{w.gwURL}, SenderConstraint: store.ConstraintDPoP},
 		{ID: svcClient, Name: "Go SDK", AuthMethod: oauth.AuthSecretBasic,
 			GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"},
 			Scopes: []string{"read"}, Audiences: []string{rsAudience}, SenderConstraint: store.ConstraintDPoP},
@@ -143,8 +139,7 @@ func newWard(t *testing.T) *ward {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.CreateUser(ctx, &store.User{Subject: testSubject, Username: testUser, PasswordHash: ph, CreatedAt: now,
-		Claims: store.UserClaims{Name: "Alice Martin", Email: "alice@example.com"}}); err != nil {
+	if err := st.CreateUser(ctx, &store.User{Subject: testSubject, Username: testUser, PasswordHash: ph, CreatedAt: now}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -127,11 +127,12 @@ func (r *rp) callback(u *url.URL, maxAge *int) rpResult {
 // iat, nonce; auth_time against max_age) and its at_hash by the script,
 // UserInfo with DPoP, prompt=none with and without a session at Ward,
 // max_age=0 forcing a new login, and RP-initiated logout ending the
-// session at Ward.
+// session at Ward. Ward runs as `ward serve` does (serveWard), with the
+// client and the user declared in its configuration.
 func TestOpenIDClientOIDC(t *testing.T) {
 	node := needNode(t, "openid-client", "jose")
-	w := newWard(t)
-	r := &rp{t: t, sc: startScript(t, node, "oidc-rp.mjs", w.issuer, rpClient, w.secrets[rpClient], rpCallback)}
+	w := serveWard(t)
+	r := &rp{t: t, sc: startScript(t, node, "oidc-rp.mjs", w.issuer, rpClient, w.secret, rpCallback)}
 	user := newUserBrowser(w.issuer)
 
 	// 1. The login: a password, consent, an ID token.
