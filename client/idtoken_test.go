@@ -384,3 +384,29 @@ func TestUserInfoSubject(t *testing.T) {
 		t.Fatalf("%v %v auth %q proof %q", got, err, auth, proof)
 	}
 }
+
+// TestDiscoverOpenID: a client that asks for openid reads OpenID Connect
+// Discovery first, and the endpoint carries jwks_uri, userinfo and
+// end_session; without openid, RFC 8414 comes first as before.
+func TestDiscoverOpenID(t *testing.T) {
+	var order []string
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		order = append(order, r.URL.Path)
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token", "jwks_uri": srv.URL + "/jwks",
+			"userinfo_endpoint": srv.URL + "/userinfo", "end_session_endpoint": srv.URL + "/end_session"})
+	}))
+	defer srv.Close()
+	ep, err := DiscoverEndpoint(context.Background(), srv.URL, WithScopes("openid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if order[0] != "/.well-known/openid-configuration" || ep.JWKSURI != srv.URL+"/jwks" || ep.UserInfoURL != srv.URL+"/userinfo" || ep.EndSessionURL != srv.URL+"/end_session" {
+		t.Fatalf("order %v endpoint %+v", order, ep)
+	}
+	order = nil
+	if _, err := DiscoverEndpoint(context.Background(), srv.URL); err != nil || order[0] != "/.well-known/oauth-authorization-server" {
+		t.Fatalf("without openid: %v %v", order, err)
+	}
+}
