@@ -79,6 +79,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 			"Title":     "Allow access",
 			"Client":    clientName(c),
 			"Scopes":    strings.Fields(f.Req.Scope),
+			"Claims":    consentClaims(f.Req.Scope, flowClaimsRequest(&f.Req)),
 			"Resources": f.Req.Resources,
 			"Unproven":  c.consentEveryTime(f.Req.RedirectURI),
 			"Flow":      sealed,

@@ -134,8 +134,13 @@ func (s *Server) introspectRefresh(ctx context.Context, caller *client, tok stri
 	if fam.ClientID != caller.ID || fam.Revoked() || !rt.RotatedAt.IsZero() || !now.Before(rt.ExpiresAt) || !now.Before(fam.ExpiresAt) {
 		return inactive(), nil
 	}
+	// The sub the client knows the user by, as in its tokens (subject.go).
+	sub, err := s.subject(caller.Client, fam.Subject)
+	if err != nil {
+		return nil, err
+	}
 	out := &introspection{
-		Active: true, Scope: rt.Scope, ClientID: fam.ClientID, Subject: fam.Subject, Issuer: s.issuer,
+		Active: true, Scope: rt.Scope, ClientID: fam.ClientID, Subject: sub, Issuer: s.issuer,
 		Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix(), TokenType: oauth.HintRefreshToken,
 		Audience: fam.Resources,
 	}

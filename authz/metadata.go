@@ -122,6 +122,9 @@ type MTLSEndpointAliases struct {
 	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
 	RevocationEndpoint                 string `json:"revocation_endpoint"`
 	IntrospectionEndpoint              string `json:"introspection_endpoint"`
+	// UserinfoEndpoint: certificate-bound tokens at UserInfo (RFC 8705
+	// §5, docs/OIDC.md).
+	UserinfoEndpoint string `json:"userinfo_endpoint,omitempty"`
 }
 
 // Metadata returns the document served at

@@ -36,6 +36,12 @@ const (
 	reuseGraceReissued = "grace_reissued" // lost answer: new pair, unused successor invalidated
 	reuseFamilyRevoked = "family_revoked" // likely theft: the grant is revoked
 
+	// userInfoOK is the outcome of a UserInfo answer; refusals are
+	// counted by their OAuth error code (userInfoOutcomes).
+	userInfoOK = "ok"
+	// userInfoNoToken: a request without credentials (RFC 6750 §3.1).
+	userInfoNoToken = "no_token"
+
 	// labelOther stands for a value outside the fixed sets below (a new
 	// error code or dpop.Reason not yet listed here).
 	labelOther = "other"
@@ -58,6 +64,11 @@ var (
 		oauth.InvalidRequest, oauth.InvalidClient, oauth.InvalidGrant, oauth.UnauthorizedClient,
 		oauth.UnsupportedGrantType, oauth.InvalidScope, oauth.InvalidTarget, oauth.InvalidDPoPProof,
 		oauth.UseDPoPNonce, oauth.ServerError, oauth.TemporarilyUnavailable, oauth.RateLimited, labelOther,
+	}
+	// userInfoOutcomes are the outcomes of ward_authz_userinfo_requests_total.
+	userInfoOutcomes = []string{
+		userInfoOK, userInfoNoToken, oauth.InvalidRequest, oauth.InvalidToken, oauth.InsufficientScope,
+		oauth.InvalidDPoPProof, oauth.UseDPoPNonce, oauth.ServerError, oauth.TemporarilyUnavailable, labelOther,
 	}
 	// dpopReasons are the stable reasons of package dpop.
 	dpopReasons = []dpop.Reason{
@@ -83,6 +94,7 @@ type metrics struct {
 	tokenErrors map[string]prometheus.Counter
 	dpop        map[dpop.Reason]prometheus.Counter
 	reuse       map[string]prometheus.Counter // by reuseOutcomes
+	userinfo    map[string]prometheus.Counter // by userInfoOutcomes
 }
 
 func newMetrics(reg *prometheus.Registry) (*metrics, error) {
@@ -95,6 +107,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		tokenErrors: map[string]prometheus.Counter{},
 		dpop:        map[dpop.Reason]prometheus.Counter{},
 		reuse:       map[string]prometheus.Counter{},
+		userinfo:    map[string]prometheus.Counter{},
 	}
 	vec := func(name, help string, label ...string) (*prometheus.CounterVec, error) {
 		v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ward", Subsystem: "authz", Name: name, Help: help}, label)
@@ -147,7 +160,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		m.tokenErrors[c] = tokenErrors.WithLabelValues(c)
 	}
 	rejections, err := vec("dpop_rejections_total",
-		"DPoP proofs refused at the token endpoint, by stable reason (package dpop; missing when no proof was sent but one was required).",
+		"DPoP proofs refused at the token, PAR and UserInfo endpoints, by stable reason (package dpop; missing when no proof was sent but one was required).",
 		"reason")
 	if err != nil {
 		return nil, err
@@ -164,6 +177,9 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	}
 	for _, o := range reuseOutcomes {
 		m.reuse[o] = reuse.WithLabelValues(o)
+	}
+	if err := m.userInfoSeries(vec); err != nil {
+		return nil, err
 	}
 	// As in the gateway: the caller may have registered these already on a
 	// shared registry.
@@ -216,6 +232,34 @@ func (m *metrics) refreshReuse(outcome string) {
 	if c := m.reuse[outcome]; c != nil {
 		c.Inc()
 	}
+}
+
+// userInfoSeries registers ward_authz_userinfo_requests_total.
+func (m *metrics) userInfoSeries(vec func(name, help string, label ...string) (*prometheus.CounterVec, error)) error {
+	v, err := vec("userinfo_requests_total",
+		"UserInfo endpoint answers by outcome: ok, no_token (no credentials: a challenge), or the OAuth error code sent "+
+			"(invalid_token, insufficient_scope, invalid_dpop_proof, use_dpop_nonce, ...).",
+		"outcome")
+	if err != nil {
+		return err
+	}
+	for _, o := range userInfoOutcomes {
+		m.userinfo[o] = v.WithLabelValues(o)
+	}
+	return nil
+}
+
+// userInfo counts a UserInfo answer by outcome: userInfoOK or the error
+// code sent ("" for a request without credentials).
+func (m *metrics) userInfo(outcome string) {
+	if outcome == "" {
+		outcome = userInfoNoToken
+	}
+	c := m.userinfo[outcome]
+	if c == nil {
+		c = m.userinfo[labelOther]
+	}
+	c.Inc()
 }
 
 // dpopRejected counts a refused DPoP proof by its reason.

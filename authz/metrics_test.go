@@ -295,7 +295,7 @@ func TestMetricsLabelsCarryNoSecrets(t *testing.T) {
 	for _, g := range tokenGrants {
 		allowed[string(g)] = true
 	}
-	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenErrorCodes, bcReasons, bcOutcomes, esOutcomes, []string{endpointToken, endpointPAR, endpointLogin, "ip", "client"}) {
+	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenErrorCodes, bcReasons, bcOutcomes, esOutcomes, userInfoOutcomes, []string{endpointToken, endpointPAR, endpointLogin, "ip", "client"}) {
 		allowed[v] = true
 	}
 	for _, r := range dpopReasons {

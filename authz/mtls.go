@@ -187,6 +187,7 @@ func (s *Server) mtlsAliases() *MTLSEndpointAliases {
 		PushedAuthorizationRequestEndpoint: base + PathPAR,
 		RevocationEndpoint:                 base + PathRevoke,
 		IntrospectionEndpoint:              base + PathIntrospect,
+		UserinfoEndpoint:                   base + PathUserInfo,
 	}
 }
 

@@ -253,7 +253,7 @@ func TestMTLSMetadata(t *testing.T) {
 			t.Errorf("%s not advertised: %v", m, md.TokenEndpointAuthMethodsSupported)
 		}
 	}
-	if md.MTLSEndpointAliases == nil || md.MTLSEndpointAliases.TokenEndpoint != e.url+PathToken {
+	if md.MTLSEndpointAliases == nil || md.MTLSEndpointAliases.TokenEndpoint != e.url+PathToken || md.MTLSEndpointAliases.UserinfoEndpoint != e.url+PathUserInfo {
 		t.Fatalf("mtls_endpoint_aliases %+v, want token endpoint %s", md.MTLSEndpointAliases, e.url+PathToken)
 	}
 	// Off by default: the harness server has no client certificates.

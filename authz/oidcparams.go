@@ -125,17 +125,10 @@ func parseACRValues(v string) ([]string, *oauth.Error) {
 	return vals, nil
 }
 
-// scopeClaims are the standard claims each OpenID Connect scope releases
-// (OIDC Core §5.4). A claim is released, in the ID token or at UserInfo,
-// only under a granted scope that covers it: the consent page shows
-// scopes, so a claims request cannot reach past what the user agreed to.
-var scopeClaims = map[string][]string{
-	"profile": {"name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
-		"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"},
-	"email":   {"email", "email_verified"},
-	"address": {"address"},
-	"phone":   {"phone_number", "phone_number_verified"},
-}
+// A claim is released, in the ID token or at UserInfo, only under a
+// granted scope that covers it (scopeClaims, claims.go): the consent page
+// shows scopes, so a claims request cannot reach past what the user
+// agreed to.
 
 // claimGranted reports whether a granted scope releases the claim.
 func claimGranted(scope, claim string) bool {

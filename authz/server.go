@@ -119,6 +119,11 @@ type Options struct {
 	// Backchannel tunes the delivery of back-channel logout tokens
 	// (backchannel.go).
 	Backchannel BackchannelOptions
+	// PairwiseSalt (at least 32 bytes) keys pairwise subject identifiers
+	// (subject.go); every instance needs the same, for good. Default: the
+	// base64 value of config OIDC.PairwiseSalt, else of the file
+	// OIDC.PairwiseSaltFile; none when neither is set.
+	PairwiseSalt []byte
 }
 
 // Server is the authorization server. It is safe for concurrent use.
@@ -150,6 +155,8 @@ type Server struct {
 	limits        *limits // rate limits and failed-login throttling (ratelimit.go)
 	metrics       *metrics
 	bc            *backchannel // back-channel logout sender (backchannel.go)
+	// pairwiseSalt keys pairwise subjects (subject.go); nil: none.
+	pairwiseSalt []byte
 }
 
 // New builds a Server from a validated configuration.
@@ -237,6 +244,9 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s.dpop = v
+	if s.pairwiseSalt, err = loadPairwiseSalt(cfg, opts.PairwiseSalt); err != nil {
+		return nil, err
+	}
 	s.clients = newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now)
 	if s.limits, err = newLimits(cfg, opts.RateLimitStore, opts.Now); err != nil {
 		return nil, err
@@ -322,6 +332,7 @@ func (s *Server) routes() {
 	m.HandleFunc(PathConsent, s.handleConsent)
 	m.HandleFunc(PathEndSession, s.handleEndSession)
 	m.HandleFunc("POST "+PathEndSessionConfirm, s.handleEndSessionConfirm)
+	m.HandleFunc(PathUserInfo, s.handleUserInfo)
 	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
 	s.mux = m
 	s.handler = s.withHSTS(m)

@@ -186,6 +186,14 @@ func (s *Server) issue(c *client, sub, scope string, aud []string, b binding, gr
 		return nil, oauth.Wrap(err, "no signing key")
 	}
 	ttl := s.accessTokenTTL(c)
+	if grantID != "" {
+		// A user's grant: the token carries the sub this client knows the
+		// user by, pairwise for a pairwise client (subject.go; RFC 9068
+		// §6, docs/DECISIONS.md).
+		if sub, err = s.subject(c.Client, sub); err != nil {
+			return nil, oauth.Wrap(err, "cannot compute the subject")
+		}
+	}
 	claims := atClaims{
 		Issuer:   s.issuer,
 		Subject:  sub,

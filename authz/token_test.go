@@ -31,7 +31,7 @@ func (h *harness) code(b *browser, clientID, redirect string, extra url.Values) 
 func (h *harness) auth(clientID string, form url.Values) []string {
 	form.Set("client_id", clientID)
 	switch clientID {
-	case "web", "bearer", "mtls":
+	case "web", "bearer", "mtls", "rpbearer", "pwconf":
 		form.Del("client_id")
 		return h.basic(clientID)
 	case "post", "svc":

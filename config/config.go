@@ -55,6 +55,9 @@ type Config struct {
 	Redis Redis `yaml:"redis"`
 	// MTLS: client certificates at the authorization server (mtls.go).
 	MTLS MTLS `yaml:"mtls"`
+	// OIDC: OpenID Connect settings of the authorization server
+	// (pairwise.go).
+	OIDC OIDC `yaml:"oidc"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.
@@ -359,6 +362,7 @@ func Dev(dataDir string) *Config {
 	c.DataDir = dataDir
 	c.Keys.KEKFile = filepath.Join(dataDir, "kek")
 	c.DPoP.Nonce.SecretFile = filepath.Join(dataDir, "dpop-nonce-secret")
+	c.OIDC.PairwiseSaltFile = filepath.Join(dataDir, "pairwise-salt")
 	// The dev server listens on loopback only, for one developer: no
 	// per-IP request rates (bench/tokenload drives it at full speed).
 	// Failed client authentications are still limited.

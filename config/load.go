@@ -22,6 +22,7 @@ const (
 	EnvStoreDSN         = "WARD_STORE_DSN"
 	EnvKeyEncryptionKey = "WARD_KEY_ENCRYPTION_KEY"
 	EnvDPoPNonceSecret  = "WARD_DPOP_NONCE_SECRET"
+	EnvPairwiseSalt     = "WARD_OIDC_PAIRWISE_SALT"
 )
 
 // maxNodes bounds the work of decoding (YAML aliases can multiply nodes).
@@ -341,6 +342,8 @@ func parseDuration(s string) (time.Duration, error) {
 //   - WARD_KEY_ENCRYPTION_KEY sets Keys.KEK (wins over keys.kek_file);
 //   - WARD_DPOP_NONCE_SECRET sets DPoP.Nonce.Secret (wins over
 //     dpop.nonce.secret_file);
+//   - WARD_OIDC_PAIRWISE_SALT sets OIDC.PairwiseSalt (wins over
+//     oidc.pairwise_salt_file);
 //   - WARD_REDIS_URL (redis[s]://[user:password@]host:port[/db])
 //     replaces redis.addr, username, db and sets tls.enabled for rediss;
 //     WARD_REDIS_PASSWORD then sets the Redis password;
@@ -355,6 +358,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	}
 	if v, ok := lookup(EnvDPoPNonceSecret); ok && v != "" {
 		c.DPoP.Nonce.Secret = v
+	}
+	if v, ok := lookup(EnvPairwiseSalt); ok && v != "" {
+		c.OIDC.PairwiseSalt = v
 	}
 	var errs []error
 	if v, ok := lookup(EnvRedisURL); ok && v != "" {

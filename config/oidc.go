@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"net/url"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -81,11 +80,12 @@ func (v *validator) clientSector(cl *Client, p func(string) string) {
 	}
 	hosts := map[string]bool{}
 	for _, r := range cl.RedirectURIs {
-		if pu, err := url.Parse(r); err == nil {
-			hosts[pu.Host] = true
-		}
+		hosts[SectorHost(r)] = true
 	}
-	if len(hosts) > 1 {
+	if hosts[""] {
+		v.add(p("sector_identifier_uri"), ErrMissing,
+			"required for a pairwise client with a redirect URI without host (a private-use scheme): the sector is a host (OIDC Core §8.1)")
+	} else if len(hosts) > 1 {
 		v.add(p("sector_identifier_uri"), ErrMissing,
 			"required for a pairwise client whose redirect_uris have more than one host (OIDC Core §8.1)")
 	}
@@ -127,8 +127,6 @@ var (
 	claimNames   = jsonNames(reflect.TypeFor[store.UserClaims]())
 	addressNames = jsonNames(reflect.TypeFor[store.Address]())
 )
-
-var birthdate = regexp.MustCompile(`^[0-9]{4}(-[0-9]{2}-[0-9]{2})?$`)
 
 // ParseUserClaims parses a user's claims as declared in the configuration
 // (users[].claims, JSON text): an object of OIDC Core §5.1 standard
@@ -180,22 +178,9 @@ func describeClaimType(t reflect.Type) string {
 	}
 }
 
-// checkClaimValues checks the claims whose format OIDC Core §5.1 fixes.
-func checkClaimValues(c *store.UserClaims) error {
-	for _, nu := range [][2]string{{"profile", c.Profile}, {"picture", c.Picture}, {"website", c.Website}} {
-		name, u := nu[0], nu[1]
-		if pu, err := url.Parse(u); u != "" && (err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "") {
-			return fmt.Errorf("claim %q: %q is not an http(s) URL", name, u)
-		}
-	}
-	if c.Email != "" && !strings.Contains(c.Email, "@") {
-		return fmt.Errorf("claim \"email\": %q is not an email address", c.Email)
-	}
-	if c.Birthdate != "" && !birthdate.MatchString(c.Birthdate) {
-		return fmt.Errorf("claim \"birthdate\": %q is not YYYY-MM-DD or YYYY (OIDC Core §5.1)", c.Birthdate)
-	}
-	return nil
-}
+// checkClaimValues checks the claims whose format OIDC Core §5.1 fixes
+// (CheckUserClaims, claims.go).
+func checkClaimValues(c *store.UserClaims) error { return CheckUserClaims(c) }
 
 // userClaims checks users[i].claims.
 func (v *validator) userClaims(u *User, p func(string) string) {

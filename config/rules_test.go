@@ -101,7 +101,14 @@ var ruleCases = []struct {
 	{"client/oidc pairwise over two hosts", func(c *config.Config) {
 		c.Clients[0].SubjectType = "pairwise"
 		c.Clients[0].RedirectURIs = []string{"https://a.example/cb", "https://b.example/cb"}
+		c.OIDC.PairwiseSaltFile = "/etc/ward/pairwise-salt"
 	}},
+	{"client/oidc pairwise private-use redirect", func(c *config.Config) {
+		c.Clients[0].SubjectType = "pairwise"
+		c.Clients[0].RedirectURIs = []string{"com.example.app:/cb"}
+		c.OIDC.PairwiseSaltFile = "/etc/ward/pairwise-salt"
+	}},
+	{"client/oidc pairwise without salt", func(c *config.Config) { c.Clients[0].SubjectType = "pairwise" }},
 	{"client/oidc post_logout_redirect_uris", func(c *config.Config) {
 		c.Clients[1].PostLogoutRedirectURIs = []string{"/bye", "https://a.example/bye#f", "http://127.0.0.1/bye", "https://*.a.example/bye"}
 	}},
@@ -118,6 +125,12 @@ var ruleCases = []struct {
 	{"user/claims address member", func(c *config.Config) { c.Users[0].Claims = `{"address":{"zip":"75001"}}` }},
 	{"user/claims formats", func(c *config.Config) { c.Users[0].Claims = `{"picture":"javascript:x"}` }},
 	{"user/claims birthdate", func(c *config.Config) { c.Users[0].Claims = `{"birthdate":"14/03/1990"}` }},
+	{"user/claims http picture", func(c *config.Config) { c.Users[0].Claims = `{"picture":"http://a.example/me.png"}` }},
+	{"user/claims email", func(c *config.Config) { c.Users[0].Claims = `{"email":"alice at example.com"}` }},
+	{"user/claims phone", func(c *config.Config) { c.Users[0].Claims = `{"phone_number":"01 23 45 67 89"}` }},
+	{"user/claims locale", func(c *config.Config) { c.Users[0].Claims = `{"locale":"English"}` }},
+	{"user/claims empty address", func(c *config.Config) { c.Users[0].Claims = `{"address":{}}` }},
+	{"user/claims control character", func(c *config.Config) { c.Users[0].Claims = `{"name":"Al\u0007ice"}` }},
 
 	// gateway (gateway.go)
 	{"gateway/listeners", func(c *config.Config) { c.Gateway.Listen, c.Gateway.AdminListen = "nope", "nope" }},

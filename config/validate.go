@@ -58,7 +58,8 @@ func (c *Config) Validate() error {
 	v.gateway()
 	v.redis()
 	v.rateLimits()
-	v.mtls() // mtls.go
+	v.mtls()     // mtls.go
+	v.pairwise() // pairwise.go
 	return errors.Join(v.errs...)
 }
 

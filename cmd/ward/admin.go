@@ -24,7 +24,7 @@ import (
 
 func init() {
 	register(command{name: "client", summary: "manage clients in the configured store: create, list, show, delete", run: runClient})
-	register(command{name: "user", summary: "manage users in the configured store: create, set-password, delete, list", run: runUser})
+	register(command{name: "user", summary: "manage users in the configured store: create, set-password, delete, list, show, set/unset claims", run: runUser})
 	register(command{name: "keys", summary: "signing keys: list, rotate", run: runKeys})
 }
 
@@ -68,6 +68,7 @@ const clientUsage = `Usage: ward client <create|list|show|delete> [flags]
          [--redirect-uri URI]... [--grant-type T]... [--scope S]... [--audience A]...
          [--sender-constraint dpop|dpop_or_mtls|mtls|bearer] [--require-par] [--allow-remembered-consent]
          [--access-token-ttl D] [--jwks-file F]
+         [--subject-type public|pairwise] [--sector-identifier-uri URL] [--userinfo-signed-response-alg ES256|RS256]
   list
   show ID
   delete ID
@@ -98,6 +99,10 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			"public client with a loopback or private-use redirect URI: skip the consent page when consent was given before (any local app could then get its tokens; see docs/CONFIG.md)")
 		fs.DurationVar(&cl.AccessTokenTTL, "access-token-ttl", 0, "access-token lifetime (default: the server's)")
 		fs.StringVar(&cl.JWKSFile, "jwks-file", "", "public JWKS for private_key_jwt")
+		fs.StringVar(&cl.SubjectType, "subject-type", "", "OpenID Connect subject type: public (default) or pairwise (needs oidc.pairwise_salt_file)")
+		fs.StringVar(&cl.SectorIdentifierURI, "sector-identifier-uri", "",
+			"pairwise sector: https URL of a JSON array listing every redirect URI (fetched and checked now)")
+		fs.StringVar(&cl.UserinfoSignedResponseAlg, "userinfo-signed-response-alg", "", "sign UserInfo responses: ES256 or RS256 (default: JSON)")
 	}
 	if err := parseFlags(fs, rest); err != nil {
 		return err
@@ -107,10 +112,10 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, g := range grants {
 		cl.GrantTypes = append(cl.GrantTypes, oauth.GrantType(g))
 	}
-	return withStore(ctx, &cf, func(_ *config.Config, st store.Store) error {
+	return withStore(ctx, &cf, func(cfg *config.Config, st store.Store) error {
 		switch sub {
 		case "create":
-			return createClient(ctx, st, cl, stdout)
+			return createClient(ctx, cfg, st, cl, stdout)
 		case "list":
 			return listClients(ctx, st, stdout)
 		case "show", "delete":
@@ -129,19 +134,29 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // createClient validates cl as the configuration would, stores it and
-// prints its secret once.
-func createClient(ctx context.Context, st store.Store, cl config.Client, stdout io.Writer) error {
+// prints its secret once. A pairwise client needs the configuration's
+// salt, and its sector identifier document is fetched and checked now
+// (OIDC Core §8.1), failing closed.
+func createClient(ctx context.Context, cfg *config.Config, st store.Store, cl config.Client, stdout io.Writer) error {
 	if len(cl.GrantTypes) == 0 {
 		cl.GrantTypes = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
 	if err := config.ValidateClient(cl, true); err != nil {
 		return err
 	}
+	if cl.SubjectType == store.SubjectPairwise && !cfg.OIDC.HasPairwiseSalt() {
+		return fmt.Errorf("client %s: subject_type pairwise needs oidc.pairwise_salt_file (or %s) in the configuration", cl.ID, config.EnvPairwiseSalt)
+	}
 	sc := &store.Client{
 		ID: cl.ID, Name: cl.Name, AuthMethod: cl.AuthMethod, RedirectURIs: cl.RedirectURIs,
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audiences: cl.Audiences,
 		SenderConstraint: cl.SenderConstraint, RequirePAR: cl.RequirePAR, AccessTokenTTL: cl.AccessTokenTTL,
 		AllowRememberedConsent: cl.AllowRememberedConsent,
+		SubjectType:            cl.SubjectType, SectorIdentifierURI: cl.SectorIdentifierURI,
+		UserinfoSignedResponseAlg: cl.UserinfoSignedResponseAlg,
+	}
+	if err := authz.CheckSectorIdentifier(ctx, nil, sc); err != nil {
+		return err
 	}
 	if cl.JWKSFile != "" {
 		b, err := os.ReadFile(cl.JWKSFile)
@@ -198,12 +213,18 @@ func showClient(ctx context.Context, st store.Store, id string, stdout io.Writer
 	return nil
 }
 
-const userUsage = `Usage: ward user <create|set-password|delete|list> [flags]
+const userUsage = `Usage: ward user <create|set-password|delete|list|show|set|unset> [flags]
   create --username NAME [--subject SUB] [--password-stdin]
   set-password --username NAME [--password-stdin]
   delete --username NAME
   list
+  show NAME                          the user and its OpenID Connect claims, as JSON
+  set NAME --claim CLAIM=VALUE...    e.g. --claim name="Alice Liddell" --claim email_verified=true
+                                     --claim address.locality=Oxford
+  unset NAME --claim CLAIM...
 Without --password-stdin a random password is generated and printed once.
+NAME may also be given as --username NAME. Claims of users declared in the
+configuration file are edited there (users[].claims).
 Every subcommand takes --config FILE or --dev [--data DIR] to find the store.`
 
 func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -217,8 +238,13 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	username := fs.String("username", "", "login name")
 	subject := fs.String("subject", "", "stable subject identifier (default: generated)")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	var claims claimFlag
+	fs.Var(&claims, "claim", "set: CLAIM=VALUE, unset: CLAIM (repeatable; OIDC Core §5.1 names, address.MEMBER)")
 	if err := parseFlags(fs, rest); err != nil {
 		return err
+	}
+	if *username == "" && fs.NArg() == 1 {
+		*username = fs.Arg(0)
 	}
 	readPassword := func() (string, bool, error) {
 		if !*fromStdin {
@@ -256,6 +282,14 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		case "delete":
 			return deleteUser(ctx, st, *username, stdout)
+		case "show":
+			return showUser(ctx, st, *username, stdout)
+		case "set", "unset":
+			if len(claims) == 0 {
+				fmt.Fprintln(stderr, userUsage)
+				return errUsage
+			}
+			return editUserClaims(ctx, st, *username, sub == "set", claims, stdout)
 		case "list":
 			return listUsers(ctx, st, stdout)
 		}
