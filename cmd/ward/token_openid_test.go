@@ -33,20 +33,21 @@ func openIDServer(t *testing.T) (data string) {
 	return data
 }
 
-// TestTokenOpenID: `ward token --openid` signs in with openid added to
-// the client's scopes, and prints the claims of the ID token the SDK
-// verified (nonce, at_hash, signature).
+// TestTokenOpenID: `ward token --openid --userinfo` signs in with
+// openid, prints the claims of the ID token the SDK verified (nonce,
+// at_hash, signature) and UserInfo's answer to the DPoP-bound token.
 func TestTokenOpenID(t *testing.T) {
 	data := openIDServer(t)
 	old := openBrowser
 	openBrowser = browserLogin(t)
 	defer func() { openBrowser = old }()
-	code, out, errs := runCLI(t, "token", "--dev", "--data", data, "--openid", "--timeout", "30s")
+	code, out, errs := runCLI(t, "token", "--dev", "--data", data, "--openid", "--scope", "openid profile", "--userinfo", "--timeout", "30s")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
 	var got struct {
-		Claims map[string]any `json:"id_token_claims"`
+		Claims   map[string]any `json:"id_token_claims"`
+		UserInfo map[string]any `json:"userinfo"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v: %s", err, out)
@@ -54,6 +55,9 @@ func TestTokenOpenID(t *testing.T) {
 	c := got.Claims
 	if c["sub"] != "u-alice" || c["aud"] != "cli" || c["nonce"] == nil || c["at_hash"] == nil || c["auth_time"] == nil {
 		t.Fatalf("claims %v", c)
+	}
+	if got.UserInfo["sub"] != "u-alice" || got.UserInfo["name"] != "Alice Martin" {
+		t.Fatalf("userinfo %v", got.UserInfo)
 	}
 	if strings.Count(out, ".") > 20 {
 		t.Fatalf("a token was printed: %s", out)
