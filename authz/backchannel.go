@@ -100,12 +100,13 @@ const (
 	bcRejected   = "rejected"     // another status (4xx: §2.8, the RP refused the token): not retried
 	bcRedirect   = "redirect"     // 3xx: not followed, not retried
 	bcSigning    = "signing"      // no key to sign with: retried
+	bcStore      = "store"        // the client could not be read: retried
 	bcClientGone = "client_gone"  // the client or its backchannel_logout_uri is gone: dropped
 	bcURIRefused = "uri_refused"  // not https, nor http on a loopback address: dropped
 )
 
 var (
-	bcReasons  = []string{bcNetwork, bcTimeout, bcServer, bcRejected, bcRedirect, bcSigning, bcClientGone, bcURIRefused}
+	bcReasons  = []string{bcNetwork, bcTimeout, bcServer, bcRejected, bcRedirect, bcSigning, bcStore, bcClientGone, bcURIRefused}
 	bcOutcomes = []string{"delivered", "given_up"}
 	// bcFinal are the reasons not worth another attempt.
 	bcFinal = map[string]bool{bcRejected: true, bcRedirect: true, bcClientGone: true, bcURIRefused: true}
@@ -128,7 +129,7 @@ func newBackchannel(opts BackchannelOptions, reg *prometheus.Registry) (*backcha
 		failures: map[string]prometheus.Counter{}, outcomes: map[string]prometheus.Counter{}}
 	fv, err := counterVec(reg, "backchannel_logout_failures_total",
 		"Failed back-channel logout deliveries (Back-Channel Logout 1.0 §2.5), one per failed attempt, by reason: "+
-			"network, timeout, server_error (retried), rejected, redirect (not retried), signing, client_gone, uri_refused.",
+			"network, timeout, server_error, signing, store (retried), rejected, redirect, client_gone, uri_refused (not retried).",
 		"reason")
 	if err != nil {
 		return nil, err
@@ -225,12 +226,12 @@ func (s *Server) sendLogout(ctx context.Context, d *store.LogoutDelivery) (reaso
 		return bcClientGone, 0
 	}
 	if err != nil {
-		return bcNetwork, 0 // the store: retried
+		return bcStore, 0
 	}
 	if !backchannelURIAllowed(c.BackchannelLogoutURI) {
 		return bcURIRefused, 0
 	}
-	tok, err := s.logoutToken(c, d.Subject, d.SID, s.now())
+	tok, err := s.logoutToken(ctx, c, d.Subject, d.SID, s.now())
 	if err != nil {
 		return bcSigning, 0
 	}

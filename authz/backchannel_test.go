@@ -325,3 +325,81 @@ func TestBackchannelLogoutRunDelivers(t *testing.T) {
 		t.Fatalf("Run delivered %d tokens within 10 s, want 1", len(rc.got()))
 	}
 }
+
+// TestEndUserSessions: an administrator ending a user's sessions (ward
+// user logout) does what a logout of each does: every live session of
+// the user ends, back-channel logout is queued for each (one token per
+// session, its own sid) and delivered by the server from the store, and
+// the grants of clients with logout_revokes_grants are revoked; another
+// user's session is untouched.
+func TestEndUserSessions(t *testing.T) {
+	rc := newReceiver(t, http.StatusOK)
+	h, _, s1 := backchannelHarness(t, rc)
+	h.updateClient("web", func(c *store.Client) { c.LogoutRevokesGrants = true })
+	h.updateClient("post", func(c *store.Client) { c.BackchannelLogoutURI = rc.srv.URL + "/post" })
+	_, s2 := h.signedIn()
+	fam := h.sessionGrant("post", s2)
+	now := h.clk.Now()
+	bob := &store.Session{Hash: hashToken("bob's cookie"), Subject: "u-bob", AuthTime: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := h.st.PutSession(t.Context(), bob); err != nil {
+		t.Fatal(err)
+	}
+	n, err := EndUserSessions(t.Context(), h.st, "u-alice", now)
+	if err != nil || n != 2 {
+		t.Fatalf("EndUserSessions: %d %v, want 2 sessions", n, err)
+	}
+	if h.sessionAlive(s1) || h.sessionAlive(s2) || !h.sessionAlive(bob) {
+		t.Fatalf("alive after: alice %v %v, bob %v", h.sessionAlive(s1), h.sessionAlive(s2), h.sessionAlive(bob))
+	}
+	if r := h.refresh("web", "rt-web", nil); r.str("error") != "invalid_grant" {
+		t.Errorf("web grant survived: %d %s", r.status, r.body)
+	}
+	if h.familyRevoked(fam) {
+		t.Error("post (keeps grants) was revoked")
+	}
+	if n := h.deliver(); n != 2 {
+		t.Fatalf("delivered %d, want 2", n)
+	}
+	sids := map[any]bool{}
+	for _, tok := range rc.got() {
+		_, cl := decodeJWT(t, tok)
+		sids[cl["sid"]] = true
+	}
+	if !sids[s1.SID()] || !sids[s2.SID()] {
+		t.Errorf("sids %v, want %s and %s", sids, s1.SID(), s2.SID())
+	}
+}
+
+// TestBackchannelLogoutTimeout: an attempt is bounded by
+// BackchannelOptions.Timeout; a receiver that does not answer in time
+// counts as a timeout and is retried later.
+func TestBackchannelLogoutTimeout(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); slow.Close() })
+	rc := newReceiver(t, http.StatusOK)
+	h, b, sess := backchannelHarness(t, rc)
+	h.updateClient("web", func(c *store.Client) { c.BackchannelLogoutURI = slow.URL + "/bc" })
+	h.s.bc.opts.Timeout = 200 * time.Millisecond
+	h.logout(b, sess)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second) // a broken bound fails, not hangs
+	defer cancel()
+	if n, err := h.s.DeliverLogouts(ctx); n != 1 || err != nil {
+		t.Fatalf("attempted %d: %v", n, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("the attempt took %v, beyond its timeout", d)
+	}
+	if c := counters(t, h.s); c[`ward_authz_backchannel_logout_failures_total{reason="timeout"}`] != 1 {
+		t.Errorf("timeout not counted: %v", c[`ward_authz_backchannel_logout_failures_total{reason="timeout"}`])
+	}
+	if h.outboxLen() != 1 {
+		t.Error("a timed-out delivery was dropped instead of retried")
+	}
+}

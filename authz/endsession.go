@@ -195,17 +195,46 @@ func (s *Server) logoutDone(w http.ResponseWriter, r *http.Request, lr *logoutRe
 	s.render(w, http.StatusOK, "signed_out.html", "", map[string]any{"Title": "Signed out"})
 }
 
-// logoutSession ends a login session (RP-Initiated Logout, or any other
-// path that ends one): the back-channel deliveries of the clients with a
-// grant from the session go to the durable outbox first, then the grants
-// of clients with logout_revokes_grants are revoked, then the session is
-// deleted. A failure leaves the session in place, so the user can try
-// again; a repeat enqueues again (a receiver takes a logout twice alike).
+// logoutSession ends a login session of this server's browser (endSession)
+// and wakes the back-channel delivery.
 func (s *Server) logoutSession(ctx context.Context, sess *store.Session) error {
-	sid, now := sess.SID(), s.now()
-	fams, err := s.st.ListFamiliesBySID(ctx, sid)
+	queued, err := endSession(ctx, s.st, sess, s.now())
+	if queued > 0 {
+		s.kickBackchannel()
+	}
+	return err
+}
+
+// EndUserSessions ends every live login session of the user subject as a
+// logout of each would (docs/OIDC.md): back-channel logout queued in the
+// store's outbox, which a running server delivers (Server.Run), the
+// grants of clients with logout_revokes_grants revoked, the sessions
+// deleted. It returns how many sessions it ended. `ward user logout`
+// calls it: an administrator's session revocation.
+func EndUserSessions(ctx context.Context, st store.Store, subject string, now time.Time) (int, error) {
+	sessions, err := st.ListSessions(ctx, subject, now)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	for i, sess := range sessions {
+		if _, err := endSession(ctx, st, sess, now); err != nil {
+			return i, err
+		}
+	}
+	return len(sessions), nil
+}
+
+// endSession ends a login session: the back-channel deliveries of the
+// clients with a grant from the session go to the durable outbox first,
+// then the grants of clients with logout_revokes_grants are revoked, then
+// the session is deleted. A failure leaves the session in place, so the
+// user can try again; a repeat enqueues again (a receiver takes a logout
+// twice alike). It returns how many deliveries it queued.
+func endSession(ctx context.Context, st store.Store, sess *store.Session, now time.Time) (int, error) {
+	sid := sess.SID()
+	fams, err := st.ListFamiliesBySID(ctx, sid)
+	if err != nil {
+		return 0, err
 	}
 	clients := map[string]*store.Client{}
 	var ds []*store.LogoutDelivery
@@ -213,13 +242,13 @@ func (s *Server) logoutSession(ctx context.Context, sess *store.Session) error {
 		if _, seen := clients[f.ClientID]; seen {
 			continue
 		}
-		c, err := s.st.GetClient(ctx, f.ClientID)
+		c, err := st.GetClient(ctx, f.ClientID)
 		if errors.Is(err, store.ErrNotFound) {
 			clients[f.ClientID] = nil
 			continue
 		}
 		if err != nil {
-			return err
+			return 0, err
 		}
 		clients[f.ClientID] = c
 		if c.BackchannelLogoutURI != "" {
@@ -227,23 +256,17 @@ func (s *Server) logoutSession(ctx context.Context, sess *store.Session) error {
 				NextAt: now, CreatedAt: now, ExpiresAt: now.Add(backchannelRetention)})
 		}
 	}
-	if err := s.st.EnqueueLogouts(ctx, ds); err != nil {
-		return err
+	if err := st.EnqueueLogouts(ctx, ds); err != nil {
+		return 0, err
 	}
 	for _, f := range fams {
 		if c := clients[f.ClientID]; c != nil && c.LogoutRevokesGrants && f.RevokedAt.IsZero() {
-			if err := s.st.RevokeFamily(ctx, f.ID, "logout", now); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
+			if err := st.RevokeFamily(ctx, f.ID, "logout", now); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return len(ds), err
 			}
 		}
 	}
-	if err := s.st.DeleteSession(ctx, sess.Hash); err != nil {
-		return err
-	}
-	if len(ds) > 0 {
-		s.kickBackchannel()
-	}
-	return nil
+	return len(ds), st.DeleteSession(ctx, sess.Hash)
 }
 
 // logoutState is what the confirmation form carries, sealed (AES-GCM

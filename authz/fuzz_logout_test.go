@@ -203,7 +203,7 @@ func FuzzIDTokenHint(f *testing.F) {
 		if err != nil {
 			return
 		}
-		tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256})
+		tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA})
 		if err != nil || !strings.EqualFold(tok.Headers[0].ExtraHeaders[jose.HeaderType].(string), "JWT") {
 			t.Fatalf("accepted a hint that go-jose refuses or of another typ: %v", err)
 		}

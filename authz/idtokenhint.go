@@ -13,8 +13,9 @@ import (
 )
 
 // hintAlgs is the allow-list of an id_token_hint's algorithm: those Ward
-// signs ID tokens with (docs/OIDC.md).
-var hintAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256}
+// signs ID tokens with (docs/OIDC.md): ES256 by default, RS256 per client,
+// EdDSA when the server's primary keys are Ed25519 (keys.Options).
+var hintAlgs = []jose.SignatureAlgorithm{jose.ES256, jose.RS256, jose.EdDSA}
 
 // oidcNames are the JOSE names Ward reads, with the OpenID Connect claims
 // of ID and logout tokens (OIDC Core §2, Back-Channel Logout 1.0 §2.4).

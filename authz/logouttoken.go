@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/store"
 )
@@ -74,7 +76,7 @@ func buildLogoutToken(k *keys.SigningKey, c *logoutClaims) (string, error) {
 // carry (pairwise or public, logoutSubject); sid is sent whenever it is
 // known (§2.4 allows it always; a client with
 // backchannel_logout_session_required needs it, §2.2).
-func (s *Server) logoutToken(c *store.Client, sub, sid string, now time.Time) (string, error) {
+func (s *Server) logoutToken(ctx context.Context, c *store.Client, sub, sid string, now time.Time) (string, error) {
 	if c.BackchannelLogoutSessionRequired && sid == "" {
 		return "", fmt.Errorf("%w: client requires sid and none is known", errLogoutTokenSubject)
 	}
@@ -82,12 +84,43 @@ func (s *Server) logoutToken(c *store.Client, sub, sid string, now time.Time) (s
 	if err != nil {
 		return "", err
 	}
-	// Back-Channel Logout 1.0 §2.4: signed as the client's ID tokens are.
-	k, err := s.idTokenKey(context.Background(), c)
+	k, err := s.logoutKey(ctx, c, now)
 	if err != nil {
 		return "", err
 	}
 	return buildLogoutToken(k, claims)
+}
+
+// algKeys is keys.Manager's per-algorithm key chains (the ID tokens'
+// RS256 chain), where the build has them.
+type algKeys interface {
+	SignerFor(alg jose.SignatureAlgorithm, now time.Time) (*keys.SigningKey, error)
+	EnsureKeyFor(ctx context.Context, alg jose.SignatureAlgorithm, now time.Time) error
+}
+
+// logoutKey returns the key that signs c's ID tokens at now, and so its
+// logout tokens (Back-Channel Logout 1.0 §2.4: signed as ID tokens are):
+// the primary key when c registered no id_token_signed_response_alg or
+// the primary one, else that algorithm's chain (RS256), made on first
+// use. It is the ID-token key choice of the OpenID Connect core
+// (idTokenKey where the build has it).
+func (s *Server) logoutKey(ctx context.Context, c *store.Client, now time.Time) (*keys.SigningKey, error) {
+	alg := jose.SignatureAlgorithm(c.IDTokenSignedResponseAlg)
+	if alg == "" || alg == s.km.Options().Algorithm {
+		return s.km.Signer(now)
+	}
+	m, ok := any(s.km).(algKeys)
+	if !ok {
+		return nil, fmt.Errorf("%w: no %s key chain", keys.ErrNoSigningKey, alg)
+	}
+	k, err := m.SignerFor(alg, now)
+	if errors.Is(err, keys.ErrNoSigningKey) {
+		if err := m.EnsureKeyFor(ctx, alg, now); err != nil {
+			return nil, err
+		}
+		return m.SignerFor(alg, now)
+	}
+	return k, err
 }
 
 // subjectMapper is the Server's mapping of a user's subject to the sub a

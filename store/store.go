@@ -443,6 +443,9 @@ type Sessions interface {
 	PutSession(ctx context.Context, s *Session) error
 	GetSession(ctx context.Context, hash []byte, now time.Time) (*Session, error)
 	DeleteSession(ctx context.Context, hash []byte) error
+	// ListSessions returns the subject's sessions live at now, oldest
+	// first: the sessions an administrator ends (authz.EndUserSessions).
+	ListSessions(ctx context.Context, subject string, now time.Time) ([]*Session, error)
 }
 
 // SigningKeys stores the authorization server's signing keys.

@@ -213,10 +213,13 @@ func showClient(ctx context.Context, st store.Store, id string, stdout io.Writer
 	return nil
 }
 
-const userUsage = `Usage: ward user <create|set-password|delete|list|show|set|unset> [flags]
+const userUsage = `Usage: ward user <create|set-password|delete|logout|list|show|set|unset> [flags]
   create --username NAME [--subject SUB] [--password-stdin]
   set-password --username NAME [--password-stdin]
-  delete --username NAME
+  delete --username NAME   (ends the user's sessions first, as logout)
+  logout --username NAME   end every login session of the user: back-channel
+                           logout queued (a running ward serve delivers it),
+                           grants of clients with logout_revokes_grants revoked
   list
   show NAME                          the user and its OpenID Connect claims, as JSON
   set NAME --claim CLAIM=VALUE...    e.g. --claim name="Alice Liddell" --claim email_verified=true
@@ -290,6 +293,8 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return errUsage
 			}
 			return editUserClaims(ctx, st, *username, sub == "set", claims, stdout)
+		case "logout":
+			return logoutUser(ctx, st, *username, stdout)
 		case "list":
 			return listUsers(ctx, st, stdout)
 		}
@@ -337,10 +342,28 @@ func deleteUser(ctx context.Context, st store.Store, username string, stdout io.
 	if err != nil {
 		return err
 	}
+	if _, err := authz.EndUserSessions(ctx, st, u.Subject, now()); err != nil {
+		return err
+	}
 	if err := st.DeleteUser(ctx, u.Subject); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "deleted user %s\n", username)
+	return nil
+}
+
+// logoutUser ends every login session of a user (authz.EndUserSessions):
+// an administrator's session revocation, with back-channel logout.
+func logoutUser(ctx context.Context, st store.Store, username string, stdout io.Writer) error {
+	u, err := st.GetUserByUsername(ctx, username)
+	if err != nil {
+		return err
+	}
+	n, err := authz.EndUserSessions(ctx, st, u.Subject, now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "ended %d session(s) of %s\n", n, username)
 	return nil
 }
 

@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wardauth/ward/store"
+	"github.com/wardauth/ward/store/sqlstore"
 )
 
 func ward(t *testing.T, args ...string) (string, int) {
@@ -52,6 +57,15 @@ func TestClientUserKeysCommands(t *testing.T) {
 	if out, code = ward(t, append([]string{"user", "set-password", "--username", "alice"}, dev...)...); code != 0 {
 		t.Fatalf("set-password: %d %s", code, out)
 	}
+	// logout ends the user's sessions (authz.EndUserSessions, tested in
+	// authz); here: the command reaches it.
+	putSession(t, data, "alice")
+	if out, code = ward(t, append([]string{"user", "logout", "--username", "alice"}, dev...)...); code != 0 || !strings.Contains(out, "ended 1 session(s) of alice") {
+		t.Fatalf("user logout: %d %s", code, out)
+	}
+	if out, code = ward(t, append([]string{"user", "logout", "--username", "alice"}, dev...)...); code != 0 || !strings.Contains(out, "ended 0 session(s)") {
+		t.Fatalf("user logout again: %d %s", code, out)
+	}
 	if out, code = ward(t, append([]string{"user", "delete", "--username", "alice"}, dev...)...); code != 0 {
 		t.Fatalf("user delete: %d %s", code, out)
 	}
@@ -94,5 +108,24 @@ func TestClientCreateRedirectRules(t *testing.T) {
 	out, code = ward(t, append([]string{"client", "show", "cli"}, dev...)...)
 	if code != 0 || !strings.Contains(out, `"AllowRememberedConsent": true`) {
 		t.Fatalf("show: %d %s", code, out)
+	}
+}
+
+// putSession stores a live login session of username in the dev store.
+func putSession(t *testing.T, data, username string) {
+	t.Helper()
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(data, "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	u, err := st.GetUserByUsername(context.Background(), username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := time.Now()
+	if err := st.PutSession(context.Background(), &store.Session{Hash: []byte("session of " + username), Subject: u.Subject,
+		AuthTime: n, CreatedAt: n, ExpiresAt: n.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -222,6 +222,23 @@ func (s *Store) DeleteSession(ctx context.Context, hash []byte) error {
 	return nil
 }
 
+// ListSessions implements [store.Sessions] (by the sessions_subject
+// index of migration 0006).
+func (s *Store) ListSessions(ctx context.Context, subject string, now time.Time) ([]*store.Session, error) {
+	return queryAll(ctx, s, "list sessions", `SELECT hash, subject, auth_time, created_at, expires_at
+		FROM sessions WHERE subject = ? AND expires_at > ? ORDER BY created_at, hash`, func(sc scanner) (*store.Session, error) {
+		var (
+			ss                     store.Session
+			authTime, created, exp sql.NullInt64
+		)
+		if err := sc.Scan(&ss.Hash, &ss.Subject, &authTime, &created, &exp); err != nil {
+			return nil, err
+		}
+		ss.AuthTime, ss.CreatedAt, ss.ExpiresAt = timeVal(authTime), timeVal(created), timeVal(exp)
+		return &ss, nil
+	}, subject, now.UnixNano())
+}
+
 const keyCols = `id, algorithm, public_jwk, private_enc, created_at, activates_at, retires_at, expires_at`
 
 func keyArgs(k *store.SigningKey) []any {

@@ -360,6 +360,27 @@ func testSessions(t *testing.T, s store.Store) {
 	_, err = s.GetSession(ctx, ss.Hash, t0)
 	wantErr(t, "get deleted", err, store.ErrNotFound)
 	mustOK(t, s.DeleteSession(ctx, ss.Hash)) // idempotent
+
+	// ListSessions: the subject's live sessions only, oldest first.
+	a := &store.Session{Hash: hash("a"), Subject: "alice", AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	b := &store.Session{Hash: hash("b"), Subject: "alice", AuthTime: t0, CreatedAt: t0.Add(time.Second), ExpiresAt: t0.Add(2 * time.Hour)}
+	old := &store.Session{Hash: hash("old"), Subject: "alice", AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Minute)}
+	bob := &store.Session{Hash: hash("bob"), Subject: "bob", AuthTime: t0, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	for _, x := range []*store.Session{b, a, old, bob} {
+		mustOK(t, s.PutSession(ctx, x))
+	}
+	list, err := s.ListSessions(ctx, "alice", t0.Add(time.Minute))
+	mustOK(t, err)
+	if len(list) != 2 {
+		t.Fatalf("ListSessions: %d sessions, want a and b (old expired, bob another user's)", len(list))
+	}
+	same(t, "first", list[0], a)
+	same(t, "second", list[1], b)
+	list, err = s.ListSessions(ctx, "carol", t0)
+	mustOK(t, err)
+	if len(list) != 0 {
+		t.Fatalf("ListSessions of nobody: %v", list)
+	}
 }
 
 func testSigningKeys(t *testing.T, s store.Store) {

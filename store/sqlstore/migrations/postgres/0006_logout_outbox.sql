@@ -4,6 +4,8 @@
 -- claims due rows (next_at <= now) by moving next_at to the end of a lease
 -- under its claim token, and finishes or reschedules them under that
 -- token. No logout token is stored: each attempt signs a fresh one.
+-- sessions_subject: an administrator ends a user's sessions
+-- (store.Sessions.ListSessions).
 CREATE TABLE logout_outbox (
 	id         TEXT    PRIMARY KEY,
 	client_id  TEXT    NOT NULL,
@@ -17,3 +19,4 @@ CREATE TABLE logout_outbox (
 );
 CREATE INDEX logout_outbox_next_at ON logout_outbox (next_at);
 CREATE INDEX logout_outbox_expires_at ON logout_outbox (expires_at);
+CREATE INDEX sessions_subject ON sessions (subject);
