@@ -49,6 +49,10 @@ type Endpoint struct {
 	// EndSessionURL is the RP-Initiated Logout endpoint (RP-Initiated
 	// Logout 1.0 §2.1), used by EndSessionURL.
 	EndSessionURL string
+	// IDTokenAlgs are the server's id_token_signing_alg_values_supported:
+	// IDTokenVerifier accepts those of them that are asymmetric
+	// signatures (never none or HS*); DefaultIDTokenAlgs when empty.
+	IDTokenAlgs []string
 }
 
 // Client is an OAuth 2.1 client of one authorization server that obtains
@@ -117,16 +121,17 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			mu = issuer + wk // OpenID Connect Discovery §4
 		}
 		var md struct {
-			Issuer                             string `json:"issuer"`
-			AuthorizationEndpoint              string `json:"authorization_endpoint"`
-			TokenEndpoint                      string `json:"token_endpoint"`
-			PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
-			ISSParameterSupported              bool   `json:"authorization_response_iss_parameter_supported"`
-			RevocationEndpoint                 string `json:"revocation_endpoint"`
-			IntrospectionEndpoint              string `json:"introspection_endpoint"`
-			JWKSURI                            string `json:"jwks_uri"`
-			UserInfoEndpoint                   string `json:"userinfo_endpoint"`
-			EndSessionEndpoint                 string `json:"end_session_endpoint"`
+			Issuer                             string   `json:"issuer"`
+			AuthorizationEndpoint              string   `json:"authorization_endpoint"`
+			TokenEndpoint                      string   `json:"token_endpoint"`
+			PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+			ISSParameterSupported              bool     `json:"authorization_response_iss_parameter_supported"`
+			RevocationEndpoint                 string   `json:"revocation_endpoint"`
+			IntrospectionEndpoint              string   `json:"introspection_endpoint"`
+			JWKSURI                            string   `json:"jwks_uri"`
+			UserInfoEndpoint                   string   `json:"userinfo_endpoint"`
+			EndSessionEndpoint                 string   `json:"end_session_endpoint"`
+			IDTokenAlgs                        []string `json:"id_token_signing_alg_values_supported"`
 		}
 		if lastErr = getJSON(ctx, o.httpClient, mu, &md); lastErr != nil {
 			continue
@@ -148,6 +153,7 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			JWKSURI:               md.JWKSURI,
 			UserInfoURL:           md.UserInfoEndpoint,
 			EndSessionURL:         md.EndSessionEndpoint,
+			IDTokenAlgs:           md.IDTokenAlgs,
 		}, nil
 	}
 	return Endpoint{}, fmt.Errorf("client: discover %s: %w", issuer, lastErr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -430,5 +431,43 @@ func BenchmarkIDTokenVerify(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestIDTokenAlgsFromDiscovery: a client takes the ID token algorithms
+// the issuer advertises (an EdDSA issuer's ID tokens verify), never none
+// or HMAC among them; with none advertised, ES256 and RS256.
+func TestIDTokenAlgsFromDiscovery(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "ed", Algorithm: "EdDSA", Use: "sig"}}})
+	}))
+	defer srv.Close()
+	f := newForger(t)
+	raw := f.sign(t, priv, map[string]any{"alg": "EdDSA", "kid": "ed", "typ": "JWT"}, validClaims())
+	for _, tc := range []struct {
+		algs []string
+		ok   bool
+	}{{[]string{"EdDSA", "none", "HS256"}, true}, {nil, false}, {[]string{"ES256", "HS256"}, false}} {
+		c, err := New(Endpoint{Issuer: fIssuer, TokenURL: srv.URL, JWKSURI: srv.URL, IDTokenAlgs: tc.algs}, fClient,
+			WithClock(func() time.Time { return fNow }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.IDTokenVerifier().Verify(context.Background(), raw, Expect{Nonce: fNonce})
+		if (err == nil) != tc.ok {
+			t.Errorf("advertised %v: %v", tc.algs, err)
+		}
+	}
+	// HMAC with the JWKS as the secret is never accepted, advertised or not.
+	hs := f.sign(t, f.ec, map[string]any{"alg": "ES256", "kid": "ec"}, validClaims())
+	hs = strings.Replace(hs, strings.Split(hs, ".")[0], base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","kid":"ed"}`)), 1)
+	c, _ := New(Endpoint{Issuer: fIssuer, TokenURL: srv.URL, JWKSURI: srv.URL, IDTokenAlgs: []string{"HS256", "EdDSA"}}, fClient)
+	if _, err := c.IDTokenVerifier().Verify(context.Background(), hs, Expect{}); err == nil || !strings.Contains(err.Error(), `"HS256" is not accepted`) {
+		t.Fatalf("HS256: %v", err)
 	}
 }

@@ -82,13 +82,36 @@ func (c *Client) openIDParams(ar *AuthRequest, params url.Values) error {
 
 // IDTokenVerifier returns the verifier of this client's ID tokens: the
 // endpoint's issuer, this client's ID, the keys at Endpoint.JWKSURI
-// (fetched with the client's HTTP client and cached), and the client's
-// clock.
+// (fetched with the client's HTTP client and cached), the client's clock,
+// and the algorithms of Endpoint.IDTokenAlgs that are asymmetric
+// signatures (an issuer with EdDSA keys advertises EdDSA), else
+// DefaultIDTokenAlgs.
 func (c *Client) IDTokenVerifier() *IDTokenVerifier {
 	c.vOnce.Do(func() {
-		c.verifier = NewIDTokenVerifier(c.ep.Issuer, c.clientID, NewRemoteKeySet(c.ep.JWKSURI, c.o.httpClient), WithIDTokenClock(c.o.clock))
+		opts := []VerifierOption{WithIDTokenClock(c.o.clock)}
+		if algs := signatureAlgs(c.ep.IDTokenAlgs); len(algs) > 0 {
+			opts = append(opts, WithIDTokenAlgs(algs...))
+		}
+		c.verifier = NewIDTokenVerifier(c.ep.Issuer, c.clientID, NewRemoteKeySet(c.ep.JWKSURI, c.o.httpClient), opts...)
 	})
 	return c.verifier
+}
+
+// asymmetricAlgs are the JWS algorithms an ID token may be signed with
+// when the server advertises them (RFC 7518 §3.1, RFC 8037): never none,
+// never HMAC, whose key the client would share.
+var asymmetricAlgs = []string{"ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"}
+
+// signatureAlgs keeps the advertised algorithms that are asymmetric
+// signatures.
+func signatureAlgs(advertised []string) []string {
+	var out []string
+	for _, a := range advertised {
+		if contains(asymmetricAlgs, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // verifyTokenResponse requires and verifies the ID token of a token
