@@ -28,7 +28,7 @@ type receiver struct {
 	bad      []string // requests not made as §2.5 says
 }
 
-func newReceiver(t *testing.T, statuses ...int) *receiver {
+func newReceiver(t testing.TB, statuses ...int) *receiver {
 	rc := &receiver{statuses: statuses}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rc.mu.Lock()
