@@ -19,9 +19,16 @@ import (
 // DPoP transport (with Ward's use_dpop_nonce round), then the signature
 // from the JWKS, iss, aud, exp, the nonce sent and at_hash; another
 // client's verifier refuses the token, and so does Ward's own SDK
-// verifier when the nonce differs.
+// verifier when the nonce differs. Once for an ES256 client (Ward's
+// default) and once for an RS256 one.
 func TestGoOIDCOverSockets(t *testing.T) {
 	w := serveWard(t)
+	for _, tc := range []struct{ client, alg string }{{rpClient, "ES256"}, {rpClient + "-rs256", "RS256"}} {
+		t.Run(tc.alg, func(t *testing.T) { goOIDCLogin(t, w, tc.client, tc.alg) })
+	}
+}
+
+func goOIDCLogin(t *testing.T, w *served, clientID, alg string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	provider, err := oidc.NewProvider(ctx, w.issuer)
@@ -32,7 +39,7 @@ func TestGoOIDCOverSockets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := &oauth2.Config{ClientID: rpClient, ClientSecret: w.secret, Endpoint: provider.Endpoint(),
+	conf := &oauth2.Config{ClientID: clientID, ClientSecret: w.secret, Endpoint: provider.Endpoint(),
 		RedirectURL: rpCallback, Scopes: []string{oidc.ScopeOpenID, "profile"}}
 	verifier, nonce := oauth2.GenerateVerifier(), "go-oidc-"+oauth2.GenerateVerifier()[:16]
 	authURL := conf.AuthCodeURL("st-go", oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce),
@@ -53,7 +60,10 @@ func TestGoOIDCOverSockets(t *testing.T) {
 	if raw == "" || tok.TokenType != "DPoP" {
 		t.Fatalf("token response: id_token %q, token_type %q", raw, tok.TokenType)
 	}
-	idt, err := provider.Verifier(&oidc.Config{ClientID: rpClient}).Verify(ctx, raw)
+	if hdr, _ := decodeJWT(t, raw); hdr["alg"] != alg {
+		t.Fatalf("ID token alg %v, want %s", hdr["alg"], alg)
+	}
+	idt, err := provider.Verifier(&oidc.Config{ClientID: clientID}).Verify(ctx, raw)
 	if err != nil {
 		t.Fatalf("go-oidc refused Ward's ID token: %v", err)
 	}
@@ -73,7 +83,7 @@ func TestGoOIDCOverSockets(t *testing.T) {
 	if err := provider.Claims(&md); err != nil {
 		t.Fatal(err)
 	}
-	sdk := client.NewIDTokenVerifier(w.issuer, rpClient, client.NewRemoteKeySet(md.JWKSURI, nil))
+	sdk := client.NewIDTokenVerifier(w.issuer, clientID, client.NewRemoteKeySet(md.JWKSURI, nil))
 	if _, err := sdk.Verify(ctx, raw, client.Expect{Nonce: nonce, AccessToken: tok.AccessToken, RequireAtHash: true}); err != nil {
 		t.Fatalf("the SDK refused what go-oidc accepted: %v", err)
 	}

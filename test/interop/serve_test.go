@@ -20,8 +20,8 @@ import (
 // served is Ward's authorization server as `ward serve` runs it
 // (server.New, Banner, Serve: the store, keys, static clients and users
 // from the configuration, the listeners), on a free loopback port in dev
-// mode (http issuer), with the OpenID Connect relying party rpClient and
-// alice, declared as a configuration file would declare them.
+// mode (http issuer), with the OpenID Connect relying party rpClient (and
+// rpClient-rs256, its RS256 twin, with the same secret) and alice, declared as a configuration file would declare them.
 type served struct {
 	issuer string
 	secret string
@@ -39,6 +39,13 @@ func serveWard(t *testing.T) *served {
 		RedirectURIs: []string{rpCallback}, PostLogoutRedirectURIs: []string{rpLogout},
 		GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		Scopes:     []string{"openid", "profile", "email"}, Audiences: []string{"https://api.interop.example"},
+	}, {
+		// The same relying party signing with RS256, as many libraries
+		// expect (id_token_signed_response_alg).
+		ID: rpClient + "-rs256", Name: "OpenID Connect RP (RS256)", AuthMethod: oauth.AuthSecretBasic, SecretHash: hex.EncodeToString(sum[:]),
+		RedirectURIs: []string{rpCallback}, IDTokenSignedResponseAlg: "RS256",
+		GrantTypes: []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
+		Scopes:     []string{"openid", "profile"}, Audiences: []string{"https://api.interop.example"},
 	}}
 	cfg.Users = []config.User{{Subject: testSubject, Username: testUser, PasswordEnv: "WARD_INTEROP_ALICE_PASSWORD",
 		Claims: `{"name":"Alice Martin","email":"alice@example.com","email_verified":true}`}}
