@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"net/url"
@@ -61,7 +62,7 @@ func (s *Server) needsLogin(f *flow, c *client, sess *store.Session) string {
 	if sess == nil {
 		return "the user is not logged in"
 	}
-	if !sess.AuthTime.Before(time.Unix(f.Created, 0)) {
+	if len(f.Login) > 0 && bytes.Equal(f.Login, sess.Hash) {
 		return ""
 	}
 	maxAge := c.DefaultMaxAge
@@ -71,6 +72,8 @@ func (s *Server) needsLogin(f *flow, c *client, sess *store.Session) string {
 	switch {
 	case hasPrompt(f.Req.Prompt, oauth.PromptLogin), hasPrompt(f.Req.Prompt, oauth.PromptSelectAccount):
 		return "the request asks for a new login"
+	case f.Req.MaxAge != nil && *f.Req.MaxAge == 0:
+		return "max_age=0 asks for a new login"
 	case (f.Req.MaxAge != nil || maxAge > 0) && s.now().Sub(sess.AuthTime) > maxAge:
 		return "the login is older than max_age"
 	case f.Req.HintSub != "" && s.subjectFor(c.Client, sess.Subject) != f.Req.HintSub:
@@ -222,10 +225,12 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.limits.loginSucceeded(username)
-	if _, err := s.startSession(w, r, subject); err != nil {
+	sess, err := s.startSession(w, r, subject)
+	if err != nil {
 		s.errorPage(w, r, http.StatusInternalServerError, oauth.Wrap(err, "cannot start the session"))
 		return
 	}
+	f.Login = sess.Hash
 	s.toPage(w, r, PathContinue, f)
 }
 

@@ -32,8 +32,9 @@ const (
 	// PathOIDCConfiguration serves the same document as PathMetadata
 	// (OpenID Connect Discovery 1.0 §4; metadata.go).
 	PathOIDCConfiguration = "/.well-known/openid-configuration"
-	// PathUserInfo and PathEndSession are advertised in the metadata
-	// (OIDC Core §5.3, RP-Initiated Logout 1.0 §2).
+	// PathUserInfo (userinfo.go) and PathEndSession (endsession.go) are
+	// advertised in the metadata (OIDC Core §5.3, RP-Initiated Logout
+	// 1.0 §2).
 	PathUserInfo   = "/userinfo"
 	PathEndSession = "/end_session"
 	PathAuthorize  = "/authorize"

@@ -24,6 +24,10 @@ type flow struct {
 	Req     authRequest `json:"r"`
 	Created int64       `json:"c"`
 	ID      string      `json:"i"`
+	// Login is the hash of the session the user logged in to during this
+	// flow: that login satisfies max_age and prompt=login, an earlier one
+	// never does, however recent.
+	Login []byte `json:"l,omitempty"`
 }
 
 var errBadFlow = errors.New("authz: flow state is invalid or expired")

@@ -51,6 +51,22 @@ type env struct {
 	apiN atomic.Int64
 	// apiNonces makes the API require DPoP nonces (RFC 9449 §9).
 	apiNonces bool
+	// asHook, when set, serves the authorization server's requests in
+	// its stead (next is the real server): tests that tamper with what
+	// the site receives.
+	asHook func(w http.ResponseWriter, r *http.Request, next http.Handler)
+}
+
+func (e *env) hook() func(http.ResponseWriter, *http.Request, http.Handler) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.asHook
+}
+
+func (e *env) setHook(h func(http.ResponseWriter, *http.Request, http.Handler)) {
+	e.mu.Lock()
+	e.asHook = h
+	e.mu.Unlock()
 }
 
 type envOpt func(*config.BFF, *Options)
@@ -74,14 +90,20 @@ func newEnvWith(t *testing.T, apiNonces bool, opts ...envOpt) *env {
 		Clients: []store.Client{{
 			ID: testClient, AuthMethod: oauth.AuthSecretBasic,
 			GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
-			RedirectURIs: []string{siteURL + "/bff/callback"}, Scopes: []string{"read", "write"},
-			Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP,
+			RedirectURIs: []string{siteURL + "/bff/callback"}, Scopes: []string{"read", "write", "openid", "profile"},
+			PostLogoutRedirectURIs: []string{siteURL + "/"},
+			Audiences:              []string{apiURL}, SenderConstraint: store.ConstraintDPoP,
 		}},
-		Users: []authztest.User{{Subject: "u-alice", Username: "alice", Password: testPassword}},
+		Users: []authztest.User{{Subject: "u-alice", Username: "alice", Password: testPassword,
+			Claims: store.UserClaims{Name: "Alice Martin", PreferredUsername: "alice"}}},
 		Wrap: func(h http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == authz.PathToken {
 					e.tokenN.Add(1)
+				}
+				if hk := e.hook(); hk != nil {
+					hk(w, r, h)
+					return
 				}
 				h.ServeHTTP(w, r)
 			})

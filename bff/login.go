@@ -51,7 +51,7 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k := storeKey("flow", id)
-	sealed, err := s.seal.seal(k, &flow{State: ar.State, Verifier: ar.Verifier, ReturnTo: returnTo, Key: der, Created: s.now()})
+	sealed, err := s.seal.seal(k, &flow{State: ar.State, Verifier: ar.Verifier, ReturnTo: returnTo, Key: der, Created: s.now(), Nonce: ar.Nonce, MaxAge: ar.MaxAge})
 	if err == nil {
 		err = s.store.Put(ctx, k, sealed, flowTTL)
 	}
@@ -106,7 +106,11 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "callback", unavailable(err, "the authorization server cannot be reached"))
 		return
 	}
-	ar := &client.AuthRequest{State: f.State, Verifier: f.Verifier, RedirectURI: s.cfg.RedirectURI()}
+	ar := &client.AuthRequest{State: f.State, Verifier: f.Verifier, RedirectURI: s.cfg.RedirectURI(), Nonce: f.Nonce, MaxAge: f.MaxAge}
+	if s.oidc() && f.Nonce == "" {
+		s.fail(w, r, "callback", &oauth.Error{Code: oauth.InvalidRequest, Status: http.StatusBadRequest, Reason: "no_login", Description: "This login expired."})
+		return
+	}
 	tok, err := cl.ExchangeRedirect(ctx, ar, r.URL.Query())
 	if err != nil {
 		s.fail(w, r, "callback", callbackError(err))
@@ -124,6 +128,12 @@ func (s *Site) callback(w http.ResponseWriter, r *http.Request) {
 	sess := &session{
 		Subject: in.Subject, Username: in.Username, Scope: in.Scope, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken,
 		Expiry: tok.Expiry, Key: f.Key, Created: now, LastSeen: now, GrantChecked: now,
+	}
+	if idt, ok := client.IDTokenOf(tok); ok {
+		// ExchangeRedirect verified it: signature, iss, aud, azp, nonce,
+		// at_hash (OIDC Core §3.1.3.7).
+		sess.IDToken = idt.Raw
+		sess.User = &userNames{Name: idt.Name, PreferredUsername: idt.PreferredUsername, Email: idt.Email}
 	}
 	sid, err := newID()
 	if err == nil {
@@ -154,6 +164,8 @@ func callbackError(err error) *oauth.Error {
 	switch {
 	case errors.Is(err, client.ErrIssuerMismatch):
 		return bad("iss_mismatch", "The response does not come from this site's authorization server (RFC 9207); the login was abandoned.")
+	case errors.Is(err, client.ErrIDToken):
+		return bad("id_token_refused", "The authorization server's ID token failed verification; the login was abandoned.")
 	case errors.Is(err, client.ErrStateMismatch):
 		return bad("state_mismatch", "The response does not belong to the login this browser started; the login was abandoned.")
 	case errors.As(err, &ae) && ae.ErrorCode == oauth.AccessDenied:

@@ -28,6 +28,17 @@ type session struct {
 	Created      time.Time `json:"created"`
 	LastSeen     time.Time `json:"seen"`
 	GrantChecked time.Time `json:"checked"` // last introspection of the refresh token
+	// OpenID Connect (scope openid): the verified ID token, kept as the
+	// id_token_hint of the logout, and the user's claims from it.
+	IDToken string     `json:"idt,omitempty"`
+	User    *userNames `json:"user,omitempty"`
+}
+
+// userNames are the claims of the ID token /bff/user shows.
+type userNames struct {
+	Name              string `json:"name,omitempty"`
+	PreferredUsername string `json:"preferred_username,omitempty"`
+	Email             string `json:"email,omitempty"`
 }
 
 // flow is a login in progress, between /login and /callback.
@@ -37,6 +48,9 @@ type flow struct {
 	ReturnTo string    `json:"return_to"`
 	Key      []byte    `json:"key"`
 	Created  time.Time `json:"created"`
+	// Nonce of the OpenID Connect request, which the ID token must carry.
+	Nonce  string        `json:"nonce,omitempty"`
+	MaxAge time.Duration `json:"max_age,omitempty"`
 }
 
 // sealer encrypts the store's values with AES-256-GCM; the additional

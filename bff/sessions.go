@@ -215,15 +215,24 @@ func (s *Site) user(w http.ResponseWriter, r *http.Request) {
 	}
 	s.event("user", "ok")
 	ends := sess.Created.Add(s.cfg.Session.Lifetime)
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
+	out := map[string]any{
 		"authenticated":    true,
 		"sub":              sess.Subject,
 		"username":         sess.Username,
 		"scope":            sess.Scope,
 		"session_ends_at":  ends.UTC().Format(time.RFC3339),
 		"idle_timeout_sec": int(s.cfg.Session.IdleTimeout / time.Second),
-	})
+	}
+	if u := sess.User; u != nil {
+		// From the verified ID token (OpenID Connect sites).
+		for k, v := range map[string]string{"name": u.Name, "preferred_username": u.PreferredUsername, "email": u.Email} {
+			if v != "" {
+				out[k] = v
+			}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 // logout ends the session here and its grant at the authorization server
@@ -238,7 +247,7 @@ func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	s.setCookie(w, s.sessName, "", 0, s.sameSite)
-	revoked := false
+	revoked, redirect := false, s.cfg.AfterLogout
 	if sid := cookieID(r, s.sessName); sid != "" {
 		s.forget(sid)
 		k := storeKey("sess", sid)
@@ -251,12 +260,20 @@ func (s *Site) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		case s.seal.open(k, b, &sess) == nil:
 			revoked = s.revoke(ctx, &sess)
-			s.log.Info("bff logout", "sub", sess.Subject, "grant_revoked", revoked)
+			if ep, err := s.endpoint(ctx); err == nil {
+				if u := s.endSession(ep, &sess); u != "" {
+					redirect = u
+				}
+			}
+			s.log.Info("bff logout", "sub", sess.Subject, "grant_revoked", revoked, "end_session", redirect != s.cfg.AfterLogout)
 		}
 	}
 	s.event("logout", "ok")
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"logged_out": true, "grant_revoked": revoked, "redirect": s.cfg.AfterLogout})
+	// redirect: where the app sends the browser, the issuer's
+	// end_session_endpoint for an OpenID Connect site (RP-Initiated
+	// Logout 1.0), so that the login at the issuer ends too.
+	_ = json.NewEncoder(w).Encode(map[string]any{"logged_out": true, "grant_revoked": revoked, "redirect": redirect})
 }
 
 // revoke revokes the session's grant: the refresh token (its family) and

@@ -332,12 +332,15 @@ func (s *Site) endpoint(ctx context.Context) (client.Endpoint, error) {
 	if s.ep != nil {
 		return *s.ep, nil
 	}
-	ep, err := client.DiscoverEndpoint(ctx, s.opts.Issuer, client.WithHTTPClient(s.hc))
+	ep, err := client.DiscoverEndpoint(ctx, s.opts.Issuer, client.WithHTTPClient(s.hc), client.WithScopes(s.cfg.Scopes...))
 	if err != nil {
 		return client.Endpoint{}, err
 	}
 	if ep.AuthURL == "" || ep.PARURL == "" || ep.RevocationURL == "" || ep.IntrospectionURL == "" {
 		return client.Endpoint{}, fmt.Errorf("bff: %s lacks an authorization, PAR, revocation or introspection endpoint", s.opts.Issuer)
+	}
+	if s.oidc() && ep.JWKSURI == "" {
+		return client.Endpoint{}, fmt.Errorf("bff: site %q requests openid and %s publishes no jwks_uri to verify ID tokens with", s.cfg.Name, s.opts.Issuer)
 	}
 	s.ep = &ep
 	return ep, nil
@@ -397,6 +400,9 @@ func (s *Site) clientWith(ctx context.Context, key *ecdsa.PrivateKey, hc *http.C
 	}
 	if s.cfg.Resource != "" {
 		opts = append(opts, client.WithResource(s.cfg.Resource))
+	}
+	if s.oidc() {
+		opts = append(opts, client.WithClaimsRequest(idTokenClaims))
 	}
 	return client.New(ep, s.cfg.ClientID, opts...)
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -46,6 +47,19 @@ type Endpoint struct {
 	MTLSTokenURL string
 	// MTLSPARURL is the PAR endpoint's mTLS alias, used likewise.
 	MTLSPARURL string
+	// JWKSURI is the issuer's key set, which signs its ID tokens (OpenID
+	// Connect Discovery §3).
+	JWKSURI string
+	// UserInfoURL is the OpenID Connect UserInfo endpoint, used by
+	// UserInfo.
+	UserInfoURL string
+	// EndSessionURL is the RP-Initiated Logout endpoint (RP-Initiated
+	// Logout 1.0 §2.1), used by EndSessionURL.
+	EndSessionURL string
+	// IDTokenAlgs are the server's id_token_signing_alg_values_supported:
+	// IDTokenVerifier accepts those of them that are asymmetric
+	// signatures (never none or HS*); DefaultIDTokenAlgs when empty.
+	IDTokenAlgs []string
 }
 
 // Client is an OAuth 2.1 client of one authorization server that obtains
@@ -58,6 +72,9 @@ type Client struct {
 	o        options
 	tr       *Transport
 	hc       *http.Client
+
+	vOnce    sync.Once
+	verifier *IDTokenVerifier
 }
 
 // New returns a Client for clientID at the endpoint ep.
@@ -107,19 +124,28 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 	}
 	var lastErr error
 	// RFC 8414 §3.1: the well-known segment goes between host and path.
-	for _, wk := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+	// An OpenID Connect client reads OpenID Connect Discovery first.
+	wks := []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"}
+	if wantsOpenID(o.scopes) {
+		wks[0], wks[1] = wks[1], wks[0]
+	}
+	for _, wk := range wks {
 		mu := u.Scheme + "://" + u.Host + wk + u.Path
 		if wk == "/.well-known/openid-configuration" {
 			mu = issuer + wk // OpenID Connect Discovery §4
 		}
 		var md struct {
-			Issuer                             string `json:"issuer"`
-			AuthorizationEndpoint              string `json:"authorization_endpoint"`
-			TokenEndpoint                      string `json:"token_endpoint"`
-			PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
-			ISSParameterSupported              bool   `json:"authorization_response_iss_parameter_supported"`
-			RevocationEndpoint                 string `json:"revocation_endpoint"`
-			IntrospectionEndpoint              string `json:"introspection_endpoint"`
+			Issuer                             string   `json:"issuer"`
+			AuthorizationEndpoint              string   `json:"authorization_endpoint"`
+			TokenEndpoint                      string   `json:"token_endpoint"`
+			PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+			ISSParameterSupported              bool     `json:"authorization_response_iss_parameter_supported"`
+			RevocationEndpoint                 string   `json:"revocation_endpoint"`
+			IntrospectionEndpoint              string   `json:"introspection_endpoint"`
+			JWKSURI                            string   `json:"jwks_uri"`
+			UserInfoEndpoint                   string   `json:"userinfo_endpoint"`
+			EndSessionEndpoint                 string   `json:"end_session_endpoint"`
+			IDTokenAlgs                        []string `json:"id_token_signing_alg_values_supported"`
 			MTLSAliases                        struct {
 				TokenEndpoint                      string `json:"token_endpoint"`
 				PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
@@ -144,6 +170,10 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			IntrospectionURL:      md.IntrospectionEndpoint,
 			MTLSTokenURL:          md.MTLSAliases.TokenEndpoint,
 			MTLSPARURL:            md.MTLSAliases.PushedAuthorizationRequestEndpoint,
+			JWKSURI:               md.JWKSURI,
+			UserInfoURL:           md.UserInfoEndpoint,
+			EndSessionURL:         md.EndSessionEndpoint,
+			IDTokenAlgs:           md.IDTokenAlgs,
 		}, nil
 	}
 	return Endpoint{}, fmt.Errorf("client: discover %s: %w", issuer, lastErr)
@@ -294,6 +324,13 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values,
 // token sends a token request and checks that the answer is a DPoP-bound
 // token.
 func (c *Client) token(ctx context.Context, form url.Values) (*oauth2.Token, error) {
+	tok, _, err := c.tokenRaw(ctx, form)
+	return tok, err
+}
+
+// tokenRaw is token, with the map of the response's members that the
+// token's Extra reads (so that a verified ID token can join them).
+func (c *Client) tokenRaw(ctx context.Context, form url.Values) (*oauth2.Token, map[string]any, error) {
 	if len(c.o.resources) > 0 && form.Get("grant_type") != string(oauth.GrantRefreshToken) {
 		for _, r := range c.o.resources {
 			form.Add("resource", r)
@@ -301,36 +338,39 @@ func (c *Client) token(ctx context.Context, form url.Values) (*oauth2.Token, err
 	}
 	var body json.RawMessage
 	if err := c.postForm(ctx, c.ep.TokenURL, form, http.StatusOK, &body); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var tr tokenResponse
 	var raw map[string]any
 	if err := json.Unmarshal(body, &tr); err != nil {
-		return nil, fmt.Errorf("%w: token response: %v", ErrBadResponse, err)
+		return nil, nil, fmt.Errorf("%w: token response: %v", ErrBadResponse, err)
 	}
 	_ = json.Unmarshal(body, &raw)
 	if tr.AccessToken == "" {
-		return nil, fmt.Errorf("%w: token response without access_token", ErrBadResponse)
+		return nil, nil, fmt.Errorf("%w: token response without access_token", ErrBadResponse)
 	}
 	tokenType := oauth.TokenTypeDPoP
 	switch {
 	case c.o.certBound && !strings.EqualFold(tr.TokenType, oauth.TokenTypeBearer):
-		return nil, fmt.Errorf("%w: token_type %q, want Bearer (RFC 8705 §3)", ErrNotCertificateBound, tr.TokenType)
+		return nil, nil, fmt.Errorf("%w: token_type %q, want Bearer (RFC 8705 §3)", ErrNotCertificateBound, tr.TokenType)
 	case c.o.certBound:
 		tokenType = oauth.TokenTypeBearer
 	case !strings.EqualFold(tr.TokenType, oauth.TokenTypeDPoP):
-		return nil, fmt.Errorf("%w: token_type %q", ErrNotDPoPBound, tr.TokenType)
+		return nil, nil, fmt.Errorf("%w: token_type %q", ErrNotDPoPBound, tr.TokenType)
 	}
 	tok := &oauth2.Token{AccessToken: tr.AccessToken, TokenType: tokenType, RefreshToken: tr.RefreshToken}
 	if tr.ExpiresIn != "" {
 		secs, err := tr.ExpiresIn.Int64()
 		if err != nil || secs < 0 {
-			return nil, fmt.Errorf("%w: expires_in %q", ErrBadResponse, tr.ExpiresIn)
+			return nil, nil, fmt.Errorf("%w: expires_in %q", ErrBadResponse, tr.ExpiresIn)
 		}
 		tok.ExpiresIn = secs
 		tok.Expiry = c.o.clock().Add(time.Duration(secs) * time.Second)
 	}
-	return tok.WithExtra(raw), nil
+	if raw == nil {
+		raw = map[string]any{}
+	}
+	return tok.WithExtra(raw), raw, nil
 }
 
 // ClientCredentials obtains a DPoP-bound token with the client credentials
@@ -364,7 +404,12 @@ func (c *Client) Refresh(ctx context.Context, refreshToken string) (*oauth2.Toke
 // Exchange redeems an authorization code with its PKCE verifier (RFC 6749
 // §4.1.3, RFC 7636 §4.5).
 func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI string) (*oauth2.Token, error) {
-	return c.token(ctx, url.Values{
+	tok, _, err := c.exchange(ctx, code, verifier, redirectURI)
+	return tok, err
+}
+
+func (c *Client) exchange(ctx context.Context, code, verifier, redirectURI string) (*oauth2.Token, map[string]any, error) {
+	return c.tokenRaw(ctx, url.Values{
 		"grant_type":    {string(oauth.GrantAuthorizationCode)},
 		"code":          {code},
 		"code_verifier": {verifier},

@@ -18,6 +18,15 @@
 //     before expiry, stores the rotated refresh token with the new access
 //     token in one step, and lets one renewal be in flight however many
 //     goroutines ask.
+//   - OpenID Connect (Core 1.0): with the scope openid, AuthCodeRequest
+//     sends a fresh nonce (and max_age, prompt when WithMaxAge, WithPrompt
+//     are given), and ExchangeRedirect refuses the token response unless
+//     its ID token passes IDTokenVerifier.Verify (§3.1.3.7: signature from
+//     the issuer's JWKS with ES256 or RS256, iss, aud, azp, exp, iat,
+//     nonce, at_hash, auth_time against max_age, typ not at+jwt);
+//     IDTokenOf returns its claims. UserInfo calls the UserInfo endpoint
+//     with the DPoP-bound token and checks its sub (§5.3.2); EndSessionURL
+//     builds the RP-Initiated Logout redirect.
 //   - Keys are P-256 keys made in memory unless WithKey gives any
 //     crypto.Signer; LoadOrCreateKey keeps one in a 0600 file and refuses a
 //     file others can read.

@@ -82,3 +82,17 @@ func ExampleParseChallenges() {
 	}
 	// Output: DPoP use_dpop_nonce
 }
+
+// A relying party verifies an ID token it received by another way than
+// ExchangeRedirect (which verifies it already), with the nonce it sent
+// and the access token that came with it.
+func ExampleIDTokenVerifier() {
+	ctx := context.Background()
+	keys := client.NewRemoteKeySet("https://ward.example/jwks", &http.Client{Timeout: 10 * time.Second})
+	v := client.NewIDTokenVerifier("https://ward.example", "my-app", keys)
+	idt, err := v.Verify(ctx, os.Getenv("ID_TOKEN"), client.Expect{Nonce: os.Getenv("NONCE"), AccessToken: os.Getenv("ACCESS_TOKEN")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(idt.Subject, idt.Name, idt.AuthTime)
+}

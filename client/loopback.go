@@ -33,6 +33,13 @@ type AuthRequest struct {
 	Verifier string
 	// RedirectURI is the registered redirect URI the code comes back to.
 	RedirectURI string
+	// Nonce is the OpenID Connect nonce (Core §3.1.2.1), sent when the
+	// scopes include openid; ExchangeRedirect then requires an ID token
+	// carrying it.
+	Nonce string
+	// MaxAge is the max_age sent (WithMaxAge), checked against the ID
+	// token's auth_time; zero when none was sent.
+	MaxAge time.Duration
 }
 
 // AuthCodeRequest prepares an authorization code request with PKCE S256,
@@ -66,6 +73,9 @@ func (c *Client) AuthCodeRequest(ctx context.Context, redirectURI string) (*Auth
 	}
 	if len(c.o.scopes) > 0 {
 		params.Set("scope", strings.Join(c.o.scopes, " "))
+	}
+	if err := c.openIDParams(ar, params); err != nil {
+		return nil, err
 	}
 	for _, r := range c.o.resources {
 		params.Add("resource", r)
@@ -106,11 +116,25 @@ func (c *Client) AuthCodeRequest(ctx context.Context, redirectURI string) (*Auth
 // must name this client's issuer when present, or when the server
 // promised it (ErrIssuerMismatch, RFC 9207 §2.4) — all before the code is
 // sent anywhere.
+//
+// When the request carried a nonce (scope openid), the token response
+// must carry an ID token that passes IDTokenVerifier.Verify with that
+// nonce, the access token's at_hash and the max_age sent (OpenID Connect
+// Core §3.1.3.7); its claims are then available from IDTokenOf.
 func (c *Client) ExchangeRedirect(ctx context.Context, ar *AuthRequest, q url.Values) (*oauth2.Token, error) {
 	if err := c.checkResponse(ar, q); err != nil {
 		return nil, err
 	}
-	return c.Exchange(ctx, q.Get("code"), ar.Verifier, ar.RedirectURI)
+	tok, raw, err := c.exchange(ctx, q.Get("code"), ar.Verifier, ar.RedirectURI)
+	if err != nil || ar.Nonce == "" {
+		return tok, err
+	}
+	idt, err := c.verifyTokenResponse(ctx, tok, Expect{Nonce: ar.Nonce, AccessToken: tok.AccessToken, MaxAge: ar.MaxAge})
+	if err != nil {
+		return nil, err
+	}
+	raw[idTokenKey] = idt // after the response's own members: never theirs
+	return tok, nil
 }
 
 func (c *Client) checkResponse(ar *AuthRequest, q url.Values) error {

@@ -62,6 +62,9 @@ type options struct {
 	usePAR        *bool
 	callbackPath  string
 	certBound     bool // WithCertificateBinding
+	maxAge        *time.Duration
+	prompt        string
+	claims        string
 }
 
 func newOptions(opts []Option) options {

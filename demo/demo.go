@@ -86,7 +86,7 @@ func DevConfigAt(issuer, publicURL, listen, adminListen string) config.Gateway {
 	// The BFF site the demo app logs in through.
 	g.BFF = []config.BFF{{
 		Name: "demo", PublicURL: g.PublicURL, ClientID: DevBFFClient,
-		Scopes: []string{"demo:read"}, Resource: g.PublicURL, API: g.PublicURL + "/demo",
+		Scopes: []string{"demo:read", "openid", "profile"}, Resource: g.PublicURL, API: g.PublicURL + "/demo",
 		AfterLogin: "/app/", AfterLogout: "/app/",
 		ClientSecretFile: "ward-data/demo-bff-secret", // ward serve --dev sets it under --data
 	}}

@@ -71,11 +71,26 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err != nil {
 		return fail(err)
 	}
-	// Pairwise clients need the salt and a sector (subject.go).
+	// Pairwise clients need the salt and a sector (authz/subject.go).
 	if err := srv.CheckSubjectTypes(ctx); err != nil {
 		return fail(err)
 	}
 	return &authzServer{Server: srv, mt: mt, st: st, close: func() { st.Close() }}, creds, nil
+}
+
+// devPairwiseSalt creates dev mode's pairwise salt file
+// (<data_dir>/pairwise-salt) when absent.
+func devPairwiseSalt(cfg *config.Config) error {
+	if !cfg.Dev || cfg.OIDC.PairwiseSalt != "" || cfg.OIDC.PairwiseSaltFile == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.OIDC.PairwiseSaltFile), 0o700); err != nil {
+		return err
+	}
+	if _, err := ensureSecretFile(cfg.OIDC.PairwiseSaltFile); err != nil {
+		return fmt.Errorf("dev mode: pairwise salt: %w", err)
+	}
+	return nil
 }
 
 // authzServer is the authorization server with its store's release.
@@ -119,19 +134,4 @@ func flowKey(cfg *config.Config) ([]byte, error) {
 		return ensureSecretFile(filepath.Join(cfg.DataDir, "flow-key"))
 	}
 	return nil, nil
-}
-
-// devPairwiseSalt creates dev mode's pairwise salt file
-// (<data_dir>/pairwise-salt) when absent.
-func devPairwiseSalt(cfg *config.Config) error {
-	if !cfg.Dev || cfg.OIDC.PairwiseSalt != "" || cfg.OIDC.PairwiseSaltFile == "" {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(cfg.OIDC.PairwiseSaltFile), 0o700); err != nil {
-		return err
-	}
-	if _, err := ensureSecretFile(cfg.OIDC.PairwiseSaltFile); err != nil {
-		return fmt.Errorf("dev mode: pairwise salt: %w", err)
-	}
-	return nil
 }

@@ -84,7 +84,8 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*Dev
 	if err != nil {
 		return nil, err
 	}
-	if err := st.UpsertUser(ctx, &store.User{Subject: devSubject, Username: devUser, PasswordHash: hash, CreatedAt: t, UpdatedAt: t}); err != nil {
+	if err := st.UpsertUser(ctx, &store.User{Subject: devSubject, Username: devUser, PasswordHash: hash, CreatedAt: t, UpdatedAt: t,
+		Claims: store.UserClaims{Name: "Demo User", PreferredUsername: devUser}}); err != nil {
 		return nil, err
 	}
 	out, _ := json.MarshalIndent(c, "", "  ")
@@ -138,15 +139,21 @@ func devClients(c *DevCredentials, now time.Time) []*store.Client {
 		ID: devPublicClient, Name: "Demo CLI (public)", AuthMethod: oauth.AuthNone,
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		RedirectURIs: []string{devRedirectURI},
-		Scopes:       []string{"demo:read"}, Audiences: []string{c.GatewayURL},
+		// openid, profile, email: `ward token --dev --openid`.
+		Scopes:           []string{"demo:read", "openid", "profile", "email"},
+		Audiences:        []string{c.GatewayURL},
 		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
 	}, {
 		ID: demo.DevBFFClient, Name: "Demo app's backend-for-frontend (confidential)", AuthMethod: oauth.AuthSecretBasic,
 		SecretHash:   authz.HashClientSecret(c.BFF.ClientSecret),
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		RedirectURIs: []string{c.GatewayURL + config.DefaultBFFPrefix + "/callback"},
-		Scopes:       []string{"demo:read"}, Audiences: []string{c.GatewayURL},
-		SenderConstraint: store.ConstraintDPoP, CreatedAt: now,
+		// OpenID Connect: the site shows the user's name and logs out
+		// through end_session, back to the app.
+		Scopes:                 []string{"demo:read", "openid", "profile"},
+		PostLogoutRedirectURIs: []string{c.GatewayURL + devAppPath},
+		Audiences:              []string{c.GatewayURL},
+		SenderConstraint:       store.ConstraintDPoP, CreatedAt: now,
 	}}
 }
 

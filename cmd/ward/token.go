@@ -261,6 +261,7 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.register(fs)
 	showKey := fs.Bool("show-key", false, "also print the thumbprint (cnf.jkt) of the key the token is bound to, on stderr")
 	showJSON := fs.Bool("json", false, "print the whole token response as JSON instead of the access token")
+	oidc := registerOpenID(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -268,9 +269,15 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errUsage
 	}
+	if err := oidc.prepare(&f, stderr); err != nil {
+		return err
+	}
 	c, tok, err := f.obtain(ctx, stderr)
 	if err != nil {
 		return err
+	}
+	if oidc.on {
+		return oidc.print(ctx, c, tok, stdout)
 	}
 	if *showJSON {
 		out := map[string]any{

@@ -23,9 +23,11 @@ async function refresh() {
   const signedIn = r.ok;
   if (signedIn) {
     const u = await r.json();
-    // The username when the authorization server told it (RFC 7662
-    // username), else the opaque subject.
-    $("status").replaceChildren("Logged in as ", el("strong", u.username || u.sub));
+    // The name from the ID token (the BFF site requests openid), else
+    // the username the authorization server told (RFC 7662 username),
+    // else the opaque subject.
+    const login = u.preferred_username || u.username;
+    $("status").replaceChildren("Logged in as ", el("strong", u.name || login || u.sub), u.name && login ? " (" + login + ")" : "");
     const ends = new Date(u.session_ends_at);
     $("session").textContent = "Scope granted: " + (u.scope || "none") + ". The session ends at " +
       ends.toLocaleTimeString() + ", or after " + Math.round(u.idle_timeout_sec / 60) + " minutes without use.";
@@ -95,7 +97,16 @@ $("call").addEventListener("click", async () => {
 $("logout").addEventListener("click", async () => {
   const r = await fetch("/bff/logout", { method: "POST", headers: csrf, credentials: "same-origin" });
   const a = await answer(r);
-  $("result").textContent = "logout: " + r.status + "\n" + a.text;
+  const shown = "logout: " + r.status + "\n" + a.text;
+  const body = a.body || {};
+  if (r.ok && typeof body.redirect === "string" && /^https?:\/\//.test(body.redirect)) {
+    // The issuer's end_session_endpoint (OpenID Connect RP-Initiated
+    // Logout): the login there ends too, then it sends the browser back.
+    sessionStorage.setItem("ward-demo-logout", shown);
+    location.href = body.redirect;
+    return;
+  }
+  $("result").textContent = shown;
   const rows = a.body && r.ok ? [
     ["Session here", "ended"],
     ["Grant at the authorization server", a.body.grant_revoked ? "revoked" : "not revoked (see the server log)",
@@ -104,5 +115,11 @@ $("logout").addEventListener("click", async () => {
   summarize("Logged out", r.status, a.body, rows);
   await refresh();
 });
+
+const back = sessionStorage.getItem("ward-demo-logout");
+if (back) {
+  sessionStorage.removeItem("ward-demo-logout");
+  $("result").textContent = back;
+}
 
 refresh().catch((e) => { $("status").textContent = "Error: " + e; });

@@ -33,6 +33,8 @@ import (
 // User is a user to create, with a clear-text password.
 type User struct {
 	Subject, Username, Password string
+	// Claims are the user's OpenID Connect claims.
+	Claims store.UserClaims
 }
 
 // Options say what the server holds and how it runs.
@@ -109,7 +111,7 @@ func New(t testing.TB, o Options) *Server {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.CreateUser(ctx, &store.User{Subject: u.Subject, Username: u.Username, PasswordHash: ph, CreatedAt: now}); err != nil {
+		if err := st.CreateUser(ctx, &store.User{Subject: u.Subject, Username: u.Username, PasswordHash: ph, Claims: u.Claims, CreatedAt: now}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,7 +2,9 @@
 // browser_test.go against `ward serve --dev`: a real Chromium logs in to
 // the demo app, calls the demo API through the BFF, checks from the
 // page's own JavaScript that no token is reachable, tries cross-site
-// requests that must be refused, and logs out. A screenshot of each step
+// requests that must be refused, and logs out through the issuer's
+// end_session_endpoint (OpenID Connect), after which a login asks for the
+// password again. A screenshot of each step
 // goes to $ARTIFACTS. Prints one JSON line per check; exits non-zero on
 // the first failure.
 import { chromium } from "playwright-core";
@@ -87,6 +89,8 @@ try {
   await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Logged in as"));
   const status = await page.textContent("#status");
   check("logged in after the redirect back", status.includes("Logged in as"), status);
+  // The BFF site requests openid: the name comes from the verified ID token.
+  check("the user's name from the ID token is shown", status.includes("Logged in as Demo User"), status);
   await shot(page, "app-logged-in");
 
   // 3. The demo API through the BFF: the upstream saw the identity, the
@@ -181,9 +185,19 @@ try {
   await cli.close();
   cb.close();
 
-  // 7. Log out: the session is gone.
+  // 7. Log out: the app sends the browser through the issuer's
+  //    end_session_endpoint (OpenID Connect RP-Initiated Logout), which
+  //    ends the login there too and sends it back to the app.
+  const visited = [];
+  const onNav = (r) => { if (r.isNavigationRequest()) visited.push(r.url()); };
+  page.on("request", onNav);
   await page.click("#logout");
+  await page.waitForURL((u) => u.href.startsWith(APP) && u.searchParams.has("state"));
   await page.waitForFunction(() => document.getElementById("status").textContent.includes("Not logged in"));
+  page.off("request", onNav);
+  const es = visited.map((u) => new URL(u)).find((u) => u.origin === ISSUER && u.pathname === "/end_session");
+  check("logout went through the issuer's end_session endpoint", es && es.searchParams.get("id_token_hint") &&
+    es.searchParams.get("post_logout_redirect_uri") === APP && es.searchParams.get("state") === new URL(page.url()).searchParams.get("state"), visited);
   const logout = await page.textContent("#result");
   check("logout revoked the grant", logout.includes('"grant_revoked":true'), logout);
   const after = await page.evaluate(async () => {
@@ -195,6 +209,13 @@ try {
   const left = (await ctx.cookies(origin)).filter((c) => c.name.startsWith("ward-bff-"));
   check("session cookie cleared", left.length === 0, left);
   await shot(page, "app-logged-out-again");
+
+  // 8. The login at the issuer ended too: logging in asks for the
+  //    password again.
+  await page.click("#login");
+  await page.waitForSelector("input[name=password]");
+  check("a second login asks for the password again", new URL(page.url()).origin === ISSUER, page.url());
+  await shot(page, "login-page-after-logout");
   console.log(JSON.stringify({ done: true, screenshots: step }));
 } finally {
   await browser.close();

@@ -257,7 +257,7 @@ try {
     }
     await page.waitForURL(APP);
     await page.waitForFunction(() => document.getElementById("status").textContent.startsWith("Logged in as"));
-    check("demo app greets by username", (await page.textContent("#status")) === "Logged in as " + USER, await page.textContent("#status"));
+    check("demo app greets by name and username, not the subject", /^Logged in as .+ \(/.test(await page.textContent("#status")) && (await page.textContent("#status")).includes("(" + USER + ")"), await page.textContent("#status"));
     check("logged in: the login action is hidden", await page.locator("#login-action").isHidden());
     await page.click("#call");
     await page.waitForSelector("#summary dl");

@@ -45,6 +45,9 @@ const (
 	testPassword = "correct horse battery staple"
 
 	appClient  = "app" // public, authorization_code + refresh_token, audience = the gateway
+	rpClient   = "rp"  // confidential OpenID Connect relying party (serveWard)
+	rpCallback = "https://rp.interop.example/callback"
+	rpLogout   = "https://rp.interop.example/logged-out"
 	svcClient  = "svc" // confidential, client_credentials, audience = rsAudience
 	rsAudience = "https://rs.interop.example"
 	callback   = "http://127.0.0.1/callback" // any port (RFC 8252 §7.3)
