@@ -2,9 +2,6 @@ package authz
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -287,30 +284,12 @@ type logoutState struct {
 var errBadLogoutState = errors.New("authz: logout confirmation is invalid or expired")
 
 func (s *Server) sealLogout(st *logoutState) (string, error) {
-	pt, err := json.Marshal(st)
-	if err != nil {
-		return "", err
-	}
-	a := s.flowAEAD()
-	nonce := make([]byte, a.NonceSize(), a.NonceSize()+len(pt)+a.Overhead())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(a.Seal(nonce, nonce, pt, []byte("end_session"))), nil
+	return s.seal(st, "end_session")
 }
 
 func (s *Server) openLogout(sealed string) (*logoutState, error) {
-	a := s.flowAEAD()
-	b, err := base64.RawURLEncoding.Strict().DecodeString(sealed)
-	if err != nil || len(sealed) > 16<<10 || len(b) < a.NonceSize()+a.Overhead() {
-		return nil, errBadLogoutState
-	}
-	pt, err := a.Open(nil, b[:a.NonceSize()], b[a.NonceSize():], []byte("end_session"))
-	if err != nil {
-		return nil, errBadLogoutState
-	}
 	var st logoutState
-	if json.Unmarshal(pt, &st) != nil || st.ID == "" || s.now().After(time.Unix(st.Created, 0).Add(flowTTL)) {
+	if !s.unseal(sealed, "end_session", &st) || st.ID == "" || s.now().After(time.Unix(st.Created, 0).Add(flowTTL)) {
 		return nil, errBadLogoutState
 	}
 	return &st, nil

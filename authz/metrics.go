@@ -2,7 +2,6 @@ package authz
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,20 +108,10 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		reuse:       map[string]prometheus.Counter{},
 		userinfo:    map[string]prometheus.Counter{},
 	}
+	// A second Server on the same registry (a restart in the same
+	// process) counts on in the first one's series (counterVec).
 	vec := func(name, help string, label ...string) (*prometheus.CounterVec, error) {
-		v := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ward", Subsystem: "authz", Name: name, Help: help}, label)
-		if err := reg.Register(v); err != nil {
-			// A second Server on the same registry (a restart in the same
-			// process) counts on in the first one's series.
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				if old, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-					return old, nil
-				}
-			}
-			return nil, fmt.Errorf("%w: Options.Registry: %w", ErrConfig, err)
-		}
-		return v, nil
+		return counterVec(reg, name, help, label...)
 	}
 	limited, err := vec("rate_limited_total",
 		"Requests refused with 429 by a rate limit (rate_limits), by endpoint (token, par, login) and tier (ip, client).",

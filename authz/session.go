@@ -44,7 +44,15 @@ func (s *Server) sealFlow(f *flow) (string, error) {
 	if f.ID == "" {
 		f.ID = randomToken(16)
 	}
-	pt, err := json.Marshal(f)
+	return s.seal(f, "flow")
+}
+
+// seal encrypts v's JSON under the flow key with AES-256-GCM, purpose as
+// the additional data (so a value sealed for one purpose never opens as
+// another), base64url: the one form of every state that travels through
+// the browser (the flow, the logout confirmation).
+func (s *Server) seal(v any, purpose string) (string, error) {
+	pt, err := json.Marshal(v)
 	if err != nil {
 		return "", err
 	}
@@ -53,28 +61,28 @@ func (s *Server) sealFlow(f *flow) (string, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(a.Seal(nonce, nonce, pt, []byte("flow"))), nil
+	return base64.RawURLEncoding.EncodeToString(a.Seal(nonce, nonce, pt, []byte(purpose))), nil
 }
 
-// openFlow decrypts and checks a sealed flow.
-func (s *Server) openFlow(sealed string) (*flow, error) {
+// unseal opens what seal made for purpose into v; false when it is not
+// one (too long, another encoding, forged, another purpose, not JSON).
+func (s *Server) unseal(sealed, purpose string, v any) bool {
 	if sealed == "" || len(sealed) > 16<<10 {
-		return nil, errBadFlow
+		return false
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(sealed) // one encoding per value
 	a := s.flowAEAD()
 	if err != nil || len(b) < a.NonceSize()+a.Overhead() {
-		return nil, errBadFlow
+		return false
 	}
-	pt, err := a.Open(nil, b[:a.NonceSize()], b[a.NonceSize():], []byte("flow"))
-	if err != nil {
-		return nil, errBadFlow
-	}
+	pt, err := a.Open(nil, b[:a.NonceSize()], b[a.NonceSize():], []byte(purpose))
+	return err == nil && json.Unmarshal(pt, v) == nil
+}
+
+// openFlow decrypts and checks a sealed flow.
+func (s *Server) openFlow(sealed string) (*flow, error) {
 	var f flow
-	if err := json.Unmarshal(pt, &f); err != nil || f.ID == "" {
-		return nil, errBadFlow
-	}
-	if s.now().After(time.Unix(f.Created, 0).Add(flowTTL)) {
+	if !s.unseal(sealed, "flow", &f) || f.ID == "" || s.now().After(time.Unix(f.Created, 0).Add(flowTTL)) {
 		return nil, errBadFlow
 	}
 	return &f, nil
