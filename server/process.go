@@ -25,6 +25,7 @@ type process struct {
 	gw      *gateway.Gateway
 	feed    *revocationFeed // revocations.go; nil without a feed
 	wakeups *revocation.Wakeups
+	reg     *prometheus.Registry // every component's metrics
 }
 
 // close releases the store and the Redis client.
@@ -71,6 +72,7 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	// One metrics registry for the whole process: the authorization
 	// server's, the gateway's and Redis's series are scraped together.
 	reg := prometheus.NewRegistry()
+	p.reg = reg
 	if p.rs != nil {
 		registerRedisMetrics(reg, p.rs.replay)
 	}
