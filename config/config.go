@@ -57,6 +57,9 @@ type Config struct {
 	MTLS MTLS `yaml:"mtls"`
 	// UI: the brand on the login, consent and error pages (ui.go).
 	UI UI `yaml:"ui"`
+	// Log and Tracing: observability (observability.go, docs/OBSERVABILITY.md).
+	Log     Log     `yaml:"log"`
+	Tracing Tracing `yaml:"tracing"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.
@@ -354,6 +357,7 @@ func Default() *Config {
 		AuthorizationServer: AuthorizationServer{Enabled: true, HSTS: DefaultHSTS},
 		Gateway:             DefaultGateway(),
 		Redis:               DefaultRedis(),
+		Tracing:             DefaultTracing(),
 		// Failed-login throttling on; request rates and failed client
 		// authentication limited by default (ratelimit.go, Effective).
 		RateLimits: DefaultRateLimits(),

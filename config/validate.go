@@ -58,8 +58,10 @@ func (c *Config) Validate() error {
 	v.gateway()
 	v.redis()
 	v.rateLimits()
-	v.mtls() // mtls.go
-	v.ui()   // ui.go
+	v.mtls()    // mtls.go
+	v.ui()      // ui.go
+	v.log()     // observability.go
+	v.tracing() // observability.go
 	return errors.Join(v.errs...)
 }
 

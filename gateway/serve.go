@@ -234,13 +234,26 @@ func (g *Gateway) logRejection(r *http.Request, rec *record, e *oauth.Error, jkt
 		"status", e.Status, "error_code", e.Code, "reason", e.Reason, "jkt", jkt, "remote", r.RemoteAddr)
 }
 
+// logRequest logs a request at DEBUG, or at INFO as the access log
+// (gateway.access_log) when the gateway let it through. The keys are
+// docs/ARCHITECTURE.md's; no token, proof or cookie is ever among them.
 func (g *Gateway) logRequest(r *http.Request, rec *record, status int, d time.Duration) {
-	if !g.log.Enabled(r.Context(), slog.LevelDebug) {
+	level, msg := slog.LevelDebug, "request"
+	if st := g.state.Load(); st != nil && st.cfg.AccessLog && passed(rec.outcome) {
+		level, msg = slog.LevelInfo, "access"
+	}
+	if !g.log.Enabled(r.Context(), level) {
 		return // the attributes cost allocations on every request
 	}
-	attrs := []any{"route", rec.route, "method", r.Method, "path", rec.path, "status", status, "outcome", string(rec.outcome), "duration", d}
+	attrs := []any{"route", rec.route, "method", r.Method, "path", rec.path, "status", status, "outcome", string(rec.outcome), "duration", d, "remote", r.RemoteAddr}
 	if rec.id != nil {
 		attrs = append(attrs, "client_id", rec.id.ClientID, "sub", rec.id.Subject, "jkt", rec.id.JKT)
 	}
-	g.log.Debug("request", attrs...)
+	g.log.Log(r.Context(), level, msg, attrs...)
+}
+
+// passed reports whether an outcome let the request through: what the
+// access log records.
+func passed(o Outcome) bool {
+	return o == OutcomeAllowed || o == OutcomePublic || o == OutcomeMount
 }
