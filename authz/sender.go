@@ -135,7 +135,9 @@ func (s *Server) parProof(r *http.Request, dpopJKT string) (string, error) {
 // not empty, is the key the proof must use. A refusal is counted and
 // returned as the protocol error.
 func (s *Server) verifyProof(ctx context.Context, r *http.Request, path string, proofs []string, jkt string) (*dpop.Proof, error) {
+	ctx, end := startSpan(ctx, "authz.dpop_verify") // tracing.go
 	p, err := s.dpop.Verify(ctx, dpop.Request{Proofs: proofs, Method: r.Method, URL: s.url(path), JKT: jkt})
+	end(err)
 	if err != nil {
 		reason := dpopReason(err)
 		s.metrics.dpopRejected(reason)

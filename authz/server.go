@@ -382,6 +382,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status >= 500 {
 		s.log.Error("authz: request failed", "path", r.URL.Path, "err", err)
 	}
+	annotateRefusal(r, e) // tracing.go
 	oauth.WriteJSON(w, e)
 }
 

@@ -302,7 +302,7 @@ func (g *Gateway) authenticate(st *state, r *http.Request, rt *route, rec *recor
 			err = e
 		}
 	} else {
-		id, err = st.rs.Authenticate(r, rt.req)
+		id, err = authenticateTraced(st.rs, r, rt) // tracing.go
 	}
 	if err == nil {
 		return id, nil

@@ -68,6 +68,11 @@ type Options struct {
 	// headers, size limits, path cleaning, per-IP rate limits and
 	// metrics. They authenticate requests themselves.
 	Mounts []Mount
+	// Middleware, when set, wraps the public listener's handler (Handler):
+	// ward serve's tracing (package server) starts each request's span
+	// there. The gateway adds the decision to the request context's span
+	// when it records (tracing.go).
+	Middleware func(http.Handler) http.Handler
 }
 
 // Mount is a handler served by the gateway at a host and path prefix.

@@ -113,6 +113,13 @@ var _ httputil.BufferPool = (*bufferPool)(nil)
 
 // Handler returns the proxy handler for the public listener.
 func (g *Gateway) Handler() http.Handler {
+	if g.opts.Middleware != nil {
+		return g.opts.Middleware(g.handler())
+	}
+	return g.handler()
+}
+
+func (g *Gateway) handler() http.Handler {
 	if a := g.authz; a != nil && a.onListener {
 		// The forward-auth endpoint at its path (authorizer.go).
 		return httpsafe.CloseAfterChunked(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -137,6 +144,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		g.metrics.observe(rec, time.Since(start))
 		g.logRequest(r, rec, sw.status, time.Since(start))
+		annotateSpan(r, rec, sw.status) // tracing.go
 	}()
 	g.secureResponse(w.Header(), r, st.cfg, false)
 	g.stripForwardedCert(r)
@@ -173,7 +181,11 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, rt *route, rec *
 	if sw, ok := w.(*statusWriter); ok {
 		sw.untyped = true
 	}
-	rt.scrub(r) // headers.go: the same for both paths
+	rt.scrub(r)                                      // headers.go: the same for both paths
+	if rr, end := upstreamTrace(r, rt); end != nil { // tracing.go
+		r = rr
+		defer func() { end(w) }()
+	}
 	if rt.direct != nil && directRequest(r) {
 		g.forward(w, r, rt, rec)
 		return
