@@ -53,7 +53,7 @@ func flushed(t *testing.T, tr *tracing, exp *tracetest.InMemoryExporter) map[str
 func spanAttr(s tracetest.SpanStub, key string) string {
 	for _, a := range s.Attributes {
 		if string(a.Key) == key {
-			return a.Value.Emit()
+			return a.Value.String()
 		}
 	}
 	return ""
@@ -153,7 +153,7 @@ func TestTracingProcess(t *testing.T) {
 	}
 	for _, s := range exp.GetSpans() {
 		for _, a := range s.Attributes {
-			if v := a.Value.Emit(); strings.Contains(v, p.creds.Service.ClientSecret) || strings.Contains(v, access) || strings.Contains(v, proof) {
+			if v := a.Value.String(); strings.Contains(v, p.creds.Service.ClientSecret) || strings.Contains(v, access) || strings.Contains(v, proof) {
 				t.Errorf("span %s attribute %s holds a secret, token or proof", s.Name, a.Key)
 			}
 		}
