@@ -57,7 +57,8 @@ type Ratio float64
 // UnmarshalText parses a decimal from 0 to 1.
 func (r *Ratio) UnmarshalText(b []byte) error {
 	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f < 0 || f > 1 {
+	// !(0 <= f <= 1) refuses NaN too, which compares false both ways.
+	if err != nil || !(f >= 0 && f <= 1) {
 		return fmt.Errorf("not a number from 0 to 1")
 	}
 	*r = Ratio(f)
