@@ -19,6 +19,7 @@ import (
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/wardtest"
 )
 
 const clientTraceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -90,37 +91,8 @@ func TestTracingMiddleware(t *testing.T) {
 // store calls as child spans) and the gateway (the decision, the token
 // check, the upstream call).
 func TestTracingProcess(t *testing.T) {
-	t.Setenv(config.EnvStoreDSN, "")
-	t.Setenv(config.EnvKeyEncryptionKey, "")
-	t.Setenv(config.EnvDPoPNonceSecret, "")
-	cfg := config.Dev(t.TempDir())
-	cfg.Tracing = config.Tracing{SampleRatio: 1, ServiceName: "ward"}
-	_, exp := memoryTracing(t, cfg.Tracing) // installs the exporter
-	cfg.Tracing.Enabled, cfg.Tracing.Endpoint = true, "http://127.0.0.1:4318"
-	p, err := openProcess(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.close()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	signer, err := dpop.NewSigner(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proof, err := signer.Proof("POST", cfg.Issuer+"/token")
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := func() *httptest.ResponseRecorder {
-		f := url.Values{"grant_type": {"client_credentials"}}
-		r := httptest.NewRequest("POST", cfg.Issuer+"/token", strings.NewReader(f.Encode()))
-		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		r.SetBasicAuth(p.creds.Service.ClientID, p.creds.Service.ClientSecret)
-		r.Header.Set("DPoP", proof)
-		w := httptest.NewRecorder()
-		p.as.handler().ServeHTTP(w, r)
-		return w
-	}
+	cfg, p, exp := tracedDevProcess(t, nil)
+	proof, token := tokenRequest(t, cfg, p)
 	w := token()
 	if w.Code != http.StatusOK {
 		t.Fatalf("token: %d %s", w.Code, w.Body)
@@ -172,6 +144,69 @@ func TestTracingProcess(t *testing.T) {
 	}
 	if g.SpanContext.TraceID().String() == "0af7651916cd43dd8448eb211c80319c" {
 		t.Error("the gateway continued the client's trace without trust_incoming")
+	}
+}
+
+// tracedDevProcess opens a dev process (changed by mod) with tracing on
+// and its spans in memory.
+func tracedDevProcess(t *testing.T, mod func(*config.Config)) (*config.Config, *process, *tracetest.InMemoryExporter) {
+	t.Helper()
+	t.Setenv(config.EnvStoreDSN, "")
+	t.Setenv(config.EnvKeyEncryptionKey, "")
+	t.Setenv(config.EnvDPoPNonceSecret, "")
+	cfg := config.Dev(t.TempDir())
+	if mod != nil {
+		mod(cfg)
+	}
+	cfg.Tracing = config.Tracing{SampleRatio: 1, ServiceName: "ward"}
+	_, exp := memoryTracing(t, cfg.Tracing) // installs the exporter
+	cfg.Tracing.Enabled, cfg.Tracing.Endpoint = true, "http://127.0.0.1:4318"
+	p, err := openProcess(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.close)
+	return cfg, p, exp
+}
+
+// tokenRequest makes a DPoP proof for /token and a function that sends a
+// client_credentials request of the dev service client with it.
+func tokenRequest(t *testing.T, cfg *config.Config, p *process) (string, func() *httptest.ResponseRecorder) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	signer, err := dpop.NewSigner(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proof, err := signer.Proof("POST", cfg.Issuer+"/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return proof, func() *httptest.ResponseRecorder {
+		f := url.Values{"grant_type": {"client_credentials"}}
+		r := httptest.NewRequest("POST", cfg.Issuer+"/token", strings.NewReader(f.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.SetBasicAuth(p.creds.Service.ClientID, p.creds.Service.ClientSecret)
+		r.Header.Set("DPoP", proof)
+		w := httptest.NewRecorder()
+		p.as.handler().ServeHTTP(w, r)
+		return w
+	}
+}
+
+// TestTracingProcessRedis: in the scale-out shape the replay check of the
+// /token proof is a Redis call, traced as a child of the DPoP check.
+func TestTracingProcessRedis(t *testing.T) {
+	addr, _, prefix := wardtest.Redis(t, "tracing")
+	cfg, p, exp := tracedDevProcess(t, func(c *config.Config) { c.Redis.Addr, c.Redis.KeyPrefix = addr, prefix })
+	_, token := tokenRequest(t, cfg, p)
+	if w := token(); w.Code != http.StatusOK {
+		t.Fatalf("token: %d %s", w.Code, w.Body)
+	}
+	spans := flushed(t, p.tr, exp)
+	use, verify := spans["dpop.replay.use"], spans["authz.dpop_verify"]
+	if !use.SpanContext.IsValid() || use.Parent.SpanID() != verify.SpanContext.SpanID() {
+		t.Errorf("no Redis replay span under the DPoP check: %v", names(spans))
 	}
 }
 
