@@ -62,3 +62,28 @@ func TestAccessLog(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalLogBounded: a flood of one refusal writes the burst of 20
+// lines, then 5 a second; the next line says how many were dropped;
+// another reason still gets its line. Every refusal is still counted.
+func TestRefusalLogBounded(t *testing.T) {
+	var buf wardtest.SyncBuffer
+	e := newEnvWith(t, nil, func(o *gateway.Options) { o.Logger = slog.New(slog.NewTextHandler(&buf, nil)) })
+	for range 50 {
+		if w := e.call("GET", "/orders/1", "", nil); w.Code != http.StatusUnauthorized {
+			t.Fatalf("no token: %d", w.Code)
+		}
+	}
+	if n := strings.Count(buf.String(), `msg="request rejected"`); n != 20 {
+		t.Fatalf("50 refusals wrote %d lines, want the burst of 20", n)
+	}
+	if w := e.call("GET", "/orders/1", e.token(map[string]any{"cnf": nil}), nil); w.Code != http.StatusUnauthorized {
+		t.Fatalf("unbound token: %d", w.Code)
+	}
+	if n := strings.Count(buf.String(), `msg="request rejected"`); n != 21 {
+		t.Fatalf("another reason: %d lines, want 21", n)
+	}
+	if !strings.Contains(e.metrics(), `reason="no_token"} 50`) {
+		t.Errorf("the metric does not count every refusal:\n%s", grep(e.metrics(), "no_token"))
+	}
+}

@@ -242,8 +242,26 @@ func (w *statusWriter) Flush() {
 }
 
 func (g *Gateway) logRejection(r *http.Request, rec *record, e *oauth.Error, jkt string) {
-	g.log.Info("request rejected", "route", rec.route, "method", r.Method, "path", rec.path,
+	g.logRefusal(r, "request rejected", e.Reason, "route", rec.route, "method", r.Method, "path", rec.path,
 		"status", e.Status, "error_code", e.Code, "reason", e.Reason, "jkt", jkt, "remote", r.RemoteAddr)
+}
+
+// logRefusal logs a refusal at INFO, at most as often as g.refusals allows
+// for msg and reason (a token bucket each, so a flood of one refusal
+// cannot flood the log); the first line written after dropped ones says
+// how many were dropped (suppressed). The metrics count every refusal.
+func (g *Gateway) logRefusal(r *http.Request, msg, reason string, attrs ...any) {
+	if !g.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	ok, dropped := g.refusals.Allow(msg + "\x00" + reason)
+	if !ok {
+		return
+	}
+	if dropped > 0 {
+		attrs = append(attrs, "suppressed", dropped)
+	}
+	g.log.Info(msg, attrs...)
 }
 
 // logRequest logs a request at DEBUG, or at INFO as the access log
