@@ -203,7 +203,9 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 	// address must wait, the attempt is refused before any password work,
 	// with the same answer for every username. The server never sleeps.
 	if d := s.limits.loginWait(r, username); d > 0 {
-		s.metrics.loginRefused(s.limits.loginLocked(r, username))
+		locked := s.limits.loginLocked(r, username)
+		s.metrics.loginRefused(locked)
+		s.logLoginRefused(r, locked)
 		retryAfter(w, d)
 		s.renderLogin(w, r, http.StatusTooManyRequests, f, c, sealed, username, loginNotice{wait: d})
 		return
@@ -217,6 +219,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 		// Unknown user and wrong password are recorded alike.
 		n := loginNotice{wrong: true}
 		s.metrics.loginFailed()
+		s.logLoginFailed(r)
 		if d := s.limits.loginFailed(r, username); d > 0 {
 			retryAfter(w, d)
 			n.wait = d

@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -44,6 +45,11 @@ const (
 	// labelOther stands for a value outside the fixed sets below (a new
 	// error code or dpop.Reason not yet listed here).
 	labelOther = "other"
+
+	// sender of ward_authz_tokens_issued_total.
+	senderDPoP   = "dpop"
+	senderMTLS   = "mtls"
+	senderBearer = "bearer"
 )
 
 var (
@@ -57,6 +63,10 @@ var (
 	loginOutcomes = []string{loginWrongCredentials, loginThrottled, loginLocked}
 	reuseOutcomes = []string{reuseGraceReissued, reuseFamilyRevoked}
 	tokenGrants   = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials}
+	// tokenSenders are the sender label of ward_authz_tokens_issued_total:
+	// what the access token is bound to (RFC 9449 §6, RFC 8705 §3), so a
+	// dashboard can follow a DPoP roll-out.
+	tokenSenders = []string{senderDPoP, senderMTLS, senderBearer}
 	// tokenErrorCodes are the codes /token can answer with (RFC 6749 §5.2,
 	// RFC 8707 §2, RFC 9449 §5 and §8, and rate_limited).
 	tokenErrorCodes = []string{
@@ -89,7 +99,7 @@ type metrics struct {
 
 	rateLimited map[[2]string]prometheus.Counter // by endpoint, tier
 	login       [3]prometheus.Counter            // by loginOutcomes
-	issued      [3]prometheus.Counter            // by tokenGrants
+	issued      [3][3]prometheus.Counter         // by tokenGrants, tokenSenders
 	tokenErrors map[string]prometheus.Counter
 	dpop        map[dpop.Reason]prometheus.Counter
 	reuse       map[string]prometheus.Counter // by reuseOutcomes
@@ -132,12 +142,16 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	for i, o := range loginOutcomes {
 		m.login[i] = logins.WithLabelValues(o)
 	}
-	issued, err := vec("tokens_issued_total", "Successful token responses by grant type.", "grant")
+	issued, err := vec("tokens_issued_total",
+		"Successful token responses by grant type and sender constraint of the access token (dpop, mtls, bearer).",
+		"grant", "sender")
 	if err != nil {
 		return nil, err
 	}
 	for i, g := range tokenGrants {
-		m.issued[i] = issued.WithLabelValues(string(g))
+		for j, snd := range tokenSenders {
+			m.issued[i][j] = issued.WithLabelValues(string(g), snd)
+		}
 	}
 	tokenErrors, err := vec("token_errors_total",
 		"Error responses of the token endpoint by OAuth error code (RFC 6749 §5.2, RFC 9449; rate_limited included).",
@@ -203,16 +217,15 @@ func (m *metrics) loginRefused(locked bool) {
 // loginFailed counts a wrong password or an unknown username, alike.
 func (m *metrics) loginFailed() { m.login[0].Inc() }
 
-// tokenIssued counts a successful token response of grant.
-func (m *metrics) tokenIssued(grant oauth.GrantType) {
-	switch grant {
-	case oauth.GrantAuthorizationCode:
-		m.issued[0].Inc()
-	case oauth.GrantRefreshToken:
-		m.issued[1].Inc()
-	case oauth.GrantClientCredentials:
-		m.issued[2].Inc()
+// tokenIssued counts a successful token response of grant whose access
+// token is bound as sender says (one of tokenSenders).
+func (m *metrics) tokenIssued(grant oauth.GrantType, sender string) {
+	j := slices.Index(tokenSenders, sender)
+	i := slices.Index(tokenGrants, grant)
+	if i < 0 || j < 0 {
+		return
 	}
+	m.issued[i][j].Inc()
 }
 
 // refreshReuse counts a rotated refresh token presented again, by outcome

@@ -94,10 +94,13 @@ const (
 )
 
 func series(name, label, value string) string { return name + "{" + label + `="` + value + `"}` }
-func issued(grant oauth.GrantType) string     { return series(mIssued, "grant", string(grant)) }
-func tokenErr(code string) string             { return series(mErrors, "error", code) }
-func dpopRej(reason dpop.Reason) string       { return series(mDPoP, "reason", string(reason)) }
-func loginFail(outcome string) string         { return series(mFailures, "outcome", outcome) }
+func issued(grant oauth.GrantType) string     { return issuedAs(grant, senderDPoP) }
+func issuedAs(grant oauth.GrantType, sender string) string {
+	return mIssued + `{grant="` + string(grant) + `",sender="` + sender + `"}`
+}
+func tokenErr(code string) string       { return series(mErrors, "error", code) }
+func dpopRej(reason dpop.Reason) string { return series(mDPoP, "reason", string(reason)) }
+func loginFail(outcome string) string   { return series(mFailures, "outcome", outcome) }
 func limited(endpoint, tier string) string {
 	return mLimited + `{endpoint="` + endpoint + `",tier="` + tier + `"}`
 }
@@ -161,7 +164,7 @@ func TestMetricsTokenEndpoint(t *testing.T) {
 
 	h.clk.Advance(time.Minute)
 	m.step("bearer opt-out", func() { wantToken(t, h.token("bearer", cc(), nil)) },
-		map[string]float64{issued(oauth.GrantClientCredentials): 1})
+		map[string]float64{issuedAs(oauth.GrantClientCredentials, senderBearer): 1})
 
 	// A browser flow (a successful login moves nothing), then code and
 	// refresh grants of the DPoP-bound family.
@@ -295,7 +298,7 @@ func TestMetricsLabelsCarryNoSecrets(t *testing.T) {
 	for _, g := range tokenGrants {
 		allowed[string(g)] = true
 	}
-	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenErrorCodes, userInfoOutcomes, bcReasons, bcOutcomes, esOutcomes, []string{endpointToken, endpointPAR, endpointLogin, "ip", "client"}) {
+	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenErrorCodes, userInfoOutcomes, bcReasons, bcOutcomes, esOutcomes, tokenSenders, []string{endpointToken, endpointPAR, endpointLogin, "ip", "client"}) {
 		allowed[v] = true
 	}
 	for _, r := range dpopReasons {
@@ -366,8 +369,8 @@ func TestMetricsRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s1.metrics.tokenIssued(oauth.GrantClientCredentials)
-	s2.metrics.tokenIssued(oauth.GrantClientCredentials)
+	s1.metrics.tokenIssued(oauth.GrantClientCredentials, senderDPoP)
+	s2.metrics.tokenIssued(oauth.GrantClientCredentials, senderDPoP)
 	if got := counters(t, s2)[issued(oauth.GrantClientCredentials)]; got != 2 {
 		t.Fatalf("shared series = %v, want 2", got)
 	}

@@ -152,6 +152,10 @@ func TestMTLSClientAuth(t *testing.T) {
 	wantBound(t, e.post(e.url, good, PathToken, cc("tlsc")), good)
 	wantBound(t, e.post(e.url, dn, PathToken, cc("tlsdn")), dn)
 	wantBound(t, e.post(e.url, e.self, PathToken, cc("selfc")), e.self)
+	// Counted as certificate-bound (ward_authz_tokens_issued_total's sender).
+	if n := counters(t, e.s)[issuedAs(oauth.GrantClientCredentials, senderMTLS)]; n != 3 {
+		t.Errorf("sender=mtls counted %v tokens, want 3", n)
+	}
 
 	for _, tc := range []struct {
 		name   string

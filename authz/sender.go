@@ -135,9 +135,13 @@ func (s *Server) parProof(r *http.Request, dpopJKT string) (string, error) {
 // not empty, is the key the proof must use. A refusal is counted and
 // returned as the protocol error.
 func (s *Server) verifyProof(ctx context.Context, r *http.Request, path string, proofs []string, jkt string) (*dpop.Proof, error) {
+	ctx, end := startSpan(ctx, "authz.dpop_verify") // tracing.go
 	p, err := s.dpop.Verify(ctx, dpop.Request{Proofs: proofs, Method: r.Method, URL: s.url(path), JKT: jkt})
+	end(err)
 	if err != nil {
-		s.metrics.dpopRejected(dpopReason(err))
+		reason := dpopReason(err)
+		s.metrics.dpopRejected(reason)
+		s.logRefusal(r, proofRefusalLevel(reason), "dpop proof refused", string(reason), "path", path)
 		// RFC 9449 §5: the token endpoint answers 400 (RFC 6749 §5.2).
 		return nil, dpop.ProtocolError(err, http.StatusBadRequest)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/loglimit"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/oauth"
@@ -141,11 +142,13 @@ type Server struct {
 	authGate authGate
 	// loginLocks serialise login attempts per account (login.go).
 	loginLocks authLocks
-	nonces     bool
-	issuer     string
-	flowKey    []byte
-	opts       Options
-	clients    *clientCache
+	// refusals bounds the log lines of refusals (refusallog.go).
+	refusals *loglimit.Limiter
+	nonces   bool
+	issuer   string
+	flowKey  []byte
+	opts     Options
+	clients  *clientCache
 	// assertionAlgs is the allow-list for private_key_jwt (RFC 7523,
 	// RFC 8725 §3.1).
 	assertionAlgs []jose.SignatureAlgorithm
@@ -198,6 +201,8 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		now:    opts.Now,
 		issuer: strings.TrimSuffix(cfg.Issuer, "/"),
 		opts:   opts,
+		// Up to 20 lines of one refusal reason at once, then 5 a second.
+		refusals: loglimit.New(5, 20, opts.Now),
 		assertionAlgs: []jose.SignatureAlgorithm{
 			jose.ES256, jose.ES384, jose.ES512, jose.EdDSA, jose.PS256, jose.PS384, jose.PS512, jose.RS256,
 		},
@@ -402,6 +407,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e.Status >= 500 {
 		s.log.Error("authz: request failed", "path", r.URL.Path, "err", err)
 	}
+	annotateRefusal(r, e) // tracing.go
 	oauth.WriteJSON(w, e)
 }
 

@@ -21,6 +21,10 @@ type tokenResponse struct {
 	// IDToken: OpenID Connect, when openid was granted (OIDC Core
 	// §3.1.3.3, §12.2).
 	IDToken string `json:"id_token,omitempty"`
+
+	// sender is what the access token is bound to (a label of
+	// ward_authz_tokens_issued_total); never sent.
+	sender string
 }
 
 // clientRequest starts /token and /par alike: the per-IP rate limit before
@@ -91,7 +95,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	b = append(b, '\n')
 	h.Set("Content-Length", strconv.Itoa(len(b)))
-	s.metrics.tokenIssued(gt)
+	s.metrics.tokenIssued(gt, resp.sender)
 	_, _ = w.Write(b)
 }
 
@@ -208,19 +212,20 @@ func (s *Server) issue(c *client, sub, scope string, aud []string, b binding, gr
 	if !authTime.IsZero() {
 		claims.AuthTime = authTime.Unix()
 	}
-	typ := oauth.TokenTypeBearer
+	typ, sender := oauth.TokenTypeBearer, senderBearer
 	if b.jkt != "" {
 		claims.Cnf = &cnf{JKT: b.jkt}
-		typ = oauth.TokenTypeDPoP
+		typ, sender = oauth.TokenTypeDPoP, senderDPoP
 	} else if b.x5t != "" {
 		// RFC 8705 §3.1: certificate-bound; token_type stays Bearer (§3).
 		claims.Cnf = &cnf{X5TS256: b.x5t}
+		sender = senderMTLS
 	}
 	at, err := signJWT(k, "at+jwt", &claims)
 	if err != nil {
 		return nil, oauth.Wrap(err, "cannot sign the access token")
 	}
-	return &tokenResponse{AccessToken: at, TokenType: typ, ExpiresIn: int64(ttl / time.Second), Scope: scope}, nil
+	return &tokenResponse{AccessToken: at, TokenType: typ, ExpiresIn: int64(ttl / time.Second), Scope: scope, sender: sender}, nil
 }
 
 // narrowAudience is the audience of a token issued from a grant: the

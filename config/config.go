@@ -60,6 +60,9 @@ type Config struct {
 	// OIDC: OpenID Connect settings of the authorization server
 	// (pairwise.go).
 	OIDC OIDC `yaml:"oidc"`
+	// Log and Tracing: observability (observability.go, docs/OBSERVABILITY.md).
+	Log     Log     `yaml:"log"`
+	Tracing Tracing `yaml:"tracing"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.
@@ -357,6 +360,7 @@ func Default() *Config {
 		AuthorizationServer: AuthorizationServer{Enabled: true, HSTS: DefaultHSTS},
 		Gateway:             DefaultGateway(),
 		Redis:               DefaultRedis(),
+		Tracing:             DefaultTracing(),
 		// Failed-login throttling on; request rates and failed client
 		// authentication limited by default (ratelimit.go, Effective).
 		RateLimits: DefaultRateLimits(),

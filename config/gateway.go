@@ -63,6 +63,11 @@ type Gateway struct {
 	SecurityHeaders SecurityHeaders `yaml:"security_headers"`
 	Limits          GatewayLimits   `yaml:"limits"`
 	Timeouts        GatewayTimeouts `yaml:"timeouts"`
+	// AccessLog logs every request the gateway lets through (allowed,
+	// public, mount) at INFO, with the log keys of docs/ARCHITECTURE.md
+	// and never a token (docs/OBSERVABILITY.md). Refusals are logged
+	// whatever it says.
+	AccessLog bool `yaml:"access_log"`
 	// RateLimits of every route (each route counts apart), by tier; a
 	// route's own rate_limits override them tier by tier (ratelimit.go).
 	RateLimits RateTiers `yaml:"rate_limits"`

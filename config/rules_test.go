@@ -300,6 +300,12 @@ var ruleCases = []struct {
 		s.Lifetime, s.IdleTimeout, s.GrantCheckInterval, s.SameSite, s.MaxSessions = time.Hour, 2*time.Hour, 2*time.Hour, "none", -1
 	}},
 	{"bff/session store", func(c *config.Config) { c.Gateway.BFF[0].Session.Store = "redis" }},
+	// observability (observability.go)
+	{"log/level", func(c *config.Config) { c.Log.Level = "verbose" }},
+	{"tracing/endpoint missing", func(c *config.Config) { c.Tracing.Enabled = true }},
+	{"tracing/endpoint bad, service name empty", func(c *config.Config) {
+		c.Tracing.Enabled, c.Tracing.Endpoint, c.Tracing.ServiceName = true, "collector:4318", ""
+	}},
 	{"bff/session store unknown", func(c *config.Config) { c.Gateway.BFF[0].Session.Store = "disk" }},
 
 	// mtls (mtls.go)
@@ -361,6 +367,7 @@ var decodeCases = []struct{ name, yaml string }{
 	{"duration bad", "tokens:\n  code_ttl: soon\n"},
 	{"text not a scalar", "gateway:\n  limits:\n    max_body_bytes: {a: 1}\n"},
 	{"text bad", "gateway:\n  limits:\n    max_body_bytes: lots\n"},
+	{"ratio bad", "tracing:\n  sample_ratio: 1.5\n"},
 	{"prefix bad", "behind_tls_proxy:\n  trusted_proxies: [10.0.0.0/33, nope]\n"},
 	{"string not a scalar", "issuer: [a]\nlisten: {a: b}\n"},
 	{"bool bad", "par:\n  required: 1\nlogin: {}\n"},

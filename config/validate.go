@@ -61,6 +61,8 @@ func (c *Config) Validate() error {
 	v.mtls()     // mtls.go
 	v.ui()       // ui.go
 	v.pairwise() // pairwise.go
+	v.log()      // observability.go
+	v.tracing()  // observability.go
 	return errors.Join(v.errs...)
 }
 

@@ -61,6 +61,12 @@ func benchGateway(b *testing.B, upstream string, transport http.RoundTripper) (h
 // nginx's auth_request checks of that request to the forward-auth
 // endpoint (authorizer.go), from a trusted proxy.
 func benchGatewayFor(b *testing.B, upstream string, transport http.RoundTripper, forwardAuth bool) (http.Handler, func() *http.Request) {
+	return benchGatewayWith(b, upstream, transport, forwardAuth, nil)
+}
+
+// benchGatewayWith is benchGatewayFor with the gateway's options changed
+// by opt (nil: none).
+func benchGatewayWith(b *testing.B, upstream string, transport http.RoundTripper, forwardAuth bool, opt func(*gateway.Options)) (http.Handler, func() *http.Request) {
 	clock := func() time.Time { return testNow }
 	issuerKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ck, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -83,11 +89,15 @@ func benchGatewayFor(b *testing.B, upstream string, transport http.RoundTripper,
 	}
 	revoked.Add(entries)
 	revoked.MarkSynced()
-	gw, err := gateway.New(&cfg, gateway.Options{
+	opts := gateway.Options{
 		Clock: clock, ReplayStore: rr, Transport: transport, Revocations: revoked,
 		Keys:   resource.StaticKeys{Keys: []jose.JSONWebKey{{Key: &issuerKey.PublicKey, KeyID: "k1", Algorithm: "ES256"}}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if opt != nil {
+		opt(&opts)
+	}
+	gw, err := gateway.New(&cfg, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -302,7 +302,7 @@ func (g *Gateway) authenticate(st *state, r *http.Request, rt *route, rec *recor
 			err = e
 		}
 	} else {
-		id, err = st.rs.Authenticate(r, rt.req)
+		id, err = authenticateTraced(st.rs, r, rt) // tracing.go
 	}
 	if err == nil {
 		return id, nil
@@ -333,7 +333,7 @@ func (g *Gateway) authorize(r *http.Request, rt *route, rec *record, id *resourc
 			Description: "the route's policy does not allow this request"}
 	}
 	g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
-	g.log.Info("request denied by policy", "route", rec.route, "method", r.Method, "path", rec.path, "rule", d.Rule,
+	g.logRefusal(r, "request denied by policy", e.Reason, "route", rec.route, "method", r.Method, "path", rec.path, "rule", d.Rule,
 		"reason", e.Reason, "policy_reason", d.Reason, "client_id", id.ClientID, "sub", id.Subject, "jkt", id.JKT, "spiffe_id", id.SPIFFEID)
 	return &refusal{e: e, challenge: true}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/loglimit"
 	"github.com/wardauth/ward/policy"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/resource"
@@ -68,6 +69,11 @@ type Options struct {
 	// headers, size limits, path cleaning, per-IP rate limits and
 	// metrics. They authenticate requests themselves.
 	Mounts []Mount
+	// Middleware, when set, wraps the public listener's handler (Handler):
+	// ward serve's tracing (package server) starts each request's span
+	// there. The gateway adds the decision to the request context's span
+	// when it records (tracing.go).
+	Middleware func(http.Handler) http.Handler
 }
 
 // Mount is a handler served by the gateway at a host and path prefix.
@@ -100,6 +106,8 @@ type Gateway struct {
 	rl       *rateLimiting   // ratelimit.go
 	certs    *clientCerts    // mtls.go
 	authz    *authorizer     // authorizer.go; nil when off
+	// refusals bounds the refusal log lines per reason (logRefusal).
+	refusals *loglimit.Limiter
 	secVals  atomic.Pointer[secValues]
 	// proofProxies are the peers whose X-Forwarded-Proto/-Host name the
 	// URL a DPoP proof must name (requestURL), without public_url.
@@ -188,7 +196,8 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 	if issuer == "" && len(cfg.Issuers) == 0 {
 		return nil, fmt.Errorf("%w: no issuer", ErrConfig)
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, clock: opts.Clock}
+	// Up to 20 refusal lines of one reason at once, then 5 a second.
+	g := &Gateway{opts: opts, log: opts.Logger, clock: opts.Clock, refusals: loglimit.New(5, 20, opts.Clock)}
 	g.fixed = fixedOf(cfg, issuer)
 	// The identity JWT names the gateway, never the authorization server,
 	// so it cannot pass for an access token.

@@ -107,7 +107,7 @@ func (g *Gateway) limit(r *http.Request, rt *route, rec *record, id *resource.Id
 			rec.outcome, rec.reason = OutcomeRateLimited, reasonRateLimited+Reason(t.name)
 			g.metrics.rejections.WithLabelValues(string(rec.reason), oauth.RateLimited).Inc()
 			g.rl.limited.WithLabelValues(rt.cfg.Name, t.name).Inc()
-			g.log.Info("request rate limited", "route", rec.route, "tier", t.name, "key", t.key,
+			g.logRefusal(r, "request rate limited", string(rec.reason), "route", rec.route, "tier", t.name, "key", t.key,
 				"retry_after", res.RetryAfterSeconds(), "remote", r.RemoteAddr)
 			h.Write(resp)
 			return &refusal{e: &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: string(rec.reason),

@@ -113,6 +113,13 @@ var _ httputil.BufferPool = (*bufferPool)(nil)
 
 // Handler returns the proxy handler for the public listener.
 func (g *Gateway) Handler() http.Handler {
+	if g.opts.Middleware != nil {
+		return g.opts.Middleware(g.handler())
+	}
+	return g.handler()
+}
+
+func (g *Gateway) handler() http.Handler {
 	if a := g.authz; a != nil && a.onListener {
 		// The forward-auth endpoint at its path (authorizer.go).
 		return httpsafe.CloseAfterChunked(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -137,6 +144,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		g.metrics.observe(rec, time.Since(start))
 		g.logRequest(r, rec, sw.status, time.Since(start))
+		annotateSpan(r, rec, sw.status) // tracing.go
 	}()
 	g.secureResponse(w.Header(), r, st.cfg, false)
 	g.stripForwardedCert(r)
@@ -173,7 +181,11 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, rt *route, rec *
 	if sw, ok := w.(*statusWriter); ok {
 		sw.untyped = true
 	}
-	rt.scrub(r) // headers.go: the same for both paths
+	rt.scrub(r)                                      // headers.go: the same for both paths
+	if rr, end := upstreamTrace(r, rt); end != nil { // tracing.go
+		r = rr
+		defer func() { end(w) }()
+	}
 	if rt.direct != nil && directRequest(r) {
 		g.forward(w, r, rt, rec)
 		return
@@ -230,17 +242,48 @@ func (w *statusWriter) Flush() {
 }
 
 func (g *Gateway) logRejection(r *http.Request, rec *record, e *oauth.Error, jkt string) {
-	g.log.Info("request rejected", "route", rec.route, "method", r.Method, "path", rec.path,
+	g.logRefusal(r, "request rejected", e.Reason, "route", rec.route, "method", r.Method, "path", rec.path,
 		"status", e.Status, "error_code", e.Code, "reason", e.Reason, "jkt", jkt, "remote", r.RemoteAddr)
 }
 
+// logRefusal logs a refusal at INFO, at most as often as g.refusals allows
+// for msg and reason (a token bucket each, so a flood of one refusal
+// cannot flood the log); the first line written after dropped ones says
+// how many were dropped (suppressed). The metrics count every refusal.
+func (g *Gateway) logRefusal(r *http.Request, msg, reason string, attrs ...any) {
+	if !g.log.Enabled(r.Context(), slog.LevelInfo) {
+		return
+	}
+	ok, dropped := g.refusals.Allow(msg + "\x00" + reason)
+	if !ok {
+		return
+	}
+	if dropped > 0 {
+		attrs = append(attrs, "suppressed", dropped)
+	}
+	g.log.Info(msg, attrs...)
+}
+
+// logRequest logs a request at DEBUG, or at INFO as the access log
+// (gateway.access_log) when the gateway let it through. The keys are
+// docs/ARCHITECTURE.md's; no token, proof or cookie is ever among them.
 func (g *Gateway) logRequest(r *http.Request, rec *record, status int, d time.Duration) {
-	if !g.log.Enabled(r.Context(), slog.LevelDebug) {
+	level, msg := slog.LevelDebug, "request"
+	if st := g.state.Load(); st != nil && st.cfg.AccessLog && passed(rec.outcome) {
+		level, msg = slog.LevelInfo, "access"
+	}
+	if !g.log.Enabled(r.Context(), level) {
 		return // the attributes cost allocations on every request
 	}
-	attrs := []any{"route", rec.route, "method", r.Method, "path", rec.path, "status", status, "outcome", string(rec.outcome), "duration", d}
+	attrs := []any{"route", rec.route, "method", r.Method, "path", rec.path, "status", status, "outcome", string(rec.outcome), "duration", d, "remote", r.RemoteAddr}
 	if rec.id != nil {
 		attrs = append(attrs, "client_id", rec.id.ClientID, "sub", rec.id.Subject, "jkt", rec.id.JKT)
 	}
-	g.log.Debug("request", attrs...)
+	g.log.Log(r.Context(), level, msg, attrs...)
+}
+
+// passed reports whether an outcome let the request through: what the
+// access log records.
+func passed(o Outcome) bool {
+	return o == OutcomeAllowed || o == OutcomePublic || o == OutcomeMount
 }

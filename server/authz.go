@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -21,7 +22,7 @@ import (
 
 // openAuthz opens the store and the signing keys and builds the
 // authorization server; close releases the store.
-func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry, revoked func()) (*authzServer, *DevCredentials, error) {
+func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry, revoked func(), tr *tracing) (*authzServer, *DevCredentials, error) {
 	// Before the store is opened: a PostgreSQL-backed start without the
 	// shared flow key is refused without touching the database.
 	fk, err := flowKey(cfg)
@@ -66,7 +67,7 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err != nil {
 		return fail(err)
 	}
-	srv, err := authz.New(cfg, authz.Options{Store: revocation.Watch(st, revoked), Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
+	srv, err := authz.New(cfg, authz.Options{Store: tr.store(revocation.Watch(st, revoked)), Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
 		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy})
 	if err != nil {
 		return fail(err)
@@ -75,7 +76,7 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err := srv.CheckSubjectTypes(ctx); err != nil {
 		return fail(err)
 	}
-	return &authzServer{Server: srv, mt: mt, st: st, close: func() { st.Close() }}, creds, nil
+	return &authzServer{Server: srv, mt: mt, st: st, close: func() { st.Close() }, tr: tr}, creds, nil
 }
 
 // devPairwiseSalt creates dev mode's pairwise salt file
@@ -99,7 +100,12 @@ type authzServer struct {
 	mt    *mtls.ServerConfig // nil without mTLS
 	st    store.Store        // the revocation feed's source in process
 	close func()
+	tr    *tracing // nil when off
 }
+
+// handler is the authorization server's handler, in a span per request
+// when tracing is on.
+func (a *authzServer) handler() http.Handler { return a.tr.wrap("authz", a.Handler()) }
 
 // EnvFlowKey names the environment variable holding the flow key.
 const EnvFlowKey = "WARD_FLOW_KEY"

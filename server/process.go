@@ -25,10 +25,13 @@ type process struct {
 	gw      *gateway.Gateway
 	feed    *revocationFeed // revocations.go; nil without a feed
 	wakeups *revocation.Wakeups
+	reg     *prometheus.Registry // every component's metrics
+	tr      *tracing             // tracing.go; nil when off
 }
 
-// close releases the store and the Redis client.
+// close releases the store and the Redis client, and flushes the spans.
 func (p *process) close() {
+	p.tr.shutdown()
 	if p.as != nil {
 		p.as.close()
 	}
@@ -62,8 +65,13 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	// memory (one instance only).
 	var replay dpop.ReplayStore
 	var limits ratelimit.Store
+	var err error
+	if p.tr, err = openTracing(ctx, cfg.Tracing); err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
 	if p.rs != nil {
-		replay, limits = p.rs.replay, p.rs.limits
+		// With tracing on, each Redis call is a child span.
+		replay, limits = p.tr.replay(p.rs.replay), p.tr.limits(p.rs.limits)
 		checkRedis(ctx, p.rs, cfg.Redis, logger)
 	} else if cfg.Store.Driver == "postgres" || !cfg.AuthorizationServer.Enabled {
 		logger.Warn("redis is not configured: DPoP proofs are remembered and rate limits counted per instance, so with several instances a proof can be replayed once at each and every limit is multiplied by their number; set redis.addr or " + config.EnvRedisURL + " (docs/DEPLOYMENT.md)")
@@ -71,12 +79,12 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	// One metrics registry for the whole process: the authorization
 	// server's, the gateway's and Redis's series are scraped together.
 	reg := prometheus.NewRegistry()
+	p.reg = reg
 	if p.rs != nil {
 		registerRedisMetrics(reg, p.rs.replay)
 	}
-	var err error
 	if cfg.AuthorizationServer.Enabled {
-		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger)); err != nil {
+		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger), p.tr); err != nil {
 			return err
 		}
 	}
@@ -99,7 +107,7 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	}
 	if p.gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
 		ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts, Revocations: p.feed.set(),
-		Upstreams: demo.Builtins()}); err != nil { // config accepts builtin:demo in any mode
+		Upstreams: demo.Builtins(), Middleware: p.tr.middleware("gateway")}); err != nil { // config accepts builtin:demo in any mode
 		return fmt.Errorf("gateway: %w", err)
 	}
 	return nil

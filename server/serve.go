@@ -51,7 +51,7 @@ func serveProcess(ctx context.Context, cfg *config.Config, p *process, l *listen
 // listeners.
 func serveAuthz(start starter, cfg *config.Config, as *authzServer, l *listeners, logger *slog.Logger) {
 	start("background work", as.Run)
-	hs := newServer(cfg.Listen, httpsafe.CloseAfterChunked(as.Handler()), cfg.TLS, logger)
+	hs := newServer(cfg.Listen, httpsafe.CloseAfterChunked(as.handler()), cfg.TLS, logger)
 	if as.mt != nil {
 		start("mtls reload", func(ctx context.Context) error { as.mt.Watch(ctx, cfg.MTLS.Interval()); return nil })
 		if cfg.MTLS.Listen == "" {
@@ -62,7 +62,7 @@ func serveAuthz(start starter, cfg *config.Config, as *authzServer, l *listeners
 	}
 	start("authorization server", func(ctx context.Context) error { return serveHTTP(ctx, hs, l.as, cfg.TLS) })
 	if l.mtls != nil {
-		ms := newServer(cfg.MTLS.Listen, httpsafe.CloseAfterChunked(as.Handler()), cfg.TLS, logger)
+		ms := newServer(cfg.MTLS.Listen, httpsafe.CloseAfterChunked(as.handler()), cfg.TLS, logger)
 		ms.TLSConfig = as.mt.TLSConfig()
 		start("mtls endpoints", func(ctx context.Context) error { return serveHTTP(ctx, ms, l.mtls, cfg.TLS) })
 	}

@@ -65,9 +65,11 @@ func parseServe(args []string, stderr io.Writer) (*config.Config, *slog.Logger, 
 	if err := da.apply(cfg); err != nil {
 		return nil, nil, err
 	}
-	var handler slog.Handler = slog.NewTextHandler(stderr, nil)
+	// log.level (docs/OBSERVABILITY.md): info unless set.
+	ho := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
+	var handler slog.Handler = slog.NewTextHandler(stderr, ho)
 	if *jsonLogs {
-		handler = slog.NewJSONHandler(stderr, nil)
+		handler = slog.NewJSONHandler(stderr, ho)
 	}
 	return cfg, slog.New(handler), nil
 }

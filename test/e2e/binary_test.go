@@ -156,7 +156,7 @@ func TestBinary(t *testing.T) {
 	}
 	if m := get(t, hc, dev.admin+"/metrics"); !strings.Contains(m, `ward_gateway_rejections_total{error="invalid_dpop_proof",reason="replayed"} 1`) {
 		t.Errorf("metrics lack the replay:\n%s", grep(m, "rejections"))
-	} else if !strings.Contains(m, `ward_authz_tokens_issued_total{grant="client_credentials"} 1`) {
+	} else if !strings.Contains(m, `ward_authz_tokens_issued_total{grant="client_credentials",sender="dpop"} 1`) {
 		// The authorization server's series share the admin listener.
 		t.Errorf("metrics lack the issued token:\n%s", grep(m, "ward_authz_tokens"))
 	}
