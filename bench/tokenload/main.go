@@ -20,6 +20,13 @@
 // flow key, nonce secret), as instances behind one load balancer do. The
 // tool is the balancer: request i goes to instance i mod N, its proof
 // naming the shared issuer. Server CPU is the sum over the instances.
+//
+// -oidc-provider measures node-oidc-provider instead of Ward, with the
+// same load, proofs and bare loop: interop/oidc-provider.mjs (run from
+// the repository root; npm ci --prefix interop), its confidential client
+// svc, scope read, opaque access tokens from its in-memory adapter, a
+// DPoP nonce on every proof (learnt in the warm-up, as for Ward). Node
+// runs the provider on one thread, so compare CPU per token, not tokens/s.
 package main
 
 import (
@@ -57,6 +64,8 @@ func main() {
 	pgDSN := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL for -store postgres (a fresh schema is used)")
 	redisAddr := flag.String("redis", "", "Redis host:port for the redis section (not with -store dev)")
 	instances := flag.Int("instances", 1, "ward instances sharing the store and Redis, requests round-robin (more than 1 needs -store postgres)")
+	oidcProvider := flag.Bool("oidc-provider", false, "measure node-oidc-provider (interop/oidc-provider.mjs) instead of ward")
+	node := flag.String("node", "node", "with -oidc-provider: the node binary")
 	flag.Parse()
 	if *instances < 1 || (*instances > 1 && *storeKind != "postgres") {
 		log.Fatal("-instances: at least 1; more than 1 needs -store postgres")
@@ -66,7 +75,7 @@ func main() {
 	check(err)
 	defer os.RemoveAll(tmp)
 	bin := *binary
-	if bin == "" {
+	if bin == "" && !*oidcProvider {
 		bin = filepath.Join(tmp, "ward")
 		out, err := exec.Command("go", "build", "-o", bin, "./cmd/ward").CombinedOutput()
 		if err != nil {
@@ -98,9 +107,23 @@ func main() {
 	} else if *redisAddr != "" {
 		log.Fatal("-redis needs -store sqlite or postgres")
 	}
+	scope, metadata := "demo:read", "/.well-known/oauth-authorization-server"
+	if *oidcProvider {
+		argss, bases = nil, []string{""}
+		scope, metadata = "read", "/.well-known/openid-configuration"
+		creds.Service.ClientID = "svc"
+	}
 	// One after another, so that the first creates the schema and the
 	// signing key and the others find them.
 	var srvs []*exec.Cmd
+	if *oidcProvider {
+		op, issuer, secret, err := startOIDCProvider(*node)
+		check(err)
+		defer op.Process.Kill()
+		srvs = append(srvs, op)
+		creds.Issuer, creds.Service.ClientSecret = issuer, secret
+		waitFor(func() bool { return getOK(creds.Issuer + metadata) })
+	}
 	for i, args := range argss {
 		srv := exec.Command(bin, args...)
 		srv.Stdout, srv.Stderr = io.Discard, io.Discard
@@ -121,12 +144,7 @@ func main() {
 					return false
 				}
 			}
-			resp, err := http.Get(orIssuer(base, creds.Issuer) + "/.well-known/oauth-authorization-server")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
+			return getOK(orIssuer(base, creds.Issuer) + metadata)
 		})
 	}
 	serverCPU := func() time.Duration {
@@ -142,7 +160,7 @@ func main() {
 		tokenURLs[i] = orIssuer(base, creds.Issuer) + "/token"
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2, MaxConnsPerHost: *workers * 2}}
-	body := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}.Encode()
+	body := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {scope}}.Encode()
 
 	// One key, as a real client has; a unique proof per request.
 	key, err := dpop.GenerateKey(dpop.ES256)
@@ -253,6 +271,16 @@ func post(c *http.Client, u, body, id, secret, proof string) (int, string) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, resp.Header.Get("DPoP-Nonce")
+}
+
+// getOK tells whether GET u answers 200.
+func getOK(u string) bool {
+	resp, err := http.Get(u)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
 }
 
 func waitFor(f func() bool) {
