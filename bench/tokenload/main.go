@@ -66,6 +66,7 @@ func main() {
 	instances := flag.Int("instances", 1, "ward instances sharing the store and Redis, requests round-robin (more than 1 needs -store postgres)")
 	oidcProvider := flag.Bool("oidc-provider", false, "measure node-oidc-provider (interop/oidc-provider.mjs) instead of ward")
 	node := flag.String("node", "node", "with -oidc-provider: the node binary")
+	serverLog := flag.String("server-log", "", "append the servers' standard output and error to this file (default: discarded)")
 	flag.Parse()
 	if *instances < 1 || (*instances > 1 && *storeKind != "postgres") {
 		log.Fatal("-instances: at least 1; more than 1 needs -store postgres")
@@ -127,6 +128,12 @@ func main() {
 	for i, args := range argss {
 		srv := exec.Command(bin, args...)
 		srv.Stdout, srv.Stderr = io.Discard, io.Discard
+		if *serverLog != "" {
+			f, err := os.OpenFile(*serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			check(err)
+			defer f.Close()
+			srv.Stdout, srv.Stderr = f, f
+		}
 		srv.Env = env
 		if *cpuprofile != "" && i == 0 {
 			abs, err := filepath.Abs(*cpuprofile)
@@ -192,6 +199,8 @@ func main() {
 
 	cpu0 := serverCPU()
 	var next, ok, failed atomic.Int64
+	var failedMu sync.Mutex
+	failedCodes := map[int]int{} // status (0: no answer) → count
 	lat := make([][]time.Duration, *workers)
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
@@ -213,6 +222,9 @@ func main() {
 					ok.Add(1)
 				} else {
 					failed.Add(1)
+					failedMu.Lock()
+					failedCodes[code]++
+					failedMu.Unlock()
 				}
 			}
 		}(w)
@@ -241,6 +253,9 @@ func main() {
 	la, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("machine: %d CPUs, load average %s\n", runtime.NumCPU(), strings.Join(strings.Fields(string(la))[:3], " "))
 	fmt.Printf("requests: %d ok, %d failed in %v with %d workers, %d instance(s)\n", tokens, failed.Load(), elapsed.Round(time.Millisecond), *workers, len(srvs))
+	if len(failedCodes) > 0 {
+		fmt.Printf("failures by status (0: no answer): %v\n", failedCodes)
+	}
 	fmt.Printf("throughput: %.0f tokens/s\n", float64(tokens)/elapsed.Seconds())
 	fmt.Printf("latency: p50 %v  p99 %v\n", pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
 	fmt.Printf("server CPU per token (all instances): %v\n", perToken.Round(time.Microsecond))
