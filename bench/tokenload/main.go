@@ -20,6 +20,13 @@
 // flow key, nonce secret), as instances behind one load balancer do. The
 // tool is the balancer: request i goes to instance i mod N, its proof
 // naming the shared issuer. Server CPU is the sum over the instances.
+//
+// -oidc-provider measures node-oidc-provider instead of Ward, with the
+// same load, proofs and bare loop: interop/oidc-provider.mjs (run from
+// the repository root; npm ci --prefix interop), its confidential client
+// svc, scope read, opaque access tokens from its in-memory adapter, a
+// DPoP nonce on every proof (learnt in the warm-up, as for Ward). Node
+// runs the provider on one thread, so compare CPU per token, not tokens/s.
 package main
 
 import (
@@ -57,6 +64,9 @@ func main() {
 	pgDSN := flag.String("postgres", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "PostgreSQL for -store postgres (a fresh schema is used)")
 	redisAddr := flag.String("redis", "", "Redis host:port for the redis section (not with -store dev)")
 	instances := flag.Int("instances", 1, "ward instances sharing the store and Redis, requests round-robin (more than 1 needs -store postgres)")
+	oidcProvider := flag.Bool("oidc-provider", false, "measure node-oidc-provider (interop/oidc-provider.mjs) instead of ward")
+	node := flag.String("node", "node", "with -oidc-provider: the node binary")
+	serverLog := flag.String("server-log", "", "append the servers' standard output and error to this file (default: discarded)")
 	flag.Parse()
 	if *instances < 1 || (*instances > 1 && *storeKind != "postgres") {
 		log.Fatal("-instances: at least 1; more than 1 needs -store postgres")
@@ -66,7 +76,7 @@ func main() {
 	check(err)
 	defer os.RemoveAll(tmp)
 	bin := *binary
-	if bin == "" {
+	if bin == "" && !*oidcProvider {
 		bin = filepath.Join(tmp, "ward")
 		out, err := exec.Command("go", "build", "-o", bin, "./cmd/ward").CombinedOutput()
 		if err != nil {
@@ -98,12 +108,32 @@ func main() {
 	} else if *redisAddr != "" {
 		log.Fatal("-redis needs -store sqlite or postgres")
 	}
+	scope, metadata := "demo:read", "/.well-known/oauth-authorization-server"
+	if *oidcProvider {
+		argss, bases = nil, []string{""}
+		scope, metadata = "read", "/.well-known/openid-configuration"
+		creds.Service.ClientID = "svc"
+	}
 	// One after another, so that the first creates the schema and the
 	// signing key and the others find them.
 	var srvs []*exec.Cmd
+	if *oidcProvider {
+		op, issuer, secret, err := startOIDCProvider(*node)
+		check(err)
+		defer op.Process.Kill()
+		srvs = append(srvs, op)
+		creds.Issuer, creds.Service.ClientSecret = issuer, secret
+		waitFor(func() bool { return getOK(creds.Issuer + metadata) })
+	}
 	for i, args := range argss {
 		srv := exec.Command(bin, args...)
 		srv.Stdout, srv.Stderr = io.Discard, io.Discard
+		if *serverLog != "" {
+			f, err := os.OpenFile(*serverLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			check(err)
+			defer f.Close()
+			srv.Stdout, srv.Stderr = f, f
+		}
 		srv.Env = env
 		if *cpuprofile != "" && i == 0 {
 			abs, err := filepath.Abs(*cpuprofile)
@@ -121,12 +151,7 @@ func main() {
 					return false
 				}
 			}
-			resp, err := http.Get(orIssuer(base, creds.Issuer) + "/.well-known/oauth-authorization-server")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
+			return getOK(orIssuer(base, creds.Issuer) + metadata)
 		})
 	}
 	serverCPU := func() time.Duration {
@@ -142,7 +167,7 @@ func main() {
 		tokenURLs[i] = orIssuer(base, creds.Issuer) + "/token"
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *workers * 2, MaxConnsPerHost: *workers * 2}}
-	body := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {"demo:read"}}.Encode()
+	body := url.Values{"grant_type": {string(oauth.GrantClientCredentials)}, "scope": {scope}}.Encode()
 
 	// One key, as a real client has; a unique proof per request.
 	key, err := dpop.GenerateKey(dpop.ES256)
@@ -174,6 +199,8 @@ func main() {
 
 	cpu0 := serverCPU()
 	var next, ok, failed atomic.Int64
+	var failedMu sync.Mutex
+	failedCodes := map[int]int{} // status (0: no answer) → count
 	lat := make([][]time.Duration, *workers)
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
 	defer cancel()
@@ -195,6 +222,9 @@ func main() {
 					ok.Add(1)
 				} else {
 					failed.Add(1)
+					failedMu.Lock()
+					failedCodes[code]++
+					failedMu.Unlock()
 				}
 			}
 		}(w)
@@ -223,6 +253,9 @@ func main() {
 	la, _ := os.ReadFile("/proc/loadavg")
 	fmt.Printf("machine: %d CPUs, load average %s\n", runtime.NumCPU(), strings.Join(strings.Fields(string(la))[:3], " "))
 	fmt.Printf("requests: %d ok, %d failed in %v with %d workers, %d instance(s)\n", tokens, failed.Load(), elapsed.Round(time.Millisecond), *workers, len(srvs))
+	if len(failedCodes) > 0 {
+		fmt.Printf("failures by status (0: no answer): %v\n", failedCodes)
+	}
 	fmt.Printf("throughput: %.0f tokens/s\n", float64(tokens)/elapsed.Seconds())
 	fmt.Printf("latency: p50 %v  p99 %v\n", pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond))
 	fmt.Printf("server CPU per token (all instances): %v\n", perToken.Round(time.Microsecond))
@@ -253,6 +286,16 @@ func post(c *http.Client, u, body, id, secret, proof string) (int, string) {
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode, resp.Header.Get("DPoP-Nonce")
+}
+
+// getOK tells whether GET u answers 200.
+func getOK(u string) bool {
+	resp, err := http.Get(u)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == 200
 }
 
 func waitFor(f func() bool) {
