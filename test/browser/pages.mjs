@@ -223,6 +223,25 @@ try {
     await login(de, USER, PASS);
     check("consent page in German", (await de.textContent("h1")) === "Zugriff erlauben?", await de.textContent("body"));
     await shots(de, "consent-de");
+
+    // Sign-out pages (RP-Initiated Logout without a hint): the
+    // confirmation, "stay signed in", then signed out; in German from
+    // ui_locales.
+    await page.goto(`${ISSUER}/end_session`);
+    check("logout confirmation page", (await page.locator("button[value=logout]").count()) === 1, await page.textContent("body"));
+    await shots(page, "logout-confirm-en");
+    await page.click("button[value=stay]");
+    await page.waitForLoadState();
+    check("stay signed in", (await page.textContent("h1")) === "Still signed in", await page.textContent("h1"));
+    await shots(page, "logout-kept-en");
+    await page.goto(`${ISSUER}/end_session`);
+    await page.click("button[value=logout]");
+    await page.waitForLoadState();
+    check("signed out", (await page.textContent("h1")) === "Signed out", await page.textContent("h1"));
+    await shots(page, "logout-done-en");
+    await de.goto(`${ISSUER}/end_session?ui_locales=de`);
+    check("logout confirmation in German", (await de.textContent("h1")) === "Abmelden?", await de.textContent("h1"));
+    await shots(de, "logout-confirm-de");
   }
 
   // 5. Error pages, written for the person: an unknown client; an
