@@ -320,6 +320,8 @@ var expiry = []expiryStmt{
 		(SELECT jti FROM revoked_access_tokens WHERE expires_at <= ? LIMIT ?)`},
 	{"sessions", `DELETE FROM sessions WHERE hash IN
 		(SELECT hash FROM sessions WHERE expires_at <= ? LIMIT ?)`},
+	{"security events", `DELETE FROM security_events WHERE id IN
+		(SELECT id FROM security_events WHERE expires_at <= ? LIMIT ?)`},
 }
 
 // expiryStmt is one DeleteExpired statement; a dialect may have its own

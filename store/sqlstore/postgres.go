@@ -87,6 +87,8 @@ var postgresExpiry = []expiryStmt{
 		(SELECT jti FROM revoked_access_tokens WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
 	{"sessions", `DELETE FROM sessions WHERE hash IN
 		(SELECT hash FROM sessions WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
+	{"security events", `DELETE FROM security_events WHERE id IN
+		(SELECT id FROM security_events WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
 }
 
 // OpenPostgres connects to the PostgreSQL database named by dsn and applies
