@@ -60,6 +60,8 @@ type Config struct {
 	// OIDC: OpenID Connect settings of the authorization server
 	// (pairwise.go).
 	OIDC OIDC `yaml:"oidc"`
+	// Events: security events and their responses (events.go).
+	Events Events `yaml:"events"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.
@@ -360,6 +362,7 @@ func Default() *Config {
 		// Failed-login throttling on; request rates and failed client
 		// authentication limited by default (ratelimit.go, Effective).
 		RateLimits: DefaultRateLimits(),
+		Events:     DefaultEvents(),
 	}
 }
 

@@ -24,6 +24,7 @@ type process struct {
 	creds   *DevCredentials // dev mode only
 	gw      *gateway.Gateway
 	feed    *revocationFeed // revocations.go; nil without a feed
+	events  *securityEvents // events.go; nil when events.enabled is false
 	wakeups *revocation.Wakeups
 }
 
@@ -75,8 +76,9 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 		registerRedisMetrics(reg, p.rs.replay)
 	}
 	var err error
+	p.events = newSecurityEvents(cfg, logger, reg)
 	if cfg.AuthorizationServer.Enabled {
-		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger)); err != nil {
+		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger), p.events); err != nil {
 			return err
 		}
 	}
@@ -99,7 +101,7 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	}
 	if p.gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
 		ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts, Revocations: p.feed.set(),
-		Upstreams: demo.Builtins()}); err != nil { // config accepts builtin:demo in any mode
+		Upstreams: demo.Builtins(), Events: p.events.emitter()}); err != nil { // config accepts builtin:demo in any mode
 		return fmt.Errorf("gateway: %w", err)
 	}
 	return nil
