@@ -23,6 +23,7 @@ import (
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/revocation"
+	"github.com/wardauth/ward/secevent"
 )
 
 // cannedTransport answers every upstream request with a small 200 in
@@ -61,6 +62,12 @@ func benchGateway(b *testing.B, upstream string, transport http.RoundTripper) (h
 // nginx's auth_request checks of that request to the forward-auth
 // endpoint (authorizer.go), from a trusted proxy.
 func benchGatewayFor(b *testing.B, upstream string, transport http.RoundTripper, forwardAuth bool) (http.Handler, func() *http.Request) {
+	return benchGatewayEvents(b, upstream, transport, forwardAuth, nil)
+}
+
+// benchGatewayEvents is benchGatewayFor with the security events of
+// Options.Events (nil: off).
+func benchGatewayEvents(b testing.TB, upstream string, transport http.RoundTripper, forwardAuth bool, events *secevent.Emitter) (http.Handler, func() *http.Request) {
 	clock := func() time.Time { return testNow }
 	issuerKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ck, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -84,7 +91,7 @@ func benchGatewayFor(b *testing.B, upstream string, transport http.RoundTripper,
 	revoked.Add(entries)
 	revoked.MarkSynced()
 	gw, err := gateway.New(&cfg, gateway.Options{
-		Clock: clock, ReplayStore: rr, Transport: transport, Revocations: revoked,
+		Clock: clock, ReplayStore: rr, Transport: transport, Revocations: revoked, Events: events,
 		Keys:   resource.StaticKeys{Keys: []jose.JSONWebKey{{Key: &issuerKey.PublicKey, KeyID: "k1", Algorithm: "ES256"}}},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})

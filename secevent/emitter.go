@@ -135,13 +135,18 @@ func (e *Emitter) Dropped() uint64 {
 
 // Run hands queued events to the sinks until ctx ends, then writes what
 // is queued still (within 5 s) and returns nil.
+//
+// Batches are written on a context that the shutdown does not cancel, so
+// an event taken from the queue as ctx ends is still written; a sink
+// bounds its own writes (the store's per-call deadline).
 func (e *Emitter) Run(ctx context.Context) error {
 	batch := make([]Event, 0, e.opts.Batch)
+	wctx := context.WithoutCancel(ctx)
 	for {
 		select {
 		case ev := <-e.q:
 			batch = e.fill(append(batch[:0], ev))
-			e.write(ctx, batch)
+			e.write(wctx, batch)
 		case <-ctx.Done():
 			e.flush()
 			return nil

@@ -110,3 +110,27 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// Run writes on a context the shutdown does not cancel: an event taken
+// from the queue as the server stops still reaches a store that checks
+// its context.
+func TestRunWritesOnLiveContext(t *testing.T) {
+	var live, dead int
+	e := NewEmitter(Options{Sinks: []Sink{SinkFunc(func(ctx context.Context, evs []Event) error {
+		if ctx.Err() != nil {
+			dead += len(evs)
+		} else {
+			live += len(evs)
+		}
+		return nil
+	})}})
+	for range 50 {
+		e.Emit(Event{Type: TokenLeaked})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = e.Run(ctx)
+	if live != 50 || dead != 0 {
+		t.Errorf("%d events written on a live context, %d on a cancelled one", live, dead)
+	}
+}

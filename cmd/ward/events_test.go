@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/store"
+)
+
+func TestEventsCommand(t *testing.T) {
+	data := t.TempDir()
+	dev := []string{"--dev", "--data", data}
+	if out, code := ward(t, append([]string{"events"}, dev...)...); code != 0 || !strings.HasPrefix(out, "TIME") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("empty store: %d %q", code, out)
+	}
+	ctx := context.Background()
+	st, err := openStore(ctx, config.Dev(data), slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-2 * time.Hour)
+	err = st.AppendEvents(ctx, []store.SecurityEvent{
+		{Time: at, Type: "token_leaked", Severity: "critical", ClientID: "app", Subject: "alice", FamilyID: "fam-1", Reason: "dpop_token_as_bearer", Expires: at.Add(time.Hour * 48)},
+		{Time: at.Add(90 * time.Minute), Type: "login_failed", Severity: "warning", ClientID: "web", ClientAddr: "192.0.2.1", Expires: at.Add(time.Hour * 48)},
+	})
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args      []string
+		want, not string
+	}{
+		{nil, "fam-1", ""},
+		{[]string{"--type", "token_leaked"}, "fam-1", "login_failed"},
+		{[]string{"--client", "web"}, "192.0.2.1", "fam-1"},
+		{[]string{"--subject", "alice"}, "dpop_token_as_bearer", "login_failed"},
+		{[]string{"--since", "1h"}, "login_failed", "token_leaked"},
+		{[]string{"--limit", "1"}, "login_failed", "token_leaked"},
+	} {
+		out, code := ward(t, append(append([]string{"events"}, c.args...), dev...)...)
+		if code != 0 || !strings.Contains(out, c.want) || (c.not != "" && strings.Contains(out, c.not)) {
+			t.Errorf("events %v: %d\n%s", c.args, code, out)
+		}
+	}
+	for _, bad := range [][]string{{"--type", "nope"}, {"--since", "yesterday"}, {"--limit", "0"}} {
+		if out, code := ward(t, append(append([]string{"events"}, bad...), dev...)...); code != 1 {
+			t.Errorf("events %v: %d %s, want 1", bad, code, out)
+		}
+	}
+}
