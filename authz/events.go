@@ -3,6 +3,7 @@ package authz
 import (
 	"net/http"
 
+	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/secevent"
 )
@@ -34,4 +35,22 @@ func (s *Server) emitLoginFailed(r *http.Request, c *client, username string) {
 	if s.limits.loginLocked(r, username) {
 		s.emit(r, secevent.Event{Type: secevent.AccountLocked, ClientID: clientID, Reason: "failed_logins"})
 	}
+}
+
+// emitProofRefused records a DPoP proof refused at /token or /par for a
+// reason worth an event: a replayed proof, or a stale or foreign nonce.
+// A missing nonce is the normal round trip (RFC 9449 §8) and emits
+// nothing. The client is not authenticated yet, so the event names the
+// address only.
+func (s *Server) emitProofRefused(r *http.Request, reason dpop.Reason) {
+	var typ secevent.Type
+	switch reason {
+	case dpop.ReasonReplayed:
+		typ = secevent.ProofReplayed
+	case dpop.ReasonNonceInvalid:
+		typ = secevent.NonceFailure
+	default:
+		return
+	}
+	s.emit(r, secevent.Event{Type: typ, Reason: string(reason)})
 }

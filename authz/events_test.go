@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -102,5 +103,23 @@ func TestEventsLoginFailed(t *testing.T) {
 	got := events()
 	if len(got) != 2 || got[0].Type != secevent.LoginFailed || got[1].Type != secevent.AccountLocked {
 		t.Errorf("second failure: %+v, want login_failed and account_locked", got)
+	}
+}
+
+// A proof replayed at /token is a proof_replayed event; a missing nonce
+// or a first proof is none.
+func TestEventsProofReplayedAtToken(t *testing.T) {
+	h := newHarness(t)
+	events := withEvents(h)
+	cc := url.Values{"grant_type": {"client_credentials"}, "client_id": {"post"}, "client_secret": {h.secrets["post"]}}
+	proof := h.proof(h.newSigner())
+	wantToken(t, h.post(PathToken, cc, "DPoP", proof))
+	if got := events(); len(got) != 0 {
+		t.Fatalf("a token request emitted %+v", got)
+	}
+	wantError(t, h.post(PathToken, cc, "DPoP", proof), http.StatusBadRequest, "invalid_dpop_proof")
+	ev := onlyEvent(t, events(), secevent.ProofReplayed)
+	if ev.Reason != "replayed" || ev.ClientAddr == "" {
+		t.Errorf("event %+v", ev)
 	}
 }

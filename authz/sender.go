@@ -138,6 +138,7 @@ func (s *Server) verifyProof(ctx context.Context, r *http.Request, path string, 
 	p, err := s.dpop.Verify(ctx, dpop.Request{Proofs: proofs, Method: r.Method, URL: s.url(path), JKT: jkt})
 	if err != nil {
 		s.metrics.dpopRejected(dpopReason(err))
+		s.emitProofRefused(r, dpopReason(err)) // events.go
 		// RFC 9449 §5: the token endpoint answers 400 (RFC 6749 §5.2).
 		return nil, dpop.ProtocolError(err, http.StatusBadRequest)
 	}
