@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/secevent"
@@ -29,6 +30,12 @@ type leakEnv struct {
 }
 
 func newLeakEnv(t *testing.T) *leakEnv {
+	return newLeakEnvWith(t, nil, nil)
+}
+
+// newLeakEnvWith is newLeakEnv with the configuration and options
+// modified as newEnvWith does.
+func newLeakEnvWith(t *testing.T, mod func(*config.Gateway), opt func(*gateway.Options)) *leakEnv {
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ward.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +49,12 @@ func newLeakEnv(t *testing.T) *leakEnv {
 		t.Fatal(err)
 	}
 	em := secevent.NewEmitter(secevent.Options{Sinks: []secevent.Sink{secevent.RevokeFamily{Store: st}}})
-	e := newEnvWith(t, nil, func(o *gateway.Options) { o.Events = em })
+	e := newEnvWith(t, mod, func(o *gateway.Options) {
+		o.Events = em
+		if opt != nil {
+			opt(o)
+		}
+	})
 	return &leakEnv{env: e, em: em, st: st, rtSum: rt[:]}
 }
 
@@ -119,5 +131,32 @@ func TestStrayErrorsDoNotRevoke(t *testing.T) {
 				t.Error("a stray error revoked the family")
 			}
 		})
+	}
+}
+
+// TestForeignIssuerLeakRevokesNothing: a leaked token of another issuer
+// (here a Keycloak-shaped one) whose grant_id happens to name a Ward
+// family revokes nothing: grant_id names a Ward family only in Ward's
+// own tokens.
+func TestForeignIssuerLeakRevokesNothing(t *testing.T) {
+	kc := newForeignIDP(t)
+	l := newLeakEnvWith(t, func(c *config.Gateway) {
+		c.Issuer = ""
+		c.Issuers = []config.GatewayIssuer{
+			{Name: "ward", Issuer: issuerURL},
+			{Name: "keycloak", Issuer: kc.srv.URL, Discovery: "oidc", TokenAlgorithms: []string{"RS256"}, Profile: "legacy-jwt"},
+		}
+		c.Routes[0].Issuers = []string{"keycloak"}
+	}, func(o *gateway.Options) { o.Issuer = issuerURL })
+	tok := kc.token(t, l.signer.Thumbprint(), map[string]any{"grant_id": "fam-1"})
+	r := httptest.NewRequest("GET", publicURL+"/orders/1", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	w := httptest.NewRecorder()
+	l.gw.Handler().ServeHTTP(w, r)
+	if w.Code != 401 {
+		t.Fatalf("status %d %s", w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+	if l.refreshRevoked(t) {
+		t.Error("another issuer's token revoked a Ward family")
 	}
 }
