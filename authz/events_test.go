@@ -53,6 +53,7 @@ func TestEventsRefreshReplayed(t *testing.T) {
 	c, v := h.code(h.newBrowser(), "web", webRedirect, nil)
 	r := h.exchange("web", c, v, webRedirect, s)
 	rt1 := r.str("refresh_token")
+	onlyEvent(t, events(), secevent.ConsentGranted)
 	wantToken(t, h.refresh("web", rt1, s))
 	if got := events(); len(got) != 0 {
 		t.Fatalf("a normal refresh emitted %+v", got)
@@ -71,6 +72,7 @@ func TestEventsCodeReplayed(t *testing.T) {
 	s := h.newSigner()
 	c, v := h.code(h.newBrowser(), "web", webRedirect, nil)
 	wantToken(t, h.exchange("web", c, v, webRedirect, s))
+	onlyEvent(t, events(), secevent.ConsentGranted)
 	wantError(t, h.exchange("web", c, v, webRedirect, s), http.StatusBadRequest, "invalid_grant")
 	ev := onlyEvent(t, events(), secevent.CodeReplayed)
 	if ev.ClientID != "web" || ev.Subject != "u-alice" || ev.FamilyID == "" {
@@ -120,6 +122,24 @@ func TestEventsProofReplayedAtToken(t *testing.T) {
 	wantError(t, h.post(PathToken, cc, "DPoP", proof), http.StatusBadRequest, "invalid_dpop_proof")
 	ev := onlyEvent(t, events(), secevent.ProofReplayed)
 	if ev.Reason != "replayed" || ev.ClientAddr == "" {
+		t.Errorf("event %+v", ev)
+	}
+}
+
+func TestEventsConsent(t *testing.T) {
+	h := newHarness(t)
+	events := withEvents(h)
+	c, v := h.code(h.newBrowser(), "web", webRedirect, nil)
+	wantToken(t, h.exchange("web", c, v, webRedirect, h.newSigner()))
+	ev := onlyEvent(t, events(), secevent.ConsentGranted)
+	if ev.ClientID != "web" || ev.Subject != "u-alice" || ev.Reason == "" {
+		t.Errorf("event %+v", ev)
+	}
+	if err := h.s.RevokeConsent(context.Background(), "u-alice", "web"); err != nil {
+		t.Fatal(err)
+	}
+	ev = onlyEvent(t, events(), secevent.ConsentRevoked)
+	if ev.ClientID != "web" || ev.Subject != "u-alice" {
 		t.Errorf("event %+v", ev)
 	}
 }

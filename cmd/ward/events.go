@@ -102,3 +102,27 @@ func printEvents(w io.Writer, evs []store.SecurityEvent) error {
 	}
 	return tw.Flush()
 }
+
+// recordChange stores a client_changed, user_changed or key_changed event
+// for an admin command that changed the store (docs/EVENTS.md). The
+// change is made already: a failure to store the event is reported on
+// stderr, not returned.
+func recordChange(ctx context.Context, cfg *config.Config, st store.Store, stderr io.Writer, ev secevent.Event) {
+	if !cfg.Events.Enabled {
+		return
+	}
+	ev.Time, ev.Severity, ev.Instance = now(), ev.Type.Severity(), "ward-cli"
+	ev.Sanitize()
+	if err := (secevent.StoreSink{Store: st, Retention: cfg.Events.Retention}).Write(ctx, []secevent.Event{ev}); err != nil {
+		fmt.Fprintf(stderr, "warning: the %s event was not stored: %v\n", ev.Type, err)
+	}
+}
+
+// subjectOf is the subject of username, or "" when there is none.
+func subjectOf(ctx context.Context, st store.Store, username string) string {
+	u, err := st.GetUserByUsername(ctx, username)
+	if err != nil {
+		return ""
+	}
+	return u.Subject
+}

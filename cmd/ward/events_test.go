@@ -53,3 +53,31 @@ func TestEventsCommand(t *testing.T) {
 		}
 	}
 }
+
+// The admin commands that change a client, a user or the signing keys
+// each store an event; a failed one stores none.
+func TestAdminChangesAreEvents(t *testing.T) {
+	data := t.TempDir()
+	dev := []string{"--dev", "--data", data}
+	for _, args := range [][]string{
+		{"client", "create", "--id", "svc", "--grant-type", "client_credentials"},
+		{"client", "delete", "svc"},
+		{"user", "create", "--username", "carol"},
+		{"user", "delete", "--username", "nobody"}, // fails: no event
+		{"keys", "rotate"},
+	} {
+		ward(t, append(args, dev...)...)
+	}
+	out, code := ward(t, append([]string{"events"}, dev...)...)
+	if code != 0 {
+		t.Fatalf("events: %d %s", code, out)
+	}
+	for _, want := range []string{"client_changed  info      svc", "created", "deleted", "user_changed", "key_changed", "rotated"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("events lack %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "user_changed"); n != 1 {
+		t.Errorf("%d user_changed events, want 1 (the failed delete stores none):\n%s", n, out)
+	}
+}
