@@ -81,3 +81,20 @@ func TestAdminChangesAreEvents(t *testing.T) {
 		t.Errorf("%d user_changed events, want 1 (the failed delete stores none):\n%s", n, out)
 	}
 }
+
+// FuzzSinceTime: --since never panics, and a duration it accepts is
+// never in the future.
+func FuzzSinceTime(f *testing.F) {
+	for _, s := range []string{"", "24h", "1h30m", "-1h", "2026-12-06T07:00:00Z", "yesterday", "9999999999h"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 6, 7, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := sinceTime(s, now)
+		if err == nil && s != "" {
+			if _, derr := time.ParseDuration(s); derr == nil && got.After(now) {
+				t.Errorf("--since %q is %s, after now", s, got)
+			}
+		}
+	})
+}
