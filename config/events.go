@@ -30,7 +30,7 @@ type EventResponses struct {
 type TokenLeakedResponse struct {
 	// RevokeFamily revokes the leaked access token's grant (its refresh
 	// token family): the legitimate client signs in again, the thief's
-	// copies die. Default true. Only the two leak proofs trigger it
+	// copies die. Default true. Only the two DPoP leak proofs trigger it
 	// (docs/EVENTS.md, "Responses"), never a proof that fails to verify.
 	RevokeFamily bool `yaml:"revoke_family"`
 }

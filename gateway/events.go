@@ -32,7 +32,7 @@ func (g *Gateway) emitRefusal(r *http.Request, rt *route, e *oauth.Error, err er
 			ev.Type = secevent.ProofReplayed
 		case string(dpop.ReasonNonceInvalid):
 			ev.Type = secevent.NonceFailure // a missing nonce is the normal round trip: no event
-		case resource.ReasonCertInvalid:
+		case resource.ReasonCertInvalid, resource.ReasonCertMismatch:
 			ev.Type = secevent.CertFailed
 		default:
 			return

@@ -8,7 +8,7 @@ import (
 )
 
 // Leak describes a refusal that proves an access token left the client it
-// was issued to. Only three refusals do, and each comes after the token
+// was issued to. Only two refusals do, and each comes after the token
 // itself verified (signature, issuer, expiry, not revoked):
 //
 //   - a DPoP-bound token presented with the Bearer scheme
@@ -16,12 +16,14 @@ import (
 //     but not, or not in use, its key;
 //   - a DPoP-bound token with a proof whose signature, htm, htu and ath
 //     (the hash of this very token) verified but whose key is another
-//     (ReasonKeyMismatch, RFC 9449 §4.3 (12));
-//   - a certificate-bound token presented over a connection with another
-//     verified client certificate (ReasonCertMismatch, RFC 8705 §3).
+//     (ReasonKeyMismatch, RFC 9449 §4.3 (12)).
 //
 // A proof that fails to verify (bad signature, stale iat, a replayed jti,
 // a missing or stale nonce) proves nothing of the kind and is no Leak.
+// Nor is a certificate-bound token over another certificate
+// (ReasonCertMismatch): client certificates are renewed routinely (a
+// SPIFFE SVID every hour or so) while the tokens bound to the old one
+// are still cached, so the legitimate client causes it.
 type Leak struct {
 	Reason                         Reason
 	Issuer, ClientID, Subject, JKT string
@@ -41,7 +43,7 @@ func Leaked(err error) (*Leak, bool) {
 // markLeak attaches id's Leak to e when e's reason proves a leak.
 func markLeak(e *oauth.Error, id *verified) *oauth.Error {
 	switch e.Reason {
-	case ReasonDPoPAsBearer, string(dpop.ReasonKeyMismatch), ReasonCertMismatch:
+	case ReasonDPoPAsBearer, string(dpop.ReasonKeyMismatch):
 	default:
 		return e
 	}
