@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
 )
 
@@ -99,6 +100,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 			s.authorizeError(w, r, redirectErr(&f.Req, oauth.Wrap(err, "cannot record consent")))
 			return
 		}
+		s.emit(r, secevent.Event{Type: secevent.ConsentGranted, ClientID: c.ID, Subject: sess.Subject, Reason: f.Req.Scope})
 		s.issueCode(w, r, &f.Req, sess)
 	case "deny":
 		s.authorizeError(w, r, redirectErr(&f.Req, oauth.New(oauth.AccessDenied, "the user denied access")))
@@ -165,5 +167,6 @@ func (s *Server) RevokeConsent(ctx context.Context, subject, clientID string) er
 			}
 		}
 	}
+	s.emit(nil, secevent.Event{Type: secevent.ConsentRevoked, ClientID: clientID, Subject: subject})
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/pkce"
+	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
 )
 
@@ -129,6 +130,8 @@ func (s *Server) revokeReplayedCode(r *http.Request, c *client, code *store.Auth
 	}
 	s.log.Warn("authz: authorization code replayed; revoking the tokens issued from it",
 		"client_id", c.ID, "code_client_id", code.ClientID, "family_id", code.FamilyID)
+	s.emit(r, secevent.Event{Type: secevent.CodeReplayed, ClientID: c.ID, Subject: code.Subject,
+		FamilyID: code.FamilyID, Reason: "code_reuse"})
 	if err := s.st.RevokeFamily(r.Context(), code.FamilyID, "code_reuse", s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.Error("authz: revoking the family of a replayed code", "family_id", code.FamilyID, "err", err)
 		return oauth.Wrap(err, "cannot revoke the tokens issued from a replayed code")

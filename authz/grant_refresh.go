@@ -1,7 +1,6 @@
 package authz
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
 )
 
@@ -88,12 +88,12 @@ func (s *Server) grantRefresh(r *http.Request, form url.Values, c *client) (*tok
 	b, err := s.proveSender(ctx, r, c, fam.JKT, fam.CertThumbprint)
 	if err != nil {
 		if !rt.RotatedAt.IsZero() && s.otherKey(r, fam, err) {
-			return nil, s.reuseWithoutKey(ctx, c, fam, now)
+			return nil, s.reuseWithoutKey(r, c, fam, now)
 		}
 		return nil, err
 	}
 	value := randomToken(32)
-	if err := s.rotateRefresh(ctx, c, fam, hash, s.newRefreshToken(value, fam.ID, rt.Scope, now, fam.ExpiresAt), now); err != nil {
+	if err := s.rotateRefresh(r, c, fam, hash, s.newRefreshToken(value, fam.ID, rt.Scope, now, fam.ExpiresAt), now); err != nil {
 		return nil, err
 	}
 	resp, err := s.issue(c, fam.Subject, scope, aud, b, fam.ID, fam.AuthTime)
@@ -126,7 +126,8 @@ func (s *Server) reuseGrace(fam *store.Family) time.Duration {
 // rotateRefresh stores next as the successor of the token hashed hash, in
 // one atomic store operation that also decides reuse (revoking the family)
 // or a grace re-issue, and logs and counts either.
-func (s *Server) rotateRefresh(ctx context.Context, c *client, fam *store.Family, hash []byte, next *store.RefreshToken, now time.Time) error {
+func (s *Server) rotateRefresh(r *http.Request, c *client, fam *store.Family, hash []byte, next *store.RefreshToken, now time.Time) error {
+	ctx := r.Context()
 	_, reissued, err := s.st.RotateRefreshTokenGrace(ctx, hash, next, now, s.reuseGrace(fam))
 	switch {
 	case err == nil && reissued:
@@ -140,6 +141,8 @@ func (s *Server) rotateRefresh(ctx context.Context, c *client, fam *store.Family
 		s.metrics.refreshReuse(reuseFamilyRevoked)
 		s.log.Warn("authz: rotated refresh token presented again, likely theft; grant revoked",
 			"client_id", c.ID, "family_id", fam.ID, "sub", fam.Subject)
+		s.emit(r, secevent.Event{Type: secevent.RefreshReplayed, ClientID: c.ID, Subject: fam.Subject,
+			FamilyID: fam.ID, JKT: fam.JKT, Reason: "refresh_token_reused"})
 		return oauth.New(oauth.InvalidGrant, "the refresh token was already used; the grant is revoked")
 	case errors.Is(err, store.ErrRevoked):
 		return oauth.New(oauth.InvalidGrant, "the grant was revoked")
@@ -154,12 +157,15 @@ func (s *Server) rotateRefresh(ctx context.Context, c *client, fam *store.Family
 // reuseWithoutKey revokes fam: a rotated token of a sender-constrained
 // family came without the family's key, so it is not the client retrying
 // but someone who stole the token (RFC 9700 §4.14.2).
-func (s *Server) reuseWithoutKey(ctx context.Context, c *client, fam *store.Family, now time.Time) error {
+func (s *Server) reuseWithoutKey(r *http.Request, c *client, fam *store.Family, now time.Time) error {
+	ctx := r.Context()
 	if err := s.st.RevokeFamily(ctx, fam.ID, "refresh_token_without_key", now); err != nil {
 		return oauth.Wrap(err, "cannot revoke the grant")
 	}
 	s.metrics.refreshReuse(reuseFamilyRevoked)
 	s.log.Warn("authz: rotated refresh token presented again without the grant's key, likely theft; grant revoked",
 		"client_id", c.ID, "family_id", fam.ID, "sub", fam.Subject)
+	s.emit(r, secevent.Event{Type: secevent.RefreshReplayed, ClientID: c.ID, Subject: fam.Subject,
+		FamilyID: fam.ID, JKT: fam.JKT, Reason: "refresh_token_without_key"})
 	return oauth.New(oauth.InvalidGrant, "the refresh token was already used; the grant is revoked")
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/ratelimit"
+	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
 	"github.com/wardauth/ward/store/sqlstore"
 )
@@ -69,6 +70,7 @@ type harness struct {
 	secrets map[string]string
 	jwtKey  *ecdsa.PrivateKey // private_key_jwt client's key
 	replay  dpop.ReplayStore  // nil: the server's default
+	events  *secevent.Emitter // nil: no security events
 }
 
 type harnessOpt func(*config.Config)
@@ -140,6 +142,7 @@ func (h *harness) newServer() *Server {
 		Logger:         slog.New(slog.NewTextHandler(h.log, nil)),
 		Now:            h.clk.Now,
 		Replay:         h.replay,
+		Events:         h.events,
 	})
 	if err != nil {
 		h.t.Fatal(err)

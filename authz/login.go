@@ -224,6 +224,7 @@ func (s *Server) postLogin(w http.ResponseWriter, r *http.Request) {
 			retryAfter(w, d)
 			n.wait = d
 		}
+		s.emitLoginFailed(r, c, username) // events.go
 		s.renderLogin(w, r, http.StatusUnauthorized, f, c, sealed, username, n)
 		return
 	}

@@ -142,6 +142,7 @@ func (s *Server) verifyProof(ctx context.Context, r *http.Request, path string, 
 		reason := dpopReason(err)
 		s.metrics.dpopRejected(reason)
 		s.logRefusal(r, proofRefusalLevel(reason), "dpop proof refused", string(reason), "path", path)
+		s.emitProofRefused(r, reason) // events.go
 		// RFC 9449 §5: the token endpoint answers 400 (RFC 6749 §5.2).
 		return nil, dpop.ProtocolError(err, http.StatusBadRequest)
 	}

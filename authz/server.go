@@ -24,6 +24,7 @@ import (
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/ratelimit"
+	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
 )
 
@@ -111,6 +112,10 @@ type Options struct {
 	// Registry receives the server's Prometheus metrics (metrics.go),
 	// served by MetricsHandler. Default: a registry of the server's own.
 	Registry *prometheus.Registry
+	// Events, when set, receives the security events of the server
+	// (events.go, docs/EVENTS.md): replayed refresh tokens and codes,
+	// failed logins and locked accounts. Nil: none.
+	Events *secevent.Emitter
 	// MTLS says where client certificates (RFC 8705, mtls.go) may come
 	// from besides a TLS connection that verified them: its Roots verify
 	// certificates the listener accepted unverified

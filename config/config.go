@@ -63,6 +63,8 @@ type Config struct {
 	// Log and Tracing: observability (observability.go, docs/OBSERVABILITY.md).
 	Log     Log     `yaml:"log"`
 	Tracing Tracing `yaml:"tracing"`
+	// Events: security events and their responses (events.go).
+	Events Events `yaml:"events"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.
@@ -364,6 +366,7 @@ func Default() *Config {
 		// Failed-login throttling on; request rates and failed client
 		// authentication limited by default (ratelimit.go, Effective).
 		RateLimits: DefaultRateLimits(),
+		Events:     DefaultEvents(),
 	}
 }
 

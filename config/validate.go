@@ -58,6 +58,7 @@ func (c *Config) Validate() error {
 	v.gateway()
 	v.redis()
 	v.rateLimits()
+	v.events()
 	v.mtls()     // mtls.go
 	v.ui()       // ui.go
 	v.pairwise() // pairwise.go

@@ -23,6 +23,7 @@ import (
 	"github.com/wardauth/ward/gateway"
 	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/revocation"
+	"github.com/wardauth/ward/secevent"
 )
 
 // cannedTransport answers every upstream request with a small 200 in
@@ -64,9 +65,15 @@ func benchGatewayFor(b *testing.B, upstream string, transport http.RoundTripper,
 	return benchGatewayWith(b, upstream, transport, forwardAuth, nil)
 }
 
+// benchGatewayEvents is benchGatewayFor with the security events of
+// Options.Events (nil: off).
+func benchGatewayEvents(b testing.TB, upstream string, transport http.RoundTripper, forwardAuth bool, events *secevent.Emitter) (http.Handler, func() *http.Request) {
+	return benchGatewayWith(b, upstream, transport, forwardAuth, func(o *gateway.Options) { o.Events = events })
+}
+
 // benchGatewayWith is benchGatewayFor with the gateway's options changed
 // by opt (nil: none).
-func benchGatewayWith(b *testing.B, upstream string, transport http.RoundTripper, forwardAuth bool, opt func(*gateway.Options)) (http.Handler, func() *http.Request) {
+func benchGatewayWith(b testing.TB, upstream string, transport http.RoundTripper, forwardAuth bool, opt func(*gateway.Options)) (http.Handler, func() *http.Request) {
 	clock := func() time.Time { return testNow }
 	issuerKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ck, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -311,6 +311,7 @@ func (g *Gateway) authenticate(st *state, r *http.Request, rt *route, rec *recor
 	rec.outcome, rec.reason = OutcomeRejected, Reason(e.Reason)
 	g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
 	g.logRejection(r, rec, e, resource.Thumbprint(err))
+	g.emitRefusal(r, rt, e, err) // events.go
 	return nil, &refusal{e: e, challenge: true}
 }
 
@@ -335,6 +336,7 @@ func (g *Gateway) authorize(r *http.Request, rt *route, rec *record, id *resourc
 	g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
 	g.logRefusal(r, "request denied by policy", e.Reason, "route", rec.route, "method", r.Method, "path", rec.path, "rule", d.Rule,
 		"reason", e.Reason, "policy_reason", d.Reason, "client_id", id.ClientID, "sub", id.Subject, "jkt", id.JKT, "spiffe_id", id.SPIFFEID)
+	g.emitDenial(r, rt, e.Reason, id) // events.go
 	return &refusal{e: e, challenge: true}
 }
 

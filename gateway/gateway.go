@@ -20,6 +20,7 @@ import (
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/revocation"
+	"github.com/wardauth/ward/secevent"
 )
 
 // Options are the gateway's dependencies that do not come from the file.
@@ -61,6 +62,10 @@ type Options struct {
 	// reverseProxyOnly turns the direct path (forward.go) off, so tests
 	// can compare it with httputil.ReverseProxy.
 	reverseProxyOnly bool
+	// Events, when set, receives the security events of refused requests
+	// (events.go, docs/EVENTS.md): leaked tokens, replayed proofs, policy
+	// denials. Nil: none.
+	Events *secevent.Emitter
 	// Revocations, when set, refuses access tokens the issuer revoked
 	// (revocation.Follower keeps it current; gateway/revocations.go).
 	Revocations *revocation.Set

@@ -41,6 +41,7 @@ type env struct {
 	t        *testing.T
 	key      *ecdsa.PrivateKey
 	signer   *dpop.Signer
+	ck       *ecdsa.PrivateKey // signer's key
 	upstream *httptest.Server
 	gw       *gateway.Gateway
 	cfg      config.Gateway
@@ -59,6 +60,7 @@ func newEnvWith(t *testing.T, mod func(*config.Gateway), opt func(*gateway.Optio
 	e.key, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	ck, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	e.signer, _ = dpop.NewSigner(ck, dpop.WithClock(func() time.Time { return testNow }))
+	e.ck = ck
 	e.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Clone()
 		h.Set("X-Test-Path", r.URL.EscapedPath())

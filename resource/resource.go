@@ -264,8 +264,9 @@ func (rs *Resource) WriteError(w http.ResponseWriter, r *http.Request, err error
 // failure is the internal cause carried in oauth.Error.Err: the key
 // thumbprint involved (for logs) and the underlying error.
 type failure struct {
-	jkt string
-	err error
+	jkt  string
+	err  error
+	leak *Leak // leak.go; nil unless the refusal proves a leak
 }
 
 func (f *failure) Error() string {
@@ -316,7 +317,7 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 	// both ways must satisfy both.
 	switch {
 	case id.JKT != "" && scheme != "DPoP":
-		return nil, invalidToken(ReasonDPoPAsBearer, "the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof", id.JKT, nil)
+		return nil, markLeak(invalidToken(ReasonDPoPAsBearer, "the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof", id.JKT, nil), id)
 	case id.JKT == "" && scheme == "DPoP":
 		return nil, invalidToken(ReasonTokenNotBound, "the DPoP scheme needs a DPoP-bound access token (cnf.jkt)", "", nil)
 	case id.JKT == "" && id.x5t == "" && !req.AllowBearer:
@@ -325,12 +326,12 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 	thumb, spiffeID, present, certErr := rs.clientCert(r)
 	if id.x5t != "" {
 		if e := checkCertBinding(id.x5t, thumb, present, certErr, id.JKT); e != nil {
-			return nil, e
+			return nil, markLeak(e, id)
 		}
 	}
 	if id.JKT != "" {
 		if _, err := rs.cfg.DPoP.VerifyHTTP(r.Context(), r, tok, id.JKT); err != nil {
-			return nil, proofError(err, id.JKT)
+			return nil, markLeak(proofError(err, id.JKT), id)
 		}
 	}
 	aud := req.Audience

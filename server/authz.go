@@ -22,7 +22,7 @@ import (
 
 // openAuthz opens the store and the signing keys and builds the
 // authorization server; close releases the store.
-func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry, revoked func(), tr *tracing) (*authzServer, *DevCredentials, error) {
+func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry, revoked func(), tr *tracing, events *securityEvents) (*authzServer, *DevCredentials, error) {
 	// Before the store is opened: a PostgreSQL-backed start without the
 	// shared flow key is refused without touching the database.
 	fk, err := flowKey(cfg)
@@ -67,8 +67,10 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err != nil {
 		return fail(err)
 	}
-	srv, err := authz.New(cfg, authz.Options{Store: tr.store(revocation.Watch(st, revoked)), Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
-		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy})
+	watched := revocation.Watch(st, revoked)
+	events.useStore(cfg, st, watched, logger) // events.go
+	srv, err := authz.New(cfg, authz.Options{Store: tr.store(watched), Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
+		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy, Events: events.emitter()})
 	if err != nil {
 		return fail(err)
 	}

@@ -24,6 +24,7 @@ type process struct {
 	creds   *DevCredentials // dev mode only
 	gw      *gateway.Gateway
 	feed    *revocationFeed // revocations.go; nil without a feed
+	events  *securityEvents // events.go; nil when events.enabled is false
 	wakeups *revocation.Wakeups
 	reg     *prometheus.Registry // every component's metrics
 	tr      *tracing             // tracing.go; nil when off
@@ -83,8 +84,9 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	if p.rs != nil {
 		registerRedisMetrics(reg, p.rs.replay)
 	}
+	p.events = newSecurityEvents(cfg, logger, reg)
 	if cfg.AuthorizationServer.Enabled {
-		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger), p.tr); err != nil {
+		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger), p.tr, p.events); err != nil {
 			return err
 		}
 	}
@@ -107,7 +109,8 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	}
 	if p.gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
 		ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts, Revocations: p.feed.set(),
-		Upstreams: demo.Builtins(), Middleware: p.tr.middleware("gateway")}); err != nil { // config accepts builtin:demo in any mode
+		Upstreams: demo.Builtins(), Middleware: p.tr.middleware("gateway"),
+		Events: p.events.emitter()}); err != nil { // config accepts builtin:demo in any mode
 		return fmt.Errorf("gateway: %w", err)
 	}
 	return nil

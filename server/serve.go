@@ -33,6 +33,9 @@ const (
 // ctx.
 func serveProcess(ctx context.Context, cfg *config.Config, p *process, l *listeners, logger *slog.Logger) error {
 	t := newTasks(ctx, logger)
+	if p.events != nil {
+		t.start("security events", p.events.em.Run)
+	}
 	if p.as != nil {
 		serveAuthz(t.start, cfg, p.as, l, logger)
 	}

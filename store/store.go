@@ -475,6 +475,7 @@ type Store interface {
 	Sessions
 	SigningKeys
 	LogoutOutbox
+	Events
 	// DeleteExpired removes at most batch expired rows of each kind and
 	// returns how many it removed; safe to run from many instances at once.
 	DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error)

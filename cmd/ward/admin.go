@@ -19,6 +19,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/keys"
+	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
 )
 
@@ -127,7 +128,11 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return withStore(ctx, &cf, func(cfg *config.Config, st store.Store) error {
 		switch sub {
 		case "create":
-			return createClient(ctx, cfg, st, cl, stdout)
+			if err := createClient(ctx, cfg, st, cl, stdout); err != nil {
+				return err
+			}
+			recordChange(ctx, cfg, st, stderr, secevent.Event{Type: secevent.ClientChanged, ClientID: cl.ID, Reason: "created"})
+			return nil
 		case "list":
 			return listClients(ctx, st, stdout)
 		case "show", "delete":
@@ -136,7 +141,11 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				return errUsage
 			}
 			if sub == "delete" {
-				return deleteClient(ctx, st, fs.Arg(0), stdout)
+				if err := deleteClient(ctx, st, fs.Arg(0), stdout); err != nil {
+					return err
+				}
+				recordChange(ctx, cfg, st, stderr, secevent.Event{Type: secevent.ClientChanged, ClientID: fs.Arg(0), Reason: "deleted"})
+				return nil
 			}
 			return showClient(ctx, st, fs.Arg(0), stdout)
 		}
@@ -275,10 +284,22 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return pw, false, nil
 	}
-	return withStore(ctx, &cf, func(_ *config.Config, st store.Store) error {
+	return withStore(ctx, &cf, func(cfg *config.Config, st store.Store) (err error) {
 		if sub != "list" && *username == "" {
 			fmt.Fprintln(stderr, userUsage)
 			return errUsage
+		}
+		// Every subcommand but show and list changes the user: an event.
+		if sub != "show" && sub != "list" {
+			sb := subjectOf(ctx, st, *username) // before a delete
+			defer func() {
+				if err == nil {
+					if sb == "" {
+						sb = subjectOf(ctx, st, *username) // after a create
+					}
+					recordChange(ctx, cfg, st, stderr, secevent.Event{Type: secevent.UserChanged, Subject: sb, Reason: sub})
+				}
+			}()
 		}
 		switch sub {
 		case "create", "set-password":
@@ -430,6 +451,7 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return err
 			}
 			fmt.Fprintf(stdout, "new key %s (%s) published; it signs from %s\n", k.ID, k.Algorithm, ts(k.ActivatesAt))
+			recordChange(ctx, cfg, st, stderr, secevent.Event{Type: secevent.KeyChanged, Reason: "rotated"}) // a kid is token-shaped: Sanitize would strip it
 			return nil
 		}
 		fmt.Fprintln(stderr, keysUsage)

@@ -339,6 +339,8 @@ var expiry = []expiryStmt{
 		(SELECT hash FROM sessions WHERE expires_at <= ? LIMIT ?)`},
 	{"logout deliveries", `DELETE FROM logout_outbox WHERE id IN
 		(SELECT id FROM logout_outbox WHERE expires_at <= ? LIMIT ?)`},
+	{"security events", `DELETE FROM security_events WHERE id IN
+		(SELECT id FROM security_events WHERE expires_at <= ? LIMIT ?)`},
 }
 
 // expiryStmt is one DeleteExpired statement; a dialect may have its own

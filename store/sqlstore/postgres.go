@@ -90,6 +90,8 @@ var postgresExpiry = []expiryStmt{
 		(SELECT hash FROM sessions WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
 	{"logout deliveries", `DELETE FROM logout_outbox WHERE id IN
 		(SELECT id FROM logout_outbox WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
+	{"security events", `DELETE FROM security_events WHERE id IN
+		(SELECT id FROM security_events WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
 }
 
 // OpenPostgres connects to the PostgreSQL database named by dsn and applies

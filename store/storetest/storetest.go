@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Consents", func(t *testing.T) { testConsents(t, o(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, o(t)) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, o(t)) })
+	t.Run("Events", func(t *testing.T) { testEvents(t, o(t)) })
 	t.Run("DeleteExpired", func(t *testing.T) { testDeleteExpired(t, o(t)) })
 	t.Run("LogoutOutbox", func(t *testing.T) { testLogoutOutbox(t, o(t)) })
 	t.Run("LogoutClaimRace", func(t *testing.T) { testLogoutClaimRace(t, o(t)) })

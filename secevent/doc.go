@@ -1,0 +1,15 @@
+// Package secevent is Ward's security event model: one [Event] for
+// everything security-relevant (a leaked token, a replayed refresh token or
+// code, a failed login, ...), and the [Emitter] that hands events to sinks
+// (the structured log, the store) from a bounded queue that never blocks a
+// request: when the queue is full an event is dropped and counted
+// (ward_security_events_dropped_total).
+//
+// An event names who and what (client, subject, key thumbprint, token
+// family, address, route, reason) but never carries a token or a secret:
+// [Event.Sanitize] strips any field that looks like a JWT or an opaque
+// token, and the Emitter sanitizes every event it queues.
+//
+// Responses (docs/EVENTS.md) are sinks too: [RevokeFamily] revokes the
+// family of a leaked token.
+package secevent

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/revocation"
+	"github.com/wardauth/ward/secevent"
+	"github.com/wardauth/ward/store"
+	"github.com/wardauth/ward/store/sqlstore"
+)
+
+// The process's pipeline stores a leaked-token event, revokes its family
+// through the watched store (waking the revocation feed), and does
+// neither with revoke_family off or events disabled.
+func TestSecurityEventsWiring(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, c := range []struct {
+		name          string
+		enabled, resp bool
+		wantRevoked   bool
+	}{{"default", true, true, true}, {"response off", true, false, false}, {"events off", false, true, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ward.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			rt := sha256.Sum256([]byte("rt"))
+			now := time.Now()
+			if err := st.CreateFamily(t.Context(), &store.Family{ID: "fam-1", ClientID: "app", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+				&store.RefreshToken{Hash: rt[:], FamilyID: "fam-1", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			cfg := config.Default()
+			cfg.Events.Enabled = c.enabled
+			cfg.Events.Responses.TokenLeaked.RevokeFamily = c.resp
+			woken := 0
+			ev := newSecurityEvents(cfg, logger, prometheus.NewRegistry())
+			ev.useStore(cfg, st, revocation.Watch(st, func() { woken++ }), logger)
+			ev.emitter().Emit(secevent.Event{Type: secevent.TokenLeaked, ClientID: "app", FamilyID: "fam-1", Reason: "dpop_token_as_bearer"})
+			if ev != nil {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				_ = ev.em.Run(ctx)
+			}
+			fam, err := st.GetFamily(t.Context(), "fam-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fam.Revoked() != c.wantRevoked || (woken > 0) != c.wantRevoked {
+				t.Errorf("revoked %v, feed woken %d times; want revoked %v", fam.Revoked(), woken, c.wantRevoked)
+			}
+			stored, err := st.ListEvents(t.Context(), store.EventFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (len(stored) == 1) != c.enabled {
+				t.Errorf("%d events stored with events.enabled %v", len(stored), c.enabled)
+			}
+		})
+	}
+}
