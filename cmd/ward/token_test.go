@@ -5,21 +5,16 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"github.com/wardauth/ward/oauth"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/internal/authztest"
+	"github.com/wardauth/ward/internal/wardtest"
+	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
 )
 
@@ -125,47 +120,18 @@ func TestTokenClientCredentials(t *testing.T) {
 	}
 }
 
-var hiddenFieldRE = regexp.MustCompile(`<input type="hidden" name="(\w+)" value="([^"]*)">`)
-
-// browserLogin is an openBrowser that signs alice in and consents.
+// browserLogin is an openBrowser that signs alice in and consents
+// (wardtest.BrowserLogin), then lets the browser reach the CLI's loopback
+// redirect.
 func browserLogin(t *testing.T) func(string) error {
+	t.Helper()
 	return func(authURL string) error {
-		jar, _ := cookiejar.New(nil)
-		var final string
-		hc := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(r *http.Request, _ []*http.Request) error {
-			if r.URL.Path == "/callback" {
-				final = r.URL.String()
-				return http.ErrUseLastResponse
-			}
-			return nil
-		}}
-		u, _ := url.Parse(authURL)
-		base := u.Scheme + "://" + u.Host
-		resp, err := hc.Get(authURL)
-		for range 3 {
-			if err != nil || final != "" {
-				break
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			f := url.Values{}
-			for _, m := range hiddenFieldRE.FindAllSubmatch(body, -1) {
-				f.Set(string(m[1]), strings.ReplaceAll(string(m[2]), "&#43;", "+"))
-			}
-			if bytes.Contains(body, []byte(`name="password"`)) {
-				f.Set("username", "alice")
-				f.Set("password", cliTestPassword)
-				resp, err = hc.PostForm(base+authz.PathLogin, f)
-			} else {
-				f.Set("decision", "allow")
-				resp, err = hc.PostForm(base+authz.PathConsent, f)
-			}
-		}
+		final, err := wardtest.BrowserLogin(authURL, "alice", cliTestPassword, "allow")
 		if err != nil {
 			return err
 		}
 		go func() {
-			if r, err := http.Get(final); err == nil {
+			if r, err := http.Get(final.String()); err == nil {
 				r.Body.Close()
 			}
 		}()
