@@ -177,27 +177,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if opts.Store == nil || opts.Keys == nil {
 		return nil, fmt.Errorf("%w: Options.Store and Options.Keys are required", ErrConfig)
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.ClientCacheTTL == 0 {
-		opts.ClientCacheTTL = DefaultClientCacheTTL
-	}
-	if opts.SweepInterval <= 0 {
-		opts.SweepInterval = DefaultSweepInterval
-	}
-	if opts.SweepBatch <= 0 {
-		opts.SweepBatch = DefaultSweepBatch
-	}
-	if opts.KeysInterval <= 0 {
-		opts.KeysInterval = DefaultKeysInterval
-	}
-	if opts.Replay == nil {
-		opts.Replay = dpop.NewMemoryReplayStore(0, opts.Now)
-	}
+	opts.setDefaults()
 	s := &Server{
 		cfg:    cfg,
 		st:     opts.Store,
@@ -212,16 +192,65 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 			jose.ES256, jose.ES384, jose.ES512, jose.EdDSA, jose.PS256, jose.PS384, jose.PS512, jose.RS256,
 		},
 	}
-	s.flowKey = opts.FlowKey
-	if s.flowKey == nil {
-		s.flowKey = make([]byte, 32)
-		if _, err := rand.Read(s.flowKey); err != nil {
+	var err error
+	if s.flowKey, err = flowKeyOf(opts.FlowKey); err != nil {
+		return nil, err
+	}
+	if err := s.newDPoPVerifier(); err != nil {
+		return nil, err
+	}
+	if err := s.newParts(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// setDefaults fills in the options left zero (the Default* constants).
+func (o *Options) setDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ClientCacheTTL == 0 {
+		o.ClientCacheTTL = DefaultClientCacheTTL
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = DefaultSweepInterval
+	}
+	if o.SweepBatch <= 0 {
+		o.SweepBatch = DefaultSweepBatch
+	}
+	if o.KeysInterval <= 0 {
+		o.KeysInterval = DefaultKeysInterval
+	}
+	if o.Replay == nil {
+		o.Replay = dpop.NewMemoryReplayStore(0, o.Now)
+	}
+}
+
+// flowKeyOf is Options.FlowKey, or a random key (one instance only) when
+// none was given; it must be 32 bytes.
+func flowKeyOf(k []byte) ([]byte, error) {
+	if k == nil {
+		k = make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
 			return nil, err
 		}
 	}
-	if len(s.flowKey) != 32 {
+	if len(k) != 32 {
 		return nil, fmt.Errorf("%w: Options.FlowKey must be 32 bytes", ErrConfig)
 	}
+	return k, nil
+}
+
+// newDPoPVerifier builds the verifier of the proofs at /token, /par and
+// /userinfo: the configured algorithms, the iat window, the replay store
+// and, when dpop.nonce.enabled, stateless server nonces.
+func (s *Server) newDPoPVerifier() error {
+	cfg, opts := s.cfg, s.opts
 	s.dpopAlgs = cfg.DPoP.Algorithms
 	if len(s.dpopAlgs) == 0 {
 		s.dpopAlgs = []string{dpop.ES256, dpop.EdDSA}
@@ -237,7 +266,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 	if cfg.DPoP.Nonce.Enabled {
 		secret, err := nonceSecret(cfg, opts.NonceSecret)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ttl := cfg.DPoP.Nonce.TTL
 		if ttl <= 0 {
@@ -246,35 +275,40 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 		// A stateless nonce lives between one and two steps.
 		src, err := dpop.NewStatelessNonces(s.issuer, ttl/2, secret)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+			return fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 		vopts = append(vopts, dpop.WithNonces(src))
 		s.nonces = true
 	}
 	v, err := dpop.NewVerifier(vopts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	s.dpop = v
+	return nil
+}
+
+// newParts builds the rest of the server: the pairwise salt, the client
+// cache, the rate limits, the metrics, the back-channel logout sender and
+// the pages.
+func (s *Server) newParts() error {
+	cfg, opts := s.cfg, s.opts
+	var err error
 	if s.pairwiseSalt, err = loadPairwiseSalt(cfg, opts.PairwiseSalt); err != nil {
-		return nil, err
+		return err
 	}
 	s.clients = newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now)
 	if s.limits, err = newLimits(cfg, opts.RateLimitStore, opts.Now); err != nil {
-		return nil, err
+		return err
 	}
 	if s.metrics, err = newMetrics(opts.Registry); err != nil {
-		return nil, err
+		return err
 	}
 	if s.bc, err = newBackchannel(opts.Backchannel, s.metrics.reg); err != nil {
-		return nil, err
+		return err
 	}
 	s.pages, err = newPages(cfg.UI)
-	if err != nil {
-		return nil, err
-	}
-	s.routes()
-	return s, nil
+	return err
 }
 
 func nonceSecret(cfg *config.Config, given []byte) ([]byte, error) {
