@@ -1,9 +1,11 @@
 package authz
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/pkce"
@@ -22,17 +24,54 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 	if err := checkGrantAllowed(c, oauth.GrantAuthorizationCode); err != nil {
 		return nil, err
 	}
-	raw := form.Get("code")
+	raw, verifier := form.Get("code"), form.Get("code_verifier")
 	if raw == "" {
 		return nil, oauth.New(oauth.InvalidRequest, "code is missing")
 	}
-	verifier := form.Get("code_verifier")
 	if verifier == "" {
 		return nil, oauth.New(oauth.InvalidRequest, "code_verifier is missing: PKCE is required")
 	}
 	hash := hashToken(raw)
 	now := s.now()
-	code, err := s.st.GetCode(ctx, hash, now)
+	code, err := s.loadCode(r, c, hash, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCode(code, c, form.Get("redirect_uri"), verifier); err != nil {
+		return nil, err
+	}
+	aud, err := narrowAudience(form["resource"], code.Resources, c)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.proveSender(ctx, r, c, code.DPoPJKT, "")
+	if err != nil {
+		return nil, err
+	}
+	fam, rt, rtValue := s.codeFamily(code, c, b, now)
+	if err := s.redeemCode(ctx, c, hash, fam, rt, now); err != nil {
+		return nil, err
+	}
+	resp, err := s.issue(c, code.Subject, code.Scope, aud, b, fam.ID, code.AuthTime)
+	if err != nil {
+		return nil, err
+	}
+	resp.RefreshToken = rtValue
+	// OIDC Core §3.1.3.3: an ID token when openid was granted.
+	if hasScope(code.Scope, oauth.ScopeOpenID) {
+		in := idTokenInput{subject: code.Subject, scope: code.Scope, authTime: code.AuthTime, oidc: &code.OIDC, accessToken: resp.AccessToken}
+		if resp.IDToken, err = s.idToken(ctx, c, in); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// loadCode reads the code by its hash. A used code presented by its own
+// client revokes what was issued from it (RFC 6749 §4.1.2); presented
+// by another client it revokes nothing.
+func (s *Server) loadCode(r *http.Request, c *client, hash []byte, now time.Time) (*store.AuthCode, error) {
+	code, err := s.st.GetCode(r.Context(), hash, now)
 	switch {
 	case errors.Is(err, store.ErrAlreadyUsed) && code != nil && code.ClientID != c.ID:
 		// Another client cannot have redeemed it (OAuth 2.1 §4.1.3), so
@@ -50,26 +89,30 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 	case err != nil:
 		return nil, oauth.Wrap(err, "cannot read the code")
 	}
-	// OAuth 2.1 §4.1.3: the code must be the authenticated client's. The
-	// check comes before RedeemCode, so a code presented by another client
-	// is refused without being used up: its owner can still redeem it.
+	return code, nil
+}
+
+// checkCode checks the code against the request: OAuth 2.1 §4.1.3, the
+// code must be the authenticated client's (checked before RedeemCode, so
+// a code presented by another client is refused without being used up:
+// its owner can still redeem it); the redirect_uri of the authorization
+// request; the PKCE verifier (RFC 7636 §4.6).
+func checkCode(code *store.AuthCode, c *client, redirectURI, verifier string) error {
 	if code.ClientID != c.ID {
-		return nil, oauth.New(oauth.InvalidGrant, "the authorization code was issued to another client")
+		return oauth.New(oauth.InvalidGrant, "the authorization code was issued to another client")
 	}
-	if form.Get("redirect_uri") != code.RedirectURI {
-		return nil, oauth.New(oauth.InvalidGrant, "redirect_uri does not match the authorization request")
+	if redirectURI != code.RedirectURI {
+		return oauth.New(oauth.InvalidGrant, "redirect_uri does not match the authorization request")
 	}
 	if err := pkce.Verify(verifier, code.CodeChallenge); err != nil {
-		return nil, oauth.New(oauth.InvalidGrant, "code_verifier does not match the code_challenge")
+		return oauth.New(oauth.InvalidGrant, "code_verifier does not match the code_challenge")
 	}
-	aud, err := narrowAudience(form["resource"], code.Resources, c)
-	if err != nil {
-		return nil, err
-	}
-	b, err := s.proveSender(ctx, r, c, code.DPoPJKT, "")
-	if err != nil {
-		return nil, err
-	}
+	return nil
+}
+
+// codeFamily is the grant a code starts, with its first refresh token
+// (nil, "" when the client has no refresh grant).
+func (s *Server) codeFamily(code *store.AuthCode, c *client, b binding, now time.Time) (*store.Family, *store.RefreshToken, string) {
 	fam := &store.Family{
 		ID:        randomToken(16),
 		ClientID:  c.ID,
@@ -87,35 +130,27 @@ func (s *Server) grantCode(r *http.Request, form url.Values, c *client) (*tokenR
 		// key; RFC 8705 §4: or to its certificate.
 		fam.JKT, fam.CertThumbprint = b.jkt, b.x5t
 	}
-	var rt *store.RefreshToken
-	var rtValue string
-	if c.allowsGrant(oauth.GrantRefreshToken) {
-		rtValue = randomToken(32)
-		rt = s.newRefreshToken(rtValue, fam.ID, fam.Scope, now, fam.ExpiresAt)
+	if !c.allowsGrant(oauth.GrantRefreshToken) {
+		return fam, nil, ""
 	}
-	if err := s.st.RedeemCode(ctx, hash, fam, rt, now); err != nil {
-		switch {
-		case errors.Is(err, store.ErrAlreadyUsed):
-			s.log.Warn("authz: authorization code replayed; tokens issued from it revoked", "client_id", c.ID)
-			return nil, oauth.New(oauth.InvalidGrant, "the authorization code was already used; the tokens issued from it are revoked")
-		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
-			return nil, oauth.New(oauth.InvalidGrant, "the authorization code is invalid or expired")
-		}
-		return nil, oauth.Wrap(err, "cannot redeem the code")
+	rtValue := randomToken(32)
+	return fam, s.newRefreshToken(rtValue, fam.ID, fam.Scope, now, fam.ExpiresAt), rtValue
+}
+
+// redeemCode spends the code and stores its family in one step; a code
+// spent meanwhile (a race of two redemptions) revokes what it issued.
+func (s *Server) redeemCode(ctx context.Context, c *client, hash []byte, fam *store.Family, rt *store.RefreshToken, now time.Time) error {
+	err := s.st.RedeemCode(ctx, hash, fam, rt, now)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrAlreadyUsed):
+		s.log.Warn("authz: authorization code replayed; tokens issued from it revoked", "client_id", c.ID)
+		return oauth.New(oauth.InvalidGrant, "the authorization code was already used; the tokens issued from it are revoked")
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
+		return oauth.New(oauth.InvalidGrant, "the authorization code is invalid or expired")
 	}
-	resp, err := s.issue(c, code.Subject, code.Scope, aud, b, fam.ID, code.AuthTime)
-	if err != nil {
-		return nil, err
-	}
-	resp.RefreshToken = rtValue
-	// OIDC Core §3.1.3.3: an ID token when openid was granted.
-	if hasScope(code.Scope, oauth.ScopeOpenID) {
-		in := idTokenInput{subject: code.Subject, scope: code.Scope, authTime: code.AuthTime, oidc: &code.OIDC, accessToken: resp.AccessToken}
-		if resp.IDToken, err = s.idToken(ctx, c, in); err != nil {
-			return nil, err
-		}
-	}
-	return resp, nil
+	return oauth.Wrap(err, "cannot redeem the code")
 }
 
 // revokeReplayedCode revokes the family of a code presented again. The
