@@ -195,118 +195,36 @@ type payload struct {
 // Verify checks a proof against a request: every check of RFC 9449 §4.3,
 // then the nonce (§8) and replay (§11.1) rules. Failures are *Error values.
 func (v *Verifier) Verify(ctx context.Context, req Request) (*Proof, error) {
-	// §4.3 (1): exactly one DPoP header.
-	switch len(req.Proofs) {
-	case 0:
-		return nil, newError(ReasonMissing, "the request has no DPoP header")
-	case 1:
-	default:
-		return nil, newError(ReasonMultiple, "the request has %d DPoP headers; send exactly one", len(req.Proofs))
+	raw, err := v.oneProof(req)
+	if err != nil {
+		return nil, err
 	}
-	raw := req.Proofs[0]
-	if len(raw) > v.maxSize {
-		return nil, newError(ReasonTooLarge, "the proof is %d bytes; the limit is %d", len(raw), v.maxSize)
-	}
-
 	pp, perr := v.parse(raw)
 	if perr != nil {
 		return nil, perr
 	}
-	alg, key, jkt, body := pp.alg, pp.key, pp.jkt, pp.body
-
-	// §4.3 (3): required claims, of the right types.
 	var pl payload
-	if err := strictUnmarshal(body, &pl); err != nil {
-		return nil, newError(ReasonBadClaim, "the claims are not a JSON object of the right types: %v", err)
-	}
-	switch {
-	case pl.JTI == nil:
-		return nil, newError(ReasonMissingClaim, "jti is missing")
-	case pl.HTM == nil:
-		return nil, newError(ReasonMissingClaim, "htm is missing")
-	case pl.HTU == nil:
-		return nil, newError(ReasonMissingClaim, "htu is missing")
-	case pl.IAT == nil:
-		return nil, newError(ReasonMissingClaim, "iat is missing")
-	}
-	if *pl.JTI == "" || len(*pl.JTI) > maxJTILength {
-		return nil, newError(ReasonBadClaim, "jti must have 1 to %d characters", maxJTILength)
-	}
-	iat, ok := numericDate(pl.IAT)
-	if !ok {
-		return nil, newError(ReasonBadClaim, "iat must be a NumericDate (a JSON number of seconds)")
-	}
-
-	// §4.3 (8)
-	if *pl.HTM != req.Method {
-		return nil, newError(ReasonHTMMismatch, "htm is %q but the request method is %q", *pl.HTM, req.Method)
-	}
-	// §4.3 (9)
-	want, err := NormalizeURL(req.URL)
+	iat, err := readClaims(pp.body, &pl)
 	if err != nil {
-		return nil, wrapError(ReasonHTUMismatch, err, "the request URL cannot be normalized")
+		return nil, err
 	}
-	got, err := NormalizeURL(*pl.HTU)
-	if err != nil || got != want {
-		return nil, newError(ReasonHTUMismatch, "htu %q does not match the request URL %q", clip(*pl.HTU), want)
+	if err := checkRequest(&pl, pp.jkt, req); err != nil {
+		return nil, err
 	}
-
-	// §4.3 (12): ath and the key binding.
-	if req.AccessToken != "" {
-		if pl.ATH == nil {
-			return nil, newError(ReasonATHMissing, "the request presents an access token, so the proof needs ath")
-		}
-		sum := sha256.Sum256([]byte(req.AccessToken))
-		var ath [43]byte // ATH(req.AccessToken), without its allocations
-		base64.RawURLEncoding.Encode(ath[:], sum[:])
-		if subtle.ConstantTimeCompare([]byte(*pl.ATH), ath[:]) != 1 {
-			return nil, newError(ReasonATHMismatch, "ath is not the hash of the presented access token")
-		}
+	if err := v.checkFresh(&pl, iat); err != nil {
+		return nil, err
 	}
-	if req.JKT != "" && !MatchThumbprint(jkt, req.JKT) {
-		return nil, newError(ReasonKeyMismatch, "the proof's key is not the key the access token is bound to")
+	if err := v.remember(ctx, pp.jkt, *pl.JTI, iat); err != nil {
+		return nil, err
 	}
-
-	now := v.clock()
-	// §4.3 (10), §8: the nonce.
-	if v.nonces != nil {
-		if pl.Nonce == nil || *pl.Nonce == "" {
-			return nil, v.nonceError(ReasonNonceMissing, "the server requires a nonce; retry with the one in the DPoP-Nonce header", now)
-		}
-		if len(*pl.Nonce) > maxNonceLength || !v.nonces.Check(*pl.Nonce, now) {
-			return nil, v.nonceError(ReasonNonceInvalid, "the nonce is stale or was not issued by this server; retry with the one in the DPoP-Nonce header", now)
-		}
-	}
-	// §4.3 (11): iat within the window.
-	if iat.Before(now.Add(-v.maxAge)) {
-		return nil, newError(ReasonIATTooOld, "iat is %s old; proofs are accepted for %s (check the client's clock)", now.Sub(iat).Truncate(time.Second), v.maxAge)
-	}
-	if iat.After(now.Add(v.leeway)) {
-		return nil, newError(ReasonIATInFuture, "iat is %s in the future; the allowed clock skew is %s (check the client's clock)", iat.Sub(now).Truncate(time.Second), v.leeway)
-	}
-
-	// §11.1: a proof is used once, keyed by (jkt, jti). It stays refused
-	// until its iat leaves the window, so it is remembered until then.
-	exp := iat.Add(v.maxAge + time.Second)
-	if err := v.replay.Use(ctx, jkt, *pl.JTI, exp); err != nil {
-		switch {
-		case errors.Is(err, ErrSeen):
-			return nil, newError(ReasonReplayed, "this proof (its jti) was used before; make a new proof for every request")
-		case errors.Is(err, ErrStoreFull):
-			return nil, wrapError(ReasonReplayStoreFull, err, "the server cannot record more proofs now; retry later")
-		default:
-			return nil, wrapError(ReasonReplayStoreError, err, "the server cannot check proofs for replay now; retry later")
-		}
-	}
-
 	p := &Proof{
 		JTI:        *pl.JTI,
 		Method:     *pl.HTM,
 		URL:        *pl.HTU,
 		IssuedAt:   iat,
-		Algorithm:  alg,
-		Key:        key,
-		Thumbprint: jkt,
+		Algorithm:  pp.alg,
+		Key:        pp.key,
+		Thumbprint: pp.jkt,
 	}
 	if pl.Nonce != nil {
 		p.Nonce = *pl.Nonce
@@ -315,6 +233,119 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (*Proof, error) {
 		p.ATH = *pl.ATH
 	}
 	return p, nil
+}
+
+// oneProof is the request's one DPoP header (§4.3 (1)), within the size
+// limit.
+func (v *Verifier) oneProof(req Request) (string, error) {
+	switch len(req.Proofs) {
+	case 0:
+		return "", newError(ReasonMissing, "the request has no DPoP header")
+	case 1:
+	default:
+		return "", newError(ReasonMultiple, "the request has %d DPoP headers; send exactly one", len(req.Proofs))
+	}
+	raw := req.Proofs[0]
+	if len(raw) > v.maxSize {
+		return "", newError(ReasonTooLarge, "the proof is %d bytes; the limit is %d", len(raw), v.maxSize)
+	}
+	return raw, nil
+}
+
+// readClaims decodes the claims into pl and returns iat: §4.3 (3), the
+// required claims, of the right types.
+func readClaims(body []byte, pl *payload) (time.Time, error) {
+	if err := strictUnmarshal(body, pl); err != nil {
+		return time.Time{}, newError(ReasonBadClaim, "the claims are not a JSON object of the right types: %v", err)
+	}
+	switch {
+	case pl.JTI == nil:
+		return time.Time{}, newError(ReasonMissingClaim, "jti is missing")
+	case pl.HTM == nil:
+		return time.Time{}, newError(ReasonMissingClaim, "htm is missing")
+	case pl.HTU == nil:
+		return time.Time{}, newError(ReasonMissingClaim, "htu is missing")
+	case pl.IAT == nil:
+		return time.Time{}, newError(ReasonMissingClaim, "iat is missing")
+	}
+	if *pl.JTI == "" || len(*pl.JTI) > maxJTILength {
+		return time.Time{}, newError(ReasonBadClaim, "jti must have 1 to %d characters", maxJTILength)
+	}
+	iat, ok := numericDate(pl.IAT)
+	if !ok {
+		return time.Time{}, newError(ReasonBadClaim, "iat must be a NumericDate (a JSON number of seconds)")
+	}
+	return iat, nil
+}
+
+// checkRequest binds the proof to the request: htm (§4.3 (8)), htu (§4.3
+// (9)), ath and the key the access token is bound to (§4.3 (12)).
+func checkRequest(pl *payload, jkt string, req Request) error {
+	if *pl.HTM != req.Method {
+		return newError(ReasonHTMMismatch, "htm is %q but the request method is %q", *pl.HTM, req.Method)
+	}
+	want, err := NormalizeURL(req.URL)
+	if err != nil {
+		return wrapError(ReasonHTUMismatch, err, "the request URL cannot be normalized")
+	}
+	got, err := NormalizeURL(*pl.HTU)
+	if err != nil || got != want {
+		return newError(ReasonHTUMismatch, "htu %q does not match the request URL %q", clip(*pl.HTU), want)
+	}
+	if req.AccessToken != "" {
+		if pl.ATH == nil {
+			return newError(ReasonATHMissing, "the request presents an access token, so the proof needs ath")
+		}
+		sum := sha256.Sum256([]byte(req.AccessToken))
+		var ath [43]byte // ATH(req.AccessToken), without its allocations
+		base64.RawURLEncoding.Encode(ath[:], sum[:])
+		if subtle.ConstantTimeCompare([]byte(*pl.ATH), ath[:]) != 1 {
+			return newError(ReasonATHMismatch, "ath is not the hash of the presented access token")
+		}
+	}
+	if req.JKT != "" && !MatchThumbprint(jkt, req.JKT) {
+		return newError(ReasonKeyMismatch, "the proof's key is not the key the access token is bound to")
+	}
+	return nil
+}
+
+// checkFresh checks the server nonce (§4.3 (10), §8) and that iat is
+// within the window (§4.3 (11)).
+func (v *Verifier) checkFresh(pl *payload, iat time.Time) error {
+	now := v.clock()
+	if v.nonces != nil {
+		if pl.Nonce == nil || *pl.Nonce == "" {
+			return v.nonceError(ReasonNonceMissing, "the server requires a nonce; retry with the one in the DPoP-Nonce header", now)
+		}
+		if len(*pl.Nonce) > maxNonceLength || !v.nonces.Check(*pl.Nonce, now) {
+			return v.nonceError(ReasonNonceInvalid, "the nonce is stale or was not issued by this server; retry with the one in the DPoP-Nonce header", now)
+		}
+	}
+	if iat.Before(now.Add(-v.maxAge)) {
+		return newError(ReasonIATTooOld, "iat is %s old; proofs are accepted for %s (check the client's clock)", now.Sub(iat).Truncate(time.Second), v.maxAge)
+	}
+	if iat.After(now.Add(v.leeway)) {
+		return newError(ReasonIATInFuture, "iat is %s in the future; the allowed clock skew is %s (check the client's clock)", iat.Sub(now).Truncate(time.Second), v.leeway)
+	}
+	return nil
+}
+
+// remember records the proof as used (§11.1), keyed by (jkt, jti). It
+// stays refused until its iat leaves the window, so it is remembered
+// until then.
+func (v *Verifier) remember(ctx context.Context, jkt, jti string, iat time.Time) error {
+	exp := iat.Add(v.maxAge + time.Second)
+	err := v.replay.Use(ctx, jkt, jti, exp)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrSeen):
+		return newError(ReasonReplayed, "this proof (its jti) was used before; make a new proof for every request")
+	case errors.Is(err, ErrStoreFull):
+		return wrapError(ReasonReplayStoreFull, err, "the server cannot record more proofs now; retry later")
+	default:
+		return wrapError(ReasonReplayStoreError, err, "the server cannot check proofs for replay now; retry later")
+	}
 }
 
 func (v *Verifier) nonceError(r Reason, desc string, now time.Time) *Error {
