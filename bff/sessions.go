@@ -114,82 +114,116 @@ func (s *Site) active(ctx context.Context, r *http.Request, needToken bool) (str
 	if sess, e = s.load(ctx, sid); e != nil { // another request may have changed it
 		return "", nil, e
 	}
+	u := &sessionUpdate{s: s, ctx: ctx, sid: sid, sess: sess}
 	now := s.now()
-	var cl *client.Client
-	getClient := func() (*client.Client, *oauth.Error) {
-		if cl != nil {
-			return cl, nil
-		}
-		key, err := parseKey(sess.Key)
-		if err != nil {
-			return nil, unavailable(err, "cannot read the session's key")
-		}
-		if cl, err = s.oauthClient(ctx, key); err != nil {
-			return nil, unavailable(err, "the authorization server cannot be reached")
-		}
-		return cl, nil
-	}
-	end := func(reason, desc string) (string, *session, *oauth.Error) {
-		_ = s.store.Delete(ctx, storeKey("sess", sid))
-		s.forget(sid)
-		s.log.Info("bff session ended", "sub", sess.Subject, "reason", reason)
-		return "", nil, loginRequired(reason, desc)
-	}
 	if now.Sub(sess.GrantChecked) >= s.cfg.Session.GrantCheckInterval {
-		c, e := getClient()
-		if e != nil {
+		if e := u.checkGrant(now); e != nil {
 			return "", nil, e
-		}
-		tok, hint := sess.RefreshToken, oauth.HintRefreshToken
-		if tok == "" {
-			tok, hint = sess.AccessToken, oauth.HintAccessToken
-		}
-		in, err := c.Introspect(ctx, tok, hint)
-		switch {
-		case err == nil && !in.Active:
-			return end("grant_revoked", "the login was revoked; log in again")
-		case err == nil:
-			sess.GrantChecked = now
-		default:
-			// The authorization server is unreachable: the session goes
-			// on with the token it has (bounded by the token's expiry)
-			// and the check is tried again on the next request.
-			s.log.Warn("bff grant check failed", "sub", sess.Subject, "err", err)
 		}
 	}
 	if needToken && !now.Add(refreshMargin).Before(sess.Expiry) {
-		if sess.RefreshToken == "" {
-			return end("token_expired", "the access token expired and cannot be renewed; log in again")
-		}
-		c, e := getClient()
-		if e != nil {
+		if e := u.renew(now); e != nil {
 			return "", nil, e
 		}
-		tok, err := c.Refresh(ctx, sess.RefreshToken)
-		var re *client.RetrieveError
-		switch {
-		case errors.As(err, &re) && re.ErrorCode == oauth.InvalidGrant:
-			s.event("refresh", "refused")
-			return end("grant_revoked", "the login can no longer be renewed; log in again")
-		case errors.As(err, &re) && re.ErrorCode == oauth.InvalidClient:
-			// The site's own credentials are refused (a rotated secret?):
-			// a configuration error, not the user's; the session is kept.
-			s.event("refresh", "client_refused")
-			s.log.Error("bff refresh: the authorization server refuses this site's client authentication; check client_id and client_secret_file", "client_id", s.cfg.ClientID)
-			return "", nil, unavailable(err, "the access token cannot be renewed now")
-		case err != nil:
-			s.event("refresh", "unavailable")
-			return "", nil, unavailable(err, "the access token cannot be renewed now")
-		}
-		s.event("refresh", "ok")
-		sess.AccessToken, sess.RefreshToken, sess.Expiry = tok.AccessToken, tok.RefreshToken, tok.Expiry
-		sess.GrantChecked = now
 	}
 	sess.LastSeen = now
 	if err := s.put(ctx, sid, sess); err != nil {
 		return "", nil, unavailable(err, "the session store cannot be reached")
 	}
 	return sid, sess, nil
+}
+
+// sessionUpdate is the work of active on one session under its lock:
+// the grant check and the token renewal, with the site's OAuth client
+// for the session's key made at most once.
+type sessionUpdate struct {
+	s    *Site
+	ctx  context.Context
+	sid  string
+	sess *session
+	cl   *client.Client
+}
+
+// client is the OAuth client holding the session's DPoP key.
+func (u *sessionUpdate) client() (*client.Client, *oauth.Error) {
+	if u.cl != nil {
+		return u.cl, nil
+	}
+	key, err := parseKey(u.sess.Key)
+	if err != nil {
+		return nil, unavailable(err, "cannot read the session's key")
+	}
+	if u.cl, err = u.s.oauthClient(u.ctx, key); err != nil {
+		return nil, unavailable(err, "the authorization server cannot be reached")
+	}
+	return u.cl, nil
+}
+
+// end deletes the session and says why the user must log in again.
+func (u *sessionUpdate) end(reason, desc string) *oauth.Error {
+	_ = u.s.store.Delete(u.ctx, storeKey("sess", u.sid))
+	u.s.forget(u.sid)
+	u.s.log.Info("bff session ended", "sub", u.sess.Subject, "reason", reason)
+	return loginRequired(reason, desc)
+}
+
+// checkGrant asks the authorization server whether the session's grant
+// is still alive (RFC 7662): a revoked family ends the session here.
+func (u *sessionUpdate) checkGrant(now time.Time) *oauth.Error {
+	c, e := u.client()
+	if e != nil {
+		return e
+	}
+	tok, hint := u.sess.RefreshToken, oauth.HintRefreshToken
+	if tok == "" {
+		tok, hint = u.sess.AccessToken, oauth.HintAccessToken
+	}
+	in, err := c.Introspect(u.ctx, tok, hint)
+	switch {
+	case err == nil && !in.Active:
+		return u.end("grant_revoked", "the login was revoked; log in again")
+	case err == nil:
+		u.sess.GrantChecked = now
+	default:
+		// The authorization server is unreachable: the session goes on
+		// with the token it has (bounded by the token's expiry) and the
+		// check is tried again on the next request.
+		u.s.log.Warn("bff grant check failed", "sub", u.sess.Subject, "err", err)
+	}
+	return nil
+}
+
+// renew replaces the session's access token with the refresh token
+// (rotated, RFC 9700 §4.14).
+func (u *sessionUpdate) renew(now time.Time) *oauth.Error {
+	s, sess := u.s, u.sess
+	if sess.RefreshToken == "" {
+		return u.end("token_expired", "the access token expired and cannot be renewed; log in again")
+	}
+	c, e := u.client()
+	if e != nil {
+		return e
+	}
+	tok, err := c.Refresh(u.ctx, sess.RefreshToken)
+	var re *client.RetrieveError
+	switch {
+	case errors.As(err, &re) && re.ErrorCode == oauth.InvalidGrant:
+		s.event("refresh", "refused")
+		return u.end("grant_revoked", "the login can no longer be renewed; log in again")
+	case errors.As(err, &re) && re.ErrorCode == oauth.InvalidClient:
+		// The site's own credentials are refused (a rotated secret?): a
+		// configuration error, not the user's; the session is kept.
+		s.event("refresh", "client_refused")
+		s.log.Error("bff refresh: the authorization server refuses this site's client authentication; check client_id and client_secret_file", "client_id", s.cfg.ClientID)
+		return unavailable(err, "the access token cannot be renewed now")
+	case err != nil:
+		s.event("refresh", "unavailable")
+		return unavailable(err, "the access token cannot be renewed now")
+	}
+	s.event("refresh", "ok")
+	sess.AccessToken, sess.RefreshToken, sess.Expiry = tok.AccessToken, tok.RefreshToken, tok.Expiry
+	sess.GrantChecked = now
+	return nil
 }
 
 // due reports whether sess needs an update before use.
