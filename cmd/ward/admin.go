@@ -270,20 +270,6 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *username == "" && fs.NArg() == 1 {
 		*username = fs.Arg(0)
 	}
-	readPassword := func() (string, bool, error) {
-		if !*fromStdin {
-			return randomString(18), true, nil
-		}
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return "", false, err
-		}
-		pw := strings.TrimRight(line, "\r\n")
-		if len(pw) < 8 {
-			return "", false, fmt.Errorf("the password must have at least 8 characters")
-		}
-		return pw, false, nil
-	}
 	return withStore(ctx, &cf, func(cfg *config.Config, st store.Store) (err error) {
 		if sub != "list" && *username == "" {
 			fmt.Fprintln(stderr, userUsage)
@@ -291,31 +277,11 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		// Every subcommand but show and list changes the user: an event.
 		if sub != "show" && sub != "list" {
-			sb := subjectOf(ctx, st, *username) // before a delete
-			defer func() {
-				if err == nil {
-					if sb == "" {
-						sb = subjectOf(ctx, st, *username) // after a create
-					}
-					recordChange(ctx, cfg, st, stderr, secevent.Event{Type: secevent.UserChanged, Subject: sb, Reason: sub})
-				}
-			}()
+			defer userChanged(ctx, cfg, st, stderr, sub, *username)(&err)
 		}
 		switch sub {
 		case "create", "set-password":
-			pw, generated, err := readPassword()
-			if err != nil {
-				return err
-			}
-			if sub == "create" {
-				err = createUser(ctx, st, *username, *subject, pw, stdout)
-			} else {
-				err = setUserPassword(ctx, st, *username, pw, stdout)
-			}
-			if err == nil && generated {
-				fmt.Fprintf(stdout, "password: %s\n(shown once)\n", pw)
-			}
-			return err
+			return userPassword(ctx, st, sub, *username, *subject, *fromStdin, stdout)
 		case "delete":
 			return deleteUser(ctx, st, *username, stdout)
 		case "show":
@@ -334,6 +300,57 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintln(stderr, userUsage)
 		return errUsage
 	})
+}
+
+// userChanged records a user change as a security event once the command
+// has succeeded: call it before the change, and the function it returns
+// with the command's error after.
+func userChanged(ctx context.Context, cfg *config.Config, st store.Store, stderr io.Writer, sub, username string) func(*error) {
+	sb := subjectOf(ctx, st, username) // before a delete
+	return func(err *error) {
+		if *err != nil {
+			return
+		}
+		if sb == "" {
+			sb = subjectOf(ctx, st, username) // after a create
+		}
+		recordChange(ctx, cfg, st, stderr, secevent.Event{Type: secevent.UserChanged, Subject: sb, Reason: sub})
+	}
+}
+
+// userPassword runs user create and user set-password: the password from
+// standard input, or generated and shown once.
+func userPassword(ctx context.Context, st store.Store, sub, username, subject string, fromStdin bool, stdout io.Writer) error {
+	pw, generated, err := readUserPassword(fromStdin)
+	if err != nil {
+		return err
+	}
+	if sub == "create" {
+		err = createUser(ctx, st, username, subject, pw, stdout)
+	} else {
+		err = setUserPassword(ctx, st, username, pw, stdout)
+	}
+	if err == nil && generated {
+		fmt.Fprintf(stdout, "password: %s\n(shown once)\n", pw)
+	}
+	return err
+}
+
+// readUserPassword reads the password from the first line of standard
+// input (at least 8 characters), or generates one.
+func readUserPassword(fromStdin bool) (pw string, generated bool, err error) {
+	if !fromStdin {
+		return randomString(18), true, nil
+	}
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", false, err
+	}
+	pw = strings.TrimRight(line, "\r\n")
+	if len(pw) < 8 {
+		return "", false, fmt.Errorf("the password must have at least 8 characters")
+	}
+	return pw, false, nil
 }
 
 // createUser stores a user with pw's hash; without a subject one is
