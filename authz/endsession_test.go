@@ -439,3 +439,27 @@ func TestEndSessionLanguage(t *testing.T) {
 		t.Fatalf("signed-out page after confirming: %d %s", r.status, r.body)
 	}
 }
+
+// TestEndSessionRefusesUserInfoHint: a signed UserInfo response (OIDC
+// Core §5.3.2: typ JWT, iss, sub, aud the client, signed by the same keys,
+// but neither exp nor iat) is no ID token (§2: both REQUIRED), so it is
+// refused as id_token_hint: else, carrying no sid, it would end any later
+// session of the user without confirmation.
+func TestEndSessionRefusesUserInfoHint(t *testing.T) {
+	h := logoutHarness(t)
+	b, sess := h.signedIn()
+	k, _ := h.s.km.Signer(h.clk.Now())
+	// writeUserInfo's shape: the claims, then iss and aud.
+	ui, err := signJWT(k, "JWT", map[string]any{"sub": "u-alice", "email": "alice@example.com", "iss": h.issuer, "aud": "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRefusedPage(t, "signed UserInfo", b.get(endSessionURL(h, url.Values{"id_token_hint": {ui}, "post_logout_redirect_uri": {logoutRedirect}})))
+	for _, drop := range []string{"exp", "iat"} {
+		tok := h.idToken("web", nil, map[string]any{drop: nil})
+		wantRefusedPage(t, "ID token without "+drop, b.get(endSessionURL(h, url.Values{"id_token_hint": {tok}})))
+	}
+	if !h.sessionAlive(sess) {
+		t.Fatal("a signed UserInfo response ended the session")
+	}
+}
