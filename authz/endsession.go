@@ -145,8 +145,9 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		s.endSessionRefused(w, r, oauth.As(err))
 		return
 	}
-	sess, _ := s.session(r)
+	sess, ok := s.endSessionOf(w, r)
 	switch {
+	case !ok:
 	case sess == nil:
 		s.bc.endSession[esNoSession].Inc()
 		s.logoutDone(w, r, lr)
@@ -155,6 +156,19 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.renderLogoutConfirm(w, r, sess, lr)
 	}
+}
+
+// endSessionOf is the browser's login session (nil for none); when the
+// store cannot say, it shows the 503 page and returns false: never the
+// signed-out page or the redirect, which would tell the user and the RP
+// that a session ended which lives on.
+func (s *Server) endSessionOf(w http.ResponseWriter, r *http.Request) (*store.Session, bool) {
+	sess, _, err := s.readSession(r)
+	if err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, oauth.Wrap(err, "cannot read the session"))
+		return nil, false
+	}
+	return sess, true
 }
 
 // endSessionRefused shows the refusal on an error page: never a redirect
@@ -341,8 +355,9 @@ func (s *Server) handleEndSessionConfirm(w http.ResponseWriter, r *http.Request)
 		s.endSessionRefused(w, r, oauth.As(err))
 		return
 	}
-	sess, _ := s.session(r)
+	sess, ok := s.endSessionOf(w, r)
 	switch {
+	case !ok:
 	case form.Get("decision") != "logout":
 		s.bc.endSession[esKept].Inc()
 		s.render(w, page{name: "signed_out.html", status: http.StatusOK, lang: pageLanguage(r, lr.locales), title: "still_signed_in_title",

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -461,5 +462,31 @@ func TestEndSessionRefusesUserInfoHint(t *testing.T) {
 	}
 	if !h.sessionAlive(sess) {
 		t.Fatal("a signed UserInfo response ended the session")
+	}
+}
+
+// sessionDownStore fails GetSession as a database cut off would.
+type sessionDownStore struct{ storeT }
+
+func (sessionDownStore) GetSession(context.Context, []byte, time.Time) (*store.Session, error) {
+	return nil, fmt.Errorf("sqlstore: get session: %w", errDial)
+}
+
+// TestEndSessionStoreUnavailable: a store that cannot say whether the
+// browser has a session makes end_session and its confirmation a 503
+// page: never "signed out" nor the redirect to the client, which would
+// tell the user (and the RP, with state) that the session ended while it
+// lives on for the next visitor of the browser.
+func TestEndSessionStoreUnavailable(t *testing.T) {
+	h := logoutHarness(t)
+	b, sess := h.signedIn()
+	hint := h.idToken("web", sess, nil)
+	h.s.st = sessionDownStore{h.st}
+	r := b.get(endSessionURL(h, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {logoutRedirect}, "state": {"s1"}}))
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Location") != "" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("store down: %d %q, want a 503 page without redirect", r.status, r.header.Get("Location"))
+	}
+	if !h.sessionAlive(sess) {
+		t.Fatal("the session ended")
 	}
 }
