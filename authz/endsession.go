@@ -116,15 +116,16 @@ func (s *Server) checkEndSession(ctx context.Context, req *endSessionRequest) (*
 }
 
 // hintMatches reports whether the id_token_hint names the browser's
-// session: its sid is the session's, or, without sid, its sub is the
-// session user's as the client sees it. Otherwise the user confirms.
+// session: its sid is the session's as the client sees it (clientSID)
+// and so is its sub, or, without sid, its sub is. Otherwise the user confirms.
 func (s *Server) hintMatches(lr *logoutRequest, sess *store.Session) bool {
 	h := lr.hint
 	switch {
 	case h == nil || lr.client == nil:
 		return false
 	case h.SID != "":
-		return h.SID == sess.SID() && h.Subject == s.subjectFor(lr.client.Client, sess.Subject)
+		sid := s.clientSID(lr.client.Client, sess.SID())
+		return sid != "" && h.SID == sid && h.Subject == s.subjectFor(lr.client.Client, sess.Subject)
 	default:
 		sub := s.subjectFor(lr.client.Client, sess.Subject)
 		return sub != "" && h.Subject == sub
