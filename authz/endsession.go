@@ -116,15 +116,16 @@ func (s *Server) checkEndSession(ctx context.Context, req *endSessionRequest) (*
 }
 
 // hintMatches reports whether the id_token_hint names the browser's
-// session: its sid is the session's, or, without sid, its sub is the
-// session user's as the client sees it. Otherwise the user confirms.
+// session: its sid is the session's as the client sees it (clientSID)
+// and so is its sub, or, without sid, its sub is. Otherwise the user confirms.
 func (s *Server) hintMatches(lr *logoutRequest, sess *store.Session) bool {
 	h := lr.hint
 	switch {
 	case h == nil || lr.client == nil:
 		return false
 	case h.SID != "":
-		return h.SID == sess.SID() && h.Subject == s.subjectFor(lr.client.Client, sess.Subject)
+		sid := s.clientSID(lr.client.Client, sess.SID())
+		return sid != "" && h.SID == sid && h.Subject == s.subjectFor(lr.client.Client, sess.Subject)
 	default:
 		sub := s.subjectFor(lr.client.Client, sess.Subject)
 		return sub != "" && h.Subject == sub
@@ -145,8 +146,9 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 		s.endSessionRefused(w, r, oauth.As(err))
 		return
 	}
-	sess, _ := s.session(r)
+	sess, ok := s.endSessionOf(w, r)
 	switch {
+	case !ok:
 	case sess == nil:
 		s.bc.endSession[esNoSession].Inc()
 		s.logoutDone(w, r, lr)
@@ -155,6 +157,19 @@ func (s *Server) handleEndSession(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.renderLogoutConfirm(w, r, sess, lr)
 	}
+}
+
+// endSessionOf is the browser's login session (nil for none); when the
+// store cannot say, it shows the 503 page and returns false: never the
+// signed-out page or the redirect, which would tell the user and the RP
+// that a session ended which lives on.
+func (s *Server) endSessionOf(w http.ResponseWriter, r *http.Request) (*store.Session, bool) {
+	sess, _, err := s.readSession(r)
+	if err != nil {
+		s.errorPage(w, r, http.StatusInternalServerError, oauth.Wrap(err, "cannot read the session"))
+		return nil, false
+	}
+	return sess, true
 }
 
 // endSessionRefused shows the refusal on an error page: never a redirect
@@ -341,8 +356,9 @@ func (s *Server) handleEndSessionConfirm(w http.ResponseWriter, r *http.Request)
 		s.endSessionRefused(w, r, oauth.As(err))
 		return
 	}
-	sess, _ := s.session(r)
+	sess, ok := s.endSessionOf(w, r)
 	switch {
+	case !ok:
 	case form.Get("decision") != "logout":
 		s.bc.endSession[esKept].Inc()
 		s.render(w, page{name: "signed_out.html", status: http.StatusOK, lang: pageLanguage(r, lr.locales), title: "still_signed_in_title",

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -437,5 +438,55 @@ func TestEndSessionLanguage(t *testing.T) {
 	f.Set("decision", "logout")
 	if r := b.postForm(h.issuer+PathEndSessionConfirm, f); r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`<html lang="de"`)) {
 		t.Fatalf("signed-out page after confirming: %d %s", r.status, r.body)
+	}
+}
+
+// TestEndSessionRefusesUserInfoHint: a signed UserInfo response (OIDC
+// Core §5.3.2: typ JWT, iss, sub, aud the client, signed by the same keys,
+// but neither exp nor iat) is no ID token (§2: both REQUIRED), so it is
+// refused as id_token_hint: else, carrying no sid, it would end any later
+// session of the user without confirmation.
+func TestEndSessionRefusesUserInfoHint(t *testing.T) {
+	h := logoutHarness(t)
+	b, sess := h.signedIn()
+	k, _ := h.s.km.Signer(h.clk.Now())
+	// writeUserInfo's shape: the claims, then iss and aud.
+	ui, err := signJWT(k, "JWT", map[string]any{"sub": "u-alice", "email": "alice@example.com", "iss": h.issuer, "aud": "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRefusedPage(t, "signed UserInfo", b.get(endSessionURL(h, url.Values{"id_token_hint": {ui}, "post_logout_redirect_uri": {logoutRedirect}})))
+	for _, drop := range []string{"exp", "iat"} {
+		tok := h.idToken("web", nil, map[string]any{drop: nil})
+		wantRefusedPage(t, "ID token without "+drop, b.get(endSessionURL(h, url.Values{"id_token_hint": {tok}})))
+	}
+	if !h.sessionAlive(sess) {
+		t.Fatal("a signed UserInfo response ended the session")
+	}
+}
+
+// sessionDownStore fails GetSession as a database cut off would.
+type sessionDownStore struct{ storeT }
+
+func (sessionDownStore) GetSession(context.Context, []byte, time.Time) (*store.Session, error) {
+	return nil, fmt.Errorf("sqlstore: get session: %w", errDial)
+}
+
+// TestEndSessionStoreUnavailable: a store that cannot say whether the
+// browser has a session makes end_session and its confirmation a 503
+// page: never "signed out" nor the redirect to the client, which would
+// tell the user (and the RP, with state) that the session ended while it
+// lives on for the next visitor of the browser.
+func TestEndSessionStoreUnavailable(t *testing.T) {
+	h := logoutHarness(t)
+	b, sess := h.signedIn()
+	hint := h.idToken("web", sess, nil)
+	h.s.st = sessionDownStore{h.st}
+	r := b.get(endSessionURL(h, url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {logoutRedirect}, "state": {"s1"}}))
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Location") != "" || r.header.Get("Retry-After") == "" {
+		t.Fatalf("store down: %d %q, want a 503 page without redirect", r.status, r.header.Get("Location"))
+	}
+	if !h.sessionAlive(sess) {
+		t.Fatal("the session ended")
 	}
 }

@@ -85,7 +85,7 @@ func (s *Server) idToken(ctx context.Context, c *client, in idTokenInput) (strin
 		ACR:      in.oidc.ACR,
 		AMR:      in.oidc.AMR,
 		AZP:      c.ID,
-		SID:      in.oidc.SID,
+		SID:      s.clientSID(c.Client, in.oidc.SID),
 		ATHash:   tokenHash(k.Algorithm, in.accessToken),
 	}
 	if !in.authTime.IsZero() {

@@ -32,6 +32,7 @@ type hintClaims struct {
 	AZP      string   `json:"azp"`
 	SID      string   `json:"sid"`
 	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
 }
 
 // clientID is the client the ID token was issued to: its one audience,
@@ -53,7 +54,10 @@ func (c *hintClaims) clientID() string {
 // none or HMAC, RFC 8725 §3.1), typ JWT (so an access token, typ at+jwt,
 // RFC 9068 §2.1, or a logout token, typ logout+jwt, is refused), signed by
 // a key the server publishes at now, iss the issuer, a subject and one
-// client. An expired ID token is accepted (§2: the hint may have expired).
+// client, and exp and iat (OIDC Core §2: REQUIRED in an ID token; a
+// signed UserInfo response, also typ JWT, iss, sub and aud under the same
+// keys, has neither, §5.3.2). An expired ID token is accepted (§2: the
+// hint may have expired).
 func (s *Server) verifyIDTokenHint(raw string, now time.Time) (*hintClaims, error) {
 	if len(raw) > 8<<10 || strings.Count(raw, ".") != 2 || strictjson.CheckCompact(raw, oidcNames) != nil {
 		return nil, errBadHint
@@ -75,7 +79,7 @@ func (s *Server) verifyIDTokenHint(raw string, now time.Time) (*hintClaims, erro
 	if err := tok.Claims(ks[0].Key, &c); err != nil {
 		return nil, errBadHint
 	}
-	if c.Issuer != s.issuer || c.Subject == "" || c.clientID() == "" {
+	if c.Issuer != s.issuer || c.Subject == "" || c.clientID() == "" || c.Expiry == 0 || c.IssuedAt == 0 {
 		return nil, errBadHint
 	}
 	return &c, nil

@@ -71,14 +71,14 @@ func buildLogoutToken(k *keys.SigningKey, c *logoutClaims) (string, error) {
 
 // logoutToken makes the logout token telling client c that the session
 // sid of the user sub ended. The token's sub is the one c's ID tokens
-// carry (pairwise or public, subjectFor); sid is sent whenever it is
-// known (§2.4 allows it always; a client with
+// carry (pairwise or public, subjectFor), and so is its sid (clientSID);
+// sid is sent whenever it is known (§2.4 allows it always; a client with
 // backchannel_logout_session_required needs it, §2.2).
 func (s *Server) logoutToken(ctx context.Context, c *store.Client, sub, sid string, now time.Time) (string, error) {
 	if c.BackchannelLogoutSessionRequired && sid == "" {
 		return "", fmt.Errorf("%w: client requires sid and none is known", errLogoutTokenSubject)
 	}
-	claims, err := newLogoutClaims(s.issuer, c.ID, s.subjectFor(c, sub), sid, now)
+	claims, err := newLogoutClaims(s.issuer, c.ID, s.subjectFor(c, sub), s.clientSID(c, sid), now)
 	if err != nil {
 		return "", err
 	}

@@ -155,20 +155,33 @@ func (s *Server) browserID(w http.ResponseWriter, r *http.Request) string {
 	return v
 }
 
-// session returns the live login session of the request, or nil.
+// session returns the live login session of the request, or nil (also
+// when the store cannot say: readSession tells that apart).
 func (s *Server) session(r *http.Request) (*store.Session, string) {
-	v := s.cookie(r, SessionCookie)
-	if v == "" || len(v) > 128 {
-		return nil, ""
-	}
-	sess, err := s.st.GetSession(r.Context(), hashToken(v), s.now())
+	sess, v, err := s.readSession(r)
 	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrExpired) {
-			s.log.Error("authz: reading the session", "err", err)
-		}
+		s.log.Error("authz: reading the session", "err", err)
 		return nil, ""
 	}
 	return sess, v
+}
+
+// readSession returns the live login session of the request and its
+// cookie value; nil and no error when there is none, an error when the
+// store cannot say.
+func (s *Server) readSession(r *http.Request) (*store.Session, string, error) {
+	v := s.cookie(r, SessionCookie)
+	if v == "" || len(v) > 128 {
+		return nil, "", nil
+	}
+	sess, err := s.st.GetSession(r.Context(), hashToken(v), s.now())
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrExpired) {
+		return nil, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return sess, v, nil
 }
 
 // startSession stores a new session for subject and sets its cookie.

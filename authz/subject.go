@@ -88,6 +88,30 @@ func pairwiseSub(salt []byte, sector, sub string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
+// clientSID returns the sid client c receives for the session whose own
+// sid is sid (Back-Channel Logout 1.0 §2.4: "a Session ... at an RP",
+// opaque to it): sid itself for a public client; for a pairwise one, one
+// derived per sector as its sub is, since a sid shared across sectors
+// would let them correlate the user that pairwise subs keep apart (OIDC
+// Core §8). "" when sid is, or when it cannot be computed (no salt, no
+// sector: subject fails then too). ID tokens, logout tokens and the
+// end_session hint check all use it.
+func (s *Server) clientSID(c *store.Client, sid string) string {
+	if sid == "" || !c.Pairwise() {
+		return sid
+	}
+	sector, err := Sector(c)
+	if err != nil || len(s.pairwiseSalt) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, s.pairwiseSalt)
+	m.Write([]byte("ward pairwise sid\x00"))
+	m.Write([]byte(sector))
+	m.Write([]byte{0})
+	m.Write([]byte(sid))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
 // Sector returns the sector identifier of a pairwise client (OIDC Core
 // §8.1): the host of its sector_identifier_uri, else the one host of its
 // redirect URIs. Several hosts, or a redirect URI without host, without a

@@ -229,3 +229,45 @@ func FuzzParseSectorDocument(f *testing.F) {
 		}
 	})
 }
+
+// TestPairwiseSID: in one browser session, clients of different sectors
+// receive different sid values, as they receive different subs (OIDC
+// Core §8: a shared sid would let them correlate the user); a public
+// client the session's own. A pairwise client's ID token still names the
+// session at end_session (logout without confirmation) and its logout
+// token carries the sid of its ID tokens.
+func TestPairwiseSID(t *testing.T) {
+	h := newOIDCHarness(t)
+	h.addUserInfoClient(store.Client{ID: "pwa", AuthMethod: oauth.AuthNone, SubjectType: store.SubjectPairwise})
+	h.addUserInfoClient(store.Client{ID: "pwb", AuthMethod: oauth.AuthNone, SubjectType: store.SubjectPairwise, RedirectURIs: []string{rpBRedirect}})
+	b := h.newBrowser()
+	login := func(id, redirect string) (string, map[string]any) {
+		s := h.newSigner()
+		code, v := h.code(b, id, redirect, url.Values{"scope": {"openid"}})
+		r := h.exchange(id, code, v, redirect, s)
+		_, cl := decodeJWT(t, r.str("id_token"))
+		return r.str("id_token"), cl
+	}
+	hintA, a := login("pwa", rpRedirect)
+	_, pb := login("pwb", rpBRedirect)
+	_, pub := login("rp", spaRedirect)
+	sidA, _ := a["sid"].(string)
+	sidB, _ := pb["sid"].(string)
+	sidP, _ := pub["sid"].(string)
+	if sidA == "" || sidB == "" || sidP == "" || sidA == sidB || sidA == sidP || sidB == sidP {
+		t.Fatalf("sids pairwise A %q, pairwise B %q, public %q: want three different values", sidA, sidB, sidP)
+	}
+	ctx := context.Background()
+	c, _ := h.st.GetClient(ctx, "pwa")
+	lt, err := h.s.logoutToken(ctx, c, "u-alice", sidP, h.clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, cl := decodeJWT(t, lt); cl["sid"] != sidA || cl["sub"] != a["sub"] {
+		t.Fatalf("logout token sid %v sub %v, want the ID token's %q %v", cl["sid"], cl["sub"], sidA, a["sub"])
+	}
+	b.get(h.issuer + PathEndSession + "?" + url.Values{"id_token_hint": {hintA}}.Encode())
+	if ss, err := h.st.ListSessions(ctx, "u-alice", h.clk.Now()); err != nil || len(ss) != 0 {
+		t.Fatalf("the pairwise client's hint did not end the session: %d sessions, %v", len(ss), err)
+	}
+}
