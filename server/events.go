@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/internal/loglimit"
 	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
 )
@@ -61,7 +62,8 @@ func (ev *securityEvents) useStore(cfg *config.Config, st, watched store.Store, 
 	if ev == nil {
 		return
 	}
-	ev.sinks.sinks = append(ev.sinks.sinks, secevent.StoreSink{Store: st, Retention: cfg.Events.Retention})
+	ev.sinks.sinks = append(ev.sinks.sinks, secevent.StoreSink{Store: st, Retention: cfg.Events.Retention,
+		Limit: loglimit.New(secevent.StoreRate, secevent.StoreBurst, nil)})
 	if cfg.Events.Responses.TokenLeaked.RevokeFamily {
 		ev.sinks.sinks = append(ev.sinks.sinks, secevent.RevokeFamily{Store: watched, Logger: logger})
 	}

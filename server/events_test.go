@@ -69,3 +69,32 @@ func TestSecurityEventsWiring(t *testing.T) {
 		})
 	}
 }
+
+// TestSecurityEventsStoreLimited: the process's store sink bounds each
+// event type's rows (secevent.StoreBurst at once), so a flood of events
+// that need no token cannot fill the events table.
+func TestSecurityEventsStoreLimited(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := config.Default()
+	cfg.Events.Queue = 2 * secevent.StoreBurst
+	ev := newSecurityEvents(cfg, logger, prometheus.NewRegistry())
+	ev.useStore(cfg, st, st, logger)
+	for range 2 * secevent.StoreBurst {
+		ev.emitter().Emit(secevent.Event{Type: secevent.NonceFailure, Reason: "nonce_invalid"})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = ev.em.Run(ctx)
+	stored, err := st.ListEvents(t.Context(), store.EventFilter{Limit: 10 * secevent.StoreBurst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(stored); n > secevent.StoreBurst+secevent.StoreRate {
+		t.Errorf("%d events stored of a flood of %d, want at most about %d", n, 2*secevent.StoreBurst, secevent.StoreBurst)
+	}
+}
