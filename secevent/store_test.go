@@ -2,7 +2,9 @@ package secevent
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +72,34 @@ func TestStoreSinkLimited(t *testing.T) {
 		if len(got) != want {
 			t.Errorf("%s: %d stored, want %d", typ, len(got), want)
 		}
+	}
+}
+
+// TestLogSinkLimited: a flood of one event type writes at most the
+// limiter's burst of log lines (the refusal lines are bounded the same
+// way), the next line allowed says how many were suppressed, and another
+// type keeps its own lines.
+func TestLogSinkLimited(t *testing.T) {
+	var buf strings.Builder
+	now := time.Unix(1700000000, 0)
+	sink := LogSink{Logger: slog.New(slog.NewTextHandler(&buf, nil)), Limit: loglimit.New(1, 5, func() time.Time { return now })}
+	flood := make([]Event, 0, 1001)
+	for range 1000 {
+		flood = append(flood, Event{Time: now, Type: ProofReplayed, Severity: Warning, Reason: "replayed"})
+	}
+	flood = append(flood, Event{Time: now, Type: TokenLeaked, Severity: Critical, ClientID: "app"})
+	if err := sink.Write(t.Context(), flood); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := strings.Count(buf.String(), "event_type=proof_replayed"), strings.Count(buf.String(), "event_type=token_leaked"); n != 5 || m != 1 {
+		t.Errorf("%d proof_replayed and %d token_leaked lines, want 5 and 1", n, m)
+	}
+	now = now.Add(time.Second)
+	buf.Reset()
+	if err := sink.Write(t.Context(), flood[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "suppressed=995") {
+		t.Errorf("the next line does not count the suppressed ones: %s", buf.String())
 	}
 }

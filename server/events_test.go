@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,11 +71,13 @@ func TestSecurityEventsWiring(t *testing.T) {
 	}
 }
 
-// TestSecurityEventsStoreLimited: the process's store sink bounds each
-// event type's rows (secevent.StoreBurst at once), so a flood of events
-// that need no token cannot fill the events table.
+// TestSecurityEventsStoreLimited: the process's store and log sinks bound
+// each event type's rows (secevent.StoreBurst at once) and lines
+// (secevent.LogBurst), so a flood of events that need no token can fill
+// neither the events table nor the log.
 func TestSecurityEventsStoreLimited(t *testing.T) {
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var lines strings.Builder
+	logger := slog.New(slog.NewTextHandler(&lines, nil))
 	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ward.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -96,5 +99,8 @@ func TestSecurityEventsStoreLimited(t *testing.T) {
 	}
 	if n := len(stored); n > secevent.StoreBurst+secevent.StoreRate {
 		t.Errorf("%d events stored of a flood of %d, want at most about %d", n, 2*secevent.StoreBurst, secevent.StoreBurst)
+	}
+	if n := strings.Count(lines.String(), "security event"); n > secevent.LogBurst+secevent.LogRate {
+		t.Errorf("%d lines logged of a flood of %d, want at most about %d", n, 2*secevent.StoreBurst, secevent.LogBurst)
 	}
 }
