@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/internal/loglimit"
 	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
 )
@@ -41,7 +42,7 @@ func newSecurityEvents(cfg *config.Config, logger *slog.Logger, reg *prometheus.
 	}
 	l := &sinkList{}
 	em := secevent.NewEmitter(secevent.Options{Queue: cfg.Events.Queue, Logger: logger, Registry: reg,
-		Sinks: []secevent.Sink{secevent.LogSink{Logger: logger}, l}})
+		Sinks: []secevent.Sink{secevent.LogSink{Logger: logger, Limit: loglimit.New(secevent.LogRate, secevent.LogBurst, nil)}, l}})
 	return &securityEvents{em: em, sinks: l}
 }
 
@@ -61,7 +62,8 @@ func (ev *securityEvents) useStore(cfg *config.Config, st, watched store.Store, 
 	if ev == nil {
 		return
 	}
-	ev.sinks.sinks = append(ev.sinks.sinks, secevent.StoreSink{Store: st, Retention: cfg.Events.Retention})
+	ev.sinks.sinks = append(ev.sinks.sinks, secevent.StoreSink{Store: st, Retention: cfg.Events.Retention,
+		Limit: loglimit.New(secevent.StoreRate, secevent.StoreBurst, nil)})
 	if cfg.Events.Responses.TokenLeaked.RevokeFamily {
 		ev.sinks.sinks = append(ev.sinks.sinks, secevent.RevokeFamily{Store: watched, Logger: logger})
 	}

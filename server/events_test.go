@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +68,39 @@ func TestSecurityEventsWiring(t *testing.T) {
 				t.Errorf("%d events stored with events.enabled %v", len(stored), c.enabled)
 			}
 		})
+	}
+}
+
+// TestSecurityEventsStoreLimited: the process's store and log sinks bound
+// each event type's rows (secevent.StoreBurst at once) and lines
+// (secevent.LogBurst), so a flood of events that need no token can fill
+// neither the events table nor the log.
+func TestSecurityEventsStoreLimited(t *testing.T) {
+	var lines strings.Builder
+	logger := slog.New(slog.NewTextHandler(&lines, nil))
+	st, err := sqlstore.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "ward.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cfg := config.Default()
+	cfg.Events.Queue = 2 * secevent.StoreBurst
+	ev := newSecurityEvents(cfg, logger, prometheus.NewRegistry())
+	ev.useStore(cfg, st, st, logger)
+	for range 2 * secevent.StoreBurst {
+		ev.emitter().Emit(secevent.Event{Type: secevent.NonceFailure, Reason: "nonce_invalid"})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = ev.em.Run(ctx)
+	stored, err := st.ListEvents(t.Context(), store.EventFilter{Limit: 10 * secevent.StoreBurst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(stored); n > secevent.StoreBurst+secevent.StoreRate {
+		t.Errorf("%d events stored of a flood of %d, want at most about %d", n, 2*secevent.StoreBurst, secevent.StoreBurst)
+	}
+	if n := strings.Count(lines.String(), "security event"); n > secevent.LogBurst+secevent.LogRate {
+		t.Errorf("%d lines logged of a flood of %d, want at most about %d", n, 2*secevent.StoreBurst, secevent.LogBurst)
 	}
 }

@@ -52,6 +52,7 @@ func openTracing(ctx context.Context, cfg config.Tracing) (*tracing, error) {
 	}
 	tp := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp),
+		sdktrace.WithRawSpanLimits(spanLimits()),
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(float64(cfg.SampleRatio)))),
 		sdktrace.WithResource(otelresource.NewSchemaless(attribute.String("service.name", cfg.ServiceName))),
 	)
@@ -87,8 +88,9 @@ func (t *tracing) middleware(server string) func(http.Handler) http.Handler {
 			}
 			delete(r.Header, "Traceparent")
 			delete(r.Header, "Tracestate")
-			ctx, sp := t.tracer.Start(ctx, server+" "+r.Method, trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+			method := spanMethod(r.Method)
+			ctx, sp := t.tracer.Start(ctx, server+" "+method, trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("url.path", r.URL.Path)))
 			defer sp.End()
 			sw := &spanStatus{ResponseWriter: w}
 			next.ServeHTTP(sw, r.WithContext(ctx))
@@ -141,4 +143,28 @@ func (w *spanStatus) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// maxSpanAttrLen clips every span attribute value: the path a client sends
+// may fill the header limit, and each queued span would hold it.
+const maxSpanAttrLen = 1024
+
+// spanLimits is the SDK's defaults with attribute values clipped.
+func spanLimits() sdktrace.SpanLimits {
+	l := sdktrace.NewSpanLimits()
+	l.AttributeValueLengthLimit = maxSpanAttrLen
+	return l
+}
+
+// spanMethod is the request method for the span's name and
+// http.request.method: one of RFC 9110 §9's (and PATCH), else "_OTHER"
+// (OpenTelemetry HTTP semantic conventions), as any token is a method and
+// a client would otherwise choose span names without end.
+func spanMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return m
+	}
+	return "_OTHER"
 }

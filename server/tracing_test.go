@@ -217,3 +217,29 @@ func names(m map[string]tracetest.SpanStub) []string {
 	}
 	return out
 }
+
+// TestTracingSpanInputBounded: the request method and path a client sends
+// are unbounded (any token is a method; the request line may fill
+// max_header_bytes): a method outside RFC 9110's set is named "_OTHER" in
+// the span's name and attribute (OpenTelemetry HTTP semantic
+// conventions), and attribute values are clipped, so a client can neither
+// mint span names without end nor hold max_header_bytes per queued span.
+func TestTracingSpanInputBounded(t *testing.T) {
+	tr, exp := memoryTracing(t, config.Tracing{SampleRatio: 1, ServiceName: "ward"})
+	defer tr.shutdown()
+	h := tr.wrap("authz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	r := httptest.NewRequest("GET", "/"+strings.Repeat("p", 8000), nil)
+	r.Method = "X" + strings.Repeat("Y", 8000)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	spans := flushed(t, tr, exp)
+	sp, ok := spans["authz _OTHER"]
+	if !ok {
+		t.Fatalf("spans %v: want one named %q", names(spans), "authz _OTHER")
+	}
+	if m := spanAttr(sp, "http.request.method"); m != "_OTHER" {
+		t.Errorf("http.request.method = %.40q, want _OTHER", m)
+	}
+	if p := spanAttr(sp, "url.path"); len(p) > maxSpanAttrLen {
+		t.Errorf("url.path is %d bytes, want at most %d", len(p), maxSpanAttrLen)
+	}
+}

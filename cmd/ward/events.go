@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/secevent"
@@ -94,13 +96,28 @@ func printEvents(w io.Writer, evs []store.SecurityEvent) error {
 		if s == "" {
 			return "-"
 		}
-		return s
+		return printable(s)
 	}
 	for _, e := range evs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.Time), e.Type, e.Severity, dash(e.ClientID),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.Time), dash(e.Type), dash(e.Severity), dash(e.ClientID),
 			dash(e.Subject), dash(e.JKT), dash(e.FamilyID), dash(e.ClientAddr), dash(e.Route), dash(e.Reason), dash(e.Instance))
 	}
 	return tw.Flush()
+}
+
+// printable is s for a terminal: a field holding a control character, a
+// non-printing rune or invalid UTF-8 is shown Go-quoted without its quotes
+// (\x1b, \n, \t), so that a field from a token (a foreign issuer's sub
+// may be a username its users chose) can neither drive the operator's
+// terminal nor forge rows and columns.
+func printable(s string) string {
+	for _, r := range s {
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			q := strconv.Quote(s)
+			return q[1 : len(q)-1]
+		}
+	}
+	return s
 }
 
 // recordChange stores a client_changed, user_changed or key_changed event

@@ -98,3 +98,24 @@ func FuzzSinceTime(f *testing.F) {
 		}
 	})
 }
+
+// TestPrintEventsEscapesControls: an event's fields can come from a
+// foreign issuer's token (sub mapped from a username its users choose):
+// control characters are escaped, so they neither drive the operator's
+// terminal (ESC sequences) nor forge rows or columns (newline, tab).
+func TestPrintEventsEscapesControls(t *testing.T) {
+	var b strings.Builder
+	evil := "mallory\x1b]0;owned\x07\x1b[2J\n2026-01-01T00:00:00Z\ttoken_leaked\tcritical\r\u009b31m"
+	err := printEvents(&b, []store.SecurityEvent{{Time: time.Unix(0, 0).UTC(), Type: "policy_denied", Severity: "warning",
+		ClientID: evil, Subject: evil, Route: evil, Reason: evil, Instance: evil}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if strings.ContainsAny(out, "\x1b\x07\r\t\u009b") || strings.Count(out, "\n") != 2 {
+		t.Errorf("control characters reached the output: %q", out)
+	}
+	if !strings.Contains(out, `mallory\x1b]0;owned\a`) {
+		t.Errorf("the field is not shown escaped: %q", out)
+	}
+}
