@@ -247,7 +247,10 @@ func (s *Server) verifyIDToken(raw, clientID string) (*idClaims, error) {
 	if err := tok.Claims(ks[0].Key, &c); err != nil {
 		return nil, errNotOurIDToken
 	}
-	if c.Issuer != s.issuer || c.Subject == "" || (clientID != "" && !contains(c.Audience, clientID)) {
+	// exp and iat are REQUIRED in an ID token (OIDC Core §2): a signed
+	// UserInfo response (§5.3.2), same typ and keys, has neither.
+	if c.Issuer != s.issuer || c.Subject == "" || c.Expiry == 0 || c.IssuedAt == 0 ||
+		(clientID != "" && !contains(c.Audience, clientID)) {
 		return nil, errNotOurIDToken
 	}
 	return &c, nil

@@ -581,3 +581,20 @@ func TestUserInfoStoreUnavailableIs503(t *testing.T) {
 		t.Fatalf("store down: %d %v %s", r.status, r.header, r.body)
 	}
 }
+
+// TestUserInfoJWTNotAnIDTokenHint: a signed UserInfo response (typ JWT,
+// iss, sub, aud, the server's keys) has no exp and iat, which an ID token
+// must carry (OIDC Core §2): it is no id_token_hint at /authorize, as it
+// is none at /end_session (TestEndSessionRefusesUserInfoHint).
+func TestUserInfoJWTNotAnIDTokenHint(t *testing.T) {
+	h := newOIDCHarness(t)
+	s := h.newSigner()
+	tok := h.loginToken("rpsigned", spaRedirect, "openid email", s).str("access_token")
+	r := h.userinfoDPoP(http.MethodGet, h.issuer+PathUserInfo, tok, s)
+	if r.status != http.StatusOK || r.header.Get("Content-Type") != "application/jwt" {
+		t.Fatalf("signed userinfo: %d %s", r.status, r.body)
+	}
+	if _, err := h.s.verifyIDToken(string(r.body), "rpsigned"); err == nil {
+		t.Fatal("a signed UserInfo response verified as an ID token (id_token_hint)")
+	}
+}
