@@ -3,13 +3,16 @@ package authz
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
 )
 
 // handlePAR is the pushed authorization request endpoint (RFC 9126 §2).
-// The client authenticates as at the token endpoint; a DPoP proof, when
+// The client authenticates as at the token endpoint; the request is its
+// form or, when it sends one, its signed request object (parParams); a
+// DPoP proof, when
 // sent, binds the code to its key (parProof); the request is validated in
 // full now, errors answered as JSON; the request_uri it returns is
 // single-use and short-lived.
@@ -22,8 +25,10 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oauth.New(oauth.InvalidRequest, "request_uri may not be pushed (RFC 9126 §2.1)"))
 		return
 	}
-	if form.Get("client_id") == "" {
-		form.Set("client_id", c.ID)
+	form, perr := s.parParams(r, c, form)
+	if perr != nil {
+		s.writeError(w, r, perr)
+		return
 	}
 	jkt, err := s.parProof(r, form.Get("dpop_jkt"))
 	if err != nil {
@@ -63,4 +68,27 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 		RequestURI string `json:"request_uri"`
 		ExpiresIn  int64  `json:"expires_in"`
 	}{requestURIPrefix + p.ID, int64(ttl.Seconds())})
+}
+
+// parParams returns the authorization request of a PAR request: the
+// parameters of its signed request object when it sends one (RFC 9126 §3:
+// the object's client_id must be the authenticated client's; RFC 9101
+// §6.3: only the object's parameters are used, the form's others are
+// ignored), else the form itself, refused when the client must send a
+// request object (RFC 9101 §10.5).
+func (s *Server) parParams(r *http.Request, c *client, form url.Values) (url.Values, error) {
+	if raw := form.Get("request"); raw != "" {
+		params, e := s.requestObject(r.Context(), c, raw)
+		if e != nil {
+			return nil, e
+		}
+		return params, nil
+	}
+	if s.requiresRequestObject(c) {
+		return nil, errRequestObjectRequired()
+	}
+	if form.Get("client_id") == "" {
+		form.Set("client_id", c.ID)
+	}
+	return form, nil
 }
