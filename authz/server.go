@@ -162,12 +162,12 @@ type Server struct {
 	// §6.1, RFC 8725 §3.1): the asymmetric algorithms of assertionAlgs.
 	requestObjectAlgs []jose.SignatureAlgorithm
 	dpopAlgs          []string
-	mux           *http.ServeMux
-	handler       http.Handler // mux behind withHSTS
-	pages         *pages
-	sweepMu       sync.Mutex
-	limits        *limits // rate limits and failed-login throttling (ratelimit.go)
-	metrics       *metrics
+	mux               *http.ServeMux
+	handler           http.Handler // mux behind withHSTS
+	pages             *pages
+	sweepMu           sync.Mutex
+	limits            *limits // rate limits and failed-login throttling (ratelimit.go)
+	metrics           *metrics
 	// pairwiseSalt keys pairwise subjects (subject.go); nil: none.
 	pairwiseSalt []byte
 	bc           *backchannel // back-channel logout sender (backchannel.go)
