@@ -44,7 +44,7 @@ type Config struct {
 	PAR     PAR    `yaml:"par"`
 	// RequestObjects: JWT-secured authorization requests (RFC 9101).
 	RequestObjects RequestObjects `yaml:"request_objects"`
-	Login   Login  `yaml:"login"`
+	Login          Login          `yaml:"login"`
 	// Limits of the authorization server's listener.
 	Limits  ServerLimits `yaml:"limits"`
 	Clients []Client     `yaml:"clients"`

@@ -175,7 +175,7 @@ func createClient(ctx context.Context, cfg *config.Config, st store.Store, cl co
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audiences: cl.Audiences,
 		SenderConstraint: cl.SenderConstraint, RequirePAR: cl.RequirePAR, AccessTokenTTL: cl.AccessTokenTTL,
 		RequireSignedRequestObject: cl.RequireSignedRequestObject,
-		AllowRememberedConsent: cl.AllowRememberedConsent, LogoURI: cl.LogoURI, ClientURI: cl.ClientURI,
+		AllowRememberedConsent:     cl.AllowRememberedConsent, LogoURI: cl.LogoURI, ClientURI: cl.ClientURI,
 		SubjectType: cl.SubjectType, SectorIdentifierURI: cl.SectorIdentifierURI,
 		UserinfoSignedResponseAlg: cl.UserinfoSignedResponseAlg,
 	}
