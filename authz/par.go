@@ -25,7 +25,7 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oauth.New(oauth.InvalidRequest, "request_uri may not be pushed (RFC 9126 §2.1)"))
 		return
 	}
-	form, perr := s.parParams(r, c, form)
+	form, ro, perr := s.parParams(c, form)
 	if perr != nil {
 		s.writeError(w, r, perr)
 		return
@@ -34,6 +34,14 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	// The request object's jti is used only now, so that a client that
+	// sends it again after a use_dpop_nonce challenge is not refused.
+	if ro != nil {
+		if e := s.useRequestObject(r.Context(), c, ro); e != nil {
+			s.writeError(w, r, e)
+			return
+		}
 	}
 	if jkt != "" {
 		form.Set("dpop_jkt", jkt)
@@ -71,24 +79,25 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 }
 
 // parParams returns the authorization request of a PAR request: the
-// parameters of its signed request object when it sends one (RFC 9126 §3:
+// parameters of its signed request object (verified, its jti not yet
+// used) when it sends one (RFC 9126 §3:
 // the object's client_id must be the authenticated client's; RFC 9101
 // §6.3: only the object's parameters are used, the form's others are
 // ignored), else the form itself, refused when the client must send a
 // request object (RFC 9101 §10.5).
-func (s *Server) parParams(r *http.Request, c *client, form url.Values) (url.Values, error) {
+func (s *Server) parParams(c *client, form url.Values) (url.Values, *verifiedRequestObject, error) {
 	if raw := form.Get("request"); raw != "" {
-		params, e := s.requestObject(r.Context(), c, raw)
+		ro, e := s.checkRequestObject(c, raw)
 		if e != nil {
-			return nil, e
+			return nil, nil, e
 		}
-		return params, nil
+		return ro.params, ro, nil
 	}
 	if s.requiresRequestObject(c) {
-		return nil, errRequestObjectRequired()
+		return nil, nil, errRequestObjectRequired()
 	}
 	if form.Get("client_id") == "" {
 		form.Set("client_id", c.ID)
 	}
-	return form, nil
+	return form, nil, nil
 }

@@ -78,21 +78,35 @@ func invalidRequestObject(format string, args ...any) *oauth.Error {
 
 // requestObject verifies the request object raw of client c and returns
 // the authorization request it carries (RFC 9101 §6): its signature with
-// the client's keys, its claims, and its jti, used once (RFC 9101 §10.1
-// replay; the store keeps it until exp, across instances).
+// the client's keys, its claims, and its jti, used once (useRequestObject).
 func (s *Server) requestObject(ctx context.Context, c *client, raw string) (url.Values, *oauth.Error) {
-	now := s.now()
-	ro, e := verifyRequestObject(raw, requestObjectCheck{algs: s.requestObjectAlgs, keys: c.jwks, clientID: c.ID, issuer: s.issuer, now: now})
+	ro, e := s.checkRequestObject(c, raw)
 	if e != nil {
 		return nil, e
 	}
-	if err := s.st.UseOnce(ctx, "request_object:"+c.ID+":"+ro.jti, ro.exp, now); err != nil {
-		if errors.Is(err, store.ErrAlreadyUsed) {
-			return nil, invalidRequestObject("the request object was used before (jti replay)")
-		}
-		return nil, oauth.Wrap(err, "cannot record the request object's jti")
+	if e := s.useRequestObject(ctx, c, ro); e != nil {
+		return nil, e
 	}
 	return ro.params, nil
+}
+
+// checkRequestObject verifies the request object raw of client c without
+// using up its jti.
+func (s *Server) checkRequestObject(c *client, raw string) (*verifiedRequestObject, *oauth.Error) {
+	return verifyRequestObject(raw, requestObjectCheck{algs: s.requestObjectAlgs, keys: c.jwks, clientID: c.ID, issuer: s.issuer, now: s.now()})
+}
+
+// useRequestObject records the jti of a verified request object until it
+// expires: a second use is refused (RFC 9101 §10.1 replay), by every
+// instance of the store.
+func (s *Server) useRequestObject(ctx context.Context, c *client, ro *verifiedRequestObject) *oauth.Error {
+	if err := s.st.UseOnce(ctx, "request_object:"+c.ID+":"+ro.jti, ro.exp, s.now()); err != nil {
+		if errors.Is(err, store.ErrAlreadyUsed) {
+			return invalidRequestObject("the request object was used before (jti replay)")
+		}
+		return oauth.Wrap(err, "cannot record the request object's jti")
+	}
+	return nil
 }
 
 // verifyRequestObject checks a request object without the store: its

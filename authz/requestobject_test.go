@@ -19,6 +19,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/pkce"
 	"github.com/wardauth/ward/store"
@@ -328,4 +329,24 @@ func TestRequireSignedRequestObject(t *testing.T) {
 	if md := g.s.Metadata(); !md.RequireSignedRequestObject || !md.RequestParameterSupported || md.RequestURIParameterSupported {
 		t.Fatalf("metadata: %+v", md)
 	}
+}
+
+// TestRequestObjectPARNonceRetry: a request object pushed with a DPoP
+// proof that lacks the server's nonce gets use_dpop_nonce, and the same
+// object pushed again with the nonce is accepted: its jti is used only
+// once the proof passed (openid-client retries this way).
+func TestRequestObjectPARNonceRetry(t *testing.T) {
+	h := newHarness(t, func(c *configT) { c.DPoP.Nonce.Enabled = true })
+	s := h.newSigner()
+	obj := h.ro(pkce.Challenge(strings.Repeat("v", 43)), nil)
+	push := func(proof string) *response {
+		return h.post(PathPAR, h.jwtAuth(url.Values{"request": {obj}}), "DPoP", proof)
+	}
+	r := push(h.parProof(s))
+	wantError(t, r, http.StatusBadRequest, "use_dpop_nonce")
+	r = push(h.parProof(s, dpop.WithNonce(r.header.Get("DPoP-Nonce"))))
+	if r.status != http.StatusCreated {
+		t.Fatalf("with the nonce: %d %s", r.status, r.body)
+	}
+	wantError(t, push(h.parProof(s, dpop.WithNonce(r.header.Get("DPoP-Nonce")))), http.StatusBadRequest, oauth.InvalidRequestObject)
 }
