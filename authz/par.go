@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
@@ -64,6 +65,12 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oauth.Wrap(err, "cannot store the request"))
 		return
 	}
+	s.writePARCreated(w, p.ID, ttl)
+}
+
+// writePARCreated answers a stored push with its request_uri (RFC 9126
+// §2.2).
+func (s *Server) writePARCreated(w http.ResponseWriter, id string, ttl time.Duration) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
@@ -75,7 +82,7 @@ func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(struct {
 		RequestURI string `json:"request_uri"`
 		ExpiresIn  int64  `json:"expires_in"`
-	}{requestURIPrefix + p.ID, int64(ttl.Seconds())})
+	}{requestURIPrefix + id, int64(ttl.Seconds())})
 }
 
 // parParams returns the authorization request of a PAR request: the
