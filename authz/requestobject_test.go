@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -349,4 +350,18 @@ func TestRequestObjectPARNonceRetry(t *testing.T) {
 		t.Fatalf("with the nonce: %d %s", r.status, r.body)
 	}
 	wantError(t, push(h.parProof(s, dpop.WithNonce(r.header.Get("DPoP-Nonce")))), http.StatusBadRequest, oauth.InvalidRequestObject)
+}
+
+// TestCreateClientRequireSignedRequestObjectNeedsKeys: a client that must
+// sign its request objects cannot be created without keys to verify them.
+func TestCreateClientRequireSignedRequestObjectNeedsKeys(t *testing.T) {
+	h := newHarness(t)
+	for _, c := range []*store.Client{
+		{ID: "nokeys", AuthMethod: oauth.AuthSecretBasic, RedirectURIs: []string{webRedirect}, RequireSignedRequestObject: true},
+		{ID: "pub", AuthMethod: oauth.AuthNone, RedirectURIs: []string{webRedirect}, RequireSignedRequestObject: true},
+	} {
+		if _, err := CreateClient(context.Background(), h.st, c, h.clk.Now()); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "require_signed_request_object") {
+			t.Errorf("client %s: %v, want ErrConfig naming require_signed_request_object", c.ID, err)
+		}
+	}
 }
