@@ -12,11 +12,10 @@ import (
 
 // handlePAR is the pushed authorization request endpoint (RFC 9126 §2).
 // The client authenticates as at the token endpoint; the request is its
-// form or, when it sends one, its signed request object (parParams); a
-// DPoP proof, when
-// sent, binds the code to its key (parProof); the request is validated in
-// full now, errors answered as JSON; the request_uri it returns is
-// single-use and short-lived.
+// form or, when it sends one, its signed request object (parParams, RFC
+// 9126 §3); a DPoP proof, when sent, binds the code to its key
+// (parProof); the request is validated in full now, errors answered as
+// JSON; the request_uri it returns is single-use and short-lived.
 func (s *Server) handlePAR(w http.ResponseWriter, r *http.Request) {
 	form, c, ok := s.clientRequest(w, r, endpointPAR, s.limits.par)
 	if !ok {
@@ -86,12 +85,11 @@ func (s *Server) writePARCreated(w http.ResponseWriter, id string, ttl time.Dura
 }
 
 // parParams returns the authorization request of a PAR request: the
-// parameters of its signed request object (verified, its jti not yet
-// used) when it sends one (RFC 9126 §3:
-// the object's client_id must be the authenticated client's; RFC 9101
-// §6.3: only the object's parameters are used, the form's others are
-// ignored), else the form itself, refused when the client must send a
-// request object (RFC 9101 §10.5).
+// parameters of its signed request object, verified but its jti not yet
+// used, when it sends one (RFC 9126 §3: the object's client_id must be
+// the authenticated client's; RFC 9101 §6.3: only the object's parameters
+// are used, the form's others are ignored); else the form itself, refused
+// when the client must send a request object (RFC 9101 §10.5).
 func (s *Server) parParams(c *client, form url.Values) (url.Values, *verifiedRequestObject, error) {
 	if raw := form.Get("request"); raw != "" {
 		ro, e := s.checkRequestObject(c, raw)
