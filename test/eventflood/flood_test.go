@@ -23,6 +23,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/internal/wardtest"
 	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/secevent"
 )
@@ -53,6 +54,9 @@ type receiver struct {
 func TestFloodBoundedMemoryAndWebhookRate(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the flood takes some seconds; skipped with -short")
+	}
+	if wardtest.Race {
+		t.Skip("the figure is measured without the race detector, which multiplies memory and time")
 	}
 	secret := secevent.WebhookSecretPrefix + base64.StdEncoding.EncodeToString([]byte("flood-test-secret-of-32-bytes!!!"))
 	rcv := &receiver{}
