@@ -219,7 +219,7 @@ func NewWebhookClient(plainHTTP bool) *http.Client {
 	}}
 	t := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: d.DialContext,
 		TLSHandshakeTimeout: 5 * time.Second, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second,
-		ResponseHeaderTimeout: DefaultWebhookTimeout, ForceAttemptHTTP2: true}
+		ForceAttemptHTTP2: true} // each attempt's context bounds it whole (Timeout)
 	return &http.Client{Transport: t,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 }

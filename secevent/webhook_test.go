@@ -492,3 +492,35 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
+
+// endless is a response body that never ends, counting what is read.
+type endless struct{ read *atomic.Int64 }
+
+func (e endless) Read(p []byte) (int, error) {
+	e.read.Add(int64(len(p)))
+	return len(p), nil
+}
+
+func (endless) Close() error { return nil }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A receiver's answer is read up to 4 KiB, whatever its length: an
+// endless body neither holds the worker nor fills memory.
+func TestWebhookReadsBoundedAnswer(t *testing.T) {
+	var read atomic.Int64
+	client := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: endless{&read}, Request: r}, nil
+	})}
+	w, reg := newTestWebhook(t, "https://siem.example/hook", func(o *WebhookOptions) { o.Client = client })
+	_ = w.Write(context.Background(), []Event{{Type: TokenLeaked}})
+	runAll(w)
+	if n := read.Load(); n > maxWebhookResponseBody+512 {
+		t.Errorf("read %d bytes of the answer, want at most %d", n, maxWebhookResponseBody)
+	}
+	if metric(t, reg, "ward_security_webhook_delivered_total") != 1 {
+		t.Error("not delivered")
+	}
+}
