@@ -13,6 +13,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wardauth/ward/internal/loglimit"
 )
 
@@ -73,7 +75,7 @@ type WebhookOptions struct {
 	// Logger reports failures, bounded; default slog.Default().
 	Logger *slog.Logger
 	// Registry receives the metrics; optional.
-	Registry prometheusRegisterer
+	Registry prometheus.Registerer
 	// Clock and Sleep are for tests: the timestamp's clock, and the
 	// waits between attempts and for the rate limit.
 	Clock func() time.Time

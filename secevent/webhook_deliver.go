@@ -17,10 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// prometheusRegisterer is prometheus.Registerer (an alias keeps the
-// options' file free of the import).
-type prometheusRegisterer = prometheus.Registerer
-
 // outcome is what one attempt came to.
 type outcome struct {
 	ok         bool
