@@ -16,7 +16,7 @@ import (
 type Webhook struct {
 	// Name labels its metrics and log lines. Default webhook-<index>.
 	Name string `yaml:"name"`
-	// URL: https, or http to localhost or a loopback address only.
+	// URL: https, or http to a loopback IP address only.
 	URL string `yaml:"url"`
 	// SecretEnv or SecretFile (exactly one) holds the signing secret,
 	// "whsec_" and the standard base64 of 32 to 64 random bytes.

@@ -54,7 +54,7 @@ func TestWebhookConfigRefusals(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"http remote", base + "events:\n  webhooks:\n    - url: http://siem.example/ward\n      secret_env: HOOK\n",
-			`ward.yaml:6: events.webhooks[0].url: must use https (http only to localhost or a loopback address)`},
+			`ward.yaml:6: events.webhooks[0].url: must use https (http only to a loopback IP address such as 127.0.0.1)`},
 		{"http private", base + "events:\n  webhooks:\n    - url: http://10.0.0.8/ward\n      secret_env: HOOK\n",
 			`ward.yaml:6: events.webhooks[0].url: must use https`},
 		{"metadata", base + "events:\n  webhooks:\n    - url: https://169.254.169.254/latest\n      secret_env: HOOK\n",

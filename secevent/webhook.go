@@ -41,8 +41,8 @@ type WebhookOptions struct {
 	// Name labels the webhook's metrics and log lines (never the URL,
 	// which may hold a credential).
 	Name string
-	// URL receives a POST a delivery. The caller checks its scheme
-	// (config: https, or http to a loopback address); the dialer refuses
+	// URL receives a POST a delivery. The caller checks it
+	// (WebhookURLAllowed: https, or http to a loopback IP); the dialer refuses
 	// link-local and unspecified addresses, and for http anything but
 	// loopback, whatever the name resolves to.
 	URL string

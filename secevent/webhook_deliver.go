@@ -241,7 +241,7 @@ func dialAllowed(address string, plainHTTP bool) error {
 }
 
 // WebhookURLAllowed checks a webhook URL before use (config): https, or
-// http to localhost or a loopback address; no user information or
+// http to a loopback IP address; no user information or
 // fragment; no literal link-local, unspecified or multicast address.
 func WebhookURLAllowed(raw string) error {
 	u, err := url.Parse(raw)
@@ -253,7 +253,7 @@ func WebhookURLAllowed(raw string) error {
 	case u.Fragment != "" || u.RawFragment != "":
 		return errors.New("must not have a fragment")
 	case u.Scheme == "http" && !loopbackHost(u.Hostname()):
-		return errors.New("must use https (http only to localhost or a loopback address)")
+		return errors.New("must use https (http only to a loopback IP address such as 127.0.0.1)")
 	case u.Scheme != "https" && u.Scheme != "http":
 		return errors.New("must use https")
 	}
@@ -265,10 +265,10 @@ func WebhookURLAllowed(raw string) error {
 	return nil
 }
 
+// loopbackHost: a loopback IP literal; "localhost" by name is refused,
+// as for back-channel logout (docs/DECISIONS.md): it can resolve
+// elsewhere.
 func loopbackHost(h string) bool {
-	if h == "localhost" {
-		return true
-	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
 }

@@ -433,7 +433,7 @@ func TestWebhookAddressRules(t *testing.T) {
 		}
 	}
 	for raw, ok := range map[string]bool{
-		"https://siem.example/hook": true, "http://127.0.0.1:9000/h": true, "http://localhost:9000/h": true,
+		"https://siem.example/hook": true, "http://127.0.0.1:9000/h": true, "http://localhost:9000/h": false,
 		"http://[::1]/h": true, "http://siem.example/hook": false, "http://10.1.2.3/h": false,
 		"https://user:pw@siem.example/": false, "https://169.254.169.254/latest": false, "https://[fe80::1]/": false,
 		"https://0.0.0.0/": false, "ftp://siem.example/": false, "siem.example/hook": false, "https://siem.example/#x": false,
