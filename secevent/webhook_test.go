@@ -524,3 +524,37 @@ func TestWebhookReadsBoundedAnswer(t *testing.T) {
 		t.Error("not delivered")
 	}
 }
+
+// Retry-After is delay-seconds or an HTTP-date (RFC 9110 §10.2.3);
+// anything else, or a date past, is no wait.
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"": 0, "7": 7 * time.Second, "0": 0, "-3": 0, "1.5": 0, "soon": 0, "99999999999": 0,
+		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+		now.Add(-time.Hour).Format(http.TimeFormat):       0,
+	} {
+		h := http.Header{}
+		if v != "" {
+			h.Set("Retry-After", v)
+		}
+		if got := retryAfter(h, now); got != want {
+			t.Errorf("Retry-After %q = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// An attempt that gets no answer within Timeout fails as timeout (and is
+// retried like a network error).
+func TestWebhookTimeout(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
+	defer hung.Close()
+	defer close(release)
+	w, reg := newTestWebhook(t, hung.URL, func(o *WebhookOptions) { o.Timeout, o.MaxAttempts = 20*time.Millisecond, 1 })
+	_ = w.Write(context.Background(), []Event{{Type: TokenLeaked}})
+	runAll(w)
+	if f := metric(t, reg, "ward_security_webhook_failed_total", "reason", "timeout"); f != 1 {
+		t.Errorf("failed{reason=timeout} = %v, want 1", f)
+	}
+}
