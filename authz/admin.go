@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/store"
 )
@@ -75,6 +76,9 @@ func normaliseClient(c *store.Client) error {
 	if c.ID == "" {
 		return fmt.Errorf("%w: client_id is empty", ErrConfig)
 	}
+	if _, err := fapi.Parse(c.Profile); err != nil {
+		return fmt.Errorf("%w: client %q: %w", ErrConfig, c.ID, err)
+	}
 	// The pages show the logo and link the home page: https only
 	// (config.CheckHTTPSURL, docs/BRANDING.md).
 	for _, u := range []string{c.LogoURI, c.ClientURI} {
@@ -103,7 +107,7 @@ func SyncStatic(ctx context.Context, st store.Store, cfg *config.Config, now tim
 		c := &store.Client{
 			ID: cc.ID, Name: cc.Name, AuthMethod: cc.AuthMethod,
 			RedirectURIs: cc.RedirectURIs, GrantTypes: cc.GrantTypes, Scopes: cc.Scopes,
-			Audiences: cc.Audiences, SenderConstraint: cc.SenderConstraint, RequirePAR: cc.RequirePAR,
+			Audiences: cc.Audiences, SenderConstraint: cc.SenderConstraint, RequirePAR: cc.RequirePAR, Profile: string(cc.Profile),
 			AllowRememberedConsent: cc.AllowRememberedConsent,
 			AccessTokenTTL:         cc.AccessTokenTTL, Static: true, CreatedAt: now,
 			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, UserinfoSignedResponseAlg: cc.UserinfoSignedResponseAlg,

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/oauth"
 	"net/netip"
 	"path/filepath"
@@ -87,6 +88,11 @@ type AuthorizationServer struct {
 	// DefaultHSTS: one year, without includeSubDomains, which would
 	// reach hosts of the parent domain this server does not know about.
 	HSTS string `yaml:"hsts"`
+	// Profile switches on a FAPI 2.0 profile for every client:
+	// fapi2-security or fapi2-message-signing (which implies it). Empty:
+	// none. It locks what the profile requires and refuses a
+	// configuration that contradicts it (fapi.go, docs/FAPI2.md).
+	Profile fapi.Profile `yaml:"profile"`
 }
 
 // DefaultHSTS is authorization_server.hsts's default.
@@ -254,6 +260,10 @@ type Client struct {
 	// SenderConstraint: dpop (default), dpop_or_mtls, mtls or bearer.
 	SenderConstraint string `yaml:"sender_constraint"`
 	RequirePAR       bool   `yaml:"require_par"`
+	// Profile puts this client under a FAPI 2.0 profile (fapi2-security,
+	// fapi2-message-signing) when the server has none or a weaker one; a
+	// client cannot loosen authorization_server.profile (fapi.go).
+	Profile fapi.Profile `yaml:"profile"`
 	// AllowRememberedConsent: a public client with a loopback or
 	// private-use-scheme redirect URI gets codes from remembered consent
 	// without the user's interaction (RFC 8252 §8.6). Default false: the

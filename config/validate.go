@@ -64,6 +64,7 @@ func (c *Config) Validate() error {
 	v.pairwise() // pairwise.go
 	v.log()      // observability.go
 	v.tracing()  // observability.go
+	v.profile()  // fapi.go
 	return errors.Join(v.errs...)
 }
 
@@ -262,7 +263,8 @@ func (v *validator) client(i int, ids map[string]bool) {
 	if cl.AccessTokenTTL != 0 {
 		v.positive(p("access_token_ttl"), cl.AccessTokenTTL, MaxAccessTokenTTL)
 	}
-	v.clientOIDC(cl, p) // oidc.go
+	v.clientOIDC(cl, p)    // oidc.go
+	v.clientProfile(cl, p) // fapi.go
 }
 
 // clientID checks that the id is present and unique.
