@@ -135,7 +135,7 @@ func (s *Server) authorizationRequest(ctx context.Context, params url.Values) (*
 	if aerr != nil {
 		return nil, nil, aerr
 	}
-	if !pushed && (s.cfg.PAR.Required || c.RequirePAR) {
+	if !pushed && s.requiresPAR(c) {
 		return nil, nil, redirectErr(req, oauth.New(oauth.InvalidRequest, "this client must push its authorization request to the PAR endpoint (RFC 9126)"))
 	}
 	return req, c, nil

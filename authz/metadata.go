@@ -169,6 +169,7 @@ func (s *Server) Metadata() Metadata {
 		PromptValuesSupported:                      []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent, oauth.PromptSelectAccount},
 	}
 	s.oidcMetadata(&md)
+	s.fapiMetadata(&md) // fapi.go
 	if mtlsOn {
 		md.TLSClientCertificateBoundAccessTokens = true
 		md.MTLSEndpointAliases = s.mtlsAliases()
