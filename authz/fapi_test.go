@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -308,4 +309,90 @@ func TestFAPIMTLSClient(t *testing.T) {
 	wantError(t, e.post(e.url, svc, PathToken, cc("tlsbearer")), http.StatusBadRequest, oauth.UnauthorizedClient)
 	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {"pubm"}}
 	wantError(t, e.post(e.url, good, PathToken, f), http.StatusUnauthorized, oauth.InvalidClient)
+}
+
+// TestFAPIMessageSigningNotSupported: a stored client under
+// fapi2-message-signing is refused with unauthorized_client while this
+// build lacks the profile's features (fapi.Requirements), rather than
+// served as if it were compliant.
+func TestFAPIMessageSigningNotSupported(t *testing.T) {
+	h := newHarness(t)
+	jc, err := h.st.GetClient(context.Background(), "jwt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &store.Client{ID: "msjwt", AuthMethod: oauth.AuthPrivateKeyJWT, JWKS: jc.JWKS, RedirectURIs: []string{webRedirect},
+		GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, Profile: string(fapi.MessageSigning)}
+	if _, err := CreateClient(context.Background(), h.st, c, h.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	now := h.clk.Now()
+	a := h.assertion(h.jwtKey, jose.ES256, "k1", jwt.Claims{Issuer: "msjwt", Subject: "msjwt", Audience: jwt.Audience{h.issuer},
+		Expiry: jwt.NewNumericDate(now.Add(time.Minute)), ID: randomToken(8)})
+	r := h.post(PathToken, url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {assertionType}, "client_assertion": {a}},
+		"DPoP", h.proof(h.newSigner()))
+	wantError(t, r, http.StatusBadRequest, oauth.UnauthorizedClient)
+	if !strings.Contains(r.str("error_description"), "not supported yet") {
+		t.Errorf("description %q does not say the profile is not supported yet", r.str("error_description"))
+	}
+}
+
+// TestFAPIProfileLocks: what Ward enforces for every client, asserted
+// under the profile with its exact error code, so that a change to the
+// defaults cannot loosen the profile unseen: response_type code only and
+// response_mode query only (§5.3.2.2), PKCE with S256 (§5.3.2.2),
+// redirect_uri required at PAR (§5.3.2.2), PAR authenticated (§5.3.2.2),
+// request_uri expires_in below 600 s (§5.3.2.2), single-use codes living
+// 60 s at most (§5.3.2.1, §5.3.2.2), no password grant (§5.3.2.1).
+func TestFAPIProfileLocks(t *testing.T) {
+	h := newHarness(t, withProfile(fapi.Security))
+	v, _ := pkce.NewVerifier()
+	push := func(edit func(url.Values)) *response {
+		p := authParams("jwt", webRedirect, pkce.Challenge(v))
+		edit(p)
+		return h.post(PathPAR, h.jwtAuth(p, h.issuer))
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(url.Values)
+		code string
+	}{
+		{"response_type token", func(p url.Values) { p.Set("response_type", "token") }, oauth.UnsupportedResponseType},
+		{"response_type code id_token", func(p url.Values) { p.Set("response_type", "code id_token") }, oauth.UnsupportedResponseType},
+		{"response_mode fragment", func(p url.Values) { p.Set("response_mode", "fragment") }, oauth.InvalidRequest},
+		{"response_mode form_post", func(p url.Values) { p.Set("response_mode", "form_post") }, oauth.InvalidRequest},
+		{"no PKCE", func(p url.Values) { p.Del("code_challenge"); p.Del("code_challenge_method") }, oauth.InvalidRequest},
+		{"PKCE plain", func(p url.Values) { p.Set("code_challenge_method", "plain") }, oauth.InvalidRequest},
+		{"no redirect_uri", func(p url.Values) { p.Del("redirect_uri") }, oauth.InvalidRequest},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantError(t, push(tc.edit), http.StatusBadRequest, tc.code) })
+	}
+	t.Run("PAR without client authentication", func(t *testing.T) {
+		p := authParams("jwt", webRedirect, pkce.Challenge(v))
+		wantError(t, h.post(PathPAR, p), http.StatusUnauthorized, oauth.InvalidClient)
+	})
+	t.Run("request_uri lifetime", func(t *testing.T) {
+		r := push(func(url.Values) {})
+		if n, _ := r.json["expires_in"].(float64); r.status != http.StatusCreated || n <= 0 || n >= 600 {
+			t.Fatalf("PAR %d %s: want expires_in below 600", r.status, r.body)
+		}
+	})
+	t.Run("password grant", func(t *testing.T) {
+		r := h.fapiToken(url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {testPassword}}, h.newSigner())
+		wantError(t, r, http.StatusBadRequest, oauth.UnsupportedGrantType)
+	})
+	s := h.newSigner()
+	exchange := func(code, v string) *response {
+		return h.fapiToken(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {v}, "redirect_uri": {webRedirect}}, s)
+	}
+	t.Run("code reuse", func(t *testing.T) {
+		code, v := h.fapiCode(s)
+		wantToken(t, exchange(code, v))
+		wantError(t, exchange(code, v), http.StatusBadRequest, oauth.InvalidGrant)
+	})
+	t.Run("code after 60 s", func(t *testing.T) {
+		code, v := h.fapiCode(s)
+		h.clk.Advance(61 * time.Second)
+		wantError(t, exchange(code, v), http.StatusBadRequest, oauth.InvalidGrant)
+	})
 }

@@ -94,3 +94,16 @@ func TestFAPIClientCannotLoosen(t *testing.T) {
 		t.Fatalf("error %v\nwant %q", err, want)
 	}
 }
+
+// TestFAPIValidateClientUnder: `ward client create` on a server under the
+// profile refuses a client the profile does not admit.
+func TestFAPIValidateClientUnder(t *testing.T) {
+	pub := config.Client{ID: "spa", AuthMethod: "none", RedirectURIs: []string{"http://127.0.0.1/cb"}}
+	if err := config.ValidateClient(pub, true); err != nil {
+		t.Fatalf("public client refused outside the profile: %v", err)
+	}
+	err := config.ValidateClientUnder(fapi.Security, pub, true)
+	if err == nil || !strings.Contains(err.Error(), "clients[0].auth_method: none is not allowed under fapi2-security: FAPI 2.0 Security Profile §5.3.2.1") {
+		t.Fatalf("public client under the profile: %v", err)
+	}
+}

@@ -165,7 +165,7 @@ func createClient(ctx context.Context, cfg *config.Config, st store.Store, cl co
 	if len(cl.GrantTypes) == 0 {
 		cl.GrantTypes = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
-	if err := config.ValidateClient(cl, true); err != nil {
+	if err := config.ValidateClientUnder(cfg.AuthorizationServer.Profile, cl, true); err != nil {
 		return err
 	}
 	if cl.SubjectType == store.SubjectPairwise && !cfg.OIDC.HasPairwiseSalt() {
