@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"slices"
@@ -395,4 +397,50 @@ func TestFAPIProfileLocks(t *testing.T) {
 		h.clk.Advance(61 * time.Second)
 		wantError(t, exchange(code, v), http.StatusBadRequest, oauth.InvalidGrant)
 	})
+}
+
+// TestFAPIAssertionClockSkew: under the profile a client assertion whose
+// iat and nbf are 9 seconds ahead is accepted (FAPI 2.0 Security Profile
+// §5.3.2.1: up to 10 seconds).
+func TestFAPIAssertionClockSkew(t *testing.T) {
+	h := newHarness(t, withProfile(fapi.Security))
+	ahead := h.clk.Now().Add(9 * time.Second)
+	f := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {assertionType}}
+	f.Set("client_assertion", h.signedAssertion(map[string]any{
+		"iss": "jwt", "sub": "jwt", "aud": h.issuer, "jti": randomToken(8),
+		"iat": ahead.Unix(), "nbf": ahead.Unix(), "exp": ahead.Add(time.Minute).Unix(),
+	}))
+	wantToken(t, h.post(PathToken, f, "DPoP", h.proof(h.newSigner())))
+}
+
+// TestFAPIAssertionAlg: a client under its own profile authenticates with
+// PS256, never RS256 (FAPI 2.0 Security Profile §5.4.1), which the same
+// server still accepts from a client outside the profile.
+func TestFAPIAssertionAlg(t *testing.T) {
+	h := newHarness(t, withoutAuthBackoff())
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: k.Public(), KeyID: "r1", Use: "sig"}}})
+	for _, p := range []fapi.Profile{fapi.Security, fapi.None} {
+		id := "rsa" + string(p)
+		c := &store.Client{ID: id, AuthMethod: oauth.AuthPrivateKeyJWT, JWKS: set, RedirectURIs: []string{webRedirect},
+			GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, Audiences: []string{testAPI}, Profile: string(p)}
+		if _, err := CreateClient(context.Background(), h.st, c, h.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		for _, alg := range []jose.SignatureAlgorithm{jose.RS256, jose.PS256} {
+			now := h.clk.Now()
+			a := h.assertion(k, alg, "r1", jwt.Claims{Issuer: id, Subject: id, Audience: jwt.Audience{h.issuer},
+				Expiry: jwt.NewNumericDate(now.Add(time.Minute)), ID: randomToken(8)})
+			r := h.post(PathToken, url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {assertionType}, "client_assertion": {a}},
+				"DPoP", h.proof(h.newSigner()))
+			if p == fapi.Security && alg == jose.RS256 {
+				wantError(t, r, http.StatusUnauthorized, oauth.InvalidClient)
+			} else {
+				wantToken(t, r)
+			}
+		}
+	}
 }
