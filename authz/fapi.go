@@ -30,8 +30,8 @@ func (s *Server) serverProfile() fapi.Profile { return s.cfg.AuthorizationServer
 // fapiClient refuses an authenticated client the profile does not admit
 // (FAPI 2.0 Security Profile §5.3.2.1): only confidential clients
 // authenticated with private_key_jwt or mTLS (invalid_client), only
-// sender-constrained tokens (unauthorized_client), and a profile whose
-// features this build lacks (unauthorized_client).
+// sender-constrained tokens, no RS256 ID tokens or UserInfo (§5.4.1), and
+// no profile whose features this build lacks (unauthorized_client).
 func (s *Server) fapiClient(c *client) error {
 	p := s.profileOf(c)
 	if !p.Secure() {
@@ -42,6 +42,9 @@ func (s *Server) fapiClient(c *client) error {
 	}
 	if !slices.Contains(fapi.SenderConstraints, c.SenderConstraint) {
 		return oauth.New(oauth.UnauthorizedClient, "sender_constraint %s is not admitted under %s: FAPI 2.0 Security Profile §5.3.2.1 issues only sender-constrained tokens (DPoP or mTLS)", c.SenderConstraint, p)
+	}
+	if c.IDTokenSignedResponseAlg == store.AlgRS256 || c.UserinfoSignedResponseAlg == store.AlgRS256 {
+		return oauth.New(oauth.UnauthorizedClient, "RS256 ID tokens or UserInfo responses are not admitted under %s: FAPI 2.0 Security Profile §5.4.1 (PS256, ES256 or EdDSA only)", p)
 	}
 	if msg := fapi.MissingError(p); msg != "" {
 		return oauth.New(oauth.UnauthorizedClient, "%s", msg)

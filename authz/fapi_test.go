@@ -142,24 +142,30 @@ func TestFAPIRefusesClients(t *testing.T) {
 
 }
 
-// TestFAPIBearerClient: a private_key_jwt client registered for bearer
-// tokens is refused under the profile with unauthorized_client.
+// TestFAPIBearerClient: a private_key_jwt client stored for bearer tokens,
+// or for RS256 ID tokens, is refused under the profile with
+// unauthorized_client (§5.3.2.1, §5.4.1).
 func TestFAPIBearerClient(t *testing.T) {
 	h := newHarness(t, withProfile(fapi.Security))
 	jwks, err := h.st.GetClient(context.Background(), "jwt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &store.Client{ID: "jwtbearer", AuthMethod: oauth.AuthPrivateKeyJWT, JWKS: jwks.JWKS, RedirectURIs: []string{webRedirect},
-		SenderConstraint: store.ConstraintBearer, GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}}
-	if _, err := CreateClient(context.Background(), h.st, c, h.clk.Now()); err != nil {
-		t.Fatal(err)
+	for _, c := range []*store.Client{
+		{ID: "jwtbearer", SenderConstraint: store.ConstraintBearer},
+		{ID: "jwtrs256", IDTokenSignedResponseAlg: store.AlgRS256},
+	} {
+		c.AuthMethod, c.JWKS, c.RedirectURIs, c.GrantTypes = oauth.AuthPrivateKeyJWT, jwks.JWKS, []string{webRedirect}, []oauth.GrantType{oauth.GrantClientCredentials}
+		if _, err := CreateClient(context.Background(), h.st, c, h.clk.Now()); err != nil {
+			t.Fatal(err)
+		}
+		now := h.clk.Now()
+		a := h.assertion(h.jwtKey, jose.ES256, "k1", jwt.Claims{Issuer: c.ID, Subject: c.ID, Audience: jwt.Audience{h.issuer},
+			Expiry: jwt.NewNumericDate(now.Add(time.Minute)), ID: randomToken(8)})
+		r := h.post(PathToken, url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {assertionType}, "client_assertion": {a}},
+			"DPoP", h.proof(h.newSigner()))
+		wantError(t, r, http.StatusBadRequest, oauth.UnauthorizedClient)
 	}
-	now := h.clk.Now()
-	a := h.assertion(h.jwtKey, jose.ES256, "k1", jwt.Claims{Issuer: "jwtbearer", Subject: "jwtbearer", Audience: jwt.Audience{h.issuer},
-		Expiry: jwt.NewNumericDate(now.Add(time.Minute)), ID: randomToken(8)})
-	r := h.post(PathToken, url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {assertionType}, "client_assertion": {a}})
-	wantError(t, r, http.StatusBadRequest, oauth.UnauthorizedClient)
 }
 
 // TestFAPIAssertionAudience: under the profile a client assertion's aud
