@@ -450,3 +450,40 @@ func TestFAPIAssertionAlg(t *testing.T) {
 		}
 	}
 }
+
+// TestFAPIMTLSCodeFlow: under the profile a tls_client_auth client
+// (sender_constraint dpop_or_mtls) pushes its request and redeems its code
+// over mTLS, without DPoP, and gets a certificate-bound access token
+// (RFC 8705 §3); its refresh token does not rotate.
+func TestFAPIMTLSCodeFlow(t *testing.T) {
+	e := newMTLSEnv(t)
+	h := e.h
+	h.cfg.AuthorizationServer.Profile = fapi.Security // read per request
+	c := &store.Client{ID: "tlscode", AuthMethod: oauth.AuthTLSClient, SenderConstraint: store.ConstraintDPoPOrMTLS,
+		JWKS: TLSClientAuthJWKS(TLSClientAuth{SANURI: workloadID}), RedirectURIs: []string{webRedirect}, Scopes: []string{"read"},
+		Audiences: []string{testAPI}}
+	if _, err := CreateClient(context.Background(), h.st, c, h.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	cert := e.ca.Issue(t, mtlstest.Options{CommonName: "tpp", URIs: []string{workloadID}, ClientOnly: true})
+	v, _ := pkce.NewVerifier()
+	p := authParams("tlscode", webRedirect, pkce.Challenge(v))
+	p.Set("scope", "read")
+	r := e.post(e.url, cert, PathPAR, p)
+	if r.status != http.StatusCreated {
+		t.Fatalf("PAR over mTLS: %d %s", r.status, r.body)
+	}
+	q := h.authorize(h.newBrowser(), url.Values{"client_id": {"tlscode"}, "request_uri": {r.str("request_uri")}})
+	if q.Get("code") == "" {
+		t.Fatalf("no code: %v", q)
+	}
+	tok := e.post(e.url, cert, PathToken, url.Values{"grant_type": {"authorization_code"}, "client_id": {"tlscode"},
+		"code": {q.Get("code")}, "code_verifier": {v}, "redirect_uri": {webRedirect}})
+	wantBound(t, tok, cert)
+	rt := tok.str("refresh_token")
+	again := e.post(e.url, cert, PathToken, url.Values{"grant_type": {"refresh_token"}, "client_id": {"tlscode"}, "refresh_token": {rt}})
+	wantBound(t, again, cert)
+	if again.str("refresh_token") != "" {
+		t.Fatalf("the refresh token rotated under the profile: %s", again.body)
+	}
+}
