@@ -111,7 +111,7 @@ func (s *Server) authorizationRequest(ctx context.Context, params url.Values) (*
 	if aerr != nil {
 		return nil, nil, aerr
 	}
-	if how != sourcePushed && (s.cfg.PAR.Required || c.RequirePAR) {
+	if how != sourcePushed && s.requiresPAR(c) {
 		return nil, nil, redirectErr(req, oauth.New(oauth.InvalidRequest, "this client must push its authorization request to the PAR endpoint (RFC 9126)"))
 	}
 	// A pushed request was held to the rule at the PAR endpoint.

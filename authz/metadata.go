@@ -175,6 +175,7 @@ func (s *Server) Metadata() Metadata {
 		PromptValuesSupported:                      []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent, oauth.PromptSelectAccount},
 	}
 	s.oidcMetadata(&md)
+	s.fapiMetadata(&md) // fapi.go
 	if mtlsOn {
 		md.TLSClientCertificateBoundAccessTokens = true
 		md.MTLSEndpointAliases = s.mtlsAliases()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/internal/loglimit"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/mtls"
@@ -196,6 +197,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 			jose.ES256, jose.ES384, jose.ES512, jose.EdDSA, jose.PS256, jose.PS384, jose.PS512, jose.RS256,
 		},
 	}
+	s.assertionAlgs = fapiAssertionAlgs(cfg.AuthorizationServer.Profile, s.assertionAlgs)
 	s.requestObjectAlgs = slices.Clone(s.assertionAlgs)
 	var err error
 	if s.flowKey, err = flowKeyOf(opts.FlowKey); err != nil {
@@ -266,7 +268,13 @@ func (s *Server) newDPoPVerifier() error {
 		dpop.WithReplayStore(opts.Replay),
 	}
 	if cfg.DPoP.IatMaxAge > 0 {
-		vopts = append(vopts, dpop.WithIATWindow(cfg.DPoP.IatMaxAge, cfg.DPoP.IatLeeway))
+		leeway := cfg.DPoP.IatLeeway
+		if cfg.AnyProfile() && leeway < fapi.IatLeeway {
+			// FAPI 2.0 Security Profile §5.3.2.1: an iat up to 10
+			// seconds in the future is accepted.
+			leeway = fapi.IatLeeway
+		}
+		vopts = append(vopts, dpop.WithIATWindow(cfg.DPoP.IatMaxAge, leeway))
 	}
 	if cfg.DPoP.Nonce.Enabled {
 		secret, err := nonceSecret(cfg, opts.NonceSecret)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/oauth"
 	"net/netip"
 	"path/filepath"
@@ -89,6 +90,11 @@ type AuthorizationServer struct {
 	// DefaultHSTS: one year, without includeSubDomains, which would
 	// reach hosts of the parent domain this server does not know about.
 	HSTS string `yaml:"hsts"`
+	// Profile switches on a FAPI 2.0 profile for every client:
+	// fapi2-security or fapi2-message-signing (which implies it). Empty:
+	// none. It locks what the profile requires and refuses a
+	// configuration that contradicts it (fapi.go, docs/FAPI2.md).
+	Profile fapi.Profile `yaml:"profile"`
 }
 
 // DefaultHSTS is authorization_server.hsts's default.
@@ -271,6 +277,10 @@ type Client struct {
 	// must be signed request objects (RFC 9101 §10.5), verified with its
 	// jwks. Needs jwks or jwks_file.
 	RequireSignedRequestObject bool `yaml:"require_signed_request_object"`
+	// Profile puts this client under a FAPI 2.0 profile (fapi2-security,
+	// fapi2-message-signing) when the server has none or a weaker one; a
+	// client cannot loosen authorization_server.profile (fapi.go).
+	Profile fapi.Profile `yaml:"profile"`
 	// AllowRememberedConsent: a public client with a loopback or
 	// private-use-scheme redirect URI gets codes from remembered consent
 	// without the user's interaction (RFC 8252 §8.6). Default false: the

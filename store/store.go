@@ -70,6 +70,10 @@ type Client struct {
 	// require_signed_request_object), by value at the authorization or
 	// PAR endpoint, verified with the keys of JWKS.
 	RequireSignedRequestObject bool
+	// Profile is the client's FAPI 2.0 profile (package fapi):
+	// "fapi2-security", "fapi2-message-signing" or empty, when the
+	// server's applies alone.
+	Profile string
 	// AllowRememberedConsent lets a public client whose redirect URI
 	// cannot prove its identity (loopback http, private-use scheme) get a
 	// code from consent given before, without the user's interaction

@@ -17,6 +17,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/secevent"
@@ -80,6 +81,7 @@ const clientUsage = `Usage: ward client <create|list|show|delete> [flags]
          [--sender-constraint dpop|dpop_or_mtls|mtls|bearer] [--require-par] [--allow-remembered-consent]
          [--access-token-ttl D] [--jwks-file F] [--logo-uri URL] [--client-uri URL]
          [--subject-type public|pairwise] [--sector-identifier-uri URL] [--userinfo-signed-response-alg ES256|RS256]
+         [--profile fapi2-security|fapi2-message-signing]
   list
   show ID
   delete ID
@@ -95,8 +97,9 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cf.register(fs)
 	var cl config.Client
 	var redirects, grants, scopes, auds listFlag
-	var authMethod string
+	var authMethod, profile string
 	if sub == "create" {
+		fs.StringVar(&profile, "profile", "", "FAPI 2.0 profile of the client: fapi2-security or fapi2-message-signing (docs/FAPI2.md)")
 		fs.StringVar(&cl.ID, "id", "", "client_id (required)")
 		fs.StringVar(&cl.Name, "name", "", "display name")
 		fs.StringVar(&authMethod, "auth-method", string(oauth.AuthSecretBasic), "token endpoint authentication method")
@@ -122,7 +125,7 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
-	cl.AuthMethod = oauth.AuthMethod(authMethod)
+	cl.AuthMethod, cl.Profile = oauth.AuthMethod(authMethod), fapi.Profile(profile)
 	cl.RedirectURIs, cl.Scopes, cl.Audiences = redirects, scopes, auds
 	for _, g := range grants {
 		cl.GrantTypes = append(cl.GrantTypes, oauth.GrantType(g))
@@ -164,7 +167,7 @@ func createClient(ctx context.Context, cfg *config.Config, st store.Store, cl co
 	if len(cl.GrantTypes) == 0 {
 		cl.GrantTypes = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
-	if err := config.ValidateClient(cl, true); err != nil {
+	if err := config.ValidateClientUnder(cfg.AuthorizationServer.Profile, cl, true); err != nil {
 		return err
 	}
 	if cl.SubjectType == store.SubjectPairwise && !cfg.OIDC.HasPairwiseSalt() {
@@ -175,6 +178,7 @@ func createClient(ctx context.Context, cfg *config.Config, st store.Store, cl co
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audiences: cl.Audiences,
 		SenderConstraint: cl.SenderConstraint, RequirePAR: cl.RequirePAR, AccessTokenTTL: cl.AccessTokenTTL,
 		RequireSignedRequestObject: cl.RequireSignedRequestObject,
+		Profile:                    string(cl.Profile),
 		AllowRememberedConsent:     cl.AllowRememberedConsent, LogoURI: cl.LogoURI, ClientURI: cl.ClientURI,
 		SubjectType: cl.SubjectType, SectorIdentifierURI: cl.SectorIdentifierURI,
 		UserinfoSignedResponseAlg: cl.UserinfoSignedResponseAlg,

@@ -163,7 +163,7 @@ func client(id string) *store.Client {
 		RedirectURIs: []string{"https://app.example/cb", "http://127.0.0.1/cb"},
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		Scopes:       []string{"openid", "read"}, Audiences: []string{"https://api.example"},
-		SenderConstraint: store.ConstraintDPoP, RequirePAR: true, RequireSignedRequestObject: true, AllowRememberedConsent: true, AccessTokenTTL: 5 * time.Minute,
+		SenderConstraint: store.ConstraintDPoP, RequirePAR: true, RequireSignedRequestObject: true, Profile: "fapi2-security", AllowRememberedConsent: true, AccessTokenTTL: 5 * time.Minute,
 		IDTokenSignedResponseAlg: store.AlgRS256, UserinfoSignedResponseAlg: store.AlgES256,
 		SubjectType: store.SubjectPairwise, SectorIdentifierURI: "https://app.example/sector.json",
 		PostLogoutRedirectURIs: []string{"https://app.example/bye", "http://127.0.0.1/bye"},

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -222,8 +223,17 @@ type script struct {
 // startScript runs node interop/name args... until the test ends.
 func startScript(t *testing.T, node, name string, args ...string) *script {
 	t.Helper()
+	return startScriptEnv(t, nil, node, name, args...)
+}
+
+// startScriptEnv is startScript with env added to the environment.
+func startScriptEnv(t *testing.T, env []string, node, name string, args ...string) *script {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(interopDir, name)}, args...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	s := &script{t: t, cmd: cmd, lines: make(chan []byte, 16), stderr: &wardtest.SyncBuffer{}}
 	cmd.Stderr = s.stderr
 	var err error
