@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wardauth/ward/oauth"
+	"github.com/wardauth/ward/resource"
 	"github.com/wardauth/ward/store"
 )
 
@@ -124,5 +126,36 @@ func TestIntrospectionJWTClientAlgorithm(t *testing.T) {
 	hdr, cl := h.verifyServerJWS(t, string(r.body), jose.RS256)
 	if hdr["alg"] != "RS256" || cl["aud"] != "rs-rsa" {
 		t.Errorf("RS256 introspection %v %v", hdr, cl)
+	}
+}
+
+// TestIntrospectionJWTResourceVerifier: resource.RemoteIntrospector with
+// SignedResponse asks Ward for the JWT response and verifies it with the
+// keys of /jwks: active for a resource server of the token's audience,
+// inactive for another one, and a verifier expecting another issuer
+// refuses the answer.
+func TestIntrospectionJWTResourceVerifier(t *testing.T) {
+	h := newHarness(t)
+	c, v := h.code(h.newBrowser(), "web", webRedirect, nil)
+	tok := h.exchange("web", c, v, webRedirect, h.newSigner())
+	wantToken(t, tok)
+	h.addClient("rs-api", testAPI)
+	h.addClient("rs-elsewhere", "https://elsewhere.example")
+	set := h.s.km.JWKS(h.clk.Now())
+	ri := func(id, issuer string) *resource.RemoteIntrospector {
+		return &resource.RemoteIntrospector{Endpoint: h.issuer + PathIntrospect, ClientID: id, ClientSecret: h.secrets[id],
+			Client: h.srv.Client(), SignedResponse: &resource.IntrospectionJWTVerifier{
+				Issuer: issuer, ClientID: id, Keys: resource.StaticKeys(set), Clock: h.clk.Now}}
+	}
+	in, err := ri("rs-api", h.issuer).Introspect(context.Background(), tok.str("access_token"))
+	if err != nil || !in.Active || in.ClientID != "web" || in.Subject != "u-alice" || in.JKT == "" {
+		t.Fatalf("resource server of the audience: %+v %v", in, err)
+	}
+	in, err = ri("rs-elsewhere", h.issuer).Introspect(context.Background(), tok.str("access_token"))
+	if err != nil || in.Active {
+		t.Fatalf("another resource server: %+v %v", in, err)
+	}
+	if _, err := ri("rs-api", "https://other.example").Introspect(context.Background(), tok.str("access_token")); !errors.Is(err, resource.ErrIntrospectionJWT) {
+		t.Fatalf("another issuer's verifier: %v", err)
 	}
 }
