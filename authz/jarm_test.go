@@ -180,3 +180,21 @@ func TestParseResponseMode(t *testing.T) {
 		}
 	}
 }
+
+// TestJARMPushed: response_mode pushed with the request (RFC 9126) is
+// honoured at /authorize, where only the pushed parameters count.
+func TestJARMPushed(t *testing.T) {
+	h := newHarness(t)
+	v, _ := pkce.NewVerifier()
+	p := authParams("web", webRedirect, pkce.Challenge(v))
+	p.Set("response_mode", "jwt")
+	r := h.post(PathPAR, p, h.auth("web", p)...)
+	if r.status != http.StatusCreated {
+		t.Fatalf("PAR: %d %s", r.status, r.body)
+	}
+	q := h.authorize(h.newBrowser(), url.Values{"client_id": {"web"}, "request_uri": {r.str("request_uri")}})
+	_, cl := h.verifyServerJWS(t, jarmResponse(t, q), jose.ES256)
+	if cl["code"] == nil || cl["state"] != "st-web" {
+		t.Fatalf("pushed JARM request: %v", cl)
+	}
+}
