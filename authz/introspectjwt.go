@@ -47,7 +47,7 @@ func wantsIntrospectionJWT(accept []string) bool {
 			q := 1.0
 			if v, ok := params["q"]; ok {
 				f, err := strconv.ParseFloat(v, 64)
-				if err != nil || f < 0 || f > 1 {
+				if err != nil || !(f >= 0 && f <= 1) { // NaN included
 					continue
 				}
 				q = f

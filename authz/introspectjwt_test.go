@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
@@ -96,7 +97,7 @@ func TestIntrospectionJWT(t *testing.T) {
 func TestIntrospectionJWTNegotiation(t *testing.T) {
 	h := newHarness(t)
 	for _, a := range []string{"", "application/json", "*/*", mediaTypeIntrospectionJWT + ";q=0",
-		"application/json, " + mediaTypeIntrospectionJWT + ";q=0.5", "application/token-introspection+JWTX"} {
+		"application/json, " + mediaTypeIntrospectionJWT + ";q=0.5", "application/token-introspection+JWTX", mediaTypeIntrospectionJWT + ";q=NaN"} {
 		if r := h.introspectAs("nope", a, h.basic("web")); r.header.Get("Content-Type") != "application/json" || r.json["active"] != false {
 			t.Errorf("Accept %q: %q %s", a, r.header.Get("Content-Type"), r.body)
 		}
@@ -158,4 +159,18 @@ func TestIntrospectionJWTResourceVerifier(t *testing.T) {
 	if _, err := ri("rs-api", "https://other.example").Introspect(context.Background(), tok.str("access_token")); !errors.Is(err, resource.ErrIntrospectionJWT) {
 		t.Fatalf("another issuer's verifier: %v", err)
 	}
+}
+
+// FuzzWantsIntrospectionJWT: no Accept header panics the negotiation,
+// and the JWT is chosen only when the header names its media type.
+func FuzzWantsIntrospectionJWT(f *testing.F) {
+	for _, s := range []string{"", mediaTypeIntrospectionJWT, "application/json", "*/*;q=0.1, " + mediaTypeIntrospectionJWT + ";q=0.2",
+		mediaTypeIntrospectionJWT + ";q=nan", mediaTypeIntrospectionJWT + ";q=-1", "a/b;;;q=1,,,", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, accept string) {
+		if wantsIntrospectionJWT([]string{accept}) && !strings.Contains(strings.ToLower(accept), mediaTypeIntrospectionJWT) {
+			t.Fatalf("JWT chosen for %q", accept)
+		}
+	})
 }
