@@ -198,3 +198,25 @@ func TestJARMPushed(t *testing.T) {
 		t.Fatalf("pushed JARM request: %v", cl)
 	}
 }
+
+// TestJARMFromRequestObject: FAPI 2.0 Message Signing's pairing — a
+// signed request object (RFC 9101) asking for response_mode=jwt, pushed,
+// gets a JARM response; response_mode beside an object that does not ask
+// for it is ignored (only the object's parameters count, RFC 9101 §6.3).
+func TestJARMFromRequestObject(t *testing.T) {
+	h := newHarness(t)
+	v, _ := pkce.NewVerifier()
+	r := h.pushRO(h.ro(pkce.Challenge(v), func(c map[string]any) { c["response_mode"] = "jwt" }), nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("PAR: %d %s", r.status, r.body)
+	}
+	q := h.authorize(h.newBrowser(), url.Values{"client_id": {"jwt"}, "request_uri": {r.str("request_uri")}})
+	_, cl := h.verifyServerJWS(t, jarmResponse(t, q), jose.ES256)
+	if cl["code"] == nil || cl["state"] != "st-object" || cl["aud"] != "jwt" {
+		t.Fatalf("request object asking for JARM: %v", cl)
+	}
+	q = h.authorize(h.newBrowser(), url.Values{"client_id": {"jwt"}, "request": {h.ro(pkce.Challenge(v), nil)}, "response_mode": {"jwt"}})
+	if q.Get("code") == "" || q.Has("response") {
+		t.Fatalf("response_mode outside the object was used: %v", q)
+	}
+}
