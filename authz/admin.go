@@ -120,6 +120,8 @@ func SyncStatic(ctx context.Context, st store.Store, cfg *config.Config, now tim
 			BackchannelLogoutSessionRequired: cc.BackchannelLogoutSessionRequired,
 			LogoutRevokesGrants:              cc.LogoutRevokesGrants, DefaultMaxAge: cc.DefaultMaxAge,
 			LogoURI: cc.LogoURI, ClientURI: cc.ClientURI,
+			AuthorizationSignedResponseAlg: cc.AuthorizationSignedResponseAlg,
+			IntrospectionSignedResponseAlg: cc.IntrospectionSignedResponseAlg,
 		}
 		switch {
 		case cc.SecretHash != "":

@@ -126,4 +126,6 @@ func (s *Server) fapiMetadata(md *Metadata) {
 	}
 	md.IDTokenSigningAlgValuesSupported = noRS(md.IDTokenSigningAlgValuesSupported)
 	md.UserinfoSigningAlgValuesSupported = noRS(md.UserinfoSigningAlgValuesSupported)
+	md.AuthorizationSigningAlgValuesSupported = noRS(md.AuthorizationSigningAlgValuesSupported)
+	md.IntrospectionSigningAlgValuesSupported = noRS(md.IntrospectionSigningAlgValuesSupported)
 }

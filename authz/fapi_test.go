@@ -249,12 +249,14 @@ func TestFAPIMetadata(t *testing.T) {
 		"dpop_signing_alg_values_supported":                md.DPoPSigningAlgValuesSupported,
 		"id_token_signing_alg_values_supported":            md.IDTokenSigningAlgValuesSupported,
 		"userinfo_signing_alg_values_supported":            md.UserinfoSigningAlgValuesSupported,
+		"authorization_signing_alg_values_supported":       md.AuthorizationSigningAlgValuesSupported,
+		"introspection_signing_alg_values_supported":       md.IntrospectionSigningAlgValuesSupported,
 	} {
 		if len(algs) == 0 || slices.ContainsFunc(algs, func(a string) bool { return !slices.Contains(fapi.SigningAlgs, a) }) {
 			t.Errorf("%s %v: want a non-empty subset of %v (§5.4.1)", name, algs, fapi.SigningAlgs)
 		}
 	}
-	if !slices.Equal(md.ResponseTypesSupported, []string{"code"}) || !slices.Equal(md.ResponseModesSupported, []string{"query"}) ||
+	if !slices.Equal(md.ResponseTypesSupported, []string{"code"}) || !slices.Equal(md.ResponseModesSupported, []string{"query", "query.jwt", "jwt"}) ||
 		!slices.Equal(md.CodeChallengeMethodsSupported, []string{"S256"}) || !md.AuthorizationResponseISSParameterSupported {
 		t.Errorf("response types %v, modes %v, PKCE %v, iss %v", md.ResponseTypesSupported, md.ResponseModesSupported,
 			md.CodeChallengeMethodsSupported, md.AuthorizationResponseISSParameterSupported)

@@ -303,6 +303,20 @@ type Client struct {
 	// UserinfoSignedResponseAlg: empty for JSON UserInfo responses, or
 	// ES256 / RS256 for signed ones.
 	UserinfoSignedResponseAlg string `yaml:"userinfo_signed_response_alg"`
+	// AuthorizationSignedResponseAlg: the JWS algorithm of the client's
+	// JWT-secured authorization responses (JARM §3), ES256 or RS256;
+	// empty: the server's primary algorithm.
+	AuthorizationSignedResponseAlg string `yaml:"authorization_signed_response_alg"`
+	// IntrospectionSignedResponseAlg: the JWS algorithm of the JWT
+	// introspection responses (RFC 9701 §6) this client asks for.
+	IntrospectionSignedResponseAlg string `yaml:"introspection_signed_response_alg"`
+	// The encryption metadata of JARM §3 and RFC 9701 §6 are declared
+	// only to be refused with a clear message: Ward signs these
+	// responses and never encrypts them.
+	AuthorizationEncryptedResponseAlg string `yaml:"authorization_encrypted_response_alg"`
+	AuthorizationEncryptedResponseEnc string `yaml:"authorization_encrypted_response_enc"`
+	IntrospectionEncryptedResponseAlg string `yaml:"introspection_encrypted_response_alg"`
+	IntrospectionEncryptedResponseEnc string `yaml:"introspection_encrypted_response_enc"`
 	// SubjectType: public (default) or pairwise (OIDC Core §8).
 	SubjectType string `yaml:"subject_type"`
 	// SectorIdentifierURI: https URL of the client's sector identifier

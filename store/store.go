@@ -96,6 +96,18 @@ type Client struct {
 	// UserinfoSignedResponseAlg: empty for a JSON UserInfo response, or
 	// AlgES256 / AlgRS256 for a signed one (application/jwt).
 	UserinfoSignedResponseAlg string
+	// AuthorizationSignedResponseAlg is the JWS algorithm of the client's
+	// JWT-secured authorization responses (JARM §3,
+	// authorization_signed_response_alg): AlgES256 or AlgRS256; empty:
+	// the server's primary signing algorithm. It chooses the algorithm
+	// only: a client gets JARM responses when it asks for them
+	// (response_mode jwt or query.jwt).
+	AuthorizationSignedResponseAlg string
+	// IntrospectionSignedResponseAlg is the JWS algorithm of the JWT
+	// introspection responses this client (a resource server) asks for
+	// with Accept: application/token-introspection+jwt (RFC 9701 §6,
+	// introspection_signed_response_alg); values as above.
+	IntrospectionSignedResponseAlg string
 	// SubjectType is SubjectPublic (also when empty) or SubjectPairwise
 	// (OIDC Core §8).
 	SubjectType string

@@ -121,6 +121,8 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.StringVar(&cl.SectorIdentifierURI, "sector-identifier-uri", "",
 			"pairwise sector: https URL of a JSON array listing every redirect URI (fetched and checked now)")
 		fs.StringVar(&cl.UserinfoSignedResponseAlg, "userinfo-signed-response-alg", "", "sign UserInfo responses: ES256 or RS256 (default: JSON)")
+		fs.StringVar(&cl.AuthorizationSignedResponseAlg, "authorization-signed-response-alg", "", "algorithm of JARM authorization responses: ES256 or RS256 (default: the server's)")
+		fs.StringVar(&cl.IntrospectionSignedResponseAlg, "introspection-signed-response-alg", "", "algorithm of JWT introspection responses (RFC 9701): ES256 or RS256 (default: the server's)")
 	}
 	if err := parseFlags(fs, rest); err != nil {
 		return err
@@ -181,7 +183,9 @@ func createClient(ctx context.Context, cfg *config.Config, st store.Store, cl co
 		Profile:                    string(cl.Profile),
 		AllowRememberedConsent:     cl.AllowRememberedConsent, LogoURI: cl.LogoURI, ClientURI: cl.ClientURI,
 		SubjectType: cl.SubjectType, SectorIdentifierURI: cl.SectorIdentifierURI,
-		UserinfoSignedResponseAlg: cl.UserinfoSignedResponseAlg,
+		UserinfoSignedResponseAlg:      cl.UserinfoSignedResponseAlg,
+		AuthorizationSignedResponseAlg: cl.AuthorizationSignedResponseAlg,
+		IntrospectionSignedResponseAlg: cl.IntrospectionSignedResponseAlg,
 	}
 	if err := authz.CheckSectorIdentifier(ctx, nil, sc); err != nil {
 		return err

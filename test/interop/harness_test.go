@@ -49,7 +49,8 @@ const (
 	rpClient   = "rp"  // confidential OpenID Connect relying party (serveWard)
 	rpCallback = "https://rp.interop.example/callback"
 	rpLogout   = "https://rp.interop.example/logged-out"
-	svcClient  = "svc" // confidential, client_credentials, audience = rsAudience
+	svcClient  = "svc"   // confidential, client_credentials, audience = rsAudience
+	gwRSClient = "gw-rs" // confidential resource server of the gateway's audience (introspection)
 	rsAudience = "https://rs.interop.example"
 	callback   = "http://127.0.0.1/callback" // any port (RFC 8252 §7.3)
 )
@@ -113,6 +114,9 @@ func newWard(t *testing.T) *ward {
 		{ID: svcClient, Name: "Go SDK", AuthMethod: oauth.AuthSecretBasic,
 			GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"},
 			Scopes: []string{"read"}, Audiences: []string{rsAudience}, SenderConstraint: store.ConstraintDPoP},
+		{ID: gwRSClient, Name: "resource server", AuthMethod: oauth.AuthSecretBasic,
+			GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"},
+			Scopes: []string{"read"}, Audiences: []string{w.gwURL}, IntrospectionSignedResponseAlg: store.AlgES256},
 	} {
 		secret, err := authz.CreateClient(ctx, st, &c, now)
 		if err != nil {
