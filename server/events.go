@@ -19,6 +19,7 @@ import (
 type securityEvents struct {
 	em    *secevent.Emitter
 	sinks *sinkList
+	push  *secevent.Pusher // events.push (events_push.go); nil: none
 }
 
 // sinkList is the emitter's sinks past the log: the store's are known

@@ -85,6 +85,9 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 		registerRedisMetrics(reg, p.rs.replay)
 	}
 	p.events = newSecurityEvents(cfg, logger, reg)
+	if err := p.events.usePush(cfg, logger, reg); err != nil {
+		return err
+	}
 	if cfg.AuthorizationServer.Enabled {
 		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger), p.tr, p.events); err != nil {
 			return err

@@ -35,6 +35,9 @@ func serveProcess(ctx context.Context, cfg *config.Config, p *process, l *listen
 	t := newTasks(ctx, logger)
 	if p.events != nil {
 		t.start("security events", p.events.em.Run)
+		if p.events.push != nil {
+			t.start("security event push", p.events.push.Run)
+		}
 	}
 	if p.as != nil {
 		serveAuthz(t.start, cfg, p.as, l, logger)
