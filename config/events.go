@@ -10,7 +10,7 @@ type Events struct {
 	Enabled bool `yaml:"enabled"`
 	// Queue is how many events wait for the writer before new ones are
 	// dropped (and counted). Default 4096, at most MaxEventQueue.
-	Queue int `yaml:"queue"`
+	Queue Count `yaml:"queue"`
 	// Retention is how long the store keeps an event. Default 720h (30
 	// days); at least 1h.
 	Retention time.Duration `yaml:"retention"`

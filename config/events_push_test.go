@@ -64,3 +64,15 @@ func TestEventPush(t *testing.T) {
 		})
 	}
 }
+
+// events.queue set in a file decodes (it panicked the loader as an int).
+func TestEventsQueueDecodes(t *testing.T) {
+	c, err := load("ward.yaml", base+"events: {queue: 10}\n", noEnv)
+	if err != nil || c.Events.Queue != 10 {
+		t.Fatalf("events.queue: %v", err)
+	}
+	if _, err := load("ward.yaml", base+"events: {queue: 0}\n", noEnv); err == nil ||
+		err.Error() != "ward.yaml:4: events.queue: must be between 1 and 1048576" {
+		t.Errorf("events.queue 0: %v", err)
+	}
+}

@@ -42,7 +42,7 @@ func newSecurityEvents(cfg *config.Config, logger *slog.Logger, reg *prometheus.
 		return nil
 	}
 	l := &sinkList{}
-	em := secevent.NewEmitter(secevent.Options{Queue: cfg.Events.Queue, Logger: logger, Registry: reg,
+	em := secevent.NewEmitter(secevent.Options{Queue: int(cfg.Events.Queue), Logger: logger, Registry: reg,
 		Sinks: []secevent.Sink{secevent.LogSink{Logger: logger, Limit: loglimit.New(secevent.LogRate, secevent.LogBurst, nil)}, l}})
 	return &securityEvents{em: em, sinks: l}
 }
