@@ -12,4 +12,10 @@
 //
 // Responses (docs/EVENTS.md) are sinks too: [RevokeFamily] revokes the
 // family of a leaked token.
+//
+// A gateway-only process has no store: its [Pusher] sends each event as a
+// Security Event Token (RFC 8417, [SETSigner]) to the authorization
+// server (RFC 8935), whose [SETReceiver] verifies it against the sender's
+// configured keys before [Emitter.Deliver] writes it through the same
+// sinks as a local event.
 package secevent

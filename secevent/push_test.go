@@ -106,15 +106,15 @@ func TestPushRetriesUntilDelivered(t *testing.T) {
 	if err := p.Write(context.Background(), []Event{leakEvent()}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "delivery", func() bool { return len(got()) == 1 })
-	if ev := got()[0]; ev.FamilyID != testFam || ev.Type != TokenLeaked {
+	waitFor(t, "delivery", func() bool { return p.Count(PushDelivered) == 1 })
+	if ev := got()[0]; len(got()) != 1 || ev.FamilyID != testFam || ev.Type != TokenLeaked {
 		t.Errorf("delivered %+v", ev)
 	}
 	if n := p.Count(PushRetried); n != 5 {
 		t.Errorf("%d retries counted, want 5", n)
 	}
-	if tr.tries.Load() != 6 || p.Count(PushDelivered) != 1 {
-		t.Errorf("%d attempts, %d delivered", tr.tries.Load(), p.Count(PushDelivered))
+	if tr.tries.Load() != 6 {
+		t.Errorf("%d attempts, want 6", tr.tries.Load())
 	}
 }
 
@@ -135,7 +135,7 @@ func TestPushRetriesUnavailableNotRefused(t *testing.T) {
 	p.opts.URL = srv.URL
 	runPusher(t, p)
 	_ = p.Write(context.Background(), []Event{leakEvent()})
-	waitFor(t, "delivery", func() bool { return len(got()) == 1 })
+	waitFor(t, "delivery", func() bool { return p.Count(PushDelivered) == 1 && len(got()) == 1 })
 	login := leakEvent()
 	login.Type = LoginFailed // a receiver refuses it: access_denied
 	_ = p.Write(context.Background(), []Event{login})
