@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,6 +74,10 @@ type Pusher struct {
 	results *prometheus.CounterVec
 	logs    *loglimit.Limiter
 	counts  [6]atomic.Uint64
+	// mu orders Write against the end of Run: once stopped, an event
+	// written is counted as expired, never left in a queue nobody reads.
+	mu      sync.Mutex
+	stopped bool
 }
 
 var _ Sink = (*Pusher)(nil)
@@ -146,8 +151,11 @@ func (p *Pusher) count(result string, ev *Event, detail string) {
 }
 
 // Write implements Sink: it queues the events and returns at once; a full
-// queue drops an event, counted and logged.
+// queue drops an event, counted and logged, as does a Pusher whose Run
+// has returned.
 func (p *Pusher) Write(_ context.Context, events []Event) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for i := range events {
 		ev := &events[i]
 		if ev.Severity != Critical && p.opts.Limit != nil {
@@ -155,6 +163,10 @@ func (p *Pusher) Write(_ context.Context, events []Event) error {
 				p.count(PushLimited, ev, "")
 				continue
 			}
+		}
+		if p.stopped {
+			p.count(PushExpired, ev, "written after shutdown")
+			continue
 		}
 		select {
 		case p.q <- *ev:
@@ -174,6 +186,10 @@ func (p *Pusher) Run(ctx context.Context) error {
 			p.deliver(ctx, &ev)
 		case <-ctx.Done():
 			p.flush()
+			p.mu.Lock()
+			p.stopped = true
+			p.mu.Unlock()
+			p.flush() // what was written during the first flush
 			return nil
 		}
 	}

@@ -203,3 +203,16 @@ func TestPushLimitSparesCritical(t *testing.T) {
 		t.Errorf("%d limited, %d queued; want 2 and 3", p.Count(PushLimited), len(p.q))
 	}
 }
+
+// An event written once Run has returned (a sink called late in a
+// shutdown) is counted and logged as expired, not left in the queue.
+func TestPushAfterShutdownCounted(t *testing.T) {
+	p, _ := newTestPusher(t, "http://127.0.0.1:1", http.DefaultTransport, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = p.Run(ctx)
+	_ = p.Write(context.Background(), []Event{leakEvent()})
+	if p.Count(PushExpired) != 1 || len(p.q) != 0 {
+		t.Errorf("%d expired, %d queued; want 1 and 0", p.Count(PushExpired), len(p.q))
+	}
+}

@@ -25,9 +25,9 @@ import (
 )
 
 // A gateway-only process with events.push sends every event its emitter
-// receives to the push URL as a SET, from the pusher's own worker; a
-// key file that is no P-256 PKCS#8 key is refused at start, naming the
-// key.
+// receives to the push URL as a SET, from the pusher's own worker, also
+// the events still queued at shutdown; a key file that is no P-256
+// PKCS#8 key is refused at start, naming the key.
 func TestSecurityEventsPushWiring(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -59,18 +59,14 @@ func TestSecurityEventsPushWiring(t *testing.T) {
 	if err := ev.usePush(cfg, logger, prometheus.NewRegistry()); err != nil || ev.push == nil {
 		t.Fatalf("usePush: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = ev.push.Run(ctx); close(done) }()
 	ev.emitter().Emit(secevent.Event{Type: secevent.TokenLeaked, FamilyID: "fam-1", Reason: "jkt_mismatch"})
-	stop, cancelEm := context.WithCancel(context.Background())
-	cancelEm()
-	_ = ev.em.Run(stop) // hands the queued event to the pusher
-	for deadline := time.Now().Add(10 * time.Second); got.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	// A shutdown at once: the emitter hands its queue to the pusher, which
+	// sends it before run returns.
+	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	<-done
+	if err := ev.run(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if got.Load() != 1 {
 		t.Errorf("%d SETs pushed, want 1", got.Load())
 	}

@@ -34,10 +34,7 @@ const (
 func serveProcess(ctx context.Context, cfg *config.Config, p *process, l *listeners, logger *slog.Logger) error {
 	t := newTasks(ctx, logger)
 	if p.events != nil {
-		t.start("security events", p.events.em.Run)
-		if p.events.push != nil {
-			t.start("security event push", p.events.push.Run)
-		}
+		t.start("security events", p.events.run) // events_push.go
 	}
 	if p.as != nil {
 		serveAuthz(t.start, cfg, p.as, l, logger)
