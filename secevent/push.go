@@ -215,12 +215,16 @@ func (p *Pusher) flush() {
 	}
 }
 
-// deliver sends ev until it is delivered, refused, or MaxRetry has passed.
+// deliver sends ev until it is delivered, refused, or MaxRetry has passed
+// (or ctx has ended: no new attempt is made then). An attempt under way
+// is not cut short by ctx, only by the client's timeout, so an event
+// taken from the queue as the shutdown starts is still sent.
 func (p *Pusher) deliver(ctx context.Context, ev *Event) {
 	deadline := p.opts.Clock().Add(p.opts.MaxRetry)
 	wait := p.opts.MinBackoff
+	actx := context.WithoutCancel(ctx)
 	for {
-		retry, err := p.attempt(ctx, ev)
+		retry, err := p.attempt(actx, ev)
 		if !retry {
 			return
 		}
