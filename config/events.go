@@ -20,6 +20,8 @@ type Events struct {
 	// server as SETs (events_push.go); Receive accepts them there.
 	Push    EventPush    `yaml:"push"`
 	Receive EventReceive `yaml:"receive"`
+	// Webhooks receive chosen events as signed JSON (events_webhooks.go).
+	Webhooks []Webhook `yaml:"webhooks"`
 }
 
 // MaxEventQueue bounds events.queue (about 300 bytes an event).
@@ -56,4 +58,8 @@ func (v *validator) events() {
 	}
 	v.eventPush()
 	v.eventReceive()
+	names := map[string]bool{}
+	for i := range e.Webhooks {
+		v.webhook(i, names)
+	}
 }

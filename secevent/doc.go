@@ -18,4 +18,10 @@
 // server (RFC 8935), whose [SETReceiver] verifies it against the sender's
 // configured keys before [Emitter.Deliver] writes it through the same
 // sinks as a local event.
+//
+// A [Webhook] is a sink with its own bounded queue and worker that POSTs
+// each event it takes as JSON signed as Standard Webhooks has it
+// (webhook-id, webhook-timestamp, webhook-signature "v1,"), retried with
+// a capped, jittered backoff, under its own rate limit, never following
+// a redirect. A receiver checks a delivery with [VerifyWebhook].
 package secevent

@@ -48,7 +48,7 @@ func leakEvent() Event {
 		Route: "api", Reason: "dpop_token_as_bearer"}
 }
 
-func signed(t testing.TB, key *ecdsa.PrivateKey, aud string, ev Event) string {
+func signedSET(t testing.TB, key *ecdsa.PrivateKey, aud string, ev Event) string {
 	t.Helper()
 	s, err := NewSETSigner(key, testGW, aud)
 	if err != nil {
@@ -85,7 +85,7 @@ func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
 // A SET made by SETSigner verifies, and the event comes through whole.
 func TestSETRoundTrip(t *testing.T) {
 	key := testKey(t)
-	got, err := testReceiver(key).Verify([]byte(signed(t, key, testAS, leakEvent())))
+	got, err := testReceiver(key).Verify([]byte(signedSET(t, key, testAS, leakEvent())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,10 +114,10 @@ func TestSETForgedRefused(t *testing.T) {
 	login := leakEvent()
 	login.Type = LoginFailed
 	for name, c := range map[string]struct{ set, code string }{
-		"wrong key":       {signed(t, other, testAS, leakEvent()), ErrAuthentication},
+		"wrong key":       {signedSET(t, other, testAS, leakEvent()), ErrAuthentication},
 		"alg none":        {none, ErrInvalidKey},
 		"HS256":           {hs256(), ErrInvalidKey},
-		"other aud":       {signed(t, key, "https://other.ward.test", leakEvent()), ErrInvalidAudience},
+		"other aud":       {signedSET(t, key, "https://other.ward.test", leakEvent()), ErrInvalidAudience},
 		"aud array":       {forge(t, key, goodHeader, strings.Replace(claimsAt(now, ""), `"aud":"`+testAS+`"`, `"aud":["`+testAS+`"]`, 1)), ErrInvalidAudience},
 		"iat too old":     {forge(t, key, goodHeader, claimsAt(now-int64(DefaultSETMaxAge/time.Second)-1, "")), ErrInvalidRequest},
 		"iat future":      {forge(t, key, goodHeader, claimsAt(now+120, "")), ErrInvalidRequest},
@@ -131,7 +131,7 @@ func TestSETForgedRefused(t *testing.T) {
 		"no typ":          {forge(t, key, `{"alg":"ES256"}`, claimsAt(now, "")), ErrInvalidRequest},
 		"typ JWT":         {forge(t, key, `{"alg":"ES256","typ":"JWT"}`, claimsAt(now, "")), ErrInvalidRequest},
 		"unknown iss":     {forge(t, key, goodHeader, strings.Replace(claimsAt(now, ""), testGW, "https://evil.test", 1)), ErrInvalidIssuer},
-		"login type":      {signed(t, key, testAS, login), ErrAccessDenied},
+		"login type":      {signedSET(t, key, testAS, login), ErrAccessDenied},
 		"unknown type":    {forge(t, key, goodHeader, strings.Replace(claimsAt(now, ""), "token_leaked", "token_leakedx", 1)), ErrInvalidRequest},
 		"two events":      {forge(t, key, goodHeader, strings.Replace(claimsAt(now, ""), `"events":{`, `"events":{"urn:wardauth:secevent:nonce_failure":{},`, 1)), ErrInvalidRequest},
 		"no events":       {forge(t, key, goodHeader, `{"iss":"`+testGW+`","aud":"`+testAS+`","iat":`+formatInt(now)+`,"jti":"j"}`), ErrInvalidRequest},
@@ -140,10 +140,10 @@ func TestSETForgedRefused(t *testing.T) {
 		"oversized":       {forge(t, key, goodHeader, claimsAt(now, `,"txn":"`+strings.Repeat("a", MaxSETBytes)+`"`)), ErrInvalidRequest},
 		"not a JWS":       {"hello", ErrInvalidRequest},
 		"JSON":            {`{"iss":"x"}`, ErrInvalidRequest},
-		"tampered":        {tamper(signed(t, key, testAS, leakEvent())), ErrAuthentication},
+		"tampered":        {tamper(signedSET(t, key, testAS, leakEvent())), ErrAuthentication},
 		"embedded jwk":    {forge(t, key, `{"alg":"ES256","typ":"secevent+jwt","jwk":{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}`, claimsAt(now, "")), ErrInvalidKey},
 		"empty":           {"", ErrInvalidRequest},
-		"trailing signat": {signed(t, key, testAS, leakEvent()) + ".x", ErrInvalidRequest},
+		"trailing signat": {signedSET(t, key, testAS, leakEvent()) + ".x", ErrInvalidRequest},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := testReceiver(key).Verify([]byte(c.set))
@@ -173,7 +173,7 @@ func TestSETKeyRotation(t *testing.T) {
 	old, cur := testKey(t), testKey(t)
 	r := testReceiver(old, cur)
 	for _, k := range []*ecdsa.PrivateKey{old, cur} {
-		if _, err := r.Verify([]byte(signed(t, k, testAS, leakEvent()))); err != nil {
+		if _, err := r.Verify([]byte(signedSET(t, k, testAS, leakEvent()))); err != nil {
 			t.Error(err)
 		}
 	}
@@ -207,7 +207,7 @@ func TestNewSETSignerNeedsP256(t *testing.T) {
 
 func FuzzSETVerify(f *testing.F) {
 	key := testKey(f)
-	f.Add([]byte(signed(f, key, testAS, leakEvent())))
+	f.Add([]byte(signedSET(f, key, testAS, leakEvent())))
 	f.Add([]byte(forge(f, key, goodHeader, claimsAt(testNow.Unix(), ""))))
 	f.Add([]byte(forge(f, key, goodHeader, `{"iss":"`+testGW+`","events":{"a":1}}`)))
 	f.Add([]byte("eyJhbGciOiJub25lIn0.eyJ9."))

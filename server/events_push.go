@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -36,21 +35,4 @@ func (ev *securityEvents) usePush(cfg *config.Config, logger *slog.Logger, reg p
 		Limit: loglimit.New(secevent.StoreRate, secevent.StoreBurst, nil)})
 	ev.sinks.sinks = append(ev.sinks.sinks, ev.push)
 	return nil
-}
-
-// run runs the emitter and, with events.push, the pusher it feeds, until
-// ctx ends. The pusher stops after the emitter: the events the emitter
-// writes at shutdown still reach the pusher, which sends them within its
-// own flush (or counts them as expired).
-func (ev *securityEvents) run(ctx context.Context) error {
-	if ev.push == nil {
-		return ev.em.Run(ctx)
-	}
-	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() { _ = ev.push.Run(pctx); close(done) }()
-	err := ev.em.Run(ctx)
-	stop()
-	<-done
-	return err
 }

@@ -55,7 +55,10 @@ func TestSecurityEventsPushWiring(t *testing.T) {
 	cfg.Issuer = "https://as.example/"
 	cfg.AuthorizationServer.Enabled = false
 	cfg.Events.Push = config.EventPush{URL: srv.URL + "/events/push", Issuer: "https://gw-a.example", KeyFile: keyFile}
-	ev := newSecurityEvents(cfg, logger, prometheus.NewRegistry())
+	ev, err := newSecurityEvents(cfg, logger, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := ev.usePush(cfg, logger, prometheus.NewRegistry()); err != nil || ev.push == nil {
 		t.Fatalf("usePush: %v", err)
 	}
@@ -72,7 +75,8 @@ func TestSecurityEventsPushWiring(t *testing.T) {
 	}
 
 	cfg.Events.Push.KeyFile = filepath.Join(t.TempDir(), "missing.pem")
-	if err := newSecurityEvents(cfg, logger, prometheus.NewRegistry()).usePush(cfg, logger, nil); err == nil ||
+	ev, _ = newSecurityEvents(cfg, logger, prometheus.NewRegistry())
+	if err := ev.usePush(cfg, logger, nil); err == nil ||
 		!strings.Contains(err.Error(), "events.push.key_file") {
 		t.Errorf("a missing key file: %v", err)
 	}

@@ -84,7 +84,9 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	if p.rs != nil {
 		registerRedisMetrics(reg, p.rs.replay)
 	}
-	p.events = newSecurityEvents(cfg, logger, reg)
+	if p.events, err = newSecurityEvents(cfg, logger, reg); err != nil {
+		return err
+	}
 	if err := p.events.usePush(cfg, logger, reg); err != nil {
 		return err
 	}
