@@ -172,6 +172,9 @@ type Server struct {
 	// pairwiseSalt keys pairwise subjects (subject.go); nil: none.
 	pairwiseSalt []byte
 	bc           *backchannel // back-channel logout sender (backchannel.go)
+	// eventsPush verifies pushed SETs (events_push.go); nil: the
+	// endpoint is off.
+	eventsPush *secevent.SETReceiver
 }
 
 // New builds a Server from a validated configuration.
@@ -320,6 +323,9 @@ func (s *Server) newParts() error {
 	if s.bc, err = newBackchannel(opts.Backchannel, s.metrics.reg); err != nil {
 		return err
 	}
+	if s.eventsPush, err = s.newEventsPush(); err != nil {
+		return err
+	}
 	s.pages, err = newPages(cfg.UI)
 	return err
 }
@@ -386,6 +392,9 @@ func (s *Server) routes() {
 	m.HandleFunc(PathRevoke, s.handleRevoke)
 	m.HandleFunc(PathIntrospect, s.handleIntrospect)
 	m.HandleFunc("POST "+PathRevocations, s.handleRevocations)
+	if s.eventsPush != nil {
+		m.HandleFunc("POST "+PathEventsPush, s.handleEventsPush)
+	}
 	m.HandleFunc(PathLogin, s.handleLogin)
 	m.HandleFunc(PathContinue, s.handleContinue)
 	m.HandleFunc(PathConsent, s.handleConsent)

@@ -16,6 +16,10 @@ type Events struct {
 	Retention time.Duration `yaml:"retention"`
 	// Responses are what Ward does on an event, per type.
 	Responses EventResponses `yaml:"responses"`
+	// Push sends a gateway-only process's events to the authorization
+	// server as SETs (events_push.go); Receive accepts them there.
+	Push    EventPush    `yaml:"push"`
+	Receive EventReceive `yaml:"receive"`
 	// Webhooks receive chosen events as signed JSON (events_webhooks.go).
 	Webhooks []Webhook `yaml:"webhooks"`
 }
@@ -52,6 +56,8 @@ func (v *validator) events() {
 	if e.Retention < time.Hour {
 		v.add("events.retention", ErrInvalidValue, "must be at least 1h")
 	}
+	v.eventPush()
+	v.eventReceive()
 	names := map[string]bool{}
 	for i := range e.Webhooks {
 		v.webhook(i, names)
