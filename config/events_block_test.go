@@ -40,11 +40,11 @@ func TestBlockDefaults(t *testing.T) {
 
 func TestBlockErrors(t *testing.T) {
 	for yaml, want := range map[string]string{
-		"      address: {threshold: 0}\n":   `ward.yaml:7: events.responses.block.address.threshold: must be between 1 and 1000000`,
+		"      address: {threshold: 0}\n":                          `ward.yaml:7: events.responses.block.address.threshold: must be between 1 and 1000000`,
 		"      key: {enabled: true, period: 2h, max_period: 1h}\n": `ward.yaml:7: events.responses.block.key.max_period: must be between period and 24h`,
-		"      address: {max_period: 48h}\n": `ward.yaml:7: events.responses.block.address.max_period: must be between period and 24h`,
-		"      allow: [10.0.0.1/8]\n":        `ward.yaml:7: events.responses.block.allow[0]: "10.0.0.1/8": not a network address (write 10.0.0.0/8)`,
-		"      allow: [example.com]\n":       `ward.yaml:7: events.responses.block.allow[0]: "example.com": not an IP address or a CIDR network`,
+		"      address: {max_period: 48h}\n":                       `ward.yaml:7: events.responses.block.address.max_period: must be between period and 24h`,
+		"      allow: [10.0.0.1/8]\n":                              `ward.yaml:7: events.responses.block.allow[0]: "10.0.0.1/8": not a network address (write 10.0.0.0/8)`,
+		"      allow: [example.com]\n":                             `ward.yaml:7: events.responses.block.allow[0]: "example.com": not an IP address or a CIDR network`,
 	} {
 		_, err := load("ward.yaml", base+"events:\n  responses:\n    block:\n"+yaml, noEnv)
 		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, config.ErrInvalidValue) {
