@@ -32,7 +32,7 @@ func (g *Gateway) checkBlock(r *http.Request, rt *route, rec *record, jkt string
 	g.metrics.rejections.WithLabelValues(string(ReasonBlocked), e.Code).Inc()
 	g.logRefusal(r, "request blocked", string(ReasonBlocked), "route", rec.route, "kind", blk.Kind, "retry_after", e.RetryAfter,
 		"remote", r.RemoteAddr)
-	return &refusal{e: e, wardHeader: true}
+	return &refusal{e: e, wardHeader: true} // X-Ward-Error: blocked
 }
 
 // strike tells the Blocker of an authentication refusal; it counts only
