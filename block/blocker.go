@@ -38,15 +38,16 @@ type Options struct {
 // Blocker is the blocking response. A nil *Blocker blocks nothing and
 // counts nothing: callers use it unconditionally.
 type Blocker struct {
-	store   Store
-	cfg     Config
-	events  *secevent.Emitter
-	clock   func() time.Time
-	log     *slog.Logger
-	logLim  *loglimit.Limiter // store errors: a dead Redis must not flood the log
-	started *prometheus.CounterVec
-	refused *prometheus.CounterVec
-	errors  prometheus.Counter
+	store    Store
+	cfg      Config
+	events   *secevent.Emitter
+	clock    func() time.Time
+	log      *slog.Logger
+	logLim   *loglimit.Limiter // store errors: a dead Redis must not flood the log
+	startLim *loglimit.Limiter // block starts: an attack from many addresses neither
+	started  *prometheus.CounterVec
+	refused  *prometheus.CounterVec
+	errors   prometheus.Counter
 }
 
 var _ Admin = (*Blocker)(nil)
@@ -74,7 +75,7 @@ func New(opts Options) (*Blocker, error) {
 		opts.Logger = slog.Default()
 	}
 	b := &Blocker{store: opts.Store, cfg: opts.Config, events: opts.Events, clock: opts.Clock, log: opts.Logger,
-		logLim: loglimit.New(1, 10, opts.Clock),
+		logLim: loglimit.New(1, 10, opts.Clock), startLim: loglimit.New(secevent.LogRate, secevent.LogBurst, opts.Clock),
 		started: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ward_blocks_started_total",
 			Help: "Blocks started by the blocking response, by kind (address, key)."}, []string{"kind"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ward_blocked_requests_total",
@@ -183,8 +184,10 @@ func (b *Blocker) strike(ctx context.Context, kind Kind, value string, now time.
 		return
 	}
 	b.started.WithLabelValues(string(kind)).Inc()
-	b.log.Warn("security response: blocked", "kind", kind, "value", value, "until", blk.Until,
-		"offences", blk.Offences, "reason", o.Reason)
+	if ok, suppressed := b.startLim.Allow(string(kind)); ok {
+		b.log.Warn("security response: blocked", "kind", kind, "value", value, "until", blk.Until,
+			"offences", blk.Offences, "reason", o.Reason, "suppressed", suppressed)
+	}
 	ev := secevent.Event{Type: secevent.AddressBlocked, ClientAddr: o.Addr.String(), Route: o.Route, ClientID: o.ClientID,
 		Reason: fmt.Sprintf("%s: blocked %s (offence %d)", o.Reason, blk.Until.Sub(now).Round(time.Second), blk.Offences)}
 	if kind == Key {
