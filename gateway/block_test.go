@@ -367,3 +367,28 @@ func redisDown(t *testing.T) *redis.Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// TestRateLimitedEvents: a flood refused by a route's per-address tier
+// emits one rate_limited event per address, not one a refusal.
+func TestRateLimitedEvents(t *testing.T) {
+	rec := newRecorder()
+	e := newEnvWith(t, func(g *config.Gateway) { g.RateLimits.IP = config.Rate{Rate: 2, Period: time.Minute} },
+		func(o *gateway.Options) { o.Events = rec.em })
+	limited := 0
+	for _, addr := range []string{"203.0.113.5", "203.0.113.6"} {
+		for range 50 {
+			if w := e.from(addr, httptest.NewRequest("GET", publicURL+"/public", nil)); w.Code == 429 {
+				limited++
+			}
+		}
+	}
+	got := rec.events()
+	if limited != 96 || count(got, secevent.RateLimited) != 2 {
+		t.Fatalf("%d limited, events %+v; want 96 and two rate_limited", limited, got)
+	}
+	for _, ev := range got {
+		if ev.Reason != "rate_limited_ip" || ev.Route != "public" || !strings.HasPrefix(ev.ClientAddr, "203.0.113.") {
+			t.Errorf("event %+v", ev)
+		}
+	}
+}
