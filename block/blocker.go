@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -45,9 +46,11 @@ type Blocker struct {
 	log      *slog.Logger
 	logLim   *loglimit.Limiter // store errors: a dead Redis must not flood the log
 	startLim *loglimit.Limiter // block starts: an attack from many addresses neither
-	started  *prometheus.CounterVec
-	refused  *prometheus.CounterVec
-	errors   prometheus.Counter
+	// downUntil (µs) skips the store for StoreBackoff after it failed.
+	downUntil atomic.Int64
+	started   *prometheus.CounterVec
+	refused   *prometheus.CounterVec
+	errors    prometheus.Counter
 }
 
 var _ Admin = (*Blocker)(nil)
@@ -103,8 +106,10 @@ func (b *Blocker) allowed(addr netip.Addr) bool {
 // Check reports whether the request's address or DPoP key (jkt, "" when
 // none is known yet) is blocked, and the block. It fails open: a store
 // that cannot answer (Redis down) blocks nothing; the error is counted
-// and logged (docs/EVENTS.md: blocking is a response; replay checks and
-// rate limits stay closed).
+// and logged, and the store is left alone for StoreBackoff, so that an
+// outage adds one timeout a second to requests, not one to each
+// (docs/EVENTS.md: blocking is a response; replay checks and rate limits
+// stay closed).
 func (b *Blocker) Check(ctx context.Context, addr netip.Addr, jkt string) (Block, bool) {
 	if b == nil {
 		return Block{}, false
@@ -124,9 +129,12 @@ func (b *Blocker) Check(ctx context.Context, addr netip.Addr, jkt string) (Block
 }
 
 func (b *Blocker) check(ctx context.Context, kind Kind, value string, now time.Time) (Block, bool) {
+	if b.down(now) {
+		return Block{}, false
+	}
 	until, err := b.store.Check(ctx, kind, value, now)
 	if err != nil {
-		b.storeError("check", err)
+		b.storeError("check", err, now)
 		return Block{}, false
 	}
 	if until.IsZero() {
@@ -136,7 +144,14 @@ func (b *Blocker) check(ctx context.Context, kind Kind, value string, now time.T
 	return Block{Kind: kind, Value: value, Until: until}, true
 }
 
-func (b *Blocker) storeError(op string, err error) {
+// StoreBackoff is how long the Blocker leaves a failed store alone.
+const StoreBackoff = time.Second
+
+// down reports whether the store failed less than StoreBackoff ago.
+func (b *Blocker) down(now time.Time) bool { return now.UnixMicro() < b.downUntil.Load() }
+
+func (b *Blocker) storeError(op string, err error, now time.Time) {
+	b.downUntil.Store(now.Add(StoreBackoff).UnixMicro())
 	b.errors.Inc()
 	if ok, suppressed := b.logLim.Allow(op); ok {
 		b.log.Error("block store unavailable; not blocking (fail open)", "op", op, "err", err, "suppressed", suppressed)
@@ -175,9 +190,12 @@ func (b *Blocker) Strike(ctx context.Context, o Offence) {
 }
 
 func (b *Blocker) strike(ctx context.Context, kind Kind, value string, now time.Time, p Policy, o Offence) {
+	if b.down(now) {
+		return
+	}
 	blk, started, err := b.store.Strike(ctx, kind, value, now, p)
 	if err != nil {
-		b.storeError("strike", err)
+		b.storeError("strike", err, now)
 		return
 	}
 	if !started {

@@ -343,7 +343,8 @@ func TestBlockSharedRedis(t *testing.T) {
 }
 
 // TestBlockStoreDownFailsOpen: with the block store down, requests are
-// served (blocking is a response, not a gate) and the errors counted.
+// served (blocking is a response, not a gate), the errors counted, and
+// the store tried again once a StoreBackoff.
 func TestBlockStoreDownFailsOpen(t *testing.T) {
 	c := redisDown(t)
 	e := newBlockEnv(t, addrOnly(), block.NewRedisStore(c, block.RedisConfig{Timeout: 50 * time.Millisecond}), nil, nil)
@@ -356,8 +357,17 @@ func TestBlockStoreDownFailsOpen(t *testing.T) {
 	if w := e.from("203.0.113.5", e.good(tok)); w.Code != 200 {
 		t.Fatalf("store down: %d, want 200 (fail open)", w.Code)
 	}
-	if n := e.reg.errors(); n < 2*float64(blockPolicy.Threshold) {
-		t.Fatalf("ward_block_store_errors_total %v", n)
+	// One failure, then the store is left alone for StoreBackoff: an
+	// outage costs one timeout a second, not one a request.
+	if n := e.reg.errors(); n != 1 {
+		t.Fatalf("ward_block_store_errors_total %v, want 1", n)
+	}
+	e.clock.Add(block.StoreBackoff)
+	if w := e.from("203.0.113.5", e.good(tok)); w.Code != 200 {
+		t.Fatalf("store down: %d, want 200 (fail open)", w.Code)
+	}
+	if n := e.reg.errors(); n != 2 {
+		t.Fatalf("ward_block_store_errors_total %v after the backoff, want 2", n)
 	}
 }
 
