@@ -274,7 +274,7 @@ func TestBlockKey(t *testing.T) {
 	tok := e.token(nil)
 	badTok := tok[:len(tok)-4] + "AAAA"
 	for i := range 3 * blockPolicy.Threshold {
-		e.from("203.0.113."+string(rune('a'+i)), e.forged(badTok))
+		e.from(netip.AddrFrom4([4]byte{198, 51, 100, byte(100 + i)}).String(), e.forged(badTok))
 	}
 	if w := e.from("198.51.100.7", e.good(tok)); w.Code != 200 {
 		t.Fatalf("forged tokens blocked the key they name: %d", w.Code)
