@@ -181,8 +181,8 @@ func (s *RedisStore) List(ctx context.Context, now time.Time) ([]Block, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 4*s.timeout)
 	defer cancel()
-	members, err := c.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.index(), Start: "(" + strconv.FormatInt(now.UnixMicro(), 10),
-		Stop: "+inf", ByScore: true, Count: MaxList}).Result()
+	members, err := c.ZRangeByScore(ctx, s.index(), &redis.ZRangeBy{Min: "(" + strconv.FormatInt(now.UnixMicro(), 10),
+		Max: "+inf", Count: MaxList}).Result()
 	if err != nil {
 		return nil, unavailable(err)
 	}
