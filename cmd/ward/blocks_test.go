@@ -51,6 +51,12 @@ func TestBlocksCommand(t *testing.T) {
 	if bs, _ := st.List(ctx, time.Now()); len(bs) != 1 || bs[0].Value != "203.0.113.5" {
 		t.Fatalf("after the lifts: %+v", bs)
 	}
+	// Each lift is a block_lifted event in the store; a lift of nothing
+	// is none.
+	out, _ = ward(t, append([]string{"events", "--type", "block_lifted"}, dev...)...)
+	if strings.Count(out, "block_lifted") != 2 || !strings.Contains(out, "2001:db8::/64") || !strings.Contains(out, jkt) {
+		t.Fatalf("events: %q", out)
+	}
 	n := opened
 	for _, args := range [][]string{{"lift"}, {"lift", "--address", "x"}, {"lift", "--key", "short"},
 		{"lift", "--address", "192.0.2.1", "--key", jkt}, {"lift", "--address", "10.0.0.0/8"}, {"unblock"}} {
