@@ -20,7 +20,7 @@ import (
 
 // DefaultWebhookTypes are the events a webhook receives when its Types
 // are not set: the ones a person should hear about at once.
-var DefaultWebhookTypes = []Type{TokenLeaked, RefreshReplayed, CodeReplayed, AccountLocked}
+var DefaultWebhookTypes = []Type{TokenLeaked, RefreshReplayed, CodeReplayed, AccountLocked, AddressBlocked, KeyBlocked}
 
 // Webhook defaults (WebhookOptions, events.webhooks in docs/CONFIG.md).
 const (
