@@ -223,3 +223,13 @@ func (b *browser) api(path string, form url.Values) (int, string) {
 	})
 	return resp.StatusCode, string(body)
 }
+
+// failLogin tries to sign user in with a wrong password.
+func (b *browser) failLogin(user string) {
+	b.t.Helper()
+	body, _ := b.do("GET", b.e.url+"/console/bff/login", nil, nil)
+	f := wardtest.HiddenFields(body)
+	f.Set("username", user)
+	f.Set("password", "wrong password")
+	b.do("POST", b.e.url+authz.PathLogin, f, nil)
+}
