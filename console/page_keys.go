@@ -24,9 +24,9 @@ const keysTemplate = `{{define "content"}}
 <p class="muted">Ward signs tokens with the active key; the others are published in the JWKS until every token they signed has expired.</p>
 <div class="table-wrap"><table>
 <caption class="muted">{{len .Data}} key(s), oldest first</caption>
-<thead><tr><th scope="col">Key id</th><th scope="col">Algorithm</th><th scope="col">State</th><th scope="col">Created</th><th scope="col">Signs from</th><th scope="col">Retires</th><th scope="col">Removed</th></tr></thead>
+<thead><tr><th scope="col">Key id</th><th scope="col">State</th><th scope="col">Algorithm</th><th scope="col">Created</th><th scope="col">Signs from</th><th scope="col">Retires</th><th scope="col">Removed</th></tr></thead>
 <tbody>{{range .Data}}<tr>
-  <td><code>{{.ID}}</code></td><td>{{.Algorithm}}</td><td><span class="tag">{{.State}}</span></td>
+  <td><code>{{.ID}}</code></td><td><span class="tag">{{.State}}</span></td><td>{{.Algorithm}}</td>
   <td>{{time .CreatedAt}}</td><td>{{time .ActivatesAt}}</td><td>{{time .RetiresAt}}</td><td>{{time .ExpiresAt}}</td>
 </tr>{{end}}</tbody>
 </table></div>
