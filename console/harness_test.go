@@ -34,10 +34,11 @@ const (
 // env is Ward's authorization server with the console mounted, on a
 // loopback socket, and the events the console emitted.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	st     store.Store
 	as     *authz.Server
+	con    *Console
 	cfg    *config.Config
 	mu     sync.Mutex
 	events []secevent.Event
@@ -50,7 +51,7 @@ var testUsers = []store.User{
 	{Subject: "u-bob", Username: "bob", Claims: store.UserClaims{Name: "Bob"}},
 }
 
-func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
+func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -106,6 +107,7 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 		t.Fatal(err)
 	}
 	as.Mount(c.Pattern(), c)
+	e.con = c
 	hs.Config.Handler = as.Handler()
 	hs.Start()
 	t.Cleanup(hs.Close)
@@ -147,7 +149,7 @@ func (e *env) event(t secevent.Type, reason string) secevent.Event {
 // browser is an operator's browser: a cookie jar, and the console's
 // script's way of calling the admin API through the BFF.
 type browser struct {
-	t  *testing.T
+	t  testing.TB
 	e  *env
 	hc *http.Client
 }
