@@ -39,6 +39,7 @@ type env struct {
 	st     store.Store
 	as     *authz.Server
 	con    *Console
+	opts   Options
 	cfg    *config.Config
 	mu     sync.Mutex
 	events []secevent.Event
@@ -52,6 +53,12 @@ var testUsers = []store.User{
 }
 
 func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
+	t.Helper()
+	return newEnvOpts(t, nil, tweak...)
+}
+
+// newEnvOpts is newEnv with the console's options changed by opt.
+func newEnvOpts(t testing.TB, opt func(*Options), tweak ...func(*config.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -101,8 +108,13 @@ func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 	if err := DeclareClient(ctx, st, cfg.Console, cfg.Issuer, testSecret, now); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(cfg.Console, Options{Issuer: cfg.Issuer, Handler: as.Handler(), Store: st, Keys: km, Accounts: as,
-		ClientSecret: testSecret, Events: em, Logger: quiet, Instance: "test"})
+	o := Options{Issuer: cfg.Issuer, Handler: as.Handler(), Store: st, Keys: km, Accounts: as,
+		ClientSecret: testSecret, Events: em, Logger: quiet, Instance: "test"}
+	if opt != nil {
+		opt(&o)
+	}
+	e.opts = o
+	c, err := New(cfg.Console, o)
 	if err != nil {
 		t.Fatal(err)
 	}
