@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -102,6 +103,12 @@ func (v *validator) console() {
 			if p := strings.TrimSuffix(c.PathPrefix, "/"); p == r || strings.HasPrefix(p, r+"/") {
 				v.add("console.path_prefix", ErrInvalidValue, "%q is the authorization server's own path %s", c.PathPrefix, r)
 			}
+		}
+	}
+	id := c.WithDefaults().ClientID
+	for i, cl := range v.c.Clients {
+		if cl.ID == id {
+			v.add(fmt.Sprintf("clients[%d].id", i), ErrInvalidValue, "%q is the console's client (console.client_id), which Ward declares itself", id)
 		}
 	}
 	if c.AdminRole != "" && !RoleName.MatchString(c.AdminRole) {

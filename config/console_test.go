@@ -45,6 +45,11 @@ func TestConsoleValidation(t *testing.T) {
 			t.Errorf("%s: %v, want an error naming %s", name, err, tc.key)
 		}
 	}
+	clash := base()
+	clash.Clients = []Client{{ID: "ward-console", AuthMethod: "none", RedirectURIs: []string{"https://a.example/cb"}}}
+	if err := clash.Validate(); err == nil || !strings.Contains(err.Error(), "clients[0].id") {
+		t.Errorf("a file client with the console's id: %v", err)
+	}
 	off := base()
 	off.Console = Console{PathPrefix: "/token"}
 	if err := off.Validate(); err != nil {
