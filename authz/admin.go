@@ -75,6 +75,9 @@ func normaliseClient(c *store.Client) error {
 	if c.ID == "" {
 		return fmt.Errorf("%w: client_id is empty", ErrConfig)
 	}
+	if c.RequireSignedRequestObject && len(clientKeys(c.JWKS)) == 0 {
+		return fmt.Errorf("%w: client %q: require_signed_request_object needs a JWKS with the keys that sign its request objects", ErrConfig, c.ID)
+	}
 	// The pages show the logo and link the home page: https only
 	// (config.CheckHTTPSURL, docs/BRANDING.md).
 	for _, u := range []string{c.LogoURI, c.ClientURI} {
@@ -104,8 +107,9 @@ func SyncStatic(ctx context.Context, st store.Store, cfg *config.Config, now tim
 			ID: cc.ID, Name: cc.Name, AuthMethod: cc.AuthMethod,
 			RedirectURIs: cc.RedirectURIs, GrantTypes: cc.GrantTypes, Scopes: cc.Scopes,
 			Audiences: cc.Audiences, SenderConstraint: cc.SenderConstraint, RequirePAR: cc.RequirePAR,
-			AllowRememberedConsent: cc.AllowRememberedConsent,
-			AccessTokenTTL:         cc.AccessTokenTTL, Static: true, CreatedAt: now,
+			RequireSignedRequestObject: cc.RequireSignedRequestObject,
+			AllowRememberedConsent:     cc.AllowRememberedConsent,
+			AccessTokenTTL:             cc.AccessTokenTTL, Static: true, CreatedAt: now,
 			IDTokenSignedResponseAlg: cc.IDTokenSignedResponseAlg, UserinfoSignedResponseAlg: cc.UserinfoSignedResponseAlg,
 			SubjectType: cc.SubjectType, SectorIdentifierURI: cc.SectorIdentifierURI,
 			PostLogoutRedirectURIs: cc.PostLogoutRedirectURIs, BackchannelLogoutURI: cc.BackchannelLogoutURI,

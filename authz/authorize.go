@@ -15,11 +15,6 @@ import (
 // requestURIPrefix is the URN prefix of PAR request URIs (RFC 9126 §2.2).
 const requestURIPrefix = "urn:ietf:params:oauth:request_uri:"
 
-// Error codes not in package oauth.
-const (
-	errRequestNotSupported = "request_not_supported" // OIDC Core §6.1 / RFC 9101
-)
-
 // authRequest is a validated authorization request.
 type authRequest struct {
 	ClientID      string   `json:"client_id"`
@@ -108,37 +103,96 @@ func (s *Server) authorizationRequest(ctx context.Context, params url.Values) (*
 	if err != nil {
 		return nil, nil, pageErr(oauth.Wrap(err, "cannot read the client"))
 	}
-	pushed := false
-	if ru := params.Get("request_uri"); ru != "" {
-		id, ok := strings.CutPrefix(ru, requestURIPrefix)
-		if !ok || id == "" {
-			return nil, nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri is not one this server issued"))
-		}
-		// RFC 9126 §4: the request_uri is single use and bound to the
-		// client that pushed it. The store consumes it only for that
-		// client, atomically: a request_uri presented with another
-		// client_id is refused and stays usable by its owner.
-		par, err := s.st.ConsumePAR(ctx, id, c.ID, s.now())
-		switch {
-		case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
-			return nil, nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri is unknown, used, expired or pushed by another client"))
-		case err != nil:
-			return nil, nil, pageErr(oauth.Wrap(err, "cannot read the pushed request"))
-		}
-		// RFC 9126 §4: only the pushed parameters are used.
-		if params, err = parseParams(par.Params); err != nil {
-			return nil, nil, pageErr(oauth.As(err))
-		}
-		pushed = true
+	params, how, aerr := s.requestSource(ctx, c, params)
+	if aerr != nil {
+		return nil, nil, aerr
 	}
 	req, aerr := s.validateAuthorization(c, params)
 	if aerr != nil {
 		return nil, nil, aerr
 	}
-	if !pushed && (s.cfg.PAR.Required || c.RequirePAR) {
+	if how != sourcePushed && (s.cfg.PAR.Required || c.RequirePAR) {
 		return nil, nil, redirectErr(req, oauth.New(oauth.InvalidRequest, "this client must push its authorization request to the PAR endpoint (RFC 9126)"))
 	}
+	// A pushed request was held to the rule at the PAR endpoint.
+	if how == sourceQuery && s.requiresRequestObject(c) {
+		return nil, nil, redirectErr(req, errRequestObjectRequired())
+	}
 	return req, c, nil
+}
+
+// Where the parameters of an authorization request come from.
+const (
+	sourceQuery   = iota // the query or form of the request itself
+	sourcePushed         // a pushed request (request_uri, RFC 9126 §4)
+	sourceRequest        // a signed request object (request, RFC 9101)
+)
+
+// requestSource returns the parameters of the authorization request: those
+// of the request itself, of the pushed request its request_uri names, or
+// of its request object. Its errors are shown on a page: the redirect URI
+// is not verified yet.
+func (s *Server) requestSource(ctx context.Context, c *client, params url.Values) (url.Values, int, *authzError) {
+	ru, ro := params.Get("request_uri"), params.Get("request")
+	switch {
+	case ru != "" && ro != "":
+		return nil, 0, pageErr(oauth.New(oauth.InvalidRequest, "send request or request_uri, not both (RFC 9101 §5)"))
+	case ru != "":
+		pushed, aerr := s.pushedRequest(ctx, c, ru)
+		return pushed, sourcePushed, aerr
+	case ro != "":
+		// RFC 9101 §5, §6.3: the client_id of the query is the object's
+		// (requestObjectParams), and only the object's parameters are
+		// used; any others in the query are ignored.
+		obj, e := s.requestObject(ctx, c, ro)
+		if e != nil {
+			return nil, 0, pageErr(e)
+		}
+		return obj, sourceRequest, nil
+	}
+	return params, sourceQuery, nil
+}
+
+// pushedRequest consumes the pushed request a request_uri names. Only the
+// request URIs of the PAR endpoint are read: a request object by
+// reference is request_uri_not_supported (RFC 9101 §5.2 makes fetching it
+// optional; Ward fetches nothing a client names).
+func (s *Server) pushedRequest(ctx context.Context, c *client, ru string) (url.Values, *authzError) {
+	id, ok := strings.CutPrefix(ru, requestURIPrefix)
+	if !ok {
+		return nil, pageErr(oauth.New(errRequestURINotSupported, "request_uri may only be one the PAR endpoint issued; request objects by reference are not supported"))
+	}
+	if id == "" {
+		return nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri is not one this server issued"))
+	}
+	// RFC 9126 §4: the request_uri is single use and bound to the
+	// client that pushed it. The store consumes it only for that
+	// client, atomically: a request_uri presented with another
+	// client_id is refused and stays usable by its owner.
+	par, err := s.st.ConsumePAR(ctx, id, c.ID, s.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired):
+		return nil, pageErr(oauth.New(oauth.InvalidRequestURI, "request_uri is unknown, used, expired or pushed by another client"))
+	case err != nil:
+		return nil, pageErr(oauth.Wrap(err, "cannot read the pushed request"))
+	}
+	// RFC 9126 §4: only the pushed parameters are used.
+	params, err := parseParams(par.Params)
+	if err != nil {
+		return nil, pageErr(oauth.As(err))
+	}
+	return params, nil
+}
+
+// requiresRequestObject reports whether the client's authorization
+// requests must be signed request objects: request_objects.required or
+// its require_signed_request_object (RFC 9101 §10.5).
+func (s *Server) requiresRequestObject(c *client) bool {
+	return s.cfg.RequestObjects.Required || c.RequireSignedRequestObject
+}
+
+func errRequestObjectRequired() *oauth.Error {
+	return oauth.New(oauth.InvalidRequest, "this client must send its authorization request as a signed request object (request parameter, RFC 9101)")
 }
 
 // parseAuthorizationRequest reads the parameters of an authorization
@@ -155,9 +209,6 @@ func parseAuthorizationRequest(params url.Values) (*authRequest, *oauth.Error) {
 	}
 	if len(req.State) > 2048 || len(req.RedirectURI) > 2048 || len(req.Scope) > 4096 {
 		return req, oauth.New(oauth.InvalidRequest, "a parameter is too long")
-	}
-	if params.Get("request") != "" {
-		return req, oauth.New(errRequestNotSupported, "request objects are not supported; use PAR")
 	}
 	switch rt := params.Get("response_type"); rt {
 	case "code":

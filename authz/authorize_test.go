@@ -65,7 +65,6 @@ func TestAuthorizeErrorsCarryIssAndState(t *testing.T) {
 		{"scope", "invalid_scope", mod(func(p url.Values) { p.Set("scope", "read admin") })},
 		{"resource", "invalid_target", mod(func(p url.Values) { p.Set("resource", "https://evil.example") })},
 		{"dpop_jkt", "invalid_request", mod(func(p url.Values) { p.Set("dpop_jkt", "not-a-thumbprint") })},
-		{"request object", "request_not_supported", mod(func(p url.Values) { p.Set("request", "eyJ.x.y") })},
 		{"response_mode", "invalid_request", mod(func(p url.Values) { p.Set("response_mode", "fragment") })},
 		{"prompt none", "login_required", mod(func(p url.Values) { p.Set("prompt", "none") })},
 	}

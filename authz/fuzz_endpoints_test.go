@@ -169,6 +169,10 @@ func FuzzAuthorizeEndpoint(f *testing.F) {
 		"request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Ax&client_id=paronly",
 		"response_type=code&client_id=web&prompt=none&redirect_uri=" + url.QueryEscape(webRedirect),
 		"",
+		// A signed request object of the jwt client (RFC 9101), and one
+		// by reference.
+		url.Values{"client_id": {"jwt"}, "request": {h.ro(strings.Repeat("A", 43), nil)}}.Encode(),
+		"client_id=web&request_uri=https%3A%2F%2Fevil.example%2Fr.jwt",
 	} {
 		f.Add(q)
 	}

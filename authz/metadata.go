@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/go-jose/go-jose/v4"
+
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
 )
@@ -52,12 +54,16 @@ type Metadata struct {
 	ACRValuesSupported                []string `json:"acr_values_supported"`
 	UILocalesSupported                []string `json:"ui_locales_supported"`
 	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
-	// Request objects are not supported (pushed requests are, through
-	// pushed_authorization_request_endpoint): both false, and present,
-	// since Discovery's default for request_uri_parameter_supported is
-	// true.
-	RequestParameterSupported          bool `json:"request_parameter_supported"`
-	RequestURIParameterSupported       bool `json:"request_uri_parameter_supported"`
+	// Signed request objects by value (RFC 9101; requestobject.go) at
+	// the authorization and PAR endpoints; by reference, only PAR's
+	// request_uri, so request_uri_parameter_supported is false, and
+	// present, since Discovery's default for it is true.
+	RequestParameterSupported              bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported           bool     `json:"request_uri_parameter_supported"`
+	RequestObjectSigningAlgValuesSupported []string `json:"request_object_signing_alg_values_supported"`
+	// RequireSignedRequestObject: request_objects.required (RFC 9101
+	// §10.5); per-client requirements are not published.
+	RequireSignedRequestObject         bool `json:"require_signed_request_object"`
 	BackchannelLogoutSupported         bool `json:"backchannel_logout_supported"`
 	BackchannelLogoutSessionSupported  bool `json:"backchannel_logout_session_supported"`
 	FrontchannelLogoutSupported        bool `json:"frontchannel_logout_supported"`
@@ -119,6 +125,9 @@ func (s *Server) oidcMetadata(md *Metadata) {
 	md.ACRValuesSupported = []string{ACRPassword}
 	md.UILocalesSupported = uiLocales()
 	md.ClaimsParameterSupported = true
+	md.RequestParameterSupported = true
+	md.RequestObjectSigningAlgValuesSupported = algNamesList(s.requestObjectAlgs)
+	md.RequireSignedRequestObject = s.cfg.RequestObjects.Required
 	md.BackchannelLogoutSupported = true
 	md.BackchannelLogoutSessionSupported = true
 }
@@ -138,10 +147,7 @@ type MTLSEndpointAliases struct {
 // Metadata returns the document served at
 // /.well-known/oauth-authorization-server.
 func (s *Server) Metadata() Metadata {
-	algs := make([]string, len(s.assertionAlgs))
-	for i, a := range s.assertionAlgs {
-		algs[i] = string(a)
-	}
+	algs := algNamesList(s.assertionAlgs)
 	authed := []oauth.AuthMethod{oauth.AuthSecretBasic, oauth.AuthSecretPost, oauth.AuthPrivateKeyJWT}
 	mtlsOn := s.mtlsEnabled()
 	if mtlsOn {
@@ -180,4 +186,12 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_ = json.NewEncoder(w).Encode(s.Metadata())
+}
+
+func algNamesList(algs []jose.SignatureAlgorithm) []string {
+	out := make([]string, len(algs))
+	for i, a := range algs {
+		out[i] = string(a)
+	}
+	return out
 }

@@ -551,7 +551,7 @@ func TestDiscoveryOIDC(t *testing.T) {
 		t.Fatal(err)
 	}
 	if md["issuer"] != h.issuer || md["userinfo_endpoint"] != h.issuer+PathUserInfo || md["end_session_endpoint"] != h.issuer+PathEndSession ||
-		md["frontchannel_logout_supported"] != false || md["request_parameter_supported"] != false {
+		md["frontchannel_logout_supported"] != false || md["request_parameter_supported"] != true || md["request_uri_parameter_supported"] != false {
 		t.Fatalf("OIDC members: %v", md)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -157,13 +158,16 @@ type Server struct {
 	// assertionAlgs is the allow-list for private_key_jwt (RFC 7523,
 	// RFC 8725 §3.1).
 	assertionAlgs []jose.SignatureAlgorithm
-	dpopAlgs      []string
-	mux           *http.ServeMux
-	handler       http.Handler // mux behind withHSTS
-	pages         *pages
-	sweepMu       sync.Mutex
-	limits        *limits // rate limits and failed-login throttling (ratelimit.go)
-	metrics       *metrics
+	// requestObjectAlgs is the allow-list for request objects (RFC 9101
+	// §6.1, RFC 8725 §3.1): the asymmetric algorithms of assertionAlgs.
+	requestObjectAlgs []jose.SignatureAlgorithm
+	dpopAlgs          []string
+	mux               *http.ServeMux
+	handler           http.Handler // mux behind withHSTS
+	pages             *pages
+	sweepMu           sync.Mutex
+	limits            *limits // rate limits and failed-login throttling (ratelimit.go)
+	metrics           *metrics
 	// pairwiseSalt keys pairwise subjects (subject.go); nil: none.
 	pairwiseSalt []byte
 	bc           *backchannel // back-channel logout sender (backchannel.go)
@@ -192,6 +196,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 			jose.ES256, jose.ES384, jose.ES512, jose.EdDSA, jose.PS256, jose.PS384, jose.PS512, jose.RS256,
 		},
 	}
+	s.requestObjectAlgs = slices.Clone(s.assertionAlgs)
 	var err error
 	if s.flowKey, err = flowKeyOf(opts.FlowKey); err != nil {
 		return nil, err

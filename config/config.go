@@ -42,7 +42,9 @@ type Config struct {
 	Tokens  Tokens `yaml:"tokens"`
 	DPoP    DPoP   `yaml:"dpop"`
 	PAR     PAR    `yaml:"par"`
-	Login   Login  `yaml:"login"`
+	// RequestObjects: JWT-secured authorization requests (RFC 9101).
+	RequestObjects RequestObjects `yaml:"request_objects"`
+	Login          Login          `yaml:"login"`
 	// Limits of the authorization server's listener.
 	Limits  ServerLimits `yaml:"limits"`
 	Clients []Client     `yaml:"clients"`
@@ -222,6 +224,17 @@ type PAR struct {
 	TTL time.Duration `yaml:"ttl"`
 }
 
+// RequestObjects configures JWT-secured authorization requests (RFC
+// 9101): signed request objects sent by value (the request parameter) at
+// the authorization and PAR endpoints.
+type RequestObjects struct {
+	// Required: every authorization request must be a signed request
+	// object, for every client (metadata require_signed_request_object).
+	// Each client that may use the authorization_code grant then needs
+	// its public keys (jwks or jwks_file).
+	Required bool `yaml:"required"`
+}
+
 // Login configures the login pages.
 type Login struct {
 	// SessionTTL: browser session lifetime. Default 8h.
@@ -257,6 +270,10 @@ type Client struct {
 	// SenderConstraint: dpop (default), dpop_or_mtls, mtls or bearer.
 	SenderConstraint string `yaml:"sender_constraint"`
 	RequirePAR       bool   `yaml:"require_par"`
+	// RequireSignedRequestObject: the client's authorization requests
+	// must be signed request objects (RFC 9101 §10.5), verified with its
+	// jwks. Needs jwks or jwks_file.
+	RequireSignedRequestObject bool `yaml:"require_signed_request_object"`
 	// AllowRememberedConsent: a public client with a loopback or
 	// private-use-scheme redirect URI gets codes from remembered consent
 	// without the user's interaction (RFC 8252 §8.6). Default false: the

@@ -162,6 +162,8 @@ func TestValidateClients(t *testing.T) {
 		{"bad constraint", "{id: a, auth_method: none, redirect_uris: [https://a.example/cb], sender_constraint: maybe}", `"maybe" is not one of dpop`},
 		{"ttl too long", "{id: a, auth_method: none, redirect_uris: [https://a.example/cb], access_token_ttl: 2h}", "exceeds the maximum of 1h0m0s"},
 		{"bad audience", "{id: a, auth_method: none, redirect_uris: [https://a.example/cb], audiences: [api]}", "not an absolute URI"},
+		{"signed request objects without keys", "{id: a, auth_method: client_secret_basic, secret_env: S, redirect_uris: [https://a.example/cb], require_signed_request_object: true}", "clients[0].require_signed_request_object: needs the client's public keys"},
+		{"signed request objects with keys", `{id: a, auth_method: private_key_jwt, redirect_uris: [https://a.example/cb], require_signed_request_object: true, jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}'}`, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -367,5 +369,19 @@ func TestStoreTimeouts(t *testing.T) {
 		if err == nil || err.Error() != want || !errors.Is(err, config.ErrInvalidValue) {
 			t.Errorf("%q: %v; want %s", yaml, err, want)
 		}
+	}
+}
+
+// TestRequestObjectsRequiredNeedsKeys: request_objects.required refuses a
+// static client of the authorization_code grant that has no keys to sign
+// request objects with, naming its jwks key; a client_credentials-only
+// client is not concerned.
+func TestRequestObjectsRequiredNeedsKeys(t *testing.T) {
+	y := base + "request_objects:\n  required: true\nclients:\n" +
+		"  - {id: svc, auth_method: client_secret_basic, secret_env: S, grant_types: [client_credentials]}\n" +
+		"  - {id: web, auth_method: client_secret_basic, secret_env: S, redirect_uris: [https://a.example/cb]}\n"
+	_, err := load("w.yaml", y, func(k string) (string, bool) { return "s", k == "S" })
+	if err == nil || !strings.Contains(err.Error(), "clients[1].jwks: request_objects.required") || strings.Contains(err.Error(), "clients[0]") {
+		t.Fatalf("error %v, want one for clients[1].jwks only", err)
 	}
 }

@@ -10,12 +10,14 @@ type Events struct {
 	Enabled bool `yaml:"enabled"`
 	// Queue is how many events wait for the writer before new ones are
 	// dropped (and counted). Default 4096, at most MaxEventQueue.
-	Queue int `yaml:"queue"`
+	Queue Count `yaml:"queue"`
 	// Retention is how long the store keeps an event. Default 720h (30
 	// days); at least 1h.
 	Retention time.Duration `yaml:"retention"`
 	// Responses are what Ward does on an event, per type.
 	Responses EventResponses `yaml:"responses"`
+	// Webhooks receive chosen events as signed JSON (events_webhooks.go).
+	Webhooks []Webhook `yaml:"webhooks"`
 }
 
 // MaxEventQueue bounds events.queue (about 300 bytes an event).
@@ -49,5 +51,9 @@ func (v *validator) events() {
 	}
 	if e.Retention < time.Hour {
 		v.add("events.retention", ErrInvalidValue, "must be at least 1h")
+	}
+	names := map[string]bool{}
+	for i := range e.Webhooks {
+		v.webhook(i, names)
 	}
 }

@@ -349,7 +349,9 @@ func parseDuration(s string) (time.Duration, error) {
 //     replaces redis.addr, username, db and sets tls.enabled for rediss;
 //     WARD_REDIS_PASSWORD then sets the Redis password;
 //   - each client's secret_env and each user's password_env is read into
-//     Client.Secret and User.Password; an unset variable is an error.
+//     Client.Secret and User.Password, each webhook's secret_env and
+//     previous_secret_env into Webhook.Secret and PreviousSecret; an
+//     unset variable is an error.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	if v, ok := lookup(EnvStoreDSN); ok && v != "" {
 		c.Store.DSN = v
@@ -389,6 +391,7 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		cl.Secret = v
 	}
+	errs = append(errs, c.applyWebhookEnv(lookup)...)
 	for i := range c.Users {
 		u := &c.Users[i]
 		if u.PasswordEnv == "" {

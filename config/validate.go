@@ -247,6 +247,7 @@ func (v *validator) client(i int, ids map[string]bool) {
 	v.clientJWKS(cl, p)
 	grants := v.clientGrants(cl, p)
 	v.clientRedirectURIs(cl, p, grants)
+	v.clientRequestObjects(cl, p, grants)
 	if cl.AllowRememberedConsent && cl.AuthMethod != oauth.AuthNone {
 		v.add(p("allow_remembered_consent"), ErrInvalidValue, "applies only to public clients (auth_method none); a confidential client always keeps remembered consent")
 	}
@@ -336,6 +337,22 @@ func (v *validator) clientJWKS(cl *Client, p func(string) string) {
 		if !k.IsPublic() {
 			v.add(p("jwks"), ErrInvalidValue, "key %q is not a public key: never put private keys in the configuration", k.KeyID)
 		}
+	}
+}
+
+// clientRequestObjects checks that a client that must send signed
+// request objects (its own require_signed_request_object, or
+// request_objects.required for every client of the authorization_code
+// grant) has the public keys to verify them with (RFC 9101 §6.1).
+func (v *validator) clientRequestObjects(cl *Client, p func(string) string, grants []oauth.GrantType) {
+	if cl.JWKS != "" || cl.JWKSFile != "" {
+		return
+	}
+	switch {
+	case cl.RequireSignedRequestObject:
+		v.add(p("require_signed_request_object"), ErrInvalidValue, "needs the client's public keys (jwks or jwks_file) to verify its request objects")
+	case v.c.RequestObjects.Required && slices.Contains(grants, oauth.GrantAuthorizationCode):
+		v.add(p("jwks"), ErrMissing, "request_objects.required: a client of the authorization_code grant needs public keys (jwks or jwks_file) to sign request objects with")
 	}
 }
 

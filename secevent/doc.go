@@ -12,4 +12,10 @@
 //
 // Responses (docs/EVENTS.md) are sinks too: [RevokeFamily] revokes the
 // family of a leaked token.
+//
+// A [Webhook] is a sink with its own bounded queue and worker that POSTs
+// each event it takes as JSON signed as Standard Webhooks has it
+// (webhook-id, webhook-timestamp, webhook-signature "v1,"), retried with
+// a capped, jittered backoff, under its own rate limit, never following
+// a redirect. A receiver checks a delivery with [VerifyWebhook].
 package secevent

@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,8 +19,9 @@ import (
 // the log and, when this process has the store, to the store, with the
 // token_leaked response.
 type securityEvents struct {
-	em    *secevent.Emitter
-	sinks *sinkList
+	em       *secevent.Emitter
+	sinks    *sinkList
+	webhooks []*secevent.Webhook
 }
 
 // sinkList is the emitter's sinks past the log: the store's are known
@@ -35,15 +38,61 @@ func (l *sinkList) Write(ctx context.Context, evs []secevent.Event) error {
 	return first
 }
 
-// newSecurityEvents builds the emitter; nil when events.enabled is false.
-func newSecurityEvents(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry) *securityEvents {
+// newSecurityEvents builds the emitter and its webhooks; nil when
+// events.enabled is false.
+func newSecurityEvents(cfg *config.Config, logger *slog.Logger, reg *prometheus.Registry) (*securityEvents, error) {
 	if !cfg.Events.Enabled {
-		return nil
+		return nil, nil
 	}
 	l := &sinkList{}
-	em := secevent.NewEmitter(secevent.Options{Queue: cfg.Events.Queue, Logger: logger, Registry: reg,
-		Sinks: []secevent.Sink{secevent.LogSink{Logger: logger, Limit: loglimit.New(secevent.LogRate, secevent.LogBurst, nil)}, l}})
-	return &securityEvents{em: em, sinks: l}
+	sinks := []secevent.Sink{secevent.LogSink{Logger: logger, Limit: loglimit.New(secevent.LogRate, secevent.LogBurst, nil)}}
+	hooks, err := newWebhooks(cfg, logger, reg)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hooks {
+		sinks = append(sinks, h)
+	}
+	em := secevent.NewEmitter(secevent.Options{Queue: int(cfg.Events.Queue), Logger: logger, Registry: reg,
+		Sinks: append(sinks, l)})
+	return &securityEvents{em: em, sinks: l, webhooks: hooks}, nil
+}
+
+// newWebhooks builds a secevent.Webhook for each events.webhooks entry,
+// reading its secrets (files now, the environment's at load).
+func newWebhooks(cfg *config.Config, logger *slog.Logger, reg prometheus.Registerer) ([]*secevent.Webhook, error) {
+	var hooks []*secevent.Webhook
+	for i, w := range cfg.Events.Webhooks {
+		w = w.Effective(i)
+		keys, err := w.Keys(i)
+		if err != nil {
+			return nil, err
+		}
+		h, err := secevent.NewWebhook(secevent.WebhookOptions{Name: w.Name, URL: w.URL, Keys: keys,
+			Types: w.EventTypes(), MinSeverity: secevent.Severity(w.MinSeverity), Rate: float64(w.MaxRate),
+			Burst: int(w.Burst), Queue: int(w.Queue), Timeout: w.Timeout, MaxAttempts: int(w.Retry.MaxAttempts),
+			Backoff: w.Retry.Backoff, MaxBackoff: w.Retry.MaxBackoff, Logger: logger, Registry: reg})
+		if err != nil {
+			return nil, fmt.Errorf("events.webhooks[%d]: %w", i, err)
+		}
+		hooks = append(hooks, h)
+	}
+	return hooks, nil
+}
+
+// run runs the emitter until ctx ends, and the webhooks until the
+// emitter has handed them its last events: each then drains its queue
+// within its bound (secevent.DefaultWebhookDrain).
+func (ev *securityEvents) run(ctx context.Context) error {
+	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	for _, h := range ev.webhooks {
+		wg.Go(func() { _ = h.Run(hctx) })
+	}
+	err := ev.em.Run(ctx)
+	stop()
+	wg.Wait()
+	return err
 }
 
 // emitter is ev's emitter, nil when events are off.

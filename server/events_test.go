@@ -45,7 +45,10 @@ func TestSecurityEventsWiring(t *testing.T) {
 			cfg.Events.Enabled = c.enabled
 			cfg.Events.Responses.TokenLeaked.RevokeFamily = c.resp
 			woken := 0
-			ev := newSecurityEvents(cfg, logger, prometheus.NewRegistry())
+			ev, err := newSecurityEvents(cfg, logger, prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
 			ev.useStore(cfg, st, revocation.Watch(st, func() { woken++ }), logger)
 			ev.emitter().Emit(secevent.Event{Type: secevent.TokenLeaked, ClientID: "app", FamilyID: "fam-1", Reason: "dpop_token_as_bearer"})
 			if ev != nil {
@@ -85,7 +88,10 @@ func TestSecurityEventsStoreLimited(t *testing.T) {
 	defer st.Close()
 	cfg := config.Default()
 	cfg.Events.Queue = 2 * secevent.StoreBurst
-	ev := newSecurityEvents(cfg, logger, prometheus.NewRegistry())
+	ev, err := newSecurityEvents(cfg, logger, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ev.useStore(cfg, st, st, logger)
 	for range 2 * secevent.StoreBurst {
 		ev.emitter().Emit(secevent.Event{Type: secevent.NonceFailure, Reason: "nonce_invalid"})

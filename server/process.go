@@ -84,7 +84,9 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	if p.rs != nil {
 		registerRedisMetrics(reg, p.rs.replay)
 	}
-	p.events = newSecurityEvents(cfg, logger, reg)
+	if p.events, err = newSecurityEvents(cfg, logger, reg); err != nil {
+		return err
+	}
 	if cfg.AuthorizationServer.Enabled {
 		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger), p.tr, p.events); err != nil {
 			return err

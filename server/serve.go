@@ -34,7 +34,7 @@ const (
 func serveProcess(ctx context.Context, cfg *config.Config, p *process, l *listeners, logger *slog.Logger) error {
 	t := newTasks(ctx, logger)
 	if p.events != nil {
-		t.start("security events", p.events.em.Run)
+		t.start("security events", p.events.run)
 	}
 	if p.as != nil {
 		serveAuthz(t.start, cfg, p.as, l, logger)

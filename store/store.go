@@ -65,6 +65,11 @@ type Client struct {
 	// SenderConstraint is one of the Constraint* constants.
 	SenderConstraint string
 	RequirePAR       bool
+	// RequireSignedRequestObject: every authorization request of the
+	// client must be a signed request object (RFC 9101 §10.5
+	// require_signed_request_object), by value at the authorization or
+	// PAR endpoint, verified with the keys of JWKS.
+	RequireSignedRequestObject bool
 	// AllowRememberedConsent lets a public client whose redirect URI
 	// cannot prove its identity (loopback http, private-use scheme) get a
 	// code from consent given before, without the user's interaction

@@ -106,6 +106,8 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.Var(&auds, "audience", "allowed audience / resource `URI` (repeatable; the first is the default)")
 		fs.StringVar(&cl.SenderConstraint, "sender-constraint", store.ConstraintDPoP, "dpop, dpop_or_mtls, mtls, or bearer (explicit opt-out)")
 		fs.BoolVar(&cl.RequirePAR, "require-par", false, "require pushed authorization requests")
+		fs.BoolVar(&cl.RequireSignedRequestObject, "require-signed-request-object", false,
+			"require signed request objects (RFC 9101), verified with the keys of --jwks-file")
 		fs.BoolVar(&cl.AllowRememberedConsent, "allow-remembered-consent", false,
 			"public client with a loopback or private-use redirect URI: skip the consent page when consent was given before (any local app could then get its tokens; see docs/CONFIG.md)")
 		fs.DurationVar(&cl.AccessTokenTTL, "access-token-ttl", 0, "access-token lifetime (default: the server's)")
@@ -172,7 +174,8 @@ func createClient(ctx context.Context, cfg *config.Config, st store.Store, cl co
 		ID: cl.ID, Name: cl.Name, AuthMethod: cl.AuthMethod, RedirectURIs: cl.RedirectURIs,
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audiences: cl.Audiences,
 		SenderConstraint: cl.SenderConstraint, RequirePAR: cl.RequirePAR, AccessTokenTTL: cl.AccessTokenTTL,
-		AllowRememberedConsent: cl.AllowRememberedConsent, LogoURI: cl.LogoURI, ClientURI: cl.ClientURI,
+		RequireSignedRequestObject: cl.RequireSignedRequestObject,
+		AllowRememberedConsent:     cl.AllowRememberedConsent, LogoURI: cl.LogoURI, ClientURI: cl.ClientURI,
 		SubjectType: cl.SubjectType, SectorIdentifierURI: cl.SectorIdentifierURI,
 		UserinfoSignedResponseAlg: cl.UserinfoSignedResponseAlg,
 	}
