@@ -15,6 +15,7 @@ import (
 	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/revocation"
@@ -79,7 +80,7 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err := srv.CheckSubjectTypes(ctx); err != nil {
 		return fail(err)
 	}
-	return &authzServer{Server: srv, mt: mt, st: st, close: func() { st.Close() }, tr: tr}, creds, nil
+	return &authzServer{Server: srv, mt: mt, st: st, km: km, served: tr.store(watched), close: func() { st.Close() }, tr: tr}, creds, nil
 }
 
 // devPairwiseSalt creates dev mode's pairwise salt file
@@ -100,10 +101,14 @@ func devPairwiseSalt(cfg *config.Config) error {
 // authzServer is the authorization server with its store's release.
 type authzServer struct {
 	*authz.Server
-	mt    *mtls.ServerConfig // nil without mTLS
-	st    store.Store        // the revocation feed's source in process
-	close func()
-	tr    *tracing // nil when off
+	mt *mtls.ServerConfig // nil without mTLS
+	st store.Store        // the revocation feed's source in process
+	// served is the store the server uses (st, watched by the revocation
+	// feed, traced), and km its signing keys: the admin console's.
+	served store.Store
+	km     *keys.Manager
+	close  func()
+	tr     *tracing // nil when off
 }
 
 // handler is the authorization server's handler, in a span per request
