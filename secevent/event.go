@@ -72,6 +72,10 @@ type Event struct {
 	ClientAddr string
 	Route      string // the gateway route's name
 	Reason     string // the refusal reason (metric label vocabulary) or a short text
+	// Actor is the operator (the subject of an administrator) whose
+	// action the event records (the admin console's changes); empty for
+	// what Ward saw happen.
+	Actor string
 }
 
 // Redacted replaces a field Sanitize strips.
@@ -86,7 +90,7 @@ const Redacted = "[redacted]"
 // characters). It returns how many fields it stripped.
 func (e *Event) Sanitize() int {
 	n := 0
-	for _, f := range []*string{&e.ClientID, &e.Subject, &e.FamilyID} {
+	for _, f := range []*string{&e.ClientID, &e.Subject, &e.FamilyID, &e.Actor} {
 		if looksLikeJWT(*f) {
 			*f, n = Redacted, n+1
 		}

@@ -74,6 +74,9 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err != nil {
 		return fail(err)
 	}
+	if err := mountConsole(ctx, cfg, srv, tr.store(watched), km, replay, events.emitter(), logger, reg); err != nil {
+		return fail(err)
+	}
 	// Pairwise clients need the salt and a sector (authz/subject.go).
 	if err := srv.CheckSubjectTypes(ctx); err != nil {
 		return fail(err)

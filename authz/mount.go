@@ -1,0 +1,32 @@
+package authz
+
+import "net/http"
+
+// Mount serves h for the requests matching pattern (an http.ServeMux
+// pattern such as "/console/") beside the server's own endpoints, behind
+// the same Strict-Transport-Security header. Call it before serving; a
+// pattern that clashes with an endpoint panics, as ServeMux does.
+func (s *Server) Mount(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// AccountLocked reports whether failed logins have locked username's
+// account in this process (rate_limits.login_failures.account.lock_after
+// reached and the lock running, ratelimit.go).
+func (s *Server) AccountLocked(username string) bool {
+	b := s.limits.account
+	key := accountKey(username)
+	return b != nil && s.limits.accountLock > 0 && b.Failures(key) >= s.limits.accountLock && b.Wait(key) > 0
+}
+
+// UnlockAccount forgets username's failed logins in this process, which
+// lifts its lock and its delay; it reports whether there were any. Other
+// instances keep theirs (the failures are counted in memory per process).
+func (s *Server) UnlockAccount(username string) bool {
+	b := s.limits.account
+	if b == nil {
+		return false
+	}
+	key := accountKey(username)
+	had := b.Failures(key) > 0
+	b.Reset(key)
+	return had
+}
