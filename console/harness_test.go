@@ -52,6 +52,13 @@ var testUsers = []store.User{
 
 func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	t.Helper()
+	return newEnvWith(t, nil, tweak...)
+}
+
+// newEnvWith is newEnv with the console's options changed by opt (the
+// security pages' Blocks and Traffic).
+func newEnvWith(t *testing.T, opt func(*Options), tweak ...func(*config.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "ward.db"))
@@ -100,8 +107,12 @@ func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
 	if err := DeclareClient(ctx, st, cfg.Console, cfg.Issuer, testSecret, now); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(cfg.Console, Options{Issuer: cfg.Issuer, Handler: as.Handler(), Store: st, Keys: km, Accounts: as,
-		ClientSecret: testSecret, Events: em, Logger: quiet, Instance: "test"})
+	o := Options{Issuer: cfg.Issuer, Handler: as.Handler(), Store: st, Keys: km, Accounts: as,
+		ClientSecret: testSecret, Events: em, Logger: quiet, Instance: "test"}
+	if opt != nil {
+		opt(&o)
+	}
+	c, err := New(cfg.Console, o)
 	if err != nil {
 		t.Fatal(err)
 	}
