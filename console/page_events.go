@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
@@ -43,11 +44,11 @@ const eventsTemplate = `{{define "content"}}{{with .Data}}
 <div class="table-wrap">
 <table class="events" id="events"{{if .LiveURL}} data-live="{{.LiveURL}}" data-refresh="{{.Refresh}}" data-top="{{.Top}}" data-events="{{path "events"}}"{{end}}>
 <caption>{{if .LiveURL}}<span class="live-note"><label><input type="checkbox" data-live-toggle checked> Live: new events appear every {{.Refresh}} seconds</label> <span class="muted" data-live-status role="status" aria-live="polite"></span></span>{{else}}<span class="muted">An earlier page: not live.</span>{{end}}</caption>
-<thead><tr><th scope="col">Time</th><th scope="col">Severity</th><th scope="col">Type</th><th scope="col">Client</th><th scope="col">Subject</th><th scope="col">Address</th><th scope="col">Route</th><th scope="col">Reason</th></tr></thead>
+<thead><tr><th scope="col">Time (UTC)</th><th scope="col">Severity</th><th scope="col">Type</th><th scope="col">Client</th><th scope="col">Subject</th><th scope="col">Address</th><th scope="col">Route</th><th scope="col">Reason</th></tr></thead>
 <tbody>{{range .Events}}<tr data-id="{{.ID}}">
-  <td><a href="{{path "events" .IDText}}">{{.When}}</a></td>
+  <td><a href="{{path "events" .IDText}}">{{.Short}}</a></td>
   <td><span class="sev sev-{{.Severity}}">{{.Severity}}</span></td>
-  <td>{{.Type}}</td><td>{{.ClientID}}</td><td>{{.Subject}}</td><td>{{.ClientAddr}}</td><td>{{.Route}}</td><td>{{.Reason}}</td>
+  <td>{{.Type}}</td><td class="free">{{.ClientID}}</td><td class="free">{{.Subject}}</td><td>{{.ClientAddr}}</td><td class="free">{{.Route}}</td><td class="free">{{.Reason}}</td>
 </tr>{{else}}<tr class="none"><td colspan="8">No event matches.</td></tr>{{end}}</tbody>
 </table>
 </div>
@@ -58,10 +59,12 @@ const eventsTemplate = `{{define "content"}}{{with .Data}}
 type eventRow struct {
 	store.SecurityEvent
 	IDText, When string
+	Short        string // the time in the list: UTC, no zone
 }
 
 func rowOf(e store.SecurityEvent) eventRow {
-	return eventRow{SecurityEvent: e, IDText: strconv.FormatInt(e.ID, 10), When: when(e.Time)}
+	return eventRow{SecurityEvent: e, IDText: strconv.FormatInt(e.ID, 10), When: when(e.Time),
+		Short: e.Time.UTC().Format(time.DateTime)}
 }
 
 type eventsView struct {
@@ -133,7 +136,7 @@ func liveEvents(c *Call) error {
 	}{Events: []liveEvent{}}
 	for _, e := range evs {
 		out.Events = append(out.Events, liveEvent{ID: e.ID,
-			Cells: []string{when(e.Time), e.Severity, e.Type, e.ClientID, e.Subject, e.ClientAddr, e.Route, e.Reason}})
+			Cells: []string{e.Time.UTC().Format(time.DateTime), e.Severity, e.Type, e.ClientID, e.Subject, e.ClientAddr, e.Route, e.Reason}})
 	}
 	c.W.Header().Set("Content-Type", "application/json")
 	c.W.Header().Set("X-Content-Type-Options", "nosniff")

@@ -242,6 +242,11 @@ func (c *Call) trafficCharts(f store.EventFilter, rg overviewRange) []chartBox {
 	}
 	out := make([]chartBox, 0, len(specs))
 	ring := c.api.o.Traffic
+	if ring != nil {
+		// Up to the second: the increases since the last sample go to
+		// the current bucket now rather than at the next tick.
+		_ = ring.Sample(c.Now())
+	}
 	for _, s := range specs {
 		box := chartBox{Title: s.title, Note: "this instance only, " + span(rg.point) + " points"}
 		if ring == nil {

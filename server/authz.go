@@ -14,6 +14,7 @@ import (
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/promring"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/revocation"
@@ -74,14 +75,15 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err != nil {
 		return fail(err)
 	}
-	if err := mountConsole(ctx, cfg, srv, tr.store(watched), km, replay, events.emitter(), logger, reg); err != nil {
+	traffic := consoleTraffic(cfg, reg) // console_traffic.go
+	if err := mountConsole(ctx, cfg, srv, tr.store(watched), km, replay, events.emitter(), logger, reg, traffic); err != nil {
 		return fail(err)
 	}
 	// Pairwise clients need the salt and a sector (authz/subject.go).
 	if err := srv.CheckSubjectTypes(ctx); err != nil {
 		return fail(err)
 	}
-	return &authzServer{Server: srv, mt: mt, st: st, close: func() { st.Close() }, tr: tr}, creds, nil
+	return &authzServer{Server: srv, mt: mt, st: st, close: func() { st.Close() }, tr: tr, traffic: traffic}, creds, nil
 }
 
 // devPairwiseSalt creates dev mode's pairwise salt file
@@ -106,6 +108,9 @@ type authzServer struct {
 	st    store.Store        // the revocation feed's source in process
 	close func()
 	tr    *tracing // nil when off
+	// traffic samples the counters for the console's overview; nil
+	// without the console.
+	traffic *promring.Ring
 }
 
 // handler is the authorization server's handler, in a span per request

@@ -14,6 +14,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/console"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/promring"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
@@ -27,7 +28,7 @@ const devConsoleSecretFile = "console-secret"
 // console (console section, docs/CONSOLE.md) in the authorization
 // server, when enabled.
 func mountConsole(ctx context.Context, cfg *config.Config, srv *authz.Server, st store.Store, km *keys.Manager,
-	replay dpop.ReplayStore, events *secevent.Emitter, logger *slog.Logger, reg *prometheus.Registry) error {
+	replay dpop.ReplayStore, events *secevent.Emitter, logger *slog.Logger, reg *prometheus.Registry, traffic *promring.Ring) error {
 	if !cfg.Console.Enabled {
 		return nil
 	}
@@ -41,7 +42,7 @@ func mountConsole(ctx context.Context, cfg *config.Config, srv *authz.Server, st
 	host, _ := os.Hostname()
 	opts := console.Options{
 		Issuer: cfg.Issuer, Handler: srv.Handler(), Store: st, Keys: km, Accounts: srv, ClientSecret: secret,
-		Events: events, Replay: replay, Logger: logger, Instance: host,
+		Events: events, Replay: replay, Logger: logger, Instance: host, Traffic: traffic,
 	}
 	if reg != nil {
 		opts.Registry = reg

@@ -36,6 +36,7 @@ function row(ev, base) {
       s.textContent = text;
       td.append(s);
     } else {
+      if ([3, 4, 6, 7].includes(i)) td.className = "free"; // client-chosen, perhaps long
       td.textContent = text;
     }
     tr.append(td);

@@ -40,7 +40,8 @@ type Chart struct {
 	Series []Series
 	// Unit names what the values count ("requests"), for the description.
 	Unit string
-	// Width and Height are the viewBox's (default 480 by 280); the SVG
+	// Width and Height are the viewBox's (default 400 by 250: its text
+	// stays readable when a phone shows it 330 pixels wide); the SVG
 	// scales to its container's width.
 	Width, Height int
 }
@@ -60,7 +61,7 @@ const (
 	marginT    = 10
 	xLabelsH   = 20
 	charWidth  = 7.2 // an estimate of fontSize's average advance
-	maxTicks   = 6
+	maxTicks   = 5
 	gridLines  = 4
 	emptyNote  = "no data in this range"
 	fontFamily = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
@@ -95,10 +96,10 @@ type box struct{ x, y, w, h float64 }
 
 func (c *Chart) defaults() {
 	if c.Width <= 0 {
-		c.Width = 480
+		c.Width = 400
 	}
 	if c.Height <= 0 {
-		c.Height = 280
+		c.Height = 250
 	}
 	if c.ID == "" {
 		c.ID = "chart"
@@ -280,8 +281,8 @@ func niceCeil(v float64) float64 {
 	if v <= 0 {
 		return 0
 	}
-	if v < 4 {
-		return 4 // whole numbers on the four grid lines
+	if v < 10 {
+		return math.Ceil(v/4) * 4 // whole numbers on the four grid lines
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
 	for _, m := range []float64{1, 1.2, 1.6, 2, 2.4, 4, 6, 8, 10} {
