@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/internal/loglimit"
@@ -116,6 +117,10 @@ type Options struct {
 	// (events.go, docs/EVENTS.md): replayed refresh tokens and codes,
 	// failed logins and locked accounts. Nil: none.
 	Events *secevent.Emitter
+	// Blocks, when set, refuses blocked addresses at /token and /par
+	// and blocked keys once their proof verified, and is told of each
+	// refused proof that counts (block.go). Nil: no blocking.
+	Blocks *block.Blocker
 	// MTLS says where client certificates (RFC 8705, mtls.go) may come
 	// from besides a TLS connection that verified them: its Roots verify
 	// certificates the listener accepted unverified

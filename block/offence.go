@@ -55,6 +55,10 @@ const ErrorCode = "blocked"
 // Reason is the rejection metric's label of a blocked request.
 const Reason = "blocked"
 
+// Header carries ErrorCode on a blocked request's answer, as the
+// gateway's X-Ward-Error marks its other own answers.
+const Header = "X-Ward-Error"
+
 // Error is the refusal of a request blocked by blk: 429 (RFC 6585 §4:
 // the client sent too much, and may retry after Retry-After), the JSON
 // error "blocked", and Retry-After the seconds left. It names neither

@@ -98,8 +98,10 @@ func NewRedisStore(c redis.Scripter, cfg RedisConfig) *RedisStore {
 	return s
 }
 
-func (s *RedisStore) key(kind Kind, value string) string { return s.prefix + string(kind) + ":" + value }
-func (s *RedisStore) index() string                      { return s.prefix + "index" }
+func (s *RedisStore) key(kind Kind, value string) string {
+	return s.prefix + string(kind) + ":" + value
+}
+func (s *RedisStore) index() string { return s.prefix + "index" }
 
 func unavailable(err error) error { return fmt.Errorf("%w: %w", ErrUnavailable, err) }
 

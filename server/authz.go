@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/internal/promring"
@@ -23,7 +24,7 @@ import (
 
 // openAuthz opens the store and the signing keys and builds the
 // authorization server; close releases the store.
-func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry, revoked func(), tr *tracing, events *securityEvents) (*authzServer, *DevCredentials, error) {
+func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry, revoked func(), tr *tracing, events *securityEvents, blocks *block.Blocker) (*authzServer, *DevCredentials, error) {
 	// Before the store is opened: a PostgreSQL-backed start without the
 	// shared flow key is refused without touching the database.
 	fk, err := flowKey(cfg)
@@ -71,7 +72,7 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	watched := revocation.Watch(st, revoked)
 	events.useStore(cfg, st, watched, logger) // events.go
 	srv, err := authz.New(cfg, authz.Options{Store: tr.store(watched), Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
-		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy, Events: events.emitter()})
+		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy, Events: events.emitter(), Blocks: blocks})
 	if err != nil {
 		return fail(err)
 	}
