@@ -1,6 +1,12 @@
 package authz
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/wardauth/ward/store"
+)
 
 // Mount serves h for the requests matching pattern (an http.ServeMux
 // pattern such as "/console/") beside the server's own endpoints, behind
@@ -29,4 +35,21 @@ func (s *Server) UnlockAccount(username string) bool {
 	had := b.Failures(key) > 0
 	b.Reset(key)
 	return had
+}
+
+// EndSessionBySID ends the user subject's live login session whose sid
+// is sid, as a logout would (EndUserSessions, one session); it reports
+// whether there was one. The admin console's session revocation.
+func EndSessionBySID(ctx context.Context, st store.Store, subject, sid string, now time.Time) (bool, error) {
+	sessions, err := st.ListSessions(ctx, subject, now)
+	if err != nil {
+		return false, err
+	}
+	for _, sess := range sessions {
+		if sess.SID() == sid {
+			_, err := endSession(ctx, st, sess, now)
+			return err == nil, err
+		}
+	}
+	return false, nil
 }

@@ -2,11 +2,23 @@ package console
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"golang.org/x/oauth2"
+
+	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/client"
+	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/secevent"
+	"github.com/wardauth/ward/store"
 )
 
 // A Ward user without the admin role signs in but every call is refused,
@@ -84,4 +96,44 @@ func TestAPIRefusesWithoutConsoleToken(t *testing.T) {
 			t.Errorf("%v: %d", h, resp.StatusCode)
 		}
 	}
+}
+
+// A DPoP-bound token for the admin API is still refused when it lacks
+// the scope ward:admin (the resource middleware) or was issued to
+// another client than the console's (the console's own check).
+func TestAPIRefusesOtherTokens(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	apiURL := e.url + "/console/admin-api"
+	for _, tc := range []struct {
+		id, scope string
+		want      int
+	}{{"reader", "read", http.StatusForbidden}, {"intruder", config.ConsoleScope, http.StatusForbidden}} {
+		cl := &store.Client{ID: tc.id, AuthMethod: oauth.AuthSecretBasic, GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials},
+			Scopes: []string{tc.scope}, Audiences: []string{apiURL}, SenderConstraint: store.ConstraintDPoP}
+		secret, err := authz.CreateClient(ctx, e.st, cl, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		c, err := client.New(*endpoint(e.url), tc.id, client.WithKey(key), client.WithClientSecret(secret, client.AuthStyleBasic),
+			client.WithScopes(tc.scope), client.WithResource(apiURL))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := c.ClientCredentials(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.id, err)
+		}
+		resp, err := c.HTTPClient(oauth2.StaticTokenSource(tok)).Get(apiURL + "/clients")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || strings.Contains(string(body), "<code>ward-console</code>") {
+			t.Errorf("%s: %d %.300s", tc.id, resp.StatusCode, body)
+		}
+	}
+	e.event(secevent.PolicyDenied, "console_not_console_client")
 }

@@ -34,10 +34,11 @@ const (
 // env is Ward's authorization server with the console mounted, on a
 // loopback socket, and the events the console emitted.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	st     store.Store
 	as     *authz.Server
+	con    *Console
 	cfg    *config.Config
 	mu     sync.Mutex
 	events []secevent.Event
@@ -50,14 +51,14 @@ var testUsers = []store.User{
 	{Subject: "u-bob", Username: "bob", Claims: store.UserClaims{Name: "Bob"}},
 }
 
-func newEnv(t *testing.T, tweak ...func(*config.Config)) *env {
+func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 	t.Helper()
 	return newEnvWith(t, nil, tweak...)
 }
 
 // newEnvWith is newEnv with the console's options changed by opt (the
 // security pages' Blocks and Traffic).
-func newEnvWith(t *testing.T, opt func(*Options), tweak ...func(*config.Config)) *env {
+func newEnvWith(t testing.TB, opt func(*Options), tweak ...func(*config.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -117,6 +118,7 @@ func newEnvWith(t *testing.T, opt func(*Options), tweak ...func(*config.Config))
 		t.Fatal(err)
 	}
 	as.Mount(c.Pattern(), c)
+	e.con = c
 	hs.Config.Handler = as.Handler()
 	hs.Start()
 	t.Cleanup(hs.Close)
@@ -158,7 +160,7 @@ func (e *env) event(t secevent.Type, reason string) secevent.Event {
 // browser is an operator's browser: a cookie jar, and the console's
 // script's way of calling the admin API through the BFF.
 type browser struct {
-	t  *testing.T
+	t  testing.TB
 	e  *env
 	hc *http.Client
 }
@@ -233,4 +235,14 @@ func (b *browser) api(path string, form url.Values) (int, string) {
 		"X-Ward-CSRF": "1", "Sec-Fetch-Site": "same-origin", "Origin": b.e.url,
 	})
 	return resp.StatusCode, string(body)
+}
+
+// failLogin tries to sign user in with a wrong password.
+func (b *browser) failLogin(user string) {
+	b.t.Helper()
+	body, _ := b.do("GET", b.e.url+"/console/bff/login", nil, nil)
+	f := wardtest.HiddenFields(body)
+	f.Set("username", user)
+	f.Set("password", "wrong password")
+	b.do("POST", b.e.url+authz.PathLogin, f, nil)
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/secevent"
 	"github.com/wardauth/ward/store"
 )
@@ -181,6 +182,17 @@ func (a *API) funcs() template.FuncMap {
 			return t.UTC().Format("2006-01-02 15:04 UTC")
 		},
 		"join": strings.Join,
+		"has": func(list any, v any) bool {
+			switch l := list.(type) {
+			case []string:
+				s, _ := v.(string)
+				return slices.Contains(l, s)
+			case []oauth.GrantType:
+				g, _ := v.(oauth.GrantType)
+				return slices.Contains(l, g)
+			}
+			return false
+		},
 	}
 }
 
@@ -216,3 +228,5 @@ func (a *API) nav(current string) []NavItem {
 func (c *Call) Location(segments ...string) {
 	c.W.Header().Set("X-Console-Location", c.api.path(segments...))
 }
+
+func parseQuery(s string) (url.Values, error) { return url.ParseQuery(s) }

@@ -27,7 +27,7 @@ const blocksTemplate = `{{define "content"}}{{with .Data}}
 <p>An address or DPoP key that keeps sending invalid credentials is refused for a while; each repeat doubles the period. A block ends by itself; lift one here to end it now.</p>
 <div class="table-wrap"><table class="blocks">
 <caption class="muted">{{len .Blocks}} block(s) in force</caption>
-<thead><tr><th scope="col">Kind</th><th scope="col">Address or key</th><th scope="col">Until</th><th scope="col">Offences</th><th scope="col">Events</th><th scope="col"><span class="visually-hidden">Action</span></th></tr></thead>
+<thead><tr><th scope="col">Kind</th><th scope="col">Address or key</th><th scope="col">Until</th><th scope="col">Offences</th><th scope="col">Events</th><th scope="col">Action</th></tr></thead>
 <tbody>{{range .Blocks}}<tr>
   <td>{{.Kind}}</td><td><code>{{.Value}}</code></td><td>{{.Until}}</td><td>{{.Offences}}</td>
   <td><a href="{{.Events}}">{{.EventsLabel}}</a></td>

@@ -77,7 +77,7 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 		return fail(err)
 	}
 	traffic := consoleTraffic(cfg, reg) // console_traffic.go
-	if err := mountConsole(ctx, cfg, srv, tr.store(watched), km, replay, events.emitter(), logger, reg, traffic); err != nil {
+	if err := mountConsole(ctx, cfg, srv, tr.store(watched), km, replay, events.emitter(), logger, reg, traffic, blocks); err != nil {
 		return fail(err)
 	}
 	// Pairwise clients need the salt and a sector (authz/subject.go).

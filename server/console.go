@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/console"
 	"github.com/wardauth/ward/dpop"
@@ -28,7 +29,7 @@ const devConsoleSecretFile = "console-secret"
 // console (console section, docs/CONSOLE.md) in the authorization
 // server, when enabled.
 func mountConsole(ctx context.Context, cfg *config.Config, srv *authz.Server, st store.Store, km *keys.Manager,
-	replay dpop.ReplayStore, events *secevent.Emitter, logger *slog.Logger, reg *prometheus.Registry, traffic *promring.Ring) error {
+	replay dpop.ReplayStore, events *secevent.Emitter, logger *slog.Logger, reg *prometheus.Registry, traffic *promring.Ring, blocks *block.Blocker) error {
 	if !cfg.Console.Enabled {
 		return nil
 	}
@@ -46,6 +47,9 @@ func mountConsole(ctx context.Context, cfg *config.Config, srv *authz.Server, st
 	}
 	if reg != nil {
 		opts.Registry = reg
+	}
+	if blocks != nil { // a nil *Blocker would be a non-nil block.Admin
+		opts.Blocks = blocks
 	}
 	c, err := console.New(cfg.Console, opts)
 	if err != nil {

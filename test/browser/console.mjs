@@ -108,6 +108,100 @@ try {
   check("clients listed", (await page.textContent("main")).includes("ward-console"), await page.textContent("main"));
   await shots(page, "clients");
 
+  page.on("dialog", (d) => d.accept()); // the data-confirm questions
+  const notice = async (want) => {
+    await page.waitForFunction((w) => (document.querySelector(".notice") || {}).textContent?.includes(w), want, { timeout: 10000 })
+      .catch(() => {});
+    const got = (await page.locator(".notice").count()) ? await page.textContent(".notice") : "(no notice)";
+    check(`notice: ${want}`, got.includes(want), got);
+  };
+
+  // Clients: a refused form keeps what was typed and names the field.
+  await page.click('a.button:text-is("New client")');
+  await page.waitForSelector("#c-id");
+  await shots(page, "client-new");
+  await page.fill("#c-id", "shop-web");
+  await page.fill("#c-name", "Shop (web)");
+  await page.fill("#c-redirects", "http://shop.example.com/callback");
+  await page.fill("#c-scopes", "orders:read");
+  await page.click('button:text-is("Create client")');
+  await page.waitForSelector("#problem .problem");
+  check("bad redirect URI refused, naming it", (await page.textContent("#problem")).includes("redirect_uris") &&
+    (await page.inputValue("#c-id")) === "shop-web", await page.textContent("#problem"));
+  await shots(page, "client-refused");
+  await page.fill("#c-redirects", "https://shop.example.com/callback");
+  await page.click('button:text-is("Create client")');
+  await notice("Client shop-web created");
+  const secret1 = await page.textContent("#client-secret");
+  check("client secret shown once", /^[A-Za-z0-9_-]{43}$/.test(secret1) && new URL(page.url()).pathname.endsWith("/clients/shop-web"), [secret1, page.url()]);
+  await shots(page, "client-created");
+  await page.fill("#c-name", "Shop web app");
+  await page.click('button:text-is("Save")');
+  await notice("Client shop-web saved");
+  check("client renamed", (await page.inputValue("#c-name")) === "Shop web app" && (await page.locator("#client-secret").count()) === 0, "");
+  await page.click('button:text-is("Rotate secret")');
+  await notice("was rotated");
+  const secret2 = await page.textContent("#client-secret");
+  check("rotated secret differs", secret2 !== secret1 && secret2.length === 43, secret2);
+  await page.click('button:text-is("Delete client")');
+  await notice("Client shop-web deleted");
+  check("deleted client gone from the list", !(await page.textContent("main table")).includes("shop-web"), "");
+  await page.goBack();
+  await page.waitForSelector("main h1");
+
+  // Users.
+  await nav(page, "Users");
+  check("users listed", (await page.textContent("main table")).includes(USER), "");
+  await shots(page, "users");
+  await page.fill("#u-name", "eve");
+  await page.click('button:text-is("Create user")');
+  await notice("User eve created");
+  const pw1 = await page.textContent("#user-password");
+  check("new user's password shown once", pw1.length === 24, pw1);
+  await shots(page, "user-created");
+  await page.click('button:text-is("Reset password")');
+  await notice("eve has a new password");
+  check("new password differs", (await page.textContent("#user-password")) !== pw1, "");
+  await page.click('button:text-is("Give the admin role")');
+  await notice("eve now has the admin role");
+  await page.click('button:text-is("Remove the admin role")');
+  await notice("eve no longer has the admin role");
+  await page.click('button:text-is("Unlock sign-in")');
+  await notice("eve had no failed login to forget");
+  await page.click('a:text-is("Users")');
+  await page.fill("#user-q", "ev");
+  await page.click('button:text-is("Search")');
+  await page.waitForURL((u) => u.search === "?q=ev");
+  check("user search", (await page.textContent("main table")).includes("eve") && !(await page.textContent("main table")).includes(USER), "");
+
+  // Signing keys.
+  await nav(page, "Signing keys");
+  const before = await page.locator("main tbody tr").count();
+  await shots(page, "keys");
+  await page.click('button:text-is("Rotate the signing key")');
+  await notice("published");
+  check("a key added", (await page.locator("main tbody tr").count()) === before + 1, before);
+
+  // Grants and sessions: the non-admin's console sign-in of step 1.
+  await nav(page, "Grants and sessions");
+  await shots(page, "grants-empty");
+  await page.fill("#g-user", USER);
+  await page.click('button:text-is("Find")');
+  await page.waitForSelector("main table");
+  check("the user's grant and session found", (await page.textContent("main")).includes("ward-console") &&
+    (await page.locator('button:text-is("End")').count()) >= 1, await page.textContent("main"));
+  await shots(page, "grants");
+  await page.click('button:text-is("Revoke")');
+  await notice("revoked");
+  check("grant shown revoked", (await page.textContent("main table")).includes("revoked_by_admin"), "");
+  await page.click('button:text-is("End")');
+  await notice("Session ended");
+  await page.fill("#g-client", "ward-console");
+  await page.fill("#g-user", "");
+  await page.click('button:text-is("Find")');
+  await page.waitForURL((u) => u.search.includes("client=ward-console"));
+  check("grants by client", (await page.textContent("main table")).includes("user-admin"), "");
+
   // 3. No token in the page; the session cookie is HttpOnly.
   const leaks = await page.evaluate(() => ({ cookie: document.cookie, ls: localStorage.length, ss: sessionStorage.length,
     jwt: /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\./.test(document.documentElement.outerHTML) }));

@@ -22,7 +22,8 @@ const hostileClient = `<img src=x onerror="window.__pwned=1">`
 // Chromium (console_security.mjs) against a dev server whose store
 // holds events with hostile fields: overview, events with filters and
 // live updates, one event, blocks; a screenshot and an accessibility
-// audit of each; nothing hostile runs; a non-admin is refused.
+// audit of each; nothing hostile runs; a non-admin is refused; an
+// address blocked for probing the gateway is listed and lifted.
 func TestConsoleSecurityInChromium(t *testing.T) {
 	node, chromium := tools(t)
 	d := startDev(t)
@@ -31,7 +32,7 @@ func TestConsoleSecurityInChromium(t *testing.T) {
 	artifacts := artifactsDir("console-security")
 	checks := runNode(t, node, "console_security.mjs", "ARTIFACTS="+artifacts, "CHROMIUM="+chromium,
 		"CONSOLE_URL="+d.creds.Admin.ConsoleURL, "ADMIN_USER="+d.creds.Admin.Username, "ADMIN_PASSWORD="+d.creds.Admin.Password,
-		"WARD_USER="+d.creds.User.Username, "WARD_PASSWORD="+d.creds.User.Password, "HOSTILE_CLIENT="+hostileClient)
+		"WARD_USER="+d.creds.User.Username, "WARD_PASSWORD="+d.creds.User.Password, "HOSTILE_CLIENT="+hostileClient, "GATEWAY_URL=http://"+d.gw)
 	shots, _ := filepath.Glob(filepath.Join(artifacts, "*.png"))
 	if checks < 20 || len(shots) < 10 {
 		t.Fatalf("%d checks, %d screenshots in %s", checks, len(shots), artifacts)
