@@ -42,7 +42,7 @@ const eventsTemplate = `{{define "content"}}{{with .Data}}
 {{end}}{{end}}
 {{define "table"}}
 <div class="table-wrap">
-<table class="events" id="events"{{if .LiveURL}} data-live="{{.LiveURL}}" data-refresh="{{.Refresh}}" data-top="{{.Top}}" data-events="{{path "events"}}"{{end}}>
+<table class="events" id="events"{{if .LiveURL}} data-live="{{.LiveURL}}" data-every="{{.Refresh}}" data-top="{{.Top}}" data-events="{{path "events"}}"{{end}}>
 <caption>{{if .LiveURL}}<span class="live-note"><label><input type="checkbox" data-live-toggle checked> Live: new events appear every {{.Refresh}} seconds</label> <span class="muted" data-live-status role="status" aria-live="polite"></span></span>{{else}}<span class="muted">An earlier page: not live.</span>{{end}}</caption>
 <thead><tr><th scope="col">Time (UTC)</th><th scope="col">Severity</th><th scope="col">Type</th><th scope="col">Client</th><th scope="col">Subject</th><th scope="col">Address</th><th scope="col">Route</th><th scope="col">Reason</th></tr></thead>
 <tbody>{{range .Events}}<tr data-id="{{.ID}}">

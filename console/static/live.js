@@ -1,11 +1,13 @@
 // Ward admin console: the live list of security events (docs/CONSOLE.md).
 // When the page shows a table with data-live (the first page of the
 // events list), this script asks that address of the admin API, through
-// the console's BFF with its CSRF header, every data-refresh seconds for
+// the console's BFF with its CSRF header, every data-every seconds for
 // the newest events matching the page's filters, and adds those newer
 // than the newest shown on top of the table. It builds the rows with
 // DOM calls and puts every value in as text (textContent), never as
-// HTML: an event's fields are chosen by clients.
+// HTML: an event's fields are chosen by clients. Unlike console.js's
+// data-refresh (which reloads the whole page), it keeps the operator's
+// place, focus and the Live switch, and announces what arrived.
 const prefix = document.documentElement.dataset.prefix;
 const app = document.getElementById("app");
 let timer = null;
@@ -74,7 +76,7 @@ function watch() {
   if (timer) clearInterval(timer);
   timer = null;
   if (!t) return;
-  const secs = Math.max(2, Number(t.dataset.refresh) || 5);
+  const secs = Math.max(2, Number(t.dataset.every) || 5);
   timer = setInterval(() => {
     if (!t.isConnected) { watch(); return; }
     poll(t).catch(() => {});
