@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -32,6 +33,13 @@ type Console struct {
 	// 8h and 15m.
 	Lifetime    time.Duration `yaml:"lifetime"`
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// SessionStore: memory (default; one instance) or redis (the redis
+	// section; every instance serves every operator's session).
+	SessionStore string `yaml:"session_store"`
+	// SessionKeyFile holds the 32-byte key (base64) sealing the sessions
+	// in Redis; required with session_store: redis, the same on every
+	// instance.
+	SessionKeyFile string `yaml:"session_key_file"`
 }
 
 // Console defaults.
@@ -97,6 +105,12 @@ func (v *validator) console() {
 			}
 		}
 	}
+	id := c.WithDefaults().ClientID
+	for i, cl := range v.c.Clients {
+		if cl.ID == id {
+			v.add(fmt.Sprintf("clients[%d].id", i), ErrInvalidValue, "%q is the console's client (console.client_id), which Ward declares itself", id)
+		}
+	}
 	if c.AdminRole != "" && !RoleName.MatchString(c.AdminRole) {
 		v.add("console.admin_role", ErrInvalidValue, "%q is not a role name (lower-case letters, digits, _ . : -)", c.AdminRole)
 	}
@@ -105,6 +119,18 @@ func (v *validator) console() {
 	}
 	if c.Lifetime < 0 || c.Lifetime > MaxBFFLifetime {
 		v.add("console.lifetime", ErrInvalidValue, "must be between 0 (default 8h) and %v", MaxBFFLifetime)
+	}
+	switch c.SessionStore {
+	case "", "memory":
+	case "redis":
+		if !v.c.Redis.Enabled() {
+			v.add("console.session_store", ErrInvalidValue, "redis needs the top-level redis section")
+		}
+		if c.SessionKeyFile == "" && !v.c.storeOnly {
+			v.add("console.session_key_file", ErrMissing, "is required with session_store: redis (make one with: head -c 32 /dev/urandom | base64)")
+		}
+	default:
+		v.add("console.session_store", ErrInvalidValue, "%q is not memory or redis", c.SessionStore)
 	}
 	if c.IdleTimeout < 0 || c.Lifetime > 0 && c.IdleTimeout > c.Lifetime {
 		v.add("console.idle_timeout", ErrInvalidValue, "must be positive and at most the lifetime")

@@ -34,6 +34,9 @@ func TestConsoleValidation(t *testing.T) {
 		"under reserved":  {func(c *Console) { c.PathPrefix = "/.well-known/admin" }, "console.path_prefix"},
 		"role":            {func(c *Console) { c.AdminRole = "Admin Role" }, "console.admin_role"},
 		"idle":            {func(c *Console) { c.Lifetime, c.IdleTimeout = 1e9, 2e9 }, "console.idle_timeout"},
+		"store":           {func(c *Console) { c.SessionStore = "disk" }, "console.session_store"},
+		"redis, no redis": {func(c *Console) { c.SessionStore, c.SessionKeyFile = "redis", "/k" }, "console.session_store"},
+		"redis, no key":   {func(c *Console) { c.SessionStore = "redis" }, "console.session_key_file"},
 	} {
 		c := base()
 		tc.edit(&c.Console)
@@ -41,6 +44,11 @@ func TestConsoleValidation(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.key) {
 			t.Errorf("%s: %v, want an error naming %s", name, err, tc.key)
 		}
+	}
+	clash := base()
+	clash.Clients = []Client{{ID: "ward-console", AuthMethod: "none", RedirectURIs: []string{"https://a.example/cb"}}}
+	if err := clash.Validate(); err == nil || !strings.Contains(err.Error(), "clients[0].id") {
+		t.Errorf("a file client with the console's id: %v", err)
 	}
 	off := base()
 	off.Console = Console{PathPrefix: "/token"}

@@ -152,7 +152,7 @@ func (a *API) authorise(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the store is unavailable", http.StatusServiceUnavailable)
 		return
 	case !u.Claims.HasRole(a.cfg.AdminRole):
-		a.refuse(w, r, id, "not_admin", "Your account ("+u.Username+") does not have the "+a.cfg.AdminRole+" role: the console is for administrators.")
+		a.refuse(w, r, id, "not_admin", "Your account ("+u.Username+") does not have the "+a.cfg.AdminRole+" role: the console is for administrators. Sign out, then sign in with an administrator's account.")
 		return
 	}
 	op := Operator{Subject: u.Subject, Username: u.Username}

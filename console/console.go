@@ -68,6 +68,11 @@ type Options struct {
 	Clock func() time.Time
 	// Instance names this process in the events; default "ward".
 	Instance string
+	// Sessions keeps the console's sessions; default the BFF's memory
+	// store (one instance). SessionKey seals them (32 bytes; required
+	// with a shared store).
+	Sessions   bff.Store
+	SessionKey []byte
 	// Blocks lists and lifts the blocked addresses and keys (package
 	// block); nil: blocking is off (the security pages say so).
 	Blocks block.Admin
@@ -103,7 +108,7 @@ func New(cfg config.Console, opts Options) (*Console, error) {
 	apiURL := issuer + cfg.PathPrefix + apiPath
 	site, err := bff.New(siteConfig(cfg, issuer, apiURL), bff.Options{
 		Issuer: issuer, ClientSecret: opts.ClientSecret, HTTPClient: hc, Endpoint: endpoint(issuer),
-		Logger: opts.Logger, Registry: opts.Registry, Clock: opts.Clock,
+		Logger: opts.Logger, Registry: opts.Registry, Clock: opts.Clock, Store: opts.Sessions, SessionKey: opts.SessionKey,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)

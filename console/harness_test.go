@@ -39,6 +39,7 @@ type env struct {
 	st     store.Store
 	as     *authz.Server
 	con    *Console
+	opts   Options
 	cfg    *config.Config
 	mu     sync.Mutex
 	events []secevent.Event
@@ -53,12 +54,11 @@ var testUsers = []store.User{
 
 func newEnv(t testing.TB, tweak ...func(*config.Config)) *env {
 	t.Helper()
-	return newEnvWith(t, nil, tweak...)
+	return newEnvOpts(t, nil, tweak...)
 }
 
-// newEnvWith is newEnv with the console's options changed by opt (the
-// security pages' Blocks and Traffic).
-func newEnvWith(t testing.TB, opt func(*Options), tweak ...func(*config.Config)) *env {
+// newEnvOpts is newEnv with the console's options changed by opt.
+func newEnvOpts(t testing.TB, opt func(*Options), tweak ...func(*config.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -113,6 +113,7 @@ func newEnvWith(t testing.TB, opt func(*Options), tweak ...func(*config.Config))
 	if opt != nil {
 		opt(&o)
 	}
+	e.opts = o
 	c, err := New(cfg.Console, o)
 	if err != nil {
 		t.Fatal(err)

@@ -44,8 +44,8 @@ const usersTemplate = `{{define "content"}}{{with .Data}}{{if .User}}{{template 
 <thead><tr><th scope="col">Username</th><th scope="col">Name</th><th scope="col">Subject</th><th scope="col">Roles</th><th scope="col">Sign-in</th></tr></thead>
 <tbody>{{range .Users}}<tr>
   <td><a href="{{path "users" .Subject}}">{{.Username}}</a>{{if .Static}} <span class="tag">declared</span>{{end}}</td>
-  <td>{{.Claims.Name}}</td><td><code>{{.Subject}}</code></td><td>{{join .Claims.Roles ", "}}</td>
-  <td>{{if index $.Locked .Username}}<span class="tag bad">locked</span>{{else}}—{{end}}</td>
+  <td>{{.Claims.Name}}</td><td><code>{{.Subject}}</code></td><td>{{with .Claims.Roles}}{{join . ", "}}{{else}}—{{end}}</td>
+  <td>{{if index $.Locked .Username}}<span class="tag bad">locked</span>{{else}}ok{{end}}</td>
 </tr>{{else}}<tr><td colspan="5">No user matches.</td></tr>{{end}}</tbody>
 </table></div>
 <form class="panel" method="post" action="{{path "users"}}">

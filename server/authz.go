@@ -16,6 +16,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/internal/promring"
+	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/revocation"
@@ -76,15 +77,11 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err != nil {
 		return fail(err)
 	}
-	traffic := consoleTraffic(cfg, reg) // console_traffic.go
-	if err := mountConsole(ctx, cfg, srv, tr.store(watched), km, replay, events.emitter(), logger, reg, traffic, blocks); err != nil {
-		return fail(err)
-	}
 	// Pairwise clients need the salt and a sector (authz/subject.go).
 	if err := srv.CheckSubjectTypes(ctx); err != nil {
 		return fail(err)
 	}
-	return &authzServer{Server: srv, mt: mt, st: st, close: func() { st.Close() }, tr: tr, traffic: traffic}, creds, nil
+	return &authzServer{Server: srv, mt: mt, st: st, km: km, served: tr.store(watched), close: func() { st.Close() }, tr: tr}, creds, nil
 }
 
 // devPairwiseSalt creates dev mode's pairwise salt file
@@ -105,12 +102,16 @@ func devPairwiseSalt(cfg *config.Config) error {
 // authzServer is the authorization server with its store's release.
 type authzServer struct {
 	*authz.Server
-	mt    *mtls.ServerConfig // nil without mTLS
-	st    store.Store        // the revocation feed's source in process
-	close func()
-	tr    *tracing // nil when off
-	// traffic samples the counters for the console's overview; nil
-	// without the console.
+	mt *mtls.ServerConfig // nil without mTLS
+	st store.Store        // the revocation feed's source in process
+	// served is the store the server uses (st, watched by the revocation
+	// feed, traced), and km its signing keys: the admin console's.
+	served store.Store
+	km     *keys.Manager
+	close  func()
+	tr     *tracing // nil when off
+	// traffic samples the counters for the console's security overview
+	// (console_traffic.go); nil without the console.
 	traffic *promring.Ring
 }
 

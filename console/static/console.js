@@ -81,10 +81,29 @@ async function show(resp, { form } = {}) {
     return;
   }
   app.replaceChildren(frag);
+  live();
   const title = app.querySelector("h1");
   document.title = (title ? title.textContent + " · " : "") + "Ward console";
   const main = document.getElementById("main");
   if (main) main.focus({ preventScroll: true });
+}
+
+// live reloads a page that asks for it (an element with data-refresh="N",
+// N seconds, at least 2) while it is shown, visible and not being typed
+// in: a live list needs no script of its own.
+let timer = 0;
+function live() {
+  clearTimeout(timer);
+  const el = app.querySelector("[data-refresh]");
+  if (!el) return;
+  const every = Math.max(2, parseInt(el.dataset.refresh, 10) || 0) * 1000;
+  const at = location.pathname + location.search;
+  timer = setTimeout(() => {
+    const typing = document.activeElement && document.activeElement.matches("input, textarea, select");
+    if (location.pathname + location.search !== at) return;
+    if (document.hidden || typing) { live(); return; }
+    load(location.pathname, location.search);
+  }, every);
 }
 
 async function load(pathname, search) {

@@ -49,6 +49,12 @@ async function shots(page, name) {
 // The attacker's page, on another site (localhost is not 127.0.0.1's site).
 const attacker = http.createServer((req, res) => {
   res.setHeader("Content-Type", "text/html");
+  if (req.url === "/form") {
+    // An auto-submitted cross-site form to the admin API's key rotation.
+    res.end(`<!doctype html><title>attacker</title><form id="f" method="POST" action="${origin}/console/bff/api/keys/rotate"><input name="x" value="1"></form>
+<script>document.getElementById("f").submit()</script>`);
+    return;
+  }
   res.end("<!doctype html><title>attacker</title><h1>Another site</h1>");
 });
 await new Promise((r) => attacker.listen(0, "127.0.0.1", r));
@@ -109,6 +115,10 @@ try {
   await shots(page, "clients");
 
   page.on("dialog", (d) => d.accept()); // the data-confirm questions
+  // has waits until the element's text holds want (an answer replaces
+  // the page after the address changed).
+  const has = (sel, want) => page.waitForFunction(([s, w]) => (document.querySelector(s) || {}).textContent?.includes(w), [sel, want], { timeout: 10000 })
+    .then(() => true, () => false);
   const notice = async (want) => {
     await page.waitForFunction((w) => (document.querySelector(".notice") || {}).textContent?.includes(w), want, { timeout: 10000 })
       .catch(() => {});
@@ -169,10 +179,10 @@ try {
   await page.click('button:text-is("Unlock sign-in")');
   await notice("eve had no failed login to forget");
   await page.click('a:text-is("Users")');
-  await page.fill("#user-q", "ev");
+  await page.fill("#user-q", "eve");
   await page.click('button:text-is("Search")');
-  await page.waitForURL((u) => u.search === "?q=ev");
-  check("user search", (await page.textContent("main table")).includes("eve") && !(await page.textContent("main table")).includes(USER), "");
+  await page.waitForURL((u) => u.search === "?q=eve");
+  check("user search", await has("main caption", "1 user(s)") && (await page.textContent("main table")).includes("eve"), await page.textContent("main"));
 
   // Signing keys.
   await nav(page, "Signing keys");
@@ -180,7 +190,8 @@ try {
   await shots(page, "keys");
   await page.click('button:text-is("Rotate the signing key")');
   await notice("published");
-  check("a key added", (await page.locator("main tbody tr").count()) === before + 1, before);
+  const keysAfter = await page.locator("main tbody tr").count();
+  check("a key added", keysAfter === before + 1, before);
 
   // Grants and sessions: the non-admin's console sign-in of step 1.
   await nav(page, "Grants and sessions");
@@ -199,8 +210,7 @@ try {
   await page.fill("#g-client", "ward-console");
   await page.fill("#g-user", "");
   await page.click('button:text-is("Find")');
-  await page.waitForURL((u) => u.search.includes("client=ward-console"));
-  check("grants by client", (await page.textContent("main table")).includes("user-admin"), "");
+  check("grants by client", await has("main table", "user-admin"), await page.textContent("main"));
 
   // 3. No token in the page; the session cookie is HttpOnly.
   const leaks = await page.evaluate(() => ({ cookie: document.cookie, ls: localStorage.length, ss: sessionStorage.length,
@@ -219,7 +229,13 @@ try {
       return out;
     }, origin);
     check("cross-site call blocked", r.cors === "blocked", r);
+    const resp = await other.goto(evil + "/form");
+    await other.waitForURL((u) => u.origin === origin, { timeout: 10000 });
+    const refused = await other.textContent("body");
+    check("cross-site form refused by the CSRF check", refused.includes("csrf_header") || refused.includes("X-Ward-CSRF"), [resp && resp.status(), refused]);
     await other.close();
+    await nav(page, "Signing keys");
+    check("no key rotated by the cross-site requests", (await page.locator("main tbody tr").count()) === keysAfter, keysAfter);
   }
 
   // 5. Sign out.
