@@ -47,7 +47,8 @@ type Admin interface {
 	List(ctx context.Context) ([]Block, error)
 	// Lift ends the block of (kind, value) and forgets its offences. It
 	// reports whether a block was in force. Lifting what is not blocked
-	// is no error.
+	// is no error. value is as List returns it; read what a person typed
+	// with ParseAddress or ParseKey first.
 	Lift(ctx context.Context, kind Kind, value string) (bool, error)
 }
 

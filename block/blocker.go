@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,15 +39,18 @@ type Options struct {
 // Blocker is the blocking response. A nil *Blocker blocks nothing and
 // counts nothing: callers use it unconditionally.
 type Blocker struct {
-	store   Store
-	cfg     Config
-	events  *secevent.Emitter
-	clock   func() time.Time
-	log     *slog.Logger
-	logLim  *loglimit.Limiter // store errors: a dead Redis must not flood the log
-	started *prometheus.CounterVec
-	refused *prometheus.CounterVec
-	errors  prometheus.Counter
+	store    Store
+	cfg      Config
+	events   *secevent.Emitter
+	clock    func() time.Time
+	log      *slog.Logger
+	logLim   *loglimit.Limiter // store errors: a dead Redis must not flood the log
+	startLim *loglimit.Limiter // block starts: an attack from many addresses neither
+	// downUntil (µs) skips the store for StoreBackoff after it failed.
+	downUntil atomic.Int64
+	started   *prometheus.CounterVec
+	refused   *prometheus.CounterVec
+	errors    prometheus.Counter
 }
 
 var _ Admin = (*Blocker)(nil)
@@ -74,7 +78,7 @@ func New(opts Options) (*Blocker, error) {
 		opts.Logger = slog.Default()
 	}
 	b := &Blocker{store: opts.Store, cfg: opts.Config, events: opts.Events, clock: opts.Clock, log: opts.Logger,
-		logLim: loglimit.New(1, 10, opts.Clock),
+		logLim: loglimit.New(1, 10, opts.Clock), startLim: loglimit.New(secevent.LogRate, secevent.LogBurst, opts.Clock),
 		started: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ward_blocks_started_total",
 			Help: "Blocks started by the blocking response, by kind (address, key)."}, []string{"kind"}),
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ward_blocked_requests_total",
@@ -102,8 +106,10 @@ func (b *Blocker) allowed(addr netip.Addr) bool {
 // Check reports whether the request's address or DPoP key (jkt, "" when
 // none is known yet) is blocked, and the block. It fails open: a store
 // that cannot answer (Redis down) blocks nothing; the error is counted
-// and logged (docs/EVENTS.md: blocking is a response; replay checks and
-// rate limits stay closed).
+// and logged, and the store is left alone for StoreBackoff, so that an
+// outage adds one timeout a second to requests, not one to each
+// (docs/EVENTS.md: blocking is a response; replay checks and rate limits
+// stay closed).
 func (b *Blocker) Check(ctx context.Context, addr netip.Addr, jkt string) (Block, bool) {
 	if b == nil {
 		return Block{}, false
@@ -123,9 +129,12 @@ func (b *Blocker) Check(ctx context.Context, addr netip.Addr, jkt string) (Block
 }
 
 func (b *Blocker) check(ctx context.Context, kind Kind, value string, now time.Time) (Block, bool) {
+	if b.down(now) {
+		return Block{}, false
+	}
 	until, err := b.store.Check(ctx, kind, value, now)
 	if err != nil {
-		b.storeError("check", err)
+		b.storeError("check", err, now)
 		return Block{}, false
 	}
 	if until.IsZero() {
@@ -135,7 +144,14 @@ func (b *Blocker) check(ctx context.Context, kind Kind, value string, now time.T
 	return Block{Kind: kind, Value: value, Until: until}, true
 }
 
-func (b *Blocker) storeError(op string, err error) {
+// StoreBackoff is how long the Blocker leaves a failed store alone.
+const StoreBackoff = time.Second
+
+// down reports whether the store failed less than StoreBackoff ago.
+func (b *Blocker) down(now time.Time) bool { return now.UnixMicro() < b.downUntil.Load() }
+
+func (b *Blocker) storeError(op string, err error, now time.Time) {
+	b.downUntil.Store(now.Add(StoreBackoff).UnixMicro())
 	b.errors.Inc()
 	if ok, suppressed := b.logLim.Allow(op); ok {
 		b.log.Error("block store unavailable; not blocking (fail open)", "op", op, "err", err, "suppressed", suppressed)
@@ -174,17 +190,22 @@ func (b *Blocker) Strike(ctx context.Context, o Offence) {
 }
 
 func (b *Blocker) strike(ctx context.Context, kind Kind, value string, now time.Time, p Policy, o Offence) {
+	if b.down(now) {
+		return
+	}
 	blk, started, err := b.store.Strike(ctx, kind, value, now, p)
 	if err != nil {
-		b.storeError("strike", err)
+		b.storeError("strike", err, now)
 		return
 	}
 	if !started {
 		return
 	}
 	b.started.WithLabelValues(string(kind)).Inc()
-	b.log.Warn("security response: blocked", "kind", kind, "value", value, "until", blk.Until,
-		"offences", blk.Offences, "reason", o.Reason)
+	if ok, suppressed := b.startLim.Allow(string(kind)); ok {
+		b.log.Warn("security response: blocked", "kind", kind, "value", value, "until", blk.Until,
+			"offences", blk.Offences, "reason", o.Reason, "suppressed", suppressed)
+	}
 	ev := secevent.Event{Type: secevent.AddressBlocked, ClientAddr: o.Addr.String(), Route: o.Route, ClientID: o.ClientID,
 		Reason: fmt.Sprintf("%s: blocked %s (offence %d)", o.Reason, blk.Until.Sub(now).Round(time.Second), blk.Offences)}
 	if kind == Key {

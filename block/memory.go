@@ -35,7 +35,13 @@ func (e entry) dead(now int64) bool { return e.windowEnd <= now && e.until <= no
 // the least of a few sampled is evicted — one not blocked, with the
 // fewest strikes, before one blocked, and of blocks the one ending first.
 type MemoryStore struct {
-	m *shardmap.Map[string, entry]
+	m *shardmap.Map[mkey, entry]
+}
+
+// mkey is a value's map key: no string to build a lookup.
+type mkey struct {
+	kind  Kind
+	value string
 }
 
 // NewMemoryStore returns a store of at most maxKeys values
@@ -45,15 +51,13 @@ func NewMemoryStore(maxKeys int) *MemoryStore {
 		maxKeys = DefaultMaxKeys
 	}
 	seed := maphash.MakeSeed()
-	hash := func(k string) uint64 { return maphash.String(seed, k) }
-	return &MemoryStore{m: shardmap.New[string, entry](shards, maxKeys/shards, hash)}
+	hash := func(k mkey) uint64 { return maphash.Comparable(seed, k) }
+	return &MemoryStore{m: shardmap.New[mkey, entry](shards, maxKeys/shards, hash)}
 }
-
-func memKey(kind Kind, value string) string { return string(kind) + "\x00" + value }
 
 // Check implements Store. It never fails.
 func (s *MemoryStore) Check(_ context.Context, kind Kind, value string, now time.Time) (time.Time, error) {
-	k := memKey(kind, value)
+	k := mkey{kind, value}
 	sh := s.m.Lock(k)
 	e, ok := sh.Get(k)
 	sh.Unlock()
@@ -68,13 +72,13 @@ func (s *MemoryStore) Strike(_ context.Context, kind Kind, value string, now tim
 	if err := checkValue(kind, value); err != nil {
 		return Block{}, false, err
 	}
-	k, n := memKey(kind, value), now.UnixMicro()
+	k, n := mkey{kind, value}, now.UnixMicro()
 	sh := s.m.Lock(k)
 	defer sh.Unlock()
 	e, ok := sh.Get(k)
 	if !ok {
 		sh.Inserted()
-		sh.MakeRoom(func(_ string, e entry) bool { return e.dead(n) }, less)
+		sh.MakeRoom(func(_ mkey, e entry) bool { return e.dead(n) }, less)
 	}
 	e, started := strike(e, n, p)
 	sh.Put(k, e)
@@ -120,24 +124,14 @@ func less(a, b entry) bool {
 func (s *MemoryStore) List(_ context.Context, now time.Time) ([]Block, error) {
 	n := now.UnixMicro()
 	var out []Block
-	s.m.Range(func(k string, e entry) bool {
+	s.m.Range(func(k mkey, e entry) bool {
 		if e.until > n {
-			kind, value := splitKey(k)
-			out = append(out, Block{Kind: kind, Value: value, Until: time.UnixMicro(e.until), Offences: int(e.offences)})
+			out = append(out, Block{Kind: k.kind, Value: k.value, Until: time.UnixMicro(e.until), Offences: int(e.offences)})
 		}
 		return true
 	})
 	sortBlocks(out)
 	return out, nil
-}
-
-func splitKey(k string) (Kind, string) {
-	for i := 0; i < len(k); i++ {
-		if k[i] == 0 {
-			return Kind(k[:i]), k[i+1:]
-		}
-	}
-	return "", k
 }
 
 // sortBlocks orders blocks ending last first, then by kind and value.
@@ -155,7 +149,7 @@ func (s *MemoryStore) Lift(_ context.Context, kind Kind, value string, now time.
 	if err := checkValue(kind, value); err != nil {
 		return false, err
 	}
-	k := memKey(kind, value)
+	k := mkey{kind, value}
 	sh := s.m.Lock(k)
 	defer sh.Unlock()
 	e, ok := sh.Get(k)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"net/netip"
 
 	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/oauth"
@@ -15,7 +16,8 @@ import (
 const ReasonBlocked Reason = block.Reason
 
 // checkBlock refuses a request whose client address (jkt "") or whose
-// verified token's DPoP key (jkt) is blocked: 429, the JSON error
+// verified token's DPoP key (jkt; the address is not checked again) is
+// blocked: 429, the JSON error
 // "blocked" with X-Ward-Error and Retry-After. The check fails open
 // (Blocker.Check). Without Options.Blocks it costs nothing.
 func (g *Gateway) checkBlock(r *http.Request, rt *route, rec *record, jkt string) *refusal {
@@ -23,7 +25,11 @@ func (g *Gateway) checkBlock(r *http.Request, rt *route, rec *record, jkt string
 	if b == nil {
 		return nil
 	}
-	blk, ok := b.Check(r.Context(), ratelimit.ClientIP(r, rt.limits.trusted), jkt)
+	var addr netip.Addr
+	if jkt == "" { // the key's check comes after the address's
+		addr = ratelimit.ClientIP(r, rt.limits.trusted)
+	}
+	blk, ok := b.Check(r.Context(), addr, jkt)
 	if !ok {
 		return nil
 	}

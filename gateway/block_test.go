@@ -274,7 +274,7 @@ func TestBlockKey(t *testing.T) {
 	tok := e.token(nil)
 	badTok := tok[:len(tok)-4] + "AAAA"
 	for i := range 3 * blockPolicy.Threshold {
-		e.from("203.0.113."+string(rune('a'+i)), e.forged(badTok))
+		e.from(netip.AddrFrom4([4]byte{198, 51, 100, byte(100 + i)}).String(), e.forged(badTok))
 	}
 	if w := e.from("198.51.100.7", e.good(tok)); w.Code != 200 {
 		t.Fatalf("forged tokens blocked the key they name: %d", w.Code)
@@ -343,7 +343,8 @@ func TestBlockSharedRedis(t *testing.T) {
 }
 
 // TestBlockStoreDownFailsOpen: with the block store down, requests are
-// served (blocking is a response, not a gate) and the errors counted.
+// served (blocking is a response, not a gate), the errors counted, and
+// the store tried again once a StoreBackoff.
 func TestBlockStoreDownFailsOpen(t *testing.T) {
 	c := redisDown(t)
 	e := newBlockEnv(t, addrOnly(), block.NewRedisStore(c, block.RedisConfig{Timeout: 50 * time.Millisecond}), nil, nil)
@@ -356,8 +357,17 @@ func TestBlockStoreDownFailsOpen(t *testing.T) {
 	if w := e.from("203.0.113.5", e.good(tok)); w.Code != 200 {
 		t.Fatalf("store down: %d, want 200 (fail open)", w.Code)
 	}
-	if n := e.reg.errors(); n < 2*float64(blockPolicy.Threshold) {
-		t.Fatalf("ward_block_store_errors_total %v", n)
+	// One failure, then the store is left alone for StoreBackoff: an
+	// outage costs one timeout a second, not one a request.
+	if n := e.reg.errors(); n != 1 {
+		t.Fatalf("ward_block_store_errors_total %v, want 1", n)
+	}
+	e.clock.Add(block.StoreBackoff)
+	if w := e.from("203.0.113.5", e.good(tok)); w.Code != 200 {
+		t.Fatalf("store down: %d, want 200 (fail open)", w.Code)
+	}
+	if n := e.reg.errors(); n != 2 {
+		t.Fatalf("ward_block_store_errors_total %v after the backoff, want 2", n)
 	}
 }
 
@@ -366,4 +376,29 @@ func redisDown(t *testing.T) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 20 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestRateLimitedEvents: a flood refused by a route's per-address tier
+// emits one rate_limited event per address, not one a refusal.
+func TestRateLimitedEvents(t *testing.T) {
+	rec := newRecorder()
+	e := newEnvWith(t, func(g *config.Gateway) { g.RateLimits.IP = config.Rate{Rate: 2, Period: time.Minute} },
+		func(o *gateway.Options) { o.Events = rec.em })
+	limited := 0
+	for _, addr := range []string{"203.0.113.5", "203.0.113.6"} {
+		for range 50 {
+			if w := e.from(addr, httptest.NewRequest("GET", publicURL+"/public", nil)); w.Code == 429 {
+				limited++
+			}
+		}
+	}
+	got := rec.events()
+	if limited != 96 || count(got, secevent.RateLimited) != 2 {
+		t.Fatalf("%d limited, events %+v; want 96 and two rate_limited", limited, got)
+	}
+	for _, ev := range got {
+		if ev.Reason != "rate_limited_ip" || ev.Route != "public" || !strings.HasPrefix(ev.ClientAddr, "203.0.113.") {
+			t.Errorf("event %+v", ev)
+		}
+	}
 }
