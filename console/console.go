@@ -14,9 +14,11 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/bff"
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/client"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/promring"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/secevent"
@@ -71,6 +73,12 @@ type Options struct {
 	// with a shared store).
 	Sessions   bff.Store
 	SessionKey []byte
+	// Blocks lists and lifts the blocked addresses and keys (package
+	// block); nil: blocking is off (the security pages say so).
+	Blocks block.Admin
+	// Traffic samples this process's counters for the security overview
+	// (TrafficTracks); nil: its traffic charts say they are not sampled.
+	Traffic *promring.Ring
 }
 
 // Console serves everything under its prefix: the shell and its static

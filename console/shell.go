@@ -26,7 +26,9 @@ var shellTmpl = template.Must(template.New("shell").Parse(`<!doctype html>
 <meta name="referrer" content="no-referrer">
 <title>Ward console</title>
 <link rel="stylesheet" href="{{.}}/static/console.css">
+<link rel="stylesheet" href="{{.}}/static/security.css">
 <script type="module" src="{{.}}/static/console.js"></script>
+<script type="module" src="{{.}}/static/live.js"></script>
 </head>
 <body>
 <div id="app"><p class="loading">Loading the console…</p></div>
@@ -69,7 +71,8 @@ func serveShell(w http.ResponseWriter, r *http.Request, prefix, rest string) {
 }
 
 // static are the files under static/, by name, with their types.
-var static = map[string]string{"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
+var static = map[string]string{"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8",
+	"live.js": "text/javascript; charset=utf-8", "security.css": "text/css; charset=utf-8"} // the security pages' (live.js, security.css)
 
 func serveStatic(w http.ResponseWriter, r *http.Request, name string) {
 	ct, ok := static[name]

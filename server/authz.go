@@ -15,6 +15,7 @@ import (
 	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/promring"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
@@ -109,6 +110,9 @@ type authzServer struct {
 	km     *keys.Manager
 	close  func()
 	tr     *tracing // nil when off
+	// traffic samples the counters for the console's security overview
+	// (console_traffic.go); nil without the console.
+	traffic *promring.Ring
 }
 
 // handler is the authorization server's handler, in a span per request

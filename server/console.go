@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardauth/ward/bff"
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/console"
 	"github.com/wardauth/ward/dpop"
@@ -26,7 +27,7 @@ const devConsoleSecretFile = "console-secret"
 // console (console section, docs/CONSOLE.md) in the authorization
 // server, when enabled.
 func mountConsole(ctx context.Context, cfg *config.Config, as *authzServer, replay dpop.ReplayStore, rs *sharedRedis,
-	events *secevent.Emitter, logger *slog.Logger, reg *prometheus.Registry) error {
+	events *secevent.Emitter, logger *slog.Logger, reg *prometheus.Registry, blocks *block.Blocker) error {
 	if !cfg.Console.Enabled {
 		return nil
 	}
@@ -48,6 +49,14 @@ func mountConsole(ctx context.Context, cfg *config.Config, as *authzServer, repl
 	}
 	if reg != nil {
 		opts.Registry = reg
+	}
+	// The security pages (console_traffic.go): this process's counters,
+	// sampled by serveAuthz; the blocks, when blocking is on (a nil
+	// *Blocker would be a non-nil block.Admin).
+	as.traffic = consoleTraffic(cfg, reg)
+	opts.Traffic = as.traffic
+	if blocks != nil {
+		opts.Blocks = blocks
 	}
 	c, err := console.New(cfg.Console, opts)
 	if err != nil {

@@ -99,7 +99,7 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger), p.tr, p.events, p.blocks); err != nil {
 			return err
 		}
-		if err := mountConsole(ctx, cfg, p.as, replay, p.rs, p.events.emitter(), logger, reg); err != nil {
+		if err := mountConsole(ctx, cfg, p.as, replay, p.rs, p.events.emitter(), logger, reg, p.blocks); err != nil {
 			return err
 		}
 	}
