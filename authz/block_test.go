@@ -5,14 +5,17 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/internal/inprocess"
 	"github.com/wardauth/ward/secevent"
 )
 
@@ -139,4 +142,40 @@ func TestRateLimitedEvent(t *testing.T) {
 			t.Errorf("event %+v", ev)
 		}
 	}
+}
+
+// inprocTransport serves requests with the server's handler in process,
+// as the admin console's transport does (console/inproc.go): from
+// 127.0.0.1, marked with inprocess.With.
+type inprocTransport struct{ h http.Handler }
+
+func (t inprocTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	in := req.Clone(inprocess.With(req.Context()))
+	in.RemoteAddr, in.RequestURI = "127.0.0.1:0", req.URL.RequestURI()
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, in)
+	return rec.Result(), nil
+}
+
+// TestBlockSparesInProcessCalls: when 127.0.0.1 is blocked (a local
+// client forging proofs), the admin console's own in-process calls, which
+// also come from 127.0.0.1, are still served, so operators can sign in to
+// lift the block; a network request from 127.0.0.1 stays refused.
+func TestBlockSparesInProcessCalls(t *testing.T) {
+	h := newHarness(t, fromAddress())
+	withBlocks(t, h, block.Config{Address: testBlockPolicy})
+	cc := url.Values{"grant_type": {"client_credentials"}, "client_id": {"post"}, "client_secret": {h.secrets["post"]}}
+	s := h.newSigner()
+	for range testBlockPolicy.Threshold {
+		p := h.proof(s)
+		wantError(t, h.post(PathToken, cc, "DPoP", p[:len(p)-4]+"AAAA"), http.StatusBadRequest, "invalid_dpop_proof")
+	}
+	wantBlocked(t, h.post(PathToken, cc, "DPoP", h.proof(s)), "60")
+	req, err := http.NewRequest(http.MethodPost, h.issuer+PathToken, strings.NewReader(cc.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("DPoP", h.proof(s))
+	wantToken(t, h.do(&http.Client{Transport: inprocTransport{h.s.Handler()}}, req))
 }

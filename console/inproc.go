@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+
+	"github.com/wardauth/ward/internal/inprocess"
 )
 
 // inproc is the console's transport to the authorization server it is
@@ -35,7 +37,7 @@ func (t *inproc) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !strings.EqualFold(req.URL.Scheme+"://"+req.URL.Host, t.origin) {
 		return nil, fmt.Errorf("console: %s is not this server (%s)", req.URL.Redacted(), t.origin)
 	}
-	in := req.Clone(req.Context())
+	in := req.Clone(inprocess.With(req.Context()))
 	in.RequestURI = req.URL.RequestURI()
 	in.Host = req.URL.Host
 	in.RemoteAddr = "127.0.0.1:0" // the console itself
