@@ -29,6 +29,9 @@ type Endpoint struct {
 	AuthURL string
 	// TokenURL is the token endpoint. Required.
 	TokenURL string
+	// DeviceAuthorizationURL is the device authorization endpoint (RFC
+	// 8628 §3.1), for DeviceAuthorize; empty when the server has none.
+	DeviceAuthorizationURL string
 	// PARURL is the pushed authorization request endpoint (RFC 9126),
 	// used when set.
 	PARURL string
@@ -139,6 +142,7 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			AuthorizationEndpoint              string   `json:"authorization_endpoint"`
 			TokenEndpoint                      string   `json:"token_endpoint"`
 			PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+			DeviceAuthorizationEndpoint        string   `json:"device_authorization_endpoint"`
 			ISSParameterSupported              bool     `json:"authorization_response_iss_parameter_supported"`
 			RevocationEndpoint                 string   `json:"revocation_endpoint"`
 			IntrospectionEndpoint              string   `json:"introspection_endpoint"`
@@ -161,19 +165,20 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			return Endpoint{}, fmt.Errorf("%w: metadata at %s has no token_endpoint", ErrBadResponse, mu)
 		}
 		return Endpoint{
-			Issuer:                issuer,
-			AuthURL:               md.AuthorizationEndpoint,
-			TokenURL:              md.TokenEndpoint,
-			PARURL:                md.PushedAuthorizationRequestEndpoint,
-			ISSParameterSupported: md.ISSParameterSupported,
-			RevocationURL:         md.RevocationEndpoint,
-			IntrospectionURL:      md.IntrospectionEndpoint,
-			MTLSTokenURL:          md.MTLSAliases.TokenEndpoint,
-			MTLSPARURL:            md.MTLSAliases.PushedAuthorizationRequestEndpoint,
-			JWKSURI:               md.JWKSURI,
-			UserInfoURL:           md.UserInfoEndpoint,
-			EndSessionURL:         md.EndSessionEndpoint,
-			IDTokenAlgs:           md.IDTokenAlgs,
+			Issuer:                 issuer,
+			AuthURL:                md.AuthorizationEndpoint,
+			TokenURL:               md.TokenEndpoint,
+			PARURL:                 md.PushedAuthorizationRequestEndpoint,
+			DeviceAuthorizationURL: md.DeviceAuthorizationEndpoint,
+			ISSParameterSupported:  md.ISSParameterSupported,
+			RevocationURL:          md.RevocationEndpoint,
+			IntrospectionURL:       md.IntrospectionEndpoint,
+			MTLSTokenURL:           md.MTLSAliases.TokenEndpoint,
+			MTLSPARURL:             md.MTLSAliases.PushedAuthorizationRequestEndpoint,
+			JWKSURI:                md.JWKSURI,
+			UserInfoURL:            md.UserInfoEndpoint,
+			EndSessionURL:          md.EndSessionEndpoint,
+			IDTokenAlgs:            md.IDTokenAlgs,
 		}, nil
 	}
 	return Endpoint{}, fmt.Errorf("client: discover %s: %w", issuer, lastErr)
