@@ -104,6 +104,18 @@ func testDeviceGrants(t *testing.T, s store.Store) {
 	_, _, err = s.PollDeviceGrant(ctx, e.Hash, "c1", "jkt-1", "", t0.Add(time.Second), time.Second)
 	wantErr(t, "poll expired", err, store.ErrExpired)
 	wantErr(t, "decide unknown", s.DecideDeviceGrant(ctx, hash("nope"), true, "alice", t0, t0), store.ErrNotFound)
+
+	// The sweep removes expired grants and keeps live ones; the user code
+	// of a swept grant can be drawn again.
+	_, err = s.DeleteExpired(ctx, t0.Add(time.Minute), 100)
+	mustOK(t, err)
+	_, err = s.GetDeviceGrant(ctx, e.Hash, "c1", t0)
+	wantErr(t, "swept grant", err, store.ErrNotFound)
+	_, err = s.GetDeviceGrant(ctx, d.Hash, "c1", t0)
+	mustOK(t, err)
+	again := deviceGrant("again", exp)
+	again.UserCodeHash = e.UserCodeHash
+	mustOK(t, s.PutDeviceGrant(ctx, again))
 }
 
 // testDeviceBindRace: of concurrent first polls with different keys,
