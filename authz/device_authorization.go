@@ -65,6 +65,10 @@ func (s *Server) handleDeviceAuthorization(w http.ResponseWriter, r *http.Reques
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
+	if s.nonces {
+		// RFC 9449 §8: a fresh nonce for the client's first poll.
+		h.Set("DPoP-Nonce", s.dpop.Nonce())
+	}
 	_ = json.NewEncoder(w).Encode(deviceAuthorizationResponse{
 		DeviceCode: dc, UserCode: formatUserCode(uc),
 		VerificationURI: s.url(PathDevice), VerificationURIComplete: complete,
