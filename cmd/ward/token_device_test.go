@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
 	"regexp"
 	"strings"
 	"sync"
@@ -35,39 +32,6 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 var shownCode = regexp.MustCompile(`enter the code\n\n  ([A-Z]{4}-[A-Z]{4})\n`)
-
-// approveOnDevice is the person on the other device: the code form, the
-// login, the decision.
-func approveOnDevice(issuer, code string) error {
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	read := func(r *http.Response, err error) ([]byte, error) {
-		if err != nil {
-			return nil, err
-		}
-		defer r.Body.Close()
-		return io.ReadAll(r.Body)
-	}
-	body, err := read(hc.Get(issuer + "/device"))
-	if err != nil {
-		return err
-	}
-	f := wardtest.HiddenFields(body)
-	f.Set("user_code", strings.ToLower(code))
-	if body, err = read(hc.PostForm(issuer+"/device", f)); err != nil {
-		return err
-	}
-	f = wardtest.HiddenFields(body)
-	f.Set("username", "alice")
-	f.Set("password", cliTestPassword)
-	if body, err = read(hc.PostForm(issuer+"/login", f)); err != nil {
-		return err
-	}
-	f = wardtest.HiddenFields(body)
-	f.Set("decision", "allow")
-	_, err = read(hc.PostForm(issuer+"/device", f))
-	return err
-}
 
 // TestTokenDevice: `ward token --device` prints the URL and the code,
 // waits while the person approves elsewhere, and prints a DPoP-bound
@@ -100,7 +64,7 @@ func TestTokenDevice(t *testing.T) {
 	if !strings.Contains(errb.String(), as.URL+"/device\n") || !strings.Contains(errb.String(), "?user_code="+code) || strings.Contains(errb.String(), "█") {
 		t.Fatalf("shown: %q", errb.String())
 	}
-	if err := approveOnDevice(as.URL, code); err != nil {
+	if err := wardtest.DeviceApprove(as.URL, strings.ToLower(code), "alice", cliTestPassword, "allow"); err != nil {
 		t.Fatal(err)
 	}
 	if rc := <-done; rc != 0 {
