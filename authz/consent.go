@@ -69,6 +69,11 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if f.Device != "" {
+		// A device flow has no redirect URI: it is decided on /device.
+		s.errorPage(w, r, http.StatusBadRequest, oauth.New(oauth.InvalidRequest, "this sign-in request is invalid"))
+		return
+	}
 	sess, sv := s.session(r)
 	if sess == nil || s.needsLogin(f, c, sess) != "" ||
 		(f.Req.HintSub != "" && s.subjectFor(c.Client, sess.Subject) != f.Req.HintSub) {

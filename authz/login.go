@@ -106,7 +106,7 @@ func (s *Server) flowFromRequest(w http.ResponseWriter, r *http.Request, sealed 
 		s.errorPage(w, r, http.StatusInternalServerError, oauth.Wrap(err, "cannot read the client"))
 		return nil, nil, false
 	}
-	if err != nil || !c.matchRedirect(f.Req.RedirectURI) {
+	if err != nil || (f.Device == "" && !c.matchRedirect(f.Req.RedirectURI)) {
 		s.errorPage(w, r, http.StatusBadRequest, oauth.New(oauth.InvalidClient, "the application is no longer registered"))
 		return nil, nil, false
 	}
@@ -121,6 +121,10 @@ func (s *Server) handleContinue(w http.ResponseWriter, r *http.Request) {
 	}
 	f, c, ok := s.flowFromRequest(w, r, r.URL.Query().Get("flow"))
 	if !ok {
+		return
+	}
+	if f.Device != "" {
+		s.toPage(w, r, PathDevice, f) // device_page.go
 		return
 	}
 	s.proceed(w, r, f, c)

@@ -18,11 +18,14 @@ import (
 // Discovery members for OAuth metadata too, so the two never differ. It
 // advertises exactly what this server supports.
 type Metadata struct {
-	Issuer                             string   `json:"issuer"`
-	AuthorizationEndpoint              string   `json:"authorization_endpoint"`
-	TokenEndpoint                      string   `json:"token_endpoint"`
-	JWKSURI                            string   `json:"jwks_uri"`
-	PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+	Issuer                             string `json:"issuer"`
+	AuthorizationEndpoint              string `json:"authorization_endpoint"`
+	TokenEndpoint                      string `json:"token_endpoint"`
+	JWKSURI                            string `json:"jwks_uri"`
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	// DeviceAuthorizationEndpoint: RFC 8628 §4, when
+	// device_authorization.enabled.
+	DeviceAuthorizationEndpoint        string   `json:"device_authorization_endpoint,omitempty"`
 	RequirePushedAuthorizationRequests bool     `json:"require_pushed_authorization_requests"`
 	RevocationEndpoint                 string   `json:"revocation_endpoint"`
 	IntrospectionEndpoint              string   `json:"introspection_endpoint"`
@@ -185,6 +188,10 @@ func (s *Server) Metadata() Metadata {
 		PromptValuesSupported:                      []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent, oauth.PromptSelectAccount},
 	}
 	s.oidcMetadata(&md)
+	if s.device.Enabled {
+		md.DeviceAuthorizationEndpoint = s.url(PathDeviceAuthorization)
+		md.GrantTypesSupported = append(md.GrantTypesSupported, oauth.GrantDeviceCode)
+	}
 	md.AuthorizationSigningAlgValuesSupported = s.signedResponseAlgs()
 	md.IntrospectionSigningAlgValuesSupported = s.signedResponseAlgs()
 	s.fapiMetadata(&md) // fapi.go

@@ -24,6 +24,9 @@ const (
 	endpointToken = "token"
 	endpointPAR   = "par"
 	endpointLogin = "login"
+	// endpointDevice: /device_authorization (JSON) and the /device page's
+	// code entry (device_authorization.go, device_page.go).
+	endpointDevice = "device"
 
 	// outcome of ward_authz_login_failures_total. A wrong password and an
 	// unknown username are one outcome: the metric must not tell them apart
@@ -60,10 +63,11 @@ var (
 		{endpointToken, "ip"}, {endpointToken, "client"},
 		{endpointPAR, "ip"}, {endpointPAR, "client"},
 		{endpointLogin, "ip"},
+		{endpointDevice, "ip"}, {endpointDevice, "client"}, {endpointDevice, "global"},
 	}
 	loginOutcomes = []string{loginWrongCredentials, loginThrottled, loginLocked}
 	reuseOutcomes = []string{reuseGraceReissued, reuseFamilyRevoked}
-	tokenGrants   = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials}
+	tokenGrants   = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantDeviceCode}
 	// tokenSenders are the sender label of ward_authz_tokens_issued_total:
 	// what the access token is bound to (RFC 9449 §6, RFC 8705 §3), so a
 	// dashboard can follow a DPoP roll-out.
@@ -73,7 +77,8 @@ var (
 	tokenErrorCodes = []string{
 		oauth.InvalidRequest, oauth.InvalidClient, oauth.InvalidGrant, oauth.UnauthorizedClient,
 		oauth.UnsupportedGrantType, oauth.InvalidScope, oauth.InvalidTarget, oauth.InvalidDPoPProof,
-		oauth.UseDPoPNonce, oauth.ServerError, oauth.TemporarilyUnavailable, oauth.RateLimited, block.ErrorCode, labelOther,
+		oauth.UseDPoPNonce, oauth.ServerError, oauth.TemporarilyUnavailable, oauth.RateLimited, block.ErrorCode,
+		oauth.AuthorizationPending, oauth.SlowDown, oauth.AccessDenied, oauth.ExpiredToken, labelOther,
 	}
 	// userInfoOutcomes are the outcomes of ward_authz_userinfo_requests_total.
 	userInfoOutcomes = []string{
@@ -100,7 +105,8 @@ type metrics struct {
 
 	rateLimited map[[2]string]prometheus.Counter // by endpoint, tier
 	login       [3]prometheus.Counter            // by loginOutcomes
-	issued      [3][3]prometheus.Counter         // by tokenGrants, tokenSenders
+	issued      [4][3]prometheus.Counter         // by tokenGrants, tokenSenders
+	deviceFails prometheus.Counter               // wrong user codes on /device
 	tokenErrors map[string]prometheus.Counter
 	dpop        map[dpop.Reason]prometheus.Counter
 	reuse       map[string]prometheus.Counter // by reuseOutcomes
@@ -182,6 +188,12 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	for _, o := range reuseOutcomes {
 		m.reuse[o] = reuse.WithLabelValues(o)
 	}
+	deviceFails, err := vec("device_user_code_failures_total",
+		"Wrong, expired or already decided user codes entered on the device verification page (RFC 8628 §5.1).")
+	if err != nil {
+		return nil, err
+	}
+	m.deviceFails = deviceFails.WithLabelValues()
 	if err := m.userInfoSeries(vec); err != nil {
 		return nil, err
 	}
@@ -214,6 +226,9 @@ func (m *metrics) loginRefused(locked bool) {
 		m.login[1].Inc()
 	}
 }
+
+// deviceCodeFailed counts a wrong user code (device_page.go).
+func (m *metrics) deviceCodeFailed() { m.deviceFails.Inc() }
 
 // loginFailed counts a wrong password or an unknown username, alike.
 func (m *metrics) loginFailed() { m.login[0].Inc() }

@@ -23,6 +23,9 @@ type limits struct {
 	account, ip         *ratelimit.Backoff // failed logins
 	accountLock, ipLock int                // their lock_after (0: never), for metrics
 	trusted             []netip.Prefix     // X-Forwarded-For read only from these
+	// deviceFailures: wrong user codes on /device, per address and over
+	// all (device_authorization.user_code_failures; device_page.go).
+	deviceFailures endpointLimits
 }
 
 type endpointLimits struct{ ip, client *ratelimit.Limiter }
@@ -51,6 +54,13 @@ func newLimits(cfg *config.Config, store ratelimit.Store, now func() time.Time) 
 		if e.dst.client, err = mk(e.t.Client, "client"); err != nil {
 			return nil, fmt.Errorf("%w: rate_limits: %w", ErrConfig, err)
 		}
+	}
+	dev := cfg.DeviceAuthorization.Effective().UserCodeFailures
+	if l.deviceFailures.ip, err = mk(dev.IP, "ip"); err != nil {
+		return nil, fmt.Errorf("%w: device_authorization: %w", ErrConfig, err)
+	}
+	if l.deviceFailures.client, err = mk(dev.Global, "global"); err != nil {
+		return nil, fmt.Errorf("%w: device_authorization: %w", ErrConfig, err)
 	}
 	backoff := func(p config.FailurePolicy) *ratelimit.Backoff {
 		if p.Off {

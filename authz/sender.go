@@ -115,11 +115,17 @@ func (s *Server) noProof(c *client, jkt string) error {
 // A dpop_jkt naming another key is refused. Without a proof it returns "":
 // dpop_jkt alone (or nothing) binds as before.
 func (s *Server) parProof(r *http.Request, dpopJKT string) (string, error) {
+	return s.proofAt(r, PathPAR, dpopJKT)
+}
+
+// proofAt is parProof for the endpoint at path: the device authorization
+// endpoint binds a device code the same way (device_authorization.go).
+func (s *Server) proofAt(r *http.Request, path, dpopJKT string) (string, error) {
 	proofs := r.Header.Values("DPoP")
 	if len(proofs) == 0 {
-		return "", nil
+		return dpopJKT, nil
 	}
-	p, err := s.verifyProof(r.Context(), r, PathPAR, proofs, "")
+	p, err := s.verifyProof(r.Context(), r, path, proofs, "")
 	if err != nil {
 		return "", err
 	}

@@ -180,6 +180,8 @@ type Server struct {
 	// eventsPush verifies pushed SETs (events_push.go); nil: the
 	// endpoint is off.
 	eventsPush *secevent.SETReceiver
+	// device is device_authorization with its defaults (RFC 8628).
+	device config.DeviceAuthorization
 }
 
 // New builds a Server from a validated configuration.
@@ -319,6 +321,7 @@ func (s *Server) newParts() error {
 		return err
 	}
 	s.clients = newClientCache(opts.Store, opts.ClientCacheTTL, opts.Now)
+	s.device = cfg.DeviceAuthorization.Effective()
 	if s.limits, err = newLimits(cfg, opts.RateLimitStore, opts.Now); err != nil {
 		return err
 	}
@@ -407,6 +410,10 @@ func (s *Server) routes() {
 	m.HandleFunc(PathEndSession, s.handleEndSession)
 	m.HandleFunc("POST "+PathEndSessionConfirm, s.handleEndSessionConfirm)
 	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
+	if s.device.Enabled {
+		m.HandleFunc(PathDeviceAuthorization, s.handleDeviceAuthorization) // device_authorization.go
+		m.HandleFunc(PathDevice, s.handleDevice)                           // device_page.go
+	}
 	m.HandleFunc("GET /{$}", s.handleHome) // pages.go
 	s.mux = m
 	s.handler = s.withHSTS(m)

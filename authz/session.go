@@ -28,6 +28,10 @@ type flow struct {
 	// flow: that login satisfies max_age and prompt=login, an earlier one
 	// never does, however recent.
 	Login []byte `json:"l,omitempty"`
+	// Device is the normalised user code of a device authorization
+	// (device_page.go): the flow has no redirect URI and ends on the
+	// /device page, not at the client.
+	Device string `json:"dv,omitempty"`
 }
 
 var errBadFlow = errors.New("authz: flow state is invalid or expired")

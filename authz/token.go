@@ -70,6 +70,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		resp, err = s.grantRefresh(r, form, c)
 	case oauth.GrantClientCredentials:
 		resp, err = s.grantClientCredentials(r, form, c)
+	case oauth.GrantDeviceCode:
+		resp, err = s.grantDevice(r, form, c) // grant_device.go
 	case "password":
 		err = oauth.New(oauth.UnsupportedGrantType, "OAuth 2.1 removed the resource owner password credentials grant; use authorization_code with PKCE")
 	case "":

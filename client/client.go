@@ -29,6 +29,9 @@ type Endpoint struct {
 	AuthURL string
 	// TokenURL is the token endpoint. Required.
 	TokenURL string
+	// DeviceAuthorizationURL is the device authorization endpoint (RFC
+	// 8628 §3.1), for DeviceAuthorize; empty when the server has none.
+	DeviceAuthorizationURL string
 	// PARURL is the pushed authorization request endpoint (RFC 9126),
 	// used when set.
 	PARURL string
@@ -146,6 +149,7 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			AuthorizationEndpoint              string   `json:"authorization_endpoint"`
 			TokenEndpoint                      string   `json:"token_endpoint"`
 			PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+			DeviceAuthorizationEndpoint        string   `json:"device_authorization_endpoint"`
 			ISSParameterSupported              bool     `json:"authorization_response_iss_parameter_supported"`
 			RevocationEndpoint                 string   `json:"revocation_endpoint"`
 			IntrospectionEndpoint              string   `json:"introspection_endpoint"`
@@ -173,6 +177,7 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			AuthURL:                  md.AuthorizationEndpoint,
 			TokenURL:                 md.TokenEndpoint,
 			PARURL:                   md.PushedAuthorizationRequestEndpoint,
+			DeviceAuthorizationURL:   md.DeviceAuthorizationEndpoint,
 			ISSParameterSupported:    md.ISSParameterSupported,
 			RevocationURL:            md.RevocationEndpoint,
 			IntrospectionURL:         md.IntrospectionEndpoint,

@@ -46,6 +46,8 @@ type Config struct {
 	// RequestObjects: JWT-secured authorization requests (RFC 9101).
 	RequestObjects RequestObjects `yaml:"request_objects"`
 	Login          Login          `yaml:"login"`
+	// DeviceAuthorization: the device authorization grant (RFC 8628).
+	DeviceAuthorization DeviceAuthorization `yaml:"device_authorization"`
 	// Limits of the authorization server's listener.
 	Limits  ServerLimits `yaml:"limits"`
 	Clients []Client     `yaml:"clients"`

@@ -44,6 +44,7 @@ func (c *Config) Validate() error {
 	v.tokens()
 	v.dpop()
 	v.positive("par.ttl", c.PAR.TTL, MaxPARTTL)
+	v.deviceAuthorization()
 	v.positive("login.session_ttl", c.Login.SessionTTL, 0)
 	if c.Limits.MaxConnections < 1 {
 		v.add("limits.max_connections", ErrInvalidValue, "must be at least 1")
@@ -235,7 +236,7 @@ func (v *validator) dpop() {
 
 var (
 	authMethods = names([]oauth.AuthMethod{oauth.AuthSecretBasic, oauth.AuthSecretPost, oauth.AuthPrivateKeyJWT, oauth.AuthNone, oauth.AuthTLSClient, oauth.AuthSelfSignedTLSClient})
-	grantTypes  = names([]oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials})
+	grantTypes  = names([]oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantDeviceCode})
 	constraints = []string{store.ConstraintDPoP, store.ConstraintDPoPOrMTLS, store.ConstraintMTLS, store.ConstraintBearer}
 )
 

@@ -35,6 +35,8 @@ const (
 	ConsentRequired         = "consent_required"
 	InteractionRequired     = "interaction_required" // OIDC Core §3.1.2.6
 	SlowDown                = "slow_down"
+	AuthorizationPending    = "authorization_pending" // RFC 8628 §3.5
+	ExpiredToken            = "expired_token"         // RFC 8628 §3.5
 	RateLimited             = "rate_limited"
 )
 

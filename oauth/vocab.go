@@ -10,6 +10,8 @@ const (
 	GrantAuthorizationCode GrantType = "authorization_code" // RFC 6749 §4.1.3
 	GrantRefreshToken      GrantType = "refresh_token"      // RFC 6749 §6
 	GrantClientCredentials GrantType = "client_credentials" // RFC 6749 §4.4.2
+	// GrantDeviceCode is the device authorization grant (RFC 8628 §3.4).
+	GrantDeviceCode GrantType = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // AuthMethod is a token endpoint authentication method, a client's

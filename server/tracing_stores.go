@@ -166,3 +166,29 @@ func (s tracedStore) ConsumePAR(ctx context.Context, id, clientID string, now ti
 		return s.Store.ConsumePAR(ctx, id, clientID, now)
 	})
 }
+
+// The device grant's polls (RFC 8628, docs/DEVICE.md) come to the token
+// endpoint every few seconds per device: traced like the other grants.
+
+func (s tracedStore) GetDeviceGrant(ctx context.Context, hash []byte, clientID string, now time.Time) (*store.DeviceGrant, error) {
+	return child(ctx, "store.GetDeviceGrant", func(ctx context.Context) (*store.DeviceGrant, error) {
+		return s.Store.GetDeviceGrant(ctx, hash, clientID, now)
+	})
+}
+
+func (s tracedStore) PollDeviceGrant(ctx context.Context, hash []byte, clientID, jkt, x5t string, now time.Time, step time.Duration) (*store.DeviceGrant, bool, error) {
+	var slow bool
+	g, err := child(ctx, "store.PollDeviceGrant", func(ctx context.Context) (*store.DeviceGrant, error) {
+		g, sl, err := s.Store.PollDeviceGrant(ctx, hash, clientID, jkt, x5t, now, step)
+		slow = sl
+		return g, err
+	})
+	return g, slow, err
+}
+
+func (s tracedStore) RedeemDeviceGrant(ctx context.Context, hash []byte, fam *store.Family, rt *store.RefreshToken, now time.Time) error {
+	_, err := child(ctx, "store.RedeemDeviceGrant", func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, s.Store.RedeemDeviceGrant(ctx, hash, fam, rt, now)
+	})
+	return err
+}

@@ -507,6 +507,7 @@ type Store interface {
 	RevocationLog
 	OneTime
 	PARs
+	DeviceGrants
 	Consents
 	Sessions
 	SigningKeys
@@ -516,4 +517,78 @@ type Store interface {
 	// returns how many it removed; safe to run from many instances at once.
 	DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error)
 	Close() error
+}
+
+// Device grant states (RFC 8628 §3.4, §3.5).
+const (
+	DevicePending  = "pending"  // the user has not decided yet
+	DeviceApproved = "approved" // allowed; the next poll redeems it
+	DeviceDenied   = "denied"   // the user denied: access_denied
+	DeviceRedeemed = "redeemed" // tokens were issued; single use
+)
+
+// ErrKeyMismatch: a device grant polled with another key than the one
+// fixed by dpop_jkt or its first poll (docs/DEVICE.md).
+var ErrKeyMismatch = errors.New("store: bound to another key")
+
+// DeviceGrant is a device authorization (RFC 8628), stored under the
+// SHA-256 hash of its device_code and found by the verification page
+// under the hash of its normalised user_code.
+type DeviceGrant struct {
+	Hash         []byte
+	UserCodeHash []byte
+	ClientID     string
+	Scope        string
+	Resources    []string
+	// JKT and CertThumbprint: the key the grant's tokens are bound to,
+	// fixed by dpop_jkt at the device authorization endpoint or by the
+	// first poll; both empty until then.
+	JKT            string
+	CertThumbprint string
+	// Interval is the minimum time between polls (RFC 8628 §3.2); it
+	// grows by the slow_down step on each poll that comes too early.
+	Interval   time.Duration
+	LastPollAt time.Time // zero before the first poll
+	Status     string    // a Device* constant
+	// Subject and AuthTime: who approved, and when they logged in.
+	Subject  string
+	AuthTime time.Time
+	// FamilyID is the family created when the grant was redeemed.
+	FamilyID  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// DeviceGrants stores device authorizations (RFC 8628).
+type DeviceGrants interface {
+	// PutDeviceGrant stores g: ErrAlreadyExists when its device or user
+	// code hash is taken (the caller draws another user code).
+	PutDeviceGrant(ctx context.Context, g *DeviceGrant) error
+	// GetDeviceGrant returns the grant of a device_code hash issued to
+	// clientID: ErrNotFound (also for another client's), or ErrExpired
+	// with the grant.
+	GetDeviceGrant(ctx context.Context, hash []byte, clientID string, now time.Time) (*DeviceGrant, error)
+	// GetDeviceGrantByUserCode returns the grant of a user_code hash:
+	// ErrNotFound, ErrExpired.
+	GetDeviceGrantByUserCode(ctx context.Context, userHash []byte, now time.Time) (*DeviceGrant, error)
+	// DecideDeviceGrant records the user's decision on a pending, live
+	// grant: approved by subject (who logged in at authTime) or denied.
+	// Of concurrent calls exactly one decides; the others, and any later
+	// call, get ErrAlreadyUsed. ErrNotFound, ErrExpired.
+	DecideDeviceGrant(ctx context.Context, userHash []byte, approve bool, subject string, authTime, now time.Time) error
+	// PollDeviceGrant records a poll of the device_code hash by clientID
+	// with the key jkt or the certificate x5t: when the grant is bound to
+	// neither yet, this poll fixes it (RFC 8628 with RFC 9449; only one
+	// of concurrent first polls binds). A poll with another key than the
+	// bound one changes nothing and returns ErrKeyMismatch. A poll less
+	// than Interval after the previous one, or racing another poll,
+	// grows Interval by step and reports slow true (RFC 8628 §3.5). It
+	// returns the grant as it stands after the poll; ErrNotFound,
+	// ErrExpired.
+	PollDeviceGrant(ctx context.Context, hash []byte, clientID, jkt, x5t string, now time.Time, step time.Duration) (g *DeviceGrant, slow bool, err error)
+	// RedeemDeviceGrant atomically marks an approved grant redeemed and
+	// creates fam with its first refresh token rt (nil for none):
+	// ErrAlreadyUsed when it is not approved (redeemed already, or a
+	// concurrent redemption won), ErrNotFound, ErrExpired.
+	RedeemDeviceGrant(ctx context.Context, hash []byte, fam *Family, rt *RefreshToken, now time.Time) error
 }

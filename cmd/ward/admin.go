@@ -104,7 +104,7 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.StringVar(&cl.Name, "name", "", "display name")
 		fs.StringVar(&authMethod, "auth-method", string(oauth.AuthSecretBasic), "token endpoint authentication method")
 		fs.Var(&redirects, "redirect-uri", "redirect `URI` (repeatable)")
-		fs.Var(&grants, "grant-type", "`grant` type (repeatable): authorization_code, refresh_token, client_credentials")
+		fs.Var(&grants, "grant-type", "`grant` type (repeatable): authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code")
 		fs.Var(&scopes, "scope", "allowed `scope` (repeatable)")
 		fs.Var(&auds, "audience", "allowed audience / resource `URI` (repeatable; the first is the default)")
 		fs.StringVar(&cl.SenderConstraint, "sender-constraint", store.ConstraintDPoP, "dpop, dpop_or_mtls, mtls, or bearer (explicit opt-out)")

@@ -29,6 +29,7 @@ type tokenFlags struct {
 	clientID  string
 	secret    string
 	authCode  bool
+	device    bool // RFC 8628: the device authorization grant (token_device.go)
 	scope     string
 	resources multiFlag
 	keyFile   string
@@ -70,6 +71,7 @@ func (f *tokenFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.clientID, "client-id", "", "client ID")
 	fs.StringVar(&f.secret, "client-secret", "", "client secret for client credentials (default $WARD_CLIENT_SECRET; prefer the variable: flags show in ps)")
 	fs.BoolVar(&f.authCode, "authorization-code", false, "sign in through the browser (authorization code + PKCE + PAR, loopback redirect) as a public client")
+	fs.BoolVar(&f.device, "device", false, "sign in on another device (RFC 8628): print a URL and a code (and a QR code on a terminal), then wait for the approval")
 	fs.StringVar(&f.scope, "scope", "", "space-separated scopes to request")
 	fs.Var(&f.resources, "resource", "resource indicator (RFC 8707) `URI` to request; repeatable")
 	fs.StringVar(&f.keyFile, "key-file", "", "keep the DPoP key in this file (created 0600 if absent); default: a new key in memory")
@@ -141,9 +143,12 @@ func (f *tokenFlags) obtain(ctx context.Context, stderr io.Writer) (*client.Clie
 		return nil, nil, err
 	}
 	var tok *oauth2.Token
-	if f.authCode {
+	switch {
+	case f.device:
+		tok, err = deviceToken(ctx, c, stderr) // token_device.go
+	case f.authCode:
 		tok, err = c.AuthorizeLoopback(ctx)
-	} else {
+	default:
 		tok, err = c.ClientCredentials(ctx)
 	}
 	if err != nil {
@@ -160,6 +165,9 @@ var errTimeout = errors.New("--timeout ran out")
 func (f *tokenFlags) explainTimeout(ctx context.Context, err error) error {
 	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return err
+	}
+	if f.device {
+		return fmt.Errorf("%w (%s) before the sign-in on the other device finished: give a longer --timeout (for example --timeout 10m)", errTimeout, f.timeout)
 	}
 	if f.authCode {
 		return fmt.Errorf("%w (%s) before the browser sign-in finished: sign in and consent at the URL printed above within that time, or give a longer --timeout (for example --timeout 10m)", errTimeout, f.timeout)
@@ -184,7 +192,7 @@ func (f *tokenFlags) complete(stderr io.Writer) error {
 	if f.secret == "" && !f.authCode {
 		f.secret = os.Getenv("WARD_CLIENT_SECRET")
 	}
-	if f.secret == "" && !f.authCode && !f.certBound() {
+	if f.secret == "" && !f.authCode && !f.device && !f.certBound() {
 		fmt.Fprintln(stderr, "ward: client credentials need a secret: set WARD_CLIENT_SECRET or --client-secret, --cert for a tls_client_auth client, or --authorization-code for a public client")
 		return errUsage
 	}
@@ -220,7 +228,7 @@ func (f *tokenFlags) clientOptions(stderr io.Writer) ([]client.Option, error) {
 		opts = append(opts, client.WithKey(k))
 	}
 	if !f.authCode {
-		if f.secret == "" { // --cert: the certificate authenticates
+		if f.secret == "" { // --cert or a public --device client
 			return opts, nil
 		}
 		return append(opts, client.WithClientSecret(f.secret, client.AuthStyleBasic)), nil
@@ -261,7 +269,7 @@ func init() {
 }
 
 func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("token", "token [--dev | --issuer URL --client-id ID] [--authorization-code] [--scope S] [--key-file F | --cert F --key F] [--cacert F] [-v] [--show-key]", stderr)
+	fs := newFlagSet("token", "token [--dev | --issuer URL --client-id ID] [--authorization-code | --device] [--scope S] [--key-file F | --cert F --key F] [--cacert F] [-v] [--show-key]", stderr)
 	var f tokenFlags
 	f.register(fs)
 	showKey := fs.Bool("show-key", false, "also print the thumbprint (cnf.jkt) of the key the token is bound to, on stderr")

@@ -379,6 +379,42 @@ func BrowserLoginWith(transport http.RoundTripper, authURL, user, password, deci
 	return final, nil
 }
 
+// DeviceApprove is a person on Ward's device verification page (RFC
+// 8628, docs/DEVICE.md): it opens issuer/device, enters code, signs in as
+// user with password, and answers the decision page with decision
+// ("allow" or "deny").
+func DeviceApprove(issuer, code, user, password, decision string) error {
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	read := func(r *http.Response, err error) ([]byte, error) {
+		if err != nil {
+			return nil, err
+		}
+		defer r.Body.Close()
+		return io.ReadAll(r.Body)
+	}
+	body, err := read(hc.Get(issuer + "/device"))
+	if err != nil {
+		return err
+	}
+	steps := []func(url.Values) string{
+		func(f url.Values) string { f.Set("user_code", code); return "/device" },
+		func(f url.Values) string { f.Set("username", user); f.Set("password", password); return "/login" },
+		func(f url.Values) string { f.Set("decision", decision); return "/device" },
+	}
+	for _, step := range steps {
+		f := HiddenFields(body)
+		path := step(f)
+		if body, err = read(hc.PostForm(issuer+path, f)); err != nil {
+			return err
+		}
+	}
+	if !bytes.Contains(body, []byte("<h1>")) || bytes.Contains(body, []byte(`name="decision"`)) {
+		return fmt.Errorf("device approval: unexpected last page: %.300s", body)
+	}
+	return nil
+}
+
 // InteropDir is the repository's interop directory: the pinned npm
 // packages (interop/package.json; .ci/run installs them with npm ci) and
 // the scripts that drive them.

@@ -333,6 +333,8 @@ var expiry = []expiryStmt{
 		(SELECT id FROM par_requests WHERE expires_at <= ? LIMIT ?)`},
 	{"one-time values", `DELETE FROM one_time WHERE key IN
 		(SELECT key FROM one_time WHERE expires_at <= ? LIMIT ?)`},
+	{"device grants", `DELETE FROM device_grants WHERE hash IN
+		(SELECT hash FROM device_grants WHERE expires_at <= ? LIMIT ?)`},
 	{"revoked access tokens", `DELETE FROM revoked_access_tokens WHERE jti IN
 		(SELECT jti FROM revoked_access_tokens WHERE expires_at <= ? LIMIT ?)`},
 	{"sessions", `DELETE FROM sessions WHERE hash IN

@@ -84,6 +84,8 @@ var postgresExpiry = []expiryStmt{
 		(SELECT id FROM par_requests WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
 	{"one-time values", `DELETE FROM one_time WHERE key IN
 		(SELECT key FROM one_time WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
+	{"device grants", `DELETE FROM device_grants WHERE hash IN
+		(SELECT hash FROM device_grants WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
 	{"revoked access tokens", `DELETE FROM revoked_access_tokens WHERE jti IN
 		(SELECT jti FROM revoked_access_tokens WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
 	{"sessions", `DELETE FROM sessions WHERE hash IN

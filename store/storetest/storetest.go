@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("Revocations", func(t *testing.T) { testRevocations(t, o(t)) })
 	t.Run("OneTime", func(t *testing.T) { testOneTime(t, o(t)) })
 	t.Run("PARs", func(t *testing.T) { testPARs(t, o(t)) })
+	t.Run("DeviceGrants", func(t *testing.T) { testDeviceGrants(t, o(t)) })
+	t.Run("DeviceBindRace", func(t *testing.T) { testDeviceBindRace(t, o(t)) })
 	t.Run("Consents", func(t *testing.T) { testConsents(t, o(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, o(t)) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, o(t)) })
