@@ -35,7 +35,7 @@ func (h *harness) msClient(id string, p fapi.Profile, edit func(*store.Client)) 
 		h.t.Fatal(err)
 	}
 	c := &store.Client{ID: id, AuthMethod: oauth.AuthPrivateKeyJWT, JWKS: jc.JWKS, RedirectURIs: []string{webRedirect},
-		Scopes: []string{"read", "write"}, Profile: string(p)}
+		Scopes: []string{"read", "write"}, Audiences: jc.Audiences, Profile: string(p)}
 	if edit != nil {
 		edit(c)
 	}
@@ -336,5 +336,38 @@ func TestFAPINonce64(t *testing.T) {
 	r, _ := h.oidcTokens(h.newBrowser(), oidcExtra(n))
 	if _, cl := h.verifyIDToken(r.str("id_token")); cl["nonce"] != n {
 		t.Fatalf("nonce %v, want the 64 characters sent", cl["nonce"])
+	}
+}
+
+// TestFAPIMessageSigningUserInfo: a Message Signing client that
+// registered userinfo_signed_response_alg gets its UserInfo response as a
+// JWT signed with ES256 (OIDC Core §5.3.2), through the whole signed
+// flow: request object, JARM, DPoP-bound token.
+func TestFAPIMessageSigningUserInfo(t *testing.T) {
+	h := newHarness(t)
+	h.msClient("ms", fapi.MessageSigning, func(c *store.Client) {
+		c.UserinfoSignedResponseAlg, c.Scopes = store.AlgES256, []string{"openid", "read"}
+	})
+	s := h.newSigner()
+	v, _ := pkce.NewVerifier()
+	ro := h.ro(pkce.Challenge(v), func(c map[string]any) {
+		c["iss"], c["client_id"], c["response_mode"], c["scope"] = "ms", "ms", "jwt", "openid read"
+	})
+	r := h.post(PathPAR, h.clientAuth("ms", url.Values{"request": {ro}}), "DPoP", h.parProof(s))
+	if r.status != http.StatusCreated {
+		t.Fatalf("PAR: %d %s", r.status, r.body)
+	}
+	q := h.authorize(h.newBrowser(), url.Values{"client_id": {"ms"}, "request_uri": {r.str("request_uri")}})
+	_, cl := h.verifyServerJWS(t, jarmResponse(t, q), jose.ES256)
+	code, _ := cl["code"].(string)
+	tok := h.post(PathToken, h.clientAuth("ms", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"code_verifier": {v}, "redirect_uri": {webRedirect}}), "DPoP", h.proof(s))
+	wantToken(t, tok)
+	u := h.userinfoDPoP(http.MethodGet, h.issuer+PathUserInfo, tok.str("access_token"), s)
+	if u.status != http.StatusOK || u.header.Get("Content-Type") != "application/jwt" {
+		t.Fatalf("UserInfo: %d %q %s", u.status, u.header.Get("Content-Type"), u.body)
+	}
+	if _, c := h.verifyServerJWS(t, string(u.body), jose.ES256); c["sub"] == nil || c["aud"] != "ms" {
+		t.Fatalf("signed UserInfo claims %v", c)
 	}
 }
