@@ -188,10 +188,11 @@ func (s *Server) pushedRequest(ctx context.Context, c *client, ru string) (url.V
 }
 
 // requiresRequestObject reports whether the client's authorization
-// requests must be signed request objects: request_objects.required or
-// its require_signed_request_object (RFC 9101 §10.5).
+// requests must be signed request objects: request_objects.required, its
+// require_signed_request_object (RFC 9101 §10.5), or FAPI 2.0 Message
+// Signing (§5.3.1: the server shall require them at the PAR endpoint).
 func (s *Server) requiresRequestObject(c *client) bool {
-	return s.cfg.RequestObjects.Required || c.RequireSignedRequestObject
+	return s.cfg.RequestObjects.Required || c.RequireSignedRequestObject || s.profileOf(c).Signs()
 }
 
 func errRequestObjectRequired() *oauth.Error {
@@ -272,6 +273,9 @@ func (s *Server) validateAuthorization(c *client, params url.Values) (*authReque
 		return nil, redirectErr(req, oauth.As(err))
 	}
 	req.Scope = scope
+	if e := s.fapiResponseMode(c, req); e != nil {
+		return nil, redirectErr(req, e)
+	}
 	if len(req.Resources) > 0 {
 		if _, err := resources(req.Resources, c.Audiences, nil); err != nil {
 			return nil, redirectErr(req, oauth.As(err))

@@ -43,8 +43,8 @@ func (s *Server) fapiClient(c *client) error {
 	if !slices.Contains(fapi.SenderConstraints, c.SenderConstraint) {
 		return oauth.New(oauth.UnauthorizedClient, "sender_constraint %s is not admitted under %s: FAPI 2.0 Security Profile §5.3.2.1 issues only sender-constrained tokens (DPoP or mTLS)", c.SenderConstraint, p)
 	}
-	if c.IDTokenSignedResponseAlg == store.AlgRS256 || c.UserinfoSignedResponseAlg == store.AlgRS256 {
-		return oauth.New(oauth.UnauthorizedClient, "RS256 ID tokens or UserInfo responses are not admitted under %s: FAPI 2.0 Security Profile §5.4.1 (PS256, ES256 or EdDSA only)", p)
+	if slices.Contains([]string{c.IDTokenSignedResponseAlg, c.UserinfoSignedResponseAlg, c.AuthorizationSignedResponseAlg, c.IntrospectionSignedResponseAlg}, store.AlgRS256) {
+		return oauth.New(oauth.UnauthorizedClient, "RS256 ID tokens, UserInfo, authorization or introspection responses are not admitted under %s: FAPI 2.0 Security Profile §5.4.1 (PS256, ES256 or EdDSA only)", p)
 	}
 	if msg := fapi.MissingError(p); msg != "" {
 		return oauth.New(oauth.UnauthorizedClient, "%s", msg)
@@ -57,6 +57,30 @@ func (s *Server) fapiClient(c *client) error {
 // Profile §5.3.2.2: requests not sent through PAR are refused).
 func (s *Server) requiresPAR(c *client) bool {
 	return s.cfg.PAR.Required || c.RequirePAR || s.profileOf(c).Secure()
+}
+
+// requiresJARM reports whether c's authorization responses must be signed:
+// under Message Signing (§5.4.1: the server shall require the use of
+// JARM) a request that does not ask for response_mode jwt or query.jwt is
+// refused rather than answered signed anyway, so that a client that would
+// not verify the response is told at once.
+func (s *Server) requiresJARM(c *client) bool { return s.profileOf(c).Signs() }
+
+// fapiResponseMode refuses, under Message Signing, an authorization
+// request that does not ask for a signed response (requiresJARM).
+func (s *Server) fapiResponseMode(c *client, req *authRequest) *oauth.Error {
+	if !s.requiresJARM(c) || req.ResponseMode == responseModeQueryJWT {
+		return nil
+	}
+	return oauth.New(oauth.InvalidRequest, "response_mode must be jwt or query.jwt under %s: FAPI 2.0 Message Signing §5.4.1 requires signed authorization responses (JARM)", s.profileOf(c))
+}
+
+// requestObjectAlgsFor is the request-object algorithm allow-list of c:
+// the server's, narrowed to PS256, ES256 and EdDSA when c is under a
+// profile (FAPI 2.0 Security Profile §5.4.1); under a server-wide profile
+// it already is (New).
+func (s *Server) requestObjectAlgsFor(c *client) []jose.SignatureAlgorithm {
+	return fapiAssertionAlgs(s.profileOf(c), s.requestObjectAlgs)
 }
 
 // rotatesRefresh reports whether c's refresh tokens rotate on use. Under
@@ -120,6 +144,12 @@ func (s *Server) fapiMetadata(md *Metadata) {
 	md.RevocationEndpointAuthMethodsSupported = keep(md.RevocationEndpointAuthMethodsSupported)
 	md.IntrospectionEndpointAuthMethodsSupported = keep(md.IntrospectionEndpointAuthMethodsSupported)
 	md.RequirePushedAuthorizationRequests = true
+	if s.serverProfile().Signs() {
+		// Message Signing §5.3.1, §5.4.1: request objects and signed
+		// responses are required, so the plain query mode is not offered.
+		md.RequireSignedRequestObject = true
+		md.ResponseModesSupported = []string{responseModeQueryJWT, responseModeJWT}
+	}
 
 	noRS := func(algs []string) []string {
 		return slices.DeleteFunc(slices.Clone(algs), func(a string) bool { return a == store.AlgRS256 })

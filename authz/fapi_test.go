@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -319,32 +318,6 @@ func TestFAPIMTLSClient(t *testing.T) {
 	wantError(t, e.post(e.url, svc, PathToken, cc("tlsbearer")), http.StatusBadRequest, oauth.UnauthorizedClient)
 	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}, "client_id": {"pubm"}}
 	wantError(t, e.post(e.url, good, PathToken, f), http.StatusUnauthorized, oauth.InvalidClient)
-}
-
-// TestFAPIMessageSigningNotSupported: a stored client under
-// fapi2-message-signing is refused with unauthorized_client while this
-// build lacks the profile's features (fapi.Requirements), rather than
-// served as if it were compliant.
-func TestFAPIMessageSigningNotSupported(t *testing.T) {
-	h := newHarness(t)
-	jc, err := h.st.GetClient(context.Background(), "jwt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &store.Client{ID: "msjwt", AuthMethod: oauth.AuthPrivateKeyJWT, JWKS: jc.JWKS, RedirectURIs: []string{webRedirect},
-		GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, Profile: string(fapi.MessageSigning)}
-	if _, err := CreateClient(context.Background(), h.st, c, h.clk.Now()); err != nil {
-		t.Fatal(err)
-	}
-	now := h.clk.Now()
-	a := h.assertion(h.jwtKey, jose.ES256, "k1", jwt.Claims{Issuer: "msjwt", Subject: "msjwt", Audience: jwt.Audience{h.issuer},
-		Expiry: jwt.NewNumericDate(now.Add(time.Minute)), ID: randomToken(8)})
-	r := h.post(PathToken, url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {assertionType}, "client_assertion": {a}},
-		"DPoP", h.proof(h.newSigner()))
-	wantError(t, r, http.StatusBadRequest, oauth.UnauthorizedClient)
-	if !strings.Contains(r.str("error_description"), "not supported yet") {
-		t.Errorf("description %q does not say the profile is not supported yet", r.str("error_description"))
-	}
 }
 
 // TestFAPIProfileLocks: what Ward enforces for every client, asserted

@@ -27,12 +27,12 @@ import (
 // supported.
 const (
 	// requestObjectType is the explicit type of a request object (RFC
-	// 9101 §10.8, FAPI 2.0 Message Signing §5.3).
+	// 9101 §10.8, FAPI 2.0 Message Signing §5.3.1).
 	requestObjectType = "oauth-authz-req+jwt"
 	// maxRequestObjectBytes bounds the compact JWS before any decoding.
 	maxRequestObjectBytes = 32 << 10
 	// maxRequestObjectLifetime bounds exp - nbf and the age of nbf (FAPI
-	// 2.0 Message Signing §5.3.2: at most 60 minutes each), and so how
+	// 2.0 Message Signing §5.3.1: at most 60 minutes each), and so how
 	// long a jti is remembered.
 	maxRequestObjectLifetime = 60 * time.Minute
 	// requestObjectSkew is how far in the future nbf and iat may be (FAPI
@@ -93,7 +93,7 @@ func (s *Server) requestObject(ctx context.Context, c *client, raw string) (url.
 // checkRequestObject verifies the request object raw of client c without
 // using up its jti.
 func (s *Server) checkRequestObject(c *client, raw string) (*verifiedRequestObject, *oauth.Error) {
-	return verifyRequestObject(raw, requestObjectCheck{algs: s.requestObjectAlgs, keys: c.jwks, clientID: c.ID, issuer: s.issuer, now: s.now()})
+	return verifyRequestObject(raw, requestObjectCheck{algs: s.requestObjectAlgsFor(c), keys: c.jwks, clientID: c.ID, issuer: s.issuer, now: s.now()})
 }
 
 // useRequestObject records the jti of a verified request object until it
@@ -201,7 +201,7 @@ var (
 )
 
 // checkRequestObjectClaims applies RFC 9101 §4, §6.3 and §10.1 and FAPI
-// 2.0 Message Signing §5.3.2 to verified claims: iss the client, aud this
+// 2.0 Message Signing §5.3.1 to verified claims: iss the client, aud this
 // server's issuer, exp in the future and at most 60 minutes after nbf, nbf
 // present, not in the future and at most 60 minutes old, jti present.
 func checkRequestObjectClaims(c *jwt.Claims, clientID, issuer string, now time.Time) error {

@@ -1,10 +1,13 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/store"
@@ -20,6 +23,7 @@ const (
 	clauseIatSkew  = "FAPI 2.0 Security Profile §5.3.2.1 (JWTs with an iat up to 10 seconds in the future are accepted)"
 	clauseCodeTTL  = "FAPI 2.0 Security Profile §5.3.2.1 (authorization codes live at most 60 seconds)"
 	clauseLoosened = "a client may tighten authorization_server.profile, never loosen it"
+	clauseSignedRO = "FAPI 2.0 Message Signing §5.3.1 (signed request objects required at the PAR endpoint)"
 )
 
 // AnyProfile reports whether a FAPI 2.0 profile applies to the server or
@@ -98,12 +102,24 @@ func (v *validator) clientProfile(cl *Client, p func(string) string) {
 		v.add(p("sender_constraint"), ErrInvalidValue, "%s is not allowed %s: %s; use one of %s",
 			sc, under, clauseSender, strings.Join(fapi.SenderConstraints, ", "))
 	}
+	if eff.Signs() && cl.JWKS != "" && !hasPublicKeys(cl.JWKS) {
+		v.add(p("jwks"), ErrInvalidValue, "a client %s needs public keys (\"keys\" of jwks) to sign its request objects with: %s", under, clauseSignedRO)
+	}
 	for _, k := range []struct{ key, alg string }{
 		{"id_token_signed_response_alg", cl.IDTokenSignedResponseAlg},
 		{"userinfo_signed_response_alg", cl.UserinfoSignedResponseAlg},
+		{"authorization_signed_response_alg", cl.AuthorizationSignedResponseAlg},
+		{"introspection_signed_response_alg", cl.IntrospectionSignedResponseAlg},
 	} {
 		if k.alg == store.AlgRS256 {
 			v.add(p(k.key), ErrInvalidValue, "%s is not allowed %s: %s", k.alg, under, clauseAlgs)
 		}
 	}
+}
+
+// hasPublicKeys reports whether an inline jwks holds at least one key
+// (a tls_client_auth client's may hold only its certificate's name).
+func hasPublicKeys(doc string) bool {
+	var set jose.JSONWebKeySet
+	return json.Unmarshal([]byte(doc), &set) == nil && len(set.Keys) > 0
 }

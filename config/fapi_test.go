@@ -25,6 +25,13 @@ clients:
     redirect_uris: [https://tpp.example/cb]
 `
 
+// tppJWKS is the tpp client's jwks, its certificate's name only; tppKeys
+// adds a public key to sign request objects with.
+const (
+	tppJWKS = `jwks: {tls_client_auth_subject_dn: "CN=tpp"}`
+	tppKeys = `jwks: {tls_client_auth_subject_dn: "CN=tpp", keys: [{kty: EC, crv: P-256, kid: k1, x: f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU, y: x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0}]}`
+)
+
 func TestFAPIProfileValid(t *testing.T) {
 	if _, err := load("ward.yaml", fapiBase, noEnv); err != nil {
 		t.Fatalf("a compliant fapi2-security file is refused: %v", err)
@@ -51,8 +58,13 @@ func TestFAPIProfileRefusals(t *testing.T) {
 			"ward.yaml:16: dpop.iat_leeway: 2s is below 10s under authorization_server.profile: FAPI 2.0 Security Profile §5.3.2.1"},
 		{"PAR lifetime", fapiBase + "par: {ttl: 10m}\n",
 			"ward.yaml:16: par.ttl: 10m0s is not below 10m0s under authorization_server.profile: FAPI 2.0 Security Profile §5.3.2.2"},
-		{"message signing not built", strings.Replace(fapiBase, "profile: fapi2-security", "profile: fapi2-message-signing", 1),
-			"ward.yaml:4: authorization_server.profile: fapi2-message-signing is not supported yet: this build lacks signed request objects (RFC 9101 JAR) (Message Signing §5.3.2)"},
+		{"message signing", strings.Replace(strings.Replace(fapiBase, "profile: fapi2-security", "profile: fapi2-message-signing", 1), tppJWKS, tppKeys, 1), ""},
+		{"message signing without keys", strings.Replace(fapiBase, "profile: fapi2-security", "profile: fapi2-message-signing", 1),
+			"ward.yaml:13: clients[1].jwks: a client under fapi2-message-signing needs public keys"},
+		{"RS256 JARM", strings.Replace(fapiBase, "sender_constraint: dpop_or_mtls", "authorization_signed_response_alg: RS256", 1),
+			"ward.yaml:14: clients[1].authorization_signed_response_alg: RS256 is not allowed under fapi2-security: FAPI 2.0 Security Profile §5.4.1"},
+		{"RS256 introspection", strings.Replace(fapiBase, "sender_constraint: dpop_or_mtls", "introspection_signed_response_alg: RS256", 1),
+			"ward.yaml:14: clients[1].introspection_signed_response_alg: RS256 is not allowed under fapi2-security: FAPI 2.0 Security Profile §5.4.1"},
 		{"client loosens", strings.Replace(fapiBase, "    redirect_uris: [https://tpp.example/cb]\n  - id: tpp", "    redirect_uris: [https://tpp.example/cb]\n    profile: fapi2-security\n  - id: tpp", 1),
 			""},
 		{"unknown profile", strings.Replace(fapiBase, "profile: fapi2-security", "profile: fapi2", 1),
@@ -84,14 +96,29 @@ func TestFAPIProfileRefusals(t *testing.T) {
 // TestFAPIClientCannotLoosen: a client's profile weaker than the server's
 // is refused (it would otherwise read as an opt-out).
 func TestFAPIClientCannotLoosen(t *testing.T) {
-	fapi.Supported[fapi.SignedRequestObjects], fapi.Supported[fapi.JARM], fapi.Supported[fapi.JWTIntrospection] = true, true, true
-	defer clear(fapi.Supported)
 	y := strings.Replace(fapiBase, "profile: fapi2-security", "profile: fapi2-message-signing", 1)
 	y = strings.Replace(y, "  - id: tpp", "  - id: tpp\n    profile: fapi2-security", 1)
 	_, err := load("ward.yaml", y, noEnv)
 	want := "ward.yaml:12: clients[1].profile: fapi2-security is weaker than authorization_server.profile fapi2-message-signing"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %v\nwant %q", err, want)
+	}
+}
+
+// TestFAPIMessageSigningNeedsKeys: a client under fapi2-message-signing
+// must sign its request objects (Message Signing §5.3.1), so an mTLS
+// client without public keys is refused, naming jwks.
+func TestFAPIMessageSigningNeedsKeys(t *testing.T) {
+	with := strings.Replace(fapiBase, tppJWKS, tppKeys, 1)
+	with = strings.Replace(with, "  - id: tpp", "  - id: tpp\n    profile: fapi2-message-signing", 1)
+	if _, err := load("ward.yaml", with, noEnv); err != nil {
+		t.Fatalf("an mTLS client with keys refused under fapi2-message-signing: %v", err)
+	}
+	y := strings.Replace(fapiBase, "  - id: tpp", "  - id: tpp\n    profile: fapi2-message-signing", 1)
+	_, err := load("ward.yaml", y, noEnv)
+	want := "clients[1].jwks: a client under fapi2-message-signing needs public keys (\"keys\" of jwks) to sign its request objects with: FAPI 2.0 Message Signing §5.3.1"
+	if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, config.ErrInvalidValue) {
+		t.Fatalf("error %v\nwant %q (ErrInvalidValue)", err, want)
 	}
 }
 

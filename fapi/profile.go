@@ -41,6 +41,10 @@ func Parse(s string) (Profile, error) {
 // Secure reports whether the Security Profile applies: both profiles.
 func (p Profile) Secure() bool { return p == Security || p == MessageSigning }
 
+// Signs reports whether FAPI 2.0 Message Signing applies: signed request
+// objects and signed authorization responses are then required.
+func (p Profile) Signs() bool { return p == MessageSigning }
+
 // Effective is a client's profile: its own when set, else the server's.
 // A client may tighten the server's profile, never loosen it (config
 // refuses a client profile weaker than the server's).
@@ -91,12 +95,14 @@ const (
 // Feature is a capability a profile needs that some builds lack.
 type Feature string
 
-// The features of FAPI 2.0 Message Signing.
+// The features of FAPI 2.0 Message Signing (Final, §5.3.1, §5.4.1,
+// §5.5.1: the requirements for authorization servers).
 const (
 	// SignedRequestObjects: JAR (RFC 9101) at the PAR endpoint, required
-	// per client (require_signed_request_object).
+	// of every client under the profile.
 	SignedRequestObjects Feature = "signed request objects (RFC 9101 JAR)"
-	// JARM: signed authorization responses (response_mode jwt/query.jwt).
+	// JARM: signed authorization responses (response_mode jwt/query.jwt),
+	// required of every client under the profile.
 	JARM Feature = "signed authorization responses (JARM)"
 	// JWTIntrospection: signed introspection responses (RFC 9701).
 	JWTIntrospection Feature = "signed introspection responses (RFC 9701)"
@@ -112,15 +118,19 @@ type Requirement struct {
 // Requirements is the feature table: what each profile needs beyond what
 // every build enforces. A feature lands by adding it to Supported.
 var Requirements = []Requirement{
-	{MessageSigning, "Message Signing §5.3.2", SignedRequestObjects},
-	{MessageSigning, "Message Signing §5.4.2", JARM},
-	{MessageSigning, "Message Signing §5.5.2", JWTIntrospection},
+	{MessageSigning, "Message Signing §5.3.1", SignedRequestObjects},
+	{MessageSigning, "Message Signing §5.4.1", JARM},
+	{MessageSigning, "Message Signing §5.5.1", JWTIntrospection},
 }
 
-// Supported are the features of this build. JAR, JARM and RFC 9701 are
-// built on other branches; each adds itself here when it lands (and its
-// enforcement under the profile, keyed on the same Feature).
-var Supported = map[Feature]bool{}
+// Supported are the features of this build: a feature is listed here
+// together with its enforcement under the profile (package authz,
+// docs/FAPI2.md). A build without one refuses the profile at start.
+var Supported = map[Feature]bool{
+	SignedRequestObjects: true, // authz/requestobject.go
+	JARM:                 true, // authz/jarm.go
+	JWTIntrospection:     true, // authz/introspectjwt.go
+}
 
 // Missing returns the requirements of p whose feature this build lacks.
 func Missing(p Profile) []Requirement {

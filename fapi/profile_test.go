@@ -3,6 +3,7 @@ package fapi_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 
@@ -41,9 +42,14 @@ func TestEffective(t *testing.T) {
 }
 
 // TestMissing: the feature table drives the refusal; a feature that lands
-// (Supported) drops out of it.
+// (Supported) drops out of it. This build has every feature.
 func TestMissing(t *testing.T) {
-	defer clear(fapi.Supported)
+	if msg := fapi.MissingError(fapi.MessageSigning); msg != "" {
+		t.Fatalf("this build has every Message Signing feature, still refused: %q", msg)
+	}
+	saved := maps.Clone(fapi.Supported)
+	defer func() { clear(fapi.Supported); maps.Copy(fapi.Supported, saved) }()
+	clear(fapi.Supported)
 	if len(fapi.Missing(fapi.Security)) != 0 || fapi.MissingError(fapi.None) != "" {
 		t.Fatal("the Security Profile needs no feature this build lacks")
 	}
@@ -77,9 +83,12 @@ func FuzzParse(f *testing.F) {
 }
 
 func ExampleMissingError() {
-	fmt.Println(fapi.MissingError(fapi.Security) == "")
+	fmt.Printf("%q\n", fapi.MissingError(fapi.MessageSigning))
+	// A build without signed authorization responses:
+	delete(fapi.Supported, fapi.JARM)
+	defer func() { fapi.Supported[fapi.JARM] = true }()
 	fmt.Println(fapi.MissingError(fapi.MessageSigning))
 	// Output:
-	// true
-	// fapi2-message-signing is not supported yet: this build lacks signed request objects (RFC 9101 JAR) (Message Signing §5.3.2), signed authorization responses (JARM) (Message Signing §5.4.2), signed introspection responses (RFC 9701) (Message Signing §5.5.2)
+	// ""
+	// fapi2-message-signing is not supported yet: this build lacks signed authorization responses (JARM) (Message Signing §5.4.1)
 }

@@ -9,7 +9,13 @@
 // With MODE public the client is public (auth none): the profile refuses
 // it at the PAR endpoint, and the script reports the error.
 //
-// Usage: node fapi2-client.mjs ISSUER CLIENT_ID REDIRECT_URI SCOPE pkjwt|public
+// With MODE ms (FAPI 2.0 Message Signing) the client first pushes a plain
+// request, which the profile refuses (reported as plain), then a signed
+// request object (buildAuthorizationUrlWithJAR: typ oauth-authz-req+jwt,
+// aud, nbf, exp, jti) asking for response_mode=jwt (useJwtResponseMode),
+// and verifies the JARM response before redeeming the code.
+//
+// Usage: node fapi2-client.mjs ISSUER CLIENT_ID REDIRECT_URI SCOPE pkjwt|public|ms
 // The private key (a JWK) is in the environment variable FAPI_CLIENT_JWK;
 // the issuer's TLS certificate is trusted through NODE_EXTRA_CA_CERTS.
 //
@@ -34,24 +40,43 @@ const describe = (err) => ({
   status: err.status ?? err.response?.status,
 })
 
+const ms = mode === 'ms'
 let auth = openid.None()
-if (mode === 'pkjwt') {
+let key
+if (mode === 'pkjwt' || ms) {
   const jwk = JSON.parse(process.env.FAPI_CLIENT_JWK)
-  auth = openid.PrivateKeyJwt({ key: await importJWK(jwk, 'ES256'), kid: jwk.kid })
+  key = { key: await importJWK(jwk, 'ES256'), kid: jwk.kid }
+  auth = openid.PrivateKeyJwt(key)
 }
 const config = await openid.discovery(new URL(issuer), clientId, undefined, auth, { algorithm: 'oauth2' })
+if (ms) openid.useJwtResponseMode(config)
+const attempt = async (f) => {
+  try {
+    await f()
+    return { accepted: true }
+  } catch (err) {
+    return describe(err)
+  }
+}
 const DPoP = openid.getDPoPHandle(config, await openid.randomDPoPKeyPair('ES256'))
 const verifier = openid.randomPKCECodeVerifier()
 const state = openid.randomState()
-let url
+const params = {
+  redirect_uri: redirectUri,
+  scope,
+  code_challenge: await openid.calculatePKCECodeChallenge(verifier),
+  code_challenge_method: 'S256',
+  state,
+}
+let url, plain
 try {
-  url = await openid.buildAuthorizationUrlWithPAR(config, {
-    redirect_uri: redirectUri,
-    scope,
-    code_challenge: await openid.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-  }, { DPoP })
+  if (ms) {
+    plain = await attempt(() => openid.buildAuthorizationUrlWithPAR(config, params, { DPoP }))
+    const jar = await openid.buildAuthorizationUrlWithJAR(config, params, key)
+    url = await openid.buildAuthorizationUrlWithPAR(config, jar.searchParams, { DPoP })
+  } else {
+    url = await openid.buildAuthorizationUrlWithPAR(config, params, { DPoP })
+  }
 } catch (err) {
   const e = describe(err)
   if (!e.error && err.response) {
@@ -63,7 +88,7 @@ try {
   say({ error: e, stage: 'par' })
   process.exit(0)
 }
-say({ authorize: url.href })
+say({ authorize: url.href, plain })
 
 const { value: redirect } = await lines.next()
 const stage = { name: 'code' }

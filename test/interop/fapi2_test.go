@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,7 +47,10 @@ type fapiWard struct {
 	jwk    []byte // the private_key_jwt client's private JWK
 }
 
-func newFAPIWard(t *testing.T) *fapiWard {
+func newFAPIWard(t *testing.T) *fapiWard { return newFAPIWardUnder(t, fapi.Security) }
+
+// newFAPIWardUnder is newFAPIWard with the server under profile p.
+func newFAPIWardUnder(t *testing.T, p fapi.Profile) *fapiWard {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -60,7 +64,7 @@ func newFAPIWard(t *testing.T) *fapiWard {
 
 	cfg := config.Default()
 	cfg.Issuer = w.issuer
-	cfg.AuthorizationServer.Profile = fapi.Security
+	cfg.AuthorizationServer.Profile = p
 	cfg.DPoP.Nonce.Enabled = true
 
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -116,8 +120,11 @@ func newFAPIWard(t *testing.T) *fapiWard {
 
 // fapiResult is what interop/fapi2-client.mjs prints at the end.
 type fapiResult struct {
-	Error  *npmError `json:"error"`
-	Stage  string    `json:"stage"`
+	Error *npmError `json:"error"`
+	Stage string    `json:"stage"`
+	// Plain: in mode ms, the outcome of a push without a request object.
+	Plain  *npmError `json:"-"`
+	Final  string    `json:"-"` // the redirect the browser followed
 	Result *struct {
 		TokenType             string `json:"token_type"`
 		AccessToken           string `json:"access_token"`
@@ -136,6 +143,7 @@ func (w *fapiWard) run(t *testing.T, client, redirect, mode string) fapiResult {
 	sc := startScriptEnv(t, env, node, "fapi2-client.mjs", w.issuer, client, redirect, "accounts", mode)
 	var start struct {
 		Authorize string    `json:"authorize"`
+		Plain     *npmError `json:"plain"`
 		Error     *npmError `json:"error"`
 		Stage     string    `json:"stage"`
 	}
@@ -150,12 +158,14 @@ func (w *fapiWard) run(t *testing.T, client, redirect, mode string) fapiResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := final.Query().Get("iss"); got != w.issuer {
+	// RFC 9207: iss beside the code, or inside the JARM response JWT.
+	if got := final.Query().Get("iss"); got != w.issuer && mode != "ms" {
 		t.Fatalf("redirect %s: iss %q, want %q (RFC 9207)", final, got, w.issuer)
 	}
 	sc.send(final.String())
 	var res fapiResult
 	sc.next(&res)
+	res.Plain, res.Final = start.Plain, final.String()
 	return res
 }
 
@@ -189,5 +199,34 @@ func TestOpenIDClientFAPI2PublicRefused(t *testing.T) {
 	res := w.run(t, fapiPublic, callback, "public")
 	if res.Error == nil || res.Stage != "par" || res.Error.Error != oauth.InvalidClient || res.Error.Status != http.StatusUnauthorized {
 		t.Fatalf("public client under the profile: %+v at %q, want invalid_client (401) at par", res.Error, res.Stage)
+	}
+}
+
+// TestOpenIDClientFAPI2MessageSigning: openid-client against a
+// fapi2-message-signing Ward: a plain pushed request is refused with
+// invalid_request (Message Signing §5.3.1); a signed request object
+// (buildAuthorizationUrlWithJAR) asking for response_mode=jwt
+// (useJwtResponseMode), pushed with a DPoP proof and private_key_jwt, is
+// answered with a JARM response only (§5.4.1), which openid-client
+// verifies, and a DPoP-bound token.
+func TestOpenIDClientFAPI2MessageSigning(t *testing.T) {
+	w := newFAPIWardUnder(t, fapi.MessageSigning)
+	res := w.run(t, fapiClient, fapiCallback, "ms")
+	if res.Plain == nil || res.Plain.Accepted || res.Plain.Error != oauth.InvalidRequest {
+		t.Errorf("plain pushed request under Message Signing: %+v, want invalid_request", res.Plain)
+	}
+	if res.Error != nil || res.Result == nil {
+		t.Fatalf("openid-client failed at %s: %+v", res.Stage, res.Error)
+	}
+	u, err := url.Parse(res.Final)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := u.Query(); q.Get("response") == "" || q.Has("code") || q.Has("iss") || q.Has("state") {
+		t.Errorf("authorization response %s: want only the JARM response parameter", res.Final)
+	}
+	_, cl := decodeJWT(t, res.Result.AccessToken)
+	if cnf, _ := cl["cnf"].(map[string]any); cnf["jkt"] == nil {
+		t.Errorf("access token cnf %v: not DPoP-bound", cl["cnf"])
 	}
 }
