@@ -14,10 +14,11 @@ const clientCols = `id, name, auth_method, secret_hash, jwks, redirect_uris, gra
 	audiences, sender_constraint, require_par, access_token_ttl, static, created_at, allow_remembered_consent,
 	id_token_signed_response_alg, userinfo_signed_response_alg, subject_type, sector_identifier_uri,
 	post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required,
-	logout_revokes_grants, default_max_age, logo_uri, client_uri, require_signed_request_object`
+	logout_revokes_grants, default_max_age, logo_uri, client_uri, require_signed_request_object,
+	dynamic, registration_token_hash, expires_at`
 
 // clientPlaceholders is one ? per column of clientCols.
-const clientPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const clientPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func clientArgs(c *store.Client) []any {
 	return []any{c.ID, c.Name, c.AuthMethod, bytesArg(c.SecretHash), bytesArg(c.JWKS),
@@ -25,7 +26,8 @@ func clientArgs(c *store.Client) []any {
 		c.SenderConstraint, c.RequirePAR, int64(c.AccessTokenTTL), c.Static, timeArg(c.CreatedAt), c.AllowRememberedConsent,
 		c.IDTokenSignedResponseAlg, c.UserinfoSignedResponseAlg, c.SubjectType, c.SectorIdentifierURI,
 		jsonArg(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
-		c.LogoutRevokesGrants, int64(c.DefaultMaxAge), c.LogoURI, c.ClientURI, c.RequireSignedRequestObject}
+		c.LogoutRevokesGrants, int64(c.DefaultMaxAge), c.LogoURI, c.ClientURI, c.RequireSignedRequestObject,
+		c.Dynamic, bytesArg(c.RegistrationTokenHash), timeArg(c.ExpiresAt)}
 }
 
 func scanClient(sc scanner) (*store.Client, error) {
@@ -34,17 +36,18 @@ func scanClient(sc scanner) (*store.Client, error) {
 		redirects, grants, scopes string
 		auds, postLogout          string
 		ttl, maxAge               int64
-		created                   sql.NullInt64
+		created, expires          sql.NullInt64
 	)
 	if err := sc.Scan(&c.ID, &c.Name, &c.AuthMethod, &c.SecretHash, &c.JWKS, &redirects, &grants,
 		&scopes, &auds, &c.SenderConstraint, &c.RequirePAR, &ttl, &c.Static, &created, &c.AllowRememberedConsent,
 		&c.IDTokenSignedResponseAlg, &c.UserinfoSignedResponseAlg, &c.SubjectType, &c.SectorIdentifierURI,
 		&postLogout, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired,
-		&c.LogoutRevokesGrants, &maxAge, &c.LogoURI, &c.ClientURI, &c.RequireSignedRequestObject); err != nil {
+		&c.LogoutRevokesGrants, &maxAge, &c.LogoURI, &c.ClientURI, &c.RequireSignedRequestObject,
+		&c.Dynamic, &c.RegistrationTokenHash, &expires); err != nil {
 		return nil, err
 	}
 	c.AccessTokenTTL, c.DefaultMaxAge = time.Duration(ttl), time.Duration(maxAge)
-	c.CreatedAt = timeVal(created)
+	c.CreatedAt, c.ExpiresAt = timeVal(created), timeVal(expires)
 	if err := jsonVals(redirects, &c.RedirectURIs, grants, &c.GrantTypes, scopes, &c.Scopes, auds, &c.Audiences,
 		postLogout, &c.PostLogoutRedirectURIs); err != nil {
 		return nil, err
@@ -87,7 +90,9 @@ func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 			logout_revokes_grants = excluded.logout_revokes_grants,
 			default_max_age = excluded.default_max_age,
 			logo_uri = excluded.logo_uri, client_uri = excluded.client_uri,
-			require_signed_request_object = excluded.require_signed_request_object`), clientArgs(c)...)
+			require_signed_request_object = excluded.require_signed_request_object,
+			dynamic = excluded.dynamic, registration_token_hash = excluded.registration_token_hash,
+			expires_at = excluded.expires_at`), clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: upsert client %q: %w", c.ID, err)
 	}
@@ -117,4 +122,52 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return fmt.Errorf("sqlstore: delete client %q: %w", id, err)
 	}
 	return nil
+}
+
+// PutInitialAccessToken implements [store.InitialAccessTokens].
+func (s *Store) PutInitialAccessToken(ctx context.Context, t *store.InitialAccessToken) error {
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO initial_access_tokens (hash, single_use, created_at, expires_at)
+		VALUES (?, ?, ?, ?)`), t.Hash, t.SingleUse, t.CreatedAt.UnixNano(), t.ExpiresAt.UnixNano())
+	if s.d.isUniqueViolation(err) {
+		return fmt.Errorf("sqlstore: put initial access token: %w", store.ErrAlreadyExists)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: put initial access token: %w", err)
+	}
+	return nil
+}
+
+// UseInitialAccessToken implements [store.InitialAccessTokens]: a
+// single-use token is deleted by the statement that finds it (RETURNING),
+// so two concurrent uses cannot both see it.
+func (s *Store) UseInitialAccessToken(ctx context.Context, hash []byte, now time.Time) (*store.InitialAccessToken, error) {
+	scan := func(row scanner) (*store.InitialAccessToken, error) {
+		t := &store.InitialAccessToken{Hash: hash}
+		var created, exp int64
+		if err := row.Scan(&t.SingleUse, &created, &exp); err != nil {
+			return nil, err
+		}
+		t.CreatedAt, t.ExpiresAt = time.Unix(0, created).UTC(), time.Unix(0, exp).UTC()
+		return t, nil
+	}
+	t, err := scan(s.w.QueryRowContext(ctx, s.q(`DELETE FROM initial_access_tokens
+		WHERE hash = ? AND single_use AND expires_at > ? RETURNING single_use, created_at, expires_at`), hash, now.UnixNano()))
+	if err == nil {
+		return t, nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		t, err = scan(s.r.QueryRowContext(ctx, s.q(`SELECT single_use, created_at, expires_at
+			FROM initial_access_tokens WHERE hash = ?`), hash))
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("sqlstore: use initial access token: %w", store.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("sqlstore: use initial access token: %w", err)
+	case t.SingleUse && t.ExpiresAt.After(now): // used by a concurrent call
+		return nil, fmt.Errorf("sqlstore: use initial access token: %w", store.ErrNotFound)
+	case !t.ExpiresAt.After(now):
+		return nil, fmt.Errorf("sqlstore: use initial access token: %w", store.ErrExpired)
+	}
+	return t, nil
 }
