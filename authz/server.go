@@ -386,6 +386,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST "+PathEndSessionConfirm, s.handleEndSessionConfirm)
 	m.HandleFunc("GET "+PathStatic+"ward.css", s.handleCSS)
 	m.HandleFunc("GET /{$}", s.handleHome) // pages.go
+	s.registrationRoutes(m)                // register.go
 	s.mux = m
 	s.handler = s.withHSTS(m)
 }

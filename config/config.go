@@ -45,6 +45,9 @@ type Config struct {
 	// RequestObjects: JWT-secured authorization requests (RFC 9101).
 	RequestObjects RequestObjects `yaml:"request_objects"`
 	Login          Login          `yaml:"login"`
+	// Registration: dynamic client registration (RFC 7591, RFC 7592;
+	// registration.go). Off by default.
+	Registration Registration `yaml:"registration"`
 	// Limits of the authorization server's listener.
 	Limits  ServerLimits `yaml:"limits"`
 	Clients []Client     `yaml:"clients"`
@@ -375,6 +378,7 @@ func Default() *Config {
 		},
 		PAR:                 PAR{TTL: 60 * time.Second},
 		Login:               Login{SessionTTL: 8 * time.Hour},
+		Registration:        DefaultRegistration(),
 		Limits:              ServerLimits{MaxConnections: 10000},
 		AuthorizationServer: AuthorizationServer{Enabled: true, HSTS: DefaultHSTS},
 		Gateway:             DefaultGateway(),

@@ -59,11 +59,12 @@ func (c *Config) Validate() error {
 	v.redis()
 	v.rateLimits()
 	v.events()
-	v.mtls()     // mtls.go
-	v.ui()       // ui.go
-	v.pairwise() // pairwise.go
-	v.log()      // observability.go
-	v.tracing()  // observability.go
+	v.mtls()         // mtls.go
+	v.ui()           // ui.go
+	v.pairwise()     // pairwise.go
+	v.registration() // registration.go
+	v.log()          // observability.go
+	v.tracing()      // observability.go
 	return errors.Join(v.errs...)
 }
 

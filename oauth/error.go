@@ -31,11 +31,14 @@ const (
 	InvalidDPoPProof        = "invalid_dpop_proof"
 	UseDPoPNonce            = "use_dpop_nonce"
 	InvalidClientMetadata   = "invalid_client_metadata"
-	LoginRequired           = "login_required"
-	ConsentRequired         = "consent_required"
-	InteractionRequired     = "interaction_required" // OIDC Core §3.1.2.6
-	SlowDown                = "slow_down"
-	RateLimited             = "rate_limited"
+	// RFC 7591 §3.2.2.
+	InvalidRedirectURI          = "invalid_redirect_uri"
+	UnapprovedSoftwareStatement = "unapproved_software_statement"
+	LoginRequired               = "login_required"
+	ConsentRequired             = "consent_required"
+	InteractionRequired         = "interaction_required" // OIDC Core §3.1.2.6
+	SlowDown                    = "slow_down"
+	RateLimited                 = "rate_limited"
 )
 
 // Error is a protocol error: the RFC error code, a description for the

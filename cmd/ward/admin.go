@@ -73,16 +73,19 @@ func subcommand(args []string, stderr io.Writer, usage string) (string, []string
 	return args[0], args[1:], nil
 }
 
-const clientUsage = `Usage: ward client <create|list|show|delete> [flags]
+const clientUsage = `Usage: ward client <create|list|show|delete|token> [flags]
   create --id ID [--name N] [--auth-method client_secret_basic|client_secret_post|private_key_jwt|
                                              tls_client_auth|self_signed_tls_client_auth|none]
          [--redirect-uri URI]... [--grant-type T]... [--scope S]... [--audience A]...
          [--sender-constraint dpop|dpop_or_mtls|mtls|bearer] [--require-par] [--allow-remembered-consent]
          [--access-token-ttl D] [--jwks-file F] [--logo-uri URL] [--client-uri URL]
          [--subject-type public|pairwise] [--sector-identifier-uri URL] [--userinfo-signed-response-alg ES256|RS256]
-  list
+  list     (DYNAMIC: registered at run time, RFC 7591; docs/REGISTRATION.md)
   show ID
   delete ID
+  token [--ttl D] [--single-use]
+           issue an initial access token for dynamic client registration
+           (printed once; Ward keeps its SHA-256 hash)
 Every subcommand takes --config FILE or --dev [--data DIR] to find the store.`
 
 func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -96,6 +99,12 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cl config.Client
 	var redirects, grants, scopes, auds listFlag
 	var authMethod string
+	var tokenTTL time.Duration
+	var singleUse bool
+	if sub == "token" {
+		fs.DurationVar(&tokenTTL, "ttl", 24*time.Hour, "lifetime of the initial access token")
+		fs.BoolVar(&singleUse, "single-use", false, "the token registers one client only")
+	}
 	if sub == "create" {
 		fs.StringVar(&cl.ID, "id", "", "client_id (required)")
 		fs.StringVar(&cl.Name, "name", "", "display name")
@@ -137,6 +146,8 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return nil
 		case "list":
 			return listClients(ctx, st, stdout)
+		case "token":
+			return issueInitialAccessToken(ctx, st, tokenTTL, singleUse, stdout)
 		case "show", "delete":
 			if fs.NArg() != 1 {
 				fmt.Fprintln(stderr, clientUsage)
@@ -206,15 +217,30 @@ func listClients(ctx context.Context, st store.Store, stdout io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tCONSTRAINT\tGRANTS\tSTATIC")
+	fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tCONSTRAINT\tGRANTS\tSTATIC\tDYNAMIC")
 	for _, c := range cs {
 		grants := make([]string, len(c.GrantTypes))
 		for i, g := range c.GrantTypes {
 			grants[i] = string(g)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", c.ID, c.AuthMethod, c.SenderConstraint, strings.Join(grants, ","), c.Static)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%v\n", c.ID, c.AuthMethod, c.SenderConstraint, strings.Join(grants, ","), c.Static, c.Dynamic)
 	}
 	return tw.Flush()
+}
+
+// issueInitialAccessToken stores a new initial access token (RFC 7591
+// §3) and prints it once.
+func issueInitialAccessToken(ctx context.Context, st store.Store, ttl time.Duration, singleUse bool, stdout io.Writer) error {
+	if ttl <= 0 {
+		return fmt.Errorf("client token: --ttl must be positive")
+	}
+	tok, t := authz.NewInitialAccessToken(now(), ttl, singleUse)
+	if err := st.PutInitialAccessToken(ctx, t); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "initial_access_token: %s\nexpires: %s\nsingle use: %v\n(shown once: Ward keeps only its SHA-256 hash)\n",
+		tok, t.ExpiresAt.UTC().Format(time.RFC3339), singleUse)
+	return nil
 }
 
 func deleteClient(ctx context.Context, st store.Store, id string, stdout io.Writer) error {
@@ -231,7 +257,7 @@ func showClient(ctx context.Context, st store.Store, id string, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	c.SecretHash = nil // nothing secret-derived is printed
+	c.SecretHash, c.RegistrationTokenHash = nil, nil // nothing secret-derived is printed
 	out, _ := json.MarshalIndent(c, "", "  ")
 	fmt.Fprintln(stdout, string(out))
 	return nil
