@@ -235,4 +235,3 @@ func (s *system) seedUser() {
 		s.t.Fatal(err)
 	}
 }
-
