@@ -298,7 +298,7 @@ func TestMetricsLabelsCarryNoSecrets(t *testing.T) {
 	for _, g := range tokenGrants {
 		allowed[string(g)] = true
 	}
-	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenErrorCodes, userInfoOutcomes, bcReasons, bcOutcomes, esOutcomes, tokenSenders, []string{endpointToken, endpointPAR, endpointLogin, "ip", "client"}) {
+	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenErrorCodes, userInfoOutcomes, bcReasons, bcOutcomes, esOutcomes, tokenSenders, []string{endpointToken, endpointPAR, endpointLogin, endpointRegister, "ip", "client"}) {
 		allowed[v] = true
 	}
 	for _, r := range dpopReasons {

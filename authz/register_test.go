@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -360,6 +361,9 @@ func TestRegisterRateLimit(t *testing.T) {
 	if r.header.Get("Retry-After") == "" {
 		t.Error("no Retry-After")
 	}
+	if !strings.Contains(h.metricsText(), `ward_authz_rate_limited_total{endpoint="register",tier="ip"} 1`) {
+		t.Error("the 429 is not counted")
+	}
 	// Guessing registration access tokens spends the same allowance.
 	wantError(t, h.regRequest(http.MethodGet, PathRegister+"/dyn_x", "", "guess"), http.StatusTooManyRequests, oauth.RateLimited)
 }
@@ -409,4 +413,11 @@ func TestDynamicClientExpirySweep(t *testing.T) {
 	if _, err := h.st.GetClient(context.Background(), "spa"); err != nil {
 		t.Fatalf("a configured client was swept: %v", err)
 	}
+}
+
+// metricsText scrapes the server's metrics.
+func (h *harness) metricsText() string {
+	w := httptest.NewRecorder()
+	h.s.MetricsHandler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return w.Body.String()
 }
