@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/oauth"
@@ -263,8 +264,20 @@ func TestRegisterInitialAccessToken(t *testing.T) {
 	multi := h.initialToken(time.Hour, false)
 	set, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: h.jwtKey.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
 	svc := fmt.Sprintf(`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt","jwks":%s}`, set)
-	if r := h.register(svc, multi); r.status != http.StatusCreated || r.str("token_endpoint_auth_method") != "private_key_jwt" {
+	r := h.register(svc, multi)
+	if r.status != http.StatusCreated || r.str("token_endpoint_auth_method") != "private_key_jwt" {
 		t.Fatalf("private_key_jwt with a token: %d %s", r.status, r.body)
+	}
+	// The registered service authenticates with its key and gets a
+	// DPoP-bound token for the configured audience.
+	id, now := r.str("client_id"), h.clk.Now()
+	a := h.assertion(h.jwtKey, jose.ES256, "k1", jwt.Claims{Issuer: id, Subject: id, Audience: jwt.Audience{h.issuer},
+		Expiry: jwt.NewNumericDate(now.Add(time.Minute)), IssuedAt: jwt.NewNumericDate(now), ID: randomToken(8)})
+	tr := h.post(PathToken, url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {assertionType},
+		"client_assertion": {a}}, "DPoP", h.proof(h.newSigner()))
+	wantToken(t, tr)
+	if _, cl := decodeJWT(t, tr.str("access_token")); cl["aud"] != testAPI || cl["cnf"] == nil {
+		t.Fatalf("token claims %v", cl)
 	}
 	for name, b := range map[string]string{
 		"private key in jwks": `{"grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt","jwks":{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRjPX4FTQvqHxPTbMuHHszaaz8g1eYV4LO_RIgA","d":"jpsQnnGQmL-YBIffH1136cLyt5vlaxEPtK9zTLn5DjE"}]}}`,
