@@ -145,13 +145,22 @@ func (s *Server) handleRegistrationUpdate(w http.ResponseWriter, r *http.Request
 	}
 	rat := randomToken(32)
 	c.ID, c.CreatedAt, c.RegistrationTokenHash = old.ID, old.CreatedAt, hashToken(rat)
+	c.Dynamic = true
 	c.ExpiresAt = s.now().Add(s.cfg.Registration.UnusedTTL)
 	if err := normaliseClient(c); err != nil {
 		s.writeRegError(w, r, metadataErr("%s", strings.TrimPrefix(err.Error(), ErrConfig.Error()+": ")))
 		return
 	}
-	if err := s.st.UpsertClient(r.Context(), c); err != nil {
-		s.writeRegError(w, r, oauth.Wrap(err, "cannot store the client"))
+	// Only if the token used is still the client's: of two concurrent
+	// updates one wins, and a deleted client stays deleted.
+	err = s.st.ReplaceDynamicClient(r.Context(), c, old.RegistrationTokenHash)
+	if errors.Is(err, store.ErrNotFound) {
+		err = invalidToken("the registration access token is not valid for this client")
+	} else if err != nil {
+		err = oauth.Wrap(err, "cannot store the client")
+	}
+	if err != nil {
+		s.writeRegError(w, r, err)
 		return
 	}
 	s.clients.forget(c.ID)

@@ -353,6 +353,13 @@ type Clients interface {
 	GetClient(ctx context.Context, id string) (*Client, error) // ErrNotFound
 	ListClients(ctx context.Context) ([]*Client, error)
 	DeleteClient(ctx context.Context, id string) error // ErrNotFound
+	// ReplaceDynamicClient replaces the dynamic client c.ID (keeping its
+	// CreatedAt) only if it still holds the registration token hash
+	// tokenHash, in one statement: of concurrent updates with one
+	// registration access token exactly one wins, and a client deleted
+	// meanwhile is not brought back (RFC 7592 §2.2). ErrNotFound
+	// otherwise.
+	ReplaceDynamicClient(ctx context.Context, c *Client, tokenHash []byte) error
 }
 
 // InitialAccessToken authorizes one or more dynamic client registrations

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/wardauth/ward/store"
@@ -95,6 +97,32 @@ func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 			expires_at = excluded.expires_at`), clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: upsert client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// clientSet is "col = ?, ..." for every column of clientCols but id and
+// created_at, in clientArgs order.
+var clientSet = func() string {
+	var parts []string
+	for _, c := range strings.Split(clientCols, ",") {
+		if c = strings.TrimSpace(c); c != "id" && c != "created_at" {
+			parts = append(parts, c+" = ?")
+		}
+	}
+	return strings.Join(parts, ", ")
+}()
+
+// ReplaceDynamicClient implements [store.Clients] with one conditional
+// UPDATE.
+func (s *Store) ReplaceDynamicClient(ctx context.Context, c *store.Client, tokenHash []byte) error {
+	all := clientArgs(c)
+	args := append(slices.Clone(all[1:13]), all[14:]...) // without id (0) and created_at (13)
+	args = append(args, c.ID, tokenHash)
+	err := exec1(ctx, s.w, s.q(`UPDATE clients SET `+clientSet+`
+		WHERE id = ? AND dynamic AND registration_token_hash = ?`), store.ErrNotFound, args...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: replace dynamic client %q: %w", c.ID, err)
 	}
 	return nil
 }

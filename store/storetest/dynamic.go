@@ -28,6 +28,29 @@ func testDynamicClients(t *testing.T, s store.Store) {
 	got, err := s.GetClient(ctx, "dyn-unused")
 	mustOK(t, err)
 	same(t, "dynamic", got, unused)
+	// A replacement needs the current registration token hash; it keeps
+	// CreatedAt and never brings back a deleted client.
+	repl := dyn("dyn-unused", old)
+	repl.Name, repl.RegistrationTokenHash, repl.CreatedAt = "renamed", hash("rat-2"), t0.Add(time.Hour)
+	wantErr(t, "replace with a wrong token", s.ReplaceDynamicClient(ctx, repl, hash("wrong")), store.ErrNotFound)
+	mustOK(t, s.ReplaceDynamicClient(ctx, repl, hash("rat-dyn-unused")))
+	wantErr(t, "replace with the rotated-away token", s.ReplaceDynamicClient(ctx, repl, hash("rat-dyn-unused")), store.ErrNotFound)
+	got, err = s.GetClient(ctx, "dyn-unused")
+	mustOK(t, err)
+	repl.CreatedAt = t0
+	same(t, "replaced", got, repl)
+	gone := dyn("dyn-gone", old)
+	mustOK(t, s.CreateClient(ctx, gone))
+	mustOK(t, s.DeleteClient(ctx, "dyn-gone"))
+	wantErr(t, "replace a deleted client", s.ReplaceDynamicClient(ctx, gone, gone.RegistrationTokenHash), store.ErrNotFound)
+	_, err = s.GetClient(ctx, "dyn-gone")
+	wantErr(t, "deleted client after replace", err, store.ErrNotFound)
+
+	notDyn := client("not-dynamic")
+	notDyn.RegistrationTokenHash = hash("rat-x")
+	mustOK(t, s.CreateClient(ctx, notDyn))
+	wantErr(t, "replace a client that is not dynamic", s.ReplaceDynamicClient(ctx, notDyn, hash("rat-x")), store.ErrNotFound)
+
 	st := client("static")
 	st.Static = true
 	mustOK(t, s.CreateClient(ctx, st))
