@@ -28,6 +28,14 @@ func NewClientSecret() (secret string, hash []byte) {
 	return secret, HashClientSecret(secret)
 }
 
+// NewInitialAccessToken generates an initial access token for dynamic
+// client registration (RFC 7591 §3; register.go): 256 random bits,
+// base64url, and the record to store, which holds only its SHA-256.
+func NewInitialAccessToken(now time.Time, ttl time.Duration, singleUse bool) (string, *store.InitialAccessToken) {
+	tok := randomToken(SecretBytes)
+	return tok, &store.InitialAccessToken{Hash: hashToken(tok), SingleUse: singleUse, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+}
+
 // HashClientSecret is the stored form of a client secret.
 func HashClientSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))

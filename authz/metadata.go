@@ -44,6 +44,9 @@ type Metadata struct {
 	DPoPSigningAlgValuesSupported              []string           `json:"dpop_signing_alg_values_supported"`
 	AuthorizationResponseISSParameterSupported bool               `json:"authorization_response_iss_parameter_supported"`
 	PromptValuesSupported                      []string           `json:"prompt_values_supported"`
+	// RegistrationEndpoint (RFC 8414 §2, RFC 7591 §3): only when
+	// registration.enabled (register.go).
+	RegistrationEndpoint string `json:"registration_endpoint,omitempty"`
 	// RFC 8705 §3.3, §5: only when mTLS is on (mtls.go).
 	TLSClientCertificateBoundAccessTokens bool                 `json:"tls_client_certificate_bound_access_tokens,omitempty"`
 	MTLSEndpointAliases                   *MTLSEndpointAliases `json:"mtls_endpoint_aliases,omitempty"`
@@ -106,6 +109,11 @@ func (s *Server) scopesSupported() []string {
 	set := map[string]bool{}
 	for _, c := range s.cfg.Clients {
 		for _, sc := range c.Scopes {
+			set[sc] = true
+		}
+	}
+	if s.cfg.Registration.Enabled {
+		for _, sc := range s.cfg.Registration.Scopes {
 			set[sc] = true
 		}
 	}
@@ -188,6 +196,9 @@ func (s *Server) Metadata() Metadata {
 		PromptValuesSupported:                      []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent, oauth.PromptSelectAccount},
 	}
 	s.oidcMetadata(&md)
+	if s.cfg.Registration.Enabled {
+		md.RegistrationEndpoint = s.url(PathRegister)
+	}
 	if s.device.Enabled {
 		md.DeviceAuthorizationEndpoint = s.url(PathDeviceAuthorization)
 		md.GrantTypesSupported = append(md.GrantTypesSupported, oauth.GrantDeviceCode)

@@ -64,6 +64,7 @@ var (
 		{endpointPAR, "ip"}, {endpointPAR, "client"},
 		{endpointLogin, "ip"},
 		{endpointDevice, "ip"}, {endpointDevice, "client"}, {endpointDevice, "global"},
+		{endpointRegister, "ip"}, // register.go
 	}
 	loginOutcomes = []string{loginWrongCredentials, loginThrottled, loginLocked}
 	reuseOutcomes = []string{reuseGraceReissued, reuseFamilyRevoked}
@@ -131,7 +132,7 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 		return counterVec(reg, name, help, label...)
 	}
 	limited, err := vec("rate_limited_total",
-		"Requests refused with 429 by a rate limit (rate_limits), by endpoint (token, par, login) and tier (ip, client).",
+		"Requests refused with 429 by a rate limit (rate_limits), by endpoint (token, par, login, register) and tier (ip, client).",
 		"endpoint", "tier")
 	if err != nil {
 		return nil, err

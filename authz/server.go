@@ -415,6 +415,7 @@ func (s *Server) routes() {
 		m.HandleFunc(PathDevice, s.handleDevice)                           // device_page.go
 	}
 	m.HandleFunc("GET /{$}", s.handleHome) // pages.go
+	s.registrationRoutes(m)                // register.go
 	s.mux = m
 	s.handler = s.withHSTS(m)
 }

@@ -48,6 +48,9 @@ type Config struct {
 	Login          Login          `yaml:"login"`
 	// DeviceAuthorization: the device authorization grant (RFC 8628).
 	DeviceAuthorization DeviceAuthorization `yaml:"device_authorization"`
+	// Registration: dynamic client registration (RFC 7591, RFC 7592;
+	// registration.go). Off by default.
+	Registration Registration `yaml:"registration"`
 	// Limits of the authorization server's listener.
 	Limits  ServerLimits `yaml:"limits"`
 	Clients []Client     `yaml:"clients"`
@@ -404,6 +407,7 @@ func Default() *Config {
 		},
 		PAR:                 PAR{TTL: 60 * time.Second},
 		Login:               Login{SessionTTL: 8 * time.Hour},
+		Registration:        DefaultRegistration(),
 		Limits:              ServerLimits{MaxConnections: 10000},
 		AuthorizationServer: AuthorizationServer{Enabled: true, HSTS: DefaultHSTS},
 		Gateway:             DefaultGateway(),

@@ -60,6 +60,9 @@ type RateLimits struct {
 	PAR RateTiers `yaml:"par"`
 	// Login limits POST /login per IP.
 	Login RateTiers `yaml:"login"`
+	// Register limits dynamic client registration (POST /register and
+	// the RFC 7592 read, update and delete) per IP.
+	Register RateTiers `yaml:"register"`
 	// LoginFailures throttles failed logins per account and per IP.
 	LoginFailures LoginFailures `yaml:"login_failures"`
 	// ClientAuthFailures is the allowance of failed client
@@ -120,6 +123,8 @@ var (
 	defaultEndpointIPRate           = Rate{Rate: 3000, Period: time.Minute, Burst: 300}
 	defaultClientAuthFailuresIP     = Rate{Rate: 100, Period: 5 * time.Minute, Burst: 100}
 	defaultClientAuthFailuresClient = Rate{Rate: 10, Period: 5 * time.Minute, Burst: 10}
+	// Registrations are rare: 30 an hour per address, 10 at once.
+	defaultRegisterIPRate = Rate{Rate: 30, Period: time.Hour, Burst: 10}
 )
 
 // Effective returns rl with every unset request-rate and client-
@@ -131,6 +136,7 @@ func (rl RateLimits) Effective() RateLimits {
 	rl.Token = rl.Token.Or(ip)
 	rl.PAR = rl.PAR.Or(ip)
 	rl.Login = rl.Login.Or(ip)
+	rl.Register = rl.Register.Or(RateTiers{IP: defaultRegisterIPRate})
 	rl.ClientAuthFailures = rl.ClientAuthFailures.Or(RateTiers{IP: defaultClientAuthFailuresIP, Client: defaultClientAuthFailuresClient})
 	return rl
 }
@@ -153,6 +159,10 @@ func (v *validator) rateLimits() {
 	v.rateTiers("rate_limits.token", rl.Token, false)
 	v.rateTiers("rate_limits.par", rl.PAR, false)
 	v.rateTiers("rate_limits.login", rl.Login, false)
+	v.rateTiers("rate_limits.register", rl.Register, false)
+	if rl.Register.Client.Enabled() {
+		v.add("rate_limits.register.client", ErrInvalidValue, "registration is limited per ip: there is no client yet")
+	}
 	if rl.Login.Client.Enabled() {
 		v.add("rate_limits.login.client", ErrInvalidValue, "login is limited per ip (and per account by login_failures), not per client")
 	}

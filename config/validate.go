@@ -61,13 +61,14 @@ func (c *Config) Validate() error {
 	v.redis()
 	v.rateLimits()
 	v.events()
-	v.console()  // console.go
-	v.mtls()     // mtls.go
-	v.ui()       // ui.go
-	v.pairwise() // pairwise.go
-	v.log()      // observability.go
-	v.tracing()  // observability.go
-	v.profile()  // fapi.go
+	v.console()      // console.go
+	v.mtls()         // mtls.go
+	v.ui()           // ui.go
+	v.pairwise()     // pairwise.go
+	v.log()          // observability.go
+	v.tracing()      // observability.go
+	v.profile()      // fapi.go
+	v.registration() // registration.go
 	return errors.Join(v.errs...)
 }
 

@@ -31,13 +31,16 @@ const (
 	InvalidDPoPProof        = "invalid_dpop_proof"
 	UseDPoPNonce            = "use_dpop_nonce"
 	InvalidClientMetadata   = "invalid_client_metadata"
-	LoginRequired           = "login_required"
-	ConsentRequired         = "consent_required"
-	InteractionRequired     = "interaction_required" // OIDC Core §3.1.2.6
-	SlowDown                = "slow_down"
-	AuthorizationPending    = "authorization_pending" // RFC 8628 §3.5
-	ExpiredToken            = "expired_token"         // RFC 8628 §3.5
-	RateLimited             = "rate_limited"
+	// RFC 7591 §3.2.2.
+	InvalidRedirectURI          = "invalid_redirect_uri"
+	UnapprovedSoftwareStatement = "unapproved_software_statement"
+	LoginRequired               = "login_required"
+	ConsentRequired             = "consent_required"
+	InteractionRequired         = "interaction_required" // OIDC Core §3.1.2.6
+	SlowDown                    = "slow_down"
+	AuthorizationPending        = "authorization_pending" // RFC 8628 §3.5
+	ExpiredToken                = "expired_token"         // RFC 8628 §3.5
+	RateLimited                 = "rate_limited"
 )
 
 // Error is a protocol error: the RFC error code, a description for the

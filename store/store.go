@@ -134,6 +134,15 @@ type Client struct {
 	// re-declares them at start.
 	Static    bool
 	CreatedAt time.Time
+
+	// Dynamic clients registered themselves (RFC 7591; authz
+	// register.go). RegistrationTokenHash is the SHA-256 of their
+	// registration access token (RFC 7592 §1). Once ExpiresAt has passed
+	// and no token family of the client is left, DeleteExpired removes
+	// the client: dynamic clients that go unused expire. Zero: never.
+	Dynamic               bool
+	RegistrationTokenHash []byte
+	ExpiresAt             time.Time
 }
 
 // Public reports whether the client has no credentials of its own.
@@ -375,6 +384,32 @@ type Clients interface {
 	GetClient(ctx context.Context, id string) (*Client, error) // ErrNotFound
 	ListClients(ctx context.Context) ([]*Client, error)
 	DeleteClient(ctx context.Context, id string) error // ErrNotFound
+	// ReplaceDynamicClient replaces the dynamic client c.ID (keeping its
+	// CreatedAt) only if it still holds the registration token hash
+	// tokenHash, in one statement: of concurrent updates with one
+	// registration access token exactly one wins, and a client deleted
+	// meanwhile is not brought back (RFC 7592 §2.2). ErrNotFound
+	// otherwise.
+	ReplaceDynamicClient(ctx context.Context, c *Client, tokenHash []byte) error
+}
+
+// InitialAccessToken authorizes one or more dynamic client registrations
+// (RFC 7591 §3): only its SHA-256 is stored.
+type InitialAccessToken struct {
+	Hash      []byte
+	SingleUse bool
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// InitialAccessTokens stores the initial access tokens of dynamic client
+// registration.
+type InitialAccessTokens interface {
+	PutInitialAccessToken(ctx context.Context, t *InitialAccessToken) error // ErrAlreadyExists
+	// UseInitialAccessToken returns the token live at now, deleting it in
+	// the same step when it is single use, so that of concurrent uses of a
+	// single-use token exactly one succeeds. ErrNotFound or ErrExpired.
+	UseInitialAccessToken(ctx context.Context, hash []byte, now time.Time) (*InitialAccessToken, error)
 }
 
 // Users manages resource owners.
@@ -513,6 +548,7 @@ type Store interface {
 	SigningKeys
 	LogoutOutbox
 	Events
+	InitialAccessTokens
 	// DeleteExpired removes at most batch expired rows of each kind and
 	// returns how many it removed; safe to run from many instances at once.
 	DeleteExpired(ctx context.Context, now time.Time, batch int) (int, error)

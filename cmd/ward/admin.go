@@ -74,7 +74,7 @@ func subcommand(args []string, stderr io.Writer, usage string) (string, []string
 	return args[0], args[1:], nil
 }
 
-const clientUsage = `Usage: ward client <create|list|show|delete> [flags]
+const clientUsage = `Usage: ward client <create|list|show|delete|token> [flags]
   create --id ID [--name N] [--auth-method client_secret_basic|client_secret_post|private_key_jwt|
                                              tls_client_auth|self_signed_tls_client_auth|none]
          [--redirect-uri URI]... [--grant-type T]... [--scope S]... [--audience A]...
@@ -82,9 +82,12 @@ const clientUsage = `Usage: ward client <create|list|show|delete> [flags]
          [--access-token-ttl D] [--jwks-file F] [--logo-uri URL] [--client-uri URL]
          [--subject-type public|pairwise] [--sector-identifier-uri URL] [--userinfo-signed-response-alg ES256|RS256]
          [--profile fapi2-security|fapi2-message-signing]
-  list
+  list     (DYNAMIC: registered at run time, RFC 7591; docs/REGISTRATION.md)
   show ID
   delete ID
+  token [--ttl D] [--single-use]
+           issue an initial access token for dynamic client registration
+           (printed once; Ward keeps its SHA-256 hash)
 Every subcommand takes --config FILE or --dev [--data DIR] to find the store.`
 
 func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -98,6 +101,12 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var cl config.Client
 	var redirects, grants, scopes, auds listFlag
 	var authMethod, profile string
+	var tokenTTL time.Duration
+	var singleUse bool
+	if sub == "token" {
+		fs.DurationVar(&tokenTTL, "ttl", 24*time.Hour, "lifetime of the initial access token")
+		fs.BoolVar(&singleUse, "single-use", false, "the token registers one client only")
+	}
 	if sub == "create" {
 		fs.StringVar(&profile, "profile", "", "FAPI 2.0 profile of the client: fapi2-security or fapi2-message-signing (docs/FAPI2.md)")
 		fs.StringVar(&cl.ID, "id", "", "client_id (required)")
@@ -142,6 +151,8 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return nil
 		case "list":
 			return listClients(ctx, st, stdout)
+		case "token":
+			return issueInitialAccessToken(ctx, st, tokenTTL, singleUse, stdout)
 		case "show", "delete":
 			if fs.NArg() != 1 {
 				fmt.Fprintln(stderr, clientUsage)
@@ -214,15 +225,30 @@ func listClients(ctx context.Context, st store.Store, stdout io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tCONSTRAINT\tGRANTS\tSTATIC")
+	fmt.Fprintln(tw, "CLIENT_ID\tAUTH\tCONSTRAINT\tGRANTS\tSTATIC\tDYNAMIC")
 	for _, c := range cs {
 		grants := make([]string, len(c.GrantTypes))
 		for i, g := range c.GrantTypes {
 			grants[i] = string(g)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\n", c.ID, c.AuthMethod, c.SenderConstraint, strings.Join(grants, ","), c.Static)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%v\n", c.ID, c.AuthMethod, c.SenderConstraint, strings.Join(grants, ","), c.Static, c.Dynamic)
 	}
 	return tw.Flush()
+}
+
+// issueInitialAccessToken stores a new initial access token (RFC 7591
+// §3) and prints it once.
+func issueInitialAccessToken(ctx context.Context, st store.Store, ttl time.Duration, singleUse bool, stdout io.Writer) error {
+	if ttl <= 0 {
+		return fmt.Errorf("client token: --ttl must be positive")
+	}
+	tok, t := authz.NewInitialAccessToken(now(), ttl, singleUse)
+	if err := st.PutInitialAccessToken(ctx, t); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "initial_access_token: %s\nexpires: %s\nsingle use: %v\n(shown once: Ward keeps only its SHA-256 hash)\n",
+		tok, t.ExpiresAt.UTC().Format(time.RFC3339), singleUse)
+	return nil
 }
 
 func deleteClient(ctx context.Context, st store.Store, id string, stdout io.Writer) error {
@@ -239,7 +265,7 @@ func showClient(ctx context.Context, st store.Store, id string, stdout io.Writer
 	if err != nil {
 		return err
 	}
-	c.SecretHash = nil // nothing secret-derived is printed
+	c.SecretHash, c.RegistrationTokenHash = nil, nil // nothing secret-derived is printed
 	out, _ := json.MarshalIndent(c, "", "  ")
 	fmt.Fprintln(stdout, string(out))
 	return nil

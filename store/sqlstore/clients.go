@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/wardauth/ward/store"
@@ -15,10 +17,11 @@ const clientCols = `id, name, auth_method, secret_hash, jwks, redirect_uris, gra
 	id_token_signed_response_alg, userinfo_signed_response_alg, subject_type, sector_identifier_uri,
 	post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required,
 	logout_revokes_grants, default_max_age, logo_uri, client_uri, require_signed_request_object,
-	authorization_signed_response_alg, introspection_signed_response_alg, profile`
+	authorization_signed_response_alg, introspection_signed_response_alg, profile,
+	dynamic, registration_token_hash, expires_at`
 
 // clientPlaceholders is one ? per column of clientCols.
-const clientPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const clientPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func clientArgs(c *store.Client) []any {
 	return []any{c.ID, c.Name, c.AuthMethod, bytesArg(c.SecretHash), bytesArg(c.JWKS),
@@ -27,7 +30,8 @@ func clientArgs(c *store.Client) []any {
 		c.IDTokenSignedResponseAlg, c.UserinfoSignedResponseAlg, c.SubjectType, c.SectorIdentifierURI,
 		jsonArg(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
 		c.LogoutRevokesGrants, int64(c.DefaultMaxAge), c.LogoURI, c.ClientURI, c.RequireSignedRequestObject,
-		c.AuthorizationSignedResponseAlg, c.IntrospectionSignedResponseAlg, c.Profile}
+		c.AuthorizationSignedResponseAlg, c.IntrospectionSignedResponseAlg, c.Profile,
+		c.Dynamic, bytesArg(c.RegistrationTokenHash), timeArg(c.ExpiresAt)}
 }
 
 func scanClient(sc scanner) (*store.Client, error) {
@@ -36,18 +40,19 @@ func scanClient(sc scanner) (*store.Client, error) {
 		redirects, grants, scopes string
 		auds, postLogout          string
 		ttl, maxAge               int64
-		created                   sql.NullInt64
+		created, expires          sql.NullInt64
 	)
 	if err := sc.Scan(&c.ID, &c.Name, &c.AuthMethod, &c.SecretHash, &c.JWKS, &redirects, &grants,
 		&scopes, &auds, &c.SenderConstraint, &c.RequirePAR, &ttl, &c.Static, &created, &c.AllowRememberedConsent,
 		&c.IDTokenSignedResponseAlg, &c.UserinfoSignedResponseAlg, &c.SubjectType, &c.SectorIdentifierURI,
 		&postLogout, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired,
 		&c.LogoutRevokesGrants, &maxAge, &c.LogoURI, &c.ClientURI, &c.RequireSignedRequestObject,
-		&c.AuthorizationSignedResponseAlg, &c.IntrospectionSignedResponseAlg, &c.Profile); err != nil {
+		&c.AuthorizationSignedResponseAlg, &c.IntrospectionSignedResponseAlg, &c.Profile,
+		&c.Dynamic, &c.RegistrationTokenHash, &expires); err != nil {
 		return nil, err
 	}
 	c.AccessTokenTTL, c.DefaultMaxAge = time.Duration(ttl), time.Duration(maxAge)
-	c.CreatedAt = timeVal(created)
+	c.CreatedAt, c.ExpiresAt = timeVal(created), timeVal(expires)
 	if err := jsonVals(redirects, &c.RedirectURIs, grants, &c.GrantTypes, scopes, &c.Scopes, auds, &c.Audiences,
 		postLogout, &c.PostLogoutRedirectURIs); err != nil {
 		return nil, err
@@ -93,9 +98,37 @@ func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 			require_signed_request_object = excluded.require_signed_request_object,
 			authorization_signed_response_alg = excluded.authorization_signed_response_alg,
 			introspection_signed_response_alg = excluded.introspection_signed_response_alg,
-			profile = excluded.profile`), clientArgs(c)...)
+			profile = excluded.profile,
+			dynamic = excluded.dynamic, registration_token_hash = excluded.registration_token_hash,
+			expires_at = excluded.expires_at`), clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: upsert client %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// clientSet is "col = ?, ..." for every column of clientCols but id and
+// created_at, in clientArgs order.
+var clientSet = func() string {
+	var parts []string
+	for _, c := range strings.Split(clientCols, ",") {
+		if c = strings.TrimSpace(c); c != "id" && c != "created_at" {
+			parts = append(parts, c+" = ?")
+		}
+	}
+	return strings.Join(parts, ", ")
+}()
+
+// ReplaceDynamicClient implements [store.Clients] with one conditional
+// UPDATE.
+func (s *Store) ReplaceDynamicClient(ctx context.Context, c *store.Client, tokenHash []byte) error {
+	all := clientArgs(c)
+	args := append(slices.Clone(all[1:13]), all[14:]...) // without id (0) and created_at (13)
+	args = append(args, c.ID, tokenHash)
+	err := exec1(ctx, s.w, s.q(`UPDATE clients SET `+clientSet+`
+		WHERE id = ? AND dynamic AND registration_token_hash = ?`), store.ErrNotFound, args...)
+	if err != nil {
+		return fmt.Errorf("sqlstore: replace dynamic client %q: %w", c.ID, err)
 	}
 	return nil
 }
@@ -123,4 +156,52 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return fmt.Errorf("sqlstore: delete client %q: %w", id, err)
 	}
 	return nil
+}
+
+// PutInitialAccessToken implements [store.InitialAccessTokens].
+func (s *Store) PutInitialAccessToken(ctx context.Context, t *store.InitialAccessToken) error {
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO initial_access_tokens (hash, single_use, created_at, expires_at)
+		VALUES (?, ?, ?, ?)`), t.Hash, t.SingleUse, t.CreatedAt.UnixNano(), t.ExpiresAt.UnixNano())
+	if s.d.isUniqueViolation(err) {
+		return fmt.Errorf("sqlstore: put initial access token: %w", store.ErrAlreadyExists)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlstore: put initial access token: %w", err)
+	}
+	return nil
+}
+
+// UseInitialAccessToken implements [store.InitialAccessTokens]: a
+// single-use token is deleted by the statement that finds it (RETURNING),
+// so two concurrent uses cannot both see it.
+func (s *Store) UseInitialAccessToken(ctx context.Context, hash []byte, now time.Time) (*store.InitialAccessToken, error) {
+	scan := func(row scanner) (*store.InitialAccessToken, error) {
+		t := &store.InitialAccessToken{Hash: hash}
+		var created, exp int64
+		if err := row.Scan(&t.SingleUse, &created, &exp); err != nil {
+			return nil, err
+		}
+		t.CreatedAt, t.ExpiresAt = time.Unix(0, created).UTC(), time.Unix(0, exp).UTC()
+		return t, nil
+	}
+	t, err := scan(s.w.QueryRowContext(ctx, s.q(`DELETE FROM initial_access_tokens
+		WHERE hash = ? AND single_use AND expires_at > ? RETURNING single_use, created_at, expires_at`), hash, now.UnixNano()))
+	if err == nil {
+		return t, nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		t, err = scan(s.r.QueryRowContext(ctx, s.q(`SELECT single_use, created_at, expires_at
+			FROM initial_access_tokens WHERE hash = ?`), hash))
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, fmt.Errorf("sqlstore: use initial access token: %w", store.ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("sqlstore: use initial access token: %w", err)
+	case t.SingleUse && t.ExpiresAt.After(now): // used by a concurrent call
+		return nil, fmt.Errorf("sqlstore: use initial access token: %w", store.ErrNotFound)
+	case !t.ExpiresAt.After(now):
+		return nil, fmt.Errorf("sqlstore: use initial access token: %w", store.ErrExpired)
+	}
+	return t, nil
 }

@@ -343,7 +343,11 @@ var expiry = []expiryStmt{
 		(SELECT id FROM logout_outbox WHERE expires_at <= ? LIMIT ?)`},
 	{"security events", `DELETE FROM security_events WHERE id IN
 		(SELECT id FROM security_events WHERE expires_at <= ? LIMIT ?)`},
-}
+	{"dynamic clients", `DELETE FROM clients WHERE id IN
+		(SELECT c.id FROM clients c WHERE c.dynamic AND c.expires_at <= ?
+		 AND NOT EXISTS (SELECT 1 FROM families f WHERE f.client_id = c.id) LIMIT ?)`},
+	{"initial access tokens", `DELETE FROM initial_access_tokens WHERE hash IN
+		(SELECT hash FROM initial_access_tokens WHERE expires_at <= ? LIMIT ?)`}}
 
 // expiryStmt is one DeleteExpired statement; a dialect may have its own
 // list (PostgreSQL adds FOR UPDATE SKIP LOCKED, see postgres.go).

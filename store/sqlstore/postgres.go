@@ -94,7 +94,11 @@ var postgresExpiry = []expiryStmt{
 		(SELECT id FROM logout_outbox WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
 	{"security events", `DELETE FROM security_events WHERE id IN
 		(SELECT id FROM security_events WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`},
-}
+	{"dynamic clients", `DELETE FROM clients WHERE id IN
+		(SELECT c.id FROM clients c WHERE c.dynamic AND c.expires_at <= ?
+		 AND NOT EXISTS (SELECT 1 FROM families f WHERE f.client_id = c.id) LIMIT ? FOR UPDATE OF c SKIP LOCKED)`},
+	{"initial access tokens", `DELETE FROM initial_access_tokens WHERE hash IN
+		(SELECT hash FROM initial_access_tokens WHERE expires_at <= ? LIMIT ? FOR UPDATE SKIP LOCKED)`}}
 
 // OpenPostgres connects to the PostgreSQL database named by dsn and applies
 // pending migrations. Each store call is bounded (see Timeout); Open

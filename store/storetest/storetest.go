@@ -49,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, o(t)) })
 	t.Run("Events", func(t *testing.T) { testEvents(t, o(t)) })
 	t.Run("DeleteExpired", func(t *testing.T) { testDeleteExpired(t, o(t)) })
+	t.Run("DynamicClients", func(t *testing.T) { testDynamicClients(t, o(t)) })
+	t.Run("InitialAccessTokens", func(t *testing.T) { testInitialAccessTokens(t, o(t)) })
 	t.Run("LogoutOutbox", func(t *testing.T) { testLogoutOutbox(t, o(t)) })
 	t.Run("LogoutClaimRace", func(t *testing.T) { testLogoutClaimRace(t, o(t)) })
 	t.Run("Race", func(t *testing.T) { testRaces(t, o) })

@@ -87,7 +87,7 @@ type system struct {
 	nonceChallenges int    // use_dpop_nonce answers received
 }
 
-func newSystem(t *testing.T) *system {
+func newSystem(t *testing.T, opts ...func(*config.Config)) *system {
 	t.Helper()
 	ctx := context.Background()
 	s := &system{
@@ -121,6 +121,9 @@ func newSystem(t *testing.T) *system {
 	cfg.Listen = asSrv.Listener.Addr().String()
 	cfg.DPoP.Nonce.Enabled = true
 	cfg.Gateway = s.gatewayConfig(gwSrv.Listener.Addr().String(), admSrv.Listener.Addr().String())
+	for _, o := range opts {
+		o(cfg)
+	}
 	if err := cfg.ValidateGateway(); err != nil {
 		t.Fatalf("gateway configuration: %v", err)
 	}
