@@ -164,7 +164,7 @@ func (s *Server) Metadata() Metadata {
 		IntrospectionEndpoint:                      s.url(PathIntrospect),
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     []string{"query"},
-		GrantTypesSupported:                        []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
+		GrantTypesSupported:                        []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantTokenExchange},
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		TokenEndpointAuthMethodsSupported:          append(authed, oauth.AuthNone),
 		TokenEndpointAuthSigningAlgValuesSupported: algs,

@@ -74,6 +74,12 @@ var ruleCases = []struct {
 	{"client/grants removed and unknown", func(c *config.Config) {
 		c.Clients[1].GrantTypes = []oauth.GrantType{"password", "implicit", "token", "device_code", "authorization_code"}
 	}},
+	{"client/token_exchange grant without policy", func(c *config.Config) {
+		c.Clients[1].GrantTypes = []oauth.GrantType{oauth.GrantClientCredentials, oauth.GrantTokenExchange}
+	}},
+	{"client/token_exchange bad policy", func(c *config.Config) {
+		c.Clients[1].TokenExchange = &config.TokenExchange{SubjectAudiences: []string{"nope"}, Scopes: []string{"a b"}, MaxChainDepth: 9}
+	}},
 	{"client/public client_credentials", func(c *config.Config) { c.Clients[0].GrantTypes = []oauth.GrantType{"client_credentials"} }},
 	{"client/redirect_uris missing", func(c *config.Config) { c.Clients[0].RedirectURIs = nil }},
 	{"client/redirect_uris bad", func(c *config.Config) {

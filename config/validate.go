@@ -232,7 +232,7 @@ func (v *validator) dpop() {
 
 var (
 	authMethods = names([]oauth.AuthMethod{oauth.AuthSecretBasic, oauth.AuthSecretPost, oauth.AuthPrivateKeyJWT, oauth.AuthNone, oauth.AuthTLSClient, oauth.AuthSelfSignedTLSClient})
-	grantTypes  = names([]oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials})
+	grantTypes  = names([]oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantTokenExchange})
 	constraints = []string{store.ConstraintDPoP, store.ConstraintDPoPOrMTLS, store.ConstraintMTLS, store.ConstraintBearer}
 )
 
@@ -263,7 +263,8 @@ func (v *validator) client(i int, ids map[string]bool) {
 	if cl.AccessTokenTTL != 0 {
 		v.positive(p("access_token_ttl"), cl.AccessTokenTTL, MaxAccessTokenTTL)
 	}
-	v.clientOIDC(cl, p) // oidc.go
+	v.clientOIDC(cl, p)                  // oidc.go
+	v.clientTokenExchange(cl, p, grants) // tokenexchange.go
 }
 
 // clientID checks that the id is present and unique.

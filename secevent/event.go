@@ -26,12 +26,15 @@ const (
 	RateLimited     Type = "rate_limited"  // a rate limit refused a request
 	PolicyDenied    Type = "policy_denied" // a gateway route's policy refused a verified caller
 	CertFailed      Type = "mtls_cert_failed"
+	// ExchangeRefused: a token exchange (RFC 8693) refused by the rules
+	// or the client's policy; Reason is the error code.
+	ExchangeRefused Type = "token_exchange_refused"
 )
 
 // Types lists every Type, in the order above.
 var Types = []Type{TokenLeaked, RefreshReplayed, CodeReplayed, ProofReplayed, NonceFailure,
 	LoginFailed, AccountLocked, ConsentGranted, ConsentRevoked, ClientChanged, UserChanged,
-	KeyChanged, RateLimited, PolicyDenied, CertFailed}
+	KeyChanged, RateLimited, PolicyDenied, CertFailed, ExchangeRefused}
 
 // Severity grades an event for people and alerts.
 type Severity string
@@ -48,7 +51,7 @@ func (t Type) Severity() Severity {
 	switch t {
 	case TokenLeaked, RefreshReplayed, CodeReplayed:
 		return Critical
-	case ProofReplayed, LoginFailed, AccountLocked, RateLimited, PolicyDenied, CertFailed:
+	case ProofReplayed, LoginFailed, AccountLocked, RateLimited, PolicyDenied, CertFailed, ExchangeRefused:
 		return Warning
 	}
 	return Info
