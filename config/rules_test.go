@@ -147,6 +147,16 @@ var ruleCases = []struct {
 	{"user/claims control character", func(c *config.Config) { c.Users[0].Claims = `{"name":"Al\u0007ice"}` }},
 
 	// gateway (gateway.go)
+	{"gateway/route exchange without client", func(c *config.Config) {
+		c.Gateway.Routes[0].Exchange = &config.RouteExchange{Audience: "inventory", Scope: `a"b`}
+		c.Gateway.Routes[0].ForwardAuthorization = true
+	}},
+	{"gateway/token_exchange incomplete", func(c *config.Config) {
+		c.Gateway.TokenExchange = config.GatewayTokenExchange{ClientID: "gw", TokenEndpoint: "ftp://as"}
+	}},
+	{"gateway/token_exchange without client_id", func(c *config.Config) {
+		c.Gateway.TokenExchange = config.GatewayTokenExchange{PrivateKeyFile: "/k.pem"}
+	}},
 	{"gateway/listeners", func(c *config.Config) { c.Gateway.Listen, c.Gateway.AdminListen = "nope", "nope" }},
 	{"gateway/tls half", func(c *config.Config) { c.Gateway.TLS.KeyFile = "" }},
 	{"gateway/trusted proxies", func(c *config.Config) {
