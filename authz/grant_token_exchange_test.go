@@ -145,6 +145,9 @@ func TestTokenExchangeIssues(t *testing.T) {
 	case cl["exp"].(float64) > sub["exp"].(float64):
 		t.Fatalf("exp %v after the subject token's %v", cl["exp"], sub["exp"])
 	}
+	if n := counters(t, h.s)[`ward_authz_tokens_issued_total{grant="`+string(oauth.GrantTokenExchange)+`",sender="dpop"}`]; n != 1 {
+		t.Fatalf("tokens_issued_total for the exchange %v, want 1", n)
+	}
 }
 
 // TestTokenExchangeBoundToExchangerKey: the downstream resource accepts the
