@@ -161,9 +161,13 @@ func (s *Server) tokenExchange(r *http.Request, form url.Values, c *client) (*to
 	if b.jkt == "" && b.x5t == "" {
 		return nil, oauth.New(oauth.InvalidRequest, "an exchanged token is always sender-constrained: send a DPoP proof or call over mTLS")
 	}
+	ttl := exchangeTTL(s.accessTokenTTL(c), sub.Expiry, now)
+	if ttl < time.Second {
+		return nil, oauth.New(oauth.InvalidRequest, "subject_token expires within a second")
+	}
 	claims := atClaims{Subject: sub.Subject, Audience: req.targets, Scope: scope, GrantID: sub.GrantID, AuthTime: sub.AuthTime,
 		Act: &actor{Subject: c.ID, Act: sub.Act}}
-	resp, err := s.signAccessToken(c, &claims, b, exchangeTTL(s.accessTokenTTL(c), sub.Expiry, now))
+	resp, err := s.signAccessToken(c, &claims, b, ttl)
 	if err != nil {
 		return nil, err
 	}

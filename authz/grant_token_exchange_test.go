@@ -305,6 +305,9 @@ func TestTokenExchangeLifetime(t *testing.T) {
 	if n := r.json["expires_in"].(float64); n > 90 || cl["exp"] != sub["exp"] {
 		t.Fatalf("expires_in %v, exp %v: want 90 s and the subject's exp %v", n, cl["exp"], sub["exp"])
 	}
+	// Half a second left: nothing to give.
+	h.clk.Advance(90*time.Second - 500*time.Millisecond)
+	wantError(t, h.tokenExchange(a, exchangeForm(subject, downstreamAPI), a.pop), http.StatusBadRequest, oauth.InvalidRequest)
 }
 
 // TestTokenExchangeActChain: a token exchanged twice names both actors,

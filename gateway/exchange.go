@@ -19,6 +19,7 @@ import (
 	"github.com/wardauth/ward/client"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/oauth"
 )
 
 // This file is the gateway's token exchange (RFC 8693, docs/TOKEN_EXCHANGE.md):
@@ -261,3 +262,11 @@ func (g *Gateway) configExchanger(cfg *config.Gateway, issuer string) error {
 	g.opts.TokenExchanger, err = NewClientExchanger(c, signer)
 	return err
 }
+
+// noExchange refuses a route with exchange at the forward-auth and
+// ext_authz front doors (Decide): the proxy there would forward the
+// caller's token, which such a route's upstream must never receive.
+var noExchange = &refusal{status: http.StatusServiceUnavailable, e: &oauth.Error{
+	Code: "token_exchange_unavailable", Status: http.StatusServiceUnavailable,
+	Description: "this route exchanges the caller's token and is served by the gateway's reverse proxy only",
+}}

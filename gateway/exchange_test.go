@@ -211,3 +211,21 @@ func TestGatewayTokenExchangeFromConfig(t *testing.T) {
 		t.Fatalf("%d %s (assertion checked: %v)", w.Code, w.Body, checked.Load())
 	}
 }
+
+// TestGatewayTokenExchangeNotAtFrontDoors: Decide (forward auth, ext_authz)
+// refuses a route with exchange, since the proxy there would forward the
+// caller's token to the upstream.
+func TestGatewayTokenExchangeNotAtFrontDoors(t *testing.T) {
+	x := newExchangeEnv(t)
+	tok := x.token(map[string]any{"jti": "caller-front-door"})
+	r := httptest.NewRequest(http.MethodGet, publicURL+"/svc/items", nil)
+	p, _ := x.signer.Proof(http.MethodGet, publicURL+"/svc/items", dpop.WithAccessToken(tok))
+	r.Header.Set("Authorization", "DPoP "+tok)
+	r.Header.Set("DPoP", p)
+	if d := x.gw.Decide(r); d.Allowed || d.Status != http.StatusServiceUnavailable {
+		t.Fatalf("Decide allowed %v, status %d: want a 503 refusal", d.Allowed, d.Status)
+	}
+	if x.calls.Load() != 0 {
+		t.Fatal("Decide exchanged a token")
+	}
+}
