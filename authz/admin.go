@@ -13,6 +13,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/store"
 )
@@ -78,6 +79,9 @@ func normaliseClient(c *store.Client) error {
 	if c.RequireSignedRequestObject && len(clientKeys(c.JWKS)) == 0 {
 		return fmt.Errorf("%w: client %q: require_signed_request_object needs a JWKS with the keys that sign its request objects", ErrConfig, c.ID)
 	}
+	if _, err := fapi.Parse(c.Profile); err != nil {
+		return fmt.Errorf("%w: client %q: %w", ErrConfig, c.ID, err)
+	}
 	// The pages show the logo and link the home page: https only
 	// (config.CheckHTTPSURL, docs/BRANDING.md).
 	for _, u := range []string{c.LogoURI, c.ClientURI} {
@@ -106,7 +110,7 @@ func SyncStatic(ctx context.Context, st store.Store, cfg *config.Config, now tim
 		c := &store.Client{
 			ID: cc.ID, Name: cc.Name, AuthMethod: cc.AuthMethod,
 			RedirectURIs: cc.RedirectURIs, GrantTypes: cc.GrantTypes, Scopes: cc.Scopes,
-			Audiences: cc.Audiences, SenderConstraint: cc.SenderConstraint, RequirePAR: cc.RequirePAR,
+			Audiences: cc.Audiences, SenderConstraint: cc.SenderConstraint, RequirePAR: cc.RequirePAR, Profile: string(cc.Profile),
 			RequireSignedRequestObject: cc.RequireSignedRequestObject,
 			AllowRememberedConsent:     cc.AllowRememberedConsent,
 			AccessTokenTTL:             cc.AccessTokenTTL, Static: true, CreatedAt: now,
@@ -116,6 +120,8 @@ func SyncStatic(ctx context.Context, st store.Store, cfg *config.Config, now tim
 			BackchannelLogoutSessionRequired: cc.BackchannelLogoutSessionRequired,
 			LogoutRevokesGrants:              cc.LogoutRevokesGrants, DefaultMaxAge: cc.DefaultMaxAge,
 			LogoURI: cc.LogoURI, ClientURI: cc.ClientURI,
+			AuthorizationSignedResponseAlg: cc.AuthorizationSignedResponseAlg,
+			IntrospectionSignedResponseAlg: cc.IntrospectionSignedResponseAlg,
 		}
 		switch {
 		case cc.SecretHash != "":

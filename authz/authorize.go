@@ -44,6 +44,9 @@ type authRequest struct {
 	// UILocales are the well-formed tags of ui_locales, in the order of
 	// the user's preference, for the pages of the flow.
 	UILocales []string `json:"ui_locales,omitempty"`
+	// ResponseMode is responseModeQueryJWT when the client asked for a
+	// JWT-secured response (JARM, jarm.go); empty for the plain query.
+	ResponseMode string `json:"response_mode,omitempty"`
 }
 
 // authzError is an error of the authorization endpoint. When redirect is
@@ -111,7 +114,7 @@ func (s *Server) authorizationRequest(ctx context.Context, params url.Values) (*
 	if aerr != nil {
 		return nil, nil, aerr
 	}
-	if how != sourcePushed && (s.cfg.PAR.Required || c.RequirePAR) {
+	if how != sourcePushed && s.requiresPAR(c) {
 		return nil, nil, redirectErr(req, oauth.New(oauth.InvalidRequest, "this client must push its authorization request to the PAR endpoint (RFC 9126)"))
 	}
 	// A pushed request was held to the rule at the PAR endpoint.
@@ -207,6 +210,13 @@ func parseAuthorizationRequest(params url.Values) (*authRequest, *oauth.Error) {
 		Resources:     params["resource"],
 		DPoPJKT:       params.Get("dpop_jkt"),
 	}
+	// First, so that every later error goes back in the mode asked for
+	// (JARM §2.2); an unsupported mode is answered in the plain query.
+	rm, rmErr := parseResponseMode(params.Get("response_mode"))
+	if rmErr != nil {
+		return req, rmErr
+	}
+	req.ResponseMode = rm
 	if len(req.State) > 2048 || len(req.RedirectURI) > 2048 || len(req.Scope) > 4096 {
 		return req, oauth.New(oauth.InvalidRequest, "a parameter is too long")
 	}
@@ -220,9 +230,6 @@ func parseAuthorizationRequest(params url.Values) (*authRequest, *oauth.Error) {
 		// Hybrid flows (code id_token, code token, ...) included: OAuth
 		// 2.1 and Ward's OpenID Connect use the code flow only.
 		return req, oauth.New(oauth.UnsupportedResponseType, "only response_type=code is supported")
-	}
-	if rm := params.Get("response_mode"); rm != "" && rm != "query" {
-		return req, oauth.New(oauth.InvalidRequest, "only response_mode=query is supported")
 	}
 	if err := pkce.ValidateChallenge(req.CodeChallenge, params.Get("code_challenge_method")); err != nil {
 		switch {
@@ -296,7 +303,8 @@ func isThumbprint(s string) bool {
 
 // authorizeError renders an authorization error: to the client's verified
 // redirect URI with error, error_description, state and iss (RFC 6749
-// §4.1.2.1, RFC 9207 §2), or on an error page.
+// §4.1.2.1, RFC 9207 §2) — signed in a response JWT when the request
+// asked for JARM (§2.2) — or on an error page.
 func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, e *authzError) {
 	if !e.redirect {
 		status := e.Status
@@ -322,7 +330,14 @@ func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, e *authz
 	if e.req.State != "" {
 		v.Set("state", e.req.State)
 	}
-	s.redirect(w, r, appendParams(e.req.RedirectURI, v))
+	to, err := s.responseURL(r.Context(), e.req, v)
+	if err != nil {
+		// No unsigned answer to a client that asked for a signed one.
+		s.log.Error("authz: authorization response not signed", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, oauth.As(err))
+		return
+	}
+	s.redirect(w, r, to)
 }
 
 // redirect sends the browser to the client with 303 (a POST must become
@@ -336,7 +351,8 @@ func (s *Server) redirect(w http.ResponseWriter, r *http.Request, to string) {
 }
 
 // issueCode stores a code for the flow and redirects to the client with
-// code, state and iss (RFC 6749 §4.1.2, RFC 9207 §2).
+// code, state and iss (RFC 6749 §4.1.2, RFC 9207 §2), signed in a
+// response JWT when the request asked for JARM (jarm.go).
 func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session) {
 	now := s.now()
 	ttl := s.cfg.Tokens.CodeTTL
@@ -368,5 +384,11 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 	if req.State != "" {
 		v.Set("state", req.State)
 	}
-	s.redirect(w, r, appendParams(req.RedirectURI, v))
+	to, err := s.responseURL(r.Context(), req, v)
+	if err != nil {
+		s.log.Error("authz: authorization response not signed", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, oauth.As(err))
+		return
+	}
+	s.redirect(w, r, to)
 }

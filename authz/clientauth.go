@@ -146,7 +146,15 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, form u
 	if e, ok := errors.AsType[*oauth.Error](err); ok && e.Code == oauth.InvalidClient {
 		s.clientAuthFailed(r, tiers)
 	}
-	return c, err
+	if err != nil {
+		return nil, err
+	}
+	// FAPI 2.0 (fapi.go): a client the profile does not admit, refused
+	// once authenticated, so that its failures spend no allowance.
+	if err := s.fapiClient(c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // authenticateClientOnce is one authentication attempt.
@@ -281,6 +289,11 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 	var claims assertionClaims
 	if !verifyWithSet(tok, c.jwks, &claims) {
 		return nil, invalidClient("client_assertion signature does not verify with the client's keys")
+	}
+	if p := s.profileOf(c); p.Secure() {
+		if err := fapiAssertion(tok, s.issuer); err != nil {
+			return nil, invalidClient("%s, under %s", err, p)
+		}
 	}
 	now := s.now()
 	if err := checkAssertionClaims(&claims.Claims, id, []string{s.issuer, s.url(PathToken), s.url(PathPAR)}, now); err != nil {

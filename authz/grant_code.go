@@ -134,7 +134,7 @@ func (s *Server) codeFamily(code *store.AuthCode, c *client, b binding, now time
 		return fam, nil, ""
 	}
 	rtValue := randomToken(32)
-	return fam, s.newRefreshToken(rtValue, fam.ID, fam.Scope, now, fam.ExpiresAt), rtValue
+	return fam, s.newRefreshToken(rtValue, fam.ID, fam.Scope, now, fam.ExpiresAt, s.rotatesRefresh(c)), rtValue
 }
 
 // redeemCode spends the code and stores its family in one step; a code

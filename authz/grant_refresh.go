@@ -22,14 +22,16 @@ func (s *Server) familyLifetime() time.Duration {
 }
 
 // newRefreshToken makes the stored form of a refresh token value: its
-// lifetime is refresh_token_ttl, never past the family's end.
-func (s *Server) newRefreshToken(value, familyID, scope string, now, familyEnd time.Time) *store.RefreshToken {
+// lifetime is refresh_token_ttl, never past the family's end; a token that
+// does not rotate (rotatesRefresh false, fapi.go) lives as long as its
+// family.
+func (s *Server) newRefreshToken(value, familyID, scope string, now, familyEnd time.Time, rotates bool) *store.RefreshToken {
 	ttl := s.cfg.Tokens.RefreshTokenTTL
 	if ttl <= 0 {
 		ttl = 24 * time.Hour
 	}
 	exp := now.Add(ttl)
-	if exp.After(familyEnd) {
+	if exp.After(familyEnd) || !rotates {
 		exp = familyEnd
 	}
 	return &store.RefreshToken{Hash: hashToken(value), FamilyID: familyID, Scope: scope, CreatedAt: now, ExpiresAt: exp}
@@ -92,8 +94,8 @@ func (s *Server) grantRefresh(r *http.Request, form url.Values, c *client) (*tok
 		}
 		return nil, err
 	}
-	value := randomToken(32)
-	if err := s.rotateRefresh(r, c, fam, hash, s.newRefreshToken(value, fam.ID, rt.Scope, now, fam.ExpiresAt), now); err != nil {
+	value, err := s.nextRefresh(r, c, fam, rt, hash, now)
+	if err != nil {
 		return nil, err
 	}
 	resp, err := s.issue(c, fam.Subject, scope, aud, b, fam.ID, fam.AuthTime)
@@ -110,6 +112,27 @@ func (s *Server) grantRefresh(r *http.Request, form url.Values, c *client) (*tok
 		}
 	}
 	return resp, nil
+}
+
+// nextRefresh rotates the refresh token hashed hash and returns its
+// successor's value; or, for a client whose tokens do not rotate
+// (rotatesRefresh, FAPI 2.0 Security Profile §5.3.2.1), checks that it is
+// live and returns "": no refresh_token in the response, the client keeps
+// its own (RFC 6749 §6). A token rotated before the profile was switched
+// on still goes through rotateRefresh, which detects its reuse.
+func (s *Server) nextRefresh(r *http.Request, c *client, fam *store.Family, rt *store.RefreshToken, hash []byte, now time.Time) (string, error) {
+	if !s.rotatesRefresh(c) && rt.RotatedAt.IsZero() {
+		if !now.Before(rt.ExpiresAt) {
+			return "", oauth.New(oauth.InvalidGrant, "the refresh token has expired")
+		}
+		return "", nil
+	}
+	value := randomToken(32)
+	next := s.newRefreshToken(value, fam.ID, rt.Scope, now, fam.ExpiresAt, true)
+	if err := s.rotateRefresh(r, c, fam, hash, next, now); err != nil {
+		return "", err
+	}
+	return value, nil
 }
 
 // reuseGrace is the grace window for fam: tokens.refresh_token_reuse_grace

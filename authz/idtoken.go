@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,7 +140,8 @@ func (s *Server) keyForAlg(ctx context.Context, clientID, what, alg string) (*ke
 // gets it on first use, idTokenKey).
 func (s *Server) ensureStaticKeyChains(ctx context.Context) {
 	for _, c := range s.cfg.Clients {
-		if c.IDTokenSignedResponseAlg == store.AlgRS256 || c.UserinfoSignedResponseAlg == store.AlgRS256 {
+		if slices.Contains([]string{c.IDTokenSignedResponseAlg, c.UserinfoSignedResponseAlg,
+			c.AuthorizationSignedResponseAlg, c.IntrospectionSignedResponseAlg}, store.AlgRS256) {
 			if err := s.km.EnsureKeyFor(ctx, keys.RS256, s.now()); err != nil && ctx.Err() == nil {
 				s.log.Error("authz: making the RS256 signing key", "err", err)
 			}

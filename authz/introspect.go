@@ -35,6 +35,8 @@ type introspection struct {
 // revoked, its grant (family) was not revoked, and the caller may see it
 // (mayIntrospect); a refresh token when it is the live head of a live
 // family of the caller's own. Bound tokens carry cnf (RFC 9449 §6.2).
+// The answer is JSON, or a signed JWT when the caller asks for one (RFC
+// 9701, introspectjwt.go).
 func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	form, err := readForm(w, r)
 	if err != nil {
@@ -49,6 +51,14 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.introspect(r, c, form.Get("token"))
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Vary", "Accept")
+	if wantsIntrospectionJWT(r.Header.Values("Accept")) {
+		// RFC 9701 §4: the same answer, signed for the caller.
+		if err := s.writeIntrospectionJWT(r.Context(), w, c, resp); err != nil {
+			s.writeError(w, r, err)
+		}
 		return
 	}
 	h := w.Header()

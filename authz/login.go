@@ -167,7 +167,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 			"Wrong":    n.wrong,
 			"Wait":     int((n.wait + time.Second - 1) / time.Second),
 			"Action":   s.url(PathLogin),
-			"Cancel":   s.cancelURL(&f.Req),
+			"Cancel":   s.cancelURL(r.Context(), &f.Req),
 		}})
 }
 

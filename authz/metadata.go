@@ -18,16 +18,20 @@ import (
 // Discovery members for OAuth metadata too, so the two never differ. It
 // advertises exactly what this server supports.
 type Metadata struct {
-	Issuer                                     string             `json:"issuer"`
-	AuthorizationEndpoint                      string             `json:"authorization_endpoint"`
-	TokenEndpoint                              string             `json:"token_endpoint"`
-	JWKSURI                                    string             `json:"jwks_uri"`
-	PushedAuthorizationRequestEndpoint         string             `json:"pushed_authorization_request_endpoint"`
-	RequirePushedAuthorizationRequests         bool               `json:"require_pushed_authorization_requests"`
-	RevocationEndpoint                         string             `json:"revocation_endpoint"`
-	IntrospectionEndpoint                      string             `json:"introspection_endpoint"`
-	ResponseTypesSupported                     []string           `json:"response_types_supported"`
-	ResponseModesSupported                     []string           `json:"response_modes_supported"`
+	Issuer                             string   `json:"issuer"`
+	AuthorizationEndpoint              string   `json:"authorization_endpoint"`
+	TokenEndpoint                      string   `json:"token_endpoint"`
+	JWKSURI                            string   `json:"jwks_uri"`
+	PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool     `json:"require_pushed_authorization_requests"`
+	RevocationEndpoint                 string   `json:"revocation_endpoint"`
+	IntrospectionEndpoint              string   `json:"introspection_endpoint"`
+	ResponseTypesSupported             []string `json:"response_types_supported"`
+	ResponseModesSupported             []string `json:"response_modes_supported"`
+	// JARM §4 and RFC 9701 §7: the algorithms a client may register for
+	// its signed authorization and introspection responses.
+	AuthorizationSigningAlgValuesSupported     []string           `json:"authorization_signing_alg_values_supported"`
+	IntrospectionSigningAlgValuesSupported     []string           `json:"introspection_signing_alg_values_supported"`
 	GrantTypesSupported                        []oauth.GrantType  `json:"grant_types_supported"`
 	CodeChallengeMethodsSupported              []string           `json:"code_challenge_methods_supported"`
 	TokenEndpointAuthMethodsSupported          []oauth.AuthMethod `json:"token_endpoint_auth_methods_supported"`
@@ -119,9 +123,8 @@ func (s *Server) oidcMetadata(md *Metadata) {
 	md.ClaimsSupported = append(slices.Clone(idTokenClaims), standardClaims...)
 	md.ClaimTypesSupported = []string{"normal"}
 	md.SubjectTypesSupported = []string{store.SubjectPublic, store.SubjectPairwise}
-	primary := string(s.km.Options().Algorithm)
-	md.IDTokenSigningAlgValuesSupported = []string{primary, store.AlgRS256}
-	md.UserinfoSigningAlgValuesSupported = []string{primary, store.AlgRS256}
+	md.IDTokenSigningAlgValuesSupported = s.signedResponseAlgs()
+	md.UserinfoSigningAlgValuesSupported = s.signedResponseAlgs()
 	md.ACRValuesSupported = []string{ACRPassword}
 	md.UILocalesSupported = uiLocales()
 	md.ClaimsParameterSupported = true
@@ -130,6 +133,13 @@ func (s *Server) oidcMetadata(md *Metadata) {
 	md.RequireSignedRequestObject = s.cfg.RequestObjects.Required
 	md.BackchannelLogoutSupported = true
 	md.BackchannelLogoutSessionSupported = true
+}
+
+// signedResponseAlgs are the algorithms of signed responses (UserInfo,
+// JARM, JWT introspection): the primary key's and the RS256 chain of
+// keyForAlg.
+func (s *Server) signedResponseAlgs() []string {
+	return []string{string(s.km.Options().Algorithm), store.AlgRS256}
 }
 
 // MTLSEndpointAliases are the endpoints served on the mTLS listener
@@ -163,7 +173,7 @@ func (s *Server) Metadata() Metadata {
 		RevocationEndpoint:                         s.url(PathRevoke),
 		IntrospectionEndpoint:                      s.url(PathIntrospect),
 		ResponseTypesSupported:                     []string{"code"},
-		ResponseModesSupported:                     []string{"query"},
+		ResponseModesSupported:                     slices.Clone(responseModesSupported),
 		GrantTypesSupported:                        []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantTokenExchange},
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		TokenEndpointAuthMethodsSupported:          append(authed, oauth.AuthNone),
@@ -175,6 +185,9 @@ func (s *Server) Metadata() Metadata {
 		PromptValuesSupported:                      []string{oauth.PromptNone, oauth.PromptLogin, oauth.PromptConsent, oauth.PromptSelectAccount},
 	}
 	s.oidcMetadata(&md)
+	md.AuthorizationSigningAlgValuesSupported = s.signedResponseAlgs()
+	md.IntrospectionSigningAlgValuesSupported = s.signedResponseAlgs()
+	s.fapiMetadata(&md) // fapi.go
 	if mtlsOn {
 		md.TLSClientCertificateBoundAccessTokens = true
 		md.MTLSEndpointAliases = s.mtlsAliases()

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"fmt"
 	"html/template"
@@ -258,7 +259,10 @@ func errorKind(status int, code string) string {
 // not trust (a private-use scheme, RFC 8252 §7.1) is passed as
 // template.URL only in reverse-domain form, which config requires of
 // such schemes: never javascript: or data:.
-func (s *Server) cancelURL(req *authRequest) template.URL {
+//
+// A JARM request's link carries the signed response (jarm.go), signed
+// when the page is rendered; "" when it cannot be signed.
+func (s *Server) cancelURL(ctx context.Context, req *authRequest) template.URL {
 	u, err := url.Parse(req.RedirectURI)
 	if err != nil {
 		return ""
@@ -273,7 +277,12 @@ func (s *Server) cancelURL(req *authRequest) template.URL {
 	if req.State != "" {
 		v.Set("state", req.State)
 	}
-	return template.URL(appendParams(req.RedirectURI, v))
+	to, err := s.responseURL(ctx, req, v)
+	if err != nil {
+		s.log.Error("authz: cancel link not signed", "err", err)
+		return ""
+	}
+	return template.URL(to)
 }
 
 func (s *Server) handleCSS(w http.ResponseWriter, r *http.Request) {

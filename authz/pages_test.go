@@ -218,7 +218,7 @@ func TestCancelLink(t *testing.T) {
 	}
 	// A scheme html/template does not trust and config would refuse is
 	// never made a link.
-	if got := h.s.cancelURL(&authRequest{RedirectURI: "javascript:alert(1)//"}); got != "" {
+	if got := h.s.cancelURL(context.Background(), &authRequest{RedirectURI: "javascript:alert(1)//"}); got != "" {
 		t.Errorf("javascript: cancel link %q", got)
 	}
 }

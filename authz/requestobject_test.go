@@ -94,17 +94,6 @@ func (h *harness) ro(challenge string, edit func(map[string]any)) string {
 	return h.signRO(h.jwtKey, jose.ES256, requestObjectType, c)
 }
 
-// jwtAuth adds a private_key_jwt assertion of the jwt client to form.
-func (h *harness) jwtAuth(form url.Values) url.Values {
-	h.t.Helper()
-	now := h.clk.Now()
-	a := h.assertion(h.jwtKey, jose.ES256, "k1", jwt.Claims{Issuer: "jwt", Subject: "jwt", Audience: jwt.Audience{h.issuer},
-		Expiry: jwt.NewNumericDate(now.Add(time.Minute)), IssuedAt: jwt.NewNumericDate(now), ID: randomToken(8)})
-	form.Set("client_assertion_type", assertionType)
-	form.Set("client_assertion", a)
-	return form
-}
-
 // pushRO pushes request object obj as the jwt client, with extra form
 // parameters.
 func (h *harness) pushRO(obj string, extra url.Values) *response {
@@ -113,7 +102,7 @@ func (h *harness) pushRO(obj string, extra url.Values) *response {
 	for k, v := range extra {
 		f[k] = v
 	}
-	return h.post(PathPAR, h.jwtAuth(f))
+	return h.post(PathPAR, h.jwtAuth(f, h.issuer))
 }
 
 // TestRequestObjectRefusals: every request object that fails a rule of
@@ -210,7 +199,7 @@ func TestRequestObjectReplayAcrossInstances(t *testing.T) {
 		t.Fatalf("first use: %d %s", r.status, r.body)
 	}
 	// The same object at the second instance.
-	form := h.jwtAuth(url.Values{"request": {obj}})
+	form := h.jwtAuth(url.Values{"request": {obj}}, h.issuer)
 	req := httptest.NewRequest(http.MethodPost, h.issuer+PathPAR, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := httptest.NewRecorder()
@@ -243,7 +232,7 @@ func TestRequestObjectThroughPAR(t *testing.T) {
 	if q.Get("code") == "" || q.Get("state") != "st-object" {
 		t.Fatalf("authorization response %v, want a code and the object's state", q)
 	}
-	tr := h.post(PathToken, h.jwtAuth(url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "code_verifier": {v}, "redirect_uri": {webRedirect}}),
+	tr := h.post(PathToken, h.jwtAuth(url.Values{"grant_type": {"authorization_code"}, "code": {q.Get("code")}, "code_verifier": {v}, "redirect_uri": {webRedirect}}, h.issuer),
 		"DPoP", h.proof(h.newSigner()))
 	wantToken(t, tr)
 	if tr.str("scope") != "read" {
@@ -304,7 +293,7 @@ func TestRequireSignedRequestObject(t *testing.T) {
 	v, _ := pkce.NewVerifier()
 	p := authParams("jar", webRedirect, pkce.Challenge(v))
 	auth := func(f url.Values) url.Values {
-		f = h.jwtAuth(f)
+		f = h.jwtAuth(f, h.issuer)
 		now := h.clk.Now()
 		f.Set("client_assertion", h.assertion(h.jwtKey, jose.ES256, "k1", jwt.Claims{Issuer: "jar", Subject: "jar", Audience: jwt.Audience{h.issuer},
 			Expiry: jwt.NewNumericDate(now.Add(time.Minute)), ID: randomToken(8)}))
@@ -341,7 +330,7 @@ func TestRequestObjectPARNonceRetry(t *testing.T) {
 	s := h.newSigner()
 	obj := h.ro(pkce.Challenge(strings.Repeat("v", 43)), nil)
 	push := func(proof string) *response {
-		return h.post(PathPAR, h.jwtAuth(url.Values{"request": {obj}}), "DPoP", proof)
+		return h.post(PathPAR, h.jwtAuth(url.Values{"request": {obj}}, h.issuer), "DPoP", proof)
 	}
 	r := push(h.parProof(s))
 	wantError(t, r, http.StatusBadRequest, "use_dpop_nonce")

@@ -18,8 +18,10 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/internal/loglimit"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/mtls"
@@ -117,6 +119,10 @@ type Options struct {
 	// (events.go, docs/EVENTS.md): replayed refresh tokens and codes,
 	// failed logins and locked accounts. Nil: none.
 	Events *secevent.Emitter
+	// Blocks, when set, refuses blocked addresses at /token and /par
+	// and blocked keys once their proof verified, and is told of each
+	// refused proof that counts (block.go). Nil: no blocking.
+	Blocks *block.Blocker
 	// MTLS says where client certificates (RFC 8705, mtls.go) may come
 	// from besides a TLS connection that verified them: its Roots verify
 	// certificates the listener accepted unverified
@@ -171,6 +177,9 @@ type Server struct {
 	// pairwiseSalt keys pairwise subjects (subject.go); nil: none.
 	pairwiseSalt []byte
 	bc           *backchannel // back-channel logout sender (backchannel.go)
+	// eventsPush verifies pushed SETs (events_push.go); nil: the
+	// endpoint is off.
+	eventsPush *secevent.SETReceiver
 }
 
 // New builds a Server from a validated configuration.
@@ -196,6 +205,7 @@ func New(cfg *config.Config, opts Options) (*Server, error) {
 			jose.ES256, jose.ES384, jose.ES512, jose.EdDSA, jose.PS256, jose.PS384, jose.PS512, jose.RS256,
 		},
 	}
+	s.assertionAlgs = fapiAssertionAlgs(cfg.AuthorizationServer.Profile, s.assertionAlgs)
 	s.requestObjectAlgs = slices.Clone(s.assertionAlgs)
 	var err error
 	if s.flowKey, err = flowKeyOf(opts.FlowKey); err != nil {
@@ -266,7 +276,13 @@ func (s *Server) newDPoPVerifier() error {
 		dpop.WithReplayStore(opts.Replay),
 	}
 	if cfg.DPoP.IatMaxAge > 0 {
-		vopts = append(vopts, dpop.WithIATWindow(cfg.DPoP.IatMaxAge, cfg.DPoP.IatLeeway))
+		leeway := cfg.DPoP.IatLeeway
+		if cfg.AnyProfile() && leeway < fapi.IatLeeway {
+			// FAPI 2.0 Security Profile §5.3.2.1: an iat up to 10
+			// seconds in the future is accepted.
+			leeway = fapi.IatLeeway
+		}
+		vopts = append(vopts, dpop.WithIATWindow(cfg.DPoP.IatMaxAge, leeway))
 	}
 	if cfg.DPoP.Nonce.Enabled {
 		secret, err := nonceSecret(cfg, opts.NonceSecret)
@@ -310,6 +326,9 @@ func (s *Server) newParts() error {
 		return err
 	}
 	if s.bc, err = newBackchannel(opts.Backchannel, s.metrics.reg); err != nil {
+		return err
+	}
+	if s.eventsPush, err = s.newEventsPush(); err != nil {
 		return err
 	}
 	s.pages, err = newPages(cfg.UI)
@@ -378,6 +397,9 @@ func (s *Server) routes() {
 	m.HandleFunc(PathRevoke, s.handleRevoke)
 	m.HandleFunc(PathIntrospect, s.handleIntrospect)
 	m.HandleFunc("POST "+PathRevocations, s.handleRevocations)
+	if s.eventsPush != nil {
+		m.HandleFunc("POST "+PathEventsPush, s.handleEventsPush)
+	}
 	m.HandleFunc(PathLogin, s.handleLogin)
 	m.HandleFunc(PathContinue, s.handleContinue)
 	m.HandleFunc(PathConsent, s.handleConsent)

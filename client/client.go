@@ -60,6 +60,11 @@ type Endpoint struct {
 	// IDTokenVerifier accepts those of them that are asymmetric
 	// signatures (never none or HS*); DefaultIDTokenAlgs when empty.
 	IDTokenAlgs []string
+	// AuthorizationSigningAlgs are the server's
+	// authorization_signing_alg_values_supported (JARM §4): JARMVerifier
+	// accepts those of them that are asymmetric signatures;
+	// DefaultIDTokenAlgs when empty.
+	AuthorizationSigningAlgs []string
 }
 
 // Client is an OAuth 2.1 client of one authorization server that obtains
@@ -75,6 +80,8 @@ type Client struct {
 
 	vOnce    sync.Once
 	verifier *IDTokenVerifier
+	jOnce    sync.Once
+	jarm     *JARMVerifier
 }
 
 // New returns a Client for clientID at the endpoint ep.
@@ -146,6 +153,7 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			UserInfoEndpoint                   string   `json:"userinfo_endpoint"`
 			EndSessionEndpoint                 string   `json:"end_session_endpoint"`
 			IDTokenAlgs                        []string `json:"id_token_signing_alg_values_supported"`
+			AuthorizationSigningAlgs           []string `json:"authorization_signing_alg_values_supported"`
 			MTLSAliases                        struct {
 				TokenEndpoint                      string `json:"token_endpoint"`
 				PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
@@ -161,19 +169,20 @@ func DiscoverEndpoint(ctx context.Context, issuer string, opts ...Option) (Endpo
 			return Endpoint{}, fmt.Errorf("%w: metadata at %s has no token_endpoint", ErrBadResponse, mu)
 		}
 		return Endpoint{
-			Issuer:                issuer,
-			AuthURL:               md.AuthorizationEndpoint,
-			TokenURL:              md.TokenEndpoint,
-			PARURL:                md.PushedAuthorizationRequestEndpoint,
-			ISSParameterSupported: md.ISSParameterSupported,
-			RevocationURL:         md.RevocationEndpoint,
-			IntrospectionURL:      md.IntrospectionEndpoint,
-			MTLSTokenURL:          md.MTLSAliases.TokenEndpoint,
-			MTLSPARURL:            md.MTLSAliases.PushedAuthorizationRequestEndpoint,
-			JWKSURI:               md.JWKSURI,
-			UserInfoURL:           md.UserInfoEndpoint,
-			EndSessionURL:         md.EndSessionEndpoint,
-			IDTokenAlgs:           md.IDTokenAlgs,
+			Issuer:                   issuer,
+			AuthURL:                  md.AuthorizationEndpoint,
+			TokenURL:                 md.TokenEndpoint,
+			PARURL:                   md.PushedAuthorizationRequestEndpoint,
+			ISSParameterSupported:    md.ISSParameterSupported,
+			RevocationURL:            md.RevocationEndpoint,
+			IntrospectionURL:         md.IntrospectionEndpoint,
+			MTLSTokenURL:             md.MTLSAliases.TokenEndpoint,
+			MTLSPARURL:               md.MTLSAliases.PushedAuthorizationRequestEndpoint,
+			JWKSURI:                  md.JWKSURI,
+			UserInfoURL:              md.UserInfoEndpoint,
+			EndSessionURL:            md.EndSessionEndpoint,
+			IDTokenAlgs:              md.IDTokenAlgs,
+			AuthorizationSigningAlgs: md.AuthorizationSigningAlgs,
 		}, nil
 	}
 	return Endpoint{}, fmt.Errorf("client: discover %s: %w", issuer, lastErr)

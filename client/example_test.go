@@ -96,3 +96,17 @@ func ExampleIDTokenVerifier() {
 	}
 	fmt.Println(idt.Subject, idt.Name, idt.AuthTime)
 }
+
+// A web app that receives its redirects on its own handler verifies a
+// JWT-secured authorization response (JARM) before using its code: the
+// response parameter's JWT, then state as for a plain response.
+func ExampleJARMVerifier() {
+	ctx := context.Background()
+	keys := client.NewRemoteKeySet("https://ward.example/jwks", &http.Client{Timeout: 10 * time.Second})
+	v := client.NewJARMVerifier("https://ward.example", "my-app", keys, client.WithIDTokenAlgs("ES256"))
+	q, err := v.Verify(ctx, os.Getenv("RESPONSE"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(q.Get("code") != "", q.Get("state"), q.Get("error"))
+}

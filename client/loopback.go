@@ -40,6 +40,9 @@ type AuthRequest struct {
 	// MaxAge is the max_age sent (WithMaxAge), checked against the ID
 	// token's auth_time; zero when none was sent.
 	MaxAge time.Duration
+	// JARM: response_mode=jwt was sent (WithJARM); the response must be
+	// a JWT that JARMVerifier accepts.
+	JARM bool
 }
 
 // AuthCodeRequest prepares an authorization code request with PKCE S256,
@@ -70,6 +73,10 @@ func (c *Client) AuthCodeRequest(ctx context.Context, redirectURI string) (*Auth
 	}
 	if !c.o.certBound {
 		params.Set("dpop_jkt", c.Thumbprint())
+	}
+	if c.o.jarm {
+		params.Set("response_mode", "jwt") // JARM §2.3.4: query.jwt for code
+		ar.JARM = true
 	}
 	if len(c.o.scopes) > 0 {
 		params.Set("scope", strings.Join(c.o.scopes, " "))
@@ -121,7 +128,14 @@ func (c *Client) AuthCodeRequest(ctx context.Context, redirectURI string) (*Auth
 // must carry an ID token that passes IDTokenVerifier.Verify with that
 // nonce, the access token's at_hash and the max_age sent (OpenID Connect
 // Core §3.1.3.7); its claims are then available from IDTokenOf.
+//
+// For a JARM request (WithJARM) the parameters are those of the one
+// response JWT of q, verified by JARMVerifier first (ErrJARM).
 func (c *Client) ExchangeRedirect(ctx context.Context, ar *AuthRequest, q url.Values) (*oauth2.Token, error) {
+	q, err := c.authorizationResponse(ctx, ar, q)
+	if err != nil {
+		return nil, err
+	}
 	if err := c.checkResponse(ar, q); err != nil {
 		return nil, err
 	}
@@ -187,7 +201,11 @@ func (c *Client) AuthorizeLoopback(ctx context.Context) (*oauth2.Token, error) {
 		// redirect ends the flow at once, and the person must still
 		// read why (loopbackpage.go).
 		q := r.URL.Query()
-		writeLoopbackPage(w, c.checkResponse(ar, q))
+		v, err := c.authorizationResponse(r.Context(), ar, q)
+		if err == nil {
+			err = c.checkResponse(ar, v)
+		}
+		writeLoopbackPage(w, err)
 		got <- q
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

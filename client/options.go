@@ -67,6 +67,7 @@ type options struct {
 	maxAge        *time.Duration
 	prompt        string
 	claims        string
+	jarm          bool // WithJARM
 }
 
 func newOptions(opts []Option) options {
@@ -197,4 +198,12 @@ func WithBrowser(open func(url string) error) Option {
 // Default: on when the server has a PAR endpoint.
 func WithPAR(on bool) Option {
 	return clientOption(func(o *options) { o.usePAR = &on })
+}
+
+// WithJARM asks for JWT-secured authorization responses (JARM,
+// response_mode=jwt): the redirect must carry one response parameter, a
+// JWT the issuer signed for this client, checked by JARMVerifier before
+// its code or error is used; a plain redirect is refused (ErrJARM).
+func WithJARM() Option {
+	return clientOption(func(o *options) { o.jarm = true })
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/oauth"
 	"net/netip"
 	"path/filepath"
@@ -67,6 +68,9 @@ type Config struct {
 	Tracing Tracing `yaml:"tracing"`
 	// Events: security events and their responses (events.go).
 	Events Events `yaml:"events"`
+	// Console: the admin console (console.go, docs/CONSOLE.md). Off by
+	// default.
+	Console Console `yaml:"console"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.
@@ -89,6 +93,11 @@ type AuthorizationServer struct {
 	// DefaultHSTS: one year, without includeSubDomains, which would
 	// reach hosts of the parent domain this server does not know about.
 	HSTS string `yaml:"hsts"`
+	// Profile switches on a FAPI 2.0 profile for every client:
+	// fapi2-security or fapi2-message-signing (which implies it). Empty:
+	// none. It locks what the profile requires and refuses a
+	// configuration that contradicts it (fapi.go, docs/FAPI2.md).
+	Profile fapi.Profile `yaml:"profile"`
 }
 
 // DefaultHSTS is authorization_server.hsts's default.
@@ -273,6 +282,10 @@ type Client struct {
 	// must be signed request objects (RFC 9101 §10.5), verified with its
 	// jwks. Needs jwks or jwks_file.
 	RequireSignedRequestObject bool `yaml:"require_signed_request_object"`
+	// Profile puts this client under a FAPI 2.0 profile (fapi2-security,
+	// fapi2-message-signing) when the server has none or a weaker one; a
+	// client cannot loosen authorization_server.profile (fapi.go).
+	Profile fapi.Profile `yaml:"profile"`
 	// AllowRememberedConsent: a public client with a loopback or
 	// private-use-scheme redirect URI gets codes from remembered consent
 	// without the user's interaction (RFC 8252 §8.6). Default false: the
@@ -295,6 +308,20 @@ type Client struct {
 	// UserinfoSignedResponseAlg: empty for JSON UserInfo responses, or
 	// ES256 / RS256 for signed ones.
 	UserinfoSignedResponseAlg string `yaml:"userinfo_signed_response_alg"`
+	// AuthorizationSignedResponseAlg: the JWS algorithm of the client's
+	// JWT-secured authorization responses (JARM §3), ES256 or RS256;
+	// empty: the server's primary algorithm.
+	AuthorizationSignedResponseAlg string `yaml:"authorization_signed_response_alg"`
+	// IntrospectionSignedResponseAlg: the JWS algorithm of the JWT
+	// introspection responses (RFC 9701 §6) this client asks for.
+	IntrospectionSignedResponseAlg string `yaml:"introspection_signed_response_alg"`
+	// The encryption metadata of JARM §3 and RFC 9701 §6 are declared
+	// only to be refused with a clear message: Ward signs these
+	// responses and never encrypts them.
+	AuthorizationEncryptedResponseAlg string `yaml:"authorization_encrypted_response_alg"`
+	AuthorizationEncryptedResponseEnc string `yaml:"authorization_encrypted_response_enc"`
+	IntrospectionEncryptedResponseAlg string `yaml:"introspection_encrypted_response_alg"`
+	IntrospectionEncryptedResponseEnc string `yaml:"introspection_encrypted_response_enc"`
 	// SubjectType: public (default) or pairwise (OIDC Core §8).
 	SubjectType string `yaml:"subject_type"`
 	// SectorIdentifierURI: https URL of the client's sector identifier
@@ -444,6 +471,9 @@ func Dev(dataDir string) *Config {
 	// The dev server listens on loopback only, for one developer: no
 	// per-IP request rates (bench/tokenload drives it at full speed).
 	// Failed client authentications are still limited.
+	// The admin console, for the dev admin user (ward serve --dev prints
+	// its password).
+	c.Console.Enabled = true
 	off := Rate{Off: true}
 	c.RateLimits.Token.IP, c.RateLimits.PAR.IP, c.RateLimits.Login.IP = off, off, off
 	return c

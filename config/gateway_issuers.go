@@ -71,6 +71,9 @@ type IssuerIntrospection struct {
 	// AssertionAudience is the client assertions' aud. Default the
 	// endpoint URL.
 	AssertionAudience string `yaml:"assertion_audience"`
+	// SignedResponse asks for JWT introspection responses (RFC 9701)
+	// and accepts only those signed by the issuer's keys for client_id.
+	SignedResponse bool `yaml:"signed_response"`
 }
 
 // Enabled reports whether introspection is configured.

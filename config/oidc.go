@@ -25,6 +25,7 @@ var (
 func (v *validator) clientOIDC(cl *Client, p func(string) string) {
 	v.clientSigningAlg(p("id_token_signed_response_alg"), cl.IDTokenSignedResponseAlg)
 	v.clientSigningAlg(p("userinfo_signed_response_alg"), cl.UserinfoSignedResponseAlg)
+	v.clientMessageSigning(cl, p)
 	if cl.SubjectType != "" {
 		v.oneOf(p("subject_type"), cl.SubjectType, subjectTypes...)
 	}
@@ -62,6 +63,25 @@ func (v *validator) clientSigningAlg(path, alg string) {
 		v.oneOf(path, alg, idTokenAlgs...)
 	case alg == store.AlgES256 && v.c.Keys.Algorithm != "" && v.c.Keys.Algorithm != store.AlgES256:
 		v.add(path, ErrInvalidValue, "ES256 needs keys.algorithm ES256 (it is %s); leave it empty for %s, or use RS256", v.c.Keys.Algorithm, v.c.Keys.Algorithm)
+	}
+}
+
+// clientMessageSigning checks the algorithms of signed authorization
+// (JARM §3) and introspection (RFC 9701 §6) responses, and refuses their
+// encryption, which Ward does not do: a client that expects encrypted
+// responses would otherwise get signed-only ones.
+func (v *validator) clientMessageSigning(cl *Client, p func(string) string) {
+	v.clientSigningAlg(p("authorization_signed_response_alg"), cl.AuthorizationSignedResponseAlg)
+	v.clientSigningAlg(p("introspection_signed_response_alg"), cl.IntrospectionSignedResponseAlg)
+	for _, e := range []struct{ key, val string }{
+		{"authorization_encrypted_response_alg", cl.AuthorizationEncryptedResponseAlg},
+		{"authorization_encrypted_response_enc", cl.AuthorizationEncryptedResponseEnc},
+		{"introspection_encrypted_response_alg", cl.IntrospectionEncryptedResponseAlg},
+		{"introspection_encrypted_response_enc", cl.IntrospectionEncryptedResponseEnc},
+	} {
+		if e.val != "" {
+			v.add(p(e.key), ErrInvalidValue, "encrypted responses are not supported: Ward signs authorization and introspection responses and never encrypts them (docs/AUTHZ.md); remove the key")
+		}
 	}
 }
 
@@ -173,6 +193,8 @@ func describeClaimType(t reflect.Type) string {
 		return "a string"
 	case t == reflect.TypeFor[*bool]():
 		return "true or false"
+	case t == reflect.TypeFor[[]string]():
+		return "a list of role names"
 	default:
 		return "a mapping of formatted, street_address, locality, region, postal_code, country"
 	}

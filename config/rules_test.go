@@ -109,6 +109,11 @@ var ruleCases = []struct {
 	{"client/oidc ES256 with EdDSA keys", func(c *config.Config) {
 		c.Keys.Algorithm, c.Clients[0].IDTokenSignedResponseAlg = "EdDSA", "ES256"
 	}},
+	{"client/message signing algorithms and encryption", func(c *config.Config) {
+		cl := &c.Clients[0]
+		cl.AuthorizationSignedResponseAlg, cl.IntrospectionSignedResponseAlg = "none", "HS256"
+		cl.AuthorizationEncryptedResponseAlg, cl.IntrospectionEncryptedResponseEnc = "RSA-OAEP-256", "A128GCM"
+	}},
 	{"client/oidc sector_identifier_uri", func(c *config.Config) {
 		c.Clients[0].SectorIdentifierURI = "http://a.example/sector.json"
 	}},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/keys"
 )
 
@@ -59,11 +60,13 @@ func (c *Config) Validate() error {
 	v.redis()
 	v.rateLimits()
 	v.events()
+	v.console()  // console.go
 	v.mtls()     // mtls.go
 	v.ui()       // ui.go
 	v.pairwise() // pairwise.go
 	v.log()      // observability.go
 	v.tracing()  // observability.go
+	v.profile()  // fapi.go
 	return errors.Join(v.errs...)
 }
 
@@ -264,6 +267,7 @@ func (v *validator) client(i int, ids map[string]bool) {
 		v.positive(p("access_token_ttl"), cl.AccessTokenTTL, MaxAccessTokenTTL)
 	}
 	v.clientOIDC(cl, p)                  // oidc.go
+	v.clientProfile(cl, p)               // fapi.go
 	v.clientTokenExchange(cl, p, grants) // tokenexchange.go
 }
 
@@ -515,11 +519,18 @@ func validArgon2id(s string) bool {
 // generatedSecret says Ward will generate the secret of a client_secret_*
 // client, so none is required here.
 func ValidateClient(cl Client, generatedSecret bool) error {
+	return ValidateClientUnder(fapi.None, cl, generatedSecret)
+}
+
+// ValidateClientUnder is ValidateClient for a server whose
+// authorization_server.profile is profile: a client it does not admit
+// (fapi.go) is refused as the file's would be.
+func ValidateClientUnder(profile fapi.Profile, cl Client, generatedSecret bool) error {
 	secretMethod := cl.AuthMethod == oauth.AuthSecretBasic || cl.AuthMethod == oauth.AuthSecretPost
 	if generatedSecret && secretMethod && cl.SecretHash == "" && cl.SecretEnv == "" {
 		cl.SecretHash = strings.Repeat("0", 64) // stands for the secret to come
 	}
-	v := &validator{c: &Config{Clients: []Client{cl}}}
+	v := &validator{c: &Config{Clients: []Client{cl}, AuthorizationServer: AuthorizationServer{Profile: profile}}}
 	v.client(0, map[string]bool{})
 	return errors.Join(v.errs...)
 }

@@ -47,6 +47,12 @@ func (g *Gateway) setupIssuers(cfg *config.Gateway, issuer string) error {
 			if err != nil {
 				return fmt.Errorf("%w: gateway.issuers[%d].introspection: %w", ErrConfig, i, err)
 			}
+			if is.Introspection.SignedResponse {
+				// RFC 9701: the issuer's keys and algorithms sign the
+				// answer, for the gateway's client.
+				ri.SignedResponse = &resource.IntrospectionJWTVerifier{Issuer: is.Issuer, ClientID: is.Introspection.ClientID,
+					Keys: keys, Algorithms: is.TokenAlgorithms, Clock: g.opts.Clock}
+			}
 			src.intro = ri
 		}
 		g.issuers = append(g.issuers, src)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/resource"
 )
 
 // foreignIDP is an identity provider with OIDC discovery, an RS256 JWKS
@@ -56,6 +58,12 @@ func newForeignIDP(t *testing.T) *foreignIDP {
 	})
 	mux.HandleFunc("POST /introspect", func(w http.ResponseWriter, r *http.Request) {
 		code, body := p.intro(r)
+		if jwt, ok := body.(signedIntrospection); ok {
+			w.Header().Set("Content-Type", resource.MediaTypeIntrospectionJWT)
+			w.WriteHeader(code)
+			_, _ = io.WriteString(w, string(jwt))
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
 		_ = json.NewEncoder(w).Encode(body)
@@ -194,6 +202,77 @@ func TestGatewayIntrospectionPrivateKeyJWT(t *testing.T) {
 	if w.Code != 200 || w.Body.String() != "svc-user" {
 		t.Fatalf("introspected token: %d %s", w.Code, w.Body)
 	}
+}
+
+// signedIntrospection is an RFC 9701 JWT answer of foreignIDP.intro.
+type signedIntrospection string
+
+// introspectionJWT signs an RFC 9701 response for aud.
+func (p *foreignIDP) introspectionJWT(t *testing.T, aud string, ti map[string]any) signedIntrospection {
+	s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: p.key},
+		(&jose.SignerOptions{}).WithType("token-introspection+jwt").WithHeader("kid", "r1"))
+	b, _ := json.Marshal(map[string]any{"iss": p.srv.URL, "aud": aud, "iat": testNow.Unix(), "token_introspection": ti})
+	jws, err := s.Sign(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := jws.CompactSerialize()
+	return signedIntrospection(out)
+}
+
+// TestGatewayIntrospectionSignedResponse:
+// gateway.issuers[].introspection.signed_response asks for the RFC 9701
+// JWT (Accept) and admits a token on the signed answer only; a plain
+// JSON answer, or one signed for another client, is an introspection
+// failure (503), never an admission.
+func TestGatewayIntrospectionSignedResponse(t *testing.T) {
+	kc := newForeignIDP(t)
+	active := map[string]any{"active": true, "sub": "svc-user", "client_id": "svc", "aud": publicURL, "exp": testNow.Add(time.Hour).Unix()}
+	cfg := config.DefaultGateway()
+	cfg.Enabled, cfg.PublicURL = true, publicURL
+	cfg.Issuers = []config.GatewayIssuer{{Name: "kc", Issuer: kc.srv.URL, Discovery: "oidc", TokenAlgorithms: []string{"RS256"},
+		Introspection: config.IssuerIntrospection{ClientID: "gw", ClientSecretFile: writeSecret(t), SignedResponse: true}}}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, r.Header.Get("X-Ward-Subject")) }))
+	defer up.Close()
+	cfg.Routes = []config.Route{{Name: "r", PathPrefix: "/r/", Upstream: up.URL, AllowBearer: true, Policy: []config.PolicyRule{{Action: "allow", Principals: []string{"client:svc"}}}}}
+	gw, err := gateway.New(&cfg, gateway.Options{Clock: func() time.Time { return testNow }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		name   string
+		answer func(r *http.Request) any
+		status int
+	}{
+		{"signed for the gateway", func(r *http.Request) any {
+			if r.Header.Get("Accept") != resource.MediaTypeIntrospectionJWT {
+				return map[string]any{"active": false}
+			}
+			return kc.introspectionJWT(t, "gw", active)
+		}, 200},
+		{"plain JSON", func(*http.Request) any { return active }, 503},
+		{"signed for another client", func(*http.Request) any { return kc.introspectionJWT(t, "other", active) }, 503},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kc.intro = func(r *http.Request) (int, any) { return 200, tc.answer(r) }
+			r := httptest.NewRequest("GET", publicURL+"/r/x", nil)
+			r.Header.Set("Authorization", fmt.Sprintf("Bearer opaque-token-signed-%d", i))
+			w := httptest.NewRecorder()
+			gw.Handler().ServeHTTP(w, r)
+			if w.Code != tc.status || tc.status == 200 && w.Body.String() != "svc-user" {
+				t.Fatalf("%d %s, want %d", w.Code, w.Body, tc.status)
+			}
+		})
+	}
+}
+
+// writeSecret writes a client secret file.
+func writeSecret(t *testing.T) string {
+	f := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(f, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // TestGatewayIssuersNeedRestart: gateway.issuers hold key caches and

@@ -21,6 +21,10 @@ type metrics struct {
 	rejections *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	reloads    *prometheus.CounterVec
+	// accepted counts allowed requests with a token by what the token is
+	// bound to (senderDPoP, senderMTLS, senderBearer), resolved once so
+	// that an accepted request neither hashes labels nor allocates.
+	accepted [3]prometheus.Counter
 
 	// byOutcome holds the resolved requests and latency series per
 	// (route, outcome), so a request does not hash its labels twice.
@@ -61,7 +65,14 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help: "Configuration reloads by result (ok, refused).",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.requests, m.rejections, m.latency, m.reloads)
+	accepted := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "ward", Subsystem: "gateway", Name: "accepted_total",
+		Help: "Allowed requests carrying a token, by what the token is bound to (sender: dpop, mtls, bearer): follows a DPoP roll-out.",
+	}, []string{"sender"})
+	for i, s := range senderLabels {
+		m.accepted[i] = accepted.WithLabelValues(s)
+	}
+	reg.MustRegister(m.requests, m.rejections, m.latency, m.reloads, accepted)
 	// The process and Go collectors may already be registered by the
 	// caller on a shared registry.
 	_ = reg.Register(collectors.NewGoCollector())
@@ -82,6 +93,31 @@ func (m *metrics) observe(rec *record, d time.Duration) {
 	}
 	s.requests.Inc()
 	s.latency.Observe(d.Seconds())
+	if rec.outcome == OutcomeAllowed && rec.id != nil {
+		m.accepted[sender(rec.id)].Inc()
+	}
+}
+
+// The sender label values of ward_gateway_accepted_total, as
+// ward_authz_tokens_issued_total names them.
+const (
+	senderDPoP = iota
+	senderMTLS
+	senderBearer
+)
+
+var senderLabels = [...]string{senderDPoP: "dpop", senderMTLS: "mtls", senderBearer: "bearer"}
+
+// sender tells what an accepted token is bound to: a DPoP key (cnf.jkt,
+// RFC 9449 §6), a certificate (cnf.x5t#S256, RFC 8705 §3) or nothing.
+func sender(id *resource.Identity) int {
+	switch {
+	case id.JKT != "":
+		return senderDPoP
+	case id.X5TS256 != "":
+		return senderMTLS
+	}
+	return senderBearer
 }
 
 // AdminHandler serves /metrics (Prometheus), /healthz (the process is

@@ -38,6 +38,11 @@
 // refused), its claim mapping and its optional introspection. An opaque
 // token goes to the one introspecting issuer the route accepts.
 //
+// RemoteIntrospector.SignedResponse asks for the JWT introspection
+// response of RFC 9701 and accepts only one that IntrospectionJWTVerifier
+// verifies: the issuer's key and an allowed algorithm, typ
+// token-introspection+jwt, iss, aud the resource server, a fresh iat.
+//
 // A validated JWT is cached, keyed by the SHA-256 of the token, until it
 // expires, so its signature is checked once; the DPoP proof is checked on
 // every request.

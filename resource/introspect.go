@@ -82,6 +82,10 @@ type RemoteIntrospector struct {
 	Client *http.Client
 	// Clock dates client assertions; default time.Now.
 	Clock func() time.Time
+	// SignedResponse, when set, asks for the JWT response of RFC 9701
+	// (Accept: application/token-introspection+jwt) and accepts only a
+	// response it verifies; a plain JSON answer is then refused.
+	SignedResponse *IntrospectionJWTVerifier
 }
 
 // endpoint returns Endpoint, or the one in the issuer's metadata.
@@ -127,7 +131,11 @@ func (ri *RemoteIntrospector) Introspect(ctx context.Context, token string) (*In
 		return nil, fmt.Errorf("%w: %v", ErrIntrospection, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
+	accept := "application/json"
+	if ri.SignedResponse != nil {
+		accept = MediaTypeIntrospectionJWT
+	}
+	req.Header.Set("Accept", accept)
 	if ri.PrivateKey == nil {
 		req.SetBasicAuth(url.QueryEscape(ri.ClientID), url.QueryEscape(ri.ClientSecret)) // RFC 6749 §2.3.1
 	}
@@ -139,12 +147,15 @@ func (ri *RemoteIntrospector) Introspect(ctx context.Context, token string) (*In
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%w: status %d", ErrIntrospection, resp.StatusCode)
 	}
-	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != "application/json" {
-		return nil, fmt.Errorf("%w: content type %q", ErrIntrospection, ct)
+	if ct, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); ct != accept {
+		return nil, fmt.Errorf("%w: content type %q, want %s", ErrIntrospection, ct, accept)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
 	if err != nil || len(body) > maxDocument {
 		return nil, fmt.Errorf("%w: response unreadable or too large", ErrIntrospection)
+	}
+	if ri.SignedResponse != nil {
+		return ri.SignedResponse.Verify(ctx, string(body))
 	}
 	var c claims
 	if err := json.Unmarshal(body, &c); err != nil || c.Active == nil {

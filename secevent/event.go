@@ -26,6 +26,9 @@ const (
 	RateLimited     Type = "rate_limited"  // a rate limit refused a request
 	PolicyDenied    Type = "policy_denied" // a gateway route's policy refused a verified caller
 	CertFailed      Type = "mtls_cert_failed"
+	AddressBlocked  Type = "address_blocked" // repeated invalid credentials from one address (package block)
+	KeyBlocked      Type = "key_blocked"     // repeated invalid proofs for one DPoP key (package block)
+	BlockLifted     Type = "block_lifted"    // an admin lifted a block
 	// ExchangeRefused: a token exchange (RFC 8693) refused by the rules
 	// or the client's policy; Reason is the error code.
 	ExchangeRefused Type = "token_exchange_refused"
@@ -34,7 +37,7 @@ const (
 // Types lists every Type, in the order above.
 var Types = []Type{TokenLeaked, RefreshReplayed, CodeReplayed, ProofReplayed, NonceFailure,
 	LoginFailed, AccountLocked, ConsentGranted, ConsentRevoked, ClientChanged, UserChanged,
-	KeyChanged, RateLimited, PolicyDenied, CertFailed, ExchangeRefused}
+	KeyChanged, RateLimited, PolicyDenied, CertFailed, AddressBlocked, KeyBlocked, BlockLifted, ExchangeRefused}
 
 // Severity grades an event for people and alerts.
 type Severity string
@@ -51,7 +54,7 @@ func (t Type) Severity() Severity {
 	switch t {
 	case TokenLeaked, RefreshReplayed, CodeReplayed:
 		return Critical
-	case ProofReplayed, LoginFailed, AccountLocked, RateLimited, PolicyDenied, CertFailed, ExchangeRefused:
+	case ProofReplayed, LoginFailed, AccountLocked, RateLimited, PolicyDenied, CertFailed, AddressBlocked, KeyBlocked, ExchangeRefused:
 		return Warning
 	}
 	return Info
@@ -72,6 +75,10 @@ type Event struct {
 	ClientAddr string
 	Route      string // the gateway route's name
 	Reason     string // the refusal reason (metric label vocabulary) or a short text
+	// Actor is the operator (the subject of an administrator) whose
+	// action the event records (the admin console's changes); empty for
+	// what Ward saw happen.
+	Actor string
 }
 
 // Redacted replaces a field Sanitize strips.
@@ -86,7 +93,7 @@ const Redacted = "[redacted]"
 // characters). It returns how many fields it stripped.
 func (e *Event) Sanitize() int {
 	n := 0
-	for _, f := range []*string{&e.ClientID, &e.Subject, &e.FamilyID} {
+	for _, f := range []*string{&e.ClientID, &e.Subject, &e.FamilyID, &e.Actor} {
 		if looksLikeJWT(*f) {
 			*f, n = Redacted, n+1
 		}

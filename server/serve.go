@@ -54,6 +54,9 @@ func serveProcess(ctx context.Context, cfg *config.Config, p *process, l *listen
 // listeners.
 func serveAuthz(start starter, cfg *config.Config, as *authzServer, l *listeners, logger *slog.Logger) {
 	start("background work", as.Run)
+	if as.traffic != nil {
+		start("console traffic sampler", func(ctx context.Context) error { as.traffic.Run(ctx); return nil })
+	}
 	hs := newServer(cfg.Listen, httpsafe.CloseAfterChunked(as.handler()), cfg.TLS, logger)
 	if as.mt != nil {
 		start("mtls reload", func(ctx context.Context) error { as.mt.Watch(ctx, cfg.MTLS.Interval()); return nil })

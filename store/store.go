@@ -70,6 +70,10 @@ type Client struct {
 	// require_signed_request_object), by value at the authorization or
 	// PAR endpoint, verified with the keys of JWKS.
 	RequireSignedRequestObject bool
+	// Profile is the client's FAPI 2.0 profile (package fapi):
+	// "fapi2-security", "fapi2-message-signing" or empty, when the
+	// server's applies alone.
+	Profile string
 	// AllowRememberedConsent lets a public client whose redirect URI
 	// cannot prove its identity (loopback http, private-use scheme) get a
 	// code from consent given before, without the user's interaction
@@ -92,6 +96,18 @@ type Client struct {
 	// UserinfoSignedResponseAlg: empty for a JSON UserInfo response, or
 	// AlgES256 / AlgRS256 for a signed one (application/jwt).
 	UserinfoSignedResponseAlg string
+	// AuthorizationSignedResponseAlg is the JWS algorithm of the client's
+	// JWT-secured authorization responses (JARM §3,
+	// authorization_signed_response_alg): AlgES256 or AlgRS256; empty:
+	// the server's primary signing algorithm. It chooses the algorithm
+	// only: a client gets JARM responses when it asks for them
+	// (response_mode jwt or query.jwt).
+	AuthorizationSignedResponseAlg string
+	// IntrospectionSignedResponseAlg is the JWS algorithm of the JWT
+	// introspection responses this client (a resource server) asks for
+	// with Accept: application/token-introspection+jwt (RFC 9701 §6,
+	// introspection_signed_response_alg); values as above.
+	IntrospectionSignedResponseAlg string
 	// SubjectType is SubjectPublic (also when empty) or SubjectPairwise
 	// (OIDC Core §8).
 	SubjectType string
@@ -184,6 +200,21 @@ type UserClaims struct {
 	PhoneNumber         string   `json:"phone_number,omitempty"`
 	PhoneNumberVerified *bool    `json:"phone_number_verified,omitempty"`
 	Address             *Address `json:"address,omitempty"`
+	// Roles are Ward's own, not an OpenID Connect claim: set only by an
+	// operator (ward user set, the admin console, users[].claims), never
+	// released to a client (no scope covers it, authz/claims.go). The
+	// admin console requires console.admin_role among them.
+	Roles []string `json:"roles,omitempty"`
+}
+
+// HasRole reports whether role is among c.Roles.
+func (c *UserClaims) HasRole(role string) bool {
+	for _, r := range c.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
 }
 
 // Address is the address claim (OIDC Core §5.1.1).

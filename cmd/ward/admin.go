@@ -17,6 +17,7 @@ import (
 
 	"github.com/wardauth/ward/authz"
 	"github.com/wardauth/ward/config"
+	"github.com/wardauth/ward/fapi"
 	"github.com/wardauth/ward/internal/password"
 	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/secevent"
@@ -80,6 +81,7 @@ const clientUsage = `Usage: ward client <create|list|show|delete> [flags]
          [--sender-constraint dpop|dpop_or_mtls|mtls|bearer] [--require-par] [--allow-remembered-consent]
          [--access-token-ttl D] [--jwks-file F] [--logo-uri URL] [--client-uri URL]
          [--subject-type public|pairwise] [--sector-identifier-uri URL] [--userinfo-signed-response-alg ES256|RS256]
+         [--profile fapi2-security|fapi2-message-signing]
   list
   show ID
   delete ID
@@ -95,8 +97,9 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	cf.register(fs)
 	var cl config.Client
 	var redirects, grants, scopes, auds listFlag
-	var authMethod string
+	var authMethod, profile string
 	if sub == "create" {
+		fs.StringVar(&profile, "profile", "", "FAPI 2.0 profile of the client: fapi2-security or fapi2-message-signing (docs/FAPI2.md)")
 		fs.StringVar(&cl.ID, "id", "", "client_id (required)")
 		fs.StringVar(&cl.Name, "name", "", "display name")
 		fs.StringVar(&authMethod, "auth-method", string(oauth.AuthSecretBasic), "token endpoint authentication method")
@@ -118,11 +121,13 @@ func runClient(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fs.StringVar(&cl.SectorIdentifierURI, "sector-identifier-uri", "",
 			"pairwise sector: https URL of a JSON array listing every redirect URI (fetched and checked now)")
 		fs.StringVar(&cl.UserinfoSignedResponseAlg, "userinfo-signed-response-alg", "", "sign UserInfo responses: ES256 or RS256 (default: JSON)")
+		fs.StringVar(&cl.AuthorizationSignedResponseAlg, "authorization-signed-response-alg", "", "algorithm of JARM authorization responses: ES256 or RS256 (default: the server's)")
+		fs.StringVar(&cl.IntrospectionSignedResponseAlg, "introspection-signed-response-alg", "", "algorithm of JWT introspection responses (RFC 9701): ES256 or RS256 (default: the server's)")
 	}
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
-	cl.AuthMethod = oauth.AuthMethod(authMethod)
+	cl.AuthMethod, cl.Profile = oauth.AuthMethod(authMethod), fapi.Profile(profile)
 	cl.RedirectURIs, cl.Scopes, cl.Audiences = redirects, scopes, auds
 	for _, g := range grants {
 		cl.GrantTypes = append(cl.GrantTypes, oauth.GrantType(g))
@@ -164,7 +169,7 @@ func createClient(ctx context.Context, cfg *config.Config, st store.Store, cl co
 	if len(cl.GrantTypes) == 0 {
 		cl.GrantTypes = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}
 	}
-	if err := config.ValidateClient(cl, true); err != nil {
+	if err := config.ValidateClientUnder(cfg.AuthorizationServer.Profile, cl, true); err != nil {
 		return err
 	}
 	if cl.SubjectType == store.SubjectPairwise && !cfg.OIDC.HasPairwiseSalt() {
@@ -175,9 +180,12 @@ func createClient(ctx context.Context, cfg *config.Config, st store.Store, cl co
 		GrantTypes: cl.GrantTypes, Scopes: cl.Scopes, Audiences: cl.Audiences,
 		SenderConstraint: cl.SenderConstraint, RequirePAR: cl.RequirePAR, AccessTokenTTL: cl.AccessTokenTTL,
 		RequireSignedRequestObject: cl.RequireSignedRequestObject,
+		Profile:                    string(cl.Profile),
 		AllowRememberedConsent:     cl.AllowRememberedConsent, LogoURI: cl.LogoURI, ClientURI: cl.ClientURI,
 		SubjectType: cl.SubjectType, SectorIdentifierURI: cl.SectorIdentifierURI,
-		UserinfoSignedResponseAlg: cl.UserinfoSignedResponseAlg,
+		UserinfoSignedResponseAlg:      cl.UserinfoSignedResponseAlg,
+		AuthorizationSignedResponseAlg: cl.AuthorizationSignedResponseAlg,
+		IntrospectionSignedResponseAlg: cl.IntrospectionSignedResponseAlg,
 	}
 	if err := authz.CheckSectorIdentifier(ctx, nil, sc); err != nil {
 		return err
@@ -266,7 +274,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	subject := fs.String("subject", "", "stable subject identifier (default: generated)")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	var claims claimFlag
-	fs.Var(&claims, "claim", "a `claim`: set takes NAME=VALUE, unset takes NAME (repeatable; OIDC Core §5.1 names, address.MEMBER)")
+	fs.Var(&claims, "claim", "a `claim`: set takes NAME=VALUE, unset takes NAME (repeatable; OIDC Core §5.1 names, address.MEMBER, roles=a,b)")
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}

@@ -35,6 +35,7 @@ type tokenFlags struct {
 	dev       bool
 	data      string
 	noBrowser bool
+	jarm      bool
 	timeout   time.Duration
 	// RFC 8705: a client certificate (certificate-bound tokens) and the
 	// CA to trust for https.
@@ -75,6 +76,7 @@ func (f *tokenFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.dev, "dev", false, "use the clients of the dev server (ward serve --dev), read from <data>/dev-credentials.json")
 	fs.StringVar(&f.data, "data", "./ward-data", "data folder of the dev server, for --dev")
 	fs.BoolVar(&f.noBrowser, "no-browser", false, "with --authorization-code: print the URL instead of opening a browser")
+	fs.BoolVar(&f.jarm, "jarm", false, "with --authorization-code: ask for a signed authorization response (JARM, response_mode=jwt) and verify it before using the code")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up after this long (the browser sign-in included)")
 	fs.StringVar(&f.cert, "cert", "", "client certificate (PEM) presented over TLS: the token is bound to it (RFC 8705, cnf.x5t#S256) instead of a DPoP key, and it authenticates a tls_client_auth client")
 	fs.StringVar(&f.certKey, "key", "", "private key (PEM) of --cert")
@@ -222,6 +224,9 @@ func (f *tokenFlags) clientOptions(stderr io.Writer) ([]client.Option, error) {
 			return opts, nil
 		}
 		return append(opts, client.WithClientSecret(f.secret, client.AuthStyleBasic)), nil
+	}
+	if f.jarm {
+		opts = append(opts, client.WithJARM())
 	}
 	return append(opts, client.WithBrowser(func(u string) error {
 		fmt.Fprintf(stderr, "ward: sign in at\n\n  %s\n\n", u)

@@ -319,13 +319,19 @@ var formActionRE = regexp.MustCompile(`<form[^>]*\saction="([^"]*)"`)
 // as a browser would, and returns the first redirect to another origin
 // (the client's redirect URI) without following it.
 func BrowserLogin(authURL, user, password, decision string) (*url.URL, error) {
+	return BrowserLoginWith(nil, authURL, user, password, decision)
+}
+
+// BrowserLoginWith is BrowserLogin over transport (nil: the default), for
+// a server whose TLS certificate a test made.
+func BrowserLoginWith(transport http.RoundTripper, authURL, user, password, decision string) (*url.URL, error) {
 	start, err := url.Parse(authURL)
 	if err != nil {
 		return nil, err
 	}
 	jar, _ := cookiejar.New(nil)
 	var final *url.URL
-	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+	hc := &http.Client{Transport: transport, Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 		if req.URL.Scheme != start.Scheme || req.URL.Host != start.Host {
 			final = req.URL
 			return http.ErrUseLastResponse

@@ -14,10 +14,11 @@ const clientCols = `id, name, auth_method, secret_hash, jwks, redirect_uris, gra
 	audiences, sender_constraint, require_par, access_token_ttl, static, created_at, allow_remembered_consent,
 	id_token_signed_response_alg, userinfo_signed_response_alg, subject_type, sector_identifier_uri,
 	post_logout_redirect_uris, backchannel_logout_uri, backchannel_logout_session_required,
-	logout_revokes_grants, default_max_age, logo_uri, client_uri, require_signed_request_object`
+	logout_revokes_grants, default_max_age, logo_uri, client_uri, require_signed_request_object,
+	authorization_signed_response_alg, introspection_signed_response_alg, profile`
 
 // clientPlaceholders is one ? per column of clientCols.
-const clientPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+const clientPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
 
 func clientArgs(c *store.Client) []any {
 	return []any{c.ID, c.Name, c.AuthMethod, bytesArg(c.SecretHash), bytesArg(c.JWKS),
@@ -25,7 +26,8 @@ func clientArgs(c *store.Client) []any {
 		c.SenderConstraint, c.RequirePAR, int64(c.AccessTokenTTL), c.Static, timeArg(c.CreatedAt), c.AllowRememberedConsent,
 		c.IDTokenSignedResponseAlg, c.UserinfoSignedResponseAlg, c.SubjectType, c.SectorIdentifierURI,
 		jsonArg(c.PostLogoutRedirectURIs), c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired,
-		c.LogoutRevokesGrants, int64(c.DefaultMaxAge), c.LogoURI, c.ClientURI, c.RequireSignedRequestObject}
+		c.LogoutRevokesGrants, int64(c.DefaultMaxAge), c.LogoURI, c.ClientURI, c.RequireSignedRequestObject,
+		c.AuthorizationSignedResponseAlg, c.IntrospectionSignedResponseAlg, c.Profile}
 }
 
 func scanClient(sc scanner) (*store.Client, error) {
@@ -40,7 +42,8 @@ func scanClient(sc scanner) (*store.Client, error) {
 		&scopes, &auds, &c.SenderConstraint, &c.RequirePAR, &ttl, &c.Static, &created, &c.AllowRememberedConsent,
 		&c.IDTokenSignedResponseAlg, &c.UserinfoSignedResponseAlg, &c.SubjectType, &c.SectorIdentifierURI,
 		&postLogout, &c.BackchannelLogoutURI, &c.BackchannelLogoutSessionRequired,
-		&c.LogoutRevokesGrants, &maxAge, &c.LogoURI, &c.ClientURI, &c.RequireSignedRequestObject); err != nil {
+		&c.LogoutRevokesGrants, &maxAge, &c.LogoURI, &c.ClientURI, &c.RequireSignedRequestObject,
+		&c.AuthorizationSignedResponseAlg, &c.IntrospectionSignedResponseAlg, &c.Profile); err != nil {
 		return nil, err
 	}
 	c.AccessTokenTTL, c.DefaultMaxAge = time.Duration(ttl), time.Duration(maxAge)
@@ -87,7 +90,10 @@ func (s *Store) UpsertClient(ctx context.Context, c *store.Client) error {
 			logout_revokes_grants = excluded.logout_revokes_grants,
 			default_max_age = excluded.default_max_age,
 			logo_uri = excluded.logo_uri, client_uri = excluded.client_uri,
-			require_signed_request_object = excluded.require_signed_request_object`), clientArgs(c)...)
+			require_signed_request_object = excluded.require_signed_request_object,
+			authorization_signed_response_alg = excluded.authorization_signed_response_alg,
+			introspection_signed_response_alg = excluded.introspection_signed_response_alg,
+			profile = excluded.profile`), clientArgs(c)...)
 	if err != nil {
 		return fmt.Errorf("sqlstore: upsert client %q: %w", c.ID, err)
 	}

@@ -163,8 +163,9 @@ func client(id string) *store.Client {
 		RedirectURIs: []string{"https://app.example/cb", "http://127.0.0.1/cb"},
 		GrantTypes:   []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken},
 		Scopes:       []string{"openid", "read"}, Audiences: []string{"https://api.example"},
-		SenderConstraint: store.ConstraintDPoP, RequirePAR: true, RequireSignedRequestObject: true, AllowRememberedConsent: true, AccessTokenTTL: 5 * time.Minute,
+		SenderConstraint: store.ConstraintDPoP, RequirePAR: true, RequireSignedRequestObject: true, Profile: "fapi2-security", AllowRememberedConsent: true, AccessTokenTTL: 5 * time.Minute,
 		IDTokenSignedResponseAlg: store.AlgRS256, UserinfoSignedResponseAlg: store.AlgES256,
+		AuthorizationSignedResponseAlg: store.AlgRS256, IntrospectionSignedResponseAlg: store.AlgES256,
 		SubjectType: store.SubjectPairwise, SectorIdentifierURI: "https://app.example/sector.json",
 		PostLogoutRedirectURIs: []string{"https://app.example/bye", "http://127.0.0.1/bye"},
 		BackchannelLogoutURI:   "https://app.example/backchannel", BackchannelLogoutSessionRequired: true,
@@ -252,6 +253,7 @@ func testClients(t *testing.T, s store.Store) {
 	up2.IDTokenSignedResponseAlg, up2.SubjectType, up2.PostLogoutRedirectURIs = "", "", nil
 	up2.BackchannelLogoutSessionRequired, up2.LogoutRevokesGrants, up2.DefaultMaxAge = false, false, 0
 	up2.RequireSignedRequestObject = false
+	up2.AuthorizationSignedResponseAlg, up2.IntrospectionSignedResponseAlg = "", store.AlgRS256
 	mustOK(t, s.UpsertClient(ctx, up2))
 	got, err = s.GetClient(ctx, "c2")
 	mustOK(t, err)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -48,7 +49,8 @@ const (
 	rpClient   = "rp"  // confidential OpenID Connect relying party (serveWard)
 	rpCallback = "https://rp.interop.example/callback"
 	rpLogout   = "https://rp.interop.example/logged-out"
-	svcClient  = "svc" // confidential, client_credentials, audience = rsAudience
+	svcClient  = "svc"   // confidential, client_credentials, audience = rsAudience
+	gwRSClient = "gw-rs" // confidential resource server of the gateway's audience (introspection)
 	rsAudience = "https://rs.interop.example"
 	callback   = "http://127.0.0.1/callback" // any port (RFC 8252 §7.3)
 )
@@ -112,6 +114,9 @@ func newWard(t *testing.T) *ward {
 		{ID: svcClient, Name: "Go SDK", AuthMethod: oauth.AuthSecretBasic,
 			GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"},
 			Scopes: []string{"read"}, Audiences: []string{rsAudience}, SenderConstraint: store.ConstraintDPoP},
+		{ID: gwRSClient, Name: "resource server", AuthMethod: oauth.AuthSecretBasic,
+			GrantTypes: []oauth.GrantType{oauth.GrantClientCredentials}, RedirectURIs: []string{"https://unused.example/cb"},
+			Scopes: []string{"read"}, Audiences: []string{w.gwURL}, IntrospectionSignedResponseAlg: store.AlgES256},
 	} {
 		secret, err := authz.CreateClient(ctx, st, &c, now)
 		if err != nil {
@@ -222,8 +227,17 @@ type script struct {
 // startScript runs node interop/name args... until the test ends.
 func startScript(t *testing.T, node, name string, args ...string) *script {
 	t.Helper()
+	return startScriptEnv(t, nil, node, name, args...)
+}
+
+// startScriptEnv is startScript with env added to the environment.
+func startScriptEnv(t *testing.T, env []string, node, name string, args ...string) *script {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	cmd := exec.CommandContext(ctx, node, append([]string{filepath.Join(interopDir, name)}, args...)...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	s := &script{t: t, cmd: cmd, lines: make(chan []byte, 16), stderr: &wardtest.SyncBuffer{}}
 	cmd.Stderr = s.stderr
 	var err error
