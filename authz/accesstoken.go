@@ -31,6 +31,28 @@ type atClaims struct {
 	// introspection reports it inactive once the family is revoked (code
 	// replay, refresh-token reuse, revocation).
 	GrantID string `json:"grant_id,omitempty"`
+	// Act names the actor of a token issued by token exchange, and
+	// through its own act the actors before it (RFC 8693 §4.1).
+	Act *actor `json:"act,omitempty"`
+	// MayAct names who may exchange this token (RFC 8693 §4.4); Ward
+	// honours it when present and never issues it itself.
+	MayAct *actor `json:"may_act,omitempty"`
+}
+
+// actor is the value of an act or may_act claim (RFC 8693 §4.1, §4.4):
+// the acting party's sub, and for act the actor before it.
+type actor struct {
+	Subject string `json:"sub"`
+	Act     *actor `json:"act,omitempty"`
+}
+
+// depth is the number of actors of a chain of act claims.
+func (a *actor) depth() int {
+	n := 0
+	for ; a != nil; a = a.Act {
+		n++
+	}
+	return n
 }
 
 // cnf is the confirmation claim (RFC 7800): jkt for DPoP (RFC 9449 §6.1),

@@ -185,7 +185,7 @@ func (s *Server) Metadata() Metadata {
 		IntrospectionEndpoint:                      s.url(PathIntrospect),
 		ResponseTypesSupported:                     []string{"code"},
 		ResponseModesSupported:                     slices.Clone(responseModesSupported),
-		GrantTypesSupported:                        []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials},
+		GrantTypesSupported:                        []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantTokenExchange},
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		TokenEndpointAuthMethodsSupported:          append(authed, oauth.AuthNone),
 		TokenEndpointAuthSigningAlgValuesSupported: algs,

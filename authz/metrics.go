@@ -68,7 +68,7 @@ var (
 	}
 	loginOutcomes = []string{loginWrongCredentials, loginThrottled, loginLocked}
 	reuseOutcomes = []string{reuseGraceReissued, reuseFamilyRevoked}
-	tokenGrants   = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantDeviceCode}
+	tokenGrants   = []oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantDeviceCode, oauth.GrantTokenExchange}
 	// tokenSenders are the sender label of ward_authz_tokens_issued_total:
 	// what the access token is bound to (RFC 9449 §6, RFC 8705 §3), so a
 	// dashboard can follow a DPoP roll-out.
@@ -106,7 +106,7 @@ type metrics struct {
 
 	rateLimited map[[2]string]prometheus.Counter // by endpoint, tier
 	login       [3]prometheus.Counter            // by loginOutcomes
-	issued      [4][3]prometheus.Counter         // by tokenGrants, tokenSenders
+	issued      [5][3]prometheus.Counter         // by tokenGrants, tokenSenders
 	deviceFails prometheus.Counter               // wrong user codes on /device
 	tokenErrors map[string]prometheus.Counter
 	dpop        map[dpop.Reason]prometheus.Counter

@@ -21,6 +21,8 @@ type tokenResponse struct {
 	// IDToken: OpenID Connect, when openid was granted (OIDC Core
 	// §3.1.3.3, §12.2).
 	IDToken string `json:"id_token,omitempty"`
+	// IssuedTokenType: token exchange (RFC 8693 §2.2.1).
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 
 	// sender is what the access token is bound to (a label of
 	// ward_authz_tokens_issued_total); never sent.
@@ -72,6 +74,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		resp, err = s.grantClientCredentials(r, form, c)
 	case oauth.GrantDeviceCode:
 		resp, err = s.grantDevice(r, form, c) // grant_device.go
+	case oauth.GrantTokenExchange:
+		resp, err = s.grantTokenExchange(r, form, c)
 	case "password":
 		err = oauth.New(oauth.UnsupportedGrantType, "OAuth 2.1 removed the resource owner password credentials grant; use authorization_code with PKCE")
 	case "":
@@ -189,34 +193,32 @@ func (s *Server) accessTokenTTL(c *client) time.Duration {
 
 // issue signs an access token (RFC 9068) and fills the response.
 func (s *Server) issue(c *client, sub, scope string, aud []string, b binding, grantID string, authTime time.Time) (*tokenResponse, error) {
+	if grantID != "" {
+		// A user's grant: the token carries the sub this client knows the
+		// user by, pairwise for a pairwise client (subject.go; RFC 9068
+		// §6, docs/DECISIONS.md).
+		var err error
+		if sub, err = s.subject(c.Client, sub); err != nil {
+			return nil, oauth.Wrap(err, "cannot compute the subject")
+		}
+	}
+	claims := atClaims{Subject: sub, Audience: aud, Scope: scope, GrantID: grantID}
+	if !authTime.IsZero() {
+		claims.AuthTime = authTime.Unix()
+	}
+	return s.signAccessToken(c, &claims, b, s.accessTokenTTL(c))
+}
+
+// signAccessToken fills the server's claims of an access token (iss,
+// client_id, jti, iat, exp, cnf), signs it for ttl and fills the response.
+func (s *Server) signAccessToken(c *client, claims *atClaims, b binding, ttl time.Duration) (*tokenResponse, error) {
 	now := s.now()
 	k, err := s.km.Signer(now)
 	if err != nil {
 		return nil, oauth.Wrap(err, "no signing key")
 	}
-	ttl := s.accessTokenTTL(c)
-	if grantID != "" {
-		// A user's grant: the token carries the sub this client knows the
-		// user by, pairwise for a pairwise client (subject.go; RFC 9068
-		// §6, docs/DECISIONS.md).
-		if sub, err = s.subject(c.Client, sub); err != nil {
-			return nil, oauth.Wrap(err, "cannot compute the subject")
-		}
-	}
-	claims := atClaims{
-		Issuer:   s.issuer,
-		Subject:  sub,
-		Audience: aud,
-		ClientID: c.ID,
-		Scope:    scope,
-		JTI:      randomToken(16),
-		IssuedAt: now.Unix(),
-		Expiry:   now.Add(ttl).Unix(),
-		GrantID:  grantID,
-	}
-	if !authTime.IsZero() {
-		claims.AuthTime = authTime.Unix()
-	}
+	claims.Issuer, claims.ClientID, claims.JTI = s.issuer, c.ID, randomToken(16)
+	claims.IssuedAt, claims.Expiry = now.Unix(), now.Add(ttl).Unix()
 	typ, sender := oauth.TokenTypeBearer, senderBearer
 	if b.jkt != "" {
 		claims.Cnf = &cnf{JKT: b.jkt}
@@ -226,11 +228,11 @@ func (s *Server) issue(c *client, sub, scope string, aud []string, b binding, gr
 		claims.Cnf = &cnf{X5TS256: b.x5t}
 		sender = senderMTLS
 	}
-	at, err := signJWT(k, "at+jwt", &claims)
+	at, err := signJWT(k, "at+jwt", claims)
 	if err != nil {
 		return nil, oauth.Wrap(err, "cannot sign the access token")
 	}
-	return &tokenResponse{AccessToken: at, TokenType: typ, ExpiresIn: int64(ttl / time.Second), Scope: scope, sender: sender}, nil
+	return &tokenResponse{AccessToken: at, TokenType: typ, ExpiresIn: int64(ttl / time.Second), Scope: claims.Scope, sender: sender}, nil
 }
 
 // narrowAudience is the audience of a token issued from a grant: the

@@ -274,8 +274,16 @@ type tokenResponse struct {
 }
 
 // authenticate adds client authentication to a token or PAR request.
-func (c *Client) authenticate(req *http.Request, form url.Values) {
+func (c *Client) authenticate(req *http.Request, form url.Values) error {
 	switch {
+	case c.o.assertionKey != nil:
+		a, err := c.assertion(req.URL.String())
+		if err != nil {
+			return err
+		}
+		form.Set("client_id", c.clientID)
+		form.Set("client_assertion_type", oauth.ClientAssertionJWTBearer)
+		form.Set("client_assertion", a)
 	case c.o.secret == "":
 		form.Set("client_id", c.clientID)
 	case c.o.authStyle == AuthStylePost:
@@ -285,6 +293,7 @@ func (c *Client) authenticate(req *http.Request, form url.Values) {
 		// RFC 6749 §2.3.1: form-urlencode before Basic.
 		req.SetBasicAuth(url.QueryEscape(c.clientID), url.QueryEscape(c.o.secret))
 	}
+	return nil
 }
 
 // postForm sends an authenticated form to endpoint through the DPoP
@@ -295,7 +304,9 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values,
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}
-	c.authenticate(req, form)
+	if err := c.authenticate(req, form); err != nil {
+		return err
+	}
 	body := form.Encode()
 	req.Body = io.NopCloser(strings.NewReader(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }

@@ -54,6 +54,8 @@ type options struct {
 	maxSkew       time.Duration
 	secret        string
 	authStyle     AuthStyle
+	assertionKey  crypto.Signer // WithPrivateKeyJWT
+	assertionKID  string
 	scopes        []string
 	resources     []string
 	refreshMargin time.Duration
@@ -145,6 +147,14 @@ const (
 // (token_endpoint_auth_method none).
 func WithClientSecret(secret string, style AuthStyle) Option {
 	return clientOption(func(o *options) { o.secret, o.authStyle = secret, style })
+}
+
+// WithPrivateKeyJWT makes the client confidential, authenticating with
+// client assertions signed by key (private_key_jwt, RFC 7523 §2.2): ECDSA
+// P-256 (ES256), Ed25519 (EdDSA) or RSA (RS256), kid when not empty. It
+// wins over WithClientSecret.
+func WithPrivateKeyJWT(key crypto.Signer, kid string) Option {
+	return clientOption(func(o *options) { o.assertionKey, o.assertionKID = key, kid })
 }
 
 // WithScopes sets the scopes requested.

@@ -273,7 +273,9 @@ type Client struct {
 	// is compared exactly, port included.
 	RedirectURIs []string `yaml:"redirect_uris"`
 	// GrantTypes: subset of authorization_code, refresh_token,
-	// client_credentials. Default [authorization_code, refresh_token].
+	// client_credentials and
+	// urn:ietf:params:oauth:grant-type:token-exchange (which needs
+	// token_exchange). Default [authorization_code, refresh_token].
 	GrantTypes []oauth.GrantType `yaml:"grant_types"`
 	Scopes     []string          `yaml:"scopes"`
 	// Audiences (RFC 8707 resources); the first is the default.
@@ -344,8 +346,49 @@ type Client struct {
 	// DefaultMaxAge: max_age applied when a request has none; 0: none.
 	DefaultMaxAge time.Duration `yaml:"default_max_age"`
 
+	// TokenExchange is the client's token exchange policy (RFC 8693,
+	// docs/TOKEN_EXCHANGE.md); nil: the client may not exchange tokens.
+	TokenExchange *TokenExchange `yaml:"token_exchange"`
+
 	// Secret is the value of the SecretEnv variable, read by ApplyEnv.
 	Secret string `yaml:"-"`
+}
+
+// TokenExchange is what one client may do with the token exchange grant
+// (RFC 8693). The client must list
+// urn:ietf:params:oauth:grant-type:token-exchange in grant_types and
+// authenticate with private_key_jwt, tls_client_auth or
+// self_signed_tls_client_auth.
+type TokenExchange struct {
+	// SubjectAudiences: the audiences (RFC 8707 resources) this client
+	// serves. A subject token is exchanged only when its aud holds one
+	// of them: a token not aimed at the client cannot be exchanged by
+	// it. Required.
+	SubjectAudiences []string `yaml:"subject_audiences"`
+	// Audiences: the audience and resource values the client may ask
+	// exchanged tokens for. Required.
+	Audiences []string `yaml:"audiences"`
+	// Scopes: the most an exchanged token may carry; it also never
+	// carries a scope its subject token lacks. Empty: no scope.
+	Scopes []string `yaml:"scopes"`
+	// MaxChainDepth: how many actors the act claim of an exchanged token
+	// may name, this client included (RFC 8693 §4.1). Default 2, at most
+	// MaxTokenExchangeChainDepth.
+	MaxChainDepth Count `yaml:"max_chain_depth"`
+}
+
+// Token exchange limits.
+const (
+	DefaultTokenExchangeChainDepth = 2
+	MaxTokenExchangeChainDepth     = 8
+)
+
+// ChainDepth is MaxChainDepth, defaulted.
+func (t *TokenExchange) ChainDepth() int {
+	if t.MaxChainDepth == 0 {
+		return DefaultTokenExchangeChainDepth
+	}
+	return int(t.MaxChainDepth)
 }
 
 // User is a static user.

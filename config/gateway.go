@@ -59,6 +59,9 @@ type Gateway struct {
 	// short-lived JWT signed by the gateway, which upstreams can verify
 	// with the JWKS served on the admin listener.
 	IdentityJWT IdentityJWT `yaml:"identity_jwt"`
+	// TokenExchange is the gateway's own client at the authorization
+	// server, for the routes with exchange (docs/TOKEN_EXCHANGE.md).
+	TokenExchange GatewayTokenExchange `yaml:"token_exchange"`
 	// SecurityHeaders added to every response.
 	SecurityHeaders SecurityHeaders `yaml:"security_headers"`
 	Limits          GatewayLimits   `yaml:"limits"`
@@ -182,6 +185,24 @@ type Route struct {
 	Policy []PolicyRule `yaml:"policy"`
 	// RateLimits override gateway.rate_limits for this route, by tier.
 	RateLimits RateTiers `yaml:"rate_limits"`
+	// Exchange, when set, makes the gateway exchange the caller's token
+	// for one aimed at the upstream (RFC 8693, docs/TOKEN_EXCHANGE.md)
+	// and forward that instead; the caller's token never reaches it.
+	Exchange *RouteExchange `yaml:"exchange"`
+}
+
+// CacheKey identifies what an exchange asks for, for the gateway's cache
+// of exchanged tokens.
+func (x *RouteExchange) CacheKey() string { return x.Audience + "\x00" + x.Scope }
+
+// RouteExchange is a route's token exchange: the audience (an absolute
+// URI, the upstream's resource identifier) and the scope of the token the
+// upstream receives.
+type RouteExchange struct {
+	Audience string `yaml:"audience"`
+	// Scope narrows the exchanged token; empty: what the caller's token
+	// and the gateway's policy at the authorization server both hold.
+	Scope string `yaml:"scope"`
 }
 
 // PolicyRule is a policy.Rule in the file.
@@ -327,6 +348,7 @@ func (v *validator) gateway() {
 	v.gatewayAuthorizer()  // gateway_authorizer.go
 	v.bffSites()           // bff.go
 	v.gatewayRevocations() // gateway_revocations.go
+	v.gatewayTokenExchange()
 }
 
 // gatewayListeners checks the listen addresses, TLS and trusted proxies.
@@ -480,13 +502,14 @@ func (v *validator) route(i int, names map[string]bool) {
 	v.routeMatch(r, p)
 	v.routeUpstream(r, p)
 	if r.Unauthenticated {
-		if len(r.Policy) > 0 || len(r.Scopes) > 0 || r.AllowBearer || r.Audience != "" {
-			v.add(p("unauthenticated"), ErrInvalidValue, "an unauthenticated route checks no token: remove policy, scopes, allow_bearer and audience")
+		if len(r.Policy) > 0 || len(r.Scopes) > 0 || r.AllowBearer || r.Audience != "" || r.Exchange != nil {
+			v.add(p("unauthenticated"), ErrInvalidValue, "an unauthenticated route checks no token: remove policy, scopes, allow_bearer, audience and exchange")
 		} else if len(r.Issuers) > 0 {
 			v.add(p("issuers"), ErrInvalidValue, "an unauthenticated route checks no token: remove issuers")
 		}
 		return
 	}
+	v.routeExchange(r, p)
 	v.routeIssuers(i) // gateway_issuers.go
 	if g.RouteAudience(r) == "" {
 		v.add(p("audience"), ErrMissing, "required when gateway.audience and gateway.public_url are empty")

@@ -69,7 +69,7 @@ func TestGatewayErrors(t *testing.T) {
 		{"no allow rule", strings.Replace(gwBase, `        - {action: allow, principals: ["client:shop", "sub:alice"], methods: [GET], paths: ["/orders/*"]}`+"\n", "", 1),
 			`ward.yaml:13: gateway.routes[0].policy: an authenticated route needs at least one allow rule (default deny), e.g. {action: allow, principals: ["*"]}`, config.ErrMissing},
 		{"unauthenticated with policy", gwBase + "      scopes: [x]\n",
-			`ward.yaml:18: gateway.routes[1].unauthenticated: an unauthenticated route checks no token: remove policy, scopes, allow_bearer and audience`, config.ErrInvalidValue},
+			`ward.yaml:18: gateway.routes[1].unauthenticated: an unauthenticated route checks no token: remove policy, scopes, allow_bearer, audience and exchange`, config.ErrInvalidValue},
 		{"duplicate name", strings.Replace(gwBase, "name: health", "name: orders", 1),
 			`ward.yaml:15: gateway.routes[1].name: duplicate route name "orders"`, config.ErrInvalidValue},
 		{"http public url", strings.Replace(gwBase, "https://api.example", "http://api.example", 1),

@@ -190,6 +190,12 @@ func (d *decoder) decodeKind(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(s)
 	case reflect.Struct:
 		d.decodeStruct(n, v, path)
+	case reflect.Pointer:
+		// An optional block (clients[].token_exchange): present means set.
+		if v.IsNil() {
+			v.Set(reflect.New(t.Elem()))
+		}
+		d.decode(n, v.Elem(), path)
 	default:
 		panic("config: unsupported field type " + t.String())
 	}

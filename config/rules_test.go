@@ -74,6 +74,12 @@ var ruleCases = []struct {
 	{"client/grants removed and unknown", func(c *config.Config) {
 		c.Clients[1].GrantTypes = []oauth.GrantType{"password", "implicit", "token", "device_code", "authorization_code"}
 	}},
+	{"client/token_exchange grant without policy", func(c *config.Config) {
+		c.Clients[1].GrantTypes = []oauth.GrantType{oauth.GrantClientCredentials, oauth.GrantTokenExchange}
+	}},
+	{"client/token_exchange bad policy", func(c *config.Config) {
+		c.Clients[1].TokenExchange = &config.TokenExchange{SubjectAudiences: []string{"nope"}, Scopes: []string{"a b"}, MaxChainDepth: 9}
+	}},
 	{"client/public client_credentials", func(c *config.Config) { c.Clients[0].GrantTypes = []oauth.GrantType{"client_credentials"} }},
 	{"client/redirect_uris missing", func(c *config.Config) { c.Clients[0].RedirectURIs = nil }},
 	{"client/redirect_uris bad", func(c *config.Config) {
@@ -146,6 +152,16 @@ var ruleCases = []struct {
 	{"user/claims control character", func(c *config.Config) { c.Users[0].Claims = `{"name":"Al\u0007ice"}` }},
 
 	// gateway (gateway.go)
+	{"gateway/route exchange without client", func(c *config.Config) {
+		c.Gateway.Routes[0].Exchange = &config.RouteExchange{Audience: "inventory", Scope: `a"b`}
+		c.Gateway.Routes[0].ForwardAuthorization = true
+	}},
+	{"gateway/token_exchange incomplete", func(c *config.Config) {
+		c.Gateway.TokenExchange = config.GatewayTokenExchange{ClientID: "gw", TokenEndpoint: "ftp://as"}
+	}},
+	{"gateway/token_exchange without client_id", func(c *config.Config) {
+		c.Gateway.TokenExchange = config.GatewayTokenExchange{PrivateKeyFile: "/k.pem"}
+	}},
 	{"gateway/listeners", func(c *config.Config) { c.Gateway.Listen, c.Gateway.AdminListen = "nope", "nope" }},
 	{"gateway/tls half", func(c *config.Config) { c.Gateway.TLS.KeyFile = "" }},
 	{"gateway/trusted proxies", func(c *config.Config) {

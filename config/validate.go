@@ -237,7 +237,7 @@ func (v *validator) dpop() {
 
 var (
 	authMethods = names([]oauth.AuthMethod{oauth.AuthSecretBasic, oauth.AuthSecretPost, oauth.AuthPrivateKeyJWT, oauth.AuthNone, oauth.AuthTLSClient, oauth.AuthSelfSignedTLSClient})
-	grantTypes  = names([]oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantDeviceCode})
+	grantTypes  = names([]oauth.GrantType{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken, oauth.GrantClientCredentials, oauth.GrantDeviceCode, oauth.GrantTokenExchange})
 	constraints = []string{store.ConstraintDPoP, store.ConstraintDPoPOrMTLS, store.ConstraintMTLS, store.ConstraintBearer}
 )
 
@@ -268,8 +268,9 @@ func (v *validator) client(i int, ids map[string]bool) {
 	if cl.AccessTokenTTL != 0 {
 		v.positive(p("access_token_ttl"), cl.AccessTokenTTL, MaxAccessTokenTTL)
 	}
-	v.clientOIDC(cl, p)    // oidc.go
-	v.clientProfile(cl, p) // fapi.go
+	v.clientOIDC(cl, p)                  // oidc.go
+	v.clientProfile(cl, p)               // fapi.go
+	v.clientTokenExchange(cl, p, grants) // tokenexchange.go
 }
 
 // clientID checks that the id is present and unique.

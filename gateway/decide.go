@@ -83,6 +83,12 @@ func (g *Gateway) decideValue(r *http.Request) (*Decision, *record) {
 	if f == nil && rt.local != nil {
 		rec.outcome, f = OutcomeNoRoute, notFound
 	}
+	if f == nil && rt.exchange != nil {
+		// A front door forwards the client's own Authorization: a route
+		// whose upstream must never see the caller's token (exchange.go)
+		// is the reverse proxy's alone.
+		rec.outcome, f = OutcomeUpstreamError, noExchange
+	}
 	d := st.decision(r, rt, rec, f, resp)
 	if certHeader != "" {
 		d.Remove = append(d.Remove, certHeader)

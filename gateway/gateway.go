@@ -60,6 +60,10 @@ type Options struct {
 	// RateLimitStore keeps the rate_limits state; default in memory
 	// (ratelimit.go). Instances behind a load balancer need a shared one.
 	RateLimitStore ratelimit.Store
+	// TokenExchanger exchanges callers' tokens for the routes with an
+	// exchange setting (exchange.go); a route with one does not build
+	// without it. NewClientExchanger makes one from the Go SDK.
+	TokenExchanger TokenExchanger
 	// reverseProxyOnly turns the direct path (forward.go) off, so tests
 	// can compare it with httputil.ReverseProxy.
 	reverseProxyOnly bool
@@ -119,6 +123,8 @@ type Gateway struct {
 	// refusals bounds the refusal log lines per reason (logRefusal).
 	refusals *loglimit.Limiter
 	secVals  atomic.Pointer[secValues]
+	// exchanges caches exchanged tokens (exchange.go).
+	exchanges *exchangeCache
 	// proofProxies are the peers whose X-Forwarded-Proto/-Host name the
 	// URL a DPoP proof must name (requestURL), without public_url.
 	proofProxies []netip.Prefix
@@ -182,6 +188,8 @@ type route struct {
 	// local serves a Mount in process, with no token check of the
 	// gateway's.
 	local http.Handler
+	// exchange is the route's token exchange; nil: none (exchange.go).
+	exchange *config.RouteExchange
 	// idNames are the identity headers' names (authorizer.go answers
 	// each).
 	idNames []string
@@ -208,6 +216,10 @@ func New(cfg *config.Gateway, opts Options) (*Gateway, error) {
 	}
 	// Up to 20 refusal lines of one reason at once, then 5 a second.
 	g := &Gateway{opts: opts, log: opts.Logger, clock: opts.Clock, refusals: loglimit.New(5, 20, opts.Clock)}
+	g.exchanges = newExchangeCache(maxExchangeCache)
+	if err := g.configExchanger(cfg, issuer); err != nil { // exchange.go
+		return nil, err
+	}
 	g.fixed = fixedOf(cfg, issuer)
 	// The identity JWT names the gateway, never the authorization server,
 	// so it cannot pass for an access token.

@@ -105,6 +105,9 @@ func (g *Gateway) buildRoute(cfg *config.Gateway, rc *config.Route) (*route, err
 	if err := rt.buildPolicy(cfg); err != nil {
 		return nil, err
 	}
+	if err := g.buildExchange(rt); err != nil { // exchange.go
+		return nil, err
+	}
 	target, handler, err := g.upstreamOf(rc)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,7 @@ type record struct {
 	path    string // clean path
 
 	identityJWT, identityJWTHeader string // signed identity, when on
+	exchanged                      string // the token exchanged for the upstream (exchange.go)
 }
 
 func recordOf(r *http.Request) *record {
@@ -73,6 +74,7 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest, rt *route, target *url.URL)
 	}
 	pr.SetXForwarded()
 	rt.identity(rec, func(name, v string) { out.Header[name] = []string{v} })
+	g.presentExchanged(out, rec) // exchange.go
 }
 
 // identity gives the verified identity's upstream headers to set, each
@@ -181,12 +183,15 @@ func (g *Gateway) proxy(w http.ResponseWriter, r *http.Request, rt *route, rec *
 	if sw, ok := w.(*statusWriter); ok {
 		sw.untyped = true
 	}
+	if rt.exchange != nil && !g.exchangeToken(w, r, rt, rec) { // exchange.go
+		return
+	}
 	rt.scrub(r)                                      // headers.go: the same for both paths
 	if rr, end := upstreamTrace(r, rt); end != nil { // tracing.go
 		r = rr
 		defer func() { end(w) }()
 	}
-	if rt.direct != nil && directRequest(r) {
+	if rt.direct != nil && rt.exchange == nil && directRequest(r) {
 		g.forward(w, r, rt, rec)
 		return
 	}

@@ -12,7 +12,15 @@ const (
 	GrantClientCredentials GrantType = "client_credentials" // RFC 6749 §4.4.2
 	// GrantDeviceCode is the device authorization grant (RFC 8628 §3.4).
 	GrantDeviceCode GrantType = "urn:ietf:params:oauth:grant-type:device_code"
+	// GrantTokenExchange exchanges an access token for one aimed at
+	// another audience (RFC 8693 §2.1).
+	GrantTokenExchange GrantType = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
+
+// TokenTypeAccessToken is the token type identifier of an OAuth access
+// token (RFC 8693 §3): the subject_token_type, actor_token_type and
+// issued_token_type of Ward's token exchange.
+const TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
 
 // AuthMethod is a token endpoint authentication method, a client's
 // token_endpoint_auth_method (RFC 7591 §2).

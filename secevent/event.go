@@ -29,12 +29,15 @@ const (
 	AddressBlocked  Type = "address_blocked" // repeated invalid credentials from one address (package block)
 	KeyBlocked      Type = "key_blocked"     // repeated invalid proofs for one DPoP key (package block)
 	BlockLifted     Type = "block_lifted"    // an admin lifted a block
+	// ExchangeRefused: a token exchange (RFC 8693) refused by the rules
+	// or the client's policy; Reason is the error code.
+	ExchangeRefused Type = "token_exchange_refused"
 )
 
 // Types lists every Type, in the order above.
 var Types = []Type{TokenLeaked, RefreshReplayed, CodeReplayed, ProofReplayed, NonceFailure,
 	LoginFailed, AccountLocked, ConsentGranted, ConsentRevoked, ClientChanged, UserChanged,
-	KeyChanged, RateLimited, PolicyDenied, CertFailed, AddressBlocked, KeyBlocked, BlockLifted}
+	KeyChanged, RateLimited, PolicyDenied, CertFailed, AddressBlocked, KeyBlocked, BlockLifted, ExchangeRefused}
 
 // Severity grades an event for people and alerts.
 type Severity string
@@ -51,7 +54,7 @@ func (t Type) Severity() Severity {
 	switch t {
 	case TokenLeaked, RefreshReplayed, CodeReplayed:
 		return Critical
-	case ProofReplayed, LoginFailed, AccountLocked, RateLimited, PolicyDenied, CertFailed, AddressBlocked, KeyBlocked:
+	case ProofReplayed, LoginFailed, AccountLocked, RateLimited, PolicyDenied, CertFailed, AddressBlocked, KeyBlocked, ExchangeRefused:
 		return Warning
 	}
 	return Info
