@@ -44,13 +44,19 @@ func (g *Gateway) checkBlock(r *http.Request, rt *route, rec *record, jkt string
 // strike tells the Blocker of an authentication refusal; it counts only
 // the refusals of block.Counts, and the key only when the token verified
 // (resource.Thumbprint is its cnf.jkt: never a key an unverified proof
-// names, so nobody can get another's key blocked with forged proofs).
+// names, so nobody can get another's key blocked with forged proofs) and
+// was issued by the gateway's own issuer: another issuer the gateway
+// accepts may write anyone's jkt in cnf, as it may write any grant_id
+// (events.go).
 func (g *Gateway) strike(r *http.Request, rt *route, e *oauth.Error, err error) {
 	if g.opts.Blocks == nil || !block.Counts(e.Reason) {
 		return
 	}
-	g.opts.Blocks.Strike(r.Context(), block.Offence{Addr: ratelimit.ClientIP(r, rt.limits.trusted),
-		JKT: resource.Thumbprint(err), Reason: e.Reason, Route: rt.cfg.Name})
+	o := block.Offence{Addr: ratelimit.ClientIP(r, rt.limits.trusted), Reason: e.Reason, Route: rt.cfg.Name}
+	if resource.KeyIssuer(err) == g.fixed.issuer {
+		o.JKT = resource.Thumbprint(err)
+	}
+	g.opts.Blocks.Strike(r.Context(), o)
 }
 
 // emitRateLimited records a rate-limit refusal as a rate_limited event,

@@ -402,3 +402,33 @@ func TestRateLimitedEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockKeyForeignIssuer: another issuer the gateway accepts writes
+// whatever key it likes in its tokens' cnf.jkt, such as a Ward client's
+// (a jkt is public: every proof carries the key). Forged proofs with such
+// a token strike the address, never the key: the key block would refuse
+// that Ward client at the gateway and at /token (shared store).
+func TestBlockKeyForeignIssuer(t *testing.T) {
+	kc := newForeignIDP(t)
+	e := newBlockEnv(t, block.Config{Key: blockPolicy}, nil, func(c *config.Gateway) {
+		c.Issuer = ""
+		c.Issuers = []config.GatewayIssuer{
+			{Name: "ward", Issuer: issuerURL},
+			{Name: "keycloak", Issuer: kc.srv.URL, Discovery: "oidc", TokenAlgorithms: []string{"RS256"}, Profile: "legacy-jwt"},
+		}
+		c.Routes[0].Issuers = []string{"keycloak"}
+	}, func(o *gateway.Options) { o.Issuer = issuerURL })
+	victim := e.signer.Thumbprint() // a Ward client's key
+	tok := kc.token(t, victim)
+	for i := range 3 * blockPolicy.Threshold {
+		if w := e.from(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}).String(), e.forged(tok)); w.Code != 401 {
+			t.Fatalf("forged proof: %d", w.Code)
+		}
+	}
+	if blk, ok := e.b.Check(t.Context(), netip.Addr{}, victim); ok {
+		t.Fatalf("another issuer's token got a key blocked: %+v", blk)
+	}
+	if n := count(e.rec.events(), secevent.KeyBlocked); n != 0 {
+		t.Fatalf("%d key_blocked events", n)
+	}
+}

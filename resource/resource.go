@@ -265,6 +265,7 @@ func (rs *Resource) WriteError(w http.ResponseWriter, r *http.Request, err error
 // thumbprint involved (for logs) and the underlying error.
 type failure struct {
 	jkt  string
+	iss  string // the iss of the token whose cnf.jkt jkt is
 	err  error
 	leak *Leak // leak.go; nil unless the refusal proves a leak
 }
@@ -287,6 +288,18 @@ func Thumbprint(err error) string {
 	return ""
 }
 
+// KeyIssuer returns the iss of the verified token whose cnf.jkt
+// Thumbprint(err) names, or "": the issuer that chose the key. Another
+// issuer's token may name anyone's key (a jkt is public), so a response
+// aimed at the key itself (package block) checks whose it is.
+func KeyIssuer(err error) string {
+	var f *failure
+	if errors.As(err, &f) && f.jkt != "" {
+		return f.iss
+	}
+	return ""
+}
+
 func fail(code string, status int, reason Reason, desc, jkt string, cause error) *oauth.Error {
 	return &oauth.Error{Code: code, Status: status, Reason: reason, Description: desc, Err: &failure{jkt: jkt, err: cause}}
 }
@@ -298,7 +311,7 @@ func invalidToken(reason Reason, desc, jkt string, cause error) *oauth.Error {
 // Authenticate checks the request's access token and DPoP proof against
 // req and returns the verified identity. Errors are *oauth.Error with a
 // stable Reason; render them with WriteError.
-func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, error) {
+func (rs *Resource) Authenticate(r *http.Request, req Requirement) (_ *Identity, refusal error) {
 	scheme, tok, err := credentials(r, req)
 	if err != nil {
 		return nil, err
@@ -310,6 +323,7 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 	if err != nil {
 		return nil, err
 	}
+	defer func() { attributeKey(refusal, id.Issuer) }()
 	if e := rs.checkRevoked(id); e != nil {
 		return nil, e
 	}
@@ -355,6 +369,14 @@ func (rs *Resource) Authenticate(r *http.Request, req Requirement) (*Identity, e
 	out.X5TS256 = id.x5t
 	out.CertThumbprint, out.SPIFFEID = thumb, spiffeID
 	return &out, nil
+}
+
+// attributeKey records iss as the issuer of the key a refusal names.
+func attributeKey(err error, iss string) {
+	var f *failure
+	if errors.As(err, &f) && f.jkt != "" {
+		f.iss = iss
+	}
 }
 
 // proofError is dpop.ProtocolError with the resource server's 401 (RFC

@@ -40,9 +40,12 @@ const (
 // the sender signs with a P-256 key.
 var SETAlgs = []jose.SignatureAlgorithm{jose.ES256}
 
-// GatewayTypes are the event types a gateway emits, the only ones a
-// receiver accepts from one (RFC 8935 §2.4 access_denied otherwise).
-var GatewayTypes = []Type{TokenLeaked, ProofReplayed, NonceFailure, PolicyDenied, CertFailed, RateLimited}
+// GatewayTypes are the event types a gateway process emits (its
+// gateway's, and its Blocker's address_blocked and key_blocked), the only
+// ones a receiver accepts from one (RFC 8935 §2.4 access_denied
+// otherwise).
+var GatewayTypes = []Type{TokenLeaked, ProofReplayed, NonceFailure, PolicyDenied, CertFailed, RateLimited,
+	AddressBlocked, KeyBlocked}
 
 // setNames are the names a SET's header and claims are checked against
 // for case variants (JOSE JSON is case-sensitive).

@@ -235,3 +235,29 @@ func containsType(ts []Type, t Type) bool {
 	}
 	return false
 }
+
+// TestSETGatewayBlockEvents: a gateway-only process's Blocker emits
+// address_blocked and key_blocked; its pusher sends them like the
+// gateway's own events, and the receiver takes them (a refusal would
+// lose them: no SIEM webhook at the authorization server would hear that
+// a gateway is blocking an attacker). A type only the authorization
+// server emits is still refused.
+func TestSETGatewayBlockEvents(t *testing.T) {
+	key := testKey(t)
+	for _, typ := range []Type{AddressBlocked, KeyBlocked} {
+		ev := Event{Time: testNow.Add(-time.Second), Type: typ, Severity: typ.Severity(), ClientAddr: "192.0.2.1",
+			Reason: "bad_signature: blocked 1m0s (offence 1)"}
+		got, err := testReceiver(key).Verify([]byte(signedSET(t, key, testAS, ev)))
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		if got.Event != ev {
+			t.Errorf("%s: got %+v", typ, got.Event)
+		}
+	}
+	ev := Event{Time: testNow.Add(-time.Second), Type: ClientChanged, Severity: ClientChanged.Severity()}
+	var se *SETError
+	if _, err := testReceiver(key).Verify([]byte(signedSET(t, key, testAS, ev))); !errors.As(err, &se) || se.Code != ErrAccessDenied {
+		t.Errorf("client_changed from a gateway: %v", err)
+	}
+}

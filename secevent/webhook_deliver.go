@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"syscall"
@@ -229,15 +230,44 @@ func dialAllowed(address string, plainHTTP bool) error {
 		return fmt.Errorf("%w: %v", ErrWebhookAddress, err)
 	}
 	ip := net.ParseIP(host)
-	switch {
-	case ip == nil:
+	if ip == nil {
 		return fmt.Errorf("%w: %q is no IP address", ErrWebhookAddress, host)
-	case ip.IsUnspecified() || ip.IsMulticast() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast():
-		return fmt.Errorf("%w: %s is link-local, unspecified or multicast", ErrWebhookAddress, ip)
-	case plainHTTP && !ip.IsLoopback():
+	}
+	a, _ := netip.AddrFromSlice(ip)
+	if a.Unmap() == awsMetadataIPv6 {
+		return fmt.Errorf("%w: %s is a cloud metadata address", ErrWebhookAddress, ip)
+	}
+	if plainHTTP && !ip.IsLoopback() {
 		return fmt.Errorf("%w: plain http only to a loopback address, not %s", ErrWebhookAddress, ip)
 	}
+	if v4, ok := nat64IPv4(a); ok {
+		ip = v4 // what the NAT64 gateway reaches
+	}
+	switch {
+	case ip.IsUnspecified() || ip.IsMulticast() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast():
+		return fmt.Errorf("%w: %s is link-local, unspecified or multicast", ErrWebhookAddress, ip)
+	}
 	return nil
+}
+
+// awsMetadataIPv6 is AWS's IPv6 instance metadata service: a unique
+// local address, which IsLinkLocalUnicast does not catch.
+var awsMetadataIPv6 = netip.MustParseAddr("fd00:ec2::254")
+
+// nat64Prefixes are the NAT64 prefixes, well-known (RFC 6052 §2.1) and
+// local-use (RFC 8215): a NAT64 gateway forwards an address in them to
+// the IPv4 address of its last 32 bits (the /96 form, RFC 6052 §2.2).
+var nat64Prefixes = []netip.Prefix{netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("64:ff9b:1::/48")}
+
+// nat64IPv4 is the IPv4 address a NAT64 address a stands for.
+func nat64IPv4(a netip.Addr) (net.IP, bool) {
+	for _, p := range nat64Prefixes {
+		if p.Contains(a) {
+			b := a.As16()
+			return net.IPv4(b[12], b[13], b[14], b[15]), true
+		}
+	}
+	return nil, false
 }
 
 // WebhookURLAllowed checks a webhook URL before use (config): https, or

@@ -558,3 +558,27 @@ func TestWebhookTimeout(t *testing.T) {
 		t.Errorf("failed{reason=timeout} = %v, want 1", f)
 	}
 }
+
+// TestWebhookMetadataAddressesIPv6: the cloud metadata services a name can
+// resolve to over IPv6 are refused as 169.254.169.254 is: AWS's IPv6
+// instance metadata (fd00:ec2::254, a unique local address, not link-local)
+// and a link-local IPv4 address behind the NAT64 prefixes (64:ff9b::/96,
+// 64:ff9b:1::/48), which a NAT64 gateway forwards to the IPv4 address.
+func TestWebhookMetadataAddressesIPv6(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"[fd00:ec2::254]:443": false, "[64:ff9b::a9fe:a9fe]:443": false, "[64:ff9b:1::a9fe:a9fe]:443": false,
+		"[64:ff9b::cb00:7107]:443": true, "[fd00:ec2::253]:443": true, "[2001:db8::1]:443": true,
+	} {
+		if err := dialAllowed(addr, false); (err == nil) != ok {
+			t.Errorf("dialAllowed(%s) = %v, want ok=%v", addr, err, ok)
+		}
+	}
+	if err := dialAllowed("[64:ff9b::7f00:1]:80", true); err == nil {
+		t.Error("plain http to 127.0.0.1 through NAT64 passed")
+	}
+	for _, raw := range []string{"https://[fd00:ec2::254]/latest", "https://[64:ff9b::a9fe:a9fe]/"} {
+		if err := WebhookURLAllowed(raw); err == nil {
+			t.Errorf("WebhookURLAllowed(%q) passed", raw)
+		}
+	}
+}
