@@ -51,7 +51,7 @@ type secEnv struct {
 
 func newSecEnv(t *testing.T) *secEnv {
 	t.Helper()
-	s := &secEnv{blocks: block.NewMemoryStore(100), reg: prometheus.NewRegistry()}
+	s := &secEnv{blocks: block.NewMemoryStore(0), reg: prometheus.NewRegistry()}
 	s.ring = promring.New(promring.Options{Gatherer: s.reg, Tracks: TrafficTracks})
 	s.env = newEnvOpts(t, func(o *Options) { o.Blocks, o.Traffic = storeAdmin{s.blocks}, s.ring })
 	p := block.Policy{Threshold: 1, Window: time.Minute, Period: time.Hour, MaxPeriod: 24 * time.Hour}
