@@ -249,15 +249,17 @@ func TestPoolFromDSN(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
 	for err, want := range map[error]bool{
-		fmt.Errorf("x: %w", dial):                          true,
-		fmt.Errorf("x: %w", context.DeadlineExceeded):      true,
-		fmt.Errorf("x: %w", io.ErrUnexpectedEOF):           true,
-		&pgconn.PgError{Code: "57P03"}:                     true, // the database system is starting up
-		&pgconn.PgError{Code: "08006"}:                     true,
-		&pgconn.PgError{Code: "53300"}:                     true,  // too many connections
-		&pgconn.PgError{Code: "28P01"}:                     false, // password authentication failed
-		&pgconn.PgError{Code: "3D000"}:                     false, // database does not exist
-		errors.New("sqlstore: migration 0002_x.sql: boom"): false,
+		fmt.Errorf("x: %w", dial):                               true,
+		fmt.Errorf("x: %w", context.DeadlineExceeded):           true,
+		fmt.Errorf("x: %w", io.ErrUnexpectedEOF):                true,
+		&pgconn.PgError{Code: "57P03"}:                          true, // the database system is starting up
+		&pgconn.PgError{Code: "08006"}:                          true,
+		&pgconn.PgError{Code: "53300"}:                          true,  // too many connections
+		&pgconn.PgError{Code: "25006"}:                          true,  // a write sent to a standby
+		fmt.Errorf("connect: %w", pgconn.ErrReadOnlyConnection): true,  // target_session_attrs found no primary
+		&pgconn.PgError{Code: "28P01"}:                          false, // password authentication failed
+		&pgconn.PgError{Code: "3D000"}:                          false, // database does not exist
+		errors.New("sqlstore: migration 0002_x.sql: boom"):      false,
 		nil: false,
 	} {
 		if got := Unreachable(err); got != want {
