@@ -16,8 +16,27 @@ import (
 )
 
 // DefaultPostgresBin is where Debian's postgresql-15 package puts the
-// server binaries; WARD_TEST_POSTGRES_BIN overrides it.
+// server binaries. WARD_TEST_POSTGRES_BIN overrides it; without either,
+// the newest /usr/lib/postgresql/*/bin is used.
 const DefaultPostgresBin = "/usr/lib/postgresql/15/bin"
+
+// postgresBin is the directory of the server binaries the pair runs.
+func postgresBin() string {
+	if b := os.Getenv("WARD_TEST_POSTGRES_BIN"); b != "" {
+		return b
+	}
+	if _, err := os.Stat(filepath.Join(DefaultPostgresBin, "pg_basebackup")); err == nil {
+		return DefaultPostgresBin
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	best, bestV := DefaultPostgresBin, 0
+	for _, d := range dirs {
+		if v, err := strconv.Atoi(filepath.Base(filepath.Dir(d))); err == nil && v > bestV {
+			best, bestV = d, v
+		}
+	}
+	return best
+}
 
 // PostgresPair is a PostgreSQL primary and a streaming standby started by
 // the test on free loopback ports, in a temporary directory, with
@@ -43,12 +62,9 @@ type PostgresPair struct {
 // refuses to run as root).
 func StartPostgresPair(t testing.TB) *PostgresPair {
 	t.Helper()
-	bin := os.Getenv("WARD_TEST_POSTGRES_BIN")
-	if bin == "" {
-		bin = DefaultPostgresBin
-	}
+	bin := postgresBin()
 	if _, err := os.Stat(filepath.Join(bin, "pg_basebackup")); err != nil {
-		Unavailable(t, fmt.Sprintf("PostgreSQL server binaries not found in %s (WARD_TEST_POSTGRES_BIN; Debian: apt-get install postgresql-15)", bin))
+		Unavailable(t, fmt.Sprintf("PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) not found in %s (set WARD_TEST_POSTGRES_BIN; Debian: apt-get install postgresql)", bin))
 	}
 	p := &PostgresPair{t: t, bin: bin, PrimaryPort: freePort(t), StandbyPort: freePort(t)}
 	dir, err := os.MkdirTemp("", "ward-pgpair-")

@@ -223,7 +223,7 @@ func TestSQLiteDeadline(t *testing.T) {
 // timeout unless the DSN sets it.
 func TestPoolFromDSN(t *testing.T) {
 	for _, p := range unsupportedPoolParams {
-		if _, err := parseDSN("postgres://u@127.0.0.1:1/db?"+p+"=1", time.Second); err == nil || !strings.Contains(err.Error(), p) {
+		if _, err := parseDSN("postgres://u@127.0.0.1:1/db?"+p+"=1", options{timeout: time.Second}); err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: %v; want it refused by name", p, err)
 		}
 	}
@@ -233,7 +233,7 @@ func TestPoolFromDSN(t *testing.T) {
 		"postgres://u@127.0.0.1:1/db?connect_timeout=9": 9 * time.Second,
 		"host=127.0.0.1 port=1 connect_timeout=7":       7 * time.Second,
 	} {
-		cfg, err := parseDSN(dsn, 3*time.Second)
+		cfg, err := parseDSN(dsn, options{timeout: 3 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func TestReadOnlyConnectionDropped(t *testing.T) {
 	dsn := pgSchema(t)
 	s := openPG(t, dsn) // the schema, migrated
 	s.Close()
-	sdb, err := poolFromDSN(dsn+"&default_transaction_read_only=on", time.Second)
+	sdb, err := poolFromDSN(dsn+"&default_transaction_read_only=on", options{timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +66,16 @@ func TestServerTimeouts(t *testing.T) {
 		if err := s.w.QueryRowContext(t.Context(), `SHOW `+setting).Scan(&got); err != nil || got != want {
 			t.Errorf("SHOW %s = %q, %v; want %q", setting, got, err, want)
 		}
+	}
+	// Off: the server's defaults (0, no timeout).
+	s3, err := OpenPostgres(t.Context(), dsn, ServerTimeouts(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	var got string
+	if err := s3.w.QueryRowContext(t.Context(), `SHOW statement_timeout`).Scan(&got); err != nil || got != "0" {
+		t.Errorf("ServerTimeouts(false): statement_timeout %q, %v; want the server's 0", got, err)
 	}
 	// A stalled statement is ended by the server too (57014,
 	// query_canceled), not only abandoned by Ward.

@@ -121,7 +121,7 @@ var postgresExpiry = []expiryStmt{
 // migration once.
 func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	o := buildOptions(opts)
-	sdb, err := poolFromDSN(dsn, o.timeout)
+	sdb, err := poolFromDSN(dsn, o)
 	if err != nil {
 		return nil, err
 	}
@@ -153,8 +153,8 @@ var unsupportedPoolParams = []string{"pool_min_conns", "pool_min_idle_conns", "p
 // then, so after a partition the pool stays full of closing connections
 // (TestPostgresPartitionIsBounded saw every call fail for those 15 s
 // after the network was back). database/sql frees the slot at once.
-func poolFromDSN(dsn string, timeout time.Duration) (*sql.DB, error) {
-	cfg, err := parseDSN(dsn, timeout)
+func poolFromDSN(dsn string, o options) (*sql.DB, error) {
+	cfg, err := parseDSN(dsn, o)
 	if err != nil {
 		return nil, err
 	}
@@ -168,8 +168,10 @@ func poolFromDSN(dsn string, timeout time.Duration) (*sql.DB, error) {
 
 // parseDSN reads dsn with pgxpool's parser (for the pool_ settings) and
 // fills in Ward's defaults: DefaultPostgresMaxConns connections, idle ones
-// closed after 5 minutes, and a connect_timeout of timeout.
-func parseDSN(dsn string, timeout time.Duration) (*pgxpool.Config, error) {
+// closed after 5 minutes, a connect_timeout of o.timeout, the server-side
+// timeouts (serverTimeouts) unless o says not to, and dropReadOnly.
+func parseDSN(dsn string, o options) (*pgxpool.Config, error) {
+	timeout := o.timeout
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgconn redacts the password in parse errors.
@@ -192,7 +194,9 @@ func parseDSN(dsn string, timeout time.Duration) (*pgxpool.Config, error) {
 		// background connection openers.
 		cfg.ConnConfig.ConnectTimeout = timeout
 	}
-	serverTimeouts(cfg.ConnConfig.RuntimeParams, timeout)
+	if !o.noServerTimeouts {
+		serverTimeouts(cfg.ConnConfig.RuntimeParams, timeout)
+	}
 	cfg.ConnConfig.OnPgError = dropReadOnly(cfg.ConnConfig.OnPgError)
 	return cfg, nil
 }
