@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,9 @@ type rig struct {
 	memoryOf   func(key string) int64
 	keyPrefix  string
 	configPath string
+	// evalsha reads Redis's INFO commandstats for EVALSHA: calls and
+	// microseconds spent, server-wide.
+	evalsha func() (calls, usec int64)
 }
 
 func startRig(t *testing.T) *rig {
@@ -61,6 +65,19 @@ func startRig(t *testing.T) *rig {
 			t.Fatal(err)
 		}
 		return keys
+	}
+	r.evalsha = func() (int64, int64) {
+		info, err := rc.Info(context.Background(), "commandstats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls, usec int64
+		for _, line := range strings.Split(info, "\n") {
+			if strings.HasPrefix(line, "cmdstat_evalsha:") {
+				_, _ = fmt.Sscanf(strings.TrimPrefix(line, "cmdstat_evalsha:"), "calls=%d,usec=%d", &calls, &usec)
+			}
+		}
+		return calls, usec
 	}
 	r.memoryOf = func(key string) int64 {
 		n, err := rc.MemoryUsage(context.Background(), key).Result()
@@ -226,6 +243,7 @@ func TestPerRequestCosts(t *testing.T) {
 		call("/limited/x")
 	}
 
+	calls0, usec0 := r.evalsha()
 	cc := r.measure("client_credentials token (DPoP)", 40, func(int) { token() })
 	api := r.measure("gateway call, no rate limit", 100, func(int) { call("/api/x") })
 	limited := r.measure("gateway call, 3 rate-limit tiers", 100, func(int) { call("/limited/x") })
@@ -252,6 +270,14 @@ func TestPerRequestCosts(t *testing.T) {
 		clustertest.WantToken(t, resp)
 		rt = resp.Str("refresh_token")
 	})
+
+	// Redis's own time per script call (INFO commandstats, server-wide:
+	// other users of the same Redis count too), the command's execution
+	// only, not reading and writing the sockets.
+	calls1, usec1 := r.evalsha()
+	if calls1 > calls0 {
+		t.Logf("Redis EVALSHA: %.1f µs of execution per call (INFO commandstats, %d calls, server-wide)", float64(usec1-usec0)/float64(calls1-calls0), calls1-calls0)
+	}
 
 	// Memory per key in Redis.
 	shapes := map[string]int{}

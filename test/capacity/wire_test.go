@@ -202,7 +202,7 @@ func parsePG(r *bufio.Reader, count func(string)) error {
 		return err
 	}
 	stmts := map[string]string{} // statement name → text
-	portal := ""                  // the text of the last bound portal
+	portal := ""                 // the text of the last bound portal
 	for {
 		typ, err := r.ReadByte()
 		if err != nil {
