@@ -140,7 +140,9 @@ func startRig(t *testing.T) *rig {
 listen: %[2]s
 tls: {cert_file: %[3]s, key_file: %[4]s}
 store: {driver: postgres}
-redis: {key_prefix: %[5]q}
+# Generous Redis timeouts: the counting proxy and a loaded machine add
+# latency, and a refused request would spoil the counts.
+redis: {key_prefix: %[5]q, dial_timeout: 2s, read_timeout: 2s, write_timeout: 2s}
 clients:
   - id: %[6]s
     auth_method: client_secret_basic
@@ -278,6 +280,9 @@ func TestPerRequestCosts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the ward binary")
 	}
+	if wardtest.Race {
+		t.Skip("CPU figures mean nothing under the race detector; the counts are checked without it")
+	}
 	r := startRig(t)
 	r.v, r.vs = measure.BareVerify(300*time.Millisecond), measure.BareVerifySign(300*time.Millisecond)
 	t.Logf("bare P-256 in CPU time: verify %v, verify + sign %v", r.v.Round(time.Microsecond), r.vs.Round(time.Microsecond))
@@ -382,7 +387,13 @@ func TestPerRequestCosts(t *testing.T) {
 	}
 	redisCmds := func(c cost) float64 { return c.per(c.redis.sum(all)) }
 	pgStmts := func(c cost) float64 { return c.per(c.pg.sum(all)) }
-	pgWrites := func(c cost) float64 { return c.per(c.pg.sum(isClass("write"))) }
+	// A request's own writes: the background's (the sweeper's deletes,
+	// the logout outbox's claims) can fall in a batch's window.
+	pgWrites := func(c cost) float64 {
+		return c.per(c.pg.sum(func(k string) bool {
+			return isClass("write")(k) && !strings.HasPrefix(k, "write: DELETE") && !strings.Contains(k, "logout_outbox")
+		}))
+	}
 	within(api, "Redis commands", redisCmds(api), 0.9, 1.1)
 	within(api, "PostgreSQL statements", pgStmts(api), -0.1, 0.1)
 	within(limited, "Redis commands", redisCmds(limited), 3.9, 4.1)

@@ -105,11 +105,18 @@ func newCountingProxy(t *testing.T, target string, parse func(r *bufio.Reader, c
 			mu.Lock()
 			conns = append(conns, in, out)
 			mu.Unlock()
-			pr, pw := io.Pipe()
-			go func() { _ = parse(bufio.NewReader(pr), p.c.add); _, _ = io.Copy(io.Discard, pr) }()
+			// The parser reads a copy through a buffered channel, so that
+			// it never holds up the traffic it counts.
+			ch := make(chan []byte, 4096)
+			pw := chanWriter(ch)
+			go func() {
+				_ = parse(bufio.NewReader(&chanReader{ch: ch}), p.c.add)
+				for range ch {
+				}
+			}()
 			go func() {
 				_, _ = io.Copy(countWriter{out, &p.c.up}, io.TeeReader(in, pw))
-				pw.Close()
+				close(ch)
 				out.Close()
 			}()
 			go func() {
@@ -119,6 +126,33 @@ func newCountingProxy(t *testing.T, target string, parse func(r *bufio.Reader, c
 		}
 	}()
 	return p
+}
+
+// chanWriter sends a copy of each write on its channel.
+type chanWriter chan []byte
+
+func (c chanWriter) Write(b []byte) (int, error) {
+	c <- append([]byte(nil), b...)
+	return len(b), nil
+}
+
+// chanReader reads what a chanWriter sent, until the channel is closed.
+type chanReader struct {
+	ch  chan []byte
+	buf []byte
+}
+
+func (r *chanReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		b, ok := <-r.ch
+		if !ok {
+			return 0, io.EOF
+		}
+		r.buf = b
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
 }
 
 // countWriter counts the bytes written through it.
