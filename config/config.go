@@ -151,6 +151,12 @@ type Store struct {
 	// it cannot be reached, before exiting with an error. Default 30s,
 	// at most MaxStoreStartupTimeout. PostgreSQL only.
 	StartupTimeout time.Duration `yaml:"startup_timeout"`
+	// ServerTimeouts sets PostgreSQL's statement_timeout and
+	// idle_in_transaction_session_timeout to Timeout on every
+	// connection (a DSN that sets either keeps its value), so the
+	// server ends what Ward gave up on. Default true; false behind a
+	// pooler that refuses these start-up parameters. PostgreSQL only.
+	ServerTimeouts bool `yaml:"server_timeouts"`
 }
 
 // Keys configures the signing keys (package keys).
@@ -427,7 +433,7 @@ func Default() *Config {
 	return &Config{
 		Listen:  "127.0.0.1:9000",
 		DataDir: "data",
-		Store:   Store{Driver: "sqlite", Timeout: 5 * time.Second, StartupTimeout: 30 * time.Second},
+		Store:   Store{Driver: "sqlite", Timeout: 5 * time.Second, StartupTimeout: 30 * time.Second, ServerTimeouts: true},
 		Keys:    Keys{Algorithm: "ES256", RotationPeriod: 30 * 24 * time.Hour, PublishAhead: time.Hour, RefreshInterval: 5 * time.Minute},
 		Tokens: Tokens{
 			AccessTokenTTL:  10 * time.Minute,

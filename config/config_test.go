@@ -352,11 +352,11 @@ func TestStoreTimeouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Store.Timeout != 5*time.Second || c.Store.StartupTimeout != 30*time.Second {
-		t.Errorf("defaults: timeout %v, startup_timeout %v; want 5s, 30s", c.Store.Timeout, c.Store.StartupTimeout)
+	if c.Store.Timeout != 5*time.Second || c.Store.StartupTimeout != 30*time.Second || !c.Store.ServerTimeouts {
+		t.Errorf("defaults: timeout %v, startup_timeout %v, server_timeouts %v; want 5s, 30s, true", c.Store.Timeout, c.Store.StartupTimeout, c.Store.ServerTimeouts)
 	}
-	c, err = load("ward.yaml", base+"store:\n  timeout: 2s\n  startup_timeout: 2m\n", noEnv)
-	if err != nil || c.Store.Timeout != 2*time.Second || c.Store.StartupTimeout != 2*time.Minute {
+	c, err = load("ward.yaml", base+"store:\n  timeout: 2s\n  startup_timeout: 2m\n  server_timeouts: false\n", noEnv)
+	if err != nil || c.Store.Timeout != 2*time.Second || c.Store.StartupTimeout != 2*time.Minute || c.Store.ServerTimeouts {
 		t.Fatalf("set: %v, %+v", err, c.Store)
 	}
 	for yaml, want := range map[string]string{

@@ -36,7 +36,8 @@ func openPostgres(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 	start := time.Now()
 	var logged time.Time
 	for attempt := 1; ; attempt++ {
-		st, err := sqlstore.OpenPostgres(ctx, cfg.StoreDSN(), sqlstore.Timeout(cfg.Store.Timeout))
+		st, err := sqlstore.OpenPostgres(ctx, cfg.StoreDSN(), sqlstore.Timeout(cfg.Store.Timeout),
+			sqlstore.ServerTimeouts(cfg.Store.ServerTimeouts))
 		if err == nil {
 			if attempt > 1 {
 				logger.Info(fmt.Sprintf("PostgreSQL at %s answered after %s", addr, since(start)))

@@ -149,6 +149,9 @@ func StartNamed(t testing.TB, name, bin string, env []string, args ...string) *P
 	return p
 }
 
+// Pid is the process's id (to read its CPU time from /proc).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Name is the name the process was started with.
 func (p *Process) Name() string { return p.name }
 

@@ -13,7 +13,8 @@ const DefaultTimeout = 5 * time.Second
 type Option func(*options)
 
 type options struct {
-	timeout time.Duration
+	timeout          time.Duration
+	noServerTimeouts bool
 }
 
 func buildOptions(opts []Option) options {
@@ -37,6 +38,16 @@ func Timeout(d time.Duration) Option {
 			o.timeout = d
 		}
 	}
+}
+
+// ServerTimeouts sets whether OpenPostgres's connections carry
+// statement_timeout and idle_in_transaction_session_timeout equal to the
+// Timeout (on by default; a DSN that sets either keeps its value). Turn
+// it off behind a pooler that refuses these start-up parameters
+// (PgBouncer, unless they are in its ignore_startup_parameters), and set
+// them on the database role instead (ALTER ROLE … SET statement_timeout).
+func ServerTimeouts(on bool) Option {
+	return func(o *options) { o.noServerTimeouts = !on }
 }
 
 // db is a *sql.DB whose queries each run under the store's deadline: the

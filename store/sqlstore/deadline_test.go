@@ -223,7 +223,7 @@ func TestSQLiteDeadline(t *testing.T) {
 // timeout unless the DSN sets it.
 func TestPoolFromDSN(t *testing.T) {
 	for _, p := range unsupportedPoolParams {
-		if _, err := parseDSN("postgres://u@127.0.0.1:1/db?"+p+"=1", time.Second); err == nil || !strings.Contains(err.Error(), p) {
+		if _, err := parseDSN("postgres://u@127.0.0.1:1/db?"+p+"=1", options{timeout: time.Second}); err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: %v; want it refused by name", p, err)
 		}
 	}
@@ -233,7 +233,7 @@ func TestPoolFromDSN(t *testing.T) {
 		"postgres://u@127.0.0.1:1/db?connect_timeout=9": 9 * time.Second,
 		"host=127.0.0.1 port=1 connect_timeout=7":       7 * time.Second,
 	} {
-		cfg, err := parseDSN(dsn, 3*time.Second)
+		cfg, err := parseDSN(dsn, options{timeout: 3 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,15 +249,17 @@ func TestPoolFromDSN(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
 	for err, want := range map[error]bool{
-		fmt.Errorf("x: %w", dial):                          true,
-		fmt.Errorf("x: %w", context.DeadlineExceeded):      true,
-		fmt.Errorf("x: %w", io.ErrUnexpectedEOF):           true,
-		&pgconn.PgError{Code: "57P03"}:                     true, // the database system is starting up
-		&pgconn.PgError{Code: "08006"}:                     true,
-		&pgconn.PgError{Code: "53300"}:                     true,  // too many connections
-		&pgconn.PgError{Code: "28P01"}:                     false, // password authentication failed
-		&pgconn.PgError{Code: "3D000"}:                     false, // database does not exist
-		errors.New("sqlstore: migration 0002_x.sql: boom"): false,
+		fmt.Errorf("x: %w", dial):                               true,
+		fmt.Errorf("x: %w", context.DeadlineExceeded):           true,
+		fmt.Errorf("x: %w", io.ErrUnexpectedEOF):                true,
+		&pgconn.PgError{Code: "57P03"}:                          true, // the database system is starting up
+		&pgconn.PgError{Code: "08006"}:                          true,
+		&pgconn.PgError{Code: "53300"}:                          true,  // too many connections
+		&pgconn.PgError{Code: "25006"}:                          true,  // a write sent to a standby
+		fmt.Errorf("connect: %w", pgconn.ErrReadOnlyConnection): true,  // target_session_attrs found no primary
+		&pgconn.PgError{Code: "28P01"}:                          false, // password authentication failed
+		&pgconn.PgError{Code: "3D000"}:                          false, // database does not exist
+		errors.New("sqlstore: migration 0002_x.sql: boom"):      false,
 		nil: false,
 	} {
 		if got := Unreachable(err); got != want {

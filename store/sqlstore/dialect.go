@@ -38,6 +38,10 @@ type dialect struct {
 	// holds a lock until it ends, so that processes starting together apply
 	// migrations one after the other.
 	lockMigrations string
+	// unboundMigrations, when set, runs first in the migration
+	// transaction and lifts the per-statement server timeout the pool's
+	// connections carry (a migration is bounded by its caller instead).
+	unboundMigrations string
 	// isRetryable reports whether a transaction failed only because of
 	// concurrency (serialization failure, deadlock) and can be run again;
 	// nil when the engine never asks for that.

@@ -59,6 +59,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: %w", err)
 	}
 	return s.runTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if s.d.unboundMigrations != "" {
+			if _, err := tx.ExecContext(ctx, s.d.unboundMigrations); err != nil {
+				return fmt.Errorf("sqlstore: lift statement_timeout for migrations: %w", err)
+			}
+		}
 		if s.d.lockMigrations != "" {
 			if _, err := tx.ExecContext(ctx, s.d.lockMigrations); err != nil {
 				return fmt.Errorf("sqlstore: lock for migrations: %w", err)

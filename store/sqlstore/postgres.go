@@ -26,6 +26,7 @@ const (
 	pgUniqueViolation      = "23505"
 	pgSerializationFailure = "40001"
 	pgDeadlockDetected     = "40P01"
+	pgReadOnlyTransaction  = "25006"
 )
 
 // migrationLockKey names the advisory lock held while migrating. It is
@@ -57,8 +58,11 @@ var postgresDialect = &dialect{
 	// without locking.
 	lockMigrations: `SELECT pg_advisory_xact_lock(hashtextextended('` + migrationLockKey +
 		`:' || COALESCE(current_schema(), ''), 0))`,
-	expiry:     postgresExpiry,
-	skipLocked: " FOR UPDATE SKIP LOCKED",
+	// SET LOCAL: the connection's own statement_timeout is back when
+	// the migration transaction ends.
+	unboundMigrations: `SET LOCAL statement_timeout = 0`,
+	expiry:            postgresExpiry,
+	skipLocked:        " FOR UPDATE SKIP LOCKED",
 }
 
 // postgresExpiry is the expiry list of misc.go with FOR UPDATE SKIP LOCKED
@@ -123,7 +127,7 @@ var postgresExpiry = []expiryStmt{
 // migration once.
 func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	o := buildOptions(opts)
-	sdb, err := poolFromDSN(dsn, o.timeout)
+	sdb, err := poolFromDSN(dsn, o)
 	if err != nil {
 		return nil, err
 	}
@@ -155,8 +159,8 @@ var unsupportedPoolParams = []string{"pool_min_conns", "pool_min_idle_conns", "p
 // then, so after a partition the pool stays full of closing connections
 // (TestPostgresPartitionIsBounded saw every call fail for those 15 s
 // after the network was back). database/sql frees the slot at once.
-func poolFromDSN(dsn string, timeout time.Duration) (*sql.DB, error) {
-	cfg, err := parseDSN(dsn, timeout)
+func poolFromDSN(dsn string, o options) (*sql.DB, error) {
+	cfg, err := parseDSN(dsn, o)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +174,10 @@ func poolFromDSN(dsn string, timeout time.Duration) (*sql.DB, error) {
 
 // parseDSN reads dsn with pgxpool's parser (for the pool_ settings) and
 // fills in Ward's defaults: DefaultPostgresMaxConns connections, idle ones
-// closed after 5 minutes, and a connect_timeout of timeout.
-func parseDSN(dsn string, timeout time.Duration) (*pgxpool.Config, error) {
+// closed after 5 minutes, a connect_timeout of o.timeout, the server-side
+// timeouts (serverTimeouts) unless o says not to, and dropReadOnly.
+func parseDSN(dsn string, o options) (*pgxpool.Config, error) {
+	timeout := o.timeout
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgconn redacts the password in parse errors.
@@ -194,7 +200,49 @@ func parseDSN(dsn string, timeout time.Duration) (*pgxpool.Config, error) {
 		// background connection openers.
 		cfg.ConnConfig.ConnectTimeout = timeout
 	}
+	if !o.noServerTimeouts {
+		serverTimeouts(cfg.ConnConfig.RuntimeParams, timeout)
+	}
+	cfg.ConnConfig.OnPgError = dropReadOnly(cfg.ConnConfig.OnPgError)
 	return cfg, nil
+}
+
+// serverTimeouts sets statement_timeout and
+// idle_in_transaction_session_timeout to timeout on every connection,
+// unless the DSN sets them. The store's deadline (deadline.go) already
+// ends a call on Ward's side; these end it on the server too, so that a
+// statement stalled on a lock or a slow disk, or a transaction whose
+// caller vanished (a partition, a killed instance), releases its locks
+// and its backend instead of pinning them (and the connection slot) until
+// TCP notices.
+func serverTimeouts(params map[string]string, timeout time.Duration) {
+	ms := strconv.FormatInt(timeout.Milliseconds(), 10)
+	for _, p := range []string{"statement_timeout", "idle_in_transaction_session_timeout"} {
+		if _, ok := params[p]; !ok {
+			params[p] = ms
+		}
+	}
+}
+
+// dropReadOnly wraps pgx's error handler (which closes a connection on a
+// FATAL error) so that a connection answering 25006
+// (read_only_sql_transaction) is closed too. Such a connection reaches a
+// server that is no longer the primary: after a failover the old primary
+// may come back as a standby, or a proxy or DNS name may still lead to
+// it. Closed, it is dropped when database/sql next takes it from the
+// pool (stdlib's ResetSession answers driver.ErrBadConn for a closed
+// connection, and database/sql takes or dials another without the call
+// seeing it), so the next call dials afresh, and
+// target_session_attrs=read-write finds the new primary.
+// Without this, every pooled connection to the old server would keep
+// refusing writes until its lifetime ends.
+func dropReadOnly(next pgconn.PgErrorHandler) pgconn.PgErrorHandler {
+	return func(c *pgconn.PgConn, e *pgconn.PgError) bool {
+		if e.Code == pgReadOnlyTransaction {
+			return false
+		}
+		return next == nil || next(c, e)
+	}
 }
 
 // hasDSNParam reports whether a URL or key=value DSN sets the parameter

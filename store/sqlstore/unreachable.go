@@ -15,8 +15,10 @@ import (
 // Unreachable reports whether err, from OpenPostgres or a store call,
 // says that PostgreSQL could not be reached or is not ready yet (a dial
 // error, a connection lost or timed out, a deadline, the server starting
-// up, shutting down or out of connections), so that trying again later
-// may succeed. A refused login, an unknown database, a TLS or DSN error
+// up, shutting down or out of connections; no primary among the DSN's
+// hosts with target_session_attrs=read-write, or a write refused by a
+// server that has become a standby), so that trying again later may
+// succeed: after a failover, the next connection finds the new primary. A refused login, an unknown database, a TLS or DSN error
 // or a failed migration is not: trying again cannot help.
 func Unreachable(err error) bool {
 	if err == nil {
@@ -25,9 +27,16 @@ func Unreachable(err error) bool {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		// Class 08 (connection exception), 57P01-57P03 (shutting down,
-		// starting up), 53300 (too many connections).
+		// starting up), 53300 (too many connections), 25006 (a write
+		// sent to a standby: the connection is dropped, postgres.go's
+		// dropReadOnly).
 		c := pe.Code
-		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300"
+		return strings.HasPrefix(c, "08") || c == "57P01" || c == "57P02" || c == "57P03" || c == "53300" ||
+			c == pgReadOnlyTransaction
+	}
+	if errors.Is(err, pgconn.ErrReadOnlyConnection) || errors.Is(err, pgconn.ErrStandbyConnection) {
+		// target_session_attrs found only standbys: mid-failover.
+		return true
 	}
 	var ne net.Error
 	// pgconn.ErrConnClosed: the connection was closed under the call (a

@@ -102,52 +102,8 @@ func (f *family) uncertain() bool {
 }
 
 func killDuringLoad(t *testing.T, bin, dir, driver, dsn, storeConf string) {
-	p := mtlstest.Loopback(t, dir)
-	addr := wardtest.FreeAddr(t)
-	issuer := "https://" + addr
-	env := []string{
-		"WARD_FLOW_KEY=" + wardtest.RandKey(),
-		"WARD_KEY_ENCRYPTION_KEY=" + wardtest.RandKey(),
-		"WARD_TEST_SVC_SECRET=" + svcSecret,
-		"WARD_TEST_ALICE_PASSWORD=" + userPass,
-		"SSL_CERT_FILE=" + p.CAFile,
-	}
-	if dsn != "" {
-		env = append(env, "WARD_STORE_DSN="+dsn)
-	}
-	cfgPath := filepath.Join(dir, "ward.yaml")
-	cfg := fmt.Sprintf(`issuer: %s
-listen: %s
-tls: {cert_file: %s, key_file: %s}
-%sclients:
-  - id: %s
-    auth_method: client_secret_basic
-    secret_env: WARD_TEST_SVC_SECRET
-    grant_types: [client_credentials]
-    scopes: [demo:read]
-    audiences: [%s]
-  - id: %s
-    auth_method: none
-    redirect_uris: [%s]
-    grant_types: [authorization_code, refresh_token]
-    scopes: [demo:read]
-    audiences: [%s]
-users:
-  - {subject: u-alice, username: %s, password_env: WARD_TEST_ALICE_PASSWORD}
-# The load comes from one address, faster than the default per-IP rates
-# allow; this test is about crash safety, not throttling.
-rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off: true}}}
-`, issuer, addr, p.CertFile, p.KeyFile, storeConf, svcClient, audience, webClient, webRedirect, audience, userName)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c := &conn{t: t, issuer: issuer, client: &http.Client{
-		Timeout: 10 * time.Second,
-		// No keep-alive: each request dials, so that a request made after
-		// the kill is refused at connect and known not to have arrived.
-		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.Pool}, DisableKeepAlives: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	c, env, cfgPath := setup(t, dir, dsn, storeConf)
+	issuer := c.issuer
 
 	srv := wardtest.StartNamed(t, "ward-1", bin, env, "serve", "--config", cfgPath)
 	c.wait(srv)
@@ -316,6 +272,60 @@ rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off
 	// family the test revoked is revoked.
 	checkDatabase(t, driver, dir, dsn, len(fams))
 	checkKeysList(t, bin, env, cfgPath)
+}
+
+// setup writes the configuration of the crash tests' `ward serve` (TLS on
+// loopback, the service and web clients, alice) into dir and returns a
+// connection to its issuer, its environment and the file's path.
+func setup(t *testing.T, dir, dsn, storeConf string) (*conn, []string, string) {
+	p := mtlstest.Loopback(t, dir)
+	addr := wardtest.FreeAddr(t)
+	issuer := "https://" + addr
+	env := []string{
+		"WARD_FLOW_KEY=" + wardtest.RandKey(),
+		"WARD_KEY_ENCRYPTION_KEY=" + wardtest.RandKey(),
+		"WARD_TEST_SVC_SECRET=" + svcSecret,
+		"WARD_TEST_ALICE_PASSWORD=" + userPass,
+		"SSL_CERT_FILE=" + p.CAFile,
+	}
+	if dsn != "" {
+		env = append(env, "WARD_STORE_DSN="+dsn)
+	}
+	cfgPath := filepath.Join(dir, "ward.yaml")
+	cfg := fmt.Sprintf(`issuer: %s
+listen: %s
+tls: {cert_file: %s, key_file: %s}
+%sclients:
+  - id: %s
+    auth_method: client_secret_basic
+    secret_env: WARD_TEST_SVC_SECRET
+    grant_types: [client_credentials]
+    scopes: [demo:read]
+    audiences: [%s]
+  - id: %s
+    auth_method: none
+    redirect_uris: [%s]
+    grant_types: [authorization_code, refresh_token]
+    scopes: [demo:read]
+    audiences: [%s]
+users:
+  - {subject: u-alice, username: %s, password_env: WARD_TEST_ALICE_PASSWORD}
+# The load comes from one address, faster than the default per-IP rates
+# allow; this test is about crash safety, not throttling.
+rate_limits: {token: {ip: {off: true}}, par: {ip: {off: true}}, login: {ip: {off: true}}}
+`, issuer, addr, p.CertFile, p.KeyFile, storeConf, svcClient, audience, webClient, webRedirect, audience, userName)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &conn{t: t, issuer: issuer, client: &http.Client{
+		Timeout: 10 * time.Second,
+		// No keep-alive: each request dials, so that a request made after
+		// the kill is refused at connect and known not to have arrived.
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.Pool}, DisableKeepAlives: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+
+	return c, env, cfgPath
 }
 
 func wantInvalidGrant(t *testing.T, r *response, format string, args ...any) {
