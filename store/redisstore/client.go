@@ -1,0 +1,78 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Deployment says which Redis deployment NewClient connects to. Exactly
+// one of Config.Addr, SentinelMaster and ClusterAddrs is set.
+type Deployment struct {
+	// SentinelMaster and SentinelAddrs: the master monitored under that
+	// name by the sentinels at SentinelAddrs (a failover client: it asks
+	// the sentinels for the master and follows a failover).
+	SentinelMaster   string
+	SentinelAddrs    []string
+	SentinelUsername string
+	SentinelPassword string
+	// ClusterAddrs: seed nodes of a Redis Cluster.
+	ClusterAddrs []string
+}
+
+// NewClient returns a client for cfg and d with the bounds of Options
+// (timeouts, one dial, one quick retry, context deadlines on the socket)
+// whatever the deployment: a *redis.Client for one server, a failover
+// client for Sentinel, a *redis.ClusterClient for Cluster. Every Redis
+// user in Ward takes a redis.UniversalClient, so any of them does.
+//
+// With TLS and no ServerName, each connection verifies the host it
+// dials, so the nodes a sentinel or a cluster names are checked against
+// their own names.
+func NewClient(cfg Config, d Deployment) redis.UniversalClient {
+	o := Options(cfg)
+	if o.TLSConfig != nil && o.TLSConfig.ServerName == "" {
+		o.Dialer = tlsDialer(o.TLSConfig, o.DialTimeout)
+		o.TLSConfig = nil
+	}
+	switch {
+	case d.SentinelMaster != "":
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: d.SentinelMaster, SentinelAddrs: d.SentinelAddrs,
+			SentinelUsername: d.SentinelUsername, SentinelPassword: d.SentinelPassword,
+			Dialer: o.Dialer, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
+			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+			PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout,
+			MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
+			ContextTimeoutEnabled: o.ContextTimeoutEnabled,
+		})
+	case len(d.ClusterAddrs) > 0:
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:  d.ClusterAddrs,
+			Dialer: o.Dialer, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
+			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
+			DialerRetries: o.DialerRetries, DialerRetryTimeout: o.DialerRetryTimeout,
+			PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout,
+			MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
+			ContextTimeoutEnabled: o.ContextTimeoutEnabled,
+		})
+	}
+	return redis.NewClient(o)
+}
+
+// tlsDialer dials TLS verifying the dialled host's name.
+func tlsDialer(tc *tls.Config, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		c := tc.Clone()
+		c.ServerName = host
+		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute}, Config: c}
+		return d.DialContext(ctx, network, addr)
+	}
+}
