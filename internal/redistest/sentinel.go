@@ -1,0 +1,92 @@
+package redistest
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// MasterName is the name the sentinels monitor the master under.
+const MasterName = "ward"
+
+// DownAfter is the sentinels' down-after-milliseconds: a master silent
+// this long is subjectively down, and failed over once two agree.
+const DownAfter = time.Second
+
+// Sentinel is a master, two replicas and three sentinels (quorum 2).
+type Sentinel struct {
+	Servers   []*Server // the master first, then the replicas
+	Sentinels []*Server
+}
+
+// StartSentinel starts the group and waits until the master has both
+// replicas in sync and every sentinel knows both replicas and the two
+// other sentinels.
+func StartSentinel(t testing.TB) *Sentinel {
+	t.Helper()
+	srv, sen := binary(t, "redis-server"), binary(t, "redis-sentinel")
+	g := &Sentinel{}
+	m := start(t, srv)
+	g.Servers = append(g.Servers, m, start(t, srv, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)),
+		start(t, srv, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)))
+	waitFor(t, 10*time.Second, "master has 2 replicas in sync", func(ctx context.Context) bool {
+		return strings.Count(str(ctx, m, "info", "replication"), "state=online") == 2
+	})
+	for range 3 {
+		g.Sentinels = append(g.Sentinels, start(t, sen,
+			"sentinel monitor "+MasterName+" 127.0.0.1 "+strconv.Itoa(m.Port)+" 2",
+			"sentinel down-after-milliseconds "+MasterName+" "+strconv.Itoa(int(DownAfter/time.Millisecond)),
+			"sentinel failover-timeout "+MasterName+" 5000"))
+	}
+	for _, s := range g.Sentinels {
+		waitFor(t, 15*time.Second, s.Addr+" knows the group", func(ctx context.Context) bool {
+			c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
+			defer c.Close()
+			r, err1 := c.Replicas(ctx, MasterName).Result()
+			o, err2 := c.Sentinels(ctx, MasterName).Result()
+			return err1 == nil && err2 == nil && len(r) == 2 && len(o) == 2
+		})
+	}
+	return g
+}
+
+// SentinelAddrs returns the sentinels' addresses.
+func (g *Sentinel) SentinelAddrs() []string {
+	var a []string
+	for _, s := range g.Sentinels {
+		a = append(a, s.Addr)
+	}
+	return a
+}
+
+// Client returns a failover client with test timeouts.
+func (g *Sentinel) Client() *redis.Client {
+	return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: MasterName, SentinelAddrs: g.SentinelAddrs(),
+		DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
+}
+
+// Master returns the server the sentinels name as master now.
+func (g *Sentinel) Master(t testing.TB) *Server {
+	t.Helper()
+	for _, s := range g.Sentinels {
+		c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		a, err := c.GetMasterAddrByName(ctx, MasterName).Result()
+		cancel()
+		c.Close()
+		if err != nil {
+			continue
+		}
+		for _, srv := range g.Servers {
+			if srv.Addr == a[0]+":"+a[1] {
+				return srv
+			}
+		}
+	}
+	t.Fatal("redistest: no sentinel names a master")
+	return nil
+}
