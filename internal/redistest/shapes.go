@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"testing"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
