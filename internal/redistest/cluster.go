@@ -95,6 +95,21 @@ func (c *Cluster) MasterFor(t testing.TB, key string) *Server {
 	return nil
 }
 
+// ReplicaOf returns the node that replicates master now (from INFO
+// replication), or nil.
+func (c *Cluster) ReplicaOf(t testing.TB, master *Server) *Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info := str(ctx, master, "info", "replication")
+	for _, n := range c.Nodes {
+		if strings.Contains(info, "port="+strconv.Itoa(n.Port)+",") {
+			return n
+		}
+	}
+	return nil
+}
+
 // do runs a command on one server and fails the test on an error.
 func do(t testing.TB, ctx context.Context, s *Server, args ...any) {
 	t.Helper()

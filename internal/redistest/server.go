@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,6 +94,13 @@ func (s *Server) Kill() {
 		<-s.done
 	}
 }
+
+// Freeze stops the process (SIGSTOP) until Thaw: it keeps its
+// connections but answers nothing, as a server stalled or cut off.
+func (s *Server) Freeze() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen process (SIGCONT).
+func (s *Server) Thaw() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
 
 // Client returns a plain client for this one process.
 func (s *Server) Client() *redis.Client {

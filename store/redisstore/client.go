@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"time"
 
@@ -50,17 +51,58 @@ func NewClient(cfg Config, d Deployment) redis.UniversalClient {
 			ContextTimeoutEnabled: o.ContextTimeoutEnabled,
 		})
 	case len(d.ClusterAddrs) > 0:
-		return redis.NewClusterClient(&redis.ClusterOptions{
+		cc := redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:  d.ClusterAddrs,
 			Dialer: o.Dialer, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
 			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
 			DialerRetries: o.DialerRetries, DialerRetryTimeout: o.DialerRetryTimeout,
 			PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout,
 			MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
-			ContextTimeoutEnabled: o.ContextTimeoutEnabled,
+			ContextTimeoutEnabled:      o.ContextTimeoutEnabled,
+			ClusterStateReloadInterval: ClusterReloadInterval,
 		})
+		cc.AddHook(reloadOnError{cc})
+		return cc
 	}
 	return redis.NewClient(o)
+}
+
+// ClusterReloadInterval is how often a cluster client reads the slot map
+// (CLUSTER SLOTS) even when nothing failed.
+const ClusterReloadInterval = 5 * time.Second
+
+// reloadOnError makes a cluster client read the slot map again after a
+// command or pipeline fails for another reason than a Redis error reply.
+// go-redis follows MOVED by itself, but when a master dies its
+// connections are refused, and without this the client would keep
+// dialling it until the next periodic reload: after a failover the
+// promoted replica would serve nobody for up to a minute (go-redis's
+// default interval). Reloads are asynchronous and coalesced by go-redis.
+type reloadOnError struct{ cc *redis.ClusterClient }
+
+func (h reloadOnError) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h reloadOnError) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		h.check(err)
+		return err
+	}
+}
+
+func (h reloadOnError) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		h.check(err)
+		return err
+	}
+}
+
+func (h reloadOnError) check(err error) {
+	var re redis.Error
+	if err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &re) {
+		h.cc.ReloadState(context.Background())
+	}
 }
 
 // tlsDialer dials TLS verifying the dialled host's name.
