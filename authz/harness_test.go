@@ -24,6 +24,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/internal/password"
@@ -71,6 +72,7 @@ type harness struct {
 	jwtKey  *ecdsa.PrivateKey // private_key_jwt client's key
 	replay  dpop.ReplayStore  // nil: the server's default
 	events  *secevent.Emitter // nil: no security events
+	blocks  *block.Blocker    // nil: no blocking
 }
 
 type harnessOpt func(*config.Config)
@@ -143,6 +145,7 @@ func (h *harness) newServer() *Server {
 		Now:            h.clk.Now,
 		Replay:         h.replay,
 		Events:         h.events,
+		Blocks:         h.blocks,
 	})
 	if err != nil {
 		h.t.Fatal(err)

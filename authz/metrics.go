@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/oauth"
 )
@@ -72,7 +73,7 @@ var (
 	tokenErrorCodes = []string{
 		oauth.InvalidRequest, oauth.InvalidClient, oauth.InvalidGrant, oauth.UnauthorizedClient,
 		oauth.UnsupportedGrantType, oauth.InvalidScope, oauth.InvalidTarget, oauth.InvalidDPoPProof,
-		oauth.UseDPoPNonce, oauth.ServerError, oauth.TemporarilyUnavailable, oauth.RateLimited, labelOther,
+		oauth.UseDPoPNonce, oauth.ServerError, oauth.TemporarilyUnavailable, oauth.RateLimited, block.ErrorCode, labelOther,
 	}
 	// userInfoOutcomes are the outcomes of ward_authz_userinfo_requests_total.
 	userInfoOutcomes = []string{
@@ -276,8 +277,12 @@ func (m *metrics) dpopRejected(r dpop.Reason) {
 // writeEndpointError is writeError for a JSON endpoint's refusal; the
 // token endpoint's are counted by error code.
 func (s *Server) writeEndpointError(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
+	code := asProtocolError(err).Code
+	if code == block.ErrorCode {
+		w.Header().Set(block.Header, code) // a blocked address or key (block.go)
+	}
 	if endpoint == endpointToken {
-		c := s.metrics.tokenErrors[asProtocolError(err).Code]
+		c := s.metrics.tokenErrors[code]
 		if c == nil {
 			c = s.metrics.tokenErrors[labelOther]
 		}

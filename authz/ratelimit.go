@@ -120,6 +120,7 @@ func (s *Server) take(w http.ResponseWriter, r *http.Request, lim *ratelimit.Lim
 	if !res.Allowed {
 		s.log.Info("authz: rate limited", "endpoint", endpoint, "tier", lim.Name(), "key", key, "retry_after", res.RetryAfterSeconds())
 		s.metrics.rateLimitedRequest(endpoint, lim.Name())
+		s.emitRateLimited(r, endpoint, "rate_limited_"+lim.Name(), key) // block.go
 	}
 	return res, nil
 }
@@ -261,6 +262,7 @@ func (s *Server) clientAuthRemaining(r *http.Request, id string, tiers []authTie
 		if !res.Allowed {
 			secs := res.RetryAfterSeconds()
 			s.log.Info("authz: client authentication backed off", "tier", t.lim.Name(), "ip", s.limits.clientIP(r), "client_id", id, "retry_after", secs)
+			s.emitRateLimited(r, "client_auth", "client_auth_backoff_"+t.lim.Name(), t.key) // block.go
 			return nil, &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: "client_auth_backoff_" + t.lim.Name(),
 				RetryAfter: secs, Description: fmt.Sprintf("too many failed client authentications; try again in %d seconds", secs)}
 		}

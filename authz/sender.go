@@ -143,8 +143,12 @@ func (s *Server) verifyProof(ctx context.Context, r *http.Request, path string, 
 		s.metrics.dpopRejected(reason)
 		s.logRefusal(r, proofRefusalLevel(reason), "dpop proof refused", string(reason), "path", path)
 		s.emitProofRefused(r, reason) // events.go
+		s.strikeProof(r, reason)      // block.go
 		// RFC 9449 §5: the token endpoint answers 400 (RFC 6749 §5.2).
 		return nil, dpop.ProtocolError(err, http.StatusBadRequest)
+	}
+	if err := s.blockedKey(ctx, r, p.Thumbprint); err != nil { // block.go
+		return nil, err
 	}
 	return p, nil
 }

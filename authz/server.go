@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/fapi"
@@ -118,6 +119,10 @@ type Options struct {
 	// (events.go, docs/EVENTS.md): replayed refresh tokens and codes,
 	// failed logins and locked accounts. Nil: none.
 	Events *secevent.Emitter
+	// Blocks, when set, refuses blocked addresses at /token and /par
+	// and blocked keys once their proof verified, and is told of each
+	// refused proof that counts (block.go). Nil: no blocking.
+	Blocks *block.Blocker
 	// MTLS says where client certificates (RFC 8705, mtls.go) may come
 	// from besides a TLS connection that verified them: its Roots verify
 	// certificates the listener accepted unverified
@@ -172,6 +177,9 @@ type Server struct {
 	// pairwiseSalt keys pairwise subjects (subject.go); nil: none.
 	pairwiseSalt []byte
 	bc           *backchannel // back-channel logout sender (backchannel.go)
+	// eventsPush verifies pushed SETs (events_push.go); nil: the
+	// endpoint is off.
+	eventsPush *secevent.SETReceiver
 }
 
 // New builds a Server from a validated configuration.
@@ -320,6 +328,9 @@ func (s *Server) newParts() error {
 	if s.bc, err = newBackchannel(opts.Backchannel, s.metrics.reg); err != nil {
 		return err
 	}
+	if s.eventsPush, err = s.newEventsPush(); err != nil {
+		return err
+	}
 	s.pages, err = newPages(cfg.UI)
 	return err
 }
@@ -386,6 +397,9 @@ func (s *Server) routes() {
 	m.HandleFunc(PathRevoke, s.handleRevoke)
 	m.HandleFunc(PathIntrospect, s.handleIntrospect)
 	m.HandleFunc("POST "+PathRevocations, s.handleRevocations)
+	if s.eventsPush != nil {
+		m.HandleFunc("POST "+PathEventsPush, s.handleEventsPush)
+	}
 	m.HandleFunc(PathLogin, s.handleLogin)
 	m.HandleFunc(PathContinue, s.handleContinue)
 	m.HandleFunc(PathConsent, s.handleConsent)

@@ -32,6 +32,9 @@ type tokenResponse struct {
 // once the client has proved who it is (ratelimit.go). It has answered the
 // request when ok is false.
 func (s *Server) clientRequest(w http.ResponseWriter, r *http.Request, endpoint string, lim endpointLimits) (form url.Values, c *client, ok bool) {
+	if !s.blockedAddress(w, r, endpoint) { // block.go
+		return nil, nil, false
+	}
 	if !s.allow(w, r, lim.ip, endpoint, s.limits.clientIP(r)) {
 		return nil, nil, false
 	}

@@ -69,6 +69,9 @@ func CheckUserClaims(c *store.UserClaims) error {
 			return claimErr(ck.name, "%q %s", ck.val, ck.want)
 		}
 	}
+	if err := checkRoles(c.Roles); err != nil {
+		return err
+	}
 	if c.Address != nil && *c.Address == (store.Address{}) {
 		return claimErr("address", "has no member (formatted, street_address, locality, region, postal_code, country)")
 	}
@@ -154,6 +157,13 @@ func SetUserClaim(c *store.UserClaims, name, value string) error {
 		}
 		b := value == "true"
 		field(reflect.ValueOf(c).Elem(), name).Set(reflect.ValueOf(&b))
+	case t == reflect.TypeFor[[]string](): // roles: a comma-separated list
+		c.Roles = nil
+		for _, r := range strings.Split(value, ",") {
+			if r = strings.TrimSpace(r); r != "" {
+				c.Roles = append(c.Roles, r)
+			}
+		}
 	case t == reflect.TypeFor[*store.Address]():
 		var a store.Address
 		if err := strictjson.Unmarshal([]byte(value), &a); err != nil {
@@ -200,3 +210,31 @@ func field(v reflect.Value, name string) reflect.Value {
 }
 
 func setString(v reflect.Value, name, value string) { field(v, name).SetString(value) }
+
+// maxRoles bounds a user's roles.
+const maxRoles = 16
+
+// checkRoles checks the roles claim: at most 16 distinct role names.
+func checkRoles(roles []string) error {
+	if len(roles) > maxRoles {
+		return claimErr("roles", "more than %d roles", maxRoles)
+	}
+	for i, r := range roles {
+		if !RoleName.MatchString(r) {
+			return claimErr("roles", "%q is not a role name (lower-case letters, digits, _ . : -; at most 64)", clipClaim(r))
+		}
+		for _, o := range roles[:i] {
+			if o == r {
+				return claimErr("roles", "%q appears twice", r)
+			}
+		}
+	}
+	return nil
+}
+
+func clipClaim(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

@@ -68,6 +68,9 @@ type Config struct {
 	Tracing Tracing `yaml:"tracing"`
 	// Events: security events and their responses (events.go).
 	Events Events `yaml:"events"`
+	// Console: the admin console (console.go, docs/CONSOLE.md). Off by
+	// default.
+	Console Console `yaml:"console"`
 
 	// Dev relaxes the rules for a developer's machine: http issuer,
 	// generated secrets under DataDir. Set by Dev, never by the file.
@@ -425,6 +428,9 @@ func Dev(dataDir string) *Config {
 	// The dev server listens on loopback only, for one developer: no
 	// per-IP request rates (bench/tokenload drives it at full speed).
 	// Failed client authentications are still limited.
+	// The admin console, for the dev admin user (ward serve --dev prints
+	// its password).
+	c.Console.Enabled = true
 	off := Rate{Off: true}
 	c.RateLimits.Token.IP, c.RateLimits.PAR.IP, c.RateLimits.Login.IP = off, off, off
 	return c

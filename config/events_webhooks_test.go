@@ -36,7 +36,7 @@ func TestWebhookConfigDefaults(t *testing.T) {
 	w := c.Events.Webhooks[0].Effective(0)
 	if w.Name != "webhook-0" || w.MaxRate != 10 || w.Burst != 20 || w.Queue != 1000 || w.Timeout != 10*time.Second ||
 		w.Retry.MaxAttempts != 5 || w.Retry.Backoff != time.Second || w.Retry.MaxBackoff != time.Minute ||
-		strings.Join(w.Types, ",") != "token_leaked,refresh_replayed,code_replayed,account_locked" {
+		strings.Join(w.Types, ",") != "token_leaked,refresh_replayed,code_replayed,account_locked,address_blocked,key_blocked" {
 		t.Errorf("defaults %+v", w)
 	}
 	keys, err := w.Keys(0)

@@ -193,6 +193,8 @@ func describeClaimType(t reflect.Type) string {
 		return "a string"
 	case t == reflect.TypeFor[*bool]():
 		return "true or false"
+	case t == reflect.TypeFor[[]string]():
+		return "a list of role names"
 	default:
 		return "a mapping of formatted, street_address, locality, region, postal_code, country"
 	}

@@ -60,6 +60,7 @@ func (c *Config) Validate() error {
 	v.redis()
 	v.rateLimits()
 	v.events()
+	v.console()  // console.go
 	v.mtls()     // mtls.go
 	v.ui()       // ui.go
 	v.pairwise() // pairwise.go

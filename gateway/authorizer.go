@@ -85,6 +85,7 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) {
 		// Never believed: the headers name a request the peer made up.
 		g.metrics.rejections.WithLabelValues(string(ReasonAuthorizerUntrustedPeer), oauth.AccessDenied).Inc()
 		g.log.Warn("forward-auth call from a peer not in gateway.authorizer.trusted_proxies refused", "remote", r.RemoteAddr)
+		annotateAuthorizerRefusal(r, ReasonAuthorizerUntrustedPeer, http.StatusForbidden) // tracing.go
 		http.Error(w, "forbidden: not a trusted proxy", http.StatusForbidden)
 		return
 	}
@@ -92,6 +93,7 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		g.metrics.rejections.WithLabelValues(string(ReasonAuthorizerBadRequest), oauth.InvalidRequest).Inc()
 		g.log.Warn("forward-auth call refused", "remote", r.RemoteAddr, "err", err)
+		annotateAuthorizerRefusal(r, ReasonAuthorizerBadRequest, http.StatusBadRequest)
 		http.Error(w, "bad forward-auth request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -99,6 +101,7 @@ func (g *Gateway) forwardAuth(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		g.metrics.observe(rec, time.Since(start))
 		g.logRequest(orig, rec, d.Status, time.Since(start))
+		annotateDecision(r, rec, d.Status, doorAuthorizer) // tracing.go
 	}()
 	writeDecision(w, d, style)
 }

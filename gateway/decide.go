@@ -239,6 +239,9 @@ func (g *Gateway) decide(st *state, r *http.Request, rec *record, resp http.Head
 		return nil, notFound
 	}
 	rec.route = rt.cfg.Name
+	if f := g.checkBlock(r, rt, rec, ""); f != nil { // a blocked address, before anything else (block.go)
+		return rt, f
+	}
 	if f := g.limit(r, rt, rec, nil, resp); f != nil { // per-IP tier, before authentication
 		return rt, f
 	}
@@ -260,6 +263,11 @@ func (g *Gateway) decide(st *state, r *http.Request, rec *record, resp http.Head
 		return rt, f
 	}
 	rec.id = id
+	if id.JKT != "" {
+		if f := g.checkBlock(r, rt, rec, id.JKT); f != nil { // a blocked key
+			return rt, f
+		}
+	}
 	if f := g.limit(r, rt, rec, id, resp); f != nil { // per-client_id and per-subject tiers
 		return rt, f
 	}
@@ -312,6 +320,7 @@ func (g *Gateway) authenticate(st *state, r *http.Request, rt *route, rec *recor
 	g.metrics.rejections.WithLabelValues(e.Reason, e.Code).Inc()
 	g.logRejection(r, rec, e, resource.Thumbprint(err))
 	g.emitRefusal(r, rt, e, err) // events.go
+	g.strike(r, rt, e, err)      // block.go
 	return nil, &refusal{e: e, challenge: true}
 }
 

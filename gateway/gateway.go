@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/internal/loglimit"
@@ -66,6 +67,10 @@ type Options struct {
 	// (events.go, docs/EVENTS.md): leaked tokens, replayed proofs, policy
 	// denials. Nil: none.
 	Events *secevent.Emitter
+	// Blocks, when set, refuses blocked addresses and keys and is told
+	// of each refusal that counts (block.go, docs/EVENTS.md "Blocking").
+	// Nil: no blocking.
+	Blocks *block.Blocker
 	// Revocations, when set, refuses access tokens the issuer revoked
 	// (revocation.Follower keeps it current; gateway/revocations.go).
 	Revocations *revocation.Set

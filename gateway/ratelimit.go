@@ -109,6 +109,7 @@ func (g *Gateway) limit(r *http.Request, rt *route, rec *record, id *resource.Id
 			g.rl.limited.WithLabelValues(rt.cfg.Name, t.name).Inc()
 			g.logRefusal(r, "request rate limited", string(rec.reason), "route", rec.route, "tier", t.name, "key", t.key,
 				"retry_after", res.RetryAfterSeconds(), "remote", r.RemoteAddr)
+			g.emitRateLimited(r, rt, t.name, t.key, id) // block.go
 			h.Write(resp)
 			return &refusal{e: &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, Reason: string(rec.reason),
 				RetryAfter:  res.RetryAfterSeconds(),

@@ -93,8 +93,12 @@ func (g *Gateway) ServeAuthorizer(ctx context.Context, ln net.Listener) error {
 	}
 	cfg := g.state.Load().cfg
 	t := cfg.Timeouts
+	h := g.AuthorizerHandler()
+	if g.opts.Middleware != nil {
+		h = g.opts.Middleware(h) // the request's span, as on the gateway's listener
+	}
 	srv := &http.Server{
-		Handler:           httpsafe.CloseAfterChunked(g.AuthorizerHandler()),
+		Handler:           httpsafe.CloseAfterChunked(h),
 		ReadHeaderTimeout: t.ReadHeader, ReadTimeout: t.Read, WriteTimeout: t.Write, IdleTimeout: t.Idle,
 		MaxHeaderBytes: int(cfg.Limits.MaxHeaderBytes), ErrorLog: g.errorLog(),
 	}

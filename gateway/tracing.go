@@ -36,13 +36,26 @@ const (
 	attrStatus   = attribute.Key("http.response.status_code")
 )
 
+// The front doors' span names: "<door> <route>".
+const (
+	doorProxy      = "gateway"    // the reverse proxy (serve.go)
+	doorAuthorizer = "authorizer" // the forward-auth endpoint (authorizer.go)
+	doorExtAuthz   = "ext_authz"  // DecideAndRecord, for the ext_authz server
+)
+
 // annotateSpan adds the gateway's decision to the request's span.
 func annotateSpan(r *http.Request, rec *record, status int) {
+	annotateDecision(r, rec, status, doorProxy)
+}
+
+// annotateDecision adds the decision of the front door door to the
+// request's span and names it after door and the route.
+func annotateDecision(r *http.Request, rec *record, status int, door string) {
 	sp := trace.SpanFromContext(r.Context())
 	if !sp.IsRecording() {
 		return
 	}
-	sp.SetName("gateway " + rec.route)
+	sp.SetName(door + " " + rec.route)
 	sp.SetAttributes(attrRoute.String(rec.route), attrOutcome.String(string(rec.outcome)), attrStatus.Int(status))
 	if rec.reason != "" {
 		sp.SetAttributes(attrReason.String(string(rec.reason)))
@@ -53,6 +66,18 @@ func annotateSpan(r *http.Request, rec *record, status int) {
 	if status >= http.StatusInternalServerError {
 		sp.SetStatus(codes.Error, string(rec.outcome))
 	}
+}
+
+// annotateAuthorizerRefusal records on the request's span a forward-auth
+// call refused before any decision: an untrusted peer, a request the
+// proxy described badly.
+func annotateAuthorizerRefusal(r *http.Request, reason Reason, status int) {
+	sp := trace.SpanFromContext(r.Context())
+	if !sp.IsRecording() {
+		return
+	}
+	sp.SetName(doorAuthorizer + " none")
+	sp.SetAttributes(attrOutcome.String(string(OutcomeRejected)), attrReason.String(string(reason)), attrStatus.Int(status))
 }
 
 // authenticateTraced is the route's token and sender check (the access

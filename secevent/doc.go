@@ -13,6 +13,12 @@
 // Responses (docs/EVENTS.md) are sinks too: [RevokeFamily] revokes the
 // family of a leaked token.
 //
+// A gateway-only process has no store: its [Pusher] sends each event as a
+// Security Event Token (RFC 8417, [SETSigner]) to the authorization
+// server (RFC 8935), whose [SETReceiver] verifies it against the sender's
+// configured keys before [Emitter.Deliver] writes it through the same
+// sinks as a local event.
+//
 // A [Webhook] is a sink with its own bounded queue and worker that POSTs
 // each event it takes as JSON signed as Standard Webhooks has it
 // (webhook-id, webhook-timestamp, webhook-signature "v1,"), retried with

@@ -51,6 +51,7 @@ type Emitter struct {
 	q       chan Event
 	dropped atomic.Uint64
 	metrics *metrics
+	once    *throttle // EmitOnce (throttle.go)
 }
 
 type metrics struct {
@@ -77,7 +78,7 @@ func NewEmitter(opts Options) *Emitter {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	e := &Emitter{opts: opts, q: make(chan Event, opts.Queue), metrics: newMetrics()}
+	e := &Emitter{opts: opts, q: make(chan Event, opts.Queue), metrics: newMetrics(), once: newThrottle(opts.Clock)}
 	if opts.Registry != nil {
 		opts.Registry.MustRegister(e.metrics.emitted, e.metrics.dropped, e.metrics.sinkErrors, e.metrics.redacted)
 	}

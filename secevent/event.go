@@ -26,12 +26,15 @@ const (
 	RateLimited     Type = "rate_limited"  // a rate limit refused a request
 	PolicyDenied    Type = "policy_denied" // a gateway route's policy refused a verified caller
 	CertFailed      Type = "mtls_cert_failed"
+	AddressBlocked  Type = "address_blocked" // repeated invalid credentials from one address (package block)
+	KeyBlocked      Type = "key_blocked"     // repeated invalid proofs for one DPoP key (package block)
+	BlockLifted     Type = "block_lifted"    // an admin lifted a block
 )
 
 // Types lists every Type, in the order above.
 var Types = []Type{TokenLeaked, RefreshReplayed, CodeReplayed, ProofReplayed, NonceFailure,
 	LoginFailed, AccountLocked, ConsentGranted, ConsentRevoked, ClientChanged, UserChanged,
-	KeyChanged, RateLimited, PolicyDenied, CertFailed}
+	KeyChanged, RateLimited, PolicyDenied, CertFailed, AddressBlocked, KeyBlocked, BlockLifted}
 
 // Severity grades an event for people and alerts.
 type Severity string
@@ -48,7 +51,7 @@ func (t Type) Severity() Severity {
 	switch t {
 	case TokenLeaked, RefreshReplayed, CodeReplayed:
 		return Critical
-	case ProofReplayed, LoginFailed, AccountLocked, RateLimited, PolicyDenied, CertFailed:
+	case ProofReplayed, LoginFailed, AccountLocked, RateLimited, PolicyDenied, CertFailed, AddressBlocked, KeyBlocked:
 		return Warning
 	}
 	return Info
@@ -69,6 +72,10 @@ type Event struct {
 	ClientAddr string
 	Route      string // the gateway route's name
 	Reason     string // the refusal reason (metric label vocabulary) or a short text
+	// Actor is the operator (the subject of an administrator) whose
+	// action the event records (the admin console's changes); empty for
+	// what Ward saw happen.
+	Actor string
 }
 
 // Redacted replaces a field Sanitize strips.
@@ -83,7 +90,7 @@ const Redacted = "[redacted]"
 // characters). It returns how many fields it stripped.
 func (e *Event) Sanitize() int {
 	n := 0
-	for _, f := range []*string{&e.ClientID, &e.Subject, &e.FamilyID} {
+	for _, f := range []*string{&e.ClientID, &e.Subject, &e.FamilyID, &e.Actor} {
 		if looksLikeJWT(*f) {
 			*f, n = Redacted, n+1
 		}

@@ -46,7 +46,7 @@ func (s LogSink) Write(ctx context.Context, events []Event) error {
 			slog.Time("at", ev.Time)}
 		for _, kv := range [...]struct{ k, v string }{{"instance", ev.Instance}, {"client_id", ev.ClientID},
 			{"sub", ev.Subject}, {"jkt", ev.JKT}, {"family_id", ev.FamilyID}, {"ip", ev.ClientAddr},
-			{"route", ev.Route}, {"reason", ev.Reason}} {
+			{"route", ev.Route}, {"reason", ev.Reason}, {"actor", ev.Actor}} {
 			if kv.v != "" {
 				attrs = append(attrs, slog.String(kv.k, kv.v))
 			}

@@ -51,7 +51,7 @@ func (s StoreSink) Write(ctx context.Context, events []Event) error {
 		}
 		rows = append(rows, store.SecurityEvent{Time: e.Time, Type: string(e.Type), Severity: string(e.Severity),
 			Instance: e.Instance, ClientID: e.ClientID, Subject: e.Subject, JKT: e.JKT, FamilyID: e.FamilyID,
-			ClientAddr: e.ClientAddr, Route: e.Route, Reason: e.Reason, Expires: e.Time.Add(keep)})
+			ClientAddr: e.ClientAddr, Route: e.Route, Reason: e.Reason, Actor: e.Actor, Expires: e.Time.Add(keep)})
 	}
 	if len(rows) == 0 {
 		return nil

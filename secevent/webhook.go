@@ -20,7 +20,7 @@ import (
 
 // DefaultWebhookTypes are the events a webhook receives when its Types
 // are not set: the ones a person should hear about at once.
-var DefaultWebhookTypes = []Type{TokenLeaked, RefreshReplayed, CodeReplayed, AccountLocked}
+var DefaultWebhookTypes = []Type{TokenLeaked, RefreshReplayed, CodeReplayed, AccountLocked, AddressBlocked, KeyBlocked}
 
 // Webhook defaults (WebhookOptions, events.webhooks in docs/CONFIG.md).
 const (
@@ -272,6 +272,7 @@ type WebhookData struct {
 	ClientAddr string   `json:"ip,omitempty"`
 	Route      string   `json:"route,omitempty"`
 	Reason     string   `json:"reason,omitempty"`
+	Actor      string   `json:"actor,omitempty"`
 }
 
 // webhookBody is ev's JSON body. ev is sanitized again: a Webhook may be
@@ -280,7 +281,7 @@ func webhookBody(ev Event) []byte {
 	ev.Sanitize()
 	b, _ := json.Marshal(webhookPayload{Type: ev.Type, Timestamp: ev.Time.UTC().Format(time.RFC3339Nano),
 		Data: WebhookData{Severity: ev.Severity, Instance: ev.Instance, ClientID: ev.ClientID, Subject: ev.Subject,
-			JKT: ev.JKT, FamilyID: ev.FamilyID, ClientAddr: ev.ClientAddr, Route: ev.Route, Reason: ev.Reason}})
+			JKT: ev.JKT, FamilyID: ev.FamilyID, ClientAddr: ev.ClientAddr, Route: ev.Route, Reason: ev.Reason, Actor: ev.Actor}})
 	return b // a struct of strings always marshals
 }
 

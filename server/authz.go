@@ -12,8 +12,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardauth/ward/authz"
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
+	"github.com/wardauth/ward/keys"
 	"github.com/wardauth/ward/mtls"
 	"github.com/wardauth/ward/ratelimit"
 	"github.com/wardauth/ward/revocation"
@@ -22,7 +24,7 @@ import (
 
 // openAuthz opens the store and the signing keys and builds the
 // authorization server; close releases the store.
-func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry, revoked func(), tr *tracing, events *securityEvents) (*authzServer, *DevCredentials, error) {
+func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, replay dpop.ReplayStore, limits ratelimit.Store, reg *prometheus.Registry, revoked func(), tr *tracing, events *securityEvents, blocks *block.Blocker) (*authzServer, *DevCredentials, error) {
 	// Before the store is opened: a PostgreSQL-backed start without the
 	// shared flow key is refused without touching the database.
 	fk, err := flowKey(cfg)
@@ -70,7 +72,7 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	watched := revocation.Watch(st, revoked)
 	events.useStore(cfg, st, watched, logger) // events.go
 	srv, err := authz.New(cfg, authz.Options{Store: tr.store(watched), Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
-		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy, Events: events.emitter()})
+		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy, Events: events.emitter(), Blocks: blocks})
 	if err != nil {
 		return fail(err)
 	}
@@ -78,7 +80,7 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	if err := srv.CheckSubjectTypes(ctx); err != nil {
 		return fail(err)
 	}
-	return &authzServer{Server: srv, mt: mt, st: st, close: func() { st.Close() }, tr: tr}, creds, nil
+	return &authzServer{Server: srv, mt: mt, st: st, km: km, served: tr.store(watched), close: func() { st.Close() }, tr: tr}, creds, nil
 }
 
 // devPairwiseSalt creates dev mode's pairwise salt file
@@ -99,10 +101,14 @@ func devPairwiseSalt(cfg *config.Config) error {
 // authzServer is the authorization server with its store's release.
 type authzServer struct {
 	*authz.Server
-	mt    *mtls.ServerConfig // nil without mTLS
-	st    store.Store        // the revocation feed's source in process
-	close func()
-	tr    *tracing // nil when off
+	mt *mtls.ServerConfig // nil without mTLS
+	st store.Store        // the revocation feed's source in process
+	// served is the store the server uses (st, watched by the revocation
+	// feed, traced), and km its signing keys: the admin console's.
+	served store.Store
+	km     *keys.Manager
+	close  func()
+	tr     *tracing // nil when off
 }
 
 // handler is the authorization server's handler, in a span per request

@@ -28,6 +28,8 @@ const (
 	devServiceClient = "demo-service"
 	devPublicClient  = "demo-cli"
 	devUser          = "demo"
+	devAdminUser     = "admin"
+	devAdminSubject  = "user-admin"
 	devSubject       = "user-demo"
 	devGatewayURL    = "http://" + config.DevGatewayListen // unless --gateway-listen
 	devRedirectURI   = "http://127.0.0.1/callback"
@@ -56,6 +58,14 @@ type DevCredentials struct {
 		Password string `json:"password"`
 		Subject  string `json:"subject"`
 	} `json:"user"`
+	// Admin is the dev administrator: a user with the admin role, for
+	// the admin console (docs/CONSOLE.md).
+	Admin struct {
+		Username   string `json:"username"`
+		Password   string `json:"password"`
+		Subject    string `json:"subject"`
+		ConsoleURL string `json:"console_url"`
+	} `json:"admin"`
 	// BFF is the client of the demo BFF site (the gateway's, not a
 	// script's); its secret is also in demo-bff-secret for the gateway.
 	BFF struct {
@@ -86,6 +96,9 @@ func devBootstrap(ctx context.Context, cfg *config.Config, st store.Store) (*Dev
 	}
 	if err := st.UpsertUser(ctx, &store.User{Subject: devSubject, Username: devUser, PasswordHash: hash, CreatedAt: t, UpdatedAt: t,
 		Claims: store.UserClaims{Name: "Demo User", PreferredUsername: devUser}}); err != nil {
+		return nil, err
+	}
+	if err := devAdmin(ctx, cfg, st, c, t); err != nil {
 		return nil, err
 	}
 	out, _ := json.MarshalIndent(c, "", "  ")
@@ -122,6 +135,10 @@ func loadDevCredentials(path, issuer, gatewayURL string) (*DevCredentials, error
 		c.BFF.ClientSecret, _ = authz.NewClientSecret()
 	}
 	c.BFF.ClientID, c.BFF.AppURL = demo.DevBFFClient, gatewayURL+devAppPath
+	if c.Admin.Password == "" { // a credentials file from before the console
+		c.Admin.Password = randomString(18)
+	}
+	c.Admin.Username, c.Admin.Subject = devAdminUser, devAdminSubject
 	return &c, nil
 }
 
@@ -162,6 +179,9 @@ func printDevCredentials(w io.Writer, cfg *config.Config, c *DevCredentials) {
 	fmt.Fprintf(w, "ward: demo public client        %s  redirect %s (any loopback port)\n", c.Public.ClientID, c.Public.RedirectURI)
 	fmt.Fprintf(w, "ward: demo user                 %s  password %s\n", c.User.Username, c.User.Password)
 	fmt.Fprintf(w, "ward: demo browser app          %s  (logs in through the gateway's BFF; the page never holds a token)\n", c.BFF.AppURL)
+	if cfg.Console.Enabled {
+		fmt.Fprintf(w, "ward: admin console             %s  user %s password %s\n", c.Admin.ConsoleURL, c.Admin.Username, c.Admin.Password)
+	}
 	fmt.Fprintf(w, "ward: all of it is in %s (mode 0600)\n", filepath.Join(cfg.DataDir, devCredsFile))
 }
 
@@ -247,4 +267,17 @@ func devGateway(cfg *config.Config) string {
 		return cfg.Gateway.PublicURL
 	}
 	return devGatewayURL
+}
+
+// devAdmin declares the dev administrator: a user with the console's
+// admin role.
+func devAdmin(ctx context.Context, cfg *config.Config, st store.Store, c *DevCredentials, t time.Time) error {
+	cc := cfg.Console.WithDefaults()
+	c.Admin.ConsoleURL = cfg.Issuer + cc.PathPrefix + "/"
+	hash, err := password.Hash(c.Admin.Password)
+	if err != nil {
+		return err
+	}
+	return st.UpsertUser(ctx, &store.User{Subject: devAdminSubject, Username: devAdminUser, PasswordHash: hash, CreatedAt: t, UpdatedAt: t,
+		Claims: store.UserClaims{Name: "Dev Administrator", PreferredUsername: devAdminUser, Roles: []string{cc.AdminRole}}})
 }

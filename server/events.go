@@ -22,6 +22,7 @@ type securityEvents struct {
 	em       *secevent.Emitter
 	sinks    *sinkList
 	webhooks []*secevent.Webhook
+	push     *secevent.Pusher // events.push (events_push.go); nil: none
 }
 
 // sinkList is the emitter's sinks past the log: the store's are known
@@ -80,14 +81,18 @@ func newWebhooks(cfg *config.Config, logger *slog.Logger, reg prometheus.Registe
 	return hooks, nil
 }
 
-// run runs the emitter until ctx ends, and the webhooks until the
-// emitter has handed them its last events: each then drains its queue
-// within its bound (secevent.DefaultWebhookDrain).
+// run runs the emitter until ctx ends, and the webhooks and the pusher
+// (events.push) until the emitter has handed them its last events: each
+// then drains its queue within its bound (secevent.DefaultWebhookDrain,
+// the pusher's 5 s).
 func (ev *securityEvents) run(ctx context.Context) error {
 	hctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	for _, h := range ev.webhooks {
 		wg.Go(func() { _ = h.Run(hctx) })
+	}
+	if ev.push != nil {
+		wg.Go(func() { _ = ev.push.Run(hctx) })
 	}
 	err := ev.em.Run(ctx)
 	stop()

@@ -85,7 +85,7 @@ func (l *listeners) open(cfg *config.Config, p *process, logger *slog.Logger) (e
 			}
 		}
 	}
-	if l.extAuthz, l.extAuthzSrv, err = listenExtAuthz(cfg, p.gw, logger); err != nil {
+	if l.extAuthz, l.extAuthzSrv, err = listenExtAuthz(cfg, p.gw, p.tr, logger); err != nil {
 		return err
 	}
 	if l.extAuthz != nil {
@@ -104,12 +104,12 @@ func (l *listeners) open(cfg *config.Config, p *process, logger *slog.Logger) (e
 // listenExtAuthz opens gateway.ext_authz's listener (only trusted peers'
 // connections are served) and builds its gRPC server; nil, nil without
 // it.
-func listenExtAuthz(cfg *config.Config, gw *gateway.Gateway, logger *slog.Logger) (net.Listener, *grpc.Server, error) {
+func listenExtAuthz(cfg *config.Config, gw *gateway.Gateway, tr *tracing, logger *slog.Logger) (net.Listener, *grpc.Server, error) {
 	ea := &cfg.Gateway.ExtAuthz
 	if gw == nil || !ea.Enabled() {
 		return nil, nil, nil
 	}
-	srv := extauthz.New(extauthz.DeciderFunc(gw.DecideAndRecord), extauthz.Options{MaxHeaderBytes: int(cfg.Gateway.Limits.MaxHeaderBytes), Logger: logger})
+	srv := extauthz.New(extauthz.DeciderFunc(tr.decider(gw.DecideAndRecord)), extauthz.Options{MaxHeaderBytes: int(cfg.Gateway.Limits.MaxHeaderBytes), Logger: logger})
 	gs, err := extauthz.NewGRPCServer(srv, ea)
 	if err != nil {
 		return nil, nil, err

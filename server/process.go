@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardauth/ward/block"
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/demo"
 	"github.com/wardauth/ward/dpop"
@@ -25,6 +26,7 @@ type process struct {
 	gw      *gateway.Gateway
 	feed    *revocationFeed // revocations.go; nil without a feed
 	events  *securityEvents // events.go; nil when events.enabled is false
+	blocks  *block.Blocker  // block.go; nil when events.responses.block is off
 	wakeups *revocation.Wakeups
 	reg     *prometheus.Registry // every component's metrics
 	tr      *tracing             // tracing.go; nil when off
@@ -87,8 +89,17 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	if p.events, err = newSecurityEvents(cfg, logger, reg); err != nil {
 		return err
 	}
+	if err := p.events.usePush(cfg, logger, reg); err != nil {
+		return err
+	}
+	if p.blocks, err = openBlocks(cfg, p.rs, p.events, logger, reg); err != nil { // block.go
+		return err
+	}
 	if cfg.AuthorizationServer.Enabled {
-		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger), p.tr, p.events); err != nil {
+		if p.as, p.creds, err = openAuthz(ctx, cfg, logger, replay, limits, reg, revocationNotifier(p.rs, p.wakeups, logger), p.tr, p.events, p.blocks); err != nil {
+			return err
+		}
+		if err := mountConsole(ctx, cfg, p.as, replay, p.rs, p.events.emitter(), logger, reg); err != nil {
 			return err
 		}
 	}
@@ -112,7 +123,7 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 	if p.gw, err = gateway.New(&cfg.Gateway, gateway.Options{Issuer: cfg.GatewayIssuer(), Logger: logger,
 		ReplayStore: replay, RateLimitStore: limits, Registry: reg, Mounts: mounts, Revocations: p.feed.set(),
 		Upstreams: demo.Builtins(), Middleware: p.tr.middleware("gateway"),
-		Events: p.events.emitter()}); err != nil { // config accepts builtin:demo in any mode
+		Events: p.events.emitter(), Blocks: p.blocks}); err != nil { // config accepts builtin:demo in any mode
 		return fmt.Errorf("gateway: %w", err)
 	}
 	return nil

@@ -13,6 +13,9 @@ type SecurityEvent struct {
 	Type, Severity, Instance         string
 	ClientID, Subject, JKT, FamilyID string
 	ClientAddr, Route, Reason        string
+	// Actor is the operator whose action the event records (the admin
+	// console's changes); empty otherwise.
+	Actor string
 	// Expires is when DeleteExpired may remove the event: its time plus
 	// the configured retention (events.retention).
 	Expires time.Time

@@ -200,6 +200,21 @@ type UserClaims struct {
 	PhoneNumber         string   `json:"phone_number,omitempty"`
 	PhoneNumberVerified *bool    `json:"phone_number_verified,omitempty"`
 	Address             *Address `json:"address,omitempty"`
+	// Roles are Ward's own, not an OpenID Connect claim: set only by an
+	// operator (ward user set, the admin console, users[].claims), never
+	// released to a client (no scope covers it, authz/claims.go). The
+	// admin console requires console.admin_role among them.
+	Roles []string `json:"roles,omitempty"`
+}
+
+// HasRole reports whether role is among c.Roles.
+func (c *UserClaims) HasRole(role string) bool {
+	for _, r := range c.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
 }
 
 // Address is the address claim (OIDC Core §5.1.1).

@@ -274,7 +274,7 @@ func runUser(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	subject := fs.String("subject", "", "stable subject identifier (default: generated)")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	var claims claimFlag
-	fs.Var(&claims, "claim", "a `claim`: set takes NAME=VALUE, unset takes NAME (repeatable; OIDC Core §5.1 names, address.MEMBER)")
+	fs.Var(&claims, "claim", "a `claim`: set takes NAME=VALUE, unset takes NAME (repeatable; OIDC Core §5.1 names, address.MEMBER, roles=a,b)")
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}

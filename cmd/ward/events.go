@@ -91,7 +91,7 @@ func sinceTime(s string, now time.Time) (time.Time, error) {
 
 func printEvents(w io.Writer, evs []store.SecurityEvent) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tTYPE\tSEVERITY\tCLIENT_ID\tSUB\tJKT\tFAMILY_ID\tIP\tROUTE\tREASON\tINSTANCE")
+	fmt.Fprintln(tw, "TIME\tTYPE\tSEVERITY\tCLIENT_ID\tSUB\tJKT\tFAMILY_ID\tIP\tROUTE\tREASON\tINSTANCE\tACTOR")
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -99,8 +99,8 @@ func printEvents(w io.Writer, evs []store.SecurityEvent) error {
 		return printable(s)
 	}
 	for _, e := range evs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.Time), dash(e.Type), dash(e.Severity), dash(e.ClientID),
-			dash(e.Subject), dash(e.JKT), dash(e.FamilyID), dash(e.ClientAddr), dash(e.Route), dash(e.Reason), dash(e.Instance))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ts(e.Time), dash(e.Type), dash(e.Severity), dash(e.ClientID),
+			dash(e.Subject), dash(e.JKT), dash(e.FamilyID), dash(e.ClientAddr), dash(e.Route), dash(e.Reason), dash(e.Instance), dash(e.Actor))
 	}
 	return tw.Flush()
 }

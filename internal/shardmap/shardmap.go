@@ -161,3 +161,19 @@ func (s *Shard[K, V]) evictSampled(less func(a, b V) bool) {
 	}
 	delete(s.m, victim)
 }
+
+// Range calls f with every entry, locking each shard in turn (f must not
+// use the map); it stops when f returns false.
+func (m *Map[K, V]) Range(f func(K, V) bool) {
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		for k, v := range sh.m {
+			if !f(k, v) {
+				sh.mu.Unlock()
+				return
+			}
+		}
+		sh.mu.Unlock()
+	}
+}

@@ -17,15 +17,15 @@ func (s *Store) AppendEvents(ctx context.Context, events []store.SecurityEvent) 
 	}
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, s.q(`INSERT INTO security_events
-			(at, type, severity, instance, client_id, subject, jkt, family_id, client_addr, route, reason, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+			(at, type, severity, instance, client_id, subject, jkt, family_id, client_addr, route, reason, expires_at, actor)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for _, e := range events {
 			if _, err := stmt.ExecContext(ctx, e.Time.UnixNano(), e.Type, e.Severity, e.Instance, e.ClientID,
-				e.Subject, e.JKT, e.FamilyID, e.ClientAddr, e.Route, e.Reason, e.Expires.UnixNano()); err != nil {
+				e.Subject, e.JKT, e.FamilyID, e.ClientAddr, e.Route, e.Reason, e.Expires.UnixNano(), e.Actor); err != nil {
 				return err
 			}
 		}
@@ -60,7 +60,7 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Se
 	if limit <= 0 {
 		limit = 100
 	}
-	query := `SELECT id, at, type, severity, instance, client_id, subject, jkt, family_id, client_addr, route, reason, expires_at
+	query := `SELECT id, at, type, severity, instance, client_id, subject, jkt, family_id, client_addr, route, reason, expires_at, actor
 		FROM security_events WHERE ` + strings.Join(where, " AND ") + ` ORDER BY at DESC, id DESC LIMIT ?`
 	return queryAll(ctx, s, "list security events", query, scanEvent, append(args, limit)...)
 }
@@ -69,7 +69,7 @@ func scanEvent(sc scanner) (store.SecurityEvent, error) {
 	var e store.SecurityEvent
 	var at, exp int64
 	err := sc.Scan(&e.ID, &at, &e.Type, &e.Severity, &e.Instance, &e.ClientID, &e.Subject, &e.JKT,
-		&e.FamilyID, &e.ClientAddr, &e.Route, &e.Reason, &exp)
+		&e.FamilyID, &e.ClientAddr, &e.Route, &e.Reason, &exp, &e.Actor)
 	e.Time, e.Expires = time.Unix(0, at), time.Unix(0, exp)
 	return e, err
 }

@@ -25,7 +25,7 @@ func testEvents(t *testing.T, s store.Store) {
 	mustOK(t, s.AppendEvents(ctx, nil))
 	ev := func(i int, typ, client, sub string, exp time.Time) store.SecurityEvent {
 		return store.SecurityEvent{Time: at(i), Type: typ, Severity: "critical", Instance: "i1", ClientID: client,
-			Subject: sub, JKT: "jkt", FamilyID: "fam", ClientAddr: "192.0.2.1", Route: "api", Reason: "r", Expires: exp}
+			Subject: sub, JKT: "jkt", FamilyID: "fam", ClientAddr: "192.0.2.1", Route: "api", Reason: "r", Actor: "admin-" + sub, Expires: exp}
 	}
 	long := t0.Add(24 * time.Hour)
 	mustOK(t, s.AppendEvents(ctx, []store.SecurityEvent{

@@ -64,6 +64,11 @@ type devServer struct {
 		BFF struct {
 			AppURL string `json:"app_url"`
 		} `json:"bff_client"`
+		Admin struct {
+			Username   string `json:"username"`
+			Password   string `json:"password"`
+			ConsoleURL string `json:"console_url"`
+		} `json:"admin"`
 	}
 }
 
