@@ -109,6 +109,17 @@ func (s *Server) Freeze() { _ = s.cmd.Process.Signal(syscall.SIGSTOP) }
 // Thaw resumes a frozen process (SIGCONT).
 func (s *Server) Thaw() { _ = s.cmd.Process.Signal(syscall.SIGCONT) }
 
+// DropReplicas closes this master's connections to its replicas
+// (CLIENT KILL TYPE replica). With the replicas frozen they cannot
+// reconnect: whatever the master acknowledges from then on is on the
+// master only, as with a replica cut off by the network.
+func (s *Server) DropReplicas(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	do(t, ctx, s, "client", "kill", "type", "replica")
+}
+
 // Client returns a plain client for this one process.
 func (s *Server) Client() *redis.Client {
 	return redis.NewClient(&redis.Options{Addr: s.Addr, DialTimeout: time.Second, ReadTimeout: 2 * time.Second, MaxRetries: -1})

@@ -103,7 +103,7 @@ type ack struct {
 // the load's keys (for a cluster, one of three), and measures.
 func failoverOnce(t *testing.T, shape string, lag bool) failoverResult {
 	var client func() redis.UniversalClient
-	var kill func()
+	var master *redistest.Server
 	var replicas []*redistest.Server
 	cfg := redisstore.Config{DialTimeout: 100 * time.Millisecond, ReadTimeout: 250 * time.Millisecond}
 	switch shape {
@@ -112,15 +112,14 @@ func failoverOnce(t *testing.T, shape string, lag bool) failoverResult {
 		client = func() redis.UniversalClient {
 			return redisstore.NewClient(cfg, redisstore.Deployment{ClusterAddrs: c.Addrs()})
 		}
-		m := c.MasterFor(t, "any")
-		kill = m.Kill
-		replicas = []*redistest.Server{c.ReplicaOf(t, m)}
+		master = c.MasterFor(t, "any")
+		replicas = []*redistest.Server{c.ReplicaOf(t, master)}
 	default:
 		g := redistest.StartSentinel(t)
 		client = func() redis.UniversalClient {
 			return redisstore.NewClient(cfg, redisstore.Deployment{SentinelMaster: redistest.MasterName, SentinelAddrs: g.SentinelAddrs()})
 		}
-		kill = g.Master(t).Kill
+		master = g.Master(t)
 		replicas = g.Servers[1:]
 	}
 	var res failoverResult
@@ -171,10 +170,11 @@ func failoverOnce(t *testing.T, shape string, lag bool) failoverResult {
 		for _, r := range replicas {
 			r.Freeze()
 		}
+		master.DropReplicas(t)
 		time.Sleep(300 * time.Millisecond)
 	}
 	killed := time.Now()
-	kill()
+	master.Kill()
 	for _, r := range replicas {
 		r.Thaw()
 	}
