@@ -16,19 +16,32 @@ import (
 
 // TestOpenRedisShapes: redis.cluster and redis.sentinel give the shared
 // client of their shape, on which the replay store (with
-// replay_min_replicas) and the rate-limit store work.
+// replay_min_replicas) and the rate-limit store work. The data nodes
+// accept one ACL user only (redis.username and WARD_REDIS_PASSWORD);
+// without the password nothing works.
 func TestOpenRedisShapes(t *testing.T) {
-	for _, sh := range redistest.Shapes(t) {
+	acl := redistest.ACL{User: "ward", Password: "s3cret-acl"}
+	for _, sh := range redistest.Shapes(t, acl) {
 		t.Run(sh.Name, func(t *testing.T) {
 			r := config.DefaultRedis()
 			r.ReadTimeout = time.Second
 			r.KeyPrefix = redistest.Prefix("srv")
 			r.ReplayMinReplicas = 1
+			r.Username = acl.User
 			if sh.Cluster != nil {
 				r.Cluster.Addresses = sh.Cluster.Addrs()
 			} else {
 				r.Sentinel.MasterName, r.Sentinel.Addresses = redistest.MasterName, sh.Sentinel.SentinelAddrs()
 			}
+			anon, err := openRedis(r, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := anon.Ping(context.Background()); err == nil {
+				t.Fatal("ping without the ACL password succeeded")
+			}
+			anon.Close()
+			r.Password = acl.Password
 			rs, err := openRedis(r, nil)
 			if err != nil {
 				t.Fatal(err)

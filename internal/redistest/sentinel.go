@@ -21,26 +21,36 @@ const DownAfter = time.Second
 type Sentinel struct {
 	Servers   []*Server // the master first, then the replicas
 	Sentinels []*Server
+	ACL       ACL // of the data nodes; the sentinels take no password
 }
 
 // StartSentinel starts the group and waits until the master has both
 // replicas in sync and every sentinel knows both replicas and the two
 // other sentinels.
-func StartSentinel(t testing.TB) *Sentinel {
+//
+// With an acl, only that user may connect to the data nodes
+// (StartSentinel(t, acl)); the sentinels use it too.
+func StartSentinel(t testing.TB, acl ...ACL) *Sentinel {
 	t.Helper()
 	srv, sen := binary(t, "redis-server"), binary(t, "redis-sentinel")
 	g := &Sentinel{}
-	m := start(t, srv)
-	g.Servers = append(g.Servers, m, start(t, srv, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)),
-		start(t, srv, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)))
+	if len(acl) > 0 {
+		g.ACL = acl[0]
+	}
+	m := start(t, srv, g.ACL)
+	g.Servers = append(g.Servers, m, start(t, srv, g.ACL, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)),
+		start(t, srv, g.ACL, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)))
 	waitFor(t, 10*time.Second, "master has 2 replicas in sync", func(ctx context.Context) bool {
 		return strings.Count(str(ctx, m, "info", "replication"), "state=online") == 2
 	})
 	for range 3 {
-		g.Sentinels = append(g.Sentinels, start(t, sen,
-			"sentinel monitor "+MasterName+" 127.0.0.1 "+strconv.Itoa(m.Port)+" 2",
+		lines := []string{"sentinel monitor " + MasterName + " 127.0.0.1 " + strconv.Itoa(m.Port) + " 2"}
+		if g.ACL.User != "" {
+			lines = append(lines, "sentinel auth-user "+MasterName+" "+g.ACL.User, "sentinel auth-pass "+MasterName+" "+g.ACL.Password)
+		}
+		g.Sentinels = append(g.Sentinels, start(t, sen, ACL{}, append(lines,
 			"sentinel down-after-milliseconds "+MasterName+" "+strconv.Itoa(int(DownAfter/time.Millisecond)),
-			"sentinel failover-timeout "+MasterName+" 5000"))
+			"sentinel failover-timeout "+MasterName+" 5000")...))
 	}
 	for _, s := range g.Sentinels {
 		waitFor(t, 15*time.Second, s.Addr+" knows the group", func(ctx context.Context) bool {
@@ -66,6 +76,7 @@ func (g *Sentinel) SentinelAddrs() []string {
 // Client returns a failover client with test timeouts.
 func (g *Sentinel) Client() *redis.Client {
 	return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: MasterName, SentinelAddrs: g.SentinelAddrs(),
+		Username: g.ACL.User, Password: g.ACL.Password,
 		DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
 }
 

@@ -26,7 +26,12 @@ type Server struct {
 	Port int
 	cmd  *exec.Cmd
 	done chan struct{}
+	acl  ACL
 }
+
+// ACL, when User is set, makes the data nodes accept that user only
+// (the default user off), replicas and sentinels included.
+type ACL struct{ User, Password string }
 
 // binary returns the path of name, or skips (fails when services are
 // required) when it is not installed.
@@ -68,12 +73,17 @@ func freePort(t testing.TB) int {
 
 // start runs bin with a config file of lines (plus port, bind and dir)
 // and waits until it answers PING.
-func start(t testing.TB, bin string, lines ...string) *Server {
+func start(t testing.TB, bin string, acl ACL, lines ...string) *Server {
 	t.Helper()
 	port := freePort(t)
 	dir := t.TempDir()
 	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsave \"\"\nrepl-diskless-sync-delay 0\nappendonly no\nprotected-mode no\nloglevel warning\nlogfile %s\n",
 		port, dir, filepath.Join(dir, "log"))
+	if acl.User != "" {
+		// Only the ACL user may connect, replication included.
+		conf += "user default off\nuser " + acl.User + " on >" + acl.Password + " ~* &* +@all\n" +
+			"masteruser " + acl.User + "\nmasterauth " + acl.Password + "\n"
+	}
 	for _, l := range lines {
 		conf += l + "\n"
 	}
@@ -81,7 +91,7 @@ func start(t testing.TB, bin string, lines ...string) *Server {
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, cmd: exec.Command(bin, path), done: make(chan struct{})}
+	s := &Server{Addr: "127.0.0.1:" + strconv.Itoa(port), Port: port, cmd: exec.Command(bin, path), done: make(chan struct{}), acl: acl}
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +132,7 @@ func (s *Server) DropReplicas(t testing.TB) {
 
 // Client returns a plain client for this one process.
 func (s *Server) Client() *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: s.Addr, DialTimeout: time.Second, ReadTimeout: 2 * time.Second, MaxRetries: -1})
+	return redis.NewClient(&redis.Options{Addr: s.Addr, Username: s.acl.User, Password: s.acl.Password, DialTimeout: time.Second, ReadTimeout: 2 * time.Second, MaxRetries: -1})
 }
 
 // waitFor polls ok every 50 ms until it holds, or fails the test after

@@ -23,11 +23,12 @@ type Shape struct {
 
 // Shapes starts a Cluster and a Sentinel group and returns both shapes,
 // for a test to run its conformance cases against each. (The single
-// server shape is WARD_TEST_REDIS, wardtest.Redis.)
-func Shapes(t testing.TB) []Shape {
+// server shape is WARD_TEST_REDIS, wardtest.Redis.) With an acl, only
+// that user may connect to the data nodes.
+func Shapes(t testing.TB, acl ...ACL) []Shape {
 	t.Helper()
-	c := StartCluster(t)
-	g := StartSentinel(t)
+	c := StartCluster(t, acl...)
+	g := StartSentinel(t, acl...)
 	return []Shape{
 		{Name: "cluster", Cluster: c, New: func(t testing.TB) redis.UniversalClient {
 			cc := c.Client()
