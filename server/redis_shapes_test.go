@@ -16,11 +16,14 @@ import (
 
 // TestOpenRedisShapes: redis.cluster and redis.sentinel give the shared
 // client of their shape, on which the replay store (with
-// replay_min_replicas) and the rate-limit store work. The data nodes
-// accept one ACL user only (redis.username and WARD_REDIS_PASSWORD);
-// without the password nothing works.
+// replay_min_replicas) and the rate-limit store work. Every server
+// speaks TLS only (redis.tls.ca_file, no server_name: each node's own
+// address is verified), and the data nodes accept one ACL user only
+// (redis.username and WARD_REDIS_PASSWORD); without the password nothing
+// works.
 func TestOpenRedisShapes(t *testing.T) {
-	acl := redistest.ACL{User: "ward", Password: "s3cret-acl"}
+	x := redistest.NewTLS(t)
+	acl := redistest.Access{User: "ward", Password: "s3cret-acl", TLS: x}
 	for _, sh := range redistest.Shapes(t, acl) {
 		t.Run(sh.Name, func(t *testing.T) {
 			r := config.DefaultRedis()
@@ -28,6 +31,7 @@ func TestOpenRedisShapes(t *testing.T) {
 			r.KeyPrefix = redistest.Prefix("srv")
 			r.ReplayMinReplicas = 1
 			r.Username = acl.User
+			r.TLS.Enabled, r.TLS.CAFile = true, x.CAFile
 			if sh.Cluster != nil {
 				r.Cluster.Addresses = sh.Cluster.Addrs()
 			} else {
@@ -38,7 +42,7 @@ func TestOpenRedisShapes(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := anon.Ping(context.Background()); err == nil {
-				t.Fatal("ping without the ACL password succeeded")
+				t.Fatal("ping without the Access password succeeded")
 			}
 			anon.Close()
 			r.Password = acl.Password

@@ -12,8 +12,8 @@ import (
 
 // Cluster is a Redis Cluster of three masters, each with one replica.
 type Cluster struct {
-	Nodes []*Server // masters first, then their replicas in the same order
-	ACL   ACL
+	Nodes  []*Server // masters first, then their replicas in the same order
+	Access Access
 }
 
 // NodeTimeout is the cluster-node-timeout: a master silent this long is
@@ -25,15 +25,15 @@ const NodeTimeout = time.Second
 // node reports cluster_state:ok and every replica is in sync.
 //
 // With an acl, only that user may connect (StartCluster(t, acl)).
-func StartCluster(t testing.TB, acl ...ACL) *Cluster {
+func StartCluster(t testing.TB, acl ...Access) *Cluster {
 	t.Helper()
 	bin := binary(t, "redis-server")
 	c := &Cluster{}
 	if len(acl) > 0 {
-		c.ACL = acl[0]
+		c.Access = acl[0]
 	}
 	for range 6 {
-		c.Nodes = append(c.Nodes, start(t, bin, c.ACL, "cluster-enabled yes", "cluster-config-file nodes.conf",
+		c.Nodes = append(c.Nodes, start(t, bin, c.Access, "cluster-enabled yes", "cluster-config-file nodes.conf",
 			"cluster-node-timeout "+strconv.Itoa(int(NodeTimeout/time.Millisecond))))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -78,7 +78,7 @@ func (c *Cluster) Addrs() []string {
 
 // Client returns a cluster client with test timeouts.
 func (c *Cluster) Client() *redis.ClusterClient {
-	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Username: c.ACL.User, Password: c.ACL.Password, DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), Username: c.Access.User, Password: c.Access.Password, TLSConfig: c.Access.TLS.config(), DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
 }
 
 // MasterFor returns the node that is now the master of key's slot.

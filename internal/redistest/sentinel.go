@@ -21,7 +21,7 @@ const DownAfter = time.Second
 type Sentinel struct {
 	Servers   []*Server // the master first, then the replicas
 	Sentinels []*Server
-	ACL       ACL // of the data nodes; the sentinels take no password
+	Access    Access // ACL of the data nodes (the sentinels take no password), TLS of all
 }
 
 // StartSentinel starts the group and waits until the master has both
@@ -30,31 +30,31 @@ type Sentinel struct {
 //
 // With an acl, only that user may connect to the data nodes
 // (StartSentinel(t, acl)); the sentinels use it too.
-func StartSentinel(t testing.TB, acl ...ACL) *Sentinel {
+func StartSentinel(t testing.TB, acl ...Access) *Sentinel {
 	t.Helper()
 	srv, sen := binary(t, "redis-server"), binary(t, "redis-sentinel")
 	g := &Sentinel{}
 	if len(acl) > 0 {
-		g.ACL = acl[0]
+		g.Access = acl[0]
 	}
-	m := start(t, srv, g.ACL)
-	g.Servers = append(g.Servers, m, start(t, srv, g.ACL, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)),
-		start(t, srv, g.ACL, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)))
+	m := start(t, srv, g.Access)
+	g.Servers = append(g.Servers, m, start(t, srv, g.Access, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)),
+		start(t, srv, g.Access, "replicaof 127.0.0.1 "+strconv.Itoa(m.Port)))
 	waitFor(t, 10*time.Second, "master has 2 replicas in sync", func(ctx context.Context) bool {
 		return strings.Count(str(ctx, m, "info", "replication"), "state=online") == 2
 	})
 	for range 3 {
 		lines := []string{"sentinel monitor " + MasterName + " 127.0.0.1 " + strconv.Itoa(m.Port) + " 2"}
-		if g.ACL.User != "" {
-			lines = append(lines, "sentinel auth-user "+MasterName+" "+g.ACL.User, "sentinel auth-pass "+MasterName+" "+g.ACL.Password)
+		if g.Access.User != "" {
+			lines = append(lines, "sentinel auth-user "+MasterName+" "+g.Access.User, "sentinel auth-pass "+MasterName+" "+g.Access.Password)
 		}
-		g.Sentinels = append(g.Sentinels, start(t, sen, ACL{}, append(lines,
+		g.Sentinels = append(g.Sentinels, start(t, sen, Access{TLS: g.Access.TLS}, append(lines,
 			"sentinel down-after-milliseconds "+MasterName+" "+strconv.Itoa(int(DownAfter/time.Millisecond)),
 			"sentinel failover-timeout "+MasterName+" 5000")...))
 	}
 	for _, s := range g.Sentinels {
 		waitFor(t, 15*time.Second, s.Addr+" knows the group", func(ctx context.Context) bool {
-			c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
+			c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr, TLSConfig: g.Access.TLS.config()})
 			defer c.Close()
 			r, err1 := c.Replicas(ctx, MasterName).Result()
 			o, err2 := c.Sentinels(ctx, MasterName).Result()
@@ -76,7 +76,7 @@ func (g *Sentinel) SentinelAddrs() []string {
 // Client returns a failover client with test timeouts.
 func (g *Sentinel) Client() *redis.Client {
 	return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: MasterName, SentinelAddrs: g.SentinelAddrs(),
-		Username: g.ACL.User, Password: g.ACL.Password,
+		Username: g.Access.User, Password: g.Access.Password, TLSConfig: g.Access.TLS.config(),
 		DialTimeout: time.Second, ReadTimeout: 2 * time.Second})
 }
 
@@ -84,7 +84,7 @@ func (g *Sentinel) Client() *redis.Client {
 func (g *Sentinel) Master(t testing.TB) *Server {
 	t.Helper()
 	for _, s := range g.Sentinels {
-		c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
+		c := redis.NewSentinelClient(&redis.Options{Addr: s.Addr, TLSConfig: g.Access.TLS.config()})
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		a, err := c.GetMasterAddrByName(ctx, MasterName).Result()
 		cancel()

@@ -26,12 +26,16 @@ type Server struct {
 	Port int
 	cmd  *exec.Cmd
 	done chan struct{}
-	acl  ACL
+	acl  Access
 }
 
-// ACL, when User is set, makes the data nodes accept that user only
-// (the default user off), replicas and sentinels included.
-type ACL struct{ User, Password string }
+// Access, when User is set, makes the data nodes accept that ACL user
+// only (the default user off), replicas and sentinels included; when TLS
+// is set, every server (sentinels too) speaks TLS only.
+type Access struct {
+	User, Password string
+	TLS            *TLS
+}
 
 // binary returns the path of name, or skips (fails when services are
 // required) when it is not installed.
@@ -73,7 +77,7 @@ func freePort(t testing.TB) int {
 
 // start runs bin with a config file of lines (plus port, bind and dir)
 // and waits until it answers PING.
-func start(t testing.TB, bin string, acl ACL, lines ...string) *Server {
+func start(t testing.TB, bin string, acl Access, lines ...string) *Server {
 	t.Helper()
 	port := freePort(t)
 	dir := t.TempDir()
@@ -83,6 +87,9 @@ func start(t testing.TB, bin string, acl ACL, lines ...string) *Server {
 		// Only the ACL user may connect, replication included.
 		conf += "user default off\nuser " + acl.User + " on >" + acl.Password + " ~* &* +@all\n" +
 			"masteruser " + acl.User + "\nmasterauth " + acl.Password + "\n"
+	}
+	if acl.TLS != nil {
+		conf += acl.TLS.lines(strconv.Itoa(port))
 	}
 	for _, l := range lines {
 		conf += l + "\n"
@@ -132,7 +139,7 @@ func (s *Server) DropReplicas(t testing.TB) {
 
 // Client returns a plain client for this one process.
 func (s *Server) Client() *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: s.Addr, Username: s.acl.User, Password: s.acl.Password, DialTimeout: time.Second, ReadTimeout: 2 * time.Second, MaxRetries: -1})
+	return redis.NewClient(&redis.Options{Addr: s.Addr, Username: s.acl.User, Password: s.acl.Password, TLSConfig: s.acl.TLS.config(), DialTimeout: time.Second, ReadTimeout: 2 * time.Second, MaxRetries: -1})
 }
 
 // waitFor polls ok every 50 ms until it holds, or fails the test after

@@ -25,7 +25,7 @@ type Shape struct {
 // for a test to run its conformance cases against each. (The single
 // server shape is WARD_TEST_REDIS, wardtest.Redis.) With an acl, only
 // that user may connect to the data nodes.
-func Shapes(t testing.TB, acl ...ACL) []Shape {
+func Shapes(t testing.TB, acl ...Access) []Shape {
 	t.Helper()
 	c := StartCluster(t, acl...)
 	g := StartSentinel(t, acl...)

@@ -2,9 +2,7 @@ package redisstore
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
-	"net"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,20 +29,16 @@ type Deployment struct {
 // user in Ward takes a redis.UniversalClient, so any of them does.
 //
 // With TLS and no ServerName, each connection verifies the host it
-// dials, so the nodes a sentinel or a cluster names are checked against
-// their own names.
+// dials (crypto/tls takes it from the address), so the nodes a sentinel
+// or a cluster names are checked against their own names.
 func NewClient(cfg Config, d Deployment) redis.UniversalClient {
 	o := Options(cfg)
-	if o.TLSConfig != nil && o.TLSConfig.ServerName == "" {
-		o.Dialer = tlsDialer(o.TLSConfig, o.DialTimeout)
-		o.TLSConfig = nil
-	}
 	switch {
 	case d.SentinelMaster != "":
 		return redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: d.SentinelMaster, SentinelAddrs: d.SentinelAddrs,
 			SentinelUsername: d.SentinelUsername, SentinelPassword: d.SentinelPassword,
-			Dialer: o.Dialer, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
+			Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
 			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
 			PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout,
 			MaxRetries: o.MaxRetries, MinRetryBackoff: o.MinRetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
@@ -52,8 +46,8 @@ func NewClient(cfg Config, d Deployment) redis.UniversalClient {
 		})
 	case len(d.ClusterAddrs) > 0:
 		cc := redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:  d.ClusterAddrs,
-			Dialer: o.Dialer, Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
+			Addrs:    d.ClusterAddrs,
+			Username: o.Username, Password: o.Password, TLSConfig: o.TLSConfig,
 			DialTimeout: o.DialTimeout, ReadTimeout: o.ReadTimeout, WriteTimeout: o.WriteTimeout,
 			DialerRetries: o.DialerRetries, DialerRetryTimeout: o.DialerRetryTimeout,
 			PoolSize: o.PoolSize, PoolTimeout: o.PoolTimeout,
@@ -102,19 +96,5 @@ func (h reloadOnError) check(err error) {
 	var re redis.Error
 	if err != nil && !errors.Is(err, redis.Nil) && !errors.As(err, &re) {
 		h.cc.ReloadState(context.Background())
-	}
-}
-
-// tlsDialer dials TLS verifying the dialled host's name.
-func tlsDialer(tc *tls.Config, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			return nil, err
-		}
-		c := tc.Clone()
-		c.ServerName = host
-		d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute}, Config: c}
-		return d.DialContext(ctx, network, addr)
 	}
 }
