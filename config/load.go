@@ -354,6 +354,7 @@ func parseDuration(s string) (time.Duration, error) {
 //   - WARD_REDIS_URL (redis[s]://[user:password@]host:port[/db])
 //     replaces redis.addr, username, db and sets tls.enabled for rediss;
 //     WARD_REDIS_PASSWORD then sets the Redis password;
+//     WARD_REDIS_SENTINEL_PASSWORD the sentinels' password;
 //   - each client's secret_env and each user's password_env is read into
 //     Client.Secret and User.Password, each webhook's secret_env and
 //     previous_secret_env into Webhook.Secret and PreviousSecret; an
@@ -380,6 +381,9 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 	}
 	if v, ok := lookup(EnvRedisPassword); ok && v != "" {
 		c.Redis.Password = v
+	}
+	if v, ok := lookup(EnvRedisSentinelPassword); ok && v != "" {
+		c.Redis.Sentinel.Password = v
 	}
 	for i := range c.Clients {
 		cl := &c.Clients[i]

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +43,8 @@ func TestRedisEnv(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := c.Redis
-			got.DialTimeout, got.ReadTimeout, got.WriteTimeout, got.KeyPrefix = 0, 0, 0, ""
-			if got != tt.want {
+			got.DialTimeout, got.ReadTimeout, got.WriteTimeout, got.KeyPrefix, got.ReplayWaitTimeout = 0, 0, 0, "", 0
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("redis = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -90,5 +91,57 @@ redis:
 	}
 	if d := DefaultRedis(); d.Enabled() || d.FailOpen || d.ReadTimeout != 100*time.Millisecond {
 		t.Errorf("defaults: %+v", d)
+	}
+}
+
+// TestRedisShapes checks that exactly one of addr, sentinel and cluster
+// is accepted, each complete, and that a mistake names its key and line.
+func TestRedisShapes(t *testing.T) {
+	for _, tt := range []struct {
+		name, yaml, want, shape string
+	}{
+		{"sentinel", "redis:\n  sentinel:\n    master_name: ward\n    addresses: [10.0.0.1:26379, 10.0.0.2:26379]\n    username: s\n", "", "sentinel"},
+		{"cluster", "redis:\n  cluster:\n    addresses: [10.0.0.1:7000]\n  replay_min_replicas: 1\n", "", "cluster"},
+		{"single", "redis:\n  addr: 10.0.0.1:6379\n", "", "single"},
+		{"addr and sentinel", "redis:\n  addr: 10.0.0.1:6379\n  sentinel:\n    master_name: ward\n    addresses: [10.0.0.1:26379]\n",
+			"ward.yaml:4: redis.sentinel: set either redis.addr or redis.sentinel, not both", ""},
+		{"addr and cluster", "redis:\n  addr: 10.0.0.1:6379\n  cluster:\n    addresses: [10.0.0.1:7000]\n",
+			"ward.yaml:4: redis.cluster: set either redis.addr or redis.cluster, not both", ""},
+		{"sentinel and cluster", "redis:\n  sentinel:\n    master_name: w\n    addresses: [h:1]\n  cluster:\n    addresses: [h:2]\n",
+			"ward.yaml:6: redis.cluster: set either redis.sentinel or redis.cluster, not both", ""},
+		{"sentinel without name", "redis:\n  sentinel:\n    addresses: [h:1]\n",
+			"ward.yaml:3: redis.sentinel.master_name: required", ""},
+		{"sentinel without addresses", "redis:\n  sentinel:\n    master_name: ward\n",
+			"ward.yaml:3: redis.sentinel.addresses: required", ""},
+		{"bad sentinel address", "redis:\n  sentinel:\n    master_name: ward\n    addresses: [nohost]\n",
+			`ward.yaml:4: redis.sentinel.addresses: "nohost" is not a host:port address`, ""},
+		{"bad cluster address", "redis:\n  cluster:\n    addresses: [h:1, nohost]\n",
+			`ward.yaml:3: redis.cluster.addresses: "nohost" is not a host:port address`, ""},
+		{"cluster db", "redis:\n  cluster:\n    addresses: [h:1]\n  db: 2\n",
+			"ward.yaml:4: redis.db: Redis Cluster has database 0 only", ""},
+		{"min replicas", "redis:\n  addr: h:1\n  replay_min_replicas: -1\n",
+			`ward.yaml:3: redis.replay_min_replicas: "-1": not a number of replicas between 0 and 16`, ""},
+		{"wait timeout", "redis:\n  addr: h:1\n  replay_wait_timeout: 6s\n",
+			"ward.yaml:3: redis.replay_wait_timeout: 6s exceeds the maximum of 5s", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.Issuer = "https://auth.example.com"
+			c.BehindTLSProxy.TrustedProxies = nil
+			c.Listen = "127.0.0.1:0"
+			err := c.Decode("ward.yaml", []byte(tt.yaml))
+			if err == nil {
+				err = c.Validate()
+			}
+			if tt.want == "" {
+				if (err != nil && strings.Contains(err.Error(), "redis")) || c.Redis.Shape() != tt.shape || !c.Redis.Enabled() {
+					t.Fatalf("err %v, shape %q", err, c.Redis.Shape())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("want %q in:\n%v", tt.want, err)
+			}
+		})
 	}
 }

@@ -47,7 +47,7 @@ func blockPolicy(p config.BlockPolicy) block.Policy {
 
 // blockStore is the block store on Redis: keys under <key_prefix>block:,
 // apart from the replay and rate-limit keys.
-func blockStore(c *redis.Client, r config.Redis, budget time.Duration) *block.RedisStore {
+func blockStore(c redis.UniversalClient, r config.Redis, budget time.Duration) *block.RedisStore {
 	prefix := r.KeyPrefix
 	if prefix == "" {
 		prefix = redisstore.DefaultPrefix

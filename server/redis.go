@@ -23,7 +23,7 @@ import (
 // authorization server and the gateway, and through Redis by every
 // instance.
 type sharedRedis struct {
-	client *redis.Client
+	client redis.UniversalClient
 	budget time.Duration // redisstore.Budget: the bound of each call
 	replay *redisstore.Store
 	limits *ratelimit.RedisStore
@@ -56,7 +56,13 @@ func openRedis(r config.Redis, logger *slog.Logger) (*sharedRedis, error) {
 	// of stalling it.
 	rc := redisstore.Config{Addr: r.Addr, Username: r.Username, Password: r.Password, DB: int(r.DB), TLS: tc,
 		DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout}
-	c := redis.NewClient(redisstore.Options(rc))
+	// One server, a Sentinel-watched master or a Cluster: the same
+	// bounds for each (redisstore.NewClient).
+	c := redisstore.NewClient(rc, redisstore.Deployment{
+		SentinelMaster: r.Sentinel.MasterName, SentinelAddrs: r.Sentinel.Addresses,
+		SentinelUsername: r.Sentinel.Username, SentinelPassword: r.Sentinel.Password,
+		ClusterAddrs: r.Cluster.Addresses,
+	})
 	prefix := r.KeyPrefix
 	if prefix == "" {
 		prefix = redisstore.DefaultPrefix
@@ -65,6 +71,7 @@ func openRedis(r config.Redis, logger *slog.Logger) (*sharedRedis, error) {
 		client: c,
 		budget: redisstore.Budget(rc),
 		replay: redisstore.NewFromClient(c, redisstore.Config{Prefix: prefix, FailOpen: r.FailOpen, Logger: logger,
+			MinReplicas: int(r.ReplayMinReplicas), WaitTimeout: r.ReplayWaitTimeout,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout}),
 		// Rate-limit keys live under <prefix>rl:, apart from the replay
 		// keys, and fail the same way (closed: 503) unless fail_open.
@@ -77,7 +84,9 @@ func openRedis(r config.Redis, logger *slog.Logger) (*sharedRedis, error) {
 // certificate.
 func redisTLS(r config.Redis) (*tls.Config, error) {
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: r.TLS.ServerName}
-	if tc.ServerName == "" {
+	// With Sentinel or Cluster and no server_name, each connection
+	// verifies the name of the node it dials (redisstore.NewClient).
+	if tc.ServerName == "" && r.Addr != "" {
 		host, _, err := net.SplitHostPort(r.Addr)
 		if err != nil {
 			return nil, err

@@ -29,14 +29,16 @@
 //
 // # Redis Cluster and Sentinel
 //
-// Every value is an independent key and each operation touches one key,
-// so the store works unchanged on Redis Cluster (pass a
-// *redis.ClusterClient to [NewFromClient]). With Sentinel (a failover
-// client), or any replicated Redis, replication is asynchronous: when the
-// primary fails, writes it acknowledged but had not yet sent to the
-// promoted replica are lost, and a proof recorded in that last moment can
-// be replayed once until its expiry (a window of at most the proof
-// lifetime, typically a minute). Redis persistence (AOF) has the same
-// trade-off across a restart of a single server: with appendfsync everysec
-// up to a second of records can be lost.
+// [NewClient] builds the client for one server, a Sentinel-watched
+// master (a failover client) or a Redis Cluster, with the same bounds;
+// [NewFromClient] takes any of them. Every value is an independent key
+// and each operation touches one key, so the store works unchanged on
+// Cluster. Replication is asynchronous: when the master fails, writes it
+// acknowledged but had not yet sent to the promoted replica are lost, and
+// a proof recorded in that last moment can be replayed once until its
+// expiry. [Config.MinReplicas] closes that window: each write waits
+// (WAIT) for that many replicas and fails closed when fewer acknowledge
+// ([ErrReplicas]), at a latency cost measured in docs/SCALEOUT.md. Redis
+// persistence (AOF) has the same trade-off across a restart of a single
+// server: with appendfsync everysec up to a second of records can be lost.
 package redisstore

@@ -26,3 +26,21 @@ func Example() {
 	}
 	_ = v
 }
+
+// A replay store on a Sentinel-watched master, each record waiting for
+// one replica (WAIT) so that a failover cannot forget it.
+func ExampleNewClient() {
+	cfg := redisstore.Config{Prefix: "ward:prod:", MinReplicas: 1}
+	c := redisstore.NewClient(cfg, redisstore.Deployment{
+		SentinelMaster: "ward",
+		SentinelAddrs:  []string{"10.0.1.1:26379", "10.0.1.2:26379", "10.0.1.3:26379"},
+	})
+	defer c.Close()
+	replay := redisstore.NewFromClient(c, cfg)
+
+	v, err := dpop.NewVerifier(dpop.WithReplayStore(replay))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = v
+}

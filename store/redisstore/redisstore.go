@@ -41,6 +41,9 @@ const DefaultTimeout = 100 * time.Millisecond
 // DefaultPrefix is put in front of every key.
 const DefaultPrefix = "ward:"
 
+// DefaultWaitTimeout bounds the wait for replicas (Config.MinReplicas).
+const DefaultWaitTimeout = 50 * time.Millisecond
+
 // minTTL is the shortest time a value is kept. An expiry already past (or
 // about to pass) would otherwise record nothing; keeping the value a
 // little longer than asked is always safe.
@@ -76,6 +79,16 @@ type Config struct {
 	// availability matters more than replay protection.
 	FailOpen bool
 
+	// MinReplicas, when positive, makes each Use and UseOnce wait (WAIT)
+	// until that many replicas acknowledge the write, and fail (closed,
+	// unless FailOpen) when fewer do within WaitTimeout. Without it a
+	// write acknowledged by a master that dies before replicating is
+	// lost in the failover, so the value could be used once more on the
+	// new master (docs/SCALEOUT.md has the measured trade-off).
+	MinReplicas int
+	// WaitTimeout bounds that wait (50 ms when zero).
+	WaitTimeout time.Duration
+
 	// Logger receives a record when Redis is unreachable, at most one a
 	// second (slog.Default when nil).
 	Logger *slog.Logger
@@ -92,6 +105,8 @@ type Store struct {
 	failOpen bool
 	log      *slog.Logger
 	budget   time.Duration
+	replicas int
+	wait     time.Duration
 
 	// id and seq make each write's value unique to the attempt (see
 	// claim), across instances and calls.
@@ -124,9 +139,12 @@ func NewFromClient(c redis.UniversalClient, cfg Config) *Store {
 	var id [12]byte
 	_, _ = rand.Read(id[:]) // crypto/rand.Read does not fail (Go 1.24)
 	s := &Store{c: c, batch: redisbatch.New(c), prefix: cfg.Prefix, failOpen: cfg.FailOpen, log: cfg.Logger,
-		budget: Budget(cfg), id: base64.RawURLEncoding.EncodeToString(id[:]) + ":"}
+		budget: Budget(cfg), replicas: cfg.MinReplicas, wait: cfg.WaitTimeout, id: base64.RawURLEncoding.EncodeToString(id[:]) + ":"}
 	if s.prefix == "" {
 		s.prefix = DefaultPrefix
+	}
+	if s.wait <= 0 {
+		s.wait = DefaultWaitTimeout
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -266,6 +284,9 @@ return 0
 // budget.
 func (s *Store) claim(ctx context.Context, key, unit string, at int64) (bool, error) {
 	tok := s.id + strconv.FormatUint(s.seq.Add(1), 36)
+	if s.replicas > 0 {
+		return s.claimWait(ctx, key, tok, unit, at)
+	}
 	n, err := s.batch.Run(ctx, s.budget, claimScript, []string{key}, tok, unit, at).Int()
 	if err != nil {
 		return false, err

@@ -129,6 +129,9 @@ type cluster struct {
 	svcSecret   string
 	feedSecret  string
 	flow        *clustertest.Flow // the clients: names, secrets, the last DPoP-Nonce
+	// deploy, when set, replaces redisAddr: every instance's client is
+	// redisstore.NewClient for this Sentinel or Cluster (failover_test.go).
+	deploy *redisstore.Deployment
 }
 
 // clusterOpt changes how instance i reaches Redis (for the outage test).
@@ -177,6 +180,11 @@ func (c *cluster) logger(name string) *slog.Logger {
 
 func (c *cluster) redisStore(name, addr string) *redisstore.Store {
 	c.t.Helper()
+	if c.deploy != nil {
+		cl := redisstore.NewClient(redisstore.Config{}, *c.deploy)
+		c.t.Cleanup(func() { cl.Close() })
+		return redisstore.NewFromClient(cl, redisstore.Config{Prefix: c.prefix, Logger: c.logger(name)})
+	}
 	rs, err := redisstore.New(redisstore.Config{Addr: addr, Prefix: c.prefix, Logger: c.logger(name)})
 	if err != nil {
 		c.t.Fatal(err)
