@@ -165,8 +165,10 @@ func (s *Server) tokenExchange(r *http.Request, form url.Values, c *client) (*to
 	if ttl < time.Second {
 		return nil, oauth.New(oauth.InvalidRequest, "subject_token expires within a second")
 	}
+	// Expiry caps the lifetime at the subject token's, read again when
+	// signing (signAccessToken): a slow request cannot stretch it.
 	claims := atClaims{Subject: sub.Subject, Audience: req.targets, Scope: scope, GrantID: sub.GrantID, AuthTime: sub.AuthTime,
-		Act: &actor{Subject: c.ID, Act: sub.Act}}
+		Act: &actor{Subject: c.ID, Act: sub.Act}, Expiry: sub.Expiry}
 	resp, err := s.signAccessToken(c, &claims, b, ttl)
 	if err != nil {
 		return nil, err

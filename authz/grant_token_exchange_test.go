@@ -465,3 +465,38 @@ func BenchmarkTokenExchangeVsBare(b *testing.B) {
 	b.ReportMetric(float64(full.Nanoseconds())/float64(n), "exchange-ns/op")
 	b.ReportMetric(float64(base.Nanoseconds())/float64(n), "bare-ns/op")
 }
+
+// slowRevocationStore advances the clock while the exchange checks the
+// subject token's revocation: a slow store between the moment the
+// lifetime is computed and the moment the token is signed.
+type slowRevocationStore struct {
+	store.Store
+	clk *clock
+}
+
+func (s slowRevocationStore) AccessTokenRevoked(ctx context.Context, jti string) (bool, error) {
+	s.clk.Advance(2 * time.Second)
+	return s.Store.AccessTokenRevoked(ctx, jti)
+}
+
+// TestTokenExchangeLifetimeSlowRequest: an exchange that takes seconds
+// (a slow store, a loaded server) still issues a token expiring no later
+// than its subject token; a chain of slow exchanges cannot stretch the
+// user's token second by second.
+func TestTokenExchangeLifetimeSlowRequest(t *testing.T) {
+	h := newHarness(t, withExchangePolicies)
+	a := h.exchangeClient("svc-a", "")
+	subject := h.subjectTokenFor(testAPI, h.newSigner())
+	_, sub := decodeJWT(t, subject)
+	h.clk.Advance(time.Duration(sub["exp"].(float64)-sub["iat"].(float64))*time.Second - 90*time.Second)
+	h.s.st = slowRevocationStore{Store: h.s.st, clk: h.clk}
+	r := h.tokenExchange(a, exchangeForm(subject, downstreamAPI), a.pop)
+	wantToken(t, r)
+	_, cl := decodeJWT(t, r.str("access_token"))
+	if cl["exp"].(float64) > sub["exp"].(float64) {
+		t.Fatalf("exchanged exp %v after the subject token's %v", cl["exp"], sub["exp"])
+	}
+	if n := r.json["expires_in"].(float64); int64(n) != int64(cl["exp"].(float64)-cl["iat"].(float64)) {
+		t.Fatalf("expires_in %v does not match exp-iat %v", n, cl["exp"].(float64)-cl["iat"].(float64))
+	}
+}

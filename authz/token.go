@@ -218,7 +218,17 @@ func (s *Server) signAccessToken(c *client, claims *atClaims, b binding, ttl tim
 		return nil, oauth.Wrap(err, "no signing key")
 	}
 	claims.Issuer, claims.ClientID, claims.JTI = s.issuer, c.ID, randomToken(16)
-	claims.IssuedAt, claims.Expiry = now.Unix(), now.Add(ttl).Unix()
+	// A preset Expiry is a ceiling the token never outlives (token
+	// exchange: the subject token's exp), however late now is read.
+	exp := now.Add(ttl).Unix()
+	if claims.Expiry != 0 && claims.Expiry < exp {
+		exp = claims.Expiry
+		ttl = time.Duration(exp-now.Unix()) * time.Second
+		if ttl <= 0 {
+			return nil, oauth.New(oauth.InvalidRequest, "the token this one derives from has expired")
+		}
+	}
+	claims.IssuedAt, claims.Expiry = now.Unix(), exp
 	typ, sender := oauth.TokenTypeBearer, senderBearer
 	if b.jkt != "" {
 		claims.Cnf = &cnf{JKT: b.jkt}

@@ -313,7 +313,14 @@ func (c *Client) postForm(ctx context.Context, endpoint string, form url.Values,
 	req.ContentLength = int64(len(body))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	resp, err := c.hc.Do(req)
+	// The form carries credentials (client assertion or secret, codes,
+	// subject and refresh tokens): never re-sent to a redirect's Location,
+	// which net/http does for 307 and 308 even to another host. A
+	// redirect is the answer, a failed request (the 307 re-POST of
+	// RFC 9700 §4.12, here against the client).
+	hc := *c.hc
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("client: POST %s: %w", endpoint, err)
 	}

@@ -7,6 +7,9 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,5 +59,39 @@ func TestTokenExchange(t *testing.T) {
 	var re *RetrieveError
 	if !errors.As(err, &re) || re.ErrorCode != oauth.InvalidRequest {
 		t.Fatalf("a token aimed elsewhere: %v, want invalid_request", err)
+	}
+}
+
+// TestTokenExchangeNoRedirect: a token endpoint answering 307 or 308
+// (a misconfigured proxy, a compromised or spoofed endpoint) does not
+// make the client POST the subject token and its client assertion again
+// to the Location, another host; the redirect is a failed request.
+func TestTokenExchangeNoRedirect(t *testing.T) {
+	var leaked atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.PostForm.Get("subject_token") != "" || r.PostForm.Get("client_assertion") != "" {
+			leaked.Add(1)
+		}
+	}))
+	t.Cleanup(other.Close)
+	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/token", code)
+		}))
+		t.Cleanup(as.Close)
+		ak, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		c, err := New(Endpoint{Issuer: as.URL, TokenURL: as.URL + "/token"}, "exch", WithPrivateKeyJWT(ak, "a1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.TokenExchange(context.Background(), "caller-token", []string{nextAPI}, "")
+		var re *RetrieveError
+		if !errors.As(err, &re) || re.Response.StatusCode != code {
+			t.Fatalf("%d: %v, want a RetrieveError with the redirect's status", code, err)
+		}
+	}
+	if n := leaked.Load(); n != 0 {
+		t.Fatalf("the client re-sent its credentials to the redirect target %d times", n)
 	}
 }

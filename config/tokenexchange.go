@@ -101,6 +101,11 @@ func (v *validator) routeExchange(r *Route, p func(string) string) {
 	if r.ForwardAuthorization {
 		v.add(p("forward_authorization"), ErrInvalidValue, "a route with exchange never forwards the caller's token")
 	}
+	if v.c.Gateway.MTLS.CertificateRoute(r.Name) {
+		// A certificate-only route verifies no token: its Authorization
+		// header would be exchanged unverified, without its holder's proof.
+		v.add(p("exchange"), ErrInvalidValue, "route %q is in gateway.mtls.certificate_routes: it verifies no caller token to exchange", r.Name)
+	}
 	if v.c.Gateway.TokenExchange.ClientID == "" {
 		v.add(p("exchange"), ErrMissing, "needs gateway.token_exchange.client_id: the gateway's client at the authorization server")
 	}

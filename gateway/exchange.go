@@ -80,6 +80,11 @@ func (g *Gateway) buildExchange(rt *route) error {
 		return errors.New("exchange needs the gateway's token exchange client (gateway.token_exchange)")
 	case rt.cfg.Unauthenticated || rt.cfg.ForwardAuthorization:
 		return errors.New("exchange needs an authenticated route without forward_authorization")
+	case rt.certOnly:
+		// A certificate-only route never verifies the Authorization
+		// header: exchanging it would launder a stolen token, unproved,
+		// into one bound to the gateway's key.
+		return errors.New("exchange needs a route that verifies the caller's token, not a certificate-only route")
 	case err != nil || !u.IsAbs() || u.Fragment != "":
 		return fmt.Errorf("exchange.audience %q is not an absolute URI without fragment", x.Audience)
 	}

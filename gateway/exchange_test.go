@@ -1,12 +1,14 @@
 package gateway_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,6 +27,7 @@ import (
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/gateway"
+	"github.com/wardauth/ward/mtls/mtlstest"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/resource"
 )
@@ -229,3 +232,39 @@ func TestGatewayTokenExchangeNotAtFrontDoors(t *testing.T) {
 		t.Fatal("Decide exchanged a token")
 	}
 }
+
+// TestGatewayExchangeRefusesCertificateRoute: a certificate-only route
+// verifies no token, so exchange there would send the Authorization
+// header unverified — a stolen DPoP-bound token, without its holder's
+// proof — to the token endpoint and get it back bound to the gateway's
+// key. Both the configuration check and New refuse the combination.
+func TestGatewayExchangeRefusesCertificateRoute(t *testing.T) {
+	ca := mtlstest.NewCA(t)
+	cfg := config.DefaultGateway()
+	cfg.Enabled, cfg.Issuer, cfg.PublicURL = true, issuerURL, publicURL
+	cfg.TokenExchange.ClientID, cfg.TokenExchange.PrivateKeyFile = "gateway", "/gw.pem"
+	cfg.MTLS.ClientCAFiles = []string{ca.WriteFile(t, t.TempDir())}
+	cfg.MTLS.CertificateRoutes = []string{"svc"}
+	cfg.Routes = []config.Route{{Name: "svc", PathPrefix: "/svc/", Upstream: "http://127.0.0.1:1",
+		Exchange: &config.RouteExchange{Audience: exchangeAud},
+		Policy:   []config.PolicyRule{{Action: "allow", Principals: []string{orderService}}}}}
+	full := config.Default()
+	full.Gateway, full.Issuer = cfg, issuerURL
+	if err := full.ValidateGateway(); err == nil || !strings.Contains(err.Error(), "routes[0].exchange") {
+		t.Fatalf("validation: %v, want a refusal of routes[0].exchange", err)
+	}
+	cfg.TokenExchange = config.GatewayTokenExchange{}
+	_, err := gateway.New(&cfg, gateway.Options{Clock: func() time.Time { return testNow }, TokenExchanger: stubExchanger{},
+		Keys: resource.StaticKeys{Keys: []jose.JSONWebKey{}}})
+	if !errors.Is(err, gateway.ErrConfig) || !strings.Contains(err.Error(), "certificate-only") {
+		t.Fatalf("New: %v, want ErrConfig refusing exchange on a certificate-only route", err)
+	}
+}
+
+type stubExchanger struct{}
+
+func (stubExchanger) Exchange(context.Context, string, string, string) (string, time.Duration, error) {
+	return "exchanged", time.Minute, nil
+}
+
+func (stubExchanger) Proof(string, string, string) (string, error) { return "proof", nil }
