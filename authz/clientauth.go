@@ -245,6 +245,9 @@ func (s *Server) checkSecret(ctx context.Context, id, secret string, method oaut
 // assertion.
 type assertionClaims struct {
 	jwt.Claims
+	// ResponseType marks a request object (assertionTyp): never in an
+	// assertion.
+	ResponseType json.RawMessage `json:"response_type"`
 }
 
 // checkAssertion authenticates a private_key_jwt client (RFC 7523 §2.2, §3;
@@ -292,6 +295,11 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 	var claims assertionClaims
 	if !verifyWithSet(tok, c.jwks, &claims) {
 		return nil, invalidClient("client_assertion signature does not verify with the client's keys")
+	}
+	if claims.ResponseType != nil {
+		// An untyped request object (RFC 9101 §4: every authorization
+		// request has response_type) is not a client assertion.
+		return nil, invalidClient("client_assertion carries response_type: it is a request object")
 	}
 	if p := s.profileOf(c); p.Secure() {
 		if err := fapiAssertion(tok, s.issuer); err != nil {

@@ -359,30 +359,31 @@ func TestCreateClientRequireSignedRequestObjectNeedsKeys(t *testing.T) {
 // the browser (or to PAR) and may carry sub = client_id, so its claims
 // pass RFC 7523 §3. Presented as a client_assertion it must not
 // authenticate the client: an explicitly typed JWT of another kind is
-// not a client assertion (RFC 8725 §3.11), whatever its claims.
+// not a client assertion (RFC 8725 §3.11), and neither is an untyped JWT
+// that carries an authorization request (response_type).
 func TestRequestObjectNotAClientAssertion(t *testing.T) {
 	h := newHarness(t, withoutAuthBackoff())
 	v, _ := pkce.NewVerifier()
-	for _, typ := range []string{requestObjectType, "application/oauth-authz-req+jwt", "dpop+jwt", "at+jwt", "logout+jwt"} {
-		obj := h.ro(pkce.Challenge(v), func(c map[string]any) { c["sub"] = "jwt" })
-		if typ != requestObjectType {
-			var c map[string]any
-			payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(obj, ".")[1])
-			_ = json.Unmarshal(payload, &c)
-			obj = h.signRO(h.jwtKey, jose.ES256, typ, c)
-		}
-		r := h.post(PathRevoke, url.Values{"token": {"x"},
-			"client_assertion_type": {assertionType}, "client_assertion": {obj}})
-		if r.status != http.StatusUnauthorized || r.str("error") != oauth.InvalidClient {
-			t.Fatalf("typ %s as client_assertion: %d %s", typ, r.status, r.body)
-		}
+	revoke := func(assertion string) *response {
+		return h.post(PathRevoke, url.Values{"token": {"x"},
+			"client_assertion_type": {assertionType}, "client_assertion": {assertion}})
 	}
-	// The same claims typed JWT (or untyped) still authenticate.
-	c := h.roClaims(pkce.Challenge(v))
-	c["sub"] = "jwt"
-	r := h.post(PathRevoke, url.Values{"token": {"x"},
-		"client_assertion_type": {assertionType}, "client_assertion": {h.signRO(h.jwtKey, jose.ES256, "JWT", c)}})
+	for _, typ := range []string{requestObjectType, "application/oauth-authz-req+jwt", "dpop+jwt", "at+jwt", "logout+jwt", "JWT", ""} {
+		t.Run("typ "+typ, func(t *testing.T) {
+			c := h.roClaims(pkce.Challenge(v))
+			c["sub"] = "jwt"
+			r := revoke(h.signRO(h.jwtKey, jose.ES256, typ, c))
+			if r.status != http.StatusUnauthorized || r.str("error") != oauth.InvalidClient {
+				t.Fatalf("request object (typ %q) as client_assertion: %d %s", typ, r.status, r.body)
+			}
+		})
+	}
+	// A client assertion typed as draft-ietf-oauth-rfc7523bis says
+	// authenticates.
+	now := h.clk.Now()
+	r := revoke(h.signRO(h.jwtKey, jose.ES256, "client-authentication+jwt", map[string]any{
+		"iss": "jwt", "sub": "jwt", "aud": h.issuer, "jti": randomToken(8), "exp": now.Add(time.Minute).Unix()}))
 	if r.status != http.StatusOK {
-		t.Fatalf("typ JWT assertion: %d %s", r.status, r.body)
+		t.Fatalf("client-authentication+jwt assertion: %d %s", r.status, r.body)
 	}
 }
