@@ -368,8 +368,23 @@ func TestRequestObjectNotAClientAssertion(t *testing.T) {
 		return h.post(PathRevoke, url.Values{"token": {"x"},
 			"client_assertion_type": {assertionType}, "client_assertion": {assertion}})
 	}
-	for _, typ := range []string{requestObjectType, "application/oauth-authz-req+jwt", "dpop+jwt", "at+jwt", "logout+jwt", "JWT", ""} {
-		t.Run("typ "+typ, func(t *testing.T) {
+	now := h.clk.Now()
+	assertion := func() map[string]any {
+		return map[string]any{"iss": "jwt", "sub": "jwt", "aud": h.issuer, "jti": randomToken(8), "exp": now.Add(time.Minute).Unix()}
+	}
+	// Claims that pass RFC 7523 §3, under the type of another JWT.
+	for _, typ := range []string{requestObjectType, "application/oauth-authz-req+jwt", "dpop+jwt", "at+jwt", "logout+jwt"} {
+		t.Run("assertion claims typ "+typ, func(t *testing.T) {
+			r := revoke(h.signRO(h.jwtKey, jose.ES256, typ, assertion()))
+			if r.status != http.StatusUnauthorized || r.str("error") != oauth.InvalidClient {
+				t.Fatalf("typ %q as client_assertion: %d %s", typ, r.status, r.body)
+			}
+		})
+	}
+	// A request object with sub = client_id, typed as RFC 9101 says or
+	// untyped as it allows.
+	for _, typ := range []string{requestObjectType, "JWT", ""} {
+		t.Run("request object typ "+typ, func(t *testing.T) {
 			c := h.roClaims(pkce.Challenge(v))
 			c["sub"] = "jwt"
 			r := revoke(h.signRO(h.jwtKey, jose.ES256, typ, c))
@@ -380,9 +395,7 @@ func TestRequestObjectNotAClientAssertion(t *testing.T) {
 	}
 	// A client assertion typed as draft-ietf-oauth-rfc7523bis says
 	// authenticates.
-	now := h.clk.Now()
-	r := revoke(h.signRO(h.jwtKey, jose.ES256, "client-authentication+jwt", map[string]any{
-		"iss": "jwt", "sub": "jwt", "aud": h.issuer, "jti": randomToken(8), "exp": now.Add(time.Minute).Unix()}))
+	r := revoke(h.signRO(h.jwtKey, jose.ES256, "client-authentication+jwt", assertion()))
 	if r.status != http.StatusOK {
 		t.Fatalf("client-authentication+jwt assertion: %d %s", r.status, r.body)
 	}
