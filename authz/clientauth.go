@@ -245,6 +245,9 @@ func (s *Server) checkSecret(ctx context.Context, id, secret string, method oaut
 // assertion.
 type assertionClaims struct {
 	jwt.Claims
+	// ResponseType marks a request object (assertionTyp): never in an
+	// assertion.
+	ResponseType json.RawMessage `json:"response_type"`
 }
 
 // checkAssertion authenticates a private_key_jwt client (RFC 7523 §2.2, §3;
@@ -267,8 +270,11 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 		return nil, invalidClient("client_assertion's header or claims have a repeated or case-variant member name")
 	}
 	tok, err := jwt.ParseSigned(raw, s.assertionAlgs)
-	if err != nil {
+	if err != nil || len(tok.Headers) != 1 {
 		return nil, invalidClient("client_assertion is not a signed JWT with an allowed algorithm")
+	}
+	if !assertionTyp(tok.Headers[0]) {
+		return nil, invalidClient("client_assertion's typ names another kind of JWT (a request object, a DPoP proof, ...)")
 	}
 	// Read the unverified issuer only to find the keys.
 	var unverified jwt.Claims
@@ -290,6 +296,11 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 	if !verifyWithSet(tok, c.jwks, &claims) {
 		return nil, invalidClient("client_assertion signature does not verify with the client's keys")
 	}
+	if claims.ResponseType != nil {
+		// An untyped request object (RFC 9101 §4: every authorization
+		// request has response_type) is not a client assertion.
+		return nil, invalidClient("client_assertion carries response_type: it is a request object")
+	}
 	if p := s.profileOf(c); p.Secure() {
 		if err := fapiAssertion(tok, s.issuer); err != nil {
 			return nil, invalidClient("%s, under %s", err, p)
@@ -307,6 +318,26 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 		return nil, oauth.Wrap(err, "cannot record the assertion jti")
 	}
 	return c, nil
+}
+
+// assertionTyp reports whether the header's typ is one a client assertion
+// may carry: none, JWT, or client-authentication+jwt (the explicit type of
+// draft-ietf-oauth-rfc7523bis), compared as media types (RFC 7515 §4.1.9).
+// Any other type is another kind of JWT signed with the client's keys —
+// above all a request object (oauth-authz-req+jwt), which travels through
+// the browser and may carry sub = client_id — and is refused (RFC 8725
+// §3.11), so that it cannot authenticate the client.
+func assertionTyp(h jose.Header) bool {
+	v, ok := h.ExtraHeaders[jose.HeaderType]
+	if !ok {
+		return true
+	}
+	typ, isString := v.(string)
+	if !isString {
+		return false
+	}
+	typ = strings.TrimPrefix(strings.ToLower(typ), "application/")
+	return typ == "jwt" || typ == "client-authentication+jwt"
 }
 
 // verifyWithSet verifies tok with the key of the set its kid names, or,

@@ -354,3 +354,49 @@ func TestCreateClientRequireSignedRequestObjectNeedsKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestObjectNotAClientAssertion: a request object travels through
+// the browser (or to PAR) and may carry sub = client_id, so its claims
+// pass RFC 7523 §3. Presented as a client_assertion it must not
+// authenticate the client: an explicitly typed JWT of another kind is
+// not a client assertion (RFC 8725 §3.11), and neither is an untyped JWT
+// that carries an authorization request (response_type).
+func TestRequestObjectNotAClientAssertion(t *testing.T) {
+	h := newHarness(t, withoutAuthBackoff())
+	v, _ := pkce.NewVerifier()
+	revoke := func(assertion string) *response {
+		return h.post(PathRevoke, url.Values{"token": {"x"},
+			"client_assertion_type": {assertionType}, "client_assertion": {assertion}})
+	}
+	now := h.clk.Now()
+	assertion := func() map[string]any {
+		return map[string]any{"iss": "jwt", "sub": "jwt", "aud": h.issuer, "jti": randomToken(8), "exp": now.Add(time.Minute).Unix()}
+	}
+	// Claims that pass RFC 7523 §3, under the type of another JWT.
+	for _, typ := range []string{requestObjectType, "application/oauth-authz-req+jwt", "dpop+jwt", "at+jwt", "logout+jwt"} {
+		t.Run("assertion claims typ "+typ, func(t *testing.T) {
+			r := revoke(h.signRO(h.jwtKey, jose.ES256, typ, assertion()))
+			if r.status != http.StatusUnauthorized || r.str("error") != oauth.InvalidClient {
+				t.Fatalf("typ %q as client_assertion: %d %s", typ, r.status, r.body)
+			}
+		})
+	}
+	// A request object with sub = client_id, typed as RFC 9101 says or
+	// untyped as it allows.
+	for _, typ := range []string{requestObjectType, "JWT", ""} {
+		t.Run("request object typ "+typ, func(t *testing.T) {
+			c := h.roClaims(pkce.Challenge(v))
+			c["sub"] = "jwt"
+			r := revoke(h.signRO(h.jwtKey, jose.ES256, typ, c))
+			if r.status != http.StatusUnauthorized || r.str("error") != oauth.InvalidClient {
+				t.Fatalf("request object (typ %q) as client_assertion: %d %s", typ, r.status, r.body)
+			}
+		})
+	}
+	// A client assertion typed as draft-ietf-oauth-rfc7523bis says
+	// authenticates.
+	r := revoke(h.signRO(h.jwtKey, jose.ES256, "client-authentication+jwt", assertion()))
+	if r.status != http.StatusOK {
+		t.Fatalf("client-authentication+jwt assertion: %d %s", r.status, r.body)
+	}
+}
