@@ -431,3 +431,47 @@ func TestDeviceFlowNotAtConsent(t *testing.T) {
 		t.Fatalf("device flow at /consent: %d", r.status)
 	}
 }
+
+// lostPollRace is a store whose PollDeviceGrant plays the poll that loses
+// a race for the first binding: before it, the device's own poll binds
+// the grant to winner; it then answers as sqlstore does for a poll whose
+// conditional UPDATE matched nothing (the grant as read before, slow).
+type lostPollRace struct {
+	store.Store
+	winner string
+}
+
+func (s lostPollRace) PollDeviceGrant(ctx context.Context, hash []byte, clientID, jkt, x5t string, now time.Time, step time.Duration) (*store.DeviceGrant, bool, error) {
+	stale, err := s.Store.GetDeviceGrant(ctx, hash, clientID, now)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, _, err := s.Store.PollDeviceGrant(ctx, hash, clientID, s.winner, "", now, step); err != nil {
+		return nil, false, err
+	}
+	return stale, true, nil
+}
+
+// TestDeviceFirstPollRaceNoTokens: a thief's poll that races the
+// device's first poll on an approved, not yet bound code and loses the
+// binding gets no tokens for its own key (the store answered the grant
+// as read before the device's binding); the device then gets them.
+func TestDeviceFirstPollRaceNoTokens(t *testing.T) {
+	h := newDeviceHarness(t)
+	d := h.startDevice(url.Values{"scope": {"read"}})
+	device, thief := h.newSigner(), h.newSigner()
+	h.approveDevice(d.userCode, "allow")
+	real := h.s.st
+	h.s.st = lostPollRace{Store: real, winner: device.Thumbprint()}
+	r := h.pollDevice(d.deviceCode, thief)
+	h.s.st = real
+	if r.status == http.StatusOK {
+		_, claims := decodeJWT(t, r.str("access_token"))
+		t.Fatalf("the thief that lost the first-poll race got tokens bound to %v", claims["cnf"])
+	}
+	wantOAuthError(t, "thief that lost the race", r, 400, oauth.SlowDown)
+	h.clk.Advance(time.Minute)
+	if tok := h.pollDevice(d.deviceCode, device); tok.status != 200 {
+		t.Fatalf("device after the race: %d %s", tok.status, tok.body)
+	}
+}
