@@ -3,11 +3,13 @@ package authz
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -473,5 +475,74 @@ func TestDeviceFirstPollRaceNoTokens(t *testing.T) {
 	h.clk.Advance(time.Minute)
 	if tok := h.pollDevice(d.deviceCode, device); tok.status != 200 {
 		t.Fatalf("device after the race: %d %s", tok.status, tok.body)
+	}
+}
+
+// heldUserCodeStore holds every user code lookup until n have arrived
+// (or a second has passed), so that guesses sent at once are all in
+// flight together.
+type heldUserCodeStore struct {
+	store.Store
+	mu      sync.Mutex
+	n       int
+	arrived chan struct{}
+}
+
+func (s *heldUserCodeStore) GetDeviceGrantByUserCode(ctx context.Context, userHash []byte, now time.Time) (*store.DeviceGrant, error) {
+	s.mu.Lock()
+	if s.n--; s.n == 0 {
+		close(s.arrived)
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.arrived:
+	case <-time.After(time.Second):
+	}
+	return s.Store.GetDeviceGrantByUserCode(ctx, userHash, now)
+}
+
+// TestDeviceUserCodeBurstKeepsAllowance: wrong user codes sent at once
+// from many addresses, more than the global allowance holds, are not
+// each admitted by a look at the same allowance: no more are checked
+// against the store than the allowance has failures (authGate), and the
+// others are refused with 429.
+func TestDeviceUserCodeBurstKeepsAllowance(t *testing.T) {
+	const allowance, burst = 4, 12
+	h := newDeviceHarness(t, func(c *config.Config) {
+		c.BehindTLSProxy.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		c.DeviceAuthorization.UserCodeFailures.IP = config.Rate{Off: true}
+		c.DeviceAuthorization.UserCodeFailures.Global = config.Rate{Rate: allowance, Period: time.Hour, Burst: allowance}
+	})
+	reqs := make([]func() int, burst)
+	for i := range burst {
+		b := h.newBrowser()
+		f := hidden(b.get(h.issuer + PathDevice).body)
+		f.Set("user_code", "DDDD-DDDD")
+		reqs[i] = func() int {
+			req, _ := http.NewRequest(http.MethodPost, h.issuer+PathDevice, strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
+			return h.do(b.c, req).status
+		}
+	}
+	h.s.st = &heldUserCodeStore{Store: h.s.st, n: burst, arrived: make(chan struct{})}
+	statuses := make([]int, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() { statuses[i] = reqs[i]() })
+	}
+	wg.Wait()
+	checked := 0
+	for _, st := range statuses {
+		switch st {
+		case http.StatusBadRequest:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Fatalf("statuses %v", statuses)
+		}
+	}
+	if checked > allowance {
+		t.Fatalf("%d wrong codes checked at once with an allowance of %d (statuses %v)", checked, allowance, statuses)
 	}
 }
