@@ -170,6 +170,9 @@ func TestRegisterRefusesRedirectURIs(t *testing.T) {
 		{"https loopback trailing dot", "https://127.0.0.1./cb"},
 		{"https private octal", "https://012.0.0.1:8443/cb"},
 		{"https hex last label (not a host to browsers)", "https://app.0xa/cb"},
+		{"https fullwidth loopback", "https://１２７.０.０.１/cb"},
+		{"https ideographic full stops", "https://127。0。0。1/cb"},
+		{"https unicode host (not an A-label)", "https://app.exämple/cb"},
 		{"https v4-mapped loopback", "https://[::ffff:127.0.0.1]/cb"},
 		{"https v4-mapped private hex", "https://[::ffff:a00:1]/cb"},
 		{"empty", ""},
@@ -189,7 +192,7 @@ func TestRegisterRefusesRedirectURIs(t *testing.T) {
 		}
 		wantError(t, h.register(redirectBody(uris...), ""), http.StatusBadRequest, oauth.InvalidRedirectURI)
 	})
-	for _, ok := range []string{"http://127.0.0.1/cb", "http://[::1]:8080/cb", "https://app.example/cb?x=1", "https://8.8.8.8/cb", "https://app.example1/cb", "https://1app.example/cb"} {
+	for _, ok := range []string{"http://127.0.0.1/cb", "http://[::1]:8080/cb", "https://app.example/cb?x=1", "https://8.8.8.8/cb", "https://app.example1/cb", "https://1app.example/cb", "https://app.xn--exmple-cua/cb"} {
 		if r := h.register(redirectBody(ok), ""); r.status != http.StatusCreated {
 			t.Errorf("%s refused: %d %s", ok, r.status, r.body)
 		}

@@ -224,6 +224,10 @@ func checkRegisteredRedirectURI(u string, confidential bool) string {
 		return "uses a private-use scheme: registration accepts https and loopback http only"
 	case p.User != nil:
 		return "has user info"
+	case !asciiHost(p.Hostname()):
+		// Browsers map such hosts (UTS #46: fullwidth digits, ideographic
+		// full stops) before any rule here could see the address.
+		return "has a host that is not ASCII: write an internationalised name in its A-label (xn--) form"
 	case p.Scheme == "https" && isLoopbackOrPrivate(p.Hostname()):
 		return "is https on a loopback or private address: use http on the loopback IP literal"
 	case p.Scheme == "https" && numericHost(p.Hostname()):
@@ -239,6 +243,16 @@ func checkRegisteredRedirectURI(u string, confidential bool) string {
 func isLoopbackOrPrivate(host string) bool {
 	a, err := netip.ParseAddr(host)
 	return err == nil && (a.IsLoopback() || a.IsPrivate() || a.IsUnspecified() || a.IsLinkLocalUnicast() || a.IsMulticast())
+}
+
+// asciiHost reports whether host is printable ASCII only.
+func asciiHost(host string) bool {
+	for i := 0; i < len(host); i++ {
+		if host[i] <= ' ' || host[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // numericHost reports whether host ends in a number (WHATWG URL, host
