@@ -436,8 +436,9 @@ func TestDeviceFlowNotAtConsent(t *testing.T) {
 
 // lostPollRace is a store whose PollDeviceGrant plays the poll that loses
 // a race for the first binding: before it, the device's own poll binds
-// the grant to winner; it then answers as sqlstore does for a poll whose
-// conditional UPDATE matched nothing (the grant as read before, slow).
+// the grant to winner; it then answers as sqlstore did before
+// TestPollDeviceGrantLostRace for a poll whose conditional UPDATE matched
+// nothing (the grant as read before, slow): grantDevice must not trust it.
 type lostPollRace struct {
 	store.Store
 	winner string
