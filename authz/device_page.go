@@ -2,6 +2,7 @@ package authz
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -80,9 +81,11 @@ func (s *Server) deviceEnterCode(w http.ResponseWriter, r *http.Request, form ur
 		return
 	}
 	tiers := s.deviceFailureTiers(r)
-	if !s.deviceCodeAllowed(w, r, tiers) {
+	done, allowed := s.deviceCodeAllowed(w, r, tiers)
+	if !allowed {
 		return
 	}
+	defer done()
 	code, ok := normalizeUserCode(form.Get("user_code"))
 	var g *store.DeviceGrant
 	var err error
@@ -112,26 +115,48 @@ func (s *Server) deviceEnterCode(w http.ResponseWriter, r *http.Request, form ur
 // deviceCodeAllowed looks, before the code is read, at what is left of
 // the wrong-code allowances and refuses with 429 and Retry-After when
 // one is spent; 503 when the limiter's store cannot answer (fail
-// closed). Only a wrong code spends (clientAuthFailed).
-func (s *Server) deviceCodeAllowed(w http.ResponseWriter, r *http.Request, tiers []authTier) bool {
-	for _, t := range tiers {
+// closed). Only a wrong code spends (clientAuthFailed). Guesses sent at
+// once go through the authGate (authgate.go), as client authentications
+// do: no more are in flight than failures are left, so a burst cannot
+// have each of its guesses admitted by one look at the last failure.
+// done ends the attempt.
+func (s *Server) deviceCodeAllowed(w http.ResponseWriter, r *http.Request, tiers []authTier) (done func(), ok bool) {
+	keys := make([]string, len(tiers))
+	for i, t := range tiers {
+		keys[i] = t.key
+	}
+	done, err := s.authGate.enter(r.Context(), keys, func() ([]int, error) { return s.deviceCodeRemaining(r, tiers) })
+	if err != nil {
+		e := oauth.As(err)
+		if e.RetryAfter > 0 {
+			retryAfter(w, time.Duration(e.RetryAfter)*time.Second)
+		}
+		s.errorPage(w, r, e.Status, e)
+		return nil, false
+	}
+	return done, true
+}
+
+// deviceCodeRemaining is what each wrong-code allowance has left, or the
+// refusal: 429 when one is spent, 503 when the store cannot answer.
+func (s *Server) deviceCodeRemaining(r *http.Request, tiers []authTier) ([]int, error) {
+	rem := make([]int, len(tiers))
+	for i, t := range tiers {
 		res, err := t.lim.Peek(r.Context(), t.key)
 		if err != nil {
 			s.log.Error("authz: rate limit store unavailable; refusing", "endpoint", endpointDevice, "err", err)
-			w.Header().Set("Retry-After", "1")
-			s.errorPage(w, r, http.StatusServiceUnavailable, oauth.New(oauth.TemporarilyUnavailable, "try again"))
-			return false
+			return nil, &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable, Description: "try again", RetryAfter: 1}
 		}
 		if !res.Allowed {
 			secs := res.RetryAfterSeconds()
 			s.log.Info("authz: user code entry backed off", "tier", t.lim.Name(), "ip", s.limits.clientIP(r), "retry_after", secs)
 			s.metrics.rateLimitedRequest(endpointDevice, t.lim.Name())
-			retryAfter(w, time.Duration(secs)*time.Second)
-			s.errorPage(w, r, http.StatusTooManyRequests, oauth.New(oauth.RateLimited, "Too many wrong codes. Try again in %d seconds.", secs))
-			return false
+			return nil, &oauth.Error{Code: oauth.RateLimited, Status: http.StatusTooManyRequests, RetryAfter: secs,
+				Description: fmt.Sprintf("Too many wrong codes. Try again in %d seconds.", secs)}
 		}
+		rem[i] = res.Remaining
 	}
-	return true
+	return rem, nil
 }
 
 // deviceFailureTiers are the allowances of wrong user codes: the

@@ -3,11 +3,13 @@ package authz
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -429,5 +431,119 @@ func TestDeviceFlowNotAtConsent(t *testing.T) {
 	f := hidden(r.body)
 	if r := b.get(h.issuer + PathConsent + "?flow=" + url.QueryEscape(f.Get("flow"))); r.status != 400 {
 		t.Fatalf("device flow at /consent: %d", r.status)
+	}
+}
+
+// lostPollRace is a store whose PollDeviceGrant plays the poll that loses
+// a race for the first binding: before it, the device's own poll binds
+// the grant to winner; it then answers as sqlstore did before
+// TestPollDeviceGrantLostRace for a poll whose conditional UPDATE matched
+// nothing (the grant as read before, slow): grantDevice must not trust it.
+type lostPollRace struct {
+	store.Store
+	winner string
+}
+
+func (s lostPollRace) PollDeviceGrant(ctx context.Context, hash []byte, clientID, jkt, x5t string, now time.Time, step time.Duration) (*store.DeviceGrant, bool, error) {
+	stale, err := s.Store.GetDeviceGrant(ctx, hash, clientID, now)
+	if err != nil {
+		return nil, false, err
+	}
+	if _, _, err := s.Store.PollDeviceGrant(ctx, hash, clientID, s.winner, "", now, step); err != nil {
+		return nil, false, err
+	}
+	return stale, true, nil
+}
+
+// TestDeviceFirstPollRaceNoTokens: a thief's poll that races the
+// device's first poll on an approved, not yet bound code and loses the
+// binding gets no tokens for its own key (the store answered the grant
+// as read before the device's binding); the device then gets them.
+func TestDeviceFirstPollRaceNoTokens(t *testing.T) {
+	h := newDeviceHarness(t)
+	d := h.startDevice(url.Values{"scope": {"read"}})
+	device, thief := h.newSigner(), h.newSigner()
+	h.approveDevice(d.userCode, "allow")
+	real := h.s.st
+	h.s.st = lostPollRace{Store: real, winner: device.Thumbprint()}
+	r := h.pollDevice(d.deviceCode, thief)
+	h.s.st = real
+	if r.status == http.StatusOK {
+		_, claims := decodeJWT(t, r.str("access_token"))
+		t.Fatalf("the thief that lost the first-poll race got tokens bound to %v", claims["cnf"])
+	}
+	wantOAuthError(t, "thief that lost the race", r, 400, oauth.SlowDown)
+	h.clk.Advance(time.Minute)
+	if tok := h.pollDevice(d.deviceCode, device); tok.status != 200 {
+		t.Fatalf("device after the race: %d %s", tok.status, tok.body)
+	}
+}
+
+// heldUserCodeStore holds every user code lookup until n have arrived
+// (or a second has passed), so that guesses sent at once are all in
+// flight together.
+type heldUserCodeStore struct {
+	store.Store
+	mu      sync.Mutex
+	n       int
+	arrived chan struct{}
+}
+
+func (s *heldUserCodeStore) GetDeviceGrantByUserCode(ctx context.Context, userHash []byte, now time.Time) (*store.DeviceGrant, error) {
+	s.mu.Lock()
+	if s.n--; s.n == 0 {
+		close(s.arrived)
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.arrived:
+	case <-time.After(time.Second):
+	}
+	return s.Store.GetDeviceGrantByUserCode(ctx, userHash, now)
+}
+
+// TestDeviceUserCodeBurstKeepsAllowance: wrong user codes sent at once
+// from many addresses, more than the global allowance holds, are not
+// each admitted by a look at the same allowance: no more are checked
+// against the store than the allowance has failures (authGate), and the
+// others are refused with 429.
+func TestDeviceUserCodeBurstKeepsAllowance(t *testing.T) {
+	const allowance, burst = 4, 12
+	h := newDeviceHarness(t, func(c *config.Config) {
+		c.BehindTLSProxy.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		c.DeviceAuthorization.UserCodeFailures.IP = config.Rate{Off: true}
+		c.DeviceAuthorization.UserCodeFailures.Global = config.Rate{Rate: allowance, Period: time.Hour, Burst: allowance}
+	})
+	reqs := make([]func() int, burst)
+	for i := range burst {
+		b := h.newBrowser()
+		f := hidden(b.get(h.issuer + PathDevice).body)
+		f.Set("user_code", "DDDD-DDDD")
+		reqs[i] = func() int {
+			req, _ := http.NewRequest(http.MethodPost, h.issuer+PathDevice, strings.NewReader(f.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i+1))
+			return h.do(b.c, req).status
+		}
+	}
+	h.s.st = &heldUserCodeStore{Store: h.s.st, n: burst, arrived: make(chan struct{})}
+	statuses := make([]int, burst)
+	var wg sync.WaitGroup
+	for i := range burst {
+		wg.Go(func() { statuses[i] = reqs[i]() })
+	}
+	wg.Wait()
+	checked := 0
+	for _, st := range statuses {
+		switch st {
+		case http.StatusBadRequest:
+			checked++
+		case http.StatusTooManyRequests:
+		default:
+			t.Fatalf("statuses %v", statuses)
+		}
+	}
+	if checked > allowance {
+		t.Fatalf("%d wrong codes checked at once with an allowance of %d (statuses %v)", checked, allowance, statuses)
 	}
 }

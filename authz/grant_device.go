@@ -57,6 +57,12 @@ func (s *Server) grantDevice(r *http.Request, form url.Values, c *client) (*toke
 	case store.DeviceRedeemed:
 		return nil, oauth.New(oauth.InvalidGrant, "the device code was already used")
 	case store.DeviceApproved:
+		if g.JKT != b.jkt || g.CertThumbprint != b.x5t {
+			// A poll that lost the race for the first binding gets the
+			// grant as read before the winner bound it: never tokens
+			// for a key the grant is not bound to.
+			return nil, deviceError(oauth.SlowDown, "polling too fast: wait the interval, now 5 seconds longer, between requests")
+		}
 		return s.redeemDevice(r, c, g, b)
 	}
 	if slow {

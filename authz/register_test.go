@@ -162,6 +162,19 @@ func TestRegisterRefusesRedirectURIs(t *testing.T) {
 		{"control character", "https://app.example/c\nb"},
 		{"too long", "https://app.example/" + strings.Repeat("a", maxRedirectURIBytes)},
 		{"loopback lookalike host", "http://127.0.0.1.evil.example/cb"},
+		// Hosts that browsers read as IPv4 addresses (WHATWG URL "ends
+		// in a number"), though netip does not: loopback and private.
+		{"https loopback shorthand", "https://127.1/cb"},
+		{"https loopback decimal", "https://2130706433/cb"},
+		{"https loopback hex", "https://0x7f.0.0.1/cb"},
+		{"https loopback trailing dot", "https://127.0.0.1./cb"},
+		{"https private octal", "https://012.0.0.1:8443/cb"},
+		{"https hex last label (not a host to browsers)", "https://app.0xa/cb"},
+		{"https fullwidth loopback", "https://１２７.０.０.１/cb"},
+		{"https ideographic full stops", "https://127。0。0。1/cb"},
+		{"https unicode host (not an A-label)", "https://app.exämple/cb"},
+		{"https v4-mapped loopback", "https://[::ffff:127.0.0.1]/cb"},
+		{"https v4-mapped private hex", "https://[::ffff:a00:1]/cb"},
 		{"empty", ""},
 	}
 	for _, tc := range cases {
@@ -179,7 +192,7 @@ func TestRegisterRefusesRedirectURIs(t *testing.T) {
 		}
 		wantError(t, h.register(redirectBody(uris...), ""), http.StatusBadRequest, oauth.InvalidRedirectURI)
 	})
-	for _, ok := range []string{"http://127.0.0.1/cb", "http://[::1]:8080/cb", "https://app.example/cb?x=1"} {
+	for _, ok := range []string{"http://127.0.0.1/cb", "http://[::1]:8080/cb", "https://app.example/cb?x=1", "https://8.8.8.8/cb", "https://app.example1/cb", "https://1app.example/cb", "https://app.xn--exmple-cua/cb"} {
 		if r := h.register(redirectBody(ok), ""); r.status != http.StatusCreated {
 			t.Errorf("%s refused: %d %s", ok, r.status, r.body)
 		}

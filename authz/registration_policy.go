@@ -224,8 +224,14 @@ func checkRegisteredRedirectURI(u string, confidential bool) string {
 		return "uses a private-use scheme: registration accepts https and loopback http only"
 	case p.User != nil:
 		return "has user info"
+	case !asciiHost(p.Hostname()):
+		// Browsers map such hosts (UTS #46: fullwidth digits, ideographic
+		// full stops) before any rule here could see the address.
+		return "has a host that is not ASCII: write an internationalised name in its A-label (xn--) form"
 	case p.Scheme == "https" && isLoopbackOrPrivate(p.Hostname()):
 		return "is https on a loopback or private address: use http on the loopback IP literal"
+	case p.Scheme == "https" && numericHost(p.Hostname()):
+		return "has a host that browsers read as an IPv4 address: write it as a dotted quad"
 	case confidential && portlessLoopback(u):
 		return "has no port: a confidential client's loopback redirect URI is compared exactly, port included"
 	}
@@ -237,6 +243,37 @@ func checkRegisteredRedirectURI(u string, confidential bool) string {
 func isLoopbackOrPrivate(host string) bool {
 	a, err := netip.ParseAddr(host)
 	return err == nil && (a.IsLoopback() || a.IsPrivate() || a.IsUnspecified() || a.IsLinkLocalUnicast() || a.IsMulticast())
+}
+
+// asciiHost reports whether host is printable ASCII only.
+func asciiHost(host string) bool {
+	for i := 0; i < len(host); i++ {
+		if host[i] <= ' ' || host[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// numericHost reports whether host ends in a number (WHATWG URL, host
+// parsing: a last label, after one trailing dot, of digits or 0x and hex
+// digits) yet is not a dotted-quad IPv4 address: browsers read it as
+// IPv4 (127.1, 2130706433, 0x7f.0.0.1, 012.0.0.1, 127.0.0.1.) or refuse
+// it, while netip does not parse it, so isLoopbackOrPrivate cannot see
+// the address.
+func numericHost(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return false
+	}
+	labels := strings.Split(strings.TrimSuffix(host, "."), ".")
+	last := strings.ToLower(labels[len(labels)-1])
+	if last == "" {
+		return false
+	}
+	if hex, ok := strings.CutPrefix(last, "0x"); ok {
+		return strings.Trim(hex, "0123456789abcdef") == ""
+	}
+	return strings.Trim(last, "0123456789") == ""
 }
 
 // portlessLoopback reports whether u is an http URI on a loopback IP

@@ -121,9 +121,9 @@ func (s *Store) DecideDeviceGrant(ctx context.Context, userHash []byte, approve 
 
 // PollDeviceGrant implements [store.DeviceGrants]. The UPDATE is
 // conditioned on the binding and the last poll time read before it: a
-// concurrent poll that changed either leaves this one unrecorded, and it
-// is answered slow_down (the client comes back later and sees the
-// binding that won).
+// concurrent poll that changed either leaves this one unrecorded: it is
+// answered slow_down with the grant read again, or ErrKeyMismatch when
+// the poll that won bound another key (lostPoll).
 func (s *Store) PollDeviceGrant(ctx context.Context, hash []byte, clientID, jkt, x5t string, now time.Time, step time.Duration) (*store.DeviceGrant, bool, error) {
 	g, err := s.GetDeviceGrant(ctx, hash, clientID, now)
 	if err != nil {
@@ -148,10 +148,24 @@ func (s *Store) PollDeviceGrant(ctx context.Context, hash []byte, clientID, jkt,
 	if n, err := res.RowsAffected(); err != nil {
 		return nil, false, unavailable(fmt.Errorf("sqlstore: poll device grant: %w", err))
 	} else if n == 0 {
-		return g, true, nil // a concurrent poll won
+		return s.lostPoll(ctx, hash, clientID, jkt, x5t, now)
 	}
 	g.JKT, g.CertThumbprint, g.LastPollAt, g.Interval = jkt, x5t, now.UTC(), interval
 	return g, slow, nil
+}
+
+// lostPoll answers a poll that a concurrent one overtook: the grant as
+// it stands now, slow; ErrKeyMismatch when the winner bound another key
+// (never the grant as read before, approved and unbound).
+func (s *Store) lostPoll(ctx context.Context, hash []byte, clientID, jkt, x5t string, now time.Time) (*store.DeviceGrant, bool, error) {
+	g, err := s.GetDeviceGrant(ctx, hash, clientID, now)
+	if err != nil {
+		return g, false, err
+	}
+	if g.JKT != jkt || g.CertThumbprint != x5t {
+		return g, false, fmt.Errorf("sqlstore: poll device grant: %w", store.ErrKeyMismatch)
+	}
+	return g, true, nil
 }
 
 // RedeemDeviceGrant implements [store.DeviceGrants].
