@@ -1,6 +1,6 @@
-// Shared by the Chromium scripts (pages.mjs, device.mjs): the checks'
-// output, the accessibility audit run in each page, CSP watching, and
-// screenshots at desktop and phone widths.
+// Shared by the Chromium scripts (pages.mjs, device.mjs, console.mjs,
+// console_security.mjs): the checks' output, the accessibility audit run
+// in each page, CSP watching, and screenshots at desktop and phone widths.
 import path from "node:path";
 
 export const check = (name, ok, detail) => {

@@ -2,7 +2,7 @@
 // console_test.go against `ward serve --dev`: the dev administrator signs
 // in through the console's BFF and Ward's own pages, every page and
 // action is used, each page is screenshotted at desktop and phone widths
-// into $ARTIFACTS and audited (a11y.mjs: lang, labels, contrast, no
+// into $ARTIFACTS and audited (audit.mjs: lang, labels, contrast, no
 // sideways scroll, no CSP violation); a user without the admin role is
 // refused; a cross-site request is refused by the BFF's CSRF defence.
 // Prints one JSON line per check; exits non-zero on the first failure.
@@ -10,7 +10,7 @@ import { chromium } from "playwright-core";
 import http from "node:http";
 import fs from "node:fs";
 import path from "node:path";
-import { audit, watch } from "./a11y.mjs";
+import { audit, watch } from "./audit.mjs";
 
 const env = (k) => {
   const v = process.env[k];

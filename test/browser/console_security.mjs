@@ -3,14 +3,14 @@
 // --dev` whose store holds events with hostile fields: the overview, the
 // live list of events and its filters, one event's page and the blocks
 // page are used as the dev administrator, each screenshotted at desktop
-// and phone widths into $ARTIFACTS and audited (a11y.mjs); a hostile
+// and phone widths into $ARTIFACTS and audited (audit.mjs); a hostile
 // client_id, route or reason is shown as text and runs nothing; a user
 // without the admin role is refused. Prints one JSON line per check;
 // exits non-zero on the first failure.
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
-import { audit, watch } from "./a11y.mjs";
+import { audit, watch } from "./audit.mjs";
 
 const env = (k) => {
   const v = process.env[k];
