@@ -102,7 +102,7 @@ func New(opts Options) (*Blocker, error) {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ward_blocked_requests_total",
 			Help: "Requests refused because their address or key is blocked, by kind."}, []string{"kind"}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_block_store_errors_total",
-			Help: "Block checks and strikes the store could not answer (the request went on: blocking fails open)."}),
+			Help: "Block checks, strikes and snapshot refreshes the store could not answer (the request went on: blocking fails open)."}),
 	}
 	b.truncated = prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_block_snapshot_truncated_total",
 		Help: "Blocks in force left out of a refreshed snapshot because more than its bound were in force."})

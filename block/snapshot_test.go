@@ -3,6 +3,7 @@ package block
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -190,4 +191,30 @@ func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestSnapshotConcurrent: checks, strikes, lifts and refreshes at once
+// (run with -race); the blocks started end up enforced.
+func TestSnapshotConcurrent(t *testing.T) {
+	_, c, prefix := wardtest.Redis(t, "blocksnap")
+	b, clk := redisBlocker(t, c, prefix, Options{Logger: slog.New(slog.DiscardHandler)})
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for j := range 50 {
+				addr := netip.AddrFrom4([4]byte{192, 0, 2, byte(i)})
+				b.Check(t.Context(), addr, "")
+				if j%10 == 0 {
+					b.Strike(t.Context(), Offence{Addr: addr, Reason: "bad_signature"})
+					clk.Add(time.Second) // 40s in all: a few refreshes, one window
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range 8 {
+		if !blockedAddr(t, b, netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}).String()) {
+			t.Errorf("192.0.2.%d: 5 strikes, not blocked", i)
+		}
+	}
 }
