@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,6 +35,11 @@ type Options struct {
 	Clock    func() time.Time // default time.Now
 	Logger   *slog.Logger     // default slog.Default()
 	Registry prometheus.Registerer
+	// Refresh is how often a Blocker on a Snapshotter store (Redis) reads
+	// the blocks in force (default DefaultRefresh); SnapshotMax bounds
+	// how many it keeps, the latest ending (default DefaultSnapshotMax).
+	Refresh     time.Duration
+	SnapshotMax int
 }
 
 // Blocker is the blocking response. A nil *Blocker blocks nothing and
@@ -51,6 +57,18 @@ type Blocker struct {
 	started   *prometheus.CounterVec
 	refused   *prometheus.CounterVec
 	errors    prometheus.Counter
+	truncated prometheus.Counter
+
+	// On a Snapshotter store: the blocks in force, checked locally
+	// (snapshot.go).
+	snapper     Snapshotter
+	refresh     time.Duration
+	snapMax     int
+	snap        atomic.Pointer[snapshot]
+	nextRefresh atomic.Int64 // µs
+	refreshing  atomic.Bool
+	mu          sync.Mutex // publishing a snapshot; pending
+	pending     []change   // own changes since the refresh under way began
 }
 
 var _ Admin = (*Blocker)(nil)
@@ -84,10 +102,21 @@ func New(opts Options) (*Blocker, error) {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ward_blocked_requests_total",
 			Help: "Requests refused because their address or key is blocked, by kind."}, []string{"kind"}),
 		errors: prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_block_store_errors_total",
-			Help: "Block checks and strikes the store could not answer (the request went on: blocking fails open)."}),
+			Help: "Block checks, strikes and snapshot refreshes the store could not answer (the request went on: blocking fails open)."}),
+	}
+	b.truncated = prometheus.NewCounter(prometheus.CounterOpts{Name: "ward_block_snapshot_truncated_total",
+		Help: "Blocks in force left out of a refreshed snapshot because more than its bound were in force."})
+	if sn, ok := opts.Store.(Snapshotter); ok {
+		b.snapper, b.refresh, b.snapMax = sn, opts.Refresh, opts.SnapshotMax
+		if b.refresh <= 0 {
+			b.refresh = DefaultRefresh
+		}
+		if b.snapMax <= 0 {
+			b.snapMax = DefaultSnapshotMax
+		}
 	}
 	if opts.Registry != nil {
-		opts.Registry.MustRegister(b.started, b.refused, b.errors)
+		opts.Registry.MustRegister(b.started, b.refused, b.errors, b.truncated)
 	}
 	return b, nil
 }
@@ -104,17 +133,22 @@ func (b *Blocker) allowed(addr netip.Addr) bool {
 }
 
 // Check reports whether the request's address or DPoP key (jkt, "" when
-// none is known yet) is blocked, and the block. It fails open: a store
-// that cannot answer (Redis down) blocks nothing; the error is counted
-// and logged, and the store is left alone for StoreBackoff, so that an
-// outage adds one timeout a second to requests, not one to each
-// (docs/EVENTS.md: blocking is a response; replay checks and rate limits
-// stay closed).
+// none is known yet) is blocked, and the block. On a Snapshotter store
+// (Redis) it asks the local snapshot, read again once a Refresh by the
+// request that finds it due; else it asks the store. It fails open: a
+// store that cannot answer (Redis down) blocks nothing new (a failed
+// refresh keeps the last snapshot); the error is counted and logged, and
+// the store is left alone for StoreBackoff, so that an outage adds one
+// timeout a second to requests, not one to each (docs/EVENTS.md:
+// blocking is a response; replay checks and rate limits stay closed).
 func (b *Blocker) Check(ctx context.Context, addr netip.Addr, jkt string) (Block, bool) {
 	if b == nil {
 		return Block{}, false
 	}
 	now := b.clock()
+	if b.snapper != nil {
+		b.maybeRefresh(ctx, now)
+	}
 	if b.cfg.Address.Threshold > 0 && addr.IsValid() && !b.allowed(addr) {
 		if blk, ok := b.check(ctx, Address, ratelimit.IPKey(addr.Unmap()), now); ok {
 			return blk, true
@@ -128,14 +162,17 @@ func (b *Blocker) Check(ctx context.Context, addr netip.Addr, jkt string) (Block
 	return Block{}, false
 }
 
+// check asks the snapshot on a Snapshotter store, else the store.
 func (b *Blocker) check(ctx context.Context, kind Kind, value string, now time.Time) (Block, bool) {
-	if b.down(now) {
-		return Block{}, false
-	}
-	until, err := b.store.Check(ctx, kind, value, now)
-	if err != nil {
-		b.storeError("check", err, now)
-		return Block{}, false
+	var until time.Time
+	if b.snapper != nil {
+		until = b.lookup(kind, value, now)
+	} else if !b.down(now) {
+		var err error
+		if until, err = b.store.Check(ctx, kind, value, now); err != nil {
+			b.storeError("check", err, now)
+			return Block{}, false
+		}
 	}
 	if until.IsZero() {
 		return Block{}, false
@@ -201,6 +238,9 @@ func (b *Blocker) strike(ctx context.Context, kind Kind, value string, now time.
 	if !started {
 		return
 	}
+	if b.snapper != nil {
+		b.apply(change{key: snapKey(kind, value), until: blk.Until})
+	}
 	b.started.WithLabelValues(string(kind)).Inc()
 	if ok, suppressed := b.startLim.Allow(string(kind)); ok {
 		b.log.Warn("security response: blocked", "kind", kind, "value", value, "until", blk.Until,
@@ -229,6 +269,9 @@ func (b *Blocker) Lift(ctx context.Context, kind Kind, value string) (bool, erro
 		return false, nil
 	}
 	lifted, err := b.store.Lift(ctx, kind, value, b.clock())
+	if err == nil && b.snapper != nil {
+		b.apply(change{key: snapKey(kind, value)})
+	}
 	if err != nil || !lifted {
 		return lifted, err
 	}

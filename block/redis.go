@@ -63,8 +63,9 @@ return u
 // RedisStore keeps strikes and blocks in Redis, shared by every instance
 // using the same Redis and prefix: one hash per value (one single-key
 // script a strike, a pipelined read a check), and a sorted set indexing
-// the blocks in force for List (written after a block starts, cleaned of
-// ended blocks as it goes). Every script touches one key, so it runs on
+// the blocks in force for List and Snapshot (written after a block
+// starts, cleaned of ended blocks as it goes). A Blocker on it checks
+// requests against a Snapshot, not Check. Every script touches one key, so it runs on
 // Redis Cluster as it is.
 type RedisStore struct {
 	c       redis.Scripter
@@ -245,4 +246,48 @@ func (s *RedisStore) Lift(ctx context.Context, kind Kind, value string, now time
 	}
 	u, _ := strconv.ParseInt(v, 10, 64)
 	return u > now.UnixMicro(), nil
+}
+
+var _ Snapshotter = (*RedisStore)(nil)
+
+// Snapshot implements Snapshotter: one pipeline reads the index's latest
+// limit members ending after now and how many there are, a second each
+// member's key (a lifted block is gone from there). Two round trips,
+// whatever the number of requests: a Blocker does it once a Refresh.
+func (s *RedisStore) Snapshot(ctx context.Context, now time.Time, limit int) ([]Block, int, error) {
+	c, ok := s.c.(redis.Cmdable)
+	if !ok {
+		return nil, 0, errors.New("block: Snapshot needs a redis.Cmdable client")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 4*s.timeout)
+	defer cancel()
+	after := "(" + strconv.FormatInt(now.UnixMicro(), 10)
+	var members *redis.StringSliceCmd
+	var count *redis.IntCmd
+	if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		members = p.ZRevRangeByScore(ctx, s.index(), &redis.ZRangeBy{Min: after, Max: "+inf", Count: int64(limit)})
+		count = p.ZCount(ctx, s.index(), after, "+inf")
+		return nil
+	}); err != nil {
+		return nil, 0, unavailable(err)
+	}
+	ms := members.Val()
+	cmds := make([]*redis.SliceCmd, len(ms))
+	if len(ms) > 0 {
+		if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, m := range ms {
+				cmds[i] = p.HMGet(ctx, s.prefix+m, "u", "o")
+			}
+			return nil
+		}); err != nil && !errors.Is(err, redis.Nil) {
+			return nil, 0, unavailable(err)
+		}
+	}
+	out := make([]Block, 0, len(ms))
+	for i, m := range ms {
+		if b, ok := s.parseMember(m, cmds[i].Val(), now); ok {
+			out = append(out, b)
+		}
+	}
+	return out, int(count.Val()), nil
 }

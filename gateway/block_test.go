@@ -337,6 +337,8 @@ func TestBlockSharedRedis(t *testing.T) {
 	if _, err := b.b.Lift(t.Context(), block.Address, "203.0.113.5"); err != nil {
 		t.Fatal(err)
 	}
+	// The other instance learns of the lift at its next snapshot refresh.
+	a.clock.Add(block.DefaultRefresh)
 	if w := a.from("203.0.113.5", a.good(tok)); w.Code != 200 {
 		t.Fatalf("lifted at one instance, still blocked at the other: %d", w.Code)
 	}
