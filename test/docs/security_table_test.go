@@ -1,6 +1,7 @@
 // Package docs checks that the security documents name only tests that
 // exist, so docs/SECURITY.md, docs/THREAT_MODEL.md and the other documents
-// listed in documents cannot drift from the code. It parses the test files with go/parser; it runs nothing.
+// listed in documents cannot drift from the code. It parses the test files
+// with go/parser; it runs nothing.
 package docs
 
 import (
