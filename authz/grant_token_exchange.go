@@ -18,7 +18,7 @@ import (
 // This file is the token exchange grant (RFC 8693) for call chains: a
 // service that received a user's access token exchanges it for one aimed at
 // the next service, narrowed and bound to its own key, with the chain of
-// actors in act. docs/TOKEN_EXCHANGE.md states the rules; the error codes
+// actors in act. docs/DELEGATION.md states the rules; the error codes
 // follow RFC 8693 §2.2.2: anything wrong with subject_token or actor_token,
 // or refused by policy, is invalid_request; a target not allowed is
 // invalid_target.
@@ -206,7 +206,7 @@ func (s *Server) exchangePolicy(c *client) (*config.TokenExchange, error) {
 // another client), exchangeable by it (may_act, §4.4) and with room for
 // one more actor in the chain. The token's own DPoP or certificate binding
 // is not re-proved here: the exchanging service verified it when the token
-// was presented to it (docs/TOKEN_EXCHANGE.md).
+// was presented to it (docs/DELEGATION.md).
 func (s *Server) subjectToken(ctx context.Context, raw string, c *client, pol *config.TokenExchange, now time.Time) (*atClaims, error) {
 	claims, err := s.liveAccessToken(ctx, raw, now)
 	if err != nil {
@@ -296,7 +296,7 @@ func exchangeScope(req *exchangeRequest, subject string, policy []string) (strin
 }
 
 // exchangeTTL is the client's access token lifetime, never past the
-// subject token's expiry (docs/TOKEN_EXCHANGE.md).
+// subject token's expiry (docs/DELEGATION.md).
 func exchangeTTL(ttl time.Duration, subjectExp int64, now time.Time) time.Duration {
 	left := time.Unix(subjectExp, 0).Sub(now).Truncate(time.Second)
 	return min(ttl, left)

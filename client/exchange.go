@@ -23,7 +23,7 @@ import (
 // TokenExchange exchanges subjectToken, an access token this client
 // received, for a token aimed at resources (RFC 8693 §2.1), bound to this
 // client's key: a service calling the next one on its caller's behalf
-// (docs/TOKEN_EXCHANGE.md). scope, when not empty, narrows the token. The
+// (docs/DELEGATION.md). scope, when not empty, narrows the token. The
 // client must authenticate with a key (WithPrivateKeyJWT or mTLS).
 func (c *Client) TokenExchange(ctx context.Context, subjectToken string, resources []string, scope string) (*oauth2.Token, error) {
 	form := url.Values{

@@ -353,7 +353,7 @@ type Client struct {
 	DefaultMaxAge time.Duration `yaml:"default_max_age"`
 
 	// TokenExchange is the client's token exchange policy (RFC 8693,
-	// docs/TOKEN_EXCHANGE.md); nil: the client may not exchange tokens.
+	// docs/DELEGATION.md); nil: the client may not exchange tokens.
 	TokenExchange *TokenExchange `yaml:"token_exchange"`
 
 	// Secret is the value of the SecretEnv variable, read by ApplyEnv.

@@ -60,7 +60,7 @@ type Gateway struct {
 	// with the JWKS served on the admin listener.
 	IdentityJWT IdentityJWT `yaml:"identity_jwt"`
 	// TokenExchange is the gateway's own client at the authorization
-	// server, for the routes with exchange (docs/TOKEN_EXCHANGE.md).
+	// server, for the routes with exchange (docs/DELEGATION.md).
 	TokenExchange GatewayTokenExchange `yaml:"token_exchange"`
 	// SecurityHeaders added to every response.
 	SecurityHeaders SecurityHeaders `yaml:"security_headers"`
@@ -186,7 +186,7 @@ type Route struct {
 	// RateLimits override gateway.rate_limits for this route, by tier.
 	RateLimits RateTiers `yaml:"rate_limits"`
 	// Exchange, when set, makes the gateway exchange the caller's token
-	// for one aimed at the upstream (RFC 8693, docs/TOKEN_EXCHANGE.md)
+	// for one aimed at the upstream (RFC 8693, docs/DELEGATION.md)
 	// and forward that instead; the caller's token never reaches it.
 	Exchange *RouteExchange `yaml:"exchange"`
 }

@@ -10,7 +10,7 @@ import (
 )
 
 // clientTokenExchange checks a client's token_exchange policy against
-// its grant_types and authentication method (docs/TOKEN_EXCHANGE.md).
+// its grant_types and authentication method (docs/DELEGATION.md).
 func (v *validator) clientTokenExchange(cl *Client, p func(string) string, grants []oauth.GrantType) {
 	listed := slices.Contains(grants, oauth.GrantTokenExchange)
 	te := cl.TokenExchange

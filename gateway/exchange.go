@@ -22,7 +22,7 @@ import (
 	"github.com/wardauth/ward/oauth"
 )
 
-// This file is the gateway's token exchange (RFC 8693, docs/TOKEN_EXCHANGE.md):
+// This file is the gateway's token exchange (RFC 8693, docs/DELEGATION.md):
 // on a route with an exchange setting, the caller's verified token is
 // exchanged at the authorization server for one aimed at the upstream's
 // audience and bound to the gateway's own key, and the upstream receives

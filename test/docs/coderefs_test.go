@@ -32,7 +32,8 @@ import (
 //     without "/" that ends in ".go" (`consent.go`) must be the name of a
 //     file in some directory of the repository.
 //  2. Identifiers, in the backticked spans of the "code" column of the tables
-//     of docs/SECURITY.md, docs/AUTHZ.md, docs/STORAGE.md and README.md:
+//     of docs/SECURITY.md, docs/AUTHZ.md, docs/STORAGE.md, docs/DEVICE.md,
+//     docs/DELEGATION.md, docs/REGISTRATION.md and README.md:
 //     - `Name` must be declared in the repository's non-test Go files: a
 //     top-level func, type, var or const, a method, an interface method or
 //     a struct field. When the cell names paths (`authz/par.go`
@@ -106,10 +107,13 @@ func TestCodeReferences(t *testing.T) {
 
 // codeTableDocs are the documents whose tables have a "code" column.
 var codeTableDocs = map[string]bool{
-	"docs/SECURITY.md": true,
-	"docs/AUTHZ.md":    true,
-	"docs/STORAGE.md":  true,
-	"README.md":        true,
+	"docs/SECURITY.md":     true,
+	"docs/AUTHZ.md":        true,
+	"docs/STORAGE.md":      true,
+	"README.md":            true,
+	"docs/DEVICE.md":       true,
+	"docs/DELEGATION.md":   true,
+	"docs/REGISTRATION.md": true,
 }
 
 var (
