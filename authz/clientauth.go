@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/internal/strictjson"
 	"github.com/wardauth/ward/oauth"
 	"github.com/wardauth/ward/store"
@@ -310,14 +312,43 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 	if err := checkAssertionClaims(&claims.Claims, id, []string{s.issuer, s.url(PathToken), s.url(PathPAR)}, now); err != nil {
 		return nil, invalidClient("%s", err)
 	}
-	// RFC 7523 §3 item 7: the jti is remembered until the assertion expires.
-	if err := s.st.UseOnce(ctx, "client_assertion:"+id+":"+claims.ID, claims.Expiry.Time(), now); err != nil {
-		if errors.Is(err, store.ErrAlreadyUsed) {
-			return nil, invalidClient("client_assertion was used before (jti replay)")
-		}
-		return nil, oauth.Wrap(err, "cannot record the assertion jti")
+	if err := s.useAssertionJTI(ctx, id, claims.ID, claims.Expiry.Time()); err != nil {
+		return nil, err
 	}
 	return c, nil
+}
+
+// useAssertionJTI makes the assertion's jti single use (RFC 7523 §3 item
+// 7: remembered until the assertion expires, at most
+// maxAssertionLifetime+1m away, checked before). It is recorded in the
+// DPoP replay store (Options.Replay: in memory for one instance, Redis
+// shared by every instance), not in the SQL store: one write to the
+// database per token request cost the FAPI token endpoint three times its
+// signature operations (docs/PERFORMANCE.md). The store's key is
+// assertionReplayKey(client), which a DPoP proof's thumbprint cannot be.
+// A store that cannot answer refuses the assertion with 503, as for a
+// proof; an ambiguous Redis write is told apart by package redisstore.
+func (s *Server) useAssertionJTI(ctx context.Context, clientID, jti string, exp time.Time) *oauth.Error {
+	err := s.opts.Replay.Use(ctx, assertionReplayKey(clientID), jti, exp)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, dpop.ErrSeen):
+		return invalidClient("client_assertion was used before (jti replay)")
+	}
+	return &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
+		Description: "the authorization server cannot check client assertions for replay now; try again shortly",
+		Reason:      "replay_store_unavailable", RetryAfter: unavailableRetryAfter, Err: err}
+}
+
+// assertionReplayKey is the replay store's key ("jkt") for the client
+// assertions of clientID: a namespace and the client_id, length-prefixed
+// so that no (client_id, jti) pair, whatever ':' or NUL they hold, gives
+// the same key as another. A DPoP proof's key is a base64url SHA-256
+// thumbprint (RFC 7638), which never holds ':', and the pushed-SET key
+// starts "set:": neither can equal it.
+func assertionReplayKey(clientID string) string {
+	return "client_assertion:" + strconv.Itoa(len(clientID)) + ":" + clientID
 }
 
 // assertionTyp reports whether the header's typ is one a client assertion
