@@ -106,3 +106,37 @@ func TestClientAssertionReplayKey(t *testing.T) {
 		t.Errorf("assertionReplayKey(a) = %q is not distinct", k)
 	}
 }
+
+// TestClientAssertionReplayInStore: with Options.AssertionJTIsInStore
+// (ward serve on PostgreSQL without Redis), an assertion's jti is a row of
+// the shared store, so a second instance with its own in-memory replay
+// store refuses it; without the option that second instance accepts it
+// (the per-instance memory the option exists to avoid).
+func TestClientAssertionReplayInStore(t *testing.T) {
+	for _, inStore := range []bool{true, false} {
+		h := newHarness(t)
+		h.assertionsInStore = inStore
+		servers := []*Server{h.newServer(), h.newServer()} // each its own memory replay store
+		now := h.clk.Now()
+		signer := h.newSigner()
+		assertion := h.signedAssertion(map[string]any{"iss": "jwt", "sub": "jwt", "aud": h.issuer, "jti": "shared-jti",
+			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+		codes := make([]int, 2)
+		for i, s := range servers {
+			form := url.Values{"grant_type": {"client_credentials"}, "client_assertion_type": {assertionType}, "client_assertion": {assertion}}
+			req := httptest.NewRequest(http.MethodPost, h.issuer+PathToken, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("DPoP", h.proof(signer))
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, req)
+			codes[i] = rec.Code
+		}
+		want := []int{http.StatusOK, http.StatusUnauthorized}
+		if !inStore {
+			want[1] = http.StatusOK
+		}
+		if codes[0] != want[0] || codes[1] != want[1] {
+			t.Errorf("in store %v: answers %v, want %v", inStore, codes, want)
+		}
+	}
+}

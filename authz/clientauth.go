@@ -329,6 +329,9 @@ func (s *Server) checkAssertion(ctx context.Context, form url.Values) (*client, 
 // A store that cannot answer refuses the assertion with 503, as for a
 // proof; an ambiguous Redis write is told apart by package redisstore.
 func (s *Server) useAssertionJTI(ctx context.Context, clientID, jti string, exp time.Time) *oauth.Error {
+	if s.opts.AssertionJTIsInStore {
+		return s.useAssertionJTIInStore(ctx, clientID, jti, exp)
+	}
 	err := s.opts.Replay.Use(ctx, assertionReplayKey(clientID), jti, exp)
 	switch {
 	case err == nil:
@@ -339,6 +342,20 @@ func (s *Server) useAssertionJTI(ctx context.Context, clientID, jti string, exp 
 	return &oauth.Error{Code: oauth.TemporarilyUnavailable, Status: http.StatusServiceUnavailable,
 		Description: "the authorization server cannot check client assertions for replay now; try again shortly",
 		Reason:      "replay_store_unavailable", RetryAfter: unavailableRetryAfter, Err: err}
+}
+
+// useAssertionJTIInStore records the jti as a row of the store
+// (Options.AssertionJTIsInStore), single use across every instance that
+// shares it (RFC 7523 §3 item 7).
+func (s *Server) useAssertionJTIInStore(ctx context.Context, clientID, jti string, exp time.Time) *oauth.Error {
+	err := s.st.UseOnce(ctx, assertionReplayKey(clientID)+":"+jti, exp, s.opts.Now())
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrAlreadyUsed):
+		return invalidClient("client_assertion was used before (jti replay)")
+	}
+	return oauth.Wrap(err, "cannot record the assertion jti")
 }
 
 // assertionReplayKey is the replay store's key ("jkt") for the client

@@ -57,22 +57,23 @@ const (
 )
 
 type harness struct {
-	rlStore ratelimit.Store // nil: in memory
-	t       testing.TB
-	s       *Server
-	st      store.Store
-	path    string // SQLite file
-	kek     keys.KEK
-	srv     *httptest.Server
-	issuer  string
-	clk     *clock
-	cfg     *config.Config
-	log     *wardtest.SyncBuffer
-	secrets map[string]string
-	jwtKey  *ecdsa.PrivateKey // private_key_jwt client's key
-	replay  dpop.ReplayStore  // nil: the server's default
-	events  *secevent.Emitter // nil: no security events
-	blocks  *block.Blocker    // nil: no blocking
+	rlStore           ratelimit.Store // nil: in memory
+	t                 testing.TB
+	s                 *Server
+	st                store.Store
+	path              string // SQLite file
+	kek               keys.KEK
+	srv               *httptest.Server
+	issuer            string
+	clk               *clock
+	cfg               *config.Config
+	log               *wardtest.SyncBuffer
+	secrets           map[string]string
+	jwtKey            *ecdsa.PrivateKey // private_key_jwt client's key
+	replay            dpop.ReplayStore  // nil: the server's default
+	assertionsInStore bool              // Options.AssertionJTIsInStore
+	events            *secevent.Emitter // nil: no security events
+	blocks            *block.Blocker    // nil: no blocking
 }
 
 type harnessOpt func(*config.Config)
@@ -146,6 +147,8 @@ func (h *harness) newServer() *Server {
 		Replay:         h.replay,
 		Events:         h.events,
 		Blocks:         h.blocks,
+
+		AssertionJTIsInStore: h.assertionsInStore,
 	})
 	if err != nil {
 		h.t.Fatal(err)

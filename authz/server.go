@@ -90,6 +90,12 @@ type Options struct {
 	// an in-memory store, enough for one instance; several instances need
 	// a shared one.
 	Replay dpop.ReplayStore
+	// AssertionJTIsInStore makes client assertions' jti single use in the
+	// Store (one row each, as every instance sees it) instead of Replay.
+	// ward serve sets it for PostgreSQL without Redis, where Replay is in
+	// memory per instance and would let a captured assertion be replayed
+	// once at each instance (docs/AUTHZ.md).
+	AssertionJTIsInStore bool
 	// NonceSecret seals DPoP nonces when dpop.nonce.enabled; at least 32
 	// bytes, the same on every instance. Default: the base64 value of
 	// config DPoP.Nonce.Secret, else the file DPoP.Nonce.SecretFile.

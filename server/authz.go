@@ -73,7 +73,8 @@ func openAuthz(ctx context.Context, cfg *config.Config, logger *slog.Logger, rep
 	watched := revocation.Watch(st, revoked)
 	events.useStore(cfg, st, watched, logger) // events.go
 	srv, err := authz.New(cfg, authz.Options{Store: tr.store(watched), Keys: km, Logger: logger, FlowKey: fk, Replay: replay,
-		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy, Events: events.emitter(), Blocks: blocks})
+		RateLimitStore: limits, KeysInterval: cfg.Keys.RefreshInterval, Registry: reg, MTLS: certProxy, Events: events.emitter(), Blocks: blocks,
+		AssertionJTIsInStore: cfg.Store.Driver == "postgres" && !cfg.Redis.Enabled()})
 	if err != nil {
 		return fail(err)
 	}

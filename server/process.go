@@ -77,7 +77,7 @@ func (p *process) open(ctx context.Context, cfg *config.Config, logger *slog.Log
 		replay, limits = p.tr.replay(p.rs.replay), p.tr.limits(p.rs.limits)
 		checkRedis(ctx, p.rs, cfg.Redis, logger)
 	} else if cfg.Store.Driver == "postgres" || !cfg.AuthorizationServer.Enabled {
-		logger.Warn("redis is not configured: DPoP proofs and client assertion jtis are remembered and rate limits counted per instance, so with several instances a proof or an assertion can be replayed once at each and every limit is multiplied by their number; set redis.addr, redis.sentinel, redis.cluster or " + config.EnvRedisURL + " (docs/DEPLOYMENT.md)")
+		logger.Warn("redis is not configured: DPoP proofs are remembered and rate limits counted per instance, so with several instances a proof can be replayed once at each and every limit is multiplied by their number; set redis.addr, redis.sentinel, redis.cluster or " + config.EnvRedisURL + " (docs/DEPLOYMENT.md)")
 	}
 	// One metrics registry for the whole process: the authorization
 	// server's, the gateway's and Redis's series are scraped together.
