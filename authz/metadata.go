@@ -163,6 +163,9 @@ type MTLSEndpointAliases struct {
 	// UserinfoEndpoint: certificate-bound tokens at UserInfo (RFC 8705
 	// §5, docs/OIDC.md).
 	UserinfoEndpoint string `json:"userinfo_endpoint,omitempty"`
+	// DeviceAuthorizationEndpoint: when device_authorization.enabled
+	// (RFC 8628 §4, RFC 8705 §5).
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 }
 
 // Metadata returns the document served at

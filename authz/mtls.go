@@ -182,13 +182,17 @@ func (s *Server) mtlsAliases() *MTLSEndpointAliases {
 	if base == "" {
 		return nil
 	}
-	return &MTLSEndpointAliases{
+	a := &MTLSEndpointAliases{
 		TokenEndpoint:                      base + PathToken,
 		PushedAuthorizationRequestEndpoint: base + PathPAR,
 		RevocationEndpoint:                 base + PathRevoke,
 		IntrospectionEndpoint:              base + PathIntrospect,
 		UserinfoEndpoint:                   base + PathUserInfo,
 	}
+	if s.device.Enabled {
+		a.DeviceAuthorizationEndpoint = base + PathDeviceAuthorization
+	}
+	return a
 }
 
 // NewMTLS builds, from config mtls, tls and behind_tls_proxy, what a

@@ -40,12 +40,12 @@ type mtlsEnv struct {
 	server *mtlstest.Cert
 }
 
-func newMTLSEnv(t *testing.T) *mtlsEnv {
+func newMTLSEnv(t *testing.T, opts ...harnessOpt) *mtlsEnv {
 	t.Helper()
 	e := &mtlsEnv{ca: mtlstest.NewCA(t)}
 	srvTLS := httptest.NewUnstartedServer(http.NotFoundHandler())
 	base := "https://" + srvTLS.Listener.Addr().String()
-	e.h = newHarness(t, func(c *config.Config) { c.MTLS.EndpointBaseURL = base })
+	e.h = newHarness(t, append([]harnessOpt{func(c *config.Config) { c.MTLS.EndpointBaseURL = base }}, opts...)...)
 	e.self = mtlstest.SelfSigned(t, mtlstest.Options{CommonName: "self"})
 	e.seed(t)
 
@@ -264,6 +264,19 @@ func TestMTLSMetadata(t *testing.T) {
 	plain := e.h.s.Metadata()
 	if plain.TLSClientCertificateBoundAccessTokens || slices.Contains(plain.TokenEndpointAuthMethodsSupported, oauth.AuthTLSClient) {
 		t.Errorf("mTLS advertised without mTLS: %+v", plain)
+	}
+}
+
+// TestMTLSMetadataDeviceAlias: with the device grant on, its endpoint
+// has an mTLS alias too (RFC 8705 §5), so a tls_client_auth device client
+// finds where to present its certificate; off, there is none.
+func TestMTLSMetadataDeviceAlias(t *testing.T) {
+	e := newMTLSEnv(t, func(c *config.Config) { c.DeviceAuthorization.Enabled = true })
+	if a := e.s.Metadata().MTLSEndpointAliases; a == nil || a.DeviceAuthorizationEndpoint != e.url+PathDeviceAuthorization {
+		t.Fatalf("mtls_endpoint_aliases %+v, want device_authorization_endpoint %s", a, e.url+PathDeviceAuthorization)
+	}
+	if a := newMTLSEnv(t).s.Metadata().MTLSEndpointAliases; a == nil || a.DeviceAuthorizationEndpoint != "" {
+		t.Fatalf("device alias advertised with the grant off: %+v", a)
 	}
 }
 
