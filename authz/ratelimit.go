@@ -19,7 +19,7 @@ import (
 // failed-login throttling. A nil limiter or tracker is off.
 type limits struct {
 	token, par, login   endpointLimits
-	register            endpointLimits     // dynamic client registration, per ip (register.go)
+	register            endpointLimits     // dynamic client registration: per ip, and global for POST /register (register.go)
 	authFailures        endpointLimits     // failed client authentications: ip, and client per (ip, client_id)
 	account, ip         *ratelimit.Backoff // failed logins
 	accountLock, ipLock int                // their lock_after (0: never), for metrics
@@ -29,7 +29,7 @@ type limits struct {
 	deviceFailures endpointLimits
 }
 
-type endpointLimits struct{ ip, client *ratelimit.Limiter }
+type endpointLimits struct{ ip, client, global *ratelimit.Limiter }
 
 func newLimits(cfg *config.Config, store ratelimit.Store, now func() time.Time) (*limits, error) {
 	rl := cfg.RateLimits.Effective()
@@ -53,6 +53,9 @@ func newLimits(cfg *config.Config, store ratelimit.Store, now func() time.Time) 
 			return nil, fmt.Errorf("%w: rate_limits: %w", ErrConfig, err)
 		}
 		if e.dst.client, err = mk(e.t.Client, "client"); err != nil {
+			return nil, fmt.Errorf("%w: rate_limits: %w", ErrConfig, err)
+		}
+		if e.dst.global, err = mk(e.t.Global, "global"); err != nil {
 			return nil, fmt.Errorf("%w: rate_limits: %w", ErrConfig, err)
 		}
 	}
