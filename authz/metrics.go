@@ -65,6 +65,7 @@ var (
 		{endpointLogin, "ip"},
 		{endpointDevice, "ip"}, {endpointDevice, "client"}, {endpointDevice, "global"},
 		{endpointRegister, "ip"}, {endpointRegister, "global"}, // register.go
+		{endpointEventsPush, "ip"}, // events_push.go
 	}
 	loginOutcomes = []string{loginWrongCredentials, loginThrottled, loginLocked}
 	reuseOutcomes = []string{reuseGraceReissued, reuseFamilyRevoked}

@@ -20,6 +20,7 @@ import (
 type limits struct {
 	token, par, login   endpointLimits
 	register            endpointLimits     // dynamic client registration: per ip, and global for POST /register (register.go)
+	eventsPush          endpointLimits     // pushed SETs, per ip (events_push.go)
 	authFailures        endpointLimits     // failed client authentications: ip, and client per (ip, client_id)
 	account, ip         *ratelimit.Backoff // failed logins
 	accountLock, ipLock int                // their lock_after (0: never), for metrics
@@ -48,7 +49,7 @@ func newLimits(cfg *config.Config, store ratelimit.Store, now func() time.Time) 
 	for _, e := range []struct {
 		t   config.RateTiers
 		dst *endpointLimits
-	}{{rl.Token, &l.token}, {rl.PAR, &l.par}, {rl.Login, &l.login}, {rl.Register, &l.register}, {rl.ClientAuthFailures, &l.authFailures}} {
+	}{{rl.Token, &l.token}, {rl.PAR, &l.par}, {rl.Login, &l.login}, {rl.Register, &l.register}, {rl.EventsPush, &l.eventsPush}, {rl.ClientAuthFailures, &l.authFailures}} {
 		if e.dst.ip, err = mk(e.t.IP, "ip"); err != nil {
 			return nil, fmt.Errorf("%w: rate_limits: %w", ErrConfig, err)
 		}

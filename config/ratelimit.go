@@ -66,6 +66,9 @@ type RateLimits struct {
 	// the RFC 7592 read, update and delete) per IP, and POST /register
 	// over all addresses together (Global).
 	Register RateTiers `yaml:"register"`
+	// EventsPush limits /events/push (pushed SETs) per IP, before the
+	// signature is verified.
+	EventsPush RateTiers `yaml:"events_push"`
 	// LoginFailures throttles failed logins per account and per IP.
 	LoginFailures LoginFailures `yaml:"login_failures"`
 	// ClientAuthFailures is the allowance of failed client
@@ -131,6 +134,9 @@ var (
 	// addresses cannot fill the client table before registration.unused_ttl.
 	defaultRegisterIPRate     = Rate{Rate: 30, Period: time.Hour, Burst: 10}
 	defaultRegisterGlobalRate = Rate{Rate: 1000, Period: time.Hour, Burst: 100}
+	// Pushed SETs come from a few gateways: 600 a minute per address,
+	// 100 at once, checked before the ES256 verification.
+	defaultEventsPushIPRate = Rate{Rate: 600, Period: time.Minute, Burst: 100}
 )
 
 // Effective returns rl with every unset request-rate and client-
@@ -143,6 +149,7 @@ func (rl RateLimits) Effective() RateLimits {
 	rl.PAR = rl.PAR.Or(ip)
 	rl.Login = rl.Login.Or(ip)
 	rl.Register = rl.Register.Or(RateTiers{IP: defaultRegisterIPRate, Global: defaultRegisterGlobalRate})
+	rl.EventsPush = rl.EventsPush.Or(RateTiers{IP: defaultEventsPushIPRate})
 	rl.ClientAuthFailures = rl.ClientAuthFailures.Or(RateTiers{IP: defaultClientAuthFailuresIP, Client: defaultClientAuthFailuresClient})
 	return rl
 }
@@ -169,6 +176,10 @@ func (v *validator) rateLimits() {
 	v.rate("rate_limits.register.global", rl.Register.Global)
 	if rl.Register.Client.Enabled() {
 		v.add("rate_limits.register.client", ErrInvalidValue, "registration is limited per ip: there is no client yet")
+	}
+	v.rateTiers("rate_limits.events_push", rl.EventsPush, false)
+	if rl.EventsPush.Client.Enabled() {
+		v.add("rate_limits.events_push.client", ErrInvalidValue, "pushed SETs are limited per ip: the sender is known only after verification")
 	}
 	if rl.Login.Client.Enabled() {
 		v.add("rate_limits.login.client", ErrInvalidValue, "login is limited per ip (and per account by login_failures), not per client")
