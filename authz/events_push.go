@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/wardauth/ward/dpop"
 	"github.com/wardauth/ward/secevent"
@@ -17,6 +18,9 @@ import (
 // PathEventsPush is where gateway-only processes push their security
 // events as SETs (RFC 8935), when events.receive.enabled.
 const PathEventsPush = "/events/push"
+
+// endpointEventsPush names /events/push in rate limits and metrics.
+const endpointEventsPush = "events_push"
 
 // newEventsPush builds the SET receiver of events.receive: each sender's
 // public keys, read from its public_key_file.
@@ -43,6 +47,9 @@ func (s *Server) newEventsPush() (*secevent.SETReceiver, error) {
 // the event through the pipeline (stored; token_leaked revokes the
 // family) before it answers 202, so the sender retries what failed.
 func (s *Server) handleEventsPush(w http.ResponseWriter, r *http.Request) {
+	if !s.allowEventsPush(w, r) {
+		return
+	}
 	set, err := readSET(w, r)
 	if err != nil {
 		s.refuseSET(w, r, err)
@@ -68,6 +75,27 @@ func (s *Server) handleEventsPush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusAccepted) // RFC 8935 §2.2
+}
+
+// allowEventsPush takes one request of the address's allowance
+// (rate_limits.events_push.ip) before the body is read or any ES256
+// verification: a flood of forged SETs costs no signature check. Refusals
+// are in the RFC 8935 §2.3 error format: 429 with Retry-After, or 503 when
+// the store cannot answer (fail closed).
+func (s *Server) allowEventsPush(w http.ResponseWriter, r *http.Request) bool {
+	lim := s.limits.eventsPush.ip
+	res, err := s.take(w, r, lim, endpointEventsPush, s.limits.clientIP(r))
+	switch {
+	case err != nil:
+		w.Header().Set("Retry-After", "1")
+		writeSETError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again")
+		return false
+	case !res.Allowed:
+		w.Header().Set("Retry-After", strconv.Itoa(res.RetryAfterSeconds()))
+		writeSETError(w, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("too many requests; try again in %d seconds", res.RetryAfterSeconds()))
+		return false
+	}
+	return true
 }
 
 // readSET reads the request body: application/secevent+jwt, at most

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wardauth/ward/config"
 	"github.com/wardauth/ward/secevent"
@@ -23,7 +24,7 @@ const pushGW = "https://gw-a.ward.test"
 // pushHarness is a server with events.receive on for the gateway pushGW,
 // whose key it returns; events are stored and token_leaked revokes the
 // family, as `ward serve` wires them.
-func pushHarness(t *testing.T) (*harness, *ecdsa.PrivateKey) {
+func pushHarness(t *testing.T, opts ...func(*config.Config)) (*harness, *ecdsa.PrivateKey) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -40,6 +41,9 @@ func pushHarness(t *testing.T) (*harness, *ecdsa.PrivateKey) {
 	h := newHarness(t, func(c *config.Config) {
 		c.Events.Receive = config.EventReceive{Enabled: true,
 			Senders: []config.EventSender{{Issuer: pushGW, PublicKeyFile: pubFile}}}
+		for _, o := range opts {
+			o(c)
+		}
 	})
 	h.events = secevent.NewEmitter(secevent.Options{Sinks: []secevent.Sink{
 		secevent.StoreSink{Store: h.st}, secevent.RevokeFamily{Store: h.st}}})
@@ -150,6 +154,28 @@ func TestEventsPushRefused(t *testing.T) {
 				t.Errorf("%d %s, want 400 err %s", got.status, got.body, c.code)
 			}
 		})
+	}
+}
+
+// TestEventsPushRateLimited: rate_limits.events_push.ip is spent before
+// the SET is read or verified: forged SETs spend it, and once it is spent
+// even a valid SET is refused with 429, Retry-After and the RFC 8935
+// error format, counted under endpoint events_push, tier ip.
+func TestEventsPushRateLimited(t *testing.T) {
+	h, key := pushHarness(t, func(c *config.Config) {
+		c.RateLimits.EventsPush.IP = config.Rate{Rate: 2, Period: time.Hour, Burst: 2}
+	})
+	for i := range 2 {
+		if got := h.postSET("x.y.z", secevent.SETMediaType); got.status != http.StatusBadRequest {
+			t.Fatalf("forged SET %d: %d %s, want 400", i, got.status, got.body)
+		}
+	}
+	got := h.pushSET(key, secevent.Event{Type: secevent.TokenLeaked, FamilyID: "hVb2n1Kx0c9R_eT3uQw-3A"}, h.issuer)
+	if got.status != http.StatusTooManyRequests || got.str("err") != "rate_limited" || got.header.Get("Retry-After") == "" {
+		t.Fatalf("valid SET after the allowance: %d %s Retry-After %q, want 429 rate_limited", got.status, got.body, got.header.Get("Retry-After"))
+	}
+	if !strings.Contains(h.metricsText(), `ward_authz_rate_limited_total{endpoint="events_push",tier="ip"} 1`) {
+		t.Error("the 429 is not counted")
 	}
 }
 

@@ -64,7 +64,8 @@ var (
 		{endpointPAR, "ip"}, {endpointPAR, "client"},
 		{endpointLogin, "ip"},
 		{endpointDevice, "ip"}, {endpointDevice, "client"}, {endpointDevice, "global"},
-		{endpointRegister, "ip"}, // register.go
+		{endpointRegister, "ip"}, {endpointRegister, "global"}, // register.go
+		{endpointEventsPush, "ip"}, // events_push.go
 	}
 	loginOutcomes = []string{loginWrongCredentials, loginThrottled, loginLocked}
 	reuseOutcomes = []string{reuseGraceReissued, reuseFamilyRevoked}

@@ -298,7 +298,7 @@ func TestMetricsLabelsCarryNoSecrets(t *testing.T) {
 	for _, g := range tokenGrants {
 		allowed[string(g)] = true
 	}
-	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenErrorCodes, userInfoOutcomes, bcReasons, bcOutcomes, esOutcomes, tokenSenders, []string{endpointToken, endpointPAR, endpointLogin, endpointDevice, endpointRegister, "ip", "client", "global"}) {
+	for _, v := range slices.Concat(loginOutcomes, reuseOutcomes, tokenErrorCodes, userInfoOutcomes, bcReasons, bcOutcomes, esOutcomes, tokenSenders, []string{endpointToken, endpointPAR, endpointLogin, endpointDevice, endpointRegister, endpointEventsPush, "ip", "client", "global"}) {
 		allowed[v] = true
 	}
 	for _, r := range dpopReasons {

@@ -19,7 +19,8 @@ import (
 // failed-login throttling. A nil limiter or tracker is off.
 type limits struct {
 	token, par, login   endpointLimits
-	register            endpointLimits     // dynamic client registration, per ip (register.go)
+	register            endpointLimits     // dynamic client registration: per ip, and global for POST /register (register.go)
+	eventsPush          endpointLimits     // pushed SETs, per ip (events_push.go)
 	authFailures        endpointLimits     // failed client authentications: ip, and client per (ip, client_id)
 	account, ip         *ratelimit.Backoff // failed logins
 	accountLock, ipLock int                // their lock_after (0: never), for metrics
@@ -29,7 +30,7 @@ type limits struct {
 	deviceFailures endpointLimits
 }
 
-type endpointLimits struct{ ip, client *ratelimit.Limiter }
+type endpointLimits struct{ ip, client, global *ratelimit.Limiter }
 
 func newLimits(cfg *config.Config, store ratelimit.Store, now func() time.Time) (*limits, error) {
 	rl := cfg.RateLimits.Effective()
@@ -48,11 +49,14 @@ func newLimits(cfg *config.Config, store ratelimit.Store, now func() time.Time) 
 	for _, e := range []struct {
 		t   config.RateTiers
 		dst *endpointLimits
-	}{{rl.Token, &l.token}, {rl.PAR, &l.par}, {rl.Login, &l.login}, {rl.Register, &l.register}, {rl.ClientAuthFailures, &l.authFailures}} {
+	}{{rl.Token, &l.token}, {rl.PAR, &l.par}, {rl.Login, &l.login}, {rl.Register, &l.register}, {rl.EventsPush, &l.eventsPush}, {rl.ClientAuthFailures, &l.authFailures}} {
 		if e.dst.ip, err = mk(e.t.IP, "ip"); err != nil {
 			return nil, fmt.Errorf("%w: rate_limits: %w", ErrConfig, err)
 		}
 		if e.dst.client, err = mk(e.t.Client, "client"); err != nil {
+			return nil, fmt.Errorf("%w: rate_limits: %w", ErrConfig, err)
+		}
+		if e.dst.global, err = mk(e.t.Global, "global"); err != nil {
 			return nil, fmt.Errorf("%w: rate_limits: %w", ErrConfig, err)
 		}
 	}

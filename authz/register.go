@@ -45,11 +45,13 @@ func (s *Server) registrationRoutes(m *http.ServeMux) {
 }
 
 // handleRegister registers a client (RFC 7591 §3.1): rate limit per
-// address, the initial access token (unless open registration covers the
+// address, then over all addresses (RFC 7591 §5: many addresses must not
+// fill the client table before registration.unused_ttl), the initial access token (unless open registration covers the
 // request), the policy (registration_policy.go), then the new client and
 // its registration access token (RFC 7592 §1), answered once.
 func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
-	if !s.allow(w, r, s.limits.register.ip, endpointRegister, s.limits.clientIP(r)) {
+	if !s.allow(w, r, s.limits.register.ip, endpointRegister, s.limits.clientIP(r)) ||
+		!s.allow(w, r, s.limits.register.global, endpointRegister, "all") {
 		return
 	}
 	token, hasToken := bearer(r)

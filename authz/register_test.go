@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -392,6 +393,49 @@ func TestRegisterRateLimit(t *testing.T) {
 	}
 	// Guessing registration access tokens spends the same allowance.
 	wantError(t, h.regRequest(http.MethodGet, PathRegister+"/dyn_x", "", "guess"), http.StatusTooManyRequests, oauth.RateLimited)
+}
+
+// TestRegisterGlobalRateLimit: registrations from many addresses, each
+// well within its own allowance, are refused with 429 and Retry-After once
+// the global tier (rate_limits.register.global) is spent, counted under
+// tier global; the RFC 7592 requests are not held by it.
+func TestRegisterGlobalRateLimit(t *testing.T) {
+	h := newHarness(t, withRegistration(true), func(c *config.Config) {
+		c.BehindTLSProxy.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		c.RateLimits.Register.Global = config.Rate{Rate: 3, Period: time.Hour, Burst: 3}
+	})
+	from := func(method, path string, i int) *response {
+		req, err := http.NewRequest(method, h.issuer+path, strings.NewReader(publicReg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+		return h.do(h.srv.Client(), req)
+	}
+	for i := range 3 {
+		if r := from(http.MethodPost, PathRegister, i); r.status != http.StatusCreated {
+			t.Fatalf("registration from address %d: %d %s", i, r.status, r.body)
+		}
+	}
+	for i := 3; i < 6; i++ {
+		r := from(http.MethodPost, PathRegister, i)
+		wantError(t, r, http.StatusTooManyRequests, oauth.RateLimited)
+		if r.header.Get("Retry-After") == "" {
+			t.Error("no Retry-After")
+		}
+	}
+	if !strings.Contains(h.metricsText(), `ward_authz_rate_limited_total{endpoint="register",tier="global"} 3`) {
+		t.Error("the 429s are not counted under tier global")
+	}
+	// Managing a registration is not held by the global tier: a wrong
+	// registration access token is refused as such.
+	req, _ := http.NewRequest(http.MethodGet, h.issuer+PathRegister+"/dyn_x", nil)
+	req.Header.Set("Authorization", "Bearer guess")
+	req.Header.Set("X-Forwarded-For", "198.51.100.9")
+	if r := h.do(h.srv.Client(), req); r.status != http.StatusUnauthorized {
+		t.Errorf("RFC 7592 read: %d %s, want 401", r.status, r.body)
+	}
 }
 
 // TestRegisterDefaultRateLimit: without rate_limits.register the default

@@ -32,11 +32,13 @@ func (r Rate) PeriodOrDefault() time.Duration {
 // RateTiers are the limits of one endpoint or route, by who is asking:
 // IP for every caller (before authentication, by client address with the
 // trusted-proxy rule), Client per authenticated client_id, Subject per
-// authenticated user.
+// authenticated user. Global counts every caller together; only
+// rate_limits.register has it.
 type RateTiers struct {
 	IP      Rate `yaml:"ip"`
 	Client  Rate `yaml:"client"`
 	Subject Rate `yaml:"subject"`
+	Global  Rate `yaml:"global"`
 }
 
 // Or returns t with each unset tier taken from def (a route's tiers over
@@ -48,7 +50,7 @@ func (t RateTiers) Or(def RateTiers) RateTiers {
 		}
 		return b
 	}
-	return RateTiers{IP: pick(t.IP, def.IP), Client: pick(t.Client, def.Client), Subject: pick(t.Subject, def.Subject)}
+	return RateTiers{IP: pick(t.IP, def.IP), Client: pick(t.Client, def.Client), Subject: pick(t.Subject, def.Subject), Global: pick(t.Global, def.Global)}
 }
 
 // RateLimits are the authorization server's limits (top-level
@@ -61,8 +63,12 @@ type RateLimits struct {
 	// Login limits POST /login per IP.
 	Login RateTiers `yaml:"login"`
 	// Register limits dynamic client registration (POST /register and
-	// the RFC 7592 read, update and delete) per IP.
+	// the RFC 7592 read, update and delete) per IP, and POST /register
+	// over all addresses together (Global).
 	Register RateTiers `yaml:"register"`
+	// EventsPush limits /events/push (pushed SETs) per IP, before the
+	// signature is verified.
+	EventsPush RateTiers `yaml:"events_push"`
 	// LoginFailures throttles failed logins per account and per IP.
 	LoginFailures LoginFailures `yaml:"login_failures"`
 	// ClientAuthFailures is the allowance of failed client
@@ -123,8 +129,14 @@ var (
 	defaultEndpointIPRate           = Rate{Rate: 3000, Period: time.Minute, Burst: 300}
 	defaultClientAuthFailuresIP     = Rate{Rate: 100, Period: 5 * time.Minute, Burst: 100}
 	defaultClientAuthFailuresClient = Rate{Rate: 10, Period: 5 * time.Minute, Burst: 10}
-	// Registrations are rare: 30 an hour per address, 10 at once.
-	defaultRegisterIPRate = Rate{Rate: 30, Period: time.Hour, Burst: 10}
+	// Registrations are rare: 30 an hour per address, 10 at once; 1000
+	// an hour from all addresses together, 100 at once, so that many
+	// addresses cannot fill the client table before registration.unused_ttl.
+	defaultRegisterIPRate     = Rate{Rate: 30, Period: time.Hour, Burst: 10}
+	defaultRegisterGlobalRate = Rate{Rate: 1000, Period: time.Hour, Burst: 100}
+	// Pushed SETs come from a few gateways: 600 a minute per address,
+	// 100 at once, checked before the ES256 verification.
+	defaultEventsPushIPRate = Rate{Rate: 600, Period: time.Minute, Burst: 100}
 )
 
 // Effective returns rl with every unset request-rate and client-
@@ -136,7 +148,8 @@ func (rl RateLimits) Effective() RateLimits {
 	rl.Token = rl.Token.Or(ip)
 	rl.PAR = rl.PAR.Or(ip)
 	rl.Login = rl.Login.Or(ip)
-	rl.Register = rl.Register.Or(RateTiers{IP: defaultRegisterIPRate})
+	rl.Register = rl.Register.Or(RateTiers{IP: defaultRegisterIPRate, Global: defaultRegisterGlobalRate})
+	rl.EventsPush = rl.EventsPush.Or(RateTiers{IP: defaultEventsPushIPRate})
 	rl.ClientAuthFailures = rl.ClientAuthFailures.Or(RateTiers{IP: defaultClientAuthFailuresIP, Client: defaultClientAuthFailuresClient})
 	return rl
 }
@@ -160,8 +173,13 @@ func (v *validator) rateLimits() {
 	v.rateTiers("rate_limits.par", rl.PAR, false)
 	v.rateTiers("rate_limits.login", rl.Login, false)
 	v.rateTiers("rate_limits.register", rl.Register, false)
+	v.rate("rate_limits.register.global", rl.Register.Global)
 	if rl.Register.Client.Enabled() {
 		v.add("rate_limits.register.client", ErrInvalidValue, "registration is limited per ip: there is no client yet")
+	}
+	v.rateTiers("rate_limits.events_push", rl.EventsPush, false)
+	if rl.EventsPush.Client.Enabled() {
+		v.add("rate_limits.events_push.client", ErrInvalidValue, "pushed SETs are limited per ip: the sender is known only after verification")
 	}
 	if rl.Login.Client.Enabled() {
 		v.add("rate_limits.login.client", ErrInvalidValue, "login is limited per ip (and per account by login_failures), not per client")
@@ -177,6 +195,9 @@ func (v *validator) rateTiers(path string, t RateTiers, subject bool) {
 	v.rate(path+".subject", t.Subject)
 	if !subject && t.Subject.Enabled() {
 		v.add(path+".subject", ErrInvalidValue, "there is no subject at this endpoint; use ip or client")
+	}
+	if t.Global.Enabled() && path != "rate_limits.register" {
+		v.add(path+".global", ErrInvalidValue, "only rate_limits.register has a global tier")
 	}
 }
 

@@ -44,6 +44,12 @@ func TestRegistrationConfigErrors(t *testing.T) {
 			`ward.yaml:6: registration.scopes[0]: "a b" is not a scope token (RFC 6749 §3.3)`},
 		{"client tier", base + "rate_limits:\n  register:\n    client: {rate: 5}\n",
 			`ward.yaml:6: rate_limits.register.client: registration is limited per ip: there is no client yet`},
+		{"global tier", base + "rate_limits:\n  register:\n    global:\n      rate: 5000\n      period: 1ms\n",
+			`ward.yaml:7: rate_limits.register.global.rate: 5000 per 1ms is more than one request a millisecond`},
+		{"global elsewhere", base + "rate_limits:\n  token:\n    global: {rate: 5}\n",
+			`ward.yaml:6: rate_limits.token.global: only rate_limits.register has a global tier`},
+		{"events_push client tier", base + "rate_limits:\n  events_push:\n    client: {rate: 5}\n",
+			`ward.yaml:6: rate_limits.events_push.client: pushed SETs are limited per ip: the sender is known only after verification`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := load("ward.yaml", tt.yaml, noEnv)
